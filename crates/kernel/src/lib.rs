@@ -1,0 +1,18 @@
+//! The shared vocabulary every Tenantry crate speaks: typed ids, the tenant context,
+//! the clock port, pagination and the error kinds that cross crate boundaries.
+//!
+//! This crate is pure: no database, HTTP or async runtime types.
+
+pub mod clock;
+pub mod context;
+pub mod error;
+pub mod ids;
+pub mod page;
+
+pub use clock::{Clock, SystemClock};
+pub use context::TenantCtx;
+pub use error::Unexpected;
+pub use ids::{DomainId, TenantId};
+pub use page::{Cursor, Limit, Page, PageRequest};
+pub mod email;
+pub use email::Email;

@@ -1,0 +1,84 @@
+//! One error enum per operation. Adapters return the variants the port docs name; the HTTP
+//! adapter maps each to a problem in one place.
+
+use tenantry_kernel::Unexpected;
+use thiserror::Error;
+
+use crate::model::TransitionError;
+
+#[derive(Debug, Error)]
+pub enum CreateTenantError {
+    #[error("slug '{slug}' is already taken")]
+    SlugTaken { slug: String },
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum FindTenantError {
+    #[error("tenant not found")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum UpdateTenantError {
+    #[error("tenant not found")]
+    NotFound,
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum AddDomainError {
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("hostname '{hostname}' is already in use")]
+    HostnameTaken { hostname: String },
+    #[error("hostname '{hostname}' lies under the platform's base domain; tenants get subdomains by their slug")]
+    HostnameReserved { hostname: String },
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum ChangeDomainError {
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("the tenant has no domain '{hostname}'")]
+    DomainNotFound { hostname: String },
+    #[error("domain '{hostname}' is not verified yet")]
+    NotVerified { hostname: String },
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<FindTenantError> for UpdateTenantError {
+    fn from(e: FindTenantError) -> Self {
+        match e {
+            FindTenantError::NotFound => Self::NotFound,
+            FindTenantError::Unexpected(u) => Self::Unexpected(u),
+        }
+    }
+}
+
+impl From<FindTenantError> for AddDomainError {
+    fn from(e: FindTenantError) -> Self {
+        match e {
+            FindTenantError::NotFound => Self::TenantNotFound,
+            FindTenantError::Unexpected(u) => Self::Unexpected(u),
+        }
+    }
+}
+
+impl From<FindTenantError> for ChangeDomainError {
+    fn from(e: FindTenantError) -> Self {
+        match e {
+            FindTenantError::NotFound => Self::TenantNotFound,
+            FindTenantError::Unexpected(u) => Self::Unexpected(u),
+        }
+    }
+}

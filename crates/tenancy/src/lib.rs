@@ -1,0 +1,16 @@
+//! The tenancy domain: tenants, their domains, their lifecycle, their branding, and how a
+//! request's host or header names a tenant. Pure: the ports say what it needs from outside.
+
+pub mod error;
+pub mod model;
+pub mod ports;
+pub mod resolution;
+pub mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::*;
+pub use model::*;
+pub use ports::*;
+pub use resolution::{HostClass, TenantRef, classify_host};
+pub use service::{SettingsService, TenantService};

@@ -1,0 +1,600 @@
+//! Tenancy value types (valid by construction) and entities.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tenantry_kernel::{DomainId, Email, TenantId};
+use thiserror::Error;
+
+/// Why a value was refused. The message is meant for the API client.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+fn invalid(msg: impl Into<String>) -> InvalidValue {
+    InvalidValue(msg.into())
+}
+
+/// Subdomain labels that can never name a tenant: they are used by the platform itself or
+/// would mislead people (`admin.example.com`).
+pub const RESERVED_SLUGS: &[&str] = &[
+    "admin", "api", "app", "assets", "auth", "billing", "blog", "cdn", "dashboard", "dev",
+    "docs", "ftp", "help", "imap", "internal", "localhost", "login", "mail", "mx", "ns1", "ns2",
+    "platform", "pop", "root", "signup", "smtp", "staging", "static", "status", "support",
+    "system", "tenantry", "test", "webhooks", "www",
+];
+
+/// A tenant's short name: 3–63 characters of `a-z0-9-`, no leading or trailing `-`, not
+/// reserved. It is a DNS label, so `<slug>.<base domain>` is always a valid hostname.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let s = raw;
+        if !(3..=63).contains(&s.len()) {
+            return Err(invalid("slug must be 3 to 63 characters long"));
+        }
+        if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(invalid(
+                "slug may contain only lower-case letters, digits and '-'",
+            ));
+        }
+        if s.starts_with('-') || s.ends_with('-') {
+            return Err(invalid("slug must not start or end with '-'"));
+        }
+        if RESERVED_SLUGS.contains(&s) {
+            return Err(invalid(format!("slug '{s}' is reserved")));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks `value` is 1..=`max` characters after trimming, without control characters.
+fn bounded_text(raw: &str, what: &str, max: usize) -> Result<String, InvalidValue> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(invalid(format!("{what} must not be empty")));
+    }
+    if s.chars().count() > max {
+        return Err(invalid(format!("{what} must be at most {max} characters")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(invalid(format!("{what} must not contain control characters")));
+    }
+    Ok(s.to_owned())
+}
+
+/// A tenant's display name: 1–100 characters, trimmed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TenantName(String);
+
+impl TenantName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        bounded_text(raw, "name", 100).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message shown to clients while a tenant is in maintenance: 1–500 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct MaintenanceMessage(String);
+
+impl MaintenanceMessage {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        bounded_text(raw, "maintenance message", 500).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A fully qualified host name in ASCII (IDNA) form, lower-cased, without trailing dot,
+/// with at least two labels and not an IP address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Hostname(String);
+
+impl Hostname {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let ascii = to_ascii_host(raw)?;
+        if !ascii.contains('.') {
+            return Err(invalid("hostname must have at least two labels"));
+        }
+        Ok(Self(ascii))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when this host is `base` itself or lies under it.
+    pub fn is_within(&self, base: &BaseDomain) -> bool {
+        self.0 == base.0 || self.0.ends_with(&format!(".{}", base.0))
+    }
+}
+
+impl fmt::Display for Hostname {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The domain tenants' subdomains hang off (`localhost` in development, `example.com` in
+/// production). Unlike [`Hostname`] it may be a single label.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BaseDomain(String);
+
+impl BaseDomain {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        to_ascii_host(raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The hostname of a tenant's subdomain.
+    pub fn subdomain(&self, slug: &Slug) -> Hostname {
+        Hostname(format!("{}.{}", slug.as_str(), self.0))
+    }
+}
+
+/// IDNA-normalises `raw` and checks it is a DNS name: labels of 1–63 `a-z0-9-` characters
+/// without leading or trailing `-`, at most 253 characters in all, not an IPv4 address.
+fn to_ascii_host(raw: &str) -> Result<String, InvalidValue> {
+    let trimmed = raw.trim();
+    let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return Err(invalid("hostname must not be empty"));
+    }
+    let ascii = idna::domain_to_ascii(trimmed)
+        .map_err(|_| invalid("hostname is not a valid internationalised domain name"))?;
+    if ascii.len() > 253 {
+        return Err(invalid("hostname must be at most 253 characters"));
+    }
+    for label in ascii.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(invalid("each hostname label must be 1 to 63 characters"));
+        }
+        if !label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(invalid(
+                "hostname labels may contain only letters, digits and '-'",
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(invalid("hostname labels must not start or end with '-'"));
+        }
+    }
+    let last = ascii.rsplit('.').next().unwrap_or_default();
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("an IP address is not a hostname"));
+    }
+    Ok(ascii)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// Why a request may not enter a tenant right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gate {
+    Inactive,
+    Maintenance { message: Option<String> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum TransitionError {
+    #[error("tenant is already suspended")]
+    AlreadySuspended,
+    #[error("tenant is already active")]
+    AlreadyActive,
+}
+
+/// An organisation using the SaaS product. A platform record: read before any tenant is
+/// known (resolution), so it is not itself tenant-owned data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: Slug,
+    pub name: TenantName,
+    pub status: TenantStatus,
+    pub maintenance: bool,
+    pub maintenance_message: Option<MaintenanceMessage>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Tenant {
+    pub fn new(slug: Slug, name: TenantName, now: DateTime<Utc>) -> Self {
+        Self {
+            id: TenantId::new(),
+            slug,
+            name,
+            status: TenantStatus::Active,
+            maintenance: false,
+            maintenance_message: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn rename(&mut self, name: TenantName, now: DateTime<Utc>) {
+        self.name = name;
+        self.updated_at = now;
+    }
+
+    pub fn suspend(&mut self, now: DateTime<Utc>) -> Result<(), TransitionError> {
+        if self.status == TenantStatus::Suspended {
+            return Err(TransitionError::AlreadySuspended);
+        }
+        self.status = TenantStatus::Suspended;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    pub fn resume(&mut self, now: DateTime<Utc>) -> Result<(), TransitionError> {
+        if self.status == TenantStatus::Active {
+            return Err(TransitionError::AlreadyActive);
+        }
+        self.status = TenantStatus::Active;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Turns maintenance on, or replaces the message if it is already on.
+    pub fn start_maintenance(&mut self, message: Option<MaintenanceMessage>, now: DateTime<Utc>) {
+        self.maintenance = true;
+        self.maintenance_message = message;
+        self.updated_at = now;
+    }
+
+    /// Turns maintenance off; doing so when it is off changes nothing.
+    pub fn end_maintenance(&mut self, now: DateTime<Utc>) {
+        if self.maintenance {
+            self.maintenance = false;
+            self.maintenance_message = None;
+            self.updated_at = now;
+        }
+    }
+
+    /// Whether requests may enter: suspension wins over maintenance.
+    pub fn gate(&self) -> Result<(), Gate> {
+        if self.status == TenantStatus::Suspended {
+            return Err(Gate::Inactive);
+        }
+        if self.maintenance {
+            return Err(Gate::Maintenance {
+                message: self.maintenance_message.as_ref().map(|m| m.as_str().to_owned()),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainKind {
+    /// `<slug>.<base domain>`, created with the tenant.
+    Subdomain,
+    /// A hostname the tenant owns and points at the platform.
+    Custom,
+}
+
+impl DomainKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Subdomain => "subdomain",
+            Self::Custom => "custom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "subdomain" => Some(Self::Subdomain),
+            "custom" => Some(Self::Custom),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainStatus {
+    Pending,
+    Verified,
+}
+
+impl DomainStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Verified => "verified",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "verified" => Some(Self::Verified),
+            _ => None,
+        }
+    }
+}
+
+/// A hostname that reaches a tenant. Unique across the platform; a tenant has exactly one
+/// primary domain (its canonical address).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Domain {
+    pub id: DomainId,
+    pub tenant_id: TenantId,
+    pub hostname: Hostname,
+    pub kind: DomainKind,
+    pub status: DomainStatus,
+    pub is_primary: bool,
+    pub created_at: DateTime<Utc>,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+impl Domain {
+    /// The subdomain a tenant is born with: verified (the platform owns the base domain) and
+    /// primary.
+    pub fn subdomain(tenant_id: TenantId, hostname: Hostname, now: DateTime<Utc>) -> Self {
+        Self {
+            id: DomainId::new(),
+            tenant_id,
+            hostname,
+            kind: DomainKind::Subdomain,
+            status: DomainStatus::Verified,
+            is_primary: true,
+            created_at: now,
+            verified_at: Some(now),
+        }
+    }
+
+    /// A custom domain starts pending: it does not resolve until verified.
+    pub fn custom(tenant_id: TenantId, hostname: Hostname, now: DateTime<Utc>) -> Self {
+        Self {
+            id: DomainId::new(),
+            tenant_id,
+            hostname,
+            kind: DomainKind::Custom,
+            status: DomainStatus::Pending,
+            is_primary: false,
+            created_at: now,
+            verified_at: None,
+        }
+    }
+}
+
+/// A CSS colour in `#rrggbb` form, lower-cased.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Color(String);
+
+impl Color {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let s = raw.trim();
+        let hex = s.strip_prefix('#').unwrap_or("");
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid("colour must be of the form #rrggbb"));
+        }
+        Ok(Self(s.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute `https` (or `http`) URL of at most 2,048 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct WebUrl(String);
+
+impl WebUrl {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        use validator::ValidateUrl;
+        let s = raw.trim();
+        let scheme_ok = s.starts_with("https://") || s.starts_with("http://");
+        if s.len() > 2048 || !scheme_ok || !s.validate_url() {
+            return Err(invalid("must be an absolute http(s) URL of at most 2048 characters"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How a tenant presents itself to its own users.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Branding {
+    /// Shown instead of the tenant's name where set.
+    pub display_name: Option<TenantName>,
+    pub logo_url: Option<WebUrl>,
+    pub primary_color: Option<Color>,
+    pub support_email: Option<Email>,
+}
+
+/// A change to branding: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BrandingPatch {
+    pub display_name: Option<Option<TenantName>>,
+    pub logo_url: Option<Option<WebUrl>>,
+    pub primary_color: Option<Option<Color>>,
+    pub support_email: Option<Option<Email>>,
+}
+
+impl Branding {
+    pub fn apply(&mut self, patch: BrandingPatch) {
+        let BrandingPatch {
+            display_name,
+            logo_url,
+            primary_color,
+            support_email,
+        } = patch;
+        if let Some(v) = display_name {
+            self.display_name = v;
+        }
+        if let Some(v) = logo_url {
+            self.logo_url = v;
+        }
+        if let Some(v) = primary_color {
+            self.primary_color = v;
+        }
+        if let Some(v) = support_email {
+            self.support_email = v;
+        }
+    }
+}
+
+/// Per-tenant configuration: the first tenant-owned record. Only reachable with a
+/// `TenantCtx` for its tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantSettings {
+    pub tenant_id: TenantId,
+    pub branding: Branding,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_rules() {
+        for ok in ["acme", "a-1", "abc", &"x".repeat(63), "0day"] {
+            assert!(Slug::parse(ok).is_ok(), "{ok:?} should be a valid slug");
+        }
+        for bad in [
+            "", "ab", "Acme", "ac_me", "-acme", "acme-", "ac.me", "ac me", "www", "api", "admin",
+            "app", "mail", "ümlaut",
+        ] {
+            assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(Slug::parse(&"x".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn hostname_rules() {
+        let h = Hostname::parse(" Shop.Example.COM. ").unwrap();
+        assert_eq!(h.as_str(), "shop.example.com");
+        let idn = Hostname::parse("Bücher.example").unwrap();
+        assert_eq!(idn.as_str(), "xn--bcher-kva.example");
+        for bad in [
+            "", "localhost", "-a.example.com", "a-.example.com", "a..b", "a_b.example.com",
+            "1.2.3.4", "exa mple.com", "http://x.com",
+        ] {
+            assert!(Hostname::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        let long_label = format!("{}.com", "a".repeat(64));
+        assert!(Hostname::parse(&long_label).is_err());
+        let too_long = format!("{}com", "abcdefghi.".repeat(26));
+        assert!(Hostname::parse(&too_long).is_err());
+    }
+
+    #[test]
+    fn hostname_within_base() {
+        let base = BaseDomain::parse("example.com").unwrap();
+        assert!(Hostname::parse("a.example.com").unwrap().is_within(&base));
+        assert!(Hostname::parse("example.com").unwrap().is_within(&base));
+        assert!(!Hostname::parse("badexample.com").unwrap().is_within(&base));
+        let slug = Slug::parse("acme").unwrap();
+        assert_eq!(base.subdomain(&slug).as_str(), "acme.example.com");
+        assert_eq!(BaseDomain::parse("LocalHost").unwrap().as_str(), "localhost");
+    }
+
+    #[test]
+    fn lifecycle_transitions() {
+        let now = chrono::Utc::now();
+        let mut t = Tenant::new(Slug::parse("acme").unwrap(), TenantName::parse("Acme").unwrap(), now);
+        assert_eq!(t.gate(), Ok(()));
+        t.suspend(now).unwrap();
+        assert_eq!(t.suspend(now), Err(TransitionError::AlreadySuspended));
+        assert_eq!(t.gate(), Err(Gate::Inactive));
+        t.resume(now).unwrap();
+        assert_eq!(t.resume(now), Err(TransitionError::AlreadyActive));
+
+        let msg = MaintenanceMessage::parse("Upgrading").unwrap();
+        t.start_maintenance(Some(msg), now);
+        assert_eq!(t.gate(), Err(Gate::Maintenance { message: Some("Upgrading".into()) }));
+        t.suspend(now).unwrap();
+        assert_eq!(t.gate(), Err(Gate::Inactive), "suspension wins over maintenance");
+        t.resume(now).unwrap();
+        t.end_maintenance(now);
+        assert_eq!(t.gate(), Ok(()));
+        assert_eq!(t.maintenance_message, None);
+    }
+
+    #[test]
+    fn names_colours_urls() {
+        assert_eq!(TenantName::parse("  Acme Inc  ").unwrap().as_str(), "Acme Inc");
+        assert!(TenantName::parse("   ").is_err());
+        assert!(TenantName::parse(&"n".repeat(101)).is_err());
+        assert!(TenantName::parse("a\u{0}b").is_err());
+        assert_eq!(Color::parse("#AABBCC").unwrap().as_str(), "#aabbcc");
+        assert!(Color::parse("red").is_err());
+        assert!(Color::parse("#abc").is_err());
+        assert!(WebUrl::parse("https://cdn.example.com/logo.png").is_ok());
+        assert!(WebUrl::parse("javascript:alert(1)").is_err());
+        assert!(WebUrl::parse("ftp://x.example.com/a").is_err());
+    }
+
+    #[test]
+    fn branding_patch_sets_clears_and_keeps() {
+        let mut b = Branding {
+            display_name: Some(TenantName::parse("Old").unwrap()),
+            primary_color: Some(Color::parse("#000000").unwrap()),
+            ..Branding::default()
+        };
+        b.apply(BrandingPatch {
+            display_name: Some(None),
+            logo_url: Some(Some(WebUrl::parse("https://x.example/l.png").unwrap())),
+            ..BrandingPatch::default()
+        });
+        assert_eq!(b.display_name, None);
+        assert!(b.logo_url.is_some());
+        assert_eq!(b.primary_color, Some(Color::parse("#000000").unwrap()));
+    }
+}

@@ -1,0 +1,119 @@
+//! What the tenancy domain needs from outside. The store implements the repositories; the
+//! HTTP adapter implements [`TenantChangeListener`] to drop its resolution cache.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use tenantry_kernel::{DomainId, Page, PageRequest, TenantCtx, TenantId, Unexpected};
+
+use crate::error::{AddDomainError, CreateTenantError};
+use crate::model::{Branding, Domain, Hostname, Slug, Tenant, TenantSettings, TenantStatus};
+
+/// Everything a new tenant starts with, written in one transaction.
+#[derive(Clone, Debug)]
+pub struct NewTenant {
+    pub tenant: Tenant,
+    pub subdomain: Domain,
+    pub settings: TenantSettings,
+}
+
+/// Filters for listing tenants (platform administration).
+#[derive(Clone, Debug, Default)]
+pub struct TenantFilter {
+    pub status: Option<TenantStatus>,
+}
+
+/// Tenants are platform records: this port is platform-level and never touches
+/// tenant-owned data except to seed it atomically on creation.
+pub trait TenantRepository: Clone + Send + Sync + 'static {
+    /// Writes the tenant, its subdomain and its settings in one transaction.
+    /// Returns [`CreateTenantError::SlugTaken`] when the slug, or the subdomain's hostname, is
+    /// already used; nothing is written then.
+    fn create_tenant(
+        &self,
+        new: &NewTenant,
+    ) -> impl Future<Output = Result<(), CreateTenantError>> + Send;
+
+    fn tenant_by_id(
+        &self,
+        id: TenantId,
+    ) -> impl Future<Output = Result<Option<Tenant>, Unexpected>> + Send;
+
+    fn tenant_by_slug(
+        &self,
+        slug: &Slug,
+    ) -> impl Future<Output = Result<Option<Tenant>, Unexpected>> + Send;
+
+    /// Oldest first (ids are time-ordered).
+    fn list_tenants(
+        &self,
+        filter: &TenantFilter,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Tenant>, Unexpected>> + Send;
+
+    /// Saves the mutable fields (name, status, maintenance, updated_at). Returns false when
+    /// the tenant no longer exists.
+    fn save_tenant(&self, tenant: &Tenant)
+    -> impl Future<Output = Result<bool, Unexpected>> + Send;
+}
+
+pub trait DomainRepository: Clone + Send + Sync + 'static {
+    /// Returns [`AddDomainError::HostnameTaken`] when any tenant already has the hostname.
+    fn add_domain(&self, domain: &Domain)
+    -> impl Future<Output = Result<(), AddDomainError>> + Send;
+
+    /// Primary first, then by creation.
+    fn domains_of(
+        &self,
+        tenant: TenantId,
+    ) -> impl Future<Output = Result<Vec<Domain>, Unexpected>> + Send;
+
+    fn mark_domain_verified(
+        &self,
+        id: DomainId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+
+    /// Makes `id` the tenant's only primary domain, atomically.
+    fn set_primary_domain(
+        &self,
+        tenant: TenantId,
+        id: DomainId,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+
+    /// The tenant a **verified** domain points to; pending domains do not resolve.
+    fn tenant_by_verified_hostname(
+        &self,
+        hostname: &Hostname,
+    ) -> impl Future<Output = Result<Option<Tenant>, Unexpected>> + Send;
+}
+
+/// Tenant-owned settings: every call is scoped by the context.
+pub trait SettingsRepository: Clone + Send + Sync + 'static {
+    /// The settings of the context's tenant (created with the tenant, so always present;
+    /// a missing row is an `Unexpected`).
+    fn settings(
+        &self,
+        ctx: &TenantCtx,
+    ) -> impl Future<Output = Result<TenantSettings, Unexpected>> + Send;
+
+    fn save_branding(
+        &self,
+        ctx: &TenantCtx,
+        branding: &Branding,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<TenantSettings, Unexpected>> + Send;
+}
+
+/// Told after a tenant or one of its domains changed, so caches can drop what they hold.
+pub trait TenantChangeListener: Send + Sync + 'static {
+    fn tenant_changed(&self, id: TenantId);
+}
+
+/// For callers with nothing to invalidate (the CLI).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoListener;
+
+impl TenantChangeListener for NoListener {
+    fn tenant_changed(&self, _id: TenantId) {}
+}

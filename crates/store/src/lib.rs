@@ -1,1 +1,21 @@
+//! The diesel adapter: implements every repository port on SQLite (the embedded default) and
+//! PostgreSQL (production, with row-level security), from one source of query code.
+//!
+//! The `schema` module is private: other crates reach tables only through the port
+//! implementations, and tenant-owned tables only through [`scoped!`], which carries the
+//! tenant predicate.
 
+#[macro_use]
+mod db;
+mod error;
+mod migrate;
+mod schema;
+mod tenancy;
+#[cfg(feature = "testing")]
+#[allow(clippy::expect_used, clippy::panic)]
+pub mod testing;
+mod types;
+
+pub use db::{Backend, Db, DbConfig};
+pub use error::StoreError;
+pub use migrate::{MigrationStatus, run_migrations};

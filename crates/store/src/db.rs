@@ -1,0 +1,278 @@
+//! Connection pools for both backends and the macros that run one query body on either.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::FutureExt;
+use tenantry_kernel::TenantId;
+
+use crate::error::StoreError;
+
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to reach the database.
+#[derive(Clone, Debug)]
+pub struct DbConfig {
+    /// `sqlite://path/to/file.db` or `postgres://user:pass@host/db`.
+    pub url: String,
+    /// Maximum pooled connections.
+    pub pool_size: usize,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl DbConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub fn backend(&self) -> Result<Backend, StoreError> {
+        backend_of(&self.url)
+    }
+}
+
+pub(crate) fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else {
+        Err(StoreError::Config(
+            "database URL must start with sqlite:// or postgres://".into(),
+        ))
+    }
+}
+
+/// The file behind a `sqlite://` URL (`sqlite://./data/x.db`, `sqlite:///abs/x.db`).
+pub(crate) fn sqlite_path(url: &str) -> Result<PathBuf, StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if rest.is_empty() || rest.contains(":memory:") {
+        return Err(StoreError::Config(
+            "SQLite needs a file path (an in-memory database cannot be shared by a pool)".into(),
+        ));
+    }
+    Ok(PathBuf::from(rest))
+}
+
+/// Pragmas every SQLite connection gets: wait instead of failing on a busy writer, write-ahead
+/// logging (readers never block the writer), enforced foreign keys.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+#[derive(Clone)]
+enum Pools {
+    Pg(Pool<AsyncPgConnection>),
+    Sqlite(Pool<SqliteConn>),
+}
+
+/// A pooled database handle; cheap to clone. All SQLite calls run on tokio's blocking pool
+/// (`SyncConnectionWrapper`), never on the async executor threads.
+#[derive(Clone)]
+pub struct Db {
+    pools: Pools,
+}
+
+pub(crate) enum DbConn {
+    Pg(Object<AsyncPgConnection>),
+    Sqlite(Object<SqliteConn>),
+}
+
+impl Db {
+    /// Opens a pool. For SQLite the file (and its directory) is created when missing.
+    pub fn connect(config: &DbConfig) -> Result<Self, StoreError> {
+        let pools = match config.backend()? {
+            Backend::Postgres => {
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url.as_str());
+                Pools::Pg(build_pool(manager, config)?)
+            }
+            Backend::Sqlite => {
+                let path = sqlite_path(&config.url)?;
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let mut manager_config = ManagerConfig::<SqliteConn>::default();
+                manager_config.custom_setup = Box::new(|path| {
+                    let path = path.to_owned();
+                    async move {
+                        let mut conn = SqliteConn::establish(&path).await?;
+                        conn.batch_execute(SQLITE_PRAGMAS)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
+                    path.to_string_lossy(),
+                    manager_config,
+                );
+                Pools::Sqlite(build_pool(manager, config)?)
+            }
+        };
+        Ok(Self { pools })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Pg(_) => Backend::Postgres,
+            Pools::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    pub(crate) async fn conn(&self) -> Result<DbConn, StoreError> {
+        let conn = match &self.pools {
+            Pools::Pg(p) => DbConn::Pg(p.get().await.map_err(pool_error)?),
+            Pools::Sqlite(p) => DbConn::Sqlite(p.get().await.map_err(pool_error)?),
+        };
+        Ok(conn)
+    }
+
+    /// Answers whether the database can be reached with a trivial round trip.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self.conn().await? {
+            DbConn::Pg(mut c) => c.batch_execute("SELECT 1").await?,
+            DbConn::Sqlite(mut c) => c.batch_execute("SELECT 1").await?,
+        }
+        Ok(())
+    }
+
+    /// Closes the pool: idle connections are dropped and no new ones are handed out.
+    pub fn close(&self) {
+        match &self.pools {
+            Pools::Pg(p) => p.close(),
+            Pools::Sqlite(p) => p.close(),
+        }
+    }
+}
+
+fn build_pool<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    config: &DbConfig,
+) -> Result<Pool<C>, StoreError>
+where
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
+{
+    Pool::builder(manager)
+        .max_size(config.pool_size.max(1))
+        .wait_timeout(Some(config.acquire_timeout))
+        .create_timeout(Some(config.acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Config(format!("connection pool: {e}")))
+}
+
+fn pool_error(e: diesel_async::pooled_connection::deadpool::PoolError) -> StoreError {
+    StoreError::Connection(e.to_string())
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `set_config(name, value, is_local)`.
+    fn set_config(name: diesel::sql_types::Text, value: diesel::sql_types::Text, is_local: diesel::sql_types::Bool) -> diesel::sql_types::Text;
+}
+
+/// First statement of every PostgreSQL transaction that touches tenant-owned tables: row-level
+/// security then shows this tenant's rows only, whatever the query says. Transaction-local,
+/// so the pooled session carries nothing over.
+pub(crate) async fn set_pg_tenant(
+    conn: &mut AsyncPgConnection,
+    tenant: Option<TenantId>,
+) -> Result<(), StoreError> {
+    use diesel_async::RunQueryDsl;
+    if let Some(tenant) = tenant {
+        diesel::select(set_config("app.tenant_id", tenant.to_string(), true))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs `$body` (an expression using `$conn`, typically ending in `.await`) once for whichever
+/// backend the pool holds. The body is written once; each expansion brings that backend's
+/// `table!` modules into scope and is type-checked against that backend.
+macro_rules! run {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        match $db.conn().await? {
+            $crate::db::DbConn::Pg(mut pooled) => {
+                #[allow(unused_imports)]
+                use $crate::schema::pg::*;
+                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+                $body
+            }
+            $crate::db::DbConn::Sqlite(mut pooled) => {
+                #[allow(unused_imports)]
+                use $crate::schema::sqlite::*;
+                let $conn: &mut $crate::db::SqliteConn = &mut pooled;
+                $body
+            }
+        }
+    }};
+}
+
+/// Runs `$body` in one transaction. `tenant = Some(id)` scopes it to a tenant: on PostgreSQL
+/// `app.tenant_id` is set first, so row-level security applies. `write` transactions on SQLite
+/// start with `BEGIN IMMEDIATE` (take the write lock up front, waiting on `busy_timeout`,
+/// rather than failing when a read turns into a write).
+macro_rules! tx {
+    ($db:expr, $mode:ident, tenant = $tenant:expr, |$conn:ident| $body:expr) => {{
+        let tenant: Option<tenantry_kernel::TenantId> = $tenant;
+        match $db.conn().await? {
+            $crate::db::DbConn::Pg(mut pooled) => {
+                #[allow(unused_imports)]
+                use $crate::schema::pg::*;
+                use diesel_async::AsyncConnection as _;
+                pooled
+                    .transaction::<_, $crate::error::StoreError, _>(async |$conn| {
+                        $crate::db::set_pg_tenant($conn, tenant).await?;
+                        $body
+                    })
+                    .await
+            }
+            $crate::db::DbConn::Sqlite(mut pooled) => {
+                #[allow(unused_imports)]
+                use $crate::schema::sqlite::*;
+                let _ = tenant;
+                tx!(@sqlite $mode, pooled, |$conn| $body)
+            }
+        }
+    }};
+    (@sqlite write, $pooled:ident, |$conn:ident| $body:expr) => {
+        $pooled
+            .immediate_transaction::<_, $crate::error::StoreError, _>(async |$conn| $body)
+            .await
+    };
+    (@sqlite read, $pooled:ident, |$conn:ident| $body:expr) => {{
+        use diesel_async::AsyncConnection as _;
+        $pooled
+            .transaction::<_, $crate::error::StoreError, _>(async |$conn| $body)
+            .await
+    }};
+}
+
+/// The one way to reach a tenant-owned table: its query with the tenant predicate already
+/// applied. Use inside `run!`/`tx!` bodies.
+macro_rules! scoped {
+    ($table:ident, $ctx:expr) => {
+        $table::table.filter($table::tenant_id.eq($crate::types::DbUuid::from($ctx.tenant_id())))
+    };
+}

@@ -1,0 +1,37 @@
+use tenantry_kernel::Unexpected;
+use thiserror::Error;
+
+/// What can go wrong inside the adapter. Ports turn it into their own error enums; whatever
+/// they do not name becomes [`Unexpected`].
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database connection: {0}")]
+    Connection(String),
+    #[error("migrations: {0}")]
+    Migration(String),
+    #[error("invalid data in the database: {0}")]
+    Corrupt(String),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl StoreError {
+    /// True when the statement broke a unique constraint (on either backend).
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+impl From<StoreError> for Unexpected {
+    fn from(e: StoreError) -> Self {
+        Unexpected::new(e)
+    }
+}

@@ -1,0 +1,232 @@
+//! Test databases: a fresh SQLite file per test, or a fresh PostgreSQL database cloned from a
+//! migrated template (so tests run in parallel, each isolated), dropped when the test ends.
+//!
+//! PostgreSQL tests run when `TENANTRY_TEST_PG_URL` (a role that owns the schema and may
+//! create databases) and `TENANTRY_TEST_PG_SERVICE_URL` (the service role, `tenantry_service`
+//! or a member of it) are set; the database part of both URLs is replaced per test.
+
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use tenantry_kernel::TenantId;
+
+use crate::db::{Db, DbConfig, DbConn};
+use crate::error::StoreError;
+use crate::migrate::run_migrations;
+
+pub const PG_URL_VAR: &str = "TENANTRY_TEST_PG_URL";
+pub const PG_SERVICE_URL_VAR: &str = "TENANTRY_TEST_PG_SERVICE_URL";
+
+/// The two URLs of the PostgreSQL test cluster, when configured.
+pub fn pg_urls() -> Option<(String, String)> {
+    let owner = std::env::var(PG_URL_VAR).ok().filter(|s| !s.is_empty());
+    let service = std::env::var(PG_SERVICE_URL_VAR).ok().filter(|s| !s.is_empty());
+    match (owner, service) {
+        (Some(o), Some(s)) => Some((o, s)),
+        (None, None) => None,
+        _ => panic!("set both {PG_URL_VAR} and {PG_SERVICE_URL_VAR}, or neither"),
+    }
+}
+
+/// A database for one test; removed on drop.
+pub struct TestDb {
+    db: Db,
+    url: String,
+    guard: Guard,
+}
+
+enum Guard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Pg { owner_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The URL the service would be configured with for this database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// For PostgreSQL, the owner's URL of this database (what `tenantry migrate` would use).
+    pub fn owner_url(&self) -> Option<String> {
+        match &self.guard {
+            Guard::Pg { owner_url, name } => Some(with_database(owner_url, name)),
+            Guard::Sqlite(_) => None,
+        }
+    }
+
+    /// A migrated SQLite database in a temporary directory.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("tenantry.db").display());
+        run_migrations(&url).await.expect("SQLite migrations");
+        let db = Db::connect(&DbConfig::new(url.clone())).expect("SQLite pool");
+        TestDb { db, url, guard: Guard::Sqlite(dir) }
+    }
+
+    /// A migrated PostgreSQL database reached as the service role, or `None` when no
+    /// PostgreSQL test cluster is configured.
+    pub async fn postgres() -> Option<TestDb> {
+        let (owner, service) = pg_urls()?;
+        let template = ensure_template(&owner).await;
+        let name = format!("tenantry_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = admin_conn(&owner).await;
+        admin
+            .batch_execute(&format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#))
+            .await
+            .expect("create test database from template");
+        drop(admin);
+        let url = with_database(&service, &name);
+        let db = Db::connect(&DbConfig::new(url.clone())).expect("PostgreSQL pool");
+        Some(TestDb { db, url, guard: Guard::Pg { owner_url: owner, name } })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.db.close();
+        if let Guard::Pg { owner_url, name } = &self.guard {
+            let (owner_url, name) = (owner_url.clone(), name.clone());
+            // Drop runs inside the test's runtime; use a thread with its own.
+            let dropped = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let mut admin = AsyncPgConnection::establish(&with_database(&owner_url, "postgres")).await.ok()?;
+                    admin
+                        .batch_execute(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Some(()))) {
+                eprintln!("warning: could not drop test database");
+            }
+        }
+    }
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+async fn admin_conn(owner_url: &str) -> AsyncPgConnection {
+    AsyncPgConnection::establish(&with_database(owner_url, "postgres"))
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect with {PG_URL_VAR}: {e}"))
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Creates (once per migration set, across test processes) a database with every migration
+/// applied, to clone test databases from.
+async fn ensure_template(owner_url: &str) -> String {
+    let template = format!("tenantry_tpl_{}", env!("TENANTRY_PG_MIGRATIONS_DIGEST"));
+    let mut admin = admin_conn(owner_url).await;
+    // Serialise template creation between test processes.
+    admin.batch_execute("SELECT pg_advisory_lock(7470110)").await.expect("advisory lock");
+    let exists: Count = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(&template)
+        .get_result(&mut admin)
+        .await
+        .expect("look up template");
+    if exists.n == 0 {
+        let building = format!("{template}_building");
+        for sql in [
+            format!(r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#),
+            format!(r#"CREATE DATABASE "{building}""#),
+        ] {
+            admin.batch_execute(&sql).await.expect("create template database");
+        }
+        run_migrations(&with_database(owner_url, &building)).await.expect("migrate template");
+        admin
+            .batch_execute(&format!(r#"ALTER DATABASE "{building}" RENAME TO "{template}""#))
+            .await
+            .expect("publish template database");
+    }
+    admin.batch_execute("SELECT pg_advisory_unlock(7470110)").await.expect("advisory unlock");
+    template
+}
+
+impl Db {
+    /// Runs `SELECT count(*) FROM <from>` **without** any tenant filter, as the service,
+    /// inside a transaction scoped to `tenant` (or to none): what row-level security lets a
+    /// careless query see.
+    pub async fn unfiltered_count(&self, tenant: Option<TenantId>, from: &str) -> Result<i64, StoreError> {
+        let sql = format!("SELECT count(*) AS n FROM {from}");
+        let c: Count = tx!(self, read, tenant = tenant, |conn| {
+            Ok(diesel::sql_query(&sql).get_result(conn).await?)
+        })?;
+        Ok(c.n)
+    }
+
+    /// Executes raw SQL as the service role.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        match self.conn().await? {
+            DbConn::Pg(mut c) => c.batch_execute(sql).await?,
+            DbConn::Sqlite(mut c) => c.batch_execute(sql).await?,
+        }
+        Ok(())
+    }
+}
+
+/// Declares one async test per backend: `<name>::sqlite` always runs, `<name>::postgres`
+/// runs when the PostgreSQL test cluster is configured and passes trivially otherwise (the
+/// `postgres_suite` marker test reports the skip).
+#[macro_export]
+macro_rules! backend_tests {
+    ($(async fn $name:ident($db:ident: &TestDb) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($db: &$crate::testing::TestDb) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::testing::TestDb::sqlite().await;
+                body(&db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::testing::TestDb::postgres().await {
+                    body(&db).await;
+                }
+            }
+        }
+    )*};
+}
+
+/// Writes, past the test harness's output capture, whether the PostgreSQL half of the suite
+/// runs. Call it from one `#[test]` per test binary.
+pub fn report_postgres_suite() {
+    use std::io::Write;
+    let line = if pg_urls().is_some() {
+        "PostgreSQL suite: running (TENANTRY_TEST_PG_URL is set)\n".to_owned()
+    } else {
+        format!(
+            "\n*** PostgreSQL suite SKIPPED: set {PG_URL_VAR} and {PG_SERVICE_URL_VAR} to run it (see .ci/run) ***\n"
+        )
+    };
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}

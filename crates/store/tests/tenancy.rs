@@ -1,0 +1,239 @@
+//! The tenancy ports against real databases: every test runs on SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+
+use tenantry_kernel::{Limit, PageRequest, SystemClock, TenantCtx};
+use tenantry_store::Db;
+use tenantry_store::backend_tests;
+use tenantry_store::testing::{TestDb, report_postgres_suite};
+use tenantry_tenancy::*;
+
+#[test]
+fn postgres_suite() {
+    report_postgres_suite();
+}
+
+fn service(db: &Db) -> TenantService<Db> {
+    TenantService::new(
+        db.clone(),
+        Arc::new(SystemClock),
+        BaseDomain::parse("example.com").unwrap(),
+        Arc::new(NoListener),
+    )
+}
+
+async fn create(db: &Db, slug: &str) -> Tenant {
+    service(db)
+        .create(Slug::parse(slug).unwrap(), TenantName::parse(&format!("{slug} Inc")).unwrap())
+        .await
+        .unwrap()
+}
+
+fn host(s: &str) -> Hostname {
+    Hostname::parse(s).unwrap()
+}
+
+backend_tests! {
+    async fn migrations_are_current(t: &TestDb) {
+        let status = t.db().migration_status().await.unwrap();
+        assert!(status.is_current(), "pending: {:?}", status.pending);
+        t.db().ping().await.unwrap();
+    }
+
+    async fn create_and_read_back(t: &TestDb) {
+        let db = t.db();
+        let created = create(db, "acme").await;
+        let by_id = db.tenant_by_id(created.id).await.unwrap().unwrap();
+        assert_eq!(by_id, created);
+        let by_slug = db.tenant_by_slug(&created.slug).await.unwrap().unwrap();
+        assert_eq!(by_slug.id, created.id);
+        assert_eq!(db.tenant_by_slug(&Slug::parse("nobody").unwrap()).await.unwrap(), None);
+
+        let domains = db.domains_of(created.id).await.unwrap();
+        assert_eq!(domains.len(), 1);
+        assert_eq!(domains[0].hostname.as_str(), "acme.example.com");
+        assert!(domains[0].is_primary);
+        assert_eq!(domains[0].status, DomainStatus::Verified);
+
+        let settings = db.settings(&TenantCtx::new(created.id)).await.unwrap();
+        assert_eq!(settings.branding, Branding::default());
+    }
+
+    async fn duplicate_slug_writes_nothing(t: &TestDb) {
+        let db = t.db();
+        let first = create(db, "acme").await;
+        let err = service(db)
+            .create(Slug::parse("acme").unwrap(), TenantName::parse("Again").unwrap())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CreateTenantError::SlugTaken { ref slug } if slug == "acme"), "{err:?}");
+        let page = db.list_tenants(&TenantFilter::default(), &PageRequest::default()).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].id, first.id);
+        assert_eq!(db.domains_of(first.id).await.unwrap().len(), 1);
+    }
+
+    async fn subdomain_clash_is_a_taken_slug_and_rolls_back(t: &TestDb) {
+        let db = t.db();
+        let a = create(db, "acme").await;
+        // Another base domain makes `beta.example.com` a custom domain we can take first.
+        let other = TenantService::new(db.clone(), Arc::new(SystemClock), BaseDomain::parse("other.test").unwrap(), Arc::new(NoListener));
+        other.add_domain(&TenantRef::Id(a.id), host("beta.example.com")).await.unwrap();
+        let err = service(db)
+            .create(Slug::parse("beta").unwrap(), TenantName::parse("Beta").unwrap())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CreateTenantError::SlugTaken { .. }), "{err:?}");
+        assert_eq!(db.tenant_by_slug(&Slug::parse("beta").unwrap()).await.unwrap(), None, "tenant row rolled back");
+    }
+
+    async fn list_pages_and_filters(t: &TestDb) {
+        let db = t.db();
+        for s in ["aaa", "bbb", "ccc", "ddd"] {
+            create(db, s).await;
+        }
+        service(db).suspend(&TenantRef::Slug(Slug::parse("bbb").unwrap())).await.unwrap();
+        let two = PageRequest { limit: Limit::parse(2).unwrap(), after: None };
+        let p1 = db.list_tenants(&TenantFilter::default(), &two).await.unwrap();
+        let slugs: Vec<_> = p1.items.iter().map(|t| t.slug.to_string()).collect();
+        assert_eq!(slugs, ["aaa", "bbb"]);
+        let after = tenantry_kernel::Cursor::parse(p1.next_cursor.as_deref().unwrap()).unwrap();
+        let p2 = db
+            .list_tenants(&TenantFilter::default(), &PageRequest { after: Some(after), ..two.clone() })
+            .await
+            .unwrap();
+        let slugs: Vec<_> = p2.items.iter().map(|t| t.slug.to_string()).collect();
+        assert_eq!(slugs, ["ccc", "ddd"]);
+        assert_eq!(p2.next_cursor, None);
+
+        let suspended = TenantFilter { status: Some(TenantStatus::Suspended) };
+        let p = db.list_tenants(&suspended, &PageRequest::default()).await.unwrap();
+        assert_eq!(p.items.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(), ["bbb"]);
+    }
+
+    async fn lifecycle_is_persisted(t: &TestDb) {
+        let db = t.db();
+        let svc = service(db);
+        let a = create(db, "acme").await;
+        let r = TenantRef::Id(a.id);
+        svc.suspend(&r).await.unwrap();
+        assert_eq!(db.tenant_by_id(a.id).await.unwrap().unwrap().status, TenantStatus::Suspended);
+        svc.resume(&r).await.unwrap();
+        svc.start_maintenance(&r, Some(MaintenanceMessage::parse("Upgrading storage").unwrap())).await.unwrap();
+        let stored = db.tenant_by_id(a.id).await.unwrap().unwrap();
+        assert_eq!(stored.gate(), Err(Gate::Maintenance { message: Some("Upgrading storage".into()) }));
+        svc.rename(&r, TenantName::parse("Acme Renamed").unwrap()).await.unwrap();
+        svc.end_maintenance(&r).await.unwrap();
+        let stored = db.tenant_by_id(a.id).await.unwrap().unwrap();
+        assert_eq!(stored.name.as_str(), "Acme Renamed");
+        assert_eq!(stored.gate(), Ok(()));
+        assert!(stored.updated_at >= stored.created_at);
+    }
+
+    async fn domains_resolve_only_when_verified_and_stay_unique(t: &TestDb) {
+        let db = t.db();
+        let svc = service(db);
+        let a = create(db, "acme").await;
+        let b = create(db, "beta").await;
+        let (ra, rb) = (TenantRef::Id(a.id), TenantRef::Id(b.id));
+        svc.add_domain(&ra, host("shop.acme.org")).await.unwrap();
+        let err = svc.add_domain(&rb, host("Shop.ACME.org")).await.unwrap_err();
+        assert!(matches!(err, AddDomainError::HostnameTaken { .. }), "{err:?}");
+
+        assert_eq!(db.tenant_by_verified_hostname(&host("shop.acme.org")).await.unwrap(), None);
+        svc.verify_domain(&ra, &host("shop.acme.org")).await.unwrap();
+        let found = db.tenant_by_verified_hostname(&host("shop.acme.org")).await.unwrap().unwrap();
+        assert_eq!(found.id, a.id);
+        let sub = db.tenant_by_verified_hostname(&host("beta.example.com")).await.unwrap().unwrap();
+        assert_eq!(sub.id, b.id);
+    }
+
+    async fn one_primary_domain_per_tenant(t: &TestDb) {
+        let db = t.db();
+        let svc = service(db);
+        let a = create(db, "acme").await;
+        let r = TenantRef::Id(a.id);
+        svc.add_domain(&r, host("shop.acme.org")).await.unwrap();
+        svc.verify_domain(&r, &host("shop.acme.org")).await.unwrap();
+        svc.set_primary(&r, &host("shop.acme.org")).await.unwrap();
+        let domains = db.domains_of(a.id).await.unwrap();
+        let primaries: Vec<_> = domains.iter().filter(|d| d.is_primary).map(|d| d.hostname.as_str()).collect();
+        assert_eq!(primaries, ["shop.acme.org"]);
+        assert_eq!(domains[0].hostname.as_str(), "shop.acme.org", "primary first");
+        assert!(domains[0].verified_at.is_some());
+        // The database itself refuses a second primary.
+        let mut second = Domain::custom(a.id, host("www.acme.org"), chrono::Utc::now());
+        second.is_primary = true;
+        second.status = DomainStatus::Verified;
+        assert!(db.add_domain(&second).await.is_err());
+        svc.set_primary(&r, &host("acme.example.com")).await.unwrap();
+        let primaries: Vec<_> = db.domains_of(a.id).await.unwrap().into_iter().filter(|d| d.is_primary).collect();
+        assert_eq!(primaries.len(), 1);
+        assert_eq!(primaries[0].hostname.as_str(), "acme.example.com");
+    }
+
+    async fn settings_are_reached_only_through_their_tenant(t: &TestDb) {
+        let db = t.db();
+        let a = create(db, "acme").await;
+        let b = create(db, "beta").await;
+        let settings = SettingsService::new(db.clone(), Arc::new(SystemClock));
+        let patch = BrandingPatch {
+            display_name: Some(Some(TenantName::parse("ACME Corp").unwrap())),
+            logo_url: Some(Some(WebUrl::parse("https://cdn.acme.org/logo.png").unwrap())),
+            primary_color: Some(Some(Color::parse("#FF0066").unwrap())),
+            support_email: Some(Some(tenantry_kernel::Email::parse("help@acme.org").unwrap())),
+        };
+        let saved = settings.update_branding(&TenantCtx::new(a.id), patch).await.unwrap();
+        assert_eq!(saved.branding.primary_color.as_ref().map(Color::as_str), Some("#ff0066"));
+        let again = settings.get(&TenantCtx::new(a.id)).await.unwrap();
+        assert_eq!(again, saved);
+        assert_eq!(settings.get(&TenantCtx::new(b.id)).await.unwrap().branding, Branding::default());
+        let cleared = settings
+            .update_branding(&TenantCtx::new(a.id), BrandingPatch { logo_url: Some(None), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(cleared.branding.logo_url, None);
+        assert!(cleared.branding.display_name.is_some());
+    }
+}
+
+/// PostgreSQL only: row-level security is the second wall.
+mod row_level_security {
+    use super::*;
+
+    async fn pg() -> Option<TestDb> {
+        TestDb::postgres().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unfiltered_query_sees_only_the_current_tenant() {
+        let Some(t) = pg().await else { return };
+        let db = t.db();
+        let a = create(db, "acme").await;
+        create(db, "beta").await;
+        create(db, "gamma").await;
+        assert_eq!(db.unfiltered_count(Some(a.id), "tenant_settings").await.unwrap(), 1);
+        assert_eq!(db.unfiltered_count(None, "tenant_settings").await.unwrap(), 0, "no tenant set: no rows");
+        // Platform tables are not tenant-owned: resolution reads them before any tenant.
+        assert_eq!(db.unfiltered_count(None, "tenants").await.unwrap(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_service_role_cannot_switch_it_off() {
+        let Some(t) = pg().await else { return };
+        let db = t.db();
+        create(db, "acme").await;
+        for sql in [
+            "ALTER TABLE tenant_settings DISABLE ROW LEVEL SECURITY",
+            "ALTER TABLE tenant_settings NO FORCE ROW LEVEL SECURITY",
+            "DROP POLICY tenant_isolation ON tenant_settings",
+            "SET row_security = off; SELECT * FROM tenant_settings",
+            "SET ROLE tenantry_owner",
+            "CREATE POLICY open_all ON tenant_settings USING (true)",
+        ] {
+            let result = db.execute_raw(sql).await;
+            assert!(result.is_err(), "service role could run: {sql}");
+        }
+        assert_eq!(db.unfiltered_count(None, "tenant_settings").await.unwrap(), 0);
+    }
+}

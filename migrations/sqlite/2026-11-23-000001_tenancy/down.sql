@@ -1,0 +1,3 @@
+DROP TABLE tenant_settings;
+DROP TABLE domains;
+DROP TABLE tenants;

@@ -1,1 +1,184 @@
+//! The actix-web adapter: tenant resolution, problem+json errors, request ids and tracing,
+//! the route table and its OpenAPI description.
 
+mod dto;
+mod fallback;
+mod json;
+mod operator;
+mod problem;
+mod request_context;
+mod resolve;
+mod routes;
+mod state;
+
+use std::net::TcpListener;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use json::BodyLimit;
+pub use problem::{FieldError, Problem};
+pub use request_context::RequestId;
+pub use resolve::{CACHE_TTL, MAINTENANCE_RETRY_AFTER_SECS, Resolver, TenantScope};
+pub use state::{AppState, HttpConfig};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tenantry",
+        description = "A headless multi-tenant SaaS platform: tenants and their domains, users, \
+roles and permissions, quotas, audit and webhooks behind one versioned REST API.\n\n\
+Errors are RFC 9457 `application/problem+json` bodies with a stable `code` and the request id.\n\n\
+Tenant-scoped routes find their tenant from the host (`<slug>.<base domain>` or a verified \
+custom domain) or, when the host names none, from the `X-Tenant-ID` header (id or slug).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    components(schemas(problem::ProblemBody, problem::FieldError)),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "tenant", description = "The current tenant (resolved from host or header)"),
+        (name = "platform", description = "Operator API across tenants (operator token)"),
+    ),
+    modifiers(&SecuritySchemes),
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operator_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The value of TENANTRY_OPERATOR_TOKEN"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document of every route, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    api
+}
+
+/// The document serialised exactly as served (and as checked in under `openapi/`).
+pub fn openapi_json(api: &utoipa::openapi::OpenApi) -> String {
+    let mut s = serde_json::to_string_pretty(api).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Built once per process; shared by every worker.
+#[derive(Clone)]
+pub struct Shared {
+    state: web::Data<AppState>,
+    spec_json: web::Data<SpecJson>,
+    routes: web::Data<fallback::RouteTable>,
+}
+
+struct SpecJson(String);
+
+impl Shared {
+    pub fn new(state: AppState) -> Self {
+        let api = openapi();
+        Self {
+            state: web::Data::new(state),
+            spec_json: web::Data::new(SpecJson(openapi_json(&api))),
+            routes: web::Data::new(fallback::RouteTable::from_spec(&api)),
+        }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
+/// The application: middleware, routes, docs and the 404/405 fallback.
+pub fn app(
+    shared: Shared,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = shared.state.config.body_limit;
+    App::new()
+        .wrap(from_fn(request_context::request_context))
+        .app_data(shared.state.clone())
+        .app_data(shared.spec_json.clone())
+        .app_data(shared.routes.clone())
+        .app_data(BodyLimit(limit))
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| Problem::invalid_query(e.to_string()).into()))
+        .app_data(web::PathConfig::default().error_handler(|_, _| Problem::not_found().into()))
+        .into_utoipa_app()
+        .configure(routes::configure)
+        .into_app()
+        .route("/openapi.json", web::get().to(serve_spec))
+        .route("/docs", web::get().to(docs_redirect))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        .default_service(web::to(fallback::fallback))
+}
+
+async fn serve_spec(spec: web::Data<SpecJson>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(spec.0.clone())
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+}
+
+/// How the HTTP server runs.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Worker threads; `None` means one per CPU core.
+    pub workers: Option<usize>,
+    /// Stop gracefully on SIGINT/SIGTERM (off in tests, which stop the server themselves).
+    pub handle_signals: bool,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            handle_signals: true,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// Starts serving on `listener`. Await the returned server; it resolves after a graceful stop.
+pub fn server(listener: TcpListener, shared: Shared, options: &ServerOptions) -> std::io::Result<Server> {
+    let mut server = HttpServer::new(move || app(shared.clone()))
+        .shutdown_timeout(options.shutdown_timeout_secs)
+        .listen(listener)?;
+    if let Some(n) = options.workers {
+        server = server.workers(n);
+    }
+    if !options.handle_signals {
+        server = server.disable_signals();
+    }
+    Ok(server.run())
+}

@@ -276,3 +276,38 @@ macro_rules! scoped {
         $table::table.filter($table::tenant_id.eq($crate::types::DbUuid::from($ctx.tenant_id())))
     };
 }
+
+#[derive(diesel::QueryableByName)]
+struct RoleCheck {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    bypasses: bool,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    owned: i64,
+}
+
+impl Db {
+    /// On PostgreSQL, reasons row-level security would not protect this connection's role:
+    /// superuser, BYPASSRLS, or owning tables (an owner may switch RLS off). Empty when safe.
+    pub async fn rls_weaknesses(&self) -> Result<Vec<String>, StoreError> {
+        use diesel_async::RunQueryDsl;
+        let DbConn::Pg(mut conn) = self.conn().await? else {
+            return Ok(vec![]);
+        };
+        let check: RoleCheck = diesel::sql_query(
+            "SELECT (r.rolsuper OR r.rolbypassrls) AS bypasses, \
+                    (SELECT count(*) FROM pg_tables t WHERE t.schemaname = 'public' \
+                       AND pg_has_role(current_user, t.tableowner, 'USAGE')) AS owned \
+             FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .get_result(&mut conn)
+        .await?;
+        let mut weaknesses = vec![];
+        if check.bypasses {
+            weaknesses.push("the database role is a superuser or has BYPASSRLS".to_owned());
+        }
+        if check.owned > 0 {
+            weaknesses.push(format!("the database role owns {} tables (an owner can disable RLS)", check.owned));
+        }
+        Ok(weaknesses)
+    }
+}

@@ -1,0 +1,194 @@
+//! Command line and environment: every option has a `TENANTRY_*` variable.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ENV_HELP: &str = "\
+Environment variables (each also a flag above):
+  TENANTRY_BIND                     address to serve on (default 127.0.0.1:8080)
+  TENANTRY_DATABASE_URL             sqlite://path or postgres://user:pass@host/db (default sqlite://./data/tenantry.db)
+  TENANTRY_MIGRATION_DATABASE_URL   PostgreSQL URL of the schema owner, for migrations (default: TENANTRY_DATABASE_URL)
+  TENANTRY_DB_POOL_SIZE             maximum database connections (default 10)
+  TENANTRY_BASE_DOMAIN              tenants are served at <slug>.<base domain> (default localhost)
+  TENANTRY_BODY_LIMIT               largest request body in bytes (default 1048576)
+  TENANTRY_OPERATOR_TOKEN           bearer token for the operator API /api/v1/platform (unset: disabled)
+  TENANTRY_WORKERS                  HTTP worker threads (default: one per CPU core)
+  TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
+  TENANTRY_LOG_FORMAT               text or json (default text)
+
+Docs: README.md, docs/, and /docs on a running server.";
+
+/// Tenantry: a headless multi-tenant SaaS platform.
+///
+/// With no command, serves the API (same as `tenantry serve`).
+#[derive(Debug, Parser)]
+#[command(name = "tenantry", version, after_help = ENV_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Tenants are served at `<slug>.<base domain>`.
+    #[arg(long, global = true, env = "TENANTRY_BASE_DOMAIN", default_value = "localhost")]
+    pub base_domain: String,
+
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, global = true, env = "TENANTRY_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log line format.
+    #[arg(long, global = true, env = "TENANTRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Database: `sqlite://path/to/file.db` or `postgres://user:pass@host/db`.
+    #[arg(long, global = true, env = "TENANTRY_DATABASE_URL", default_value = "sqlite://./data/tenantry.db", hide_env_values = true)]
+    pub database_url: String,
+
+    /// PostgreSQL URL of the role that owns the schema; migrations run with it.
+    #[arg(long, global = true, env = "TENANTRY_MIGRATION_DATABASE_URL", hide_env_values = true)]
+    pub migration_database_url: Option<String>,
+
+    /// Maximum pooled database connections.
+    #[arg(long, global = true, env = "TENANTRY_DB_POOL_SIZE", default_value_t = 10)]
+    pub db_pool_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, global = true, env = "TENANTRY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, global = true, env = "TENANTRY_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Bearer token for the operator API (`/api/v1/platform/...`); unset disables it.
+    #[arg(long, global = true, env = "TENANTRY_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, global = true, env = "TENANTRY_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (runs pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document the server serves at /openapi.json.
+    Openapi,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with its subdomain <slug>.<base domain>.
+    Create {
+        /// 3–63 characters of a-z, 0-9 and '-'.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants, oldest first.
+    List {
+        /// Only tenants with this status.
+        #[arg(long, value_parser = ["active", "suspended"])]
+        status: Option<String>,
+        /// At most this many (1–100).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show a tenant and its domains.
+    Show {
+        /// Tenant id or slug.
+        tenant: String,
+    },
+    /// Rename a tenant.
+    Rename {
+        /// Tenant id or slug.
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Suspend a tenant: its requests get 403 tenant_inactive.
+    Suspend {
+        /// Tenant id or slug.
+        tenant: String,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        /// Tenant id or slug.
+        tenant: String,
+    },
+    /// Turn maintenance on or off: while on, requests get 503 tenant_maintenance.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+    /// Manage a tenant's domains.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCommand {
+    /// Turn maintenance on.
+    On {
+        /// Tenant id or slug.
+        tenant: String,
+        /// Message shown to clients.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Turn maintenance off.
+    Off {
+        /// Tenant id or slug.
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Attach a custom domain (pending until verified).
+    Add { tenant: String, hostname: String },
+    /// Mark a domain verified (manual override until DNS verification exists).
+    Verify { tenant: String, hostname: String },
+    /// Make a verified domain the tenant's primary one.
+    Primary { tenant: String, hostname: String },
+    /// List the tenant's domains.
+    List { tenant: String },
+}
+
+impl Cli {
+    pub fn init_logging(&self) -> Result<(), String> {
+        let filter = tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| format!("TENANTRY_LOG: {e}"))?;
+        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        let result = match self.log_format {
+            LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+            LogFormat::Text => builder.try_init(),
+        };
+        result.map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,196 @@
+//! What each command does: build the adapters, hand them to the services, print results.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use tenantry_http::{AppState, HttpConfig, ServerOptions, Shared};
+use tenantry_kernel::{Limit, PageRequest, SystemClock};
+use tenantry_store::{Db, DbConfig, run_migrations};
+use tenantry_tenancy::{
+    BaseDomain, Domain, Hostname, MaintenanceMessage, NoListener, Slug, Tenant, TenantFilter,
+    TenantName, TenantRef, TenantService, TenantStatus,
+};
+
+use crate::cli::{Cli, Command, DbArgs, DomainCommand, MaintenanceCommand, TenantCommand};
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None | Some(Command::Serve) => serve(&cli).await,
+        Some(Command::Migrate) => migrate(&cli.db).await,
+        Some(Command::Openapi) => {
+            print!("{}", tenantry_http::openapi_json(&tenantry_http::openapi()));
+            Ok(())
+        }
+        Some(Command::Tenant(ref cmd)) => tenant(&cli, cmd).await,
+    }
+}
+
+fn base_domain(cli: &Cli) -> Result<BaseDomain> {
+    BaseDomain::parse(&cli.base_domain).map_err(|e| anyhow!("TENANTRY_BASE_DOMAIN: {e}"))
+}
+
+/// Opens the pool and applies pending migrations (with the owner's URL when given).
+async fn open_db(args: &DbArgs) -> Result<Db> {
+    let mut config = DbConfig::new(args.database_url.clone());
+    config.pool_size = args.db_pool_size;
+    let db = Db::connect(&config).context("cannot open the database")?;
+    let status = db.migration_status().await.context("cannot read the migration state")?;
+    if !status.is_current() {
+        let url = args.migration_database_url.as_deref().unwrap_or(&args.database_url);
+        let applied = run_migrations(url).await.context(
+            "cannot apply migrations (on PostgreSQL, set TENANTRY_MIGRATION_DATABASE_URL to the schema owner, \
+             or run `tenantry migrate` as the owner)",
+        )?;
+        tracing::info!(applied = ?applied, "migrations applied");
+    }
+    Ok(db)
+}
+
+async fn migrate(args: &DbArgs) -> Result<()> {
+    let url = args.migration_database_url.as_deref().unwrap_or(&args.database_url);
+    let applied = run_migrations(url).await.context("migrations failed")?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        for v in applied {
+            println!("applied {v}");
+        }
+    }
+    Ok(())
+}
+
+async fn serve(cli: &Cli) -> Result<()> {
+    let base_domain = base_domain(cli)?;
+    let db = open_db(&cli.db).await?;
+    for weakness in db.rls_weaknesses().await.context("cannot inspect the database role")? {
+        tracing::warn!("row-level security is not enforced: {weakness}; connect as tenantry_service (see docs/postgres.md)");
+    }
+    let config = HttpConfig {
+        base_domain,
+        body_limit: cli.serve.body_limit,
+        operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
+    };
+    let shared = Shared::new(AppState::new(db.clone(), config, Arc::new(SystemClock)));
+    let listener = TcpListener::bind(cli.serve.bind).with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
+    let options = ServerOptions {
+        workers: cli.serve.workers,
+        ..ServerOptions::default()
+    };
+    tracing::info!(
+        address = %listener.local_addr()?,
+        backend = ?db.backend(),
+        base_domain = %cli.base_domain,
+        "serving: docs at http://{}/docs/",
+        listener.local_addr()?
+    );
+    tenantry_http::server(listener, shared, &options)?.await?;
+    db.close();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn tenant_ref(raw: &str) -> Result<TenantRef> {
+    TenantRef::parse(raw).ok_or_else(|| anyhow!("tenant not found: no tenant has the id or slug '{raw}'"))
+}
+
+fn hostname(raw: &str) -> Result<Hostname> {
+    Hostname::parse(raw).map_err(|e| anyhow!("invalid hostname '{raw}': {e}"))
+}
+
+async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
+    let base = base_domain(cli)?;
+    let db = open_db(&cli.db).await?;
+    // Another process may be serving: its resolution cache expires within seconds.
+    let svc = TenantService::new(db.clone(), Arc::new(SystemClock), base, Arc::new(NoListener));
+    match cmd {
+        TenantCommand::Create { slug, name } => {
+            let slug = Slug::parse(slug).map_err(|e| anyhow!("invalid slug '{slug}': {e}"))?;
+            let name = TenantName::parse(name).map_err(|e| anyhow!("invalid name: {e}"))?;
+            let t = svc.create(slug, name).await?;
+            println!("created tenant {} ({}) at {}", t.slug, t.id, svc.base_domain().subdomain(&t.slug));
+        }
+        TenantCommand::List { status, limit } => {
+            let limit = Limit::parse(*limit).map_err(|e| anyhow!("--limit: {e}"))?;
+            let filter = TenantFilter { status: status.as_deref().and_then(TenantStatus::parse) };
+            let page = svc.list(&filter, &PageRequest { limit, after: None }).await?;
+            println!("{:<36}  {:<20}  {:<9}  {:<11}  NAME", "ID", "SLUG", "STATUS", "MAINTENANCE");
+            for t in &page.items {
+                println!(
+                    "{:<36}  {:<20}  {:<9}  {:<11}  {}",
+                    t.id,
+                    t.slug.as_str(),
+                    t.status.as_str(),
+                    if t.maintenance { "on" } else { "off" },
+                    t.name.as_str()
+                );
+            }
+        }
+        TenantCommand::Show { tenant } => {
+            let r = tenant_ref(tenant)?;
+            let t = svc.find(&r).await?;
+            print_tenant(&t);
+            for d in svc.domains(&r).await? {
+                print_domain(&d);
+            }
+        }
+        TenantCommand::Rename { tenant, name } => {
+            let name = TenantName::parse(name).map_err(|e| anyhow!("invalid name: {e}"))?;
+            print_tenant(&svc.rename(&tenant_ref(tenant)?, name).await?);
+        }
+        TenantCommand::Suspend { tenant } => print_tenant(&svc.suspend(&tenant_ref(tenant)?).await?),
+        TenantCommand::Resume { tenant } => print_tenant(&svc.resume(&tenant_ref(tenant)?).await?),
+        TenantCommand::Maintenance(MaintenanceCommand::On { tenant, message }) => {
+            let message = message
+                .as_deref()
+                .map(MaintenanceMessage::parse)
+                .transpose()
+                .map_err(|e| anyhow!("invalid message: {e}"))?;
+            print_tenant(&svc.start_maintenance(&tenant_ref(tenant)?, message).await?);
+        }
+        TenantCommand::Maintenance(MaintenanceCommand::Off { tenant }) => {
+            print_tenant(&svc.end_maintenance(&tenant_ref(tenant)?).await?);
+        }
+        TenantCommand::Domain(DomainCommand::Add { tenant, hostname: h }) => {
+            print_domain(&svc.add_domain(&tenant_ref(tenant)?, hostname(h)?).await?);
+        }
+        TenantCommand::Domain(DomainCommand::Verify { tenant, hostname: h }) => {
+            print_domain(&svc.verify_domain(&tenant_ref(tenant)?, &hostname(h)?).await?);
+        }
+        TenantCommand::Domain(DomainCommand::Primary { tenant, hostname: h }) => {
+            print_domain(&svc.set_primary(&tenant_ref(tenant)?, &hostname(h)?).await?);
+        }
+        TenantCommand::Domain(DomainCommand::List { tenant }) => {
+            let r = tenant_ref(tenant)?;
+            for d in svc.domains(&r).await? {
+                print_domain(&d);
+            }
+        }
+    }
+    db.close();
+    Ok(())
+}
+
+fn print_tenant(t: &Tenant) {
+    println!("id:          {}", t.id);
+    println!("slug:        {}", t.slug);
+    println!("name:        {}", t.name.as_str());
+    println!("status:      {}", t.status.as_str());
+    match (&t.maintenance, &t.maintenance_message) {
+        (true, Some(m)) => println!("maintenance: on ({})", m.as_str()),
+        (true, None) => println!("maintenance: on"),
+        (false, _) => println!("maintenance: off"),
+    }
+    println!("created:     {}", t.created_at.to_rfc3339());
+}
+
+fn print_domain(d: &Domain) {
+    println!(
+        "domain:      {} ({}, {}{})",
+        d.hostname,
+        d.kind.as_str(),
+        d.status.as_str(),
+        if d.is_primary { ", primary" } else { "" }
+    );
+}
+

@@ -1,0 +1,233 @@
+//! Request and response bodies, as the API (and its OpenAPI description) shows them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use tenantry_kernel::Page;
+use tenantry_tenancy::{Branding, Domain, DomainKind, DomainStatus, Tenant, TenantStatus};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatusDto {
+    Active,
+    Suspended,
+}
+
+impl From<TenantStatus> for TenantStatusDto {
+    fn from(s: TenantStatus) -> Self {
+        match s {
+            TenantStatus::Active => Self::Active,
+            TenantStatus::Suspended => Self::Suspended,
+        }
+    }
+}
+
+impl From<TenantStatusDto> for TenantStatus {
+    fn from(s: TenantStatusDto) -> Self {
+        match s {
+            TenantStatusDto::Active => Self::Active,
+            TenantStatusDto::Suspended => Self::Suspended,
+        }
+    }
+}
+
+/// A tenant as platform operators see it.
+#[derive(Serialize, ToSchema)]
+pub struct TenantView {
+    pub id: Uuid,
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "Acme Inc")]
+    pub name: String,
+    pub status: TenantStatusDto,
+    pub maintenance: bool,
+    pub maintenance_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Tenant> for TenantView {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            id: *t.id.as_uuid(),
+            slug: t.slug.to_string(),
+            name: t.name.as_str().to_owned(),
+            status: t.status.into(),
+            maintenance: t.maintenance,
+            maintenance_message: t.maintenance_message.as_ref().map(|m| m.as_str().to_owned()),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// One page of tenants.
+#[derive(Serialize, ToSchema)]
+pub struct TenantPage {
+    pub items: Vec<TenantView>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<Page<Tenant>> for TenantPage {
+    fn from(p: Page<Tenant>) -> Self {
+        Self {
+            items: p.items.iter().map(TenantView::from).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema, Default)]
+pub struct BrandingView {
+    pub display_name: Option<String>,
+    pub logo_url: Option<String>,
+    #[schema(example = "#0055ff")]
+    pub primary_color: Option<String>,
+    pub support_email: Option<String>,
+}
+
+impl From<&Branding> for BrandingView {
+    fn from(b: &Branding) -> Self {
+        Self {
+            display_name: b.display_name.as_ref().map(|v| v.as_str().to_owned()),
+            logo_url: b.logo_url.as_ref().map(|v| v.as_str().to_owned()),
+            primary_color: b.primary_color.as_ref().map(|v| v.as_str().to_owned()),
+            support_email: b.support_email.as_ref().map(|v| v.as_str().to_owned()),
+        }
+    }
+}
+
+/// What a tenant's own users (and anonymous visitors of its host) may know about it.
+#[derive(Serialize, ToSchema)]
+pub struct TenantProfile {
+    pub id: Uuid,
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "Acme Inc")]
+    pub name: String,
+    pub branding: BrandingView,
+}
+
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainKindDto {
+    Subdomain,
+    Custom,
+}
+
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainStatusDto {
+    Pending,
+    Verified,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DomainView {
+    pub id: Uuid,
+    #[schema(example = "shop.acme.org")]
+    pub hostname: String,
+    pub kind: DomainKindDto,
+    pub status: DomainStatusDto,
+    pub is_primary: bool,
+    pub created_at: DateTime<Utc>,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Domain> for DomainView {
+    fn from(d: &Domain) -> Self {
+        Self {
+            id: *d.id.as_uuid(),
+            hostname: d.hostname.to_string(),
+            kind: match d.kind {
+                DomainKind::Subdomain => DomainKindDto::Subdomain,
+                DomainKind::Custom => DomainKindDto::Custom,
+            },
+            status: match d.status {
+                DomainStatus::Pending => DomainStatusDto::Pending,
+                DomainStatus::Verified => DomainStatusDto::Verified,
+            },
+            is_primary: d.is_primary,
+            created_at: d.created_at,
+            verified_at: d.verified_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateTenantBody {
+    /// 3–63 characters of `a-z0-9-`; becomes the subdomain.
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "Acme Inc")]
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RenameTenantBody {
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MaintenanceBody {
+    /// Turn maintenance on (`true`) or off.
+    pub enabled: bool,
+    /// Shown to clients while maintenance is on (1–500 characters).
+    pub message: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AddDomainBody {
+    #[schema(example = "shop.acme.org")]
+    pub hostname: String,
+}
+
+/// Absent field: unchanged; `null`: cleared; a value: set.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BrandingPatchBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "#0055ff")]
+    pub primary_color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub support_email: Option<Option<String>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListTenantsQuery {
+    /// Only tenants with this status.
+    pub status: Option<TenantStatusDto>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    #[schema(example = "postgres")]
+    pub database: &'static str,
+    /// Migrations this binary carries that the database lacks (empty when ready).
+    pub pending_migrations: Vec<String>,
+}

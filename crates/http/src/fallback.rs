@@ -1,0 +1,54 @@
+//! Requests no route matched: 405 with `Allow` when the path exists under other methods,
+//! else 404 — both as problems.
+
+use actix_router::ResourceDef;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::problem::Problem;
+
+/// Every documented path with its methods, from the OpenAPI document.
+pub struct RouteTable(Vec<(ResourceDef, Vec<String>)>);
+
+impl RouteTable {
+    pub fn from_spec(api: &utoipa::openapi::OpenApi) -> Self {
+        let mut routes: Vec<(ResourceDef, Vec<String>)> = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = item
+                    .get
+                    .iter()
+                    .map(|_| "GET")
+                    .chain(item.post.iter().map(|_| "POST"))
+                    .chain(item.put.iter().map(|_| "PUT"))
+                    .chain(item.patch.iter().map(|_| "PATCH"))
+                    .chain(item.delete.iter().map(|_| "DELETE"))
+                    .map(str::to_owned)
+                    .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        for path in ["/openapi.json", "/docs", "/docs/{_:.*}"] {
+            routes.push((ResourceDef::new(path), vec!["GET".to_owned()]));
+        }
+        Self(routes)
+    }
+
+    fn allowed(&self, path: &str) -> Option<String> {
+        let methods: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .flat_map(|(_, m)| m.iter().map(String::as_str))
+            .collect();
+        (!methods.is_empty()).then(|| methods.join(", "))
+    }
+}
+
+pub async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, Problem> {
+    match routes.allowed(req.path()) {
+        Some(allow) => Err(Problem::method_not_allowed(allow)),
+        None => Err(Problem::not_found()),
+    }
+}

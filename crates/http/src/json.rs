@@ -1,0 +1,108 @@
+//! The JSON body extractor: size limit (413), content type (415), syntax (400) and shape
+//! (422 with the offending field's path), all as problems.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+
+use crate::problem::{FieldError, Problem};
+
+/// Largest accepted body, in bytes; set once per app from configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON request body, deserialised into `T`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| {
+                m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+            });
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(Problem::unsupported_media_type().into());
+            }
+            let body: Bytes = bytes.await.map_err(|e| match e.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => Problem::payload_too_large(limit),
+                _ if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                    Problem::payload_too_large(limit)
+                }
+                _ => Problem::malformed_json("The request body could not be read"),
+            })?;
+            parse(&body).map(ApiJson).map_err(Into::into)
+        })
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => Problem::validation(vec![FieldError {
+                field: if path == "." { String::new() } else { path },
+                message: strip_position(&inner.to_string()),
+            }]),
+            _ => Problem::malformed_json(inner.to_string()),
+        }
+    })
+}
+
+/// serde_json appends " at line 1 column 17": useful for syntax errors, noise for fields.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Inner,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u8,
+    }
+
+    #[test]
+    fn syntax_errors_are_400_and_shape_errors_422_with_the_path() {
+        let p = parse::<Body>(b"{\"name\": ").unwrap_err();
+        assert_eq!(p.status.as_u16(), 400);
+        assert_eq!(p.code, "malformed_json");
+
+        let p = parse::<Body>(br#"{"name": "x", "inner": {"n": 300}}"#).unwrap_err();
+        assert_eq!(p.status.as_u16(), 422);
+        assert_eq!(p.errors[0].field, "inner.n");
+
+        let p = parse::<Body>(br#"{"inner": {"n": 1}}"#).unwrap_err();
+        assert_eq!(p.status.as_u16(), 422);
+        assert_eq!(p.errors[0].message, "missing field `name`");
+    }
+}

@@ -1,0 +1,300 @@
+//! RFC 9457 problem details: the only error format the API speaks, and the one place domain
+//! errors become HTTP statuses and stable codes.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use tenantry_kernel::Unexpected;
+use tenantry_tenancy::{
+    AddDomainError, ChangeDomainError, CreateTenantError, FindTenantError, InvalidValue,
+    TransitionError, UpdateTenantError,
+};
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field in the request (`slug`, `branding.logo_url`); empty for the body
+    /// as a whole.
+    pub field: String,
+    pub message: String,
+}
+
+/// An RFC 9457 problem. `code` is stable and meant for programs; `title` and `detail` are
+/// for people.
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: Option<String>,
+    pub errors: Vec<FieldError>,
+    /// Seconds, sent as `Retry-After`.
+    pub retry_after: Option<u32>,
+    /// `Allow` header of a 405.
+    pub allow: Option<String>,
+    /// Extra members (e.g. the maintenance message).
+    pub extra: Option<(&'static str, serde_json::Value)>,
+    /// The cause of a 5xx: logged with the request id, never sent.
+    pub cause: Option<Unexpected>,
+}
+
+/// The body as documented in the OpenAPI spec.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemBody {
+    /// A URI naming the problem type: `urn:tenantry:problem:<code>`.
+    #[schema(example = "urn:tenantry:problem:tenant_not_found")]
+    pub r#type: String,
+    #[schema(example = "Tenant not found")]
+    pub title: String,
+    #[schema(example = 404)]
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request path.
+    pub instance: String,
+    /// Stable machine-readable code.
+    #[schema(example = "tenant_not_found")]
+    pub code: String,
+    /// The request id (also in the `X-Request-Id` response header).
+    pub request_id: String,
+    /// Field errors of a 422.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The tenant's maintenance message, on `tenant_maintenance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_message: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: None,
+            errors: Vec::new(),
+            retry_after: None,
+            allow: None,
+            extra: None,
+            cause: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+            .detail("No resource exists at this path")
+    }
+
+    pub fn tenant_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "tenant_not_found", "Tenant not found")
+            .detail("No tenant matches this host or the X-Tenant-ID header")
+    }
+
+    pub fn method_not_allowed(allow: String) -> Self {
+        let mut p = Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
+            .detail(format!("This path accepts: {allow}"));
+        p.allow = Some(allow);
+        p
+    }
+
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON").detail(detail)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Request body too large")
+            .detail(format!("The body must be at most {limit} bytes"))
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+            .detail("Send the body as application/json")
+    }
+
+    pub fn invalid_query(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query", "Invalid query parameters").detail(detail)
+    }
+
+    /// A 422 listing every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed")
+            .detail("One or more fields are invalid");
+        p.errors = errors;
+        p
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required").detail(detail)
+    }
+
+    pub fn internal(cause: Unexpected) -> Self {
+        let mut p = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error")
+            .detail("Something went wrong on our side; quote the request id when reporting it");
+        p.cause = Some(cause);
+        p
+    }
+
+    /// A problem for an error response that did not come from our code (actix's own).
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found(),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(status, "payload_too_large", "Request body too large"),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(status, "method_not_allowed", "Method not allowed"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(),
+            s if s.is_server_error() => Self::new(s, "internal_error", "Internal server error"),
+            s => Self::new(s, "bad_request", "Bad request"),
+        }
+    }
+
+    pub fn body(&self, instance: &str, request_id: &str) -> ProblemBody {
+        ProblemBody {
+            r#type: format!("urn:tenantry:problem:{}", self.code),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            instance: instance.to_owned(),
+            code: self.code.to_owned(),
+            request_id: request_id.to_owned(),
+            errors: self.errors.clone(),
+            maintenance_message: self.extra.as_ref().and_then(|(k, v)| {
+                (*k == "maintenance_message").then(|| v.as_str().map(str::to_owned)).flatten()
+            }),
+        }
+    }
+
+    /// The full response; the request-id middleware calls this with the request's path and id.
+    pub fn render(&self, instance: &str, request_id: &str) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(allow) = &self.allow {
+            res.insert_header((header::ALLOW, allow.clone()));
+        }
+        let body = serde_json::to_vec(&self.body(instance, request_id)).unwrap_or_default();
+        res.body(body)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.code, self.status)?;
+        if let Some(cause) = &self.cause {
+            write!(f, ": {cause}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Rendered again, with instance and request id, by the request-id middleware.
+    fn error_response(&self) -> HttpResponse {
+        self.render("", "")
+    }
+}
+
+impl From<Unexpected> for Problem {
+    fn from(e: Unexpected) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// Collects field errors from parsing a body into domain values.
+pub fn field_errors<const N: usize>(fields: [(&str, Option<&InvalidValue>); N]) -> Vec<FieldError> {
+    fields
+        .into_iter()
+        .filter_map(|(field, err)| {
+            err.map(|e| FieldError {
+                field: field.to_owned(),
+                message: e.0.clone(),
+            })
+        })
+        .collect()
+}
+
+impl From<CreateTenantError> for Problem {
+    fn from(e: CreateTenantError) -> Self {
+        match e {
+            CreateTenantError::SlugTaken { slug } => Self::new(StatusCode::CONFLICT, "slug_taken", "Slug already taken")
+                .detail(format!("A tenant with slug '{slug}' already exists")),
+            CreateTenantError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<FindTenantError> for Problem {
+    fn from(e: FindTenantError) -> Self {
+        match e {
+            FindTenantError::NotFound => Self::tenant_not_found().detail("No tenant has this id or slug"),
+            FindTenantError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<UpdateTenantError> for Problem {
+    fn from(e: UpdateTenantError) -> Self {
+        match e {
+            UpdateTenantError::NotFound => FindTenantError::NotFound.into(),
+            UpdateTenantError::Transition(t) => {
+                let code = match t {
+                    TransitionError::AlreadySuspended => "already_suspended",
+                    TransitionError::AlreadyActive => "already_active",
+                };
+                Self::new(StatusCode::CONFLICT, code, "Invalid lifecycle transition").detail(t.to_string())
+            }
+            UpdateTenantError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<AddDomainError> for Problem {
+    fn from(e: AddDomainError) -> Self {
+        match e {
+            AddDomainError::TenantNotFound => FindTenantError::NotFound.into(),
+            AddDomainError::HostnameTaken { .. } => {
+                Self::new(StatusCode::CONFLICT, "hostname_taken", "Hostname already in use").detail(e.to_string())
+            }
+            AddDomainError::HostnameReserved { .. } => {
+                let mut p = Self::validation(vec![FieldError {
+                    field: "hostname".into(),
+                    message: e.to_string(),
+                }]);
+                p.code = "hostname_reserved";
+                p
+            }
+            AddDomainError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<ChangeDomainError> for Problem {
+    fn from(e: ChangeDomainError) -> Self {
+        match e {
+            ChangeDomainError::TenantNotFound => FindTenantError::NotFound.into(),
+            ChangeDomainError::DomainNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "domain_not_found", "Domain not found").detail(e.to_string())
+            }
+            ChangeDomainError::NotVerified { .. } => {
+                Self::new(StatusCode::CONFLICT, "domain_not_verified", "Domain not verified").detail(e.to_string())
+            }
+            ChangeDomainError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The outermost middleware: gives every request an id and a tracing span, and makes every
+//! error response a problem+json body carrying that id.
+
+use std::future::{Ready, ready};
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
+use tracing::{Instrument, field};
+
+use crate::problem::{PROBLEM_JSON, Problem};
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request: the client's `X-Request-Id` when sane, else a new uuid.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl FromRequest for RequestId {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = req.extensions().get::<RequestId>().cloned();
+        ready(Ok(id.unwrap_or_else(|| RequestId(uuid::Uuid::now_v7().to_string()))))
+    }
+}
+
+/// Accepts 1–128 characters of `A-Za-z0-9._:-`: enough for uuids, trace ids and ULIDs, and
+/// nothing that could forge log lines or headers.
+fn sane_incoming_id(req: &ServiceRequest) -> Option<String> {
+    let raw = req.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
+    let ok = (1..=128).contains(&raw.len())
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    ok.then(|| raw.to_owned())
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let request_id = sane_incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let path = req.path().to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %path,
+        tenant_id = field::Empty,
+    );
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let _entered = span.enter();
+
+    let mut res = match result {
+        Ok(res) => as_problem_if_error(res.map_into_boxed_body(), &path, &request_id),
+        Err(err) => {
+            // The request is gone with the error: hand actix a ready-made response instead.
+            let problem = problem_of(&err);
+            log_failure(&problem, Some(&err));
+            let mut rendered = problem.render(&path, &request_id);
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                rendered.headers_mut().insert(REQUEST_ID_HEADER, v);
+            }
+            tracing::info!(status = problem.status.as_u16(), "request completed");
+            return Err(actix_web::error::InternalError::from_response(problem.code, rendered).into());
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    tracing::info!(
+        status = res.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request completed"
+    );
+    Ok(res)
+}
+
+fn problem_of(err: &Error) -> Problem {
+    match err.as_error::<Problem>() {
+        Some(p) => Problem {
+            status: p.status,
+            code: p.code,
+            title: p.title,
+            detail: p.detail.clone(),
+            errors: p.errors.clone(),
+            retry_after: p.retry_after,
+            allow: p.allow.clone(),
+            extra: p.extra.clone(),
+            cause: None,
+        },
+        None => {
+            let status = err.as_response_error().status_code();
+            let p = Problem::from_status(status);
+            // actix's own client-error messages are safe to show; server errors are not.
+            if status.is_client_error() { p.detail(err.to_string()) } else { p }
+        }
+    }
+}
+
+fn log_failure(problem: &Problem, err: Option<&Error>) {
+    if problem.status.is_server_error() {
+        let cause = err
+            .and_then(|e| e.as_error::<Problem>())
+            .and_then(|p| p.cause.as_ref())
+            .map(ToString::to_string)
+            .or_else(|| err.map(ToString::to_string))
+            .unwrap_or_default();
+        tracing::error!(code = problem.code, cause = %cause, "request failed");
+    }
+}
+
+/// Rewrites error responses into problem bodies with the request's path and id.
+fn as_problem_if_error(res: ServiceResponse<BoxBody>, path: &str, request_id: &str) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let problem = match res.response().error() {
+        Some(err) => {
+            let p = problem_of(err);
+            log_failure(&p, Some(err));
+            p
+        }
+        None => {
+            let is_problem = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+            if is_problem {
+                return res;
+            }
+            let p = Problem::from_status(status);
+            log_failure(&p, None);
+            p
+        }
+    };
+    let mut rendered = problem.render(path, request_id);
+    // Keep headers the handler set on purpose (e.g. Retry-After is re-rendered from the problem).
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !rendered.headers().contains_key(name) {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    res.into_response(rendered)
+}

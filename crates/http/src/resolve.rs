@@ -1,0 +1,154 @@
+//! Tenant resolution: which tenant a request is for (host, else `X-Tenant-ID`), cached in
+//! process, then the lifecycle gate. [`TenantScope`] is the only way a handler gets a
+//! [`TenantCtx`] from a request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::{FromRequest, HttpRequest, web};
+use moka::future::Cache;
+use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
+use tenantry_store::Db;
+use tenantry_tenancy::{
+    BaseDomain, DomainRepository, Gate, HostClass, Hostname, Tenant, TenantChangeListener,
+    TenantRef, TenantRepository, classify_host,
+};
+
+use crate::problem::Problem;
+use crate::state::AppState;
+
+pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
+
+/// How long a resolution is trusted without an invalidation: the backstop for changes made
+/// by another process (the CLI, another instance).
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// `Retry-After` of a tenant in maintenance.
+pub const MAINTENANCE_RETRY_AFTER_SECS: u32 = 300;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Host(Hostname),
+    Ref(TenantRef),
+}
+
+/// Resolves tenants through the platform-level ports (tenants and domains tables only) and
+/// caches the answers, negative ones included.
+#[derive(Clone)]
+pub struct Resolver {
+    repo: Db,
+    base_domain: BaseDomain,
+    cache: Cache<Key, Option<Arc<Tenant>>>,
+}
+
+impl Resolver {
+    pub fn new(repo: Db, base_domain: BaseDomain) -> Self {
+        Self {
+            repo,
+            base_domain,
+            cache: Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build(),
+        }
+    }
+
+    /// The tenant named by the host or, when the host names none, by the header value.
+    /// `Ok(None)` means no tenant matches.
+    pub async fn resolve(&self, host: Option<&str>, header: Option<&str>) -> Result<Option<Arc<Tenant>>, Unexpected> {
+        match host.map(|h| classify_host(h, &self.base_domain)) {
+            Some(HostClass::Subdomain(slug)) => return self.lookup(Key::Ref(TenantRef::Slug(slug))).await,
+            Some(HostClass::Custom(hostname)) => {
+                // An unknown or pending custom host may be a proxy's own name: fall through
+                // to the header.
+                if let Some(t) = self.lookup(Key::Host(hostname)).await? {
+                    return Ok(Some(t));
+                }
+            }
+            Some(HostClass::Platform) | None => {}
+        }
+        match header.and_then(TenantRef::parse) {
+            Some(r) => self.lookup(Key::Ref(r)).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn lookup(&self, key: Key) -> Result<Option<Arc<Tenant>>, Unexpected> {
+        let repo = self.repo.clone();
+        self.cache
+            .try_get_with(key.clone(), async move {
+                let found = match &key {
+                    Key::Host(h) => repo.tenant_by_verified_hostname(h).await?,
+                    Key::Ref(TenantRef::Slug(s)) => repo.tenant_by_slug(s).await?,
+                    Key::Ref(TenantRef::Id(id)) => repo.tenant_by_id(*id).await?,
+                };
+                Ok::<_, Unexpected>(found.map(Arc::new))
+            })
+            .await
+            .map_err(|e: Arc<Unexpected>| Unexpected::msg(e.to_string()))
+    }
+}
+
+impl TenantChangeListener for Resolver {
+    /// Tenant changes are rare: dropping everything is simpler than tracking every key that
+    /// may point at the tenant (slug, id, each hostname, negative entries).
+    fn tenant_changed(&self, _id: TenantId) {
+        self.cache.invalidate_all();
+    }
+}
+
+/// A request inside one resolved, open tenant.
+pub struct TenantScope {
+    pub ctx: TenantCtx,
+    pub tenant: Arc<Tenant>,
+}
+
+impl FromRequest for TenantScope {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        // The Host header itself (or the HTTP/2 authority), never X-Forwarded-Host: that one
+        // is the client's to forge.
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()));
+        let tenant_header = req.headers().get(TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
+            let tenant = state
+                .resolver
+                .resolve(host.as_deref(), tenant_header.as_deref())
+                .await
+                .map_err(Problem::internal)?
+                .ok_or_else(Problem::tenant_not_found)?;
+            tracing::Span::current().record("tenant_id", tracing::field::display(tenant.id));
+            gate(&tenant)?;
+            Ok(TenantScope {
+                ctx: TenantCtx::new(tenant.id),
+                tenant,
+            })
+        })
+    }
+}
+
+fn gate(tenant: &Tenant) -> Result<(), Problem> {
+    match tenant.gate() {
+        Ok(()) => Ok(()),
+        Err(Gate::Inactive) => Err(Problem::new(StatusCode::FORBIDDEN, "tenant_inactive", "Tenant inactive")
+            .detail("This tenant is suspended")),
+        Err(Gate::Maintenance { message }) => {
+            let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "tenant_maintenance", "Tenant in maintenance")
+                .detail(message.clone().unwrap_or_else(|| "This tenant is under maintenance".into()));
+            p.retry_after = Some(MAINTENANCE_RETRY_AFTER_SECS);
+            p.extra = message.map(|m| ("maintenance_message", serde_json::Value::String(m)));
+            Err(p)
+        }
+    }
+}

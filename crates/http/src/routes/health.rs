@@ -1,0 +1,46 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, web};
+use tenantry_store::Backend;
+
+use crate::dto::{Health, Readiness};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Liveness: the process is up and serving.
+#[utoipa::path(tag = "health", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers and has every migration this binary carries.
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, body = Readiness),
+        (status = 503, description = "Database unreachable or migrations pending (`not_ready`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let not_ready = |detail: String| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready").detail(detail);
+    state.db.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness: database unreachable");
+        not_ready("database unreachable".into())
+    })?;
+    let status = state.db.migration_status().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness: cannot read migrations");
+        not_ready("cannot read the migration state".into())
+    })?;
+    if !status.is_current() {
+        return Err(not_ready(format!("pending migrations: {}", status.pending.join(", "))));
+    }
+    Ok(HttpResponse::Ok().json(Readiness {
+        status: "ready",
+        database: match state.db.backend() {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        },
+        pending_migrations: vec![],
+    }))
+}

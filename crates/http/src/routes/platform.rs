@@ -1,0 +1,350 @@
+//! The operator API: tenant lifecycle, domains and branding across tenants.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, put, web};
+use tenantry_kernel::{Cursor, Limit, PageRequest, TenantCtx};
+use tenantry_tenancy::{
+    BrandingPatch, Color, Hostname, InvalidValue, MaintenanceMessage, Slug, TenantFilter,
+    TenantName, TenantRef, WebUrl,
+};
+
+use crate::dto::{
+    AddDomainBody, BrandingPatchBody, BrandingView, CreateTenantBody, DomainView, ListTenantsQuery,
+    MaintenanceBody, RenameTenantBody, TenantPage, TenantView,
+};
+use crate::json::ApiJson;
+use crate::operator::Operator;
+use crate::problem::{FieldError, Problem, field_errors};
+use crate::state::AppState;
+
+type Data = web::Data<AppState>;
+
+fn tenant_ref(raw: &str) -> Result<TenantRef, Problem> {
+    TenantRef::parse(raw).ok_or_else(|| Problem::tenant_not_found().detail("No tenant has this id or slug"))
+}
+
+fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
+    Hostname::parse(raw).map_err(|_| {
+        Problem::new(StatusCode::NOT_FOUND, "domain_not_found", "Domain not found").detail(format!("The tenant has no domain '{raw}'"))
+    })
+}
+
+/// List tenants, oldest first.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(ListTenantsQuery),
+    responses(
+        (status = 200, body = TenantPage),
+        (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Operator API disabled (`operator_api_disabled`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/platform/tenants")]
+pub async fn list_tenants(_op: Operator, state: Data, query: web::Query<ListTenantsQuery>) -> Result<web::Json<TenantPage>, Problem> {
+    let q = query.into_inner();
+    let limit = match q.limit {
+        None => Limit::default(),
+        Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
+    };
+    let after = q
+        .cursor
+        .map(|c| Cursor::parse(&c))
+        .transpose()
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid cursor").detail(e.to_string()))?;
+    let filter = TenantFilter { status: q.status.map(Into::into) };
+    let page = state.tenants.list(&filter, &PageRequest { limit, after }).await?;
+    Ok(web::Json(page.into()))
+}
+
+/// Create a tenant with its subdomain (`<slug>.<base domain>`, verified and primary).
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    request_body = CreateTenantBody,
+    responses(
+        (status = 201, body = TenantView),
+        (status = 400, description = "Malformed JSON (`malformed_json`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Slug taken (`slug_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation_failed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/platform/tenants")]
+pub async fn create_tenant(_op: Operator, state: Data, body: ApiJson<CreateTenantBody>) -> Result<HttpResponse, Problem> {
+    let body = body.0;
+    let (slug, name) = (Slug::parse(&body.slug), TenantName::parse(&body.name));
+    let (Ok(slug), Ok(name)) = (&slug, &name) else {
+        return Err(Problem::validation(field_errors([
+            ("slug", slug.as_ref().err()),
+            ("name", name.as_ref().err()),
+        ])));
+    };
+    let tenant = state.tenants.create(slug.clone(), name.clone()).await?;
+    Ok(HttpResponse::Created().json(TenantView::from(&tenant)))
+}
+
+/// One tenant, by id or slug.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    responses(
+        (status = 200, body = TenantView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/platform/tenants/{tenant}")]
+pub async fn get_tenant(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<TenantView>, Problem> {
+    let tenant = state.tenants.find(&tenant_ref(&path)?).await?;
+    Ok(web::Json(TenantView::from(&tenant)))
+}
+
+/// Rename a tenant.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    request_body = RenameTenantBody,
+    responses(
+        (status = 200, body = TenantView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name (`validation_failed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/api/v1/platform/tenants/{tenant}")]
+pub async fn rename_tenant(_op: Operator, state: Data, path: web::Path<String>, body: ApiJson<RenameTenantBody>) -> Result<web::Json<TenantView>, Problem> {
+    let r = tenant_ref(&path)?;
+    let name = TenantName::parse(&body.0.name)
+        .map_err(|e| Problem::validation(field_errors([("name", Some(&e))])))?;
+    let tenant = state.tenants.rename(&r, name).await?;
+    Ok(web::Json(TenantView::from(&tenant)))
+}
+
+/// Suspend a tenant: its requests then get 403 `tenant_inactive`.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    responses(
+        (status = 200, body = TenantView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already suspended (`already_suspended`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/platform/tenants/{tenant}/suspend")]
+pub async fn suspend_tenant(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<TenantView>, Problem> {
+    let tenant = state.tenants.suspend(&tenant_ref(&path)?).await?;
+    Ok(web::Json(TenantView::from(&tenant)))
+}
+
+/// Resume a suspended tenant.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    responses(
+        (status = 200, body = TenantView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already active (`already_active`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/platform/tenants/{tenant}/resume")]
+pub async fn resume_tenant(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<TenantView>, Problem> {
+    let tenant = state.tenants.resume(&tenant_ref(&path)?).await?;
+    Ok(web::Json(TenantView::from(&tenant)))
+}
+
+/// Turn maintenance on (with an optional message) or off. While on, the tenant's requests
+/// get 503 `tenant_maintenance` with `Retry-After`.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    request_body = MaintenanceBody,
+    responses(
+        (status = 200, body = TenantView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid message (`validation_failed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[put("/api/v1/platform/tenants/{tenant}/maintenance")]
+pub async fn set_maintenance(_op: Operator, state: Data, path: web::Path<String>, body: ApiJson<MaintenanceBody>) -> Result<web::Json<TenantView>, Problem> {
+    let r = tenant_ref(&path)?;
+    let body = body.0;
+    let tenant = if body.enabled {
+        let message = body
+            .message
+            .as_deref()
+            .map(MaintenanceMessage::parse)
+            .transpose()
+            .map_err(|e| Problem::validation(field_errors([("message", Some(&e))])))?;
+        state.tenants.start_maintenance(&r, message).await?
+    } else {
+        state.tenants.end_maintenance(&r).await?
+    };
+    Ok(web::Json(TenantView::from(&tenant)))
+}
+
+/// The tenant's domains, primary first.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    responses(
+        (status = 200, body = Vec<DomainView>),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/platform/tenants/{tenant}/domains")]
+pub async fn list_domains(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<Vec<DomainView>>, Problem> {
+    let domains = state.tenants.domains(&tenant_ref(&path)?).await?;
+    Ok(web::Json(domains.iter().map(DomainView::from).collect()))
+}
+
+/// Attach a custom domain. It stays `pending` (and does not resolve) until verified.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    request_body = AddDomainBody,
+    responses(
+        (status = 201, body = DomainView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Hostname used by a tenant (`hostname_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid hostname (`validation_failed`) or under the base domain (`hostname_reserved`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/platform/tenants/{tenant}/domains")]
+pub async fn add_domain(_op: Operator, state: Data, path: web::Path<String>, body: ApiJson<AddDomainBody>) -> Result<HttpResponse, Problem> {
+    let r = tenant_ref(&path)?;
+    let hostname = Hostname::parse(&body.0.hostname)
+        .map_err(|e| Problem::validation(field_errors([("hostname", Some(&e))])))?;
+    let domain = state.tenants.add_domain(&r, hostname).await?;
+    Ok(HttpResponse::Created().json(DomainView::from(&domain)))
+}
+
+/// Mark a domain verified (an operator's override until DNS verification exists).
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(
+        ("tenant" = String, Path, description = "Tenant id or slug"),
+        ("hostname" = String, Path, description = "One of the tenant's hostnames"),
+    ),
+    responses(
+        (status = 200, body = DomainView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant or domain (`tenant_not_found`, `domain_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/verify")]
+pub async fn verify_domain(_op: Operator, state: Data, path: web::Path<(String, String)>) -> Result<web::Json<DomainView>, Problem> {
+    let (tenant, hostname) = path.into_inner();
+    let domain = state.tenants.verify_domain(&tenant_ref(&tenant)?, &hostname_in_path(&hostname)?).await?;
+    Ok(web::Json(DomainView::from(&domain)))
+}
+
+/// Make a verified domain the tenant's primary one.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(
+        ("tenant" = String, Path, description = "Tenant id or slug"),
+        ("hostname" = String, Path, description = "One of the tenant's hostnames"),
+    ),
+    responses(
+        (status = 200, body = DomainView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant or domain (`tenant_not_found`, `domain_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Domain not verified (`domain_not_verified`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/primary")]
+pub async fn set_primary_domain(_op: Operator, state: Data, path: web::Path<(String, String)>) -> Result<web::Json<DomainView>, Problem> {
+    let (tenant, hostname) = path.into_inner();
+    let domain = state.tenants.set_primary(&tenant_ref(&tenant)?, &hostname_in_path(&hostname)?).await?;
+    Ok(web::Json(DomainView::from(&domain)))
+}
+
+/// The tenant's branding.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    responses(
+        (status = 200, body = BrandingView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/platform/tenants/{tenant}/branding")]
+pub async fn get_branding(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<BrandingView>, Problem> {
+    let tenant = state.tenants.find(&tenant_ref(&path)?).await?;
+    let settings = state.settings.get(&TenantCtx::new(tenant.id)).await?;
+    Ok(web::Json(BrandingView::from(&settings.branding)))
+}
+
+/// Change the tenant's branding: absent fields stay, `null` clears, a value sets.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    request_body = BrandingPatchBody,
+    responses(
+        (status = 200, body = BrandingView),
+        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation_failed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/api/v1/platform/tenants/{tenant}/branding")]
+pub async fn update_branding(_op: Operator, state: Data, path: web::Path<String>, body: ApiJson<BrandingPatchBody>) -> Result<web::Json<BrandingView>, Problem> {
+    let r = tenant_ref(&path)?;
+    let patch = branding_patch(body.0).map_err(Problem::validation)?;
+    let tenant = state.tenants.find(&r).await?;
+    let settings = state.settings.update_branding(&TenantCtx::new(tenant.id), patch).await?;
+    Ok(web::Json(BrandingView::from(&settings.branding)))
+}
+
+/// Parses each present field; collects every invalid one.
+fn branding_patch(body: BrandingPatchBody) -> Result<BrandingPatch, Vec<FieldError>> {
+    fn field<T>(
+        errors: &mut Vec<FieldError>,
+        name: &str,
+        value: Option<Option<String>>,
+        parse: impl Fn(&str) -> Result<T, InvalidValue>,
+    ) -> Option<Option<T>> {
+        match value {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) => match parse(&raw) {
+                Ok(v) => Some(Some(v)),
+                Err(e) => {
+                    errors.push(FieldError { field: name.to_owned(), message: e.0 });
+                    None
+                }
+            },
+        }
+    }
+    let mut errors = Vec::new();
+    let patch = BrandingPatch {
+        display_name: field(&mut errors, "display_name", body.display_name, TenantName::parse),
+        logo_url: field(&mut errors, "logo_url", body.logo_url, WebUrl::parse),
+        primary_color: field(&mut errors, "primary_color", body.primary_color, Color::parse),
+        support_email: field(&mut errors, "support_email", body.support_email, |s| {
+            tenantry_kernel::Email::parse(s).map_err(|e| InvalidValue(e.to_string()))
+        }),
+    };
+    if errors.is_empty() { Ok(patch) } else { Err(errors) }
+}

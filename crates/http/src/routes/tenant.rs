@@ -1,0 +1,33 @@
+//! Routes inside the resolved tenant.
+
+use actix_web::{get, web};
+
+use crate::dto::{BrandingView, TenantProfile};
+use crate::problem::Problem;
+use crate::resolve::TenantScope;
+use crate::state::AppState;
+
+/// The current tenant's public profile: name, slug and branding.
+///
+/// The tenant is named by the host (`<slug>.<base domain>` or a verified custom domain) or,
+/// when the host names none, by the `X-Tenant-ID` header (id or slug).
+#[utoipa::path(
+    tag = "tenant",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant id or slug, when the host does not name the tenant")),
+    responses(
+        (status = 200, body = TenantProfile),
+        (status = 404, description = "No tenant matches (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Tenant suspended (`tenant_inactive`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "Tenant in maintenance (`tenant_maintenance`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/tenant")]
+pub async fn get_tenant(scope: TenantScope, state: web::Data<AppState>) -> Result<web::Json<TenantProfile>, Problem> {
+    let settings = state.settings.get(&scope.ctx).await?;
+    Ok(web::Json(TenantProfile {
+        id: *scope.tenant.id.as_uuid(),
+        slug: scope.tenant.slug.to_string(),
+        name: scope.tenant.name.as_str().to_owned(),
+        branding: BrandingView::from(&settings.branding),
+    }))
+}

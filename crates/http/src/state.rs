@@ -1,0 +1,49 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use tenantry_kernel::Clock;
+use tenantry_store::Db;
+use tenantry_tenancy::{BaseDomain, SettingsService, TenantService};
+
+use crate::resolve::Resolver;
+
+/// HTTP-side configuration.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Tenants are served at `<slug>.<base_domain>`.
+    pub base_domain: BaseDomain,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Bearer token of the operator API (`/api/v1/platform/...`); `None` disables it.
+    pub operator_token: Option<String>,
+}
+
+/// Services and adapters, built once and shared by every worker.
+pub struct AppState {
+    pub db: Db,
+    pub tenants: TenantService<Db>,
+    pub settings: SettingsService<Db>,
+    pub resolver: Resolver,
+    pub config: HttpConfig,
+}
+
+impl AppState {
+    pub fn new(db: Db, config: HttpConfig, clock: Arc<dyn Clock>) -> Self {
+        let resolver = Resolver::new(db.clone(), config.base_domain.clone());
+        let tenants = TenantService::new(
+            db.clone(),
+            clock.clone(),
+            config.base_domain.clone(),
+            Arc::new(resolver.clone()),
+        );
+        let settings = SettingsService::new(db.clone(), clock);
+        Self {
+            db,
+            tenants,
+            settings,
+            resolver,
+            config,
+        }
+    }
+}

@@ -1,1 +1,12 @@
+//! Black-box HTTP tests: each starts the real app on a loopback port with its own database
+//! (SQLite, and PostgreSQL when configured) and speaks HTTP like a client.
 
+mod errors;
+mod openapi;
+mod platform;
+mod resolution;
+
+#[test]
+fn postgres_suite() {
+    tenantry_tests::report_postgres_suite();
+}

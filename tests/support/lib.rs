@@ -1,1 +1,181 @@
+//! Starts the real application on a loopback port, on a fresh database, and speaks HTTP to it.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::Value;
+use tenantry_http::{AppState, HttpConfig, ServerOptions, Shared};
+use tenantry_kernel::SystemClock;
+use tenantry_store::testing::TestDb;
+use tenantry_tenancy::BaseDomain;
+
+pub use tenantry_store::testing::report_postgres_suite;
+
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
+
+/// Knobs a test may turn.
+#[derive(Clone)]
+pub struct Options {
+    pub body_limit: usize,
+    pub operator_token: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            operator_token: Some(OPERATOR_TOKEN.to_owned()),
+        }
+    }
+}
+
+/// A running app. Stops (and drops its database) when dropped.
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub client: Client,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    db: Option<TestDb>,
+}
+
+impl TestApp {
+    pub async fn start(db: TestDb, options: Options) -> TestApp {
+        let config = HttpConfig {
+            base_domain: BaseDomain::parse("localhost").unwrap(),
+            body_limit: options.body_limit,
+            operator_token: options.operator_token,
+        };
+        let shared = Shared::new(AppState::new(db.db().clone(), config, Arc::new(SystemClock)));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // The server gets its own thread and actix system, whatever runtime the test uses.
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let options = ServerOptions {
+                    workers: Some(1),
+                    handle_signals: false,
+                    shutdown_timeout_secs: 1,
+                };
+                let server = tenantry_http::server(listener, shared, &options).unwrap();
+                tx.send(server.handle()).unwrap();
+                server.await.unwrap();
+            });
+        });
+        let handle = rx.recv().unwrap();
+        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestApp {
+            addr,
+            client,
+            handle,
+            thread: Some(thread),
+            db: Some(db),
+        }
+    }
+
+    pub fn db(&self) -> &TestDb {
+        self.db.as_ref().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    /// A request as if sent to `host` (the `Host` header, port included as browsers do).
+    pub fn get_as_host(&self, host: &str, path: &str) -> RequestBuilder {
+        self.get(path).header("Host", format!("{host}:{}", self.addr.port()))
+    }
+
+    /// The operator API, authenticated.
+    pub fn operator(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(OPERATOR_TOKEN)
+    }
+
+    pub async fn create_tenant(&self, slug: &str, name: &str) -> Value {
+        let res = self
+            .operator(Method::POST, "/api/v1/platform/tenants")
+            .json(&serde_json::json!({"slug": slug, "name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "create tenant {slug}");
+        res.json().await.unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stop the server before the database goes away.
+        std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)))
+            .join()
+            .ok();
+        if let Some(t) = self.thread.take() {
+            t.join().ok();
+        }
+        self.db.take();
+    }
+}
+
+/// A problem body, checked for the RFC 9457 members every error must carry, with its
+/// request id matching the response header.
+pub async fn problem(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status of {code}");
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(ct.as_deref(), Some("application/problem+json"), "content type of {code}");
+    let header_id = res.headers().get("x-request-id").expect("x-request-id header").to_str().unwrap().to_owned();
+    let body: Value = res.json().await.expect("problem body is JSON");
+    assert_eq!(body["code"], code, "code in {body}");
+    assert_eq!(body["status"], status, "status member in {body}");
+    assert_eq!(body["type"], format!("urn:tenantry:problem:{code}"));
+    assert!(body["title"].is_string(), "title in {body}");
+    assert_eq!(body["request_id"], header_id, "request id in body and header");
+    body
+}
+
+/// One test per backend, each with its own app and database: `<name>::sqlite` always runs,
+/// `<name>::postgres` when the PostgreSQL test cluster is configured.
+#[macro_export]
+macro_rules! app_tests {
+    ($(async fn $name:ident($app:ident) $(with ($options:expr))? $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[allow(unused_mut, unused_assignments)]
+            fn options() -> $crate::Options {
+                let mut o = $crate::Options::default();
+                $(o = $options;)?
+                o
+            }
+
+            async fn body($app: &$crate::TestApp) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                let db = tenantry_store::testing::TestDb::sqlite().await;
+                let app = $crate::TestApp::start(db, options()).await;
+                body(&app).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = tenantry_store::testing::TestDb::postgres().await {
+                    let app = $crate::TestApp::start(db, options()).await;
+                    body(&app).await;
+                }
+            }
+        }
+    )*};
+}

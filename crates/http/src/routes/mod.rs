@@ -14,7 +14,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         // Operator API: an `Operator` argument requires the operator token.
         .service(platform::list_tenants)
         .service(platform::create_tenant)
-        .service(platform::get_tenant)
+        .service(platform::show_tenant)
         .service(platform::rename_tenant)
         .service(platform::suspend_tenant)
         .service(platform::resume_tenant)

@@ -99,7 +99,7 @@ pub async fn create_tenant(_op: Operator, state: Data, body: ApiJson<CreateTenan
     )
 )]
 #[get("/api/v1/platform/tenants/{tenant}")]
-pub async fn get_tenant(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<TenantView>, Problem> {
+pub async fn show_tenant(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<TenantView>, Problem> {
     let tenant = state.tenants.find(&tenant_ref(&path)?).await?;
     Ok(web::Json(TenantView::from(&tenant)))
 }

@@ -1,0 +1,128 @@
+//! Every error is a problem+json body with a stable code and the request id.
+
+use reqwest::Method;
+use serde_json::json;
+use tenantry_tests::{Options, app_tests, problem};
+
+app_tests! {
+    async fn unknown_route_is_404(app) {
+        let body = problem(app.get("/api/v1/nothing-here").send().await.unwrap(), 404, "not_found").await;
+        assert_eq!(body["instance"], "/api/v1/nothing-here");
+        problem(app.request(Method::DELETE, "/no/such/path").send().await.unwrap(), 404, "not_found").await;
+    }
+
+    async fn wrong_method_is_405_with_allow(app) {
+        let res = app.request(Method::DELETE, "/api/v1/tenant").send().await.unwrap();
+        assert_eq!(res.headers().get("allow").unwrap(), "GET");
+        problem(res, 405, "method_not_allowed").await;
+        let res = app.request(Method::DELETE, "/api/v1/platform/tenants/acme").send().await.unwrap();
+        assert_eq!(res.headers().get("allow").unwrap(), "GET, PATCH");
+        problem(res, 405, "method_not_allowed").await;
+    }
+
+    async fn malformed_json_is_400(app) {
+        let res = app
+            .operator(Method::POST, "/api/v1/platform/tenants")
+            .header("content-type", "application/json")
+            .body("{\"slug\": \"acme\", ")
+            .send()
+            .await
+            .unwrap();
+        let body = problem(res, 400, "malformed_json").await;
+        assert!(body["detail"].as_str().unwrap().contains("EOF"), "{body}");
+        let list = app.operator(Method::GET, "/api/v1/platform/tenants").send().await.unwrap();
+        let page: serde_json::Value = list.json().await.unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), 0, "nothing written");
+    }
+
+    async fn wrong_content_type_is_415(app) {
+        let res = app
+            .operator(Method::POST, "/api/v1/platform/tenants")
+            .header("content-type", "text/plain")
+            .body("{\"slug\": \"acme\", \"name\": \"Acme\"}")
+            .send()
+            .await
+            .unwrap();
+        problem(res, 415, "unsupported_media_type").await;
+    }
+
+    async fn validation_is_422_with_every_field(app) {
+        let res = app
+            .operator(Method::POST, "/api/v1/platform/tenants")
+            .json(&json!({"slug": "-Bad_Slug", "name": "   "}))
+            .send()
+            .await
+            .unwrap();
+        let body = problem(res, 422, "validation_failed").await;
+        let errors = body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 2, "{body}");
+        assert_eq!(errors[0]["field"], "slug");
+        assert_eq!(errors[1]["field"], "name");
+        assert!(errors[0]["message"].as_str().unwrap().contains("lower-case"));
+
+        // Wrong JSON types are 422 too, with the field's path.
+        let res = app.operator(Method::POST, "/api/v1/platform/tenants").json(&json!({"slug": 7, "name": "x"})).send().await.unwrap();
+        let body = problem(res, 422, "validation_failed").await;
+        assert_eq!(body["errors"][0]["field"], "slug");
+        let res = app.operator(Method::POST, "/api/v1/platform/tenants").json(&json!({"name": "x"})).send().await.unwrap();
+        let body = problem(res, 422, "validation_failed").await;
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("missing field `slug`"));
+
+        // A reserved slug is a field error too; nothing was created along the way.
+        let res = app.operator(Method::POST, "/api/v1/platform/tenants").json(&json!({"slug": "admin", "name": "x"})).send().await.unwrap();
+        problem(res, 422, "validation_failed").await;
+        let page: serde_json::Value = app.operator(Method::GET, "/api/v1/platform/tenants").send().await.unwrap().json().await.unwrap();
+        assert_eq!(page["items"], json!([]));
+    }
+
+    async fn oversized_body_is_413(app) with (Options { body_limit: 1024, ..Options::default() }) {
+        let name = "n".repeat(2000);
+        let res = app
+            .operator(Method::POST, "/api/v1/platform/tenants")
+            .json(&json!({"slug": "acme", "name": name}))
+            .send()
+            .await
+            .unwrap();
+        let body = problem(res, 413, "payload_too_large").await;
+        assert!(body["detail"].as_str().unwrap().contains("1024"));
+        // Just under the limit is fine.
+        app.create_tenant("acme", &"n".repeat(90)).await;
+    }
+
+    async fn request_ids_are_echoed_or_made(app) {
+        let res = app.get("/healthz").header("X-Request-Id", "trace-abc.123:xyz").send().await.unwrap();
+        assert_eq!(res.headers().get("x-request-id").unwrap(), "trace-abc.123:xyz");
+        let res = app.get("/api/v1/tenant").header("X-Request-Id", "client-id-42").send().await.unwrap();
+        let body = problem(res, 404, "tenant_not_found").await;
+        assert_eq!(body["request_id"], "client-id-42");
+        // Unsafe or oversized ids are replaced, not echoed.
+        for bad in ["has space", &"x".repeat(129), "new\tline"] {
+            let res = app.get("/healthz").header("X-Request-Id", bad).send().await.unwrap();
+            let id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+            assert_ne!(id, bad);
+            assert_eq!(id.len(), 36, "a generated uuid");
+        }
+        let a = app.get("/healthz").send().await.unwrap();
+        let b = app.get("/healthz").send().await.unwrap();
+        assert_ne!(a.headers().get("x-request-id"), b.headers().get("x-request-id"));
+    }
+
+    async fn health_and_readiness(app) {
+        let res = app.get("/healthz").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+        let res = app.get("/readyz").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["pending_migrations"], json!([]));
+        let backend = if app.db().url().starts_with("postgres") { "postgres" } else { "sqlite" };
+        assert_eq!(body["database"], backend);
+    }
+
+    async fn readiness_fails_when_the_database_is_gone(app) {
+        app.db().db().close();
+        let body = problem(app.get("/readyz").send().await.unwrap(), 503, "not_ready").await;
+        assert_eq!(body["detail"], "database unreachable");
+    }
+}

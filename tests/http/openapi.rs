@@ -1,0 +1,110 @@
+//! The served OpenAPI document: valid, complete, and equal to the checked-in copy.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tenantry_tests::app_tests;
+
+const CHECKED_IN: &str = include_str!("../../openapi/openapi.json");
+
+/// Every `$ref` in the document points at a component that exists.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn checked_in_spec_matches_the_code() {
+    let generated = tenantry_http::openapi_json(&tenantry_http::openapi());
+    assert!(
+        generated == CHECKED_IN,
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json` (or `just openapi`)"
+    );
+}
+
+app_tests! {
+    async fn served_spec_is_valid_and_complete(app) {
+        let res = app.get("/openapi.json").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let text = res.text().await.unwrap();
+        assert_eq!(text, CHECKED_IN, "served document equals the checked-in one");
+        let spec: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(spec["openapi"], "3.1.0");
+        assert_eq!(spec["info"]["title"], "Tenantry");
+
+        let paths: BTreeSet<&str> = spec["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+        let expected: BTreeSet<&str> = [
+            "/healthz",
+            "/readyz",
+            "/api/v1/tenant",
+            "/api/v1/platform/tenants",
+            "/api/v1/platform/tenants/{tenant}",
+            "/api/v1/platform/tenants/{tenant}/suspend",
+            "/api/v1/platform/tenants/{tenant}/resume",
+            "/api/v1/platform/tenants/{tenant}/maintenance",
+            "/api/v1/platform/tenants/{tenant}/domains",
+            "/api/v1/platform/tenants/{tenant}/domains/{hostname}/verify",
+            "/api/v1/platform/tenants/{tenant}/domains/{hostname}/primary",
+            "/api/v1/platform/tenants/{tenant}/branding",
+        ]
+        .into();
+        assert_eq!(paths, expected);
+
+        let mut operation_ids = BTreeSet::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                assert!(operation_ids.insert(id.to_owned()), "duplicate operationId {id}");
+                assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path} has no tag");
+                assert!(op["summary"].is_string() || op["description"].is_string(), "{method} {path} undocumented");
+                let responses = op["responses"].as_object().unwrap();
+                assert!(responses.keys().any(|s| s.starts_with('2')), "{method} {path} has no success response");
+                for (status, r) in responses {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert!(
+                            r["content"]["application/problem+json"].is_object(),
+                            "{method} {path} {status} is not documented as a problem"
+                        );
+                    }
+                }
+                if path.starts_with("/api/v1/platform/") {
+                    assert!(op["security"].is_array(), "{method} {path} does not declare the operator token");
+                    assert!(responses.contains_key("401"), "{method} {path} does not document 401");
+                }
+            }
+        }
+
+        let mut all = vec![];
+        refs(&spec, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected ref {r}"));
+            assert!(spec["components"]["schemas"][name].is_object(), "dangling $ref {r}");
+        }
+        assert!(spec["components"]["securitySchemes"]["operator_token"].is_object());
+    }
+
+    async fn docs_serve_swagger_ui(app) {
+        let res = app.get("/docs").send().await.unwrap();
+        assert_eq!(res.status(), 308);
+        assert_eq!(res.headers().get("location").unwrap(), "/docs/");
+        let res = app.get("/docs/").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+        let html = res.text().await.unwrap();
+        assert!(html.contains("swagger-ui"), "Swagger UI page");
+        let res = app.get("/docs/swagger-initializer.js").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains("/openapi.json"), "UI points at our spec");
+        let res = app.get("/docs/swagger-ui-bundle.js").send().await.unwrap();
+        assert_eq!(res.status(), 200, "assets are embedded");
+    }
+}

@@ -25,5 +25,8 @@ fn main() {
     println!("cargo:rerun-if-changed=../../migrations");
     let mut h = DefaultHasher::new();
     hash_dir(Path::new("../../migrations/postgres"), &mut h);
-    println!("cargo:rustc-env=TENANTRY_PG_MIGRATIONS_DIGEST={:016x}", h.finish());
+    println!(
+        "cargo:rustc-env=TENANTRY_PG_MIGRATIONS_DIGEST={:016x}",
+        h.finish()
+    );
 }

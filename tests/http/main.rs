@@ -1,6 +1,8 @@
 //! Black-box HTTP tests: each starts the real app on a loopback port with its own database
 //! (SQLite, and PostgreSQL when configured) and speaks HTTP like a client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod errors;
 mod openapi;
 mod platform;

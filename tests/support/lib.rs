@@ -48,7 +48,11 @@ impl TestApp {
             body_limit: options.body_limit,
             operator_token: options.operator_token,
         };
-        let shared = Shared::new(AppState::new(db.db().clone(), config, Arc::new(SystemClock)));
+        let shared = Shared::new(AppState::new(
+            db.db().clone(),
+            config,
+            Arc::new(SystemClock),
+        ));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -66,7 +70,10 @@ impl TestApp {
             });
         });
         let handle = rx.recv().unwrap();
-        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         TestApp {
             addr,
             client,
@@ -94,7 +101,8 @@ impl TestApp {
 
     /// A request as if sent to `host` (the `Host` header, port included as browsers do).
     pub fn get_as_host(&self, host: &str, path: &str) -> RequestBuilder {
-        self.get(path).header("Host", format!("{host}:{}", self.addr.port()))
+        self.get(path)
+            .header("Host", format!("{host}:{}", self.addr.port()))
     }
 
     /// The operator API, authenticated.
@@ -132,15 +140,31 @@ impl Drop for TestApp {
 /// request id matching the response header.
 pub async fn problem(res: Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "status of {code}");
-    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(ct.as_deref(), Some("application/problem+json"), "content type of {code}");
-    let header_id = res.headers().get("x-request-id").expect("x-request-id header").to_str().unwrap().to_owned();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/problem+json"),
+        "content type of {code}"
+    );
+    let header_id = res
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id header")
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body: Value = res.json().await.expect("problem body is JSON");
     assert_eq!(body["code"], code, "code in {body}");
     assert_eq!(body["status"], status, "status member in {body}");
     assert_eq!(body["type"], format!("urn:tenantry:problem:{code}"));
     assert!(body["title"].is_string(), "title in {body}");
-    assert_eq!(body["request_id"], header_id, "request id in body and header");
+    assert_eq!(
+        body["request_id"], header_id,
+        "request id in body and header"
+    );
     body
 }
 

@@ -32,7 +32,12 @@ pub struct Cli {
     pub db: DbArgs,
 
     /// Tenants are served at `<slug>.<base domain>`.
-    #[arg(long, global = true, env = "TENANTRY_BASE_DOMAIN", default_value = "localhost")]
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_BASE_DOMAIN",
+        default_value = "localhost"
+    )]
     pub base_domain: String,
 
     /// Log filter (tracing's EnvFilter syntax).
@@ -50,22 +55,43 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// Database: `sqlite://path/to/file.db` or `postgres://user:pass@host/db`.
-    #[arg(long, global = true, env = "TENANTRY_DATABASE_URL", default_value = "sqlite://./data/tenantry.db", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_DATABASE_URL",
+        default_value = "sqlite://./data/tenantry.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// PostgreSQL URL of the role that owns the schema; migrations run with it.
-    #[arg(long, global = true, env = "TENANTRY_MIGRATION_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_MIGRATION_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub migration_database_url: Option<String>,
 
     /// Maximum pooled database connections.
-    #[arg(long, global = true, env = "TENANTRY_DB_POOL_SIZE", default_value_t = 10)]
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_DB_POOL_SIZE",
+        default_value_t = 10
+    )]
     pub db_pool_size: usize,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, global = true, env = "TENANTRY_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: SocketAddr,
 
     /// Largest accepted request body, in bytes.
@@ -73,7 +99,12 @@ pub struct ServeArgs {
     pub body_limit: usize,
 
     /// Bearer token for the operator API (`/api/v1/platform/...`); unset disables it.
-    #[arg(long, global = true, env = "TENANTRY_OPERATOR_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_OPERATOR_TOKEN",
+        hide_env_values = true
+    )]
     pub operator_token: Option<String>,
 
     /// HTTP worker threads (default: one per CPU core).
@@ -183,10 +214,16 @@ impl Cli {
     pub fn init_logging(&self) -> Result<(), String> {
         let filter = tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| format!("TENANTRY_LOG: {e}"))?;
-        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let result = match self.log_format {
-            LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+            LogFormat::Json => builder
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .try_init(),
             LogFormat::Text => builder.try_init(),
         };
         result.map_err(|e| e.to_string())

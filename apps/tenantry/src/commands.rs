@@ -35,9 +35,15 @@ async fn open_db(args: &DbArgs) -> Result<Db> {
     let mut config = DbConfig::new(args.database_url.clone());
     config.pool_size = args.db_pool_size;
     let db = Db::connect(&config).context("cannot open the database")?;
-    let status = db.migration_status().await.context("cannot read the migration state")?;
+    let status = db
+        .migration_status()
+        .await
+        .context("cannot read the migration state")?;
     if !status.is_current() {
-        let url = args.migration_database_url.as_deref().unwrap_or(&args.database_url);
+        let url = args
+            .migration_database_url
+            .as_deref()
+            .unwrap_or(&args.database_url);
         let applied = run_migrations(url).await.context(
             "cannot apply migrations (on PostgreSQL, set TENANTRY_MIGRATION_DATABASE_URL to the schema owner, \
              or run `tenantry migrate` as the owner)",
@@ -48,7 +54,10 @@ async fn open_db(args: &DbArgs) -> Result<Db> {
 }
 
 async fn migrate(args: &DbArgs) -> Result<()> {
-    let url = args.migration_database_url.as_deref().unwrap_or(&args.database_url);
+    let url = args
+        .migration_database_url
+        .as_deref()
+        .unwrap_or(&args.database_url);
     let applied = run_migrations(url).await.context("migrations failed")?;
     if applied.is_empty() {
         println!("database is up to date");
@@ -63,8 +72,14 @@ async fn migrate(args: &DbArgs) -> Result<()> {
 async fn serve(cli: &Cli) -> Result<()> {
     let base_domain = base_domain(cli)?;
     let db = open_db(&cli.db).await?;
-    for weakness in db.rls_weaknesses().await.context("cannot inspect the database role")? {
-        tracing::warn!("row-level security is not enforced: {weakness}; connect as tenantry_service (see docs/postgres.md)");
+    for weakness in db
+        .rls_weaknesses()
+        .await
+        .context("cannot inspect the database role")?
+    {
+        tracing::warn!(
+            "row-level security is not enforced: {weakness}; connect as tenantry_service (see docs/postgres.md)"
+        );
     }
     let config = HttpConfig {
         base_domain,
@@ -72,26 +87,29 @@ async fn serve(cli: &Cli) -> Result<()> {
         operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
     };
     let shared = Shared::new(AppState::new(db.clone(), config, Arc::new(SystemClock)));
-    let listener = TcpListener::bind(cli.serve.bind).with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
+    let listener = TcpListener::bind(cli.serve.bind)
+        .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
     let options = ServerOptions {
         workers: cli.serve.workers,
         ..ServerOptions::default()
     };
+    let address = listener.local_addr()?;
+    let server = tenantry_http::server(listener, shared, &options)?;
     tracing::info!(
-        address = %listener.local_addr()?,
+        address = %address,
         backend = ?db.backend(),
         base_domain = %cli.base_domain,
-        "serving: docs at http://{}/docs/",
-        listener.local_addr()?
+        "serving: docs at http://{address}/docs/"
     );
-    tenantry_http::server(listener, shared, &options)?.await?;
+    server.await?;
     db.close();
     tracing::info!("stopped");
     Ok(())
 }
 
 fn tenant_ref(raw: &str) -> Result<TenantRef> {
-    TenantRef::parse(raw).ok_or_else(|| anyhow!("tenant not found: no tenant has the id or slug '{raw}'"))
+    TenantRef::parse(raw)
+        .ok_or_else(|| anyhow!("tenant not found: no tenant has the id or slug '{raw}'"))
 }
 
 fn hostname(raw: &str) -> Result<Hostname> {
@@ -102,19 +120,36 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
     let base = base_domain(cli)?;
     let db = open_db(&cli.db).await?;
     // Another process may be serving: its resolution cache expires within seconds.
-    let svc = TenantService::new(db.clone(), Arc::new(SystemClock), base, Arc::new(NoListener));
+    let svc = TenantService::new(
+        db.clone(),
+        Arc::new(SystemClock),
+        base,
+        Arc::new(NoListener),
+    );
     match cmd {
         TenantCommand::Create { slug, name } => {
             let slug = Slug::parse(slug).map_err(|e| anyhow!("invalid slug '{slug}': {e}"))?;
             let name = TenantName::parse(name).map_err(|e| anyhow!("invalid name: {e}"))?;
             let t = svc.create(slug, name).await?;
-            println!("created tenant {} ({}) at {}", t.slug, t.id, svc.base_domain().subdomain(&t.slug));
+            println!(
+                "created tenant {} ({}) at {}",
+                t.slug,
+                t.id,
+                svc.base_domain().subdomain(&t.slug)
+            );
         }
         TenantCommand::List { status, limit } => {
             let limit = Limit::parse(*limit).map_err(|e| anyhow!("--limit: {e}"))?;
-            let filter = TenantFilter { status: status.as_deref().and_then(TenantStatus::parse) };
-            let page = svc.list(&filter, &PageRequest { limit, after: None }).await?;
-            println!("{:<36}  {:<20}  {:<9}  {:<11}  NAME", "ID", "SLUG", "STATUS", "MAINTENANCE");
+            let filter = TenantFilter {
+                status: status.as_deref().and_then(TenantStatus::parse),
+            };
+            let page = svc
+                .list(&filter, &PageRequest { limit, after: None })
+                .await?;
+            println!(
+                "{:<36}  {:<20}  {:<9}  {:<11}  NAME",
+                "ID", "SLUG", "STATUS", "MAINTENANCE"
+            );
             for t in &page.items {
                 println!(
                     "{:<36}  {:<20}  {:<9}  {:<11}  {}",
@@ -138,7 +173,9 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
             let name = TenantName::parse(name).map_err(|e| anyhow!("invalid name: {e}"))?;
             print_tenant(&svc.rename(&tenant_ref(tenant)?, name).await?);
         }
-        TenantCommand::Suspend { tenant } => print_tenant(&svc.suspend(&tenant_ref(tenant)?).await?),
+        TenantCommand::Suspend { tenant } => {
+            print_tenant(&svc.suspend(&tenant_ref(tenant)?).await?)
+        }
         TenantCommand::Resume { tenant } => print_tenant(&svc.resume(&tenant_ref(tenant)?).await?),
         TenantCommand::Maintenance(MaintenanceCommand::On { tenant, message }) => {
             let message = message
@@ -151,13 +188,25 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
         TenantCommand::Maintenance(MaintenanceCommand::Off { tenant }) => {
             print_tenant(&svc.end_maintenance(&tenant_ref(tenant)?).await?);
         }
-        TenantCommand::Domain(DomainCommand::Add { tenant, hostname: h }) => {
+        TenantCommand::Domain(DomainCommand::Add {
+            tenant,
+            hostname: h,
+        }) => {
             print_domain(&svc.add_domain(&tenant_ref(tenant)?, hostname(h)?).await?);
         }
-        TenantCommand::Domain(DomainCommand::Verify { tenant, hostname: h }) => {
-            print_domain(&svc.verify_domain(&tenant_ref(tenant)?, &hostname(h)?).await?);
+        TenantCommand::Domain(DomainCommand::Verify {
+            tenant,
+            hostname: h,
+        }) => {
+            print_domain(
+                &svc.verify_domain(&tenant_ref(tenant)?, &hostname(h)?)
+                    .await?,
+            );
         }
-        TenantCommand::Domain(DomainCommand::Primary { tenant, hostname: h }) => {
+        TenantCommand::Domain(DomainCommand::Primary {
+            tenant,
+            hostname: h,
+        }) => {
             print_domain(&svc.set_primary(&tenant_ref(tenant)?, &hostname(h)?).await?);
         }
         TenantCommand::Domain(DomainCommand::List { tenant }) => {
@@ -193,4 +242,3 @@ fn print_domain(d: &Domain) {
         if d.is_primary { ", primary" } else { "" }
     );
 }
-

@@ -55,7 +55,10 @@ impl From<&Tenant> for TenantView {
             name: t.name.as_str().to_owned(),
             status: t.status.into(),
             maintenance: t.maintenance,
-            maintenance_message: t.maintenance_message.as_ref().map(|m| m.as_str().to_owned()),
+            maintenance_message: t
+                .maintenance_message
+                .as_ref()
+                .map(|m| m.as_str().to_owned()),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -185,7 +188,9 @@ pub struct AddDomainBody {
 }
 
 /// Absent field: unchanged; `null`: cleared; a value: set.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

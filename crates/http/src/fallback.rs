@@ -46,7 +46,10 @@ impl RouteTable {
     }
 }
 
-pub async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, Problem> {
+pub async fn fallback(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, Problem> {
     match routes.allowed(req.path()) {
         Some(allow) => Err(Problem::method_not_allowed(allow)),
         None => Err(Problem::not_found()),

@@ -32,20 +32,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<mime::Mime>().ok())
             .is_some_and(|m| {
-                m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+                m.type_() == mime::APPLICATION
+                    && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
             });
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
                 return Err(Problem::unsupported_media_type().into());
             }
-            let body: Bytes = bytes.await.map_err(|e| match e.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => Problem::payload_too_large(limit),
-                _ if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                    Problem::payload_too_large(limit)
-                }
-                _ => Problem::malformed_json("The request body could not be read"),
-            })?;
+            let body: Bytes = bytes
+                .await
+                .map_err(|e| match e.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => Problem::payload_too_large(limit),
+                    _ if e.as_response_error().status_code()
+                        == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE =>
+                    {
+                        Problem::payload_too_large(limit)
+                    }
+                    _ => Problem::malformed_json("The request body could not be read"),
+                })?;
             parse(&body).map(ApiJson).map_err(Into::into)
         })
     }

@@ -129,23 +129,32 @@ pub fn app(
         .app_data(shared.routes.clone())
         .app_data(BodyLimit(limit))
         .app_data(web::PayloadConfig::new(limit))
-        .app_data(web::QueryConfig::default().error_handler(|e, _| Problem::invalid_query(e.to_string()).into()))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| Problem::invalid_query(e.to_string()).into()),
+        )
         .app_data(web::PathConfig::default().error_handler(|_, _| Problem::not_found().into()))
         .into_utoipa_app()
         .configure(routes::configure)
         .into_app()
         .route("/openapi.json", web::get().to(serve_spec))
         .route("/docs", web::get().to(docs_redirect))
-        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),
+        )
         .default_service(web::to(fallback::fallback))
 }
 
 async fn serve_spec(spec: web::Data<SpecJson>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(spec.0.clone())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(spec.0.clone())
 }
 
 async fn docs_redirect() -> HttpResponse {
-    HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
 }
 
 /// How the HTTP server runs.
@@ -170,7 +179,11 @@ impl Default for ServerOptions {
 }
 
 /// Starts serving on `listener`. Await the returned server; it resolves after a graceful stop.
-pub fn server(listener: TcpListener, shared: Shared, options: &ServerOptions) -> std::io::Result<Server> {
+pub fn server(
+    listener: TcpListener,
+    shared: Shared,
+    options: &ServerOptions,
+) -> std::io::Result<Server> {
     let mut server = HttpServer::new(move || app(shared.clone()))
         .shutdown_timeout(options.shutdown_timeout_secs)
         .listen(listener)?;

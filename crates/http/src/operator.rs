@@ -30,8 +30,12 @@ fn check(req: &HttpRequest) -> Result<(), Problem> {
         .app_data::<web::Data<AppState>>()
         .and_then(|s| s.config.operator_token.clone())
         .ok_or_else(|| {
-            Problem::new(StatusCode::FORBIDDEN, "operator_api_disabled", "Operator API disabled")
-                .detail("Set TENANTRY_OPERATOR_TOKEN to enable the platform API")
+            Problem::new(
+                StatusCode::FORBIDDEN,
+                "operator_api_disabled",
+                "Operator API disabled",
+            )
+            .detail("Set TENANTRY_OPERATOR_TOKEN to enable the platform API")
         })?;
     let presented = req
         .headers()
@@ -39,7 +43,9 @@ fn check(req: &HttpRequest) -> Result<(), Problem> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .ok_or_else(|| Problem::unauthorized("Send the operator token as 'Authorization: Bearer <token>'"))?;
+        .ok_or_else(|| {
+            Problem::unauthorized("Send the operator token as 'Authorization: Bearer <token>'")
+        })?;
     if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {

@@ -98,13 +98,21 @@ impl Problem {
     }
 
     pub fn tenant_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "tenant_not_found", "Tenant not found")
-            .detail("No tenant matches this host or the X-Tenant-ID header")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+            "Tenant not found",
+        )
+        .detail("No tenant matches this host or the X-Tenant-ID header")
     }
 
     pub fn method_not_allowed(allow: String) -> Self {
-        let mut p = Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
-            .detail(format!("This path accepts: {allow}"));
+        let mut p = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+        )
+        .detail(format!("This path accepts: {allow}"));
         p.allow = Some(allow);
         p
     }
@@ -114,34 +122,60 @@ impl Problem {
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Request body too large")
-            .detail(format!("The body must be at most {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request body too large",
+        )
+        .detail(format!("The body must be at most {limit} bytes"))
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
-            .detail("Send the body as application/json")
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+        )
+        .detail("Send the body as application/json")
     }
 
     pub fn invalid_query(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_query", "Invalid query parameters").detail(detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "Invalid query parameters",
+        )
+        .detail(detail)
     }
 
     /// A 422 listing every invalid field.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed")
-            .detail("One or more fields are invalid");
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Validation failed",
+        )
+        .detail("One or more fields are invalid");
         p.errors = errors;
         p
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required").detail(detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+        )
+        .detail(detail)
     }
 
     pub fn internal(cause: Unexpected) -> Self {
-        let mut p = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error")
-            .detail("Something went wrong on our side; quote the request id when reporting it");
+        let mut p = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+        )
+        .detail("Something went wrong on our side; quote the request id when reporting it");
         p.cause = Some(cause);
         p
     }
@@ -150,8 +184,12 @@ impl Problem {
     pub fn from_status(status: StatusCode) -> Self {
         match status {
             StatusCode::NOT_FOUND => Self::not_found(),
-            StatusCode::PAYLOAD_TOO_LARGE => Self::new(status, "payload_too_large", "Request body too large"),
-            StatusCode::METHOD_NOT_ALLOWED => Self::new(status, "method_not_allowed", "Method not allowed"),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(status, "payload_too_large", "Request body too large")
+            }
+            StatusCode::METHOD_NOT_ALLOWED => {
+                Self::new(status, "method_not_allowed", "Method not allowed")
+            }
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(),
             s if s.is_server_error() => Self::new(s, "internal_error", "Internal server error"),
             s => Self::new(s, "bad_request", "Bad request"),
@@ -169,7 +207,9 @@ impl Problem {
             request_id: request_id.to_owned(),
             errors: self.errors.clone(),
             maintenance_message: self.extra.as_ref().and_then(|(k, v)| {
-                (*k == "maintenance_message").then(|| v.as_str().map(str::to_owned)).flatten()
+                (*k == "maintenance_message")
+                    .then(|| v.as_str().map(str::to_owned))
+                    .flatten()
             }),
         }
     }
@@ -232,8 +272,10 @@ pub fn field_errors<const N: usize>(fields: [(&str, Option<&InvalidValue>); N]) 
 impl From<CreateTenantError> for Problem {
     fn from(e: CreateTenantError) -> Self {
         match e {
-            CreateTenantError::SlugTaken { slug } => Self::new(StatusCode::CONFLICT, "slug_taken", "Slug already taken")
-                .detail(format!("A tenant with slug '{slug}' already exists")),
+            CreateTenantError::SlugTaken { slug } => {
+                Self::new(StatusCode::CONFLICT, "slug_taken", "Slug already taken")
+                    .detail(format!("A tenant with slug '{slug}' already exists"))
+            }
             CreateTenantError::Unexpected(u) => Self::internal(u),
         }
     }
@@ -242,7 +284,9 @@ impl From<CreateTenantError> for Problem {
 impl From<FindTenantError> for Problem {
     fn from(e: FindTenantError) -> Self {
         match e {
-            FindTenantError::NotFound => Self::tenant_not_found().detail("No tenant has this id or slug"),
+            FindTenantError::NotFound => {
+                Self::tenant_not_found().detail("No tenant has this id or slug")
+            }
             FindTenantError::Unexpected(u) => Self::internal(u),
         }
     }
@@ -257,7 +301,8 @@ impl From<UpdateTenantError> for Problem {
                     TransitionError::AlreadySuspended => "already_suspended",
                     TransitionError::AlreadyActive => "already_active",
                 };
-                Self::new(StatusCode::CONFLICT, code, "Invalid lifecycle transition").detail(t.to_string())
+                Self::new(StatusCode::CONFLICT, code, "Invalid lifecycle transition")
+                    .detail(t.to_string())
             }
             UpdateTenantError::Unexpected(u) => Self::internal(u),
         }
@@ -268,9 +313,12 @@ impl From<AddDomainError> for Problem {
     fn from(e: AddDomainError) -> Self {
         match e {
             AddDomainError::TenantNotFound => FindTenantError::NotFound.into(),
-            AddDomainError::HostnameTaken { .. } => {
-                Self::new(StatusCode::CONFLICT, "hostname_taken", "Hostname already in use").detail(e.to_string())
-            }
+            AddDomainError::HostnameTaken { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "hostname_taken",
+                "Hostname already in use",
+            )
+            .detail(e.to_string()),
             AddDomainError::HostnameReserved { .. } => {
                 let mut p = Self::validation(vec![FieldError {
                     field: "hostname".into(),
@@ -288,12 +336,18 @@ impl From<ChangeDomainError> for Problem {
     fn from(e: ChangeDomainError) -> Self {
         match e {
             ChangeDomainError::TenantNotFound => FindTenantError::NotFound.into(),
-            ChangeDomainError::DomainNotFound { .. } => {
-                Self::new(StatusCode::NOT_FOUND, "domain_not_found", "Domain not found").detail(e.to_string())
-            }
-            ChangeDomainError::NotVerified { .. } => {
-                Self::new(StatusCode::CONFLICT, "domain_not_verified", "Domain not verified").detail(e.to_string())
-            }
+            ChangeDomainError::DomainNotFound { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "domain_not_found",
+                "Domain not found",
+            )
+            .detail(e.to_string()),
+            ChangeDomainError::NotVerified { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "domain_not_verified",
+                "Domain not verified",
+            )
+            .detail(e.to_string()),
             ChangeDomainError::Unexpected(u) => Self::internal(u),
         }
     }

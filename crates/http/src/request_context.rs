@@ -25,7 +25,9 @@ impl FromRequest for RequestId {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let id = req.extensions().get::<RequestId>().cloned();
-        ready(Ok(id.unwrap_or_else(|| RequestId(uuid::Uuid::now_v7().to_string()))))
+        ready(Ok(id.unwrap_or_else(|| {
+            RequestId(uuid::Uuid::now_v7().to_string())
+        })))
     }
 }
 
@@ -34,7 +36,9 @@ impl FromRequest for RequestId {
 fn sane_incoming_id(req: &ServiceRequest) -> Option<String> {
     let raw = req.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
     let ok = (1..=128).contains(&raw.len())
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
     ok.then(|| raw.to_owned())
 }
 
@@ -67,7 +71,9 @@ pub async fn request_context(
                 rendered.headers_mut().insert(REQUEST_ID_HEADER, v);
             }
             tracing::info!(status = problem.status.as_u16(), "request completed");
-            return Err(actix_web::error::InternalError::from_response(problem.code, rendered).into());
+            return Err(
+                actix_web::error::InternalError::from_response(problem.code, rendered).into(),
+            );
         }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -98,7 +104,11 @@ fn problem_of(err: &Error) -> Problem {
             let status = err.as_response_error().status_code();
             let p = Problem::from_status(status);
             // actix's own client-error messages are safe to show; server errors are not.
-            if status.is_client_error() { p.detail(err.to_string()) } else { p }
+            if status.is_client_error() {
+                p.detail(err.to_string())
+            } else {
+                p
+            }
         }
     }
 }
@@ -116,7 +126,11 @@ fn log_failure(problem: &Problem, err: Option<&Error>) {
 }
 
 /// Rewrites error responses into problem bodies with the request's path and id.
-fn as_problem_if_error(res: ServiceResponse<BoxBody>, path: &str, request_id: &str) -> ServiceResponse<BoxBody> {
+fn as_problem_if_error(
+    res: ServiceResponse<BoxBody>,
+    path: &str,
+    request_id: &str,
+) -> ServiceResponse<BoxBody> {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
@@ -143,7 +157,10 @@ fn as_problem_if_error(res: ServiceResponse<BoxBody>, path: &str, request_id: &s
     let mut rendered = problem.render(path, request_id);
     // Keep headers the handler set on purpose (e.g. Retry-After is re-rendered from the problem).
     for (name, value) in res.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !rendered.headers().contains_key(name) {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && !rendered.headers().contains_key(name)
+        {
             rendered.headers_mut().insert(name.clone(), value.clone());
         }
     }

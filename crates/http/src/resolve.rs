@@ -51,15 +51,24 @@ impl Resolver {
         Self {
             repo,
             base_domain,
-            cache: Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build(),
+            cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
         }
     }
 
     /// The tenant named by the host or, when the host names none, by the header value.
     /// `Ok(None)` means no tenant matches.
-    pub async fn resolve(&self, host: Option<&str>, header: Option<&str>) -> Result<Option<Arc<Tenant>>, Unexpected> {
+    pub async fn resolve(
+        &self,
+        host: Option<&str>,
+        header: Option<&str>,
+    ) -> Result<Option<Arc<Tenant>>, Unexpected> {
         match host.map(|h| classify_host(h, &self.base_domain)) {
-            Some(HostClass::Subdomain(slug)) => return self.lookup(Key::Ref(TenantRef::Slug(slug))).await,
+            Some(HostClass::Subdomain(slug)) => {
+                return self.lookup(Key::Ref(TenantRef::Slug(slug))).await;
+            }
             Some(HostClass::Custom(hostname)) => {
                 // An unknown or pending custom host may be a proxy's own name: fall through
                 // to the header.
@@ -119,9 +128,14 @@ impl FromRequest for TenantScope {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| req.uri().authority().map(|a| a.to_string()));
-        let tenant_header = req.headers().get(TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let tenant_header = req
+            .headers()
+            .get(TENANT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Box::pin(async move {
-            let state = state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
+            let state =
+                state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
             let tenant = state
                 .resolver
                 .resolve(host.as_deref(), tenant_header.as_deref())
@@ -141,11 +155,23 @@ impl FromRequest for TenantScope {
 fn gate(tenant: &Tenant) -> Result<(), Problem> {
     match tenant.gate() {
         Ok(()) => Ok(()),
-        Err(Gate::Inactive) => Err(Problem::new(StatusCode::FORBIDDEN, "tenant_inactive", "Tenant inactive")
-            .detail("This tenant is suspended")),
+        Err(Gate::Inactive) => {
+            Err(
+                Problem::new(StatusCode::FORBIDDEN, "tenant_inactive", "Tenant inactive")
+                    .detail("This tenant is suspended"),
+            )
+        }
         Err(Gate::Maintenance { message }) => {
-            let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "tenant_maintenance", "Tenant in maintenance")
-                .detail(message.clone().unwrap_or_else(|| "This tenant is under maintenance".into()));
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tenant_maintenance",
+                "Tenant in maintenance",
+            )
+            .detail(
+                message
+                    .clone()
+                    .unwrap_or_else(|| "This tenant is under maintenance".into()),
+            );
             p.retry_after = Some(MAINTENANCE_RETRY_AFTER_SECS);
             p.extra = message.map(|m| ("maintenance_message", serde_json::Value::String(m)));
             Err(p)

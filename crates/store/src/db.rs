@@ -91,6 +91,8 @@ pub struct Db {
     pools: Pools,
 }
 
+// Lives on the stack for one query; boxing the larger variant would allocate per query.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum DbConn {
     Pg(Object<AsyncPgConnection>),
     Sqlite(Object<SqliteConn>),
@@ -101,7 +103,8 @@ impl Db {
     pub fn connect(config: &DbConfig) -> Result<Self, StoreError> {
         let pools = match config.backend()? {
             Backend::Postgres => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url.as_str());
+                let manager =
+                    AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url.as_str());
                 Pools::Pg(build_pool(manager, config)?)
             }
             Backend::Sqlite => {
@@ -306,7 +309,10 @@ impl Db {
             weaknesses.push("the database role is a superuser or has BYPASSRLS".to_owned());
         }
         if check.owned > 0 {
-            weaknesses.push(format!("the database role owns {} tables (an owner can disable RLS)", check.owned));
+            weaknesses.push(format!(
+                "the database role owns {} tables (an owner can disable RLS)",
+                check.owned
+            ));
         }
         Ok(weaknesses)
     }

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use diesel::{Connection, SqliteConnection};
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::db::{Backend, Db, DbConn, backend_of, sqlite_path};
@@ -19,8 +19,10 @@ fn expected_versions(backend: Backend) -> Result<BTreeSet<String>, StoreError> {
     let names = match backend {
         Backend::Postgres => MigrationSource::<diesel::pg::Pg>::migrations(&PG_MIGRATIONS)
             .map(|ms| ms.iter().map(|m| m.name().version().to_string()).collect()),
-        Backend::Sqlite => MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
-            .map(|ms| ms.iter().map(|m| m.name().version().to_string()).collect()),
+        Backend::Sqlite => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map(|ms| ms.iter().map(|m| m.name().version().to_string()).collect())
+        }
     };
     names.map_err(|e| StoreError::Migration(e.to_string()))
 }
@@ -103,8 +105,9 @@ fn run_blocking(backend: Backend, url: &str) -> Result<Vec<String>, StoreError> 
         Backend::Sqlite => {
             let path = sqlite_path(url)?;
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|e| StoreError::Connection(e.to_string()))?;

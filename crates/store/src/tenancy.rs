@@ -38,11 +38,14 @@ impl TryFrom<TenantRow> for Tenant {
             id: TenantId::from_uuid(r.id.0),
             slug: Slug::parse(&r.slug).map_err(|_| corrupt("tenant slug", &r.slug))?,
             name: TenantName::parse(&r.name).map_err(|_| corrupt("tenant name", &r.name))?,
-            status: TenantStatus::parse(&r.status).ok_or_else(|| corrupt("tenant status", &r.status))?,
+            status: TenantStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("tenant status", &r.status))?,
             maintenance: r.maintenance,
             maintenance_message: r
                 .maintenance_message
-                .map(|m| MaintenanceMessage::parse(&m).map_err(|_| corrupt("maintenance message", &m)))
+                .map(|m| {
+                    MaintenanceMessage::parse(&m).map_err(|_| corrupt("maintenance message", &m))
+                })
                 .transpose()?,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -71,7 +74,8 @@ impl TryFrom<DomainRow> for Domain {
             tenant_id: TenantId::from_uuid(r.tenant_id.0),
             hostname: Hostname::parse(&r.hostname).map_err(|_| corrupt("hostname", &r.hostname))?,
             kind: DomainKind::parse(&r.kind).ok_or_else(|| corrupt("domain kind", &r.kind))?,
-            status: DomainStatus::parse(&r.status).ok_or_else(|| corrupt("domain status", &r.status))?,
+            status: DomainStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("domain status", &r.status))?,
             is_primary: r.is_primary,
             created_at: r.created_at,
             verified_at: r.verified_at,
@@ -93,8 +97,13 @@ impl TryFrom<SettingsRow> for TenantSettings {
     type Error = StoreError;
 
     fn try_from(r: SettingsRow) -> Result<Self, StoreError> {
-        fn opt<T, E>(v: Option<String>, what: &str, parse: impl Fn(&str) -> Result<T, E>) -> Result<Option<T>, StoreError> {
-            v.map(|s| parse(&s).map_err(|_| corrupt(what, &s))).transpose()
+        fn opt<T, E>(
+            v: Option<String>,
+            what: &str,
+            parse: impl Fn(&str) -> Result<T, E>,
+        ) -> Result<Option<T>, StoreError> {
+            v.map(|s| parse(&s).map_err(|_| corrupt(what, &s)))
+                .transpose()
         }
         Ok(TenantSettings {
             tenant_id: TenantId::from_uuid(r.tenant_id.0),
@@ -110,7 +119,14 @@ impl TryFrom<SettingsRow> for TenantSettings {
 }
 
 /// Branding as nullable column values, in `tenant_settings` order.
-fn branding_columns(b: &Branding) -> (Option<String>, Option<String>, Option<String>, Option<String>) {
+fn branding_columns(
+    b: &Branding,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
     (
         b.display_name.as_ref().map(|v| v.as_str().to_owned()),
         b.logo_url.as_ref().map(|v| v.as_str().to_owned()),
@@ -143,7 +159,8 @@ impl Db {
     async fn insert_tenant(&self, new: &NewTenant) -> Result<(), StoreError> {
         let t = &new.tenant;
         let d = &new.subdomain;
-        let (display_name, logo_url, primary_color, support_email) = branding_columns(&new.settings.branding);
+        let (display_name, logo_url, primary_color, support_email) =
+            branding_columns(&new.settings.branding);
         tx!(self, write, tenant = Some(t.id), |conn| {
             diesel::insert_into(tenants::table)
                 .values((
@@ -152,7 +169,8 @@ impl Db {
                     tenants::name.eq(t.name.as_str()),
                     tenants::status.eq(t.status.as_str()),
                     tenants::maintenance.eq(t.maintenance),
-                    tenants::maintenance_message.eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
+                    tenants::maintenance_message
+                        .eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
                     tenants::created_at.eq(t.created_at),
                     tenants::updated_at.eq(t.updated_at),
                 ))
@@ -176,25 +194,42 @@ impl Db {
 
     async fn load_tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
         let row: Option<TenantRow> = run!(self, |conn| {
-            tenants::table.find(DbUuid::from(id)).first(conn).await.optional()?
+            tenants::table
+                .find(DbUuid::from(id))
+                .first(conn)
+                .await
+                .optional()?
         });
         row.map(Tenant::try_from).transpose()
     }
 
     async fn load_tenant_by_slug(&self, slug: &Slug) -> Result<Option<Tenant>, StoreError> {
         let row: Option<TenantRow> = run!(self, |conn| {
-            tenants::table.filter(tenants::slug.eq(slug.as_str())).first(conn).await.optional()?
+            tenants::table
+                .filter(tenants::slug.eq(slug.as_str()))
+                .first(conn)
+                .await
+                .optional()?
         });
         row.map(Tenant::try_from).transpose()
     }
 
-    async fn load_tenants(&self, filter: &TenantFilter, page: &PageRequest) -> Result<Page<Tenant>, StoreError> {
+    async fn load_tenants(
+        &self,
+        filter: &TenantFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Tenant>, StoreError> {
         let after = match &page.after {
             None => None,
             Some(c) => match uuid::Uuid::parse_str(&c.key()) {
                 Ok(id) => Some(DbUuid(id)),
                 // Not a cursor of this list: nothing comes after it.
-                Err(_) => return Ok(Page { items: vec![], next_cursor: None }),
+                Err(_) => {
+                    return Ok(Page {
+                        items: vec![],
+                        next_cursor: None,
+                    });
+                }
             },
         };
         let status = filter.status.map(TenantStatus::as_str);
@@ -209,7 +244,10 @@ impl Db {
             }
             q.order(tenants::id.asc()).limit(fetch).load(conn).await?
         });
-        let tenants = rows.into_iter().map(Tenant::try_from).collect::<Result<Vec<_>, _>>()?;
+        let tenants = rows
+            .into_iter()
+            .map(Tenant::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(tenants, page.limit, |t| t.id.to_string()))
     }
 
@@ -220,7 +258,8 @@ impl Db {
                     tenants::name.eq(t.name.as_str()),
                     tenants::status.eq(t.status.as_str()),
                     tenants::maintenance.eq(t.maintenance),
-                    tenants::maintenance_message.eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
+                    tenants::maintenance_message
+                        .eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
                     tenants::updated_at.eq(t.updated_at),
                 ))
                 .execute(conn)
@@ -250,7 +289,10 @@ impl Db {
     async fn verify_domain(&self, id: DomainId, at: DateTime<Utc>) -> Result<(), StoreError> {
         tx!(self, write, tenant = None, |conn| {
             diesel::update(domains::table.find(DbUuid::from(id)))
-                .set((domains::status.eq(DomainStatus::Verified.as_str()), domains::verified_at.eq(Some(at))))
+                .set((
+                    domains::status.eq(DomainStatus::Verified.as_str()),
+                    domains::verified_at.eq(Some(at)),
+                ))
                 .execute(conn)
                 .await?;
             Ok(())
@@ -263,17 +305,27 @@ impl Db {
         // Clear the old primary first: the partial unique index allows one per tenant at
         // any statement boundary.
         tx!(self, write, tenant = None, |conn| {
-            diesel::update(domains::table.filter(domains::tenant_id.eq(tenant)).filter(domains::is_primary.eq(true)))
-                .set(domains::is_primary.eq(false))
-                .execute(conn)
-                .await?;
-            let n = diesel::update(domains::table.filter(domains::tenant_id.eq(tenant)).filter(domains::id.eq(id)))
-                .set(domains::is_primary.eq(true))
-                .execute(conn)
-                .await?;
+            diesel::update(
+                domains::table
+                    .filter(domains::tenant_id.eq(tenant))
+                    .filter(domains::is_primary.eq(true)),
+            )
+            .set(domains::is_primary.eq(false))
+            .execute(conn)
+            .await?;
+            let n = diesel::update(
+                domains::table
+                    .filter(domains::tenant_id.eq(tenant))
+                    .filter(domains::id.eq(id)),
+            )
+            .set(domains::is_primary.eq(true))
+            .execute(conn)
+            .await?;
             if n != 1 {
                 // Rolls the transaction back: the tenant keeps its old primary.
-                return Err(StoreError::Corrupt("domain vanished while becoming primary".into()));
+                return Err(StoreError::Corrupt(
+                    "domain vanished while becoming primary".into(),
+                ));
             }
             Ok(())
         })
@@ -297,11 +349,18 @@ impl Db {
         let row: Option<SettingsRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
             Ok(scoped!(tenant_settings, ctx).first(conn).await.optional()?)
         })?;
-        row.ok_or_else(|| StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id())))?
-            .try_into()
+        row.ok_or_else(|| {
+            StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id()))
+        })?
+        .try_into()
     }
 
-    async fn update_branding(&self, ctx: &TenantCtx, b: &Branding, at: DateTime<Utc>) -> Result<TenantSettings, StoreError> {
+    async fn update_branding(
+        &self,
+        ctx: &TenantCtx,
+        b: &Branding,
+        at: DateTime<Utc>,
+    ) -> Result<TenantSettings, StoreError> {
         let (display_name, logo_url, primary_color, support_email) = branding_columns(b);
         let row: Option<SettingsRow> = tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
             Ok(diesel::update(scoped!(tenant_settings, ctx))
@@ -316,11 +375,12 @@ impl Db {
                 .await
                 .optional()?)
         })?;
-        row.ok_or_else(|| StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id())))?
-            .try_into()
+        row.ok_or_else(|| {
+            StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id()))
+        })?
+        .try_into()
     }
 }
-
 
 impl TenantRepository for Db {
     async fn create_tenant(&self, new: &NewTenant) -> Result<(), CreateTenantError> {
@@ -343,7 +403,11 @@ impl TenantRepository for Db {
         Ok(self.load_tenant_by_slug(slug).await?)
     }
 
-    async fn list_tenants(&self, filter: &TenantFilter, page: &PageRequest) -> Result<Page<Tenant>, Unexpected> {
+    async fn list_tenants(
+        &self,
+        filter: &TenantFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Tenant>, Unexpected> {
         Ok(self.load_tenants(filter, page).await?)
     }
 
@@ -369,7 +433,11 @@ impl DomainRepository for Db {
         Ok(self.load_domains(tenant).await?)
     }
 
-    async fn mark_domain_verified(&self, id: DomainId, at: DateTime<Utc>) -> Result<(), Unexpected> {
+    async fn mark_domain_verified(
+        &self,
+        id: DomainId,
+        at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
         Ok(self.verify_domain(id, at).await?)
     }
 
@@ -377,7 +445,10 @@ impl DomainRepository for Db {
         Ok(self.make_primary(tenant, id).await?)
     }
 
-    async fn tenant_by_verified_hostname(&self, hostname: &Hostname) -> Result<Option<Tenant>, Unexpected> {
+    async fn tenant_by_verified_hostname(
+        &self,
+        hostname: &Hostname,
+    ) -> Result<Option<Tenant>, Unexpected> {
         Ok(self.tenant_for_host(hostname).await?)
     }
 }
@@ -387,7 +458,12 @@ impl SettingsRepository for Db {
         Ok(self.load_settings(ctx).await?)
     }
 
-    async fn save_branding(&self, ctx: &TenantCtx, branding: &Branding, at: DateTime<Utc>) -> Result<TenantSettings, Unexpected> {
+    async fn save_branding(
+        &self,
+        ctx: &TenantCtx,
+        branding: &Branding,
+        at: DateTime<Utc>,
+    ) -> Result<TenantSettings, Unexpected> {
         Ok(self.update_branding(ctx, branding, at).await?)
     }
 }

@@ -19,7 +19,9 @@ pub const PG_SERVICE_URL_VAR: &str = "TENANTRY_TEST_PG_SERVICE_URL";
 /// The two URLs of the PostgreSQL test cluster, when configured.
 pub fn pg_urls() -> Option<(String, String)> {
     let owner = std::env::var(PG_URL_VAR).ok().filter(|s| !s.is_empty());
-    let service = std::env::var(PG_SERVICE_URL_VAR).ok().filter(|s| !s.is_empty());
+    let service = std::env::var(PG_SERVICE_URL_VAR)
+        .ok()
+        .filter(|s| !s.is_empty());
     match (owner, service) {
         (Some(o), Some(s)) => Some((o, s)),
         (None, None) => None,
@@ -63,7 +65,11 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("tenantry.db").display());
         run_migrations(&url).await.expect("SQLite migrations");
         let db = Db::connect(&DbConfig::new(url.clone())).expect("SQLite pool");
-        TestDb { db, url, guard: Guard::Sqlite(dir) }
+        TestDb {
+            db,
+            url,
+            guard: Guard::Sqlite(dir),
+        }
     }
 
     /// A migrated PostgreSQL database reached as the service role, or `None` when no
@@ -74,13 +80,22 @@ impl TestDb {
         let name = format!("tenantry_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = admin_conn(&owner).await;
         admin
-            .batch_execute(&format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#))
+            .batch_execute(&format!(
+                r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#
+            ))
             .await
             .expect("create test database from template");
         drop(admin);
         let url = with_database(&service, &name);
         let db = Db::connect(&DbConfig::new(url.clone())).expect("PostgreSQL pool");
-        Some(TestDb { db, url, guard: Guard::Pg { owner_url: owner, name } })
+        Some(TestDb {
+            db,
+            url,
+            guard: Guard::Pg {
+                owner_url: owner,
+                name,
+            },
+        })
     }
 }
 
@@ -91,9 +106,15 @@ impl Drop for TestDb {
             let (owner_url, name) = (owner_url.clone(), name.clone());
             // Drop runs inside the test's runtime; use a thread with its own.
             let dropped = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 rt.block_on(async {
-                    let mut admin = AsyncPgConnection::establish(&with_database(&owner_url, "postgres")).await.ok()?;
+                    let mut admin =
+                        AsyncPgConnection::establish(&with_database(&owner_url, "postgres"))
+                            .await
+                            .ok()?;
                     admin
                         .batch_execute(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
                         .await
@@ -143,27 +164,41 @@ async fn ensure_template(owner_url: &str) -> String {
     let template = format!("tenantry_tpl_{}", env!("TENANTRY_PG_MIGRATIONS_DIGEST"));
     let mut admin = admin_conn(owner_url).await;
     // Serialise template creation between test processes.
-    admin.batch_execute("SELECT pg_advisory_lock(7470110)").await.expect("advisory lock");
-    let exists: Count = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
-        .bind::<diesel::sql_types::Text, _>(&template)
-        .get_result(&mut admin)
+    admin
+        .batch_execute("SELECT pg_advisory_lock(7470110)")
         .await
-        .expect("look up template");
+        .expect("advisory lock");
+    let exists: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+            .bind::<diesel::sql_types::Text, _>(&template)
+            .get_result(&mut admin)
+            .await
+            .expect("look up template");
     if exists.n == 0 {
         let building = format!("{template}_building");
         for sql in [
             format!(r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#),
             format!(r#"CREATE DATABASE "{building}""#),
         ] {
-            admin.batch_execute(&sql).await.expect("create template database");
+            admin
+                .batch_execute(&sql)
+                .await
+                .expect("create template database");
         }
-        run_migrations(&with_database(owner_url, &building)).await.expect("migrate template");
+        run_migrations(&with_database(owner_url, &building))
+            .await
+            .expect("migrate template");
         admin
-            .batch_execute(&format!(r#"ALTER DATABASE "{building}" RENAME TO "{template}""#))
+            .batch_execute(&format!(
+                r#"ALTER DATABASE "{building}" RENAME TO "{template}""#
+            ))
             .await
             .expect("publish template database");
     }
-    admin.batch_execute("SELECT pg_advisory_unlock(7470110)").await.expect("advisory unlock");
+    admin
+        .batch_execute("SELECT pg_advisory_unlock(7470110)")
+        .await
+        .expect("advisory unlock");
     template
 }
 
@@ -171,7 +206,11 @@ impl Db {
     /// Runs `SELECT count(*) FROM <from>` **without** any tenant filter, as the service,
     /// inside a transaction scoped to `tenant` (or to none): what row-level security lets a
     /// careless query see.
-    pub async fn unfiltered_count(&self, tenant: Option<TenantId>, from: &str) -> Result<i64, StoreError> {
+    pub async fn unfiltered_count(
+        &self,
+        tenant: Option<TenantId>,
+        from: &str,
+    ) -> Result<i64, StoreError> {
         let sql = format!("SELECT count(*) AS n FROM {from}");
         let c: Count = tx!(self, read, tenant = tenant, |conn| {
             Ok(diesel::sql_query(&sql).get_result(conn).await?)

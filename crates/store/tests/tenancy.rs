@@ -1,5 +1,7 @@
 //! The tenancy ports against real databases: every test runs on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use tenantry_kernel::{Limit, PageRequest, SystemClock, TenantCtx};
@@ -24,7 +26,10 @@ fn service(db: &Db) -> TenantService<Db> {
 
 async fn create(db: &Db, slug: &str) -> Tenant {
     service(db)
-        .create(Slug::parse(slug).unwrap(), TenantName::parse(&format!("{slug} Inc")).unwrap())
+        .create(
+            Slug::parse(slug).unwrap(),
+            TenantName::parse(&format!("{slug} Inc")).unwrap(),
+        )
         .await
         .unwrap()
 }
@@ -212,8 +217,17 @@ mod row_level_security {
         let a = create(db, "acme").await;
         create(db, "beta").await;
         create(db, "gamma").await;
-        assert_eq!(db.unfiltered_count(Some(a.id), "tenant_settings").await.unwrap(), 1);
-        assert_eq!(db.unfiltered_count(None, "tenant_settings").await.unwrap(), 0, "no tenant set: no rows");
+        assert_eq!(
+            db.unfiltered_count(Some(a.id), "tenant_settings")
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            db.unfiltered_count(None, "tenant_settings").await.unwrap(),
+            0,
+            "no tenant set: no rows"
+        );
         // Platform tables are not tenant-owned: resolution reads them before any tenant.
         assert_eq!(db.unfiltered_count(None, "tenants").await.unwrap(), 3);
     }
@@ -234,6 +248,9 @@ mod row_level_security {
             let result = db.execute_raw(sql).await;
             assert!(result.is_err(), "service role could run: {sql}");
         }
-        assert_eq!(db.unfiltered_count(None, "tenant_settings").await.unwrap(), 0);
+        assert_eq!(
+            db.unfiltered_count(None, "tenant_settings").await.unwrap(),
+            0
+        );
     }
 }

@@ -38,7 +38,9 @@ pub enum AddDomainError {
     TenantNotFound,
     #[error("hostname '{hostname}' is already in use")]
     HostnameTaken { hostname: String },
-    #[error("hostname '{hostname}' lies under the platform's base domain; tenants get subdomains by their slug")]
+    #[error(
+        "hostname '{hostname}' lies under the platform's base domain; tenants get subdomains by their slug"
+    )]
     HostnameReserved { hostname: String },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),

@@ -19,10 +19,41 @@ fn invalid(msg: impl Into<String>) -> InvalidValue {
 /// Subdomain labels that can never name a tenant: they are used by the platform itself or
 /// would mislead people (`admin.example.com`).
 pub const RESERVED_SLUGS: &[&str] = &[
-    "admin", "api", "app", "assets", "auth", "billing", "blog", "cdn", "dashboard", "dev",
-    "docs", "ftp", "help", "imap", "internal", "localhost", "login", "mail", "mx", "ns1", "ns2",
-    "platform", "pop", "root", "signup", "smtp", "staging", "static", "status", "support",
-    "system", "tenantry", "test", "webhooks", "www",
+    "admin",
+    "api",
+    "app",
+    "assets",
+    "auth",
+    "billing",
+    "blog",
+    "cdn",
+    "dashboard",
+    "dev",
+    "docs",
+    "ftp",
+    "help",
+    "imap",
+    "internal",
+    "localhost",
+    "login",
+    "mail",
+    "mx",
+    "ns1",
+    "ns2",
+    "platform",
+    "pop",
+    "root",
+    "signup",
+    "smtp",
+    "staging",
+    "static",
+    "status",
+    "support",
+    "system",
+    "tenantry",
+    "test",
+    "webhooks",
+    "www",
 ];
 
 /// A tenant's short name: 3–63 characters of `a-z0-9-`, no leading or trailing `-`, not
@@ -37,7 +68,10 @@ impl Slug {
         if !(3..=63).contains(&s.len()) {
             return Err(invalid("slug must be 3 to 63 characters long"));
         }
-        if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(invalid(
                 "slug may contain only lower-case letters, digits and '-'",
             ));
@@ -72,7 +106,9 @@ fn bounded_text(raw: &str, what: &str, max: usize) -> Result<String, InvalidValu
         return Err(invalid(format!("{what} must be at most {max} characters")));
     }
     if s.chars().any(char::is_control) {
-        return Err(invalid(format!("{what} must not contain control characters")));
+        return Err(invalid(format!(
+            "{what} must not contain control characters"
+        )));
     }
     Ok(s.to_owned())
 }
@@ -175,7 +211,10 @@ fn to_ascii_host(raw: &str) -> Result<String, InvalidValue> {
         if label.is_empty() || label.len() > 63 {
             return Err(invalid("each hostname label must be 1 to 63 characters"));
         }
-        if !label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(invalid(
                 "hostname labels may contain only letters, digits and '-'",
             ));
@@ -304,7 +343,10 @@ impl Tenant {
         }
         if self.maintenance {
             return Err(Gate::Maintenance {
-                message: self.maintenance_message.as_ref().map(|m| m.as_str().to_owned()),
+                message: self
+                    .maintenance_message
+                    .as_ref()
+                    .map(|m| m.as_str().to_owned()),
             });
         }
         Ok(())
@@ -437,7 +479,9 @@ impl WebUrl {
         let s = raw.trim();
         let scheme_ok = s.starts_with("https://") || s.starts_with("http://");
         if s.len() > 2048 || !scheme_ok || !s.validate_url() {
-            return Err(invalid("must be an absolute http(s) URL of at most 2048 characters"));
+            return Err(invalid(
+                "must be an absolute http(s) URL of at most 2048 characters",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -523,8 +567,15 @@ mod tests {
         let idn = Hostname::parse("Bücher.example").unwrap();
         assert_eq!(idn.as_str(), "xn--bcher-kva.example");
         for bad in [
-            "", "localhost", "-a.example.com", "a-.example.com", "a..b", "a_b.example.com",
-            "1.2.3.4", "exa mple.com", "http://x.com",
+            "",
+            "localhost",
+            "-a.example.com",
+            "a-.example.com",
+            "a..b",
+            "a_b.example.com",
+            "1.2.3.4",
+            "exa mple.com",
+            "http://x.com",
         ] {
             assert!(Hostname::parse(bad).is_err(), "{bad:?} should be refused");
         }
@@ -542,13 +593,20 @@ mod tests {
         assert!(!Hostname::parse("badexample.com").unwrap().is_within(&base));
         let slug = Slug::parse("acme").unwrap();
         assert_eq!(base.subdomain(&slug).as_str(), "acme.example.com");
-        assert_eq!(BaseDomain::parse("LocalHost").unwrap().as_str(), "localhost");
+        assert_eq!(
+            BaseDomain::parse("LocalHost").unwrap().as_str(),
+            "localhost"
+        );
     }
 
     #[test]
     fn lifecycle_transitions() {
         let now = chrono::Utc::now();
-        let mut t = Tenant::new(Slug::parse("acme").unwrap(), TenantName::parse("Acme").unwrap(), now);
+        let mut t = Tenant::new(
+            Slug::parse("acme").unwrap(),
+            TenantName::parse("Acme").unwrap(),
+            now,
+        );
         assert_eq!(t.gate(), Ok(()));
         t.suspend(now).unwrap();
         assert_eq!(t.suspend(now), Err(TransitionError::AlreadySuspended));
@@ -558,9 +616,18 @@ mod tests {
 
         let msg = MaintenanceMessage::parse("Upgrading").unwrap();
         t.start_maintenance(Some(msg), now);
-        assert_eq!(t.gate(), Err(Gate::Maintenance { message: Some("Upgrading".into()) }));
+        assert_eq!(
+            t.gate(),
+            Err(Gate::Maintenance {
+                message: Some("Upgrading".into())
+            })
+        );
         t.suspend(now).unwrap();
-        assert_eq!(t.gate(), Err(Gate::Inactive), "suspension wins over maintenance");
+        assert_eq!(
+            t.gate(),
+            Err(Gate::Inactive),
+            "suspension wins over maintenance"
+        );
         t.resume(now).unwrap();
         t.end_maintenance(now);
         assert_eq!(t.gate(), Ok(()));
@@ -569,7 +636,10 @@ mod tests {
 
     #[test]
     fn names_colours_urls() {
-        assert_eq!(TenantName::parse("  Acme Inc  ").unwrap().as_str(), "Acme Inc");
+        assert_eq!(
+            TenantName::parse("  Acme Inc  ").unwrap().as_str(),
+            "Acme Inc"
+        );
         assert!(TenantName::parse("   ").is_err());
         assert!(TenantName::parse(&"n".repeat(101)).is_err());
         assert!(TenantName::parse("a\u{0}b").is_err());

@@ -59,8 +59,10 @@ pub trait TenantRepository: Clone + Send + Sync + 'static {
 
 pub trait DomainRepository: Clone + Send + Sync + 'static {
     /// Returns [`AddDomainError::HostnameTaken`] when any tenant already has the hostname.
-    fn add_domain(&self, domain: &Domain)
-    -> impl Future<Output = Result<(), AddDomainError>> + Send;
+    fn add_domain(
+        &self,
+        domain: &Domain,
+    ) -> impl Future<Output = Result<(), AddDomainError>> + Send;
 
     /// Primary first, then by creation.
     fn domains_of(

@@ -87,7 +87,11 @@ mod tests {
             HostClass::Subdomain(Slug::parse("acme").unwrap())
         );
         assert_eq!(classify_host("localhost:8080", &b), HostClass::Platform);
-        assert_eq!(classify_host("api.localhost", &b), HostClass::Platform, "reserved");
+        assert_eq!(
+            classify_host("api.localhost", &b),
+            HostClass::Platform,
+            "reserved"
+        );
         assert_eq!(classify_host("a.b.localhost", &b), HostClass::Platform);
         assert_eq!(classify_host("127.0.0.1:8080", &b), HostClass::Platform);
         assert_eq!(classify_host("[::1]:8080", &b), HostClass::Platform);

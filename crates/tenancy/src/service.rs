@@ -85,7 +85,11 @@ where
         self.repo.list_tenants(filter, page).await
     }
 
-    pub async fn rename(&self, r: &TenantRef, name: TenantName) -> Result<Tenant, UpdateTenantError> {
+    pub async fn rename(
+        &self,
+        r: &TenantRef,
+        name: TenantName,
+    ) -> Result<Tenant, UpdateTenantError> {
         self.update(r, |t, now| {
             t.rename(name, now);
             Ok(())
@@ -124,7 +128,10 @@ where
     async fn update(
         &self,
         r: &TenantRef,
-        change: impl FnOnce(&mut Tenant, chrono::DateTime<chrono::Utc>) -> Result<(), crate::TransitionError>,
+        change: impl FnOnce(
+            &mut Tenant,
+            chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), crate::TransitionError>,
     ) -> Result<Tenant, UpdateTenantError> {
         let mut tenant = self.find(r).await?;
         change(&mut tenant, self.clock.now())?;
@@ -142,7 +149,11 @@ where
 
     /// Attaches a custom domain, pending until verified. Hosts under the base domain are
     /// refused: those are tenants' subdomains, given by slug.
-    pub async fn add_domain(&self, r: &TenantRef, hostname: Hostname) -> Result<Domain, AddDomainError> {
+    pub async fn add_domain(
+        &self,
+        r: &TenantRef,
+        hostname: Hostname,
+    ) -> Result<Domain, AddDomainError> {
         if hostname.is_within(&self.base_domain) {
             return Err(AddDomainError::HostnameReserved {
                 hostname: hostname.to_string(),
@@ -157,7 +168,11 @@ where
 
     /// Marks a domain verified (an operator's override until DNS verification exists).
     /// Verifying a verified domain changes nothing.
-    pub async fn verify_domain(&self, r: &TenantRef, hostname: &Hostname) -> Result<Domain, ChangeDomainError> {
+    pub async fn verify_domain(
+        &self,
+        r: &TenantRef,
+        hostname: &Hostname,
+    ) -> Result<Domain, ChangeDomainError> {
         let mut domain = self.domain_of(r, hostname).await?;
         if domain.status == DomainStatus::Pending {
             let now = self.clock.now();
@@ -170,7 +185,11 @@ where
     }
 
     /// Makes a verified domain the tenant's primary one; the previous primary stays attached.
-    pub async fn set_primary(&self, r: &TenantRef, hostname: &Hostname) -> Result<Domain, ChangeDomainError> {
+    pub async fn set_primary(
+        &self,
+        r: &TenantRef,
+        hostname: &Hostname,
+    ) -> Result<Domain, ChangeDomainError> {
         let mut domain = self.domain_of(r, hostname).await?;
         if domain.status != DomainStatus::Verified {
             return Err(ChangeDomainError::NotVerified {
@@ -178,14 +197,20 @@ where
             });
         }
         if !domain.is_primary {
-            self.repo.set_primary_domain(domain.tenant_id, domain.id).await?;
+            self.repo
+                .set_primary_domain(domain.tenant_id, domain.id)
+                .await?;
             domain.is_primary = true;
             self.listener.tenant_changed(domain.tenant_id);
         }
         Ok(domain)
     }
 
-    async fn domain_of(&self, r: &TenantRef, hostname: &Hostname) -> Result<Domain, ChangeDomainError> {
+    async fn domain_of(
+        &self,
+        r: &TenantRef,
+        hostname: &Hostname,
+    ) -> Result<Domain, ChangeDomainError> {
         let tenant = self.find(r).await?;
         self.repo
             .domains_of(tenant.id)
@@ -221,6 +246,8 @@ impl<S: SettingsRepository> SettingsService<S> {
     ) -> Result<TenantSettings, Unexpected> {
         let mut branding = self.repo.settings(ctx).await?.branding;
         branding.apply(patch);
-        self.repo.save_branding(ctx, &branding, self.clock.now()).await
+        self.repo
+            .save_branding(ctx, &branding, self.clock.now())
+            .await
     }
 }

@@ -40,7 +40,9 @@ impl TenantRepository for InMemoryTenancy {
     async fn create_tenant(&self, new: &NewTenant) -> Result<(), CreateTenantError> {
         let mut s = self.lock();
         let taken = s.tenants.values().any(|t| t.slug == new.tenant.slug)
-            || s.domains.iter().any(|d| d.hostname == new.subdomain.hostname);
+            || s.domains
+                .iter()
+                .any(|d| d.hostname == new.subdomain.hostname);
         if taken {
             return Err(CreateTenantError::SlugTaken {
                 slug: new.tenant.slug.to_string(),
@@ -57,7 +59,12 @@ impl TenantRepository for InMemoryTenancy {
     }
 
     async fn tenant_by_slug(&self, slug: &Slug) -> Result<Option<Tenant>, Unexpected> {
-        Ok(self.lock().tenants.values().find(|t| &t.slug == slug).cloned())
+        Ok(self
+            .lock()
+            .tenants
+            .values()
+            .find(|t| &t.slug == slug)
+            .cloned())
     }
 
     async fn list_tenants(
@@ -98,7 +105,11 @@ impl DomainRepository for InMemoryTenancy {
                 hostname: domain.hostname.to_string(),
             });
         }
-        if domain.is_primary && s.domains.iter().any(|d| d.tenant_id == domain.tenant_id && d.is_primary) {
+        if domain.is_primary
+            && s.domains
+                .iter()
+                .any(|d| d.tenant_id == domain.tenant_id && d.is_primary)
+        {
             return Err(Unexpected::msg("a second primary domain").into());
         }
         s.domains.push(domain.clone());
@@ -106,13 +117,22 @@ impl DomainRepository for InMemoryTenancy {
     }
 
     async fn domains_of(&self, tenant: TenantId) -> Result<Vec<Domain>, Unexpected> {
-        let mut v: Vec<Domain> =
-            self.lock().domains.iter().filter(|d| d.tenant_id == tenant).cloned().collect();
+        let mut v: Vec<Domain> = self
+            .lock()
+            .domains
+            .iter()
+            .filter(|d| d.tenant_id == tenant)
+            .cloned()
+            .collect();
         v.sort_by_key(|d| (!d.is_primary, d.id));
         Ok(v)
     }
 
-    async fn mark_domain_verified(&self, id: DomainId, at: DateTime<Utc>) -> Result<(), Unexpected> {
+    async fn mark_domain_verified(
+        &self,
+        id: DomainId,
+        at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
         let mut s = self.lock();
         if let Some(d) = s.domains.iter_mut().find(|d| d.id == id) {
             d.status = DomainStatus::Verified;
@@ -129,7 +149,10 @@ impl DomainRepository for InMemoryTenancy {
         Ok(())
     }
 
-    async fn tenant_by_verified_hostname(&self, hostname: &Hostname) -> Result<Option<Tenant>, Unexpected> {
+    async fn tenant_by_verified_hostname(
+        &self,
+        hostname: &Hostname,
+    ) -> Result<Option<Tenant>, Unexpected> {
         let s = self.lock();
         let tenant_id = s
             .domains
@@ -174,12 +197,18 @@ pub struct RecordingListener {
 
 impl RecordingListener {
     pub fn changed(&self) -> Vec<TenantId> {
-        self.changed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
 impl TenantChangeListener for RecordingListener {
     fn tenant_changed(&self, id: TenantId) {
-        self.changed.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        self.changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id);
     }
 }

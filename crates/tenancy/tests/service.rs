@@ -1,5 +1,7 @@
 //! The tenancy use cases against the in-memory fakes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use futures_executor::block_on;
@@ -7,7 +9,11 @@ use tenantry_kernel::{PageRequest, SystemClock, TenantCtx};
 use tenantry_tenancy::testing::{InMemoryTenancy, RecordingListener};
 use tenantry_tenancy::*;
 
-fn service() -> (TenantService<InMemoryTenancy>, InMemoryTenancy, RecordingListener) {
+fn service() -> (
+    TenantService<InMemoryTenancy>,
+    InMemoryTenancy,
+    RecordingListener,
+) {
     let repo = InMemoryTenancy::default();
     let listener = RecordingListener::default();
     let svc = TenantService::new(
@@ -50,7 +56,10 @@ fn duplicate_slug_is_refused() {
     let (svc, _, _) = service();
     create(&svc, "acme");
     let err = block_on(svc.create(slug("acme"), TenantName::parse("Other").unwrap())).unwrap_err();
-    assert!(matches!(err, CreateTenantError::SlugTaken { ref slug } if slug == "acme"), "{err:?}");
+    assert!(
+        matches!(err, CreateTenantError::SlugTaken { ref slug } if slug == "acme"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -58,21 +67,37 @@ fn lifecycle_through_the_service() {
     let (svc, _, _) = service();
     let t = create(&svc, "acme");
     let r = TenantRef::Slug(t.slug.clone());
-    assert_eq!(block_on(svc.suspend(&r)).unwrap().status, TenantStatus::Suspended);
+    assert_eq!(
+        block_on(svc.suspend(&r)).unwrap().status,
+        TenantStatus::Suspended
+    );
     assert!(matches!(
         block_on(svc.suspend(&r)),
-        Err(UpdateTenantError::Transition(TransitionError::AlreadySuspended))
+        Err(UpdateTenantError::Transition(
+            TransitionError::AlreadySuspended
+        ))
     ));
-    assert_eq!(block_on(svc.resume(&r)).unwrap().status, TenantStatus::Active);
+    assert_eq!(
+        block_on(svc.resume(&r)).unwrap().status,
+        TenantStatus::Active
+    );
     let msg = MaintenanceMessage::parse("Back soon").unwrap();
     let m = block_on(svc.start_maintenance(&r, Some(msg))).unwrap();
     assert!(m.maintenance);
-    assert_eq!(block_on(svc.find(&r)).unwrap().gate(), Err(Gate::Maintenance { message: Some("Back soon".into()) }));
+    assert_eq!(
+        block_on(svc.find(&r)).unwrap().gate(),
+        Err(Gate::Maintenance {
+            message: Some("Back soon".into())
+        })
+    );
     assert!(!block_on(svc.end_maintenance(&r)).unwrap().maintenance);
     let renamed = block_on(svc.rename(&r, TenantName::parse("Acme 2").unwrap())).unwrap();
     assert_eq!(block_on(svc.find(&r)).unwrap().name, renamed.name);
     let unknown = TenantRef::Slug(slug("nobody"));
-    assert!(matches!(block_on(svc.suspend(&unknown)), Err(UpdateTenantError::NotFound)));
+    assert!(matches!(
+        block_on(svc.suspend(&unknown)),
+        Err(UpdateTenantError::NotFound)
+    ));
 }
 
 #[test]
@@ -100,7 +125,11 @@ fn exactly_one_primary_domain() {
     assert_eq!(primaries.len(), 1);
     assert_eq!(primaries[0].hostname.as_str(), "shop.acme.org");
     let domains = block_on(svc.domains(&r)).unwrap();
-    assert_eq!(domains[0].hostname.as_str(), "shop.acme.org", "primary listed first");
+    assert_eq!(
+        domains[0].hostname.as_str(),
+        "shop.acme.org",
+        "primary listed first"
+    );
 }
 
 #[test]
@@ -135,10 +164,15 @@ fn pending_domains_do_not_resolve() {
     let t = create(&svc, "acme");
     let r = TenantRef::Id(t.id);
     block_on(svc.add_domain(&r, host("shop.acme.org"))).unwrap();
-    assert_eq!(block_on(repo.tenant_by_verified_hostname(&host("shop.acme.org"))).unwrap(), None);
+    assert_eq!(
+        block_on(repo.tenant_by_verified_hostname(&host("shop.acme.org"))).unwrap(),
+        None
+    );
     block_on(svc.verify_domain(&r, &host("shop.acme.org"))).unwrap();
     assert_eq!(
-        block_on(repo.tenant_by_verified_hostname(&host("shop.acme.org"))).unwrap().map(|t| t.id),
+        block_on(repo.tenant_by_verified_hostname(&host("shop.acme.org")))
+            .unwrap()
+            .map(|t| t.id),
         Some(t.id)
     );
 }
@@ -149,12 +183,21 @@ fn list_pages_in_creation_order() {
     for s in ["aaa", "bbb", "ccc"] {
         create(&svc, s);
     }
-    let mut req = PageRequest { limit: tenantry_kernel::Limit::parse(2).unwrap(), after: None };
+    let mut req = PageRequest {
+        limit: tenantry_kernel::Limit::parse(2).unwrap(),
+        after: None,
+    };
     let p1 = block_on(svc.list(&TenantFilter::default(), &req)).unwrap();
-    assert_eq!(p1.items.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(), ["aaa", "bbb"]);
+    assert_eq!(
+        p1.items.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(),
+        ["aaa", "bbb"]
+    );
     req.after = Some(tenantry_kernel::Cursor::parse(p1.next_cursor.as_deref().unwrap()).unwrap());
     let p2 = block_on(svc.list(&TenantFilter::default(), &req)).unwrap();
-    assert_eq!(p2.items.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(), ["ccc"]);
+    assert_eq!(
+        p2.items.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(),
+        ["ccc"]
+    );
     assert_eq!(p2.next_cursor, None);
 }
 
@@ -171,6 +214,9 @@ fn settings_are_per_tenant() {
     block_on(settings.update_branding(&TenantCtx::new(a.id), patch)).unwrap();
     let sa = block_on(settings.get(&TenantCtx::new(a.id))).unwrap();
     let sb = block_on(settings.get(&TenantCtx::new(b.id))).unwrap();
-    assert_eq!(sa.branding.primary_color.map(|c| c.as_str().to_owned()), Some("#112233".into()));
+    assert_eq!(
+        sa.branding.primary_color.map(|c| c.as_str().to_owned()),
+        Some("#112233".into())
+    );
     assert_eq!(sb.branding, Branding::default());
 }

@@ -23,7 +23,9 @@ pub async fn healthz() -> web::Json<Health> {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let not_ready = |detail: String| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready").detail(detail);
+    let not_ready = |detail: String| {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready").detail(detail)
+    };
     state.db.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: database unreachable");
         not_ready("database unreachable".into())
@@ -33,7 +35,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
         not_ready("cannot read the migration state".into())
     })?;
     if !status.is_current() {
-        return Err(not_ready(format!("pending migrations: {}", status.pending.join(", "))));
+        return Err(not_ready(format!(
+            "pending migrations: {}",
+            status.pending.join(", ")
+        )));
     }
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ready",

@@ -20,12 +20,18 @@ use crate::state::AppState;
 type Data = web::Data<AppState>;
 
 fn tenant_ref(raw: &str) -> Result<TenantRef, Problem> {
-    TenantRef::parse(raw).ok_or_else(|| Problem::tenant_not_found().detail("No tenant has this id or slug"))
+    TenantRef::parse(raw)
+        .ok_or_else(|| Problem::tenant_not_found().detail("No tenant has this id or slug"))
 }
 
 fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
     Hostname::parse(raw).map_err(|_| {
-        Problem::new(StatusCode::NOT_FOUND, "domain_not_found", "Domain not found").detail(format!("The tenant has no domain '{raw}'"))
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "domain_not_found",
+            "Domain not found",
+        )
+        .detail(format!("The tenant has no domain '{raw}'"))
     })
 }
 
@@ -42,7 +48,11 @@ fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
     )
 )]
 #[get("/api/v1/platform/tenants")]
-pub async fn list_tenants(_op: Operator, state: Data, query: web::Query<ListTenantsQuery>) -> Result<web::Json<TenantPage>, Problem> {
+pub async fn list_tenants(
+    _op: Operator,
+    state: Data,
+    query: web::Query<ListTenantsQuery>,
+) -> Result<web::Json<TenantPage>, Problem> {
     let q = query.into_inner();
     let limit = match q.limit {
         None => Limit::default(),
@@ -52,9 +62,17 @@ pub async fn list_tenants(_op: Operator, state: Data, query: web::Query<ListTena
         .cursor
         .map(|c| Cursor::parse(&c))
         .transpose()
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid cursor").detail(e.to_string()))?;
-    let filter = TenantFilter { status: q.status.map(Into::into) };
-    let page = state.tenants.list(&filter, &PageRequest { limit, after }).await?;
+        .map_err(|e| {
+            Problem::new(StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid cursor")
+                .detail(e.to_string())
+        })?;
+    let filter = TenantFilter {
+        status: q.status.map(Into::into),
+    };
+    let page = state
+        .tenants
+        .list(&filter, &PageRequest { limit, after })
+        .await?;
     Ok(web::Json(page.into()))
 }
 
@@ -74,7 +92,11 @@ pub async fn list_tenants(_op: Operator, state: Data, query: web::Query<ListTena
     )
 )]
 #[post("/api/v1/platform/tenants")]
-pub async fn create_tenant(_op: Operator, state: Data, body: ApiJson<CreateTenantBody>) -> Result<HttpResponse, Problem> {
+pub async fn create_tenant(
+    _op: Operator,
+    state: Data,
+    body: ApiJson<CreateTenantBody>,
+) -> Result<HttpResponse, Problem> {
     let body = body.0;
     let (slug, name) = (Slug::parse(&body.slug), TenantName::parse(&body.name));
     let (Ok(slug), Ok(name)) = (&slug, &name) else {
@@ -99,7 +121,11 @@ pub async fn create_tenant(_op: Operator, state: Data, body: ApiJson<CreateTenan
     )
 )]
 #[get("/api/v1/platform/tenants/{tenant}")]
-pub async fn show_tenant(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<TenantView>, Problem> {
+pub async fn show_tenant(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+) -> Result<web::Json<TenantView>, Problem> {
     let tenant = state.tenants.find(&tenant_ref(&path)?).await?;
     Ok(web::Json(TenantView::from(&tenant)))
 }
@@ -118,7 +144,12 @@ pub async fn show_tenant(_op: Operator, state: Data, path: web::Path<String>) ->
     )
 )]
 #[patch("/api/v1/platform/tenants/{tenant}")]
-pub async fn rename_tenant(_op: Operator, state: Data, path: web::Path<String>, body: ApiJson<RenameTenantBody>) -> Result<web::Json<TenantView>, Problem> {
+pub async fn rename_tenant(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+    body: ApiJson<RenameTenantBody>,
+) -> Result<web::Json<TenantView>, Problem> {
     let r = tenant_ref(&path)?;
     let name = TenantName::parse(&body.0.name)
         .map_err(|e| Problem::validation(field_errors([("name", Some(&e))])))?;
@@ -139,7 +170,11 @@ pub async fn rename_tenant(_op: Operator, state: Data, path: web::Path<String>, 
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/suspend")]
-pub async fn suspend_tenant(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<TenantView>, Problem> {
+pub async fn suspend_tenant(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+) -> Result<web::Json<TenantView>, Problem> {
     let tenant = state.tenants.suspend(&tenant_ref(&path)?).await?;
     Ok(web::Json(TenantView::from(&tenant)))
 }
@@ -157,7 +192,11 @@ pub async fn suspend_tenant(_op: Operator, state: Data, path: web::Path<String>)
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/resume")]
-pub async fn resume_tenant(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<TenantView>, Problem> {
+pub async fn resume_tenant(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+) -> Result<web::Json<TenantView>, Problem> {
     let tenant = state.tenants.resume(&tenant_ref(&path)?).await?;
     Ok(web::Json(TenantView::from(&tenant)))
 }
@@ -177,7 +216,12 @@ pub async fn resume_tenant(_op: Operator, state: Data, path: web::Path<String>) 
     )
 )]
 #[put("/api/v1/platform/tenants/{tenant}/maintenance")]
-pub async fn set_maintenance(_op: Operator, state: Data, path: web::Path<String>, body: ApiJson<MaintenanceBody>) -> Result<web::Json<TenantView>, Problem> {
+pub async fn set_maintenance(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+    body: ApiJson<MaintenanceBody>,
+) -> Result<web::Json<TenantView>, Problem> {
     let r = tenant_ref(&path)?;
     let body = body.0;
     let tenant = if body.enabled {
@@ -206,7 +250,11 @@ pub async fn set_maintenance(_op: Operator, state: Data, path: web::Path<String>
     )
 )]
 #[get("/api/v1/platform/tenants/{tenant}/domains")]
-pub async fn list_domains(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<Vec<DomainView>>, Problem> {
+pub async fn list_domains(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+) -> Result<web::Json<Vec<DomainView>>, Problem> {
     let domains = state.tenants.domains(&tenant_ref(&path)?).await?;
     Ok(web::Json(domains.iter().map(DomainView::from).collect()))
 }
@@ -226,7 +274,12 @@ pub async fn list_domains(_op: Operator, state: Data, path: web::Path<String>) -
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/domains")]
-pub async fn add_domain(_op: Operator, state: Data, path: web::Path<String>, body: ApiJson<AddDomainBody>) -> Result<HttpResponse, Problem> {
+pub async fn add_domain(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+    body: ApiJson<AddDomainBody>,
+) -> Result<HttpResponse, Problem> {
     let r = tenant_ref(&path)?;
     let hostname = Hostname::parse(&body.0.hostname)
         .map_err(|e| Problem::validation(field_errors([("hostname", Some(&e))])))?;
@@ -249,9 +302,16 @@ pub async fn add_domain(_op: Operator, state: Data, path: web::Path<String>, bod
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/verify")]
-pub async fn verify_domain(_op: Operator, state: Data, path: web::Path<(String, String)>) -> Result<web::Json<DomainView>, Problem> {
+pub async fn verify_domain(
+    _op: Operator,
+    state: Data,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<DomainView>, Problem> {
     let (tenant, hostname) = path.into_inner();
-    let domain = state.tenants.verify_domain(&tenant_ref(&tenant)?, &hostname_in_path(&hostname)?).await?;
+    let domain = state
+        .tenants
+        .verify_domain(&tenant_ref(&tenant)?, &hostname_in_path(&hostname)?)
+        .await?;
     Ok(web::Json(DomainView::from(&domain)))
 }
 
@@ -271,9 +331,16 @@ pub async fn verify_domain(_op: Operator, state: Data, path: web::Path<(String, 
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/primary")]
-pub async fn set_primary_domain(_op: Operator, state: Data, path: web::Path<(String, String)>) -> Result<web::Json<DomainView>, Problem> {
+pub async fn set_primary_domain(
+    _op: Operator,
+    state: Data,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<DomainView>, Problem> {
     let (tenant, hostname) = path.into_inner();
-    let domain = state.tenants.set_primary(&tenant_ref(&tenant)?, &hostname_in_path(&hostname)?).await?;
+    let domain = state
+        .tenants
+        .set_primary(&tenant_ref(&tenant)?, &hostname_in_path(&hostname)?)
+        .await?;
     Ok(web::Json(DomainView::from(&domain)))
 }
 
@@ -289,7 +356,11 @@ pub async fn set_primary_domain(_op: Operator, state: Data, path: web::Path<(Str
     )
 )]
 #[get("/api/v1/platform/tenants/{tenant}/branding")]
-pub async fn get_branding(_op: Operator, state: Data, path: web::Path<String>) -> Result<web::Json<BrandingView>, Problem> {
+pub async fn get_branding(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+) -> Result<web::Json<BrandingView>, Problem> {
     let tenant = state.tenants.find(&tenant_ref(&path)?).await?;
     let settings = state.settings.get(&TenantCtx::new(tenant.id)).await?;
     Ok(web::Json(BrandingView::from(&settings.branding)))
@@ -309,11 +380,19 @@ pub async fn get_branding(_op: Operator, state: Data, path: web::Path<String>) -
     )
 )]
 #[patch("/api/v1/platform/tenants/{tenant}/branding")]
-pub async fn update_branding(_op: Operator, state: Data, path: web::Path<String>, body: ApiJson<BrandingPatchBody>) -> Result<web::Json<BrandingView>, Problem> {
+pub async fn update_branding(
+    _op: Operator,
+    state: Data,
+    path: web::Path<String>,
+    body: ApiJson<BrandingPatchBody>,
+) -> Result<web::Json<BrandingView>, Problem> {
     let r = tenant_ref(&path)?;
     let patch = branding_patch(body.0).map_err(Problem::validation)?;
     let tenant = state.tenants.find(&r).await?;
-    let settings = state.settings.update_branding(&TenantCtx::new(tenant.id), patch).await?;
+    let settings = state
+        .settings
+        .update_branding(&TenantCtx::new(tenant.id), patch)
+        .await?;
     Ok(web::Json(BrandingView::from(&settings.branding)))
 }
 
@@ -331,7 +410,10 @@ fn branding_patch(body: BrandingPatchBody) -> Result<BrandingPatch, Vec<FieldErr
             Some(Some(raw)) => match parse(&raw) {
                 Ok(v) => Some(Some(v)),
                 Err(e) => {
-                    errors.push(FieldError { field: name.to_owned(), message: e.0 });
+                    errors.push(FieldError {
+                        field: name.to_owned(),
+                        message: e.0,
+                    });
                     None
                 }
             },
@@ -339,12 +421,26 @@ fn branding_patch(body: BrandingPatchBody) -> Result<BrandingPatch, Vec<FieldErr
     }
     let mut errors = Vec::new();
     let patch = BrandingPatch {
-        display_name: field(&mut errors, "display_name", body.display_name, TenantName::parse),
+        display_name: field(
+            &mut errors,
+            "display_name",
+            body.display_name,
+            TenantName::parse,
+        ),
         logo_url: field(&mut errors, "logo_url", body.logo_url, WebUrl::parse),
-        primary_color: field(&mut errors, "primary_color", body.primary_color, Color::parse),
+        primary_color: field(
+            &mut errors,
+            "primary_color",
+            body.primary_color,
+            Color::parse,
+        ),
         support_email: field(&mut errors, "support_email", body.support_email, |s| {
             tenantry_kernel::Email::parse(s).map_err(|e| InvalidValue(e.to_string()))
         }),
     };
-    if errors.is_empty() { Ok(patch) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(patch)
+    } else {
+        Err(errors)
+    }
 }

@@ -22,7 +22,10 @@ use crate::state::AppState;
     )
 )]
 #[get("/api/v1/tenant")]
-pub async fn get_tenant(scope: TenantScope, state: web::Data<AppState>) -> Result<web::Json<TenantProfile>, Problem> {
+pub async fn get_tenant(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+) -> Result<web::Json<TenantProfile>, Problem> {
     let settings = state.settings.get(&scope.ctx).await?;
     Ok(web::Json(TenantProfile {
         id: *scope.tenant.id.as_uuid(),

@@ -1,0 +1,270 @@
+//! The operator commands, run as a user would: the real binary against a real database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+
+use tenantry_store::testing::TestDb;
+
+struct Cli {
+    db: TestDb,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+        cmd.args(args)
+            .env_clear()
+            .env("TENANTRY_DATABASE_URL", self.db.url())
+            .env("TENANTRY_BASE_DOMAIN", "example.com")
+            .env("TENANTRY_LOG", "warn");
+        if let Some(owner) = self.db.owner_url() {
+            cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
+        }
+        cmd.output().expect("run tenantry")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], message: &str) {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(message),
+            "{args:?}: expected {message:?} in {stderr:?}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+async fn each_backend(test: impl Fn(&Cli)) {
+    test(&Cli {
+        db: TestDb::sqlite().await,
+    });
+    if let Some(db) = TestDb::postgres().await {
+        test(&Cli { db });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_lifecycle_from_the_command_line() {
+    each_backend(|cli| {
+        let out = cli.ok(&["tenant", "create", "--slug", "acme", "--name", "Acme Inc"]);
+        assert!(
+            out.contains("created tenant acme") && out.contains("acme.example.com"),
+            "{out}"
+        );
+        cli.fails(
+            &["tenant", "create", "--slug", "acme", "--name", "Again"],
+            "slug 'acme' is already taken",
+        );
+        cli.fails(
+            &["tenant", "create", "--slug", "Bad_Slug", "--name", "x"],
+            "invalid slug 'Bad_Slug'",
+        );
+        cli.fails(
+            &["tenant", "create", "--slug", "www", "--name", "x"],
+            "reserved",
+        );
+        cli.fails(&["tenant", "show", "nobody"], "tenant not found");
+        cli.fails(&["tenant", "suspend", "nobody"], "tenant not found");
+
+        let out = cli.ok(&["tenant", "list"]);
+        assert_eq!(out.lines().count(), 2, "header and one tenant: {out}");
+        assert!(out.contains("acme") && out.contains("active"));
+
+        assert!(
+            cli.ok(&["tenant", "suspend", "acme"])
+                .contains("status:      suspended")
+        );
+        cli.fails(&["tenant", "suspend", "acme"], "already suspended");
+        assert!(
+            cli.ok(&["tenant", "list", "--status", "suspended"])
+                .contains("acme")
+        );
+        assert!(
+            cli.ok(&["tenant", "resume", "acme"])
+                .contains("status:      active")
+        );
+        let out = cli.ok(&[
+            "tenant",
+            "maintenance",
+            "on",
+            "acme",
+            "--message",
+            "Back soon",
+        ]);
+        assert!(out.contains("maintenance: on (Back soon)"), "{out}");
+        assert!(
+            cli.ok(&["tenant", "maintenance", "off", "acme"])
+                .contains("maintenance: off")
+        );
+        assert!(
+            cli.ok(&["tenant", "rename", "acme", "--name", "Acme Group"])
+                .contains("Acme Group")
+        );
+
+        assert!(
+            cli.ok(&["tenant", "domain", "add", "acme", "shop.acme.org"])
+                .contains("shop.acme.org (custom, pending)")
+        );
+        cli.fails(
+            &["tenant", "domain", "primary", "acme", "shop.acme.org"],
+            "not verified",
+        );
+        cli.fails(
+            &["tenant", "domain", "add", "acme", "x.example.com"],
+            "base domain",
+        );
+        cli.fails(
+            &["tenant", "domain", "add", "acme", "not a host"],
+            "invalid hostname",
+        );
+        cli.ok(&["tenant", "domain", "verify", "acme", "shop.acme.org"]);
+        cli.ok(&["tenant", "domain", "primary", "acme", "shop.acme.org"]);
+        let out = cli.ok(&["tenant", "show", "acme"]);
+        assert!(
+            out.contains("shop.acme.org (custom, verified, primary)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("acme.example.com (subdomain, verified)\n"),
+            "{out}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_is_idempotent() {
+    each_backend(|cli| {
+        assert!(cli.ok(&["migrate"]).contains("up to date"));
+    })
+    .await;
+}
+
+#[test]
+fn help_documents_every_command_and_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .arg("--help")
+        .env_clear()
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "serve",
+        "migrate",
+        "openapi",
+        "tenant",
+        "TENANTRY_BIND",
+        "TENANTRY_DATABASE_URL",
+        "TENANTRY_MIGRATION_DATABASE_URL",
+        "TENANTRY_BASE_DOMAIN",
+        "TENANTRY_LOG",
+        "TENANTRY_LOG_FORMAT",
+        "TENANTRY_BODY_LIMIT",
+        "TENANTRY_OPERATOR_TOKEN",
+        "TENANTRY_DB_POOL_SIZE",
+        "TENANTRY_WORKERS",
+    ] {
+        assert!(help.contains(word), "--help lacks {word}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["tenant", "--help"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "create",
+        "list",
+        "show",
+        "suspend",
+        "resume",
+        "maintenance",
+        "domain",
+    ] {
+        assert!(help.contains(word), "tenant --help lacks {word}");
+    }
+}
+
+#[test]
+fn openapi_command_prints_the_checked_in_document() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .arg("openapi")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let checked_in = include_str!("../../../openapi/openapi.json");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), checked_in);
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["tenant", "list"])
+        .env_clear()
+        .env("TENANTRY_DATABASE_URL", "mysql://nope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .arg("serve")
+        .env_clear()
+        .env(
+            "TENANTRY_DATABASE_URL",
+            format!("sqlite://{}/t.db", dir.path().display()),
+        )
+        .env("TENANTRY_BIND", "127.0.0.1:0")
+        .env("TENANTRY_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let serving = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("serving"))
+        .expect("serving line");
+    let line: serde_json::Value = serde_json::from_str(&serving).expect("JSON log line");
+    assert_eq!(line["level"], "INFO");
+    // Once it answers, the signal handlers are in place.
+    let addr = line["fields"]["address"]
+        .as_str()
+        .expect("address field")
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success(), "exit 0 after SIGTERM");
+    assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
+}

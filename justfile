@@ -1,0 +1,29 @@
+# Tenantry tasks. `just --list` shows them.
+
+# Serve on 127.0.0.1:8080 with SQLite in ./data
+run *args:
+    cargo run --release -- {{args}}
+
+# The test suite (SQLite; PostgreSQL too when TENANTRY_TEST_PG_URL is set)
+test:
+    cargo test --workspace
+
+# The test suite on SQLite and a local PostgreSQL (started, and installed if missing)
+test-pg:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(scripts/pg-test-cluster)"
+    cargo test --workspace
+
+# clippy with warnings denied, and the rustfmt check
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo fmt --all -- --check
+
+# Regenerate the checked-in OpenAPI document
+openapi:
+    cargo run --quiet -p tenantry -- openapi > openapi/openapi.json
+
+# What CI runs
+ci:
+    bash .ci/run

@@ -66,6 +66,15 @@ app_tests! {
                 assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path} has no tag");
                 assert!(op["summary"].is_string() || op["description"].is_string(), "{method} {path} undocumented");
                 let responses = op["responses"].as_object().unwrap();
+                for (status, r) in responses {
+                    assert!(r["description"].is_string(), "{method} {path} {status} has no description");
+                }
+                for name in path.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))) {
+                    let declared = op["parameters"].as_array().into_iter().flatten().any(|p| {
+                        p["name"] == name && p["in"] == "path" && p["required"] == true && p["schema"].is_object()
+                    });
+                    assert!(declared, "{method} {path} does not declare path parameter {name}");
+                }
                 assert!(responses.keys().any(|s| s.starts_with('2')), "{method} {path} has no success response");
                 for (status, r) in responses {
                     if status.starts_with('4') || status.starts_with('5') {

@@ -221,17 +221,33 @@ fn bad_configuration_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
 }
 
+fn http_get(addr: &str, path: &str, headers: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 #[test]
-fn serve_stops_gracefully_on_sigterm() {
+fn serve_logs_json_with_request_and_tenant_ids_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let created = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["tenant", "create", "--slug", "acme", "--name", "Acme"])
+        .env_clear()
+        .env("TENANTRY_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(created.status.success());
     let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
         .arg("serve")
         .env_clear()
-        .env(
-            "TENANTRY_DATABASE_URL",
-            format!("sqlite://{}/t.db", dir.path().display()),
-        )
+        .env("TENANTRY_DATABASE_URL", &url)
         .env("TENANTRY_BIND", "127.0.0.1:0")
         .env("TENANTRY_LOG_FORMAT", "json")
         .stderr(std::process::Stdio::piped())
@@ -245,20 +261,31 @@ fn serve_stops_gracefully_on_sigterm() {
         .expect("serving line");
     let line: serde_json::Value = serde_json::from_str(&serving).expect("JSON log line");
     assert_eq!(line["level"], "INFO");
-    // Once it answers, the signal handlers are in place.
     let addr = line["fields"]["address"]
         .as_str()
         .expect("address field")
         .to_owned();
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    std::io::Write::write_all(
-        &mut stream,
-        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut response = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+
+    let response = http_get(
+        &addr,
+        "/api/v1/tenant",
+        "X-Tenant-ID: acme\r\nX-Request-Id: log-test-1\r\n",
+    );
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let logged = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("log-test-1"))
+        .expect("request log line");
+    let logged: serde_json::Value = serde_json::from_str(&logged).unwrap();
+    assert_eq!(logged["span"]["request_id"], "log-test-1");
+    assert!(
+        logged["span"]["tenant_id"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36),
+        "{logged}"
+    );
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

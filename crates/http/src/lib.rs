@@ -8,6 +8,7 @@ mod operator;
 mod problem;
 mod request_context;
 mod resolve;
+mod responses;
 mod routes;
 mod state;
 

@@ -7,7 +7,7 @@ use crate::problem::Problem;
 use crate::state::AppState;
 
 /// Liveness: the process is up and serving.
-#[utoipa::path(tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "The process is up", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
@@ -17,7 +17,7 @@ pub async fn healthz() -> web::Json<Health> {
 #[utoipa::path(
     tag = "health",
     responses(
-        (status = 200, body = Readiness),
+        (status = 200, description = "Ready to serve", body = Readiness),
         (status = 503, description = "Database unreachable or migrations pending (`not_ready`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     )
 )]

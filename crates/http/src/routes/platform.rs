@@ -15,6 +15,7 @@ use crate::dto::{
 use crate::json::ApiJson;
 use crate::operator::Operator;
 use crate::problem::{FieldError, Problem, field_errors};
+use crate::responses::{BodyErrors, OperatorErrors, TenantNotFound, TenantOrDomainNotFound};
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
@@ -41,10 +42,9 @@ fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
     security(("operator_token" = [])),
     params(ListTenantsQuery),
     responses(
-        (status = 200, body = TenantPage),
+        (status = 200, description = "One page of tenants", body = TenantPage),
         (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "Operator API disabled (`operator_api_disabled`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
     )
 )]
 #[get("/api/v1/platform/tenants")]
@@ -82,13 +82,10 @@ pub async fn list_tenants(
     security(("operator_token" = [])),
     request_body = CreateTenantBody,
     responses(
-        (status = 201, body = TenantView),
-        (status = 400, description = "Malformed JSON (`malformed_json`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 201, description = "The created tenant", body = TenantView),
         (status = 409, description = "Slug taken (`slug_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+        BodyErrors,
     )
 )]
 #[post("/api/v1/platform/tenants")]
@@ -115,9 +112,9 @@ pub async fn create_tenant(
     security(("operator_token" = [])),
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     responses(
-        (status = 200, body = TenantView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant", body = TenantView),
+        TenantNotFound,
+        OperatorErrors,
     )
 )]
 #[get("/api/v1/platform/tenants/{tenant}")]
@@ -137,10 +134,10 @@ pub async fn show_tenant(
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     request_body = RenameTenantBody,
     responses(
-        (status = 200, body = TenantView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name (`validation_failed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant", body = TenantView),
+        TenantNotFound,
+        OperatorErrors,
+        BodyErrors,
     )
 )]
 #[patch("/api/v1/platform/tenants/{tenant}")]
@@ -163,10 +160,10 @@ pub async fn rename_tenant(
     security(("operator_token" = [])),
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     responses(
-        (status = 200, body = TenantView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant", body = TenantView),
+        TenantNotFound,
         (status = 409, description = "Already suspended (`already_suspended`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/suspend")]
@@ -185,10 +182,10 @@ pub async fn suspend_tenant(
     security(("operator_token" = [])),
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     responses(
-        (status = 200, body = TenantView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant", body = TenantView),
+        TenantNotFound,
         (status = 409, description = "Already active (`already_active`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/resume")]
@@ -209,10 +206,10 @@ pub async fn resume_tenant(
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     request_body = MaintenanceBody,
     responses(
-        (status = 200, body = TenantView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid message (`validation_failed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant", body = TenantView),
+        TenantNotFound,
+        OperatorErrors,
+        BodyErrors,
     )
 )]
 #[put("/api/v1/platform/tenants/{tenant}/maintenance")]
@@ -244,9 +241,9 @@ pub async fn set_maintenance(
     security(("operator_token" = [])),
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     responses(
-        (status = 200, body = Vec<DomainView>),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant's domains, primary first", body = Vec<DomainView>),
+        TenantNotFound,
+        OperatorErrors,
     )
 )]
 #[get("/api/v1/platform/tenants/{tenant}/domains")]
@@ -266,10 +263,11 @@ pub async fn list_domains(
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     request_body = AddDomainBody,
     responses(
-        (status = 201, body = DomainView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 201, description = "The created domain", body = DomainView),
+        TenantNotFound,
         (status = 409, description = "Hostname used by a tenant (`hostname_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+        BodyErrors,
         (status = 422, description = "Invalid hostname (`validation_failed`) or under the base domain (`hostname_reserved`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -296,9 +294,9 @@ pub async fn add_domain(
         ("hostname" = String, Path, description = "One of the tenant's hostnames"),
     ),
     responses(
-        (status = 200, body = DomainView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant or domain (`tenant_not_found`, `domain_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The domain", body = DomainView),
+        TenantOrDomainNotFound,
+        OperatorErrors,
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/verify")]
@@ -324,10 +322,10 @@ pub async fn verify_domain(
         ("hostname" = String, Path, description = "One of the tenant's hostnames"),
     ),
     responses(
-        (status = 200, body = DomainView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant or domain (`tenant_not_found`, `domain_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The domain", body = DomainView),
+        TenantOrDomainNotFound,
         (status = 409, description = "Domain not verified (`domain_not_verified`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/primary")]
@@ -350,9 +348,9 @@ pub async fn set_primary_domain(
     security(("operator_token" = [])),
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     responses(
-        (status = 200, body = BrandingView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant's branding", body = BrandingView),
+        TenantNotFound,
+        OperatorErrors,
     )
 )]
 #[get("/api/v1/platform/tenants/{tenant}/branding")]
@@ -373,10 +371,10 @@ pub async fn get_branding(
     params(("tenant" = String, Path, description = "Tenant id or slug")),
     request_body = BrandingPatchBody,
     responses(
-        (status = 200, body = BrandingView),
-        (status = 401, description = "Missing or wrong operator token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant's branding", body = BrandingView),
+        TenantNotFound,
+        OperatorErrors,
+        BodyErrors,
     )
 )]
 #[patch("/api/v1/platform/tenants/{tenant}/branding")]

@@ -15,7 +15,7 @@ use crate::state::AppState;
     tag = "tenant",
     params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant id or slug, when the host does not name the tenant")),
     responses(
-        (status = 200, body = TenantProfile),
+        (status = 200, description = "The tenant's public profile", body = TenantProfile),
         (status = 404, description = "No tenant matches (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Tenant suspended (`tenant_inactive`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "Tenant in maintenance (`tenant_maintenance`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),

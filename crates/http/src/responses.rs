@@ -1,0 +1,45 @@
+//! Error responses shared by many operations, for their OpenAPI descriptions.
+
+#![allow(dead_code)] // The variants exist for the spec; handlers return `Problem`.
+
+use utoipa::IntoResponses;
+
+use crate::problem::ProblemBody;
+
+/// What every operator route can answer before it does anything.
+#[derive(IntoResponses)]
+pub enum OperatorErrors {
+    /// Missing or wrong operator token (`unauthorized`)
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(ProblemBody),
+    /// The operator API is disabled: no TENANTRY_OPERATOR_TOKEN (`operator_api_disabled`)
+    #[response(status = 403, content_type = "application/problem+json")]
+    Disabled(ProblemBody),
+}
+
+/// What a route with a JSON body can answer about the body.
+#[derive(IntoResponses)]
+pub enum BodyErrors {
+    /// Malformed JSON (`malformed_json`)
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(ProblemBody),
+    /// Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`)
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(ProblemBody),
+    /// Body is not `application/json` (`unsupported_media_type`)
+    #[response(status = 415, content_type = "application/problem+json")]
+    NotJson(ProblemBody),
+    /// Invalid fields, listed in `errors` (`validation_failed`)
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(ProblemBody),
+}
+
+/// No tenant has this id or slug (`tenant_not_found`)
+#[derive(IntoResponses)]
+#[response(status = 404, content_type = "application/problem+json")]
+pub struct TenantNotFound(ProblemBody);
+
+/// No tenant has this id or slug, or the tenant has no such domain (`tenant_not_found`, `domain_not_found`)
+#[derive(IntoResponses)]
+#[response(status = 404, content_type = "application/problem+json")]
+pub struct TenantOrDomainNotFound(ProblemBody);

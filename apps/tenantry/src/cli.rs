@@ -142,14 +142,11 @@ pub enum TenantCommand {
         #[arg(long)]
         name: String,
     },
-    /// List tenants, oldest first.
+    /// List every tenant, oldest first.
     List {
         /// Only tenants with this status.
         #[arg(long, value_parser = ["active", "suspended"])]
         status: Option<String>,
-        /// At most this many (1–100).
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
     },
     /// Show a tenant and its domains.
     Show {

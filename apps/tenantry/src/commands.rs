@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use tenantry_http::{AppState, HttpConfig, ServerOptions, Shared};
-use tenantry_kernel::{Limit, PageRequest, SystemClock};
+use tenantry_kernel::{Cursor, Limit, PageRequest, SystemClock};
 use tenantry_store::{Db, DbConfig, run_migrations};
 use tenantry_tenancy::{
     BaseDomain, Domain, Hostname, MaintenanceMessage, NoListener, Slug, Tenant, TenantFilter,
@@ -138,27 +138,34 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
                 svc.base_domain().subdomain(&t.slug)
             );
         }
-        TenantCommand::List { status, limit } => {
-            let limit = Limit::parse(*limit).map_err(|e| anyhow!("--limit: {e}"))?;
+        TenantCommand::List { status } => {
             let filter = TenantFilter {
                 status: status.as_deref().and_then(TenantStatus::parse),
             };
-            let page = svc
-                .list(&filter, &PageRequest { limit, after: None })
-                .await?;
             println!(
                 "{:<36}  {:<20}  {:<9}  {:<11}  NAME",
                 "ID", "SLUG", "STATUS", "MAINTENANCE"
             );
-            for t in &page.items {
-                println!(
-                    "{:<36}  {:<20}  {:<9}  {:<11}  {}",
-                    t.id,
-                    t.slug.as_str(),
-                    t.status.as_str(),
-                    if t.maintenance { "on" } else { "off" },
-                    t.name.as_str()
-                );
+            let mut page = PageRequest {
+                limit: Limit::parse(100)?,
+                after: None,
+            };
+            loop {
+                let tenants = svc.list(&filter, &page).await?;
+                for t in &tenants.items {
+                    println!(
+                        "{:<36}  {:<20}  {:<9}  {:<11}  {}",
+                        t.id,
+                        t.slug.as_str(),
+                        t.status.as_str(),
+                        if t.maintenance { "on" } else { "off" },
+                        t.name.as_str()
+                    );
+                }
+                match tenants.next_cursor {
+                    Some(next) => page.after = Some(Cursor::parse(&next)?),
+                    None => break,
+                }
             }
         }
         TenantCommand::Show { tenant } => {

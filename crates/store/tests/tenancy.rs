@@ -202,6 +202,26 @@ backend_tests! {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_database_reports_pending_migrations_until_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/fresh/t.db", dir.path().display());
+    let db = Db::connect(&tenantry_store::DbConfig::new(url.clone())).unwrap();
+    let before = db.migration_status().await.unwrap();
+    assert!(!before.is_current());
+    assert_eq!(before.pending, ["20261123000001"]);
+    let applied = tenantry_store::run_migrations(&url).await.unwrap();
+    assert_eq!(applied, before.pending);
+    assert!(db.migration_status().await.unwrap().is_current());
+    assert!(
+        tenantry_store::run_migrations(&url)
+            .await
+            .unwrap()
+            .is_empty(),
+        "idempotent"
+    );
+}
+
 /// PostgreSQL only: row-level security is the second wall.
 mod row_level_security {
     use super::*;

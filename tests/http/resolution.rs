@@ -154,4 +154,30 @@ app_tests! {
         assert_eq!(b["logo_url"], Value::Null);
         assert_eq!(b["display_name"], "ACME");
     }
+
+    async fn changes_by_another_process_are_seen_within_a_second(app) {
+        app.create_tenant("acme", "Acme Inc").await;
+        profile(app.get_as_host("acme.localhost", "/api/v1/tenant").send().await.unwrap()).await;
+        // Another process (the CLI, another instance): its own pool, no access to our cache.
+        let other_db = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(app.db().url())).unwrap();
+        let other = tenantry_tenancy::TenantService::new(
+            other_db,
+            std::sync::Arc::new(tenantry_kernel::SystemClock),
+            tenantry_tenancy::BaseDomain::parse("localhost").unwrap(),
+            std::sync::Arc::new(tenantry_tenancy::NoListener),
+        );
+        other.suspend(&tenantry_tenancy::TenantRef::parse("acme").unwrap()).await.unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let res = app.get_as_host("acme.localhost", "/api/v1/tenant").send().await.unwrap();
+            if res.status() == 403 {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(2500),
+                "suspension not seen after 2.5 s (the cache lives 5 s: the change counter is not followed)"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }

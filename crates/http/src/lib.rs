@@ -26,7 +26,9 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use json::BodyLimit;
 pub use problem::{FieldError, Problem};
 pub use request_context::RequestId;
-pub use resolve::{CACHE_TTL, MAINTENANCE_RETRY_AFTER_SECS, Resolver, TenantScope};
+pub use resolve::{
+    CACHE_TTL, CHANGE_POLL_INTERVAL, MAINTENANCE_RETRY_AFTER_SECS, Resolver, TenantScope,
+};
 pub use state::{AppState, HttpConfig};
 
 #[derive(OpenApi)]
@@ -180,11 +182,15 @@ impl Default for ServerOptions {
 }
 
 /// Starts serving on `listener`. Await the returned server; it resolves after a graceful stop.
+///
+/// Also starts following tenancy changes made by other processes (see
+/// [`Resolver::follow_changes`]); call it inside an actix system.
 pub fn server(
     listener: TcpListener,
     shared: Shared,
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
+    actix_web::rt::spawn(shared.state.resolver.clone().follow_changes());
     let mut server = HttpServer::new(move || app(shared.clone()))
         .shutdown_timeout(options.shutdown_timeout_secs)
         .listen(listener)?;

@@ -28,6 +28,9 @@ pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
 /// by another process (the CLI, another instance).
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// How often the change counter is read to notice changes made by other processes.
+pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
 /// `Retry-After` of a tenant in maintenance.
 pub const MAINTENANCE_RETRY_AFTER_SECS: u32 = 300;
 
@@ -97,6 +100,30 @@ impl Resolver {
             })
             .await
             .map_err(|e: Arc<Unexpected>| Unexpected::msg(e.to_string()))
+    }
+}
+
+impl Resolver {
+    /// Drops the cache whenever the database's tenancy change counter moves: changes made by
+    /// the CLI or another instance are seen within [`CHANGE_POLL_INTERVAL`]. Runs until the
+    /// task is dropped; read errors are logged and the TTL remains the backstop.
+    pub async fn follow_changes(self) {
+        let mut seen: Option<i64> = None;
+        let mut ticker = tokio::time::interval(CHANGE_POLL_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.repo.tenancy_version().await {
+                Ok(v) if seen != Some(v) => {
+                    if seen.is_some() {
+                        self.cache.invalidate_all();
+                    }
+                    seen = Some(v);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the tenancy change counter"),
+            }
+        }
     }
 }
 

@@ -50,3 +50,10 @@ diesel::table! {
 diesel::joinable!(domains -> tenants (tenant_id));
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
 diesel::allow_tables_to_appear_in_same_query!(tenants, domains, tenant_settings);
+
+diesel::table! {
+    platform_changes (id) {
+        id -> Integer,
+        tenancy_version -> BigInt,
+    }
+}

@@ -135,6 +135,17 @@ fn branding_columns(
     )
 }
 
+/// Records, in the same transaction, that tenants or domains changed: every instance's
+/// resolution cache follows this counter (see `Db::tenancy_version`).
+macro_rules! bump_tenancy_version {
+    ($conn:ident) => {
+        diesel::update(platform_changes::table)
+            .set(platform_changes::tenancy_version.eq(platform_changes::tenancy_version + 1))
+            .execute($conn)
+            .await?;
+    };
+}
+
 /// Inserts a domain row; shared by tenant creation and `add_domain`.
 macro_rules! insert_domain {
     ($conn:ident, $d:expr) => {{
@@ -152,6 +163,7 @@ macro_rules! insert_domain {
             ))
             .execute($conn)
             .await?;
+        bump_tenancy_version!($conn);
     }};
 }
 
@@ -253,6 +265,7 @@ impl Db {
 
     async fn update_tenant(&self, t: &Tenant) -> Result<bool, StoreError> {
         let n = tx!(self, write, tenant = None, |conn| {
+            bump_tenancy_version!(conn);
             Ok(diesel::update(tenants::table.find(DbUuid::from(t.id)))
                 .set((
                     tenants::name.eq(t.name.as_str()),
@@ -288,6 +301,7 @@ impl Db {
 
     async fn verify_domain(&self, id: DomainId, at: DateTime<Utc>) -> Result<(), StoreError> {
         tx!(self, write, tenant = None, |conn| {
+            bump_tenancy_version!(conn);
             diesel::update(domains::table.find(DbUuid::from(id)))
                 .set((
                     domains::status.eq(DomainStatus::Verified.as_str()),
@@ -305,6 +319,7 @@ impl Db {
         // Clear the old primary first: the partial unique index allows one per tenant at
         // any statement boundary.
         tx!(self, write, tenant = None, |conn| {
+            bump_tenancy_version!(conn);
             diesel::update(
                 domains::table
                     .filter(domains::tenant_id.eq(tenant))
@@ -329,6 +344,18 @@ impl Db {
             }
             Ok(())
         })
+    }
+
+    /// The counter of tenant and domain changes; it moves on every committed change, made
+    /// by any process.
+    pub async fn tenancy_version(&self) -> Result<i64, StoreError> {
+        let v = run!(self, |conn| {
+            platform_changes::table
+                .select(platform_changes::tenancy_version)
+                .first::<i64>(conn)
+                .await?
+        });
+        Ok(v)
     }
 
     async fn tenant_for_host(&self, hostname: &Hostname) -> Result<Option<Tenant>, StoreError> {

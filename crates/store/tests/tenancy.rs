@@ -177,6 +177,31 @@ backend_tests! {
         assert_eq!(primaries[0].hostname.as_str(), "acme.example.com");
     }
 
+    async fn every_tenancy_change_moves_the_change_counter(t: &TestDb) {
+        let db = t.db();
+        let svc = service(db);
+        let mut last = db.tenancy_version().await.unwrap();
+        let mut moved = |label: &str, now: i64| {
+            assert!(now > last, "{label} did not move the counter");
+            last = now;
+        };
+        let a = create(db, "acme").await;
+        moved("create", db.tenancy_version().await.unwrap());
+        let r = TenantRef::Id(a.id);
+        svc.suspend(&r).await.unwrap();
+        moved("suspend", db.tenancy_version().await.unwrap());
+        svc.add_domain(&r, host("shop.acme.org")).await.unwrap();
+        moved("add domain", db.tenancy_version().await.unwrap());
+        svc.verify_domain(&r, &host("shop.acme.org")).await.unwrap();
+        moved("verify", db.tenancy_version().await.unwrap());
+        svc.set_primary(&r, &host("shop.acme.org")).await.unwrap();
+        moved("primary", db.tenancy_version().await.unwrap());
+        // A failed change moves nothing.
+        let before = db.tenancy_version().await.unwrap();
+        assert!(svc.create(Slug::parse("acme").unwrap(), TenantName::parse("x").unwrap()).await.is_err());
+        assert_eq!(db.tenancy_version().await.unwrap(), before);
+    }
+
     async fn settings_are_reached_only_through_their_tenant(t: &TestDb) {
         let db = t.db();
         let a = create(db, "acme").await;
@@ -209,7 +234,7 @@ async fn a_new_database_reports_pending_migrations_until_migrated() {
     let db = Db::connect(&tenantry_store::DbConfig::new(url.clone())).unwrap();
     let before = db.migration_status().await.unwrap();
     assert!(!before.is_current());
-    assert_eq!(before.pending, ["20261123000001"]);
+    assert_eq!(before.pending, ["20261123000001", "20261123000002"]);
     let applied = tenantry_store::run_migrations(&url).await.unwrap();
     assert_eq!(applied, before.pending);
     assert!(db.migration_status().await.unwrap().is_current());

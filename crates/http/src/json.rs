@@ -58,7 +58,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -68,7 +68,11 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
             }]),
             _ => Problem::malformed_json(inner.to_string()),
         }
-    })
+    })?;
+    // Anything but white space after the value is malformed too.
+    de.end()
+        .map_err(|e| Problem::malformed_json(e.to_string()))?;
+    Ok(value)
 }
 
 /// serde_json appends " at line 1 column 17": useful for syntax errors, noise for fields.
@@ -105,6 +109,10 @@ mod tests {
         let p = parse::<Body>(br#"{"name": "x", "inner": {"n": 300}}"#).unwrap_err();
         assert_eq!(p.status.as_u16(), 422);
         assert_eq!(p.errors[0].field, "inner.n");
+
+        let p = parse::<Body>(br#"{"name": "x", "inner": {"n": 1}} trailing"#).unwrap_err();
+        assert_eq!(p.code, "malformed_json");
+        assert!(parse::<Body>(b"{\"name\": \"x\", \"inner\": {\"n\": 1}}  \n").is_ok());
 
         let p = parse::<Body>(br#"{"inner": {"n": 1}}"#).unwrap_err();
         assert_eq!(p.status.as_u16(), 422);

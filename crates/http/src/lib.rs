@@ -24,11 +24,9 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use json::BodyLimit;
-pub use problem::{FieldError, Problem};
+pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
 pub use request_context::RequestId;
-pub use resolve::{
-    CACHE_TTL, CHANGE_POLL_INTERVAL, MAINTENANCE_RETRY_AFTER_SECS, Resolver, TenantScope,
-};
+pub use resolve::{CACHE_TTL, CHANGE_POLL_INTERVAL, Resolver, TenantScope};
 pub use state::{AppState, HttpConfig};
 
 #[derive(OpenApi)]

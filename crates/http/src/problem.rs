@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use tenantry_kernel::Unexpected;
 use tenantry_tenancy::{
-    AddDomainError, ChangeDomainError, CreateTenantError, FindTenantError, InvalidValue,
+    AddDomainError, ChangeDomainError, CreateTenantError, FindTenantError, Gate, InvalidValue,
     TransitionError, UpdateTenantError,
 };
 use utoipa::ToSchema;
@@ -38,8 +38,8 @@ pub struct Problem {
     pub retry_after: Option<u32>,
     /// `Allow` header of a 405.
     pub allow: Option<String>,
-    /// Extra members (e.g. the maintenance message).
-    pub extra: Option<(&'static str, serde_json::Value)>,
+    /// The tenant's message, on `tenant_maintenance`.
+    pub maintenance_message: Option<String>,
     /// The cause of a 5xx: logged with the request id, never sent.
     pub cause: Option<Unexpected>,
 }
@@ -82,7 +82,7 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             allow: None,
-            extra: None,
+            maintenance_message: None,
             cause: None,
         }
     }
@@ -180,6 +180,21 @@ impl Problem {
         p
     }
 
+    /// The same problem without its (unsendable, already logged) cause.
+    pub fn without_cause(&self) -> Self {
+        Self {
+            status: self.status,
+            code: self.code,
+            title: self.title,
+            detail: self.detail.clone(),
+            errors: self.errors.clone(),
+            retry_after: self.retry_after,
+            allow: self.allow.clone(),
+            maintenance_message: self.maintenance_message.clone(),
+            cause: None,
+        }
+    }
+
     /// A problem for an error response that did not come from our code (actix's own).
     pub fn from_status(status: StatusCode) -> Self {
         match status {
@@ -206,11 +221,7 @@ impl Problem {
             code: self.code.to_owned(),
             request_id: request_id.to_owned(),
             errors: self.errors.clone(),
-            maintenance_message: self.extra.as_ref().and_then(|(k, v)| {
-                (*k == "maintenance_message")
-                    .then(|| v.as_str().map(str::to_owned))
-                    .flatten()
-            }),
+            maintenance_message: self.maintenance_message.clone(),
         }
     }
 
@@ -349,6 +360,35 @@ impl From<ChangeDomainError> for Problem {
             )
             .detail(e.to_string()),
             ChangeDomainError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+/// `Retry-After` of a tenant in maintenance (the tenant record has no end time yet).
+pub const MAINTENANCE_RETRY_AFTER_SECS: u32 = 300;
+
+impl From<Gate> for Problem {
+    fn from(gate: Gate) -> Self {
+        match gate {
+            Gate::Inactive => {
+                Self::new(StatusCode::FORBIDDEN, "tenant_inactive", "Tenant inactive")
+                    .detail("This tenant is suspended")
+            }
+            Gate::Maintenance { message } => {
+                let mut p = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "tenant_maintenance",
+                    "Tenant in maintenance",
+                )
+                .detail(
+                    message
+                        .clone()
+                        .unwrap_or_else(|| "This tenant is under maintenance".into()),
+                );
+                p.retry_after = Some(MAINTENANCE_RETRY_AFTER_SECS);
+                p.maintenance_message = message;
+                p
+            }
         }
     }
 }

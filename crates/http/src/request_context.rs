@@ -89,17 +89,7 @@ pub async fn request_context(
 
 fn problem_of(err: &Error) -> Problem {
     match err.as_error::<Problem>() {
-        Some(p) => Problem {
-            status: p.status,
-            code: p.code,
-            title: p.title,
-            detail: p.detail.clone(),
-            errors: p.errors.clone(),
-            retry_after: p.retry_after,
-            allow: p.allow.clone(),
-            extra: p.extra.clone(),
-            cause: None,
-        },
+        Some(p) => p.without_cause(),
         None => {
             let status = err.as_response_error().status_code();
             let p = Problem::from_status(status);

@@ -5,18 +5,18 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpRequest, web};
 use moka::future::Cache;
 use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
 use tenantry_store::Db;
 use tenantry_tenancy::{
-    BaseDomain, DomainRepository, Gate, HostClass, Hostname, Tenant, TenantChangeListener,
-    TenantRef, TenantRepository, classify_host,
+    BaseDomain, DomainRepository, HostClass, Hostname, Tenant, TenantChangeListener, TenantRef,
+    TenantRepository, classify_host,
 };
 
 use crate::problem::Problem;
@@ -31,9 +31,6 @@ pub const CACHE_TTL: Duration = Duration::from_secs(5);
 /// How often the change counter is read to notice changes made by other processes.
 pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// `Retry-After` of a tenant in maintenance.
-pub const MAINTENANCE_RETRY_AFTER_SECS: u32 = 300;
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {
     Host(Hostname),
@@ -47,6 +44,9 @@ pub struct Resolver {
     repo: Db,
     base_domain: BaseDomain,
     cache: Cache<Key, Option<Arc<Tenant>>>,
+    /// Bumped by every invalidation: an answer read while it moved may predate the change
+    /// and is not cached.
+    generation: Arc<AtomicU64>,
 }
 
 impl Resolver {
@@ -58,6 +58,7 @@ impl Resolver {
                 .max_capacity(100_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -88,18 +89,29 @@ impl Resolver {
     }
 
     async fn lookup(&self, key: Key) -> Result<Option<Arc<Tenant>>, Unexpected> {
-        let repo = self.repo.clone();
-        self.cache
-            .try_get_with(key.clone(), async move {
-                let found = match &key {
-                    Key::Host(h) => repo.tenant_by_verified_hostname(h).await?,
-                    Key::Ref(TenantRef::Slug(s)) => repo.tenant_by_slug(s).await?,
-                    Key::Ref(TenantRef::Id(id)) => repo.tenant_by_id(*id).await?,
-                };
-                Ok::<_, Unexpected>(found.map(Arc::new))
-            })
-            .await
-            .map_err(|e: Arc<Unexpected>| Unexpected::msg(e.to_string()))
+        if let Some(hit) = self.cache.get(&key).await {
+            return Ok(hit);
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let found = match &key {
+            Key::Host(h) => self.repo.tenant_by_verified_hostname(h).await?,
+            Key::Ref(TenantRef::Slug(s)) => self.repo.tenant_by_slug(s).await?,
+            Key::Ref(TenantRef::Id(id)) => self.repo.tenant_by_id(*id).await?,
+        }
+        .map(Arc::new);
+        if self.generation.load(Ordering::SeqCst) == generation {
+            self.cache.insert(key.clone(), found.clone()).await;
+            // An invalidation between the check and the insert must still win.
+            if self.generation.load(Ordering::SeqCst) != generation {
+                self.cache.invalidate(&key).await;
+            }
+        }
+        Ok(found)
+    }
+
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_all();
     }
 }
 
@@ -116,7 +128,7 @@ impl Resolver {
             match self.repo.tenancy_version().await {
                 Ok(v) if seen != Some(v) => {
                     if seen.is_some() {
-                        self.cache.invalidate_all();
+                        self.invalidate();
                     }
                     seen = Some(v);
                 }
@@ -131,7 +143,7 @@ impl TenantChangeListener for Resolver {
     /// Tenant changes are rare: dropping everything is simpler than tracking every key that
     /// may point at the tenant (slug, id, each hostname, negative entries).
     fn tenant_changed(&self, _id: TenantId) {
-        self.cache.invalidate_all();
+        self.invalidate();
     }
 }
 
@@ -170,38 +182,11 @@ impl FromRequest for TenantScope {
                 .map_err(Problem::internal)?
                 .ok_or_else(Problem::tenant_not_found)?;
             tracing::Span::current().record("tenant_id", tracing::field::display(tenant.id));
-            gate(&tenant)?;
+            tenant.gate().map_err(Problem::from)?;
             Ok(TenantScope {
                 ctx: TenantCtx::new(tenant.id),
                 tenant,
             })
         })
-    }
-}
-
-fn gate(tenant: &Tenant) -> Result<(), Problem> {
-    match tenant.gate() {
-        Ok(()) => Ok(()),
-        Err(Gate::Inactive) => {
-            Err(
-                Problem::new(StatusCode::FORBIDDEN, "tenant_inactive", "Tenant inactive")
-                    .detail("This tenant is suspended"),
-            )
-        }
-        Err(Gate::Maintenance { message }) => {
-            let mut p = Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "tenant_maintenance",
-                "Tenant in maintenance",
-            )
-            .detail(
-                message
-                    .clone()
-                    .unwrap_or_else(|| "This tenant is under maintenance".into()),
-            );
-            p.retry_after = Some(MAINTENANCE_RETRY_AFTER_SECS);
-            p.extra = message.map(|m| ("maintenance_message", serde_json::Value::String(m)));
-            Err(p)
-        }
     }
 }

@@ -60,7 +60,7 @@ impl Db {
             Ok(v) => v.into_iter().collect(),
             // No bookkeeping table yet: nothing is applied.
             Err(diesel::result::Error::DatabaseError(_, info))
-                if info.message().contains("__diesel_schema_migrations") =>
+                if is_missing_table(info.message()) =>
             {
                 BTreeSet::new()
             }
@@ -72,6 +72,13 @@ impl Db {
             .collect();
         Ok(MigrationStatus { pending })
     }
+}
+
+/// PostgreSQL: `relation "__diesel_schema_migrations" does not exist`; SQLite: `no such table`.
+/// Anything else (a permission error, say) is a real failure.
+fn is_missing_table(message: &str) -> bool {
+    message.contains("__diesel_schema_migrations")
+        && (message.contains("does not exist") || message.contains("no such table"))
 }
 
 /// Applies pending migrations using the database at `url` (for PostgreSQL, a role that owns
@@ -99,6 +106,12 @@ fn run_blocking(backend: Backend, url: &str) -> Result<Vec<String>, StoreError> 
             let mut conn =
                 <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(url)
                     .map_err(|e| StoreError::Connection(e.to_string()))?;
+            // Instances starting together take turns; the later ones find nothing pending.
+            // The lock ends with the session.
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                "SELECT pg_advisory_lock(7470100)",
+            )?;
             conn.run_pending_migrations(PG_MIGRATIONS)
                 .map(|vs| vs.iter().map(ToString::to_string).collect())
         }

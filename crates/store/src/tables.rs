@@ -14,6 +14,7 @@ diesel::table! {
         maintenance_message -> Nullable<Text>,
         created_at -> DbTime,
         updated_at -> DbTime,
+        revision -> BigInt,
     }
 }
 

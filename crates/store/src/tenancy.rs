@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_kernel::{DomainId, Email, Page, PageRequest, TenantCtx, TenantId, Unexpected};
 use tenantry_tenancy::{
-    AddDomainError, Branding, Color, CreateTenantError, Domain, DomainKind, DomainRepository,
-    DomainStatus, Hostname, MaintenanceMessage, NewTenant, SettingsRepository, Slug, Tenant,
-    TenantFilter, TenantName, TenantRepository, TenantSettings, TenantStatus, WebUrl,
+    AddDomainError, Branding, BrandingPatch, Color, CreateTenantError, Domain, DomainKind,
+    DomainRepository, DomainStatus, Hostname, MaintenanceMessage, NewTenant, SettingsRepository,
+    Slug, Tenant, TenantFilter, TenantName, TenantRepository, TenantSettings, TenantStatus, WebUrl,
 };
 
 use crate::db::Db;
@@ -24,6 +24,7 @@ struct TenantRow {
     maintenance_message: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    revision: i64,
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -49,6 +50,7 @@ impl TryFrom<TenantRow> for Tenant {
                 .transpose()?,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            revision: r.revision,
         })
     }
 }
@@ -266,17 +268,21 @@ impl Db {
     async fn update_tenant(&self, t: &Tenant) -> Result<bool, StoreError> {
         let n = tx!(self, write, tenant = None, |conn| {
             bump_tenancy_version!(conn);
-            Ok(diesel::update(tenants::table.find(DbUuid::from(t.id)))
-                .set((
-                    tenants::name.eq(t.name.as_str()),
-                    tenants::status.eq(t.status.as_str()),
-                    tenants::maintenance.eq(t.maintenance),
-                    tenants::maintenance_message
-                        .eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
-                    tenants::updated_at.eq(t.updated_at),
-                ))
-                .execute(conn)
-                .await?)
+            Ok(diesel::update(
+                tenants::table
+                    .find(DbUuid::from(t.id))
+                    .filter(tenants::revision.eq(t.revision)),
+            )
+            .set((
+                tenants::revision.eq(t.revision + 1),
+                tenants::name.eq(t.name.as_str()),
+                tenants::status.eq(t.status.as_str()),
+                tenants::maintenance.eq(t.maintenance),
+                tenants::maintenance_message.eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
+                tenants::updated_at.eq(t.updated_at),
+            ))
+            .execute(conn)
+            .await?)
         })?;
         Ok(n == 1)
     }
@@ -382,20 +388,29 @@ impl Db {
         .try_into()
     }
 
-    async fn update_branding(
+    async fn patch_branding(
         &self,
         ctx: &TenantCtx,
-        b: &Branding,
+        patch: &BrandingPatch,
         at: DateTime<Utc>,
     ) -> Result<TenantSettings, StoreError> {
-        let (display_name, logo_url, primary_color, support_email) = branding_columns(b);
+        // Absent fields are left out of the SET list: one statement, no read-modify-write.
+        fn text<T>(field: &Option<Option<T>>, as_str: fn(&T) -> &str) -> Option<Option<String>> {
+            field
+                .as_ref()
+                .map(|v| v.as_ref().map(|v| as_str(v).to_owned()))
+        }
+        let display_name = text(&patch.display_name, TenantName::as_str);
+        let logo_url = text(&patch.logo_url, WebUrl::as_str);
+        let primary_color = text(&patch.primary_color, Color::as_str);
+        let support_email = text(&patch.support_email, Email::as_str);
         let row: Option<SettingsRow> = tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
             Ok(diesel::update(scoped!(tenant_settings, ctx))
                 .set((
-                    tenant_settings::display_name.eq(&display_name),
-                    tenant_settings::logo_url.eq(&logo_url),
-                    tenant_settings::primary_color.eq(&primary_color),
-                    tenant_settings::support_email.eq(&support_email),
+                    display_name.map(|v| tenant_settings::display_name.eq(v)),
+                    logo_url.map(|v| tenant_settings::logo_url.eq(v)),
+                    primary_color.map(|v| tenant_settings::primary_color.eq(v)),
+                    support_email.map(|v| tenant_settings::support_email.eq(v)),
                     tenant_settings::updated_at.eq(at),
                 ))
                 .get_result(conn)
@@ -485,12 +500,12 @@ impl SettingsRepository for Db {
         Ok(self.load_settings(ctx).await?)
     }
 
-    async fn save_branding(
+    async fn update_branding(
         &self,
         ctx: &TenantCtx,
-        branding: &Branding,
+        patch: &BrandingPatch,
         at: DateTime<Utc>,
     ) -> Result<TenantSettings, Unexpected> {
-        Ok(self.update_branding(ctx, branding, at).await?)
+        Ok(self.patch_branding(ctx, patch, at).await?)
     }
 }

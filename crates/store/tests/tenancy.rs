@@ -177,6 +177,68 @@ backend_tests! {
         assert_eq!(primaries[0].hostname.as_str(), "acme.example.com");
     }
 
+    async fn a_stale_save_is_refused(t: &TestDb) {
+        let db = t.db();
+        let a = create(db, "acme").await;
+        let stale = db.tenant_by_id(a.id).await.unwrap().unwrap();
+        service(db).suspend(&TenantRef::Id(a.id)).await.unwrap();
+        let mut renamed = stale.clone();
+        renamed.rename(TenantName::parse("Old view").unwrap(), chrono::Utc::now());
+        assert!(!db.save_tenant(&renamed).await.unwrap(), "save based on a stale read");
+        let stored = db.tenant_by_id(a.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, TenantStatus::Suspended, "the suspension survives");
+        assert_eq!(stored.name.as_str(), "acme Inc");
+        assert_eq!(stored.revision, stale.revision + 1);
+    }
+
+    async fn concurrent_changes_all_apply(t: &TestDb) {
+        let db = t.db();
+        let a = create(db, "acme").await;
+        let r = TenantRef::Id(a.id);
+        let svc = service(db);
+        let renames = (0..6).map(|i| {
+            let (svc, r) = (svc.clone(), r.clone());
+            tokio::spawn(async move { svc.rename(&r, TenantName::parse(&format!("Name {i}")).unwrap()).await.map(|_| ()) })
+        });
+        let suspend = {
+            let (svc, r) = (svc.clone(), r.clone());
+            tokio::spawn(async move { svc.suspend(&r).await.map(|_| ()) })
+        };
+        for h in renames.chain([suspend]) {
+            h.await.unwrap().unwrap();
+        }
+        let stored = db.tenant_by_id(a.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, TenantStatus::Suspended, "no rename undid the suspension");
+        assert!(stored.name.as_str().starts_with("Name "));
+        assert_eq!(stored.revision, 7, "seven saves, none lost");
+    }
+
+    async fn concurrent_branding_patches_keep_each_others_fields(t: &TestDb) {
+        let db = t.db();
+        let a = create(db, "acme").await;
+        let ctx = TenantCtx::new(a.id);
+        let settings = SettingsService::new(db.clone(), Arc::new(SystemClock));
+        let colour = {
+            let s = settings.clone();
+            tokio::spawn(async move {
+                let patch = BrandingPatch { primary_color: Some(Some(Color::parse("#123456").unwrap())), ..Default::default() };
+                s.update_branding(&ctx, patch).await
+            })
+        };
+        let name = {
+            let s = settings.clone();
+            tokio::spawn(async move {
+                let patch = BrandingPatch { display_name: Some(Some(TenantName::parse("ACME").unwrap())), ..Default::default() };
+                s.update_branding(&ctx, patch).await
+            })
+        };
+        colour.await.unwrap().unwrap();
+        name.await.unwrap().unwrap();
+        let b = settings.get(&ctx).await.unwrap().branding;
+        assert_eq!(b.primary_color.map(|c| c.as_str().to_owned()).as_deref(), Some("#123456"));
+        assert_eq!(b.display_name.map(|n| n.as_str().to_owned()).as_deref(), Some("ACME"));
+    }
+
     async fn every_tenancy_change_moves_the_change_counter(t: &TestDb) {
         let db = t.db();
         let svc = service(db);
@@ -234,7 +296,10 @@ async fn a_new_database_reports_pending_migrations_until_migrated() {
     let db = Db::connect(&tenantry_store::DbConfig::new(url.clone())).unwrap();
     let before = db.migration_status().await.unwrap();
     assert!(!before.is_current());
-    assert_eq!(before.pending, ["20261123000001", "20261123000002"]);
+    assert_eq!(
+        before.pending,
+        ["20261123000001", "20261123000002", "20261123000003"]
+    );
     let applied = tenantry_store::run_migrations(&url).await.unwrap();
     assert_eq!(applied, before.pending);
     assert!(db.migration_status().await.unwrap().is_current());

@@ -79,6 +79,12 @@ impl Slug {
         if s.starts_with('-') || s.ends_with('-') {
             return Err(invalid("slug must not start or end with '-'"));
         }
+        // `ab--…` labels are reserved for IDNA (`xn--`): browsers would not send them as typed.
+        if s.get(2..4) == Some("--") {
+            return Err(invalid(
+                "slug must not have '--' as its third and fourth characters",
+            ));
+        }
         if RESERVED_SLUGS.contains(&s) {
             return Err(invalid(format!("slug '{s}' is reserved")));
         }
@@ -180,8 +186,18 @@ impl fmt::Display for Hostname {
 pub struct BaseDomain(String);
 
 impl BaseDomain {
+    /// Leaves room for a 63-character label in front: every subdomain is a valid hostname.
+    pub const MAX_LEN: usize = 253 - 64;
+
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        to_ascii_host(raw).map(Self)
+        let ascii = to_ascii_host(raw)?;
+        if ascii.len() > Self::MAX_LEN {
+            return Err(invalid(format!(
+                "base domain must be at most {} characters",
+                Self::MAX_LEN
+            )));
+        }
+        Ok(Self(ascii))
     }
 
     pub fn as_str(&self) -> &str {
@@ -281,6 +297,8 @@ pub struct Tenant {
     pub maintenance_message: Option<MaintenanceMessage>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Counts saves; a save must name the revision it read (optimistic concurrency).
+    pub revision: i64,
 }
 
 impl Tenant {
@@ -294,6 +312,7 @@ impl Tenant {
             maintenance_message: None,
             created_at: now,
             updated_at: now,
+            revision: 0,
         }
     }
 
@@ -552,8 +571,22 @@ mod tests {
             assert!(Slug::parse(ok).is_ok(), "{ok:?} should be a valid slug");
         }
         for bad in [
-            "", "ab", "Acme", "ac_me", "-acme", "acme-", "ac.me", "ac me", "www", "api", "admin",
-            "app", "mail", "ümlaut",
+            "",
+            "ab",
+            "Acme",
+            "ac_me",
+            "-acme",
+            "acme-",
+            "ac.me",
+            "ac me",
+            "www",
+            "api",
+            "admin",
+            "app",
+            "mail",
+            "ümlaut",
+            "xn--bcher-kva",
+            "ab--c",
         ] {
             assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
         }
@@ -597,6 +630,15 @@ mod tests {
             BaseDomain::parse("LocalHost").unwrap().as_str(),
             "localhost"
         );
+        let longest = format!("{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(61));
+        let base = BaseDomain::parse(&longest).unwrap();
+        let sub = base.subdomain(&Slug::parse(&"s".repeat(63)).unwrap());
+        assert_eq!(
+            Hostname::parse(sub.as_str()).unwrap(),
+            sub,
+            "always a valid hostname"
+        );
+        assert!(BaseDomain::parse(&format!("x{longest}")).is_err());
     }
 
     #[test]

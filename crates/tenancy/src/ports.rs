@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tenantry_kernel::{DomainId, Page, PageRequest, TenantCtx, TenantId, Unexpected};
 
 use crate::error::{AddDomainError, CreateTenantError};
-use crate::model::{Branding, Domain, Hostname, Slug, Tenant, TenantSettings, TenantStatus};
+use crate::model::{BrandingPatch, Domain, Hostname, Slug, Tenant, TenantSettings, TenantStatus};
 
 /// Everything a new tenant starts with, written in one transaction.
 #[derive(Clone, Debug)]
@@ -51,8 +51,9 @@ pub trait TenantRepository: Clone + Send + Sync + 'static {
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page<Tenant>, Unexpected>> + Send;
 
-    /// Saves the mutable fields (name, status, maintenance, updated_at). Returns false when
-    /// the tenant no longer exists.
+    /// Saves the mutable fields (name, status, maintenance, updated_at) if the stored tenant
+    /// is still at `tenant.revision`, and moves it to the next revision. Returns false when
+    /// the tenant changed since it was read, or no longer exists: read it again.
     fn save_tenant(&self, tenant: &Tenant)
     -> impl Future<Output = Result<bool, Unexpected>> + Send;
 }
@@ -99,10 +100,12 @@ pub trait SettingsRepository: Clone + Send + Sync + 'static {
         ctx: &TenantCtx,
     ) -> impl Future<Output = Result<TenantSettings, Unexpected>> + Send;
 
-    fn save_branding(
+    /// Applies the patch in one statement (fields it leaves out stay as stored, whatever
+    /// concurrent patches did to them) and returns the settings as saved.
+    fn update_branding(
         &self,
         ctx: &TenantCtx,
-        branding: &Branding,
+        patch: &BrandingPatch,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<TenantSettings, Unexpected>> + Send;
 }

@@ -91,7 +91,7 @@ where
         name: TenantName,
     ) -> Result<Tenant, UpdateTenantError> {
         self.update(r, |t, now| {
-            t.rename(name, now);
+            t.rename(name.clone(), now);
             Ok(())
         })
         .await
@@ -111,7 +111,7 @@ where
         message: Option<MaintenanceMessage>,
     ) -> Result<Tenant, UpdateTenantError> {
         self.update(r, |t, now| {
-            t.start_maintenance(message, now);
+            t.start_maintenance(message.clone(), now);
             Ok(())
         })
         .await
@@ -125,21 +125,30 @@ where
         .await
     }
 
+    /// Reads, changes and saves, again from a fresh read when a concurrent change got there
+    /// first: the change is re-judged against the state it will actually apply to.
     async fn update(
         &self,
         r: &TenantRef,
-        change: impl FnOnce(
+        change: impl Fn(
             &mut Tenant,
             chrono::DateTime<chrono::Utc>,
         ) -> Result<(), crate::TransitionError>,
     ) -> Result<Tenant, UpdateTenantError> {
-        let mut tenant = self.find(r).await?;
-        change(&mut tenant, self.clock.now())?;
-        if !self.repo.save_tenant(&tenant).await? {
-            return Err(UpdateTenantError::NotFound);
+        const ATTEMPTS: usize = 10;
+        for _ in 0..ATTEMPTS {
+            let mut tenant = self.find(r).await?;
+            change(&mut tenant, self.clock.now())?;
+            if self.repo.save_tenant(&tenant).await? {
+                tenant.revision += 1;
+                self.listener.tenant_changed(tenant.id);
+                return Ok(tenant);
+            }
         }
-        self.listener.tenant_changed(tenant.id);
-        Ok(tenant)
+        Err(Unexpected::msg(format!(
+            "tenant kept changing during {ATTEMPTS} attempts to update it"
+        ))
+        .into())
     }
 
     pub async fn domains(&self, r: &TenantRef) -> Result<Vec<Domain>, FindTenantError> {
@@ -244,10 +253,8 @@ impl<S: SettingsRepository> SettingsService<S> {
         ctx: &TenantCtx,
         patch: BrandingPatch,
     ) -> Result<TenantSettings, Unexpected> {
-        let mut branding = self.repo.settings(ctx).await?.branding;
-        branding.apply(patch);
         self.repo
-            .save_branding(ctx, &branding, self.clock.now())
+            .update_branding(ctx, &patch, self.clock.now())
             .await
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tenantry_kernel::{DomainId, Page, PageRequest, TenantCtx, TenantId, Unexpected};
 
 use crate::error::{AddDomainError, CreateTenantError};
-use crate::model::{Branding, Domain, DomainStatus, Hostname, Slug, Tenant, TenantSettings};
+use crate::model::{BrandingPatch, Domain, DomainStatus, Hostname, Slug, Tenant, TenantSettings};
 use crate::ports::{
     DomainRepository, NewTenant, SettingsRepository, TenantChangeListener, TenantFilter,
     TenantRepository,
@@ -88,11 +88,14 @@ impl TenantRepository for InMemoryTenancy {
     async fn save_tenant(&self, tenant: &Tenant) -> Result<bool, Unexpected> {
         let mut s = self.lock();
         match s.tenants.get_mut(&tenant.id) {
-            Some(existing) => {
-                *existing = tenant.clone();
+            Some(existing) if existing.revision == tenant.revision => {
+                *existing = Tenant {
+                    revision: tenant.revision + 1,
+                    ..tenant.clone()
+                };
                 Ok(true)
             }
-            None => Ok(false),
+            _ => Ok(false),
         }
     }
 }
@@ -172,10 +175,10 @@ impl SettingsRepository for InMemoryTenancy {
             .ok_or_else(|| Unexpected::msg("tenant has no settings row"))
     }
 
-    async fn save_branding(
+    async fn update_branding(
         &self,
         ctx: &TenantCtx,
-        branding: &Branding,
+        patch: &BrandingPatch,
         at: DateTime<Utc>,
     ) -> Result<TenantSettings, Unexpected> {
         let mut s = self.lock();
@@ -183,7 +186,7 @@ impl SettingsRepository for InMemoryTenancy {
             .settings
             .get_mut(&ctx.tenant_id())
             .ok_or_else(|| Unexpected::msg("tenant has no settings row"))?;
-        row.branding = branding.clone();
+        row.branding.apply(patch.clone());
         row.updated_at = at;
         Ok(row.clone())
     }

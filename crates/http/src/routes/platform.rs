@@ -25,6 +25,14 @@ fn tenant_ref(raw: &str) -> Result<TenantRef, Problem> {
         .ok_or_else(|| Problem::tenant_not_found().detail("No tenant has this id or slug"))
 }
 
+/// Tenant lists are ordered by id: their cursors carry one.
+fn tenant_cursor(c: Cursor) -> Result<Cursor, tenantry_kernel::page::InvalidCursor> {
+    match c.key().parse::<tenantry_kernel::TenantId>() {
+        Ok(_) => Ok(c),
+        Err(_) => Err(tenantry_kernel::page::InvalidCursor),
+    }
+}
+
 fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
     Hostname::parse(raw).map_err(|_| {
         Problem::new(
@@ -60,7 +68,7 @@ pub async fn list_tenants(
     };
     let after = q
         .cursor
-        .map(|c| Cursor::parse(&c))
+        .map(|c| Cursor::parse(&c).and_then(tenant_cursor))
         .transpose()
         .map_err(|e| {
             Problem::new(StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid cursor")

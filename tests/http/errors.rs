@@ -87,6 +87,27 @@ app_tests! {
         assert!(body["detail"].as_str().unwrap().contains("1024"));
         // Just under the limit is fine.
         app.create_tenant("acme", &"n".repeat(90)).await;
+
+        // A chunked body (no Content-Length) is cut off at the limit too.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/platform/tenants HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            tenantry_tests::OPERATOR_TOKEN
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let chunk = format!("{:x}\r\n{}\r\n", 600, "x".repeat(600));
+        for _ in 0..3 {
+            if stream.write_all(chunk.as_bytes()).await.is_err() {
+                break; // the server may answer and close before reading everything
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response).await;
+        assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+        assert!(response.contains("application/problem+json") && response.contains("payload_too_large"));
     }
 
     async fn request_ids_are_echoed_or_made(app) {

@@ -14,6 +14,7 @@ Environment variables (each also a flag above):
   TENANTRY_BODY_LIMIT               largest request body in bytes (default 1048576)
   TENANTRY_OPERATOR_TOKEN           bearer token for the operator API /api/v1/platform (unset: disabled)
   TENANTRY_WORKERS                  HTTP worker threads (default: one per CPU core)
+  TENANTRY_ALLOW_RLS_BYPASS         serve even if the PostgreSQL role bypasses row-level security (default false)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
 
@@ -110,6 +111,16 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, global = true, env = "TENANTRY_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Serve even when the PostgreSQL role bypasses row-level security (superuser,
+    /// BYPASSRLS or table owner). Only for throwaway setups.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_ALLOW_RLS_BYPASS",
+        default_value_t = false
+    )]
+    pub allow_rls_bypass: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

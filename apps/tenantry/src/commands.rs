@@ -72,13 +72,21 @@ async fn migrate(args: &DbArgs) -> Result<()> {
 async fn serve(cli: &Cli) -> Result<()> {
     let base_domain = base_domain(cli)?;
     let db = open_db(&cli.db).await?;
-    for weakness in db
+    let weaknesses = db
         .rls_weaknesses()
         .await
-        .context("cannot inspect the database role")?
-    {
+        .context("cannot inspect the database role")?;
+    if !weaknesses.is_empty() {
+        let why = weaknesses.join("; ");
+        if !cli.serve.allow_rls_bypass {
+            anyhow::bail!(
+                "refusing to serve: row-level security would not isolate tenants ({why}). \
+                 Connect as tenantry_service (see docs/postgres.md), or set \
+                 TENANTRY_ALLOW_RLS_BYPASS=true to accept that risk"
+            );
+        }
         tracing::warn!(
-            "row-level security is not enforced: {weakness}; connect as tenantry_service (see docs/postgres.md)"
+            "row-level security is not enforced: {why}; TENANTRY_ALLOW_RLS_BYPASS is set"
         );
     }
     let config = HttpConfig {

@@ -154,17 +154,32 @@ async fn migrate_is_idempotent() {
 
 #[test]
 fn help_documents_every_command_and_variable() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
-        .arg("--help")
-        .env_clear()
-        .output()
-        .unwrap();
-    let help = String::from_utf8(out.stdout).unwrap();
-    for word in [
-        "serve",
-        "migrate",
-        "openapi",
-        "tenant",
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+            .args(args)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    // Commands are listed one per line, name first.
+    let commands: Vec<&str> = top
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("  ")
+                .and_then(|l| l.split_whitespace().next())
+        })
+        .collect();
+    for command in ["serve", "migrate", "openapi", "tenant"] {
+        assert!(
+            commands.contains(&command),
+            "--help lacks the {command} command: {top}"
+        );
+    }
+    // Each variable is attached to its flag by clap (`[env: NAME=…]`), not only in prose.
+    for var in [
         "TENANTRY_BIND",
         "TENANTRY_DATABASE_URL",
         "TENANTRY_MIGRATION_DATABASE_URL",
@@ -175,25 +190,39 @@ fn help_documents_every_command_and_variable() {
         "TENANTRY_OPERATOR_TOKEN",
         "TENANTRY_DB_POOL_SIZE",
         "TENANTRY_WORKERS",
+        "TENANTRY_ALLOW_RLS_BYPASS",
     ] {
-        assert!(help.contains(word), "--help lacks {word}");
+        assert!(
+            top.contains(&format!("[env: {var}")),
+            "--help lacks [env: {var}]"
+        );
+        assert!(
+            top.contains(&format!("  {var} ")),
+            "the variables list lacks {var}"
+        );
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
-        .args(["tenant", "--help"])
-        .env_clear()
-        .output()
-        .unwrap();
-    let help = String::from_utf8(out.stdout).unwrap();
-    for word in [
+    let tenant = help(&["tenant", "--help"]);
+    for command in [
         "create",
         "list",
         "show",
+        "rename",
         "suspend",
         "resume",
         "maintenance",
         "domain",
     ] {
-        assert!(help.contains(word), "tenant --help lacks {word}");
+        assert!(
+            tenant.contains(&format!("\n  {command} ")),
+            "tenant --help lacks {command}"
+        );
+    }
+    let domain = help(&["tenant", "domain", "--help"]);
+    for command in ["add", "verify", "primary", "list"] {
+        assert!(
+            domain.contains(&format!("\n  {command} ")),
+            "tenant domain --help lacks {command}"
+        );
     }
 }
 
@@ -294,4 +323,111 @@ fn serve_logs_json_with_request_and_tenant_ids_and_stops_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(child.wait().unwrap().success(), "exit 0 after SIGTERM");
     assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
+}
+
+/// Starts `tenantry serve` on a fresh SQLite database; returns the child, its address and the
+/// rest of its (JSON) log.
+fn start_server(
+    dir: &std::path::Path,
+    extra_env: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
+    use std::io::BufRead;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    cmd.arg("serve")
+        .env_clear()
+        .env(
+            "TENANTRY_DATABASE_URL",
+            format!("sqlite://{}/t.db", dir.display()),
+        )
+        .env("TENANTRY_BIND", "127.0.0.1:0")
+        .env("TENANTRY_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let serving = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("serving"))
+        .expect("serving line");
+    let line: serde_json::Value = serde_json::from_str(&serving).unwrap();
+    let addr = line["fields"]["address"].as_str().unwrap().to_owned();
+    (child, addr, lines)
+}
+
+/// A request still arriving when the signal comes is served before the process exits.
+fn in_flight_request_survives(signal: &str) {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, lines) = start_server(dir.path(), &[("TENANTRY_OPERATOR_TOKEN", "tok")]);
+    let body = br#"{"slug": "acme", "name": "Acme Inc"}"#;
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /api/v1/platform/tenants HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tok\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..10]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stream.write_all(&body[10..]).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 201"),
+        "{signal}: in-flight request got {response:?}"
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success(), "exit 0 after {signal}");
+    let name = signal.trim_start_matches("-");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("stopping gracefully") && l.contains(&format!("SIG{name}"))),
+        "{rest:?}"
+    );
+    // New connections are refused once stopped.
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+}
+
+#[test]
+fn sigterm_stops_gracefully() {
+    in_flight_request_survives("-TERM");
+}
+
+#[test]
+fn sigint_stops_gracefully() {
+    in_flight_request_survives("-INT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_to_serve_as_a_role_that_bypasses_rls() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let owner = db.owner_url().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .arg("serve")
+        .env_clear()
+        .env("TENANTRY_DATABASE_URL", &owner)
+        .env("TENANTRY_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to serve") && stderr.contains("owns"),
+        "{stderr}"
+    );
 }

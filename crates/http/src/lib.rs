@@ -191,12 +191,48 @@ pub fn server(
     actix_web::rt::spawn(shared.state.resolver.clone().follow_changes());
     let mut server = HttpServer::new(move || app(shared.clone()))
         .shutdown_timeout(options.shutdown_timeout_secs)
+        // actix treats SIGINT as a forced stop; both signals should let requests finish.
+        .disable_signals()
         .listen(listener)?;
     if let Some(n) = options.workers {
         server = server.workers(n);
     }
-    if !options.handle_signals {
-        server = server.disable_signals();
+    let server = server.run();
+    if options.handle_signals {
+        // Registered before returning, so no signal can slip in before the handler exists.
+        let signals = ShutdownSignals::new()?;
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            let name = signals.recv().await;
+            tracing::info!(
+                signal = name,
+                "stopping gracefully: in-flight requests may finish"
+            );
+            handle.stop(true).await;
+        });
     }
-    Ok(server.run())
+    Ok(server)
+}
+
+/// SIGTERM and SIGINT, both asking for a graceful stop.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }

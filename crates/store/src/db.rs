@@ -59,7 +59,8 @@ pub(crate) fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
-/// The file behind a `sqlite://` URL (`sqlite://./data/x.db`, `sqlite:///abs/x.db`).
+/// The file behind a `sqlite://` URL (`sqlite://./data/x.db`, `sqlite:///abs/x.db`), with its
+/// directory created when missing.
 pub(crate) fn sqlite_path(url: &str) -> Result<PathBuf, StoreError> {
     let rest = url
         .strip_prefix("sqlite://")
@@ -70,12 +71,17 @@ pub(crate) fn sqlite_path(url: &str) -> Result<PathBuf, StoreError> {
             "SQLite needs a file path (an in-memory database cannot be shared by a pool)".into(),
         ));
     }
-    Ok(PathBuf::from(rest))
+    let path = PathBuf::from(rest);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(path)
 }
 
 /// Pragmas every SQLite connection gets: wait instead of failing on a busy writer, write-ahead
 /// logging (readers never block the writer), enforced foreign keys.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
 #[derive(Clone)]
@@ -109,11 +115,6 @@ impl Db {
             }
             Backend::Sqlite => {
                 let path = sqlite_path(&config.url)?;
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Config(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                }
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
                 manager_config.custom_setup = Box::new(|path| {
                     let path = path.to_owned();

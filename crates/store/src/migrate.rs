@@ -7,7 +7,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::db::{Backend, Db, DbConn, backend_of, sqlite_path};
+use crate::db::{Backend, Db, DbConn, SQLITE_PRAGMAS, backend_of, sqlite_path};
 use crate::error::StoreError;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -117,17 +117,9 @@ fn run_blocking(backend: Backend, url: &str) -> Result<Vec<String>, StoreError> 
         }
         Backend::Sqlite => {
             let path = sqlite_path(url)?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Config(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|e| StoreError::Connection(e.to_string()))?;
-            diesel::connection::SimpleConnection::batch_execute(
-                &mut conn,
-                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
-            )?;
+            diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
             conn.run_pending_migrations(SQLITE_MIGRATIONS)
                 .map(|vs| vs.iter().map(ToString::to_string).collect())
         }

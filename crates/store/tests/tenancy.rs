@@ -347,20 +347,60 @@ mod row_level_security {
         let Some(t) = pg().await else { return };
         let db = t.db();
         create(db, "acme").await;
-        for sql in [
-            "ALTER TABLE tenant_settings DISABLE ROW LEVEL SECURITY",
-            "ALTER TABLE tenant_settings NO FORCE ROW LEVEL SECURITY",
-            "DROP POLICY tenant_isolation ON tenant_settings",
-            "SET row_security = off; SELECT * FROM tenant_settings",
-            "SET ROLE tenantry_owner",
-            "CREATE POLICY open_all ON tenant_settings USING (true)",
+        for (sql, refusal) in [
+            (
+                "ALTER TABLE tenant_settings DISABLE ROW LEVEL SECURITY",
+                "must be owner",
+            ),
+            (
+                "ALTER TABLE tenant_settings NO FORCE ROW LEVEL SECURITY",
+                "must be owner",
+            ),
+            (
+                "DROP POLICY tenant_isolation ON tenant_settings",
+                "must be owner",
+            ),
+            (
+                "CREATE POLICY open_all ON tenant_settings USING (true)",
+                "must be owner",
+            ),
+            (
+                "SET row_security = off; SELECT * FROM tenant_settings",
+                "row-level security",
+            ),
+            ("SET ROLE tenantry_owner", "permission denied to set role"),
+            (
+                "GRANT tenantry_owner TO tenantry_service",
+                "must have admin option|permission denied",
+            ),
         ] {
-            let result = db.execute_raw(sql).await;
-            assert!(result.is_err(), "service role could run: {sql}");
+            let err = db.execute_raw(sql).await.expect_err(sql).to_string();
+            assert!(
+                refusal.split('|').any(|r| err.contains(r)),
+                "{sql}: expected {refusal:?}, got {err:?}"
+            );
         }
         assert_eq!(
             db.unfiltered_count(None, "tenant_settings").await.unwrap(),
             0
         );
+    }
+
+    /// The migrations enable and force RLS on every tenant-owned table.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tenant_owned_tables_have_forced_rls() {
+        let Some(t) = pg().await else { return };
+        let db = t.db();
+        for table in ["tenant_settings"] {
+            let sql = format!(
+                "(SELECT 1 FROM pg_class WHERE relname = '{table}' AND relrowsecurity AND relforcerowsecurity \
+                  AND EXISTS (SELECT 1 FROM pg_policies WHERE tablename = '{table}')) AS t"
+            );
+            assert_eq!(
+                db.unfiltered_count(None, &sql).await.unwrap(),
+                1,
+                "{table}: RLS not enabled and forced"
+            );
+        }
     }
 }

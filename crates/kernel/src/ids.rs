@@ -65,6 +65,10 @@ id_type!(
     /// Identifies a hostname attached to a tenant.
     DomainId
 );
+id_type!(
+    /// Identifies a person: users are platform-wide (one person, many tenants).
+    UserId
+);
 
 #[cfg(test)]
 mod tests {

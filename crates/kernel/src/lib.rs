@@ -9,10 +9,10 @@ pub mod error;
 pub mod ids;
 pub mod page;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::TenantCtx;
 pub use error::Unexpected;
-pub use ids::{DomainId, TenantId};
+pub use ids::{DomainId, TenantId, UserId};
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub mod email;
 pub use email::Email;

@@ -1,0 +1,60 @@
+//! One error enum per operation; the HTTP adapter maps each to a problem in one place.
+
+use tenantry_kernel::Unexpected;
+use thiserror::Error;
+
+use crate::model::InvalidValue;
+
+#[derive(Debug, Error)]
+pub enum CreateUserError {
+    #[error("an account with this e-mail address already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum LoginError {
+    /// Unknown e-mail, wrong password or disabled account: deliberately indistinguishable.
+    #[error("invalid e-mail or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    Locked { retry_after_secs: u64 },
+    #[error("too many failed logins from this address; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum RefreshError {
+    /// Unknown, expired, revoked or already used (which revokes its whole family).
+    #[error("the refresh token is not valid")]
+    InvalidToken,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("the access token is not valid")]
+pub struct InvalidAccessToken;
+
+#[derive(Debug, Error)]
+pub enum UserError {
+    #[error("user not found")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum ChangePasswordError {
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("{0}")]
+    Invalid(InvalidValue),
+    #[error("user not found")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}

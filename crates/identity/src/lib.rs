@@ -1,0 +1,14 @@
+//! The identity domain: platform-wide users, their credentials, sessions (access and refresh
+//! tokens) and the login throttle. Pure: the ports say what it needs from outside.
+
+pub mod error;
+pub mod model;
+pub mod ports;
+pub mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::*;
+pub use model::*;
+pub use ports::*;
+pub use service::{AuthPolicy, AuthService};

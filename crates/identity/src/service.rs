@@ -1,0 +1,319 @@
+//! Use cases: sign-up, login with lockout, token refresh with reuse detection, logout,
+//! profile and password changes.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tenantry_kernel::{Clock, Email, Unexpected, UserId};
+
+use crate::error::{
+    ChangePasswordError, CreateUserError, InvalidAccessToken, LoginError, RefreshError, UserError,
+};
+use crate::model::{
+    AccessClaims, DisplayName, FamilyId, NewPassword, RefreshRecord, RefreshSecret, Session, User,
+    UserStatus,
+};
+use crate::ports::{
+    AccessTokens, LoginThrottle, PasswordHasher, Rotation, Secrets, SessionRepository,
+    UserRepository,
+};
+
+/// Lifetimes and limits.
+#[derive(Clone, Debug)]
+pub struct AuthPolicy {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Failed logins of one account within `failure_window` that lock it...
+    pub account_failure_limit: u32,
+    /// ...and from one address.
+    pub address_failure_limit: u32,
+    pub failure_window: Duration,
+    /// How long a lock lasts after the failure that caused it.
+    pub lockout: Duration,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::minutes(15),
+            refresh_ttl: Duration::days(30),
+            account_failure_limit: 5,
+            address_failure_limit: 50,
+            failure_window: Duration::minutes(15),
+            lockout: Duration::minutes(15),
+        }
+    }
+}
+
+/// Identity use cases. `R` is the store (users, sessions, throttle); `C` the crypto adapter
+/// (hasher, token signer, secrets).
+#[derive(Clone)]
+pub struct AuthService<R, C> {
+    repo: R,
+    crypto: C,
+    clock: Arc<dyn Clock>,
+    policy: AuthPolicy,
+}
+
+impl<R, C> AuthService<R, C>
+where
+    R: UserRepository + SessionRepository + LoginThrottle,
+    C: PasswordHasher + AccessTokens + Secrets,
+{
+    pub fn new(repo: R, crypto: C, clock: Arc<dyn Clock>, policy: AuthPolicy) -> Self {
+        Self {
+            repo,
+            crypto,
+            clock,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &AuthPolicy {
+        &self.policy
+    }
+
+    /// Creates an active user with a password.
+    pub async fn create_user(
+        &self,
+        email: Email,
+        display_name: DisplayName,
+        password: &NewPassword,
+    ) -> Result<User, CreateUserError> {
+        let hash = self.crypto.hash(password).await?;
+        let user = User::new(email, display_name, self.clock.now());
+        self.repo.create_user(&user, &hash).await?;
+        Ok(user)
+    }
+
+    /// Checks the password and opens a session. Unknown e-mail, wrong password and disabled
+    /// account give the same error after the same work (one hash verification).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client_ip: Option<&str>,
+    ) -> Result<Session, LoginError> {
+        let now = self.clock.now();
+        let parsed = Email::parse(email).ok();
+        let email_key = parsed
+            .as_ref()
+            .map_or_else(|| email.trim().to_lowercase(), Email::normalized);
+        self.check_throttle(&email_key, client_ip, now).await?;
+
+        let found = match &parsed {
+            Some(e) => self.repo.credentials(e).await?,
+            None => None,
+        };
+        let (user, ok) = match found {
+            Some((user, hash)) => {
+                let ok = self.crypto.verify_password(password, &hash).await?;
+                (Some(user), ok)
+            }
+            None => {
+                self.crypto
+                    .verify_password(password, self.crypto.decoy())
+                    .await?;
+                (None, false)
+            }
+        };
+        let user = match user {
+            Some(u) if ok && u.status == UserStatus::Active => u,
+            _ => {
+                self.repo.record_failure(&email_key, client_ip, now).await?;
+                return Err(LoginError::InvalidCredentials);
+            }
+        };
+        self.repo.clear_failures(&email_key).await?;
+        self.repo.record_login(user.id, now).await?;
+        let family = FamilyId::new();
+        let (refresh_token, refresh_expires_at) = self.new_refresh(user.id, family, now).await?;
+        let (access_token, access_expires_at) = self.new_access(user.id, family, now)?;
+        Ok(Session {
+            user: User {
+                last_login_at: Some(now),
+                ..user
+            },
+            access_token,
+            access_expires_at,
+            refresh_token,
+            refresh_expires_at,
+        })
+    }
+
+    async fn check_throttle(
+        &self,
+        email_key: &str,
+        client_ip: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LoginError> {
+        let since = now - self.policy.failure_window;
+        let account = self.repo.account_failures(email_key, since).await?;
+        if let Some(secs) = self.locked_for(
+            account.count,
+            account.latest,
+            self.policy.account_failure_limit,
+            now,
+        ) {
+            return Err(LoginError::Locked {
+                retry_after_secs: secs,
+            });
+        }
+        if let Some(ip) = client_ip {
+            let address = self.repo.address_failures(ip, since).await?;
+            if let Some(secs) = self.locked_for(
+                address.count,
+                address.latest,
+                self.policy.address_failure_limit,
+                now,
+            ) {
+                return Err(LoginError::TooManyAttempts {
+                    retry_after_secs: secs,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Seconds left of a lock, when `count` failures reached `limit`.
+    fn locked_for(
+        &self,
+        count: u32,
+        latest: Option<DateTime<Utc>>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Option<u64> {
+        let until = latest? + self.policy.lockout;
+        (count >= limit && until > now).then(|| (until - now).num_seconds().max(1).unsigned_abs())
+    }
+
+    async fn new_refresh(
+        &self,
+        user_id: UserId,
+        family: FamilyId,
+        now: DateTime<Utc>,
+    ) -> Result<(RefreshSecret, DateTime<Utc>), Unexpected> {
+        let secret = self.crypto.refresh_secret();
+        let expires_at = now + self.policy.refresh_ttl;
+        self.repo
+            .insert_refresh(&RefreshRecord {
+                digest: self.crypto.digest(&secret),
+                user_id,
+                family,
+                issued_at: now,
+                expires_at,
+            })
+            .await?;
+        Ok((secret, expires_at))
+    }
+
+    fn new_access(
+        &self,
+        user_id: UserId,
+        family: FamilyId,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), Unexpected> {
+        let claims = AccessClaims {
+            user_id,
+            issued_at: now,
+            expires_at: now + self.policy.access_ttl,
+            jti: self.crypto.token_id(),
+        };
+        Ok((self.crypto.sign_token(&claims, family)?, claims.expires_at))
+    }
+
+    /// Spends a refresh token for a new pair. Presenting a spent token again revokes every
+    /// token of its family: whoever holds the newer one must log in again.
+    pub async fn refresh(&self, secret: &RefreshSecret) -> Result<Session, RefreshError> {
+        let now = self.clock.now();
+        let new_secret = self.crypto.refresh_secret();
+        let new_expires_at = now + self.policy.refresh_ttl;
+        let rotation = self
+            .repo
+            .rotate_refresh(
+                &self.crypto.digest(secret),
+                &self.crypto.digest(&new_secret),
+                new_expires_at,
+                now,
+            )
+            .await?;
+        let Rotation::Rotated { user_id, family } = rotation else {
+            return Err(RefreshError::InvalidToken);
+        };
+        let user = match self.repo.user_by_id(user_id).await? {
+            Some(u) if u.status == UserStatus::Active => u,
+            _ => {
+                self.repo
+                    .revoke_family_of(&self.crypto.digest(&new_secret), now)
+                    .await?;
+                return Err(RefreshError::InvalidToken);
+            }
+        };
+        let (access_token, access_expires_at) = self.new_access(user_id, family, now)?;
+        Ok(Session {
+            user,
+            access_token,
+            access_expires_at,
+            refresh_token: new_secret,
+            refresh_expires_at: new_expires_at,
+        })
+    }
+
+    /// Ends the session the refresh token belongs to.
+    pub async fn logout(&self, secret: &RefreshSecret) -> Result<(), Unexpected> {
+        self.repo
+            .revoke_family_of(&self.crypto.digest(secret), self.clock.now())
+            .await
+    }
+
+    /// Checks an access token without the database.
+    pub fn authenticate(
+        &self,
+        token: &str,
+    ) -> Result<(AccessClaims, FamilyId), InvalidAccessToken> {
+        self.crypto.verify_token(token, self.clock.now())
+    }
+
+    pub async fn me(&self, user_id: UserId) -> Result<User, UserError> {
+        self.repo
+            .user_by_id(user_id)
+            .await?
+            .ok_or(UserError::NotFound)
+    }
+
+    pub async fn rename(&self, user_id: UserId, name: &DisplayName) -> Result<User, UserError> {
+        self.repo
+            .set_display_name(user_id, name)
+            .await?
+            .ok_or(UserError::NotFound)
+    }
+
+    /// Needs the current password; every other session of the user ends.
+    pub async fn change_password(
+        &self,
+        user_id: UserId,
+        current_session: FamilyId,
+        current: &str,
+        new: &str,
+    ) -> Result<(), ChangePasswordError> {
+        let user = self
+            .repo
+            .user_by_id(user_id)
+            .await?
+            .ok_or(ChangePasswordError::NotFound)?;
+        let hash = self
+            .repo
+            .password_hash(user_id)
+            .await?
+            .ok_or(ChangePasswordError::NotFound)?;
+        if !self.crypto.verify_password(current, &hash).await? {
+            return Err(ChangePasswordError::WrongPassword);
+        }
+        let new = NewPassword::parse(new, &user.email).map_err(ChangePasswordError::Invalid)?;
+        let new_hash = self.crypto.hash(&new).await?;
+        self.repo
+            .set_password(user_id, &new_hash, Some(current_session), self.clock.now())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,344 @@
+//! In-memory fakes of the identity ports, with the same rules as the real adapters.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use tenantry_kernel::{Email, Unexpected, UserId};
+
+use crate::error::{CreateUserError, InvalidAccessToken};
+use crate::model::{
+    AccessClaims, DisplayName, FamilyId, NewPassword, PasswordHash, RefreshRecord, RefreshSecret,
+    TokenDigest, User,
+};
+use crate::ports::{
+    AccessTokens, Failures, LoginThrottle, PasswordHasher, Rotation, Secrets, SessionRepository,
+    UserRepository,
+};
+
+#[derive(Clone, Debug)]
+struct StoredToken {
+    record: RefreshRecord,
+    spent: bool,
+    revoked: bool,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<UserId, (User, PasswordHash)>,
+    tokens: HashMap<TokenDigest, StoredToken>,
+    failures: Vec<(String, Option<String>, DateTime<Utc>)>,
+}
+
+/// Users, sessions and the login throttle, in memory.
+#[derive(Clone, Default)]
+pub struct InMemoryIdentity {
+    state: Arc<Mutex<State>>,
+}
+
+impl InMemoryIdentity {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Live (neither spent nor revoked) refresh tokens of a user.
+    pub fn live_tokens(&self, user: UserId) -> usize {
+        self.lock()
+            .tokens
+            .values()
+            .filter(|t| t.record.user_id == user && !t.spent && !t.revoked)
+            .count()
+    }
+}
+
+impl UserRepository for InMemoryIdentity {
+    async fn create_user(&self, user: &User, hash: &PasswordHash) -> Result<(), CreateUserError> {
+        let mut s = self.lock();
+        if s.users
+            .values()
+            .any(|(u, _)| u.email.normalized() == user.email.normalized())
+        {
+            return Err(CreateUserError::EmailTaken);
+        }
+        s.users.insert(user.id, (user.clone(), hash.clone()));
+        Ok(())
+    }
+
+    async fn credentials(&self, email: &Email) -> Result<Option<(User, PasswordHash)>, Unexpected> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|(u, _)| u.email.normalized() == email.normalized())
+            .cloned())
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, Unexpected> {
+        Ok(self.lock().users.get(&id).map(|(u, _)| u.clone()))
+    }
+
+    async fn password_hash(&self, id: UserId) -> Result<Option<PasswordHash>, Unexpected> {
+        Ok(self.lock().users.get(&id).map(|(_, h)| h.clone()))
+    }
+
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), Unexpected> {
+        if let Some((u, _)) = self.lock().users.get_mut(&id) {
+            u.last_login_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn set_display_name(
+        &self,
+        id: UserId,
+        name: &DisplayName,
+    ) -> Result<Option<User>, Unexpected> {
+        Ok(self.lock().users.get_mut(&id).map(|(u, _)| {
+            u.display_name = name.clone();
+            u.clone()
+        }))
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        keep: Option<FamilyId>,
+        _at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        let mut s = self.lock();
+        if let Some((_, h)) = s.users.get_mut(&id) {
+            *h = hash.clone();
+        }
+        for t in s.tokens.values_mut() {
+            if t.record.user_id == id && Some(t.record.family) != keep {
+                t.revoked = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SessionRepository for InMemoryIdentity {
+    async fn insert_refresh(&self, record: &RefreshRecord) -> Result<(), Unexpected> {
+        self.lock().tokens.insert(
+            record.digest.clone(),
+            StoredToken {
+                record: record.clone(),
+                spent: false,
+                revoked: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &TokenDigest,
+        new_digest: &TokenDigest,
+        new_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, Unexpected> {
+        let mut s = self.lock();
+        let Some(token) = s.tokens.get(old).cloned() else {
+            return Ok(Rotation::Invalid);
+        };
+        if token.spent || token.revoked {
+            let family = token.record.family;
+            for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
+                t.revoked = true;
+            }
+            return Ok(Rotation::Reused);
+        }
+        if token.record.expires_at <= now {
+            return Ok(Rotation::Invalid);
+        }
+        if let Some(t) = s.tokens.get_mut(old) {
+            t.spent = true;
+        }
+        let record = RefreshRecord {
+            digest: new_digest.clone(),
+            issued_at: now,
+            expires_at: new_expires_at,
+            ..token.record.clone()
+        };
+        s.tokens.insert(
+            new_digest.clone(),
+            StoredToken {
+                record,
+                spent: false,
+                revoked: false,
+            },
+        );
+        Ok(Rotation::Rotated {
+            user_id: token.record.user_id,
+            family: token.record.family,
+        })
+    }
+
+    async fn revoke_family_of(
+        &self,
+        digest: &TokenDigest,
+        _now: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        let mut s = self.lock();
+        if let Some(family) = s.tokens.get(digest).map(|t| t.record.family) {
+            for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
+                t.revoked = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn failures<'a>(rows: impl Iterator<Item = &'a DateTime<Utc>>) -> Failures {
+    rows.fold(Failures::default(), |acc, at| Failures {
+        count: acc.count + 1,
+        latest: Some(acc.latest.map_or(*at, |l| l.max(*at))),
+    })
+}
+
+impl LoginThrottle for InMemoryIdentity {
+    async fn account_failures(
+        &self,
+        email_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Failures, Unexpected> {
+        let s = self.lock();
+        Ok(failures(
+            s.failures
+                .iter()
+                .filter(|(e, _, at)| e == email_key && *at >= since)
+                .map(|(_, _, at)| at),
+        ))
+    }
+
+    async fn address_failures(
+        &self,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Failures, Unexpected> {
+        let s = self.lock();
+        Ok(failures(
+            s.failures
+                .iter()
+                .filter(|(_, i, at)| i.as_deref() == Some(ip) && *at >= since)
+                .map(|(_, _, at)| at),
+        ))
+    }
+
+    async fn record_failure(
+        &self,
+        email_key: &str,
+        ip: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        self.lock()
+            .failures
+            .push((email_key.to_owned(), ip.map(str::to_owned), at));
+        Ok(())
+    }
+
+    async fn clear_failures(&self, email_key: &str) -> Result<(), Unexpected> {
+        self.lock().failures.retain(|(e, _, _)| e != email_key);
+        Ok(())
+    }
+}
+
+/// Crypto stand-ins: reversible "hashes", unsigned tokens, counting secrets. Only for tests.
+#[derive(Clone)]
+pub struct FakeCrypto {
+    counter: Arc<Mutex<u64>>,
+    decoy: PasswordHash,
+}
+
+impl Default for FakeCrypto {
+    fn default() -> Self {
+        Self {
+            counter: Arc::default(),
+            decoy: PasswordHash("fake:".into()),
+        }
+    }
+}
+
+impl FakeCrypto {
+    fn next(&self) -> u64 {
+        let mut c = self.counter.lock().unwrap_or_else(|p| p.into_inner());
+        *c += 1;
+        *c
+    }
+}
+
+impl PasswordHasher for FakeCrypto {
+    async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, Unexpected> {
+        Ok(PasswordHash(format!("fake:{}", password.expose())))
+    }
+
+    async fn verify_password(
+        &self,
+        password: &str,
+        hash: &PasswordHash,
+    ) -> Result<bool, Unexpected> {
+        Ok(hash.0 == format!("fake:{password}") && !password.is_empty())
+    }
+
+    fn decoy(&self) -> &PasswordHash {
+        &self.decoy
+    }
+}
+
+impl AccessTokens for FakeCrypto {
+    fn sign_token(&self, claims: &AccessClaims, family: FamilyId) -> Result<String, Unexpected> {
+        Ok(format!(
+            "fake.{}.{}.{}.{}",
+            claims.user_id,
+            family.as_uuid(),
+            claims.expires_at.timestamp(),
+            claims.jti
+        ))
+    }
+
+    fn verify_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(AccessClaims, FamilyId), InvalidAccessToken> {
+        let parts: Vec<&str> = token.split('.').collect();
+        let [_, user, family, exp, jti] = parts[..] else {
+            return Err(InvalidAccessToken);
+        };
+        let user_id: UserId = user.parse().map_err(|_| InvalidAccessToken)?;
+        let family = uuid::Uuid::parse_str(family).map_err(|_| InvalidAccessToken)?;
+        let exp = exp
+            .parse::<i64>()
+            .ok()
+            .and_then(|e| DateTime::from_timestamp(e, 0))
+            .ok_or(InvalidAccessToken)?;
+        if exp <= now {
+            return Err(InvalidAccessToken);
+        }
+        Ok((
+            AccessClaims {
+                user_id,
+                issued_at: now,
+                expires_at: exp,
+                jti: jti.to_owned(),
+            },
+            FamilyId::from_uuid(family),
+        ))
+    }
+}
+
+impl Secrets for FakeCrypto {
+    fn refresh_secret(&self) -> RefreshSecret {
+        RefreshSecret(format!("refresh-{}", self.next()))
+    }
+
+    fn token_id(&self) -> String {
+        format!("jti-{}", self.next())
+    }
+
+    fn digest(&self, secret: &RefreshSecret) -> TokenDigest {
+        TokenDigest(format!("digest({})", secret.0))
+    }
+}

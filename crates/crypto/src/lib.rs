@@ -1,0 +1,97 @@
+//! The crypto adapter: implements the identity ports for password hashing (argon2id, off the
+//! async executor), access tokens (EdDSA-signed JWTs, published as a JWKS) and random secrets.
+
+mod hasher;
+mod keys;
+mod secrets;
+mod tokens;
+
+pub use hasher::Argon2Hasher;
+pub use keys::{KeyError, SigningKeyMaterial};
+pub use secrets::RandomSecrets;
+pub use tokens::{Jwks, JwtTokens};
+
+/// Everything the identity service needs from this crate, in one value.
+#[derive(Clone)]
+pub struct Crypto {
+    pub hasher: Argon2Hasher,
+    pub tokens: JwtTokens,
+    pub secrets: RandomSecrets,
+}
+
+impl Crypto {
+    /// Hasher, token signer for `issuer` with `key`, and the OS random source.
+    pub fn new(
+        key: &SigningKeyMaterial,
+        issuer: &str,
+    ) -> Result<Self, tenantry_kernel::Unexpected> {
+        Ok(Self {
+            hasher: Argon2Hasher::new()?,
+            tokens: JwtTokens::new(key, issuer).map_err(tenantry_kernel::Unexpected::new)?,
+            secrets: RandomSecrets,
+        })
+    }
+}
+
+mod delegation {
+    //! `Crypto` is each port by handing the call to the part that does it.
+
+    use chrono::{DateTime, Utc};
+    use tenantry_identity::{
+        AccessClaims, AccessTokens, FamilyId, InvalidAccessToken, NewPassword, PasswordHash,
+        PasswordHasher, RefreshSecret, Secrets, TokenDigest,
+    };
+    use tenantry_kernel::Unexpected;
+
+    use super::Crypto;
+
+    impl PasswordHasher for Crypto {
+        async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, Unexpected> {
+            self.hasher.hash(password).await
+        }
+
+        async fn verify_password(
+            &self,
+            password: &str,
+            hash: &PasswordHash,
+        ) -> Result<bool, Unexpected> {
+            self.hasher.verify_password(password, hash).await
+        }
+
+        fn decoy(&self) -> &PasswordHash {
+            self.hasher.decoy()
+        }
+    }
+
+    impl AccessTokens for Crypto {
+        fn sign_token(
+            &self,
+            claims: &AccessClaims,
+            family: FamilyId,
+        ) -> Result<String, Unexpected> {
+            self.tokens.sign_token(claims, family)
+        }
+
+        fn verify_token(
+            &self,
+            token: &str,
+            now: DateTime<Utc>,
+        ) -> Result<(AccessClaims, FamilyId), InvalidAccessToken> {
+            self.tokens.verify_token(token, now)
+        }
+    }
+
+    impl Secrets for Crypto {
+        fn refresh_secret(&self) -> RefreshSecret {
+            self.secrets.refresh_secret()
+        }
+
+        fn token_id(&self) -> String {
+            self.secrets.token_id()
+        }
+
+        fn digest(&self, secret: &RefreshSecret) -> TokenDigest {
+            self.secrets.digest(secret)
+        }
+    }
+}

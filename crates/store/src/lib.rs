@@ -8,6 +8,7 @@
 #[macro_use]
 mod db;
 mod error;
+mod identity;
 mod migrate;
 mod schema;
 mod tenancy;

@@ -50,11 +50,66 @@ diesel::table! {
 
 diesel::joinable!(domains -> tenants (tenant_id));
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
-diesel::allow_tables_to_appear_in_same_query!(tenants, domains, tenant_settings);
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(tenants, domains, tenant_settings, users, refresh_tokens);
 
 diesel::table! {
     platform_changes (id) {
         id -> Integer,
         tenancy_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    users (id) {
+        id -> DbId,
+        email -> Text,
+        email_normalized -> Text,
+        display_name -> Text,
+        status -> Text,
+        password_hash -> Text,
+        created_at -> DbTime,
+        last_login_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    refresh_tokens (digest) {
+        digest -> Text,
+        user_id -> DbId,
+        family -> DbId,
+        issued_at -> DbTime,
+        expires_at -> DbTime,
+        spent_at -> Nullable<DbTime>,
+        revoked_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    login_failures (id) {
+        id -> DbId,
+        email_key -> Text,
+        ip -> Nullable<Text>,
+        at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::DbTime;
+
+    signing_keys (kid) {
+        kid -> Text,
+        private_key_pem -> Text,
+        created_at -> DbTime,
     }
 }

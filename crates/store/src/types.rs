@@ -51,4 +51,9 @@ macro_rules! db_uuid_from {
     )*};
 }
 
-db_uuid_from!(tenantry_kernel::TenantId, tenantry_kernel::DomainId);
+db_uuid_from!(
+    tenantry_kernel::TenantId,
+    tenantry_kernel::DomainId,
+    tenantry_kernel::UserId,
+    tenantry_identity::FamilyId
+);

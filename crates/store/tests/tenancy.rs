@@ -296,10 +296,14 @@ async fn a_new_database_reports_pending_migrations_until_migrated() {
     let db = Db::connect(&tenantry_store::DbConfig::new(url.clone())).unwrap();
     let before = db.migration_status().await.unwrap();
     assert!(!before.is_current());
-    assert_eq!(
-        before.pending,
-        ["20261123000001", "20261123000002", "20261123000003"]
-    );
+    let on_disk = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/sqlite"
+    ))
+    .unwrap()
+    .count();
+    assert_eq!(before.pending.len(), on_disk, "every migration is pending");
+    assert_eq!(before.pending[0], "20261123000001");
     let applied = tenantry_store::run_migrations(&url).await.unwrap();
     assert_eq!(applied, before.pending);
     assert!(db.migration_status().await.unwrap().is_current());

@@ -1,0 +1,471 @@
+//! The identity ports: users, refresh tokens, the login throttle and the signing key. All
+//! platform tables (one person, many tenants).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tenantry_identity::{
+    CreateUserError, DisplayName, Failures, FamilyId, LoginThrottle, PasswordHash, RefreshRecord,
+    Rotation, SessionRepository, TokenDigest, User, UserRepository, UserStatus,
+};
+use tenantry_kernel::{Email, Unexpected, UserId};
+
+use crate::db::Db;
+use crate::error::StoreError;
+use crate::types::DbUuid;
+
+#[derive(Queryable)]
+struct UserRow {
+    id: DbUuid,
+    email: String,
+    _email_normalized: String,
+    display_name: String,
+    status: String,
+    password_hash: String,
+    created_at: DateTime<Utc>,
+    last_login_at: Option<DateTime<Utc>>,
+}
+
+impl UserRow {
+    fn into_parts(self) -> Result<(User, PasswordHash), StoreError> {
+        let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("{what} {v:?}"));
+        let user = User {
+            id: UserId::from_uuid(self.id.0),
+            email: Email::parse(&self.email).map_err(|_| corrupt("e-mail", &self.email))?,
+            display_name: DisplayName::parse(&self.display_name)
+                .map_err(|_| corrupt("display name", &self.display_name))?,
+            status: UserStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("user status", &self.status))?,
+            created_at: self.created_at,
+            last_login_at: self.last_login_at,
+        };
+        Ok((user, PasswordHash(self.password_hash)))
+    }
+}
+
+/// A refresh token's owner, family and state, as rotation reads it back.
+type TokenState = (DbUuid, DbUuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Failed logins older than this are deleted as new ones arrive.
+const FAILURE_RETENTION: Duration = Duration::days(1);
+
+impl Db {
+    async fn insert_user(&self, user: &User, hash: &PasswordHash) -> Result<(), StoreError> {
+        tx!(self, write, tenant = None, |conn| {
+            diesel::insert_into(users::table)
+                .values((
+                    users::id.eq(DbUuid::from(user.id)),
+                    users::email.eq(user.email.as_str()),
+                    users::email_normalized.eq(user.email.normalized()),
+                    users::display_name.eq(user.display_name.as_str()),
+                    users::status.eq(user.status.as_str()),
+                    users::password_hash.eq(&hash.0),
+                    users::created_at.eq(user.created_at),
+                    users::last_login_at.eq(user.last_login_at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    async fn load_user_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(User, PasswordHash)>, StoreError> {
+        let key = email.normalized();
+        let row: Option<UserRow> = run!(self, |conn| {
+            users::table
+                .filter(users::email_normalized.eq(&key))
+                .first(conn)
+                .await
+                .optional()?
+        });
+        row.map(UserRow::into_parts).transpose()
+    }
+
+    async fn load_user_by_id(
+        &self,
+        id: UserId,
+    ) -> Result<Option<(User, PasswordHash)>, StoreError> {
+        let row: Option<UserRow> = run!(self, |conn| {
+            users::table
+                .find(DbUuid::from(id))
+                .first(conn)
+                .await
+                .optional()?
+        });
+        row.map(UserRow::into_parts).transpose()
+    }
+
+    async fn update_last_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        tx!(self, write, tenant = None, |conn| {
+            diesel::update(users::table.find(DbUuid::from(id)))
+                .set(users::last_login_at.eq(Some(at)))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    async fn update_display_name(
+        &self,
+        id: UserId,
+        name: &DisplayName,
+    ) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = tx!(self, write, tenant = None, |conn| {
+            Ok(diesel::update(users::table.find(DbUuid::from(id)))
+                .set(users::display_name.eq(name.as_str()))
+                .get_result(conn)
+                .await
+                .optional()?)
+        })?;
+        Ok(row.map(UserRow::into_parts).transpose()?.map(|(u, _)| u))
+    }
+
+    async fn update_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        keep: Option<FamilyId>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let user = DbUuid::from(id);
+        let keep = keep.map(DbUuid::from);
+        tx!(self, write, tenant = None, |conn| {
+            diesel::update(users::table.find(user))
+                .set(users::password_hash.eq(&hash.0))
+                .execute(conn)
+                .await?;
+            let live = refresh_tokens::table
+                .filter(refresh_tokens::user_id.eq(user))
+                .filter(refresh_tokens::revoked_at.is_null());
+            match keep {
+                Some(family) => {
+                    diesel::update(live.filter(refresh_tokens::family.ne(family)))
+                        .set(refresh_tokens::revoked_at.eq(Some(at)))
+                        .execute(conn)
+                        .await?
+                }
+                None => {
+                    diesel::update(live)
+                        .set(refresh_tokens::revoked_at.eq(Some(at)))
+                        .execute(conn)
+                        .await?
+                }
+            };
+            Ok(())
+        })
+    }
+
+    async fn insert_refresh_token(&self, r: &RefreshRecord) -> Result<(), StoreError> {
+        tx!(self, write, tenant = None, |conn| {
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::digest.eq(&r.digest.0),
+                    refresh_tokens::user_id.eq(DbUuid::from(r.user_id)),
+                    refresh_tokens::family.eq(DbUuid::from(r.family)),
+                    refresh_tokens::issued_at.eq(r.issued_at),
+                    refresh_tokens::expires_at.eq(r.expires_at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    async fn rotate(
+        &self,
+        old: &TokenDigest,
+        new: &TokenDigest,
+        new_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, StoreError> {
+        tx!(self, write, tenant = None, |conn| {
+            // Spending is one conditional UPDATE: of two concurrent refreshes with the same
+            // token exactly one wins; the other is a reuse.
+            let spent = diesel::update(
+                refresh_tokens::table
+                    .find(&old.0)
+                    .filter(refresh_tokens::spent_at.is_null())
+                    .filter(refresh_tokens::revoked_at.is_null())
+                    .filter(refresh_tokens::expires_at.gt(now)),
+            )
+            .set(refresh_tokens::spent_at.eq(Some(now)))
+            .execute(conn)
+            .await?;
+            let row: Option<TokenState> = refresh_tokens::table
+                .find(&old.0)
+                .select((
+                    refresh_tokens::user_id,
+                    refresh_tokens::family,
+                    refresh_tokens::spent_at,
+                    refresh_tokens::revoked_at,
+                ))
+                .first(conn)
+                .await
+                .optional()?;
+            let Some((user_id, family, spent_at, revoked_at)) = row else {
+                return Ok(Rotation::Invalid);
+            };
+            if spent == 1 {
+                diesel::insert_into(refresh_tokens::table)
+                    .values((
+                        refresh_tokens::digest.eq(&new.0),
+                        refresh_tokens::user_id.eq(user_id),
+                        refresh_tokens::family.eq(family),
+                        refresh_tokens::issued_at.eq(now),
+                        refresh_tokens::expires_at.eq(new_expires_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+                return Ok(Rotation::Rotated {
+                    user_id: UserId::from_uuid(user_id.0),
+                    family: FamilyId::from_uuid(family.0),
+                });
+            }
+            if spent_at.is_some() || revoked_at.is_some() {
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::family.eq(family))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(Some(now)))
+                .execute(conn)
+                .await?;
+                return Ok(Rotation::Reused);
+            }
+            Ok(Rotation::Invalid)
+        })
+    }
+
+    async fn revoke_family(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        tx!(self, write, tenant = None, |conn| {
+            let family: Option<DbUuid> = refresh_tokens::table
+                .find(&digest.0)
+                .select(refresh_tokens::family)
+                .first(conn)
+                .await
+                .optional()?;
+            if let Some(family) = family {
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::family.eq(family))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(Some(now)))
+                .execute(conn)
+                .await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn failures_where_email(
+        &self,
+        email_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Failures, StoreError> {
+        let rows: Vec<DateTime<Utc>> = run!(self, |conn| {
+            login_failures::table
+                .filter(login_failures::email_key.eq(email_key))
+                .filter(login_failures::at.ge(since))
+                .select(login_failures::at)
+                .load(conn)
+                .await?
+        });
+        Ok(summarise(rows))
+    }
+
+    async fn failures_where_ip(
+        &self,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Failures, StoreError> {
+        let rows: Vec<DateTime<Utc>> = run!(self, |conn| {
+            login_failures::table
+                .filter(login_failures::ip.eq(ip))
+                .filter(login_failures::at.ge(since))
+                .select(login_failures::at)
+                .load(conn)
+                .await?
+        });
+        Ok(summarise(rows))
+    }
+
+    async fn insert_failure(
+        &self,
+        email_key: &str,
+        ip: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = DbUuid(uuid::Uuid::now_v7());
+        let cutoff = at - FAILURE_RETENTION;
+        tx!(self, write, tenant = None, |conn| {
+            diesel::insert_into(login_failures::table)
+                .values((
+                    login_failures::id.eq(id),
+                    login_failures::email_key.eq(email_key),
+                    login_failures::ip.eq(ip),
+                    login_failures::at.eq(at),
+                ))
+                .execute(conn)
+                .await?;
+            diesel::delete(login_failures::table.filter(login_failures::at.lt(cutoff)))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    async fn delete_failures(&self, email_key: &str) -> Result<(), StoreError> {
+        tx!(self, write, tenant = None, |conn| {
+            diesel::delete(login_failures::table.filter(login_failures::email_key.eq(email_key)))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The stored signing key, after storing `candidate` if there was none: every instance
+    /// ends up with the first key ever stored. Returns `(kid, PKCS#8 PEM)`.
+    pub async fn signing_key_or_insert(
+        &self,
+        kid: &str,
+        pem: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, String), StoreError> {
+        tx!(self, write, tenant = None, |conn| {
+            let existing: Option<(String, String)> = signing_keys::table
+                .select((signing_keys::kid, signing_keys::private_key_pem))
+                .order(signing_keys::created_at.asc())
+                .first(conn)
+                .await
+                .optional()?;
+            if let Some(found) = existing {
+                return Ok(found);
+            }
+            diesel::insert_into(signing_keys::table)
+                .values((
+                    signing_keys::kid.eq(kid),
+                    signing_keys::private_key_pem.eq(pem),
+                    signing_keys::created_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            Ok((kid.to_owned(), pem.to_owned()))
+        })
+    }
+}
+
+fn summarise(rows: Vec<DateTime<Utc>>) -> Failures {
+    Failures {
+        count: u32::try_from(rows.len()).unwrap_or(u32::MAX),
+        latest: rows.into_iter().max(),
+    }
+}
+
+impl UserRepository for Db {
+    async fn create_user(&self, user: &User, hash: &PasswordHash) -> Result<(), CreateUserError> {
+        self.insert_user(user, hash).await.map_err(|e| {
+            if e.is_unique_violation() {
+                CreateUserError::EmailTaken
+            } else {
+                CreateUserError::Unexpected(e.into())
+            }
+        })
+    }
+
+    async fn credentials(&self, email: &Email) -> Result<Option<(User, PasswordHash)>, Unexpected> {
+        Ok(self.load_user_by_email(email).await?)
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, Unexpected> {
+        Ok(self.load_user_by_id(id).await?.map(|(u, _)| u))
+    }
+
+    async fn password_hash(&self, id: UserId) -> Result<Option<PasswordHash>, Unexpected> {
+        Ok(self.load_user_by_id(id).await?.map(|(_, h)| h))
+    }
+
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), Unexpected> {
+        Ok(self.update_last_login(id, at).await?)
+    }
+
+    async fn set_display_name(
+        &self,
+        id: UserId,
+        name: &DisplayName,
+    ) -> Result<Option<User>, Unexpected> {
+        Ok(self.update_display_name(id, name).await?)
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        keep: Option<FamilyId>,
+        at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        Ok(self.update_password(id, hash, keep, at).await?)
+    }
+}
+
+impl SessionRepository for Db {
+    async fn insert_refresh(&self, record: &RefreshRecord) -> Result<(), Unexpected> {
+        Ok(self.insert_refresh_token(record).await?)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &TokenDigest,
+        new_digest: &TokenDigest,
+        new_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, Unexpected> {
+        Ok(self.rotate(old, new_digest, new_expires_at, now).await?)
+    }
+
+    async fn revoke_family_of(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        Ok(self.revoke_family(digest, now).await?)
+    }
+}
+
+impl LoginThrottle for Db {
+    async fn account_failures(
+        &self,
+        email_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Failures, Unexpected> {
+        Ok(self.failures_where_email(email_key, since).await?)
+    }
+
+    async fn address_failures(
+        &self,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Failures, Unexpected> {
+        Ok(self.failures_where_ip(ip, since).await?)
+    }
+
+    async fn record_failure(
+        &self,
+        email_key: &str,
+        ip: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        Ok(self.insert_failure(email_key, ip, at).await?)
+    }
+
+    async fn clear_failures(&self, email_key: &str) -> Result<(), Unexpected> {
+        Ok(self.delete_failures(email_key).await?)
+    }
+}

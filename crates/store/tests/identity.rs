@@ -1,0 +1,159 @@
+//! The identity ports against real databases (the crypto is faked: what is tested here is
+//! the store's part of each rule). Every test runs on SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use tenantry_identity::testing::FakeCrypto;
+use tenantry_identity::*;
+use tenantry_kernel::{Clock, Email, ManualClock};
+use tenantry_store::Db;
+use tenantry_store::backend_tests;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn service(db: &Db) -> (AuthService<Db, FakeCrypto>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let svc = AuthService::new(
+        db.clone(),
+        FakeCrypto::default(),
+        clock.clone(),
+        AuthPolicy::default(),
+    );
+    (svc, clock)
+}
+
+async fn user(svc: &AuthService<Db, FakeCrypto>, email: &str) -> User {
+    let email = Email::parse(email).unwrap();
+    let password = NewPassword::parse(PASSWORD, &email).unwrap();
+    svc.create_user(email, DisplayName::parse("Ann Lee").unwrap(), &password)
+        .await
+        .unwrap()
+}
+
+backend_tests! {
+    async fn users_round_trip_and_e_mails_are_unique(t: &TestDb) {
+        let (svc, _) = service(t.db());
+        let u = user(&svc, "Ann.Lee@Example.com").await;
+        let (found, hash) = t.db().credentials(&Email::parse("ann.lee@EXAMPLE.com").unwrap()).await.unwrap().unwrap();
+        assert_eq!(found, u);
+        assert_eq!(hash.0, format!("fake:{PASSWORD}"));
+        assert_eq!(t.db().user_by_id(u.id).await.unwrap().unwrap().email.as_str(), "Ann.Lee@example.com");
+        let email = Email::parse("ANN.LEE@example.com").unwrap();
+        let password = NewPassword::parse(PASSWORD, &email).unwrap();
+        let err = svc.create_user(email, DisplayName::parse("x").unwrap(), &password).await.unwrap_err();
+        assert!(matches!(err, CreateUserError::EmailTaken), "{err:?}");
+        let renamed = svc.rename(u.id, &DisplayName::parse("Ann B. Lee").unwrap()).await.unwrap();
+        assert_eq!(t.db().user_by_id(u.id).await.unwrap().unwrap(), renamed);
+    }
+
+    async fn login_records_the_time_and_lockout_is_persisted(t: &TestDb) {
+        let (svc, clock) = service(t.db());
+        let u = user(&svc, "ann@example.com").await;
+        svc.login("ann@example.com", PASSWORD, Some("10.1.1.1")).await.unwrap();
+        assert_eq!(t.db().user_by_id(u.id).await.unwrap().unwrap().last_login_at, Some(clock.now()));
+        for _ in 0..5 {
+            let e = svc.login("ann@example.com", "wrong password!", Some("10.1.1.1")).await.unwrap_err();
+            assert!(matches!(e, LoginError::InvalidCredentials));
+            clock.advance(Duration::seconds(1));
+        }
+        match svc.login("ann@example.com", PASSWORD, Some("10.1.1.1")).await {
+            Err(LoginError::Locked { retry_after_secs }) => assert_eq!(retry_after_secs, 15 * 60 - 1),
+            other => panic!("expected a lock, got {other:?}"),
+        }
+        clock.advance(Duration::minutes(15));
+        svc.login("ann@example.com", PASSWORD, Some("10.1.1.1")).await.unwrap();
+        assert_eq!(t.db().account_failures("ann@example.com", clock.now() - Duration::hours(1)).await.unwrap().count, 0);
+    }
+
+    async fn address_limit_counts_every_account(t: &TestDb) {
+        let (svc, clock) = service(t.db());
+        user(&svc, "ann@example.com").await;
+        for i in 0..50 {
+            let _ = svc.login(&format!("u{i}@example.com"), "wrong password!", Some("203.0.113.7")).await;
+        }
+        let f = t.db().address_failures("203.0.113.7", clock.now() - Duration::minutes(15)).await.unwrap();
+        assert_eq!(f.count, 50);
+        assert!(matches!(
+            svc.login("ann@example.com", PASSWORD, Some("203.0.113.7")).await,
+            Err(LoginError::TooManyAttempts { .. })
+        ));
+    }
+
+    async fn refresh_rotation_and_reuse_detection(t: &TestDb) {
+        let (svc, clock) = service(t.db());
+        user(&svc, "ann@example.com").await;
+        let s1 = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        clock.advance(Duration::minutes(1));
+        let s2 = svc.refresh(&s1.refresh_token).await.unwrap();
+        let s3 = svc.refresh(&s2.refresh_token).await.unwrap();
+        assert!(matches!(svc.refresh(&s1.refresh_token).await, Err(RefreshError::InvalidToken)), "reuse");
+        assert!(matches!(svc.refresh(&s3.refresh_token).await, Err(RefreshError::InvalidToken)), "family revoked");
+        // Another login is another family, untouched.
+        let other = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        svc.refresh(&other.refresh_token).await.unwrap();
+    }
+
+    async fn concurrent_refreshes_with_one_token_are_a_reuse(t: &TestDb) {
+        let (svc, _) = service(t.db());
+        user(&svc, "ann@example.com").await;
+        let s = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (svc, token) = (svc.clone(), s.refresh_token.clone());
+                tokio::spawn(async move { svc.refresh(&token).await })
+            })
+            .collect();
+        let mut winners = vec![];
+        for task in tasks {
+            if let Ok(session) = task.await.unwrap() {
+                winners.push(session);
+            }
+        }
+        assert!(winners.len() <= 1, "{} refreshes succeeded with one token", winners.len());
+        for w in winners {
+            // The losers presented a spent token: the winner's new token is revoked too.
+            assert!(matches!(svc.refresh(&w.refresh_token).await, Err(RefreshError::InvalidToken)));
+        }
+    }
+
+    async fn expiry_logout_and_password_change(t: &TestDb) {
+        let (svc, clock) = service(t.db());
+        let u = user(&svc, "ann@example.com").await;
+        let s = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        svc.logout(&s.refresh_token).await.unwrap();
+        assert!(svc.refresh(&s.refresh_token).await.is_err(), "logged out");
+
+        let expiring = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        let here = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        let elsewhere = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        let (_, family) = svc.authenticate(&here.access_token).unwrap();
+        svc.change_password(u.id, family, PASSWORD, "a brand new passphrase").await.unwrap();
+        let here2 = svc.refresh(&here.refresh_token).await.unwrap();
+        assert!(svc.refresh(&elsewhere.refresh_token).await.is_err(), "other sessions end");
+        assert!(svc.login("ann@example.com", PASSWORD, None).await.is_err());
+        svc.login("ann@example.com", "a brand new passphrase", None).await.unwrap();
+
+        clock.advance(Duration::days(30));
+        assert!(svc.refresh(&here2.refresh_token).await.is_err(), "expired after 30 days");
+        assert!(svc.refresh(&expiring.refresh_token).await.is_err());
+    }
+
+    async fn disabled_users_are_refused(t: &TestDb) {
+        let (svc, clock) = service(t.db());
+        let mut u = User::new(Email::parse("off@example.com").unwrap(), DisplayName::parse("Off").unwrap(), clock.now());
+        u.status = UserStatus::Disabled;
+        t.db().create_user(&u, &PasswordHash(format!("fake:{PASSWORD}"))).await.unwrap();
+        assert!(matches!(svc.login("off@example.com", PASSWORD, None).await, Err(LoginError::InvalidCredentials)));
+    }
+
+    async fn the_first_signing_key_stored_wins(t: &TestDb) {
+        let now = Utc::now();
+        let first = t.db().signing_key_or_insert("kid-a", "pem-a", now).await.unwrap();
+        assert_eq!(first, ("kid-a".to_owned(), "pem-a".to_owned()));
+        let second = t.db().signing_key_or_insert("kid-b", "pem-b", now).await.unwrap();
+        assert_eq!(second, first);
+    }
+}

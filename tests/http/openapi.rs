@@ -44,6 +44,12 @@ app_tests! {
         let expected: BTreeSet<&str> = [
             "/healthz",
             "/readyz",
+            "/.well-known/jwks.json",
+            "/api/v1/auth/login",
+            "/api/v1/auth/refresh",
+            "/api/v1/auth/logout",
+            "/api/v1/auth/me",
+            "/api/v1/auth/password",
             "/api/v1/tenant",
             "/api/v1/platform/tenants",
             "/api/v1/platform/tenants/{tenant}",
@@ -84,6 +90,10 @@ app_tests! {
                         );
                     }
                 }
+                if path == "/api/v1/auth/me" || path == "/api/v1/auth/password" {
+                    assert!(op["security"].is_array(), "{method} {path} does not declare the bearer token");
+                    assert!(responses.contains_key("401"), "{method} {path} does not document 401");
+                }
                 if path.starts_with("/api/v1/platform/") {
                     assert!(op["security"].is_array(), "{method} {path} does not declare the operator token");
                     assert!(responses.contains_key("401"), "{method} {path} does not document 401");
@@ -99,6 +109,7 @@ app_tests! {
             assert!(spec["components"]["schemas"][name].is_object(), "dangling $ref {r}");
         }
         assert!(spec["components"]["securitySchemes"]["operator_token"].is_object());
+        assert_eq!(spec["components"]["securitySchemes"]["bearer_token"]["bearerFormat"], "JWT");
     }
 
     async fn docs_serve_swagger_ui(app) {

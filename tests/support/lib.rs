@@ -15,6 +15,7 @@ use tenantry_tenancy::BaseDomain;
 pub use tenantry_store::testing::report_postgres_suite;
 
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
+pub const TOKEN_ISSUER: &str = "tenantry-test";
 
 /// Knobs a test may turn.
 #[derive(Clone)]
@@ -39,6 +40,8 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
     db: Option<TestDb>,
+    /// The app's own crypto (its signing key), to mint tokens a client could not.
+    pub crypto: tenantry_crypto::Crypto,
 }
 
 impl TestApp {
@@ -48,10 +51,16 @@ impl TestApp {
             body_limit: options.body_limit,
             operator_token: options.operator_token,
         };
+        let crypto = tenantry_crypto::Crypto::new(
+            &tenantry_crypto::SigningKeyMaterial::generate(),
+            TOKEN_ISSUER,
+        )
+        .unwrap();
         let shared = Shared::new(AppState::new(
             db.db().clone(),
             config,
             Arc::new(SystemClock),
+            crypto.clone(),
         ));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -80,6 +89,7 @@ impl TestApp {
             handle,
             thread: Some(thread),
             db: Some(db),
+            crypto,
         }
     }
 
@@ -108,6 +118,32 @@ impl TestApp {
     /// The operator API, authenticated.
     pub fn operator(&self, method: Method, path: &str) -> RequestBuilder {
         self.request(method, path).bearer_auth(OPERATOR_TOKEN)
+    }
+
+    /// Creates an active user directly in the database (sign-up routes come with onboarding).
+    pub async fn create_user(&self, email: &str, password: &str) -> tenantry_identity::User {
+        let svc = tenantry_identity::AuthService::new(
+            self.db().db().clone(),
+            self.crypto.clone(),
+            Arc::new(SystemClock),
+            tenantry_identity::AuthPolicy::default(),
+        );
+        let email = tenantry_kernel::Email::parse(email).unwrap();
+        let password = tenantry_identity::NewPassword::parse(password, &email).unwrap();
+        let name = tenantry_identity::DisplayName::parse("Test User").unwrap();
+        svc.create_user(email, name, &password).await.unwrap()
+    }
+
+    /// Logs in over HTTP; returns the session body.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let res = self
+            .request(Method::POST, "/api/v1/auth/login")
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "login {email}");
+        res.json().await.unwrap()
     }
 
     pub async fn create_tenant(&self, slug: &str, name: &str) -> Value {

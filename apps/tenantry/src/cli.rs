@@ -14,6 +14,8 @@ Environment variables (each also a flag above):
   TENANTRY_BODY_LIMIT               largest request body in bytes (default 1048576)
   TENANTRY_OPERATOR_TOKEN           bearer token for the operator API /api/v1/platform (unset: disabled)
   TENANTRY_WORKERS                  HTTP worker threads (default: one per CPU core)
+  TENANTRY_JWT_PRIVATE_KEY          Ed25519 PKCS#8 PEM signing access tokens (default: generated, kept in the database)
+  TENANTRY_JWT_ISSUER               the iss claim of access tokens (default tenantry)
   TENANTRY_ALLOW_RLS_BYPASS         serve even if the PostgreSQL role bypasses row-level security (default false)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
@@ -111,6 +113,25 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, global = true, env = "TENANTRY_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Ed25519 private key (PKCS#8 PEM) that signs access tokens. Unset: a key is generated
+    /// on first start and kept in the database, shared by every instance.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_JWT_PRIVATE_KEY",
+        hide_env_values = true
+    )]
+    pub jwt_private_key: Option<String>,
+
+    /// The `iss` claim of access tokens (and the issuer they are checked against).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_JWT_ISSUER",
+        default_value = "tenantry"
+    )]
+    pub jwt_issuer: String,
 
     /// Serve even when the PostgreSQL role bypasses row-level security (superuser,
     /// BYPASSRLS or table owner). Only for throwaway setups.

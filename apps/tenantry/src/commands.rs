@@ -4,15 +4,18 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
+use tenantry_crypto::{Crypto, SigningKeyMaterial};
 use tenantry_http::{AppState, HttpConfig, ServerOptions, Shared};
-use tenantry_kernel::{Cursor, Limit, PageRequest, SystemClock};
+use tenantry_kernel::{Clock, Cursor, Limit, PageRequest, SystemClock};
 use tenantry_store::{Db, DbConfig, run_migrations};
 use tenantry_tenancy::{
     BaseDomain, Domain, Hostname, MaintenanceMessage, NoListener, Slug, Tenant, TenantFilter,
     TenantName, TenantRef, TenantService, TenantStatus,
 };
 
-use crate::cli::{Cli, Command, DbArgs, DomainCommand, MaintenanceCommand, TenantCommand};
+use crate::cli::{
+    Cli, Command, DbArgs, DomainCommand, MaintenanceCommand, ServeArgs, TenantCommand,
+};
 
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -94,7 +97,14 @@ async fn serve(cli: &Cli) -> Result<()> {
         body_limit: cli.serve.body_limit,
         operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
     };
-    let shared = Shared::new(AppState::new(db.clone(), config, Arc::new(SystemClock)));
+    let key = signing_key(&cli.serve, &db).await?;
+    let crypto = Crypto::new(&key, &cli.serve.jwt_issuer).context("cannot set up token signing")?;
+    let shared = Shared::new(AppState::new(
+        db.clone(),
+        config,
+        Arc::new(SystemClock),
+        crypto,
+    ));
     let listener = TcpListener::bind(cli.serve.bind)
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
     let options = ServerOptions {
@@ -113,6 +123,28 @@ async fn serve(cli: &Cli) -> Result<()> {
     db.close();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The configured key, else the one kept in the database (generated and stored on the
+/// first start, so every instance signs with the same key).
+async fn signing_key(serve: &ServeArgs, db: &Db) -> Result<SigningKeyMaterial> {
+    if let Some(pem) = serve
+        .jwt_private_key
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+    {
+        return SigningKeyMaterial::from_pkcs8_pem(pem).context("TENANTRY_JWT_PRIVATE_KEY");
+    }
+    let candidate = SigningKeyMaterial::generate();
+    let (_, pem) = db
+        .signing_key_or_insert(
+            &candidate.kid(),
+            &candidate.to_pkcs8_pem()?,
+            SystemClock.now(),
+        )
+        .await
+        .context("cannot load the token-signing key")?;
+    SigningKeyMaterial::from_pkcs8_pem(&pem).context("the stored token-signing key is unreadable")
 }
 
 fn tenant_ref(raw: &str) -> Result<TenantRef> {

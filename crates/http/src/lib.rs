@@ -1,6 +1,7 @@
 //! The actix-web adapter: tenant resolution, problem+json errors, request ids and tracing,
 //! the route table and its OpenAPI description.
 
+mod authn;
 mod dto;
 mod fallback;
 mod json;
@@ -23,6 +24,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use authn::Authenticated;
 pub use json::BodyLimit;
 pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
 pub use request_context::RequestId;
@@ -43,6 +45,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
     components(schemas(problem::ProblemBody, problem::FieldError)),
     tags(
         (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Sessions and the caller's own account"),
         (name = "tenant", description = "The current tenant (resolved from host or header)"),
         (name = "platform", description = "Operator API across tenants (operator token)"),
     ),
@@ -55,6 +58,18 @@ struct SecuritySchemes;
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from /api/v1/auth/login or /api/v1/auth/refresh",
+                    ))
+                    .build(),
+            ),
+        );
         components.add_security_scheme(
             "operator_token",
             SecurityScheme::Http(

@@ -7,6 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use tenantry_identity::{
+    ChangePasswordError, CreateUserError, LoginError, RefreshError, UserError,
+};
 use tenantry_kernel::Unexpected;
 use tenantry_tenancy::{
     AddDomainError, ChangeDomainError, CreateTenantError, FindTenantError, Gate, InvalidValue,
@@ -38,6 +41,8 @@ pub struct Problem {
     pub retry_after: Option<u32>,
     /// `Allow` header of a 405.
     pub allow: Option<String>,
+    /// `WWW-Authenticate` header of a 401.
+    pub challenge: Option<&'static str>,
     /// The tenant's message, on `tenant_maintenance`.
     pub maintenance_message: Option<String>,
     /// The cause of a 5xx: logged with the request id, never sent.
@@ -82,6 +87,7 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             allow: None,
+            challenge: None,
             maintenance_message: None,
             cause: None,
         }
@@ -161,12 +167,14 @@ impl Problem {
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(
+        let mut p = Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Authentication required",
         )
-        .detail(detail)
+        .detail(detail);
+        p.challenge = Some("Bearer");
+        p
     }
 
     pub fn internal(cause: Unexpected) -> Self {
@@ -190,6 +198,7 @@ impl Problem {
             errors: self.errors.clone(),
             retry_after: self.retry_after,
             allow: self.allow.clone(),
+            challenge: self.challenge,
             maintenance_message: self.maintenance_message.clone(),
             cause: None,
         }
@@ -234,6 +243,9 @@ impl Problem {
         }
         if let Some(allow) = &self.allow {
             res.insert_header((header::ALLOW, allow.clone()));
+        }
+        if let Some(challenge) = self.challenge {
+            res.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         let body = serde_json::to_vec(&self.body(instance, request_id)).unwrap_or_default();
         res.body(body)
@@ -389,6 +401,93 @@ impl From<Gate> for Problem {
                 p.maintenance_message = message;
                 p
             }
+        }
+    }
+}
+
+impl From<LoginError> for Problem {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid credentials",
+            )
+            .detail("The e-mail address or the password is wrong"),
+            LoginError::Locked { retry_after_secs } => {
+                let mut p = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account_locked",
+                    "Account locked",
+                )
+                .detail("Too many failed logins for this account; try again later");
+                p.retry_after = Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX));
+                p
+            }
+            LoginError::TooManyAttempts { retry_after_secs } => {
+                let mut p = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "Too many attempts",
+                )
+                .detail("Too many failed logins from this address; try again later");
+                p.retry_after = Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX));
+                p
+            }
+            LoginError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<RefreshError> for Problem {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::InvalidToken => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "Invalid refresh token",
+            )
+            .detail("The refresh token is unknown, expired, revoked or already used; log in again"),
+            RefreshError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<UserError> for Problem {
+    fn from(e: UserError) -> Self {
+        match e {
+            // A valid token for a user that no longer exists.
+            UserError::NotFound => Self::unauthorized("The account no longer exists"),
+            UserError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for Problem {
+    fn from(e: ChangePasswordError) -> Self {
+        match e {
+            ChangePasswordError::WrongPassword => {
+                Self::new(StatusCode::FORBIDDEN, "wrong_password", "Wrong password")
+                    .detail("The current password is wrong")
+            }
+            ChangePasswordError::Invalid(v) => Self::validation(vec![FieldError {
+                field: "new_password".into(),
+                message: v.0,
+            }]),
+            ChangePasswordError::NotFound => Self::unauthorized("The account no longer exists"),
+            ChangePasswordError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<CreateUserError> for Problem {
+    fn from(e: CreateUserError) -> Self {
+        match e {
+            CreateUserError::EmailTaken => {
+                Self::new(StatusCode::CONFLICT, "email_taken", "E-mail taken")
+                    .detail("An account with this e-mail address already exists")
+            }
+            CreateUserError::Unexpected(u) => Self::internal(u),
         }
     }
 }

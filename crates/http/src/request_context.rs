@@ -55,6 +55,7 @@ pub async fn request_context(
         method = %req.method(),
         path = %path,
         tenant_id = field::Empty,
+        user_id = field::Empty,
     );
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;

@@ -43,3 +43,8 @@ pub struct TenantNotFound(ProblemBody);
 #[derive(IntoResponses)]
 #[response(status = 404, content_type = "application/problem+json")]
 pub struct TenantOrDomainNotFound(ProblemBody);
+
+/// Missing, invalid or expired access token (`unauthorized`)
+#[derive(IntoResponses)]
+#[response(status = 401, content_type = "application/problem+json")]
+pub struct Unauthenticated(ProblemBody);

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tenantry_crypto::{Crypto, Jwks};
+use tenantry_identity::{AuthPolicy, AuthService};
 use tenantry_kernel::Clock;
 use tenantry_store::Db;
 use tenantry_tenancy::{BaseDomain, SettingsService, TenantService};
@@ -25,11 +27,14 @@ pub struct AppState {
     pub tenants: TenantService<Db>,
     pub settings: SettingsService<Db>,
     pub resolver: Resolver,
+    pub auth: AuthService<Db, Crypto>,
+    /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
+    pub jwks: Jwks,
     pub config: HttpConfig,
 }
 
 impl AppState {
-    pub fn new(db: Db, config: HttpConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(db: Db, config: HttpConfig, clock: Arc<dyn Clock>, crypto: Crypto) -> Self {
         let resolver = Resolver::new(db.clone(), config.base_domain.clone());
         let tenants = TenantService::new(
             db.clone(),
@@ -37,12 +42,16 @@ impl AppState {
             config.base_domain.clone(),
             Arc::new(resolver.clone()),
         );
-        let settings = SettingsService::new(db.clone(), clock);
+        let settings = SettingsService::new(db.clone(), clock.clone());
+        let jwks = crypto.tokens.jwks();
+        let auth = AuthService::new(db.clone(), crypto, clock, AuthPolicy::default());
         Self {
             db,
             tenants,
             settings,
             resolver,
+            auth,
+            jwks,
             config,
         }
     }

@@ -213,6 +213,7 @@ pub struct AccessClaims {
 #[derive(Clone, Debug)]
 pub struct Session {
     pub user: User,
+    pub issued_at: DateTime<Utc>,
     pub access_token: String,
     pub access_expires_at: DateTime<Utc>,
     pub refresh_token: RefreshSecret,

@@ -134,6 +134,7 @@ where
                 last_login_at: Some(now),
                 ..user
             },
+            issued_at: now,
             access_token,
             access_expires_at,
             refresh_token,
@@ -252,6 +253,7 @@ where
         let (access_token, access_expires_at) = self.new_access(user_id, family, now)?;
         Ok(Session {
             user,
+            issued_at: now,
             access_token,
             access_expires_at,
             refresh_token: new_secret,

@@ -69,6 +69,10 @@ id_type!(
     /// Identifies a person: users are platform-wide (one person, many tenants).
     UserId
 );
+id_type!(
+    /// Identifies a role within its tenant.
+    RoleId
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,133 @@
+//! Use cases for roles and members, inside one tenant.
+
+use std::sync::Arc;
+
+use tenantry_kernel::{Clock, RoleId, TenantCtx, Unexpected, UserId};
+
+use crate::error::{MemberError, RoleError};
+use crate::model::{Member, Membership, MembershipStatus, Role, RoleName, SystemRole};
+use crate::permissions::PermissionSet;
+use crate::ports::{MembershipRepository, RoleRepository};
+
+#[derive(Clone)]
+pub struct RbacService<R> {
+    repo: R,
+    clock: Arc<dyn Clock>,
+}
+
+impl<R> RbacService<R>
+where
+    R: RoleRepository + MembershipRepository,
+{
+    pub fn new(repo: R, clock: Arc<dyn Clock>) -> Self {
+        Self { repo, clock }
+    }
+
+    pub async fn roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, Unexpected> {
+        self.repo.roles(ctx).await
+    }
+
+    pub async fn create_role(
+        &self,
+        ctx: &TenantCtx,
+        name: RoleName,
+        permissions: PermissionSet,
+    ) -> Result<Role, RoleError> {
+        let now = self.clock.now();
+        let role = Role {
+            id: RoleId::new(),
+            tenant_id: ctx.tenant_id(),
+            name,
+            permissions,
+            system: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.repo.insert_role(ctx, &role).await?;
+        Ok(role)
+    }
+
+    /// Renames and/or re-permissions a role. The owner role is fixed; other system roles keep
+    /// their names and core permissions.
+    pub async fn update_role(
+        &self,
+        ctx: &TenantCtx,
+        id: RoleId,
+        name: Option<RoleName>,
+        permissions: Option<PermissionSet>,
+    ) -> Result<Role, RoleError> {
+        let mut role = self.repo.role(ctx, id).await?.ok_or(RoleError::NotFound)?;
+        match role.system {
+            Some(SystemRole::Owner) => return Err(RoleError::OwnerRoleLocked),
+            Some(system) => {
+                if name.as_ref().is_some_and(|n| *n != role.name) {
+                    return Err(RoleError::SystemRole);
+                }
+                if let Some(p) = &permissions {
+                    if let Some(missing) = system
+                        .core_permissions()
+                        .into_iter()
+                        .find(|c| !p.contains(c))
+                    {
+                        return Err(RoleError::CorePermission {
+                            role: system.name(),
+                            permission: missing,
+                        });
+                    }
+                }
+            }
+            None => {}
+        }
+        if let Some(n) = name {
+            role.name = n;
+        }
+        if let Some(p) = permissions {
+            role.permissions = p;
+        }
+        role.updated_at = self.clock.now();
+        self.repo.update_role(ctx, &role).await?;
+        Ok(role)
+    }
+
+    pub async fn delete_role(&self, ctx: &TenantCtx, id: RoleId) -> Result<(), RoleError> {
+        let role = self.repo.role(ctx, id).await?.ok_or(RoleError::NotFound)?;
+        match role.system {
+            Some(SystemRole::Owner) => Err(RoleError::OwnerRoleLocked),
+            Some(_) => Err(RoleError::SystemRole),
+            None => self.repo.delete_role(ctx, id).await,
+        }
+    }
+
+    pub async fn members(&self, ctx: &TenantCtx) -> Result<Vec<Member>, Unexpected> {
+        self.repo.members(ctx).await
+    }
+
+    pub async fn change_member_role(
+        &self,
+        ctx: &TenantCtx,
+        user: UserId,
+        role: RoleId,
+    ) -> Result<Membership, MemberError> {
+        if self.repo.role(ctx, role).await?.is_none() {
+            return Err(MemberError::RoleNotFound);
+        }
+        self.repo.change_role(ctx, user, role).await
+    }
+
+    pub async fn remove_member(&self, ctx: &TenantCtx, user: UserId) -> Result<(), MemberError> {
+        self.repo.remove_member(ctx, user).await
+    }
+
+    /// What the user may do here: `None` without an active membership.
+    pub async fn permissions_of(
+        &self,
+        ctx: &TenantCtx,
+        user: UserId,
+    ) -> Result<Option<(Membership, Role)>, Unexpected> {
+        Ok(self
+            .repo
+            .membership(ctx, user)
+            .await?
+            .filter(|(m, _)| m.status == MembershipStatus::Active))
+    }
+}

@@ -63,17 +63,17 @@ where
                 if name.as_ref().is_some_and(|n| *n != role.name) {
                     return Err(RoleError::SystemRole);
                 }
-                if let Some(p) = &permissions {
-                    if let Some(missing) = system
+                let missing = permissions.as_ref().and_then(|p| {
+                    system
                         .core_permissions()
                         .into_iter()
                         .find(|c| !p.contains(c))
-                    {
-                        return Err(RoleError::CorePermission {
-                            role: system.name(),
-                            permission: missing,
-                        });
-                    }
+                });
+                if let Some(missing) = missing {
+                    return Err(RoleError::CorePermission {
+                        role: system.name(),
+                        permission: missing,
+                    });
                 }
             }
             None => {}

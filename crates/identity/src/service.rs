@@ -125,6 +125,13 @@ where
             }
         };
         self.repo.clear_failures(&email_key).await?;
+        Ok(self.start_session(user).await?)
+    }
+
+    /// Opens a session for a user whose credentials were already checked (login, onboarding,
+    /// accepting an invitation).
+    pub async fn start_session(&self, user: User) -> Result<Session, Unexpected> {
+        let now = self.clock.now();
         self.repo.record_login(user.id, now).await?;
         let family = FamilyId::new();
         let (refresh_token, refresh_expires_at) = self.new_refresh(user.id, family, now).await?;
@@ -140,6 +147,34 @@ where
             refresh_token,
             refresh_expires_at,
         })
+    }
+
+    /// Checks an existing user's password without opening a session or touching the
+    /// throttle's account count (onboarding an existing user).
+    pub async fn check_password(
+        &self,
+        email: &Email,
+        password: &str,
+    ) -> Result<Option<User>, Unexpected> {
+        match self.repo.credentials(email).await? {
+            Some((user, hash)) => {
+                let ok = self.crypto.verify_password(password, &hash).await?;
+                Ok((ok && user.status == UserStatus::Active).then_some(user))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Hashes a password that passed the policy.
+    pub async fn hash_password(
+        &self,
+        password: &NewPassword,
+    ) -> Result<crate::model::PasswordHash, Unexpected> {
+        self.crypto.hash(password).await
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     async fn check_throttle(

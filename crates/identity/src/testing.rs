@@ -248,24 +248,23 @@ impl LoginThrottle for InMemoryIdentity {
 /// Crypto stand-ins: reversible "hashes", unsigned tokens, counting secrets. Only for tests.
 #[derive(Clone)]
 pub struct FakeCrypto {
-    counter: Arc<Mutex<u64>>,
     decoy: PasswordHash,
 }
 
 impl Default for FakeCrypto {
     fn default() -> Self {
         Self {
-            counter: Arc::default(),
             decoy: PasswordHash("fake:".into()),
         }
     }
 }
 
+/// Shared by every instance, so two fakes never hand out the same secret.
+static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl FakeCrypto {
     fn next(&self) -> u64 {
-        let mut c = self.counter.lock().unwrap_or_else(|p| p.into_inner());
-        *c += 1;
-        *c
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
     }
 }
 

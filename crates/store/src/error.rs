@@ -18,6 +18,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the statement broke a unique constraint whose name (PostgreSQL) or message
+    /// (SQLite: `UNIQUE constraint failed: users.email_normalized`) mentions `column`.
+    pub(crate) fn is_unique_violation_of(&self, column: &str) -> bool {
+        match self {
+            Self::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            )) => {
+                info.constraint_name().is_some_and(|c| c.contains(column))
+                    || info.message().contains(column)
+            }
+            _ => false,
+        }
+    }
+
     /// True when the statement broke a unique constraint (on either backend).
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(

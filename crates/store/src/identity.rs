@@ -43,6 +43,28 @@ impl UserRow {
     }
 }
 
+/// Inserts a user; shared by sign-up paths (tests, onboarding, invitations).
+macro_rules! insert_user_row {
+    ($conn:ident, $user:expr, $hash:expr) => {{
+        let user: &tenantry_identity::User = $user;
+        let hash: &tenantry_identity::PasswordHash = $hash;
+        diesel::insert_into(users::table)
+            .values((
+                users::id.eq(DbUuid::from(user.id)),
+                users::email.eq(user.email.as_str()),
+                users::email_normalized.eq(user.email.normalized()),
+                users::display_name.eq(user.display_name.as_str()),
+                users::status.eq(user.status.as_str()),
+                users::password_hash.eq(&hash.0),
+                users::created_at.eq(user.created_at),
+                users::last_login_at.eq(user.last_login_at),
+            ))
+            .execute($conn)
+            .await?;
+    }};
+}
+pub(crate) use insert_user_row;
+
 /// A refresh token's owner, family and state, as rotation reads it back.
 type TokenState = (DbUuid, DbUuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -52,19 +74,7 @@ const FAILURE_RETENTION: Duration = Duration::days(1);
 impl Db {
     async fn insert_user(&self, user: &User, hash: &PasswordHash) -> Result<(), StoreError> {
         tx!(self, write, tenant = None, |conn| {
-            diesel::insert_into(users::table)
-                .values((
-                    users::id.eq(DbUuid::from(user.id)),
-                    users::email.eq(user.email.as_str()),
-                    users::email_normalized.eq(user.email.normalized()),
-                    users::display_name.eq(user.display_name.as_str()),
-                    users::status.eq(user.status.as_str()),
-                    users::password_hash.eq(&hash.0),
-                    users::created_at.eq(user.created_at),
-                    users::last_login_at.eq(user.last_login_at),
-                ))
-                .execute(conn)
-                .await?;
+            insert_user_row!(conn, user, hash);
             Ok(())
         })
     }

@@ -10,6 +10,8 @@ mod db;
 mod error;
 mod identity;
 mod migrate;
+mod onboarding;
+mod rbac;
 mod schema;
 mod tenancy;
 #[cfg(feature = "testing")]

@@ -51,7 +51,16 @@ diesel::table! {
 diesel::joinable!(domains -> tenants (tenant_id));
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(tenants, domains, tenant_settings, users, refresh_tokens);
+diesel::joinable!(memberships -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    domains,
+    tenant_settings,
+    users,
+    refresh_tokens,
+    roles,
+    memberships
+);
 
 diesel::table! {
     platform_changes (id) {
@@ -110,6 +119,34 @@ diesel::table! {
     signing_keys (kid) {
         kid -> Text,
         private_key_pem -> Text,
+        created_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    roles (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        permissions -> Text,
+        system_role -> Nullable<Text>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    memberships (tenant_id, user_id) {
+        tenant_id -> DbId,
+        user_id -> DbId,
+        role_id -> DbId,
+        status -> Text,
         created_at -> DbTime,
     }
 }

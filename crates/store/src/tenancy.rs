@@ -121,7 +121,7 @@ impl TryFrom<SettingsRow> for TenantSettings {
 }
 
 /// Branding as nullable column values, in `tenant_settings` order.
-fn branding_columns(
+pub(crate) fn branding_columns(
     b: &Branding,
 ) -> (
     Option<String>,
@@ -147,11 +147,49 @@ macro_rules! bump_tenancy_version {
             .await?;
     };
 }
+pub(crate) use bump_tenancy_version;
+
+/// Inserts a new tenant's rows (tenant, subdomain, settings) inside a transaction scoped to
+/// it; shared by tenant creation and onboarding.
+macro_rules! insert_tenant_rows {
+    ($conn:ident, $new:expr) => {{
+        let new: &tenantry_tenancy::NewTenant = $new;
+        let t = &new.tenant;
+        let (display_name, logo_url, primary_color, support_email) =
+            $crate::tenancy::branding_columns(&new.settings.branding);
+        diesel::insert_into(tenants::table)
+            .values((
+                tenants::id.eq(DbUuid::from(t.id)),
+                tenants::slug.eq(t.slug.as_str()),
+                tenants::name.eq(t.name.as_str()),
+                tenants::status.eq(t.status.as_str()),
+                tenants::maintenance.eq(t.maintenance),
+                tenants::maintenance_message.eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
+                tenants::created_at.eq(t.created_at),
+                tenants::updated_at.eq(t.updated_at),
+            ))
+            .execute($conn)
+            .await?;
+        insert_domain!($conn, &new.subdomain);
+        diesel::insert_into(tenant_settings::table)
+            .values((
+                tenant_settings::tenant_id.eq(DbUuid::from(t.id)),
+                tenant_settings::display_name.eq(&display_name),
+                tenant_settings::logo_url.eq(&logo_url),
+                tenant_settings::primary_color.eq(&primary_color),
+                tenant_settings::support_email.eq(&support_email),
+                tenant_settings::updated_at.eq(new.settings.updated_at),
+            ))
+            .execute($conn)
+            .await?;
+    }};
+}
+pub(crate) use insert_tenant_rows;
 
 /// Inserts a domain row; shared by tenant creation and `add_domain`.
 macro_rules! insert_domain {
     ($conn:ident, $d:expr) => {{
-        let d: &Domain = $d;
+        let d: &tenantry_tenancy::Domain = $d;
         diesel::insert_into(domains::table)
             .values((
                 domains::id.eq(DbUuid::from(d.id)),
@@ -168,40 +206,12 @@ macro_rules! insert_domain {
         bump_tenancy_version!($conn);
     }};
 }
+pub(crate) use insert_domain;
 
 impl Db {
     async fn insert_tenant(&self, new: &NewTenant) -> Result<(), StoreError> {
-        let t = &new.tenant;
-        let d = &new.subdomain;
-        let (display_name, logo_url, primary_color, support_email) =
-            branding_columns(&new.settings.branding);
-        tx!(self, write, tenant = Some(t.id), |conn| {
-            diesel::insert_into(tenants::table)
-                .values((
-                    tenants::id.eq(DbUuid::from(t.id)),
-                    tenants::slug.eq(t.slug.as_str()),
-                    tenants::name.eq(t.name.as_str()),
-                    tenants::status.eq(t.status.as_str()),
-                    tenants::maintenance.eq(t.maintenance),
-                    tenants::maintenance_message
-                        .eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
-                    tenants::created_at.eq(t.created_at),
-                    tenants::updated_at.eq(t.updated_at),
-                ))
-                .execute(conn)
-                .await?;
-            insert_domain!(conn, d);
-            diesel::insert_into(tenant_settings::table)
-                .values((
-                    tenant_settings::tenant_id.eq(DbUuid::from(t.id)),
-                    tenant_settings::display_name.eq(&display_name),
-                    tenant_settings::logo_url.eq(&logo_url),
-                    tenant_settings::primary_color.eq(&primary_color),
-                    tenant_settings::support_email.eq(&support_email),
-                    tenant_settings::updated_at.eq(new.settings.updated_at),
-                ))
-                .execute(conn)
-                .await?;
+        tx!(self, write, tenant = Some(new.tenant.id), |conn| {
+            insert_tenant_rows!(conn, new);
             Ok(())
         })
     }

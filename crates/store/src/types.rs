@@ -55,5 +55,6 @@ db_uuid_from!(
     tenantry_kernel::TenantId,
     tenantry_kernel::DomainId,
     tenantry_kernel::UserId,
+    tenantry_kernel::RoleId,
     tenantry_identity::FamilyId
 );

@@ -17,6 +17,29 @@ pub struct NewTenant {
     pub settings: TenantSettings,
 }
 
+impl NewTenant {
+    /// An active tenant with its verified, primary subdomain and empty branding.
+    pub fn build(
+        slug: Slug,
+        name: crate::model::TenantName,
+        base: &crate::model::BaseDomain,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let tenant = Tenant::new(slug, name, now);
+        let subdomain = Domain::subdomain(tenant.id, base.subdomain(&tenant.slug), now);
+        let settings = TenantSettings {
+            tenant_id: tenant.id,
+            branding: Default::default(),
+            updated_at: now,
+        };
+        Self {
+            tenant,
+            subdomain,
+            settings,
+        }
+    }
+}
+
 /// Filters for listing tenants (platform administration).
 #[derive(Clone, Debug, Default)]
 pub struct TenantFilter {

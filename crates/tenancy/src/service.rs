@@ -51,22 +51,16 @@ where
 
     /// Creates an active tenant with its verified, primary subdomain and empty branding.
     pub async fn create(&self, slug: Slug, name: TenantName) -> Result<Tenant, CreateTenantError> {
-        let now = self.clock.now();
-        let tenant = Tenant::new(slug, name, now);
-        let subdomain = Domain::subdomain(tenant.id, self.base_domain.subdomain(&tenant.slug), now);
-        let settings = TenantSettings {
-            tenant_id: tenant.id,
-            branding: Default::default(),
-            updated_at: now,
-        };
-        let new = NewTenant {
-            tenant,
-            subdomain,
-            settings,
-        };
+        let new = NewTenant::build(slug, name, &self.base_domain, self.clock.now());
         self.repo.create_tenant(&new).await?;
         self.listener.tenant_changed(new.tenant.id);
         Ok(new.tenant)
+    }
+
+    /// Tells caches that a tenant changed (used by use cases outside this service that create
+    /// or change tenants, such as onboarding).
+    pub fn announce_change(&self, id: tenantry_kernel::TenantId) {
+        self.listener.tenant_changed(id);
     }
 
     pub async fn find(&self, r: &TenantRef) -> Result<Tenant, FindTenantError> {

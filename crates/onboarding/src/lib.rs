@@ -1,0 +1,150 @@
+//! Onboarding: an organisation signs up and gets, in one transaction, its tenant, subdomain
+//! and settings, its owner (a new user, or an existing one who proved their password), the
+//! default roles and the owner's membership. Any failure leaves nothing behind.
+
+use std::future::Future;
+
+use tenantry_identity::{
+    AccessTokens, AuthService, DisplayName, LoginThrottle, NewPassword, PasswordHash,
+    PasswordHasher, Secrets, Session, SessionRepository, User, UserRepository,
+};
+use tenantry_kernel::{Email, Unexpected};
+use tenantry_rbac::{Membership, MembershipStatus, Role};
+use tenantry_tenancy::{
+    DomainRepository, NewTenant, Slug, Tenant, TenantName, TenantRepository, TenantService,
+};
+use thiserror::Error;
+
+/// What an organisation signs up with (already parsed; the password is checked here, since
+/// its policy depends on the e-mail and on whether the account exists).
+pub struct Onboard {
+    pub organisation: TenantName,
+    pub slug: Slug,
+    pub owner_email: Email,
+    pub owner_name: DisplayName,
+    pub password: String,
+}
+
+/// The owner: someone new, or an existing account.
+pub enum NewOwner {
+    Existing(User),
+    New { user: User, hash: PasswordHash },
+}
+
+impl NewOwner {
+    pub fn user(&self) -> &User {
+        match self {
+            Self::Existing(u) | Self::New { user: u, .. } => u,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum OnboardError {
+    #[error("slug '{slug}' is already taken")]
+    SlugTaken { slug: String },
+    /// Someone registered the e-mail while this sign-up ran.
+    #[error("an account with this e-mail address already exists")]
+    EmailTaken,
+    /// The e-mail belongs to an account and the password is not its password.
+    #[error("invalid e-mail or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+pub trait OnboardingRepository: Clone + Send + Sync + 'static {
+    /// Writes everything in one transaction. Returns [`OnboardError::SlugTaken`] or
+    /// [`OnboardError::EmailTaken`] on the matching unique violation; nothing is written then.
+    fn onboard(
+        &self,
+        tenant: &NewTenant,
+        owner: &NewOwner,
+        roles: &[Role],
+        membership: &Membership,
+    ) -> impl Future<Output = Result<(), OnboardError>> + Send;
+}
+
+/// A signed-up organisation and its owner's first session.
+#[derive(Debug)]
+pub struct Onboarded {
+    pub tenant: Tenant,
+    pub session: Session,
+    pub owner_created: bool,
+}
+
+#[derive(Clone)]
+pub struct OnboardingService<R, C> {
+    repo: R,
+    tenants: TenantService<R>,
+    auth: AuthService<R, C>,
+}
+
+impl<R, C> OnboardingService<R, C>
+where
+    R: OnboardingRepository
+        + TenantRepository
+        + DomainRepository
+        + UserRepository
+        + SessionRepository
+        + LoginThrottle,
+    C: PasswordHasher + AccessTokens + Secrets,
+{
+    pub fn new(repo: R, tenants: TenantService<R>, auth: AuthService<R, C>) -> Self {
+        Self {
+            repo,
+            tenants,
+            auth,
+        }
+    }
+
+    pub async fn onboard(&self, req: Onboard) -> Result<Onboarded, OnboardError> {
+        let now = self.auth.now();
+        let owner = match self.repo.credentials(&req.owner_email).await? {
+            Some(_) => {
+                let user = self
+                    .auth
+                    .check_password(&req.owner_email, &req.password)
+                    .await?
+                    .ok_or(OnboardError::InvalidCredentials)?;
+                NewOwner::Existing(user)
+            }
+            None => {
+                let password = NewPassword::parse(&req.password, &req.owner_email)
+                    .map_err(|e| OnboardError::WeakPassword(e.0))?;
+                let hash = self.auth.hash_password(&password).await?;
+                NewOwner::New {
+                    user: User::new(req.owner_email, req.owner_name, now),
+                    hash,
+                }
+            }
+        };
+        let new = NewTenant::build(req.slug, req.organisation, self.tenants.base_domain(), now);
+        let roles = Role::defaults(new.tenant.id, now);
+        let owner_role = roles
+            .iter()
+            .find(|r| r.is_owner())
+            .ok_or_else(|| Unexpected::msg("default roles lack an owner"))?;
+        let membership = Membership {
+            tenant_id: new.tenant.id,
+            user_id: owner.user().id,
+            role_id: owner_role.id,
+            status: MembershipStatus::Active,
+            created_at: now,
+        };
+        self.repo.onboard(&new, &owner, &roles, &membership).await?;
+        self.tenants.announce_change(new.tenant.id);
+        let owner_created = matches!(owner, NewOwner::New { .. });
+        let user = match owner {
+            NewOwner::Existing(u) | NewOwner::New { user: u, .. } => u,
+        };
+        let session = self.auth.start_session(user).await?;
+        Ok(Onboarded {
+            tenant: new.tenant,
+            session,
+            owner_created,
+        })
+    }
+}

@@ -1,0 +1,405 @@
+//! The RBAC ports: roles and memberships, tenant-owned, every query through `scoped!` inside
+//! a transaction scoped to the tenant.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tenantry_kernel::{RoleId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_rbac::{
+    InvalidValue, Member, MemberError, Membership, MembershipRepository, MembershipStatus,
+    Permission, PermissionSet, Role, RoleError, RoleName, RoleRepository, SystemRole,
+};
+
+use crate::db::Db;
+use crate::error::StoreError;
+use crate::types::DbUuid;
+
+#[derive(Queryable)]
+pub(crate) struct RoleRow {
+    tenant_id: DbUuid,
+    id: DbUuid,
+    name: String,
+    permissions: String,
+    system_role: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<RoleRow> for Role {
+    type Error = StoreError;
+
+    fn try_from(r: RoleRow) -> Result<Self, StoreError> {
+        let corrupt = |e: InvalidValue| StoreError::Corrupt(e.0);
+        Ok(Role {
+            id: RoleId::from_uuid(r.id.0),
+            tenant_id: TenantId::from_uuid(r.tenant_id.0),
+            name: RoleName::parse(&r.name).map_err(corrupt)?,
+            permissions: r
+                .permissions
+                .split_whitespace()
+                .map(Permission::parse)
+                .collect::<Result<_, _>>()
+                .map_err(corrupt)?,
+            system: match r.system_role {
+                None => None,
+                Some(s) => Some(
+                    SystemRole::from_name(&s)
+                        .ok_or_else(|| StoreError::Corrupt(format!("system role {s:?}")))?,
+                ),
+            },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(Queryable)]
+pub(crate) struct MembershipRow {
+    tenant_id: DbUuid,
+    user_id: DbUuid,
+    role_id: DbUuid,
+    status: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = StoreError;
+
+    fn try_from(r: MembershipRow) -> Result<Self, StoreError> {
+        Ok(Membership {
+            tenant_id: TenantId::from_uuid(r.tenant_id.0),
+            user_id: UserId::from_uuid(r.user_id.0),
+            role_id: RoleId::from_uuid(r.role_id.0),
+            status: MembershipStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("membership status {:?}", r.status)))?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// Permissions as stored: sorted catalogue names separated by spaces.
+pub(crate) fn permissions_column(p: &PermissionSet) -> String {
+    p.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Inserts roles inside a transaction already scoped to their tenant.
+macro_rules! insert_roles {
+    ($conn:ident, $roles:expr) => {{
+        for role in $roles {
+            let role: &tenantry_rbac::Role = role;
+            diesel::insert_into(roles::table)
+                .values((
+                    roles::tenant_id.eq(DbUuid::from(role.tenant_id)),
+                    roles::id.eq(DbUuid::from(role.id)),
+                    roles::name.eq(role.name.as_str()),
+                    roles::permissions.eq($crate::rbac::permissions_column(&role.permissions)),
+                    roles::system_role.eq(role.system.map(tenantry_rbac::SystemRole::name)),
+                    roles::created_at.eq(role.created_at),
+                    roles::updated_at.eq(role.updated_at),
+                ))
+                .execute($conn)
+                .await?;
+        }
+    }};
+}
+pub(crate) use insert_roles;
+
+/// Inserts a membership inside a transaction already scoped to its tenant.
+macro_rules! insert_membership {
+    ($conn:ident, $m:expr) => {{
+        let m: &tenantry_rbac::Membership = $m;
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::tenant_id.eq(DbUuid::from(m.tenant_id)),
+                memberships::user_id.eq(DbUuid::from(m.user_id)),
+                memberships::role_id.eq(DbUuid::from(m.role_id)),
+                memberships::status.eq(m.status.as_str()),
+                memberships::created_at.eq(m.created_at),
+            ))
+            .execute($conn)
+            .await?;
+    }};
+}
+pub(crate) use insert_membership;
+
+/// What the last-owner rule needs to know inside the transaction.
+enum OwnerCheck {
+    Ok,
+    MemberMissing,
+    LastOwner,
+}
+
+impl Db {
+    async fn load_roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, StoreError> {
+        let rows: Vec<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            Ok(scoped!(roles, ctx)
+                .order(roles::id.asc())
+                .load(conn)
+                .await?)
+        })?;
+        rows.into_iter().map(Role::try_from).collect()
+    }
+
+    async fn load_role(&self, ctx: &TenantCtx, id: RoleId) -> Result<Option<Role>, StoreError> {
+        let row: Option<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            Ok(scoped!(roles, ctx)
+                .filter(roles::id.eq(DbUuid::from(id)))
+                .first(conn)
+                .await
+                .optional()?)
+        })?;
+        row.map(Role::try_from).transpose()
+    }
+
+    async fn store_role(&self, ctx: &TenantCtx, role: &Role) -> Result<(), StoreError> {
+        let role = Role {
+            tenant_id: ctx.tenant_id(),
+            ..role.clone()
+        };
+        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+            insert_roles!(conn, [&role]);
+            Ok(())
+        })
+    }
+
+    async fn save_role(&self, ctx: &TenantCtx, role: &Role) -> Result<usize, StoreError> {
+        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+            Ok(
+                diesel::update(scoped!(roles, ctx).filter(roles::id.eq(DbUuid::from(role.id))))
+                    .set((
+                        roles::name.eq(role.name.as_str()),
+                        roles::permissions.eq(permissions_column(&role.permissions)),
+                        roles::updated_at.eq(role.updated_at),
+                    ))
+                    .execute(conn)
+                    .await?,
+            )
+        })
+    }
+
+    async fn drop_role(
+        &self,
+        ctx: &TenantCtx,
+        id: RoleId,
+    ) -> Result<Result<(), RoleError>, StoreError> {
+        let id = DbUuid::from(id);
+        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+            let members: i64 = scoped!(memberships, ctx)
+                .filter(memberships::role_id.eq(id))
+                .count()
+                .get_result(conn)
+                .await?;
+            if members > 0 {
+                return Ok(Err(RoleError::InUse {
+                    members: members.unsigned_abs(),
+                }));
+            }
+            let n = diesel::delete(scoped!(roles, ctx).filter(roles::id.eq(id)))
+                .execute(conn)
+                .await?;
+            Ok(if n == 1 {
+                Ok(())
+            } else {
+                Err(RoleError::NotFound)
+            })
+        })
+    }
+
+    async fn load_members(&self, ctx: &TenantCtx) -> Result<Vec<Member>, StoreError> {
+        let rows: Vec<(MembershipRow, String, String, String)> =
+            tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+                Ok(scoped!(memberships, ctx)
+                    .inner_join(users::table)
+                    .inner_join(
+                        roles::table.on(roles::id
+                            .eq(memberships::role_id)
+                            .and(roles::tenant_id.eq(memberships::tenant_id))),
+                    )
+                    .order(memberships::created_at.asc())
+                    .select((
+                        memberships::all_columns,
+                        users::email,
+                        users::display_name,
+                        roles::name,
+                    ))
+                    .load(conn)
+                    .await?)
+            })?;
+        rows.into_iter()
+            .map(|(m, email, display_name, role)| {
+                Ok(Member {
+                    membership: m.try_into()?,
+                    email,
+                    display_name,
+                    role_name: RoleName::parse(&role).map_err(|e| StoreError::Corrupt(e.0))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_membership(
+        &self,
+        ctx: &TenantCtx,
+        user: UserId,
+    ) -> Result<Option<(Membership, Role)>, StoreError> {
+        let row: Option<(MembershipRow, RoleRow)> =
+            tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+                Ok(scoped!(memberships, ctx)
+                    .filter(memberships::user_id.eq(DbUuid::from(user)))
+                    .inner_join(
+                        roles::table.on(roles::id
+                            .eq(memberships::role_id)
+                            .and(roles::tenant_id.eq(memberships::tenant_id))),
+                    )
+                    .select((memberships::all_columns, roles::all_columns))
+                    .first(conn)
+                    .await
+                    .optional()?)
+            })?;
+        row.map(|(m, r)| Ok((m.try_into()?, r.try_into()?)))
+            .transpose()
+    }
+
+    /// Changes or removes (`role = None`) a membership, keeping an active owner.
+    async fn rewrite_membership(
+        &self,
+        ctx: &TenantCtx,
+        user: UserId,
+        role: Option<RoleId>,
+    ) -> Result<Result<Option<Membership>, MemberError>, StoreError> {
+        let user = DbUuid::from(user);
+        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+            // Serialise membership changes per tenant (a row lock on PostgreSQL; SQLite has one
+            // writer), so two owners demoting each other cannot both succeed.
+            diesel::update(scoped!(tenant_settings, ctx))
+                .set(tenant_settings::updated_at.eq(tenant_settings::updated_at))
+                .execute(conn)
+                .await?;
+            let owner_roles: Vec<DbUuid> = scoped!(roles, ctx)
+                .filter(roles::system_role.eq(SystemRole::Owner.name()))
+                .select(roles::id)
+                .load(conn)
+                .await?;
+            let current: Option<MembershipRow> = scoped!(memberships, ctx)
+                .filter(memberships::user_id.eq(user))
+                .first(conn)
+                .await
+                .optional()?;
+            let check = match &current {
+                None => OwnerCheck::MemberMissing,
+                Some(m) => {
+                    let is_owner = m.status == MembershipStatus::Active.as_str()
+                        && owner_roles.contains(&m.role_id);
+                    let stays_owner = role.is_some_and(|r| owner_roles.contains(&DbUuid::from(r)));
+                    if is_owner && !stays_owner {
+                        let others: i64 = scoped!(memberships, ctx)
+                            .filter(memberships::user_id.ne(user))
+                            .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
+                            .filter(memberships::role_id.eq_any(&owner_roles))
+                            .count()
+                            .get_result(conn)
+                            .await?;
+                        if others == 0 {
+                            OwnerCheck::LastOwner
+                        } else {
+                            OwnerCheck::Ok
+                        }
+                    } else {
+                        OwnerCheck::Ok
+                    }
+                }
+            };
+            match check {
+                OwnerCheck::MemberMissing => return Ok(Err(MemberError::NotFound)),
+                OwnerCheck::LastOwner => return Ok(Err(MemberError::LastOwner)),
+                OwnerCheck::Ok => {}
+            }
+            let target = scoped!(memberships, ctx).filter(memberships::user_id.eq(user));
+            match role {
+                Some(role) => {
+                    let row: MembershipRow = diesel::update(target)
+                        .set(memberships::role_id.eq(DbUuid::from(role)))
+                        .get_result(conn)
+                        .await?;
+                    Ok(Ok(Some(row.try_into()?)))
+                }
+                None => {
+                    diesel::delete(target).execute(conn).await?;
+                    Ok(Ok(None))
+                }
+            }
+        })
+    }
+}
+
+impl RoleRepository for Db {
+    async fn roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, Unexpected> {
+        Ok(self.load_roles(ctx).await?)
+    }
+
+    async fn role(&self, ctx: &TenantCtx, id: RoleId) -> Result<Option<Role>, Unexpected> {
+        Ok(self.load_role(ctx, id).await?)
+    }
+
+    async fn insert_role(&self, ctx: &TenantCtx, role: &Role) -> Result<(), RoleError> {
+        self.store_role(ctx, role).await.map_err(|e| {
+            if e.is_unique_violation() {
+                RoleError::NameTaken {
+                    name: role.name.as_str().to_owned(),
+                }
+            } else {
+                RoleError::Unexpected(e.into())
+            }
+        })
+    }
+
+    async fn update_role(&self, ctx: &TenantCtx, role: &Role) -> Result<(), RoleError> {
+        match self.save_role(ctx, role).await {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(RoleError::NotFound),
+            Err(e) if e.is_unique_violation() => Err(RoleError::NameTaken {
+                name: role.name.as_str().to_owned(),
+            }),
+            Err(e) => Err(RoleError::Unexpected(e.into())),
+        }
+    }
+
+    async fn delete_role(&self, ctx: &TenantCtx, id: RoleId) -> Result<(), RoleError> {
+        self.drop_role(ctx, id)
+            .await
+            .map_err(|e| RoleError::Unexpected(e.into()))?
+    }
+}
+
+impl MembershipRepository for Db {
+    async fn members(&self, ctx: &TenantCtx) -> Result<Vec<Member>, Unexpected> {
+        Ok(self.load_members(ctx).await?)
+    }
+
+    async fn membership(
+        &self,
+        ctx: &TenantCtx,
+        user: UserId,
+    ) -> Result<Option<(Membership, Role)>, Unexpected> {
+        Ok(self.load_membership(ctx, user).await?)
+    }
+
+    async fn change_role(
+        &self,
+        ctx: &TenantCtx,
+        user: UserId,
+        role: RoleId,
+    ) -> Result<Membership, MemberError> {
+        self.rewrite_membership(ctx, user, Some(role))
+            .await
+            .map_err(|e| MemberError::Unexpected(e.into()))??
+            .ok_or(MemberError::NotFound)
+    }
+
+    async fn remove_member(&self, ctx: &TenantCtx, user: UserId) -> Result<(), MemberError> {
+        self.rewrite_membership(ctx, user, None)
+            .await
+            .map_err(|e| MemberError::Unexpected(e.into()))?
+            .map(|_| ())
+    }
+}

@@ -8,6 +8,7 @@ mod errors;
 mod openapi;
 mod platform;
 mod resolution;
+mod team;
 
 #[test]
 fn postgres_suite() {

@@ -146,6 +146,48 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Signs up an organisation over HTTP; returns the response body.
+    pub async fn onboard(&self, slug: &str, email: &str, password: &str) -> Value {
+        let res = self
+            .request(Method::POST, "/api/v1/onboard")
+            .json(&serde_json::json!({
+                "organisation_name": format!("{slug} Inc"),
+                "slug": slug,
+                "owner_email": email,
+                "owner_name": "Owner",
+                "password": password,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "onboard {slug}");
+        res.json().await.unwrap()
+    }
+
+    /// Makes `user` a member of `tenant` with the named role, directly in the database
+    /// (invitations come later).
+    pub async fn add_member(&self, tenant: &str, user: tenantry_kernel::UserId, role: &str) {
+        use tenantry_rbac::{MembershipRepository, RoleRepository};
+        let tenant: tenantry_kernel::TenantId = tenant.parse().unwrap();
+        let ctx = tenantry_kernel::TenantCtx::new(tenant);
+        let db = self.db().db();
+        let role = db
+            .roles(&ctx)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.name.as_str() == role)
+            .unwrap();
+        let m = tenantry_rbac::Membership {
+            tenant_id: tenant,
+            user_id: user,
+            role_id: role.id,
+            status: tenantry_rbac::MembershipStatus::Active,
+            created_at: chrono::Utc::now(),
+        };
+        db.add_member(&ctx, &m).await.unwrap();
+    }
+
     pub async fn create_tenant(&self, slug: &str, name: &str) -> Value {
         let res = self
             .operator(Method::POST, "/api/v1/platform/tenants")

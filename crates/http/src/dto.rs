@@ -350,3 +350,105 @@ pub struct JwkView {
     #[schema(example = "EdDSA")]
     pub alg: String,
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct PermissionView {
+    #[schema(example = "members:read")]
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleView {
+    pub id: Uuid,
+    #[schema(example = "admin")]
+    pub name: String,
+    pub permissions: Vec<&'static str>,
+    /// The four roles every tenant starts with are system roles.
+    pub system: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&tenantry_rbac::Role> for RoleView {
+    fn from(r: &tenantry_rbac::Role) -> Self {
+        Self {
+            id: *r.id.as_uuid(),
+            name: r.name.as_str().to_owned(),
+            permissions: r.permissions.iter().map(|p| p.as_str()).collect(),
+            system: r.system.is_some(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateRoleBody {
+    #[schema(example = "billing")]
+    pub name: String,
+    #[schema(example = json!(["tenant:read", "audit:read"]))]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateRoleBody {
+    pub name: Option<String>,
+    pub permissions: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberView {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role_id: Uuid,
+    pub role: String,
+    #[schema(example = "active")]
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&tenantry_rbac::Member> for MemberView {
+    fn from(m: &tenantry_rbac::Member) -> Self {
+        Self {
+            user_id: *m.membership.user_id.as_uuid(),
+            email: m.email.clone(),
+            display_name: m.display_name.clone(),
+            role_id: *m.membership.role_id.as_uuid(),
+            role: m.role_name.as_str().to_owned(),
+            status: m.membership.status.as_str(),
+            created_at: m.membership.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateMemberBody {
+    pub role_id: Uuid,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OnboardBody {
+    #[schema(example = "Acme Inc")]
+    pub organisation_name: String,
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "ann@acme.test")]
+    pub owner_email: String,
+    #[schema(example = "Ann Lee")]
+    pub owner_name: String,
+    /// For a new account: 10–128 characters, not common, not the e-mail. For an existing
+    /// account: its current password.
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OnboardedView {
+    pub tenant: TenantView,
+    #[schema(example = "acme.example.com")]
+    pub primary_domain: String,
+    /// False when an existing account became the owner.
+    pub owner_created: bool,
+    pub session: SessionView,
+}

@@ -4,6 +4,7 @@
 mod authn;
 mod dto;
 mod fallback;
+mod guard;
 mod json;
 mod operator;
 mod problem;
@@ -25,10 +26,12 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use authn::Authenticated;
+pub use guard::Member;
 pub use json::BodyLimit;
 pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
 pub use request_context::RequestId;
 pub use resolve::{CACHE_TTL, CHANGE_POLL_INTERVAL, Resolver, TenantScope};
+pub use routes::TENANT_ROUTES;
 pub use state::{AppState, HttpConfig};
 
 #[derive(OpenApi)]
@@ -46,6 +49,8 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Sessions and the caller's own account"),
+        (name = "onboarding", description = "Signing up an organisation"),
+        (name = "team", description = "Members, roles and permissions of the current tenant"),
         (name = "tenant", description = "The current tenant (resolved from host or header)"),
         (name = "platform", description = "Operator API across tenants (operator token)"),
     ),
@@ -82,6 +87,36 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// Names each member-only operation's permission in its description.
+struct RoutePermissions;
+
+impl Modify for RoutePermissions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (method, path, permission) in routes::TENANT_ROUTES {
+            let Some(item) = openapi.paths.paths.get_mut(*path) else {
+                continue;
+            };
+            let op = match *method {
+                "GET" => item.get.as_mut(),
+                "POST" => item.post.as_mut(),
+                "PUT" => item.put.as_mut(),
+                "PATCH" => item.patch.as_mut(),
+                "DELETE" => item.delete.as_mut(),
+                _ => None,
+            };
+            if let Some(op) = op {
+                let note = format!(
+                    "**Permission:** `{permission}` (members only: `not_a_member` otherwise)."
+                );
+                op.description = Some(match op.description.take() {
+                    Some(d) => format!("{d}\n\n{note}"),
+                    None => note,
+                });
+            }
+        }
+    }
+}
+
 /// The OpenAPI document of every route, as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut api) = App::new()
@@ -90,6 +125,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(routes::configure)
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // After the routes are in: the derive's modifiers run before they are.
+    RoutePermissions.modify(&mut api);
     api
 }
 

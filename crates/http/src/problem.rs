@@ -11,6 +11,8 @@ use tenantry_identity::{
     ChangePasswordError, CreateUserError, LoginError, RefreshError, UserError,
 };
 use tenantry_kernel::Unexpected;
+use tenantry_onboarding::OnboardError;
+use tenantry_rbac::{MemberError, RoleError};
 use tenantry_tenancy::{
     AddDomainError, ChangeDomainError, CreateTenantError, FindTenantError, Gate, InvalidValue,
     TransitionError, UpdateTenantError,
@@ -488,6 +490,80 @@ impl From<CreateUserError> for Problem {
                     .detail("An account with this e-mail address already exists")
             }
             CreateUserError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<RoleError> for Problem {
+    fn from(e: RoleError) -> Self {
+        let detail = e.to_string();
+        match e {
+            RoleError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, "role_not_found", "Role not found").detail(detail)
+            }
+            RoleError::NameTaken { .. } => {
+                Self::new(StatusCode::CONFLICT, "role_name_taken", "Role name taken").detail(detail)
+            }
+            RoleError::OwnerRoleLocked => Self::new(
+                StatusCode::CONFLICT,
+                "owner_role_locked",
+                "Owner role locked",
+            )
+            .detail(detail),
+            RoleError::SystemRole => {
+                Self::new(StatusCode::CONFLICT, "system_role", "System role").detail(detail)
+            }
+            RoleError::CorePermission { .. } => {
+                Self::new(StatusCode::CONFLICT, "core_permission", "Core permission").detail(detail)
+            }
+            RoleError::InUse { .. } => {
+                Self::new(StatusCode::CONFLICT, "role_in_use", "Role in use").detail(detail)
+            }
+            RoleError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<MemberError> for Problem {
+    fn from(e: MemberError) -> Self {
+        let detail = e.to_string();
+        match e {
+            MemberError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "member_not_found",
+                "Member not found",
+            )
+            .detail(detail),
+            MemberError::RoleNotFound => {
+                let mut p = Self::validation(vec![FieldError {
+                    field: "role_id".into(),
+                    message: detail,
+                }]);
+                p.code = "role_not_found";
+                p
+            }
+            MemberError::LastOwner => {
+                Self::new(StatusCode::CONFLICT, "last_owner", "Last owner").detail(detail)
+            }
+            MemberError::AlreadyMember => {
+                Self::new(StatusCode::CONFLICT, "already_member", "Already a member").detail(detail)
+            }
+            MemberError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<OnboardError> for Problem {
+    fn from(e: OnboardError) -> Self {
+        match e {
+            OnboardError::SlugTaken { slug } => CreateTenantError::SlugTaken { slug }.into(),
+            OnboardError::EmailTaken => CreateUserError::EmailTaken.into(),
+            OnboardError::InvalidCredentials => LoginError::InvalidCredentials.into(),
+            OnboardError::WeakPassword(message) => Self::validation(vec![FieldError {
+                field: "password".into(),
+                message,
+            }]),
+            OnboardError::Unexpected(u) => Self::internal(u),
         }
     }
 }

@@ -48,3 +48,20 @@ pub struct TenantOrDomainNotFound(ProblemBody);
 #[derive(IntoResponses)]
 #[response(status = 401, content_type = "application/problem+json")]
 pub struct Unauthenticated(ProblemBody);
+
+/// What every member-only tenant route can answer before it does anything.
+#[derive(IntoResponses)]
+pub enum MemberErrors {
+    /// Missing, invalid or expired access token (`unauthorized`)
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(ProblemBody),
+    /// Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`)
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(ProblemBody),
+    /// No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`)
+    #[response(status = 404, content_type = "application/problem+json")]
+    TenantNotFound(ProblemBody),
+    /// Tenant in maintenance (`tenant_maintenance`), with `Retry-After`
+    #[response(status = 503, content_type = "application/problem+json")]
+    Maintenance(ProblemBody),
+}

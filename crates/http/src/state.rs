@@ -5,9 +5,12 @@ use std::sync::Arc;
 use tenantry_crypto::{Crypto, Jwks};
 use tenantry_identity::{AuthPolicy, AuthService};
 use tenantry_kernel::Clock;
+use tenantry_onboarding::OnboardingService;
+use tenantry_rbac::RbacService;
 use tenantry_store::Db;
 use tenantry_tenancy::{BaseDomain, SettingsService, TenantService};
 
+use crate::guard::MemberCache;
 use crate::resolve::Resolver;
 
 /// HTTP-side configuration.
@@ -28,6 +31,10 @@ pub struct AppState {
     pub settings: SettingsService<Db>,
     pub resolver: Resolver,
     pub auth: AuthService<Db, Crypto>,
+    pub rbac: RbacService<Db>,
+    pub onboarding: OnboardingService<Db, Crypto>,
+    /// Memberships and their roles, cached per (tenant, user) for the guard.
+    pub members: MemberCache,
     /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
     pub jwks: Jwks,
     pub config: HttpConfig,
@@ -44,13 +51,18 @@ impl AppState {
         );
         let settings = SettingsService::new(db.clone(), clock.clone());
         let jwks = crypto.tokens.jwks();
-        let auth = AuthService::new(db.clone(), crypto, clock, AuthPolicy::default());
+        let auth = AuthService::new(db.clone(), crypto, clock.clone(), AuthPolicy::default());
+        let rbac = RbacService::new(db.clone(), clock);
+        let onboarding = OnboardingService::new(db.clone(), tenants.clone(), auth.clone());
         Self {
             db,
             tenants,
             settings,
             resolver,
             auth,
+            rbac,
+            onboarding,
+            members: MemberCache::new(),
             jwks,
             config,
         }

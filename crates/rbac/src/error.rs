@@ -32,6 +32,8 @@ pub enum MemberError {
     NotFound,
     #[error("role not found")]
     RoleNotFound,
+    #[error("the user is already a member of this tenant")]
+    AlreadyMember,
     #[error("the tenant's last owner cannot be removed or given another role")]
     LastOwner,
     #[error(transparent)]

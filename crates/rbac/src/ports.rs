@@ -51,6 +51,14 @@ pub trait MembershipRepository: Clone + Send + Sync + 'static {
         user: UserId,
     ) -> impl Future<Output = Result<Option<(Membership, Role)>, Unexpected>> + Send;
 
+    /// Adds a membership (invitation accepted). [`MemberError::AlreadyMember`] if the user
+    /// is one; [`MemberError::RoleNotFound`] if the role is not this tenant's.
+    fn add_member(
+        &self,
+        ctx: &TenantCtx,
+        membership: &Membership,
+    ) -> impl Future<Output = Result<(), MemberError>> + Send;
+
     /// Gives the member another role, refusing ([`MemberError::LastOwner`]) to leave the
     /// tenant without an active owner. One transaction, serialised per tenant.
     fn change_role(

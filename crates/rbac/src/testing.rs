@@ -158,6 +158,32 @@ impl MembershipRepository for InMemoryRbac {
             }))
     }
 
+    async fn add_member(
+        &self,
+        ctx: &TenantCtx,
+        membership: &Membership,
+    ) -> Result<(), MemberError> {
+        let mut s = self.lock();
+        if !s
+            .roles
+            .iter()
+            .any(|r| r.tenant_id == ctx.tenant_id() && r.id == membership.role_id)
+        {
+            return Err(MemberError::RoleNotFound);
+        }
+        if s.memberships
+            .iter()
+            .any(|m| m.tenant_id == ctx.tenant_id() && m.user_id == membership.user_id)
+        {
+            return Err(MemberError::AlreadyMember);
+        }
+        s.memberships.push(Membership {
+            tenant_id: ctx.tenant_id(),
+            ..membership.clone()
+        });
+        Ok(())
+    }
+
     async fn change_role(
         &self,
         ctx: &TenantCtx,

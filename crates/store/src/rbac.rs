@@ -130,6 +130,22 @@ enum OwnerCheck {
 }
 
 impl Db {
+    async fn insert_member(
+        &self,
+        ctx: &TenantCtx,
+        membership: &Membership,
+    ) -> Result<(), StoreError> {
+        // The tenant comes from the context, never from the record.
+        let m = Membership {
+            tenant_id: ctx.tenant_id(),
+            ..membership.clone()
+        };
+        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+            insert_membership!(conn, &m);
+            Ok(())
+        })
+    }
+
     async fn load_roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, StoreError> {
         let rows: Vec<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
             Ok(scoped!(roles, ctx)
@@ -382,6 +398,23 @@ impl MembershipRepository for Db {
         user: UserId,
     ) -> Result<Option<(Membership, Role)>, Unexpected> {
         Ok(self.load_membership(ctx, user).await?)
+    }
+
+    async fn add_member(
+        &self,
+        ctx: &TenantCtx,
+        membership: &Membership,
+    ) -> Result<(), MemberError> {
+        self.insert_member(ctx, membership)
+            .await
+            .map_err(|e| match &e {
+                _ if e.is_unique_violation() => MemberError::AlreadyMember,
+                StoreError::Query(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                )) => MemberError::RoleNotFound,
+                _ => MemberError::Unexpected(e.into()),
+            })
     }
 
     async fn change_role(

@@ -2,10 +2,34 @@
 
 pub mod auth;
 pub mod health;
+pub mod onboard;
 pub mod platform;
+pub mod team;
 pub mod tenant;
 
+use tenantry_rbac::Permission;
 use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Every member-only tenant route and the permission it needs. The guard
+/// ([`crate::guard::Member`]) reads this table, and each operation's OpenAPI description
+/// names its permission. A tenant route missing here is refused.
+pub const TENANT_ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/api/v1/members", "members:read"),
+    ("PATCH", "/api/v1/members/{user_id}", "members:manage"),
+    ("DELETE", "/api/v1/members/{user_id}", "members:manage"),
+    ("GET", "/api/v1/roles", "members:read"),
+    ("POST", "/api/v1/roles", "roles:manage"),
+    ("PATCH", "/api/v1/roles/{role_id}", "roles:manage"),
+    ("DELETE", "/api/v1/roles/{role_id}", "roles:manage"),
+];
+
+/// The permission a route needs, by method and route pattern.
+pub fn required_permission(method: &str, pattern: &str) -> Option<Permission> {
+    TENANT_ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == pattern)
+        .and_then(|(_, _, perm)| Permission::parse(perm).ok())
+}
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
@@ -18,8 +42,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::me)
         .service(auth::update_me)
         .service(auth::change_password)
+        // Sign-up and the permission catalogue (no tenant, no token).
+        .service(onboard::onboard)
+        .service(onboard::permissions)
         // Tenant-scoped: a `TenantScope` argument resolves and gates the tenant.
         .service(tenant::get_tenant)
+        // Members only: a `Member` argument checks membership and TENANT_ROUTES' permission.
+        .service(team::list_members)
+        .service(team::update_member)
+        .service(team::remove_member)
+        .service(team::list_roles)
+        .service(team::create_role)
+        .service(team::update_role)
+        .service(team::delete_role)
         // Operator API: an `Operator` argument requires the operator token.
         .service(platform::list_tenants)
         .service(platform::create_tenant)

@@ -1,0 +1,121 @@
+//! The membership guard and the permission check, in front of every tenant route.
+//!
+//! A handler that takes [`Member`] runs only after: the tenant is resolved and open, the
+//! caller is authenticated, the caller is an active member of that tenant, and the caller's
+//! role grants the permission the route table ([`crate::routes::TENANT_ROUTES`]) names for
+//! the matched route. A tenant route missing from the table is refused (fail closed).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use moka::future::Cache;
+use tenantry_kernel::{TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_rbac::{Membership, Permission, Role};
+
+use crate::authn::Authenticated;
+use crate::problem::Problem;
+use crate::resolve::TenantScope;
+use crate::routes::required_permission;
+use crate::state::AppState;
+
+/// How long a membership answer is trusted without an invalidation (changes made by another
+/// instance are seen within this time).
+pub const MEMBER_CACHE_TTL: Duration = Duration::from_secs(5);
+
+type Entry = Option<Arc<(Membership, Role)>>;
+
+/// Active memberships by (tenant, user); dropped whole on any membership or role change in
+/// this process.
+#[derive(Clone)]
+pub struct MemberCache(Cache<(TenantId, UserId), Entry>);
+
+impl MemberCache {
+    pub fn new() -> Self {
+        Self(
+            Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(MEMBER_CACHE_TTL)
+                .build(),
+        )
+    }
+
+    pub fn invalidate(&self) {
+        self.0.invalidate_all();
+    }
+}
+
+impl Default for MemberCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A caller allowed into this route of this tenant.
+pub struct Member {
+    pub ctx: TenantCtx,
+    pub user_id: UserId,
+    pub role: Arc<(Membership, Role)>,
+}
+
+impl FromRequest for Member {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let scope = TenantScope::from_request(req, payload);
+        let who = Authenticated::from_request(req, payload);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let needed = req
+            .match_pattern()
+            .and_then(|pattern| required_permission(req.method().as_str(), &pattern));
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
+            // Tenant first (404/403/503), then the caller (401), then membership (403).
+            let scope = scope.await?;
+            let who = who.await?;
+            let needed = needed.ok_or_else(|| {
+                Problem::internal(Unexpected::msg("tenant route without a permission entry"))
+            })?;
+            let key = (scope.ctx.tenant_id(), who.user_id);
+            let rbac = state.rbac.clone();
+            let ctx = scope.ctx;
+            let entry = state
+                .members
+                .0
+                .try_get_with(key, async move {
+                    rbac.permissions_of(&ctx, who.user_id)
+                        .await
+                        .map(|m| m.map(Arc::new))
+                })
+                .await
+                .map_err(|e: Arc<Unexpected>| Problem::internal(Unexpected::msg(e.to_string())))?;
+            let role = entry.ok_or_else(|| {
+                Problem::new(StatusCode::FORBIDDEN, "not_a_member", "Not a member")
+                    .detail("You are not an active member of this tenant")
+            })?;
+            if !role.1.allows(needed) {
+                return Err(permission_denied(needed).into());
+            }
+            Ok(Member {
+                ctx: scope.ctx,
+                user_id: who.user_id,
+                role,
+            })
+        })
+    }
+}
+
+pub fn permission_denied(needed: Permission) -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+        "Permission denied",
+    )
+    .detail(format!("This needs the '{needed}' permission"))
+}

@@ -1,0 +1,81 @@
+//! Signing up an organisation, and the permission catalogue.
+
+use actix_web::{HttpResponse, get, post, web};
+use tenantry_identity::DisplayName;
+use tenantry_kernel::Email;
+use tenantry_onboarding::Onboard;
+use tenantry_rbac::CATALOGUE;
+use tenantry_tenancy::{InvalidValue, Slug, TenantName};
+
+use crate::dto::{OnboardBody, OnboardedView, PermissionView, SessionView, TenantView};
+use crate::json::ApiJson;
+use crate::problem::{Problem, field_errors};
+use crate::responses::BodyErrors;
+use crate::state::AppState;
+
+/// Sign up an organisation: its tenant and subdomain, its owner (a new account, or an existing
+/// one after checking its password), the default roles and the owner's membership — all or
+/// nothing — and a session for the owner.
+#[utoipa::path(
+    tag = "onboarding",
+    request_body = OnboardBody,
+    responses(
+        (status = 201, description = "The tenant and the owner's session", body = OnboardedView),
+        (status = 401, description = "The e-mail has an account and this is not its password (`invalid_credentials`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Slug or e-mail taken (`slug_taken`, `email_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/onboard")]
+pub async fn onboard(
+    state: web::Data<AppState>,
+    body: ApiJson<OnboardBody>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.0;
+    let organisation = TenantName::parse(&b.organisation_name);
+    let slug = Slug::parse(&b.slug);
+    let email = Email::parse(&b.owner_email).map_err(|e| InvalidValue(e.to_string()));
+    let name = DisplayName::parse(&b.owner_name).map_err(|e| InvalidValue(e.0));
+    let (Ok(organisation), Ok(slug), Ok(email), Ok(name)) = (&organisation, &slug, &email, &name)
+    else {
+        return Err(Problem::validation(field_errors([
+            ("organisation_name", organisation.as_ref().err()),
+            ("slug", slug.as_ref().err()),
+            ("owner_email", email.as_ref().err()),
+            ("owner_name", name.as_ref().err()),
+        ])));
+    };
+    let done = state
+        .onboarding
+        .onboard(Onboard {
+            organisation: organisation.clone(),
+            slug: slug.clone(),
+            owner_email: email.clone(),
+            owner_name: name.clone(),
+            password: b.password,
+        })
+        .await?;
+    state.members.invalidate();
+    Ok(HttpResponse::Created().json(OnboardedView {
+        primary_domain: state
+            .tenants
+            .base_domain()
+            .subdomain(&done.tenant.slug)
+            .to_string(),
+        tenant: TenantView::from(&done.tenant),
+        owner_created: done.owner_created,
+        session: SessionView::new(&done.session),
+    }))
+}
+
+/// Every permission roles and API keys can grant.
+#[utoipa::path(tag = "team", responses((status = 200, description = "The catalogue", body = Vec<PermissionView>)))]
+#[get("/api/v1/permissions")]
+pub async fn permissions() -> web::Json<Vec<PermissionView>> {
+    web::Json(
+        CATALOGUE
+            .iter()
+            .map(|(name, description)| PermissionView { name, description })
+            .collect(),
+    )
+}

@@ -1,0 +1,197 @@
+//! Members and roles of the current tenant. Each route's permission is in `TENANT_ROUTES`.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use tenantry_kernel::{RoleId, UserId};
+use tenantry_rbac::{PermissionSet, RoleName, permissions};
+
+use crate::dto::{CreateRoleBody, MemberView, RoleView, UpdateMemberBody, UpdateRoleBody};
+use crate::guard::Member;
+use crate::json::ApiJson;
+use crate::problem::{FieldError, Problem};
+use crate::responses::{BodyErrors, MemberErrors};
+use crate::state::AppState;
+
+type Data = web::Data<AppState>;
+
+fn parse_permissions(names: &[String]) -> Result<PermissionSet, Problem> {
+    permissions::parse_set(names.iter().map(String::as_str)).map_err(|e| {
+        Problem::validation(vec![FieldError {
+            field: "permissions".into(),
+            message: e.0,
+        }])
+    })
+}
+
+fn parse_name(raw: &str) -> Result<RoleName, Problem> {
+    RoleName::parse(raw).map_err(|e| {
+        Problem::validation(vec![FieldError {
+            field: "name".into(),
+            message: e.0,
+        }])
+    })
+}
+
+/// The tenant's members with their roles.
+#[utoipa::path(tag = "team", security(("bearer_token" = [])), responses(
+    (status = 200, description = "Every member", body = Vec<MemberView>),
+    MemberErrors,
+))]
+#[get("/api/v1/members")]
+pub async fn list_members(m: Member, state: Data) -> Result<web::Json<Vec<MemberView>>, Problem> {
+    let members = state.rbac.members(&m.ctx).await?;
+    Ok(web::Json(members.iter().map(MemberView::from).collect()))
+}
+
+/// Give a member another role. The tenant's last owner keeps the owner role.
+#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The member's user id")),
+    request_body = UpdateMemberBody,
+    responses(
+        (status = 200, description = "The member", body = MemberView),
+        (status = 404, description = "No such member here (`member_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner (`last_owner`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[patch("/api/v1/members/{user_id}")]
+pub async fn update_member(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+    body: ApiJson<UpdateMemberBody>,
+) -> Result<web::Json<MemberView>, Problem> {
+    let user = UserId::from_uuid(path.into_inner());
+    state
+        .rbac
+        .change_member_role(&m.ctx, user, RoleId::from_uuid(body.0.role_id))
+        .await?;
+    state.members.invalidate();
+    let members = state.rbac.members(&m.ctx).await?;
+    let member = members
+        .iter()
+        .find(|x| x.membership.user_id == user)
+        .ok_or(tenantry_rbac::MemberError::NotFound)?;
+    Ok(web::Json(MemberView::from(member)))
+}
+
+/// Remove a member from the tenant (their account stays). Not the last owner.
+#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The member's user id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such member here (`member_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner (`last_owner`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[delete("/api/v1/members/{user_id}")]
+pub async fn remove_member(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    state
+        .rbac
+        .remove_member(&m.ctx, UserId::from_uuid(path.into_inner()))
+        .await?;
+    state.members.invalidate();
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The tenant's roles.
+#[utoipa::path(tag = "team", security(("bearer_token" = [])), responses(
+    (status = 200, description = "Every role", body = Vec<RoleView>),
+    MemberErrors,
+))]
+#[get("/api/v1/roles")]
+pub async fn list_roles(m: Member, state: Data) -> Result<web::Json<Vec<RoleView>>, Problem> {
+    let roles = state.rbac.roles(&m.ctx).await?;
+    Ok(web::Json(roles.iter().map(RoleView::from).collect()))
+}
+
+/// Create a role of this tenant.
+#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+    request_body = CreateRoleBody,
+    responses(
+        (status = 201, description = "The role", body = RoleView),
+        (status = 409, description = "Name taken (`role_name_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/roles")]
+pub async fn create_role(
+    m: Member,
+    state: Data,
+    body: ApiJson<CreateRoleBody>,
+) -> Result<HttpResponse, Problem> {
+    let name = parse_name(&body.0.name)?;
+    let permissions = parse_permissions(&body.0.permissions)?;
+    let role = state.rbac.create_role(&m.ctx, name, permissions).await?;
+    Ok(HttpResponse::Created().json(RoleView::from(&role)))
+}
+
+/// Rename a role or change its permissions. The owner role is fixed; the other system roles
+/// keep their names and core permissions.
+#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+    params(("role_id" = uuid::Uuid, Path, description = "The role's id")),
+    request_body = UpdateRoleBody,
+    responses(
+        (status = 200, description = "The role", body = RoleView),
+        (status = 404, description = "No such role here (`role_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Owner role, system role rename, core permission or name taken (`owner_role_locked`, `system_role`, `core_permission`, `role_name_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[patch("/api/v1/roles/{role_id}")]
+pub async fn update_role(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+    body: ApiJson<UpdateRoleBody>,
+) -> Result<web::Json<RoleView>, Problem> {
+    let name = body.0.name.as_deref().map(parse_name).transpose()?;
+    let permissions = body
+        .0
+        .permissions
+        .as_deref()
+        .map(parse_permissions)
+        .transpose()?;
+    let role = state
+        .rbac
+        .update_role(
+            &m.ctx,
+            RoleId::from_uuid(path.into_inner()),
+            name,
+            permissions,
+        )
+        .await?;
+    state.members.invalidate();
+    Ok(web::Json(RoleView::from(&role)))
+}
+
+/// Delete a role nobody has. System roles stay.
+#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+    params(("role_id" = uuid::Uuid, Path, description = "The role's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such role here (`role_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "In use or a system role (`role_in_use`, `system_role`, `owner_role_locked`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[delete("/api/v1/roles/{role_id}")]
+pub async fn delete_role(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    state
+        .rbac
+        .delete_role(&m.ctx, RoleId::from_uuid(path.into_inner()))
+        .await?;
+    state.members.invalidate();
+    Ok(HttpResponse::NoContent().finish())
+}

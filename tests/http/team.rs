@@ -43,6 +43,19 @@ app_tests! {
         assert_eq!(second["session"]["user"]["id"], body["session"]["user"]["id"]);
     }
 
+    async fn the_switcher(app) {
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        app.onboard("beta", "ann@acme.test", PASSWORD).await;
+        app.onboard("gamma", "gus@gamma.test", PASSWORD).await;
+        let ann = token(&a["session"]);
+        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&ann).send().await.unwrap().json().await.unwrap();
+        let slugs: Vec<&str> = mine.as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
+        assert_eq!(slugs, ["acme", "beta"]);
+        assert_eq!(mine[0]["primary_domain"], "acme.localhost");
+        assert_eq!(mine[0]["role"], "owner");
+        problem(app.get("/api/v1/auth/tenants").send().await.unwrap(), 401, "unauthorized").await;
+    }
+
     async fn failed_onboarding_leaves_nothing(app) {
         app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let post = |body: Value| app.request(Method::POST, "/api/v1/onboard").json(&body).send();

@@ -452,3 +452,32 @@ pub struct OnboardedView {
     pub owner_created: bool,
     pub session: SessionView,
 }
+
+/// A tenant the caller belongs to.
+#[derive(Serialize, ToSchema)]
+pub struct UserTenantView {
+    pub id: Uuid,
+    #[schema(example = "Acme Inc")]
+    pub name: String,
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "active")]
+    pub status: String,
+    #[schema(example = "acme.example.com")]
+    pub primary_domain: Option<String>,
+    #[schema(example = "owner")]
+    pub role: String,
+}
+
+impl From<&tenantry_rbac::UserTenant> for UserTenantView {
+    fn from(t: &tenantry_rbac::UserTenant) -> Self {
+        Self {
+            id: *t.tenant_id.as_uuid(),
+            name: t.name.clone(),
+            slug: t.slug.clone(),
+            status: t.status.clone(),
+            primary_domain: t.primary_domain.clone(),
+            role: t.role_name.clone(),
+        }
+    }
+}

@@ -75,3 +75,23 @@ pub trait MembershipRepository: Clone + Send + Sync + 'static {
         user: UserId,
     ) -> impl Future<Output = Result<(), MemberError>> + Send;
 }
+
+/// A tenant the user belongs to, as the switcher lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserTenant {
+    pub tenant_id: tenantry_kernel::TenantId,
+    pub name: String,
+    pub slug: String,
+    pub status: String,
+    pub primary_domain: Option<String>,
+    pub role_name: String,
+}
+
+/// One person's memberships across tenants: a user-scoped read, not a tenant-scoped one.
+pub trait UserTenants: Clone + Send + Sync + 'static {
+    /// Every tenant where the user has an active membership, oldest tenant first.
+    fn tenants_of(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<Vec<UserTenant>, Unexpected>> + Send;
+}

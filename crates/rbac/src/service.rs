@@ -7,7 +7,7 @@ use tenantry_kernel::{Clock, RoleId, TenantCtx, Unexpected, UserId};
 use crate::error::{MemberError, RoleError};
 use crate::model::{Member, Membership, MembershipStatus, Role, RoleName, SystemRole};
 use crate::permissions::PermissionSet;
-use crate::ports::{MembershipRepository, RoleRepository};
+use crate::ports::{MembershipRepository, RoleRepository, UserTenant, UserTenants};
 
 #[derive(Clone)]
 pub struct RbacService<R> {
@@ -129,5 +129,12 @@ where
             .membership(ctx, user)
             .await?
             .filter(|(m, _)| m.status == MembershipStatus::Active))
+    }
+}
+
+impl<R: UserTenants> RbacService<R> {
+    /// The switcher: every tenant where the user is an active member, with their role there.
+    pub async fn tenants_of(&self, user: UserId) -> Result<Vec<UserTenant>, Unexpected> {
+        self.repo.tenants_of(user).await
     }
 }

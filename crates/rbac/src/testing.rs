@@ -6,7 +6,7 @@ use tenantry_kernel::{RoleId, TenantCtx, Unexpected, UserId};
 
 use crate::error::{MemberError, RoleError};
 use crate::model::{Member, Membership, MembershipStatus, Role, RoleName};
-use crate::ports::{MembershipRepository, RoleRepository};
+use crate::ports::{MembershipRepository, RoleRepository, UserTenant, UserTenants};
 
 #[derive(Default)]
 struct State {
@@ -217,5 +217,26 @@ impl MembershipRepository for InMemoryRbac {
             return Err(MemberError::NotFound);
         }
         Ok(())
+    }
+}
+
+impl UserTenants for InMemoryRbac {
+    async fn tenants_of(&self, user: UserId) -> Result<Vec<UserTenant>, Unexpected> {
+        let s = self.lock();
+        Ok(s.memberships
+            .iter()
+            .filter(|m| m.user_id == user && m.status == MembershipStatus::Active)
+            .filter_map(|m| {
+                let role = s.roles.iter().find(|r| r.id == m.role_id)?;
+                Some(UserTenant {
+                    tenant_id: m.tenant_id,
+                    name: m.tenant_id.to_string(),
+                    slug: m.tenant_id.to_string(),
+                    status: "active".into(),
+                    primary_domain: None,
+                    role_name: role.name.as_str().to_owned(),
+                })
+            })
+            .collect())
     }
 }

@@ -195,19 +195,38 @@ diesel::define_sql_function! {
     fn set_config(name: diesel::sql_types::Text, value: diesel::sql_types::Text, is_local: diesel::sql_types::Bool) -> diesel::sql_types::Text;
 }
 
+/// Whose data a transaction may see on PostgreSQL (row-level security).
+pub(crate) enum Scope {
+    /// Platform tables only: tenant-owned tables show no rows.
+    Platform,
+    /// One tenant's rows (`app.tenant_id`).
+    Tenant(TenantId),
+    /// One person's own rows across tenants, where a policy allows it (`app.user_id`).
+    User(tenantry_kernel::UserId),
+}
+
+impl From<Option<TenantId>> for Scope {
+    fn from(t: Option<TenantId>) -> Self {
+        t.map_or(Self::Platform, Self::Tenant)
+    }
+}
+
 /// First statement of every PostgreSQL transaction that touches tenant-owned tables: row-level
-/// security then shows this tenant's rows only, whatever the query says. Transaction-local,
-/// so the pooled session carries nothing over.
-pub(crate) async fn set_pg_tenant(
+/// security then shows this tenant's (or this user's) rows only, whatever the query says.
+/// Transaction-local, so the pooled session carries nothing over.
+pub(crate) async fn set_pg_scope(
     conn: &mut AsyncPgConnection,
-    tenant: Option<TenantId>,
+    scope: &Scope,
 ) -> Result<(), StoreError> {
     use diesel_async::RunQueryDsl;
-    if let Some(tenant) = tenant {
-        diesel::select(set_config("app.tenant_id", tenant.to_string(), true))
-            .execute(conn)
-            .await?;
-    }
+    let (name, value) = match scope {
+        Scope::Platform => return Ok(()),
+        Scope::Tenant(t) => ("app.tenant_id", t.to_string()),
+        Scope::User(u) => ("app.user_id", u.to_string()),
+    };
+    diesel::select(set_config(name, value, true))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -233,13 +252,21 @@ macro_rules! run {
     }};
 }
 
-/// Runs `$body` in one transaction. `tenant = Some(id)` scopes it to a tenant: on PostgreSQL
-/// `app.tenant_id` is set first, so row-level security applies. `write` transactions on SQLite
+/// Runs `$body` in one transaction. `tenant = Some(id)` scopes it to a tenant (`user = id` to
+/// one person's own rows): on PostgreSQL `app.tenant_id` (`app.user_id`) is set first, so
+/// row-level security applies. `write` transactions on SQLite
 /// start with `BEGIN IMMEDIATE` (take the write lock up front, waiting on `busy_timeout`,
 /// rather than failing when a read turns into a write).
 macro_rules! tx {
     ($db:expr, $mode:ident, tenant = $tenant:expr, |$conn:ident| $body:expr) => {{
         let tenant: Option<tenantry_kernel::TenantId> = $tenant;
+        tx!(@scoped $db, $mode, $crate::db::Scope::from(tenant), |$conn| $body)
+    }};
+    ($db:expr, $mode:ident, user = $user:expr, |$conn:ident| $body:expr) => {{
+        tx!(@scoped $db, $mode, $crate::db::Scope::User($user), |$conn| $body)
+    }};
+    (@scoped $db:expr, $mode:ident, $scope:expr, |$conn:ident| $body:expr) => {{
+        let scope: $crate::db::Scope = $scope;
         match $db.conn().await? {
             $crate::db::DbConn::Pg(mut pooled) => {
                 #[allow(unused_imports)]
@@ -247,7 +274,7 @@ macro_rules! tx {
                 use diesel_async::AsyncConnection as _;
                 pooled
                     .transaction::<_, $crate::error::StoreError, _>(async |$conn| {
-                        $crate::db::set_pg_tenant($conn, tenant).await?;
+                        $crate::db::set_pg_scope($conn, &scope).await?;
                         $body
                     })
                     .await
@@ -255,7 +282,7 @@ macro_rules! tx {
             $crate::db::DbConn::Sqlite(mut pooled) => {
                 #[allow(unused_imports)]
                 use $crate::schema::sqlite::*;
-                let _ = tenant;
+                let _ = scope;
                 tx!(@sqlite $mode, pooled, |$conn| $body)
             }
         }

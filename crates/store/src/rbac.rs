@@ -7,7 +7,8 @@ use diesel_async::RunQueryDsl;
 use tenantry_kernel::{RoleId, TenantCtx, TenantId, Unexpected, UserId};
 use tenantry_rbac::{
     InvalidValue, Member, MemberError, Membership, MembershipRepository, MembershipStatus,
-    Permission, PermissionSet, Role, RoleError, RoleName, RoleRepository, SystemRole,
+    Permission, PermissionSet, Role, RoleError, RoleName, RoleRepository, SystemRole, UserTenant,
+    UserTenants,
 };
 
 use crate::db::Db;
@@ -434,5 +435,60 @@ impl MembershipRepository for Db {
             .await
             .map_err(|e| MemberError::Unexpected(e.into()))?
             .map(|_| ())
+    }
+}
+
+impl Db {
+    async fn load_user_tenants(&self, user: UserId) -> Result<Vec<UserTenant>, StoreError> {
+        let user_id = DbUuid::from(user);
+        let rows: Vec<(DbUuid, String, String, String, Option<String>, String)> =
+            tx!(self, read, user = user, |conn| {
+                // Row-level security shows only this user's memberships and their roles here;
+                // the filter below says the same for SQLite.
+                Ok(memberships::table
+                    .filter(memberships::user_id.eq(user_id))
+                    .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
+                    .inner_join(tenants::table.on(tenants::id.eq(memberships::tenant_id)))
+                    .inner_join(
+                        roles::table.on(roles::id
+                            .eq(memberships::role_id)
+                            .and(roles::tenant_id.eq(memberships::tenant_id))),
+                    )
+                    .left_join(
+                        domains::table.on(domains::tenant_id
+                            .eq(memberships::tenant_id)
+                            .and(domains::is_primary.eq(true))),
+                    )
+                    .order(tenants::id.asc())
+                    .select((
+                        tenants::id,
+                        tenants::name,
+                        tenants::slug,
+                        tenants::status,
+                        domains::hostname.nullable(),
+                        roles::name,
+                    ))
+                    .load(conn)
+                    .await?)
+            })?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, name, slug, status, primary_domain, role_name)| UserTenant {
+                    tenant_id: TenantId::from_uuid(id.0),
+                    name,
+                    slug,
+                    status,
+                    primary_domain,
+                    role_name,
+                },
+            )
+            .collect())
+    }
+}
+
+impl UserTenants for Db {
+    async fn tenants_of(&self, user: UserId) -> Result<Vec<UserTenant>, Unexpected> {
+        Ok(self.load_user_tenants(user).await?)
     }
 }

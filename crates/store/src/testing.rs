@@ -218,6 +218,19 @@ impl Db {
         Ok(c.n)
     }
 
+    /// Like [`Db::unfiltered_count`], inside a transaction scoped to one user (`app.user_id`).
+    pub async fn unfiltered_count_as_user(
+        &self,
+        user: tenantry_kernel::UserId,
+        from: &str,
+    ) -> Result<i64, StoreError> {
+        let sql = format!("SELECT count(*) AS n FROM {from}");
+        let c: Count = tx!(self, read, user = user, |conn| {
+            Ok(diesel::sql_query(&sql).get_result(conn).await?)
+        })?;
+        Ok(c.n)
+    }
+
     /// Executes raw SQL as the service role.
     pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
         match self.conn().await? {

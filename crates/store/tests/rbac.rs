@@ -65,6 +65,19 @@ async fn tenant_count(db: &Db) -> usize {
 }
 
 backend_tests! {
+    async fn the_switcher_lists_a_users_own_tenants(t: &TestDb) {
+        let db = t.db();
+        let ann = onboard(db, "acme", "ann@example.com").await.session.user.id;
+        onboarding(db).onboard(request("beta", "ann@example.com", PASSWORD)).await.unwrap();
+        onboard(db, "gamma", "gus@example.com").await;
+        let mine = rbac(db).tenants_of(ann).await.unwrap();
+        let slugs: Vec<&str> = mine.iter().map(|t| t.slug.as_str()).collect();
+        assert_eq!(slugs, ["acme", "beta"]);
+        assert_eq!(mine[0].primary_domain.as_deref(), Some("acme.example.com"));
+        assert_eq!(mine[0].role_name, "owner");
+        assert!(rbac(db).tenants_of(tenantry_kernel::UserId::new()).await.unwrap().is_empty());
+    }
+
     async fn onboarding_creates_everything(t: &TestDb) {
         let db = t.db();
         let done = onboard(db, "acme", "ann@example.com").await;
@@ -170,4 +183,33 @@ async fn rbac_tables_are_isolated_by_rls() {
     );
     assert_eq!(db.unfiltered_count(None, "roles").await.unwrap(), 0);
     assert_eq!(db.unfiltered_count(None, "memberships").await.unwrap(), 0);
+}
+
+/// PostgreSQL only: inside a user-scoped transaction, exactly that person's memberships and
+/// roles are visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_scope_sees_only_the_users_rows() {
+    let Some(t) = tenantry_store::testing::TestDb::postgres().await else {
+        return;
+    };
+    let db = t.db();
+    let ann = onboard(db, "acme", "ann@example.com").await.session.user.id;
+    onboard(db, "beta", "bob@example.com").await;
+    assert_eq!(
+        db.unfiltered_count_as_user(ann, "memberships")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.unfiltered_count_as_user(ann, "roles").await.unwrap(),
+        1,
+        "only the role Ann holds"
+    );
+    assert_eq!(
+        db.unfiltered_count_as_user(ann, "tenant_settings")
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -6,7 +6,7 @@ use tenantry_identity::{DisplayName, RefreshSecret};
 use crate::authn::{Authenticated, client_ip};
 use crate::dto::{
     ChangePasswordBody, JwkView, JwksView, LoginBody, RefreshBody, SessionView, UpdateMeBody,
-    UserView,
+    UserTenantView, UserView,
 };
 use crate::json::ApiJson;
 use crate::problem::{Problem, field_errors};
@@ -181,4 +181,24 @@ pub async fn jwks(state: Data) -> web::Json<JwksView> {
             })
             .collect(),
     })
+}
+
+/// The tenant switcher: every tenant where the caller is an active member, with their role.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer_token" = [])),
+    responses(
+        (status = 200, description = "The caller's tenants", body = Vec<UserTenantView>),
+        Unauthenticated,
+    )
+)]
+#[get("/api/v1/auth/tenants")]
+pub async fn my_tenants(
+    who: Authenticated,
+    state: Data,
+) -> Result<web::Json<Vec<UserTenantView>>, Problem> {
+    let tenants = state.rbac.tenants_of(who.user_id).await?;
+    Ok(web::Json(
+        tenants.iter().map(UserTenantView::from).collect(),
+    ))
 }

@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::me)
         .service(auth::update_me)
         .service(auth::change_password)
+        .service(auth::my_tenants)
         // Sign-up and the permission catalogue (no tenant, no token).
         .service(onboard::onboard)
         .service(onboard::permissions)

@@ -1,0 +1,2 @@
+DROP POLICY member_roles ON roles;
+DROP POLICY member_self ON memberships;

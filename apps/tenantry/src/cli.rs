@@ -173,6 +173,16 @@ pub enum TenantCommand {
         /// Display name.
         #[arg(long)]
         name: String,
+        /// Also create (or attach) its owner, with the default roles, in one transaction.
+        #[arg(long, requires = "owner_password")]
+        owner_email: Option<String>,
+        /// The owner's password (an existing account's current one). Prefer the variable:
+        /// command lines are visible to other users of the machine.
+        #[arg(long, env = "TENANTRY_OWNER_PASSWORD", hide_env_values = true)]
+        owner_password: Option<String>,
+        /// The owner's display name (new accounts).
+        #[arg(long, default_value = "Owner")]
+        owner_name: String,
     },
     /// List every tenant, oldest first.
     List {

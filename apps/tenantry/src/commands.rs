@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow};
 use tenantry_crypto::{Crypto, SigningKeyMaterial};
 use tenantry_http::{AppState, HttpConfig, ServerOptions, Shared};
-use tenantry_kernel::{Clock, Cursor, Limit, PageRequest, SystemClock};
+use tenantry_identity::{AuthPolicy, AuthService, DisplayName};
+use tenantry_kernel::{Clock, Cursor, Email, Limit, PageRequest, SystemClock};
+use tenantry_onboarding::{Onboard, OnboardingService};
 use tenantry_store::{Db, DbConfig, run_migrations};
 use tenantry_tenancy::{
     BaseDomain, Domain, Hostname, MaintenanceMessage, NoListener, Slug, Tenant, TenantFilter,
@@ -167,10 +169,53 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
         Arc::new(NoListener),
     );
     match cmd {
-        TenantCommand::Create { slug, name } => {
+        TenantCommand::Create {
+            slug,
+            name,
+            owner_email,
+            owner_password,
+            owner_name,
+        } => {
             let slug = Slug::parse(slug).map_err(|e| anyhow!("invalid slug '{slug}': {e}"))?;
             let name = TenantName::parse(name).map_err(|e| anyhow!("invalid name: {e}"))?;
-            let t = svc.create(slug, name).await?;
+            let t = match (owner_email, owner_password) {
+                (Some(email), Some(password)) => {
+                    let email = Email::parse(email)
+                        .map_err(|e| anyhow!("invalid owner e-mail '{email}': {e}"))?;
+                    let owner_name = DisplayName::parse(owner_name)
+                        .map_err(|e| anyhow!("invalid owner name: {e}"))?;
+                    let key = signing_key(&cli.serve, &db).await?;
+                    let crypto = Crypto::new(&key, &cli.serve.jwt_issuer)?;
+                    let auth = AuthService::new(
+                        db.clone(),
+                        crypto,
+                        Arc::new(SystemClock),
+                        AuthPolicy::default(),
+                    );
+                    let onboarding = OnboardingService::new(db.clone(), svc.clone(), auth);
+                    let done = onboarding
+                        .onboard(Onboard {
+                            organisation: name,
+                            slug,
+                            owner_email: email,
+                            owner_name,
+                            password: password.clone(),
+                        })
+                        .await?;
+                    println!(
+                        "owner {} ({}) {}",
+                        done.session.user.email,
+                        done.session.user.id,
+                        if done.owner_created {
+                            "created"
+                        } else {
+                            "attached"
+                        }
+                    );
+                    done.tenant
+                }
+                _ => svc.create(slug, name).await?,
+            };
             println!(
                 "created tenant {} ({}) at {}",
                 t.slug,

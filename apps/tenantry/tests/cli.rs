@@ -78,8 +78,83 @@ async fn tenant_lifecycle_from_the_command_line() {
         cli.fails(&["tenant", "show", "nobody"], "tenant not found");
         cli.fails(&["tenant", "suspend", "nobody"], "tenant not found");
 
+        let out = cli.ok(&[
+            "tenant",
+            "create",
+            "--slug",
+            "beta",
+            "--name",
+            "Beta",
+            "--owner-email",
+            "Olga@Beta.test",
+            "--owner-password",
+            "correct horse battery",
+        ]);
+        assert!(
+            out.contains("owner Olga@beta.test") && out.contains("created"),
+            "{out}"
+        );
+        cli.fails(
+            &[
+                "tenant",
+                "create",
+                "--slug",
+                "gamma",
+                "--name",
+                "G",
+                "--owner-email",
+                "g@g.test",
+                "--owner-password",
+                "password123",
+            ],
+            "too common",
+        );
+        cli.fails(
+            &[
+                "tenant",
+                "create",
+                "--slug",
+                "beta",
+                "--name",
+                "B",
+                "--owner-email",
+                "new@b.test",
+                "--owner-password",
+                "correct horse battery",
+            ],
+            "already taken",
+        );
+        let out = cli.ok(&[
+            "tenant",
+            "create",
+            "--slug",
+            "delta",
+            "--name",
+            "Delta",
+            "--owner-email",
+            "olga@beta.test",
+            "--owner-password",
+            "correct horse battery",
+        ]);
+        assert!(out.contains("attached"), "an existing account: {out}");
+        cli.fails(
+            &[
+                "tenant",
+                "create",
+                "--slug",
+                "epsilon",
+                "--name",
+                "E",
+                "--owner-email",
+                "olga@beta.test",
+                "--owner-password",
+                "wrong password!",
+            ],
+            "invalid e-mail or password",
+        );
+
         let out = cli.ok(&["tenant", "list"]);
-        assert_eq!(out.lines().count(), 2, "header and one tenant: {out}");
+        assert_eq!(out.lines().count(), 4, "header and three tenants: {out}");
         assert!(out.contains("acme") && out.contains("active"));
 
         assert!(

@@ -5,6 +5,7 @@
 
 mod auth;
 mod errors;
+mod invitations;
 mod openapi;
 mod platform;
 mod resolution;

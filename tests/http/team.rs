@@ -182,6 +182,10 @@ app_tests! {
             ("POST", "/api/v1/roles", [true, true, false, false]),
             ("PATCH", "/api/v1/roles/{role_id}", [true, true, false, false]),
             ("DELETE", "/api/v1/roles/{role_id}", [true, true, false, false]),
+            ("POST", "/api/v1/invitations", [true, true, false, false]),
+            ("GET", "/api/v1/invitations", [true, true, false, false]),
+            ("POST", "/api/v1/invitations/{id}/resend", [true, true, false, false]),
+            ("DELETE", "/api/v1/invitations/{id}", [true, true, false, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();
@@ -210,11 +214,15 @@ app_tests! {
 
         let ghost = uuid::Uuid::now_v7();
         for (method, path, expected) in MATRIX {
-            let url = path.replace("{user_id}", &ghost.to_string()).replace("{role_id}", &ghost.to_string());
+            let url = path
+                .replace("{user_id}", &ghost.to_string())
+                .replace("{role_id}", &ghost.to_string())
+                .replace("{id}", &ghost.to_string());
             for (i, bearer) in tokens.iter().enumerate() {
                 let body = match *path {
                     "/api/v1/roles" => json!({"name": format!("r{}", uuid::Uuid::now_v7().simple()), "permissions": []}),
                     "/api/v1/members/{user_id}" => json!({"role_id": ghost}),
+                    "/api/v1/invitations" => json!({"email": "someone@example.test", "role": "viewer"}),
                     _ => json!({}),
                 };
                 let method = Method::from_bytes(method.as_bytes()).unwrap();

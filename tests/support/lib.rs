@@ -14,6 +14,9 @@ use tenantry_tenancy::BaseDomain;
 
 pub use tenantry_store::testing::report_postgres_suite;
 
+mod smtp;
+pub use smtp::{Received, SmtpSink};
+
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
 pub const TOKEN_ISSUER: &str = "tenantry-test";
 
@@ -22,6 +25,8 @@ pub const TOKEN_ISSUER: &str = "tenantry-test";
 pub struct Options {
     pub body_limit: usize,
     pub operator_token: Option<String>,
+    /// `smtp://127.0.0.1:<port>` of a test's SMTP sink; files otherwise.
+    pub smtp_url: Option<String>,
 }
 
 impl Default for Options {
@@ -29,6 +34,7 @@ impl Default for Options {
         Self {
             body_limit: 1024 * 1024,
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
+            smtp_url: None,
         }
     }
 }
@@ -50,6 +56,18 @@ impl TestApp {
             base_domain: BaseDomain::parse("localhost").unwrap(),
             body_limit: options.body_limit,
             operator_token: options.operator_token,
+            public_url: "https://app.example.test".to_owned(),
+        };
+        let mailer = match &options.smtp_url {
+            Some(url) => {
+                tenantry_mail::MailSender::smtp(url, "Tenantry <no-reply@example.test>").unwrap()
+            }
+            None => tenantry_mail::MailSender::files(
+                std::env::temp_dir()
+                    .join(format!("tenantry-mail-{}", uuid::Uuid::now_v7().simple())),
+                "Tenantry <no-reply@example.test>",
+            )
+            .unwrap(),
         };
         let crypto = tenantry_crypto::Crypto::new(
             &tenantry_crypto::SigningKeyMaterial::generate(),
@@ -61,6 +79,7 @@ impl TestApp {
             config,
             Arc::new(SystemClock),
             crypto.clone(),
+            mailer,
         ));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();

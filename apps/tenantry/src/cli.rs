@@ -14,6 +14,10 @@ Environment variables (each also a flag above):
   TENANTRY_BODY_LIMIT               largest request body in bytes (default 1048576)
   TENANTRY_OPERATOR_TOKEN           bearer token for the operator API /api/v1/platform (unset: disabled)
   TENANTRY_WORKERS                  HTTP worker threads (default: one per CPU core)
+  TENANTRY_PUBLIC_URL               where people reach the product; invitation links start with it (default http://127.0.0.1:8080)
+  TENANTRY_SMTP_URL                 SMTP server, smtp://user:pass@host:587?tls=required or smtps://… (unset: .eml files)
+  TENANTRY_MAIL_FROM                sender of outgoing mail (default Tenantry <no-reply@localhost>)
+  TENANTRY_MAIL_DIR                 where mail is written without SMTP (default ./data/mail)
   TENANTRY_JWT_PRIVATE_KEY          Ed25519 PKCS#8 PEM signing access tokens (default: generated, kept in the database)
   TENANTRY_JWT_ISSUER               the iss claim of access tokens (default tenantry)
   TENANTRY_ALLOW_RLS_BYPASS         serve even if the PostgreSQL role bypasses row-level security (default false)
@@ -113,6 +117,39 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, global = true, env = "TENANTRY_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Where people reach the product; invitation links start with it.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+
+    /// SMTP server for outgoing mail: smtp://user:pass@host:587?tls=required (STARTTLS),
+    /// smtps://user:pass@host (TLS) or smtp://host:25 (plain). Unset: mail is written as .eml
+    /// files to TENANTRY_MAIL_DIR.
+    #[arg(long, global = true, env = "TENANTRY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_MAIL_FROM",
+        default_value = "Tenantry <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Where mail goes when no SMTP server is set.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_MAIL_DIR",
+        default_value = "./data/mail"
+    )]
+    pub mail_dir: String,
 
     /// Ed25519 private key (PKCS#8 PEM) that signs access tokens. Unset: a key is generated
     /// on first start and kept in the database, shared by every instance.

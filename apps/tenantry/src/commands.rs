@@ -8,6 +8,7 @@ use tenantry_crypto::{Crypto, SigningKeyMaterial};
 use tenantry_http::{AppState, HttpConfig, ServerOptions, Shared};
 use tenantry_identity::{AuthPolicy, AuthService, DisplayName};
 use tenantry_kernel::{Clock, Cursor, Email, Limit, PageRequest, SystemClock};
+use tenantry_mail::MailSender;
 use tenantry_onboarding::{Onboard, OnboardingService};
 use tenantry_store::{Db, DbConfig, run_migrations};
 use tenantry_tenancy::{
@@ -98,7 +99,13 @@ async fn serve(cli: &Cli) -> Result<()> {
         base_domain,
         body_limit: cli.serve.body_limit,
         operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
+        public_url: cli.serve.public_url.clone(),
     };
+    let mailer = match cli.serve.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => MailSender::smtp(url, &cli.serve.mail_from)?,
+        None => MailSender::files(&cli.serve.mail_dir, &cli.serve.mail_from)?,
+    };
+    tracing::info!(mail = %mailer.describe(), "outgoing mail");
     let key = signing_key(&cli.serve, &db).await?;
     let crypto = Crypto::new(&key, &cli.serve.jwt_issuer).context("cannot set up token signing")?;
     let shared = Shared::new(AppState::new(
@@ -106,6 +113,7 @@ async fn serve(cli: &Cli) -> Result<()> {
         config,
         Arc::new(SystemClock),
         crypto,
+        mailer,
     ));
     let listener = TcpListener::bind(cli.serve.bind)
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;

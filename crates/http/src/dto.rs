@@ -481,3 +481,67 @@ impl From<&tenantry_rbac::UserTenant> for UserTenantView {
         }
     }
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct InviteBody {
+    #[schema(example = "bob@acme.test")]
+    pub email: String,
+    /// The name of one of this tenant's roles.
+    #[schema(example = "member")]
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InvitationView {
+    pub id: Uuid,
+    pub email: String,
+    pub role_id: Uuid,
+    pub invited_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether the e-mail went out (`resend` tries again with a new link).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailed: Option<bool>,
+}
+
+impl InvitationView {
+    pub fn new(i: &tenantry_identity::Invitation, mailed: Option<bool>) -> Self {
+        Self {
+            id: *i.id.as_uuid(),
+            email: i.email.as_str().to_owned(),
+            role_id: *i.role_id.as_uuid(),
+            invited_by: *i.invited_by.as_uuid(),
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+            mailed,
+        }
+    }
+}
+
+/// What an invitee sees before accepting.
+#[derive(Serialize, ToSchema)]
+pub struct InvitationPreviewView {
+    #[schema(example = "Acme Inc")]
+    pub tenant_name: String,
+    #[schema(example = "Ann Lee")]
+    pub inviter_name: String,
+    #[schema(example = "member")]
+    pub role: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Sign-up details, when accepting without an account.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct AcceptBody {
+    pub display_name: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AcceptedView {
+    pub tenant_id: Uuid,
+    pub role_id: Uuid,
+    /// A session for a user who signed up while accepting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionView>,
+}

@@ -58,6 +58,7 @@ impl Default for MemberCache {
 /// A caller allowed into this route of this tenant.
 pub struct Member {
     pub ctx: TenantCtx,
+    pub tenant: Arc<tenantry_tenancy::Tenant>,
     pub user_id: UserId,
     pub role: Arc<(Membership, Role)>,
 }
@@ -104,6 +105,7 @@ impl FromRequest for Member {
             }
             Ok(Member {
                 ctx: scope.ctx,
+                tenant: scope.tenant,
                 user_id: who.user_id,
                 role,
             })

@@ -51,6 +51,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
         (name = "auth", description = "Sessions and the caller's own account"),
         (name = "onboarding", description = "Signing up an organisation"),
         (name = "team", description = "Members, roles and permissions of the current tenant"),
+        (name = "invitations", description = "Inviting people into a tenant"),
         (name = "tenant", description = "The current tenant (resolved from host or header)"),
         (name = "platform", description = "Operator API across tenants (operator token)"),
     ),

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use tenantry_crypto::{Crypto, Jwks};
-use tenantry_identity::{AuthPolicy, AuthService};
+use tenantry_identity::{AuthPolicy, AuthService, InvitationService};
 use tenantry_kernel::Clock;
+use tenantry_mail::MailSender;
 use tenantry_onboarding::OnboardingService;
 use tenantry_rbac::RbacService;
 use tenantry_store::Db;
@@ -22,6 +23,8 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Bearer token of the operator API (`/api/v1/platform/...`); `None` disables it.
     pub operator_token: Option<String>,
+    /// Where people reach the product (invitation links start with it).
+    pub public_url: String,
 }
 
 /// Services and adapters, built once and shared by every worker.
@@ -33,6 +36,7 @@ pub struct AppState {
     pub auth: AuthService<Db, Crypto>,
     pub rbac: RbacService<Db>,
     pub onboarding: OnboardingService<Db, Crypto>,
+    pub invitations: InvitationService<Db, Crypto, MailSender>,
     /// Memberships and their roles, cached per (tenant, user) for the guard.
     pub members: MemberCache,
     /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
@@ -41,7 +45,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, config: HttpConfig, clock: Arc<dyn Clock>, crypto: Crypto) -> Self {
+    pub fn new(
+        db: Db,
+        config: HttpConfig,
+        clock: Arc<dyn Clock>,
+        crypto: Crypto,
+        mailer: MailSender,
+    ) -> Self {
         let resolver = Resolver::new(db.clone(), config.base_domain.clone());
         let tenants = TenantService::new(
             db.clone(),
@@ -51,7 +61,19 @@ impl AppState {
         );
         let settings = SettingsService::new(db.clone(), clock.clone());
         let jwks = crypto.tokens.jwks();
-        let auth = AuthService::new(db.clone(), crypto, clock.clone(), AuthPolicy::default());
+        let auth = AuthService::new(
+            db.clone(),
+            crypto.clone(),
+            clock.clone(),
+            AuthPolicy::default(),
+        );
+        let invitations = InvitationService::new(
+            db.clone(),
+            auth.clone(),
+            crypto.clone(),
+            mailer,
+            config.public_url.clone(),
+        );
         let rbac = RbacService::new(db.clone(), clock);
         let onboarding = OnboardingService::new(db.clone(), tenants.clone(), auth.clone());
         Self {
@@ -62,6 +84,7 @@ impl AppState {
             auth,
             rbac,
             onboarding,
+            invitations,
             members: MemberCache::new(),
             jwks,
             config,

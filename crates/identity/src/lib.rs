@@ -2,6 +2,7 @@
 //! tokens) and the login throttle. Pure: the ports say what it needs from outside.
 
 pub mod error;
+pub mod invitations;
 pub mod model;
 pub mod ports;
 pub mod service;
@@ -9,6 +10,7 @@ pub mod service;
 pub mod testing;
 
 pub use error::*;
+pub use invitations::*;
 pub use model::*;
 pub use ports::*;
 pub use service::{AuthPolicy, AuthService};

@@ -73,6 +73,10 @@ id_type!(
     /// Identifies a role within its tenant.
     RoleId
 );
+id_type!(
+    /// Identifies an invitation to join a tenant.
+    InvitationId
+);
 
 #[cfg(test)]
 mod tests {

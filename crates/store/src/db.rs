@@ -203,6 +203,8 @@ pub(crate) enum Scope {
     Tenant(TenantId),
     /// One person's own rows across tenants, where a policy allows it (`app.user_id`).
     User(tenantry_kernel::UserId),
+    /// The one invitation whose token has this digest (`app.invitation_digest`).
+    Invitation(String),
 }
 
 impl From<Option<TenantId>> for Scope {
@@ -223,11 +225,33 @@ pub(crate) async fn set_pg_scope(
         Scope::Platform => return Ok(()),
         Scope::Tenant(t) => ("app.tenant_id", t.to_string()),
         Scope::User(u) => ("app.user_id", u.to_string()),
+        Scope::Invitation(d) => ("app.invitation_digest", d.clone()),
     };
     diesel::select(set_config(name, value, true))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Changes a transaction's scope part-way (a no-op on SQLite, which has no row-level
+/// security): for reads that learn their tenant from a token first.
+pub(crate) trait Rescope {
+    fn rescope(
+        &mut self,
+        scope: &Scope,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl Rescope for AsyncPgConnection {
+    async fn rescope(&mut self, scope: &Scope) -> Result<(), StoreError> {
+        set_pg_scope(self, scope).await
+    }
+}
+
+impl Rescope for SqliteConn {
+    async fn rescope(&mut self, _scope: &Scope) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Runs `$body` (an expression using `$conn`, typically ending in `.await`) once for whichever
@@ -264,6 +288,9 @@ macro_rules! tx {
     }};
     ($db:expr, $mode:ident, user = $user:expr, |$conn:ident| $body:expr) => {{
         tx!(@scoped $db, $mode, $crate::db::Scope::User($user), |$conn| $body)
+    }};
+    ($db:expr, $mode:ident, invitation = $digest:expr, |$conn:ident| $body:expr) => {{
+        tx!(@scoped $db, $mode, $crate::db::Scope::Invitation($digest), |$conn| $body)
     }};
     (@scoped $db:expr, $mode:ident, $scope:expr, |$conn:ident| $body:expr) => {{
         let scope: $crate::db::Scope = $scope;

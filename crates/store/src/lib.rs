@@ -9,6 +9,7 @@
 mod db;
 mod error;
 mod identity;
+mod invitations;
 mod migrate;
 mod onboarding;
 mod rbac;

@@ -59,7 +59,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
     roles,
-    memberships
+    memberships,
+    invitations
 );
 
 diesel::table! {
@@ -148,5 +149,24 @@ diesel::table! {
         role_id -> DbId,
         status -> Text,
         created_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    invitations (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        email -> Text,
+        email_normalized -> Text,
+        role_id -> DbId,
+        invited_by -> DbId,
+        token_digest -> Text,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+        accepted_at -> Nullable<DbTime>,
+        revoked_at -> Nullable<DbTime>,
     }
 }

@@ -56,5 +56,6 @@ db_uuid_from!(
     tenantry_kernel::DomainId,
     tenantry_kernel::UserId,
     tenantry_kernel::RoleId,
+    tenantry_kernel::InvitationId,
     tenantry_identity::FamilyId
 );

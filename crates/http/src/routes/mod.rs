@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod invitations;
 pub mod onboard;
 pub mod platform;
 pub mod team;
@@ -21,6 +22,10 @@ pub const TENANT_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/roles", "roles:manage"),
     ("PATCH", "/api/v1/roles/{role_id}", "roles:manage"),
     ("DELETE", "/api/v1/roles/{role_id}", "roles:manage"),
+    ("POST", "/api/v1/invitations", "members:manage"),
+    ("GET", "/api/v1/invitations", "members:manage"),
+    ("POST", "/api/v1/invitations/{id}/resend", "members:manage"),
+    ("DELETE", "/api/v1/invitations/{id}", "members:manage"),
 ];
 
 /// The permission a route needs, by method and route pattern.
@@ -56,6 +61,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(team::create_role)
         .service(team::update_role)
         .service(team::delete_role)
+        .service(invitations::invite)
+        .service(invitations::list)
+        .service(invitations::resend)
+        .service(invitations::revoke)
+        // Invitation links: by token, before any tenant (no `Member`).
+        .service(invitations::lookup)
+        .service(invitations::accept)
         // Operator API: an `Operator` argument requires the operator token.
         .service(platform::list_tenants)
         .service(platform::create_tenant)

@@ -1,0 +1,260 @@
+//! Invitations: issued by members with `members:manage`, looked up and accepted by token.
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, web};
+use tenantry_identity::{DisplayName, InvitationError, RefreshSecret};
+use tenantry_kernel::{Email, InvitationId};
+
+use crate::authn::Authenticated;
+use crate::dto::{
+    AcceptBody, AcceptedView, InvitationPreviewView, InvitationView, InviteBody, SessionView,
+};
+use crate::guard::Member;
+use crate::json::ApiJson;
+use crate::problem::{FieldError, Problem};
+use crate::responses::{BodyErrors, MemberErrors};
+use crate::state::AppState;
+
+type Data = web::Data<AppState>;
+
+/// Invite someone by e-mail to join with one of this tenant's roles. They get a link valid
+/// for 7 days; an earlier pending invitation of the same address is revoked.
+#[utoipa::path(tag = "invitations", security(("bearer_token" = [])),
+    request_body = InviteBody,
+    responses(
+        (status = 201, description = "The invitation", body = InvitationView),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/invitations")]
+pub async fn invite(
+    m: Member,
+    state: Data,
+    body: ApiJson<InviteBody>,
+) -> Result<HttpResponse, Problem> {
+    let email = Email::parse(&body.0.email).map_err(|e| field("email", e.to_string()))?;
+    let roles = state.rbac.roles(&m.ctx).await?;
+    let role = roles
+        .iter()
+        .find(|r| r.name.as_str() == body.0.role)
+        .ok_or_else(|| field("role", format!("this tenant has no role '{}'", body.0.role)))?;
+    let inviter = state.auth.me(m.user_id).await?;
+    let issued = state
+        .invitations
+        .invite(
+            &m.ctx,
+            &inviter,
+            m.tenant.name.as_str(),
+            email,
+            (role.id, role.name.as_str()),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(InvitationView::new(&issued.invitation, Some(issued.mailed))))
+}
+
+fn field(name: &str, message: String) -> Problem {
+    Problem::validation(vec![FieldError {
+        field: name.into(),
+        message,
+    }])
+}
+
+/// Pending invitations, newest first.
+#[utoipa::path(tag = "invitations", security(("bearer_token" = [])), responses(
+    (status = 200, description = "Pending invitations", body = Vec<InvitationView>),
+    MemberErrors,
+))]
+#[get("/api/v1/invitations")]
+pub async fn list(m: Member, state: Data) -> Result<web::Json<Vec<InvitationView>>, Problem> {
+    let pending = state.invitations.pending(&m.ctx).await?;
+    Ok(web::Json(
+        pending
+            .iter()
+            .map(|i| InvitationView::new(i, None))
+            .collect(),
+    ))
+}
+
+/// Send a pending invitation again with a new link and a new expiry; the old link dies.
+#[utoipa::path(tag = "invitations", security(("bearer_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The invitation's id")),
+    responses(
+        (status = 200, description = "The invitation", body = InvitationView),
+        (status = 404, description = "No pending invitation with this id here (`invitation_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[post("/api/v1/invitations/{id}/resend")]
+pub async fn resend(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<web::Json<InvitationView>, Problem> {
+    let id = InvitationId::from_uuid(path.into_inner());
+    let pending = state.invitations.pending(&m.ctx).await?;
+    let role_id = pending.iter().find(|i| i.id == id).map(|i| i.role_id);
+    let roles = state.rbac.roles(&m.ctx).await?;
+    let role_name = roles
+        .iter()
+        .find(|r| Some(r.id) == role_id)
+        .map(|r| r.name.as_str().to_owned())
+        .unwrap_or_default();
+    let inviter = state.auth.me(m.user_id).await?;
+    let issued = state
+        .invitations
+        .resend(
+            &m.ctx,
+            id,
+            m.tenant.name.as_str(),
+            inviter.display_name.as_str(),
+            &role_name,
+        )
+        .await?;
+    Ok(web::Json(InvitationView::new(
+        &issued.invitation,
+        Some(issued.mailed),
+    )))
+}
+
+/// Revoke a pending invitation: its link stops working.
+#[utoipa::path(tag = "invitations", security(("bearer_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The invitation's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No pending invitation with this id here (`invitation_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[delete("/api/v1/invitations/{id}")]
+pub async fn revoke(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    state
+        .invitations
+        .revoke(&m.ctx, InvitationId::from_uuid(path.into_inner()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// What an invitation link offers: tenant, inviter, role, expiry. No sign-in needed.
+#[utoipa::path(tag = "invitations",
+    params(("token" = String, Path, description = "The token from the invitation link")),
+    responses(
+        (status = 200, description = "The invitation", body = InvitationPreviewView),
+        (status = 410, description = "Used, revoked, expired or unknown (`invitation_gone`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/invitations/lookup/{token}")]
+pub async fn lookup(
+    state: Data,
+    path: web::Path<String>,
+) -> Result<web::Json<InvitationPreviewView>, Problem> {
+    let p = state
+        .invitations
+        .lookup(&RefreshSecret(path.into_inner()))
+        .await?;
+    Ok(web::Json(InvitationPreviewView {
+        tenant_name: p.tenant_name,
+        inviter_name: p.inviter_name,
+        role: p.role_name,
+        expires_at: p.invitation.expires_at,
+    }))
+}
+
+/// Accept an invitation: signed in (with `Authorization: Bearer`, as the invited e-mail), or
+/// signing up in the same call with `display_name` and `password` (then a session is returned).
+#[utoipa::path(tag = "invitations",
+    params(("token" = String, Path, description = "The token from the invitation link")),
+    request_body(content = AcceptBody, description = "Only when signing up"),
+    responses(
+        (status = 200, description = "Accepted by the signed-in user", body = AcceptedView),
+        (status = 201, description = "Signed up and accepted", body = AcceptedView),
+        (status = 401, description = "Invalid access token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Signed in as another e-mail (`invitation_email_mismatch`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already a member, or the e-mail has an account: sign in first (`already_member`, `email_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Used, revoked, expired or unknown (`invitation_gone`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/invitations/accept/{token}")]
+pub async fn accept(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<String>,
+    body: Option<ApiJson<AcceptBody>>,
+) -> Result<HttpResponse, Problem> {
+    let token = RefreshSecret(path.into_inner());
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        let who = Authenticated::extract(&req)
+            .await
+            .map_err(|_| Problem::unauthorized("The access token is invalid or expired"))?;
+        let user = state.auth.me(who.user_id).await?;
+        let inv = state.invitations.accept_as(&token, user).await?;
+        state.members.invalidate();
+        return Ok(HttpResponse::Ok().json(AcceptedView {
+            tenant_id: *inv.tenant_id.as_uuid(),
+            role_id: *inv.role_id.as_uuid(),
+            session: None,
+        }));
+    }
+    let b = body.map(|b| b.0).unwrap_or_default();
+    let name = b
+        .display_name
+        .as_deref()
+        .ok_or_else(|| {
+            field(
+                "display_name",
+                "sign in, or give a display name and a password to sign up".into(),
+            )
+        })
+        .and_then(|n| DisplayName::parse(n).map_err(|e| field("display_name", e.0)))?;
+    let password = b
+        .password
+        .ok_or_else(|| field("password", "a password is needed to sign up".into()))?;
+    let (inv, session) = state
+        .invitations
+        .accept_signing_up(&token, name, &password)
+        .await?;
+    state.members.invalidate();
+    Ok(HttpResponse::Created().json(AcceptedView {
+        tenant_id: *inv.tenant_id.as_uuid(),
+        role_id: *inv.role_id.as_uuid(),
+        session: Some(SessionView::new(&session)),
+    }))
+}
+
+impl From<InvitationError> for Problem {
+    fn from(e: InvitationError) -> Self {
+        use actix_web::http::StatusCode;
+        let detail = e.to_string();
+        match e {
+            InvitationError::NotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "invitation_not_found",
+                "Invitation not found",
+            )
+            .detail(detail),
+            InvitationError::Gone => {
+                Problem::new(StatusCode::GONE, "invitation_gone", "Invitation gone").detail(detail)
+            }
+            InvitationError::EmailMismatch => Problem::new(
+                StatusCode::FORBIDDEN,
+                "invitation_email_mismatch",
+                "Another e-mail",
+            )
+            .detail(detail),
+            InvitationError::EmailTaken => {
+                Problem::new(StatusCode::CONFLICT, "email_taken", "E-mail taken").detail(detail)
+            }
+            InvitationError::AlreadyMember => {
+                Problem::new(StatusCode::CONFLICT, "already_member", "Already a member")
+                    .detail(detail)
+            }
+            InvitationError::WeakPassword(message) => field("password", message),
+            InvitationError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}

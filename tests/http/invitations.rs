@@ -1,0 +1,173 @@
+//! Invitations end to end: the e-mail goes through a real SMTP server (a sink the test starts)
+//! and the link in it is what the invitee uses.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tenantry_tests::{Options, SmtpSink, TestApp, problem};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Like `app_tests!`, with an SMTP sink the app sends to.
+macro_rules! mail_tests {
+    ($(async fn $name:ident($app:ident, $sink:ident) $body:block)*) => {$(
+        mod $name {
+            use super::*;
+
+            async fn body($app: &TestApp, $sink: &SmtpSink) $body
+
+            async fn start(db: tenantry_store::testing::TestDb) -> (TestApp, SmtpSink) {
+                let sink = SmtpSink::start().await;
+                let options = Options { smtp_url: Some(sink.url.clone()), ..Options::default() };
+                (TestApp::start(db, options).await, sink)
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                let (app, sink) = start(tenantry_store::testing::TestDb::sqlite().await).await;
+                body(&app, &sink).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = tenantry_store::testing::TestDb::postgres().await {
+                    let (app, sink) = start(db).await;
+                    body(&app, &sink).await;
+                }
+            }
+        }
+    )*};
+}
+
+fn token_of(link_mail: &tenantry_tests::Received) -> String {
+    let text = link_mail.text();
+    let start = text
+        .find("https://app.example.test/accept-invitation?token=")
+        .expect("accept link in the mail");
+    text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .rsplit_once("token=")
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+async fn invite(app: &TestApp, owner: &str, email: &str, role: &str) -> reqwest::Response {
+    app.request(Method::POST, "/api/v1/invitations")
+        .header("X-Tenant-ID", "acme")
+        .bearer_auth(owner)
+        .json(&json!({"email": email, "role": role}))
+        .send()
+        .await
+        .unwrap()
+}
+
+mail_tests! {
+    async fn invite_lookup_and_sign_up(app, sink) {
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let owner = a["session"]["access_token"].as_str().unwrap().to_owned();
+        let res = invite(app, &owner, "Bob@Example.test", "member").await;
+        assert_eq!(res.status(), 201);
+        let inv: Value = res.json().await.unwrap();
+        assert_eq!(inv["mailed"], true);
+
+        let mails = sink.wait_for(1).await;
+        assert_eq!(mails[0].to, ["Bob@example.test"]);
+        assert!(mails[0].data.contains("Subject: Owner invited you to acme Inc"), "{}", mails[0].data);
+        let token = token_of(&mails[0]);
+        assert_eq!(token.len(), 43, "256 bits, base64url");
+
+        let preview: Value = app.get(&format!("/api/v1/invitations/lookup/{token}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(preview, json!({
+            "tenant_name": "acme Inc", "inviter_name": "Owner", "role": "member", "expires_at": inv["expires_at"],
+        }));
+
+        let pending: Value = app.request(Method::GET, "/api/v1/invitations").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+        assert_eq!(pending.as_array().unwrap().len(), 1);
+
+        // Signing up while accepting: a weak password is refused and nothing is spent.
+        let accept = |body: Value| app.request(Method::POST, &format!("/api/v1/invitations/accept/{token}")).json(&body).send();
+        let res = accept(json!({"display_name": "Bob", "password": "password123"})).await.unwrap();
+        problem(res, 422, "validation_failed").await;
+        let res = accept(json!({"display_name": "Bob", "password": PASSWORD})).await.unwrap();
+        assert_eq!(res.status(), 201);
+        let accepted: Value = res.json().await.unwrap();
+        let bob = accepted["session"]["access_token"].as_str().unwrap().to_owned();
+
+        // Bob is a member of acme only, with the member role.
+        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&bob).send().await.unwrap().json().await.unwrap();
+        assert_eq!(mine.as_array().unwrap().len(), 1);
+        assert_eq!(mine[0]["slug"], "acme");
+        assert_eq!(mine[0]["role"], "member");
+        let members: Value = app.request(Method::GET, "/api/v1/members").header("X-Tenant-ID", "acme").bearer_auth(&bob).send().await.unwrap().json().await.unwrap();
+        assert_eq!(members.as_array().unwrap().len(), 2);
+
+        // The token is spent.
+        problem(accept(json!({"display_name": "Eve", "password": PASSWORD})).await.unwrap(), 410, "invitation_gone").await;
+        problem(app.get(&format!("/api/v1/invitations/lookup/{token}")).send().await.unwrap(), 410, "invitation_gone").await;
+    }
+
+    async fn signed_in_users_accept_with_their_own_e_mail(app, sink) {
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let owner = a["session"]["access_token"].as_str().unwrap().to_owned();
+        app.onboard("beta", "bob@beta.test", PASSWORD).await;
+        let eve = app.create_user("eve@evil.test", PASSWORD).await;
+        let _ = eve;
+        invite(app, &owner, "bob@beta.test", "viewer").await;
+        let token = token_of(&sink.wait_for(1).await[0]);
+        let accept = |bearer: String| app.request(Method::POST, &format!("/api/v1/invitations/accept/{token}")).bearer_auth(bearer).send();
+
+        let eve_token = app.login("eve@evil.test", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+        problem(accept(eve_token).await.unwrap(), 403, "invitation_email_mismatch").await;
+        problem(accept("garbage".into()).await.unwrap(), 401, "unauthorized").await;
+        // Signing up with an e-mail that has an account is refused: sign in instead.
+        let res = app.request(Method::POST, &format!("/api/v1/invitations/accept/{token}")).json(&json!({"display_name": "B", "password": PASSWORD})).send().await.unwrap();
+        problem(res, 409, "email_taken").await;
+
+        let bob = app.login("bob@beta.test", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+        let res = accept(bob.clone()).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&bob).send().await.unwrap().json().await.unwrap();
+        let slugs: Vec<&str> = mine.as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
+        assert_eq!(slugs, ["acme", "beta"]);
+
+        // Invited again though already a member.
+        invite(app, &owner, "bob@beta.test", "viewer").await;
+        let token2 = token_of(&sink.wait_for(2).await[1]);
+        let res = app.request(Method::POST, &format!("/api/v1/invitations/accept/{token2}")).bearer_auth(&bob).send().await.unwrap();
+        problem(res, 409, "already_member").await;
+    }
+
+    async fn resend_and_revoke(app, sink) {
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let owner = a["session"]["access_token"].as_str().unwrap().to_owned();
+        let inv: Value = invite(app, &owner, "cat@example.test", "viewer").await.json().await.unwrap();
+        let first = token_of(&sink.wait_for(1).await[0]);
+        let id = inv["id"].as_str().unwrap();
+        let res = app.request(Method::POST, &format!("/api/v1/invitations/{id}/resend")).header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let second = token_of(&sink.wait_for(2).await[1]);
+        assert_ne!(first, second);
+        problem(app.get(&format!("/api/v1/invitations/lookup/{first}")).send().await.unwrap(), 410, "invitation_gone").await;
+        assert_eq!(app.get(&format!("/api/v1/invitations/lookup/{second}")).send().await.unwrap().status(), 200);
+
+        let res = app.request(Method::DELETE, &format!("/api/v1/invitations/{id}")).header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+        problem(app.get(&format!("/api/v1/invitations/lookup/{second}")).send().await.unwrap(), 410, "invitation_gone").await;
+        let res = app.request(Method::DELETE, &format!("/api/v1/invitations/{id}")).header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap();
+        problem(res, 404, "invitation_not_found").await;
+
+        // Unknown roles and e-mails are field errors; another tenant's invitation is 404.
+        let res = invite(app, &owner, "dan@example.test", "superuser").await;
+        assert_eq!(problem(res, 422, "validation_failed").await["errors"][0]["field"], "role");
+        let res = invite(app, &owner, "not-an-email", "viewer").await;
+        assert_eq!(problem(res, 422, "validation_failed").await["errors"][0]["field"], "email");
+        let b = app.onboard("beta", "bob@beta.test", PASSWORD).await;
+        let bob = b["session"]["access_token"].as_str().unwrap().to_owned();
+        let inv: Value = invite(app, &owner, "eve@example.test", "viewer").await.json().await.unwrap();
+        let res = app.request(Method::DELETE, &format!("/api/v1/invitations/{}", inv["id"].as_str().unwrap())).header("X-Tenant-ID", "beta").bearer_auth(&bob).send().await.unwrap();
+        problem(res, 404, "invitation_not_found").await;
+        problem(app.get("/api/v1/invitations/lookup/not-a-token").send().await.unwrap(), 410, "invitation_gone").await;
+    }
+}

@@ -57,6 +57,8 @@ app_tests! {
             "/api/v1/members/{user_id}",
             "/api/v1/roles",
             "/api/v1/roles/{role_id}",
+            "/api/v1/api-keys",
+            "/api/v1/api-keys/{id}",
             "/api/v1/invitations",
             "/api/v1/invitations/{id}",
             "/api/v1/invitations/{id}/resend",

@@ -186,6 +186,9 @@ app_tests! {
             ("GET", "/api/v1/invitations", [true, true, false, false]),
             ("POST", "/api/v1/invitations/{id}/resend", [true, true, false, false]),
             ("DELETE", "/api/v1/invitations/{id}", [true, true, false, false]),
+            ("POST", "/api/v1/api-keys", [true, true, false, false]),
+            ("GET", "/api/v1/api-keys", [true, true, false, false]),
+            ("DELETE", "/api/v1/api-keys/{id}", [true, true, false, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();
@@ -223,6 +226,7 @@ app_tests! {
                     "/api/v1/roles" => json!({"name": format!("r{}", uuid::Uuid::now_v7().simple()), "permissions": []}),
                     "/api/v1/members/{user_id}" => json!({"role_id": ghost}),
                     "/api/v1/invitations" => json!({"email": "someone@example.test", "role": "viewer"}),
+                    "/api/v1/api-keys" => json!({"name": "k", "permissions": []}),
                     _ => json!({}),
                 };
                 let method = Method::from_bytes(method.as_bytes()).unwrap();

@@ -545,3 +545,52 @@ pub struct AcceptedView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionView>,
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateApiKeyBody {
+    #[schema(example = "CI deploys")]
+    pub name: String,
+    /// A subset of the caller's own permissions.
+    #[schema(example = json!(["products:read"]))]
+    pub permissions: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub name: String,
+    /// The public part, for telling keys apart.
+    pub prefix: String,
+    pub permissions: Vec<String>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&tenantry_identity::ApiKey> for ApiKeyView {
+    fn from(k: &tenantry_identity::ApiKey) -> Self {
+        Self {
+            id: *k.id.as_uuid(),
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            permissions: k.permissions.clone(),
+            created_by: *k.created_by.as_uuid(),
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A new key: the only time its secret is shown.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKeyView {
+    /// `tnt_<prefix>_<secret>`: send it as `X-API-Key` or `Authorization: Bearer`.
+    pub key: String,
+    #[serde(flatten)]
+    pub api_key: ApiKeyView,
+}

@@ -14,8 +14,8 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use moka::future::Cache;
-use tenantry_kernel::{TenantCtx, TenantId, Unexpected, UserId};
-use tenantry_rbac::{Membership, Permission, Role};
+use tenantry_kernel::{ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_rbac::{Membership, Permission, PermissionSet, Role};
 
 use crate::authn::Authenticated;
 use crate::problem::Problem;
@@ -55,12 +55,30 @@ impl Default for MemberCache {
     }
 }
 
-/// A caller allowed into this route of this tenant.
+/// A caller allowed into this route of this tenant: a member (access token) or an API key
+/// of this tenant.
 pub struct Member {
     pub ctx: TenantCtx,
     pub tenant: Arc<tenantry_tenancy::Tenant>,
+    /// The member, or the user who created the API key.
     pub user_id: UserId,
-    pub role: Arc<(Membership, Role)>,
+    /// What the caller may do here: the member's role, or the key's own permissions.
+    pub permissions: PermissionSet,
+    pub api_key: Option<ApiKeyId>,
+}
+
+/// An API key in `X-API-Key`, or as a bearer token starting with `tnt_`.
+fn presented_api_key(req: &HttpRequest) -> Option<String> {
+    if let Some(v) = req.headers().get("x-api-key") {
+        return Some(v.to_str().unwrap_or_default().to_owned());
+    }
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with("tnt_"))
+        .map(str::to_owned)
 }
 
 impl FromRequest for Member {
@@ -69,6 +87,7 @@ impl FromRequest for Member {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let scope = TenantScope::from_request(req, payload);
+        let api_key = presented_api_key(req);
         let who = Authenticated::from_request(req, payload);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let needed = req
@@ -79,10 +98,43 @@ impl FromRequest for Member {
                 state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
             // Tenant first (404/403/503), then the caller (401), then membership (403).
             let scope = scope.await?;
-            let who = who.await?;
             let needed = needed.ok_or_else(|| {
                 Problem::internal(Unexpected::msg("tenant route without a permission entry"))
             })?;
+            if let Some(raw) = api_key {
+                let key = state
+                    .api_keys
+                    .authenticate(&raw)
+                    .await
+                    .map_err(Problem::internal)?
+                    .map_err(|_| {
+                        Problem::unauthorized("The API key is invalid, expired or revoked")
+                    })?;
+                // A key works in its own tenant only.
+                if key.tenant_id != scope.ctx.tenant_id() {
+                    return Err(Problem::unauthorized(
+                        "The API key is invalid, expired or revoked",
+                    )
+                    .into());
+                }
+                tracing::Span::current().record("user_id", tracing::field::display(key.created_by));
+                let permissions: PermissionSet = key
+                    .permissions
+                    .iter()
+                    .filter_map(|p| Permission::parse(p).ok())
+                    .collect();
+                if !permissions.contains(&needed) {
+                    return Err(permission_denied(needed).into());
+                }
+                return Ok(Member {
+                    ctx: scope.ctx,
+                    tenant: scope.tenant,
+                    user_id: key.created_by,
+                    permissions,
+                    api_key: Some(key.id),
+                });
+            }
+            let who = who.await?;
             let key = (scope.ctx.tenant_id(), who.user_id);
             let rbac = state.rbac.clone();
             let ctx = scope.ctx;
@@ -107,7 +159,8 @@ impl FromRequest for Member {
                 ctx: scope.ctx,
                 tenant: scope.tenant,
                 user_id: who.user_id,
-                role,
+                permissions: role.1.permissions.clone(),
+                api_key: None,
             })
         })
     }

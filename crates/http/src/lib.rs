@@ -52,6 +52,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
         (name = "onboarding", description = "Signing up an organisation"),
         (name = "team", description = "Members, roles and permissions of the current tenant"),
         (name = "invitations", description = "Inviting people into a tenant"),
+        (name = "api_keys", description = "Machine credentials bound to one tenant"),
         (name = "tenant", description = "The current tenant (resolved from host or header)"),
         (name = "platform", description = "Operator API across tenants (operator token)"),
     ),
@@ -75,6 +76,15 @@ impl Modify for SecuritySchemes {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "X-API-Key",
+                    "A key from /api/v1/api-keys (tnt_…), bound to one tenant; also accepted as a bearer token",
+                ),
+            )),
         );
         components.add_security_scheme(
             "operator_token",
@@ -113,6 +123,13 @@ impl Modify for RoutePermissions {
                     Some(d) => format!("{d}\n\n{note}"),
                     None => note,
                 });
+                // Members use their access token; machines an API key with the permission.
+                op.security.get_or_insert_with(Vec::new).push(
+                    utoipa::openapi::security::SecurityRequirement::new(
+                        "api_key",
+                        Vec::<String>::new(),
+                    ),
+                );
             }
         }
     }

@@ -52,7 +52,8 @@ pub struct Unauthenticated(ProblemBody);
 /// What every member-only tenant route can answer before it does anything.
 #[derive(IntoResponses)]
 pub enum MemberErrors {
-    /// Missing, invalid or expired access token (`unauthorized`)
+    /// Missing, invalid or expired access token, or an API key that is invalid, revoked,
+    /// expired or another tenant's (`unauthorized`)
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(ProblemBody),
     /// Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tenantry_crypto::{Crypto, Jwks};
-use tenantry_identity::{AuthPolicy, AuthService, InvitationService};
+use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
 use tenantry_kernel::Clock;
 use tenantry_mail::MailSender;
 use tenantry_onboarding::OnboardingService;
@@ -37,6 +37,7 @@ pub struct AppState {
     pub rbac: RbacService<Db>,
     pub onboarding: OnboardingService<Db, Crypto>,
     pub invitations: InvitationService<Db, Crypto, MailSender>,
+    pub api_keys: ApiKeyService<Db, Crypto>,
     /// Memberships and their roles, cached per (tenant, user) for the guard.
     pub members: MemberCache,
     /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
@@ -74,7 +75,8 @@ impl AppState {
             mailer,
             config.public_url.clone(),
         );
-        let rbac = RbacService::new(db.clone(), clock);
+        let rbac = RbacService::new(db.clone(), clock.clone());
+        let api_keys = ApiKeyService::new(db.clone(), crypto.clone(), clock.clone());
         let onboarding = OnboardingService::new(db.clone(), tenants.clone(), auth.clone());
         Self {
             db,
@@ -85,6 +87,7 @@ impl AppState {
             rbac,
             onboarding,
             invitations,
+            api_keys,
             members: MemberCache::new(),
             jwks,
             config,

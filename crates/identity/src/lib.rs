@@ -1,6 +1,7 @@
 //! The identity domain: platform-wide users, their credentials, sessions (access and refresh
 //! tokens) and the login throttle. Pure: the ports say what it needs from outside.
 
+pub mod api_keys;
 pub mod error;
 pub mod invitations;
 pub mod model;
@@ -9,6 +10,7 @@ pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use api_keys::*;
 pub use error::*;
 pub use invitations::*;
 pub use model::*;

@@ -77,6 +77,10 @@ id_type!(
     /// Identifies an invitation to join a tenant.
     InvitationId
 );
+id_type!(
+    /// Identifies an API key.
+    ApiKeyId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ pub mod page;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::TenantCtx;
 pub use error::Unexpected;
-pub use ids::{DomainId, InvitationId, RoleId, TenantId, UserId};
+pub use ids::{ApiKeyId, DomainId, InvitationId, RoleId, TenantId, UserId};
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub mod email;
 pub use email::Email;

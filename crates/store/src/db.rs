@@ -205,6 +205,8 @@ pub(crate) enum Scope {
     User(tenantry_kernel::UserId),
     /// The one invitation whose token has this digest (`app.invitation_digest`).
     Invitation(String),
+    /// The one API key with this prefix (`app.api_key_prefix`).
+    ApiKey(String),
 }
 
 impl From<Option<TenantId>> for Scope {
@@ -226,6 +228,7 @@ pub(crate) async fn set_pg_scope(
         Scope::Tenant(t) => ("app.tenant_id", t.to_string()),
         Scope::User(u) => ("app.user_id", u.to_string()),
         Scope::Invitation(d) => ("app.invitation_digest", d.clone()),
+        Scope::ApiKey(p) => ("app.api_key_prefix", p.clone()),
     };
     diesel::select(set_config(name, value, true))
         .execute(conn)
@@ -288,6 +291,9 @@ macro_rules! tx {
     }};
     ($db:expr, $mode:ident, user = $user:expr, |$conn:ident| $body:expr) => {{
         tx!(@scoped $db, $mode, $crate::db::Scope::User($user), |$conn| $body)
+    }};
+    ($db:expr, $mode:ident, api_key = $prefix:expr, |$conn:ident| $body:expr) => {{
+        tx!(@scoped $db, $mode, $crate::db::Scope::ApiKey($prefix), |$conn| $body)
     }};
     ($db:expr, $mode:ident, invitation = $digest:expr, |$conn:ident| $body:expr) => {{
         tx!(@scoped $db, $mode, $crate::db::Scope::Invitation($digest), |$conn| $body)

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod db;
+mod api_keys;
 mod error;
 mod identity;
 mod invitations;

@@ -60,7 +60,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     roles,
     memberships,
-    invitations
+    invitations,
+    api_keys
 );
 
 diesel::table! {
@@ -167,6 +168,25 @@ diesel::table! {
         created_at -> DbTime,
         expires_at -> DbTime,
         accepted_at -> Nullable<DbTime>,
+        revoked_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    api_keys (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        prefix -> Text,
+        secret_digest -> Text,
+        permissions -> Text,
+        created_by -> DbId,
+        created_at -> DbTime,
+        last_used_at -> Nullable<DbTime>,
+        expires_at -> Nullable<DbTime>,
         revoked_at -> Nullable<DbTime>,
     }
 }

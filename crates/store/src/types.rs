@@ -57,5 +57,6 @@ db_uuid_from!(
     tenantry_kernel::UserId,
     tenantry_kernel::RoleId,
     tenantry_kernel::InvitationId,
+    tenantry_kernel::ApiKeyId,
     tenantry_identity::FamilyId
 );

@@ -395,7 +395,13 @@ mod row_level_security {
     async fn tenant_owned_tables_have_forced_rls() {
         let Some(t) = pg().await else { return };
         let db = t.db();
-        for table in ["tenant_settings", "roles", "memberships", "invitations"] {
+        for table in [
+            "tenant_settings",
+            "roles",
+            "memberships",
+            "invitations",
+            "api_keys",
+        ] {
             let sql = format!(
                 "(SELECT 1 FROM pg_class WHERE relname = '{table}' AND relrowsecurity AND relforcerowsecurity \
                   AND EXISTS (SELECT 1 FROM pg_policies WHERE tablename = '{table}')) AS t"

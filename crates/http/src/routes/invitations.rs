@@ -66,7 +66,10 @@ fn field(name: &str, message: String) -> Problem {
     MemberErrors,
 ))]
 #[get("/api/v1/invitations")]
-pub async fn list(m: Member, state: Data) -> Result<web::Json<Vec<InvitationView>>, Problem> {
+pub async fn list_invitations(
+    m: Member,
+    state: Data,
+) -> Result<web::Json<Vec<InvitationView>>, Problem> {
     let pending = state.invitations.pending(&m.ctx).await?;
     Ok(web::Json(
         pending
@@ -86,7 +89,7 @@ pub async fn list(m: Member, state: Data) -> Result<web::Json<Vec<InvitationView
     )
 )]
 #[post("/api/v1/invitations/{id}/resend")]
-pub async fn resend(
+pub async fn resend_invitation(
     m: Member,
     state: Data,
     path: web::Path<uuid::Uuid>,
@@ -127,7 +130,7 @@ pub async fn resend(
     )
 )]
 #[delete("/api/v1/invitations/{id}")]
-pub async fn revoke(
+pub async fn revoke_invitation(
     m: Member,
     state: Data,
     path: web::Path<uuid::Uuid>,
@@ -148,7 +151,7 @@ pub async fn revoke(
     )
 )]
 #[get("/api/v1/invitations/lookup/{token}")]
-pub async fn lookup(
+pub async fn lookup_invitation(
     state: Data,
     path: web::Path<String>,
 ) -> Result<web::Json<InvitationPreviewView>, Problem> {
@@ -180,7 +183,7 @@ pub async fn lookup(
     )
 )]
 #[post("/api/v1/invitations/accept/{token}")]
-pub async fn accept(
+pub async fn accept_invitation(
     req: HttpRequest,
     state: Data,
     path: web::Path<String>,

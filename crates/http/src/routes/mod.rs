@@ -1,5 +1,6 @@
 //! The route table: every operation, registered once for both actix and the OpenAPI spec.
 
+pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod invitations;
@@ -26,6 +27,9 @@ pub const TENANT_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/invitations", "members:manage"),
     ("POST", "/api/v1/invitations/{id}/resend", "members:manage"),
     ("DELETE", "/api/v1/invitations/{id}", "members:manage"),
+    ("POST", "/api/v1/api-keys", "api_keys:manage"),
+    ("GET", "/api/v1/api-keys", "api_keys:manage"),
+    ("DELETE", "/api/v1/api-keys/{id}", "api_keys:manage"),
 ];
 
 /// The permission a route needs, by method and route pattern.
@@ -53,7 +57,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(onboard::permissions)
         // Tenant-scoped: a `TenantScope` argument resolves and gates the tenant.
         .service(tenant::get_tenant)
-        // Members only: a `Member` argument checks membership and TENANT_ROUTES' permission.
+        // Members (or API keys) only: a `Member` argument checks TENANT_ROUTES' permission.
         .service(team::list_members)
         .service(team::update_member)
         .service(team::remove_member)
@@ -62,12 +66,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(team::update_role)
         .service(team::delete_role)
         .service(invitations::invite)
-        .service(invitations::list)
-        .service(invitations::resend)
-        .service(invitations::revoke)
+        .service(invitations::list_invitations)
+        .service(invitations::resend_invitation)
+        .service(invitations::revoke_invitation)
+        .service(api_keys::create_api_key)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::revoke_api_key)
         // Invitation links: by token, before any tenant (no `Member`).
-        .service(invitations::lookup)
-        .service(invitations::accept)
+        .service(invitations::lookup_invitation)
+        .service(invitations::accept_invitation)
         // Operator API: an `Operator` argument requires the operator token.
         .service(platform::list_tenants)
         .service(platform::create_tenant)

@@ -1,0 +1,118 @@
+//! API keys of the current tenant (permission `api_keys:manage`).
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::Utc;
+use tenantry_identity::ApiKeyError;
+use tenantry_kernel::ApiKeyId;
+use tenantry_rbac::permissions;
+
+use crate::dto::{ApiKeyView, CreateApiKeyBody, CreatedApiKeyView};
+use crate::guard::Member;
+use crate::json::ApiJson;
+use crate::problem::{FieldError, Problem};
+use crate::responses::{BodyErrors, MemberErrors};
+use crate::state::AppState;
+
+type Data = web::Data<AppState>;
+
+fn field(name: &str, message: String) -> Problem {
+    Problem::validation(vec![FieldError {
+        field: name.into(),
+        message,
+    }])
+}
+
+/// Create an API key bound to this tenant with some of the caller's permissions. The
+/// response holds the key's secret; it is never shown again.
+#[utoipa::path(tag = "api_keys", security(("bearer_token" = [])),
+    request_body = CreateApiKeyBody,
+    responses(
+        (status = 201, description = "The key, with its secret", body = CreatedApiKeyView),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/api-keys")]
+pub async fn create_api_key(
+    m: Member,
+    state: Data,
+    body: ApiJson<CreateApiKeyBody>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.0;
+    let name = b.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(field("name", "name must be 1 to 100 characters".into()));
+    }
+    let wanted = permissions::parse_set(b.permissions.iter().map(String::as_str))
+        .map_err(|e| field("permissions", e.0))?;
+    if let Some(p) = wanted.iter().find(|p| !m.permissions.contains(p)) {
+        return Err(field(
+            "permissions",
+            format!("you cannot grant '{p}', which you do not have"),
+        ));
+    }
+    if b.expires_at.is_some_and(|e| e <= Utc::now()) {
+        return Err(field("expires_at", "must be in the future".into()));
+    }
+    let (key, secret) = state
+        .api_keys
+        .create(
+            &m.ctx,
+            m.user_id,
+            name,
+            wanted.iter().map(|p| p.as_str().to_owned()).collect(),
+            b.expires_at,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedApiKeyView {
+        key: secret,
+        api_key: ApiKeyView::from(&key),
+    }))
+}
+
+/// The tenant's API keys (never their secrets), newest first.
+#[utoipa::path(tag = "api_keys", security(("bearer_token" = [])), responses(
+    (status = 200, description = "Every key", body = Vec<ApiKeyView>),
+    MemberErrors,
+))]
+#[get("/api/v1/api-keys")]
+pub async fn list_api_keys(m: Member, state: Data) -> Result<web::Json<Vec<ApiKeyView>>, Problem> {
+    let keys = state.api_keys.list(&m.ctx).await?;
+    Ok(web::Json(keys.iter().map(ApiKeyView::from).collect()))
+}
+
+/// Revoke an API key: it stops working at once.
+#[utoipa::path(tag = "api_keys", security(("bearer_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No live key with this id here (`api_key_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[delete("/api/v1/api-keys/{id}")]
+pub async fn revoke_api_key(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    state
+        .api_keys
+        .revoke(&m.ctx, ApiKeyId::from_uuid(path.into_inner()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+impl From<ApiKeyError> for Problem {
+    fn from(e: ApiKeyError) -> Self {
+        match e {
+            ApiKeyError::NotFound => Problem::new(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "api_key_not_found",
+                "API key not found",
+            )
+            .detail(e.to_string()),
+            ApiKeyError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! API keys: machine credentials bound to one tenant and a set of permissions. Shown once as
+//! `tnt_<prefix>_<secret>`; only a digest of the secret is stored, found by its prefix.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use tenantry_kernel::{ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
+use thiserror::Error;
+
+use crate::model::TokenDigest;
+
+/// An API key's record (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// Public part, unique: how a presented key is found.
+    pub prefix: String,
+    /// Permission names from the catalogue.
+    pub permissions: Vec<String>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// A presented key split into its parts; `None` for anything not shaped like one of ours.
+pub fn parse_presented(raw: &str) -> Option<(&str, &str)> {
+    let rest = raw.trim().strip_prefix("tnt_")?;
+    let (prefix, secret) = rest.split_once('_')?;
+    let ok = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (ok(prefix, 8..=32) && ok(secret, 20..=128)).then_some((prefix, secret))
+}
+
+#[derive(Debug, Error)]
+pub enum ApiKeyError {
+    #[error("API key not found")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+pub trait ApiKeyRepository: Clone + Send + Sync + 'static {
+    fn create_api_key(
+        &self,
+        ctx: &TenantCtx,
+        key: &ApiKey,
+        digest: &TokenDigest,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+
+    /// Live and revoked keys, newest first.
+    fn api_keys(
+        &self,
+        ctx: &TenantCtx,
+    ) -> impl Future<Output = Result<Vec<ApiKey>, Unexpected>> + Send;
+
+    /// False when no live key has this id here.
+    fn revoke_api_key(
+        &self,
+        ctx: &TenantCtx,
+        id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
+    /// The key with this prefix and its secret's digest: a read that precedes any tenant and
+    /// sees exactly that key. Records the use (at most once a minute).
+    fn api_key_by_prefix(
+        &self,
+        prefix: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<(ApiKey, TokenDigest)>, Unexpected>> + Send;
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("the API key is not valid")]
+pub struct InvalidApiKey;
+
+/// API keys: issued inside a tenant, checked on every request that presents one.
+#[derive(Clone)]
+pub struct ApiKeyService<R, C> {
+    repo: R,
+    secrets: C,
+    clock: std::sync::Arc<dyn tenantry_kernel::Clock>,
+}
+
+impl<R, C> ApiKeyService<R, C>
+where
+    R: ApiKeyRepository,
+    C: crate::ports::Secrets,
+{
+    pub fn new(repo: R, secrets: C, clock: std::sync::Arc<dyn tenantry_kernel::Clock>) -> Self {
+        Self {
+            repo,
+            secrets,
+            clock,
+        }
+    }
+
+    /// Issues a key with already-checked permissions; returns it and the full secret, which
+    /// is shown once and never stored.
+    pub async fn create(
+        &self,
+        ctx: &TenantCtx,
+        creator: UserId,
+        name: String,
+        permissions: Vec<String>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(ApiKey, String), Unexpected> {
+        let prefix: String = self
+            .secrets
+            .refresh_secret()
+            .0
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
+        let secret = self.secrets.refresh_secret();
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            tenant_id: ctx.tenant_id(),
+            name,
+            prefix: prefix.clone(),
+            permissions,
+            created_by: creator,
+            created_at: self.clock.now(),
+            last_used_at: None,
+            expires_at,
+            revoked_at: None,
+        };
+        self.repo
+            .create_api_key(ctx, &key, &self.secrets.digest(&secret))
+            .await?;
+        Ok((key, format!("tnt_{prefix}_{}", secret.0)))
+    }
+
+    pub async fn list(&self, ctx: &TenantCtx) -> Result<Vec<ApiKey>, Unexpected> {
+        self.repo.api_keys(ctx).await
+    }
+
+    pub async fn revoke(&self, ctx: &TenantCtx, id: ApiKeyId) -> Result<(), ApiKeyError> {
+        if self.repo.revoke_api_key(ctx, id, self.clock.now()).await? {
+            Ok(())
+        } else {
+            Err(ApiKeyError::NotFound)
+        }
+    }
+
+    /// The live key a presented secret belongs to.
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+    ) -> Result<Result<ApiKey, InvalidApiKey>, Unexpected> {
+        let Some((prefix, secret)) = parse_presented(presented) else {
+            return Ok(Err(InvalidApiKey));
+        };
+        let now = self.clock.now();
+        let Some((key, digest)) = self.repo.api_key_by_prefix(prefix, now).await? else {
+            return Ok(Err(InvalidApiKey));
+        };
+        let presented_digest = self
+            .secrets
+            .digest(&crate::model::RefreshSecret(secret.to_owned()));
+        if presented_digest != digest || !key.is_live(now) {
+            return Ok(Err(InvalidApiKey));
+        }
+        Ok(Ok(key))
+    }
+}

@@ -1,0 +1,175 @@
+//! API keys: tenant-owned, found by prefix before any tenant is known through a transaction
+//! scoped to that prefix.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tenantry_identity::{ApiKey, ApiKeyRepository, TokenDigest};
+use tenantry_kernel::{ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
+
+use crate::db::{Db, Rescope, Scope};
+use crate::error::StoreError;
+use crate::types::DbUuid;
+
+/// `last_used_at` is written at most this often per key.
+const USE_RECORDING: Duration = Duration::minutes(1);
+
+#[derive(Queryable)]
+struct ApiKeyRow {
+    tenant_id: DbUuid,
+    id: DbUuid,
+    name: String,
+    prefix: String,
+    secret_digest: String,
+    permissions: String,
+    created_by: DbUuid,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyRow {
+    fn into_parts(self) -> (ApiKey, TokenDigest) {
+        let key = ApiKey {
+            id: ApiKeyId::from_uuid(self.id.0),
+            tenant_id: TenantId::from_uuid(self.tenant_id.0),
+            name: self.name,
+            prefix: self.prefix,
+            permissions: self
+                .permissions
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            created_by: UserId::from_uuid(self.created_by.0),
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        };
+        (key, TokenDigest(self.secret_digest))
+    }
+}
+
+impl Db {
+    async fn insert_api_key(
+        &self,
+        ctx: &TenantCtx,
+        k: &ApiKey,
+        digest: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let mut permissions = k.permissions.clone();
+        permissions.sort();
+        let permissions = permissions.join(" ");
+        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+            diesel::insert_into(api_keys::table)
+                .values((
+                    api_keys::tenant_id.eq(DbUuid::from(ctx.tenant_id())),
+                    api_keys::id.eq(DbUuid::from(k.id)),
+                    api_keys::name.eq(&k.name),
+                    api_keys::prefix.eq(&k.prefix),
+                    api_keys::secret_digest.eq(&digest.0),
+                    api_keys::permissions.eq(&permissions),
+                    api_keys::created_by.eq(DbUuid::from(k.created_by)),
+                    api_keys::created_at.eq(k.created_at),
+                    api_keys::expires_at.eq(k.expires_at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    async fn load_api_keys(&self, ctx: &TenantCtx) -> Result<Vec<ApiKey>, StoreError> {
+        let rows: Vec<ApiKeyRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            Ok(scoped!(api_keys, ctx)
+                .order(api_keys::id.desc())
+                .load(conn)
+                .await?)
+        })?;
+        Ok(rows.into_iter().map(|r| r.into_parts().0).collect())
+    }
+
+    async fn revoke_key(
+        &self,
+        ctx: &TenantCtx,
+        id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+            Ok(diesel::update(
+                scoped!(api_keys, ctx)
+                    .filter(api_keys::id.eq(DbUuid::from(id)))
+                    .filter(api_keys::revoked_at.is_null()),
+            )
+            .set(api_keys::revoked_at.eq(Some(now)))
+            .execute(conn)
+            .await?)
+        })?;
+        Ok(n == 1)
+    }
+
+    async fn key_by_prefix(
+        &self,
+        prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ApiKey, TokenDigest)>, StoreError> {
+        let stale = now - USE_RECORDING;
+        let row: Option<ApiKeyRow> = tx!(self, write, api_key = prefix.to_owned(), |conn| {
+            let row: Option<ApiKeyRow> = api_keys::table
+                .filter(api_keys::prefix.eq(prefix))
+                .first(conn)
+                .await
+                .optional()?;
+            if let Some(r) = row
+                .as_ref()
+                .filter(|r| r.last_used_at.is_none_or(|t| t < stale))
+            {
+                conn.rescope(&Scope::Tenant(TenantId::from_uuid(r.tenant_id.0)))
+                    .await?;
+                diesel::update(
+                    api_keys::table
+                        .filter(api_keys::tenant_id.eq(r.tenant_id))
+                        .filter(api_keys::id.eq(r.id)),
+                )
+                .set(api_keys::last_used_at.eq(Some(now)))
+                .execute(conn)
+                .await?;
+            }
+            Ok(row)
+        })?;
+        Ok(row.map(ApiKeyRow::into_parts))
+    }
+}
+
+impl ApiKeyRepository for Db {
+    async fn create_api_key(
+        &self,
+        ctx: &TenantCtx,
+        key: &ApiKey,
+        digest: &TokenDigest,
+    ) -> Result<(), Unexpected> {
+        Ok(self.insert_api_key(ctx, key, digest).await?)
+    }
+
+    async fn api_keys(&self, ctx: &TenantCtx) -> Result<Vec<ApiKey>, Unexpected> {
+        Ok(self.load_api_keys(ctx).await?)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        ctx: &TenantCtx,
+        id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Unexpected> {
+        Ok(self.revoke_key(ctx, id, now).await?)
+    }
+
+    async fn api_key_by_prefix(
+        &self,
+        prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ApiKey, TokenDigest)>, Unexpected> {
+        Ok(self.key_by_prefix(prefix, now).await?)
+    }
+}

@@ -14,9 +14,36 @@ app_tests! {
         problem(res, 401, "unauthorized").await;
     }
 
-    async fn disabled_without_a_configured_token(app) with (Options { operator_token: None, ..Options::default() }) {
+    async fn without_a_configured_token_only_admins_get_in(app) with (Options { operator_token: None, ..Options::default() }) {
         let res = app.get("/api/v1/platform/tenants").bearer_auth("anything").send().await.unwrap();
-        problem(res, 403, "operator_api_disabled").await;
+        problem(res, 401, "unauthorized").await;
+        let res = app.get("/api/v1/platform/tenants").bearer_auth(tenantry_tests::OPERATOR_TOKEN).send().await.unwrap();
+        problem(res, 401, "unauthorized").await;
+    }
+
+    async fn platform_administrators(app) {
+        use tenantry_identity::PlatformAdmins;
+        let admin = app.create_user("staff@operator.test", "correct horse battery").await;
+        app.db().db().add_platform_admin(admin.id, chrono::Utc::now()).await.unwrap();
+        let staff = app.login("staff@operator.test", "correct horse battery").await["access_token"].as_str().unwrap().to_owned();
+        let a = app.onboard("acme", "ann@acme.test", "correct horse battery").await;
+        let ann = a["session"]["access_token"].as_str().unwrap().to_owned();
+
+        let page: Value = app.get("/api/v1/platform/tenants").bearer_auth(&staff).send().await.unwrap().json().await.unwrap();
+        assert_eq!(page["items"][0]["slug"], "acme");
+        let res = app.request(Method::POST, "/api/v1/platform/tenants").bearer_auth(&staff).json(&json!({"slug": "beta", "name": "Beta"})).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        // An ordinary user, even a tenant owner, is not platform staff.
+        problem(app.get("/api/v1/platform/tenants").bearer_auth(&ann).send().await.unwrap(), 403, "platform_admin_required").await;
+
+        // Maintenance: staff pass, members do not; suspension stops everyone.
+        let res = app.request(Method::PUT, "/api/v1/platform/tenants/acme/maintenance").bearer_auth(&staff).json(&json!({"enabled": true})).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&staff).send().await.unwrap().status(), 200);
+        problem(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&ann).send().await.unwrap(), 503, "tenant_maintenance").await;
+        problem(app.get_as_host("acme.localhost", "/api/v1/tenant").send().await.unwrap(), 503, "tenant_maintenance").await;
+        app.request(Method::POST, "/api/v1/platform/tenants/acme/suspend").bearer_auth(&staff).send().await.unwrap();
+        problem(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&staff).send().await.unwrap(), 403, "tenant_inactive").await;
     }
 
     async fn create_show_rename(app) {

@@ -198,6 +198,24 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage platform administrators (the operator's staff).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make a platform administrator: an existing account, or a new one with --password.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// For a new account (prefer the variable: command lines are visible to others).
+        #[arg(long, env = "TENANTRY_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// For a new account.
+        #[arg(long, default_value = "Platform administrator")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

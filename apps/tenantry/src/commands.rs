@@ -17,7 +17,7 @@ use tenantry_tenancy::{
 };
 
 use crate::cli::{
-    Cli, Command, DbArgs, DomainCommand, MaintenanceCommand, ServeArgs, TenantCommand,
+    AdminCommand, Cli, Command, DbArgs, DomainCommand, MaintenanceCommand, ServeArgs, TenantCommand,
 };
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -29,6 +29,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Tenant(ref cmd)) => tenant(&cli, cmd).await,
+        Some(Command::Admin(AdminCommand::Create {
+            ref email,
+            ref password,
+            ref name,
+        })) => create_admin(&cli, email, password.as_deref(), name).await,
     }
 }
 
@@ -155,6 +160,36 @@ async fn signing_key(serve: &ServeArgs, db: &Db) -> Result<SigningKeyMaterial> {
         .await
         .context("cannot load the token-signing key")?;
     SigningKeyMaterial::from_pkcs8_pem(&pem).context("the stored token-signing key is unreadable")
+}
+
+async fn create_admin(cli: &Cli, email: &str, password: Option<&str>, name: &str) -> Result<()> {
+    use tenantry_identity::{NewPassword, PlatformAdmins, UserRepository};
+    let email = Email::parse(email).map_err(|e| anyhow!("invalid e-mail '{email}': {e}"))?;
+    let db = open_db(&cli.db).await?;
+    let user = match db.credentials(&email).await? {
+        Some((user, _)) => user,
+        None => {
+            let password = password.ok_or_else(|| {
+                anyhow!("no account has this e-mail: give --password (or TENANTRY_ADMIN_PASSWORD) to create one")
+            })?;
+            let password = NewPassword::parse(password, &email)
+                .map_err(|e| anyhow!("invalid password: {e}"))?;
+            let name = DisplayName::parse(name).map_err(|e| anyhow!("invalid name: {e}"))?;
+            let key = signing_key(&cli.serve, &db).await?;
+            let crypto = Crypto::new(&key, &cli.serve.jwt_issuer)?;
+            let auth = AuthService::new(
+                db.clone(),
+                crypto,
+                Arc::new(SystemClock),
+                AuthPolicy::default(),
+            );
+            auth.create_user(email, name, &password).await?
+        }
+    };
+    db.add_platform_admin(user.id, SystemClock.now()).await?;
+    println!("platform administrator: {} ({})", user.email, user.id);
+    db.close();
+    Ok(())
 }
 
 fn tenant_ref(raw: &str) -> Result<TenantRef> {

@@ -157,6 +157,29 @@ async fn tenant_lifecycle_from_the_command_line() {
         assert_eq!(out.lines().count(), 4, "header and three tenants: {out}");
         assert!(out.contains("acme") && out.contains("active"));
 
+        cli.fails(
+            &["admin", "create", "--email", "staff@op.test"],
+            "give --password",
+        );
+        let made = cli.ok(&[
+            "admin",
+            "create",
+            "--email",
+            "staff@op.test",
+            "--password",
+            "correct horse battery",
+        ]);
+        assert!(
+            made.contains("platform administrator: staff@op.test"),
+            "{made}"
+        );
+        let again = cli.ok(&["admin", "create", "--email", "Staff@Op.test"]);
+        assert!(
+            again.contains("staff@op.test"),
+            "existing accounts are promoted, idempotently: {again}"
+        );
+        cli.ok(&["admin", "create", "--email", "olga@beta.test"]);
+
         assert!(
             cli.ok(&["tenant", "suspend", "acme"])
                 .contains("status:      suspended")

@@ -28,6 +28,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use authn::Authenticated;
 pub use guard::Member;
 pub use json::BodyLimit;
+pub use operator::Operator;
 pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
 pub use request_context::RequestId;
 pub use resolve::{CACHE_TTL, CHANGE_POLL_INTERVAL, Resolver, TenantScope};
@@ -54,7 +55,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
         (name = "invitations", description = "Inviting people into a tenant"),
         (name = "api_keys", description = "Machine credentials bound to one tenant"),
         (name = "tenant", description = "The current tenant (resolved from host or header)"),
-        (name = "platform", description = "Operator API across tenants (operator token)"),
+        (name = "platform", description = "Administration across tenants (platform administrators or the operator token)"),
     ),
     modifiers(&SecuritySchemes),
 )]
@@ -91,7 +92,7 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The value of TENANTRY_OPERATOR_TOKEN"))
+                    .description(Some("The value of TENANTRY_OPERATOR_TOKEN, or a platform administrator's access token"))
                     .build(),
             ),
         );

@@ -1,54 +1,78 @@
-//! The operator's credential: a bearer token from configuration, for the platform API until
-//! platform-administrator accounts exist. Holding an [`Operator`] is the capability to act
-//! across tenants.
+//! The capability to act across tenants: the operator token from configuration (automation),
+//! or the access token of a platform administrator (the operator's staff). Holding an
+//! [`Operator`] value is what every platform route requires.
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use subtle::ConstantTimeEq;
+use tenantry_identity::PlatformAdmins;
+use tenantry_kernel::{Unexpected, UserId};
 
 use crate::problem::Problem;
 use crate::state::AppState;
 
-/// Proof that the request carried the operator token.
-pub struct Operator(());
+/// Proof that the request may administer every tenant.
+pub struct Operator {
+    /// The administrator, when a person (not the operator token) is acting.
+    pub admin: Option<UserId>,
+}
 
 impl FromRequest for Operator {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(check(req).map(|()| Operator(())).map_err(Into::into))
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|v| v.trim().to_owned());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
+            Ok(check(&state, bearer.as_deref()).await?)
+        })
     }
 }
 
-fn check(req: &HttpRequest) -> Result<(), Problem> {
-    let expected = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.config.operator_token.clone())
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::FORBIDDEN,
-                "operator_api_disabled",
-                "Operator API disabled",
-            )
-            .detail("Set TENANTRY_OPERATOR_TOKEN to enable the platform API")
-        })?;
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            Problem::unauthorized("Send the operator token as 'Authorization: Bearer <token>'")
-        })?;
-    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(Problem::unauthorized("The operator token is not valid"))
+async fn check(state: &AppState, bearer: Option<&str>) -> Result<Operator, Problem> {
+    let presented = bearer.ok_or_else(|| {
+        Problem::unauthorized(
+            "Send a platform administrator's access token or the operator token as a bearer token",
+        )
+    })?;
+    let token_matches = state
+        .config
+        .operator_token
+        .as_ref()
+        .is_some_and(|expected| bool::from(presented.as_bytes().ct_eq(expected.as_bytes())));
+    if token_matches {
+        return Ok(Operator { admin: None });
     }
+    let Ok((claims, _)) = state.auth.authenticate(presented) else {
+        return Err(Problem::unauthorized("The token is not valid"));
+    };
+    if state.db.is_platform_admin(claims.user_id).await? {
+        tracing::Span::current().record("user_id", tracing::field::display(claims.user_id));
+        return Ok(Operator {
+            admin: Some(claims.user_id),
+        });
+    }
+    Err(platform_admin_required())
+}
+
+pub fn platform_admin_required() -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "platform_admin_required",
+        "Platform administrators only",
+    )
+    .detail("This needs a platform administrator")
 }

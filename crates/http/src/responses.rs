@@ -9,12 +9,12 @@ use crate::problem::ProblemBody;
 /// What every operator route can answer before it does anything.
 #[derive(IntoResponses)]
 pub enum OperatorErrors {
-    /// Missing or wrong operator token (`unauthorized`)
+    /// Missing or invalid token (`unauthorized`)
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(ProblemBody),
-    /// The operator API is disabled: no TENANTRY_OPERATOR_TOKEN (`operator_api_disabled`)
+    /// A valid access token of someone who is not a platform administrator (`platform_admin_required`)
     #[response(status = 403, content_type = "application/problem+json")]
-    Disabled(ProblemBody),
+    NotStaff(ProblemBody),
 }
 
 /// What a route with a JSON body can answer about the body.

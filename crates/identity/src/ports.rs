@@ -169,3 +169,18 @@ pub trait Secrets: Clone + Send + Sync + 'static {
     fn token_id(&self) -> String;
     fn digest(&self, secret: &RefreshSecret) -> TokenDigest;
 }
+
+/// Who the operator's staff are.
+pub trait PlatformAdmins: Clone + Send + Sync + 'static {
+    fn is_platform_admin(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
+    /// Idempotent.
+    fn add_platform_admin(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+}

@@ -5,8 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_identity::{
-    CreateUserError, DisplayName, Failures, FamilyId, LoginThrottle, PasswordHash, RefreshRecord,
-    Rotation, SessionRepository, TokenDigest, User, UserRepository, UserStatus,
+    CreateUserError, DisplayName, Failures, FamilyId, LoginThrottle, PasswordHash, PlatformAdmins,
+    RefreshRecord, Rotation, SessionRepository, TokenDigest, User, UserRepository, UserStatus,
 };
 use tenantry_kernel::{Email, Unexpected, UserId};
 
@@ -477,5 +477,45 @@ impl LoginThrottle for Db {
 
     async fn clear_failures(&self, email_key: &str) -> Result<(), Unexpected> {
         Ok(self.delete_failures(email_key).await?)
+    }
+}
+
+impl PlatformAdmins for Db {
+    async fn is_platform_admin(&self, user: UserId) -> Result<bool, Unexpected> {
+        let id = DbUuid::from(user);
+        let n: i64 = run!(self, |conn| {
+            platform_admins::table
+                .filter(platform_admins::user_id.eq(id))
+                .count()
+                .get_result(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(n > 0)
+    }
+
+    async fn add_platform_admin(&self, user: UserId, at: DateTime<Utc>) -> Result<(), Unexpected> {
+        let id = DbUuid::from(user);
+        let result: Result<(), StoreError> = async {
+            tx!(self, write, tenant = None, |conn| {
+                let exists: i64 = platform_admins::table
+                    .filter(platform_admins::user_id.eq(id))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if exists == 0 {
+                    diesel::insert_into(platform_admins::table)
+                        .values((
+                            platform_admins::user_id.eq(id),
+                            platform_admins::created_at.eq(at),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        }
+        .await;
+        Ok(result?)
     }
 }

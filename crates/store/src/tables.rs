@@ -190,3 +190,13 @@ diesel::table! {
         revoked_at -> Nullable<DbTime>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    platform_admins (user_id) {
+        user_id -> DbId,
+        created_at -> DbTime,
+    }
+}

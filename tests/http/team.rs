@@ -165,6 +165,18 @@ app_tests! {
         let bob_id = b["session"]["user"]["id"].as_str().unwrap();
         let res = call(app, Method::PATCH, &format!("/api/v1/members/{bob_id}"), "beta", &bob).json(&json!({"role_id": acme_role})).send().await.unwrap();
         problem(res, 422, "role_not_found").await;
+        // No mass assignment: a tenant id in the body is ignored; the context decides.
+        let acme_id = a["tenant"]["id"].as_str().unwrap();
+        let res = call(app, Method::POST, "/api/v1/roles", "beta", &bob)
+            .json(&json!({"name": "planted", "permissions": [], "tenant_id": acme_id, "system": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let planted: Value = res.json().await.unwrap();
+        assert_eq!(planted["system"], false);
+        let beta_roles: Value = call(app, Method::GET, "/api/v1/roles", "beta", &bob).send().await.unwrap().json().await.unwrap();
+        assert!(beta_roles.as_array().unwrap().iter().any(|r| r["name"] == "planted"));
         let acme_roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &ann).send().await.unwrap().json().await.unwrap();
         assert_eq!(acme_roles, roles, "nothing changed in acme");
     }
@@ -173,22 +185,22 @@ app_tests! {
     // here (not derived from the guard's own table). Fails when the spec has a member-only
     // operation this matrix does not list.
     async fn permission_matrix(app) {
-        // (method, path, allowed for [owner, admin, member, viewer])
-        const MATRIX: &[(&str, &str, [bool; 4])] = &[
-            ("GET", "/api/v1/members", [true, true, true, true]),
-            ("PATCH", "/api/v1/members/{user_id}", [true, true, false, false]),
-            ("DELETE", "/api/v1/members/{user_id}", [true, true, false, false]),
-            ("GET", "/api/v1/roles", [true, true, true, true]),
-            ("POST", "/api/v1/roles", [true, true, false, false]),
-            ("PATCH", "/api/v1/roles/{role_id}", [true, true, false, false]),
-            ("DELETE", "/api/v1/roles/{role_id}", [true, true, false, false]),
-            ("POST", "/api/v1/invitations", [true, true, false, false]),
-            ("GET", "/api/v1/invitations", [true, true, false, false]),
-            ("POST", "/api/v1/invitations/{id}/resend", [true, true, false, false]),
-            ("DELETE", "/api/v1/invitations/{id}", [true, true, false, false]),
-            ("POST", "/api/v1/api-keys", [true, true, false, false]),
-            ("GET", "/api/v1/api-keys", [true, true, false, false]),
-            ("DELETE", "/api/v1/api-keys/{id}", [true, true, false, false]),
+        // (method, path, allowed for [owner, admin, member, viewer, API key with members:read])
+        const MATRIX: &[(&str, &str, [bool; 5])] = &[
+            ("GET", "/api/v1/members", [true, true, true, true, true]),
+            ("PATCH", "/api/v1/members/{user_id}", [true, true, false, false, false]),
+            ("DELETE", "/api/v1/members/{user_id}", [true, true, false, false, false]),
+            ("GET", "/api/v1/roles", [true, true, true, true, true]),
+            ("POST", "/api/v1/roles", [true, true, false, false, false]),
+            ("PATCH", "/api/v1/roles/{role_id}", [true, true, false, false, false]),
+            ("DELETE", "/api/v1/roles/{role_id}", [true, true, false, false, false]),
+            ("POST", "/api/v1/invitations", [true, true, false, false, false]),
+            ("GET", "/api/v1/invitations", [true, true, false, false, false]),
+            ("POST", "/api/v1/invitations/{id}/resend", [true, true, false, false, false]),
+            ("DELETE", "/api/v1/invitations/{id}", [true, true, false, false, false]),
+            ("POST", "/api/v1/api-keys", [true, true, false, false, false]),
+            ("GET", "/api/v1/api-keys", [true, true, false, false, false]),
+            ("DELETE", "/api/v1/api-keys/{id}", [true, true, false, false, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();
@@ -199,6 +211,18 @@ app_tests! {
             app.add_member(&tenant, u.id, role).await;
             tokens.push(token(&app.login(&email, PASSWORD).await));
         }
+        let key: Value = app
+            .request(Method::POST, "/api/v1/api-keys")
+            .header("X-Tenant-ID", "acme")
+            .bearer_auth(&tokens[0])
+            .json(&json!({"name": "matrix", "permissions": ["members:read"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(key["key"].as_str().unwrap().to_owned());
 
         // Member-only operations are those documenting the guard's `not_a_member` answer.
         let spec: Value = app.get("/openapi.json").send().await.unwrap().json().await.unwrap();
@@ -236,7 +260,7 @@ app_tests! {
                 }
                 let res = req.send().await.unwrap();
                 let status = res.status().as_u16();
-                let who = ["owner", "admin", "member", "viewer"][i];
+                let who = ["owner", "admin", "member", "viewer", "API key"][i];
                 if expected[i] {
                     assert!(status != 403 && status < 500, "{who} {method} {path}: {status}, expected allowed");
                 } else {

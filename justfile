@@ -27,3 +27,7 @@ openapi:
 # What CI runs
 ci:
     bash .ci/run
+
+# Benchmarks (release build, loopback; installs wrk if missing)
+bench:
+    bash bench/auth.sh

@@ -171,3 +171,51 @@ mail_tests! {
         problem(app.get("/api/v1/invitations/lookup/not-a-token").send().await.unwrap(), 410, "invitation_gone").await;
     }
 }
+
+mail_tests! {
+    // The whole path a SaaS team's users take: sign up, log in, invite (the e-mail really
+    // goes out), accept from the link, see only your tenant, use an API key, switch tenants.
+    async fn full_flow(app, sink) {
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        app.onboard("beta", "bob@beta.test", PASSWORD).await;
+        let ann = app.login("ann@acme.test", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(invite(app, &ann, "cyd@example.test", "member").await.status(), 201);
+        let token = token_of(&sink.wait_for(1).await[0]);
+        let res = app
+            .request(Method::POST, &format!("/api/v1/invitations/accept/{token}"))
+            .json(&json!({"display_name": "Cyd", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let cyd = app.login("cyd@example.test", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+
+        // Cyd sees acme's members and nothing of beta.
+        let members: Value = app.get_as_host("acme.localhost", "/api/v1/members").bearer_auth(&cyd).send().await.unwrap().json().await.unwrap();
+        let emails: Vec<&str> = members.as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+        assert_eq!(emails, ["ann@acme.test", "cyd@example.test"]);
+        problem(app.get_as_host("beta.localhost", "/api/v1/members").bearer_auth(&cyd).send().await.unwrap(), 403, "not_a_member").await;
+
+        // Ann hands a machine an API key; it reads acme and nothing else.
+        let key: Value = app
+            .request(Method::POST, "/api/v1/api-keys")
+            .header("X-Tenant-ID", "acme")
+            .bearer_auth(&ann)
+            .json(&json!({"name": "sync", "permissions": ["members:read"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let key = key["key"].as_str().unwrap();
+        assert_eq!(app.get_as_host("acme.localhost", "/api/v1/members").header("X-API-Key", key).send().await.unwrap().status(), 200);
+        problem(app.get_as_host("beta.localhost", "/api/v1/members").header("X-API-Key", key).send().await.unwrap(), 401, "unauthorized").await;
+
+        // The switcher.
+        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&cyd).send().await.unwrap().json().await.unwrap();
+        assert_eq!(mine.as_array().unwrap().len(), 1);
+        assert_eq!(mine[0]["id"], a["tenant"]["id"]);
+        assert_eq!(mine[0]["role"], "member");
+    }
+}

@@ -14,6 +14,10 @@ const LANES: u32 = 1;
 pub struct Argon2Hasher {
     params: Params,
     decoy: PasswordHash,
+    /// Hashing runs on these few dedicated threads: each hash takes a core and 19 MiB. On
+    /// tokio's blocking pool a login storm took every core from other requests, and each of
+    /// its many threads kept its own 19 MiB blocks (1 GB of memory after a few seconds).
+    pool: std::sync::Arc<rayon::ThreadPool>,
 }
 
 impl Argon2Hasher {
@@ -22,7 +26,31 @@ impl Argon2Hasher {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|e| Unexpected::msg(e.to_string()))?;
         let decoy = hash_blocking(&params, &random)?;
-        Ok(Self { params, decoy })
+        // Leave at least one core to everything else.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("tenantry-argon2-{i}"))
+            .build()
+            .map_err(Unexpected::new)?;
+        Ok(Self {
+            params,
+            decoy,
+            pool: std::sync::Arc::new(pool),
+        })
+    }
+
+    /// Runs `work` on the hashing threads; queued requests wait without blocking anything.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Unexpected> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pool.spawn(move || {
+            let _ = tx.send(work());
+        });
+        rx.await
+            .map_err(|_| Unexpected::msg("the hashing thread stopped"))
     }
 }
 
@@ -41,9 +69,7 @@ impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, Unexpected> {
         let params = self.params.clone();
         let password = password.expose().as_bytes().to_vec();
-        tokio::task::spawn_blocking(move || hash_blocking(&params, &password))
-            .await
-            .map_err(Unexpected::new)?
+        self.run(move || hash_blocking(&params, &password)).await?
     }
 
     async fn verify_password(
@@ -55,13 +81,12 @@ impl PasswordHasher for Argon2Hasher {
         let password = password.as_bytes().to_vec();
         let hash = hash.0.clone();
         // The parameters stored in the hash are the ones used to verify it.
-        tokio::task::spawn_blocking(move || {
+        self.run(move || {
             argon2(&params)
                 .verify_password(&password, hash.as_str())
                 .is_ok()
         })
         .await
-        .map_err(Unexpected::new)
     }
 
     fn decoy(&self) -> &PasswordHash {

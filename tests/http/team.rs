@@ -150,6 +150,39 @@ app_tests! {
         assert_eq!(call(app, Method::DELETE, &support_path, "acme", &ann).send().await.unwrap().status(), 204);
     }
 
+    async fn nobody_grants_more_than_they_hold(app) {
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();
+        let owner_id = a["session"]["user"]["id"].as_str().unwrap().to_owned();
+        let adam = app.create_user("adam@acme.test", PASSWORD).await;
+        app.add_member(&tenant, adam.id, "admin").await;
+        let admin = token(&app.login("adam@acme.test", PASSWORD).await);
+        let roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &admin).send().await.unwrap().json().await.unwrap();
+        let role_id = |name: &str| roles.as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].as_str().unwrap().to_owned();
+        // An admin cannot make themselves owner, remove or demote the owner, invite an owner,
+        // or mint a role (or widen one) with what they lack.
+        let res = call(app, Method::PATCH, &format!("/api/v1/members/{}", adam.id), "acme", &admin).json(&json!({"role_id": role_id("owner")})).send().await.unwrap();
+        problem(res, 403, "permission_denied").await;
+        problem(call(app, Method::DELETE, &format!("/api/v1/members/{owner_id}"), "acme", &admin).send().await.unwrap(), 403, "permission_denied").await;
+        let res = call(app, Method::PATCH, &format!("/api/v1/members/{owner_id}"), "acme", &admin).json(&json!({"role_id": role_id("viewer")})).send().await.unwrap();
+        problem(res, 403, "permission_denied").await;
+        let res = call(app, Method::POST, "/api/v1/invitations", "acme", &admin).json(&json!({"email": "x@acme.test", "role": "owner"})).send().await.unwrap();
+        problem(res, 403, "permission_denied").await;
+        let res = call(app, Method::POST, "/api/v1/roles", "acme", &admin).json(&json!({"name": "god", "permissions": ["tenant:manage"]})).send().await.unwrap();
+        problem(res, 403, "permission_denied").await;
+        let mut widened: Vec<String> = roles.as_array().unwrap().iter().find(|r| r["name"] == "admin").unwrap()["permissions"]
+            .as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+        widened.push("tenant:manage".into());
+        let res = call(app, Method::PATCH, &format!("/api/v1/roles/{}", role_id("admin")), "acme", &admin).json(&json!({"permissions": widened})).send().await.unwrap();
+        problem(res, 403, "permission_denied").await;
+        // Within their reach, fine.
+        let res = call(app, Method::POST, "/api/v1/invitations", "acme", &admin).json(&json!({"email": "x@acme.test", "role": "member"})).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        let members: Value = call(app, Method::GET, "/api/v1/members", "acme", &admin).send().await.unwrap().json().await.unwrap();
+        let owner_row = members.as_array().unwrap().iter().find(|m| m["user_id"] == owner_id.as_str()).unwrap();
+        assert_eq!(owner_row["role"], "owner", "the owner is untouched");
+    }
+
     async fn another_tenants_ids_answer_404(app) {
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let b = app.onboard("beta", "bob@beta.test", PASSWORD).await;

@@ -516,6 +516,12 @@ impl From<RoleError> for Problem {
             RoleError::CorePermission { .. } => {
                 Self::new(StatusCode::CONFLICT, "core_permission", "Core permission").detail(detail)
             }
+            RoleError::Escalation { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "permission_denied",
+                "Permission denied",
+            )
+            .detail(detail),
             RoleError::InUse { .. } => {
                 Self::new(StatusCode::CONFLICT, "role_in_use", "Role in use").detail(detail)
             }
@@ -545,6 +551,12 @@ impl From<MemberError> for Problem {
             MemberError::LastOwner => {
                 Self::new(StatusCode::CONFLICT, "last_owner", "Last owner").detail(detail)
             }
+            MemberError::Escalation { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "permission_denied",
+                "Permission denied",
+            )
+            .detail(detail),
             MemberError::AlreadyMember => {
                 Self::new(StatusCode::CONFLICT, "already_member", "Already a member").detail(detail)
             }

@@ -20,6 +20,8 @@ pub enum RoleError {
         role: &'static str,
         permission: Permission,
     },
+    #[error("you cannot grant '{permission}', which you do not have")]
+    Escalation { permission: Permission },
     #[error("the role is assigned to {members} member(s); reassign them first")]
     InUse { members: u64 },
     #[error(transparent)]
@@ -32,6 +34,8 @@ pub enum MemberError {
     NotFound,
     #[error("role not found")]
     RoleNotFound,
+    #[error("you cannot grant or take away '{permission}', which you do not have")]
+    Escalation { permission: Permission },
     #[error("the user is already a member of this tenant")]
     AlreadyMember,
     #[error("the tenant's last owner cannot be removed or given another role")]

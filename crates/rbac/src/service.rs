@@ -6,7 +6,13 @@ use tenantry_kernel::{Clock, RoleId, TenantCtx, Unexpected, UserId};
 
 use crate::error::{MemberError, RoleError};
 use crate::model::{Member, Membership, MembershipStatus, Role, RoleName, SystemRole};
-use crate::permissions::PermissionSet;
+use crate::permissions::{Permission, PermissionSet};
+
+/// The first permission in `wanted` the caller lacks: nobody hands out (or takes away) more
+/// than they hold themselves, so an admin cannot make anyone an owner, themselves included.
+pub fn beyond(caller: &PermissionSet, wanted: &PermissionSet) -> Option<Permission> {
+    wanted.iter().find(|p| !caller.contains(p)).copied()
+}
 use crate::ports::{MembershipRepository, RoleRepository, UserTenant, UserTenants};
 
 #[derive(Clone)]
@@ -30,9 +36,13 @@ where
     pub async fn create_role(
         &self,
         ctx: &TenantCtx,
+        caller: &PermissionSet,
         name: RoleName,
         permissions: PermissionSet,
     ) -> Result<Role, RoleError> {
+        if let Some(permission) = beyond(caller, &permissions) {
+            return Err(RoleError::Escalation { permission });
+        }
         let now = self.clock.now();
         let role = Role {
             id: RoleId::new(),
@@ -52,11 +62,16 @@ where
     pub async fn update_role(
         &self,
         ctx: &TenantCtx,
+        caller: &PermissionSet,
         id: RoleId,
         name: Option<RoleName>,
         permissions: Option<PermissionSet>,
     ) -> Result<Role, RoleError> {
         let mut role = self.repo.role(ctx, id).await?.ok_or(RoleError::NotFound)?;
+        let touched = permissions.iter().chain([&role.permissions]);
+        if let Some(permission) = touched.filter_map(|p| beyond(caller, p)).next() {
+            return Err(RoleError::Escalation { permission });
+        }
         match role.system {
             Some(SystemRole::Owner) => return Err(RoleError::OwnerRoleLocked),
             Some(system) => {
@@ -105,17 +120,52 @@ where
     pub async fn change_member_role(
         &self,
         ctx: &TenantCtx,
+        caller: &PermissionSet,
         user: UserId,
         role: RoleId,
     ) -> Result<Membership, MemberError> {
-        if self.repo.role(ctx, role).await?.is_none() {
-            return Err(MemberError::RoleNotFound);
-        }
+        let new = self
+            .repo
+            .role(ctx, role)
+            .await?
+            .ok_or(MemberError::RoleNotFound)?;
+        self.check_reach(ctx, caller, user, Some(&new)).await?;
         self.repo.change_role(ctx, user, role).await
     }
 
-    pub async fn remove_member(&self, ctx: &TenantCtx, user: UserId) -> Result<(), MemberError> {
+    pub async fn remove_member(
+        &self,
+        ctx: &TenantCtx,
+        caller: &PermissionSet,
+        user: UserId,
+    ) -> Result<(), MemberError> {
+        self.check_reach(ctx, caller, user, None).await?;
         self.repo.remove_member(ctx, user).await
+    }
+
+    /// The caller must hold every permission of the member's current role and of the new one.
+    async fn check_reach(
+        &self,
+        ctx: &TenantCtx,
+        caller: &PermissionSet,
+        user: UserId,
+        new: Option<&Role>,
+    ) -> Result<(), MemberError> {
+        let (_, current) = self
+            .repo
+            .membership(ctx, user)
+            .await?
+            .ok_or(MemberError::NotFound)?;
+        let sets = [Some(&current.permissions), new.map(|r| &r.permissions)];
+        match sets
+            .into_iter()
+            .flatten()
+            .filter_map(|p| beyond(caller, p))
+            .next()
+        {
+            Some(permission) => Err(MemberError::Escalation { permission }),
+            None => Ok(()),
+        }
     }
 
     /// What the user may do here: `None` without an active membership.

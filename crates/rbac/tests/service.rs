@@ -52,16 +52,23 @@ fn custom_roles() {
     let (svc, _, t) = setup();
     let role = block_on(svc.create_role(
         &t.ctx,
+        &Permission::all(),
         RoleName::parse("billing").unwrap(),
         perms(&["tenant:read"]),
     ))
     .unwrap();
     assert!(matches!(
-        block_on(svc.create_role(&t.ctx, RoleName::parse("billing").unwrap(), perms(&[]))),
+        block_on(svc.create_role(
+            &t.ctx,
+            &Permission::all(),
+            RoleName::parse("billing").unwrap(),
+            perms(&[])
+        )),
         Err(RoleError::NameTaken { .. })
     ));
     let renamed = block_on(svc.update_role(
         &t.ctx,
+        &Permission::all(),
         role.id,
         Some(RoleName::parse("finance").unwrap()),
         Some(perms(&["audit:read"])),
@@ -82,12 +89,14 @@ fn the_same_name_means_different_things_in_two_tenants() {
     repo.seed(Role::defaults(b.tenant_id(), Utc::now()), vec![]);
     let ra = block_on(svc.create_role(
         &a.ctx,
+        &Permission::all(),
         RoleName::parse("editor").unwrap(),
         perms(&["products:write"]),
     ))
     .unwrap();
     let rb = block_on(svc.create_role(
         &b,
+        &Permission::all(),
         RoleName::parse("editor").unwrap(),
         perms(&["projects:write"]),
     ))
@@ -105,7 +114,7 @@ fn system_roles_keep_their_core() {
     let (svc, _, t) = setup();
     let [owner, admin, member, _viewer] = [&t.roles[0], &t.roles[1], &t.roles[2], &t.roles[3]];
     assert!(matches!(
-        block_on(svc.update_role(&t.ctx, owner.id, None, Some(perms(&[])))),
+        block_on(svc.update_role(&t.ctx, &Permission::all(), owner.id, None, Some(perms(&[])))),
         Err(RoleError::OwnerRoleLocked)
     ));
     assert!(matches!(
@@ -117,12 +126,19 @@ fn system_roles_keep_their_core() {
         Err(RoleError::SystemRole)
     ));
     assert!(matches!(
-        block_on(svc.update_role(&t.ctx, admin.id, None, Some(perms(&["tenant:read"])))),
+        block_on(svc.update_role(
+            &t.ctx,
+            &Permission::all(),
+            admin.id,
+            None,
+            Some(perms(&["tenant:read"]))
+        )),
         Err(RoleError::CorePermission { role: "admin", .. })
     ));
     assert!(matches!(
         block_on(svc.update_role(
             &t.ctx,
+            &Permission::all(),
             admin.id,
             Some(RoleName::parse("boss").unwrap()),
             None
@@ -132,6 +148,7 @@ fn system_roles_keep_their_core() {
     // Adding to a system role is fine, and so is removing what is not core.
     let more = block_on(svc.update_role(
         &t.ctx,
+        &Permission::all(),
         member.id,
         None,
         Some(perms(&["tenant:read", "audit:read"])),
@@ -145,11 +162,11 @@ fn the_last_owner_stays() {
     let (svc, repo, t) = setup();
     let [owner_role, admin_role] = [t.roles[0].id, t.roles[1].id];
     assert!(matches!(
-        block_on(svc.change_member_role(&t.ctx, t.owner, admin_role)),
+        block_on(svc.change_member_role(&t.ctx, &Permission::all(), t.owner, admin_role)),
         Err(MemberError::LastOwner)
     ));
     assert!(matches!(
-        block_on(svc.remove_member(&t.ctx, t.owner)),
+        block_on(svc.remove_member(&t.ctx, &Permission::all(), t.owner)),
         Err(MemberError::LastOwner)
     ));
     let second = UserId::new();
@@ -163,13 +180,18 @@ fn the_last_owner_stays() {
             created_at: Utc::now(),
         }],
     );
-    block_on(svc.change_member_role(&t.ctx, t.owner, admin_role)).unwrap();
+    block_on(svc.change_member_role(&t.ctx, &Permission::all(), t.owner, admin_role)).unwrap();
     assert!(matches!(
-        block_on(svc.remove_member(&t.ctx, second)),
+        block_on(svc.remove_member(&t.ctx, &Permission::all(), second)),
         Err(MemberError::LastOwner)
     ));
     assert!(matches!(
-        block_on(svc.change_member_role(&t.ctx, second, tenantry_kernel::RoleId::new())),
+        block_on(svc.change_member_role(
+            &t.ctx,
+            &Permission::all(),
+            second,
+            tenantry_kernel::RoleId::new()
+        )),
         Err(MemberError::RoleNotFound)
     ));
 }
@@ -179,6 +201,7 @@ fn roles_in_use_cannot_be_deleted_and_guard_sees_active_members_only() {
     let (svc, repo, t) = setup();
     let role = block_on(svc.create_role(
         &t.ctx,
+        &Permission::all(),
         RoleName::parse("support").unwrap(),
         perms(&["members:read"]),
     ))

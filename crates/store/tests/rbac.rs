@@ -128,18 +128,18 @@ backend_tests! {
         let b = TenantCtx::new(onboard(db, "beta", "bob@example.com").await.tenant.id);
         let svc = rbac(db);
         let perms = |names: &[&str]| -> PermissionSet { names.iter().map(|n| Permission::parse(n).unwrap()).collect() };
-        let ra = svc.create_role(&a, RoleName::parse("editor").unwrap(), perms(&["products:write"])).await.unwrap();
-        svc.create_role(&b, RoleName::parse("editor").unwrap(), perms(&["projects:write"])).await.unwrap();
+        let ra = svc.create_role(&a, &Permission::all(), RoleName::parse("editor").unwrap(), perms(&["products:write"])).await.unwrap();
+        svc.create_role(&b, &Permission::all(), RoleName::parse("editor").unwrap(), perms(&["projects:write"])).await.unwrap();
         assert!(matches!(
-            svc.create_role(&a, RoleName::parse("editor").unwrap(), perms(&[])).await,
+            svc.create_role(&a, &Permission::all(), RoleName::parse("editor").unwrap(), perms(&[])).await,
             Err(RoleError::NameTaken { .. })
         ));
         assert_eq!(svc.roles(&a).await.unwrap().len(), 5);
         assert!(svc.roles(&a).await.unwrap().iter().any(|r| r.id == ra.id && r.permissions == perms(&["products:write"])));
         // Tenant A's role id does not exist in tenant B.
         assert!(matches!(svc.delete_role(&b, ra.id).await, Err(RoleError::NotFound)));
-        assert!(matches!(svc.update_role(&b, ra.id, None, Some(perms(&[]))).await, Err(RoleError::NotFound)));
-        let renamed = svc.update_role(&a, ra.id, Some(RoleName::parse("writer").unwrap()), None).await.unwrap();
+        assert!(matches!(svc.update_role(&b, &Permission::all(), ra.id, None, Some(perms(&[]))).await, Err(RoleError::NotFound)));
+        let renamed = svc.update_role(&a, &Permission::all(), ra.id, Some(RoleName::parse("writer").unwrap()), None).await.unwrap();
         assert_eq!(svc.roles(&a).await.unwrap().iter().find(|r| r.id == ra.id).unwrap().name, renamed.name);
         svc.delete_role(&a, ra.id).await.unwrap();
     }
@@ -152,16 +152,16 @@ backend_tests! {
         let svc = rbac(db);
         let roles = svc.roles(&ctx).await.unwrap();
         let role = |name: &str| roles.iter().find(|r| r.name.as_str() == name).unwrap().id;
-        assert!(matches!(svc.change_member_role(&ctx, ann, role("admin")).await, Err(MemberError::LastOwner)));
-        assert!(matches!(svc.remove_member(&ctx, ann).await, Err(MemberError::LastOwner)));
+        assert!(matches!(svc.change_member_role(&ctx, &Permission::all(), ann, role("admin")).await, Err(MemberError::LastOwner)));
+        assert!(matches!(svc.remove_member(&ctx, &Permission::all(), ann).await, Err(MemberError::LastOwner)));
         assert!(matches!(svc.delete_role(&ctx, role("owner")).await, Err(RoleError::OwnerRoleLocked)));
 
         // A second owner (an existing user onboarding elsewhere is another way in; here the
         // same user's second tenant shows memberships are per tenant).
         let bob = onboard(db, "beta", "bob@example.com").await.session.user.id;
-        assert!(matches!(svc.change_member_role(&ctx, bob, role("admin")).await, Err(MemberError::NotFound)));
-        let custom = svc.create_role(&ctx, RoleName::parse("support").unwrap(), PermissionSet::new()).await.unwrap();
-        assert!(matches!(svc.change_member_role(&ctx, ann, custom.id).await, Err(MemberError::LastOwner)));
+        assert!(matches!(svc.change_member_role(&ctx, &Permission::all(), bob, role("admin")).await, Err(MemberError::NotFound)));
+        let custom = svc.create_role(&ctx, &Permission::all(), RoleName::parse("support").unwrap(), PermissionSet::new()).await.unwrap();
+        assert!(matches!(svc.change_member_role(&ctx, &Permission::all(), ann, custom.id).await, Err(MemberError::LastOwner)));
         assert!(matches!(svc.delete_role(&ctx, role("viewer")).await, Err(RoleError::SystemRole)));
         svc.delete_role(&ctx, custom.id).await.unwrap();
     }

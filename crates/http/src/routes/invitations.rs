@@ -39,6 +39,11 @@ pub async fn invite(
         .iter()
         .find(|r| r.name.as_str() == body.0.role)
         .ok_or_else(|| field("role", format!("this tenant has no role '{}'", body.0.role)))?;
+    if let Some(p) = tenantry_rbac::service::beyond(&m.permissions, &role.permissions) {
+        return Err(crate::guard::permission_denied(p).detail(format!(
+            "you cannot invite into a role with '{p}', which you do not have"
+        )));
+    }
     let inviter = state.auth.me(m.user_id).await?;
     let issued = state
         .invitations

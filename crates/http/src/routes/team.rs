@@ -64,7 +64,12 @@ pub async fn update_member(
     let user = UserId::from_uuid(path.into_inner());
     state
         .rbac
-        .change_member_role(&m.ctx, user, RoleId::from_uuid(body.0.role_id))
+        .change_member_role(
+            &m.ctx,
+            &m.permissions,
+            user,
+            RoleId::from_uuid(body.0.role_id),
+        )
         .await?;
     state.members.invalidate();
     let members = state.rbac.members(&m.ctx).await?;
@@ -93,7 +98,7 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, Problem> {
     state
         .rbac
-        .remove_member(&m.ctx, UserId::from_uuid(path.into_inner()))
+        .remove_member(&m.ctx, &m.permissions, UserId::from_uuid(path.into_inner()))
         .await?;
     state.members.invalidate();
     Ok(HttpResponse::NoContent().finish())
@@ -128,7 +133,10 @@ pub async fn create_role(
 ) -> Result<HttpResponse, Problem> {
     let name = parse_name(&body.0.name)?;
     let permissions = parse_permissions(&body.0.permissions)?;
-    let role = state.rbac.create_role(&m.ctx, name, permissions).await?;
+    let role = state
+        .rbac
+        .create_role(&m.ctx, &m.permissions, name, permissions)
+        .await?;
     Ok(HttpResponse::Created().json(RoleView::from(&role)))
 }
 
@@ -163,6 +171,7 @@ pub async fn update_role(
         .rbac
         .update_role(
             &m.ctx,
+            &m.permissions,
             RoleId::from_uuid(path.into_inner()),
             name,
             permissions,

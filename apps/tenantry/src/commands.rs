@@ -243,6 +243,7 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
                             owner_email: email,
                             owner_name,
                             password: password.clone(),
+                            client_ip: None,
                         })
                         .await?;
                     println!(

@@ -571,6 +571,7 @@ impl From<OnboardError> for Problem {
             OnboardError::SlugTaken { slug } => CreateTenantError::SlugTaken { slug }.into(),
             OnboardError::EmailTaken => CreateUserError::EmailTaken.into(),
             OnboardError::InvalidCredentials => LoginError::InvalidCredentials.into(),
+            OnboardError::Throttled(e) => e.into(),
             OnboardError::WeakPassword(message) => Self::validation(vec![FieldError {
                 field: "password".into(),
                 message,

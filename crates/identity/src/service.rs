@@ -94,12 +94,31 @@ where
         password: &str,
         client_ip: Option<&str>,
     ) -> Result<Session, LoginError> {
+        let user = self.verify_credentials(email, password, client_ip).await?;
+        Ok(self.start_session(user).await?)
+    }
+
+    /// Checks e-mail and password under the lockout rules, without opening a session (login,
+    /// and onboarding an existing account).
+    ///
+    /// Each attempt is recorded before the password is checked and counted with the others,
+    /// so a burst of concurrent guesses gets no more tries than a sequence would.
+    pub async fn verify_credentials(
+        &self,
+        email: &str,
+        password: &str,
+        client_ip: Option<&str>,
+    ) -> Result<User, LoginError> {
         let now = self.clock.now();
         let parsed = Email::parse(email).ok();
         let email_key = parsed
             .as_ref()
             .map_or_else(|| email.trim().to_lowercase(), Email::normalized);
-        self.check_throttle(&email_key, client_ip, now).await?;
+        // Locked already: refuse without recording (a lock is not extended by waiting it out).
+        self.check_throttle(&email_key, client_ip, now, 0).await?;
+        self.repo.record_failure(&email_key, client_ip, now).await?;
+        // Counting this attempt too: those beyond the budget in a burst are refused unchecked.
+        self.check_throttle(&email_key, client_ip, now, 1).await?;
 
         let found = match &parsed {
             Some(e) => self.repo.credentials(e).await?,
@@ -117,15 +136,14 @@ where
                 (None, false)
             }
         };
-        let user = match user {
-            Some(u) if ok && u.status == UserStatus::Active => u,
-            _ => {
-                self.repo.record_failure(&email_key, client_ip, now).await?;
-                return Err(LoginError::InvalidCredentials);
+        match user {
+            Some(u) if ok && u.status == UserStatus::Active => {
+                self.repo.clear_failures(&email_key).await?;
+                Ok(u)
             }
-        };
-        self.repo.clear_failures(&email_key).await?;
-        Ok(self.start_session(user).await?)
+            // The recorded attempt stays as a failure.
+            _ => Err(LoginError::InvalidCredentials),
+        }
     }
 
     /// Opens a session for a user whose credentials were already checked (login, onboarding,
@@ -149,22 +167,6 @@ where
         })
     }
 
-    /// Checks an existing user's password without opening a session or touching the
-    /// throttle's account count (onboarding an existing user).
-    pub async fn check_password(
-        &self,
-        email: &Email,
-        password: &str,
-    ) -> Result<Option<User>, Unexpected> {
-        match self.repo.credentials(email).await? {
-            Some((user, hash)) => {
-                let ok = self.crypto.verify_password(password, &hash).await?;
-                Ok((ok && user.status == UserStatus::Active).then_some(user))
-            }
-            None => Ok(None),
-        }
-    }
-
     /// Hashes a password that passed the policy.
     pub async fn hash_password(
         &self,
@@ -177,16 +179,19 @@ where
         self.clock.now()
     }
 
+    /// `own` is how many of the counted rows are this attempt's (0 before recording it, 1
+    /// after): the limit applies to the attempts before it.
     async fn check_throttle(
         &self,
         email_key: &str,
         client_ip: Option<&str>,
         now: DateTime<Utc>,
+        own: u32,
     ) -> Result<(), LoginError> {
         let since = now - self.policy.failure_window;
         let account = self.repo.account_failures(email_key, since).await?;
         if let Some(secs) = self.locked_for(
-            account.count,
+            account.count.saturating_sub(own),
             account.latest,
             self.policy.account_failure_limit,
             now,
@@ -198,7 +203,7 @@ where
         if let Some(ip) = client_ip {
             let address = self.repo.address_failures(ip, since).await?;
             if let Some(secs) = self.locked_for(
-                address.count,
+                address.count.saturating_sub(own),
                 address.latest,
                 self.policy.address_failure_limit,
                 now,

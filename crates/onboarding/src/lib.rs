@@ -23,6 +23,8 @@ pub struct Onboard {
     pub owner_email: Email,
     pub owner_name: DisplayName,
     pub password: String,
+    /// For the login throttle when the e-mail has an account.
+    pub client_ip: Option<String>,
 }
 
 /// The owner: someone new, or an existing account.
@@ -51,6 +53,9 @@ pub enum OnboardError {
     InvalidCredentials,
     #[error("{0}")]
     WeakPassword(String),
+    /// Too many failed attempts on the existing account (or from this address).
+    #[error(transparent)]
+    Throttled(tenantry_identity::LoginError),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -102,18 +107,31 @@ where
 
     pub async fn onboard(&self, req: Onboard) -> Result<Onboarded, OnboardError> {
         let now = self.auth.now();
+        // Every account's password passed this policy, so a password that fails it is refused
+        // the same way whether or not the e-mail has an account.
+        let password = NewPassword::parse(&req.password, &req.owner_email)
+            .map_err(|e| OnboardError::WeakPassword(e.0))?;
         let owner = match self.repo.credentials(&req.owner_email).await? {
             Some(_) => {
+                // An existing account proves its password under the login throttle.
                 let user = self
                     .auth
-                    .check_password(&req.owner_email, &req.password)
-                    .await?
-                    .ok_or(OnboardError::InvalidCredentials)?;
+                    .verify_credentials(
+                        req.owner_email.as_str(),
+                        &req.password,
+                        req.client_ip.as_deref(),
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        tenantry_identity::LoginError::InvalidCredentials => {
+                            OnboardError::InvalidCredentials
+                        }
+                        tenantry_identity::LoginError::Unexpected(u) => OnboardError::Unexpected(u),
+                        throttled => OnboardError::Throttled(throttled),
+                    })?;
                 NewOwner::Existing(user)
             }
             None => {
-                let password = NewPassword::parse(&req.password, &req.owner_email)
-                    .map_err(|e| OnboardError::WeakPassword(e.0))?;
                 let hash = self.auth.hash_password(&password).await?;
                 NewOwner::New {
                     user: User::new(req.owner_email, req.owner_name, now),

@@ -349,26 +349,34 @@ impl Db {
         pem: &str,
         now: DateTime<Utc>,
     ) -> Result<(String, String), StoreError> {
-        tx!(self, write, tenant = None, |conn| {
-            let existing: Option<(String, String)> = signing_keys::table
+        let inserted: Result<(), StoreError> = async {
+            tx!(self, write, tenant = None, |conn| {
+                diesel::insert_into(signing_keys::table)
+                    .values((
+                        signing_keys::slot.eq(1),
+                        signing_keys::kid.eq(kid),
+                        signing_keys::private_key_pem.eq(pem),
+                        signing_keys::created_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        }
+        .await;
+        match inserted {
+            // Another instance stored its key first: use that one.
+            Err(e) if e.is_unique_violation() => {}
+            other => other?,
+        }
+        let stored: (String, String) = run!(self, |conn| {
+            signing_keys::table
+                .find(1)
                 .select((signing_keys::kid, signing_keys::private_key_pem))
-                .order(signing_keys::created_at.asc())
                 .first(conn)
-                .await
-                .optional()?;
-            if let Some(found) = existing {
-                return Ok(found);
-            }
-            diesel::insert_into(signing_keys::table)
-                .values((
-                    signing_keys::kid.eq(kid),
-                    signing_keys::private_key_pem.eq(pem),
-                    signing_keys::created_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-            Ok((kid.to_owned(), pem.to_owned()))
-        })
+                .await?
+        });
+        Ok(stored)
     }
 }
 

@@ -118,7 +118,8 @@ diesel::table! {
     use diesel::sql_types::*;
     use super::DbTime;
 
-    signing_keys (kid) {
+    signing_keys (slot) {
+        slot -> Integer,
         kid -> Text,
         private_key_pem -> Text,
         created_at -> DbTime,

@@ -68,6 +68,27 @@ backend_tests! {
         assert_eq!(t.db().account_failures("ann@example.com", clock.now() - Duration::hours(1)).await.unwrap().count, 0);
     }
 
+    async fn a_burst_of_guesses_gets_no_more_tries_than_a_sequence(t: &TestDb) {
+        let (svc, _) = service(t.db());
+        user(&svc, "ann@example.com").await;
+        let guesses: Vec<_> = (0..12)
+            .map(|i| {
+                let svc = svc.clone();
+                tokio::spawn(async move { svc.login("ann@example.com", &format!("wrong password {i}"), None).await })
+            })
+            .collect();
+        let mut checked = 0;
+        for g in guesses {
+            match g.await.unwrap() {
+                Err(LoginError::InvalidCredentials) => checked += 1,
+                Err(LoginError::Locked { .. }) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(checked <= 5, "{checked} guesses were checked; the limit is 5");
+        assert!(matches!(svc.login("ann@example.com", PASSWORD, None).await, Err(LoginError::Locked { .. })));
+    }
+
     async fn address_limit_counts_every_account(t: &TestDb) {
         let (svc, clock) = service(t.db());
         user(&svc, "ann@example.com").await;

@@ -37,7 +37,10 @@ CREATE INDEX login_failures_at ON login_failures (at);
 
 -- The key that signs access tokens, shared by every instance.
 CREATE TABLE signing_keys (
-    kid             text PRIMARY KEY,
+    -- One key in use: instances starting together race for this one row, and all use the
+    -- winner's key.
+    slot            integer PRIMARY KEY CHECK (slot = 1),
+    kid             text NOT NULL,
     private_key_pem text NOT NULL,
     created_at      timestamptz NOT NULL
 );

@@ -33,7 +33,8 @@ CREATE INDEX login_failures_ip ON login_failures (ip, at);
 CREATE INDEX login_failures_at ON login_failures (at);
 
 CREATE TABLE signing_keys (
-    kid             TEXT PRIMARY KEY NOT NULL,
+    slot            INTEGER PRIMARY KEY NOT NULL CHECK (slot = 1),
+    kid             TEXT NOT NULL,
     private_key_pem TEXT NOT NULL,
     created_at      TEXT NOT NULL
 );

@@ -23,11 +23,13 @@ use crate::state::AppState;
         (status = 201, description = "The tenant and the owner's session", body = OnboardedView),
         (status = 401, description = "The e-mail has an account and this is not its password (`invalid_credentials`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Slug or e-mail taken (`slug_taken`, `email_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "The existing account is locked (`account_locked`) or the address limited (`too_many_attempts`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         BodyErrors,
     )
 )]
 #[post("/api/v1/onboard")]
 pub async fn onboard(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: ApiJson<OnboardBody>,
 ) -> Result<HttpResponse, Problem> {
@@ -53,6 +55,7 @@ pub async fn onboard(
             owner_email: email.clone(),
             owner_name: name.clone(),
             password: b.password,
+            client_ip: crate::authn::client_ip(&req),
         })
         .await?;
     state.members.invalidate();

@@ -32,20 +32,47 @@ type Entry = Option<Arc<(Membership, Role)>>;
 /// Active memberships by (tenant, user); dropped whole on any membership or role change in
 /// this process.
 #[derive(Clone)]
-pub struct MemberCache(Cache<(TenantId, UserId), Entry>);
+pub struct MemberCache {
+    cache: Cache<(TenantId, UserId), Entry>,
+    /// Bumped by every invalidation: an answer read while it moved is not kept.
+    generation: Arc<std::sync::atomic::AtomicU64>,
+}
 
 impl MemberCache {
     pub fn new() -> Self {
-        Self(
-            Cache::builder()
+        Self {
+            cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(MEMBER_CACHE_TTL)
                 .build(),
-        )
+            generation: Arc::default(),
+        }
     }
 
     pub fn invalidate(&self) {
-        self.0.invalidate_all();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.cache.invalidate_all();
+    }
+
+    async fn get_or_load(
+        &self,
+        key: (TenantId, UserId),
+        load: impl Future<Output = Result<Entry, Unexpected>>,
+    ) -> Result<Entry, Unexpected> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if let Some(hit) = self.cache.get(&key).await {
+            return Ok(hit);
+        }
+        let generation = self.generation.load(SeqCst);
+        let entry = load.await?;
+        if self.generation.load(SeqCst) == generation {
+            self.cache.insert(key, entry.clone()).await;
+            if self.generation.load(SeqCst) != generation {
+                self.cache.invalidate(&key).await;
+            }
+        }
+        Ok(entry)
     }
 }
 
@@ -140,14 +167,13 @@ impl FromRequest for Member {
             let ctx = scope.ctx;
             let entry = state
                 .members
-                .0
-                .try_get_with(key, async move {
+                .get_or_load(key, async move {
                     rbac.permissions_of(&ctx, who.user_id)
                         .await
                         .map(|m| m.map(Arc::new))
                 })
                 .await
-                .map_err(|e: Arc<Unexpected>| Problem::internal(Unexpected::msg(e.to_string())))?;
+                .map_err(Problem::internal)?;
             let role = entry.ok_or_else(|| {
                 Problem::new(StatusCode::FORBIDDEN, "not_a_member", "Not a member")
                     .detail("You are not an active member of this tenant")

@@ -32,15 +32,9 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            Problem::unauthorized("Send an access token as 'Authorization: Bearer <token>'")
-        })?;
+    let token = bearer_token(req).ok_or_else(|| {
+        Problem::unauthorized("Send an access token as 'Authorization: Bearer <token>'")
+    })?;
     let (claims, session) = state
         .auth
         .authenticate(token)
@@ -50,6 +44,15 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
         user_id: claims.user_id,
         session,
     })
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// The client's address, for the per-address login limit: the TCP peer. (Behind a proxy

@@ -99,11 +99,7 @@ fn presented_api_key(req: &HttpRequest) -> Option<String> {
     if let Some(v) = req.headers().get("x-api-key") {
         return Some(v.to_str().unwrap_or_default().to_owned());
     }
-    req.headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+    crate::authn::bearer_token(req)
         .filter(|t| t.starts_with("tnt_"))
         .map(str::to_owned)
 }

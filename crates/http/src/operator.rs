@@ -7,7 +7,6 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use subtle::ConstantTimeEq;
 use tenantry_identity::PlatformAdmins;
@@ -28,12 +27,7 @@ impl FromRequest for Operator {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|v| v.trim().to_owned());
+        let bearer = crate::authn::bearer_token(req).map(str::to_owned);
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;

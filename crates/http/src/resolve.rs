@@ -167,12 +167,7 @@ impl FromRequest for TenantScope {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| req.uri().authority().map(|a| a.to_string()));
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|v| v.trim().to_owned());
+        let bearer = crate::authn::bearer_token(req).map(str::to_owned);
         let tenant_header = req
             .headers()
             .get(TENANT_HEADER)

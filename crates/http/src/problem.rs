@@ -156,6 +156,14 @@ impl Problem {
         .detail(detail)
     }
 
+    /// A 422 for one invalid field.
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError {
+            field: name.to_owned(),
+            message: message.into(),
+        }])
+    }
+
     /// A 422 listing every invalid field.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let mut p = Self::new(
@@ -345,10 +353,7 @@ impl From<AddDomainError> for Problem {
             )
             .detail(e.to_string()),
             AddDomainError::HostnameReserved { .. } => {
-                let mut p = Self::validation(vec![FieldError {
-                    field: "hostname".into(),
-                    message: e.to_string(),
-                }]);
+                let mut p = Self::field("hostname", e.to_string());
                 p.code = "hostname_reserved";
                 p
             }
@@ -472,10 +477,7 @@ impl From<ChangePasswordError> for Problem {
                 Self::new(StatusCode::FORBIDDEN, "wrong_password", "Wrong password")
                     .detail("The current password is wrong")
             }
-            ChangePasswordError::Invalid(v) => Self::validation(vec![FieldError {
-                field: "new_password".into(),
-                message: v.0,
-            }]),
+            ChangePasswordError::Invalid(v) => Self::field("new_password", v.0),
             ChangePasswordError::NotFound => Self::unauthorized("The account no longer exists"),
             ChangePasswordError::Unexpected(u) => Self::internal(u),
         }
@@ -541,10 +543,7 @@ impl From<MemberError> for Problem {
             )
             .detail(detail),
             MemberError::RoleNotFound => {
-                let mut p = Self::validation(vec![FieldError {
-                    field: "role_id".into(),
-                    message: detail,
-                }]);
+                let mut p = Self::field("role_id", detail);
                 p.code = "role_not_found";
                 p
             }
@@ -572,10 +571,7 @@ impl From<OnboardError> for Problem {
             OnboardError::EmailTaken => CreateUserError::EmailTaken.into(),
             OnboardError::InvalidCredentials => LoginError::InvalidCredentials.into(),
             OnboardError::Throttled(e) => e.into(),
-            OnboardError::WeakPassword(message) => Self::validation(vec![FieldError {
-                field: "password".into(),
-                message,
-            }]),
+            OnboardError::WeakPassword(message) => Self::field("password", message),
             OnboardError::Unexpected(u) => Self::internal(u),
         }
     }

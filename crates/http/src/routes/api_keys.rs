@@ -9,18 +9,11 @@ use tenantry_rbac::permissions;
 use crate::dto::{ApiKeyView, CreateApiKeyBody, CreatedApiKeyView};
 use crate::guard::Member;
 use crate::json::ApiJson;
-use crate::problem::{FieldError, Problem};
+use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
-
-fn field(name: &str, message: String) -> Problem {
-    Problem::validation(vec![FieldError {
-        field: name.into(),
-        message,
-    }])
-}
 
 /// Create an API key bound to this tenant with some of the caller's permissions. The
 /// response holds the key's secret; it is never shown again.
@@ -41,18 +34,18 @@ pub async fn create_api_key(
     let b = body.0;
     let name = b.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(field("name", "name must be 1 to 100 characters".into()));
+        return Err(Problem::field("name", "name must be 1 to 100 characters"));
     }
     let wanted = permissions::parse_set(b.permissions.iter().map(String::as_str))
-        .map_err(|e| field("permissions", e.0))?;
+        .map_err(|e| Problem::field("permissions", e.0))?;
     if let Some(p) = wanted.iter().find(|p| !m.permissions.contains(p)) {
-        return Err(field(
+        return Err(Problem::field(
             "permissions",
             format!("you cannot grant '{p}', which you do not have"),
         ));
     }
     if b.expires_at.is_some_and(|e| e <= Utc::now()) {
-        return Err(field("expires_at", "must be in the future".into()));
+        return Err(Problem::field("expires_at", "must be in the future"));
     }
     let (key, secret) = state
         .api_keys

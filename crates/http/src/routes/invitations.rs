@@ -11,7 +11,7 @@ use crate::dto::{
 };
 use crate::guard::Member;
 use crate::json::ApiJson;
-use crate::problem::{FieldError, Problem};
+use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
 
@@ -33,12 +33,14 @@ pub async fn invite(
     state: Data,
     body: ApiJson<InviteBody>,
 ) -> Result<HttpResponse, Problem> {
-    let email = Email::parse(&body.0.email).map_err(|e| field("email", e.to_string()))?;
+    let email = Email::parse(&body.0.email).map_err(|e| Problem::field("email", e.to_string()))?;
     let roles = state.rbac.roles(&m.ctx).await?;
     let role = roles
         .iter()
         .find(|r| r.name.as_str() == body.0.role)
-        .ok_or_else(|| field("role", format!("this tenant has no role '{}'", body.0.role)))?;
+        .ok_or_else(|| {
+            Problem::field("role", format!("this tenant has no role '{}'", body.0.role))
+        })?;
     if let Some(p) = tenantry_rbac::service::beyond(&m.permissions, &role.permissions) {
         return Err(crate::guard::permission_denied(p).detail(format!(
             "you cannot invite into a role with '{p}', which you do not have"
@@ -56,13 +58,6 @@ pub async fn invite(
         )
         .await?;
     Ok(HttpResponse::Created().json(InvitationView::new(&issued.invitation, Some(issued.mailed))))
-}
-
-fn field(name: &str, message: String) -> Problem {
-    Problem::validation(vec![FieldError {
-        field: name.into(),
-        message,
-    }])
 }
 
 /// Pending invitations, newest first.
@@ -213,15 +208,15 @@ pub async fn accept_invitation(
         .display_name
         .as_deref()
         .ok_or_else(|| {
-            field(
+            Problem::field(
                 "display_name",
-                "sign in, or give a display name and a password to sign up".into(),
+                "sign in, or give a display name and a password to sign up",
             )
         })
-        .and_then(|n| DisplayName::parse(n).map_err(|e| field("display_name", e.0)))?;
+        .and_then(|n| DisplayName::parse(n).map_err(|e| Problem::field("display_name", e.0)))?;
     let password = b
         .password
-        .ok_or_else(|| field("password", "a password is needed to sign up".into()))?;
+        .ok_or_else(|| Problem::field("password", "a password is needed to sign up"))?;
     let (inv, session) = state
         .invitations
         .accept_signing_up(&token, name, &password)
@@ -261,7 +256,7 @@ impl From<InvitationError> for Problem {
                 Problem::new(StatusCode::CONFLICT, "already_member", "Already a member")
                     .detail(detail)
             }
-            InvitationError::WeakPassword(message) => field("password", message),
+            InvitationError::WeakPassword(message) => Problem::field("password", message),
             InvitationError::Unexpected(u) => Problem::internal(u),
         }
     }

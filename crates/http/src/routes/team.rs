@@ -7,28 +7,19 @@ use tenantry_rbac::{PermissionSet, RoleName, permissions};
 use crate::dto::{CreateRoleBody, MemberView, RoleView, UpdateMemberBody, UpdateRoleBody};
 use crate::guard::Member;
 use crate::json::ApiJson;
-use crate::problem::{FieldError, Problem};
+use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
 
 fn parse_permissions(names: &[String]) -> Result<PermissionSet, Problem> {
-    permissions::parse_set(names.iter().map(String::as_str)).map_err(|e| {
-        Problem::validation(vec![FieldError {
-            field: "permissions".into(),
-            message: e.0,
-        }])
-    })
+    permissions::parse_set(names.iter().map(String::as_str))
+        .map_err(|e| Problem::field("permissions", e.0))
 }
 
 fn parse_name(raw: &str) -> Result<RoleName, Problem> {
-    RoleName::parse(raw).map_err(|e| {
-        Problem::validation(vec![FieldError {
-            field: "name".into(),
-            message: e.0,
-        }])
-    })
+    RoleName::parse(raw).map_err(|e| Problem::field("name", e.0))
 }
 
 /// The tenant's members with their roles.

@@ -75,12 +75,19 @@ pub trait ApiKeyRepository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
 
     /// The key with this prefix and its secret's digest: a read that precedes any tenant and
-    /// sees exactly that key. Records the use (at most once a minute).
+    /// sees exactly that key.
     fn api_key_by_prefix(
         &self,
         prefix: &str,
-        now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<(ApiKey, TokenDigest)>, Unexpected>> + Send;
+
+    /// Sets the key's `last_used_at`.
+    fn record_api_key_use(
+        &self,
+        ctx: &TenantCtx,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -166,7 +173,7 @@ where
             return Ok(Err(InvalidApiKey));
         };
         let now = self.clock.now();
-        let Some((key, digest)) = self.repo.api_key_by_prefix(prefix, now).await? else {
+        let Some((key, digest)) = self.repo.api_key_by_prefix(prefix).await? else {
             return Ok(Err(InvalidApiKey));
         };
         let presented_digest = self
@@ -174,6 +181,16 @@ where
             .digest(&crate::model::RefreshSecret(secret.to_owned()));
         if presented_digest != digest || !key.is_live(now) {
             return Ok(Err(InvalidApiKey));
+        }
+        // Only a verified use is recorded, and at most once a minute: a write per request
+        // would serialise every API call on SQLite.
+        if key
+            .last_used_at
+            .is_none_or(|t| now - t >= chrono::Duration::minutes(1))
+        {
+            self.repo
+                .record_api_key_use(&TenantCtx::new(key.tenant_id), key.id, now)
+                .await?;
         }
         Ok(Ok(key))
     }

@@ -1,18 +1,15 @@
 //! API keys: tenant-owned, found by prefix before any tenant is known through a transaction
 //! scoped to that prefix.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_identity::{ApiKey, ApiKeyRepository, TokenDigest};
 use tenantry_kernel::{ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
 
-use crate::db::{Db, Rescope, Scope};
+use crate::db::Db;
 use crate::error::StoreError;
 use crate::types::DbUuid;
-
-/// `last_used_at` is written at most this often per key.
-const USE_RECORDING: Duration = Duration::minutes(1);
 
 #[derive(Queryable)]
 struct ApiKeyRow {
@@ -112,33 +109,30 @@ impl Db {
     async fn key_by_prefix(
         &self,
         prefix: &str,
-        now: DateTime<Utc>,
     ) -> Result<Option<(ApiKey, TokenDigest)>, StoreError> {
-        let stale = now - USE_RECORDING;
-        let row: Option<ApiKeyRow> = tx!(self, write, api_key = prefix.to_owned(), |conn| {
-            let row: Option<ApiKeyRow> = api_keys::table
+        let row: Option<ApiKeyRow> = tx!(self, read, api_key = prefix.to_owned(), |conn| {
+            Ok(api_keys::table
                 .filter(api_keys::prefix.eq(prefix))
                 .first(conn)
                 .await
-                .optional()?;
-            if let Some(r) = row
-                .as_ref()
-                .filter(|r| r.last_used_at.is_none_or(|t| t < stale))
-            {
-                conn.rescope(&Scope::Tenant(TenantId::from_uuid(r.tenant_id.0)))
-                    .await?;
-                diesel::update(
-                    api_keys::table
-                        .filter(api_keys::tenant_id.eq(r.tenant_id))
-                        .filter(api_keys::id.eq(r.id)),
-                )
-                .set(api_keys::last_used_at.eq(Some(now)))
-                .execute(conn)
-                .await?;
-            }
-            Ok(row)
+                .optional()?)
         })?;
         Ok(row.map(ApiKeyRow::into_parts))
+    }
+
+    async fn touch_key(
+        &self,
+        ctx: &TenantCtx,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+            diesel::update(scoped!(api_keys, ctx).filter(api_keys::id.eq(DbUuid::from(id))))
+                .set(api_keys::last_used_at.eq(Some(at)))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
     }
 }
 
@@ -168,8 +162,16 @@ impl ApiKeyRepository for Db {
     async fn api_key_by_prefix(
         &self,
         prefix: &str,
-        now: DateTime<Utc>,
     ) -> Result<Option<(ApiKey, TokenDigest)>, Unexpected> {
-        Ok(self.key_by_prefix(prefix, now).await?)
+        Ok(self.key_by_prefix(prefix).await?)
+    }
+
+    async fn record_api_key_use(
+        &self,
+        ctx: &TenantCtx,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        Ok(self.touch_key(ctx, id, at).await?)
     }
 }

@@ -133,7 +133,7 @@ backend_tests! {
                 winners.push(session);
             }
         }
-        assert!(winners.len() <= 1, "{} refreshes succeeded with one token", winners.len());
+        assert_eq!(winners.len(), 1, "exactly one refresh wins with one token");
         for w in winners {
             // The losers presented a spent token: the winner's new token is revoked too.
             assert!(matches!(svc.refresh(&w.refresh_token).await, Err(RefreshError::InvalidToken)));

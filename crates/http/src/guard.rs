@@ -14,7 +14,7 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use moka::future::Cache;
-use tenantry_kernel::{ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{Actor, ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
 use tenantry_rbac::{Membership, Permission, PermissionSet, Role};
 
 use crate::authn::Authenticated;
@@ -150,7 +150,10 @@ impl FromRequest for Member {
                     return Err(permission_denied(needed).into());
                 }
                 return Ok(Member {
-                    ctx: scope.ctx,
+                    ctx: scope.ctx.acting_as(Actor::ApiKey {
+                        key: key.id,
+                        user: key.created_by,
+                    }),
                     tenant: scope.tenant,
                     user_id: key.created_by,
                     permissions,
@@ -160,7 +163,7 @@ impl FromRequest for Member {
             let who = who.await?;
             let key = (scope.ctx.tenant_id(), who.user_id);
             let rbac = state.rbac.clone();
-            let ctx = scope.ctx;
+            let ctx = scope.ctx.clone();
             let entry = state
                 .members
                 .get_or_load(key, async move {
@@ -178,7 +181,7 @@ impl FromRequest for Member {
                 return Err(permission_denied(needed).into());
             }
             Ok(Member {
-                ctx: scope.ctx,
+                ctx: scope.ctx.acting_as(Actor::User(who.user_id)),
                 tenant: scope.tenant,
                 user_id: who.user_id,
                 permissions: role.1.permissions.clone(),

@@ -168,3 +168,24 @@ fn as_problem_if_error(
     }
     res.into_response(rendered)
 }
+
+/// Where a request came from, as the change pipeline records it: request id, the TCP peer's
+/// address (see docs/decisions on forwarding headers) and the user agent (first 512 bytes).
+pub fn origin_of(req: &HttpRequest) -> std::sync::Arc<tenantry_kernel::Origin> {
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| {
+            let mut end = ua.len().min(512);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].to_owned()
+        });
+    std::sync::Arc::new(tenantry_kernel::Origin {
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent,
+    })
+}

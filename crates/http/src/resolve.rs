@@ -173,6 +173,7 @@ impl FromRequest for TenantScope {
             .get(TENANT_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let origin = crate::request_context::origin_of(req);
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
@@ -192,7 +193,7 @@ impl FromRequest for TenantScope {
                 Err(gate) => return Err(Problem::from(gate).into()),
             }
             Ok(TenantScope {
-                ctx: TenantCtx::new(tenant.id),
+                ctx: TenantCtx::new(tenant.id).from_origin(origin),
                 tenant,
             })
         })

@@ -195,3 +195,24 @@ where
         Ok(Ok(key))
     }
 }
+
+impl tenantry_audit::Audited for ApiKey {
+    const ENTITY: &'static str = "api_key";
+
+    fn audit_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// The record only: the secret is never part of an `ApiKey`, and `last_used_at` is use,
+    /// not a change.
+    fn audit_fields(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "prefix": self.prefix,
+            "permissions": self.permissions,
+            "created_by": self.created_by,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        })
+    }
+}

@@ -347,3 +347,23 @@ where
         Ok((invitation, session))
     }
 }
+
+impl tenantry_audit::Audited for Invitation {
+    const ENTITY: &'static str = "invitation";
+
+    fn audit_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// The token is never part of an `Invitation` (only its digest is stored, and not here).
+    fn audit_fields(&self) -> serde_json::Value {
+        serde_json::json!({
+            "email": self.email.as_str(),
+            "role_id": self.role_id,
+            "invited_by": self.invited_by,
+            "expires_at": self.expires_at,
+            "accepted_at": self.accepted_at,
+            "revoked_at": self.revoked_at,
+        })
+    }
+}

@@ -81,6 +81,26 @@ id_type!(
     /// Identifies an API key.
     ApiKeyId
 );
+id_type!(
+    /// Identifies an entry of a tenant's audit trail.
+    AuditEntryId
+);
+id_type!(
+    /// Identifies an account-level security event (platform security log).
+    SecurityEventId
+);
+id_type!(
+    /// Identifies a product of a tenant's catalogue.
+    ProductId
+);
+id_type!(
+    /// Identifies a project.
+    ProjectId
+);
+id_type!(
+    /// Identifies a task of a project.
+    TaskId
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,12 @@ pub mod ids;
 pub mod page;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use context::TenantCtx;
+pub use context::{Actor, Origin, TenantCtx};
 pub use error::Unexpected;
-pub use ids::{ApiKeyId, DomainId, InvitationId, RoleId, TenantId, UserId};
+pub use ids::{
+    ApiKeyId, AuditEntryId, DomainId, InvitationId, ProductId, ProjectId, RoleId, SecurityEventId,
+    TaskId, TenantId, UserId,
+};
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub mod email;
 pub use email::Email;

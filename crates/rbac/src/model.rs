@@ -183,6 +183,38 @@ pub struct Member {
     pub role_name: RoleName,
 }
 
+impl tenantry_audit::Audited for Role {
+    const ENTITY: &'static str = "role";
+
+    fn audit_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn audit_fields(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name.as_str(),
+            "permissions": self.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            "system_role": self.system.map(SystemRole::name),
+        })
+    }
+}
+
+impl tenantry_audit::Audited for Membership {
+    const ENTITY: &'static str = "membership";
+
+    fn audit_id(&self) -> String {
+        self.user_id.to_string()
+    }
+
+    fn audit_fields(&self) -> serde_json::Value {
+        serde_json::json!({
+            "user_id": self.user_id,
+            "role_id": self.role_id,
+            "status": self.status.as_str(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,10 +58,10 @@ impl Db {
         let mut permissions = k.permissions.clone();
         permissions.sort();
         let permissions = permissions.join(" ");
-        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            diesel::insert_into(api_keys::table)
-                .values((
-                    api_keys::tenant_id.eq(DbUuid::from(ctx.tenant_id())),
+        mutate!(self, ctx, |conn, log| {
+            api_keys::insert(
+                ctx,
+                (
                     api_keys::id.eq(DbUuid::from(k.id)),
                     api_keys::name.eq(&k.name),
                     api_keys::prefix.eq(&k.prefix),
@@ -70,16 +70,18 @@ impl Db {
                     api_keys::created_by.eq(DbUuid::from(k.created_by)),
                     api_keys::created_at.eq(k.created_at),
                     api_keys::expires_at.eq(k.expires_at),
-                ))
-                .execute(conn)
-                .await?;
+                ),
+            )
+            .execute(conn)
+            .await?;
+            log.created(k);
             Ok(())
         })
     }
 
     async fn load_api_keys(&self, ctx: &TenantCtx) -> Result<Vec<ApiKey>, StoreError> {
         let rows: Vec<ApiKeyRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(scoped!(api_keys, ctx)
+            Ok(api_keys::of(ctx)
                 .order(api_keys::id.desc())
                 .load(conn)
                 .await?)
@@ -93,33 +95,43 @@ impl Db {
         id: ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let n = tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(diesel::update(
-                scoped!(api_keys, ctx)
+        mutate!(self, ctx, |conn, log| {
+            let row: Option<ApiKeyRow> = diesel::update(
+                api_keys::of(ctx)
                     .filter(api_keys::id.eq(DbUuid::from(id)))
                     .filter(api_keys::revoked_at.is_null()),
             )
             .set(api_keys::revoked_at.eq(Some(now)))
-            .execute(conn)
-            .await?)
-        })?;
-        Ok(n == 1)
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(row) = row else { return Ok(false) };
+            let new = row.into_parts().0;
+            let old = ApiKey {
+                revoked_at: None,
+                ..new.clone()
+            };
+            log.updated_as("revoked", &old, &new);
+            Ok(true)
+        })
     }
 
     async fn key_by_prefix(
         &self,
         prefix: &str,
     ) -> Result<Option<(ApiKey, TokenDigest)>, StoreError> {
-        let row: Option<ApiKeyRow> = tx!(self, read, api_key = prefix.to_owned(), |conn| {
-            Ok(api_keys::table
-                .filter(api_keys::prefix.eq(prefix))
-                .first(conn)
-                .await
-                .optional()?)
-        })?;
+        let row: Option<ApiKeyRow> =
+            tx!(self, read, api_key = prefix.to_owned(), |conn, cross| {
+                Ok(api_keys::unscoped(cross)
+                    .filter(api_keys::prefix.eq(prefix))
+                    .first(conn)
+                    .await
+                    .optional()?)
+            })?;
         Ok(row.map(ApiKeyRow::into_parts))
     }
 
+    /// Use, not a change: not recorded in the audit trail.
     async fn touch_key(
         &self,
         ctx: &TenantCtx,
@@ -127,7 +139,7 @@ impl Db {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            diesel::update(scoped!(api_keys, ctx).filter(api_keys::id.eq(DbUuid::from(id))))
+            diesel::update(api_keys::of(ctx).filter(api_keys::id.eq(DbUuid::from(id))))
                 .set(api_keys::last_used_at.eq(Some(at)))
                 .execute(conn)
                 .await?;

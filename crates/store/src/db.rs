@@ -279,24 +279,32 @@ macro_rules! run {
     }};
 }
 
-/// Runs `$body` in one transaction. `tenant = Some(id)` scopes it to a tenant (`user = id` to
-/// one person's own rows): on PostgreSQL `app.tenant_id` (`app.user_id`) is set first, so
-/// row-level security applies. `write` transactions on SQLite
-/// start with `BEGIN IMMEDIATE` (take the write lock up front, waiting on `busy_timeout`,
-/// rather than failing when a read turns into a write).
+/// Runs `$body` in one transaction. `tenant = Some(id)` scopes it to a tenant: on PostgreSQL
+/// `app.tenant_id` is set first, so row-level security applies. `user = id`, `invitation =
+/// digest` and `api_key = prefix` scope it to one person's rows, one invitation or one key
+/// (their own PostgreSQL policies) and hand the body a [`CrossTenant`] capability as its
+/// second argument — the only way to reach tenant-owned tables before a tenant is known.
+/// `write` transactions on SQLite start with `BEGIN IMMEDIATE` (take the write lock up front,
+/// waiting on `busy_timeout`, rather than failing when a read turns into a write).
 macro_rules! tx {
     ($db:expr, $mode:ident, tenant = $tenant:expr, |$conn:ident| $body:expr) => {{
         let tenant: Option<tenantry_kernel::TenantId> = $tenant;
         tx!(@scoped $db, $mode, $crate::db::Scope::from(tenant), |$conn| $body)
     }};
-    ($db:expr, $mode:ident, user = $user:expr, |$conn:ident| $body:expr) => {{
-        tx!(@scoped $db, $mode, $crate::db::Scope::User($user), |$conn| $body)
+    ($db:expr, $mode:ident, user = $user:expr, |$conn:ident, $cross:ident| $body:expr) => {{
+        tx!(@cross $db, $mode, $crate::db::Scope::User($user), |$conn, $cross| $body)
     }};
-    ($db:expr, $mode:ident, api_key = $prefix:expr, |$conn:ident| $body:expr) => {{
-        tx!(@scoped $db, $mode, $crate::db::Scope::ApiKey($prefix), |$conn| $body)
+    ($db:expr, $mode:ident, api_key = $prefix:expr, |$conn:ident, $cross:ident| $body:expr) => {{
+        tx!(@cross $db, $mode, $crate::db::Scope::ApiKey($prefix), |$conn, $cross| $body)
     }};
-    ($db:expr, $mode:ident, invitation = $digest:expr, |$conn:ident| $body:expr) => {{
-        tx!(@scoped $db, $mode, $crate::db::Scope::Invitation($digest), |$conn| $body)
+    ($db:expr, $mode:ident, invitation = $digest:expr, |$conn:ident, $cross:ident| $body:expr) => {{
+        tx!(@cross $db, $mode, $crate::db::Scope::Invitation($digest), |$conn, $cross| $body)
+    }};
+    (@cross $db:expr, $mode:ident, $scope:expr, |$conn:ident, $cross:ident| $body:expr) => {{
+        let scope: $crate::db::Scope = $scope;
+        let granted = $crate::db::CrossTenant::narrowed_to(&scope);
+        let $cross = &granted;
+        tx!(@scoped $db, $mode, scope, |$conn| $body)
     }};
     (@scoped $db:expr, $mode:ident, $scope:expr, |$conn:ident| $body:expr) => {{
         let scope: $crate::db::Scope = $scope;
@@ -333,12 +341,49 @@ macro_rules! tx {
     }};
 }
 
-/// The one way to reach a tenant-owned table: its query with the tenant predicate already
-/// applied. Use inside `run!`/`tx!` bodies.
-macro_rules! scoped {
-    ($table:ident, $ctx:expr) => {
-        $table::table.filter($table::tenant_id.eq($crate::types::DbUuid::from($ctx.tenant_id())))
+/// The mutation pipeline: runs `$body` in a write transaction of the context's tenant with an
+/// empty [`tenantry_audit::ChangeLog`] `$log`; whatever the body records there is sealed into
+/// the tenant's audit chain in the same transaction, after the body and before the commit.
+/// Every change of tenant-owned data goes through here (an early `return` in the body still
+/// records what was logged).
+macro_rules! mutate {
+    ($db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {{
+        let ctx: &tenantry_kernel::TenantCtx = $ctx;
+        tx!(@scoped $db, write, $crate::db::Scope::Tenant(ctx.tenant_id()), |$conn| {
+            let mut $log = tenantry_audit::ChangeLog::new();
+            let out: Result<_, $crate::error::StoreError> = async { $body }.await;
+            let out = out?;
+            $crate::audit::AuditAppend::append_changes($conn, ctx, $log).await?;
+            Ok(out)
+        })
+    }};
+}
+
+/// Inserts rows into a tenant-owned table: `many` as multi-row statements (PostgreSQL),
+/// `each` one statement per row (SQLite through diesel-async has no multi-row insert; rows
+/// of one transaction cost microseconds each there).
+macro_rules! insert_rows {
+    (many, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
+        $table::insert_many($ctx, $rows).execute($conn).await?
     };
+    (each, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
+        for row in $rows {
+            $table::insert($ctx, row).execute($conn).await?;
+        }
+    };
+}
+
+/// Permission to reach tenant-owned rows without a tenant context (`unscoped`/`tenant_id` of
+/// a tenant-owned table). Granted by a transaction narrowed to one person, invitation or API
+/// key (PostgreSQL policies then show only those rows), or by platform administration.
+pub(crate) struct CrossTenant(());
+
+impl CrossTenant {
+    /// The capability of a transaction opened with `scope`.
+    pub(crate) fn narrowed_to(scope: &Scope) -> Self {
+        let _ = scope;
+        Self(())
+    }
 }
 
 #[derive(diesel::QueryableByName)]

@@ -7,13 +7,23 @@ use diesel_async::RunQueryDsl;
 use tenantry_identity::{
     Acceptor, Invitation, InvitationError, InvitationPreview, InvitationRepository, TokenDigest,
 };
-use tenantry_kernel::{Email, InvitationId, RoleId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{
+    Actor, Email, InvitationId, RoleId, TenantCtx, TenantId, Unexpected, UserId,
+};
 
+use tenantry_audit::ChangeLog;
+
+use crate::audit::AuditAppend;
 use crate::db::{Db, Rescope, Scope};
 use crate::error::StoreError;
 use crate::identity::insert_user_row;
 use crate::rbac::insert_membership;
 use crate::types::DbUuid;
+
+/// Actions recorded for an invitation's changes besides `created`.
+const REVOKED: &str = "revoked";
+const RESENT: &str = "resent";
+const ACCEPTED: &str = "accepted";
 
 #[derive(Queryable)]
 struct InvitationRow {
@@ -58,19 +68,28 @@ impl Db {
     ) -> Result<(), StoreError> {
         let email_key = inv.email.normalized();
         let now = inv.created_at;
-        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            diesel::update(
-                scoped!(invitations, ctx)
+        mutate!(self, ctx, |conn, log| {
+            // A new invitation replaces the address's pending one.
+            let replaced: Vec<InvitationRow> = diesel::update(
+                invitations::of(ctx)
                     .filter(invitations::email_normalized.eq(&email_key))
                     .filter(invitations::accepted_at.is_null())
                     .filter(invitations::revoked_at.is_null()),
             )
             .set(invitations::revoked_at.eq(Some(now)))
-            .execute(conn)
+            .get_results(conn)
             .await?;
-            diesel::insert_into(invitations::table)
-                .values((
-                    invitations::tenant_id.eq(DbUuid::from(ctx.tenant_id())),
+            for row in replaced {
+                let new = Invitation::try_from(row)?;
+                let old = Invitation {
+                    revoked_at: None,
+                    ..new.clone()
+                };
+                log.updated_as(REVOKED, &old, &new);
+            }
+            invitations::insert(
+                ctx,
+                (
                     invitations::id.eq(DbUuid::from(inv.id)),
                     invitations::email.eq(inv.email.as_str()),
                     invitations::email_normalized.eq(&email_key),
@@ -79,9 +98,11 @@ impl Db {
                     invitations::token_digest.eq(&digest.0),
                     invitations::created_at.eq(inv.created_at),
                     invitations::expires_at.eq(inv.expires_at),
-                ))
-                .execute(conn)
-                .await?;
+                ),
+            )
+            .execute(conn)
+            .await?;
+            log.created(inv);
             Ok(())
         })
     }
@@ -92,7 +113,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError> {
         let rows: Vec<InvitationRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(scoped!(invitations, ctx)
+            Ok(invitations::of(ctx)
                 .filter(invitations::accepted_at.is_null())
                 .filter(invitations::revoked_at.is_null())
                 .filter(invitations::expires_at.gt(now))
@@ -110,23 +131,24 @@ impl Db {
         digest: &TokenDigest,
         expires_at: DateTime<Utc>,
     ) -> Result<Option<Invitation>, StoreError> {
-        let row: Option<InvitationRow> =
-            tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-                Ok(diesel::update(
-                    scoped!(invitations, ctx)
-                        .filter(invitations::id.eq(DbUuid::from(id)))
-                        .filter(invitations::accepted_at.is_null())
-                        .filter(invitations::revoked_at.is_null()),
-                )
+        mutate!(self, ctx, |conn, log| {
+            let target = invitations::of(ctx)
+                .filter(invitations::id.eq(DbUuid::from(id)))
+                .filter(invitations::accepted_at.is_null())
+                .filter(invitations::revoked_at.is_null());
+            let old: Option<InvitationRow> = target.first(conn).await.optional()?;
+            let Some(old) = old else { return Ok(None) };
+            let row: InvitationRow = diesel::update(target)
                 .set((
                     invitations::token_digest.eq(&digest.0),
                     invitations::expires_at.eq(expires_at),
                 ))
                 .get_result(conn)
-                .await
-                .optional()?)
-            })?;
-        row.map(Invitation::try_from).transpose()
+                .await?;
+            let new = Invitation::try_from(row)?;
+            log.updated_as(RESENT, &Invitation::try_from(old)?, &new);
+            Ok(Some(new))
+        })
     }
 
     async fn revoke(
@@ -135,24 +157,32 @@ impl Db {
         id: InvitationId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let n = tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(diesel::update(
-                scoped!(invitations, ctx)
+        mutate!(self, ctx, |conn, log| {
+            let row: Option<InvitationRow> = diesel::update(
+                invitations::of(ctx)
                     .filter(invitations::id.eq(DbUuid::from(id)))
                     .filter(invitations::accepted_at.is_null())
                     .filter(invitations::revoked_at.is_null()),
             )
             .set(invitations::revoked_at.eq(Some(now)))
-            .execute(conn)
-            .await?)
-        })?;
-        Ok(n == 1)
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(row) = row else { return Ok(false) };
+            let new = Invitation::try_from(row)?;
+            let old = Invitation {
+                revoked_at: None,
+                ..new.clone()
+            };
+            log.updated_as(REVOKED, &old, &new);
+            Ok(true)
+        })
     }
 
     async fn preview(&self, digest: &TokenDigest) -> Result<Option<InvitationPreview>, StoreError> {
         let found: Option<(InvitationRow, String, String, String)> =
-            tx!(self, read, invitation = digest.0.clone(), |conn| {
-                let row: Option<InvitationRow> = invitations::table
+            tx!(self, read, invitation = digest.0.clone(), |conn, cross| {
+                let row: Option<InvitationRow> = invitations::unscoped(cross)
                     .filter(invitations::token_digest.eq(&digest.0))
                     .first(conn)
                     .await
@@ -171,8 +201,7 @@ impl Db {
                     .select(users::display_name)
                     .first(conn)
                     .await?;
-                let role: String = roles::table
-                    .filter(roles::tenant_id.eq(row.tenant_id))
+                let role: String = roles::of(&TenantCtx::new(TenantId::from_uuid(row.tenant_id.0)))
                     .filter(roles::id.eq(row.role_id))
                     .select(roles::name)
                     .first(conn)
@@ -197,8 +226,8 @@ impl Db {
         acceptor: &Acceptor,
         now: DateTime<Utc>,
     ) -> Result<Option<Invitation>, StoreError> {
-        let row: Option<InvitationRow> = tx!(self, write, invitation = digest.0.clone(), |conn| {
-            let row: Option<InvitationRow> = invitations::table
+        tx!(self, write, invitation = digest.0.clone(), |conn, cross| {
+            let row: Option<InvitationRow> = invitations::unscoped(cross)
                 .filter(invitations::token_digest.eq(&digest.0))
                 .first(conn)
                 .await
@@ -206,10 +235,14 @@ impl Db {
             let Some(row) = row else { return Ok(None) };
             let tenant = TenantId::from_uuid(row.tenant_id.0);
             conn.rescope(&Scope::Tenant(tenant)).await?;
+            let user_id = match acceptor {
+                Acceptor::Existing(u) | Acceptor::New { user: u, .. } => u.id,
+            };
+            // From here on the transaction is the invitation's tenant's, acting as the invitee.
+            let ctx = &TenantCtx::new(tenant).acting_as(Actor::User(user_id));
             // Spending is one conditional UPDATE: two concurrent accepts cannot both win.
             let spent = diesel::update(
-                invitations::table
-                    .filter(invitations::tenant_id.eq(row.tenant_id))
+                invitations::of(ctx)
                     .filter(invitations::id.eq(row.id))
                     .filter(invitations::accepted_at.is_null())
                     .filter(invitations::revoked_at.is_null())
@@ -235,13 +268,17 @@ impl Db {
                 status: tenantry_rbac::MembershipStatus::Active,
                 created_at: now,
             };
-            insert_membership!(conn, &membership);
-            Ok(Some(InvitationRow {
+            let mut log = ChangeLog::new();
+            let old = Invitation::try_from(row)?;
+            let new = Invitation {
                 accepted_at: Some(now),
-                ..row
-            }))
-        })?;
-        row.map(Invitation::try_from).transpose()
+                ..old.clone()
+            };
+            log.updated_as(ACCEPTED, &old, &new);
+            insert_membership!(conn, log, ctx, &membership);
+            conn.append_changes(ctx, log).await?;
+            Ok(Some(new))
+        })
     }
 }
 

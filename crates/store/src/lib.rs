@@ -8,6 +8,7 @@
 #[macro_use]
 mod db;
 mod api_keys;
+mod audit;
 mod error;
 mod identity;
 mod invitations;

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use tenantry_kernel::{Actor, TenantCtx};
 use tenantry_onboarding::{NewOwner, OnboardError, OnboardingRepository};
 use tenantry_rbac::{Membership, Role};
 use tenantry_tenancy::NewTenant;
@@ -21,13 +22,15 @@ impl Db {
         roles: &[Role],
         membership: &Membership,
     ) -> Result<(), StoreError> {
-        tx!(self, write, tenant = Some(new.tenant.id), |conn| {
-            insert_tenant_rows!(conn, new);
+        // The new owner creates the tenant.
+        let ctx = &TenantCtx::new(new.tenant.id).acting_as(Actor::User(membership.user_id));
+        mutate!(self, ctx, |conn, log| {
+            insert_tenant_rows!(conn, log, ctx, new);
             if let NewOwner::New { user, hash } = owner {
                 insert_user_row!(conn, user, hash);
             }
-            insert_roles!(conn, roles);
-            insert_membership!(conn, membership);
+            insert_roles!(conn, log, ctx, roles);
+            insert_membership!(conn, log, ctx, membership);
             Ok(())
         })
     }

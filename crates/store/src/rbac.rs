@@ -83,42 +83,47 @@ pub(crate) fn permissions_column(p: &PermissionSet) -> String {
     p.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ")
 }
 
-/// Inserts roles inside a transaction already scoped to their tenant.
+/// Inserts roles inside a transaction of `$ctx`'s tenant, logging each in `$log`.
 macro_rules! insert_roles {
-    ($conn:ident, $roles:expr) => {{
+    ($conn:ident, $log:ident, $ctx:expr, $roles:expr) => {{
+        let ctx: &tenantry_kernel::TenantCtx = $ctx;
         for role in $roles {
             let role: &tenantry_rbac::Role = role;
-            diesel::insert_into(roles::table)
-                .values((
-                    roles::tenant_id.eq(DbUuid::from(role.tenant_id)),
+            roles::insert(
+                ctx,
+                (
                     roles::id.eq(DbUuid::from(role.id)),
                     roles::name.eq(role.name.as_str()),
                     roles::permissions.eq($crate::rbac::permissions_column(&role.permissions)),
                     roles::system_role.eq(role.system.map(tenantry_rbac::SystemRole::name)),
                     roles::created_at.eq(role.created_at),
                     roles::updated_at.eq(role.updated_at),
-                ))
-                .execute($conn)
-                .await?;
+                ),
+            )
+            .execute($conn)
+            .await?;
+            $log.created(role);
         }
     }};
 }
 pub(crate) use insert_roles;
 
-/// Inserts a membership inside a transaction already scoped to its tenant.
+/// Inserts a membership inside a transaction of `$ctx`'s tenant, logging it in `$log`.
 macro_rules! insert_membership {
-    ($conn:ident, $m:expr) => {{
+    ($conn:ident, $log:ident, $ctx:expr, $m:expr) => {{
         let m: &tenantry_rbac::Membership = $m;
-        diesel::insert_into(memberships::table)
-            .values((
-                memberships::tenant_id.eq(DbUuid::from(m.tenant_id)),
+        memberships::insert(
+            $ctx,
+            (
                 memberships::user_id.eq(DbUuid::from(m.user_id)),
                 memberships::role_id.eq(DbUuid::from(m.role_id)),
                 memberships::status.eq(m.status.as_str()),
                 memberships::created_at.eq(m.created_at),
-            ))
-            .execute($conn)
-            .await?;
+            ),
+        )
+        .execute($conn)
+        .await?;
+        $log.created(m);
     }};
 }
 pub(crate) use insert_membership;
@@ -141,25 +146,22 @@ impl Db {
             tenant_id: ctx.tenant_id(),
             ..membership.clone()
         };
-        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            insert_membership!(conn, &m);
+        mutate!(self, ctx, |conn, log| {
+            insert_membership!(conn, log, ctx, &m);
             Ok(())
         })
     }
 
     async fn load_roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, StoreError> {
         let rows: Vec<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(scoped!(roles, ctx)
-                .order(roles::id.asc())
-                .load(conn)
-                .await?)
+            Ok(roles::of(ctx).order(roles::id.asc()).load(conn).await?)
         })?;
         rows.into_iter().map(Role::try_from).collect()
     }
 
     async fn load_role(&self, ctx: &TenantCtx, id: RoleId) -> Result<Option<Role>, StoreError> {
         let row: Option<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(scoped!(roles, ctx)
+            Ok(roles::of(ctx)
                 .filter(roles::id.eq(DbUuid::from(id)))
                 .first(conn)
                 .await
@@ -173,24 +175,27 @@ impl Db {
             tenant_id: ctx.tenant_id(),
             ..role.clone()
         };
-        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            insert_roles!(conn, [&role]);
+        mutate!(self, ctx, |conn, log| {
+            insert_roles!(conn, log, ctx, [&role]);
             Ok(())
         })
     }
 
     async fn save_role(&self, ctx: &TenantCtx, role: &Role) -> Result<usize, StoreError> {
-        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(
-                diesel::update(scoped!(roles, ctx).filter(roles::id.eq(DbUuid::from(role.id))))
-                    .set((
-                        roles::name.eq(role.name.as_str()),
-                        roles::permissions.eq(permissions_column(&role.permissions)),
-                        roles::updated_at.eq(role.updated_at),
-                    ))
-                    .execute(conn)
-                    .await?,
-            )
+        mutate!(self, ctx, |conn, log| {
+            let target = roles::of(ctx).filter(roles::id.eq(DbUuid::from(role.id)));
+            let old: Option<RoleRow> = target.first(conn).await.optional()?;
+            let Some(old) = old else { return Ok(0) };
+            let n = diesel::update(target)
+                .set((
+                    roles::name.eq(role.name.as_str()),
+                    roles::permissions.eq(permissions_column(&role.permissions)),
+                    roles::updated_at.eq(role.updated_at),
+                ))
+                .execute(conn)
+                .await?;
+            log.updated(&Role::try_from(old)?, role);
+            Ok(n)
         })
     }
 
@@ -200,8 +205,8 @@ impl Db {
         id: RoleId,
     ) -> Result<Result<(), RoleError>, StoreError> {
         let id = DbUuid::from(id);
-        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            let members: i64 = scoped!(memberships, ctx)
+        mutate!(self, ctx, |conn, log| {
+            let members: i64 = memberships::of(ctx)
                 .filter(memberships::role_id.eq(id))
                 .count()
                 .get_result(conn)
@@ -211,13 +216,16 @@ impl Db {
                     members: members.unsigned_abs(),
                 }));
             }
-            let n = diesel::delete(scoped!(roles, ctx).filter(roles::id.eq(id)))
-                .execute(conn)
-                .await?;
-            Ok(if n == 1 {
-                Ok(())
-            } else {
-                Err(RoleError::NotFound)
+            let old: Option<RoleRow> = diesel::delete(roles::of(ctx).filter(roles::id.eq(id)))
+                .get_result(conn)
+                .await
+                .optional()?;
+            Ok(match old {
+                Some(old) => {
+                    log.deleted(&Role::try_from(old)?);
+                    Ok(())
+                }
+                None => Err(RoleError::NotFound),
             })
         })
     }
@@ -225,13 +233,9 @@ impl Db {
     async fn load_members(&self, ctx: &TenantCtx) -> Result<Vec<Member>, StoreError> {
         let rows: Vec<(MembershipRow, String, String, String)> =
             tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-                Ok(scoped!(memberships, ctx)
+                Ok(memberships::of(ctx)
                     .inner_join(users::table)
-                    .inner_join(
-                        roles::table.on(roles::id
-                            .eq(memberships::role_id)
-                            .and(roles::tenant_id.eq(memberships::tenant_id))),
-                    )
+                    .inner_join(roles::on(ctx, roles::id.eq(memberships::role_id)))
                     .order(memberships::created_at.asc())
                     .select((
                         memberships::all_columns,
@@ -261,13 +265,9 @@ impl Db {
     ) -> Result<Option<(Membership, Role)>, StoreError> {
         let row: Option<(MembershipRow, RoleRow)> =
             tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-                Ok(scoped!(memberships, ctx)
+                Ok(memberships::of(ctx)
                     .filter(memberships::user_id.eq(DbUuid::from(user)))
-                    .inner_join(
-                        roles::table.on(roles::id
-                            .eq(memberships::role_id)
-                            .and(roles::tenant_id.eq(memberships::tenant_id))),
-                    )
+                    .inner_join(roles::on(ctx, roles::id.eq(memberships::role_id)))
                     .select((memberships::all_columns, roles::all_columns))
                     .first(conn)
                     .await
@@ -285,19 +285,19 @@ impl Db {
         role: Option<RoleId>,
     ) -> Result<Result<Option<Membership>, MemberError>, StoreError> {
         let user = DbUuid::from(user);
-        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+        mutate!(self, ctx, |conn, log| {
             // Serialise membership changes per tenant (a row lock on PostgreSQL; SQLite has one
             // writer), so two owners demoting each other cannot both succeed.
-            diesel::update(scoped!(tenant_settings, ctx))
+            diesel::update(tenant_settings::of(ctx))
                 .set(tenant_settings::updated_at.eq(tenant_settings::updated_at))
                 .execute(conn)
                 .await?;
-            let owner_roles: Vec<DbUuid> = scoped!(roles, ctx)
+            let owner_roles: Vec<DbUuid> = roles::of(ctx)
                 .filter(roles::system_role.eq(SystemRole::Owner.name()))
                 .select(roles::id)
                 .load(conn)
                 .await?;
-            let current: Option<MembershipRow> = scoped!(memberships, ctx)
+            let current: Option<MembershipRow> = memberships::of(ctx)
                 .filter(memberships::user_id.eq(user))
                 .first(conn)
                 .await
@@ -309,7 +309,7 @@ impl Db {
                         && owner_roles.contains(&m.role_id);
                     let stays_owner = role.is_some_and(|r| owner_roles.contains(&DbUuid::from(r)));
                     if is_owner && !stays_owner {
-                        let others: i64 = scoped!(memberships, ctx)
+                        let others: i64 = memberships::of(ctx)
                             .filter(memberships::user_id.ne(user))
                             .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
                             .filter(memberships::role_id.eq_any(&owner_roles))
@@ -331,17 +331,24 @@ impl Db {
                 OwnerCheck::LastOwner => return Ok(Err(MemberError::LastOwner)),
                 OwnerCheck::Ok => {}
             }
-            let target = scoped!(memberships, ctx).filter(memberships::user_id.eq(user));
+            let old: Membership = match current {
+                Some(row) => row.try_into()?,
+                None => return Ok(Err(MemberError::NotFound)),
+            };
+            let target = memberships::of(ctx).filter(memberships::user_id.eq(user));
             match role {
                 Some(role) => {
                     let row: MembershipRow = diesel::update(target)
                         .set(memberships::role_id.eq(DbUuid::from(role)))
                         .get_result(conn)
                         .await?;
-                    Ok(Ok(Some(row.try_into()?)))
+                    let new: Membership = row.try_into()?;
+                    log.updated(&old, &new);
+                    Ok(Ok(Some(new)))
                 }
                 None => {
                     diesel::delete(target).execute(conn).await?;
+                    log.deleted(&old);
                     Ok(Ok(None))
                 }
             }
@@ -442,21 +449,22 @@ impl Db {
     async fn load_user_tenants(&self, user: UserId) -> Result<Vec<UserTenant>, StoreError> {
         let user_id = DbUuid::from(user);
         let rows: Vec<(DbUuid, String, String, String, Option<String>, String)> =
-            tx!(self, read, user = user, |conn| {
+            tx!(self, read, user = user, |conn, cross| {
                 // Row-level security shows only this user's memberships and their roles here;
                 // the filter below says the same for SQLite.
-                Ok(memberships::table
+                let member_tenant = memberships::tenant_id(cross);
+                Ok(memberships::unscoped(cross)
                     .filter(memberships::user_id.eq(user_id))
                     .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
-                    .inner_join(tenants::table.on(tenants::id.eq(memberships::tenant_id)))
+                    .inner_join(tenants::table.on(tenants::id.eq(member_tenant)))
                     .inner_join(
-                        roles::table.on(roles::id
+                        roles::unscoped(cross).on(roles::id
                             .eq(memberships::role_id)
-                            .and(roles::tenant_id.eq(memberships::tenant_id))),
+                            .and(roles::tenant_id(cross).eq(member_tenant))),
                     )
                     .left_join(
                         domains::table.on(domains::tenant_id
-                            .eq(memberships::tenant_id)
+                            .eq(member_tenant)
                             .and(domains::is_primary.eq(true))),
                     )
                     .order(tenants::id.asc())

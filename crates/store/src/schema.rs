@@ -1,14 +1,172 @@
-//! The tables, declared once (`tables.rs`) and instantiated per backend with that backend's
-//! id and timestamp SQL types. Query bodies `use` one module or the other (see `run!`).
+//! The tables, declared once and instantiated per backend with that backend's id and
+//! timestamp SQL types. Query bodies `use` one module or the other (see `run!`).
+//!
+//! Platform tables are plain diesel tables. Tenant-owned tables are declared inside a private
+//! `raw` module: store code sees only the wrapper module [`tenant_owned!`] generates for each,
+//! which exports the columns *except* `tenant_id` and offers exactly these ways in:
+//!
+//! - `of(ctx)` — the tenant's rows (select, update, delete start here);
+//! - `insert(ctx, values)` / `insert_many(ctx, rows)` — `tenant_id` taken from the context;
+//! - `on(ctx, condition)` — a join target carrying the same tenant predicate;
+//! - `unscoped(&CrossTenant)` / `tenant_id(&CrossTenant)` — the explicit cross-tenant path,
+//!   only with a capability value (a user-, invitation- or API-key-scoped transaction, or
+//!   platform administration).
+//!
+//! So a query that forgets the tenant does not compile: there is no `products::table` or
+//! `products::tenant_id` to write it with, and an update cannot set `tenant_id`.
+
+/// Generates the wrapper module of a tenant-owned table (see the module docs).
+macro_rules! tenant_owned {
+    ($table:ident { $($col:ident),* $(,)? }) => {
+        #[allow(dead_code)]
+        pub(crate) mod $table {
+            use diesel::prelude::*;
+            use super::raw::$table as t;
+            #[allow(unused_imports)]
+            pub(crate) use t::{all_columns, $($col),*};
+            use $crate::types::DbUuid;
+            use $crate::db::CrossTenant;
+            use tenantry_kernel::TenantCtx;
+
+            type TenantIs = diesel::dsl::Eq<t::tenant_id, DbUuid>;
+            /// The tenant's rows of this table.
+            pub(crate) type Scoped = diesel::dsl::Filter<t::table, TenantIs>;
+
+            fn tenant_is(ctx: &TenantCtx) -> TenantIs {
+                t::tenant_id.eq(DbUuid::from(ctx.tenant_id()))
+            }
+
+            /// The tenant's rows: the start of every select, update and delete.
+            pub(crate) fn of(ctx: &TenantCtx) -> Scoped {
+                t::table.filter(tenant_is(ctx))
+            }
+
+            /// An insert whose `tenant_id` comes from the context.
+            pub(crate) fn insert<V>(
+                ctx: &TenantCtx,
+                values: V,
+            ) -> diesel::query_builder::InsertStatement<
+                t::table,
+                <(TenantIs, V) as diesel::Insertable<t::table>>::Values,
+            >
+            where
+                (TenantIs, V): diesel::Insertable<t::table>,
+            {
+                diesel::insert_into(t::table).values((tenant_is(ctx), values))
+            }
+
+            /// A multi-row insert whose `tenant_id` comes from the context.
+            pub(crate) fn insert_many<V>(
+                ctx: &TenantCtx,
+                rows: impl IntoIterator<Item = V>,
+            ) -> diesel::query_builder::InsertStatement<
+                t::table,
+                <Vec<(TenantIs, V)> as diesel::Insertable<t::table>>::Values,
+            >
+            where
+                Vec<(TenantIs, V)>: diesel::Insertable<t::table>,
+            {
+                let rows: Vec<(TenantIs, V)> =
+                    rows.into_iter().map(|v| (tenant_is(ctx), v)).collect();
+                diesel::insert_into(t::table).values(rows)
+            }
+
+            /// This table as a join target: `condition` plus the tenant predicate.
+            pub(crate) fn on<C>(
+                ctx: &TenantCtx,
+                condition: C,
+            ) -> diesel::dsl::On<
+                t::table,
+                diesel::dsl::And<TenantIs, C, diesel::sql_types::Bool>,
+            >
+            where
+                C: diesel::Expression<SqlType = diesel::sql_types::Bool>,
+            {
+                t::table.on(tenant_is(ctx).and(condition))
+            }
+
+            /// Every tenant's rows: only with a cross-tenant capability.
+            pub(crate) fn unscoped(_: &CrossTenant) -> t::table {
+                t::table
+            }
+
+            /// The tenant column, for cross-tenant joins: only with a capability.
+            pub(crate) fn tenant_id(_: &CrossTenant) -> t::tenant_id {
+                t::tenant_id
+            }
+        }
+    };
+}
+
+macro_rules! backend_schema {
+    () => {
+        include!("platform_tables.rs");
+
+        mod raw {
+            include!("tenant_tables.rs");
+
+            use super::{domains, tenants, users};
+            diesel::joinable!(tenant_settings -> tenants (tenant_id));
+            diesel::joinable!(memberships -> users (user_id));
+            diesel::allow_tables_to_appear_in_same_query!(
+                tenants,
+                domains,
+                users,
+                tenant_settings,
+                roles,
+                memberships,
+                invitations,
+                api_keys,
+                audit_heads,
+                audit_entries,
+                products,
+                projects,
+                tasks,
+            );
+        }
+
+        diesel::joinable!(domains -> tenants (tenant_id));
+        diesel::joinable!(refresh_tokens -> users (user_id));
+        diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, users);
+
+        tenant_owned!(tenant_settings {
+            display_name, logo_url, primary_color, support_email, updated_at
+        });
+        tenant_owned!(roles { id, name, permissions, system_role, created_at, updated_at });
+        tenant_owned!(memberships { user_id, role_id, status, created_at });
+        tenant_owned!(invitations {
+            id, email, email_normalized, role_id, invited_by, token_digest, created_at,
+            expires_at, accepted_at, revoked_at
+        });
+        tenant_owned!(api_keys {
+            id, name, prefix, secret_digest, permissions, created_by, created_at, last_used_at,
+            expires_at, revoked_at
+        });
+        tenant_owned!(audit_heads { seq, hash });
+        tenant_owned!(audit_entries {
+            seq, id, at, actor_type, actor_id, api_key_id, entity_type, entity_id, action,
+            changes, request_id, ip, user_agent, prev_hash, hash
+        });
+        tenant_owned!(products {
+            id, name, sku, description, price_minor, currency, status, created_by, created_at,
+            updated_at
+        });
+        tenant_owned!(projects { id, name, description, archived, created_by, created_at, updated_at });
+        tenant_owned!(tasks {
+            id, project_id, title, notes, is_done, due_date, assignee_id, created_by, created_at,
+            updated_at
+        });
+    };
+}
 
 pub(crate) mod pg {
     pub type DbId = diesel::sql_types::Uuid;
     pub type DbTime = diesel::sql_types::Timestamptz;
-    include!("tables.rs");
+    backend_schema!();
 }
 
 pub(crate) mod sqlite {
     pub type DbId = diesel::sql_types::Text;
     pub type DbTime = diesel::sql_types::TimestamptzSqlite;
-    include!("tables.rs");
+    backend_schema!();
 }

@@ -150,9 +150,9 @@ macro_rules! bump_tenancy_version {
 pub(crate) use bump_tenancy_version;
 
 /// Inserts a new tenant's rows (tenant, subdomain, settings) inside a transaction scoped to
-/// it; shared by tenant creation and onboarding.
+/// it (`$ctx`), logging the settings in `$log`; shared by tenant creation and onboarding.
 macro_rules! insert_tenant_rows {
-    ($conn:ident, $new:expr) => {{
+    ($conn:ident, $log:ident, $ctx:expr, $new:expr) => {{
         let new: &tenantry_tenancy::NewTenant = $new;
         let t = &new.tenant;
         let (display_name, logo_url, primary_color, support_email) =
@@ -171,17 +171,19 @@ macro_rules! insert_tenant_rows {
             .execute($conn)
             .await?;
         insert_domain!($conn, &new.subdomain);
-        diesel::insert_into(tenant_settings::table)
-            .values((
-                tenant_settings::tenant_id.eq(DbUuid::from(t.id)),
+        tenant_settings::insert(
+            $ctx,
+            (
                 tenant_settings::display_name.eq(&display_name),
                 tenant_settings::logo_url.eq(&logo_url),
                 tenant_settings::primary_color.eq(&primary_color),
                 tenant_settings::support_email.eq(&support_email),
                 tenant_settings::updated_at.eq(new.settings.updated_at),
-            ))
-            .execute($conn)
-            .await?;
+            ),
+        )
+        .execute($conn)
+        .await?;
+        $log.created(&new.settings);
     }};
 }
 pub(crate) use insert_tenant_rows;
@@ -210,8 +212,9 @@ pub(crate) use insert_domain;
 
 impl Db {
     async fn insert_tenant(&self, new: &NewTenant) -> Result<(), StoreError> {
-        tx!(self, write, tenant = Some(new.tenant.id), |conn| {
-            insert_tenant_rows!(conn, new);
+        let ctx = &TenantCtx::new(new.tenant.id);
+        mutate!(self, ctx, |conn, log| {
+            insert_tenant_rows!(conn, log, ctx, new);
             Ok(())
         })
     }
@@ -390,7 +393,7 @@ impl Db {
 
     async fn load_settings(&self, ctx: &TenantCtx) -> Result<TenantSettings, StoreError> {
         let row: Option<SettingsRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(scoped!(tenant_settings, ctx).first(conn).await.optional()?)
+            Ok(tenant_settings::of(ctx).first(conn).await.optional()?)
         })?;
         row.ok_or_else(|| {
             StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id()))
@@ -414,8 +417,9 @@ impl Db {
         let logo_url = text(&patch.logo_url, WebUrl::as_str);
         let primary_color = text(&patch.primary_color, Color::as_str);
         let support_email = text(&patch.support_email, Email::as_str);
-        let row: Option<SettingsRow> = tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(diesel::update(scoped!(tenant_settings, ctx))
+        mutate!(self, ctx, |conn, log| {
+            let old: Option<SettingsRow> = tenant_settings::of(ctx).first(conn).await.optional()?;
+            let row: Option<SettingsRow> = diesel::update(tenant_settings::of(ctx))
                 .set((
                     display_name.map(|v| tenant_settings::display_name.eq(v)),
                     logo_url.map(|v| tenant_settings::logo_url.eq(v)),
@@ -425,12 +429,14 @@ impl Db {
                 ))
                 .get_result(conn)
                 .await
-                .optional()?)
-        })?;
-        row.ok_or_else(|| {
-            StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id()))
-        })?
-        .try_into()
+                .optional()?;
+            let missing =
+                || StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id()));
+            let old: TenantSettings = old.ok_or_else(missing)?.try_into()?;
+            let new: TenantSettings = row.ok_or_else(missing)?.try_into()?;
+            log.updated(&old, &new);
+            Ok(new)
+        })
     }
 }
 

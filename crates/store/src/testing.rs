@@ -225,7 +225,7 @@ impl Db {
         from: &str,
     ) -> Result<i64, StoreError> {
         let sql = format!("SELECT count(*) AS n FROM {from}");
-        let c: Count = tx!(self, read, user = user, |conn| {
+        let c: Count = tx!(self, read, user = user, |conn, _cross| {
             Ok(diesel::sql_query(&sql).get_result(conn).await?)
         })?;
         Ok(c.n)

@@ -58,5 +58,10 @@ db_uuid_from!(
     tenantry_kernel::RoleId,
     tenantry_kernel::InvitationId,
     tenantry_kernel::ApiKeyId,
+    tenantry_kernel::AuditEntryId,
+    tenantry_kernel::SecurityEventId,
+    tenantry_kernel::ProductId,
+    tenantry_kernel::ProjectId,
+    tenantry_kernel::TaskId,
     tenantry_identity::FamilyId
 );

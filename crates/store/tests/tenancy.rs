@@ -220,6 +220,7 @@ backend_tests! {
         let settings = SettingsService::new(db.clone(), Arc::new(SystemClock));
         let colour = {
             let s = settings.clone();
+            let ctx = ctx.clone();
             tokio::spawn(async move {
                 let patch = BrandingPatch { primary_color: Some(Some(Color::parse("#123456").unwrap())), ..Default::default() };
                 s.update_branding(&ctx, patch).await
@@ -227,6 +228,7 @@ backend_tests! {
         };
         let name = {
             let s = settings.clone();
+            let ctx = ctx.clone();
             tokio::spawn(async move {
                 let patch = BrandingPatch { display_name: Some(Some(TenantName::parse("ACME").unwrap())), ..Default::default() };
                 s.update_branding(&ctx, patch).await

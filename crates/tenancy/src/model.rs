@@ -561,6 +561,24 @@ pub struct TenantSettings {
     pub updated_at: DateTime<Utc>,
 }
 
+impl tenantry_audit::Audited for TenantSettings {
+    const ENTITY: &'static str = "tenant_settings";
+
+    fn audit_id(&self) -> String {
+        self.tenant_id.to_string()
+    }
+
+    fn audit_fields(&self) -> serde_json::Value {
+        let b = &self.branding;
+        serde_json::json!({
+            "display_name": b.display_name.as_ref().map(TenantName::as_str),
+            "logo_url": b.logo_url.as_ref().map(WebUrl::as_str),
+            "primary_color": b.primary_color.as_ref().map(Color::as_str),
+            "support_email": b.support_email.as_ref().map(|e| e.as_str()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,356 @@
+//! The end of the mutation pipeline (sealing a transaction's change log into the tenant's
+//! audit chain), the audit trail's reads, and the platform security log.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tenantry_audit::{
+    AuditEntry, AuditFilter, AuditRepository, ChainHead, ChangeLog, SecurityEvent,
+    SecurityEventFilter, SecurityEventKind, SecurityLog,
+};
+use tenantry_kernel::{
+    ApiKeyId, AuditEntryId, Page, PageRequest, SecurityEventId, TenantCtx, TenantId, Unexpected,
+    UserId,
+};
+
+use crate::db::{Db, SqliteConn};
+use crate::error::StoreError;
+use crate::types::DbUuid;
+
+/// Entries per INSERT (16 columns each, well under both backends' bind-parameter limits).
+const INSERT_CHUNK: usize = 1_000;
+
+#[derive(Queryable)]
+struct EntryRow {
+    tenant_id: DbUuid,
+    seq: i64,
+    id: DbUuid,
+    at: DateTime<Utc>,
+    actor_type: String,
+    actor_id: Option<DbUuid>,
+    api_key_id: Option<DbUuid>,
+    entity_type: String,
+    entity_id: String,
+    action: String,
+    changes: String,
+    request_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<EntryRow> for AuditEntry {
+    fn from(r: EntryRow) -> Self {
+        AuditEntry {
+            id: AuditEntryId::from_uuid(r.id.0),
+            tenant_id: TenantId::from_uuid(r.tenant_id.0),
+            seq: r.seq,
+            at: r.at,
+            actor_type: r.actor_type,
+            actor_id: r.actor_id.map(|u| UserId::from_uuid(u.0)),
+            api_key_id: r.api_key_id.map(|k| ApiKeyId::from_uuid(k.0)),
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            action: r.action,
+            changes: r.changes,
+            request_id: r.request_id,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+/// Seals a change log into the tenant's chain inside the caller's transaction.
+pub(crate) trait AuditAppend {
+    fn append_changes(
+        &mut self,
+        ctx: &TenantCtx,
+        log: ChangeLog,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One body for both backends' [`AuditAppend`]: lock the tenant's chain head (a row lock on
+/// PostgreSQL; SQLite write transactions are already serialised), seal, insert, advance.
+macro_rules! append_changes_body {
+    ($conn:ident, $ctx:ident, $log:ident, $rows:ident) => {{
+        if $log.is_empty() {
+            return Ok(());
+        }
+        let head = || {
+            diesel::update(audit_heads::of($ctx))
+                .set(audit_heads::seq.eq(audit_heads::seq))
+                .returning((audit_heads::seq, audit_heads::hash))
+        };
+        let mut found: Option<(i64, String)> = head().get_result($conn).await.optional()?;
+        if found.is_none() {
+            audit_heads::insert($ctx, (audit_heads::seq.eq(0_i64), audit_heads::hash.eq("")))
+                .on_conflict_do_nothing()
+                .execute($conn)
+                .await?;
+            found = Some(head().get_result($conn).await?);
+        }
+        let (seq, hash) = found.unwrap_or_default();
+        let mut chain = ChainHead { seq, hash };
+        let entries = chain.seal($ctx, Utc::now(), $log.into_records());
+        for chunk in entries.chunks(INSERT_CHUNK) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|e| {
+                    (
+                        audit_entries::seq.eq(e.seq),
+                        audit_entries::id.eq(DbUuid::from(e.id)),
+                        audit_entries::at.eq(e.at),
+                        audit_entries::actor_type.eq(&e.actor_type),
+                        audit_entries::actor_id.eq(e.actor_id.map(DbUuid::from)),
+                        audit_entries::api_key_id.eq(e.api_key_id.map(DbUuid::from)),
+                        audit_entries::entity_type.eq(&e.entity_type),
+                        audit_entries::entity_id.eq(&e.entity_id),
+                        audit_entries::action.eq(&e.action),
+                        audit_entries::changes.eq(&e.changes),
+                        audit_entries::request_id.eq(&e.request_id),
+                        audit_entries::ip.eq(&e.ip),
+                        audit_entries::user_agent.eq(&e.user_agent),
+                        audit_entries::prev_hash.eq(&e.prev_hash),
+                        audit_entries::hash.eq(&e.hash),
+                    )
+                })
+                .collect();
+            insert_rows!($rows, audit_entries, $ctx, rows, $conn);
+        }
+        diesel::update(audit_heads::of($ctx))
+            .set((
+                audit_heads::seq.eq(chain.seq),
+                audit_heads::hash.eq(&chain.hash),
+            ))
+            .execute($conn)
+            .await?;
+        Ok(())
+    }};
+}
+
+impl AuditAppend for diesel_async::AsyncPgConnection {
+    async fn append_changes(&mut self, ctx: &TenantCtx, log: ChangeLog) -> Result<(), StoreError> {
+        use crate::schema::pg::*;
+        let conn = self;
+        append_changes_body!(conn, ctx, log, many)
+    }
+}
+
+impl AuditAppend for SqliteConn {
+    async fn append_changes(&mut self, ctx: &TenantCtx, log: ChangeLog) -> Result<(), StoreError> {
+        use crate::schema::sqlite::*;
+        let conn = self;
+        append_changes_body!(conn, ctx, log, each)
+    }
+}
+
+/// Transactions hand out the pooled object; it appends like the connection inside.
+impl<C> AuditAppend
+    for deadpool::managed::Object<diesel_async::pooled_connection::AsyncDieselConnectionManager<C>>
+where
+    C: AuditAppend
+        + diesel_async::AsyncConnection
+        + diesel_async::pooled_connection::PoolableConnection
+        + Send
+        + 'static,
+    diesel_async::pooled_connection::AsyncDieselConnectionManager<C>:
+        deadpool::managed::Manager<Type = C>,
+{
+    async fn append_changes(&mut self, ctx: &TenantCtx, log: ChangeLog) -> Result<(), StoreError> {
+        C::append_changes(&mut **self, ctx, log).await
+    }
+}
+
+impl Db {
+    async fn load_audit(
+        &self,
+        ctx: &TenantCtx,
+        f: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let before: Option<i64> = match &page.after {
+            None => None,
+            Some(c) => Some(
+                c.key()
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("audit cursor".into()))?,
+            ),
+        };
+        let limit = i64::from(page.limit.get()) + 1;
+        let rows: Vec<EntryRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            let mut q = audit_entries::of(ctx).into_boxed();
+            if let Some(s) = before {
+                q = q.filter(audit_entries::seq.lt(s));
+            }
+            if let Some(a) = f.actor_id {
+                q = q.filter(audit_entries::actor_id.eq(DbUuid::from(a)));
+            }
+            if let Some(t) = &f.entity_type {
+                q = q.filter(audit_entries::entity_type.eq(t.clone()));
+            }
+            if let Some(i) = &f.entity_id {
+                q = q.filter(audit_entries::entity_id.eq(i.clone()));
+            }
+            if let Some(a) = &f.action {
+                q = q.filter(audit_entries::action.eq(a.clone()));
+            }
+            if let Some(from) = f.from {
+                q = q.filter(audit_entries::at.ge(from));
+            }
+            if let Some(to) = f.to {
+                q = q.filter(audit_entries::at.lt(to));
+            }
+            Ok(q.order(audit_entries::seq.desc())
+                .limit(limit)
+                .load(conn)
+                .await?)
+        })?;
+        let entries = rows.into_iter().map(AuditEntry::from).collect();
+        Ok(Page::from_rows(entries, page.limit, |e| e.seq.to_string()))
+    }
+}
+
+impl AuditRepository for Db {
+    async fn list(
+        &self,
+        ctx: &TenantCtx,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, Unexpected> {
+        Ok(self.load_audit(ctx, filter, page).await?)
+    }
+
+    async fn chain_segment(
+        &self,
+        ctx: &TenantCtx,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, Unexpected> {
+        let rows: Vec<EntryRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            Ok(audit_entries::of(ctx)
+                .filter(audit_entries::seq.gt(after_seq))
+                .order(audit_entries::seq.asc())
+                .limit(i64::from(limit))
+                .load(conn)
+                .await?)
+        })?;
+        Ok(rows.into_iter().map(AuditEntry::from).collect())
+    }
+
+    async fn record(&self, ctx: &TenantCtx, log: ChangeLog) -> Result<(), Unexpected> {
+        let events = log;
+        mutate!(self, ctx, |_conn, log| {
+            log.extend(events);
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+#[derive(Queryable)]
+struct SecurityEventRow {
+    id: DbUuid,
+    at: DateTime<Utc>,
+    kind: String,
+    user_id: Option<DbUuid>,
+    email: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl TryFrom<SecurityEventRow> for SecurityEvent {
+    type Error = StoreError;
+
+    fn try_from(r: SecurityEventRow) -> Result<Self, StoreError> {
+        Ok(SecurityEvent {
+            id: SecurityEventId::from_uuid(r.id.0),
+            at: r.at,
+            kind: SecurityEventKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("security event kind {:?}", r.kind)))?,
+            user_id: r.user_id.map(|u| UserId::from_uuid(u.0)),
+            email: r.email,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        })
+    }
+}
+
+impl Db {
+    async fn insert_security_event(&self, e: &SecurityEvent) -> Result<(), StoreError> {
+        run!(self, |conn| {
+            diesel::insert_into(security_events::table)
+                .values((
+                    security_events::id.eq(DbUuid::from(e.id)),
+                    security_events::at.eq(e.at),
+                    security_events::kind.eq(e.kind.as_str()),
+                    security_events::user_id.eq(e.user_id.map(DbUuid::from)),
+                    security_events::email.eq(&e.email),
+                    security_events::ip.eq(&e.ip),
+                    security_events::user_agent.eq(&e.user_agent),
+                ))
+                .execute(conn)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn load_security_events(
+        &self,
+        f: &SecurityEventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<SecurityEvent>, StoreError> {
+        let before = match &page.after {
+            None => None,
+            Some(c) => {
+                Some(DbUuid(c.key().parse().map_err(|_| {
+                    StoreError::Corrupt("security event cursor".into())
+                })?))
+            }
+        };
+        let limit = i64::from(page.limit.get()) + 1;
+        let rows: Vec<SecurityEventRow> = run!(self, |conn| {
+            let mut q = security_events::table.into_boxed();
+            if let Some(b) = before {
+                q = q.filter(security_events::id.lt(b));
+            }
+            if let Some(u) = f.user_id {
+                q = q.filter(security_events::user_id.eq(DbUuid::from(u)));
+            }
+            if let Some(k) = f.kind {
+                q = q.filter(security_events::kind.eq(k.as_str()));
+            }
+            if let Some(from) = f.from {
+                q = q.filter(security_events::at.ge(from));
+            }
+            if let Some(to) = f.to {
+                q = q.filter(security_events::at.lt(to));
+            }
+            q.order(security_events::id.desc())
+                .limit(limit)
+                .load(conn)
+                .await?
+        });
+        let events = rows
+            .into_iter()
+            .map(SecurityEvent::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(events, page.limit, |e| e.id.to_string()))
+    }
+}
+
+impl SecurityLog for Db {
+    async fn record(&self, event: SecurityEvent) -> Result<(), Unexpected> {
+        Ok(self.insert_security_event(&event).await?)
+    }
+
+    async fn list(
+        &self,
+        filter: &SecurityEventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<SecurityEvent>, Unexpected> {
+        Ok(self.load_security_events(filter, page).await?)
+    }
+}

@@ -1,0 +1,123 @@
+// Platform tables (no tenant, or read before a tenant is known): included by `schema.rs`
+// into `pg` and `sqlite`, where `DbId` and `DbTime` are defined. Column order must match the
+// row structs (`Queryable` loads by position).
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    tenants (id) {
+        id -> DbId,
+        slug -> Text,
+        name -> Text,
+        status -> Text,
+        maintenance -> Bool,
+        maintenance_message -> Nullable<Text>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+        revision -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    domains (id) {
+        id -> DbId,
+        tenant_id -> DbId,
+        hostname -> Text,
+        kind -> Text,
+        status -> Text,
+        is_primary -> Bool,
+        created_at -> DbTime,
+        verified_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    platform_changes (id) {
+        id -> Integer,
+        tenancy_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    users (id) {
+        id -> DbId,
+        email -> Text,
+        email_normalized -> Text,
+        display_name -> Text,
+        status -> Text,
+        password_hash -> Text,
+        created_at -> DbTime,
+        last_login_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    refresh_tokens (digest) {
+        digest -> Text,
+        user_id -> DbId,
+        family -> DbId,
+        issued_at -> DbTime,
+        expires_at -> DbTime,
+        spent_at -> Nullable<DbTime>,
+        revoked_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    login_failures (id) {
+        id -> DbId,
+        email_key -> Text,
+        ip -> Nullable<Text>,
+        at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::DbTime;
+
+    signing_keys (slot) {
+        slot -> Integer,
+        kid -> Text,
+        private_key_pem -> Text,
+        created_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    platform_admins (user_id) {
+        user_id -> DbId,
+        created_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    security_events (id) {
+        id -> DbId,
+        at -> DbTime,
+        kind -> Text,
+        user_id -> Nullable<DbId>,
+        email -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}

@@ -1,0 +1,172 @@
+// Tenant-owned tables, declared inside the private `raw` module of each backend's schema:
+// store code reaches them only through the wrappers `tenant_owned!` generates (see
+// `schema.rs`). Column order must match the row structs.
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    tenant_settings (tenant_id) {
+        tenant_id -> DbId,
+        display_name -> Nullable<Text>,
+        logo_url -> Nullable<Text>,
+        primary_color -> Nullable<Text>,
+        support_email -> Nullable<Text>,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    roles (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        permissions -> Text,
+        system_role -> Nullable<Text>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    memberships (tenant_id, user_id) {
+        tenant_id -> DbId,
+        user_id -> DbId,
+        role_id -> DbId,
+        status -> Text,
+        created_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    invitations (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        email -> Text,
+        email_normalized -> Text,
+        role_id -> DbId,
+        invited_by -> DbId,
+        token_digest -> Text,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+        accepted_at -> Nullable<DbTime>,
+        revoked_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    api_keys (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        prefix -> Text,
+        secret_digest -> Text,
+        permissions -> Text,
+        created_by -> DbId,
+        created_at -> DbTime,
+        last_used_at -> Nullable<DbTime>,
+        expires_at -> Nullable<DbTime>,
+        revoked_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    audit_heads (tenant_id) {
+        tenant_id -> DbId,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    audit_entries (tenant_id, seq) {
+        tenant_id -> DbId,
+        seq -> BigInt,
+        id -> DbId,
+        at -> DbTime,
+        actor_type -> Text,
+        actor_id -> Nullable<DbId>,
+        api_key_id -> Nullable<DbId>,
+        entity_type -> Text,
+        entity_id -> Text,
+        action -> Text,
+        changes -> Text,
+        request_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    products (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        sku -> Text,
+        description -> Text,
+        price_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        created_by -> Nullable<DbId>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    projects (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        description -> Text,
+        archived -> Bool,
+        created_by -> Nullable<DbId>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    tasks (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        project_id -> DbId,
+        title -> Text,
+        notes -> Text,
+        is_done -> Bool,
+        due_date -> Nullable<Date>,
+        assignee_id -> Nullable<DbId>,
+        created_by -> Nullable<DbId>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}

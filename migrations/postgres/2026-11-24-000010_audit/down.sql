@@ -1,0 +1,3 @@
+DROP TABLE security_events;
+DROP TABLE audit_entries;
+DROP TABLE audit_heads;

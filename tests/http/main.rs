@@ -9,6 +9,7 @@ mod errors;
 mod invitations;
 mod openapi;
 mod platform;
+mod products;
 mod resolution;
 mod team;
 

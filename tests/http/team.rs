@@ -234,6 +234,14 @@ app_tests! {
             ("POST", "/api/v1/api-keys", [true, true, false, false, false]),
             ("GET", "/api/v1/api-keys", [true, true, false, false, false]),
             ("DELETE", "/api/v1/api-keys/{id}", [true, true, false, false, false]),
+            ("GET", "/api/v1/products", [true, true, true, true, false]),
+            ("POST", "/api/v1/products", [true, true, true, false, false]),
+            ("POST", "/api/v1/products/bulk-import", [true, true, true, false, false]),
+            ("GET", "/api/v1/products/{id}", [true, true, true, true, false]),
+            ("PATCH", "/api/v1/products/{id}", [true, true, true, false, false]),
+            ("DELETE", "/api/v1/products/{id}", [true, true, true, false, false]),
+            ("GET", "/api/v1/audit-logs", [true, true, false, false, false]),
+            ("GET", "/api/v1/audit-logs/verify", [true, true, false, false, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use moka::future::Cache;
 use tenantry_kernel::{Actor, ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
 use tenantry_rbac::{Membership, Permission, PermissionSet, Role};
@@ -116,7 +116,7 @@ impl FromRequest for Member {
         let needed = req
             .match_pattern()
             .and_then(|pattern| required_permission(req.method().as_str(), &pattern));
-        Box::pin(async move {
+        let check = async move {
             let state =
                 state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
             // Tenant first (404/403/503), then the caller (401), then membership (403).
@@ -187,7 +187,39 @@ impl FromRequest for Member {
                 permissions: role.1.permissions.clone(),
                 api_key: None,
             })
+        };
+        // The check runs as its own task and body extractors wait for it before reporting
+        // their own errors: a caller who may not use the route learns that first (403, not
+        // 422), and a failing sibling extractor never cancels a database call half-way.
+        let (settled, gate) = tokio::sync::watch::channel(false);
+        req.extensions_mut().insert(AccessSettled(gate));
+        let task = actix_web::rt::spawn(async move {
+            let outcome: Result<Member, actix_web::Error> = check.await;
+            let _ = settled.send(true);
+            outcome
+        });
+        Box::pin(async move {
+            task.await.map_err(|e| {
+                actix_web::Error::from(Problem::internal(Unexpected::msg(format!(
+                    "member check failed: {e}"
+                ))))
+            })?
         })
+    }
+}
+
+/// Present while a route's access check runs; see [`AccessSettled::wait`].
+#[derive(Clone)]
+pub struct AccessSettled(tokio::sync::watch::Receiver<bool>);
+
+impl AccessSettled {
+    /// Waits until the access check of this request has finished (at once when the route
+    /// has none).
+    pub async fn wait(req: &HttpRequest) {
+        let gate = req.extensions().get::<AccessSettled>().cloned();
+        if let Some(mut gate) = gate {
+            let _ = gate.0.wait_for(|done| *done).await;
+        }
     }
 }
 

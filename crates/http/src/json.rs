@@ -36,9 +36,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                     && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
             });
         let bytes = web::Bytes::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
+            let result = read(bytes, is_json, limit).await;
+            if result.is_err() {
+                // The caller's access is decided first: its error wins over the body's.
+                crate::guard::AccessSettled::wait(&req).await;
+            }
+            result.map(ApiJson).map_err(Into::into)
+        })
+    }
+}
+
+async fn read<T: DeserializeOwned>(
+    bytes: impl Future<Output = Result<Bytes, actix_web::Error>>,
+    is_json: bool,
+    limit: usize,
+) -> Result<T, Problem> {
+    {
+        {
             if !is_json {
-                return Err(Problem::unsupported_media_type().into());
+                return Err(Problem::unsupported_media_type());
             }
             let body: Bytes = bytes
                 .await
@@ -51,8 +69,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                     }
                     _ => Problem::malformed_json("The request body could not be read"),
                 })?;
-            parse(&body).map(ApiJson).map_err(Into::into)
-        })
+            parse(&body)
+        }
     }
 }
 
@@ -65,6 +83,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
             serde_json::error::Category::Data => Problem::validation(vec![FieldError {
                 field: if path == "." { String::new() } else { path },
                 message: strip_position(&inner.to_string()),
+                row: None,
             }]),
             _ => Problem::malformed_json(inner.to_string()),
         }

@@ -28,6 +28,19 @@ pub struct FieldError {
     /// as a whole.
     pub field: String,
     pub message: String,
+    /// The 1-based row of a bulk import the error belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<usize>,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+            row: None,
+        }
+    }
 }
 
 /// An RFC 9457 problem. `code` is stable and meant for programs; `title` and `detail` are
@@ -161,6 +174,7 @@ impl Problem {
         Self::validation(vec![FieldError {
             field: name.to_owned(),
             message: message.into(),
+            row: None,
         }])
     }
 
@@ -297,6 +311,7 @@ pub fn field_errors<const N: usize>(fields: [(&str, Option<&InvalidValue>); N]) 
             err.map(|e| FieldError {
                 field: field.to_owned(),
                 message: e.0.clone(),
+                row: None,
             })
         })
         .collect()

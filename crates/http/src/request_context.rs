@@ -58,7 +58,17 @@ pub async fn request_context(
         user_id = field::Empty,
     );
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    // The handler runs as its own task: a client that hangs up mid-request drops this future,
+    // not the handler's, so no database call is cancelled half-way (an embedded SQLite call
+    // cannot be abandoned on actix's single-threaded workers).
+    let task = actix_web::rt::spawn(async move { next.call(req).await }.instrument(span.clone()));
+    let result = match task.await {
+        Ok(result) => result,
+        Err(join) => Err(Problem::internal(tenantry_kernel::Unexpected::msg(format!(
+            "request handler failed: {join}"
+        )))
+        .into()),
+    };
     let _entered = span.enter();
 
     let mut res = match result {

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use tenantry_audit::AuditService;
 use tenantry_crypto::{Crypto, Jwks};
 use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
-use tenantry_kernel::Clock;
+use tenantry_kernel::{Clock, Unlimited};
 use tenantry_mail::MailSender;
 use tenantry_onboarding::OnboardingService;
+use tenantry_products::ProductService;
 use tenantry_rbac::RbacService;
 use tenantry_store::Db;
 use tenantry_tenancy::{BaseDomain, SettingsService, TenantService};
@@ -38,6 +40,8 @@ pub struct AppState {
     pub onboarding: OnboardingService<Db, Crypto>,
     pub invitations: InvitationService<Db, Crypto, MailSender>,
     pub api_keys: ApiKeyService<Db, Crypto>,
+    pub products: ProductService<Db, Unlimited>,
+    pub audit: AuditService<Db>,
     /// Memberships and their roles, cached per (tenant, user) for the guard.
     pub members: MemberCache,
     /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
@@ -78,6 +82,8 @@ impl AppState {
         let rbac = RbacService::new(db.clone(), clock.clone());
         let api_keys = ApiKeyService::new(db.clone(), crypto.clone(), clock.clone());
         let onboarding = OnboardingService::new(db.clone(), tenants.clone(), auth.clone());
+        let products = ProductService::new(db.clone(), Unlimited, clock.clone());
+        let audit = AuditService::new(db.clone());
         Self {
             db,
             tenants,
@@ -88,6 +94,8 @@ impl AppState {
             onboarding,
             invitations,
             api_keys,
+            products,
+            audit,
             members: MemberCache::new(),
             jwks,
             config,

@@ -8,6 +8,8 @@ pub mod context;
 pub mod error;
 pub mod ids;
 pub mod page;
+pub mod quota;
+pub mod search;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Actor, Origin, TenantCtx};
@@ -17,5 +19,7 @@ pub use ids::{
     TaskId, TenantId, UserId,
 };
 pub use page::{Cursor, Limit, Page, PageRequest};
+pub use quota::{QuotaError, QuotaGate, Unlimited};
+pub use search::{InvalidSearch, SearchQuery};
 pub mod email;
 pub use email::Email;

@@ -14,6 +14,7 @@ mod identity;
 mod invitations;
 mod migrate;
 mod onboarding;
+mod products;
 mod rbac;
 mod schema;
 mod tenancy;

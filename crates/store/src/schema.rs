@@ -159,14 +159,57 @@ macro_rules! backend_schema {
     };
 }
 
+/// A full-text condition on a searchable table: the same type on both backends, different
+/// SQL (the explicit per-backend part of full-text search).
+pub(crate) type FtsMatch = diesel::expression::SqlLiteral<
+    diesel::sql_types::Bool,
+    diesel::expression::UncheckedBind<
+        diesel::expression::SqlLiteral<diesel::sql_types::Bool>,
+        diesel::dsl::AsExprOf<String, diesel::sql_types::Text>,
+    >,
+>;
+
 pub(crate) mod pg {
     pub type DbId = diesel::sql_types::Uuid;
     pub type DbTime = diesel::sql_types::Timestamptz;
     backend_schema!();
+
+    /// `<table>.search_vector` (generated, GIN-indexed) against a prefix tsquery.
+    pub(crate) fn fts_match(
+        table: &'static str,
+        _key: &'static str,
+        q: &tenantry_kernel::SearchQuery,
+    ) -> super::FtsMatch {
+        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "{table}.search_vector @@ to_tsquery('simple', "
+        ))
+        .bind::<diesel::sql_types::Text, _>(q.tsquery())
+        .sql(")")
+    }
 }
 
 pub(crate) mod sqlite {
     pub type DbId = diesel::sql_types::Text;
     pub type DbTime = diesel::sql_types::TimestamptzSqlite;
     backend_schema!();
+
+    /// `<table>.id` among the FTS5 matches of `<table>_fts`, mapped back through
+    /// `<table>_search` (`fts_rowid` → `<key>`), restricted to the row's own tenant.
+    pub(crate) fn fts_match(
+        table: &'static str,
+        key: &'static str,
+        q: &tenantry_kernel::SearchQuery,
+    ) -> super::FtsMatch {
+        let same_tenant = if table == "users" {
+            String::new()
+        } else {
+            format!(" AND s.tenant_id = {table}.tenant_id")
+        };
+        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "{table}.id IN (SELECT s.{key} FROM {table}_fts f JOIN {table}_search s \
+             ON s.fts_rowid = f.rowid WHERE {table}_fts MATCH "
+        ))
+        .bind::<diesel::sql_types::Text, _>(q.fts5())
+        .sql(&format!("{same_tenant})"))
+    }
 }

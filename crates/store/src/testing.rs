@@ -59,6 +59,32 @@ impl TestDb {
         }
     }
 
+    /// Runs SQL on the audit trail behind the service's back, with the most power the
+    /// database has: the table owner on PostgreSQL (who lifts the forced row-level security
+    /// for the statement); on SQLite the append-only triggers are dropped first. For
+    /// tamper-evidence tests.
+    pub async fn tamper(&self, sql: &str) {
+        match self.owner_url() {
+            Some(owner) => {
+                let mut conn = AsyncPgConnection::establish(&owner)
+                    .await
+                    .expect("connect as owner");
+                let sql = format!(
+                    "ALTER TABLE audit_entries NO FORCE ROW LEVEL SECURITY; {sql}; \
+                     ALTER TABLE audit_entries FORCE ROW LEVEL SECURITY;"
+                );
+                conn.batch_execute(&sql).await.expect("tamper as owner");
+            }
+            None => {
+                let sql = format!(
+                    "DROP TRIGGER IF EXISTS audit_entries_no_update; \
+                     DROP TRIGGER IF EXISTS audit_entries_no_delete; {sql}"
+                );
+                self.db.execute_raw(&sql).await.expect("tamper");
+            }
+        }
+    }
+
     /// A migrated SQLite database in a temporary directory.
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary directory");

@@ -1,11 +1,13 @@
 //! The route table: every operation, registered once for both actix and the OpenAPI spec.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod invitations;
 pub mod onboard;
 pub mod platform;
+pub mod products;
 pub mod team;
 pub mod tenant;
 
@@ -30,6 +32,14 @@ pub const TENANT_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/api-keys", "api_keys:manage"),
     ("GET", "/api/v1/api-keys", "api_keys:manage"),
     ("DELETE", "/api/v1/api-keys/{id}", "api_keys:manage"),
+    ("GET", "/api/v1/products", "products:read"),
+    ("POST", "/api/v1/products", "products:write"),
+    ("POST", "/api/v1/products/bulk-import", "products:write"),
+    ("GET", "/api/v1/products/{id}", "products:read"),
+    ("PATCH", "/api/v1/products/{id}", "products:write"),
+    ("DELETE", "/api/v1/products/{id}", "products:write"),
+    ("GET", "/api/v1/audit-logs", "audit:read"),
+    ("GET", "/api/v1/audit-logs/verify", "audit:read"),
 ];
 
 /// The permission a route needs, by method and route pattern.
@@ -72,6 +82,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::revoke_api_key)
+        .service(products::list_products)
+        .service(products::create_product)
+        .service(products::bulk_import)
+        .service(products::get_product)
+        .service(products::update_product)
+        .service(products::delete_product)
+        .service(audit::list_audit_logs)
+        .service(audit::verify_audit_logs)
         // Invitation links: by token, before any tenant (no `Member`).
         .service(invitations::lookup_invitation)
         .service(invitations::accept_invitation)

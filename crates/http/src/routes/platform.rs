@@ -419,6 +419,7 @@ fn branding_patch(body: BrandingPatchBody) -> Result<BrandingPatch, Vec<FieldErr
                     errors.push(FieldError {
                         field: name.to_owned(),
                         message: e.0,
+                        row: None,
                     });
                     None
                 }

@@ -1,0 +1,673 @@
+//! Products of the current tenant (`products:read` / `products:write`): the catalogue
+//! resource, self-contained here (its bodies, views, list parameters and error mapping).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use tenantry_kernel::{Cursor, Limit, ProductId, SearchQuery};
+use tenantry_products::{
+    BulkImportError, CreateProductError, Currency, DeleteProductError, Description, ImportRow,
+    Money, NewProduct, Product, ProductName, ProductOrder, ProductPatch, ProductQuery,
+    ProductStatus, RowError, Sku, UpdateProductError,
+};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::guard::Member;
+use crate::json::ApiJson;
+use crate::problem::{FieldError, Problem, ProblemBody};
+use crate::responses::{BodyErrors, MemberErrors};
+use crate::state::AppState;
+
+type Data = web::Data<AppState>;
+
+/// Largest bulk-import body: 10,000 rows with room for long descriptions.
+pub const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatusDto {
+    Active,
+    Archived,
+}
+
+impl From<ProductStatusDto> for ProductStatus {
+    fn from(s: ProductStatusDto) -> Self {
+        match s {
+            ProductStatusDto::Active => Self::Active,
+            ProductStatusDto::Archived => Self::Archived,
+        }
+    }
+}
+
+impl From<ProductStatus> for ProductStatusDto {
+    fn from(s: ProductStatus) -> Self {
+        match s {
+            ProductStatus::Active => Self::Active,
+            ProductStatus::Archived => Self::Archived,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProductView {
+    pub id: uuid::Uuid,
+    #[schema(example = "Blue widget")]
+    pub name: String,
+    #[schema(example = "WID-001")]
+    pub sku: String,
+    pub description: String,
+    /// Price in minor units of `currency` (cents for EUR).
+    #[schema(example = 1999)]
+    pub price_minor: i64,
+    /// ISO 4217 code.
+    #[schema(example = "EUR")]
+    pub currency: String,
+    pub status: ProductStatusDto,
+    /// The user who created it (or whose API key did); null once that account is gone.
+    pub created_by: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Product> for ProductView {
+    fn from(p: &Product) -> Self {
+        Self {
+            id: *p.id.as_uuid(),
+            name: p.name.as_str().to_owned(),
+            sku: p.sku.as_str().to_owned(),
+            description: p.description.as_str().to_owned(),
+            price_minor: p.price.minor(),
+            currency: p.price.currency().as_str().to_owned(),
+            status: p.status.into(),
+            created_by: p.created_by.map(|u| *u.as_uuid()),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<ProductView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateProductBody {
+    #[schema(example = "Blue widget")]
+    pub name: String,
+    /// Unique in the tenant: letters, digits, `-`, `_`, `.` (1–64).
+    #[schema(example = "WID-001")]
+    pub sku: String,
+    #[serde(default)]
+    pub description: String,
+    #[schema(example = 1999)]
+    pub price_minor: i64,
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// Default `active`.
+    pub status: Option<ProductStatusDto>,
+}
+
+impl CreateProductBody {
+    fn into_domain(self) -> Result<NewProduct, Problem> {
+        let mut errors = vec![];
+        let mut check = |field: &str, r: Result<(), tenantry_products::InvalidValue>| {
+            if let Err(e) = r {
+                errors.push(FieldError::new(field, e.0));
+            }
+        };
+        let name = ProductName::parse(&self.name);
+        check("name", name.as_ref().map(|_| ()).map_err(Clone::clone));
+        let sku = Sku::parse(&self.sku);
+        check("sku", sku.as_ref().map(|_| ()).map_err(Clone::clone));
+        let description = Description::parse(&self.description);
+        check(
+            "description",
+            description.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let currency = Currency::parse(&self.currency);
+        check(
+            "currency",
+            currency.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let price = currency
+            .clone()
+            .ok()
+            .map(|c| Money::new(self.price_minor, c));
+        if let Some(Err(e)) = &price {
+            check("price_minor", Err(e.clone()));
+        }
+        match (name, sku, description, price) {
+            (Ok(name), Ok(sku), Ok(description), Some(Ok(price))) if errors.is_empty() => {
+                Ok(NewProduct {
+                    name,
+                    sku,
+                    description,
+                    price,
+                    status: self.status.map_or(ProductStatus::Active, Into::into),
+                })
+            }
+            _ => Err(Problem::validation(errors)),
+        }
+    }
+}
+
+/// Fields to change; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateProductBody {
+    pub name: Option<String>,
+    pub sku: Option<String>,
+    pub description: Option<String>,
+    pub price_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub status: Option<ProductStatusDto>,
+}
+
+impl UpdateProductBody {
+    fn into_domain(self) -> Result<ProductPatch, Problem> {
+        let mut errors = vec![];
+        let mut parse =
+            |field: &str,
+             v: Option<String>,
+             f: fn(&str) -> Result<(), tenantry_products::InvalidValue>| {
+                if let Some(Err(e)) = v.as_deref().map(f) {
+                    errors.push(FieldError::new(field, e.0));
+                }
+                v
+            };
+        let name = parse("name", self.name, |s| ProductName::parse(s).map(|_| ()));
+        let sku = parse("sku", self.sku, |s| Sku::parse(s).map(|_| ()));
+        let description = parse("description", self.description, |s| {
+            Description::parse(s).map(|_| ())
+        });
+        let currency = parse("currency", self.currency, |s| {
+            Currency::parse(s).map(|_| ())
+        });
+        if !errors.is_empty() {
+            return Err(Problem::validation(errors));
+        }
+        // Every value was checked above; parse again into the domain types.
+        fn ok<T>(r: Result<T, tenantry_products::InvalidValue>) -> Result<T, Problem> {
+            r.map_err(|e| Problem::field("", e.0))
+        }
+        Ok(ProductPatch {
+            name: name.map(|s| ok(ProductName::parse(&s))).transpose()?,
+            sku: sku.map(|s| ok(Sku::parse(&s))).transpose()?,
+            description: description
+                .map(|s| ok(Description::parse(&s)))
+                .transpose()?,
+            price_minor: self.price_minor,
+            currency: currency.map(|s| ok(Currency::parse(&s))).transpose()?,
+            status: self.status.map(Into::into),
+        })
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListProductsQuery {
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (with the same `order`).
+    pub cursor: Option<String>,
+    /// Only products with this status.
+    pub status: Option<ProductStatusDto>,
+    /// Lowest price, in minor units (inclusive).
+    pub price_min: Option<i64>,
+    /// Highest price, in minor units (inclusive).
+    pub price_max: Option<i64>,
+    /// Created at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this time.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Full-text search over name, SKU and description: every word must match (as a word
+    /// prefix).
+    pub q: Option<String>,
+    /// `created_at` (default), `name` or `price`; prefix `-` for descending.
+    #[param(example = "-price")]
+    pub order: Option<String>,
+}
+
+impl ListProductsQuery {
+    fn into_domain(self) -> Result<ProductQuery, Problem> {
+        let limit = match self.limit {
+            None => Limit::default(),
+            Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
+        };
+        let (descending, order) = match self.order.as_deref() {
+            None => (false, ProductOrder::CreatedAt),
+            Some(o) => {
+                let (desc, name) = o.strip_prefix('-').map_or((false, o), |n| (true, n));
+                let order = ProductOrder::parse(name).ok_or_else(|| {
+                    Problem::invalid_query(
+                        "order must be created_at, name or price, optionally prefixed with '-'",
+                    )
+                })?;
+                (desc, order)
+            }
+        };
+        let search = self
+            .q
+            .as_deref()
+            .map(SearchQuery::parse)
+            .transpose()
+            .map_err(|e| Problem::invalid_query(format!("q: {e}")))?;
+        let mut query = ProductQuery {
+            status: self.status.map(Into::into),
+            price_min: self.price_min,
+            price_max: self.price_max,
+            created_from: self.created_from,
+            created_to: self.created_to,
+            search,
+            order,
+            descending,
+            limit,
+            after: None,
+        };
+        if let Some(raw) = self.cursor {
+            let after = Cursor::parse(&raw)
+                .map_err(|e| e.to_string())
+                .and_then(|c| query.parse_cursor(&c).map_err(|e| e.0))
+                .map_err(invalid_cursor)?;
+            query.after = Some(after);
+        }
+        Ok(query)
+    }
+}
+
+pub fn invalid_cursor(detail: String) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid cursor").detail(detail)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportResult {
+    /// How many products were created.
+    #[schema(example = 250)]
+    pub imported: usize,
+}
+
+/// One product of a JSON bulk import (the CSV header names the same columns).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documents the request body; rows are read field by field.
+pub struct ImportRowBody {
+    name: String,
+    sku: String,
+    description: Option<String>,
+    price_minor: i64,
+    currency: String,
+    status: Option<ProductStatusDto>,
+}
+
+/// Create a product.
+#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+    request_body = CreateProductBody,
+    responses(
+        (status = 201, description = "The product", body = ProductView),
+        (status = 409, description = "The SKU is taken in this tenant (`sku_taken`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Quota exceeded (`quota_exceeded`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/products")]
+pub async fn create_product(
+    m: Member,
+    state: Data,
+    body: ApiJson<CreateProductBody>,
+) -> Result<HttpResponse, Problem> {
+    let new = body.0.into_domain()?;
+    let product = state.products.create(&m.ctx, new).await?;
+    Ok(HttpResponse::Created().json(ProductView::from(&product)))
+}
+
+/// List products: filters, order, full-text search and cursor pagination.
+#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+    params(ListProductsQuery),
+    responses(
+        (status = 200, description = "One page of products", body = ProductPage),
+        (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/products")]
+pub async fn list_products(
+    m: Member,
+    state: Data,
+    query: web::Query<ListProductsQuery>,
+) -> Result<web::Json<ProductPage>, Problem> {
+    let query = query.into_inner().into_domain()?;
+    let page = state.products.list(&m.ctx, &query).await?;
+    Ok(web::Json(ProductPage {
+        items: page.items.iter().map(ProductView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One product.
+#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The product's id")),
+    responses(
+        (status = 200, description = "The product", body = ProductView),
+        (status = 404, description = "No such product here (`product_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/products/{id}")]
+pub async fn get_product(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<web::Json<ProductView>, Problem> {
+    let id = ProductId::from_uuid(path.into_inner());
+    let product = state
+        .products
+        .get(&m.ctx, id)
+        .await?
+        .ok_or_else(product_not_found)?;
+    Ok(web::Json(ProductView::from(&product)))
+}
+
+/// Change a product.
+#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The product's id")),
+    request_body = UpdateProductBody,
+    responses(
+        (status = 200, description = "The product after the change", body = ProductView),
+        (status = 404, description = "No such product here (`product_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The SKU is taken in this tenant (`sku_taken`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[patch("/api/v1/products/{id}")]
+pub async fn update_product(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+    body: ApiJson<UpdateProductBody>,
+) -> Result<web::Json<ProductView>, Problem> {
+    let id = ProductId::from_uuid(path.into_inner());
+    let patch = body.0.into_domain()?;
+    let product = state.products.update(&m.ctx, id, &patch).await?;
+    Ok(web::Json(ProductView::from(&product)))
+}
+
+/// Delete a product.
+#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The product's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such product here (`product_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[delete("/api/v1/products/{id}")]
+pub async fn delete_product(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let id = ProductId::from_uuid(path.into_inner());
+    state.products.delete(&m.ctx, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Import up to 10,000 products at once, as a JSON array of products or as CSV
+/// (`text/csv`, header `name,sku,description,price_minor,currency,status`; `description`
+/// and `status` optional). All or nothing: every row is checked first (including SKUs
+/// repeated in the file or already in the tenant) and any error answers 422 listing each
+/// row's errors (`errors[].row`, `errors[].field`), with nothing written.
+#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+    request_body(content(
+        (Vec<ImportRowBody> = "application/json"),
+        (String = "text/csv", example = "name,sku,price_minor,currency\nBlue widget,WID-001,1999,EUR\n"),
+    )),
+    responses(
+        (status = 201, description = "Every row was imported", body = ImportResult),
+        (status = 400, description = "Malformed JSON or CSV (`malformed_json`, `malformed_csv`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Quota exceeded (`quota_exceeded`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 32 MiB (`payload_too_large`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor CSV (`unsupported_media_type`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Row errors (`import_rows_invalid`), empty import or more than 10,000 rows (`validation_failed`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[post("/api/v1/products/bulk-import")]
+pub async fn bulk_import(
+    m: Member,
+    state: Data,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let format = ImportFormat::of(&req).ok_or_else(Problem::unsupported_media_type)?;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| Problem::malformed_json("The request body could not be read"))?;
+        if body.len() + chunk.len() > IMPORT_BODY_LIMIT {
+            return Err(Problem::payload_too_large(IMPORT_BODY_LIMIT));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let rows = match format {
+        ImportFormat::Json => rows_from_json(&body)?,
+        ImportFormat::Csv => rows_from_csv(&body)?,
+    };
+    let imported = state.products.import(&m.ctx, &rows).await?;
+    Ok(HttpResponse::Created().json(ImportResult { imported }))
+}
+
+enum ImportFormat {
+    Json,
+    Csv,
+}
+
+impl ImportFormat {
+    fn of(req: &HttpRequest) -> Option<Self> {
+        let mime: mime::Mime = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()?;
+        match (mime.type_().as_str(), mime.subtype().as_str()) {
+            ("application", "json") => Some(Self::Json),
+            ("text", "csv") => Some(Self::Csv),
+            _ => None,
+        }
+    }
+}
+
+const COLUMNS: [&str; 6] = [
+    "name",
+    "sku",
+    "description",
+    "price_minor",
+    "currency",
+    "status",
+];
+
+/// A JSON array of objects; each field may be a string or a number (strings and numbers
+/// are read the same way as CSV cells, so both formats report the same errors).
+fn rows_from_json(body: &[u8]) -> Result<Vec<ImportRow>, Problem> {
+    let values: Vec<serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|e| Problem::malformed_json(format!("expected a JSON array of products: {e}")))?;
+    let mut errors = vec![];
+    let mut rows = Vec::with_capacity(values.len());
+    for (i, v) in values.into_iter().enumerate() {
+        let n = i + 1;
+        let serde_json::Value::Object(map) = v else {
+            errors.push(RowError::new(n, "", "each row must be a JSON object"));
+            continue;
+        };
+        let mut row = ImportRow {
+            row: n,
+            ..ImportRow::default()
+        };
+        for (key, value) in map {
+            let text = match value {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s),
+                serde_json::Value::Number(x) => Some(x.to_string()),
+                _ => {
+                    errors.push(RowError::new(n, &key, "must be a string or a number"));
+                    continue;
+                }
+            };
+            if let Err(e) = set_column(&mut row, &key, text) {
+                errors.push(e);
+            }
+        }
+        rows.push(row);
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(row_errors(errors))
+    }
+}
+
+fn rows_from_csv(body: &[u8]) -> Result<Vec<ImportRow>, Problem> {
+    let malformed = |e: csv::Error| {
+        Problem::new(StatusCode::BAD_REQUEST, "malformed_csv", "Malformed CSV")
+            .detail(e.to_string())
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::Headers)
+        .from_reader(body);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(malformed)?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if let Some(unknown) = headers.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
+        return Err(Problem::field(
+            "",
+            format!(
+                "unknown column '{unknown}'; the columns are {}",
+                COLUMNS.join(", ")
+            ),
+        ));
+    }
+    let mut rows = vec![];
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(malformed)?;
+        let mut row = ImportRow {
+            row: i + 1,
+            ..ImportRow::default()
+        };
+        for (h, cell) in headers.iter().zip(record.iter()) {
+            // Known columns only (checked above).
+            let _ = set_column(&mut row, h, Some(cell.to_owned()));
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn set_column(row: &mut ImportRow, column: &str, value: Option<String>) -> Result<(), RowError> {
+    let slot = match column {
+        "name" => &mut row.name,
+        "sku" => &mut row.sku,
+        "description" => &mut row.description,
+        "price_minor" => &mut row.price_minor,
+        "currency" => &mut row.currency,
+        "status" => &mut row.status,
+        other => return Err(RowError::new(row.row, other, "unknown field")),
+    };
+    *slot = value;
+    Ok(())
+}
+
+fn row_errors(errors: Vec<RowError>) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "import_rows_invalid",
+        "Import rows invalid",
+    )
+    .detail(format!("{} error(s); nothing was imported", errors.len()));
+    p.errors = errors
+        .into_iter()
+        .map(|e| FieldError {
+            field: e.field,
+            message: e.message,
+            row: Some(e.row),
+        })
+        .collect();
+    p
+}
+
+pub fn product_not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "product_not_found",
+        "Product not found",
+    )
+    .detail("No product with this id exists in this tenant")
+}
+
+fn sku_taken(sku: &str) -> Problem {
+    Problem::new(StatusCode::CONFLICT, "sku_taken", "SKU taken").detail(format!(
+        "A product with sku '{sku}' already exists in this tenant"
+    ))
+}
+
+pub fn quota_exceeded(e: &tenantry_kernel::QuotaError) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "quota_exceeded", "Quota exceeded").detail(e.to_string())
+}
+
+fn quota(e: tenantry_kernel::QuotaError) -> Problem {
+    match e {
+        tenantry_kernel::QuotaError::Unexpected(u) => Problem::internal(u),
+        other => quota_exceeded(&other),
+    }
+}
+
+impl From<CreateProductError> for Problem {
+    fn from(e: CreateProductError) -> Self {
+        match e {
+            CreateProductError::DuplicateSku { sku } => sku_taken(&sku),
+            CreateProductError::Quota(q) => quota(q),
+            CreateProductError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}
+
+impl From<UpdateProductError> for Problem {
+    fn from(e: UpdateProductError) -> Self {
+        match e {
+            UpdateProductError::NotFound => product_not_found(),
+            UpdateProductError::DuplicateSku { sku } => sku_taken(&sku),
+            UpdateProductError::Invalid(v) => Problem::field("price_minor", v.0),
+            UpdateProductError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}
+
+impl From<DeleteProductError> for Problem {
+    fn from(e: DeleteProductError) -> Self {
+        match e {
+            DeleteProductError::NotFound => product_not_found(),
+            DeleteProductError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}
+
+impl From<BulkImportError> for Problem {
+    fn from(e: BulkImportError) -> Self {
+        match e {
+            BulkImportError::Empty | BulkImportError::TooManyRows { .. } => {
+                Problem::field("", e.to_string())
+            }
+            BulkImportError::RowErrors(errors) => row_errors(errors),
+            BulkImportError::Quota(q) => quota(q),
+            BulkImportError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}

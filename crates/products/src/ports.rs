@@ -1,0 +1,57 @@
+//! What the catalogue needs from storage. Every method takes the tenant context; the store
+//! adds the tenant predicate, assigns `tenant_id` from the context and records each change
+//! through the mutation pipeline in the same transaction.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use tenantry_kernel::{Page, ProductId, TenantCtx, Unexpected};
+
+use crate::error::{CreateProductError, DeleteProductError, UpdateProductError};
+use crate::import::RowError;
+use crate::model::{Product, ProductPatch, ProductQuery};
+
+pub trait ProductRepository: Clone + Send + Sync + 'static {
+    /// `DuplicateSku` when the SKU exists in this tenant.
+    fn create(
+        &self,
+        ctx: &TenantCtx,
+        product: &Product,
+    ) -> impl Future<Output = Result<(), CreateProductError>> + Send;
+
+    fn get(
+        &self,
+        ctx: &TenantCtx,
+        id: ProductId,
+    ) -> impl Future<Output = Result<Option<Product>, Unexpected>> + Send;
+
+    fn list(
+        &self,
+        ctx: &TenantCtx,
+        query: &ProductQuery,
+    ) -> impl Future<Output = Result<Page<Product>, Unexpected>> + Send;
+
+    /// Reads, patches and writes in one transaction. `NotFound` for an unknown id (or another
+    /// tenant's), `DuplicateSku`, or `Invalid` when the patched product is not valid.
+    fn update(
+        &self,
+        ctx: &TenantCtx,
+        id: ProductId,
+        patch: &ProductPatch,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Product, UpdateProductError>> + Send;
+
+    fn delete(
+        &self,
+        ctx: &TenantCtx,
+        id: ProductId,
+    ) -> impl Future<Output = Result<(), DeleteProductError>> + Send;
+
+    /// Inserts all `products` in one transaction, or nothing: `Ok(Err(..))` lists the rows
+    /// (by their number in `rows`) whose SKU already exists in the tenant.
+    fn import(
+        &self,
+        ctx: &TenantCtx,
+        rows: &[(usize, Product)],
+    ) -> impl Future<Output = Result<Result<(), Vec<RowError>>, Unexpected>> + Send;
+}

@@ -1,0 +1,95 @@
+//! The catalogue's use cases.
+
+use std::sync::Arc;
+
+use tenantry_kernel::{Clock, Page, ProductId, QuotaGate, TenantCtx, Unexpected};
+
+use crate::error::{BulkImportError, CreateProductError, DeleteProductError, UpdateProductError};
+use crate::import::{ImportRow, MAX_IMPORT_ROWS, validate};
+use crate::model::{NewProduct, Product, ProductPatch, ProductQuery};
+use crate::ports::ProductRepository;
+
+/// The quota resource name products count against.
+pub const QUOTA_RESOURCE: &str = "products";
+
+#[derive(Clone)]
+pub struct ProductService<R, Q> {
+    repo: R,
+    quota: Q,
+    clock: Arc<dyn Clock>,
+}
+
+impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
+    pub fn new(repo: R, quota: Q, clock: Arc<dyn Clock>) -> Self {
+        Self { repo, quota, clock }
+    }
+
+    pub async fn create(
+        &self,
+        ctx: &TenantCtx,
+        new: NewProduct,
+    ) -> Result<Product, CreateProductError> {
+        self.quota.allow(ctx, QUOTA_RESOURCE, 1).await?;
+        let product = new.build(ctx.tenant_id(), ctx.actor().user_id(), self.clock.now());
+        self.repo.create(ctx, &product).await?;
+        Ok(product)
+    }
+
+    pub async fn get(&self, ctx: &TenantCtx, id: ProductId) -> Result<Option<Product>, Unexpected> {
+        self.repo.get(ctx, id).await
+    }
+
+    pub async fn list(
+        &self,
+        ctx: &TenantCtx,
+        query: &ProductQuery,
+    ) -> Result<Page<Product>, Unexpected> {
+        self.repo.list(ctx, query).await
+    }
+
+    pub async fn update(
+        &self,
+        ctx: &TenantCtx,
+        id: ProductId,
+        patch: &ProductPatch,
+    ) -> Result<Product, UpdateProductError> {
+        self.repo.update(ctx, id, patch, self.clock.now()).await
+    }
+
+    pub async fn delete(&self, ctx: &TenantCtx, id: ProductId) -> Result<(), DeleteProductError> {
+        self.repo.delete(ctx, id).await
+    }
+
+    /// Validates every row, asks the quota gate, then writes all rows in one transaction —
+    /// or reports every row error and writes nothing. Returns how many were imported.
+    pub async fn import(
+        &self,
+        ctx: &TenantCtx,
+        rows: &[ImportRow],
+    ) -> Result<usize, BulkImportError> {
+        if rows.is_empty() {
+            return Err(BulkImportError::Empty);
+        }
+        if rows.len() > MAX_IMPORT_ROWS {
+            return Err(BulkImportError::TooManyRows {
+                rows: rows.len(),
+                max: MAX_IMPORT_ROWS,
+            });
+        }
+        let valid = validate(rows).map_err(BulkImportError::RowErrors)?;
+        self.quota
+            .allow(ctx, QUOTA_RESOURCE, valid.len() as u64)
+            .await?;
+        let now = self.clock.now();
+        let creator = ctx.actor().user_id();
+        let products: Vec<(usize, Product)> = valid
+            .into_iter()
+            .map(|(row, new)| (row, new.build(ctx.tenant_id(), creator, now)))
+            .collect();
+        self.repo
+            .import(ctx, &products)
+            .await?
+            .map_err(BulkImportError::RowErrors)?;
+        Ok(products.len())
+    }
+}

@@ -1,0 +1,424 @@
+//! The product catalogue's store: tenant-scoped queries, full-text search per backend, and
+//! every change through the mutation pipeline.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tenantry_kernel::{Page, ProductId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_products::{
+    CreateProductError, Currency, DeleteProductError, Description, Money, Product, ProductAfter,
+    ProductName, ProductOrder, ProductPatch, ProductQuery, ProductRepository, ProductStatus,
+    RowError, Sku, UpdateProductError,
+};
+
+use crate::db::{Db, SqliteConn};
+use crate::error::StoreError;
+use crate::types::DbUuid;
+
+/// SKUs looked up per statement when checking an import against existing rows.
+const SKU_CHUNK: usize = 500;
+/// Rows per multi-row INSERT on PostgreSQL (11 columns each).
+const INSERT_CHUNK: usize = 1_000;
+
+#[derive(Queryable)]
+pub(crate) struct ProductRow {
+    tenant_id: DbUuid,
+    id: DbUuid,
+    name: String,
+    sku: String,
+    description: String,
+    price_minor: i64,
+    currency: String,
+    status: String,
+    created_by: Option<DbUuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ProductRow> for Product {
+    type Error = StoreError;
+
+    fn try_from(r: ProductRow) -> Result<Self, StoreError> {
+        let corrupt = |e: tenantry_products::InvalidValue| StoreError::Corrupt(e.0);
+        Ok(Product {
+            id: ProductId::from_uuid(r.id.0),
+            tenant_id: TenantId::from_uuid(r.tenant_id.0),
+            name: ProductName::parse(&r.name).map_err(corrupt)?,
+            sku: Sku::parse(&r.sku).map_err(corrupt)?,
+            description: Description::parse(&r.description).map_err(corrupt)?,
+            price: Money::new(
+                r.price_minor,
+                Currency::parse(&r.currency).map_err(corrupt)?,
+            )
+            .map_err(corrupt)?,
+            status: ProductStatus::parse(&r.status).map_err(corrupt)?,
+            created_by: r.created_by.map(|u| UserId::from_uuid(u.0)),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A product's columns for INSERT (the tenant comes from the context).
+macro_rules! product_values {
+    ($p:expr) => {{
+        let p: &Product = $p;
+        (
+            products::id.eq(DbUuid::from(p.id)),
+            products::name.eq(p.name.as_str().to_owned()),
+            products::sku.eq(p.sku.as_str().to_owned()),
+            products::description.eq(p.description.as_str().to_owned()),
+            products::price_minor.eq(p.price.minor()),
+            products::currency.eq(p.price.currency().as_str()),
+            products::status.eq(p.status.as_str()),
+            products::created_by.eq(p.created_by.map(DbUuid::from)),
+            products::created_at.eq(p.created_at),
+            products::updated_at.eq(p.updated_at),
+        )
+    }};
+}
+
+/// Inserts many products inside the caller's tenant transaction.
+pub(crate) trait InsertProducts {
+    fn insert_products(
+        &mut self,
+        ctx: &TenantCtx,
+        products: &[(usize, Product)],
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl InsertProducts for diesel_async::AsyncPgConnection {
+    async fn insert_products(
+        &mut self,
+        ctx: &TenantCtx,
+        products: &[(usize, Product)],
+    ) -> Result<(), StoreError> {
+        use crate::schema::pg::*;
+        for chunk in products.chunks(INSERT_CHUNK) {
+            let rows: Vec<_> = chunk.iter().map(|(_, p)| product_values!(p)).collect();
+            products::insert_many(ctx, rows).execute(self).await?;
+        }
+        Ok(())
+    }
+}
+
+impl InsertProducts for SqliteConn {
+    async fn insert_products(
+        &mut self,
+        ctx: &TenantCtx,
+        products: &[(usize, Product)],
+    ) -> Result<(), StoreError> {
+        use crate::schema::sqlite::*;
+        for (_, p) in products {
+            products::insert(ctx, product_values!(p))
+                .execute(self)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl<C> InsertProducts
+    for deadpool::managed::Object<diesel_async::pooled_connection::AsyncDieselConnectionManager<C>>
+where
+    C: InsertProducts
+        + diesel_async::AsyncConnection
+        + diesel_async::pooled_connection::PoolableConnection
+        + Send
+        + 'static,
+    diesel_async::pooled_connection::AsyncDieselConnectionManager<C>:
+        deadpool::managed::Manager<Type = C>,
+{
+    async fn insert_products(
+        &mut self,
+        ctx: &TenantCtx,
+        products: &[(usize, Product)],
+    ) -> Result<(), StoreError> {
+        C::insert_products(&mut **self, ctx, products).await
+    }
+}
+
+impl Db {
+    async fn insert_product(&self, ctx: &TenantCtx, p: &Product) -> Result<(), StoreError> {
+        mutate!(self, ctx, |conn, log| {
+            products::insert(ctx, product_values!(p))
+                .execute(conn)
+                .await?;
+            log.created(p);
+            Ok(())
+        })
+    }
+
+    async fn load_product(
+        &self,
+        ctx: &TenantCtx,
+        id: ProductId,
+    ) -> Result<Option<Product>, StoreError> {
+        let row: Option<ProductRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            Ok(products::of(ctx)
+                .filter(products::id.eq(DbUuid::from(id)))
+                .first(conn)
+                .await
+                .optional()?)
+        })?;
+        row.map(Product::try_from).transpose()
+    }
+
+    async fn load_products(
+        &self,
+        ctx: &TenantCtx,
+        query: &ProductQuery,
+    ) -> Result<Page<Product>, StoreError> {
+        let limit = i64::from(query.limit.get()) + 1;
+        let rows: Vec<ProductRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            let mut q = products::of(ctx).into_boxed();
+            if let Some(s) = query.status {
+                q = q.filter(products::status.eq(s.as_str()));
+            }
+            if let Some(min) = query.price_min {
+                q = q.filter(products::price_minor.ge(min));
+            }
+            if let Some(max) = query.price_max {
+                q = q.filter(products::price_minor.le(max));
+            }
+            if let Some(from) = query.created_from {
+                q = q.filter(products::created_at.ge(from));
+            }
+            if let Some(to) = query.created_to {
+                q = q.filter(products::created_at.lt(to));
+            }
+            if let Some(search) = &query.search {
+                q = q.filter(fts_match("products", "product_id", search));
+            }
+            // Keyset pagination on (sort value, id), in the query's direction.
+            let desc = query.descending;
+            match &query.after {
+                None => {}
+                Some(ProductAfter::CreatedAt(v, id)) => {
+                    let id = DbUuid::from(*id);
+                    q = if desc {
+                        q.filter(
+                            products::created_at
+                                .lt(*v)
+                                .or(products::created_at.eq(*v).and(products::id.lt(id))),
+                        )
+                    } else {
+                        q.filter(
+                            products::created_at
+                                .gt(*v)
+                                .or(products::created_at.eq(*v).and(products::id.gt(id))),
+                        )
+                    };
+                }
+                Some(ProductAfter::Name(v, id)) => {
+                    let id = DbUuid::from(*id);
+                    q = if desc {
+                        q.filter(
+                            products::name
+                                .lt(v.clone())
+                                .or(products::name.eq(v.clone()).and(products::id.lt(id))),
+                        )
+                    } else {
+                        q.filter(
+                            products::name
+                                .gt(v.clone())
+                                .or(products::name.eq(v.clone()).and(products::id.gt(id))),
+                        )
+                    };
+                }
+                Some(ProductAfter::Price(v, id)) => {
+                    let id = DbUuid::from(*id);
+                    q = if desc {
+                        q.filter(
+                            products::price_minor
+                                .lt(*v)
+                                .or(products::price_minor.eq(*v).and(products::id.lt(id))),
+                        )
+                    } else {
+                        q.filter(
+                            products::price_minor
+                                .gt(*v)
+                                .or(products::price_minor.eq(*v).and(products::id.gt(id))),
+                        )
+                    };
+                }
+            }
+            q = match (query.order, desc) {
+                (ProductOrder::CreatedAt, false) => {
+                    q.order((products::created_at.asc(), products::id.asc()))
+                }
+                (ProductOrder::CreatedAt, true) => {
+                    q.order((products::created_at.desc(), products::id.desc()))
+                }
+                (ProductOrder::Name, false) => q.order((products::name.asc(), products::id.asc())),
+                (ProductOrder::Name, true) => q.order((products::name.desc(), products::id.desc())),
+                (ProductOrder::Price, false) => {
+                    q.order((products::price_minor.asc(), products::id.asc()))
+                }
+                (ProductOrder::Price, true) => {
+                    q.order((products::price_minor.desc(), products::id.desc()))
+                }
+            };
+            Ok(q.limit(limit).load(conn).await?)
+        })?;
+        let products = rows
+            .into_iter()
+            .map(Product::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(products, query.limit, |p| {
+            query.cursor_after(p)
+        }))
+    }
+
+    async fn patch_product(
+        &self,
+        ctx: &TenantCtx,
+        id: ProductId,
+        patch: &ProductPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Product, UpdateProductError>, StoreError> {
+        mutate!(self, ctx, |conn, log| {
+            let target = products::of(ctx).filter(products::id.eq(DbUuid::from(id)));
+            let old: Option<ProductRow> = target.first(conn).await.optional()?;
+            let Some(old) = old else {
+                return Ok(Err(UpdateProductError::NotFound));
+            };
+            let old = Product::try_from(old)?;
+            let new = match patch.apply(&old, now) {
+                Ok(new) => new,
+                Err(e) => return Ok(Err(UpdateProductError::Invalid(e))),
+            };
+            if new == old {
+                return Ok(Ok(new));
+            }
+            diesel::update(target)
+                .set((
+                    products::name.eq(new.name.as_str()),
+                    products::sku.eq(new.sku.as_str()),
+                    products::description.eq(new.description.as_str()),
+                    products::price_minor.eq(new.price.minor()),
+                    products::currency.eq(new.price.currency().as_str()),
+                    products::status.eq(new.status.as_str()),
+                    products::updated_at.eq(new.updated_at),
+                ))
+                .execute(conn)
+                .await?;
+            log.updated(&old, &new);
+            Ok(Ok(new))
+        })
+    }
+
+    async fn remove_product(&self, ctx: &TenantCtx, id: ProductId) -> Result<bool, StoreError> {
+        mutate!(self, ctx, |conn, log| {
+            let old: Option<ProductRow> =
+                diesel::delete(products::of(ctx).filter(products::id.eq(DbUuid::from(id))))
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+            let Some(old) = old else { return Ok(false) };
+            log.deleted(&Product::try_from(old)?);
+            Ok(true)
+        })
+    }
+
+    async fn import_products(
+        &self,
+        ctx: &TenantCtx,
+        rows: &[(usize, Product)],
+    ) -> Result<Result<(), Vec<RowError>>, StoreError> {
+        mutate!(self, ctx, |conn, log| {
+            // SKUs that already exist are row errors; nothing is written then.
+            let mut taken: Vec<String> = vec![];
+            for chunk in rows.chunks(SKU_CHUNK) {
+                let skus: Vec<&str> = chunk.iter().map(|(_, p)| p.sku.as_str()).collect();
+                let found: Vec<String> = products::of(ctx)
+                    .filter(products::sku.eq_any(skus))
+                    .select(products::sku)
+                    .load(conn)
+                    .await?;
+                taken.extend(found);
+            }
+            if !taken.is_empty() {
+                let errors = rows
+                    .iter()
+                    .filter(|(_, p)| taken.iter().any(|t| t == p.sku.as_str()))
+                    .map(|(row, p)| {
+                        RowError::new(
+                            *row,
+                            "sku",
+                            format!("a product with sku '{}' already exists", p.sku.as_str()),
+                        )
+                    })
+                    .collect();
+                return Ok(Err(errors));
+            }
+            conn.insert_products(ctx, rows).await?;
+            for (_, p) in rows {
+                log.created(p);
+            }
+            Ok(Ok(()))
+        })
+    }
+}
+
+impl ProductRepository for Db {
+    async fn create(&self, ctx: &TenantCtx, product: &Product) -> Result<(), CreateProductError> {
+        self.insert_product(ctx, product).await.map_err(|e| {
+            if e.is_unique_violation() {
+                CreateProductError::DuplicateSku {
+                    sku: product.sku.as_str().to_owned(),
+                }
+            } else {
+                CreateProductError::Unexpected(e.into())
+            }
+        })
+    }
+
+    async fn get(&self, ctx: &TenantCtx, id: ProductId) -> Result<Option<Product>, Unexpected> {
+        Ok(self.load_product(ctx, id).await?)
+    }
+
+    async fn list(
+        &self,
+        ctx: &TenantCtx,
+        query: &ProductQuery,
+    ) -> Result<Page<Product>, Unexpected> {
+        Ok(self.load_products(ctx, query).await?)
+    }
+
+    async fn update(
+        &self,
+        ctx: &TenantCtx,
+        id: ProductId,
+        patch: &ProductPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Product, UpdateProductError> {
+        match self.patch_product(ctx, id, patch, now).await {
+            Ok(r) => r,
+            Err(e) if e.is_unique_violation() => Err(UpdateProductError::DuplicateSku {
+                sku: patch
+                    .sku
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            }),
+            Err(e) => Err(UpdateProductError::Unexpected(e.into())),
+        }
+    }
+
+    async fn delete(&self, ctx: &TenantCtx, id: ProductId) -> Result<(), DeleteProductError> {
+        match self.remove_product(ctx, id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(DeleteProductError::NotFound),
+            Err(e) => Err(DeleteProductError::Unexpected(e.into())),
+        }
+    }
+
+    async fn import(
+        &self,
+        ctx: &TenantCtx,
+        rows: &[(usize, Product)],
+    ) -> Result<Result<(), Vec<RowError>>, Unexpected> {
+        Ok(self.import_products(ctx, rows).await?)
+    }
+}

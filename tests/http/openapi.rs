@@ -69,6 +69,14 @@ app_tests! {
             "/api/v1/products/{id}",
             "/api/v1/products/bulk-import",
             "/api/v1/audit-logs",
+            "/api/v1/projects",
+            "/api/v1/projects/{id}",
+            "/api/v1/projects/{id}/tasks",
+            "/api/v1/tasks/{id}",
+            "/api/v1/tasks/{id}/toggle",
+            "/api/v1/search",
+            "/api/v1/auth/me/security-events",
+            "/api/v1/platform/security-events",
             "/api/v1/audit-logs/verify",
             "/api/v1/platform/tenants",
             "/api/v1/platform/tenants/{tenant}",
@@ -109,7 +117,7 @@ app_tests! {
                         );
                     }
                 }
-                if ["/api/v1/auth/me", "/api/v1/auth/password", "/api/v1/auth/tenants"].contains(&path.as_str()) {
+                if ["/api/v1/auth/me", "/api/v1/auth/password", "/api/v1/auth/tenants", "/api/v1/auth/me/security-events"].contains(&path.as_str()) {
                     assert!(op["security"].is_array(), "{method} {path} does not declare the bearer token");
                     assert!(responses.contains_key("401"), "{method} {path} does not document 401");
                 }

@@ -243,7 +243,7 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
                             owner_email: email,
                             owner_name,
                             password: password.clone(),
-                            client_ip: None,
+                            origin: tenantry_kernel::Origin::default(),
                         })
                         .await?;
                     println!(

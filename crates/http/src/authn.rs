@@ -54,9 +54,3 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
 }
-
-/// The client's address, for the per-address login limit: the TCP peer. (Behind a proxy
-/// every client shares the proxy's address; trusted forwarding headers are future work.)
-pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
-}

@@ -188,7 +188,7 @@ pub struct AddDomainBody {
 }
 
 /// Absent field: unchanged; `null`: cleared; a value: set.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

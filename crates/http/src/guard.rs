@@ -113,6 +113,11 @@ impl FromRequest for Member {
         let api_key = presented_api_key(req);
         let who = Authenticated::from_request(req, payload);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let route = format!(
+            "{} {}",
+            req.method(),
+            req.match_pattern().unwrap_or_default()
+        );
         let needed = req
             .match_pattern()
             .and_then(|pattern| required_permission(req.method().as_str(), &pattern));
@@ -125,20 +130,35 @@ impl FromRequest for Member {
                 Problem::internal(Unexpected::msg("tenant route without a permission entry"))
             })?;
             if let Some(raw) = api_key {
-                let key = state
+                let refused =
+                    || Problem::unauthorized("The API key is invalid, expired or revoked");
+                let key = match state
                     .api_keys
                     .authenticate(&raw)
                     .await
                     .map_err(Problem::internal)?
-                    .map_err(|_| {
-                        Problem::unauthorized("The API key is invalid, expired or revoked")
-                    })?;
-                // A key works in its own tenant only.
+                {
+                    Ok(key) => key,
+                    Err(invalid) => {
+                        // A real key refused: its own tenant's trail says so.
+                        if let Some(k) = invalid.known {
+                            let ctx = TenantCtx::new(k.tenant_id)
+                                .from_origin(scope.ctx.origin().clone().into());
+                            key_denied(&state, &ctx, k.id, k.reason, &route).await?;
+                        }
+                        return Err(refused().into());
+                    }
+                };
+                // A key works in its own tenant only; its tenant learns it was tried elsewhere.
                 if key.tenant_id != scope.ctx.tenant_id() {
-                    return Err(Problem::unauthorized(
-                        "The API key is invalid, expired or revoked",
-                    )
-                    .into());
+                    let ctx = TenantCtx::new(key.tenant_id)
+                        .acting_as(Actor::ApiKey {
+                            key: key.id,
+                            user: key.created_by,
+                        })
+                        .from_origin(scope.ctx.origin().clone().into());
+                    key_denied(&state, &ctx, key.id, "other_tenant", &route).await?;
+                    return Err(refused().into());
                 }
                 tracing::Span::current().record("user_id", tracing::field::display(key.created_by));
                 let permissions: PermissionSet = key
@@ -146,14 +166,16 @@ impl FromRequest for Member {
                     .iter()
                     .filter_map(|p| Permission::parse(p).ok())
                     .collect();
+                let ctx = scope.ctx.acting_as(Actor::ApiKey {
+                    key: key.id,
+                    user: key.created_by,
+                });
                 if !permissions.contains(&needed) {
+                    record_denial(&state, &ctx, needed, &route).await?;
                     return Err(permission_denied(needed).into());
                 }
                 return Ok(Member {
-                    ctx: scope.ctx.acting_as(Actor::ApiKey {
-                        key: key.id,
-                        user: key.created_by,
-                    }),
+                    ctx,
                     tenant: scope.tenant,
                     user_id: key.created_by,
                     permissions,
@@ -177,11 +199,13 @@ impl FromRequest for Member {
                 Problem::new(StatusCode::FORBIDDEN, "not_a_member", "Not a member")
                     .detail("You are not an active member of this tenant")
             })?;
+            let ctx = scope.ctx.acting_as(Actor::User(who.user_id));
             if !role.1.allows(needed) {
+                record_denial(&state, &ctx, needed, &route).await?;
                 return Err(permission_denied(needed).into());
             }
             Ok(Member {
-                ctx: scope.ctx.acting_as(Actor::User(who.user_id)),
+                ctx,
                 tenant: scope.tenant,
                 user_id: who.user_id,
                 permissions: role.1.permissions.clone(),
@@ -221,6 +245,53 @@ impl AccessSettled {
             let _ = gate.0.wait_for(|done| *done).await;
         }
     }
+}
+
+/// Records in the tenant's audit trail that a caller was refused a route it lacks the
+/// permission for.
+async fn record_denial(
+    state: &AppState,
+    ctx: &TenantCtx,
+    needed: Permission,
+    route: &str,
+) -> Result<(), Problem> {
+    let mut log = tenantry_audit::ChangeLog::new();
+    log.event(
+        "route",
+        route,
+        "permission_denied",
+        [("permission", serde_json::Value::from(needed.as_str()))],
+    );
+    state
+        .audit
+        .record(ctx, log)
+        .await
+        .map_err(Problem::internal)
+}
+
+/// Records in a key's own tenant's audit trail that the key was presented and refused.
+async fn key_denied(
+    state: &AppState,
+    ctx: &TenantCtx,
+    key: ApiKeyId,
+    reason: &str,
+    route: &str,
+) -> Result<(), Problem> {
+    let mut log = tenantry_audit::ChangeLog::new();
+    log.event(
+        "api_key",
+        key.to_string(),
+        "api_key_denied",
+        [
+            ("reason", serde_json::Value::from(reason)),
+            ("route", serde_json::Value::from(route)),
+        ],
+    );
+    state
+        .audit
+        .record(ctx, log)
+        .await
+        .map_err(Problem::internal)
 }
 
 pub fn permission_denied(needed: Permission) -> Problem {

@@ -102,6 +102,28 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
+/// Query parameters deserialised into `T`; a bad query is a 400 `invalid_query`, reported
+/// only after the route's access check (a caller who may not use the route gets 403 first).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = web::Query::<T>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .map_err(|e| Problem::invalid_query(e.to_string()));
+        let req = req.clone();
+        Box::pin(async move {
+            if parsed.is_err() {
+                crate::guard::AccessSettled::wait(&req).await;
+            }
+            parsed.map(ApiQuery).map_err(Into::into)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

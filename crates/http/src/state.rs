@@ -9,6 +9,7 @@ use tenantry_kernel::{Clock, Unlimited};
 use tenantry_mail::MailSender;
 use tenantry_onboarding::OnboardingService;
 use tenantry_products::ProductService;
+use tenantry_projects::ProjectService;
 use tenantry_rbac::RbacService;
 use tenantry_store::Db;
 use tenantry_tenancy::{BaseDomain, SettingsService, TenantService};
@@ -41,6 +42,7 @@ pub struct AppState {
     pub invitations: InvitationService<Db, Crypto, MailSender>,
     pub api_keys: ApiKeyService<Db, Crypto>,
     pub products: ProductService<Db, Unlimited>,
+    pub projects: ProjectService<Db, Unlimited>,
     pub audit: AuditService<Db>,
     /// Memberships and their roles, cached per (tenant, user) for the guard.
     pub members: MemberCache,
@@ -84,6 +86,7 @@ impl AppState {
         let onboarding = OnboardingService::new(db.clone(), tenants.clone(), auth.clone());
         let products = ProductService::new(db.clone(), Unlimited, clock.clone());
         let audit = AuditService::new(db.clone());
+        let projects = ProjectService::new(db.clone(), Unlimited, clock.clone());
         Self {
             db,
             tenants,
@@ -95,6 +98,7 @@ impl AppState {
             invitations,
             api_keys,
             products,
+            projects,
             audit,
             members: MemberCache::new(),
             jwks,

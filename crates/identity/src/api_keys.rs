@@ -92,7 +92,19 @@ pub trait ApiKeyRepository: Clone + Send + Sync + 'static {
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("the API key is not valid")]
-pub struct InvalidApiKey;
+pub struct InvalidApiKey {
+    /// The key the prefix named, when it exists: its tenant may want to know it was
+    /// presented and refused.
+    pub known: Option<RefusedKey>,
+}
+
+/// A real key that was refused, and why (`wrong_secret`, `revoked`, `expired`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedKey {
+    pub id: ApiKeyId,
+    pub tenant_id: TenantId,
+    pub reason: &'static str,
+}
 
 /// API keys: issued inside a tenant, checked on every request that presents one.
 #[derive(Clone)]
@@ -170,17 +182,32 @@ where
         presented: &str,
     ) -> Result<Result<ApiKey, InvalidApiKey>, Unexpected> {
         let Some((prefix, secret)) = parse_presented(presented) else {
-            return Ok(Err(InvalidApiKey));
+            return Ok(Err(InvalidApiKey { known: None }));
         };
         let now = self.clock.now();
         let Some((key, digest)) = self.repo.api_key_by_prefix(prefix).await? else {
-            return Ok(Err(InvalidApiKey));
+            return Ok(Err(InvalidApiKey { known: None }));
         };
         let presented_digest = self
             .secrets
             .digest(&crate::model::RefreshSecret(secret.to_owned()));
-        if presented_digest != digest || !key.is_live(now) {
-            return Ok(Err(InvalidApiKey));
+        let refused = if presented_digest != digest {
+            Some("wrong_secret")
+        } else if key.revoked_at.is_some() {
+            Some("revoked")
+        } else if !key.is_live(now) {
+            Some("expired")
+        } else {
+            None
+        };
+        if let Some(reason) = refused {
+            return Ok(Err(InvalidApiKey {
+                known: Some(RefusedKey {
+                    id: key.id,
+                    tenant_id: key.tenant_id,
+                    reason,
+                }),
+            }));
         }
         // Only a verified use is recorded, and at most once a minute: a write per request
         // would serialise every API call on SQLite.

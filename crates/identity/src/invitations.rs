@@ -151,7 +151,11 @@ pub struct Issued {
 
 impl<R, C, M> InvitationService<R, C, M>
 where
-    R: InvitationRepository + UserRepository + SessionRepository + LoginThrottle,
+    R: InvitationRepository
+        + UserRepository
+        + SessionRepository
+        + LoginThrottle
+        + tenantry_audit::SecurityLog,
     C: PasswordHasher + AccessTokens + Secrets,
     M: Mailer,
 {

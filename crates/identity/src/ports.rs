@@ -67,7 +67,7 @@ pub enum Rotation {
     /// The token was live: it is now spent and `new` replaces it in the same family.
     Rotated { user_id: UserId, family: FamilyId },
     /// The token had been spent or revoked already: its whole family is now revoked.
-    Reused,
+    Reused { user_id: UserId },
     /// Unknown or expired.
     Invalid,
 }
@@ -88,12 +88,13 @@ pub trait SessionRepository: Clone + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Rotation, Unexpected>> + Send;
 
-    /// Revokes the token's family (logout). Unknown tokens are ignored.
+    /// Revokes the token's family (logout) and names its user. Unknown tokens are ignored
+    /// (`None`).
     fn revoke_family_of(
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+    ) -> impl Future<Output = Result<Option<UserId>, Unexpected>> + Send;
 }
 
 /// Counts of recent failed logins.

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use tenantry_kernel::{Clock, Email, Unexpected, UserId};
+use tenantry_audit::{SecurityEvent, SecurityEventKind, SecurityLog};
+use tenantry_kernel::{Clock, Email, Origin, Unexpected, UserId};
 
 use crate::error::{
     ChangePasswordError, CreateUserError, InvalidAccessToken, LoginError, RefreshError, UserError,
@@ -57,7 +58,7 @@ pub struct AuthService<R, C> {
 
 impl<R, C> AuthService<R, C>
 where
-    R: UserRepository + SessionRepository + LoginThrottle,
+    R: UserRepository + SessionRepository + LoginThrottle + SecurityLog,
     C: PasswordHasher + AccessTokens + Secrets,
 {
     pub fn new(repo: R, crypto: C, clock: Arc<dyn Clock>, policy: AuthPolicy) -> Self {
@@ -92,10 +93,26 @@ where
         &self,
         email: &str,
         password: &str,
-        client_ip: Option<&str>,
+        origin: &Origin,
     ) -> Result<Session, LoginError> {
-        let user = self.verify_credentials(email, password, client_ip).await?;
+        let user = self.verify_credentials(email, password, origin).await?;
         Ok(self.start_session(user).await?)
+    }
+
+    /// Appends to the platform security log.
+    async fn record(
+        &self,
+        kind: SecurityEventKind,
+        user: Option<UserId>,
+        email: Option<String>,
+        origin: &Origin,
+    ) -> Result<(), Unexpected> {
+        let mut event = SecurityEvent::new(kind, self.clock.now());
+        event.user_id = user;
+        event.email = email;
+        event.ip.clone_from(&origin.ip);
+        event.user_agent.clone_from(&origin.user_agent);
+        self.repo.record(event).await
     }
 
     /// Checks e-mail and password under the lockout rules, without opening a session (login,
@@ -107,8 +124,42 @@ where
         &self,
         email: &str,
         password: &str,
-        client_ip: Option<&str>,
+        origin: &Origin,
     ) -> Result<User, LoginError> {
+        let result = self.check_credentials(email, password, origin).await;
+        let email_key =
+            Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.normalized());
+        match &result {
+            Ok(user) => {
+                let kind = SecurityEventKind::LoginSucceeded;
+                self.record(kind, Some(user.id), Some(email_key), origin)
+                    .await?;
+            }
+            Err(LoginError::Unexpected(_)) => {}
+            Err(e) => {
+                let kind = match e {
+                    LoginError::Locked { .. } | LoginError::TooManyAttempts { .. } => {
+                        SecurityEventKind::LockedOut
+                    }
+                    _ => SecurityEventKind::LoginFailed,
+                };
+                let user = match Email::parse(email) {
+                    Ok(e) => self.repo.credentials(&e).await?.map(|(u, _)| u.id),
+                    Err(_) => None,
+                };
+                self.record(kind, user, Some(email_key), origin).await?;
+            }
+        }
+        result
+    }
+
+    async fn check_credentials(
+        &self,
+        email: &str,
+        password: &str,
+        origin: &Origin,
+    ) -> Result<User, LoginError> {
+        let client_ip = origin.ip.as_deref();
         let now = self.clock.now();
         let parsed = Email::parse(email).ok();
         let email_key = parsed
@@ -265,7 +316,11 @@ where
 
     /// Spends a refresh token for a new pair. Presenting a spent token again revokes every
     /// token of its family: whoever holds the newer one must log in again.
-    pub async fn refresh(&self, secret: &RefreshSecret) -> Result<Session, RefreshError> {
+    pub async fn refresh(
+        &self,
+        secret: &RefreshSecret,
+        origin: &Origin,
+    ) -> Result<Session, RefreshError> {
         let now = self.clock.now();
         let new_secret = self.crypto.refresh_secret();
         let new_expires_at = now + self.policy.refresh_ttl;
@@ -278,8 +333,14 @@ where
                 now,
             )
             .await?;
-        let Rotation::Rotated { user_id, family } = rotation else {
-            return Err(RefreshError::InvalidToken);
+        let (user_id, family) = match rotation {
+            Rotation::Rotated { user_id, family } => (user_id, family),
+            Rotation::Reused { user_id } => {
+                let kind = SecurityEventKind::RefreshReuseDetected;
+                self.record(kind, Some(user_id), None, origin).await?;
+                return Err(RefreshError::InvalidToken);
+            }
+            Rotation::Invalid => return Err(RefreshError::InvalidToken),
         };
         let user = match self.repo.user_by_id(user_id).await? {
             Some(u) if u.status == UserStatus::Active => u,
@@ -302,10 +363,16 @@ where
     }
 
     /// Ends the session the refresh token belongs to.
-    pub async fn logout(&self, secret: &RefreshSecret) -> Result<(), Unexpected> {
-        self.repo
+    pub async fn logout(&self, secret: &RefreshSecret, origin: &Origin) -> Result<(), Unexpected> {
+        let user = self
+            .repo
             .revoke_family_of(&self.crypto.digest(secret), self.clock.now())
-            .await
+            .await?;
+        if let Some(user) = user {
+            self.record(SecurityEventKind::Logout, Some(user), None, origin)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Checks an access token without the database.
@@ -337,6 +404,7 @@ where
         current_session: FamilyId,
         current: &str,
         new: &str,
+        origin: &Origin,
     ) -> Result<(), ChangePasswordError> {
         let user = self
             .repo
@@ -356,6 +424,8 @@ where
         self.repo
             .set_password(user_id, &new_hash, Some(current_session), self.clock.now())
             .await?;
+        let kind = SecurityEventKind::PasswordChanged;
+        self.record(kind, Some(user_id), None, origin).await?;
         Ok(())
     }
 }

@@ -28,6 +28,7 @@ struct State {
     users: HashMap<UserId, (User, PasswordHash)>,
     tokens: HashMap<TokenDigest, StoredToken>,
     failures: Vec<(String, Option<String>, DateTime<Utc>)>,
+    events: Vec<tenantry_audit::SecurityEvent>,
 }
 
 /// Users, sessions and the login throttle, in memory.
@@ -39,6 +40,11 @@ pub struct InMemoryIdentity {
 impl InMemoryIdentity {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The security events recorded so far, oldest first.
+    pub fn security_events(&self) -> Vec<tenantry_audit::SecurityEvent> {
+        self.lock().events.clone()
     }
 
     /// Live (neither spent nor revoked) refresh tokens of a user.
@@ -148,7 +154,9 @@ impl SessionRepository for InMemoryIdentity {
             for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
                 t.revoked = true;
             }
-            return Ok(Rotation::Reused);
+            return Ok(Rotation::Reused {
+                user_id: token.record.user_id,
+            });
         }
         if token.record.expires_at <= now {
             return Ok(Rotation::Invalid);
@@ -180,14 +188,19 @@ impl SessionRepository for InMemoryIdentity {
         &self,
         digest: &TokenDigest,
         _now: DateTime<Utc>,
-    ) -> Result<(), Unexpected> {
+    ) -> Result<Option<UserId>, Unexpected> {
         let mut s = self.lock();
-        if let Some(family) = s.tokens.get(digest).map(|t| t.record.family) {
-            for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
-                t.revoked = true;
-            }
+        let Some((family, user)) = s
+            .tokens
+            .get(digest)
+            .map(|t| (t.record.family, t.record.user_id))
+        else {
+            return Ok(None);
+        };
+        for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
+            t.revoked = true;
         }
-        Ok(())
+        Ok(Some(user))
     }
 }
 
@@ -339,5 +352,32 @@ impl Secrets for FakeCrypto {
 
     fn digest(&self, secret: &RefreshSecret) -> TokenDigest {
         TokenDigest(format!("digest({})", secret.0))
+    }
+}
+
+impl tenantry_audit::SecurityLog for InMemoryIdentity {
+    async fn record(&self, event: tenantry_audit::SecurityEvent) -> Result<(), Unexpected> {
+        self.lock().events.push(event);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        filter: &tenantry_audit::SecurityEventFilter,
+        page: &tenantry_kernel::PageRequest,
+    ) -> Result<tenantry_kernel::Page<tenantry_audit::SecurityEvent>, Unexpected> {
+        let mut events: Vec<_> = self
+            .lock()
+            .events
+            .iter()
+            .rev()
+            .filter(|e| filter.user_id.is_none_or(|u| e.user_id == Some(u)))
+            .filter(|e| filter.kind.is_none_or(|k| e.kind == k))
+            .cloned()
+            .collect();
+        events.truncate(page.limit.get() as usize + 1);
+        Ok(tenantry_kernel::Page::from_rows(events, page.limit, |e| {
+            e.id.to_string()
+        }))
     }
 }

@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use futures_executor::block_on;
 use tenantry_identity::testing::{FakeCrypto, InMemoryIdentity};
 use tenantry_identity::*;
-use tenantry_kernel::{Clock, Email, ManualClock};
+use tenantry_kernel::{Clock, Email, ManualClock, Origin};
 
 struct Fixture {
     svc: AuthService<InMemoryIdentity, FakeCrypto>,
@@ -58,7 +58,7 @@ fn e_mails_are_unique_case_insensitively() {
 fn login_opens_a_session() {
     let f = fixture();
     let u = user(&f, "ann@example.com");
-    let s = block_on(f.svc.login("Ann@Example.com", PASSWORD, Some("10.0.0.1"))).unwrap();
+    let s = block_on(f.svc.login("Ann@Example.com", PASSWORD, &from("10.0.0.1"))).unwrap();
     assert_eq!(s.user.id, u.id);
     assert_eq!(s.user.last_login_at, Some(f.clock.now()));
     assert_eq!(s.access_expires_at - f.clock.now(), Duration::minutes(15));
@@ -77,9 +77,17 @@ fn login_opens_a_session() {
 fn unknown_e_mail_and_wrong_password_look_the_same() {
     let f = fixture();
     user(&f, "ann@example.com");
-    let a = block_on(f.svc.login("nobody@example.com", PASSWORD, None)).unwrap_err();
-    let b = block_on(f.svc.login("ann@example.com", "wrong password!", None)).unwrap_err();
-    let c = block_on(f.svc.login("not an e-mail", PASSWORD, None)).unwrap_err();
+    let a = block_on(
+        f.svc
+            .login("nobody@example.com", PASSWORD, &Origin::default()),
+    )
+    .unwrap_err();
+    let b = block_on(
+        f.svc
+            .login("ann@example.com", "wrong password!", &Origin::default()),
+    )
+    .unwrap_err();
+    let c = block_on(f.svc.login("not an e-mail", PASSWORD, &Origin::default())).unwrap_err();
     for e in [a, b, c] {
         assert!(matches!(e, LoginError::InvalidCredentials), "{e:?}");
     }
@@ -91,33 +99,42 @@ fn five_failures_lock_the_account_for_fifteen_minutes() {
     user(&f, "ann@example.com");
     for _ in 0..5 {
         assert!(matches!(
-            block_on(f.svc.login("ann@example.com", "wrong password!", None)),
+            block_on(
+                f.svc
+                    .login("ann@example.com", "wrong password!", &Origin::default())
+            ),
             Err(LoginError::InvalidCredentials)
         ));
         f.clock.advance(Duration::seconds(10));
     }
     // Locked, even with the right password.
-    match block_on(f.svc.login("ann@example.com", PASSWORD, None)) {
+    match block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())) {
         Err(LoginError::Locked { retry_after_secs }) => assert_eq!(retry_after_secs, 15 * 60 - 10),
         other => panic!("expected a lock, got {other:?}"),
     }
     f.clock.advance(Duration::minutes(15));
-    block_on(f.svc.login("ann@example.com", PASSWORD, None)).unwrap();
+    block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())).unwrap();
     // Success forgot the failures: four more do not lock.
     for _ in 0..4 {
-        let _ = block_on(f.svc.login("ann@example.com", "wrong password!", None));
+        let _ = block_on(
+            f.svc
+                .login("ann@example.com", "wrong password!", &Origin::default()),
+        );
     }
-    block_on(f.svc.login("ann@example.com", PASSWORD, None)).unwrap();
+    block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())).unwrap();
 }
 
 #[test]
 fn unknown_accounts_lock_like_real_ones() {
     let f = fixture();
     for _ in 0..5 {
-        let _ = block_on(f.svc.login("ghost@example.com", "wrong password!", None));
+        let _ = block_on(
+            f.svc
+                .login("ghost@example.com", "wrong password!", &Origin::default()),
+        );
     }
     assert!(matches!(
-        block_on(f.svc.login("ghost@example.com", "x", None)),
+        block_on(f.svc.login("ghost@example.com", "x", &Origin::default())),
         Err(LoginError::Locked { .. })
     ));
 }
@@ -130,19 +147,19 @@ fn one_address_is_limited_across_accounts() {
         let _ = block_on(f.svc.login(
             &format!("user{i}@example.com"),
             "wrong password!",
-            Some("203.0.113.9"),
+            &from("203.0.113.9"),
         ));
     }
     assert!(matches!(
         block_on(
             f.svc
-                .login("ann@example.com", PASSWORD, Some("203.0.113.9"))
+                .login("ann@example.com", PASSWORD, &from("203.0.113.9"))
         ),
         Err(LoginError::TooManyAttempts { .. })
     ));
     block_on(
         f.svc
-            .login("ann@example.com", PASSWORD, Some("198.51.100.1")),
+            .login("ann@example.com", PASSWORD, &from("198.51.100.1")),
     )
     .unwrap();
 }
@@ -159,7 +176,7 @@ fn disabled_users_cannot_log_in() {
     )
     .unwrap();
     assert!(matches!(
-        block_on(f.svc.login("ann@example.com", PASSWORD, None)),
+        block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())),
         Err(LoginError::InvalidCredentials)
     ));
 }
@@ -168,17 +185,17 @@ fn disabled_users_cannot_log_in() {
 fn refresh_rotates_and_reuse_revokes_the_family() {
     let f = fixture();
     let u = user(&f, "ann@example.com");
-    let s1 = block_on(f.svc.login("ann@example.com", PASSWORD, None)).unwrap();
-    let s2 = block_on(f.svc.refresh(&s1.refresh_token)).unwrap();
+    let s1 = block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())).unwrap();
+    let s2 = block_on(f.svc.refresh(&s1.refresh_token, &Origin::default())).unwrap();
     assert_ne!(s2.refresh_token, s1.refresh_token);
     assert_eq!(f.repo.live_tokens(u.id), 1);
     // The old token again: reuse. The whole family dies, the newer token included.
     assert!(matches!(
-        block_on(f.svc.refresh(&s1.refresh_token)),
+        block_on(f.svc.refresh(&s1.refresh_token, &Origin::default())),
         Err(RefreshError::InvalidToken)
     ));
     assert!(matches!(
-        block_on(f.svc.refresh(&s2.refresh_token)),
+        block_on(f.svc.refresh(&s2.refresh_token, &Origin::default())),
         Err(RefreshError::InvalidToken)
     ));
     assert_eq!(f.repo.live_tokens(u.id), 0);
@@ -188,21 +205,24 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
 fn refresh_tokens_expire_and_logout_revokes() {
     let f = fixture();
     user(&f, "ann@example.com");
-    let s = block_on(f.svc.login("ann@example.com", PASSWORD, None)).unwrap();
-    block_on(f.svc.logout(&s.refresh_token)).unwrap();
+    let s = block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())).unwrap();
+    block_on(f.svc.logout(&s.refresh_token, &Origin::default())).unwrap();
     assert!(matches!(
-        block_on(f.svc.refresh(&s.refresh_token)),
+        block_on(f.svc.refresh(&s.refresh_token, &Origin::default())),
         Err(RefreshError::InvalidToken)
     ));
 
-    let s = block_on(f.svc.login("ann@example.com", PASSWORD, None)).unwrap();
+    let s = block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())).unwrap();
     f.clock.advance(Duration::days(30));
     assert!(matches!(
-        block_on(f.svc.refresh(&s.refresh_token)),
+        block_on(f.svc.refresh(&s.refresh_token, &Origin::default())),
         Err(RefreshError::InvalidToken)
     ));
     assert!(matches!(
-        block_on(f.svc.refresh(&RefreshSecret("never-issued".into()))),
+        block_on(
+            f.svc
+                .refresh(&RefreshSecret("never-issued".into()), &Origin::default())
+        ),
         Err(RefreshError::InvalidToken)
     ));
 }
@@ -211,43 +231,53 @@ fn refresh_tokens_expire_and_logout_revokes() {
 fn changing_the_password_ends_other_sessions() {
     let f = fixture();
     let u = user(&f, "ann@example.com");
-    let here = block_on(f.svc.login("ann@example.com", PASSWORD, None)).unwrap();
-    let elsewhere = block_on(f.svc.login("ann@example.com", PASSWORD, None)).unwrap();
+    let here = block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())).unwrap();
+    let elsewhere = block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())).unwrap();
     let (_, family) = f.svc.authenticate(&here.access_token).unwrap();
 
     assert!(matches!(
-        block_on(
-            f.svc
-                .change_password(u.id, family, "not it at all", "a brand new passphrase")
-        ),
+        block_on(f.svc.change_password(
+            u.id,
+            family,
+            "not it at all",
+            "a brand new passphrase",
+            &Origin::default()
+        )),
         Err(ChangePasswordError::WrongPassword)
     ));
     assert!(matches!(
-        block_on(f.svc.change_password(u.id, family, PASSWORD, "password123")),
+        block_on(
+            f.svc
+                .change_password(u.id, family, PASSWORD, "password123", &Origin::default())
+        ),
         Err(ChangePasswordError::Invalid(_))
     ));
-    block_on(
-        f.svc
-            .change_password(u.id, family, PASSWORD, "a brand new passphrase"),
-    )
+    block_on(f.svc.change_password(
+        u.id,
+        family,
+        PASSWORD,
+        "a brand new passphrase",
+        &Origin::default(),
+    ))
     .unwrap();
 
     assert!(
-        block_on(f.svc.refresh(&here.refresh_token)).is_ok(),
+        block_on(f.svc.refresh(&here.refresh_token, &Origin::default())).is_ok(),
         "this session goes on"
     );
     assert!(matches!(
-        block_on(f.svc.refresh(&elsewhere.refresh_token)),
+        block_on(f.svc.refresh(&elsewhere.refresh_token, &Origin::default())),
         Err(RefreshError::InvalidToken)
     ));
     assert!(matches!(
-        block_on(f.svc.login("ann@example.com", PASSWORD, None)),
+        block_on(f.svc.login("ann@example.com", PASSWORD, &Origin::default())),
         Err(LoginError::InvalidCredentials)
     ));
-    block_on(
-        f.svc
-            .login("ann@example.com", "a brand new passphrase", None),
-    )
+    block_on(f.svc.login(
+        "ann@example.com",
+        "a brand new passphrase",
+        &Origin::default(),
+    ))
     .unwrap();
 }
 
@@ -265,4 +295,11 @@ fn profile() {
         block_on(f.svc.me(tenantry_kernel::UserId::new())),
         Err(UserError::NotFound)
     ));
+}
+
+fn from(ip: &str) -> Origin {
+    Origin {
+        ip: Some(ip.to_owned()),
+        ..Origin::default()
+    }
 }

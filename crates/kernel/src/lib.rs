@@ -20,6 +20,6 @@ pub use ids::{
 };
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub use quota::{QuotaError, QuotaGate, Unlimited};
-pub use search::{InvalidSearch, SearchQuery};
+pub use search::{GlobalSearch, InvalidSearch, SearchGroup, SearchHit, SearchKind, SearchQuery};
 pub mod email;
 pub use email::Email;

@@ -135,3 +135,56 @@ mod tests {
         assert_eq!(q.snippet("short", 40), "short");
     }
 }
+
+/// What global search can look through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SearchKind {
+    Products,
+    Projects,
+    Tasks,
+    Members,
+}
+
+impl SearchKind {
+    pub const ALL: [Self; 4] = [Self::Products, Self::Projects, Self::Tasks, Self::Members];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Products => "products",
+            Self::Projects => "projects",
+            Self::Tasks => "tasks",
+            Self::Members => "members",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One result: what to link to and what to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchHit {
+    pub id: String,
+    pub title: String,
+    pub snippet: String,
+}
+
+/// The results of one kind: how many match in all, and the first few.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchGroup {
+    pub kind: SearchKind,
+    pub count: u64,
+    pub hits: Vec<SearchHit>,
+}
+
+/// Searches a tenant's data of several kinds with the backends' full-text engines.
+pub trait GlobalSearch: Clone + Send + Sync + 'static {
+    fn search(
+        &self,
+        ctx: &crate::TenantCtx,
+        query: &SearchQuery,
+        kinds: &[SearchKind],
+        hits_per_kind: u32,
+    ) -> impl std::future::Future<Output = Result<Vec<SearchGroup>, crate::Unexpected>> + Send;
+}

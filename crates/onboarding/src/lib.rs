@@ -23,8 +23,9 @@ pub struct Onboard {
     pub owner_email: Email,
     pub owner_name: DisplayName,
     pub password: String,
-    /// For the login throttle when the e-mail has an account.
-    pub client_ip: Option<String>,
+    /// Where the request came from: the login throttle and the security log when the
+    /// e-mail has an account.
+    pub origin: tenantry_kernel::Origin,
 }
 
 /// The owner: someone new, or an existing account.
@@ -94,7 +95,8 @@ where
         + DomainRepository
         + UserRepository
         + SessionRepository
-        + LoginThrottle,
+        + LoginThrottle
+        + tenantry_audit::SecurityLog,
     C: PasswordHasher + AccessTokens + Secrets,
 {
     pub fn new(repo: R, tenants: TenantService<R>, auth: AuthService<R, C>) -> Self {
@@ -116,11 +118,7 @@ where
                 // An existing account proves its password under the login throttle.
                 let user = self
                     .auth
-                    .verify_credentials(
-                        req.owner_email.as_str(),
-                        &req.password,
-                        req.client_ip.as_deref(),
-                    )
+                    .verify_credentials(req.owner_email.as_str(), &req.password, &req.origin)
                     .await
                     .map_err(|e| match e {
                         tenantry_identity::LoginError::InvalidCredentials => {

@@ -243,7 +243,9 @@ impl Db {
                 .set(refresh_tokens::revoked_at.eq(Some(now)))
                 .execute(conn)
                 .await?;
-                return Ok(Rotation::Reused);
+                return Ok(Rotation::Reused {
+                    user_id: UserId::from_uuid(user_id.0),
+                });
             }
             Ok(Rotation::Invalid)
         })
@@ -253,25 +255,26 @@ impl Db {
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<UserId>, StoreError> {
         tx!(self, write, tenant = None, |conn| {
-            let family: Option<DbUuid> = refresh_tokens::table
+            let found: Option<(DbUuid, DbUuid)> = refresh_tokens::table
                 .find(&digest.0)
-                .select(refresh_tokens::family)
+                .select((refresh_tokens::family, refresh_tokens::user_id))
                 .first(conn)
                 .await
                 .optional()?;
-            if let Some(family) = family {
-                diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::family.eq(family))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set(refresh_tokens::revoked_at.eq(Some(now)))
-                .execute(conn)
-                .await?;
-            }
-            Ok(())
+            let Some((family, user)) = found else {
+                return Ok(None);
+            };
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::family.eq(family))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(Some(now)))
+            .execute(conn)
+            .await?;
+            Ok(Some(UserId::from_uuid(user.0)))
         })
     }
 
@@ -452,7 +455,7 @@ impl SessionRepository for Db {
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
-    ) -> Result<(), Unexpected> {
+    ) -> Result<Option<UserId>, Unexpected> {
         Ok(self.revoke_family(digest, now).await?)
     }
 }

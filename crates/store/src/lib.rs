@@ -15,8 +15,10 @@ mod invitations;
 mod migrate;
 mod onboarding;
 mod products;
+mod projects;
 mod rbac;
 mod schema;
+mod search;
 mod tenancy;
 #[cfg(feature = "testing")]
 #[allow(clippy::expect_used, clippy::panic)]

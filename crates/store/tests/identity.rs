@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
+use tenantry_kernel::Origin;
 
 use chrono::{Duration, Utc};
 use tenantry_identity::testing::FakeCrypto;
@@ -52,19 +53,19 @@ backend_tests! {
     async fn login_records_the_time_and_lockout_is_persisted(t: &TestDb) {
         let (svc, clock) = service(t.db());
         let u = user(&svc, "ann@example.com").await;
-        svc.login("ann@example.com", PASSWORD, Some("10.1.1.1")).await.unwrap();
+        svc.login("ann@example.com", PASSWORD, &from("10.1.1.1")).await.unwrap();
         assert_eq!(t.db().user_by_id(u.id).await.unwrap().unwrap().last_login_at, Some(clock.now()));
         for _ in 0..5 {
-            let e = svc.login("ann@example.com", "wrong password!", Some("10.1.1.1")).await.unwrap_err();
+            let e = svc.login("ann@example.com", "wrong password!", &from("10.1.1.1")).await.unwrap_err();
             assert!(matches!(e, LoginError::InvalidCredentials));
             clock.advance(Duration::seconds(1));
         }
-        match svc.login("ann@example.com", PASSWORD, Some("10.1.1.1")).await {
+        match svc.login("ann@example.com", PASSWORD, &from("10.1.1.1")).await {
             Err(LoginError::Locked { retry_after_secs }) => assert_eq!(retry_after_secs, 15 * 60 - 1),
             other => panic!("expected a lock, got {other:?}"),
         }
         clock.advance(Duration::minutes(15));
-        svc.login("ann@example.com", PASSWORD, Some("10.1.1.1")).await.unwrap();
+        svc.login("ann@example.com", PASSWORD, &from("10.1.1.1")).await.unwrap();
         assert_eq!(t.db().account_failures("ann@example.com", clock.now() - Duration::hours(1)).await.unwrap().count, 0);
     }
 
@@ -74,7 +75,7 @@ backend_tests! {
         let guesses: Vec<_> = (0..12)
             .map(|i| {
                 let svc = svc.clone();
-                tokio::spawn(async move { svc.login("ann@example.com", &format!("wrong password {i}"), None).await })
+                tokio::spawn(async move { svc.login("ann@example.com", &format!("wrong password {i}"), &Origin::default()).await })
             })
             .collect();
         let mut checked = 0;
@@ -86,19 +87,19 @@ backend_tests! {
             }
         }
         assert!(checked <= 5, "{checked} guesses were checked; the limit is 5");
-        assert!(matches!(svc.login("ann@example.com", PASSWORD, None).await, Err(LoginError::Locked { .. })));
+        assert!(matches!(svc.login("ann@example.com", PASSWORD, &Origin::default()).await, Err(LoginError::Locked { .. })));
     }
 
     async fn address_limit_counts_every_account(t: &TestDb) {
         let (svc, clock) = service(t.db());
         user(&svc, "ann@example.com").await;
         for i in 0..50 {
-            let _ = svc.login(&format!("u{i}@example.com"), "wrong password!", Some("203.0.113.7")).await;
+            let _ = svc.login(&format!("u{i}@example.com"), "wrong password!", &from("203.0.113.7")).await;
         }
         let f = t.db().address_failures("203.0.113.7", clock.now() - Duration::minutes(15)).await.unwrap();
         assert_eq!(f.count, 50);
         assert!(matches!(
-            svc.login("ann@example.com", PASSWORD, Some("203.0.113.7")).await,
+            svc.login("ann@example.com", PASSWORD, &from("203.0.113.7")).await,
             Err(LoginError::TooManyAttempts { .. })
         ));
     }
@@ -106,25 +107,25 @@ backend_tests! {
     async fn refresh_rotation_and_reuse_detection(t: &TestDb) {
         let (svc, clock) = service(t.db());
         user(&svc, "ann@example.com").await;
-        let s1 = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        let s1 = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
         clock.advance(Duration::minutes(1));
-        let s2 = svc.refresh(&s1.refresh_token).await.unwrap();
-        let s3 = svc.refresh(&s2.refresh_token).await.unwrap();
-        assert!(matches!(svc.refresh(&s1.refresh_token).await, Err(RefreshError::InvalidToken)), "reuse");
-        assert!(matches!(svc.refresh(&s3.refresh_token).await, Err(RefreshError::InvalidToken)), "family revoked");
+        let s2 = svc.refresh(&s1.refresh_token, &Origin::default()).await.unwrap();
+        let s3 = svc.refresh(&s2.refresh_token, &Origin::default()).await.unwrap();
+        assert!(matches!(svc.refresh(&s1.refresh_token, &Origin::default()).await, Err(RefreshError::InvalidToken)), "reuse");
+        assert!(matches!(svc.refresh(&s3.refresh_token, &Origin::default()).await, Err(RefreshError::InvalidToken)), "family revoked");
         // Another login is another family, untouched.
-        let other = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
-        svc.refresh(&other.refresh_token).await.unwrap();
+        let other = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
+        svc.refresh(&other.refresh_token, &Origin::default()).await.unwrap();
     }
 
     async fn concurrent_refreshes_with_one_token_are_a_reuse(t: &TestDb) {
         let (svc, _) = service(t.db());
         user(&svc, "ann@example.com").await;
-        let s = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        let s = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
         let tasks: Vec<_> = (0..4)
             .map(|_| {
                 let (svc, token) = (svc.clone(), s.refresh_token.clone());
-                tokio::spawn(async move { svc.refresh(&token).await })
+                tokio::spawn(async move { svc.refresh(&token, &Origin::default()).await })
             })
             .collect();
         let mut winners = vec![];
@@ -136,30 +137,30 @@ backend_tests! {
         assert_eq!(winners.len(), 1, "exactly one refresh wins with one token");
         for w in winners {
             // The losers presented a spent token: the winner's new token is revoked too.
-            assert!(matches!(svc.refresh(&w.refresh_token).await, Err(RefreshError::InvalidToken)));
+            assert!(matches!(svc.refresh(&w.refresh_token, &Origin::default()).await, Err(RefreshError::InvalidToken)));
         }
     }
 
     async fn expiry_logout_and_password_change(t: &TestDb) {
         let (svc, clock) = service(t.db());
         let u = user(&svc, "ann@example.com").await;
-        let s = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
-        svc.logout(&s.refresh_token).await.unwrap();
-        assert!(svc.refresh(&s.refresh_token).await.is_err(), "logged out");
+        let s = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
+        svc.logout(&s.refresh_token, &Origin::default()).await.unwrap();
+        assert!(svc.refresh(&s.refresh_token, &Origin::default()).await.is_err(), "logged out");
 
-        let expiring = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
-        let here = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
-        let elsewhere = svc.login("ann@example.com", PASSWORD, None).await.unwrap();
+        let expiring = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
+        let here = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
+        let elsewhere = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
         let (_, family) = svc.authenticate(&here.access_token).unwrap();
-        svc.change_password(u.id, family, PASSWORD, "a brand new passphrase").await.unwrap();
-        let here2 = svc.refresh(&here.refresh_token).await.unwrap();
-        assert!(svc.refresh(&elsewhere.refresh_token).await.is_err(), "other sessions end");
-        assert!(svc.login("ann@example.com", PASSWORD, None).await.is_err());
-        svc.login("ann@example.com", "a brand new passphrase", None).await.unwrap();
+        svc.change_password(u.id, family, PASSWORD, "a brand new passphrase", &Origin::default()).await.unwrap();
+        let here2 = svc.refresh(&here.refresh_token, &Origin::default()).await.unwrap();
+        assert!(svc.refresh(&elsewhere.refresh_token, &Origin::default()).await.is_err(), "other sessions end");
+        assert!(svc.login("ann@example.com", PASSWORD, &Origin::default()).await.is_err());
+        svc.login("ann@example.com", "a brand new passphrase", &Origin::default()).await.unwrap();
 
         clock.advance(Duration::days(30));
-        assert!(svc.refresh(&here2.refresh_token).await.is_err(), "expired after 30 days");
-        assert!(svc.refresh(&expiring.refresh_token).await.is_err());
+        assert!(svc.refresh(&here2.refresh_token, &Origin::default()).await.is_err(), "expired after 30 days");
+        assert!(svc.refresh(&expiring.refresh_token, &Origin::default()).await.is_err());
     }
 
     async fn disabled_users_are_refused(t: &TestDb) {
@@ -167,7 +168,7 @@ backend_tests! {
         let mut u = User::new(Email::parse("off@example.com").unwrap(), DisplayName::parse("Off").unwrap(), clock.now());
         u.status = UserStatus::Disabled;
         t.db().create_user(&u, &PasswordHash(format!("fake:{PASSWORD}"))).await.unwrap();
-        assert!(matches!(svc.login("off@example.com", PASSWORD, None).await, Err(LoginError::InvalidCredentials)));
+        assert!(matches!(svc.login("off@example.com", PASSWORD, &Origin::default()).await, Err(LoginError::InvalidCredentials)));
     }
 
     async fn the_first_signing_key_stored_wins(t: &TestDb) {
@@ -176,5 +177,12 @@ backend_tests! {
         assert_eq!(first, ("kid-a".to_owned(), "pem-a".to_owned()));
         let second = t.db().signing_key_or_insert("kid-b", "pem-b", now).await.unwrap();
         assert_eq!(second, first);
+    }
+}
+
+fn from(ip: &str) -> tenantry_kernel::Origin {
+    tenantry_kernel::Origin {
+        ip: Some(ip.to_owned()),
+        ..tenantry_kernel::Origin::default()
     }
 }

@@ -42,7 +42,7 @@ fn request(slug: &str, email: &str, password: &str) -> Onboard {
         owner_email: Email::parse(email).unwrap(),
         owner_name: DisplayName::parse("Ann Lee").unwrap(),
         password: password.to_owned(),
-        client_ip: None,
+        origin: tenantry_kernel::Origin::default(),
     }
 }
 

@@ -9,6 +9,7 @@ use tenantry_kernel::{Cursor, Limit, PageRequest, UserId};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::guard::Member;
+use crate::json::ApiQuery;
 use crate::problem::{Problem, ProblemBody};
 use crate::responses::MemberErrors;
 use crate::routes::products::invalid_cursor;
@@ -126,9 +127,9 @@ pub struct ListAuditQuery {
 pub async fn list_audit_logs(
     m: Member,
     state: Data,
-    query: web::Query<ListAuditQuery>,
+    query: ApiQuery<ListAuditQuery>,
 ) -> Result<web::Json<AuditPage>, Problem> {
-    let q = query.into_inner();
+    let q = query.0;
     let limit = match q.limit {
         None => Limit::default(),
         Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,

@@ -1,15 +1,20 @@
 //! Sessions and the caller's own account. Platform-level: no tenant is needed.
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use tenantry_audit::{SecurityEvent, SecurityEventFilter, SecurityEventKind};
 use tenantry_identity::{DisplayName, RefreshSecret};
+use tenantry_kernel::{Cursor, Limit, PageRequest, UserId};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::authn::{Authenticated, client_ip};
+use crate::authn::Authenticated;
 use crate::dto::{
     ChangePasswordBody, JwkView, JwksView, LoginBody, RefreshBody, SessionView, UpdateMeBody,
     UserTenantView, UserView,
 };
 use crate::json::ApiJson;
 use crate::problem::{Problem, field_errors};
+use crate::request_context::origin_of;
 use crate::responses::{BodyErrors, Unauthenticated};
 use crate::state::AppState;
 
@@ -35,10 +40,10 @@ pub async fn login(
     state: Data,
     body: ApiJson<LoginBody>,
 ) -> Result<web::Json<SessionView>, Problem> {
-    let ip = client_ip(&req);
+    let origin = origin_of(&req);
     let session = state
         .auth
-        .login(&body.0.email, &body.0.password, ip.as_deref())
+        .login(&body.0.email, &body.0.password, &origin)
         .await?;
     Ok(web::Json(SessionView::new(&session)))
 }
@@ -58,12 +63,13 @@ pub async fn login(
 )]
 #[post("/api/v1/auth/refresh")]
 pub async fn refresh(
+    req: HttpRequest,
     state: Data,
     body: ApiJson<RefreshBody>,
 ) -> Result<web::Json<SessionView>, Problem> {
     let session = state
         .auth
-        .refresh(&RefreshSecret(body.0.refresh_token))
+        .refresh(&RefreshSecret(body.0.refresh_token), &origin_of(&req))
         .await?;
     Ok(web::Json(SessionView::new(&session)))
 }
@@ -78,10 +84,14 @@ pub async fn refresh(
     )
 )]
 #[post("/api/v1/auth/logout")]
-pub async fn logout(state: Data, body: ApiJson<RefreshBody>) -> Result<HttpResponse, Problem> {
+pub async fn logout(
+    req: HttpRequest,
+    state: Data,
+    body: ApiJson<RefreshBody>,
+) -> Result<HttpResponse, Problem> {
     state
         .auth
-        .logout(&RefreshSecret(body.0.refresh_token))
+        .logout(&RefreshSecret(body.0.refresh_token), &origin_of(&req))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -145,6 +155,7 @@ pub async fn update_me(
 )]
 #[post("/api/v1/auth/password")]
 pub async fn change_password(
+    req: HttpRequest,
     who: Authenticated,
     state: Data,
     body: ApiJson<ChangePasswordBody>,
@@ -157,6 +168,7 @@ pub async fn change_password(
             who.session,
             &b.current_password,
             &b.new_password,
+            &origin_of(&req),
         )
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -201,4 +213,131 @@ pub async fn my_tenants(
     Ok(web::Json(
         tenants.iter().map(UserTenantView::from).collect(),
     ))
+}
+
+/// The caller's own account events (logins, failed logins, lockouts, logouts, password
+/// changes, refresh-token reuse), newest first.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer_token" = [])),
+    params(SecurityEventsQuery),
+    responses(
+        (status = 200, description = "One page of events", body = SecurityEventPage),
+        (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        Unauthenticated,
+    )
+)]
+#[get("/api/v1/auth/me/security-events")]
+pub async fn my_security_events(
+    who: Authenticated,
+    state: Data,
+    query: web::Query<SecurityEventsQuery>,
+) -> Result<web::Json<SecurityEventPage>, Problem> {
+    let (mut filter, page) = query.into_inner().into_domain()?;
+    filter.user_id = Some(who.user_id);
+    security_events(&state, &filter, &page).await
+}
+
+/// One page of the platform security log.
+pub async fn security_events(
+    state: &AppState,
+    filter: &SecurityEventFilter,
+    page: &PageRequest,
+) -> Result<web::Json<SecurityEventPage>, Problem> {
+    use tenantry_audit::SecurityLog;
+    let found = state.db.list(filter, page).await?;
+    Ok(web::Json(SecurityEventPage {
+        items: found.items.iter().map(SecurityEventView::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecurityEventView {
+    pub id: uuid::Uuid,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `login_succeeded`, `login_failed`, `locked_out`, `logout`, `refresh_reuse_detected`
+    /// or `password_changed`.
+    #[schema(example = "login_failed")]
+    pub kind: String,
+    pub user_id: Option<uuid::Uuid>,
+    /// The (normalised) e-mail a login named.
+    pub email: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<&SecurityEvent> for SecurityEventView {
+    fn from(e: &SecurityEvent) -> Self {
+        Self {
+            id: *e.id.as_uuid(),
+            at: e.at,
+            kind: e.kind.as_str().to_owned(),
+            user_id: e.user_id.map(|u| *u.as_uuid()),
+            email: e.email.clone(),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecurityEventPage {
+    pub items: Vec<SecurityEventView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SecurityEventsQuery {
+    /// Only events of this account (platform log only; your own log is always yours).
+    pub user_id: Option<uuid::Uuid>,
+    /// Only events of this kind.
+    pub kind: Option<String>,
+    /// At or after this time.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Before this time.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl SecurityEventsQuery {
+    pub fn into_domain(self) -> Result<(SecurityEventFilter, PageRequest), Problem> {
+        let limit = match self.limit {
+            None => Limit::default(),
+            Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
+        };
+        let after = self
+            .cursor
+            .map(|c| {
+                Cursor::parse(&c)
+                    .ok()
+                    .filter(|c| c.key().parse::<uuid::Uuid>().is_ok())
+                    .ok_or_else(|| {
+                        crate::routes::products::invalid_cursor(
+                            "cursor is not one this service issued".into(),
+                        )
+                    })
+            })
+            .transpose()?;
+        let kind = self
+            .kind
+            .map(|k| {
+                SecurityEventKind::parse(&k)
+                    .ok_or_else(|| Problem::invalid_query(format!("kind: unknown kind '{k}'")))
+            })
+            .transpose()?;
+        Ok((
+            SecurityEventFilter {
+                user_id: self.user_id.map(UserId::from_uuid),
+                kind,
+                from: self.from,
+                to: self.to,
+            },
+            PageRequest { limit, after },
+        ))
+    }
 }

@@ -8,6 +8,8 @@ pub mod invitations;
 pub mod onboard;
 pub mod platform;
 pub mod products;
+pub mod projects;
+pub mod search;
 pub mod team;
 pub mod tenant;
 
@@ -38,6 +40,18 @@ pub const TENANT_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/products/{id}", "products:read"),
     ("PATCH", "/api/v1/products/{id}", "products:write"),
     ("DELETE", "/api/v1/products/{id}", "products:write"),
+    ("GET", "/api/v1/projects", "projects:read"),
+    ("POST", "/api/v1/projects", "projects:write"),
+    ("GET", "/api/v1/projects/{id}", "projects:read"),
+    ("PATCH", "/api/v1/projects/{id}", "projects:write"),
+    ("DELETE", "/api/v1/projects/{id}", "projects:write"),
+    ("GET", "/api/v1/projects/{id}/tasks", "projects:read"),
+    ("POST", "/api/v1/projects/{id}/tasks", "projects:write"),
+    ("GET", "/api/v1/tasks/{id}", "projects:read"),
+    ("PATCH", "/api/v1/tasks/{id}", "projects:write"),
+    ("DELETE", "/api/v1/tasks/{id}", "projects:write"),
+    ("POST", "/api/v1/tasks/{id}/toggle", "projects:write"),
+    ("GET", "/api/v1/search", "tenant:read"),
     ("GET", "/api/v1/audit-logs", "audit:read"),
     ("GET", "/api/v1/audit-logs/verify", "audit:read"),
 ];
@@ -62,6 +76,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::update_me)
         .service(auth::change_password)
         .service(auth::my_tenants)
+        .service(auth::my_security_events)
         // Sign-up and the permission catalogue (no tenant, no token).
         .service(onboard::onboard)
         .service(onboard::permissions)
@@ -88,6 +103,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(products::get_product)
         .service(products::update_product)
         .service(products::delete_product)
+        .service(projects::list_projects)
+        .service(projects::create_project)
+        .service(projects::get_project)
+        .service(projects::update_project)
+        .service(projects::delete_project)
+        .service(projects::list_tasks)
+        .service(projects::create_task)
+        .service(projects::get_task)
+        .service(projects::update_task)
+        .service(projects::delete_task)
+        .service(projects::toggle_task)
+        .service(search::search)
         .service(audit::list_audit_logs)
         .service(audit::verify_audit_logs)
         // Invitation links: by token, before any tenant (no `Member`).
@@ -106,5 +133,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(platform::verify_domain)
         .service(platform::set_primary_domain)
         .service(platform::get_branding)
-        .service(platform::update_branding);
+        .service(platform::update_branding)
+        .service(platform::security_events);
 }

@@ -55,7 +55,7 @@ pub async fn onboard(
             owner_email: email.clone(),
             owner_name: name.clone(),
             password: b.password,
-            client_ip: crate::authn::client_ip(&req),
+            origin: (*crate::request_context::origin_of(&req)).clone(),
         })
         .await?;
     state.members.invalidate();

@@ -451,3 +451,25 @@ fn branding_patch(body: BrandingPatchBody) -> Result<BrandingPatch, Vec<FieldErr
         Err(errors)
     }
 }
+
+/// The platform security log: account events (logins, failures, lockouts, logouts, password
+/// changes, refresh-token reuse) of every user, newest first.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(crate::routes::auth::SecurityEventsQuery),
+    responses(
+        (status = 200, description = "One page of events", body = crate::routes::auth::SecurityEventPage),
+        (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+    )
+)]
+#[get("/api/v1/platform/security-events")]
+pub async fn security_events(
+    _op: Operator,
+    state: Data,
+    query: web::Query<crate::routes::auth::SecurityEventsQuery>,
+) -> Result<web::Json<crate::routes::auth::SecurityEventPage>, Problem> {
+    let (filter, page) = query.into_inner().into_domain()?;
+    crate::routes::auth::security_events(&state, &filter, &page).await
+}

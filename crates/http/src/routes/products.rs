@@ -15,7 +15,7 @@ use tenantry_products::{
 use utoipa::{IntoParams, ToSchema};
 
 use crate::guard::Member;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
 use crate::problem::{FieldError, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
@@ -337,9 +337,9 @@ pub async fn create_product(
 pub async fn list_products(
     m: Member,
     state: Data,
-    query: web::Query<ListProductsQuery>,
+    query: ApiQuery<ListProductsQuery>,
 ) -> Result<web::Json<ProductPage>, Problem> {
-    let query = query.into_inner().into_domain()?;
+    let query = query.0.into_domain()?;
     let page = state.products.list(&m.ctx, &query).await?;
     Ok(web::Json(ProductPage {
         items: page.items.iter().map(ProductView::from).collect(),
@@ -622,7 +622,7 @@ pub fn quota_exceeded(e: &tenantry_kernel::QuotaError) -> Problem {
     Problem::new(StatusCode::FORBIDDEN, "quota_exceeded", "Quota exceeded").detail(e.to_string())
 }
 
-fn quota(e: tenantry_kernel::QuotaError) -> Problem {
+pub(crate) fn quota(e: tenantry_kernel::QuotaError) -> Problem {
     match e {
         tenantry_kernel::QuotaError::Unexpected(u) => Problem::internal(u),
         other => quota_exceeded(&other),

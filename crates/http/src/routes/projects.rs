@@ -1,0 +1,572 @@
+//! Projects and tasks of the current tenant (`projects:read` / `projects:write`).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tenantry_kernel::{Cursor, Limit, ProjectId, SearchQuery, TaskId, UserId};
+use tenantry_projects::{
+    CreatedAfter, LongText, NewProject, NewTask, Project, ProjectError, ProjectName, ProjectPatch,
+    ProjectQuery, Task, TaskError, TaskPatch, TaskQuery, TaskTitle,
+};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::present;
+use crate::guard::Member;
+use crate::json::{ApiJson, ApiQuery};
+use crate::problem::{FieldError, Problem, ProblemBody};
+use crate::responses::{BodyErrors, MemberErrors};
+use crate::routes::products::invalid_cursor;
+use crate::state::AppState;
+
+type Data = web::Data<AppState>;
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectView {
+    pub id: uuid::Uuid,
+    #[schema(example = "Website relaunch")]
+    pub name: String,
+    pub description: String,
+    pub archived: bool,
+    pub created_by: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Project> for ProjectView {
+    fn from(p: &Project) -> Self {
+        Self {
+            id: *p.id.as_uuid(),
+            name: p.name.as_str().to_owned(),
+            description: p.description.as_str().to_owned(),
+            archived: p.archived,
+            created_by: p.created_by.map(|u| *u.as_uuid()),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskView {
+    pub id: uuid::Uuid,
+    pub project_id: uuid::Uuid,
+    #[schema(example = "Write the launch post")]
+    pub title: String,
+    pub notes: String,
+    pub is_done: bool,
+    pub due_date: Option<NaiveDate>,
+    /// A member of the tenant.
+    pub assignee_id: Option<uuid::Uuid>,
+    pub created_by: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Task> for TaskView {
+    fn from(t: &Task) -> Self {
+        Self {
+            id: *t.id.as_uuid(),
+            project_id: *t.project_id.as_uuid(),
+            title: t.title.as_str().to_owned(),
+            notes: t.notes.as_str().to_owned(),
+            is_done: t.is_done,
+            due_date: t.due_date,
+            assignee_id: t.assignee_id.map(|u| *u.as_uuid()),
+            created_by: t.created_by.map(|u| *u.as_uuid()),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectPage {
+    pub items: Vec<ProjectView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskPage {
+    pub items: Vec<TaskView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateProjectBody {
+    #[schema(example = "Website relaunch")]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateProjectBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub archived: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateTaskBody {
+    #[schema(example = "Write the launch post")]
+    pub title: String,
+    #[serde(default)]
+    pub notes: String,
+    pub due_date: Option<NaiveDate>,
+    /// A member of this tenant.
+    pub assignee_id: Option<uuid::Uuid>,
+}
+
+/// Fields to change; absent fields stay, `null` clears `due_date` or `assignee_id`.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateTaskBody {
+    /// Moves the task to another project of this tenant.
+    pub project_id: Option<uuid::Uuid>,
+    pub title: Option<String>,
+    pub notes: Option<String>,
+    pub is_done: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub due_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub assignee_id: Option<Option<uuid::Uuid>>,
+}
+
+/// Parses optional text fields, collecting every error.
+struct Fields(Vec<FieldError>);
+
+impl Fields {
+    fn take<T>(&mut self, field: &str, r: Result<T, tenantry_projects::InvalidValue>) -> Option<T> {
+        r.map_err(|e| self.0.push(FieldError::new(field, e.0))).ok()
+    }
+
+    fn opt<T>(
+        &mut self,
+        field: &str,
+        v: Option<String>,
+        parse: fn(&str) -> Result<T, tenantry_projects::InvalidValue>,
+    ) -> Option<T> {
+        v.and_then(|v| self.take(field, parse(&v)))
+    }
+
+    fn finish(self) -> Result<(), Problem> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::validation(self.0))
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListProjectsQuery {
+    pub archived: Option<bool>,
+    /// Full-text search over name and description.
+    pub q: Option<String>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListTasksQuery {
+    pub is_done: Option<bool>,
+    pub assignee_id: Option<uuid::Uuid>,
+    /// Full-text search over title and notes.
+    pub q: Option<String>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn paging(
+    limit: Option<u32>,
+    cursor: Option<String>,
+    q: Option<String>,
+) -> Result<(Limit, Option<CreatedAfter>, Option<SearchQuery>), Problem> {
+    let limit = match limit {
+        None => Limit::default(),
+        Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
+    };
+    let after = cursor
+        .map(|c| {
+            Cursor::parse(&c)
+                .map_err(|e| e.to_string())
+                .and_then(|c| CreatedAfter::parse(&c).map_err(|e| e.0))
+                .map_err(invalid_cursor)
+        })
+        .transpose()?;
+    let search = q
+        .as_deref()
+        .map(SearchQuery::parse)
+        .transpose()
+        .map_err(|e| Problem::invalid_query(format!("q: {e}")))?;
+    Ok((limit, after, search))
+}
+
+fn project_not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "project_not_found",
+        "Project not found",
+    )
+    .detail("No project with this id exists in this tenant")
+}
+
+fn task_not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "task_not_found", "Task not found")
+        .detail("No task with this id exists in this tenant")
+}
+
+impl From<ProjectError> for Problem {
+    fn from(e: ProjectError) -> Self {
+        match e {
+            ProjectError::NotFound => project_not_found(),
+            ProjectError::Quota(q) => crate::routes::products::quota(q),
+            ProjectError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}
+
+/// Task errors; `in_path` says whether a missing parent was named in the path (404) — a
+/// project named in the body is a field error (422).
+fn task_problem(e: TaskError, missing: fn() -> Problem) -> Problem {
+    match e {
+        TaskError::NotFound => missing(),
+        TaskError::ProjectNotFound => Problem::field(
+            "project_id",
+            "no project with this id exists in this tenant",
+        ),
+        TaskError::AssigneeNotMember => Problem::field(
+            "assignee_id",
+            "the assignee must be a member of this tenant",
+        ),
+        TaskError::Quota(q) => crate::routes::products::quota(q),
+        TaskError::Unexpected(u) => Problem::internal(u),
+    }
+}
+
+/// Create a project.
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    request_body = CreateProjectBody,
+    responses(
+        (status = 201, description = "The project", body = ProjectView),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/projects")]
+pub async fn create_project(
+    m: Member,
+    state: Data,
+    body: ApiJson<CreateProjectBody>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.0;
+    let mut f = Fields(vec![]);
+    let name = f.take("name", ProjectName::parse(&b.name));
+    let description = f.take("description", LongText::parse(&b.description));
+    f.finish()?;
+    let (Some(name), Some(description)) = (name, description) else {
+        return Err(Problem::field("", "invalid project"));
+    };
+    let project = state
+        .projects
+        .create_project(&m.ctx, NewProject { name, description })
+        .await?;
+    Ok(HttpResponse::Created().json(ProjectView::from(&project)))
+}
+
+/// List projects, oldest first.
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(ListProjectsQuery),
+    responses(
+        (status = 200, description = "One page of projects", body = ProjectPage),
+        (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/projects")]
+pub async fn list_projects(
+    m: Member,
+    state: Data,
+    query: ApiQuery<ListProjectsQuery>,
+) -> Result<web::Json<ProjectPage>, Problem> {
+    let q = query.0;
+    let (limit, after, search) = paging(q.limit, q.cursor, q.q)?;
+    let query = ProjectQuery {
+        archived: q.archived,
+        search,
+        limit,
+        after,
+    };
+    let page = state.projects.projects(&m.ctx, &query).await?;
+    Ok(web::Json(ProjectPage {
+        items: page.items.iter().map(ProjectView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One project.
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The project's id")),
+    responses(
+        (status = 200, description = "The project", body = ProjectView),
+        (status = 404, description = "No such project here (`project_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/projects/{id}")]
+pub async fn get_project(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<web::Json<ProjectView>, Problem> {
+    let project = state
+        .projects
+        .project(&m.ctx, ProjectId::from_uuid(path.into_inner()))
+        .await?
+        .ok_or_else(project_not_found)?;
+    Ok(web::Json(ProjectView::from(&project)))
+}
+
+/// Change a project (rename, describe, archive).
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The project's id")),
+    request_body = UpdateProjectBody,
+    responses(
+        (status = 200, description = "The project after the change", body = ProjectView),
+        (status = 404, description = "No such project here (`project_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[patch("/api/v1/projects/{id}")]
+pub async fn update_project(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+    body: ApiJson<UpdateProjectBody>,
+) -> Result<web::Json<ProjectView>, Problem> {
+    let b = body.0;
+    let mut f = Fields(vec![]);
+    let patch = ProjectPatch {
+        name: f.opt("name", b.name, ProjectName::parse),
+        description: f.opt("description", b.description, LongText::parse),
+        archived: b.archived,
+    };
+    f.finish()?;
+    let project = state
+        .projects
+        .update_project(&m.ctx, ProjectId::from_uuid(path.into_inner()), &patch)
+        .await?;
+    Ok(web::Json(ProjectView::from(&project)))
+}
+
+/// Delete a project and all its tasks (each deletion is recorded).
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The project's id")),
+    responses(
+        (status = 204, description = "Deleted, with its tasks"),
+        (status = 404, description = "No such project here (`project_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[delete("/api/v1/projects/{id}")]
+pub async fn delete_project(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    state
+        .projects
+        .delete_project(&m.ctx, ProjectId::from_uuid(path.into_inner()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Add a task to a project.
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The project's id")),
+    request_body = CreateTaskBody,
+    responses(
+        (status = 201, description = "The task", body = TaskView),
+        (status = 404, description = "No such project here (`project_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/projects/{id}/tasks")]
+pub async fn create_task(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+    body: ApiJson<CreateTaskBody>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.0;
+    let mut f = Fields(vec![]);
+    let title = f.take("title", TaskTitle::parse(&b.title));
+    let notes = f.take("notes", LongText::parse(&b.notes));
+    f.finish()?;
+    let (Some(title), Some(notes)) = (title, notes) else {
+        return Err(Problem::field("", "invalid task"));
+    };
+    let new = NewTask {
+        title,
+        notes,
+        due_date: b.due_date,
+        assignee_id: b.assignee_id.map(UserId::from_uuid),
+    };
+    let task = state
+        .projects
+        .create_task(&m.ctx, ProjectId::from_uuid(path.into_inner()), new)
+        .await
+        .map_err(|e| task_problem(e, project_not_found))?;
+    Ok(HttpResponse::Created().json(TaskView::from(&task)))
+}
+
+/// A project's tasks, oldest first.
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The project's id"), ListTasksQuery),
+    responses(
+        (status = 200, description = "One page of tasks", body = TaskPage),
+        (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such project here (`project_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/projects/{id}/tasks")]
+pub async fn list_tasks(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+    query: ApiQuery<ListTasksQuery>,
+) -> Result<web::Json<TaskPage>, Problem> {
+    let q = query.0;
+    let (limit, after, search) = paging(q.limit, q.cursor, q.q)?;
+    let query = TaskQuery {
+        is_done: q.is_done,
+        assignee_id: q.assignee_id.map(UserId::from_uuid),
+        search,
+        limit,
+        after,
+    };
+    let page = state
+        .projects
+        .tasks(&m.ctx, ProjectId::from_uuid(path.into_inner()), &query)
+        .await?
+        .ok_or_else(project_not_found)?;
+    Ok(web::Json(TaskPage {
+        items: page.items.iter().map(TaskView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One task.
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task", body = TaskView),
+        (status = 404, description = "No such task here (`task_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/tasks/{id}")]
+pub async fn get_task(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<web::Json<TaskView>, Problem> {
+    let task = state
+        .projects
+        .task(&m.ctx, TaskId::from_uuid(path.into_inner()))
+        .await?
+        .ok_or_else(task_not_found)?;
+    Ok(web::Json(TaskView::from(&task)))
+}
+
+/// Change a task (or move it to another project of this tenant).
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The task's id")),
+    request_body = UpdateTaskBody,
+    responses(
+        (status = 200, description = "The task after the change", body = TaskView),
+        (status = 404, description = "No such task here (`task_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[patch("/api/v1/tasks/{id}")]
+pub async fn update_task(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+    body: ApiJson<UpdateTaskBody>,
+) -> Result<web::Json<TaskView>, Problem> {
+    let b = body.0;
+    let mut f = Fields(vec![]);
+    let patch = TaskPatch {
+        project_id: b.project_id.map(ProjectId::from_uuid),
+        title: f.opt("title", b.title, TaskTitle::parse),
+        notes: f.opt("notes", b.notes, LongText::parse),
+        is_done: b.is_done,
+        due_date: b.due_date,
+        assignee_id: b.assignee_id.map(|a| a.map(UserId::from_uuid)),
+    };
+    f.finish()?;
+    let task = state
+        .projects
+        .update_task(&m.ctx, TaskId::from_uuid(path.into_inner()), patch)
+        .await
+        .map_err(|e| task_problem(e, task_not_found))?;
+    Ok(web::Json(TaskView::from(&task)))
+}
+
+/// Mark a task done, or not done again.
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task after the toggle", body = TaskView),
+        (status = 404, description = "No such task here (`task_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[post("/api/v1/tasks/{id}/toggle")]
+pub async fn toggle_task(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<web::Json<TaskView>, Problem> {
+    let task = state
+        .projects
+        .toggle_task(&m.ctx, TaskId::from_uuid(path.into_inner()))
+        .await
+        .map_err(|e| task_problem(e, task_not_found))?;
+    Ok(web::Json(TaskView::from(&task)))
+}
+
+/// Delete a task.
+#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The task's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such task here (`task_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[delete("/api/v1/tasks/{id}")]
+pub async fn delete_task(
+    m: Member,
+    state: Data,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    state
+        .projects
+        .delete_task(&m.ctx, TaskId::from_uuid(path.into_inner()))
+        .await
+        .map_err(|e| task_problem(e, task_not_found))?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,12 @@
+//! Projects and their tasks: the seeds' work-management resource, and the second example of
+//! a tenant-owned resource (a parent and children, a reference to a member).
+
+pub mod error;
+pub mod model;
+pub mod ports;
+pub mod service;
+
+pub use error::*;
+pub use model::*;
+pub use ports::*;
+pub use service::ProjectService;

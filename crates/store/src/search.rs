@@ -1,0 +1,130 @@
+//! Global search: each kind counted and its top hits read in one tenant transaction, with
+//! the same full-text conditions as the resources' own lists.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tenantry_kernel::{
+    GlobalSearch, SearchGroup, SearchHit, SearchKind, SearchQuery, TenantCtx, Unexpected,
+};
+use tenantry_rbac::MembershipStatus;
+
+use crate::db::Db;
+use crate::error::StoreError;
+use crate::types::DbUuid;
+
+/// Characters of context in a snippet.
+const SNIPPET: usize = 120;
+
+type Rows = Vec<(DbUuid, String, String)>;
+
+impl Db {
+    async fn run_search(
+        &self,
+        ctx: &TenantCtx,
+        q: &SearchQuery,
+        kinds: &[SearchKind],
+        hits: u32,
+    ) -> Result<Vec<(SearchKind, i64, Rows)>, StoreError> {
+        let limit = i64::from(hits);
+        tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            let mut out = vec![];
+            for kind in kinds {
+                let (count, rows): (i64, Rows) = match kind {
+                    SearchKind::Products => {
+                        let hit =
+                            || products::of(ctx).filter(fts_match("products", "product_id", q));
+                        let count = hit().count().get_result(conn).await?;
+                        let rows = hit()
+                            .order(products::name.asc())
+                            .select((products::id, products::name, products::description))
+                            .limit(limit)
+                            .load(conn)
+                            .await?;
+                        (count, rows)
+                    }
+                    SearchKind::Projects => {
+                        let hit =
+                            || projects::of(ctx).filter(fts_match("projects", "project_id", q));
+                        let count = hit().count().get_result(conn).await?;
+                        let rows = hit()
+                            .order(projects::name.asc())
+                            .select((projects::id, projects::name, projects::description))
+                            .limit(limit)
+                            .load(conn)
+                            .await?;
+                        (count, rows)
+                    }
+                    SearchKind::Tasks => {
+                        let hit = || tasks::of(ctx).filter(fts_match("tasks", "task_id", q));
+                        let count = hit().count().get_result(conn).await?;
+                        let rows = hit()
+                            .order(tasks::title.asc())
+                            .select((tasks::id, tasks::title, tasks::notes))
+                            .limit(limit)
+                            .load(conn)
+                            .await?;
+                        (count, rows)
+                    }
+                    SearchKind::Members => {
+                        let hit = || {
+                            memberships::of(ctx)
+                                .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
+                                .inner_join(users::table)
+                                .filter(fts_match("users", "user_id", q))
+                        };
+                        let count = hit().count().get_result(conn).await?;
+                        let rows = hit()
+                            .order(users::display_name.asc())
+                            .select((users::id, users::display_name, users::email))
+                            .limit(limit)
+                            .load(conn)
+                            .await?;
+                        (count, rows)
+                    }
+                };
+                out.push((*kind, count, rows));
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl GlobalSearch for Db {
+    async fn search(
+        &self,
+        ctx: &TenantCtx,
+        query: &SearchQuery,
+        kinds: &[SearchKind],
+        hits_per_kind: u32,
+    ) -> Result<Vec<SearchGroup>, Unexpected> {
+        let found = self.run_search(ctx, query, kinds, hits_per_kind).await?;
+        Ok(found
+            .into_iter()
+            .map(|(kind, count, rows)| SearchGroup {
+                kind,
+                count: count.unsigned_abs(),
+                hits: rows
+                    .into_iter()
+                    .map(|(id, title, text)| {
+                        // The snippet shows where a word matched: the body text, or the
+                        // title when only the title matched.
+                        let source = if query
+                            .words()
+                            .iter()
+                            .any(|w| text.to_lowercase().contains(w.as_str()))
+                        {
+                            &text
+                        } else {
+                            &title
+                        };
+                        SearchHit {
+                            id: id.0.to_string(),
+                            snippet: query.snippet(source, SNIPPET),
+                            title,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}

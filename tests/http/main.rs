@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod errors;
 mod invitations;
+mod isolation;
 mod openapi;
 mod platform;
 mod products;

@@ -215,8 +215,8 @@ impl FromRequest for Member {
         // The check runs as its own task and body extractors wait for it before reporting
         // their own errors: a caller who may not use the route learns that first (403, not
         // 422), and a failing sibling extractor never cancels a database call half-way.
-        let (settled, gate) = tokio::sync::watch::channel(false);
-        req.extensions_mut().insert(AccessSettled(gate));
+        let (settled, gate) = AccessSettled::channel();
+        req.extensions_mut().insert(gate);
         let task = actix_web::rt::spawn(async move {
             let outcome: Result<Member, actix_web::Error> = check.await;
             let _ = settled.send(true);
@@ -237,6 +237,13 @@ impl FromRequest for Member {
 pub struct AccessSettled(tokio::sync::watch::Receiver<bool>);
 
 impl AccessSettled {
+    /// A sender to signal with `true` when the check is done, and the marker to insert into
+    /// the request's extensions.
+    pub fn channel() -> (tokio::sync::watch::Sender<bool>, Self) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (tx, Self(rx))
+    }
+
     /// Waits until the access check of this request has finished (at once when the route
     /// has none).
     pub async fn wait(req: &HttpRequest) {

@@ -7,10 +7,10 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use subtle::ConstantTimeEq;
 use tenantry_identity::PlatformAdmins;
-use tenantry_kernel::{Unexpected, UserId};
+use tenantry_kernel::{Actor, TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -28,11 +28,37 @@ impl FromRequest for Operator {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let bearer = crate::authn::bearer_token(req).map(str::to_owned);
+        // Like the member guard: its own task, and body errors wait for it.
+        let (settled, gate) = crate::guard::AccessSettled::channel();
+        req.extensions_mut().insert(gate);
+        let task = actix_web::rt::spawn(async move {
+            let outcome = match state {
+                None => Err(Problem::internal(Unexpected::msg("app state missing"))),
+                Some(state) => check(&state, bearer.as_deref()).await,
+            };
+            let _ = settled.send(true);
+            outcome
+        });
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
-            Ok(check(&state, bearer.as_deref()).await?)
+            let outcome = task.await.map_err(|e| {
+                Problem::internal(Unexpected::msg(format!("operator check failed: {e}")))
+            })?;
+            Ok(outcome?)
         })
+    }
+}
+
+impl Operator {
+    /// The context for acting inside one tenant as platform administration: changes are
+    /// recorded with this actor (the administrator, or the operator token).
+    pub fn ctx_for(&self, tenant: TenantId, req: &HttpRequest) -> TenantCtx {
+        let actor = match self.admin {
+            Some(user) => Actor::PlatformAdmin(user),
+            None => Actor::Operator,
+        };
+        TenantCtx::new(tenant)
+            .acting_as(actor)
+            .from_origin(crate::request_context::origin_of(req))
     }
 }
 

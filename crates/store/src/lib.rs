@@ -10,6 +10,8 @@ mod db;
 mod api_keys;
 mod audit;
 mod error;
+#[cfg(feature = "testing")]
+pub mod guard_rails;
 mod identity;
 mod invitations;
 mod migrate;

@@ -64,24 +64,32 @@ impl TestDb {
     /// for the statement); on SQLite the append-only triggers are dropped first. For
     /// tamper-evidence tests.
     pub async fn tamper(&self, sql: &str) {
+        if self.owner_url().is_some() {
+            let sql = format!(
+                "ALTER TABLE audit_entries NO FORCE ROW LEVEL SECURITY; {sql}; \
+                 ALTER TABLE audit_entries FORCE ROW LEVEL SECURITY;"
+            );
+            self.as_owner(&sql).await;
+        } else {
+            let sql = format!(
+                "DROP TRIGGER IF EXISTS audit_entries_no_update; \
+                 DROP TRIGGER IF EXISTS audit_entries_no_delete; {sql}"
+            );
+            self.as_owner(&sql).await;
+        }
+    }
+
+    /// Runs SQL as the schema's owner (PostgreSQL), or on the file (SQLite): what a
+    /// migration could do.
+    pub async fn as_owner(&self, sql: &str) {
         match self.owner_url() {
             Some(owner) => {
                 let mut conn = AsyncPgConnection::establish(&owner)
                     .await
                     .expect("connect as owner");
-                let sql = format!(
-                    "ALTER TABLE audit_entries NO FORCE ROW LEVEL SECURITY; {sql}; \
-                     ALTER TABLE audit_entries FORCE ROW LEVEL SECURITY;"
-                );
-                conn.batch_execute(&sql).await.expect("tamper as owner");
+                conn.batch_execute(sql).await.expect("run as owner");
             }
-            None => {
-                let sql = format!(
-                    "DROP TRIGGER IF EXISTS audit_entries_no_update; \
-                     DROP TRIGGER IF EXISTS audit_entries_no_delete; {sql}"
-                );
-                self.db.execute_raw(&sql).await.expect("tamper");
-            }
+            None => self.db.execute_raw(sql).await.expect("run on the file"),
         }
     }
 

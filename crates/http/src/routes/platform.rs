@@ -1,8 +1,8 @@
 //! The operator API: tenant lifecycle, domains and branding across tenants.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, patch, post, put, web};
-use tenantry_kernel::{Cursor, Limit, PageRequest, TenantCtx};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
+use tenantry_kernel::{Cursor, Limit, PageRequest};
 use tenantry_tenancy::{
     BrandingPatch, Color, Hostname, InvalidValue, MaintenanceMessage, Slug, TenantFilter,
     TenantName, TenantRef, WebUrl,
@@ -363,12 +363,13 @@ pub async fn set_primary_domain(
 )]
 #[get("/api/v1/platform/tenants/{tenant}/branding")]
 pub async fn get_branding(
-    _op: Operator,
+    op: Operator,
+    req: HttpRequest,
     state: Data,
     path: web::Path<String>,
 ) -> Result<web::Json<BrandingView>, Problem> {
     let tenant = state.tenants.find(&tenant_ref(&path)?).await?;
-    let settings = state.settings.get(&TenantCtx::new(tenant.id)).await?;
+    let settings = state.settings.get(&op.ctx_for(tenant.id, &req)).await?;
     Ok(web::Json(BrandingView::from(&settings.branding)))
 }
 
@@ -387,7 +388,8 @@ pub async fn get_branding(
 )]
 #[patch("/api/v1/platform/tenants/{tenant}/branding")]
 pub async fn update_branding(
-    _op: Operator,
+    op: Operator,
+    req: HttpRequest,
     state: Data,
     path: web::Path<String>,
     body: ApiJson<BrandingPatchBody>,
@@ -397,7 +399,7 @@ pub async fn update_branding(
     let tenant = state.tenants.find(&r).await?;
     let settings = state
         .settings
-        .update_branding(&TenantCtx::new(tenant.id), patch)
+        .update_branding(&op.ctx_for(tenant.id, &req), patch)
         .await?;
     Ok(web::Json(BrandingView::from(&settings.branding)))
 }

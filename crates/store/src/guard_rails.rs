@@ -1,0 +1,393 @@
+//! The schema guard rail: walks the live schema of either backend and lists every way a
+//! table breaks the tenant-isolation rules (see `docs/adding-a-resource.md`).
+
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel_async::RunQueryDsl;
+
+use crate::db::{Db, DbConn};
+use crate::error::StoreError;
+
+/// Tables without a tenant, reviewed one by one: platform data, or data read before a
+/// tenant is known. Anything else must be tenant-owned.
+pub const PLATFORM_TABLES: &[(&str, &str)] = &[
+    ("tenants", "the tenants themselves"),
+    (
+        "domains",
+        "host → tenant resolution happens before a tenant is known",
+    ),
+    (
+        "platform_changes",
+        "cross-instance cache invalidation counter",
+    ),
+    (
+        "users",
+        "people are platform-wide; memberships tie them to tenants",
+    ),
+    (
+        "refresh_tokens",
+        "sessions belong to a person, not a tenant",
+    ),
+    (
+        "login_failures",
+        "the login throttle runs before a tenant is known",
+    ),
+    ("signing_keys", "the token-signing key of the platform"),
+    ("platform_admins", "the operator's staff"),
+    (
+        "security_events",
+        "account events without a tenant (platform security log)",
+    ),
+];
+
+/// SQLite-only full-text machinery: FTS5 virtual tables and their shadow tables, and the
+/// stable-key maps that link them to rows (tenant-led where the rows are tenant-owned).
+fn is_sqlite_search_table(name: &str) -> bool {
+    name.contains("_fts") || name.ends_with("_search")
+}
+
+/// Indexes on tenant-owned tables that are deliberately not led by `tenant_id`, each a
+/// lookup that precedes the tenant, or a full-text index.
+pub const UNLED_INDEXES: &[(&str, &str)] = &[
+    (
+        "api_keys_prefix",
+        "finds a presented key by prefix before its tenant is known",
+    ),
+    (
+        "memberships_user",
+        "the switcher: one person's memberships across tenants",
+    ),
+    (
+        "invitations_digest",
+        "finds an invitation by token before its tenant is known",
+    ),
+    ("products_search", "GIN full-text index (PostgreSQL)"),
+    ("projects_search", "GIN full-text index (PostgreSQL)"),
+    ("tasks_search", "GIN full-text index (PostgreSQL)"),
+];
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct PgTable {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Bool)]
+    has_tenant_id: bool,
+    #[diesel(sql_type = Bool)]
+    rls: bool,
+    #[diesel(sql_type = Bool)]
+    forced: bool,
+    #[diesel(sql_type = BigInt)]
+    tenant_policies: i64,
+}
+
+#[derive(QueryableByName)]
+struct PgConstraint {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    /// p, u or f
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    first_column: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    references: Option<String>,
+    #[diesel(sql_type = Bool)]
+    includes_tenant: bool,
+}
+
+#[derive(QueryableByName)]
+struct PgIndex {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    first_column: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct SqliteColumn {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+}
+
+#[derive(QueryableByName)]
+struct SqliteIndex {
+    #[diesel(sql_type = Text)]
+    name: String,
+    /// c (CREATE INDEX), u (UNIQUE), pk
+    #[diesel(sql_type = Text)]
+    origin: String,
+}
+
+#[derive(QueryableByName)]
+struct SqliteIndexColumn {
+    #[diesel(sql_type = BigInt)]
+    seqno: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    name: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct SqliteForeignKey {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    table: String,
+    #[diesel(sql_type = Text)]
+    from: String,
+}
+
+fn is_platform(name: &str) -> bool {
+    PLATFORM_TABLES.iter().any(|(t, _)| *t == name)
+}
+
+fn unled_ok(index: &str) -> bool {
+    UNLED_INDEXES.iter().any(|(i, _)| *i == index)
+}
+
+impl Db {
+    /// Every isolation rule the live schema breaks, as readable lines (empty when sound):
+    /// a table that is not a reviewed platform table and lacks `tenant_id`; on PostgreSQL
+    /// row-level security not enabled and forced or no `app.tenant_id` policy; a primary or
+    /// unique key not led by `tenant_id`; a foreign key to a tenant-owned table without
+    /// `tenant_id`; an index not led by `tenant_id` that is not on the reviewed list.
+    pub async fn isolation_violations(&self) -> Result<Vec<String>, StoreError> {
+        match self.conn().await? {
+            DbConn::Pg(mut conn) => pg_violations(&mut conn).await,
+            DbConn::Sqlite(mut conn) => sqlite_violations(&mut conn).await,
+        }
+    }
+}
+
+async fn pg_violations(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> Result<Vec<String>, StoreError> {
+    let mut out = vec![];
+    let tables: Vec<PgTable> = diesel::sql_query(
+        "SELECT c.relname AS name,
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                        AND a.attname = 'tenant_id' AND NOT a.attisdropped) AS has_tenant_id,
+                c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+                (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid
+                   AND pg_get_expr(p.polqual, p.polrelid) LIKE '%app.tenant_id%'
+                   AND pg_get_expr(p.polwithcheck, p.polrelid) LIKE '%app.tenant_id%')
+                  AS tenant_policies
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r'
+           AND c.relname <> '__diesel_schema_migrations'
+         ORDER BY c.relname",
+    )
+    .load(conn)
+    .await?;
+    let tenant_tables: Vec<&str> = tables
+        .iter()
+        .filter(|t| !is_platform(&t.name))
+        .map(|t| t.name.as_str())
+        .collect();
+    for t in tables.iter().filter(|t| !is_platform(&t.name)) {
+        if !t.has_tenant_id {
+            out.push(format!(
+                "{}: no tenant_id column (and not a reviewed platform table)",
+                t.name
+            ));
+            continue;
+        }
+        if !t.rls || !t.forced {
+            out.push(format!(
+                "{}: row-level security is not enabled and forced",
+                t.name
+            ));
+        }
+        if t.tenant_policies == 0 {
+            out.push(format!(
+                "{}: no policy on app.tenant_id (USING and WITH CHECK)",
+                t.name
+            ));
+        }
+    }
+    let constraints: Vec<PgConstraint> = diesel::sql_query(
+        "SELECT c.relname AS table_name, k.conname AS name, k.contype::text AS kind,
+                (SELECT a.attname::text FROM pg_attribute a
+                  WHERE a.attrelid = k.conrelid AND a.attnum = k.conkey[1]) AS first_column,
+                r.relname::text AS references,
+                EXISTS (SELECT 1 FROM unnest(k.conkey) AS col(n) JOIN pg_attribute a
+                          ON a.attrelid = k.conrelid AND a.attnum = col.n
+                        WHERE a.attname = 'tenant_id') AS includes_tenant
+         FROM pg_constraint k
+         JOIN pg_class c ON c.oid = k.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_class r ON r.oid = k.confrelid
+         WHERE n.nspname = 'public' AND k.contype IN ('p', 'u', 'f')
+         ORDER BY c.relname, k.conname",
+    )
+    .load(conn)
+    .await?;
+    for k in constraints
+        .iter()
+        .filter(|k| tenant_tables.contains(&k.table_name.as_str()))
+    {
+        match k.kind.as_str() {
+            "p" | "u" if k.first_column.as_deref() != Some("tenant_id") => out.push(format!(
+                "{}: key {} is not led by tenant_id",
+                k.table_name, k.name
+            )),
+            "f" if k
+                .references
+                .as_deref()
+                .is_some_and(|r| tenant_tables.contains(&r))
+                && !k.includes_tenant =>
+            {
+                out.push(format!(
+                    "{}: foreign key {} to tenant-owned {} does not include tenant_id",
+                    k.table_name,
+                    k.name,
+                    k.references.as_deref().unwrap_or_default()
+                ));
+            }
+            _ => {}
+        }
+    }
+    let indexes: Vec<PgIndex> = diesel::sql_query(
+        "SELECT t.relname AS table_name, i.relname AS name,
+                (SELECT a.attname::text FROM pg_attribute a
+                  WHERE a.attrelid = x.indrelid AND a.attnum = x.indkey[0]) AS first_column
+         FROM pg_index x
+         JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_class t ON t.oid = x.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         WHERE n.nspname = 'public'
+         ORDER BY t.relname, i.relname",
+    )
+    .load(conn)
+    .await?;
+    for i in indexes
+        .iter()
+        .filter(|i| tenant_tables.contains(&i.table_name.as_str()))
+    {
+        if i.first_column.as_deref() != Some("tenant_id") && !unled_ok(&i.name) {
+            out.push(format!(
+                "{}: index {} is not led by tenant_id",
+                i.table_name, i.name
+            ));
+        }
+    }
+    Ok(out)
+}
+
+async fn sqlite_violations(conn: &mut crate::db::SqliteConn) -> Result<Vec<String>, StoreError> {
+    let mut out = vec![];
+    let tables: Vec<Name> = diesel::sql_query(
+        "SELECT name FROM sqlite_master WHERE type = 'table'
+           AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'
+         ORDER BY name",
+    )
+    .load(conn)
+    .await?;
+    let tenant_tables: Vec<String> = tables
+        .iter()
+        .map(|t| t.name.clone())
+        .filter(|n| !is_platform(n) && !is_sqlite_search_table(n))
+        .collect();
+    for t in &tenant_tables {
+        let columns: Vec<SqliteColumn> =
+            diesel::sql_query(format!("SELECT name, pk FROM pragma_table_info('{t}')"))
+                .load(conn)
+                .await?;
+        if !columns.iter().any(|c| c.name == "tenant_id") {
+            out.push(format!(
+                "{t}: no tenant_id column (and not a reviewed platform table)"
+            ));
+            continue;
+        }
+        // The primary key: pk numbers the key's columns from 1.
+        if !columns.iter().any(|c| c.name == "tenant_id" && c.pk == 1) {
+            out.push(format!("{t}: primary key is not led by tenant_id"));
+        }
+        let indexes: Vec<SqliteIndex> =
+            diesel::sql_query(format!("SELECT name, origin FROM pragma_index_list('{t}')"))
+                .load(conn)
+                .await?;
+        for i in indexes.iter().filter(|i| i.origin != "pk") {
+            let cols: Vec<SqliteIndexColumn> = diesel::sql_query(format!(
+                "SELECT seqno, name FROM pragma_index_info('{}')",
+                i.name
+            ))
+            .load(conn)
+            .await?;
+            let first = cols
+                .iter()
+                .find(|c| c.seqno == 0)
+                .and_then(|c| c.name.clone());
+            let named = i.name.starts_with("sqlite_autoindex");
+            if first.as_deref() != Some("tenant_id") && (named || !unled_ok(&i.name)) {
+                let what = if i.origin == "u" {
+                    "unique key"
+                } else {
+                    "index"
+                };
+                out.push(format!("{t}: {what} {} is not led by tenant_id", i.name));
+            }
+        }
+        let fks: Vec<SqliteForeignKey> = diesel::sql_query(format!(
+            "SELECT id, \"table\", \"from\" FROM pragma_foreign_key_list('{t}')"
+        ))
+        .load(conn)
+        .await?;
+        let mut ids: Vec<i64> = fks.iter().map(|f| f.id).collect();
+        ids.dedup();
+        for id in ids {
+            let parts: Vec<&SqliteForeignKey> = fks.iter().filter(|f| f.id == id).collect();
+            let target = parts
+                .get(..1)
+                .and_then(|p| p.iter().next())
+                .map(|f| f.table.clone())
+                .unwrap_or_default();
+            if tenant_tables.contains(&target) && !parts.iter().any(|f| f.from == "tenant_id") {
+                out.push(format!(
+                    "{t}: foreign key to tenant-owned {target} does not include tenant_id"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Db {
+    /// The tenant-owned tables of the live schema (every table that is neither a reviewed
+    /// platform table nor SQLite search machinery).
+    pub async fn tenant_tables(&self) -> Result<Vec<String>, StoreError> {
+        let sql = match self.backend() {
+            crate::db::Backend::Postgres => {
+                "SELECT c.relname::text AS name FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = 'public' AND c.relkind = 'r'
+                   AND c.relname <> '__diesel_schema_migrations' ORDER BY 1"
+            }
+            crate::db::Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table'
+                   AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'
+                 ORDER BY 1"
+            }
+        };
+        let names: Vec<Name> = match self.conn().await? {
+            DbConn::Pg(mut c) => diesel::sql_query(sql).load(&mut c).await?,
+            DbConn::Sqlite(mut c) => diesel::sql_query(sql).load(&mut c).await?,
+        };
+        Ok(names
+            .into_iter()
+            .map(|n| n.name)
+            .filter(|n| !is_platform(n) && !is_sqlite_search_table(n))
+            .collect())
+    }
+}

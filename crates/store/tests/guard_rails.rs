@@ -1,0 +1,107 @@
+//! The isolation guard rails on both backends: the live schema follows the tenant rules, the
+//! check notices a table that does not, and a query without a tenant filter run through the
+//! service's own connection inside a tenant transaction sees only that tenant.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use tenantry_kernel::{ManualClock, SystemClock, TenantCtx, TenantId, Unlimited};
+use tenantry_products::{
+    Currency, Description, Money, NewProduct, ProductName, ProductService, ProductStatus, Sku,
+};
+use tenantry_store::backend_tests;
+use tenantry_store::testing::TestDb;
+use tenantry_tenancy::{BaseDomain, NoListener, Slug, TenantName, TenantService};
+
+async fn tenant(db: &TestDb, slug: &str) -> TenantId {
+    let svc = TenantService::new(
+        db.db().clone(),
+        Arc::new(SystemClock),
+        BaseDomain::parse("localhost").unwrap(),
+        Arc::new(NoListener),
+    );
+    svc.create(Slug::parse(slug).unwrap(), TenantName::parse(slug).unwrap())
+        .await
+        .unwrap()
+        .id
+}
+
+async fn products(db: &TestDb, t: TenantId, n: usize) {
+    let svc = ProductService::new(
+        db.db().clone(),
+        Unlimited,
+        Arc::new(ManualClock::new(chrono::Utc::now())),
+    );
+    for i in 0..n {
+        let new = NewProduct {
+            name: ProductName::parse(&format!("P{i}")).unwrap(),
+            sku: Sku::parse(&format!("S{i}")).unwrap(),
+            description: Description::default(),
+            price: Money::new(1, Currency::parse("EUR").unwrap()).unwrap(),
+            status: ProductStatus::Active,
+        };
+        svc.create(&TenantCtx::new(t), new).await.unwrap();
+    }
+}
+
+#[test]
+fn postgres_suite() {
+    tenantry_store::testing::report_postgres_suite();
+}
+
+backend_tests! {
+    async fn the_schema_follows_the_isolation_rules(db: &TestDb) {
+        let violations = db.db().isolation_violations().await.unwrap();
+        assert!(violations.is_empty(), "isolation rules broken:\n{}", violations.join("\n"));
+    }
+
+    async fn the_schema_check_notices_a_careless_table(db: &TestDb) {
+        let (uuid, text) = if db.owner_url().is_some() { ("uuid", "text") } else { ("TEXT", "TEXT") };
+        db.as_owner(&format!(
+            "CREATE TABLE widgets (id {uuid} PRIMARY KEY, name {text} NOT NULL);
+             CREATE TABLE gadgets (tenant_id {uuid} NOT NULL, id {uuid} NOT NULL, sku {text} NOT NULL,
+                                   widget_id {uuid}, PRIMARY KEY (id, tenant_id), UNIQUE (sku));
+             CREATE INDEX gadgets_sku ON gadgets (sku);
+             CREATE TABLE parts (tenant_id {uuid} NOT NULL, id {uuid} NOT NULL, gadget_id {uuid} NOT NULL,
+                                 PRIMARY KEY (tenant_id, id), UNIQUE (gadget_id, id),
+                                 FOREIGN KEY (gadget_id, id) REFERENCES parts (gadget_id, id));"
+        )).await;
+        let v = db.db().isolation_violations().await.unwrap();
+        let has = |needle: &str| v.iter().any(|l| l.contains(needle));
+        assert!(has("widgets: no tenant_id column"), "{v:#?}");
+        assert!(has("gadgets: ") && v.iter().any(|l| l.starts_with("gadgets") && l.contains("not led by tenant_id")), "{v:#?}");
+        assert!(has("gadgets_sku"), "an index not led by tenant_id: {v:#?}");
+        assert!(has("parts: foreign key"), "a foreign key without tenant_id: {v:#?}");
+        if db.owner_url().is_some() {
+            assert!(has("gadgets: row-level security is not enabled and forced"), "{v:#?}");
+            assert!(has("gadgets: no policy on app.tenant_id"), "{v:#?}");
+        }
+    }
+
+    async fn unfiltered_sql_sees_only_the_transactions_tenant(db: &TestDb) {
+        let a = tenant(db, "acme").await;
+        let b = tenant(db, "beta").await;
+        products(db, a, 3).await;
+        products(db, b, 2).await;
+        // Each tenant-owned table, counted without any WHERE clause.
+        let on_pg = db.owner_url().is_some();
+        for table in ["products", "audit_entries", "tenant_settings", "audit_heads"] {
+            let in_a = db.db().unfiltered_count(Some(a), table).await.unwrap();
+            let in_b = db.db().unfiltered_count(Some(b), table).await.unwrap();
+            let none = db.db().unfiltered_count(None, table).await.unwrap();
+            if on_pg {
+                // Row-level security: the transaction's tenant only, nothing without one.
+                match table {
+                    "products" => assert_eq!((in_a, in_b), (3, 2)),
+                    "audit_entries" => assert_eq!((in_a, in_b), (4, 3), "settings + products"),
+                    _ => assert_eq!((in_a, in_b), (1, 1), "{table}"),
+                }
+                assert_eq!(none, 0, "{table} without a tenant");
+            } else {
+                // SQLite has no row-level security: the query layer is the wall there.
+                assert_eq!(in_a, none);
+            }
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! The cross-tenant guard rail: every member-only operation in the OpenAPI spec is replayed
+//! by tenant B against tenant A — B's member with A's ids (path and body), B's token on A's
+//! host, B's API key on A's host — expecting 404/403/401 and A's data unchanged. An
+//! operation this file does not know how to exercise fails the test.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tenantry_tests::{TestApp, app_tests, problem};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A's ids, by placeholder.
+type Ids = BTreeMap<&'static str, String>;
+
+struct Plan {
+    /// Query string to add (search needs one).
+    query: &'static str,
+    /// Body with `$placeholders` for A's ids.
+    body: Option<Value>,
+}
+
+/// How to exercise each member-only operation. A new operation must be added here.
+fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
+    let none = |query| Plan { query, body: None };
+    let body = |b: Value| Plan {
+        query: "",
+        body: Some(b),
+    };
+    BTreeMap::from([
+        (("GET", "/api/v1/members"), none("")),
+        (
+            ("PATCH", "/api/v1/members/{user_id}"),
+            body(json!({"role_id": "$role"})),
+        ),
+        (("DELETE", "/api/v1/members/{user_id}"), none("")),
+        (("GET", "/api/v1/roles"), none("")),
+        (
+            ("POST", "/api/v1/roles"),
+            body(json!({"name": "intruder", "permissions": ["tenant:read"]})),
+        ),
+        (
+            ("PATCH", "/api/v1/roles/{role_id}"),
+            body(json!({"name": "hijacked"})),
+        ),
+        (("DELETE", "/api/v1/roles/{role_id}"), none("")),
+        (
+            ("POST", "/api/v1/invitations"),
+            body(json!({"email": "intruder@example.test", "role": "viewer"})),
+        ),
+        (("GET", "/api/v1/invitations"), none("")),
+        (("POST", "/api/v1/invitations/{id}/resend"), none("")),
+        (("DELETE", "/api/v1/invitations/{id}"), none("")),
+        (
+            ("POST", "/api/v1/api-keys"),
+            body(json!({"name": "intruder", "permissions": []})),
+        ),
+        (("GET", "/api/v1/api-keys"), none("")),
+        (("DELETE", "/api/v1/api-keys/{id}"), none("")),
+        (("GET", "/api/v1/products"), none("?q=zanzibar")),
+        (
+            ("POST", "/api/v1/products"),
+            body(json!({"name": "Intruder", "sku": "ZZ-1", "price_minor": 1, "currency": "EUR"})),
+        ),
+        (
+            ("POST", "/api/v1/products/bulk-import"),
+            body(json!([{"name": "Intruder", "sku": "ZZ-2", "price_minor": 1, "currency": "EUR"}])),
+        ),
+        (("GET", "/api/v1/products/{id}"), none("")),
+        (
+            ("PATCH", "/api/v1/products/{id}"),
+            body(json!({"name": "hijacked"})),
+        ),
+        (("DELETE", "/api/v1/products/{id}"), none("")),
+        (("GET", "/api/v1/projects"), none("?q=zanzibar")),
+        (
+            ("POST", "/api/v1/projects"),
+            body(json!({"name": "Intruder"})),
+        ),
+        (("GET", "/api/v1/projects/{id}"), none("")),
+        (
+            ("PATCH", "/api/v1/projects/{id}"),
+            body(json!({"name": "hijacked"})),
+        ),
+        (("DELETE", "/api/v1/projects/{id}"), none("")),
+        (("GET", "/api/v1/projects/{id}/tasks"), none("")),
+        (
+            ("POST", "/api/v1/projects/{id}/tasks"),
+            body(json!({"title": "Intruder", "assignee_id": "$user"})),
+        ),
+        (("GET", "/api/v1/tasks/{id}"), none("")),
+        (
+            ("PATCH", "/api/v1/tasks/{id}"),
+            body(json!({"title": "hijacked", "project_id": "$project"})),
+        ),
+        (("DELETE", "/api/v1/tasks/{id}"), none("")),
+        (("POST", "/api/v1/tasks/{id}/toggle"), none("")),
+        (("GET", "/api/v1/search"), none("?q=zanzibar")),
+        (("GET", "/api/v1/audit-logs"), none("?limit=100")),
+        (("GET", "/api/v1/audit-logs/verify"), none("")),
+    ])
+}
+
+/// Which of A's ids a path's `{param}` stands for.
+fn path_id(path: &str, ids: &Ids) -> String {
+    let kind = if path.contains("{user_id}") {
+        "$user"
+    } else if path.contains("{role_id}") {
+        "$role"
+    } else if path.starts_with("/api/v1/products/") {
+        "$product"
+    } else if path.starts_with("/api/v1/projects/") {
+        "$project"
+    } else if path.starts_with("/api/v1/tasks/") {
+        "$task"
+    } else if path.starts_with("/api/v1/invitations/") {
+        "$invitation"
+    } else if path.starts_with("/api/v1/api-keys/") {
+        "$api_key"
+    } else {
+        panic!("no id kind for {path}")
+    };
+    ids[kind].clone()
+}
+
+fn fill(v: &Value, ids: &Ids) -> Value {
+    match v {
+        Value::String(s) if s.starts_with('$') => Value::String(ids[s.as_str()].clone()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill(x, ids)).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), fill(x, ids))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    tenant: &str,
+    credential: &str,
+    body: Option<&Value>,
+) -> reqwest::RequestBuilder {
+    let mut req = app
+        .request(Method::from_bytes(method.as_bytes()).unwrap(), path)
+        .header("X-Tenant-ID", tenant);
+    req = if credential.starts_with("tnt_") {
+        req.header("X-API-Key", credential)
+    } else {
+        req.bearer_auth(credential)
+    };
+    match body {
+        Some(b) => req.json(b),
+        None => req,
+    }
+}
+
+async fn json_of(app: &TestApp, path: &str, token: &str) -> Value {
+    let res = call(app, "GET", path, "acme", token, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    res.json().await.unwrap()
+}
+
+/// Everything A's owner can see of A, and A's row count in every tenant-owned table.
+async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value {
+    let mut seen = serde_json::Map::new();
+    for path in [
+        "/api/v1/products?limit=100".to_owned(),
+        "/api/v1/projects?limit=100".to_owned(),
+        format!("/api/v1/projects/{}/tasks?limit=100", ids["$project"]),
+        "/api/v1/roles".to_owned(),
+        "/api/v1/members".to_owned(),
+        "/api/v1/invitations".to_owned(),
+        "/api/v1/api-keys".to_owned(),
+        "/api/v1/audit-logs?limit=100".to_owned(),
+        "/api/v1/audit-logs/verify".to_owned(),
+        "/api/v1/tenant".to_owned(),
+    ] {
+        seen.insert(path.clone(), json_of(app, &path, token).await);
+    }
+    let db = app.db().db();
+    for table in db.tenant_tables().await.unwrap() {
+        let n = db
+            .unfiltered_count(
+                tenant.parse().ok(),
+                &format!("{table} WHERE tenant_id = '{tenant}'"),
+            )
+            .await
+            .unwrap();
+        seen.insert(format!("rows in {table}"), json!(n));
+    }
+    Value::Object(seen)
+}
+
+async fn owner(app: &TestApp, slug: &str) -> (String, String, String) {
+    let body = app
+        .onboard(slug, &format!("owner@{slug}.test"), PASSWORD)
+        .await;
+    (
+        body["session"]["access_token"].as_str().unwrap().to_owned(),
+        body["tenant"]["id"].as_str().unwrap().to_owned(),
+        body["session"]["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn post(app: &TestApp, path: &str, tenant: &str, token: &str, body: Value) -> Value {
+    let res = call(app, "POST", path, tenant, token, Some(&body))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    res.json().await.unwrap()
+}
+
+/// Tenant A with one of everything; returns A's ids by placeholder.
+async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
+    let product = post(
+        app,
+        "/api/v1/products",
+        "acme",
+        token,
+        json!({"name": "Zanzibar kettle", "sku": "ACME-1", "price_minor": 100, "currency": "EUR"}),
+    )
+    .await;
+    let project = post(
+        app,
+        "/api/v1/projects",
+        "acme",
+        token,
+        json!({"name": "Zanzibar launch"}),
+    )
+    .await;
+    let task = post(
+        app,
+        &format!("/api/v1/projects/{}/tasks", project["id"].as_str().unwrap()),
+        "acme",
+        token,
+        json!({"title": "Zanzibar task", "assignee_id": user}),
+    )
+    .await;
+    let role = post(
+        app,
+        "/api/v1/roles",
+        "acme",
+        token,
+        json!({"name": "zanzibar-role", "permissions": ["tenant:read"]}),
+    )
+    .await;
+    let invitation = post(
+        app,
+        "/api/v1/invitations",
+        "acme",
+        token,
+        json!({"email": "zanzibar@acme.test", "role": "zanzibar-role"}),
+    )
+    .await;
+    let key = post(
+        app,
+        "/api/v1/api-keys",
+        "acme",
+        token,
+        json!({"name": "zanzibar-key", "permissions": ["products:read"]}),
+    )
+    .await;
+    let id = |v: &Value, field: &str| v[field].as_str().unwrap().to_owned();
+    BTreeMap::from([
+        ("$product", id(&product, "id")),
+        ("$project", id(&project, "id")),
+        ("$task", id(&task, "id")),
+        ("$role", id(&role, "id")),
+        ("$invitation", id(&invitation, "id")),
+        ("$api_key", id(&key, "id")),
+        ("$user", user.to_owned()),
+    ])
+}
+
+app_tests! {
+    async fn every_tenant_operation_replayed_from_another_tenant(app) {
+        let (a_token, a_tenant, a_user) = owner(app, "acme").await;
+        let (b_token, _, _) = owner(app, "beta").await;
+        let ids = furnish_a(app, &a_token, &a_user).await;
+        let all: Vec<&str> = tenantry_rbac::CATALOGUE.iter().map(|(p, _)| *p).collect();
+        let b_key = post(app, "/api/v1/api-keys", "beta", &b_token, json!({"name": "b", "permissions": all})).await["key"].as_str().unwrap().to_owned();
+        // B has its own data too: lists are not empty for B.
+        post(app, "/api/v1/products", "beta", &b_token, json!({"name": "Beta thing", "sku": "B-1", "price_minor": 1, "currency": "EUR"})).await;
+
+        let before = snapshot(app, &a_token, &ids, &a_tenant).await;
+
+        let spec: Value = app.get("/openapi.json").send().await.unwrap().json().await.unwrap();
+        let plans = plans();
+        let mut exercised = 0;
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let member_only = op["responses"]["403"]["description"].as_str().is_some_and(|d| d.contains("not_a_member"));
+                if !member_only {
+                    continue;
+                }
+                let method = method.to_uppercase();
+                let plan = plans.get(&(method.as_str(), path.as_str())).unwrap_or_else(|| {
+                    panic!("{method} {path} is a tenant operation this guard rail cannot exercise yet: add it to plans()")
+                });
+                let has_path_id = path.contains('{');
+                let url = if has_path_id {
+                    let id = path_id(path, &ids);
+                    let start = path.find('{').unwrap();
+                    let end = path.find('}').unwrap();
+                    format!("{}{id}{}{}", &path[..start], &path[end + 1..], plan.query)
+                } else {
+                    format!("{path}{}", plan.query)
+                };
+                let body = plan.body.as_ref().map(|b| fill(b, &ids));
+                let what = format!("{method} {url}");
+
+                // 1. B's owner on B's host, with A's ids.
+                let res = call(app, &method, &url, "beta", &b_token, body.as_ref()).send().await.unwrap();
+                let status = res.status().as_u16();
+                let mut text = res.text().await.unwrap();
+                // A problem's `instance` echoes the request path (with the id B sent).
+                if let Ok(Value::Object(mut o)) = serde_json::from_str::<Value>(&text) {
+                    if o.contains_key("code") {
+                        o.remove("instance");
+                    }
+                    text = Value::Object(o).to_string();
+                }
+                for (name, id) in &ids {
+                    if *name != "$user" {
+                        assert!(!text.contains(id.as_str()), "{what} as B leaked A's {name}: {text}");
+                    }
+                }
+                assert!(!text.to_lowercase().contains("zanzibar"), "{what} as B leaked A's data: {text}");
+                let body_names_a = body.as_ref().is_some_and(|b| ids.values().any(|id| b.to_string().contains(id.as_str())));
+                if body_names_a {
+                    // A's record in the body: not found either way (path or field).
+                    assert!(status == 404 || status == 422, "{what} as B naming A's ids: {status} {text}");
+                } else if has_path_id {
+                    assert_eq!(status, 404, "{what} as B with A's id: {text}");
+                } else {
+                    assert!(status < 500, "{what} as B: {status} {text}");
+                }
+
+                // 2. B's owner's token on A's host: not a member there.
+                let res = call(app, &method, &url, "acme", &b_token, body.as_ref()).send().await.unwrap();
+                problem(res, 403, "not_a_member").await;
+
+                // 3. B's API key (every permission) on A's host: not a key of A.
+                let res = call(app, &method, &url, "acme", &b_key, body.as_ref()).send().await.unwrap();
+                problem(res, 401, "unauthorized").await;
+                exercised += 1;
+            }
+        }
+        assert_eq!(exercised, plans.len(), "every planned operation is still in the spec");
+
+        let after = snapshot(app, &a_token, &ids, &a_tenant).await;
+        assert_eq!(before, after, "A's data did not change");
+        // B's key tried A: B's own trail says so.
+        let trail = call(app, "GET", "/api/v1/audit-logs?action=api_key_denied&limit=100", "beta", &b_token, None).send().await.unwrap().json::<Value>().await.unwrap();
+        assert_eq!(trail["items"].as_array().unwrap().len(), plans.len().min(100));
+        assert_eq!(trail["items"][0]["changes"]["reason"]["new"], "other_tenant");
+    }
+
+    async fn unknown_and_foreign_ids_get_the_same_answer(app) {
+        let (a_token, _, a_user) = owner(app, "acme").await;
+        let (b_token, _, _) = owner(app, "beta").await;
+        let ids = furnish_a(app, &a_token, &a_user).await;
+        let ghost = uuid::Uuid::now_v7().to_string();
+        for (path, kind) in [("/api/v1/products/", "$product"), ("/api/v1/projects/", "$project"), ("/api/v1/tasks/", "$task")] {
+            let foreign = call(app, "GET", &format!("{path}{}", ids[kind]), "beta", &b_token, None).send().await.unwrap();
+            let unknown = call(app, "GET", &format!("{path}{ghost}"), "beta", &b_token, None).send().await.unwrap();
+            assert_eq!((foreign.status().as_u16(), unknown.status().as_u16()), (404, 404));
+            let strip = |mut v: Value| {
+                v.as_object_mut().unwrap().remove("request_id");
+                v.as_object_mut().unwrap().remove("instance");
+                v
+            };
+            assert_eq!(strip(foreign.json().await.unwrap()), strip(unknown.json().await.unwrap()), "{path}");
+        }
+    }
+
+    async fn a_body_naming_another_tenants_records_writes_nothing(app) {
+        let (a_token, _, a_user) = owner(app, "acme").await;
+        let (b_token, _, _) = owner(app, "beta").await;
+        let ids = furnish_a(app, &a_token, &a_user).await;
+        let b_project = post(app, "/api/v1/projects", "beta", &b_token, json!({"name": "Beta project"})).await;
+        let b_project = b_project["id"].as_str().unwrap().to_owned();
+        let tasks_url = format!("/api/v1/projects/{b_project}/tasks");
+        // A task in B assigned to A's user (not a member of B): 422, nothing written.
+        let res = call(app, "POST", &tasks_url, "beta", &b_token, Some(&json!({"title": "x", "assignee_id": a_user}))).send().await.unwrap();
+        assert_eq!(problem(res, 422, "validation_failed").await["errors"][0]["field"], "assignee_id");
+        // A task created under A's project from B: 404, nothing written.
+        let res = call(app, "POST", &format!("/api/v1/projects/{}/tasks", ids["$project"]), "beta", &b_token, Some(&json!({"title": "x"}))).send().await.unwrap();
+        problem(res, 404, "project_not_found").await;
+        // Moving B's task into A's project: 422, the task stays.
+        let task = post(app, &tasks_url, "beta", &b_token, json!({"title": "mine"})).await;
+        let task_url = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+        let res = call(app, "PATCH", &task_url, "beta", &b_token, Some(&json!({"project_id": ids["$project"]}))).send().await.unwrap();
+        assert_eq!(problem(res, 422, "validation_failed").await["errors"][0]["field"], "project_id");
+        let still = call(app, "GET", &task_url, "beta", &b_token, None).send().await.unwrap().json::<Value>().await.unwrap();
+        assert_eq!(still["project_id"], b_project.as_str());
+        let listed = call(app, "GET", &tasks_url, "beta", &b_token, None).send().await.unwrap().json::<Value>().await.unwrap();
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+        // Giving a B member A's role: 404 (no such role here).
+        let (b_owner_id, _) = (task["created_by"].as_str().unwrap().to_owned(), ());
+        let res = call(app, "PATCH", &format!("/api/v1/members/{b_owner_id}"), "beta", &b_token, Some(&json!({"role_id": ids["$role"]}))).send().await.unwrap();
+        assert!(matches!(res.status().as_u16(), 404 | 422), "{}", res.status());
+        let a_tasks = call(app, "GET", &format!("/api/v1/projects/{}/tasks", ids["$project"]), "acme", &a_token, None).send().await.unwrap().json::<Value>().await.unwrap();
+        assert_eq!(a_tasks["items"].as_array().unwrap().len(), 1, "A's project got nothing");
+    }
+}

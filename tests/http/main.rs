@@ -11,6 +11,7 @@ mod isolation;
 mod openapi;
 mod platform;
 mod products;
+mod projects;
 mod resolution;
 mod team;
 

@@ -116,7 +116,8 @@ app_tests! {
         let p = ok(call(app, Method::POST, "/api/v1/projects", &t).json(&json!({"name": "Aurora campaign"})).send().await.unwrap(), 201).await;
         call(app, Method::POST, &format!("/api/v1/projects/{}/tasks", p["id"].as_str().unwrap()), &t).json(&json!({"title": "Photograph the aurora lamp"})).send().await.unwrap();
         let aurora = app.create_user("aurora@acme.test", PASSWORD).await;
-        app.add_member(&app.onboard("beta", "b@beta.test", PASSWORD).await["tenant"]["id"].as_str().unwrap().to_owned(), aurora.id, "viewer").await;
+        let beta = app.onboard("beta", "b@beta.test", PASSWORD).await;
+        app.add_member(beta["tenant"]["id"].as_str().unwrap(), aurora.id, "viewer").await;
         let res = ok(call(app, Method::GET, "/api/v1/search?q=aurora", &t).send().await.unwrap(), 200).await;
         let groups = res["groups"].as_array().unwrap();
         let summary: Vec<(String, u64)> = groups.iter().map(|g| (g["type"].as_str().unwrap().to_owned(), g["count"].as_u64().unwrap())).collect();

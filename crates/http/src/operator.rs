@@ -76,7 +76,7 @@ async fn check(state: &AppState, bearer: Option<&str>) -> Result<Operator, Probl
     if token_matches {
         return Ok(Operator { admin: None });
     }
-    let Ok((claims, _)) = state.auth.authenticate(presented) else {
+    let Some((claims, _)) = state.verify_access_token(presented) else {
         return Err(Problem::unauthorized("The token is not valid"));
     };
     if state.db.is_platform_admin(claims.user_id).await? {

@@ -202,7 +202,7 @@ impl FromRequest for TenantScope {
 
 async fn is_platform_admin(state: &AppState, bearer: Option<&str>) -> Result<bool, Problem> {
     use tenantry_identity::PlatformAdmins;
-    let Some(Ok((claims, _))) = bearer.map(|t| state.auth.authenticate(t)) else {
+    let Some(Some((claims, _))) = bearer.map(|t| state.verify_access_token(t)) else {
         return Ok(false);
     };
     Ok(state.db.is_platform_admin(claims.user_id).await?)

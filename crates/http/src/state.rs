@@ -46,6 +46,8 @@ pub struct AppState {
     pub audit: AuditService<Db>,
     /// Memberships and their roles, cached per (tenant, user) for the guard.
     pub members: MemberCache,
+    /// Access tokens whose signature was checked.
+    pub tokens: crate::authn::TokenCache,
     /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
     pub jwks: Jwks,
     pub config: HttpConfig,
@@ -101,8 +103,20 @@ impl AppState {
             projects,
             audit,
             members: MemberCache::new(),
+            tokens: crate::authn::TokenCache::new(),
             jwks,
             config,
         }
+    }
+}
+
+impl AppState {
+    /// Checks an access token (signature once per token, expiry every time).
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+    ) -> Option<(tenantry_identity::AccessClaims, tenantry_identity::FamilyId)> {
+        self.tokens
+            .verify(token, self.auth.now(), |t| self.auth.authenticate(t).ok())
     }
 }

@@ -61,7 +61,10 @@ pub const UNLED_INDEXES: &[(&str, &str)] = &[
         "invitations_digest",
         "finds an invitation by token before its tenant is known",
     ),
-    ("products_search", "GIN full-text index (PostgreSQL)"),
+    (
+        "products_search",
+        "GIN full-text index on the tsvector (PostgreSQL)",
+    ),
     ("projects_search", "GIN full-text index (PostgreSQL)"),
     ("tasks_search", "GIN full-text index (PostgreSQL)"),
 ];

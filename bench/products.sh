@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Tenant-owned data on PostgreSQL: 100 tenants × 10,000 products, the products routes under
+# wrk at 32 connections, and — in the same run — the database floor: pgbench running the
+# list route's own SELECT at the same concurrency. Prints one line per case and the ratio of
+# the list route to the floor. Loopback only; installs wrk (and PostgreSQL) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "bench: installing wrk" >&2
+    apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
+fi
+eval "$(scripts/pg-test-cluster)"
+cargo build --release -p tenantry >&2
+
+tenants=${BENCH_TENANTS:-100}
+per_tenant=${BENCH_PRODUCTS:-10000}
+connections=${BENCH_CONNECTIONS:-32}
+duration=${BENCH_SECONDS:-10}
+port=${BENCH_PORT:-18081}
+base="http://127.0.0.1:$port"
+db=tenantry_bench
+owner_url=${TENANTRY_TEST_PG_URL%/*}/$db
+service_url=${TENANTRY_TEST_PG_SERVICE_URL%/*}/$db
+dir=$(mktemp -d)
+
+psql_owner() { psql "$owner_url" -v ON_ERROR_STOP=1 -qAt "$@"; }
+psql "${TENANTRY_TEST_PG_URL}" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
+    -c "CREATE DATABASE $db OWNER tenantry_owner" >&2
+TENANTRY_DATABASE_URL=$owner_url target/release/tenantry migrate >&2
+
+export TENANTRY_DATABASE_URL=$service_url TENANTRY_MIGRATION_DATABASE_URL=$owner_url
+# One pooled connection per concurrent request.
+export TENANTRY_DB_POOL_SIZE=$connections
+TENANTRY_BIND=127.0.0.1:$port TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail \
+    target/release/tenantry serve &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 1 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done
+
+echo "bench: signing up $tenants tenants" >&2
+for i in $(seq -f '%03g' 1 "$tenants"); do
+    curl -sf -H 'Content-Type: application/json' "$base/api/v1/onboard" -d '{
+      "organisation_name": "Bench '"$i"'", "slug": "t'"$i"'", "owner_email": "owner@t'"$i"'.test",
+      "owner_name": "Owner", "password": "correct horse battery"}' >/dev/null
+done
+
+echo "bench: loading $per_tenant products into each tenant" >&2
+psql_owner <<SQL
+DO \$\$
+DECLARE t record;
+BEGIN
+    FOR t IN SELECT id FROM tenants LOOP
+        PERFORM set_config('app.tenant_id', t.id::text, true);
+        INSERT INTO products (tenant_id, id, name, sku, description, price_minor, currency,
+                              status, created_by, created_at, updated_at)
+        SELECT t.id, gen_random_uuid(),
+               'Product ' || n || ' ' || (ARRAY['kettle','lamp','desk','chair','mug','pan'])[1 + n % 6],
+               'SKU-' || n,
+               'A fine ' || (ARRAY['steel','oak','copper','glass'])[1 + n % 4] || ' item, number ' || n,
+               (n * 37) % 100000, 'EUR',
+               CASE WHEN n % 10 = 0 THEN 'archived' ELSE 'active' END,
+               NULL, now() - (n || ' seconds')::interval, now()
+        FROM generate_series(1, $per_tenant) AS n;
+    END LOOP;
+END
+\$\$;
+VACUUM ANALYZE products;
+SQL
+
+tenant_id=$(psql_owner -c "SELECT id FROM tenants WHERE slug = 't001'")
+token=$(curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/login" \
+    -d '{"email": "owner@t001.test", "password": "correct horse battery"}' |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+product_id=$(curl -sf -H "X-Tenant-ID: t001" -H "Authorization: Bearer $token" \
+    "$base/api/v1/products?limit=1&order=-price" | sed -E 's/.*"items":\[\{"id":"([^"]+)".*/\1/')
+
+run() { # name, path, [extra wrk args]; prints one line, leaves req/s in $dir/last.rps
+    local name=$1 path=$2 out rps p50 p99
+    shift 2
+    out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency -H "X-Tenant-ID: t001" \
+        -H "Authorization: Bearer $token" "$@" "$base$path")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$name" "$rps" "$p50" "$p99"
+    echo "$rps" >"$dir/last.rps"
+}
+
+# The list route's own statement, as the service runs it (diesel's SQL, tenant-scoped by RLS).
+cat >"$dir/list.sql" <<SQL
+SELECT "products"."tenant_id", "products"."id", "products"."name", "products"."sku", "products"."description", "products"."price_minor", "products"."currency", "products"."status", "products"."created_by", "products"."created_at", "products"."updated_at" FROM "products" WHERE ("products"."tenant_id" = '$tenant_id') ORDER BY "products"."created_at" ASC, "products"."id" ASC LIMIT 21;
+SQL
+
+echo
+echo "PostgreSQL, $tenants tenants × $per_tenant products, $connections connections, ${duration}s each, $(nproc) cores"
+run "GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
+list=$(cat "$dir/last.rps")
+run "GET /api/v1/products/{id}" "/api/v1/products/$product_id"
+run "GET /api/v1/products?q=copper%20kettle" "/api/v1/products?q=copper%20kettle&limit=20"
+run "POST /api/v1/products" "/api/v1/products" -s bench/create_product.lua
+# The same statement inside the transaction the service wraps it in (row-level security
+# needs the tenant set per transaction: BEGIN + SET LOCAL in one message, SELECT, COMMIT).
+{ echo "BEGIN;"; echo "SET LOCAL app.tenant_id = '$tenant_id';"; cat "$dir/list.sql"; echo "COMMIT;"; } >"$dir/list-tx.sql"
+pgbench_tps() { # mode, script
+    PGOPTIONS="-c app.tenant_id=$tenant_id" pgbench "$service_url" -n -M "$1" \
+        -c "$connections" -j 2 -T "$duration" -f "$2" 2>/dev/null | awk '/^tps/ {print $3}'
+}
+floor=$(pgbench_tps prepared "$dir/list.sql")
+floor_simple=$(pgbench_tps simple "$dir/list.sql")
+floor_tx=$(pgbench_tps prepared "$dir/list-tx.sql")
+printf '%-44s %10.2f req/s\n' "floor: pgbench, the list SELECT (prepared)" "$floor"
+printf '%-44s %10.2f req/s\n' "  the same, simple protocol" "$floor_simple"
+printf '%-44s %10.2f req/s\n' "  the same in the service's RLS transaction" "$floor_tx"
+ratio() { awk -v s="$list" -v f="$2" -v n="$1" 'BEGIN { printf "%-44s %10.0f%%\n", n, 100 * s / f }'; }
+ratio "list route / floor" "$floor"
+ratio "list route / floor (simple protocol)" "$floor_simple"
+ratio "list route / its transaction in pgbench" "$floor_tx"
+echo "peak RSS of the server: $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"

@@ -28,6 +28,11 @@ openapi:
 ci:
     bash .ci/run
 
-# Benchmarks (release build, loopback; installs wrk if missing)
+# Benchmark: products on PostgreSQL (100 tenants × 10,000) against the pgbench floor
+# (release build, loopback; installs wrk and PostgreSQL if missing)
 bench:
+    bash bench/products.sh
+
+# Benchmark: logins, and a cached tenant route during a login storm (SQLite by default)
+bench-auth:
     bash bench/auth.sh

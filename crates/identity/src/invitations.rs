@@ -130,6 +130,7 @@ pub trait InvitationRepository: Clone + Send + Sync + 'static {
         digest: &TokenDigest,
         acceptor: &Acceptor,
         now: DateTime<Utc>,
+        origin: &tenantry_kernel::Origin,
     ) -> impl Future<Output = Result<Invitation, InvitationError>> + Send;
 }
 
@@ -312,6 +313,7 @@ where
         &self,
         token: &RefreshSecret,
         user: User,
+        origin: &tenantry_kernel::Origin,
     ) -> Result<Invitation, InvitationError> {
         let preview = self.lookup(token).await?;
         if preview.invitation.email.normalized() != user.email.normalized() {
@@ -322,6 +324,7 @@ where
                 &self.secrets.digest(token),
                 &Acceptor::Existing(user),
                 self.auth.now(),
+                origin,
             )
             .await
     }
@@ -332,6 +335,7 @@ where
         token: &RefreshSecret,
         name: DisplayName,
         password: &str,
+        origin: &tenantry_kernel::Origin,
     ) -> Result<(Invitation, Session), InvitationError> {
         let preview = self.lookup(token).await?;
         let email = preview.invitation.email.clone();
@@ -345,7 +349,12 @@ where
         };
         let invitation = self
             .repo
-            .accept_invitation(&self.secrets.digest(token), &acceptor, self.auth.now())
+            .accept_invitation(
+                &self.secrets.digest(token),
+                &acceptor,
+                self.auth.now(),
+                origin,
+            )
             .await?;
         let session = self.auth.start_session(user).await?;
         Ok((invitation, session))

@@ -70,6 +70,7 @@ pub trait OnboardingRepository: Clone + Send + Sync + 'static {
         owner: &NewOwner,
         roles: &[Role],
         membership: &Membership,
+        origin: &tenantry_kernel::Origin,
     ) -> impl Future<Output = Result<(), OnboardError>> + Send;
 }
 
@@ -150,7 +151,9 @@ where
             status: MembershipStatus::Active,
             created_at: now,
         };
-        self.repo.onboard(&new, &owner, &roles, &membership).await?;
+        self.repo
+            .onboard(&new, &owner, &roles, &membership, &req.origin)
+            .await?;
         self.tenants.announce_change(new.tenant.id);
         let owner_created = matches!(owner, NewOwner::New { .. });
         let user = match owner {

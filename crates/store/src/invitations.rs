@@ -225,6 +225,7 @@ impl Db {
         digest: &TokenDigest,
         acceptor: &Acceptor,
         now: DateTime<Utc>,
+        origin: &tenantry_kernel::Origin,
     ) -> Result<Option<Invitation>, StoreError> {
         tx!(self, write, invitation = digest.0.clone(), |conn, cross| {
             let row: Option<InvitationRow> = invitations::unscoped(cross)
@@ -239,7 +240,9 @@ impl Db {
                 Acceptor::Existing(u) | Acceptor::New { user: u, .. } => u.id,
             };
             // From here on the transaction is the invitation's tenant's, acting as the invitee.
-            let ctx = &TenantCtx::new(tenant).acting_as(Actor::User(user_id));
+            let ctx = &TenantCtx::new(tenant)
+                .acting_as(Actor::User(user_id))
+                .from_origin(std::sync::Arc::new(origin.clone()));
             // Spending is one conditional UPDATE: two concurrent accepts cannot both win.
             let spent = diesel::update(
                 invitations::of(ctx)
@@ -332,8 +335,9 @@ impl InvitationRepository for Db {
         digest: &TokenDigest,
         acceptor: &Acceptor,
         now: DateTime<Utc>,
+        origin: &tenantry_kernel::Origin,
     ) -> Result<Invitation, InvitationError> {
-        match self.accept(digest, acceptor, now).await {
+        match self.accept(digest, acceptor, now, origin).await {
             Ok(Some(inv)) => Ok(inv),
             Ok(None) => Err(InvitationError::Gone),
             Err(e) if e.is_unique_violation_of("email") => Err(InvitationError::EmailTaken),

@@ -21,9 +21,12 @@ impl Db {
         owner: &NewOwner,
         roles: &[Role],
         membership: &Membership,
+        origin: &tenantry_kernel::Origin,
     ) -> Result<(), StoreError> {
         // The new owner creates the tenant.
-        let ctx = &TenantCtx::new(new.tenant.id).acting_as(Actor::User(membership.user_id));
+        let ctx = &TenantCtx::new(new.tenant.id)
+            .acting_as(Actor::User(membership.user_id))
+            .from_origin(std::sync::Arc::new(origin.clone()));
         mutate!(self, ctx, |conn, log| {
             insert_tenant_rows!(conn, log, ctx, new);
             if let NewOwner::New { user, hash } = owner {
@@ -43,8 +46,9 @@ impl OnboardingRepository for Db {
         owner: &NewOwner,
         roles: &[Role],
         membership: &Membership,
+        origin: &tenantry_kernel::Origin,
     ) -> Result<(), OnboardError> {
-        self.insert_onboarding(tenant, owner, roles, membership)
+        self.insert_onboarding(tenant, owner, roles, membership, origin)
             .await
             .map_err(|e| {
                 if e.is_unique_violation_of("email") {

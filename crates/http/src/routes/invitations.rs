@@ -190,12 +190,13 @@ pub async fn accept_invitation(
     body: Option<ApiJson<AcceptBody>>,
 ) -> Result<HttpResponse, Problem> {
     let token = RefreshSecret(path.into_inner());
+    let origin = crate::request_context::origin_of(&req);
     if req.headers().contains_key(header::AUTHORIZATION) {
         let who = Authenticated::extract(&req)
             .await
             .map_err(|_| Problem::unauthorized("The access token is invalid or expired"))?;
         let user = state.auth.me(who.user_id).await?;
-        let inv = state.invitations.accept_as(&token, user).await?;
+        let inv = state.invitations.accept_as(&token, user, &origin).await?;
         state.members.invalidate();
         return Ok(HttpResponse::Ok().json(AcceptedView {
             tenant_id: *inv.tenant_id.as_uuid(),
@@ -219,7 +220,7 @@ pub async fn accept_invitation(
         .ok_or_else(|| Problem::field("password", "a password is needed to sign up"))?;
     let (inv, session) = state
         .invitations
-        .accept_signing_up(&token, name, &password)
+        .accept_signing_up(&token, name, &password, &origin)
         .await?;
     state.members.invalidate();
     Ok(HttpResponse::Created().json(AcceptedView {

@@ -98,6 +98,7 @@ run "GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
 list=$(cat "$dir/last.rps")
 run "GET /api/v1/products/{id}" "/api/v1/products/$product_id"
 run "GET /api/v1/products?q=copper%20kettle" "/api/v1/products?q=copper%20kettle&limit=20"
+run "  a word no product has (q=zanzibar)" "/api/v1/products?q=zanzibar&limit=20"
 run "POST /api/v1/products" "/api/v1/products" -s bench/create_product.lua
 # The same statement inside the transaction the service wraps it in (row-level security
 # needs the tenant set per transaction: BEGIN + SET LOCAL in one message, SELECT, COMMIT).

@@ -141,6 +141,9 @@ app_tests! {
         let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert_eq!(fields, ["name", "sku", "currency"]);
         let res = call(app, Method::POST, "/api/v1/products", "acme", &t)
+            .json(&json!({"name": "x", "sku": "S", "price_minor": 1, "currency": "EUR", "description": "nul \u{0} byte"})).send().await.unwrap();
+        assert_eq!(problem(res, 422, "validation_failed").await["errors"][0]["field"], "description");
+        let res = call(app, Method::POST, "/api/v1/products", "acme", &t)
             .json(&json!({"name": "x", "sku": "S", "price_minor": -5, "currency": "EUR"})).send().await.unwrap();
         let body = problem(res, 422, "validation_failed").await;
         assert_eq!(body["errors"][0]["field"], "price_minor");
@@ -290,6 +293,24 @@ app_tests! {
         assert_eq!(v["ok"], false);
         assert_eq!(v["first_broken_id"], victim["id"]);
         assert_eq!(v["entries_checked"].as_u64().unwrap(), victim["seq"].as_u64().unwrap());
+    }
+
+    async fn entries_removed_from_the_end_are_noticed(app) {
+        let t = owner(app, "acme").await;
+        for i in 0..3 {
+            create(app, "acme", &t, product("P", &format!("R{i}"), i)).await;
+        }
+        let newest = audit(app, "acme", &t, "?limit=1").await["items"][0]["seq"].as_u64().unwrap();
+        let tenant: Value = call(app, Method::GET, "/api/v1/tenant", "acme", &t).send().await.unwrap().json().await.unwrap();
+        app.db().tamper(&format!(
+            "DELETE FROM audit_entries WHERE tenant_id = '{}' AND seq >= {}",
+            tenant["id"].as_str().unwrap(),
+            newest - 1
+        )).await;
+        let v: Value = call(app, Method::GET, "/api/v1/audit-logs/verify", "acme", &t).send().await.unwrap().json().await.unwrap();
+        assert_eq!(v["ok"], false, "{v}");
+        assert_eq!(v["first_broken_id"], Value::Null);
+        assert_eq!(v["entries_checked"].as_u64().unwrap(), newest - 2);
     }
 
     async fn the_service_cannot_change_or_remove_audit_entries(app) {

@@ -109,6 +109,30 @@ app_tests! {
         assert!(seqs.windows(2).all(|w| w[0] == w[1] + 1), "one transaction, consecutive entries: {seqs:?}");
     }
 
+    async fn concurrent_toggles_and_patches_are_not_lost(app) {
+        let (t, _) = owner(app, "acme").await;
+        let p = ok(call(app, Method::POST, "/api/v1/projects", &t).json(&json!({"name": "P"})).send().await.unwrap(), 201).await;
+        let task = ok(call(app, Method::POST, &format!("/api/v1/projects/{}/tasks", p["id"].as_str().unwrap()), &t).json(&json!({"title": "T"})).send().await.unwrap(), 201).await;
+        let url = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+        let mut running = vec![];
+        for i in 0..9 {
+            let req = if i == 4 {
+                call(app, Method::PATCH, &url, &t).json(&json!({"notes": "patched"}))
+            } else {
+                call(app, Method::POST, &format!("{url}/toggle"), &t)
+            };
+            running.push(tokio::spawn(async move { req.send().await.unwrap().status().as_u16() }));
+        }
+        for r in running {
+            assert_eq!(r.await.unwrap(), 200);
+        }
+        let now = ok(call(app, Method::GET, &url, &t).send().await.unwrap(), 200).await;
+        assert_eq!(now["is_done"], false, "eight toggles: back to not done");
+        assert_eq!(now["notes"], "patched", "the patch survived the toggles");
+        let toggles = audit(app, &t, &format!("?entity_id={}&action=toggled", task["id"].as_str().unwrap())).await;
+        assert_eq!(toggles.len(), 8);
+    }
+
     async fn global_search_groups_by_kind(app) {
         let (t, _) = owner(app, "acme").await;
         call(app, Method::POST, "/api/v1/products", &t).json(&json!({"name": "Aurora lamp", "sku": "AUR-1", "description": "A warm aurora glow for desks", "price_minor": 1, "currency": "EUR"})).send().await.unwrap();

@@ -171,6 +171,18 @@ impl Verifier {
         fits
     }
 
+    /// Like [`Verifier::finish`], and the walk must have ended where the chain's head says:
+    /// entries removed from the end (or all of them) break it too. `first_broken_id` is
+    /// then null — there is no entry left to name.
+    pub fn finish_at(self, head: &ChainHead) -> Verification {
+        let complete = self.broken.is_some() || self.head == *head;
+        let mut v = self.finish();
+        if !complete {
+            v.ok = false;
+        }
+        v
+    }
+
     pub fn finish(self) -> Verification {
         Verification {
             ok: self.broken.is_none(),
@@ -247,6 +259,29 @@ mod tests {
         let after = entries[2].id;
         entries.remove(1);
         assert_eq!(verify(&entries).first_broken_id, Some(after));
+    }
+
+    #[test]
+    fn entries_removed_from_the_end_are_noticed_against_the_head() {
+        let mut entries = chain(4);
+        let head = ChainHead {
+            seq: 4,
+            hash: entries[3].hash.clone(),
+        };
+        let mut v = Verifier::new();
+        entries.iter().for_each(|e| {
+            v.check(e);
+        });
+        assert!(v.finish_at(&head).ok);
+        entries.truncate(2);
+        let mut v = Verifier::new();
+        entries.iter().for_each(|e| {
+            v.check(e);
+        });
+        let result = v.finish_at(&head);
+        assert!(!result.ok);
+        assert_eq!(result.first_broken_id, None);
+        assert!(!Verifier::new().finish_at(&head).ok, "all removed");
     }
 
     #[test]

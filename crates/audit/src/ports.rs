@@ -39,6 +39,12 @@ pub trait AuditRepository: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, Unexpected>> + Send;
 
+    /// The end of the tenant's chain as the pipeline last left it (seq 0 and "" when empty).
+    fn head(
+        &self,
+        ctx: &TenantCtx,
+    ) -> impl Future<Output = Result<crate::ChainHead, Unexpected>> + Send;
+
     /// Appends changes that are not part of another mutation (tenant security events).
     fn record(
         &self,

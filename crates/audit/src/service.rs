@@ -31,10 +31,13 @@ impl<R: AuditRepository> AuditService<R> {
     /// Walks the tenant's whole chain from the first entry and reports the first entry that
     /// was edited, removed or reordered.
     pub async fn verify(&self, ctx: &TenantCtx) -> Result<Verification, Unexpected> {
+        // The head first: entries appended while we walk are beyond it and not checked.
+        let head = self.repo.head(ctx).await?;
         let mut verifier = Verifier::new();
         let mut after = 0;
         loop {
             let batch = self.repo.chain_segment(ctx, after, VERIFY_BATCH).await?;
+            let batch: Vec<AuditEntry> = batch.into_iter().filter(|e| e.seq <= head.seq).collect();
             let Some(last) = batch.last() else { break };
             after = last.seq;
             let full = batch.len() == VERIFY_BATCH as usize;
@@ -42,7 +45,7 @@ impl<R: AuditRepository> AuditService<R> {
                 break;
             }
         }
-        Ok(verifier.finish())
+        Ok(verifier.finish_at(&head))
     }
 
     /// Records a tenant security event (permission denied, API key refused…).

@@ -144,7 +144,7 @@ impl FromRequest for Member {
                         if let Some(k) = invalid.known {
                             let ctx = TenantCtx::new(k.tenant_id)
                                 .from_origin(scope.ctx.origin().clone().into());
-                            key_denied(&state, &ctx, k.id, k.reason, &route).await?;
+                            key_denied(&state, &ctx, k.id, k.reason, &route).await;
                         }
                         return Err(refused().into());
                     }
@@ -157,7 +157,7 @@ impl FromRequest for Member {
                             user: key.created_by,
                         })
                         .from_origin(scope.ctx.origin().clone().into());
-                    key_denied(&state, &ctx, key.id, "other_tenant", &route).await?;
+                    key_denied(&state, &ctx, key.id, "other_tenant", &route).await;
                     return Err(refused().into());
                 }
                 tracing::Span::current().record("user_id", tracing::field::display(key.created_by));
@@ -171,7 +171,7 @@ impl FromRequest for Member {
                     user: key.created_by,
                 });
                 if !permissions.contains(&needed) {
-                    record_denial(&state, &ctx, needed, &route).await?;
+                    record_denial(&state, &ctx, needed, &route).await;
                     return Err(permission_denied(needed).into());
                 }
                 return Ok(Member {
@@ -201,7 +201,7 @@ impl FromRequest for Member {
             })?;
             let ctx = scope.ctx.acting_as(Actor::User(who.user_id));
             if !role.1.allows(needed) {
-                record_denial(&state, &ctx, needed, &route).await?;
+                record_denial(&state, &ctx, needed, &route).await;
                 return Err(permission_denied(needed).into());
             }
             Ok(Member {
@@ -254,14 +254,53 @@ impl AccessSettled {
     }
 }
 
-/// Records in the tenant's audit trail that a caller was refused a route it lacks the
-/// permission for.
-async fn record_denial(
+/// Refusals already recorded within the last minute, by (tenant, who, what): a caller who
+/// repeats a refused request (or anyone replaying a known key's prefix) adds one entry a
+/// minute to the append-only trail, not one per request.
+pub struct DenialWindow {
+    seen: moka::sync::Cache<String, ()>,
+}
+
+impl DenialWindow {
+    pub fn new() -> Self {
+        Self {
+            seen: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        }
+    }
+
+    fn first(&self, key: String) -> bool {
+        self.seen.entry(key).or_insert(()).is_fresh()
+    }
+}
+
+impl Default for DenialWindow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Appends a refusal to the tenant's trail (once a minute per caller and reason). A failure
+/// to record is logged; the caller still gets the refusal, not a 500.
+async fn record_refusal(
     state: &AppState,
     ctx: &TenantCtx,
-    needed: Permission,
-    route: &str,
-) -> Result<(), Problem> {
+    key: String,
+    log: tenantry_audit::ChangeLog,
+) {
+    if !state.denials.first(key) {
+        return;
+    }
+    if let Err(e) = state.audit.record(ctx, log).await {
+        tracing::warn!(error = %e, "could not record a refusal in the audit trail");
+    }
+}
+
+/// Records in the tenant's audit trail that a caller was refused a route it lacks the
+/// permission for.
+async fn record_denial(state: &AppState, ctx: &TenantCtx, needed: Permission, route: &str) {
     let mut log = tenantry_audit::ChangeLog::new();
     log.event(
         "route",
@@ -269,21 +308,12 @@ async fn record_denial(
         "permission_denied",
         [("permission", serde_json::Value::from(needed.as_str()))],
     );
-    state
-        .audit
-        .record(ctx, log)
-        .await
-        .map_err(Problem::internal)
+    let who = format!("{}|{:?}|{route}", ctx.tenant_id(), ctx.actor());
+    record_refusal(state, ctx, who, log).await;
 }
 
 /// Records in a key's own tenant's audit trail that the key was presented and refused.
-async fn key_denied(
-    state: &AppState,
-    ctx: &TenantCtx,
-    key: ApiKeyId,
-    reason: &str,
-    route: &str,
-) -> Result<(), Problem> {
+async fn key_denied(state: &AppState, ctx: &TenantCtx, key: ApiKeyId, reason: &str, route: &str) {
     let mut log = tenantry_audit::ChangeLog::new();
     log.event(
         "api_key",
@@ -294,11 +324,8 @@ async fn key_denied(
             ("route", serde_json::Value::from(route)),
         ],
     );
-    state
-        .audit
-        .record(ctx, log)
-        .await
-        .map_err(Problem::internal)
+    let who = format!("{}|{key}|{reason}|{route}", ctx.tenant_id());
+    record_refusal(state, ctx, who, log).await;
 }
 
 pub fn permission_denied(needed: Permission) -> Problem {

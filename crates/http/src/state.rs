@@ -48,6 +48,8 @@ pub struct AppState {
     pub members: MemberCache,
     /// Access tokens whose signature was checked.
     pub tokens: crate::authn::TokenCache,
+    /// Refusals recorded in the last minute (see `guard::DenialWindow`).
+    pub denials: crate::guard::DenialWindow,
     /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
     pub jwks: Jwks,
     pub config: HttpConfig,
@@ -104,6 +106,7 @@ impl AppState {
             audit,
             members: MemberCache::new(),
             tokens: crate::authn::TokenCache::new(),
+            denials: crate::guard::DenialWindow::new(),
             jwks,
             config,
         }

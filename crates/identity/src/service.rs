@@ -127,13 +127,13 @@ where
         origin: &Origin,
     ) -> Result<User, LoginError> {
         let result = self.check_credentials(email, password, origin).await;
-        let email_key =
-            Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.normalized());
+        // Only a real e-mail address is logged: what people type into the field by mistake
+        // (a password, say) is not kept.
+        let email_key = Email::parse(email).ok().map(|e| e.normalized());
         match &result {
             Ok(user) => {
                 let kind = SecurityEventKind::LoginSucceeded;
-                self.record(kind, Some(user.id), Some(email_key), origin)
-                    .await?;
+                self.record(kind, Some(user.id), email_key, origin).await?;
             }
             Err(LoginError::Unexpected(_)) => {}
             Err(e) => {
@@ -147,7 +147,7 @@ where
                     Ok(e) => self.repo.credentials(&e).await?.map(|(u, _)| u.id),
                     Err(_) => None,
                 };
-                self.record(kind, user, Some(email_key), origin).await?;
+                self.record(kind, user, email_key, origin).await?;
             }
         }
         result

@@ -73,16 +73,25 @@ impl SearchQuery {
     /// A short excerpt of `text` around the first word found (at most ~`width` characters),
     /// for search results; the start of the text when no word appears literally.
     pub fn snippet(&self, text: &str, width: usize) -> String {
-        let lower = text.to_lowercase();
-        // Lower-casing may change byte lengths; find the position in characters.
+        let chars: Vec<char> = text.chars().collect();
+        // Lower-case character by character, remembering which original character each
+        // lower-case one came from ('İ' becomes two characters).
+        let mut lower = String::with_capacity(text.len());
+        let mut origin_of_byte: Vec<usize> = Vec::with_capacity(text.len());
+        for (i, c) in chars.iter().enumerate() {
+            for l in c.to_lowercase() {
+                lower.push(l);
+                origin_of_byte.extend(std::iter::repeat_n(i, l.len_utf8()));
+            }
+        }
         let hit_char = self
             .words
             .iter()
             .filter_map(|w| lower.find(w.as_str()))
             .min()
-            .map_or(0, |byte| lower[..byte].chars().count());
-        let chars: Vec<char> = text.chars().collect();
-        let start = hit_char.saturating_sub(width / 3);
+            .and_then(|byte| origin_of_byte.get(byte).copied())
+            .unwrap_or(0);
+        let start = hit_char.saturating_sub(width / 3).min(chars.len());
         let end = (start + width).min(chars.len());
         let mut out: String = chars[start..end].iter().collect();
         out = out.trim().to_owned();
@@ -133,6 +142,9 @@ mod tests {
         assert!(s.contains("needle"), "{s}");
         assert!(s.starts_with('…') && s.ends_with('…'));
         assert_eq!(q.snippet("short", 40), "short");
+        // Characters whose lower case is longer do not shift the cut out of range.
+        let turkish = format!("{} needle", "İ".repeat(60));
+        assert!(q.snippet(&turkish, 20).contains("needle"));
     }
 }
 

@@ -76,6 +76,14 @@ impl Description {
                 "description must be at most 10,000 characters long",
             ));
         }
+        if raw
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(invalid(
+                "description must not contain control characters other than line breaks and tabs",
+            ));
+        }
         Ok(Self(raw.to_owned()))
     }
 

@@ -17,7 +17,10 @@ fn bounded(raw: &str, what: &str, max: usize, trim: bool) -> Result<String, Inva
             "{what} must be {min} to {max} characters long"
         )));
     }
-    if trim && s.chars().any(char::is_control) {
+    // Long texts may hold line breaks and tabs; nothing else invisible (PostgreSQL text
+    // cannot hold NUL at all).
+    let allowed = |c: char| !trim && matches!(c, '\n' | '\r' | '\t');
+    if s.chars().any(|c| c.is_control() && !allowed(c)) {
         return Err(InvalidValue(format!(
             "{what} must not contain control characters"
         )));

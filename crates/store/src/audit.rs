@@ -240,6 +240,18 @@ impl AuditRepository for Db {
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 
+    async fn head(&self, ctx: &TenantCtx) -> Result<ChainHead, Unexpected> {
+        let found: Option<(i64, String)> =
+            tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+                Ok(audit_heads::of(ctx)
+                    .select((audit_heads::seq, audit_heads::hash))
+                    .first(conn)
+                    .await
+                    .optional()?)
+            })?;
+        Ok(found.map_or_else(ChainHead::default, |(seq, hash)| ChainHead { seq, hash }))
+    }
+
     async fn record(&self, ctx: &TenantCtx, log: ChangeLog) -> Result<(), Unexpected> {
         let events = log;
         mutate!(self, ctx, |_conn, log| {

@@ -269,7 +269,13 @@ pub(crate) async fn pg_begin(
     conn: &mut AsyncPgConnection,
     scope: &Scope,
 ) -> Result<(), StoreError> {
-    diesel_async::AnsiTransactionManager::begin_transaction_sql(conn, &begin_sql(scope)).await?;
+    let begun =
+        diesel_async::AnsiTransactionManager::begin_transaction_sql(conn, &begin_sql(scope)).await;
+    if let Err(e) = begun {
+        // BEGIN may have run before the setting failed: leave no aborted transaction behind.
+        let _ = conn.batch_execute("ROLLBACK").await;
+        return Err(e.into());
+    }
     Ok(())
 }
 

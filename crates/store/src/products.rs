@@ -279,7 +279,13 @@ impl Db {
     ) -> Result<Result<Product, UpdateProductError>, StoreError> {
         mutate!(self, ctx, |conn, log| {
             let target = products::of(ctx).filter(products::id.eq(DbUuid::from(id)));
-            let old: Option<ProductRow> = target.first(conn).await.optional()?;
+            // A no-op UPDATE reads the row and locks it (PostgreSQL; SQLite writers are
+            // serialised): concurrent patches apply one after the other, none is lost.
+            let old: Option<ProductRow> = diesel::update(target)
+                .set(products::updated_at.eq(products::updated_at))
+                .get_result(conn)
+                .await
+                .optional()?;
             let Some(old) = old else {
                 return Ok(Err(UpdateProductError::NotFound));
             };
@@ -419,6 +425,15 @@ impl ProductRepository for Db {
         ctx: &TenantCtx,
         rows: &[(usize, Product)],
     ) -> Result<Result<(), Vec<RowError>>, Unexpected> {
-        Ok(self.import_products(ctx, rows).await?)
+        match self.import_products(ctx, rows).await {
+            Ok(r) => Ok(r),
+            // Another request took one of these SKUs between the check and the insert.
+            Err(e) if e.is_unique_violation() => Ok(Err(vec![RowError::new(
+                0,
+                "sku",
+                "a product with one of these SKUs was created meanwhile; nothing was imported",
+            )])),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -188,7 +188,12 @@ impl Db {
     ) -> Result<Option<Project>, StoreError> {
         mutate!(self, ctx, |conn, log| {
             let target = projects::of(ctx).filter(projects::id.eq(DbUuid::from(id)));
-            let old: Option<ProjectRow> = target.first(conn).await.optional()?;
+            // Read and lock (see products): concurrent patches do not overwrite each other.
+            let old: Option<ProjectRow> = diesel::update(target)
+                .set(projects::updated_at.eq(projects::updated_at))
+                .get_result(conn)
+                .await
+                .optional()?;
             let Some(old) = old else { return Ok(None) };
             let old = Project::try_from(old)?;
             let new = patch.apply(&old, now);
@@ -334,7 +339,12 @@ impl Db {
     ) -> Result<Result<Task, TaskError>, StoreError> {
         mutate!(self, ctx, |conn, log| {
             let target = tasks::of(ctx).filter(tasks::id.eq(DbUuid::from(id)));
-            let old: Option<TaskRow> = target.first(conn).await.optional()?;
+            // Read and lock: two toggles flip twice, two patches both apply.
+            let old: Option<TaskRow> = diesel::update(target)
+                .set(tasks::updated_at.eq(tasks::updated_at))
+                .get_result(conn)
+                .await
+                .optional()?;
             let Some(old) = old else {
                 return Ok(Err(TaskError::NotFound));
             };

@@ -184,7 +184,11 @@ impl Db {
     async fn save_role(&self, ctx: &TenantCtx, role: &Role) -> Result<usize, StoreError> {
         mutate!(self, ctx, |conn, log| {
             let target = roles::of(ctx).filter(roles::id.eq(DbUuid::from(role.id)));
-            let old: Option<RoleRow> = target.first(conn).await.optional()?;
+            let old: Option<RoleRow> = diesel::update(target)
+                .set(roles::updated_at.eq(roles::updated_at))
+                .get_result(conn)
+                .await
+                .optional()?;
             let Some(old) = old else { return Ok(0) };
             let n = diesel::update(target)
                 .set((

@@ -418,7 +418,11 @@ impl Db {
         let primary_color = text(&patch.primary_color, Color::as_str);
         let support_email = text(&patch.support_email, Email::as_str);
         mutate!(self, ctx, |conn, log| {
-            let old: Option<SettingsRow> = tenant_settings::of(ctx).first(conn).await.optional()?;
+            let old: Option<SettingsRow> = diesel::update(tenant_settings::of(ctx))
+                .set(tenant_settings::updated_at.eq(tenant_settings::updated_at))
+                .get_result(conn)
+                .await
+                .optional()?;
             let row: Option<SettingsRow> = diesel::update(tenant_settings::of(ctx))
                 .set((
                     display_name.map(|v| tenant_settings::display_name.eq(v)),

@@ -18,6 +18,7 @@ CREATE TABLE projects (
 CREATE INDEX projects_by_created ON projects (tenant_id, created_at, id);
 CREATE INDEX projects_by_name ON projects (tenant_id, name, id);
 CREATE INDEX projects_search ON projects USING gin (search_vector);
+ALTER TABLE projects ALTER COLUMN search_vector SET STATISTICS 1000;
 
 CREATE TABLE tasks (
     tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -40,6 +41,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_by_project ON tasks (tenant_id, project_id, created_at, id);
 CREATE INDEX tasks_by_due ON tasks (tenant_id, project_id, due_date, id);
 CREATE INDEX tasks_search ON tasks USING gin (search_vector);
+ALTER TABLE tasks ALTER COLUMN search_vector SET STATISTICS 1000;
 
 ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
 ALTER TABLE projects FORCE ROW LEVEL SECURITY;

@@ -130,3 +130,21 @@ app_tests! {
         assert_eq!(primaries[0]["hostname"], "shop.acme.test");
     }
 }
+
+app_tests! {
+    async fn tenants_created_by_the_operator_are_audited_as_the_operator(app) {
+        use tenantry_audit::AuditRepository;
+        let created = app.create_tenant("acme", "Acme Inc").await;
+        let tenant: tenantry_kernel::TenantId = created["id"].as_str().unwrap().parse().unwrap();
+        let page = app
+            .db()
+            .db()
+            .list(&tenantry_kernel::TenantCtx::new(tenant), &Default::default(), &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1, "the tenant's settings");
+        assert_eq!(page.items[0].actor_type, "operator");
+        assert_eq!(page.items[0].entity_type, "tenant_settings");
+        assert!(page.items[0].request_id.is_some());
+    }
+}

@@ -49,15 +49,19 @@ impl FromRequest for Operator {
 }
 
 impl Operator {
+    /// Who acts: the administrator, or the operator token.
+    pub fn actor(&self) -> Actor {
+        match self.admin {
+            Some(user) => Actor::PlatformAdmin(user),
+            None => Actor::Operator,
+        }
+    }
+
     /// The context for acting inside one tenant as platform administration: changes are
     /// recorded with this actor (the administrator, or the operator token).
     pub fn ctx_for(&self, tenant: TenantId, req: &HttpRequest) -> TenantCtx {
-        let actor = match self.admin {
-            Some(user) => Actor::PlatformAdmin(user),
-            None => Actor::Operator,
-        };
         TenantCtx::new(tenant)
-            .acting_as(actor)
+            .acting_as(self.actor())
             .from_origin(crate::request_context::origin_of(req))
     }
 }

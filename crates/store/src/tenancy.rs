@@ -211,8 +211,7 @@ macro_rules! insert_domain {
 pub(crate) use insert_domain;
 
 impl Db {
-    async fn insert_tenant(&self, new: &NewTenant) -> Result<(), StoreError> {
-        let ctx = &TenantCtx::new(new.tenant.id);
+    async fn insert_tenant(&self, ctx: &TenantCtx, new: &NewTenant) -> Result<(), StoreError> {
         mutate!(self, ctx, |conn, log| {
             insert_tenant_rows!(conn, log, ctx, new);
             Ok(())
@@ -445,8 +444,12 @@ impl Db {
 }
 
 impl TenantRepository for Db {
-    async fn create_tenant(&self, new: &NewTenant) -> Result<(), CreateTenantError> {
-        self.insert_tenant(new).await.map_err(|e| {
+    async fn create_tenant(
+        &self,
+        ctx: &TenantCtx,
+        new: &NewTenant,
+    ) -> Result<(), CreateTenantError> {
+        self.insert_tenant(ctx, new).await.map_err(|e| {
             if e.is_unique_violation() {
                 CreateTenantError::SlugTaken {
                     slug: new.tenant.slug.to_string(),

@@ -52,8 +52,11 @@ pub trait TenantRepository: Clone + Send + Sync + 'static {
     /// Writes the tenant, its subdomain and its settings in one transaction.
     /// Returns [`CreateTenantError::SlugTaken`] when the slug, or the subdomain's hostname, is
     /// already used; nothing is written then.
+    /// Stores a new tenant; `ctx` is the new tenant's context, naming who creates it (for the
+    /// audit trail of its first records).
     fn create_tenant(
         &self,
+        ctx: &tenantry_kernel::TenantCtx,
         new: &NewTenant,
     ) -> impl Future<Output = Result<(), CreateTenantError>> + Send;
 

@@ -51,8 +51,28 @@ where
 
     /// Creates an active tenant with its verified, primary subdomain and empty branding.
     pub async fn create(&self, slug: Slug, name: TenantName) -> Result<Tenant, CreateTenantError> {
+        self.create_by(
+            slug,
+            name,
+            tenantry_kernel::Actor::System,
+            Default::default(),
+        )
+        .await
+    }
+
+    /// Creates a tenant on behalf of `actor` (platform administration), from `origin`.
+    pub async fn create_by(
+        &self,
+        slug: Slug,
+        name: TenantName,
+        actor: tenantry_kernel::Actor,
+        origin: std::sync::Arc<tenantry_kernel::Origin>,
+    ) -> Result<Tenant, CreateTenantError> {
         let new = NewTenant::build(slug, name, &self.base_domain, self.clock.now());
-        self.repo.create_tenant(&new).await?;
+        let ctx = tenantry_kernel::TenantCtx::new(new.tenant.id)
+            .acting_as(actor)
+            .from_origin(origin);
+        self.repo.create_tenant(&ctx, &new).await?;
         self.listener.tenant_changed(new.tenant.id);
         Ok(new.tenant)
     }

@@ -37,7 +37,11 @@ impl InMemoryTenancy {
 }
 
 impl TenantRepository for InMemoryTenancy {
-    async fn create_tenant(&self, new: &NewTenant) -> Result<(), CreateTenantError> {
+    async fn create_tenant(
+        &self,
+        _ctx: &tenantry_kernel::TenantCtx,
+        new: &NewTenant,
+    ) -> Result<(), CreateTenantError> {
         let mut s = self.lock();
         let taken = s.tenants.values().any(|t| t.slug == new.tenant.slug)
             || s.domains

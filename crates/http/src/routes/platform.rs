@@ -98,7 +98,8 @@ pub async fn list_tenants(
 )]
 #[post("/api/v1/platform/tenants")]
 pub async fn create_tenant(
-    _op: Operator,
+    op: Operator,
+    req: HttpRequest,
     state: Data,
     body: ApiJson<CreateTenantBody>,
 ) -> Result<HttpResponse, Problem> {
@@ -110,7 +111,15 @@ pub async fn create_tenant(
             ("name", name.as_ref().err()),
         ])));
     };
-    let tenant = state.tenants.create(slug.clone(), name.clone()).await?;
+    let tenant = state
+        .tenants
+        .create_by(
+            slug.clone(),
+            name.clone(),
+            op.actor(),
+            crate::request_context::origin_of(&req),
+        )
+        .await?;
     Ok(HttpResponse::Created().json(TenantView::from(&tenant)))
 }
 

@@ -232,7 +232,7 @@ app_tests! {
         ]);
         let body = problem(import("application/json", rows.to_string()).await.unwrap(), 422, "import_rows_invalid").await;
         let errors: Vec<(u64, &str)> = body["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["field"].as_str().unwrap())).collect();
-        assert_eq!(errors, [(2, "sku"), (3, "name"), (5, "price_minor"), (5, "status")]);
+        assert_eq!(errors, [(2, "sku"), (3, "name"), (4, "sku"), (5, "price_minor"), (5, "status")], "row errors and existing SKUs at once");
         assert_eq!(skus(&list(app, "acme", &t, "").await), ["EX-1"], "nothing written");
         // Valid apart from a SKU that exists: found in the database check, still nothing written.
         let rows = json!([

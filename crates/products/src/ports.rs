@@ -47,6 +47,13 @@ pub trait ProductRepository: Clone + Send + Sync + 'static {
         id: ProductId,
     ) -> impl Future<Output = Result<(), DeleteProductError>> + Send;
 
+    /// Which of `skus` already exist in the tenant.
+    fn existing_skus(
+        &self,
+        ctx: &TenantCtx,
+        skus: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, Unexpected>> + Send;
+
     /// Inserts all `products` in one transaction, or nothing: `Ok(Err(..))` lists the rows
     /// (by their number in `rows`) whose SKU already exists in the tenant.
     fn import(

@@ -76,7 +76,38 @@ impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
                 max: MAX_IMPORT_ROWS,
             });
         }
-        let valid = validate(rows).map_err(BulkImportError::RowErrors)?;
+        // Every problem at once: the rows' own errors and the SKUs the tenant already has
+        // (checked again when writing, against a concurrent import).
+        let validated = validate(rows);
+        let skus: Vec<String> = rows
+            .iter()
+            .filter_map(|r| {
+                r.sku
+                    .as_deref()
+                    .and_then(|s| crate::model::Sku::parse(s).ok())
+            })
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        let taken = self.repo.existing_skus(ctx, &skus).await?;
+        let mut errors = validated.as_ref().err().cloned().unwrap_or_default();
+        for r in rows {
+            let sku = r
+                .sku
+                .as_deref()
+                .and_then(|s| crate::model::Sku::parse(s).ok());
+            if let Some(sku) = sku.filter(|s| taken.iter().any(|t| t == s.as_str())) {
+                errors.push(crate::import::RowError::new(
+                    r.row,
+                    "sku",
+                    format!("a product with sku '{}' already exists", sku.as_str()),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| a.row.cmp(&b.row));
+            return Err(BulkImportError::RowErrors(errors));
+        }
+        let valid = validated.map_err(BulkImportError::RowErrors)?;
         self.quota
             .allow(ctx, QUOTA_RESOURCE, valid.len() as u64)
             .await?;

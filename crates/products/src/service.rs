@@ -104,7 +104,7 @@ impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
             }
         }
         if !errors.is_empty() {
-            errors.sort_by(|a, b| a.row.cmp(&b.row));
+            errors.sort_by_key(|e| e.row);
             return Err(BulkImportError::RowErrors(errors));
         }
         let valid = validated.map_err(BulkImportError::RowErrors)?;

@@ -145,6 +145,8 @@ struct SqliteIndexColumn {
 struct SqliteForeignKey {
     #[diesel(sql_type = BigInt)]
     id: i64,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
     #[diesel(sql_type = Text)]
     table: String,
     #[diesel(sql_type = Text)]
@@ -249,10 +251,10 @@ async fn pg_violations(
                 .references
                 .as_deref()
                 .is_some_and(|r| tenant_tables.contains(&r))
-                && !k.includes_tenant =>
+                && (!k.includes_tenant || k.first_column.as_deref() != Some("tenant_id")) =>
             {
                 out.push(format!(
-                    "{}: foreign key {} to tenant-owned {} does not include tenant_id",
+                    "{}: foreign key {} to tenant-owned {} is not led by tenant_id",
                     k.table_name,
                     k.name,
                     k.references.as_deref().unwrap_or_default()
@@ -343,7 +345,7 @@ async fn sqlite_violations(conn: &mut crate::db::SqliteConn) -> Result<Vec<Strin
             }
         }
         let fks: Vec<SqliteForeignKey> = diesel::sql_query(format!(
-            "SELECT id, \"table\", \"from\" FROM pragma_foreign_key_list('{t}')"
+            "SELECT id, seq, \"table\", \"from\" FROM pragma_foreign_key_list('{t}')"
         ))
         .load(conn)
         .await?;
@@ -356,9 +358,10 @@ async fn sqlite_violations(conn: &mut crate::db::SqliteConn) -> Result<Vec<Strin
                 .and_then(|p| p.iter().next())
                 .map(|f| f.table.clone())
                 .unwrap_or_default();
-            if tenant_tables.contains(&target) && !parts.iter().any(|f| f.from == "tenant_id") {
+            let led = parts.iter().any(|f| f.seq == 0 && f.from == "tenant_id");
+            if tenant_tables.contains(&target) && !led {
                 out.push(format!(
-                    "{t}: foreign key to tenant-owned {target} does not include tenant_id"
+                    "{t}: foreign key to tenant-owned {target} is not led by tenant_id"
                 ));
             }
         }

@@ -72,7 +72,7 @@ backend_tests! {
         assert!(has("widgets: no tenant_id column"), "{v:#?}");
         assert!(has("gadgets: ") && v.iter().any(|l| l.starts_with("gadgets") && l.contains("not led by tenant_id")), "{v:#?}");
         assert!(has("gadgets_sku"), "an index not led by tenant_id: {v:#?}");
-        assert!(has("parts: foreign key"), "a foreign key without tenant_id: {v:#?}");
+        assert!(has("parts: foreign key"), "a foreign key not led by tenant_id: {v:#?}");
         if db.owner_url().is_some() {
             assert!(has("gadgets: row-level security is not enabled and forced"), "{v:#?}");
             assert!(has("gadgets: no policy on app.tenant_id"), "{v:#?}");

@@ -169,6 +169,11 @@ impl Problem {
         .detail(detail)
     }
 
+    /// A 400 for a `cursor` this service did not issue (or issued for another list order).
+    pub fn invalid_cursor(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid cursor").detail(detail)
+    }
+
     /// A 422 for one invalid field.
     pub fn field(name: &str, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError {
@@ -301,6 +306,58 @@ impl From<Unexpected> for Problem {
     fn from(e: Unexpected) -> Self {
         Self::internal(e)
     }
+}
+
+/// Collects every invalid field of a request body while it is parsed into domain values.
+#[derive(Default)]
+pub struct Fields(Vec<FieldError>);
+
+impl Fields {
+    /// The value, or `None` with the error recorded under `field`.
+    pub fn take<T, E: std::fmt::Display>(&mut self, field: &str, r: Result<T, E>) -> Option<T> {
+        r.map_err(|e| self.0.push(FieldError::new(field, e.to_string())))
+            .ok()
+    }
+
+    /// An optional field: absent stays `None`; present is parsed (an error is recorded).
+    pub fn opt<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        v: Option<String>,
+        parse: fn(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        v.and_then(|v| self.take(field, parse(&v)))
+    }
+
+    /// 422 listing every recorded error, or Ok when there is none.
+    pub fn finish(self) -> Result<(), Problem> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::validation(self.0))
+        }
+    }
+}
+
+/// The `limit` query parameter: default 20, 1–100, else 400 `invalid_query`.
+pub fn limit_param(limit: Option<u32>) -> Result<tenantry_kernel::Limit, Problem> {
+    limit.map_or(Ok(tenantry_kernel::Limit::default()), |n| {
+        tenantry_kernel::Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))
+    })
+}
+
+/// A `cursor` query parameter whose key must parse as `K` (a sequence number, an id), else
+/// 400 `invalid_cursor`.
+pub fn keyed_cursor<K: std::str::FromStr>(
+    raw: Option<String>,
+) -> Result<Option<tenantry_kernel::Cursor>, Problem> {
+    raw.map(|c| {
+        tenantry_kernel::Cursor::parse(&c)
+            .ok()
+            .filter(|c| c.key().parse::<K>().is_ok())
+            .ok_or_else(|| Problem::invalid_cursor("cursor is not one this service issued"))
+    })
+    .transpose()
 }
 
 /// Collects field errors from parsing a body into domain values.

@@ -54,8 +54,8 @@ pub trait ProductRepository: Clone + Send + Sync + 'static {
         skus: &[String],
     ) -> impl Future<Output = Result<Vec<String>, Unexpected>> + Send;
 
-    /// Inserts all `products` in one transaction, or nothing: `Ok(Err(..))` lists the rows
-    /// (by their number in `rows`) whose SKU already exists in the tenant.
+    /// Inserts all `products` in one transaction, or nothing. `Ok(Err(..))` when a SKU was
+    /// taken after the service checked (`existing_skus`).
     fn import(
         &self,
         ctx: &TenantCtx,

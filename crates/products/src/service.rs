@@ -88,14 +88,19 @@ impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
             })
             .map(|s| s.as_str().to_owned())
             .collect();
-        let taken = self.repo.existing_skus(ctx, &skus).await?;
+        let taken: std::collections::HashSet<String> = self
+            .repo
+            .existing_skus(ctx, &skus)
+            .await?
+            .into_iter()
+            .collect();
         let mut errors = validated.as_ref().err().cloned().unwrap_or_default();
         for r in rows {
             let sku = r
                 .sku
                 .as_deref()
                 .and_then(|s| crate::model::Sku::parse(s).ok());
-            if let Some(sku) = sku.filter(|s| taken.iter().any(|t| t == s.as_str())) {
+            if let Some(sku) = sku.filter(|s| taken.contains(s.as_str())) {
                 errors.push(crate::import::RowError::new(
                     r.row,
                     "sku",

@@ -147,23 +147,6 @@ impl AuditAppend for SqliteConn {
     }
 }
 
-/// Transactions hand out the pooled object; it appends like the connection inside.
-impl<C> AuditAppend
-    for deadpool::managed::Object<diesel_async::pooled_connection::AsyncDieselConnectionManager<C>>
-where
-    C: AuditAppend
-        + diesel_async::AsyncConnection
-        + diesel_async::pooled_connection::PoolableConnection
-        + Send
-        + 'static,
-    diesel_async::pooled_connection::AsyncDieselConnectionManager<C>:
-        deadpool::managed::Manager<Type = C>,
-{
-    async fn append_changes(&mut self, ctx: &TenantCtx, log: ChangeLog) -> Result<(), StoreError> {
-        C::append_changes(&mut **self, ctx, log).await
-    }
-}
-
 impl Db {
     async fn load_audit(
         &self,

@@ -278,36 +278,27 @@ impl Db {
         })
     }
 
-    async fn failures_where_email(
+    /// Recent failures of one e-mail or one address. (Timestamps are loaded and counted here:
+    /// diesel has no `max` for SQLite's timestamp type.)
+    async fn failures_where(
         &self,
-        email_key: &str,
+        of: FailuresOf<'_>,
         since: DateTime<Utc>,
     ) -> Result<Failures, StoreError> {
         let rows: Vec<DateTime<Utc>> = run!(self, |conn| {
-            login_failures::table
-                .filter(login_failures::email_key.eq(email_key))
+            let q = login_failures::table
                 .filter(login_failures::at.ge(since))
-                .select(login_failures::at)
-                .load(conn)
-                .await?
+                .into_boxed();
+            let q = match of {
+                FailuresOf::Email(e) => q.filter(login_failures::email_key.eq(e)),
+                FailuresOf::Ip(ip) => q.filter(login_failures::ip.eq(ip)),
+            };
+            q.select(login_failures::at).load(conn).await?
         });
-        Ok(summarise(rows))
-    }
-
-    async fn failures_where_ip(
-        &self,
-        ip: &str,
-        since: DateTime<Utc>,
-    ) -> Result<Failures, StoreError> {
-        let rows: Vec<DateTime<Utc>> = run!(self, |conn| {
-            login_failures::table
-                .filter(login_failures::ip.eq(ip))
-                .filter(login_failures::at.ge(since))
-                .select(login_failures::at)
-                .load(conn)
-                .await?
-        });
-        Ok(summarise(rows))
+        Ok(Failures {
+            count: u32::try_from(rows.len()).unwrap_or(u32::MAX),
+            latest: rows.into_iter().max(),
+        })
     }
 
     async fn insert_failure(
@@ -383,11 +374,10 @@ impl Db {
     }
 }
 
-fn summarise(rows: Vec<DateTime<Utc>>) -> Failures {
-    Failures {
-        count: u32::try_from(rows.len()).unwrap_or(u32::MAX),
-        latest: rows.into_iter().max(),
-    }
+/// Whose login failures to count.
+enum FailuresOf<'a> {
+    Email(&'a str),
+    Ip(&'a str),
 }
 
 impl UserRepository for Db {
@@ -466,7 +456,9 @@ impl LoginThrottle for Db {
         email_key: &str,
         since: DateTime<Utc>,
     ) -> Result<Failures, Unexpected> {
-        Ok(self.failures_where_email(email_key, since).await?)
+        Ok(self
+            .failures_where(FailuresOf::Email(email_key), since)
+            .await?)
     }
 
     async fn address_failures(
@@ -474,7 +466,7 @@ impl LoginThrottle for Db {
         ip: &str,
         since: DateTime<Utc>,
     ) -> Result<Failures, Unexpected> {
-        Ok(self.failures_where_ip(ip, since).await?)
+        Ok(self.failures_where(FailuresOf::Ip(ip), since).await?)
     }
 
     async fn record_failure(

@@ -118,26 +118,6 @@ impl InsertProducts for SqliteConn {
     }
 }
 
-impl<C> InsertProducts
-    for deadpool::managed::Object<diesel_async::pooled_connection::AsyncDieselConnectionManager<C>>
-where
-    C: InsertProducts
-        + diesel_async::AsyncConnection
-        + diesel_async::pooled_connection::PoolableConnection
-        + Send
-        + 'static,
-    diesel_async::pooled_connection::AsyncDieselConnectionManager<C>:
-        deadpool::managed::Manager<Type = C>,
-{
-    async fn insert_products(
-        &mut self,
-        ctx: &TenantCtx,
-        products: &[(usize, Product)],
-    ) -> Result<(), StoreError> {
-        C::insert_products(&mut **self, ctx, products).await
-    }
-}
-
 impl Db {
     async fn insert_product(&self, ctx: &TenantCtx, p: &Product) -> Result<(), StoreError> {
         mutate!(self, ctx, |conn, log| {
@@ -327,42 +307,19 @@ impl Db {
         })
     }
 
+    /// Writes every row or none. Rows naming SKUs the tenant has were reported by the
+    /// service beforehand; one taken meanwhile breaks the unique key and rolls all back.
     async fn import_products(
         &self,
         ctx: &TenantCtx,
         rows: &[(usize, Product)],
-    ) -> Result<Result<(), Vec<RowError>>, StoreError> {
+    ) -> Result<(), StoreError> {
         mutate!(self, ctx, |conn, log| {
-            // SKUs that already exist are row errors; nothing is written then.
-            let mut taken: Vec<String> = vec![];
-            for chunk in rows.chunks(SKU_CHUNK) {
-                let skus: Vec<&str> = chunk.iter().map(|(_, p)| p.sku.as_str()).collect();
-                let found: Vec<String> = products::of(ctx)
-                    .filter(products::sku.eq_any(skus))
-                    .select(products::sku)
-                    .load(conn)
-                    .await?;
-                taken.extend(found);
-            }
-            if !taken.is_empty() {
-                let errors = rows
-                    .iter()
-                    .filter(|(_, p)| taken.iter().any(|t| t == p.sku.as_str()))
-                    .map(|(row, p)| {
-                        RowError::new(
-                            *row,
-                            "sku",
-                            format!("a product with sku '{}' already exists", p.sku.as_str()),
-                        )
-                    })
-                    .collect();
-                return Ok(Err(errors));
-            }
             conn.insert_products(ctx, rows).await?;
             for (_, p) in rows {
                 log.created(p);
             }
-            Ok(Ok(()))
+            Ok(())
         })
     }
 }
@@ -445,7 +402,7 @@ impl ProductRepository for Db {
         rows: &[(usize, Product)],
     ) -> Result<Result<(), Vec<RowError>>, Unexpected> {
         match self.import_products(ctx, rows).await {
-            Ok(r) => Ok(r),
+            Ok(()) => Ok(Ok(())),
             // Another request took one of these SKUs between the check and the insert.
             Err(e) if e.is_unique_violation() => Ok(Err(vec![RowError::new(
                 0,

@@ -29,42 +29,25 @@ impl Db {
         tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
             let mut out = vec![];
             for kind in kinds {
+                // One tenant-owned table: its full-text matches, counted and the first few
+                // by title.
+                macro_rules! hits {
+                    ($table:ident, $key:literal, $title:ident, $text:ident) => {{
+                        let hit = || $table::of(ctx).filter(fts_match(stringify!($table), $key, q));
+                        let count = hit().count().get_result(conn).await?;
+                        let rows = hit()
+                            .order($table::$title.asc())
+                            .select(($table::id, $table::$title, $table::$text))
+                            .limit(limit)
+                            .load(conn)
+                            .await?;
+                        (count, rows)
+                    }};
+                }
                 let (count, rows): (i64, Rows) = match kind {
-                    SearchKind::Products => {
-                        let hit =
-                            || products::of(ctx).filter(fts_match("products", "product_id", q));
-                        let count = hit().count().get_result(conn).await?;
-                        let rows = hit()
-                            .order(products::name.asc())
-                            .select((products::id, products::name, products::description))
-                            .limit(limit)
-                            .load(conn)
-                            .await?;
-                        (count, rows)
-                    }
-                    SearchKind::Projects => {
-                        let hit =
-                            || projects::of(ctx).filter(fts_match("projects", "project_id", q));
-                        let count = hit().count().get_result(conn).await?;
-                        let rows = hit()
-                            .order(projects::name.asc())
-                            .select((projects::id, projects::name, projects::description))
-                            .limit(limit)
-                            .load(conn)
-                            .await?;
-                        (count, rows)
-                    }
-                    SearchKind::Tasks => {
-                        let hit = || tasks::of(ctx).filter(fts_match("tasks", "task_id", q));
-                        let count = hit().count().get_result(conn).await?;
-                        let rows = hit()
-                            .order(tasks::title.asc())
-                            .select((tasks::id, tasks::title, tasks::notes))
-                            .limit(limit)
-                            .load(conn)
-                            .await?;
-                        (count, rows)
-                    }
+                    SearchKind::Products => hits!(products, "product_id", name, description),
+                    SearchKind::Projects => hits!(projects, "project_id", name, description),
+                    SearchKind::Tasks => hits!(tasks, "task_id", title, notes),
                     SearchKind::Members => {
                         let hit = || {
                             memberships::of(ctx)

@@ -5,14 +5,13 @@ use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantry_audit::{AuditEntry, AuditFilter, Verification};
-use tenantry_kernel::{Cursor, Limit, PageRequest, UserId};
+use tenantry_kernel::{PageRequest, UserId};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::guard::Member;
 use crate::json::ApiQuery;
 use crate::problem::{Problem, ProblemBody};
 use crate::responses::MemberErrors;
-use crate::routes::products::invalid_cursor;
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
@@ -130,19 +129,8 @@ pub async fn list_audit_logs(
     query: ApiQuery<ListAuditQuery>,
 ) -> Result<web::Json<AuditPage>, Problem> {
     let q = query.0;
-    let limit = match q.limit {
-        None => Limit::default(),
-        Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
-    };
-    let after = q
-        .cursor
-        .map(|c| {
-            Cursor::parse(&c)
-                .ok()
-                .filter(|c| c.key().parse::<i64>().is_ok())
-                .ok_or_else(|| invalid_cursor("cursor is not one this service issued".into()))
-        })
-        .transpose()?;
+    let limit = crate::problem::limit_param(q.limit)?;
+    let after = crate::problem::keyed_cursor::<i64>(q.cursor)?;
     let filter = AuditFilter {
         actor_id: q.actor_id.map(UserId::from_uuid),
         entity_type: q.entity_type,

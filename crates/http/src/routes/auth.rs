@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use tenantry_audit::{SecurityEvent, SecurityEventFilter, SecurityEventKind};
 use tenantry_identity::{DisplayName, RefreshSecret};
-use tenantry_kernel::{Cursor, Limit, PageRequest, UserId};
+use tenantry_kernel::{PageRequest, UserId};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::authn::Authenticated;
@@ -306,23 +306,8 @@ pub struct SecurityEventsQuery {
 
 impl SecurityEventsQuery {
     pub fn into_domain(self) -> Result<(SecurityEventFilter, PageRequest), Problem> {
-        let limit = match self.limit {
-            None => Limit::default(),
-            Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
-        };
-        let after = self
-            .cursor
-            .map(|c| {
-                Cursor::parse(&c)
-                    .ok()
-                    .filter(|c| c.key().parse::<uuid::Uuid>().is_ok())
-                    .ok_or_else(|| {
-                        crate::routes::products::invalid_cursor(
-                            "cursor is not one this service issued".into(),
-                        )
-                    })
-            })
-            .transpose()?;
+        let limit = crate::problem::limit_param(self.limit)?;
+        let after = crate::problem::keyed_cursor::<uuid::Uuid>(self.cursor)?;
         let kind = self
             .kind
             .map(|k| {

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
-use tenantry_kernel::{Cursor, Limit, PageRequest};
+use tenantry_kernel::{Cursor, PageRequest};
 use tenantry_tenancy::{
     BrandingPatch, Color, Hostname, InvalidValue, MaintenanceMessage, Slug, TenantFilter,
     TenantName, TenantRef, WebUrl,
@@ -62,18 +62,12 @@ pub async fn list_tenants(
     query: web::Query<ListTenantsQuery>,
 ) -> Result<web::Json<TenantPage>, Problem> {
     let q = query.into_inner();
-    let limit = match q.limit {
-        None => Limit::default(),
-        Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
-    };
+    let limit = crate::problem::limit_param(q.limit)?;
     let after = q
         .cursor
         .map(|c| Cursor::parse(&c).and_then(tenant_cursor))
         .transpose()
-        .map_err(|e| {
-            Problem::new(StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid cursor")
-                .detail(e.to_string())
-        })?;
+        .map_err(|e| Problem::invalid_cursor(e.to_string()))?;
     let filter = TenantFilter {
         status: q.status.map(Into::into),
     };

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use tenantry_kernel::{Cursor, Limit, ProductId, SearchQuery};
+use tenantry_kernel::{Cursor, ProductId, SearchQuery};
 use tenantry_products::{
     BulkImportError, CreateProductError, Currency, DeleteProductError, Description, ImportRow,
     Money, NewProduct, Product, ProductName, ProductOrder, ProductPatch, ProductQuery,
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiQuery};
-use crate::problem::{FieldError, Problem, ProblemBody};
+use crate::problem::{FieldError, Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
 
@@ -114,45 +114,25 @@ pub struct CreateProductBody {
 
 impl CreateProductBody {
     fn into_domain(self) -> Result<NewProduct, Problem> {
-        let mut errors = vec![];
-        let mut check = |field: &str, r: Result<(), tenantry_products::InvalidValue>| {
-            if let Err(e) = r {
-                errors.push(FieldError::new(field, e.0));
-            }
+        let mut f = Fields::default();
+        let name = f.take("name", ProductName::parse(&self.name));
+        let sku = f.take("sku", Sku::parse(&self.sku));
+        let description = f.take("description", Description::parse(&self.description));
+        let currency = f.take("currency", Currency::parse(&self.currency));
+        let price = currency.and_then(|c| f.take("price_minor", Money::new(self.price_minor, c)));
+        f.finish()?;
+        let (Some(name), Some(sku), Some(description), Some(price)) =
+            (name, sku, description, price)
+        else {
+            return Err(Problem::field("", "invalid product"));
         };
-        let name = ProductName::parse(&self.name);
-        check("name", name.as_ref().map(|_| ()).map_err(Clone::clone));
-        let sku = Sku::parse(&self.sku);
-        check("sku", sku.as_ref().map(|_| ()).map_err(Clone::clone));
-        let description = Description::parse(&self.description);
-        check(
-            "description",
-            description.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        let currency = Currency::parse(&self.currency);
-        check(
-            "currency",
-            currency.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        let price = currency
-            .clone()
-            .ok()
-            .map(|c| Money::new(self.price_minor, c));
-        if let Some(Err(e)) = &price {
-            check("price_minor", Err(e.clone()));
-        }
-        match (name, sku, description, price) {
-            (Ok(name), Ok(sku), Ok(description), Some(Ok(price))) if errors.is_empty() => {
-                Ok(NewProduct {
-                    name,
-                    sku,
-                    description,
-                    price,
-                    status: self.status.map_or(ProductStatus::Active, Into::into),
-                })
-            }
-            _ => Err(Problem::validation(errors)),
-        }
+        Ok(NewProduct {
+            name,
+            sku,
+            description,
+            price,
+            status: self.status.map_or(ProductStatus::Active, Into::into),
+        })
     }
 }
 
@@ -169,41 +149,17 @@ pub struct UpdateProductBody {
 
 impl UpdateProductBody {
     fn into_domain(self) -> Result<ProductPatch, Problem> {
-        let mut errors = vec![];
-        let mut parse =
-            |field: &str,
-             v: Option<String>,
-             f: fn(&str) -> Result<(), tenantry_products::InvalidValue>| {
-                if let Some(Err(e)) = v.as_deref().map(f) {
-                    errors.push(FieldError::new(field, e.0));
-                }
-                v
-            };
-        let name = parse("name", self.name, |s| ProductName::parse(s).map(|_| ()));
-        let sku = parse("sku", self.sku, |s| Sku::parse(s).map(|_| ()));
-        let description = parse("description", self.description, |s| {
-            Description::parse(s).map(|_| ())
-        });
-        let currency = parse("currency", self.currency, |s| {
-            Currency::parse(s).map(|_| ())
-        });
-        if !errors.is_empty() {
-            return Err(Problem::validation(errors));
-        }
-        // Every value was checked above; parse again into the domain types.
-        fn ok<T>(r: Result<T, tenantry_products::InvalidValue>) -> Result<T, Problem> {
-            r.map_err(|e| Problem::field("", e.0))
-        }
-        Ok(ProductPatch {
-            name: name.map(|s| ok(ProductName::parse(&s))).transpose()?,
-            sku: sku.map(|s| ok(Sku::parse(&s))).transpose()?,
-            description: description
-                .map(|s| ok(Description::parse(&s)))
-                .transpose()?,
+        let mut f = Fields::default();
+        let patch = ProductPatch {
+            name: f.opt("name", self.name, ProductName::parse),
+            sku: f.opt("sku", self.sku, Sku::parse),
+            description: f.opt("description", self.description, Description::parse),
             price_minor: self.price_minor,
-            currency: currency.map(|s| ok(Currency::parse(&s))).transpose()?,
+            currency: f.opt("currency", self.currency, Currency::parse),
             status: self.status.map(Into::into),
-        })
+        };
+        f.finish()?;
+        Ok(patch)
     }
 }
 
@@ -234,10 +190,7 @@ pub struct ListProductsQuery {
 
 impl ListProductsQuery {
     fn into_domain(self) -> Result<ProductQuery, Problem> {
-        let limit = match self.limit {
-            None => Limit::default(),
-            Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
-        };
+        let limit = crate::problem::limit_param(self.limit)?;
         let (descending, order) = match self.order.as_deref() {
             None => (false, ProductOrder::CreatedAt),
             Some(o) => {
@@ -272,15 +225,11 @@ impl ListProductsQuery {
             let after = Cursor::parse(&raw)
                 .map_err(|e| e.to_string())
                 .and_then(|c| query.parse_cursor(&c).map_err(|e| e.0))
-                .map_err(invalid_cursor)?;
+                .map_err(Problem::invalid_cursor)?;
             query.after = Some(after);
         }
         Ok(query)
     }
-}
-
-pub fn invalid_cursor(detail: String) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid cursor").detail(detail)
 }
 
 #[derive(Serialize, ToSchema)]

@@ -14,9 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dto::present;
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiQuery};
-use crate::problem::{FieldError, Problem, ProblemBody};
+use crate::problem::{Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};
-use crate::routes::products::invalid_cursor;
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
@@ -134,32 +133,6 @@ pub struct UpdateTaskBody {
     pub assignee_id: Option<Option<uuid::Uuid>>,
 }
 
-/// Parses optional text fields, collecting every error.
-struct Fields(Vec<FieldError>);
-
-impl Fields {
-    fn take<T>(&mut self, field: &str, r: Result<T, tenantry_projects::InvalidValue>) -> Option<T> {
-        r.map_err(|e| self.0.push(FieldError::new(field, e.0))).ok()
-    }
-
-    fn opt<T>(
-        &mut self,
-        field: &str,
-        v: Option<String>,
-        parse: fn(&str) -> Result<T, tenantry_projects::InvalidValue>,
-    ) -> Option<T> {
-        v.and_then(|v| self.take(field, parse(&v)))
-    }
-
-    fn finish(self) -> Result<(), Problem> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Problem::validation(self.0))
-        }
-    }
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListProjectsQuery {
@@ -188,16 +161,13 @@ fn paging(
     cursor: Option<String>,
     q: Option<String>,
 ) -> Result<(Limit, Option<CreatedAfter>, Option<SearchQuery>), Problem> {
-    let limit = match limit {
-        None => Limit::default(),
-        Some(n) => Limit::parse(n).map_err(|e| Problem::invalid_query(e.to_string()))?,
-    };
+    let limit = crate::problem::limit_param(limit)?;
     let after = cursor
         .map(|c| {
             Cursor::parse(&c)
                 .map_err(|e| e.to_string())
                 .and_then(|c| CreatedAfter::parse(&c).map_err(|e| e.0))
-                .map_err(invalid_cursor)
+                .map_err(Problem::invalid_cursor)
         })
         .transpose()?;
     let search = q
@@ -266,7 +236,7 @@ pub async fn create_project(
     body: ApiJson<CreateProjectBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.0;
-    let mut f = Fields(vec![]);
+    let mut f = Fields::default();
     let name = f.take("name", ProjectName::parse(&b.name));
     let description = f.take("description", LongText::parse(&b.description));
     f.finish()?;
@@ -352,7 +322,7 @@ pub async fn update_project(
     body: ApiJson<UpdateProjectBody>,
 ) -> Result<web::Json<ProjectView>, Problem> {
     let b = body.0;
-    let mut f = Fields(vec![]);
+    let mut f = Fields::default();
     let patch = ProjectPatch {
         name: f.opt("name", b.name, ProjectName::parse),
         description: f.opt("description", b.description, LongText::parse),
@@ -407,7 +377,7 @@ pub async fn create_task(
     body: ApiJson<CreateTaskBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.0;
-    let mut f = Fields(vec![]);
+    let mut f = Fields::default();
     let title = f.take("title", TaskTitle::parse(&b.title));
     let notes = f.take("notes", LongText::parse(&b.notes));
     f.finish()?;
@@ -507,7 +477,7 @@ pub async fn update_task(
     body: ApiJson<UpdateTaskBody>,
 ) -> Result<web::Json<TaskView>, Problem> {
     let b = body.0;
-    let mut f = Fields(vec![]);
+    let mut f = Fields::default();
     let patch = TaskPatch {
         project_id: b.project_id.map(ProjectId::from_uuid),
         title: f.opt("title", b.title, TaskTitle::parse),

@@ -382,18 +382,18 @@ impl ProductRepository for Db {
         ctx: &TenantCtx,
         skus: &[String],
     ) -> Result<Vec<String>, Unexpected> {
-        let mut found = vec![];
-        for chunk in skus.chunks(SKU_CHUNK) {
-            let taken: Vec<String> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-                Ok(products::of(ctx)
+        Ok(tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            let mut found = vec![];
+            for chunk in skus.chunks(SKU_CHUNK) {
+                let taken: Vec<String> = products::of(ctx)
                     .filter(products::sku.eq_any(chunk))
                     .select(products::sku)
                     .load(conn)
-                    .await?)
-            })?;
-            found.extend(taken);
-        }
-        Ok(found)
+                    .await?;
+                found.extend(taken);
+            }
+            Ok(found)
+        })?)
     }
 
     async fn import(

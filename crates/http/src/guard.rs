@@ -113,14 +113,13 @@ impl FromRequest for Member {
         let api_key = presented_api_key(req);
         let who = Authenticated::from_request(req, payload);
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let route = format!(
-            "{} {}",
-            req.method(),
-            req.match_pattern().unwrap_or_default()
-        );
-        let needed = req
-            .match_pattern()
-            .and_then(|pattern| required_permission(req.method().as_str(), &pattern));
+        let method = req.method().clone();
+        let pattern = req.match_pattern();
+        let needed = pattern
+            .as_deref()
+            .and_then(|p| required_permission(method.as_str(), p));
+        // Named in the audit trail, built only when a request is refused.
+        let route = move || format!("{method} {}", pattern.as_deref().unwrap_or_default());
         let check = async move {
             let state =
                 state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
@@ -144,7 +143,7 @@ impl FromRequest for Member {
                         if let Some(k) = invalid.known {
                             let ctx = TenantCtx::new(k.tenant_id)
                                 .from_origin(scope.ctx.origin().clone().into());
-                            key_denied(&state, &ctx, k.id, k.reason, &route).await;
+                            key_denied(&state, &ctx, k.id, k.reason, &route()).await;
                         }
                         return Err(refused().into());
                     }
@@ -157,7 +156,7 @@ impl FromRequest for Member {
                             user: key.created_by,
                         })
                         .from_origin(scope.ctx.origin().clone().into());
-                    key_denied(&state, &ctx, key.id, "other_tenant", &route).await;
+                    key_denied(&state, &ctx, key.id, "other_tenant", &route()).await;
                     return Err(refused().into());
                 }
                 tracing::Span::current().record("user_id", tracing::field::display(key.created_by));
@@ -171,7 +170,7 @@ impl FromRequest for Member {
                     user: key.created_by,
                 });
                 if !permissions.contains(&needed) {
-                    record_denial(&state, &ctx, needed, &route).await;
+                    record_denial(&state, &ctx, needed, &route()).await;
                     return Err(permission_denied(needed).into());
                 }
                 return Ok(Member {
@@ -201,7 +200,7 @@ impl FromRequest for Member {
             })?;
             let ctx = scope.ctx.acting_as(Actor::User(who.user_id));
             if !role.1.allows(needed) {
-                record_denial(&state, &ctx, needed, &route).await;
+                record_denial(&state, &ctx, needed, &route()).await;
                 return Err(permission_denied(needed).into());
             }
             Ok(Member {

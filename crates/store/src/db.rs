@@ -228,7 +228,7 @@ impl From<Option<TenantId>> for Scope {
 /// security then shows this tenant's (or this user's) rows only, whatever the query says.
 /// Transaction-local, so the pooled session carries nothing over.
 pub(crate) async fn set_pg_scope(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     scope: &Scope,
 ) -> Result<(), StoreError> {
     use diesel_async::RunQueryDsl;
@@ -250,17 +250,21 @@ pub(crate) async fn set_pg_scope(
 /// reads (`SET LOCAL`: a utility command, cheaper for the server than `SELECT set_config`). Values are quoted as SQL literals (ids are uuids; digests and prefixes are
 /// checked to be plain tokens, and quotes are doubled regardless).
 fn begin_sql(scope: &Scope) -> String {
+    begin_as(scope, "BEGIN")
+}
+
+fn begin_as(scope: &Scope, begin: &str) -> String {
     fn literal(v: &str) -> String {
         format!("'{}'", v.replace('\'', "''"))
     }
     let (name, value) = match scope {
-        Scope::Platform => return "BEGIN".to_owned(),
+        Scope::Platform => return begin.to_owned(),
         Scope::Tenant(t) => ("app.tenant_id", t.to_string()),
         Scope::User(u) => ("app.user_id", u.to_string()),
         Scope::Invitation(d) => ("app.invitation_digest", d.clone()),
         Scope::ApiKey(p) => ("app.api_key_prefix", p.clone()),
     };
-    format!("BEGIN; SET LOCAL {name} = {}", literal(&value))
+    format!("{begin}; SET LOCAL {name} = {}", literal(&value))
 }
 
 /// Opens a scoped transaction on PostgreSQL (see [`begin_sql`]), tracked by diesel-async's
@@ -300,6 +304,64 @@ pub(crate) async fn pg_end<R>(
     }
 }
 
+/// A pooled PostgreSQL connection inside a transaction that diesel-async's transaction
+/// manager does not track (see [`pg_read`]). Unless [`CloseUnlessEnded::ended`] says the
+/// transaction is over, dropping it takes the connection out of the pool and closes it: a
+/// future cancelled mid-transaction can never hand its open transaction — and its tenant
+/// setting — to the next checkout.
+struct CloseUnlessEnded(Option<Object<AsyncPgConnection>>);
+
+impl CloseUnlessEnded {
+    /// The transaction is over: the connection may go back to the pool.
+    fn ended(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for CloseUnlessEnded {
+    fn drop(&mut self) {
+        if let Some(pooled) = self.0.take() {
+            drop(Object::take(pooled));
+        }
+    }
+}
+
+/// A PostgreSQL read transaction in `scope`, pipelined: `BEGIN READ ONLY; SET LOCAL …` is
+/// sent and, without waiting for its answer, the body's first statement behind it on the
+/// same connection (two round trips for a one-statement read instead of three). The server
+/// runs them in the order sent, so the statement sees the scope; had BEGIN failed, it ran
+/// outside any transaction with no scope set, where row-level security shows no tenant rows,
+/// and its result is discarded. `READ ONLY` makes the server refuse a write in a read body.
+pub(crate) async fn pg_read<R>(
+    pooled: Object<AsyncPgConnection>,
+    scope: &Scope,
+    body: impl AsyncFnOnce(&mut &AsyncPgConnection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let begin = begin_as(scope, "BEGIN READ ONLY");
+    let mut guard = CloseUnlessEnded(Some(pooled));
+    let Some(conn) = guard.0.as_deref_mut() else {
+        return Err(StoreError::Connection("no pooled connection".to_owned()));
+    };
+    let shared: &AsyncPgConnection = conn;
+    let mut handle = shared;
+    // `join` polls its first future first: BEGIN is queued on the connection before the body
+    // runs at all.
+    let (begun, result) = futures_util::future::join(
+        SimpleAsyncConnection::batch_execute(&mut &*shared, &begin),
+        body(&mut handle),
+    )
+    .await;
+    let end = match (&begun, &result) {
+        (Ok(()), Ok(_)) => "COMMIT",
+        _ => "ROLLBACK",
+    };
+    // Ended cleanly, or the connection is closed with `guard`.
+    conn.batch_execute(end).await?;
+    guard.ended();
+    begun?;
+    result
+}
+
 /// Changes a transaction's scope part-way (a no-op on SQLite, which has no row-level
 /// security): for reads that learn their tenant from a token first.
 pub(crate) trait Rescope {
@@ -310,6 +372,12 @@ pub(crate) trait Rescope {
 }
 
 impl Rescope for AsyncPgConnection {
+    async fn rescope(&mut self, scope: &Scope) -> Result<(), StoreError> {
+        set_pg_scope(&mut &*self, scope).await
+    }
+}
+
+impl Rescope for &AsyncPgConnection {
     async fn rescope(&mut self, scope: &Scope) -> Result<(), StoreError> {
         set_pg_scope(self, scope).await
     }
@@ -373,15 +441,10 @@ macro_rules! tx {
     (@scoped $db:expr, $mode:ident, $scope:expr, |$conn:ident| $body:expr) => {{
         let scope: $crate::db::Scope = $scope;
         match $db.conn().await? {
-            $crate::db::DbConn::Pg(mut pooled) => {
+            $crate::db::DbConn::Pg(pooled) => {
                 #[allow(unused_imports)]
                 use $crate::schema::pg::*;
-                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-                // BEGIN and the scope in one round trip; a future dropped before the end
-                // leaves the transaction open, and the pool then discards the connection.
-                $crate::db::pg_begin($conn, &scope).await?;
-                let result: Result<_, $crate::error::StoreError> = async { $body }.await;
-                $crate::db::pg_end($conn, result).await
+                tx!(@pg $mode, pooled, scope, |$conn| $body)
             }
             $crate::db::DbConn::Sqlite(mut pooled) => {
                 #[allow(unused_imports)]
@@ -390,6 +453,23 @@ macro_rules! tx {
                 tx!(@sqlite $mode, pooled, |$conn| $body)
             }
         }
+    }};
+    (@pg write, $pooled:ident, $scope:ident, |$conn:ident| $body:expr) => {{
+        let mut pooled = $pooled;
+        let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+        // BEGIN and the scope in one round trip; a future dropped before the end leaves the
+        // transaction open, and the pool then discards the connection.
+        $crate::db::pg_begin($conn, &$scope).await?;
+        let result: Result<_, $crate::error::StoreError> = async { $body }.await;
+        $crate::db::pg_end($conn, result).await
+    }};
+    (@pg read, $pooled:ident, $scope:ident, |$conn:ident| $body:expr) => {{
+        $crate::db::pg_read(
+            $pooled,
+            &$scope,
+            async |$conn: &mut &diesel_async::AsyncPgConnection| $body,
+        )
+        .await
     }};
     (@sqlite write, $pooled:ident, |$conn:ident| $body:expr) => {
         $pooled

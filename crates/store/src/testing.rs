@@ -265,6 +265,39 @@ impl Db {
         Ok(c.n)
     }
 
+    /// Starts a read transaction scoped to `tenant` whose statement sleeps `seconds` on the
+    /// server, and abandons it (drops its future) after `after`, as a cancelled request would.
+    /// True when it finished before being abandoned.
+    pub async fn abandoned_read(
+        &self,
+        tenant: TenantId,
+        seconds: f64,
+        after: std::time::Duration,
+    ) -> bool {
+        let sql = format!("SELECT count(*) AS n FROM (SELECT pg_sleep({seconds})) AS s");
+        let read = async {
+            let c: Count = tx!(self, read, tenant = Some(tenant), |conn| {
+                Ok(diesel::sql_query(&sql).get_result(conn).await?)
+            })?;
+            Ok::<_, StoreError>(c.n)
+        };
+        tokio::time::timeout(after, read).await.is_ok()
+    }
+
+    /// The service role's sessions (this pool's connections) that sit inside a transaction
+    /// between statements: a pooled connection should never be left like that.
+    pub async fn sessions_idle_in_transaction(&self) -> Result<i64, StoreError> {
+        let c: Count = run!(self, |conn| {
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE usename = current_user AND state LIKE 'idle in transaction%'",
+            )
+            .get_result(conn)
+            .await?
+        });
+        Ok(c.n)
+    }
+
     /// Executes raw SQL as the service role.
     pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
         match self.conn().await? {

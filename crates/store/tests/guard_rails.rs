@@ -104,4 +104,26 @@ backend_tests! {
             }
         }
     }
+
+    async fn an_abandoned_read_leaves_no_transaction_in_the_pool(db: &TestDb) {
+        if db.owner_url().is_none() {
+            return; // SQLite: no sessions, no row-level security to carry over.
+        }
+        let a = tenant(db, "acme").await;
+        products(db, a, 2).await;
+        // The request goes away while its statement runs; the statement then finishes on the
+        // server. Had its connection gone back to the pool, it would sit there inside A's
+        // transaction, and the next checkout would read with A's scope.
+        let finished = db
+            .db()
+            .abandoned_read(a, 0.3, std::time::Duration::from_millis(50))
+            .await;
+        assert!(!finished);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(db.db().sessions_idle_in_transaction().await.unwrap(), 0);
+        for _ in 0..12 {
+            assert_eq!(db.db().unfiltered_count(None, "products").await.unwrap(), 0);
+        }
+        assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 2);
+    }
 }

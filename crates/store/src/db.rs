@@ -224,16 +224,30 @@ impl From<Option<TenantId>> for Scope {
     }
 }
 
-/// First statement of every PostgreSQL transaction that touches tenant-owned tables: row-level
-/// security then shows this tenant's (or this user's) rows only, whatever the query says.
-/// Transaction-local, so the pooled session carries nothing over.
+/// Adds `scope` to a PostgreSQL transaction part-way (see [`Rescope`]): row-level security then
+/// also shows this tenant's (or this user's) rows. Settings made earlier in the transaction
+/// stay; `Platform` clears them all. Transaction-local, so the pooled session carries nothing
+/// over.
 pub(crate) async fn set_pg_scope(
     conn: &mut &AsyncPgConnection,
     scope: &Scope,
 ) -> Result<(), StoreError> {
     use diesel_async::RunQueryDsl;
     let (name, value) = match scope {
-        Scope::Platform => return Ok(()),
+        Scope::Platform => {
+            let names = [
+                "app.tenant_id",
+                "app.user_id",
+                "app.invitation_digest",
+                "app.api_key_prefix",
+            ];
+            for name in names {
+                diesel::select(set_config(name, "", true))
+                    .execute(conn)
+                    .await?;
+            }
+            return Ok(());
+        }
         Scope::Tenant(t) => ("app.tenant_id", t.to_string()),
         Scope::User(u) => ("app.user_id", u.to_string()),
         Scope::Invitation(d) => ("app.invitation_digest", d.clone()),
@@ -331,7 +345,9 @@ impl Drop for CloseUnlessEnded {
 /// same connection (two round trips for a one-statement read instead of three). The server
 /// runs them in the order sent, so the statement sees the scope; had BEGIN failed, it ran
 /// outside any transaction with no scope set, where row-level security shows no tenant rows,
-/// and its result is discarded. `READ ONLY` makes the server refuse a write in a read body.
+/// and its result is discarded. Once BEGIN has gone out, `READ ONLY` makes the server refuse
+/// a write in a read body; had it failed before being sent (a closed client), the body ran in
+/// autocommit — so read bodies only read, which the PostgreSQL test suite holds them to.
 pub(crate) async fn pg_read<R>(
     pooled: Object<AsyncPgConnection>,
     scope: &Scope,

@@ -265,6 +265,22 @@ impl Db {
         Ok(c.n)
     }
 
+    /// Like [`Db::unfiltered_count`] in a transaction scoped to `tenant`, rescoped part-way to
+    /// no tenant at all before counting.
+    pub async fn unfiltered_count_rescoped_to_platform(
+        &self,
+        tenant: TenantId,
+        from: &str,
+    ) -> Result<i64, StoreError> {
+        use crate::db::{Rescope, Scope};
+        let sql = format!("SELECT count(*) AS n FROM {from}");
+        let c: Count = tx!(self, read, tenant = Some(tenant), |conn| {
+            conn.rescope(&Scope::Platform).await?;
+            Ok(diesel::sql_query(&sql).get_result(conn).await?)
+        })?;
+        Ok(c.n)
+    }
+
     /// Starts a read transaction scoped to `tenant` whose statement sleeps `seconds` on the
     /// server, and abandons it (drops its future) after `after`, as a cancelled request would.
     /// True when it finished before being abandoned.
@@ -284,13 +300,14 @@ impl Db {
         tokio::time::timeout(after, read).await.is_ok()
     }
 
-    /// The service role's sessions (this pool's connections) that sit inside a transaction
-    /// between statements: a pooled connection should never be left like that.
+    /// The service role's other sessions on this database (this pool's connections) that sit
+    /// inside a transaction between statements: a pooled connection should never be left like that.
     pub async fn sessions_idle_in_transaction(&self) -> Result<i64, StoreError> {
         let c: Count = run!(self, |conn| {
             diesel::sql_query(
                 "SELECT count(*) AS n FROM pg_stat_activity \
-                 WHERE usename = current_user AND state LIKE 'idle in transaction%'",
+                 WHERE usename = current_user AND datname = current_database() \
+                   AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'",
             )
             .get_result(conn)
             .await?

@@ -98,6 +98,8 @@ backend_tests! {
                     _ => assert_eq!((in_a, in_b), (1, 1), "{table}"),
                 }
                 assert_eq!(none, 0, "{table} without a tenant");
+                let cleared = db.db().unfiltered_count_rescoped_to_platform(a, table).await.unwrap();
+                assert_eq!(cleared, 0, "{table} after the scope is cleared part-way");
             } else {
                 // SQLite has no row-level security: the query layer is the wall there.
                 assert_eq!(in_a, none);

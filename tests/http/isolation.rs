@@ -379,6 +379,23 @@ app_tests! {
         }
     }
 
+    async fn a_malformed_id_is_not_found_for_members_and_forbidden_to_others(app) {
+        let (a_token, _, _) = owner(app, "acme").await;
+        let (b_token, _, _) = owner(app, "beta").await;
+        for path in ["/api/v1/products/not-an-id", "/api/v1/projects/42/tasks", "/api/v1/members/x", "/api/v1/api-keys/x"] {
+            let method = if path.starts_with("/api/v1/api-keys") || path.starts_with("/api/v1/members") { "DELETE" } else { "GET" };
+            let member = call(app, method, path, "acme", &a_token, None).send().await.unwrap();
+            assert_eq!(member.status().as_u16(), 404, "{path}");
+            let body: Value = member.json().await.unwrap();
+            assert_eq!(body["code"], "not_found", "{path}");
+            // B's owner is no member of A: the access check answers, whatever the id.
+            let stranger = call(app, method, path, "acme", &b_token, None).send().await.unwrap();
+            assert_eq!(stranger.status().as_u16(), 403, "{path}");
+            let body: Value = stranger.json().await.unwrap();
+            assert_eq!(body["code"], "not_a_member", "{path}");
+        }
+    }
+
     async fn a_body_naming_another_tenants_records_writes_nothing(app) {
         let (a_token, _, a_user) = owner(app, "acme").await;
         let (b_token, _, _) = owner(app, "beta").await;

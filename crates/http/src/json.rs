@@ -1,5 +1,6 @@
-//! The JSON body extractor: size limit (413), content type (415), syntax (400) and shape
-//! (422 with the offending field's path), all as problems.
+//! Request extractors whose errors are problems: the JSON body (size limit 413, content type
+//! 415, syntax 400, shape 422 with the offending field's path), the query (400) and path ids
+//! (404). Their errors wait for the route's access check, whose 401/403 comes first.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -120,6 +121,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
                 crate::guard::AccessSettled::wait(&req).await;
             }
             parsed.map(ApiQuery).map_err(Into::into)
+        })
+    }
+}
+
+/// Path parameters deserialised into `T` (ids): a malformed one is a 404 `not_found`, like an
+/// id that exists nowhere — reported only after the route's access check, so a caller who may
+/// not use the route gets 403 whatever the id looks like.
+pub struct ApiPath<T>(T);
+
+impl<T> ApiPath<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiPath<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = req
+            .match_info()
+            .load::<T>()
+            .map_err(|_| Problem::not_found());
+        let req = req.clone();
+        Box::pin(async move {
+            if parsed.is_err() {
+                crate::guard::AccessSettled::wait(&req).await;
+            }
+            parsed.map(ApiPath).map_err(Into::into)
         })
     }
 }

@@ -8,7 +8,7 @@ use tenantry_rbac::permissions;
 
 use crate::dto::{ApiKeyView, CreateApiKeyBody, CreatedApiKeyView};
 use crate::guard::Member;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiPath};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
@@ -87,7 +87,7 @@ pub async fn list_api_keys(m: Member, state: Data) -> Result<web::Json<Vec<ApiKe
 pub async fn revoke_api_key(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
     state
         .api_keys

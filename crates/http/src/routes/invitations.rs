@@ -10,7 +10,7 @@ use crate::dto::{
     AcceptBody, AcceptedView, InvitationPreviewView, InvitationView, InviteBody, SessionView,
 };
 use crate::guard::Member;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiPath};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
@@ -92,7 +92,7 @@ pub async fn list_invitations(
 pub async fn resend_invitation(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<web::Json<InvitationView>, Problem> {
     let id = InvitationId::from_uuid(path.into_inner());
     let pending = state.invitations.pending(&m.ctx).await?;
@@ -133,7 +133,7 @@ pub async fn resend_invitation(
 pub async fn revoke_invitation(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
     state
         .invitations

@@ -15,7 +15,7 @@ use tenantry_products::{
 use utoipa::{IntoParams, ToSchema};
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{FieldError, Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
@@ -309,7 +309,7 @@ pub async fn list_products(
 pub async fn get_product(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<web::Json<ProductView>, Problem> {
     let id = ProductId::from_uuid(path.into_inner());
     let product = state
@@ -336,7 +336,7 @@ pub async fn get_product(
 pub async fn update_product(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
     body: ApiJson<UpdateProductBody>,
 ) -> Result<web::Json<ProductView>, Problem> {
     let id = ProductId::from_uuid(path.into_inner());
@@ -358,7 +358,7 @@ pub async fn update_product(
 pub async fn delete_product(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
     let id = ProductId::from_uuid(path.into_inner());
     state.products.delete(&m.ctx, id).await?;

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::present;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
@@ -293,7 +293,7 @@ pub async fn list_projects(
 pub async fn get_project(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<web::Json<ProjectView>, Problem> {
     let project = state
         .projects
@@ -318,7 +318,7 @@ pub async fn get_project(
 pub async fn update_project(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
     body: ApiJson<UpdateProjectBody>,
 ) -> Result<web::Json<ProjectView>, Problem> {
     let b = body.0;
@@ -349,7 +349,7 @@ pub async fn update_project(
 pub async fn delete_project(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
     state
         .projects
@@ -373,7 +373,7 @@ pub async fn delete_project(
 pub async fn create_task(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
     body: ApiJson<CreateTaskBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.0;
@@ -412,7 +412,7 @@ pub async fn create_task(
 pub async fn list_tasks(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
     query: ApiQuery<ListTasksQuery>,
 ) -> Result<web::Json<TaskPage>, Problem> {
     let q = query.0;
@@ -448,7 +448,7 @@ pub async fn list_tasks(
 pub async fn get_task(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<web::Json<TaskView>, Problem> {
     let task = state
         .projects
@@ -473,7 +473,7 @@ pub async fn get_task(
 pub async fn update_task(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
     body: ApiJson<UpdateTaskBody>,
 ) -> Result<web::Json<TaskView>, Problem> {
     let b = body.0;
@@ -508,7 +508,7 @@ pub async fn update_task(
 pub async fn toggle_task(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<web::Json<TaskView>, Problem> {
     let task = state
         .projects
@@ -531,7 +531,7 @@ pub async fn toggle_task(
 pub async fn delete_task(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
     state
         .projects

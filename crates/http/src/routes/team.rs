@@ -6,7 +6,7 @@ use tenantry_rbac::{PermissionSet, RoleName, permissions};
 
 use crate::dto::{CreateRoleBody, MemberView, RoleView, UpdateMemberBody, UpdateRoleBody};
 use crate::guard::Member;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiPath};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
@@ -49,7 +49,7 @@ pub async fn list_members(m: Member, state: Data) -> Result<web::Json<Vec<Member
 pub async fn update_member(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
     body: ApiJson<UpdateMemberBody>,
 ) -> Result<web::Json<MemberView>, Problem> {
     let user = UserId::from_uuid(path.into_inner());
@@ -85,7 +85,7 @@ pub async fn update_member(
 pub async fn remove_member(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
     state
         .rbac
@@ -148,7 +148,7 @@ pub async fn create_role(
 pub async fn update_role(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
     body: ApiJson<UpdateRoleBody>,
 ) -> Result<web::Json<RoleView>, Problem> {
     let name = body.0.name.as_deref().map(parse_name).transpose()?;
@@ -186,7 +186,7 @@ pub async fn update_role(
 pub async fn delete_role(
     m: Member,
     state: Data,
-    path: web::Path<uuid::Uuid>,
+    path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
     state
         .rbac

@@ -126,10 +126,14 @@ where
         password: &str,
         origin: &Origin,
     ) -> Result<User, LoginError> {
-        let result = self.check_credentials(email, password, origin).await;
+        let parsed = Email::parse(email).ok();
+        let mut account = None;
+        let result = self
+            .check_credentials(parsed.as_ref(), email, password, origin, &mut account)
+            .await;
         // Only a real e-mail address is logged: what people type into the field by mistake
         // (a password, say) is not kept.
-        let email_key = Email::parse(email).ok().map(|e| e.normalized());
+        let email_key = parsed.as_ref().map(Email::normalized);
         match &result {
             Ok(user) => {
                 let kind = SecurityEventKind::LoginSucceeded;
@@ -143,9 +147,11 @@ where
                     }
                     _ => SecurityEventKind::LoginFailed,
                 };
-                let user = match Email::parse(email) {
-                    Ok(e) => self.repo.credentials(&e).await?.map(|(u, _)| u.id),
-                    Err(_) => None,
+                // A refusal before the password check has not read the account yet.
+                let user = match (&account, &parsed) {
+                    (Some(looked_up), _) => *looked_up,
+                    (None, Some(e)) => self.repo.credentials(e).await?.map(|(u, _)| u.id),
+                    (None, None) => None,
                 };
                 self.record(kind, user, email_key, origin).await?;
             }
@@ -153,28 +159,30 @@ where
         result
     }
 
+    /// Checks the throttle, then the password. `account` is set once the account has been
+    /// looked up (to the user's id, or to none for an unknown address).
     async fn check_credentials(
         &self,
+        parsed: Option<&Email>,
         email: &str,
         password: &str,
         origin: &Origin,
+        account: &mut Option<Option<UserId>>,
     ) -> Result<User, LoginError> {
         let client_ip = origin.ip.as_deref();
         let now = self.clock.now();
-        let parsed = Email::parse(email).ok();
-        let email_key = parsed
-            .as_ref()
-            .map_or_else(|| email.trim().to_lowercase(), Email::normalized);
+        let email_key = parsed.map_or_else(|| email.trim().to_lowercase(), Email::normalized);
         // Locked already: refuse without recording (a lock is not extended by waiting it out).
         self.check_throttle(&email_key, client_ip, now, 0).await?;
         self.repo.record_failure(&email_key, client_ip, now).await?;
         // Counting this attempt too: those beyond the budget in a burst are refused unchecked.
         self.check_throttle(&email_key, client_ip, now, 1).await?;
 
-        let found = match &parsed {
+        let found = match parsed {
             Some(e) => self.repo.credentials(e).await?,
             None => None,
         };
+        *account = Some(found.as_ref().map(|(u, _)| u.id));
         let (user, ok) = match found {
             Some((user, hash)) => {
                 let ok = self.crypto.verify_password(password, &hash).await?;

@@ -9,9 +9,11 @@ app_tests! {
         problem(app.get("/api/v1/platform/tenants").send().await.unwrap(), 401, "unauthorized").await;
         let res = app.get("/api/v1/platform/tenants").bearer_auth("wrong").send().await.unwrap();
         problem(res, 401, "unauthorized").await;
-        // Auth comes before the body is even read.
+        // Auth comes before the body is even read, and before the query is judged.
         let res = app.request(Method::POST, "/api/v1/platform/tenants").body("not json").send().await.unwrap();
         problem(res, 401, "unauthorized").await;
+        problem(app.get("/api/v1/platform/tenants?limit=abc").send().await.unwrap(), 401, "unauthorized").await;
+        problem(app.get("/api/v1/platform/security-events?limit=abc").send().await.unwrap(), 401, "unauthorized").await;
     }
 
     async fn without_a_configured_token_only_admins_get_in(app) with (Options { operator_token: None, ..Options::default() }) {

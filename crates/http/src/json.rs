@@ -54,25 +54,21 @@ async fn read<T: DeserializeOwned>(
     is_json: bool,
     limit: usize,
 ) -> Result<T, Problem> {
-    {
-        {
-            if !is_json {
-                return Err(Problem::unsupported_media_type());
-            }
-            let body: Bytes = bytes
-                .await
-                .map_err(|e| match e.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => Problem::payload_too_large(limit),
-                    _ if e.as_response_error().status_code()
-                        == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE =>
-                    {
-                        Problem::payload_too_large(limit)
-                    }
-                    _ => Problem::malformed_json("The request body could not be read"),
-                })?;
-            parse(&body)
-        }
+    if !is_json {
+        return Err(Problem::unsupported_media_type());
     }
+    let body: Bytes = bytes
+        .await
+        .map_err(|e| match e.as_error::<PayloadError>() {
+            Some(PayloadError::Overflow) => Problem::payload_too_large(limit),
+            _ if e.as_response_error().status_code()
+                == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Problem::payload_too_large(limit)
+            }
+            _ => Problem::malformed_json("The request body could not be read"),
+        })?;
+    parse(&body)
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {

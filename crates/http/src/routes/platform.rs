@@ -12,7 +12,7 @@ use crate::dto::{
     AddDomainBody, BrandingPatchBody, BrandingView, CreateTenantBody, DomainView, ListTenantsQuery,
     MaintenanceBody, RenameTenantBody, TenantPage, TenantView,
 };
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
 use crate::operator::Operator;
 use crate::problem::{FieldError, Problem, field_errors};
 use crate::responses::{BodyErrors, OperatorErrors, TenantNotFound, TenantOrDomainNotFound};
@@ -59,9 +59,9 @@ fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
 pub async fn list_tenants(
     _op: Operator,
     state: Data,
-    query: web::Query<ListTenantsQuery>,
+    query: ApiQuery<ListTenantsQuery>,
 ) -> Result<web::Json<TenantPage>, Problem> {
-    let q = query.into_inner();
+    let q = query.0;
     let limit = crate::problem::limit_param(q.limit)?;
     let after = q
         .cursor
@@ -473,8 +473,8 @@ fn branding_patch(body: BrandingPatchBody) -> Result<BrandingPatch, Vec<FieldErr
 pub async fn security_events(
     _op: Operator,
     state: Data,
-    query: web::Query<crate::routes::auth::SecurityEventsQuery>,
+    query: ApiQuery<crate::routes::auth::SecurityEventsQuery>,
 ) -> Result<web::Json<crate::routes::auth::SecurityEventPage>, Problem> {
-    let (filter, page) = query.into_inner().into_domain()?;
+    let (filter, page) = query.0.into_domain()?;
     crate::routes::auth::security_events(&state, &filter, &page).await
 }

@@ -55,12 +55,12 @@ pub struct SearchResults {
     pub groups: Vec<SearchGroupView>,
 }
 
-fn needs(kind: SearchKind) -> &'static str {
-    match kind {
+fn needs(kind: SearchKind) -> Permission {
+    Permission::known(match kind {
         SearchKind::Products => "products:read",
         SearchKind::Projects | SearchKind::Tasks => "projects:read",
         SearchKind::Members => "members:read",
-    }
+    })
 }
 
 /// Search products, projects, tasks and members at once; results grouped by kind, each with
@@ -81,8 +81,7 @@ pub async fn search(
 ) -> Result<web::Json<SearchResults>, Problem> {
     let p = params.0;
     let query = SearchQuery::parse(&p.q).map_err(|e| Problem::invalid_query(format!("q: {e}")))?;
-    let allowed =
-        |k: SearchKind| Permission::parse(needs(k)).is_ok_and(|perm| m.permissions.contains(&perm));
+    let allowed = |k: SearchKind| m.permissions.contains(&needs(k));
     let kinds: Vec<SearchKind> = match p.types.as_deref() {
         None => SearchKind::ALL
             .into_iter()
@@ -97,9 +96,7 @@ pub async fn search(
                     ))
                 })?;
                 if !allowed(kind) {
-                    let perm = Permission::parse(needs(kind))
-                        .map_err(|e| Problem::internal(tenantry_kernel::Unexpected::msg(e.0)))?;
-                    return Err(permission_denied(perm));
+                    return Err(permission_denied(needs(kind)));
                 }
                 if !kinds.contains(&kind) {
                     kinds.push(kind);

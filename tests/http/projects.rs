@@ -161,6 +161,13 @@ app_tests! {
         assert_eq!(res["groups"].as_array().unwrap().len(), 1);
         let res = app.get("/api/v1/search?q=aurora&types=tasks").header("X-Tenant-ID", "acme").header("X-API-Key", key).send().await.unwrap();
         problem(res, 403, "permission_denied").await;
+        // More matches than hits shown: the count is of all of them.
+        for i in 0..7 {
+            call(app, Method::POST, "/api/v1/products", &t).json(&json!({"name": format!("Gizmo {i}"), "sku": format!("GZ-{i}"), "price_minor": 1, "currency": "EUR"})).send().await.unwrap();
+        }
+        let res = ok(call(app, Method::GET, "/api/v1/search?q=gizmo&types=products", &t).send().await.unwrap(), 200).await;
+        assert_eq!(res["groups"][0]["count"], 7);
+        assert_eq!(res["groups"][0]["hits"].as_array().unwrap().len(), 5);
     }
 
     async fn account_events_go_to_the_platform_security_log(app) {

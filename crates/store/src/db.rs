@@ -224,6 +224,20 @@ impl From<Option<TenantId>> for Scope {
     }
 }
 
+impl Scope {
+    /// The transaction-local setting row-level security reads for this scope (none for
+    /// `Platform`).
+    fn setting(&self) -> Option<(&'static str, String)> {
+        Some(match self {
+            Self::Platform => return None,
+            Self::Tenant(t) => ("app.tenant_id", t.to_string()),
+            Self::User(u) => ("app.user_id", u.to_string()),
+            Self::Invitation(d) => ("app.invitation_digest", d.clone()),
+            Self::ApiKey(p) => ("app.api_key_prefix", p.clone()),
+        })
+    }
+}
+
 /// Adds `scope` to a PostgreSQL transaction part-way (see [`Rescope`]): row-level security then
 /// also shows this tenant's (or this user's) rows. Settings made earlier in the transaction
 /// stay; `Platform` clears them all. Transaction-local, so the pooled session carries nothing
@@ -233,52 +247,46 @@ pub(crate) async fn set_pg_scope(
     scope: &Scope,
 ) -> Result<(), StoreError> {
     use diesel_async::RunQueryDsl;
-    let (name, value) = match scope {
-        Scope::Platform => {
-            let names = [
-                "app.tenant_id",
-                "app.user_id",
-                "app.invitation_digest",
-                "app.api_key_prefix",
-            ];
-            for name in names {
-                diesel::select(set_config(name, "", true))
-                    .execute(conn)
-                    .await?;
-            }
-            return Ok(());
+    match scope.setting() {
+        Some((name, value)) => {
+            diesel::select(set_config(name, value, true))
+                .execute(conn)
+                .await?
         }
-        Scope::Tenant(t) => ("app.tenant_id", t.to_string()),
-        Scope::User(u) => ("app.user_id", u.to_string()),
-        Scope::Invitation(d) => ("app.invitation_digest", d.clone()),
-        Scope::ApiKey(p) => ("app.api_key_prefix", p.clone()),
+        None => {
+            let clear = |name: &'static str| set_config(name, "", true);
+            diesel::select((
+                clear("app.tenant_id"),
+                clear("app.user_id"),
+                clear("app.invitation_digest"),
+                clear("app.api_key_prefix"),
+            ))
+            .execute(conn)
+            .await?
+        }
     };
-    diesel::select(set_config(name, value, true))
-        .execute(conn)
-        .await?;
     Ok(())
 }
 
 /// The statement that opens a PostgreSQL transaction in `scope`: `BEGIN` and, in the same
 /// simple-query message (one round trip), the transaction-local setting row-level security
-/// reads (`SET LOCAL`: a utility command, cheaper for the server than `SELECT set_config`). Values are quoted as SQL literals (ids are uuids; digests and prefixes are
-/// checked to be plain tokens, and quotes are doubled regardless).
+/// reads (`SET LOCAL`: a utility command, cheaper for the server than `SELECT set_config`).
+/// Values are quoted as SQL literals (ids are uuids; digests and prefixes are checked to be
+/// plain tokens, and quotes are doubled regardless).
 fn begin_sql(scope: &Scope) -> String {
     begin_as(scope, "BEGIN")
 }
 
 fn begin_as(scope: &Scope, begin: &str) -> String {
-    fn literal(v: &str) -> String {
-        format!("'{}'", v.replace('\'', "''"))
+    match scope.setting() {
+        None => begin.to_owned(),
+        Some((name, value)) => {
+            format!(
+                "{begin}; SET LOCAL {name} = '{}'",
+                value.replace('\'', "''")
+            )
+        }
     }
-    let (name, value) = match scope {
-        Scope::Platform => return begin.to_owned(),
-        Scope::Tenant(t) => ("app.tenant_id", t.to_string()),
-        Scope::User(u) => ("app.user_id", u.to_string()),
-        Scope::Invitation(d) => ("app.invitation_digest", d.clone()),
-        Scope::ApiKey(p) => ("app.api_key_prefix", p.clone()),
-    };
-    format!("{begin}; SET LOCAL {name} = {}", literal(&value))
 }
 
 /// Opens a scoped transaction on PostgreSQL (see [`begin_sql`]), tracked by diesel-async's
@@ -450,7 +458,7 @@ macro_rules! tx {
     }};
     (@cross $db:expr, $mode:ident, $scope:expr, |$conn:ident, $cross:ident| $body:expr) => {{
         let scope: $crate::db::Scope = $scope;
-        let granted = $crate::db::CrossTenant::narrowed_to(&scope);
+        let granted = $crate::db::CrossTenant::granted();
         let $cross = &granted;
         tx!(@scoped $db, $mode, scope, |$conn| $body)
     }};
@@ -533,14 +541,14 @@ macro_rules! insert_rows {
 }
 
 /// Permission to reach tenant-owned rows without a tenant context (`unscoped`/`tenant_id` of
-/// a tenant-owned table). Granted by a transaction narrowed to one person, invitation or API
-/// key (PostgreSQL policies then show only those rows), or by platform administration.
+/// a tenant-owned table). Granted only to a transaction narrowed to one person, invitation or
+/// API key (PostgreSQL policies then show only those rows): `tx!`'s `user =`, `invitation =`
+/// and `api_key =` forms hand it to their body.
 pub(crate) struct CrossTenant(());
 
 impl CrossTenant {
-    /// The capability of a transaction opened with `scope`.
-    pub(crate) fn narrowed_to(scope: &Scope) -> Self {
-        let _ = scope;
+    /// For `tx!`'s narrowed forms only.
+    pub(crate) fn granted() -> Self {
         Self(())
     }
 }

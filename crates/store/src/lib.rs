@@ -2,8 +2,9 @@
 //! PostgreSQL (production, with row-level security), from one source of query code.
 //!
 //! The `schema` module is private: other crates reach tables only through the port
-//! implementations, and tenant-owned tables only through [`scoped!`], which carries the
-//! tenant predicate.
+//! implementations. Tenant-owned tables are reachable only through the wrappers
+//! `tenant_owned!` generates (`of(ctx)`, `insert(ctx, …)`, `on(ctx, …)`), which carry the tenant
+//! predicate; reaching across tenants needs a `CrossTenant` capability.
 
 #[macro_use]
 mod db;

@@ -289,9 +289,6 @@ impl Db {
     ) -> Result<Option<Page<Task>>, StoreError> {
         let limit = i64::from(query.limit.get()) + 1;
         let rows: Option<Vec<TaskRow>> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            if !project_exists!(conn, ctx, project) {
-                return Ok(None);
-            }
             let mut q = tasks::of(ctx)
                 .filter(tasks::project_id.eq(DbUuid::from(project)))
                 .into_boxed();
@@ -312,12 +309,16 @@ impl Db {
                         .or(tasks::created_at.eq(after.at).and(tasks::id.gt(id))),
                 );
             }
-            Ok(Some(
-                q.order((tasks::created_at.asc(), tasks::id.asc()))
-                    .limit(limit)
-                    .load(conn)
-                    .await?,
-            ))
+            let rows: Vec<TaskRow> = q
+                .order((tasks::created_at.asc(), tasks::id.asc()))
+                .limit(limit)
+                .load(conn)
+                .await?;
+            // A task found proves its project; only an empty page asks whether it exists.
+            if rows.is_empty() && !project_exists!(conn, ctx, project) {
+                return Ok(None);
+            }
+            Ok(Some(rows))
         })?;
         let Some(rows) = rows else { return Ok(None) };
         let items = rows

@@ -1,5 +1,5 @@
-//! The RBAC ports: roles and memberships, tenant-owned, every query through `scoped!` inside
-//! a transaction scoped to the tenant.
+//! The RBAC ports: roles and memberships, tenant-owned, every query through the tables'
+//! tenant wrappers (`of(ctx)`, …) inside a transaction scoped to the tenant.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -127,13 +127,6 @@ macro_rules! insert_membership {
     }};
 }
 pub(crate) use insert_membership;
-
-/// What the last-owner rule needs to know inside the transaction.
-enum OwnerCheck {
-    Ok,
-    MemberMissing,
-    LastOwner,
-}
 
 impl Db {
     async fn insert_member(
@@ -306,39 +299,25 @@ impl Db {
                 .first(conn)
                 .await
                 .optional()?;
-            let check = match &current {
-                None => OwnerCheck::MemberMissing,
-                Some(m) => {
-                    let is_owner = m.status == MembershipStatus::Active.as_str()
-                        && owner_roles.contains(&m.role_id);
-                    let stays_owner = role.is_some_and(|r| owner_roles.contains(&DbUuid::from(r)));
-                    if is_owner && !stays_owner {
-                        let others: i64 = memberships::of(ctx)
-                            .filter(memberships::user_id.ne(user))
-                            .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
-                            .filter(memberships::role_id.eq_any(&owner_roles))
-                            .count()
-                            .get_result(conn)
-                            .await?;
-                        if others == 0 {
-                            OwnerCheck::LastOwner
-                        } else {
-                            OwnerCheck::Ok
-                        }
-                    } else {
-                        OwnerCheck::Ok
-                    }
+            let Some(current) = current else {
+                return Ok(Err(MemberError::NotFound));
+            };
+            let is_owner = current.status == MembershipStatus::Active.as_str()
+                && owner_roles.contains(&current.role_id);
+            let stays_owner = role.is_some_and(|r| owner_roles.contains(&DbUuid::from(r)));
+            if is_owner && !stays_owner {
+                let others: i64 = memberships::of(ctx)
+                    .filter(memberships::user_id.ne(user))
+                    .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
+                    .filter(memberships::role_id.eq_any(&owner_roles))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if others == 0 {
+                    return Ok(Err(MemberError::LastOwner));
                 }
-            };
-            match check {
-                OwnerCheck::MemberMissing => return Ok(Err(MemberError::NotFound)),
-                OwnerCheck::LastOwner => return Ok(Err(MemberError::LastOwner)),
-                OwnerCheck::Ok => {}
             }
-            let old: Membership = match current {
-                Some(row) => row.try_into()?,
-                None => return Ok(Err(MemberError::NotFound)),
-            };
+            let old: Membership = current.try_into()?;
             let target = memberships::of(ctx).filter(memberships::user_id.eq(user));
             match role {
                 Some(role) => {

@@ -31,17 +31,30 @@ impl Db {
             for kind in kinds {
                 // One tenant-owned table: its full-text matches, counted and the first few
                 // by title.
+                // The hits come first; counting is only needed when they fill the page.
+                macro_rules! counted {
+                    ($hit:ident, $rows:expr) => {{
+                        let rows: Rows = $rows;
+                        let count = if (rows.len() as i64) < limit {
+                            rows.len() as i64
+                        } else {
+                            $hit().count().get_result(conn).await?
+                        };
+                        (count, rows)
+                    }};
+                }
                 macro_rules! hits {
                     ($table:ident, $key:literal, $title:ident, $text:ident) => {{
                         let hit = || $table::of(ctx).filter(fts_match(stringify!($table), $key, q));
-                        let count = hit().count().get_result(conn).await?;
-                        let rows = hit()
-                            .order($table::$title.asc())
-                            .select(($table::id, $table::$title, $table::$text))
-                            .limit(limit)
-                            .load(conn)
-                            .await?;
-                        (count, rows)
+                        counted!(
+                            hit,
+                            hit()
+                                .order($table::$title.asc())
+                                .select(($table::id, $table::$title, $table::$text))
+                                .limit(limit)
+                                .load(conn)
+                                .await?
+                        )
                     }};
                 }
                 let (count, rows): (i64, Rows) = match kind {
@@ -55,14 +68,15 @@ impl Db {
                                 .inner_join(users::table)
                                 .filter(fts_match("users", "user_id", q))
                         };
-                        let count = hit().count().get_result(conn).await?;
-                        let rows = hit()
-                            .order(users::display_name.asc())
-                            .select((users::id, users::display_name, users::email))
-                            .limit(limit)
-                            .load(conn)
-                            .await?;
-                        (count, rows)
+                        counted!(
+                            hit,
+                            hit()
+                                .order(users::display_name.asc())
+                                .select((users::id, users::display_name, users::email))
+                                .limit(limit)
+                                .load(conn)
+                                .await?
+                        )
                     }
                 };
                 out.push((*kind, count, rows));

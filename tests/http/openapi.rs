@@ -125,6 +125,23 @@ app_tests! {
                     assert!(op["security"].is_array(), "{method} {path} does not declare the operator token");
                     assert!(responses.contains_key("401"), "{method} {path} does not document 401");
                 }
+                let schemes: Vec<&str> = op["security"].as_array().into_iter().flatten().filter_map(Value::as_object).flat_map(|o| o.keys().map(String::as_str)).collect();
+                let mut unique = schemes.clone();
+                unique.sort_unstable();
+                unique.dedup();
+                assert_eq!(schemes.len(), unique.len(), "{method} {path} lists a security scheme twice");
+                // Everything under /api/v1 but sign-up, accounts, invitation tokens, the
+                // catalogue, the public tenant card and platform administration is for members
+                // of the tenant, and says so (the guard-rail tests find tenant operations this way).
+                let not_for_members = path.starts_with("/api/v1/auth/")
+                    || path.starts_with("/api/v1/platform/")
+                    || path.starts_with("/api/v1/invitations/lookup/")
+                    || path.starts_with("/api/v1/invitations/accept/")
+                    || ["/api/v1/onboard", "/api/v1/permissions", "/api/v1/tenant"].contains(&path.as_str());
+                if path.starts_with("/api/v1/") && !not_for_members {
+                    assert!(responses["403"].to_string().contains("not_a_member"), "{method} {path} does not document not_a_member");
+                    assert!(schemes.contains(&"api_key"), "{method} {path} does not accept an API key");
+                }
             }
         }
 

@@ -1,10 +1,8 @@
 //! API keys of the current tenant (permission `api_keys:manage`).
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chrono::Utc;
-use tenantry_identity::ApiKeyError;
+use tenantry_identity::{ApiKeyError, DisplayName};
 use tenantry_kernel::ApiKeyId;
-use tenantry_rbac::permissions;
 
 use crate::dto::{ApiKeyView, CreateApiKeyBody, CreatedApiKeyView};
 use crate::guard::Member;
@@ -32,19 +30,16 @@ pub async fn create_api_key(
     body: ApiJson<CreateApiKeyBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.0;
-    let name = b.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Problem::field("name", "name must be 1 to 100 characters"));
-    }
-    let wanted = permissions::parse_set(b.permissions.iter().map(String::as_str))
-        .map_err(|e| Problem::field("permissions", e.0))?;
-    if let Some(p) = wanted.iter().find(|p| !m.permissions.contains(p)) {
+    // A key's name follows the rules of a person's display name.
+    let name = DisplayName::parse(&b.name).map_err(|e| Problem::field("name", e.0))?;
+    let wanted = super::team::parse_permissions(&b.permissions)?;
+    if let Some(p) = tenantry_rbac::service::beyond(&m.permissions, &wanted) {
         return Err(Problem::field(
             "permissions",
             format!("you cannot grant '{p}', which you do not have"),
         ));
     }
-    if b.expires_at.is_some_and(|e| e <= Utc::now()) {
+    if b.expires_at.is_some_and(|e| e <= state.auth.now()) {
         return Err(Problem::field("expires_at", "must be in the future"));
     }
     let (key, secret) = state
@@ -52,7 +47,7 @@ pub async fn create_api_key(
         .create(
             &m.ctx,
             m.user_id,
-            name,
+            name.as_str().to_owned(),
             wanted.iter().map(|p| p.as_str().to_owned()).collect(),
             b.expires_at,
         )

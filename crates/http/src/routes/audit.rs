@@ -114,7 +114,7 @@ pub struct ListAuditQuery {
 }
 
 /// The audit trail, newest first.
-#[utoipa::path(tag = "audit", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "audit", security(("bearer_token" = [])),
     params(ListAuditQuery),
     responses(
         (status = 200, description = "One page of entries", body = AuditPage),
@@ -151,7 +151,7 @@ pub async fn list_audit_logs(
 
 /// Check the tenant's hash chain from the first entry: reports the first entry that was
 /// edited, removed or reordered behind the service's back.
-#[utoipa::path(tag = "audit", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "audit", security(("bearer_token" = [])),
     responses(
         (status = 200, description = "The result of the check", body = VerificationView),
         MemberErrors,

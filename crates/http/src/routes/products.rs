@@ -252,7 +252,7 @@ pub struct ImportRowBody {
 }
 
 /// Create a product.
-#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "products", security(("bearer_token" = [])),
     request_body = CreateProductBody,
     responses(
         (status = 201, description = "The product", body = ProductView),
@@ -274,7 +274,7 @@ pub async fn create_product(
 }
 
 /// List products: filters, order, full-text search and cursor pagination.
-#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "products", security(("bearer_token" = [])),
     params(ListProductsQuery),
     responses(
         (status = 200, description = "One page of products", body = ProductPage),
@@ -297,7 +297,7 @@ pub async fn list_products(
 }
 
 /// One product.
-#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "products", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The product's id")),
     responses(
         (status = 200, description = "The product", body = ProductView),
@@ -321,7 +321,7 @@ pub async fn get_product(
 }
 
 /// Change a product.
-#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "products", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The product's id")),
     request_body = UpdateProductBody,
     responses(
@@ -346,7 +346,7 @@ pub async fn update_product(
 }
 
 /// Delete a product.
-#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "products", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The product's id")),
     responses(
         (status = 204, description = "Deleted"),
@@ -370,7 +370,7 @@ pub async fn delete_product(
 /// and `status` optional). All or nothing: every row is checked first (including SKUs
 /// repeated in the file or already in the tenant) and any error answers 422 listing each
 /// row's errors (`errors[].row`, `errors[].field`), with nothing written.
-#[utoipa::path(tag = "products", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "products", security(("bearer_token" = [])),
     request_body(content(
         (Vec<ImportRowBody> = "application/json"),
         (String = "text/csv", example = "name,sku,price_minor,currency\nBlue widget,WID-001,1999,EUR\n"),

@@ -221,7 +221,7 @@ fn task_problem(e: TaskError, missing: fn() -> Problem) -> Problem {
 }
 
 /// Create a project.
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     request_body = CreateProjectBody,
     responses(
         (status = 201, description = "The project", body = ProjectView),
@@ -251,7 +251,7 @@ pub async fn create_project(
 }
 
 /// List projects, oldest first.
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(ListProjectsQuery),
     responses(
         (status = 200, description = "One page of projects", body = ProjectPage),
@@ -281,7 +281,7 @@ pub async fn list_projects(
 }
 
 /// One project.
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id")),
     responses(
         (status = 200, description = "The project", body = ProjectView),
@@ -304,7 +304,7 @@ pub async fn get_project(
 }
 
 /// Change a project (rename, describe, archive).
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id")),
     request_body = UpdateProjectBody,
     responses(
@@ -337,7 +337,7 @@ pub async fn update_project(
 }
 
 /// Delete a project and all its tasks (each deletion is recorded).
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id")),
     responses(
         (status = 204, description = "Deleted, with its tasks"),
@@ -359,7 +359,7 @@ pub async fn delete_project(
 }
 
 /// Add a task to a project.
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id")),
     request_body = CreateTaskBody,
     responses(
@@ -399,7 +399,7 @@ pub async fn create_task(
 }
 
 /// A project's tasks, oldest first.
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id"), ListTasksQuery),
     responses(
         (status = 200, description = "One page of tasks", body = TaskPage),
@@ -436,7 +436,7 @@ pub async fn list_tasks(
 }
 
 /// One task.
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The task's id")),
     responses(
         (status = 200, description = "The task", body = TaskView),
@@ -459,7 +459,7 @@ pub async fn get_task(
 }
 
 /// Change a task (or move it to another project of this tenant).
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The task's id")),
     request_body = UpdateTaskBody,
     responses(
@@ -496,7 +496,7 @@ pub async fn update_task(
 }
 
 /// Mark a task done, or not done again.
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The task's id")),
     responses(
         (status = 200, description = "The task after the toggle", body = TaskView),
@@ -519,7 +519,7 @@ pub async fn toggle_task(
 }
 
 /// Delete a task.
-#[utoipa::path(tag = "projects", security(("bearer_token" = []), ("api_key" = [])),
+#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The task's id")),
     responses(
         (status = 204, description = "Deleted"),

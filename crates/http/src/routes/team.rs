@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 type Data = web::Data<AppState>;
 
-fn parse_permissions(names: &[String]) -> Result<PermissionSet, Problem> {
+pub(super) fn parse_permissions(names: &[String]) -> Result<PermissionSet, Problem> {
     permissions::parse_set(names.iter().map(String::as_str))
         .map_err(|e| Problem::field("permissions", e.0))
 }

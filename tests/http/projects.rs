@@ -131,6 +131,14 @@ app_tests! {
         assert_eq!(now["notes"], "patched", "the patch survived the toggles");
         let toggles = audit(app, &t, &format!("?entity_id={}&action=toggled", task["id"].as_str().unwrap())).await;
         assert_eq!(toggles.len(), 8);
+        // Each toggle started from where the one before it left off (newest first here): no
+        // two read the same state, so none was lost.
+        let flips: Vec<(bool, bool)> = toggles.iter().rev().map(|e| {
+            let c = &e["changes"]["is_done"];
+            (c["old"].as_bool().unwrap(), c["new"].as_bool().unwrap())
+        }).collect();
+        assert_eq!(flips[0], (false, true));
+        assert!(flips.windows(2).all(|w| w[1].0 == w[0].1 && w[1].1 != w[1].0), "{flips:?}");
     }
 
     async fn global_search_groups_by_kind(app) {

@@ -128,4 +128,35 @@ backend_tests! {
         }
         assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 2);
     }
+
+    async fn an_import_that_meets_a_taken_sku_writes_nothing(db: &TestDb) {
+        use tenantry_products::ProductRepository;
+        let a = tenant(db, "acme").await;
+        products(db, a, 1).await; // SKU "S0"
+        let ctx = TenantCtx::new(a);
+        let entries_before = db.db().unfiltered_count(Some(a), "audit_entries").await.unwrap();
+        // The service checks SKUs before writing; this is the race it cannot see: the store
+        // meets the taken SKU after inserting the rows before it, and must undo them.
+        let row = |sku: &str| {
+            let now = chrono::Utc::now();
+            tenantry_products::Product {
+                id: tenantry_kernel::ProductId::new(),
+                tenant_id: a,
+                name: ProductName::parse("Racing").unwrap(),
+                sku: Sku::parse(sku).unwrap(),
+                description: Description::default(),
+                price: Money::new(1, Currency::parse("EUR").unwrap()).unwrap(),
+                status: ProductStatus::Active,
+                created_by: None,
+                created_at: now,
+                updated_at: now,
+            }
+        };
+        let rows = vec![(1, row("NEW-1")), (2, row("NEW-2")), (3, row("S0"))];
+        let refused = db.db().import(&ctx, &rows).await.unwrap();
+        let errors = refused.expect_err("the taken SKU is refused");
+        assert!(errors[0].message.contains("nothing was imported"), "{errors:?}");
+        assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 1, "the rows before it are gone");
+        assert_eq!(db.db().unfiltered_count(Some(a), "audit_entries").await.unwrap(), entries_before, "and so are their audit entries");
+    }
 }

@@ -17,9 +17,6 @@ use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
 use crate::types::DbUuid;
 
-/// Entries per INSERT (16 columns each, well under both backends' bind-parameter limits).
-const INSERT_CHUNK: usize = 1_000;
-
 #[derive(Queryable)]
 struct EntryRow {
     tenant_id: DbUuid,
@@ -95,31 +92,30 @@ macro_rules! append_changes_body {
         let (seq, hash) = found.unwrap_or_default();
         let mut chain = ChainHead { seq, hash };
         let entries = chain.seal($ctx, Utc::now(), $log.into_records());
-        for chunk in entries.chunks(INSERT_CHUNK) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|e| {
-                    (
-                        audit_entries::seq.eq(e.seq),
-                        audit_entries::id.eq(DbUuid::from(e.id)),
-                        audit_entries::at.eq(e.at),
-                        audit_entries::actor_type.eq(&e.actor_type),
-                        audit_entries::actor_id.eq(e.actor_id.map(DbUuid::from)),
-                        audit_entries::api_key_id.eq(e.api_key_id.map(DbUuid::from)),
-                        audit_entries::entity_type.eq(&e.entity_type),
-                        audit_entries::entity_id.eq(&e.entity_id),
-                        audit_entries::action.eq(&e.action),
-                        audit_entries::changes.eq(&e.changes),
-                        audit_entries::request_id.eq(&e.request_id),
-                        audit_entries::ip.eq(&e.ip),
-                        audit_entries::user_agent.eq(&e.user_agent),
-                        audit_entries::prev_hash.eq(&e.prev_hash),
-                        audit_entries::hash.eq(&e.hash),
-                    )
-                })
-                .collect();
-            insert_rows!($rows, audit_entries, $ctx, rows, $conn);
-        }
+        insert_rows!(
+            $rows,
+            audit_entries,
+            $ctx,
+            entries,
+            |e| (
+                audit_entries::seq.eq(e.seq),
+                audit_entries::id.eq(DbUuid::from(e.id)),
+                audit_entries::at.eq(e.at),
+                audit_entries::actor_type.eq(&e.actor_type),
+                audit_entries::actor_id.eq(e.actor_id.map(DbUuid::from)),
+                audit_entries::api_key_id.eq(e.api_key_id.map(DbUuid::from)),
+                audit_entries::entity_type.eq(&e.entity_type),
+                audit_entries::entity_id.eq(&e.entity_id),
+                audit_entries::action.eq(&e.action),
+                audit_entries::changes.eq(&e.changes),
+                audit_entries::request_id.eq(&e.request_id),
+                audit_entries::ip.eq(&e.ip),
+                audit_entries::user_agent.eq(&e.user_agent),
+                audit_entries::prev_hash.eq(&e.prev_hash),
+                audit_entries::hash.eq(&e.hash),
+            ),
+            $conn
+        );
         diesel::update(audit_heads::of($ctx))
             .set((
                 audit_heads::seq.eq(chain.seq),

@@ -526,14 +526,25 @@ macro_rules! mutate {
     }};
 }
 
-/// Inserts rows into a tenant-owned table: `many` as multi-row statements (PostgreSQL),
-/// `each` one statement per row (SQLite through diesel-async has no multi-row insert; rows
-/// of one transaction cost microseconds each there).
+/// Rows per multi-row INSERT (well under both backends' bind-parameter limits for the widest
+/// table written this way, audit entries with 16 columns).
+pub(crate) const INSERT_CHUNK: usize = 1_000;
+
+/// Inserts one row per item of `$items` (a slice) into a tenant-owned table, the values built by
+/// `|item| values`: `many` as multi-row statements of [`INSERT_CHUNK`] rows (PostgreSQL),
+/// `each` one statement per row (SQLite through diesel-async has no multi-row insert; rows of
+/// one transaction cost microseconds each there).
 macro_rules! insert_rows {
-    (many, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
+    ($mode:ident, $table:ident, $ctx:expr, $items:expr, |$item:pat_param| $values:expr, $conn:ident) => {
+        for chunk in $items.chunks($crate::db::INSERT_CHUNK) {
+            let rows: Vec<_> = chunk.iter().map(|$item| $values).collect();
+            insert_rows!(@$mode, $table, $ctx, rows, $conn);
+        }
+    };
+    (@many, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
         $table::insert_many($ctx, $rows).execute($conn).await?
     };
-    (each, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
+    (@each, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
         for row in $rows {
             $table::insert($ctx, row).execute($conn).await?;
         }

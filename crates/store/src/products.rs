@@ -17,8 +17,6 @@ use crate::types::DbUuid;
 
 /// SKUs looked up per statement when checking an import against existing rows.
 const SKU_CHUNK: usize = 500;
-/// Rows per multi-row INSERT on PostgreSQL (11 columns each).
-const INSERT_CHUNK: usize = 1_000;
 
 #[derive(Queryable)]
 pub(crate) struct ProductRow {
@@ -94,10 +92,15 @@ impl InsertProducts for diesel_async::AsyncPgConnection {
         products: &[(usize, Product)],
     ) -> Result<(), StoreError> {
         use crate::schema::pg::*;
-        for chunk in products.chunks(INSERT_CHUNK) {
-            let rows: Vec<_> = chunk.iter().map(|(_, p)| product_values!(p)).collect();
-            products::insert_many(ctx, rows).execute(self).await?;
-        }
+        let conn = self;
+        insert_rows!(
+            many,
+            products,
+            ctx,
+            products,
+            |(_, p)| product_values!(p),
+            conn
+        );
         Ok(())
     }
 }
@@ -109,11 +112,15 @@ impl InsertProducts for SqliteConn {
         products: &[(usize, Product)],
     ) -> Result<(), StoreError> {
         use crate::schema::sqlite::*;
-        for (_, p) in products {
-            products::insert(ctx, product_values!(p))
-                .execute(self)
-                .await?;
-        }
+        let conn = self;
+        insert_rows!(
+            each,
+            products,
+            ctx,
+            products,
+            |(_, p)| product_values!(p),
+            conn
+        );
         Ok(())
     }
 }

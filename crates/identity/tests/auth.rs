@@ -94,6 +94,43 @@ fn unknown_e_mail_and_wrong_password_look_the_same() {
 }
 
 #[test]
+fn login_attempts_are_recorded_against_the_account_they_name() {
+    use tenantry_audit::SecurityEventKind as Kind;
+    let f = fixture();
+    let ann = user(&f, "ann@example.com");
+    let login = |email: &str, password: &str| {
+        let _ = block_on(f.svc.login(email, password, &from("198.51.100.7")));
+    };
+    login("ann@example.com", "wrong password!");
+    login("nobody@example.com", "wrong password!");
+    login("not an address", "wrong password!");
+    for _ in 0..4 {
+        login("ann@example.com", "wrong password!");
+    }
+    login("ann@example.com", PASSWORD); // locked by now
+    let events: Vec<_> = f
+        .repo
+        .security_events()
+        .into_iter()
+        .map(|e| (e.kind, e.user_id, e.email))
+        .collect();
+    let ann_email = || Some("ann@example.com".to_owned());
+    let mut expected = vec![
+        (Kind::LoginFailed, Some(ann.id), ann_email()),
+        (
+            Kind::LoginFailed,
+            None,
+            Some("nobody@example.com".to_owned()),
+        ),
+        (Kind::LoginFailed, None, None),
+    ];
+    expected.extend((0..4).map(|_| (Kind::LoginFailed, Some(ann.id), ann_email())));
+    // Refused before the password was looked at, and still the account's.
+    expected.push((Kind::LockedOut, Some(ann.id), ann_email()));
+    assert_eq!(events, expected);
+}
+
+#[test]
 fn five_failures_lock_the_account_for_fifteen_minutes() {
     let f = fixture();
     user(&f, "ann@example.com");

@@ -79,34 +79,28 @@ impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
         // Every problem at once: the rows' own errors and the SKUs the tenant already has
         // (checked again when writing, against a concurrent import).
         let validated = validate(rows);
-        let skus: Vec<String> = rows
+        // Each row's SKU, where it is a valid one (the rows' own errors report the others).
+        let skus: Vec<(usize, crate::model::Sku)> = rows
             .iter()
             .filter_map(|r| {
-                r.sku
-                    .as_deref()
-                    .and_then(|s| crate::model::Sku::parse(s).ok())
+                let sku = crate::model::Sku::parse(r.sku.as_deref()?).ok()?;
+                Some((r.row, sku))
             })
-            .map(|s| s.as_str().to_owned())
             .collect();
+        let wanted: Vec<String> = skus.iter().map(|(_, s)| s.as_str().to_owned()).collect();
         let taken: std::collections::HashSet<String> = self
             .repo
-            .existing_skus(ctx, &skus)
+            .existing_skus(ctx, &wanted)
             .await?
             .into_iter()
             .collect();
         let mut errors = validated.as_ref().err().cloned().unwrap_or_default();
-        for r in rows {
-            let sku = r
-                .sku
-                .as_deref()
-                .and_then(|s| crate::model::Sku::parse(s).ok());
-            if let Some(sku) = sku.filter(|s| taken.contains(s.as_str())) {
-                errors.push(crate::import::RowError::new(
-                    r.row,
-                    "sku",
-                    format!("a product with sku '{}' already exists", sku.as_str()),
-                ));
-            }
+        for (row, sku) in skus.iter().filter(|(_, s)| taken.contains(s.as_str())) {
+            errors.push(crate::import::RowError::new(
+                *row,
+                "sku",
+                format!("a product with sku '{}' already exists", sku.as_str()),
+            ));
         }
         if !errors.is_empty() {
             errors.sort_by_key(|e| e.row);

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod page;
 pub mod quota;
 pub mod search;
+pub mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Actor, Origin, TenantCtx};
@@ -21,5 +22,6 @@ pub use ids::{
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub use quota::{QuotaError, QuotaGate, Unlimited};
 pub use search::{GlobalSearch, InvalidSearch, SearchGroup, SearchHit, SearchKind, SearchQuery};
+pub use text::{TextShape, bounded_text};
 pub mod email;
 pub use email::Email;

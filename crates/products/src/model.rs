@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tenantry_kernel::{Cursor, Limit, ProductId, SearchQuery, TenantId, UserId};
+use tenantry_kernel::{Cursor, Limit, ProductId, SearchQuery, TenantId, TextShape, UserId};
 
 /// Why a value was refused: the message names the rule.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -20,15 +20,9 @@ pub struct ProductName(String);
 
 impl ProductName {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let s = raw.trim();
-        let n = s.chars().count();
-        if n == 0 || n > 200 {
-            return Err(invalid("name must be 1 to 200 characters long"));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(invalid("name must not contain control characters"));
-        }
-        Ok(Self(s.to_owned()))
+        tenantry_kernel::bounded_text(raw, "name", 200, TextShape::Line)
+            .map(Self)
+            .map_err(InvalidValue)
     }
 
     pub fn as_str(&self) -> &str {
@@ -64,27 +58,16 @@ impl Sku {
     }
 }
 
-/// Up to 10,000 characters (may be empty).
+/// Up to 10,000 characters (may be empty; line breaks and tabs allowed).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Description(String);
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.chars().count() > 10_000 {
-            return Err(invalid(
-                "description must be at most 10,000 characters long",
-            ));
-        }
-        if raw
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(invalid(
-                "description must not contain control characters other than line breaks and tabs",
-            ));
-        }
-        Ok(Self(raw.to_owned()))
+        tenantry_kernel::bounded_text(raw, "description", 10_000, TextShape::Block)
+            .map(Self)
+            .map_err(InvalidValue)
     }
 
     pub fn as_str(&self) -> &str {

@@ -517,12 +517,21 @@ macro_rules! mutate {
     ($db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {{
         let ctx: &tenantry_kernel::TenantCtx = $ctx;
         tx!(@scoped $db, write, $crate::db::Scope::Tenant(ctx.tenant_id()), |$conn| {
-            let mut $log = tenantry_audit::ChangeLog::new();
-            let out: Result<_, $crate::error::StoreError> = async { $body }.await;
-            let out = out?;
-            $crate::audit::AuditAppend::append_changes($conn, ctx, $log).await?;
-            Ok(out)
+            audited!($conn, ctx, |$log| $body)
         })
+    }};
+}
+
+/// The mutation pipeline's part inside the transaction: `$body` with an empty ChangeLog
+/// `$log`, sealed into `$ctx`'s audit chain after it. For the one write that learns its
+/// tenant inside the transaction (accepting an invitation); everything else uses [`mutate!`].
+macro_rules! audited {
+    ($conn:ident, $ctx:expr, |$log:ident| $body:expr) => {{
+        let mut $log = tenantry_audit::ChangeLog::new();
+        let out: Result<_, $crate::error::StoreError> = async { $body }.await;
+        let out = out?;
+        $crate::audit::AuditAppend::append_changes($conn, $ctx, $log).await?;
+        Ok(out)
     }};
 }
 

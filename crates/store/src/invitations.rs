@@ -11,9 +11,6 @@ use tenantry_kernel::{
     Actor, Email, InvitationId, RoleId, TenantCtx, TenantId, Unexpected, UserId,
 };
 
-use tenantry_audit::ChangeLog;
-
-use crate::audit::AuditAppend;
 use crate::db::{Db, Rescope, Scope};
 use crate::error::StoreError;
 use crate::identity::insert_user_row;
@@ -243,44 +240,40 @@ impl Db {
             let ctx = &TenantCtx::new(tenant)
                 .acting_as(Actor::User(user_id))
                 .from_origin(std::sync::Arc::new(origin.clone()));
-            // Spending is one conditional UPDATE: two concurrent accepts cannot both win.
-            let spent = diesel::update(
-                invitations::of(ctx)
-                    .filter(invitations::id.eq(row.id))
-                    .filter(invitations::accepted_at.is_null())
-                    .filter(invitations::revoked_at.is_null())
-                    .filter(invitations::expires_at.gt(now)),
-            )
-            .set(invitations::accepted_at.eq(Some(now)))
-            .execute(conn)
-            .await?;
-            if spent != 1 {
-                return Ok(None);
-            }
-            let user = match acceptor {
-                Acceptor::Existing(u) => u,
-                Acceptor::New { user, hash } => {
-                    insert_user_row!(conn, user, hash);
-                    user
+            audited!(conn, ctx, |log| {
+                // Spending is one conditional UPDATE: two concurrent accepts cannot both win.
+                let spent = diesel::update(
+                    invitations::of(ctx)
+                        .filter(invitations::id.eq(row.id))
+                        .filter(invitations::accepted_at.is_null())
+                        .filter(invitations::revoked_at.is_null())
+                        .filter(invitations::expires_at.gt(now)),
+                )
+                .set(invitations::accepted_at.eq(Some(now)))
+                .execute(conn)
+                .await?;
+                if spent != 1 {
+                    return Ok(None);
                 }
-            };
-            let membership = tenantry_rbac::Membership {
-                tenant_id: tenant,
-                user_id: user.id,
-                role_id: RoleId::from_uuid(row.role_id.0),
-                status: tenantry_rbac::MembershipStatus::Active,
-                created_at: now,
-            };
-            let mut log = ChangeLog::new();
-            let old = Invitation::try_from(row)?;
-            let new = Invitation {
-                accepted_at: Some(now),
-                ..old.clone()
-            };
-            log.updated_as(ACCEPTED, &old, &new);
-            insert_membership!(conn, log, ctx, &membership);
-            conn.append_changes(ctx, log).await?;
-            Ok(Some(new))
+                if let Acceptor::New { user, hash } = acceptor {
+                    insert_user_row!(conn, user, hash);
+                }
+                let membership = tenantry_rbac::Membership {
+                    tenant_id: tenant,
+                    user_id,
+                    role_id: RoleId::from_uuid(row.role_id.0),
+                    status: tenantry_rbac::MembershipStatus::Active,
+                    created_at: now,
+                };
+                let old = Invitation::try_from(row)?;
+                let new = Invitation {
+                    accepted_at: Some(now),
+                    ..old.clone()
+                };
+                log.updated_as(ACCEPTED, &old, &new);
+                insert_membership!(conn, log, ctx, &membership);
+                Ok(Some(new))
+            })
         })
     }
 }

@@ -15,7 +15,7 @@ const PASSWORD: &str = "correct horse battery";
 type Ids = BTreeMap<&'static str, String>;
 
 struct Plan {
-    /// Query string to add (search needs one).
+    /// Query string to add (search needs one), with `$placeholders` for A's ids.
     query: &'static str,
     /// Body with `$placeholders` for A's ids.
     body: Option<Value>,
@@ -97,7 +97,10 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
         (("DELETE", "/api/v1/tasks/{id}"), none("")),
         (("POST", "/api/v1/tasks/{id}/toggle"), none("")),
         (("GET", "/api/v1/search"), none("?q=zanzibar")),
-        (("GET", "/api/v1/audit-logs"), none("?limit=100")),
+        (
+            ("GET", "/api/v1/audit-logs"),
+            none("?limit=100&actor_id=$user"),
+        ),
         (("GET", "/api/v1/audit-logs/verify"), none("")),
     ])
 }
@@ -313,6 +316,8 @@ app_tests! {
                 } else {
                     format!("{path}{}", plan.query)
                 };
+                // Ids in the query string too (filters naming A's records).
+                let url = ids.iter().fold(url, |u, (name, id)| u.replace(*name, id));
                 let body = plan.body.as_ref().map(|b| fill(b, &ids));
                 let what = format!("{method} {url}");
 
@@ -339,6 +344,33 @@ app_tests! {
                     assert_eq!(status, 404, "{what} as B with A's id: {text}");
                 } else {
                     assert!(status < 500, "{what} as B: {status} {text}");
+                }
+                if has_path_id {
+                    // A's id answers exactly as an id that exists nowhere: nothing tells B
+                    // that the record is there.
+                    let ghost_url = url.replace(&path_id(path, &ids), &uuid::Uuid::now_v7().to_string());
+                    let ghost = call(app, &method, &ghost_url, "beta", &b_token, body.as_ref()).send().await.unwrap();
+                    assert_eq!(ghost.status().as_u16(), status, "{what}: a foreign id and an unknown one answer alike");
+                    let strip = |t: &str| {
+                        let mut v: Value = serde_json::from_str(t).unwrap_or(Value::Null);
+                        if let Some(o) = v.as_object_mut() {
+                            o.remove("request_id");
+                            o.remove("instance");
+                        }
+                        v
+                    };
+                    assert_eq!(strip(&ghost.text().await.unwrap()), strip(&text), "{what}: a foreign id and an unknown one answer alike");
+                }
+                if has_path_id && body_names_a {
+                    // The body's reference may be judged first; without it, the path alone
+                    // must not find A's record.
+                    let neutral = body.as_ref().and_then(Value::as_object).map(|o| {
+                        o.iter().filter(|(_, v)| !ids.values().any(|id| v.as_str() == Some(id.as_str()))).map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>()
+                    });
+                    if let Some(neutral) = neutral.filter(|o| !o.is_empty()) {
+                        let res = call(app, &method, &url, "beta", &b_token, Some(&Value::Object(neutral))).send().await.unwrap();
+                        assert_eq!(res.status().as_u16(), 404, "{what} as B with A's id and a body naming nothing of A's");
+                    }
                 }
 
                 // 2. B's owner's token on A's host: not a member there.

@@ -105,6 +105,14 @@ backend_tests! {
                 assert_eq!(in_a, none);
             }
         }
+        if on_pg {
+            // And every other tenant-owned table shows nothing without a tenant.
+            let tables = db.db().tenant_tables().await.unwrap();
+            assert!(tables.len() >= 10, "{tables:?}");
+            for table in tables {
+                assert_eq!(db.db().unfiltered_count(None, &table).await.unwrap(), 0, "{table} without a tenant");
+            }
+        }
     }
 
     async fn an_abandoned_read_leaves_no_transaction_in_the_pool(db: &TestDb) {

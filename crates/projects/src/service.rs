@@ -10,6 +10,10 @@ use crate::model::{
 };
 use crate::ports::ProjectRepository;
 
+/// The quota resource names projects and tasks count against.
+pub const PROJECTS_QUOTA: &str = "projects";
+pub const TASKS_QUOTA: &str = "tasks";
+
 #[derive(Clone)]
 pub struct ProjectService<R, Q> {
     repo: R,
@@ -27,7 +31,7 @@ impl<R: ProjectRepository, Q: QuotaGate> ProjectService<R, Q> {
         ctx: &TenantCtx,
         new: NewProject,
     ) -> Result<Project, ProjectError> {
-        self.quota.allow(ctx, "projects", 1).await?;
+        self.quota.allow(ctx, PROJECTS_QUOTA, 1).await?;
         let now = self.clock.now();
         let project = Project {
             id: ProjectId::new(),
@@ -80,7 +84,7 @@ impl<R: ProjectRepository, Q: QuotaGate> ProjectService<R, Q> {
         project: ProjectId,
         new: NewTask,
     ) -> Result<Task, TaskError> {
-        self.quota.allow(ctx, "tasks", 1).await?;
+        self.quota.allow(ctx, TASKS_QUOTA, 1).await?;
         let now = self.clock.now();
         let task = Task {
             id: TaskId::new(),

@@ -8,12 +8,13 @@ use crate::error::{MemberError, RoleError};
 use crate::model::{Member, Membership, MembershipStatus, Role, RoleName, SystemRole};
 use crate::permissions::{Permission, PermissionSet};
 
+use crate::ports::{MembershipRepository, RoleRepository, UserTenant, UserTenants};
+
 /// The first permission in `wanted` the caller lacks: nobody hands out (or takes away) more
 /// than they hold themselves, so an admin cannot make anyone an owner, themselves included.
 pub fn beyond(caller: &PermissionSet, wanted: &PermissionSet) -> Option<Permission> {
     wanted.iter().find(|p| !caller.contains(p)).copied()
 }
-use crate::ports::{MembershipRepository, RoleRepository, UserTenant, UserTenants};
 
 #[derive(Clone)]
 pub struct RbacService<R> {

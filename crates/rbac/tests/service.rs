@@ -238,3 +238,52 @@ fn roles_in_use_cannot_be_deleted_and_guard_sees_active_members_only() {
         "not a member elsewhere"
     );
 }
+
+#[test]
+fn nobody_grants_or_takes_away_more_than_they_hold() {
+    let (svc, _, t) = setup();
+    let limited = perms(&["tenant:read", "roles:manage", "members:manage"]);
+    let escalation = |r: Result<Role, RoleError>| match r {
+        Err(RoleError::Escalation { permission }) => permission.as_str(),
+        other => panic!("expected an escalation, got {other:?}"),
+    };
+    // A role with a permission the caller lacks cannot be made.
+    let made = svc.create_role(
+        &t.ctx,
+        &limited,
+        RoleName::parse("auditors").unwrap(),
+        perms(&["tenant:read", "audit:read"]),
+    );
+    assert_eq!(escalation(block_on(made)), "audit:read");
+    // Nor can a role beyond the caller be changed, even to narrow it.
+    let wide = block_on(svc.create_role(
+        &t.ctx,
+        &Permission::all(),
+        RoleName::parse("wide").unwrap(),
+        perms(&["tenant:read", "audit:read"]),
+    ))
+    .unwrap();
+    let narrowed = svc.update_role(
+        &t.ctx,
+        &limited,
+        wide.id,
+        None,
+        Some(perms(&["tenant:read"])),
+    );
+    assert_eq!(escalation(block_on(narrowed)), "audit:read");
+    // Within the caller's reach, both work.
+    let own = block_on(svc.create_role(
+        &t.ctx,
+        &limited,
+        RoleName::parse("readers").unwrap(),
+        perms(&["tenant:read"]),
+    ))
+    .unwrap();
+    block_on(svc.update_role(&t.ctx, &limited, own.id, None, Some(perms(&[])))).unwrap();
+    // And nobody is handed, or moved out of, a role beyond the caller: the owner's role has
+    // everything.
+    assert!(matches!(
+        block_on(svc.change_member_role(&t.ctx, &limited, t.owner, own.id)),
+        Err(MemberError::Escalation { .. })
+    ));
+}

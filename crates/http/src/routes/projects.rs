@@ -202,7 +202,7 @@ impl From<ProjectError> for Problem {
     }
 }
 
-/// Task errors; `in_path` says whether a missing parent was named in the path (404) — a
+/// Task errors; `missing` is the answer when the record the path names is not there (404) — a
 /// project named in the body is a field error (422).
 fn task_problem(e: TaskError, missing: fn() -> Problem) -> Problem {
     match e {

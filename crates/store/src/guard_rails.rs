@@ -290,15 +290,13 @@ async fn pg_violations(
     Ok(out)
 }
 
+/// Every table of an SQLite schema but SQLite's own and the migrations ledger.
+const SQLITE_TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table'
+   AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY name";
+
 async fn sqlite_violations(conn: &mut crate::db::SqliteConn) -> Result<Vec<String>, StoreError> {
     let mut out = vec![];
-    let tables: Vec<Name> = diesel::sql_query(
-        "SELECT name FROM sqlite_master WHERE type = 'table'
-           AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'
-         ORDER BY name",
-    )
-    .load(conn)
-    .await?;
+    let tables: Vec<Name> = diesel::sql_query(SQLITE_TABLES).load(conn).await?;
     let tenant_tables: Vec<String> = tables
         .iter()
         .map(|t| t.name.clone())
@@ -353,9 +351,8 @@ async fn sqlite_violations(conn: &mut crate::db::SqliteConn) -> Result<Vec<Strin
         ids.dedup();
         for id in ids {
             let parts: Vec<&SqliteForeignKey> = fks.iter().filter(|f| f.id == id).collect();
-            let target = parts
-                .get(..1)
-                .and_then(|p| p.iter().next())
+            // (`<[_]>::first`: diesel's `first` is in scope.)
+            let target = <[_]>::first(&parts)
                 .map(|f| f.table.clone())
                 .unwrap_or_default();
             let led = parts.iter().any(|f| f.seq == 0 && f.from == "tenant_id");
@@ -380,11 +377,7 @@ impl Db {
                  WHERE n.nspname = 'public' AND c.relkind = 'r'
                    AND c.relname <> '__diesel_schema_migrations' ORDER BY 1"
             }
-            crate::db::Backend::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE type = 'table'
-                   AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'
-                 ORDER BY 1"
-            }
+            crate::db::Backend::Sqlite => SQLITE_TABLES,
         };
         let names: Vec<Name> = match self.conn().await? {
             DbConn::Pg(mut c) => diesel::sql_query(sql).load(&mut c).await?,

@@ -499,26 +499,19 @@ impl PlatformAdmins for Db {
 
     async fn add_platform_admin(&self, user: UserId, at: DateTime<Utc>) -> Result<(), Unexpected> {
         let id = DbUuid::from(user);
-        let result: Result<(), StoreError> = async {
-            tx!(self, write, tenant = None, |conn| {
-                let exists: i64 = platform_admins::table
-                    .filter(platform_admins::user_id.eq(id))
-                    .count()
-                    .get_result(conn)
-                    .await?;
-                if exists == 0 {
-                    diesel::insert_into(platform_admins::table)
-                        .values((
-                            platform_admins::user_id.eq(id),
-                            platform_admins::created_at.eq(at),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                Ok(())
-            })
-        }
-        .await;
-        Ok(result?)
+        // Already one: nothing to do (the key makes a concurrent grant a no-op as well).
+        let granted: Result<usize, StoreError> = run!(self, |conn| {
+            diesel::insert_into(platform_admins::table)
+                .values((
+                    platform_admins::user_id.eq(id),
+                    platform_admins::created_at.eq(at),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await
+                .map_err(StoreError::from)
+        });
+        granted?;
+        Ok(())
     }
 }

@@ -142,6 +142,18 @@ async fn serve(cli: &Cli) -> Result<()> {
 
 /// The configured key, else the one kept in the database (generated and stored on the
 /// first start, so every instance signs with the same key).
+/// Accounts as the command line creates them (the server's keys, the system clock).
+async fn auth_service(cli: &Cli, db: &Db) -> Result<AuthService<Db, Crypto>> {
+    let key = signing_key(&cli.serve, db).await?;
+    let crypto = Crypto::new(&key, &cli.serve.jwt_issuer)?;
+    Ok(AuthService::new(
+        db.clone(),
+        crypto,
+        Arc::new(SystemClock),
+        AuthPolicy::default(),
+    ))
+}
+
 async fn signing_key(serve: &ServeArgs, db: &Db) -> Result<SigningKeyMaterial> {
     if let Some(pem) = serve
         .jwt_private_key
@@ -175,14 +187,7 @@ async fn create_admin(cli: &Cli, email: &str, password: Option<&str>, name: &str
             let password = NewPassword::parse(password, &email)
                 .map_err(|e| anyhow!("invalid password: {e}"))?;
             let name = DisplayName::parse(name).map_err(|e| anyhow!("invalid name: {e}"))?;
-            let key = signing_key(&cli.serve, &db).await?;
-            let crypto = Crypto::new(&key, &cli.serve.jwt_issuer)?;
-            let auth = AuthService::new(
-                db.clone(),
-                crypto,
-                Arc::new(SystemClock),
-                AuthPolicy::default(),
-            );
+            let auth = auth_service(cli, &db).await?;
             auth.create_user(email, name, &password).await?
         }
     };
@@ -227,14 +232,7 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
                         .map_err(|e| anyhow!("invalid owner e-mail '{email}': {e}"))?;
                     let owner_name = DisplayName::parse(owner_name)
                         .map_err(|e| anyhow!("invalid owner name: {e}"))?;
-                    let key = signing_key(&cli.serve, &db).await?;
-                    let crypto = Crypto::new(&key, &cli.serve.jwt_issuer)?;
-                    let auth = AuthService::new(
-                        db.clone(),
-                        crypto,
-                        Arc::new(SystemClock),
-                        AuthPolicy::default(),
-                    );
+                    let auth = auth_service(cli, &db).await?;
                     let onboarding = OnboardingService::new(db.clone(), svc.clone(), auth);
                     let done = onboarding
                         .onboard(Onboard {

@@ -8,7 +8,7 @@ use tenantry_identity::{
     AccessTokens, AuthService, DisplayName, LoginThrottle, NewPassword, PasswordHash,
     PasswordHasher, Secrets, Session, SessionRepository, User, UserRepository,
 };
-use tenantry_kernel::{Email, Unexpected};
+use tenantry_kernel::{Actor, Email, TenantCtx, Unexpected};
 use tenantry_rbac::{Membership, MembershipStatus, Role};
 use tenantry_tenancy::{
     DomainRepository, NewTenant, Slug, Tenant, TenantName, TenantRepository, TenantService,
@@ -62,15 +62,16 @@ pub enum OnboardError {
 }
 
 pub trait OnboardingRepository: Clone + Send + Sync + 'static {
-    /// Writes everything in one transaction. Returns [`OnboardError::SlugTaken`] or
-    /// [`OnboardError::EmailTaken`] on the matching unique violation; nothing is written then.
+    /// Writes everything in one transaction of `ctx` (the new tenant, its owner acting).
+    /// Returns [`OnboardError::SlugTaken`] or [`OnboardError::EmailTaken`] on the matching
+    /// unique violation; nothing is written then.
     fn onboard(
         &self,
+        ctx: &TenantCtx,
         tenant: &NewTenant,
         owner: &NewOwner,
         roles: &[Role],
         membership: &Membership,
-        origin: &tenantry_kernel::Origin,
     ) -> impl Future<Output = Result<(), OnboardError>> + Send;
 }
 
@@ -151,8 +152,12 @@ where
             status: MembershipStatus::Active,
             created_at: now,
         };
+        // The new owner creates the tenant.
+        let ctx = TenantCtx::new(new.tenant.id)
+            .acting_as(Actor::User(membership.user_id))
+            .from_origin(std::sync::Arc::new(req.origin));
         self.repo
-            .onboard(&new, &owner, &roles, &membership, &req.origin)
+            .onboard(&ctx, &new, &owner, &roles, &membership)
             .await?;
         self.tenants.announce_change(new.tenant.id);
         let owner_created = matches!(owner, NewOwner::New { .. });

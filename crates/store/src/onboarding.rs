@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use tenantry_kernel::{Actor, TenantCtx};
+use tenantry_kernel::TenantCtx;
 use tenantry_onboarding::{NewOwner, OnboardError, OnboardingRepository};
 use tenantry_rbac::{Membership, Role};
 use tenantry_tenancy::NewTenant;
@@ -17,16 +17,12 @@ use crate::types::DbUuid;
 impl Db {
     async fn insert_onboarding(
         &self,
+        ctx: &TenantCtx,
         new: &NewTenant,
         owner: &NewOwner,
         roles: &[Role],
         membership: &Membership,
-        origin: &tenantry_kernel::Origin,
     ) -> Result<(), StoreError> {
-        // The new owner creates the tenant.
-        let ctx = &TenantCtx::new(new.tenant.id)
-            .acting_as(Actor::User(membership.user_id))
-            .from_origin(std::sync::Arc::new(origin.clone()));
         mutate!(self, ctx, |conn, log| {
             insert_tenant_rows!(conn, log, ctx, new);
             if let NewOwner::New { user, hash } = owner {
@@ -42,13 +38,13 @@ impl Db {
 impl OnboardingRepository for Db {
     async fn onboard(
         &self,
+        ctx: &TenantCtx,
         tenant: &NewTenant,
         owner: &NewOwner,
         roles: &[Role],
         membership: &Membership,
-        origin: &tenantry_kernel::Origin,
     ) -> Result<(), OnboardError> {
-        self.insert_onboarding(tenant, owner, roles, membership, origin)
+        self.insert_onboarding(ctx, tenant, owner, roles, membership)
             .await
             .map_err(|e| {
                 if e.is_unique_violation_of("email") {

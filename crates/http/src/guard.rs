@@ -110,8 +110,12 @@ impl FromRequest for Member {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let scope = TenantScope::from_request(req, payload);
-        let api_key = presented_api_key(req);
-        let who = Authenticated::from_request(req, payload);
+        // The caller: an API key, or else an access token (a bearer token that is an API key
+        // is not decoded as one).
+        let caller = match presented_api_key(req) {
+            Some(key) => Err(key),
+            None => Ok(Authenticated::from_request(req, payload)),
+        };
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let method = req.method().clone();
         let pattern = req.match_pattern();
@@ -128,60 +132,10 @@ impl FromRequest for Member {
             let needed = needed.ok_or_else(|| {
                 Problem::internal(Unexpected::msg("tenant route without a permission entry"))
             })?;
-            if let Some(raw) = api_key {
-                let refused =
-                    || Problem::unauthorized("The API key is invalid, expired or revoked");
-                let key = match state
-                    .api_keys
-                    .authenticate(&raw)
-                    .await
-                    .map_err(Problem::internal)?
-                {
-                    Ok(key) => key,
-                    Err(invalid) => {
-                        // A real key refused: its own tenant's trail says so.
-                        if let Some(k) = invalid.known {
-                            let ctx = TenantCtx::new(k.tenant_id)
-                                .from_origin(scope.ctx.origin().clone().into());
-                            key_denied(&state, &ctx, k.id, k.reason, &route()).await;
-                        }
-                        return Err(refused().into());
-                    }
-                };
-                // A key works in its own tenant only; its tenant learns it was tried elsewhere.
-                if key.tenant_id != scope.ctx.tenant_id() {
-                    let ctx = TenantCtx::new(key.tenant_id)
-                        .acting_as(Actor::ApiKey {
-                            key: key.id,
-                            user: key.created_by,
-                        })
-                        .from_origin(scope.ctx.origin().clone().into());
-                    key_denied(&state, &ctx, key.id, "other_tenant", &route()).await;
-                    return Err(refused().into());
-                }
-                tracing::Span::current().record("user_id", tracing::field::display(key.created_by));
-                let permissions: PermissionSet = key
-                    .permissions
-                    .iter()
-                    .filter_map(|p| Permission::parse(p).ok())
-                    .collect();
-                let ctx = scope.ctx.acting_as(Actor::ApiKey {
-                    key: key.id,
-                    user: key.created_by,
-                });
-                if !permissions.contains(&needed) {
-                    record_denial(&state, &ctx, needed, &route()).await;
-                    return Err(permission_denied(needed).into());
-                }
-                return Ok(Member {
-                    ctx,
-                    tenant: scope.tenant,
-                    user_id: key.created_by,
-                    permissions,
-                    api_key: Some(key.id),
-                });
-            }
-            let who = who.await?;
+            let who = match caller {
+                Ok(who) => who.await?,
+                Err(key) => return key_member(&state, scope, &key, needed, &route).await,
+            };
             let key = (scope.ctx.tenant_id(), who.user_id);
             let rbac = state.rbac.clone();
             let ctx = scope.ctx.clone();
@@ -229,6 +183,66 @@ impl FromRequest for Member {
             })?
         })
     }
+}
+
+/// The guard for a caller presenting an API key: a live key of this tenant holding `needed`.
+async fn key_member(
+    state: &AppState,
+    scope: TenantScope,
+    raw: &str,
+    needed: Permission,
+    route: &dyn Fn() -> String,
+) -> Result<Member, actix_web::Error> {
+    let refused = || Problem::unauthorized("The API key is invalid, expired or revoked");
+    let key = match state
+        .api_keys
+        .authenticate(raw)
+        .await
+        .map_err(Problem::internal)?
+    {
+        Ok(key) => key,
+        Err(invalid) => {
+            // A real key refused: its own tenant's trail says so.
+            if let Some(k) = invalid.known {
+                let ctx =
+                    TenantCtx::new(k.tenant_id).from_origin(scope.ctx.origin().clone().into());
+                key_denied(state, &ctx, k.id, k.reason, &route()).await;
+            }
+            return Err(refused().into());
+        }
+    };
+    // A key works in its own tenant only; its tenant learns it was tried elsewhere.
+    if key.tenant_id != scope.ctx.tenant_id() {
+        let ctx = TenantCtx::new(key.tenant_id)
+            .acting_as(Actor::ApiKey {
+                key: key.id,
+                user: key.created_by,
+            })
+            .from_origin(scope.ctx.origin().clone().into());
+        key_denied(state, &ctx, key.id, "other_tenant", &route()).await;
+        return Err(refused().into());
+    }
+    tracing::Span::current().record("user_id", tracing::field::display(key.created_by));
+    let permissions: PermissionSet = key
+        .permissions
+        .iter()
+        .filter_map(|p| Permission::parse(p).ok())
+        .collect();
+    let ctx = scope.ctx.acting_as(Actor::ApiKey {
+        key: key.id,
+        user: key.created_by,
+    });
+    if !permissions.contains(&needed) {
+        record_denial(state, &ctx, needed, &route()).await;
+        return Err(permission_denied(needed).into());
+    }
+    Ok(Member {
+        ctx,
+        tenant: scope.tenant,
+        user_id: key.created_by,
+        permissions,
+        api_key: Some(key.id),
+    })
 }
 
 /// Present while a route's access check runs; see [`AccessSettled::wait`].

@@ -148,6 +148,15 @@ app_tests! {
         let body = problem(res, 422, "validation_failed").await;
         assert_eq!(body["errors"][0]["field"], "price_minor");
         assert_eq!(list(app, "acme", &t, "").await["items"], json!([]));
+        // A change is judged whole before anything is read: every bad field at once.
+        let p = create(app, "acme", &t, json!({"name": "x", "sku": "S", "price_minor": 1, "currency": "EUR"})).await;
+        let url = format!("/api/v1/products/{}", p["id"].as_str().unwrap());
+        let res = call(app, Method::PATCH, &url, "acme", &t).json(&json!({"name": " ", "price_minor": -1})).send().await.unwrap();
+        let body = problem(res, 422, "validation_failed").await;
+        let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["name", "price_minor"]);
+        let now: Value = call(app, Method::GET, &url, "acme", &t).send().await.unwrap().json().await.unwrap();
+        assert_eq!((now["name"].as_str(), now["price_minor"].as_i64()), (Some("x"), Some(1)));
     }
 
     async fn listing_filters_orders_and_pages(app) {

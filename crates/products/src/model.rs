@@ -124,12 +124,20 @@ pub struct Money {
 
 impl Money {
     pub fn new(minor: i64, currency: Currency) -> Result<Self, InvalidValue> {
+        Ok(Self {
+            minor: Self::check_minor(minor)?,
+            currency,
+        })
+    }
+
+    /// An amount in minor units a price may have (whatever the currency).
+    pub fn check_minor(minor: i64) -> Result<i64, InvalidValue> {
         if !(0..=MAX_PRICE_MINOR).contains(&minor) {
             return Err(invalid(format!(
                 "price_minor must be between 0 and {MAX_PRICE_MINOR}"
             )));
         }
-        Ok(Self { minor, currency })
+        Ok(minor)
     }
 
     pub const fn minor(&self) -> i64 {
@@ -242,6 +250,8 @@ pub struct ProductPatch {
     pub name: Option<ProductName>,
     pub sku: Option<Sku>,
     pub description: Option<Description>,
+    /// Checked with [`Money::check_minor`] where the patch is built, so a bad amount is refused
+    /// before anything is read or locked.
     pub price_minor: Option<i64>,
     pub currency: Option<Currency>,
     pub status: Option<ProductStatus>,

@@ -154,7 +154,9 @@ impl UpdateProductBody {
             name: f.opt("name", self.name, ProductName::parse),
             sku: f.opt("sku", self.sku, Sku::parse),
             description: f.opt("description", self.description, Description::parse),
-            price_minor: self.price_minor,
+            price_minor: self
+                .price_minor
+                .and_then(|v| f.take("price_minor", Money::check_minor(v))),
             currency: f.opt("currency", self.currency, Currency::parse),
             status: self.status.map(Into::into),
         };

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Login latency, and how GET /api/v1/tenant holds while a login storm runs.
+# Logins, how GET /api/v1/tenant holds while a login storm runs, and the cost of checking an
+# access token on a member read (signature cache, revoked-session set, membership cache).
 # Starts the release binary on SQLite (or on $TENANTRY_DATABASE_URL), signs up one tenant,
-# then runs wrk: logins alone, the tenant route alone, and both at once. Loopback only.
+# then runs wrk. Loopback only.
+#
+# BENCH_BASELINE=/path/to/an/older/tenantry binary adds an A/B run of the member read: both
+# binaries serve the same kind of data side by side and are measured alternately
+# (BENCH_ROUNDS times each), so the machine's drift cancels out in the ratio of the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,18 +16,39 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 cargo build --release -p tenantry >&2
 
-port=${BENCH_PORT:-18080}
-base="http://127.0.0.1:$port"
 dir=$(mktemp -d)
-export TENANTRY_DATABASE_URL=${TENANTRY_DATABASE_URL:-sqlite://$dir/bench.db}
-TENANTRY_BIND=127.0.0.1:$port TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail target/release/tenantry serve &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 1 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
 
-curl -sf -H 'Content-Type: application/json' "$base/api/v1/onboard" -d '{
-  "organisation_name": "Bench Inc", "slug": "acme", "owner_email": "bench@acme.test",
-  "owner_name": "Bench", "password": "correct horse battery"}' >/dev/null
+# start NAME BINARY PORT: serves a fresh SQLite database (or $TENANTRY_DATABASE_URL).
+start() {
+    local name=$1 bin=$2 port=$3
+    mkdir -p "$dir/$name"
+    TENANTRY_DATABASE_URL=${TENANTRY_DATABASE_URL:-sqlite://$dir/$name/bench.db} \
+        TENANTRY_BIND=127.0.0.1:$port TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/$name/mail \
+        "$bin" serve &
+    pids+=($!)
+    for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+}
+
+# prepare PORT: signs up the bench tenant, ends BENCH_REVOKED other sessions (so the revoked
+# set is not empty), and prints an access token of a live session.
+prepare() {
+    local base="http://127.0.0.1:$1"
+    curl -sf -H 'Content-Type: application/json' "$base/api/v1/onboard" -d '{
+      "organisation_name": "Bench Inc", "slug": "acme", "owner_email": "bench@acme.test",
+      "owner_name": "Bench", "password": "correct horse battery"}' >/dev/null
+    local login='{"email": "bench@acme.test", "password": "correct horse battery"}'
+    for _ in $(seq 1 "${BENCH_REVOKED:-100}"); do
+        local refresh
+        refresh=$(curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/login" -d "$login" \
+            | sed -E 's/.*"refresh_token":"([^"]+)".*/\1/')
+        curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/logout" \
+            -d "{\"refresh_token\": \"$refresh\"}" >/dev/null
+    done
+    curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/login" -d "$login" \
+        | sed -E 's/.*"access_token":"([^"]+)".*/\1/'
+}
 
 duration=${BENCH_SECONDS:-10}
 summary() { # name, wrk output
@@ -30,7 +56,17 @@ summary() { # name, wrk output
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$2")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$2")
-    printf '%-40s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+    printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+}
+rps_of() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
+median() { tr ' ' '\n' <<<"$*" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+port=${BENCH_PORT:-18080}
+base="http://127.0.0.1:$port"
+start current target/release/tenantry "$port"
+token=$(prepare "$port")
+members() { # base URL, token, seconds
+    wrk -t1 -c16 -d"$3s" --latency -H "Authorization: Bearer $2" -H 'X-Tenant-ID: acme' "$1/api/v1/members"
 }
 
 login=$(wrk -t1 -c4 -d"${duration}s" --latency -s bench/login.lua "$base/api/v1/auth/login")
@@ -39,6 +75,8 @@ summary "login (4 connections)" "$login"
 tenant=$(wrk -t1 -c16 -d"${duration}s" --latency -H 'X-Tenant-ID: acme' "$base/api/v1/tenant")
 summary "GET /api/v1/tenant alone (16 conn.)" "$tenant"
 
+summary "GET /api/v1/members, bearer token (16 conn.)" "$(members "$base" "$token" "$duration")"
+
 wrk -t1 -c8 -d"$((duration + 2))s" --latency -s bench/login.lua "$base/api/v1/auth/login" >"$dir/storm.txt" &
 storm=$!
 sleep 1
@@ -46,4 +84,23 @@ during=$(wrk -t1 -c16 -d"${duration}s" --latency -H 'X-Tenant-ID: acme' "$base/a
 wait $storm
 summary "GET /api/v1/tenant during a login storm" "$during"
 summary "  the storm's logins (8 conn.)" "$(cat "$dir/storm.txt")"
-echo "peak RSS of the server: $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
+echo "peak RSS of the server: $(awk '/VmHWM/ {print $2, $3}' "/proc/${pids[0]}/status")"
+
+if [ -n "${BENCH_BASELINE:-}" ]; then
+    echo
+    echo "A/B: GET /api/v1/members with a bearer token, ${BENCH_REVOKED:-100} revoked sessions each"
+    base_port=$((port + 1))
+    start baseline "$BENCH_BASELINE" "$base_port"
+    base_token=$(prepare "$base_port")
+    now=() before=()
+    for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
+        out=$(members "http://127.0.0.1:$base_port" "$base_token" "$duration")
+        before+=("$(rps_of "$out")")
+        summary "  round $round, baseline" "$out"
+        out=$(members "$base" "$token" "$duration")
+        now+=("$(rps_of "$out")")
+        summary "  round $round, this build" "$out"
+    done
+    b=$(median "${before[@]}") n=$(median "${now[@]}")
+    awk -v b="$b" -v n="$n" 'BEGIN {printf "  medians: baseline %.0f, this build %.0f req/s: %+.1f %%\n", b, n, (n / b - 1) * 100}'
+fi

@@ -17,6 +17,30 @@ async fn create_key(app: &TestApp, bearer: &str, tenant: &str, body: Value) -> r
 }
 
 app_tests! {
+    async fn a_key_refused_elsewhere_is_not_marked_as_used(app) {
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        app.onboard("beta", "bob@beta.test", PASSWORD).await;
+        let owner = a["session"]["access_token"].as_str().unwrap().to_owned();
+        let created: Value = create_key(app, &owner, "acme", json!({"name": "ci", "permissions": ["members:read"]})).await.json().await.unwrap();
+        let key = created["key"].as_str().unwrap().to_owned();
+        let last_used = || async {
+            let listed: Value = app.get("/api/v1/api-keys").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+            listed[0]["last_used_at"].clone()
+        };
+        let res = app.get("/api/v1/members").header("X-Tenant-ID", "beta").header("X-API-Key", &key).send().await.unwrap();
+        problem(res, 401, "unauthorized").await;
+        assert_eq!(last_used().await, Value::Null, "a refused key was not used");
+        // Its own tenant's trail names the refusal, by the key.
+        let trail: Value = app.get("/api/v1/audit-logs?action=api_key_denied").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+        let entry = &trail["items"][0];
+        assert_eq!(entry["changes"]["reason"]["new"], "other_tenant", "{trail}");
+        assert_eq!(entry["api_key_id"], created["id"], "{trail}");
+        // Accepted at home: now it is.
+        let res = app.get("/api/v1/members").header("X-Tenant-ID", "acme").header("X-API-Key", &key).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(last_used().await.is_string());
+    }
+
     async fn keys_work_in_their_tenant_with_their_permissions(app) {
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         app.onboard("beta", "bob@beta.test", PASSWORD).await;

@@ -56,6 +56,27 @@ app_tests! {
         assert_eq!(without_ids(unknown), without_ids(wrong));
     }
 
+    async fn password_checks_with_a_stolen_token_are_throttled_like_logins(app) {
+        app.create_user("ann@example.com", PASSWORD).await;
+        let access = app.login("ann@example.com", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+        let change = |current: String| {
+            app.request(Method::POST, "/api/v1/auth/password").bearer_auth(&access).json(&json!({"current_password": current, "new_password": "a brand new passphrase"})).send()
+        };
+        // Five wrong guesses through the password route lock the account for logins too.
+        for i in 0..5 {
+            problem(change(format!("wrong guess number {i}")).await.unwrap(), 403, "wrong_password").await;
+        }
+        let res = app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "ann@example.com", "password": "wrong password!"})).send().await.unwrap();
+        problem(res, 429, "account_locked").await;
+        // Locked: even the right password is refused, with Retry-After, and nothing changes.
+        let res = change(PASSWORD.to_owned()).await.unwrap();
+        let retry: u64 = res.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+        assert!((890..=900).contains(&retry), "{retry}");
+        problem(res, 429, "account_locked").await;
+        let res = app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "ann@example.com", "password": PASSWORD})).send().await.unwrap();
+        problem(res, 429, "account_locked").await;
+    }
+
     async fn five_failures_lock_the_account(app) {
         app.create_user("ann@example.com", PASSWORD).await;
         for _ in 0..5 {

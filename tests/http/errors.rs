@@ -4,7 +4,64 @@ use reqwest::Method;
 use serde_json::json;
 use tenantry_tests::{Options, app_tests, problem};
 
+/// Sends raw bytes on a new connection and reads the whole answer.
+async fn raw(app: &tenantry_tests::TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // The server may answer and close before reading everything.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 app_tests! {
+    async fn protocol_edges(app) {
+        let a = app.onboard("acme", "ann@acme.test", "correct horse battery").await;
+        let token = a["session"]["access_token"].as_str().unwrap();
+        // The auth scheme is case-insensitive (RFC 9110).
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let res = app.get("/api/v1/auth/me").header("Authorization", format!("{scheme} {token}")).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{scheme}");
+        }
+        problem(app.get("/api/v1/auth/me").header("Authorization", "Basic abc").send().await.unwrap(), 401, "unauthorized").await;
+        problem(app.get("/api/v1/auth/me").header("Authorization", "Bearer ").send().await.unwrap(), 401, "unauthorized").await;
+
+        // HEAD answers like GET, without the body.
+        let get = app.get("/api/v1/members").header("X-Tenant-ID", "acme").bearer_auth(token).send().await.unwrap();
+        let head = app.request(Method::HEAD, "/api/v1/members").header("X-Tenant-ID", "acme").bearer_auth(token).send().await.unwrap();
+        assert_eq!(head.status(), 200);
+        assert_eq!(head.headers().get("content-type"), get.headers().get("content-type"));
+        assert_eq!(head.headers().get("content-length"), get.headers().get("content-length"));
+        assert!(head.bytes().await.unwrap().is_empty());
+        let head = app.request(Method::HEAD, "/api/v1/members").header("X-Tenant-ID", "acme").send().await.unwrap();
+        assert_eq!(head.status(), 401);
+        let response = raw(app, "HEAD /openapi.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("\r\n\r\n"), "no body after the head: {response}");
+
+        // Heads the HTTP parser refuses before the application (decision 0018): the status is
+        // right, nothing is processed, and the connection is closed.
+        // Just past actix-http's 128 KiB head buffer, and no end of head: the server reads all
+        // of it before refusing (unread data would make the close a reset).
+        let long = "a".repeat(128 * 1024);
+        for (request, status) in [
+            ("GET /api/v1/tenant HTTP/1.1\r\nHost: acme.localhost\r\nHost: other.localhost\r\n\r\n".to_owned(), "400"),
+            ("GET /api/v1/tenant HTTP/1.1\r\nHost: localhost\r\nX-Evil: a\x01b\r\n\r\n".to_owned(), "400"),
+            ("POST /api/v1/onboard HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_owned(), "400"),
+            (format!("GET /api/v1/tenant HTTP/1.1\r\nHost: localhost\r\nX-Long: {long}"), "431"),
+        ] {
+            let response = raw(app, &request).await;
+            assert!(response.starts_with(&format!("HTTP/1.1 {status}")), "{request:.80}: {response}");
+            assert!(response.contains("connection: close"), "{response}");
+        }
+
+        // A method no route has: 405 with Allow, as a problem.
+        let res = app.request(Method::from_bytes(b"PURGE").unwrap(), "/api/v1/tenant").send().await.unwrap();
+        assert_eq!(res.headers().get("allow").unwrap(), "GET, HEAD");
+        problem(res, 405, "method_not_allowed").await;
+    }
+
     async fn unknown_route_is_404(app) {
         let body = problem(app.get("/api/v1/nothing-here").send().await.unwrap(), 404, "not_found").await;
         assert_eq!(body["instance"], "/api/v1/nothing-here");
@@ -13,10 +70,10 @@ app_tests! {
 
     async fn wrong_method_is_405_with_allow(app) {
         let res = app.request(Method::DELETE, "/api/v1/tenant").send().await.unwrap();
-        assert_eq!(res.headers().get("allow").unwrap(), "GET");
+        assert_eq!(res.headers().get("allow").unwrap(), "GET, HEAD");
         problem(res, 405, "method_not_allowed").await;
         let res = app.request(Method::DELETE, "/api/v1/platform/tenants/acme").send().await.unwrap();
-        assert_eq!(res.headers().get("allow").unwrap(), "GET, PATCH");
+        assert_eq!(res.headers().get("allow").unwrap(), "GET, HEAD, PATCH");
         problem(res, 405, "method_not_allowed").await;
     }
 

@@ -64,6 +64,48 @@ async fn invite(app: &TestApp, owner: &str, email: &str, role: &str) -> reqwest:
 }
 
 mail_tests! {
+    async fn a_closed_tenant_s_invitations_wait_until_it_opens(app, sink) {
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let owner = a["session"]["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(invite(app, &owner, "bob@example.test", "member").await.status(), 201);
+        assert_eq!(invite(app, &owner, "cy@example.test", "member").await.status(), 201);
+        let mails = sink.wait_for(2).await;
+        let bob_token = token_of(mails.iter().find(|m| m.to == ["bob@example.test"]).unwrap());
+        let cy_token = token_of(mails.iter().find(|m| m.to == ["cy@example.test"]).unwrap());
+        app.create_user("cy@example.test", PASSWORD).await;
+        let cy_session = app.login("cy@example.test", PASSWORD).await;
+        let cy_bearer = cy_session["access_token"].as_str().unwrap().to_owned();
+        let lookup = |token: &str| app.get(&format!("/api/v1/invitations/lookup/{token}")).send();
+        let sign_up = |token: &str| app.request(Method::POST, &format!("/api/v1/invitations/accept/{token}")).json(&json!({"display_name": "Bob", "password": PASSWORD})).send();
+        let accept_as_cy = |token: &str| app.request(Method::POST, &format!("/api/v1/invitations/accept/{token}")).bearer_auth(&cy_bearer).send();
+
+        for (path, closed) in [("suspend", (403, "tenant_inactive")), ("maintenance", (503, "tenant_maintenance"))] {
+            let res = if path == "suspend" {
+                app.operator(Method::POST, "/api/v1/platform/tenants/acme/suspend").send().await.unwrap()
+            } else {
+                app.operator(Method::POST, "/api/v1/platform/tenants/acme/resume").send().await.unwrap();
+                app.operator(Method::PUT, "/api/v1/platform/tenants/acme/maintenance").json(&json!({"enabled": true})).send().await.unwrap()
+            };
+            assert!(res.status().is_success(), "{path}");
+            let (status, code) = closed;
+            let body = problem(lookup(&bob_token).await.unwrap(), status, code).await;
+            assert!(!body.to_string().contains("acme Inc"), "the tenant is not named: {body}");
+            problem(sign_up(&bob_token).await.unwrap(), status, code).await;
+            problem(accept_as_cy(&cy_token).await.unwrap(), status, code).await;
+            // Nothing was written: no account for Bob, no membership for Cy.
+            let res = app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "bob@example.test", "password": PASSWORD})).send().await.unwrap();
+            problem(res, 401, "invalid_credentials").await;
+            let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&cy_bearer).send().await.unwrap().json().await.unwrap();
+            assert_eq!(mine.as_array().unwrap().len(), 0, "{path}: {mine}");
+        }
+
+        // Open again: both invitations still work.
+        app.operator(Method::PUT, "/api/v1/platform/tenants/acme/maintenance").json(&json!({"enabled": false})).send().await.unwrap();
+        assert_eq!(lookup(&bob_token).await.unwrap().status(), 200);
+        assert_eq!(sign_up(&bob_token).await.unwrap().status(), 201);
+        assert_eq!(accept_as_cy(&cy_token).await.unwrap().status(), 200);
+    }
+
     async fn invite_lookup_and_sign_up(app, sink) {
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let owner = a["session"]["access_token"].as_str().unwrap().to_owned();

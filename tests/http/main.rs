@@ -13,6 +13,8 @@ mod platform;
 mod products;
 mod projects;
 mod resolution;
+mod revocation;
+mod spec_bounds;
 mod team;
 
 #[test]

@@ -49,6 +49,31 @@ async fn audit(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
 }
 
 app_tests! {
+    async fn dates_and_times_are_taken_only_in_their_documented_format(app) {
+        let (t, _) = owner(app, "acme").await;
+        let p = ok(call(app, Method::POST, "/api/v1/projects", &t).json(&json!({"name": "Dates"})).send().await.unwrap(), 201).await;
+        let tasks_url = format!("/api/v1/projects/{}/tasks", p["id"].as_str().unwrap());
+        for bad in ["2030-1-1", "-0001-01-01", "+2030-01-01", "1899-12-31", "10000-01-01", "2030-02-30", "2030-01-01T00:00:00Z"] {
+            let res = call(app, Method::POST, &tasks_url, &t).json(&json!({"title": "x", "due_date": bad})).send().await.unwrap();
+            let body = problem(res, 422, "validation_failed").await;
+            assert_eq!(body["errors"][0]["field"], "due_date", "{bad}: {body}");
+        }
+        let task = ok(call(app, Method::POST, &tasks_url, &t).json(&json!({"title": "x", "due_date": "9999-12-31"})).send().await.unwrap(), 201).await;
+        let res = call(app, Method::PATCH, &format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &t).json(&json!({"due_date": "2030-1-1"})).send().await.unwrap();
+        problem(res, 422, "validation_failed").await;
+        // Times in queries and bodies: RFC 3339 only, from 1970.
+        for bad in ["2030-01-01", "2030-01-01%2000:00:00Z", "-0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2030-1-01T00:00:00Z"] {
+            for path in ["/api/v1/products?created_from=", "/api/v1/audit-logs?from="] {
+                let res = call(app, Method::GET, &format!("{path}{bad}"), &t).send().await.unwrap();
+                assert_eq!(res.status(), 400, "{path}{bad}");
+            }
+        }
+        let res = call(app, Method::GET, "/api/v1/audit-logs?from=2030-01-01T00:00:00Z", &t).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let res = call(app, Method::POST, "/api/v1/api-keys", &t).json(&json!({"name": "k", "permissions": [], "expires_at": "2030-1-1T00:00:00Z"})).send().await.unwrap();
+        assert_eq!(problem(res, 422, "validation_failed").await["errors"][0]["field"], "expires_at");
+    }
+
     async fn projects_and_tasks(app) {
         let (t, me) = owner(app, "acme").await;
         let p = ok(call(app, Method::POST, "/api/v1/projects", &t).json(&json!({"name": "Launch", "description": "The big one"})).send().await.unwrap(), 201).await;

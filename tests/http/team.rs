@@ -43,6 +43,50 @@ app_tests! {
         assert_eq!(second["session"]["user"]["id"], body["session"]["user"]["id"]);
     }
 
+    async fn sign_up_answers_do_not_tell_whether_an_e_mail_has_an_account(app) {
+        // The rows of docs/decisions/0016-sign-up-answers.md.
+        let ann = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let ann_id = ann["session"]["user"]["id"].as_str().unwrap().to_owned();
+        let failed_checks = || async {
+            let page: Value = app.operator(Method::GET, &format!("/api/v1/platform/security-events?kind=login_failed&user_id={ann_id}&limit=100")).send().await.unwrap().json().await.unwrap();
+            page["items"].as_array().unwrap().len()
+        };
+        let post = |slug: &str, email: &str, password: &str| {
+            app.request(Method::POST, "/api/v1/onboard")
+                .json(&json!({"organisation_name": "Org", "slug": slug, "owner_email": email, "owner_name": "Someone", "password": password}))
+                .send()
+        };
+        let known = "ann@acme.test";
+        let unknown = "nobody@else.test";
+        let (right, wrong, weak) = (PASSWORD, "not her password at all", "password123");
+        // A taken slug: the same answer for every e-mail and password that passes the policy,
+        // and no password is checked (nothing counts toward Ann's lockout).
+        let rows = [
+            (known, right, 409, "slug_taken"),
+            (known, wrong, 409, "slug_taken"),
+            (unknown, right, 409, "slug_taken"),
+            (unknown, wrong, 409, "slug_taken"),
+            (known, weak, 422, "validation_failed"),
+            (unknown, weak, 422, "validation_failed"),
+        ];
+        for _ in 0..6 {
+            for (email, password, status, code) in rows {
+                let body = problem(post("acme", email, password).await.unwrap(), status, code).await;
+                assert!(!body.to_string().contains("ann@acme.test"), "{body}");
+            }
+        }
+        assert_eq!(failed_checks().await, 0, "no password was checked for a taken slug");
+        // A free slug with a weak password: refused alike, nothing created.
+        problem(post("free-one", known, weak).await.unwrap(), 422, "validation_failed").await;
+        problem(post("free-one", unknown, weak).await.unwrap(), 422, "validation_failed").await;
+        // A free slug otherwise: the sign-up itself is the answer (documented residual:
+        // learning it costs a real organisation, and a wrong password counts toward the lock).
+        problem(post("free-two", known, wrong).await.unwrap(), 401, "invalid_credentials").await;
+        assert_eq!(failed_checks().await, 1);
+        assert_eq!(post("free-two", known, right).await.unwrap().status(), 201);
+        assert_eq!(post("free-three", unknown, right).await.unwrap().status(), 201);
+    }
+
     async fn the_switcher(app) {
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         app.onboard("beta", "ann@acme.test", PASSWORD).await;

@@ -52,10 +52,36 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(db: TestDb, options: Options) -> TestApp {
+        let crypto = tenantry_crypto::Crypto::new(
+            &tenantry_crypto::SigningKeyMaterial::generate(),
+            TOKEN_ISSUER,
+        )
+        .unwrap();
+        let mut app = Self::launch(db.db().clone(), crypto, &options);
+        app.db = Some(db);
+        app
+    }
+
+    /// A second instance of the service on the same database and signing key, with its own
+    /// caches: what another replica behind a load balancer would be. Stops when dropped; the
+    /// database stays with the first.
+    pub fn another_instance(&self) -> TestApp {
+        Self::launch(
+            self.db().db().clone(),
+            self.crypto.clone(),
+            &Options::default(),
+        )
+    }
+
+    fn launch(
+        db: tenantry_store::Db,
+        crypto: tenantry_crypto::Crypto,
+        options: &Options,
+    ) -> TestApp {
         let config = HttpConfig {
             base_domain: BaseDomain::parse("localhost").unwrap(),
             body_limit: options.body_limit,
-            operator_token: options.operator_token,
+            operator_token: options.operator_token.clone(),
             public_url: "https://app.example.test".to_owned(),
         };
         let mailer = match &options.smtp_url {
@@ -69,13 +95,8 @@ impl TestApp {
             )
             .unwrap(),
         };
-        let crypto = tenantry_crypto::Crypto::new(
-            &tenantry_crypto::SigningKeyMaterial::generate(),
-            TOKEN_ISSUER,
-        )
-        .unwrap();
         let shared = Shared::new(AppState::new(
-            db.db().clone(),
+            db,
             config,
             Arc::new(SystemClock),
             crypto.clone(),
@@ -107,11 +128,12 @@ impl TestApp {
             client,
             handle,
             thread: Some(thread),
-            db: Some(db),
+            db: None,
             crypto,
         }
     }
 
+    /// The database (a second instance has none of its own: use the first's).
     pub fn db(&self) -> &TestDb {
         self.db.as_ref().unwrap()
     }

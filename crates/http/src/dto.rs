@@ -162,14 +162,20 @@ impl From<&Domain> for DomainView {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTenantBody {
     /// 3–63 characters of `a-z0-9-`; becomes the subdomain.
-    #[schema(example = "acme")]
+    #[schema(
+        example = "acme",
+        pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$",
+        min_length = 3,
+        max_length = 63
+    )]
     pub slug: String,
-    #[schema(example = "Acme Inc")]
+    #[schema(example = "Acme Inc", min_length = 1, max_length = 100)]
     pub name: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct RenameTenantBody {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
@@ -178,6 +184,7 @@ pub struct MaintenanceBody {
     /// Turn maintenance on (`true`) or off.
     pub enabled: bool,
     /// Shown to clients while maintenance is on (1–500 characters).
+    #[schema(min_length = 1, max_length = 500)]
     pub message: Option<String>,
 }
 
@@ -216,6 +223,7 @@ pub struct ListTenantsQuery {
     /// Only tenants with this status.
     pub status: Option<TenantStatusDto>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -319,7 +327,7 @@ pub struct RefreshBody {
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateMeBody {
-    #[schema(example = "Ann Lee")]
+    #[schema(example = "Ann Lee", min_length = 1, max_length = 100)]
     pub display_name: Option<String>,
 }
 
@@ -327,6 +335,7 @@ pub struct UpdateMeBody {
 pub struct ChangePasswordBody {
     pub current_password: String,
     /// 10–128 characters, not a common password, not your e-mail address.
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 
@@ -385,7 +394,12 @@ impl From<&tenantry_rbac::Role> for RoleView {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateRoleBody {
-    #[schema(example = "billing")]
+    #[schema(
+        example = "billing",
+        min_length = 2,
+        max_length = 50,
+        pattern = "^[a-z0-9_-]+$"
+    )]
     pub name: String,
     #[schema(example = json!(["tenant:read", "audit:read"]))]
     pub permissions: Vec<String>,
@@ -393,6 +407,7 @@ pub struct CreateRoleBody {
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateRoleBody {
+    #[schema(min_length = 2, max_length = 50, pattern = "^[a-z0-9_-]+$")]
     pub name: Option<String>,
     pub permissions: Option<Vec<String>>,
 }
@@ -430,16 +445,23 @@ pub struct UpdateMemberBody {
 
 #[derive(Deserialize, ToSchema)]
 pub struct OnboardBody {
-    #[schema(example = "Acme Inc")]
+    #[schema(example = "Acme Inc", min_length = 1, max_length = 100)]
     pub organisation_name: String,
-    #[schema(example = "acme")]
+    /// 3–63 characters of `a-z0-9-`; becomes the subdomain.
+    #[schema(
+        example = "acme",
+        pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$",
+        min_length = 3,
+        max_length = 63
+    )]
     pub slug: String,
-    #[schema(example = "ann@acme.test")]
+    #[schema(example = "ann@acme.test", format = Email, max_length = 254)]
     pub owner_email: String,
-    #[schema(example = "Ann Lee")]
+    #[schema(example = "Ann Lee", min_length = 1, max_length = 100)]
     pub owner_name: String,
     /// For a new account: 10–128 characters, not common, not the e-mail. For an existing
     /// account: its current password.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
 }
 
@@ -484,7 +506,7 @@ impl From<&tenantry_rbac::UserTenant> for UserTenantView {
 
 #[derive(Deserialize, ToSchema)]
 pub struct InviteBody {
-    #[schema(example = "bob@acme.test")]
+    #[schema(example = "bob@acme.test", format = Email, max_length = 254)]
     pub email: String,
     /// The name of one of this tenant's roles.
     #[schema(example = "member")]
@@ -533,7 +555,10 @@ pub struct InvitationPreviewView {
 /// Sign-up details, when accepting without an account.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct AcceptBody {
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: Option<String>,
+    /// 10–128 characters, not a common password, not the invited e-mail address.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: Option<String>,
 }
 
@@ -548,12 +573,12 @@ pub struct AcceptedView {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateApiKeyBody {
-    #[schema(example = "CI deploys")]
+    #[schema(example = "CI deploys", min_length = 1, max_length = 100)]
     pub name: String,
     /// A subset of the caller's own permissions.
     #[schema(example = json!(["products:read"]))]
     pub permissions: Vec<String>,
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<crate::dates::Timestamp>,
 }
 
 #[derive(Serialize, ToSchema)]

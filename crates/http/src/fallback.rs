@@ -16,10 +16,11 @@ impl RouteTable {
             .paths
             .iter()
             .map(|(path, item)| {
+                // HEAD is served wherever GET is (see `request_context`).
                 let methods = item
                     .get
                     .iter()
-                    .map(|_| "GET")
+                    .flat_map(|_| ["GET", "HEAD"])
                     .chain(item.post.iter().map(|_| "POST"))
                     .chain(item.put.iter().map(|_| "PUT"))
                     .chain(item.patch.iter().map(|_| "PATCH"))
@@ -30,7 +31,7 @@ impl RouteTable {
             })
             .collect();
         for path in ["/openapi.json", "/docs", "/docs/{_:.*}"] {
-            routes.push((ResourceDef::new(path), vec!["GET".to_owned()]));
+            routes.push((ResourceDef::new(path), vec!["GET".into(), "HEAD".into()]));
         }
         Self(routes)
     }

@@ -196,32 +196,25 @@ async fn key_member(
     let refused = || Problem::unauthorized("The API key is invalid, expired or revoked");
     let key = match state
         .api_keys
-        .authenticate(raw)
+        .authenticate(raw, scope.ctx.tenant_id())
         .await
         .map_err(Problem::internal)?
     {
         Ok(key) => key,
         Err(invalid) => {
-            // A real key refused: its own tenant's trail says so.
+            // A real key refused (wrong secret, revoked, expired, or presented to another
+            // tenant): its own tenant's trail says so.
             if let Some(k) = invalid.known {
-                let ctx =
+                let mut ctx =
                     TenantCtx::new(k.tenant_id).from_origin(scope.ctx.origin().clone().into());
+                if let Some(user) = k.holder {
+                    ctx = ctx.acting_as(Actor::ApiKey { key: k.id, user });
+                }
                 key_denied(state, &ctx, k.id, k.reason, &route()).await;
             }
             return Err(refused().into());
         }
     };
-    // A key works in its own tenant only; its tenant learns it was tried elsewhere.
-    if key.tenant_id != scope.ctx.tenant_id() {
-        let ctx = TenantCtx::new(key.tenant_id)
-            .acting_as(Actor::ApiKey {
-                key: key.id,
-                user: key.created_by,
-            })
-            .from_origin(scope.ctx.origin().clone().into());
-        key_denied(state, &ctx, key.id, "other_tenant", &route()).await;
-        return Err(refused().into());
-    }
     tracing::Span::current().record("user_id", tracing::field::display(key.created_by));
     let permissions: PermissionSet = key
         .permissions

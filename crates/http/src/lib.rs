@@ -2,6 +2,8 @@
 //! the route table and its OpenAPI description.
 
 mod authn;
+mod changes;
+mod dates;
 mod dto;
 mod fallback;
 mod guard;
@@ -26,12 +28,13 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use authn::Authenticated;
+pub use changes::CHANGE_POLL_INTERVAL;
 pub use guard::Member;
 pub use json::BodyLimit;
 pub use operator::Operator;
 pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
 pub use request_context::RequestId;
-pub use resolve::{CACHE_TTL, CHANGE_POLL_INTERVAL, Resolver, TenantScope};
+pub use resolve::{CACHE_TTL, Resolver, TenantScope};
 pub use routes::TENANT_ROUTES;
 pub use state::{AppState, HttpConfig};
 
@@ -117,6 +120,10 @@ impl Modify for RoutePermissions {
                 _ => None,
             };
             if let Some(op) = op {
+                // Every tenant route takes the tenant from the host, else from this header.
+                op.parameters
+                    .get_or_insert_with(Vec::new)
+                    .insert(0, utoipa::openapi::RefOr::T(tenant_header()));
                 let note = format!(
                     "**Permission:** `{permission}` (members only: `not_a_member` otherwise)."
                 );
@@ -134,6 +141,29 @@ impl Modify for RoutePermissions {
             }
         }
     }
+}
+
+/// How a tenant route names its tenant when the host does not (`<slug>.<base domain>` or a
+/// verified custom domain): the tenant's id or slug.
+pub(crate) fn tenant_header() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ParameterBuilder::new()
+        .name("X-Tenant-ID")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(
+            "The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` \
+             or a verified custom domain)",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(3))
+                .max_length(Some(63))
+                .examples([serde_json::json!("acme")]),
+        ))
+        .build()
 }
 
 /// The OpenAPI document of every route, as `/openapi.json` serves it.
@@ -252,14 +282,14 @@ impl Default for ServerOptions {
 
 /// Starts serving on `listener`. Await the returned server; it resolves after a graceful stop.
 ///
-/// Also starts following tenancy changes made by other processes (see
-/// [`Resolver::follow_changes`]); call it inside an actix system.
+/// Also starts following changes made by other processes (see
+/// [`changes::follow_changes`]); call it inside an actix system.
 pub fn server(
     listener: TcpListener,
     shared: Shared,
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
-    actix_web::rt::spawn(shared.state.resolver.clone().follow_changes());
+    actix_web::rt::spawn(changes::follow_changes(shared.state.clone()));
     let mut server = HttpServer::new(move || app(shared.clone()))
         .shutdown_timeout(options.shutdown_timeout_secs)
         // actix treats SIGINT as a forced stop; both signals should let requests finish.

@@ -549,6 +549,7 @@ impl From<ChangePasswordError> for Problem {
                 Self::new(StatusCode::FORBIDDEN, "wrong_password", "Wrong password")
                     .detail("The current password is wrong")
             }
+            ChangePasswordError::Throttled(e) => e.into(),
             ChangePasswordError::Invalid(v) => Self::field("new_password", v.0),
             ChangePasswordError::NotFound => Self::unauthorized("The account no longer exists"),
             ChangePasswordError::Unexpected(u) => Self::internal(u),

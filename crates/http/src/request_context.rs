@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
@@ -43,12 +44,17 @@ fn sane_incoming_id(req: &ServiceRequest) -> Option<String> {
 }
 
 pub async fn request_context(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = sane_incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let path = req.path().to_owned();
+    // HEAD is GET without the body: the route answers as for GET, and the connection (which
+    // saw HEAD) sends the head only.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,

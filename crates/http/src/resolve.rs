@@ -28,9 +28,6 @@ pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
 /// by another process (the CLI, another instance).
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// How often the change counter is read to notice changes made by other processes.
-pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(500);
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {
     Host(Hostname),
@@ -88,6 +85,11 @@ impl Resolver {
         }
     }
 
+    /// The tenant with this id (cached like every resolution).
+    pub async fn by_id(&self, id: TenantId) -> Result<Option<Arc<Tenant>>, Unexpected> {
+        self.lookup(Key::Ref(TenantRef::Id(id))).await
+    }
+
     async fn lookup(&self, key: Key) -> Result<Option<Arc<Tenant>>, Unexpected> {
         if let Some(hit) = self.cache.get(&key).await {
             return Ok(hit);
@@ -109,33 +111,10 @@ impl Resolver {
         Ok(found)
     }
 
-    fn invalidate(&self) {
+    /// Drops every cached answer.
+    pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_all();
-    }
-}
-
-impl Resolver {
-    /// Drops the cache whenever the database's tenancy change counter moves: changes made by
-    /// the CLI or another instance are seen within [`CHANGE_POLL_INTERVAL`]. Runs until the
-    /// task is dropped; read errors are logged and the TTL remains the backstop.
-    pub async fn follow_changes(self) {
-        let mut seen: Option<i64> = None;
-        let mut ticker = tokio::time::interval(CHANGE_POLL_INTERVAL);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match self.repo.tenancy_version().await {
-                Ok(v) if seen != Some(v) => {
-                    if seen.is_some() {
-                        self.invalidate();
-                    }
-                    seen = Some(v);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read the tenancy change counter"),
-            }
-        }
     }
 }
 
@@ -184,19 +163,27 @@ impl FromRequest for TenantScope {
                 .map_err(Problem::internal)?
                 .ok_or_else(Problem::tenant_not_found)?;
             tracing::Span::current().record("tenant_id", tracing::field::display(tenant.id));
-            match tenant.gate() {
-                Ok(()) => {}
-                // The operator's staff pass a tenant's maintenance (to check on it); nobody
-                // passes a suspension.
-                Err(Gate::Maintenance { .. })
-                    if is_platform_admin(&state, bearer.as_deref()).await? => {}
-                Err(gate) => return Err(Problem::from(gate).into()),
-            }
+            pass_gate(&state, &tenant, bearer.as_deref()).await?;
             Ok(TenantScope {
                 ctx: TenantCtx::new(tenant.id).from_origin(origin),
                 tenant,
             })
         })
+    }
+}
+
+/// The tenant's lifecycle gate, as every route into a tenant applies it: a suspended tenant
+/// answers 403 `tenant_inactive`, one in maintenance 503 — except to the operator's staff,
+/// who pass a maintenance (to check on it); nobody passes a suspension.
+pub async fn pass_gate(
+    state: &AppState,
+    tenant: &Tenant,
+    bearer: Option<&str>,
+) -> Result<(), Problem> {
+    match tenant.gate() {
+        Ok(()) => Ok(()),
+        Err(Gate::Maintenance { .. }) if is_platform_admin(state, bearer).await? => Ok(()),
+        Err(gate) => Err(Problem::from(gate)),
     }
 }
 

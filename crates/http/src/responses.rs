@@ -66,3 +66,15 @@ pub enum MemberErrors {
     #[response(status = 503, content_type = "application/problem+json")]
     Maintenance(ProblemBody),
 }
+
+/// What a route reaching into a tenant by other means than the request (an invitation's
+/// token) answers when that tenant is closed.
+#[derive(IntoResponses)]
+pub enum TenantClosed {
+    /// Suspended tenant (`tenant_inactive`)
+    #[response(status = 403, content_type = "application/problem+json")]
+    Suspended(ProblemBody),
+    /// Tenant in maintenance (`tenant_maintenance`), with `Retry-After`
+    #[response(status = 503, content_type = "application/problem+json")]
+    Maintenance(ProblemBody),
+}

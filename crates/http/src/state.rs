@@ -114,12 +114,14 @@ impl AppState {
 }
 
 impl AppState {
-    /// Checks an access token (signature once per token, expiry every time).
+    /// Checks an access token: its signature once per token, its expiry and whether its
+    /// session was revoked every time (both in memory).
     pub fn verify_access_token(
         &self,
         token: &str,
     ) -> Option<(tenantry_identity::AccessClaims, tenantry_identity::FamilyId)> {
         self.tokens
             .verify(token, self.auth.now(), |t| self.auth.authenticate(t).ok())
+            .filter(|(_, session)| !self.auth.session_revoked(*session))
     }
 }

@@ -98,12 +98,16 @@ pub struct InvalidApiKey {
     pub known: Option<RefusedKey>,
 }
 
-/// A real key that was refused, and why (`wrong_secret`, `revoked`, `expired`).
+/// A real key that was refused, and why (`wrong_secret`, `revoked`, `expired`,
+/// `other_tenant`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefusedKey {
     pub id: ApiKeyId,
     pub tenant_id: TenantId,
     pub reason: &'static str,
+    /// The user who created the key, when the caller proved to hold its secret (a live key
+    /// presented to another tenant): the refusal is then that key's doing.
+    pub holder: Option<UserId>,
 }
 
 /// API keys: issued inside a tenant, checked on every request that presents one.
@@ -176,10 +180,12 @@ where
         }
     }
 
-    /// The live key a presented secret belongs to.
+    /// The live key of tenant `on` a presented secret belongs to. A key is used only once
+    /// accepted: a refused one (another tenant's included) is not marked as used.
     pub async fn authenticate(
         &self,
         presented: &str,
+        on: TenantId,
     ) -> Result<Result<ApiKey, InvalidApiKey>, Unexpected> {
         let Some((prefix, secret)) = parse_presented(presented) else {
             return Ok(Err(InvalidApiKey { known: None }));
@@ -197,6 +203,8 @@ where
             Some("revoked")
         } else if !key.is_live(now) {
             Some("expired")
+        } else if key.tenant_id != on {
+            Some("other_tenant")
         } else {
             None
         };
@@ -206,6 +214,7 @@ where
                     id: key.id,
                     tenant_id: key.tenant_id,
                     reason,
+                    holder: (reason == "other_tenant").then_some(key.created_by),
                 }),
             }));
         }

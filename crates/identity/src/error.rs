@@ -51,6 +51,10 @@ pub enum UserError {
 pub enum ChangePasswordError {
     #[error("the current password is wrong")]
     WrongPassword,
+    /// Too many wrong passwords for the account or from the address, counted with failed
+    /// logins: [`LoginError::Locked`] or [`LoginError::TooManyAttempts`].
+    #[error(transparent)]
+    Throttled(LoginError),
     #[error("{0}")]
     Invalid(InvalidValue),
     #[error("user not found")]

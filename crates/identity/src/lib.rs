@@ -6,6 +6,7 @@ pub mod error;
 pub mod invitations;
 pub mod model;
 pub mod ports;
+pub mod revocation;
 pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -15,4 +16,5 @@ pub use error::*;
 pub use invitations::*;
 pub use model::*;
 pub use ports::*;
+pub use revocation::RevokedSessions;
 pub use service::{AuthPolicy, AuthService};

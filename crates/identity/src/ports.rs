@@ -95,6 +95,13 @@ pub trait SessionRepository: Clone + Send + Sync + 'static {
         digest: &TokenDigest,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<UserId>, Unexpected>> + Send;
+
+    /// Every session (family) with a token revoked at or after `since`, with when. Every
+    /// revocation must also move the change counter the instances poll, in its transaction.
+    fn revoked_sessions(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<(FamilyId, DateTime<Utc>)>, Unexpected>> + Send;
 }
 
 /// Counts of recent failed logins.

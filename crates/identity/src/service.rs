@@ -18,6 +18,7 @@ use crate::ports::{
     AccessTokens, LoginThrottle, PasswordHasher, Rotation, Secrets, SessionRepository,
     UserRepository,
 };
+use crate::revocation::RevokedSessions;
 
 /// Lifetimes and limits.
 #[derive(Clone, Debug)]
@@ -54,6 +55,8 @@ pub struct AuthService<R, C> {
     crypto: C,
     clock: Arc<dyn Clock>,
     policy: AuthPolicy,
+    /// Shared by every clone: what this process knows of revoked sessions.
+    revoked: Arc<RevokedSessions>,
 }
 
 impl<R, C> AuthService<R, C>
@@ -67,6 +70,7 @@ where
             crypto,
             clock,
             policy,
+            revoked: Arc::default(),
         }
     }
 
@@ -169,14 +173,8 @@ where
         origin: &Origin,
         account: &mut Option<Option<UserId>>,
     ) -> Result<User, LoginError> {
-        let client_ip = origin.ip.as_deref();
-        let now = self.clock.now();
         let email_key = parsed.map_or_else(|| email.trim().to_lowercase(), Email::normalized);
-        // Locked already: refuse without recording (a lock is not extended by waiting it out).
-        self.check_throttle(&email_key, client_ip, now, 0).await?;
-        self.repo.record_failure(&email_key, client_ip, now).await?;
-        // Counting this attempt too: those beyond the budget in a burst are refused unchecked.
-        self.check_throttle(&email_key, client_ip, now, 1).await?;
+        self.begin_password_attempt(&email_key, origin).await?;
 
         let found = match parsed {
             Some(e) => self.repo.credentials(e).await?,
@@ -197,12 +195,34 @@ where
         };
         match user {
             Some(u) if ok && u.status == UserStatus::Active => {
-                self.repo.clear_failures(&email_key).await?;
+                self.password_attempt_succeeded(&email_key).await?;
                 Ok(u)
             }
             // The recorded attempt stays as a failure.
             _ => Err(LoginError::InvalidCredentials),
         }
+    }
+
+    /// Admits one password check under the lockout rules, recording it as a failure until
+    /// [`Self::password_attempt_succeeded`] says otherwise. Every route that verifies a
+    /// password goes through here, so guesses count together whatever the route.
+    async fn begin_password_attempt(
+        &self,
+        email_key: &str,
+        origin: &Origin,
+    ) -> Result<(), LoginError> {
+        let client_ip = origin.ip.as_deref();
+        let now = self.clock.now();
+        // Locked already: refuse without recording (a lock is not extended by waiting it out).
+        self.check_throttle(email_key, client_ip, now, 0).await?;
+        self.repo.record_failure(email_key, client_ip, now).await?;
+        // Counting this attempt too: those beyond the budget in a burst are refused unchecked.
+        self.check_throttle(email_key, client_ip, now, 1).await
+    }
+
+    /// A right password forgets the account's failures.
+    async fn password_attempt_succeeded(&self, email_key: &str) -> Result<(), Unexpected> {
+        self.repo.clear_failures(email_key).await
     }
 
     /// Opens a session for a user whose credentials were already checked (login, onboarding,
@@ -344,6 +364,7 @@ where
         let (user_id, family) = match rotation {
             Rotation::Rotated { user_id, family } => (user_id, family),
             Rotation::Reused { user_id } => {
+                self.sync_revoked_sessions().await?;
                 let kind = SecurityEventKind::RefreshReuseDetected;
                 self.record(kind, Some(user_id), None, origin).await?;
                 return Err(RefreshError::InvalidToken);
@@ -356,6 +377,7 @@ where
                 self.repo
                     .revoke_family_of(&self.crypto.digest(&new_secret), now)
                     .await?;
+                self.sync_revoked_sessions().await?;
                 return Err(RefreshError::InvalidToken);
             }
         };
@@ -377,18 +399,39 @@ where
             .revoke_family_of(&self.crypto.digest(secret), self.clock.now())
             .await?;
         if let Some(user) = user {
+            self.sync_revoked_sessions().await?;
             self.record(SecurityEventKind::Logout, Some(user), None, origin)
                 .await?;
         }
         Ok(())
     }
 
-    /// Checks an access token without the database.
+    /// Checks an access token's signature and expiry, without the database. Whether its
+    /// session was revoked since is [`Self::session_revoked`]'s answer.
     pub fn authenticate(
         &self,
         token: &str,
     ) -> Result<(AccessClaims, FamilyId), InvalidAccessToken> {
         self.crypto.verify_token(token, self.clock.now())
+    }
+
+    /// True when the session was ended (logout, password change, refresh-token reuse) while
+    /// its access tokens may still be unexpired. In memory: no database read.
+    pub fn session_revoked(&self, session: FamilyId) -> bool {
+        self.revoked.contains(session)
+    }
+
+    /// Learns the sessions revoked since the last look, by any process. Called after this
+    /// process revokes one, and whenever the shared access counter moves.
+    pub async fn sync_revoked_sessions(&self) -> Result<(), Unexpected> {
+        let now = self.clock.now();
+        let keep = self.policy.access_ttl;
+        let revoked = self
+            .repo
+            .revoked_sessions(self.revoked.read_from(now, keep))
+            .await?;
+        self.revoked.merge(revoked, now, keep);
+        Ok(())
     }
 
     pub async fn me(&self, user_id: UserId) -> Result<User, UserError> {
@@ -405,7 +448,8 @@ where
             .ok_or(UserError::NotFound)
     }
 
-    /// Needs the current password; every other session of the user ends.
+    /// Needs the current password, checked under the login lockout rules (a stolen access
+    /// token gives no more guesses than the login form); every other session of the user ends.
     pub async fn change_password(
         &self,
         user_id: UserId,
@@ -424,14 +468,23 @@ where
             .password_hash(user_id)
             .await?
             .ok_or(ChangePasswordError::NotFound)?;
+        let email_key = user.email.normalized();
+        self.begin_password_attempt(&email_key, origin)
+            .await
+            .map_err(|e| match e {
+                LoginError::Unexpected(u) => ChangePasswordError::Unexpected(u),
+                throttled => ChangePasswordError::Throttled(throttled),
+            })?;
         if !self.crypto.verify_password(current, &hash).await? {
             return Err(ChangePasswordError::WrongPassword);
         }
+        self.password_attempt_succeeded(&email_key).await?;
         let new = NewPassword::parse(new, &user.email).map_err(ChangePasswordError::Invalid)?;
         let new_hash = self.crypto.hash(&new).await?;
         self.repo
             .set_password(user_id, &new_hash, Some(current_session), self.clock.now())
             .await?;
+        self.sync_revoked_sessions().await?;
         let kind = SecurityEventKind::PasswordChanged;
         self.record(kind, Some(user_id), None, origin).await?;
         Ok(())

@@ -20,7 +20,7 @@ use crate::ports::{
 struct StoredToken {
     record: RefreshRecord,
     spent: bool,
-    revoked: bool,
+    revoked: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -52,7 +52,7 @@ impl InMemoryIdentity {
         self.lock()
             .tokens
             .values()
-            .filter(|t| t.record.user_id == user && !t.spent && !t.revoked)
+            .filter(|t| t.record.user_id == user && !t.spent && t.revoked.is_none())
             .count()
     }
 }
@@ -110,15 +110,15 @@ impl UserRepository for InMemoryIdentity {
         id: UserId,
         hash: &PasswordHash,
         keep: Option<FamilyId>,
-        _at: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> Result<(), Unexpected> {
         let mut s = self.lock();
         if let Some((_, h)) = s.users.get_mut(&id) {
             *h = hash.clone();
         }
         for t in s.tokens.values_mut() {
-            if t.record.user_id == id && Some(t.record.family) != keep {
-                t.revoked = true;
+            if t.record.user_id == id && Some(t.record.family) != keep && t.revoked.is_none() {
+                t.revoked = Some(at);
             }
         }
         Ok(())
@@ -132,7 +132,7 @@ impl SessionRepository for InMemoryIdentity {
             StoredToken {
                 record: record.clone(),
                 spent: false,
-                revoked: false,
+                revoked: None,
             },
         );
         Ok(())
@@ -149,10 +149,10 @@ impl SessionRepository for InMemoryIdentity {
         let Some(token) = s.tokens.get(old).cloned() else {
             return Ok(Rotation::Invalid);
         };
-        if token.spent || token.revoked {
+        if token.spent || token.revoked.is_some() {
             let family = token.record.family;
             for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
-                t.revoked = true;
+                t.revoked.get_or_insert(now);
             }
             return Ok(Rotation::Reused {
                 user_id: token.record.user_id,
@@ -175,7 +175,7 @@ impl SessionRepository for InMemoryIdentity {
             StoredToken {
                 record,
                 spent: false,
-                revoked: false,
+                revoked: None,
             },
         );
         Ok(Rotation::Rotated {
@@ -187,7 +187,7 @@ impl SessionRepository for InMemoryIdentity {
     async fn revoke_family_of(
         &self,
         digest: &TokenDigest,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Option<UserId>, Unexpected> {
         let mut s = self.lock();
         let Some((family, user)) = s
@@ -198,9 +198,28 @@ impl SessionRepository for InMemoryIdentity {
             return Ok(None);
         };
         for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
-            t.revoked = true;
+            t.revoked.get_or_insert(now);
         }
         Ok(Some(user))
+    }
+
+    async fn revoked_sessions(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(FamilyId, DateTime<Utc>)>, Unexpected> {
+        let s = self.lock();
+        let mut rows: Vec<_> = s
+            .tokens
+            .values()
+            .filter_map(|t| {
+                t.revoked
+                    .filter(|at| *at >= since)
+                    .map(|at| (t.record.family, at))
+            })
+            .collect();
+        rows.sort_unstable_by_key(|(f, at)| (*f.as_uuid(), *at));
+        rows.dedup();
+        Ok(rows)
     }
 }
 

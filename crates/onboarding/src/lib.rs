@@ -115,6 +115,15 @@ where
         // the same way whether or not the e-mail has an account.
         let password = NewPassword::parse(&req.password, &req.owner_email)
             .map_err(|e| OnboardError::WeakPassword(e.0))?;
+        // A taken slug is refused before the e-mail is looked at: the answer (and its time:
+        // no password is hashed or checked) is then the same whether or not the e-mail has an
+        // account (see docs/decisions/0016). A slug taken meanwhile is still caught by the
+        // insert, after the same work on either path.
+        if self.repo.tenant_by_slug(&req.slug).await?.is_some() {
+            return Err(OnboardError::SlugTaken {
+                slug: req.slug.as_str().to_owned(),
+            });
+        }
         let owner = match self.repo.credentials(&req.owner_email).await? {
             Some(_) => {
                 // An existing account proves its password under the login throttle.

@@ -76,7 +76,7 @@ impl Description {
 }
 
 /// Active ISO 4217 currency codes.
-const ISO_4217: &[&str] = &[
+pub const ISO_4217: &[&str] = &[
     "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
     "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
     "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
@@ -111,9 +111,10 @@ impl Currency {
     }
 }
 
-/// The largest price accepted, in minor units (ten trillion of the major unit at two
-/// decimals): far beyond any catalogue, well inside `i64` and JavaScript's safe integers.
-pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000_000;
+/// The largest price accepted, in minor units: 2^53 − 1, the largest integer every JSON
+/// client (JavaScript's numbers included) holds exactly; ninety trillion of the major unit at
+/// two decimals, far beyond any catalogue.
+pub const MAX_PRICE_MINOR: i64 = 9_007_199_254_740_991;
 
 /// A price in minor units (cents for EUR) of a currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

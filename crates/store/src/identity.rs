@@ -12,6 +12,7 @@ use tenantry_kernel::{Email, Unexpected, UserId};
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::tenancy::bump_access_version;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -150,7 +151,7 @@ impl Db {
             let live = refresh_tokens::table
                 .filter(refresh_tokens::user_id.eq(user))
                 .filter(refresh_tokens::revoked_at.is_null());
-            match keep {
+            let revoked = match keep {
                 Some(family) => {
                     diesel::update(live.filter(refresh_tokens::family.ne(family)))
                         .set(refresh_tokens::revoked_at.eq(Some(at)))
@@ -164,6 +165,9 @@ impl Db {
                         .await?
                 }
             };
+            if revoked > 0 {
+                bump_access_version!(conn);
+            }
             Ok(())
         })
     }
@@ -243,6 +247,7 @@ impl Db {
                 .set(refresh_tokens::revoked_at.eq(Some(now)))
                 .execute(conn)
                 .await?;
+                bump_access_version!(conn);
                 return Ok(Rotation::Reused {
                     user_id: UserId::from_uuid(user_id.0),
                 });
@@ -274,8 +279,28 @@ impl Db {
             .set(refresh_tokens::revoked_at.eq(Some(now)))
             .execute(conn)
             .await?;
+            bump_access_version!(conn);
             Ok(Some(UserId::from_uuid(user.0)))
         })
+    }
+
+    /// The sessions revoked at or after `since`, with when.
+    async fn load_revoked_sessions(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(FamilyId, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(DbUuid, Option<DateTime<Utc>>)> = run!(self, |conn| {
+            refresh_tokens::table
+                .filter(refresh_tokens::revoked_at.ge(since))
+                .select((refresh_tokens::family, refresh_tokens::revoked_at))
+                .distinct()
+                .load(conn)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(family, at)| Some((FamilyId::from_uuid(family.0), at?)))
+            .collect())
     }
 
     /// Recent failures of one e-mail or one address. (Timestamps are loaded and counted here:
@@ -447,6 +472,13 @@ impl SessionRepository for Db {
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, Unexpected> {
         Ok(self.revoke_family(digest, now).await?)
+    }
+
+    async fn revoked_sessions(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(FamilyId, DateTime<Utc>)>, Unexpected> {
+        Ok(self.load_revoked_sessions(since).await?)
     }
 }
 

@@ -31,3 +31,4 @@ mod types;
 pub use db::{Backend, Db, DbConfig};
 pub use error::StoreError;
 pub use migrate::{MigrationStatus, run_migrations};
+pub use tenancy::ChangeVersions;

@@ -39,6 +39,7 @@ diesel::table! {
     platform_changes (id) {
         id -> Integer,
         tenancy_version -> BigInt,
+        access_version -> BigInt,
     }
 }
 

@@ -13,6 +13,7 @@ use tenantry_rbac::{
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::tenancy::bump_access_version;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -191,6 +192,7 @@ impl Db {
                 ))
                 .execute(conn)
                 .await?;
+            bump_access_version!(conn);
             log.updated(&Role::try_from(old)?, role);
             Ok(n)
         })
@@ -319,6 +321,7 @@ impl Db {
             }
             let old: Membership = current.try_into()?;
             let target = memberships::of(ctx).filter(memberships::user_id.eq(user));
+            bump_access_version!(conn);
             match role {
                 Some(role) => {
                     let row: MembershipRow = diesel::update(target)

@@ -137,8 +137,17 @@ pub(crate) fn branding_columns(
     )
 }
 
+/// Where the platform's change counters stand (see `Db::change_versions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangeVersions {
+    /// Tenants and domains: the resolution cache follows it.
+    pub tenancy: i64,
+    /// Revoked sessions, removed members, changed roles: the access caches follow it.
+    pub access: i64,
+}
+
 /// Records, in the same transaction, that tenants or domains changed: every instance's
-/// resolution cache follows this counter (see `Db::tenancy_version`).
+/// resolution cache follows this counter (see `Db::change_versions`).
 macro_rules! bump_tenancy_version {
     ($conn:ident) => {
         diesel::update(platform_changes::table)
@@ -148,6 +157,19 @@ macro_rules! bump_tenancy_version {
     };
 }
 pub(crate) use bump_tenancy_version;
+
+/// Records, in the same transaction, that access ended somewhere (sessions revoked, a member
+/// removed, a role changed): every instance follows this counter to drop its membership
+/// cache and learn the revoked sessions (see `Db::change_versions`).
+macro_rules! bump_access_version {
+    ($conn:ident) => {
+        diesel::update(platform_changes::table)
+            .set(platform_changes::access_version.eq(platform_changes::access_version + 1))
+            .execute($conn)
+            .await?;
+    };
+}
+pub(crate) use bump_access_version;
 
 /// Inserts a new tenant's rows (tenant, subdomain, settings) inside a transaction scoped to
 /// it (`$ctx`), logging the settings in `$log`; shared by tenant creation and onboarding.
@@ -364,16 +386,19 @@ impl Db {
         })
     }
 
-    /// The counter of tenant and domain changes; it moves on every committed change, made
-    /// by any process.
-    pub async fn tenancy_version(&self) -> Result<i64, StoreError> {
-        let v = run!(self, |conn| {
+    /// The change counters: each moves on every committed change of its kind, made by any
+    /// process.
+    pub async fn change_versions(&self) -> Result<ChangeVersions, StoreError> {
+        let (tenancy, access) = run!(self, |conn| {
             platform_changes::table
-                .select(platform_changes::tenancy_version)
-                .first::<i64>(conn)
+                .select((
+                    platform_changes::tenancy_version,
+                    platform_changes::access_version,
+                ))
+                .first::<(i64, i64)>(conn)
                 .await?
         });
-        Ok(v)
+        Ok(ChangeVersions { tenancy, access })
     }
 
     async fn tenant_for_host(&self, hostname: &Hostname) -> Result<Option<Tenant>, StoreError> {

@@ -244,26 +244,26 @@ backend_tests! {
     async fn every_tenancy_change_moves_the_change_counter(t: &TestDb) {
         let db = t.db();
         let svc = service(db);
-        let mut last = db.tenancy_version().await.unwrap();
+        let mut last = db.change_versions().await.unwrap().tenancy;
         let mut moved = |label: &str, now: i64| {
             assert!(now > last, "{label} did not move the counter");
             last = now;
         };
         let a = create(db, "acme").await;
-        moved("create", db.tenancy_version().await.unwrap());
+        moved("create", db.change_versions().await.unwrap().tenancy);
         let r = TenantRef::Id(a.id);
         svc.suspend(&r).await.unwrap();
-        moved("suspend", db.tenancy_version().await.unwrap());
+        moved("suspend", db.change_versions().await.unwrap().tenancy);
         svc.add_domain(&r, host("shop.acme.org")).await.unwrap();
-        moved("add domain", db.tenancy_version().await.unwrap());
+        moved("add domain", db.change_versions().await.unwrap().tenancy);
         svc.verify_domain(&r, &host("shop.acme.org")).await.unwrap();
-        moved("verify", db.tenancy_version().await.unwrap());
+        moved("verify", db.change_versions().await.unwrap().tenancy);
         svc.set_primary(&r, &host("shop.acme.org")).await.unwrap();
-        moved("primary", db.tenancy_version().await.unwrap());
+        moved("primary", db.change_versions().await.unwrap().tenancy);
         // A failed change moves nothing.
-        let before = db.tenancy_version().await.unwrap();
+        let before = db.change_versions().await.unwrap().tenancy;
         assert!(svc.create(Slug::parse("acme").unwrap(), TenantName::parse("x").unwrap()).await.is_err());
-        assert_eq!(db.tenancy_version().await.unwrap(), before);
+        assert_eq!(db.change_versions().await.unwrap().tenancy, before);
     }
 
     async fn settings_are_reached_only_through_their_tenant(t: &TestDb) {

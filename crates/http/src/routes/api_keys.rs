@@ -39,7 +39,8 @@ pub async fn create_api_key(
             format!("you cannot grant '{p}', which you do not have"),
         ));
     }
-    if b.expires_at.is_some_and(|e| e <= state.auth.now()) {
+    let expires_at = b.expires_at.map(|t| t.0);
+    if expires_at.is_some_and(|e| e <= state.auth.now()) {
         return Err(Problem::field("expires_at", "must be in the future"));
     }
     let (key, secret) = state
@@ -49,7 +50,7 @@ pub async fn create_api_key(
             m.user_id,
             name.as_str().to_owned(),
             wanted.iter().map(|p| p.as_str().to_owned()).collect(),
-            b.expires_at,
+            expires_at,
         )
         .await?;
     Ok(HttpResponse::Created().json(CreatedApiKeyView {

@@ -8,6 +8,7 @@ use tenantry_audit::{AuditEntry, AuditFilter, Verification};
 use tenantry_kernel::{PageRequest, UserId};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::dates::Timestamp;
 use crate::guard::Member;
 use crate::json::ApiQuery;
 use crate::problem::{Problem, ProblemBody};
@@ -104,10 +105,11 @@ pub struct ListAuditQuery {
     /// e.g. `created`, `updated`, `deleted`, `permission_denied`.
     pub action: Option<String>,
     /// At or after this time.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
     /// Before this time.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -136,8 +138,8 @@ pub async fn list_audit_logs(
         entity_type: q.entity_type,
         entity_id: q.entity_id,
         action: q.action,
-        from: q.from,
-        to: q.to,
+        from: q.from.map(|t| t.0),
+        to: q.to.map(|t| t.0),
     };
     let page = state
         .audit

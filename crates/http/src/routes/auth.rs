@@ -149,6 +149,7 @@ pub async fn update_me(
     responses(
         (status = 204, description = "Changed; other sessions are revoked"),
         (status = 403, description = "The current password is wrong (`wrong_password`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords, counted with failed logins: account locked (`account_locked`) or address limited (`too_many_attempts`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         Unauthenticated,
         BodyErrors,
     )
@@ -295,10 +296,11 @@ pub struct SecurityEventsQuery {
     /// Only events of this kind.
     pub kind: Option<String>,
     /// At or after this time.
-    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub from: Option<crate::dates::Timestamp>,
     /// Before this time.
-    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<crate::dates::Timestamp>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -319,8 +321,8 @@ impl SecurityEventsQuery {
             SecurityEventFilter {
                 user_id: self.user_id.map(UserId::from_uuid),
                 kind,
-                from: self.from,
-                to: self.to,
+                from: self.from.map(|t| t.0),
+                to: self.to.map(|t| t.0),
             },
             PageRequest { limit, after },
         ))

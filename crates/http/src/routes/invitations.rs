@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, web};
 use tenantry_identity::{DisplayName, InvitationError, RefreshSecret};
-use tenantry_kernel::{Email, InvitationId};
+use tenantry_kernel::{Email, InvitationId, TenantId};
 
 use crate::authn::Authenticated;
 use crate::dto::{
@@ -12,7 +12,7 @@ use crate::dto::{
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath};
 use crate::problem::Problem;
-use crate::responses::{BodyErrors, MemberErrors};
+use crate::responses::{BodyErrors, MemberErrors, TenantClosed};
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
@@ -148,10 +148,12 @@ pub async fn revoke_invitation(
     responses(
         (status = 200, description = "The invitation", body = InvitationPreviewView),
         (status = 410, description = "Used, revoked, expired or unknown (`invitation_gone`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        TenantClosed,
     )
 )]
 #[get("/api/v1/invitations/lookup/{token}")]
 pub async fn lookup_invitation(
+    req: HttpRequest,
     state: Data,
     path: web::Path<String>,
 ) -> Result<web::Json<InvitationPreviewView>, Problem> {
@@ -159,6 +161,7 @@ pub async fn lookup_invitation(
         .invitations
         .lookup(&RefreshSecret(path.into_inner()))
         .await?;
+    tenant_open(&state, &req, p.invitation.tenant_id).await?;
     Ok(web::Json(InvitationPreviewView {
         tenant_name: p.tenant_name,
         inviter_name: p.inviter_name,
@@ -176,9 +179,10 @@ pub async fn lookup_invitation(
         (status = 200, description = "Accepted by the signed-in user", body = AcceptedView),
         (status = 201, description = "Signed up and accepted", body = AcceptedView),
         (status = 401, description = "Invalid access token (`unauthorized`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "Signed in as another e-mail (`invitation_email_mismatch`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Signed in as another e-mail (`invitation_email_mismatch`), or the tenant is suspended (`tenant_inactive`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Already a member, or the e-mail has an account: sign in first (`already_member`, `email_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 410, description = "Used, revoked, expired or unknown (`invitation_gone`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The tenant is in maintenance (`tenant_maintenance`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         BodyErrors,
     )
 )]
@@ -191,6 +195,9 @@ pub async fn accept_invitation(
 ) -> Result<HttpResponse, Problem> {
     let token = RefreshSecret(path.into_inner());
     let origin = crate::request_context::origin_of(&req);
+    // The tenant must be open before anything is written (an account, a membership).
+    let invited_to = state.invitations.lookup(&token).await?.invitation.tenant_id;
+    tenant_open(&state, &req, invited_to).await?;
     if req.headers().contains_key(header::AUTHORIZATION) {
         let who = Authenticated::extract(&req)
             .await
@@ -228,6 +235,17 @@ pub async fn accept_invitation(
         role_id: *inv.role_id.as_uuid(),
         session: Some(SessionView::new(&session)),
     }))
+}
+
+/// An invitation works only while its tenant is open: a suspended tenant or one in
+/// maintenance answers here as on every other route into it.
+async fn tenant_open(state: &AppState, req: &HttpRequest, id: TenantId) -> Result<(), Problem> {
+    let tenant = state
+        .resolver
+        .by_id(id)
+        .await?
+        .ok_or_else(Problem::tenant_not_found)?;
+    crate::resolve::pass_gate(state, &tenant, crate::authn::bearer_token(req)).await
 }
 
 impl From<InvitationError> for Problem {

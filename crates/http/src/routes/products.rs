@@ -14,6 +14,7 @@ use tenantry_products::{
 };
 use utoipa::{IntoParams, ToSchema};
 
+use crate::dates::Timestamp;
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{FieldError, Fields, Problem, ProblemBody};
@@ -97,19 +98,36 @@ pub struct ProductPage {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateProductBody {
-    #[schema(example = "Blue widget")]
+    #[schema(example = "Blue widget", min_length = 1, max_length = 200)]
     pub name: String,
     /// Unique in the tenant: letters, digits, `-`, `_`, `.` (1–64).
-    #[schema(example = "WID-001")]
+    #[schema(
+        example = "WID-001",
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9._-]+$"
+    )]
     pub sku: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: String,
-    #[schema(example = 1999)]
+    /// In minor units (cents for EUR), up to 2^53 − 1 (exact in every JSON client).
+    #[schema(example = 1999, minimum = 0, maximum = 9_007_199_254_740_991_i64)]
     pub price_minor: i64,
-    #[schema(example = "EUR")]
+    /// An active ISO 4217 code.
+    #[schema(schema_with = currency_schema)]
     pub currency: String,
     /// Default `active`.
     pub status: Option<ProductStatusDto>,
+}
+
+/// The currencies a price may have: the active ISO 4217 codes, as an enum.
+fn currency_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(tenantry_products::ISO_4217.iter().copied()))
+        .examples([serde_json::json!("EUR")])
+        .build()
 }
 
 impl CreateProductBody {
@@ -139,10 +157,15 @@ impl CreateProductBody {
 /// Fields to change; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProductBody {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub sku: Option<String>,
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
+    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
     pub price_minor: Option<i64>,
+    #[schema(schema_with = currency_schema)]
     pub currency: Option<String>,
     pub status: Option<ProductStatusDto>,
 }
@@ -169,6 +192,7 @@ impl UpdateProductBody {
 #[into_params(parameter_in = Query)]
 pub struct ListProductsQuery {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (with the same `order`).
     pub cursor: Option<String>,
@@ -179,11 +203,12 @@ pub struct ListProductsQuery {
     /// Highest price, in minor units (inclusive).
     pub price_max: Option<i64>,
     /// Created at or after this time.
-    pub created_from: Option<DateTime<Utc>>,
+    pub created_from: Option<Timestamp>,
     /// Created before this time.
-    pub created_to: Option<DateTime<Utc>>,
+    pub created_to: Option<Timestamp>,
     /// Full-text search over name, SKU and description: every word must match (as a word
-    /// prefix).
+    /// prefix). At most 500 characters; words beyond the eighth are ignored.
+    #[param(min_length = 1, max_length = 500)]
     pub q: Option<String>,
     /// `created_at` (default), `name` or `price`; prefix `-` for descending.
     #[param(example = "-price")]
@@ -215,8 +240,8 @@ impl ListProductsQuery {
             status: self.status.map(Into::into),
             price_min: self.price_min,
             price_max: self.price_max,
-            created_from: self.created_from,
-            created_to: self.created_to,
+            created_from: self.created_from.map(|t| t.0),
+            created_to: self.created_to.map(|t| t.0),
             search,
             order,
             descending,
@@ -245,10 +270,15 @@ pub struct ImportResult {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Documents the request body; rows are read field by field.
 pub struct ImportRowBody {
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     sku: String,
+    #[schema(max_length = 10000)]
     description: Option<String>,
+    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
     price_minor: i64,
+    #[schema(schema_with = currency_schema)]
     currency: String,
     status: Option<ProductStatusDto>,
 }

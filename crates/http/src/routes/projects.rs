@@ -11,6 +11,7 @@ use tenantry_projects::{
 };
 use utoipa::{IntoParams, ToSchema};
 
+use crate::dates::Date;
 use crate::dto::present;
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
@@ -93,26 +94,30 @@ pub struct TaskPage {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateProjectBody {
-    #[schema(example = "Website relaunch")]
+    #[schema(example = "Website relaunch", min_length = 1, max_length = 200)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProjectBody {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     pub archived: Option<bool>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTaskBody {
-    #[schema(example = "Write the launch post")]
+    #[schema(example = "Write the launch post", min_length = 1, max_length = 500)]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub notes: String,
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
     /// A member of this tenant.
     pub assignee_id: Option<uuid::Uuid>,
 }
@@ -122,12 +127,14 @@ pub struct CreateTaskBody {
 pub struct UpdateTaskBody {
     /// Moves the task to another project of this tenant.
     pub project_id: Option<uuid::Uuid>,
+    #[schema(min_length = 1, max_length = 500)]
     pub title: Option<String>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
     pub is_done: Option<bool>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<NaiveDate>)]
-    pub due_date: Option<Option<NaiveDate>>,
+    #[schema(value_type = Option<Date>)]
+    pub due_date: Option<Option<Date>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub assignee_id: Option<Option<uuid::Uuid>>,
@@ -137,9 +144,11 @@ pub struct UpdateTaskBody {
 #[into_params(parameter_in = Query)]
 pub struct ListProjectsQuery {
     pub archived: Option<bool>,
-    /// Full-text search over name and description.
+    /// Full-text search over name and description (at most 500 characters).
+    #[param(min_length = 1, max_length = 500)]
     pub q: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -149,9 +158,11 @@ pub struct ListProjectsQuery {
 pub struct ListTasksQuery {
     pub is_done: Option<bool>,
     pub assignee_id: Option<uuid::Uuid>,
-    /// Full-text search over title and notes.
+    /// Full-text search over title and notes (at most 500 characters).
+    #[param(min_length = 1, max_length = 500)]
     pub q: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -387,7 +398,7 @@ pub async fn create_task(
     let new = NewTask {
         title,
         notes,
-        due_date: b.due_date,
+        due_date: b.due_date.map(|d| d.0),
         assignee_id: b.assignee_id.map(UserId::from_uuid),
     };
     let task = state
@@ -483,7 +494,7 @@ pub async fn update_task(
         title: f.opt("title", b.title, TaskTitle::parse),
         notes: f.opt("notes", b.notes, LongText::parse),
         is_done: b.is_done,
-        due_date: b.due_date,
+        due_date: b.due_date.map(|d| d.map(|d| d.0)),
         assignee_id: b.assignee_id.map(|a| a.map(UserId::from_uuid)),
     };
     f.finish()?;

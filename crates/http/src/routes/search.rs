@@ -22,7 +22,7 @@ const HITS_PER_KIND: u32 = 5;
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words to find (each as a word prefix; all must match).
-    #[param(example = "kettle")]
+    #[param(example = "kettle", min_length = 1, max_length = 500)]
     pub q: String,
     /// Comma-separated kinds: `products`, `projects`, `tasks`, `members`. Default: every
     /// kind the caller may read.

@@ -1,0 +1,45 @@
+//! Following changes made by other processes (another instance, the CLI): the platform's
+//! change counters are polled, and each cache that depends on a counter that moved is
+//! dropped or brought up to date.
+
+use std::time::Duration;
+
+use actix_web::web;
+use tenantry_store::ChangeVersions;
+
+use crate::state::AppState;
+
+/// How often the change counters are read.
+pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Runs until the task is dropped. When the tenancy counter moves, tenant resolution is
+/// dropped; when the access counter moves, the membership cache is dropped and the revoked
+/// sessions are read. Read errors are logged; the caches' TTLs remain the backstop for
+/// tenancy and membership, and the next successful read catches up on revocations.
+pub async fn follow_changes(state: web::Data<AppState>) {
+    let mut seen: Option<ChangeVersions> = None;
+    let mut ticker = tokio::time::interval(CHANGE_POLL_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = match state.db.change_versions().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the platform change counters");
+                continue;
+            }
+        };
+        if seen.is_some_and(|s| s.tenancy != now.tenancy) {
+            state.resolver.invalidate();
+        }
+        // The first look reads every revocation whose tokens may still be unexpired.
+        if seen.is_none_or(|s| s.access != now.access) {
+            state.members.invalidate();
+            if let Err(e) = state.auth.sync_revoked_sessions().await {
+                tracing::warn!(error = %e, "cannot read the revoked sessions");
+                continue;
+            }
+        }
+        seen = Some(now);
+    }
+}

@@ -1,0 +1,134 @@
+//! A session that ends takes its access tokens with it at once, on every instance: logout,
+//! a password change (for the other sessions), refresh-token reuse, and removal from a
+//! tenant.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tenantry_tests::{TestApp, app_tests, problem};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn me(app: &TestApp, token: &str) -> u16 {
+    app.get("/api/v1/auth/me")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn members(app: &TestApp, token: &str) -> reqwest::Response {
+    app.get("/api/v1/members")
+        .header("X-Tenant-ID", "acme")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Waits (a bounded time) until `probe` answers `want`: what another instance sees after its
+/// next poll of the change counters.
+async fn eventually<F, Fut>(want: u16, probe: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let started = Instant::now();
+    loop {
+        let got = probe().await;
+        if got == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still {got}, not {want}, after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn access(session: &Value) -> String {
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
+app_tests! {
+    async fn logout_ends_the_access_token_at_once_on_every_instance(app) {
+        let other = app.another_instance();
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let session = &a["session"];
+        let token = access(session);
+        let other_session = app.login("ann@acme.test", PASSWORD).await;
+        // Both instances accept the token, and have checked (and cached) it.
+        assert_eq!(me(app, &token).await, 200);
+        assert_eq!(me(&other, &token).await, 200);
+        assert_eq!(members(&other, &token).await.status(), 200);
+
+        let res = app.request(Method::POST, "/api/v1/auth/logout").json(&json!({"refresh_token": session["refresh_token"]})).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+        // Here: at once, on account and tenant routes alike.
+        problem(app.get("/api/v1/auth/me").bearer_auth(&token).send().await.unwrap(), 401, "unauthorized").await;
+        problem(members(app, &token).await, 401, "unauthorized").await;
+        // There: within a poll of the change counter.
+        let waited = eventually(401, || me(&other, &token)).await;
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+        problem(members(&other, &token).await, 401, "unauthorized").await;
+        // The same account's other session is untouched.
+        assert_eq!(me(app, &access(&other_session)).await, 200);
+        assert_eq!(me(&other, &access(&other_session)).await, 200);
+        // A new instance started now learns the revocation on its first look.
+        let third = app.another_instance();
+        assert!(eventually(401, || me(&third, &token)).await < Duration::from_secs(2));
+    }
+
+    async fn a_password_change_ends_the_other_sessions_access_tokens(app) {
+        let other = app.another_instance();
+        app.create_user("ann@example.com", PASSWORD).await;
+        let here = access(&app.login("ann@example.com", PASSWORD).await);
+        let elsewhere = access(&app.login("ann@example.com", PASSWORD).await);
+        assert_eq!(me(&other, &elsewhere).await, 200);
+        let res = app.request(Method::POST, "/api/v1/auth/password").bearer_auth(&here).json(&json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"})).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+        assert_eq!(me(app, &elsewhere).await, 401);
+        assert_eq!(me(app, &here).await, 200, "the session that changed it goes on");
+        eventually(401, || me(&other, &elsewhere)).await;
+        assert_eq!(me(&other, &here).await, 200);
+    }
+
+    async fn refresh_token_reuse_ends_the_whole_family_s_access_tokens(app) {
+        let other = app.another_instance();
+        app.create_user("ann@example.com", PASSWORD).await;
+        let s1 = app.login("ann@example.com", PASSWORD).await;
+        let refresh = |token: &Value| app.request(Method::POST, "/api/v1/auth/refresh").json(&json!({"refresh_token": token})).send();
+        let s2: Value = refresh(&s1["refresh_token"]).await.unwrap().json().await.unwrap();
+        assert_eq!(me(&other, &access(&s2)).await, 200);
+        // The old refresh token again (a thief, or the victim): the family is revoked.
+        problem(refresh(&s1["refresh_token"]).await.unwrap(), 401, "invalid_refresh_token").await;
+        for token in [access(&s1), access(&s2)] {
+            assert_eq!(me(app, &token).await, 401);
+            eventually(401, || me(&other, &token)).await;
+        }
+    }
+
+    async fn a_removed_member_is_refused_at_once_on_every_instance(app) {
+        let other = app.another_instance();
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let owner = access(&a["session"]);
+        let bob = app.create_user("bob@example.com", PASSWORD).await;
+        app.add_member(a["tenant"]["id"].as_str().unwrap(), bob.id, "member").await;
+        let bob_token = access(&app.login("bob@example.com", PASSWORD).await);
+        // Both instances have Bob's membership cached.
+        assert_eq!(members(app, &bob_token).await.status(), 200);
+        assert_eq!(members(&other, &bob_token).await.status(), 200);
+
+        let res = app.request(Method::DELETE, &format!("/api/v1/members/{}", bob.id)).header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+        problem(members(app, &bob_token).await, 403, "not_a_member").await;
+        let waited = eventually(403, || async { members(&other, &bob_token).await.status().as_u16() }).await;
+        assert!(waited < Duration::from_secs(2), "{waited:?}, not the cache's 5 s TTL");
+        // Bob's account and session live on (he may belong elsewhere).
+        assert_eq!(me(&other, &bob_token).await, 200);
+    }
+}

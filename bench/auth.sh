@@ -6,7 +6,8 @@
 #
 # BENCH_BASELINE=/path/to/an/older/tenantry binary adds an A/B run of the member read: both
 # binaries serve the same kind of data side by side and are measured alternately
-# (BENCH_ROUNDS times each), so the machine's drift cancels out in the ratio of the medians.
+# (BENCH_ROUNDS times each, default 5, alternating which goes first), so the machine's drift
+# cancels out in the ratio of the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +21,11 @@ dir=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
 
-# start NAME BINARY PORT: serves a fresh SQLite database (or $TENANTRY_DATABASE_URL).
+# start NAME BINARY PORT [DATABASE_URL]: serves a fresh SQLite database by default.
 start() {
     local name=$1 bin=$2 port=$3
     mkdir -p "$dir/$name"
-    TENANTRY_DATABASE_URL=${TENANTRY_DATABASE_URL:-sqlite://$dir/$name/bench.db} \
+    TENANTRY_DATABASE_URL=${4:-sqlite://$dir/$name/bench.db} \
         TENANTRY_BIND=127.0.0.1:$port TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/$name/mail \
         "$bin" serve &
     pids+=($!)
@@ -63,7 +64,7 @@ median() { tr ' ' '\n' <<<"$*" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+
 
 port=${BENCH_PORT:-18080}
 base="http://127.0.0.1:$port"
-start current target/release/tenantry "$port"
+start current target/release/tenantry "$port" "${TENANTRY_DATABASE_URL:-}"
 token=$(prepare "$port")
 members() { # base URL, token, seconds
     wrk -t1 -c16 -d"$3s" --latency -H "Authorization: Bearer $2" -H 'X-Tenant-ID: acme' "$1/api/v1/members"
@@ -89,17 +90,27 @@ echo "peak RSS of the server: $(awk '/VmHWM/ {print $2, $3}' "/proc/${pids[0]}/s
 if [ -n "${BENCH_BASELINE:-}" ]; then
     echo
     echo "A/B: GET /api/v1/members with a bearer token, ${BENCH_REVOKED:-100} revoked sessions each"
-    base_port=$((port + 1))
+    # Two fresh servers on SQLite, prepared alike (the one above has taken a login storm's
+    # writes).
+    base_port=$((port + 1)) now_port=$((port + 2))
     start baseline "$BENCH_BASELINE" "$base_port"
     base_token=$(prepare "$base_port")
+    start now target/release/tenantry "$now_port"
+    now_token=$(prepare "$now_port")
     now=() before=()
-    for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
+    run_baseline() {
         out=$(members "http://127.0.0.1:$base_port" "$base_token" "$duration")
         before+=("$(rps_of "$out")")
         summary "  round $round, baseline" "$out"
-        out=$(members "$base" "$token" "$duration")
+    }
+    run_now() {
+        out=$(members "http://127.0.0.1:$now_port" "$now_token" "$duration")
         now+=("$(rps_of "$out")")
         summary "  round $round, this build" "$out"
+    }
+    # Alternating which goes first (ABBA…), so a drift during a round favours neither.
+    for round in $(seq 1 "${BENCH_ROUNDS:-5}"); do
+        if [ $((round % 2)) = 1 ]; then run_baseline; run_now; else run_now; run_baseline; fi
     done
     b=$(median "${before[@]}") n=$(median "${now[@]}")
     awk -v b="$b" -v n="$n" 'BEGIN {printf "  medians: baseline %.0f, this build %.0f req/s: %+.1f %%\n", b, n, (n / b - 1) * 100}'

@@ -81,6 +81,8 @@ app_tests! {
             "/api/v1/platform/tenants",
             "/api/v1/platform/tenants/{tenant}",
             "/api/v1/platform/tenants/{tenant}/suspend",
+            "/api/v1/platform/users/{user_id}/disable",
+            "/api/v1/platform/users/{user_id}/enable",
             "/api/v1/platform/tenants/{tenant}/resume",
             "/api/v1/platform/tenants/{tenant}/maintenance",
             "/api/v1/platform/tenants/{tenant}/domains",

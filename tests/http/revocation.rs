@@ -112,6 +112,40 @@ app_tests! {
         }
     }
 
+    async fn a_disabled_account_s_sessions_end_at_once_on_every_instance(app) {
+        let other = app.another_instance();
+        let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+        let user = a["session"]["user"]["id"].as_str().unwrap().to_owned();
+        let first = access(&a["session"]);
+        let second = app.login("ann@acme.test", PASSWORD).await;
+        for token in [&first, &access(&second)] {
+            assert_eq!(members(&other, token).await.status(), 200);
+        }
+        let res = app.operator(Method::POST, &format!("/api/v1/platform/users/{user}/disable")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap()["status"], "disabled");
+        for token in [first.clone(), access(&second)] {
+            problem(members(app, &token).await, 401, "unauthorized").await;
+            eventually(401, || async { members(&other, &token).await.status().as_u16() }).await;
+        }
+        let refresh = app.request(Method::POST, "/api/v1/auth/refresh").json(&json!({"refresh_token": second["refresh_token"]})).send().await.unwrap();
+        problem(refresh, 401, "invalid_refresh_token").await;
+        let login = app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "ann@acme.test", "password": PASSWORD})).send().await.unwrap();
+        problem(login, 401, "invalid_credentials").await;
+        let events: Value = app.operator(Method::GET, &format!("/api/v1/platform/security-events?user_id={user}&kind=account_disabled")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(events["items"].as_array().unwrap().len(), 1);
+
+        // Enabled again: a new login works; the ended sessions stay ended.
+        let res = app.operator(Method::POST, &format!("/api/v1/platform/users/{user}/enable")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let fresh = access(&app.login("ann@acme.test", PASSWORD).await);
+        assert_eq!(members(&other, &fresh).await.status(), 200);
+        assert_eq!(members(&other, &first).await.status(), 401);
+        let unknown = uuid::Uuid::now_v7();
+        problem(app.operator(Method::POST, &format!("/api/v1/platform/users/{unknown}/disable")).send().await.unwrap(), 404, "user_not_found").await;
+        problem(app.request(Method::POST, &format!("/api/v1/platform/users/{user}/disable")).send().await.unwrap(), 401, "unauthorized").await;
+    }
+
     async fn a_removed_member_is_refused_at_once_on_every_instance(app) {
         let other = app.another_instance();
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;

@@ -21,10 +21,24 @@ enum Caller {
 /// An operation with a request body, and a valid body whose unique fields depend on `n`.
 struct BodyCase {
     method: Method,
+    /// The path as the spec names it.
+    template: &'static str,
+    /// The path called.
     path: String,
     caller: Caller,
     base: fn(u32) -> Value,
+    /// After an accepted request, the value sent in the first field replaces the second in
+    /// later bodies (a new password becomes the current one).
+    chain: Option<(&'static str, &'static str)>,
 }
+
+/// Operations with bounded body fields that this walk does not call, and why.
+const NOT_WALKED: &[(&str, &str, &str)] = &[(
+    "post",
+    "/api/v1/invitations/accept/{token}",
+    "each accepted value spends an invitation; its fields are DisplayName and NewPassword, \
+     walked through onboarding's owner_name and password",
+)];
 
 struct Ctx<'a> {
     app: &'a TestApp,
@@ -48,6 +62,14 @@ fn sized(base: &str, len: usize) -> String {
 }
 
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    // An optional field: `oneOf` its type and null.
+    let variants: Vec<&Value> = schema["oneOf"]
+        .as_array()
+        .map(|vs| vs.iter().filter(|v| v["type"] != "null").collect())
+        .unwrap_or_default();
+    if let [only] = variants[..] {
+        return resolve(spec, only);
+    }
     match schema.get("$ref").and_then(Value::as_str) {
         Some(r) => {
             let name = r.rsplit('/').next().unwrap();
@@ -109,6 +131,16 @@ fn boundary_values(schema: &Value, example: &Value) -> (Vec<Value>, Vec<Value>) 
     (inside, outside)
 }
 
+/// The object schema of a body: the body's own, or its items' when the body is an array.
+fn row_schema<'a>(spec: &'a Value, schema: &'a Value) -> (&'a Value, bool) {
+    let schema = resolve(spec, schema);
+    if is_type(schema, "array") {
+        (resolve(spec, &schema["items"]), true)
+    } else {
+        (schema, false)
+    }
+}
+
 fn is_bounded(schema: &Value) -> bool {
     [
         "minLength",
@@ -143,6 +175,23 @@ app_tests! {
                     let named = op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "X-Tenant-ID" && p["in"] == "header");
                     assert!(named, "{method} {path} does not declare X-Tenant-ID");
                 }
+            }
+        }
+
+        // The header's own bounds: the tenant's slug (or id) inside, names outside them refused.
+        let header = &spec["paths"]["/api/v1/members"]["get"]["parameters"][0];
+        assert_eq!(header["name"], "X-Tenant-ID");
+        let (inside, outside) = boundary_values(&header["schema"], &json!("acme"));
+        for (values, ok) in [(inside, true), (outside, false)] {
+            for v in values {
+                let v = v.as_str().unwrap().to_owned();
+                // A slug of each length inside the bounds exists; none can outside them.
+                if ok {
+                    app.create_tenant(&v, "Named at the bound").await;
+                }
+                let got = status(app.get("/api/v1/tenant").header("X-Tenant-ID", &v)).await;
+                assert_eq!((200..300).contains(&got), ok, "X-Tenant-ID: {v}: {got}");
+                checked += 1;
             }
         }
 
@@ -188,32 +237,74 @@ app_tests! {
         }
 
         // Request bodies: every bounded field of every operation that creates or changes.
+        let id_of = |v: Value| v["id"].as_str().unwrap().to_owned();
+        let post = |path: &'static str, body: Value| ctx.call(Method::POST, path, Caller::Ann).json(&body).send();
+        let product = id_of(post("/api/v1/products", json!({"name": "P", "sku": "FIXED-1", "price_minor": 1, "currency": "EUR"})).await.unwrap().json().await.unwrap());
+        let role = id_of(post("/api/v1/roles", json!({"name": "fixed", "permissions": []})).await.unwrap().json().await.unwrap());
+        let task: Value = ctx.call(Method::POST, &format!("/api/v1/projects/{project}/tasks"), Caller::Ann).json(&json!({"title": "T"})).send().await.unwrap().json().await.unwrap();
+        let task = id_of(task);
+        app.create_tenant("zmaint", "Maintained").await;
+        let case = |method: Method, template: &'static str, path: String, caller: Caller, base: fn(u32) -> Value| BodyCase { method, template, path, caller, base, chain: None };
         let cases = [
-            BodyCase { method: Method::POST, path: "/api/v1/onboard".into(), caller: Caller::Anonymous,
-                base: |n| json!({"organisation_name": "Org", "slug": format!("zq{n}"), "owner_email": format!("u{n}@example.test"), "owner_name": "Someone", "password": PASSWORD}) },
-            BodyCase { method: Method::POST, path: "/api/v1/platform/tenants".into(), caller: Caller::Operator,
-                base: |n| json!({"slug": format!("zp{n}"), "name": "Org"}) },
-            BodyCase { method: Method::POST, path: "/api/v1/products".into(), caller: Caller::Ann,
-                base: |n| json!({"name": "Kettle", "sku": format!("S{n}"), "price_minor": 100, "currency": "EUR", "description": "Blue"}) },
-            BodyCase { method: Method::POST, path: "/api/v1/projects".into(), caller: Caller::Ann,
-                base: |_| json!({"name": "Launch", "description": "Big"}) },
-            BodyCase { method: Method::POST, path: format!("/api/v1/projects/{project}/tasks"), caller: Caller::Ann,
-                base: |_| json!({"title": "Write", "notes": "Soon", "due_date": "2030-01-31"}) },
-            BodyCase { method: Method::POST, path: "/api/v1/roles".into(), caller: Caller::Ann,
-                base: |n| json!({"name": format!("role{n}"), "permissions": []}) },
-            BodyCase { method: Method::POST, path: "/api/v1/api-keys".into(), caller: Caller::Ann,
-                base: |_| json!({"name": "Deploys", "permissions": []}) },
-            BodyCase { method: Method::POST, path: "/api/v1/invitations".into(), caller: Caller::Ann,
-                base: |n| json!({"email": format!("i{n}@example.test"), "role": "member"}) },
-            BodyCase { method: Method::PATCH, path: "/api/v1/auth/me".into(), caller: Caller::Ann,
-                base: |_| json!({"display_name": "Ann"}) },
+            case(Method::POST, "/api/v1/onboard", "/api/v1/onboard".into(), Caller::Anonymous,
+                |n| json!({"organisation_name": "Org", "slug": format!("zq{n}"), "owner_email": format!("u{n}@example.test"), "owner_name": "Someone", "password": PASSWORD})),
+            case(Method::POST, "/api/v1/platform/tenants", "/api/v1/platform/tenants".into(), Caller::Operator,
+                |n| json!({"slug": format!("zp{n}"), "name": "Org"})),
+            case(Method::PATCH, "/api/v1/platform/tenants/{tenant}", "/api/v1/platform/tenants/acme".into(), Caller::Operator,
+                |_| json!({"name": "Acme"})),
+            case(Method::PUT, "/api/v1/platform/tenants/{tenant}/maintenance", "/api/v1/platform/tenants/zmaint/maintenance".into(), Caller::Operator,
+                |_| json!({"enabled": true, "message": "Back soon"})),
+            case(Method::PATCH, "/api/v1/platform/tenants/{tenant}/branding", "/api/v1/platform/tenants/acme/branding".into(), Caller::Operator,
+                |_| json!({"display_name": "Acme", "logo_url": "https://example.test/logo.png", "primary_color": "#0055ff", "support_email": "help@example.test"})),
+            case(Method::POST, "/api/v1/products", "/api/v1/products".into(), Caller::Ann,
+                |n| json!({"name": "Kettle", "sku": format!("S{n}"), "price_minor": 100, "currency": "EUR", "description": "Blue", "status": "active"})),
+            case(Method::PATCH, "/api/v1/products/{id}", format!("/api/v1/products/{product}"), Caller::Ann,
+                |n| json!({"name": "Kettle", "sku": format!("U{n}"), "price_minor": 100, "currency": "EUR", "description": "Blue", "status": "active"})),
+            case(Method::POST, "/api/v1/products/bulk-import", "/api/v1/products/bulk-import".into(), Caller::Ann,
+                |n| json!({"name": "Kettle", "sku": format!("I{n}"), "price_minor": 100, "currency": "EUR", "description": "Blue", "status": "active"})),
+            case(Method::POST, "/api/v1/projects", "/api/v1/projects".into(), Caller::Ann,
+                |_| json!({"name": "Launch", "description": "Big"})),
+            case(Method::PATCH, "/api/v1/projects/{id}", format!("/api/v1/projects/{project}"), Caller::Ann,
+                |_| json!({"name": "Launch", "description": "Big"})),
+            case(Method::POST, "/api/v1/projects/{id}/tasks", format!("/api/v1/projects/{project}/tasks"), Caller::Ann,
+                |_| json!({"title": "Write", "notes": "Soon", "due_date": "2030-01-31"})),
+            case(Method::PATCH, "/api/v1/tasks/{id}", format!("/api/v1/tasks/{task}"), Caller::Ann,
+                |_| json!({"title": "Write", "notes": "Soon", "due_date": "2030-01-31"})),
+            case(Method::POST, "/api/v1/roles", "/api/v1/roles".into(), Caller::Ann,
+                |n| json!({"name": format!("role{n}"), "permissions": []})),
+            case(Method::PATCH, "/api/v1/roles/{role_id}", format!("/api/v1/roles/{role}"), Caller::Ann,
+                |n| json!({"name": format!("renamed{n}")})),
+            case(Method::POST, "/api/v1/api-keys", "/api/v1/api-keys".into(), Caller::Ann,
+                |_| json!({"name": "Deploys", "permissions": []})),
+            case(Method::POST, "/api/v1/invitations", "/api/v1/invitations".into(), Caller::Ann,
+                |n| json!({"email": format!("i{n}@example.test"), "role": "member"})),
+            case(Method::PATCH, "/api/v1/auth/me", "/api/v1/auth/me".into(), Caller::Ann,
+                |_| json!({"display_name": "Ann"})),
+            BodyCase {
+                chain: Some(("new_password", "current_password")),
+                ..case(Method::POST, "/api/v1/auth/password", "/api/v1/auth/password".into(), Caller::Ann,
+                    |_| json!({"current_password": PASSWORD, "new_password": "another good passphrase"}))
+            },
         ];
+
+        // The walk covers every operation whose body the spec bounds.
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(schema) = op["requestBody"]["content"]["application/json"].get("schema") else { continue };
+                let (row, _) = row_schema(&spec, schema);
+                let bounded = row["properties"].as_object().is_some_and(|ps| ps.values().any(|p| is_bounded(resolve(&spec, p))));
+                let walked = cases.iter().any(|c| c.template == path && c.method.as_str().eq_ignore_ascii_case(method));
+                let exempt = NOT_WALKED.iter().any(|(m, p, _)| m == method && p == path);
+                assert!(!bounded || walked || exempt, "{method} {path} has bounded fields no case walks");
+            }
+        }
+
         let mut n = 0;
         for case in &cases {
-            let template = case.path.replace(&project, "{id}");
-            let op = &spec["paths"][&template][case.method.as_str().to_lowercase()];
-            let schema = resolve(&spec, &op["requestBody"]["content"]["application/json"]["schema"]);
-            let properties: &Map<String, Value> = schema["properties"].as_object().unwrap_or_else(|| panic!("{template}"));
+            let op = &spec["paths"][case.template][case.method.as_str().to_lowercase()];
+            let (schema, in_array) = row_schema(&spec, &op["requestBody"]["content"]["application/json"]["schema"]);
+            let properties: &Map<String, Value> = schema["properties"].as_object().unwrap_or_else(|| panic!("{}", case.template));
+            let mut chained: Option<Value> = None;
             let mut fields = 0;
             for (field, prop) in properties {
                 let prop = resolve(&spec, prop);
@@ -222,23 +313,29 @@ app_tests! {
                 }
                 fields += 1;
                 n += 1;
-                let base = (case.base)(n);
-                let example = base.get(field).cloned().unwrap_or_else(|| panic!("{template}: the base body lacks {field}"));
+                let example = (case.base)(n).get(field).cloned().unwrap_or_else(|| panic!("{}: the base body lacks {field}", case.template));
                 let (inside, outside) = boundary_values(prop, &example);
-                assert!(!inside.is_empty() || !outside.is_empty(), "{template}.{field}");
+                assert!(!inside.is_empty() || !outside.is_empty(), "{}.{field}", case.template);
                 for (values, ok) in [(inside, true), (outside, false)] {
                     for v in values {
                         n += 1;
                         let mut body = (case.base)(n);
+                        if let (Some((_, to)), Some(value)) = (case.chain, &chained) {
+                            body[to] = value.clone();
+                        }
                         body[field] = v.clone();
-                        let got = status(ctx.call(case.method.clone(), &case.path, case.caller).json(&body)).await;
-                        assert_eq!((200..300).contains(&got), ok, "{} {template} {field}={v:.60}: {got}", case.method);
-                        assert!(got < 500, "{} {template} {field}={v:.60}: {got}", case.method);
+                        let sent = if in_array { json!([body.clone()]) } else { body.clone() };
+                        let got = status(ctx.call(case.method.clone(), &case.path, case.caller).json(&sent)).await;
+                        assert_eq!((200..300).contains(&got), ok, "{} {} {field}={v:.60}: {got}", case.method, case.template);
+                        assert!(got < 500, "{} {} {field}={v:.60}: {got}", case.method, case.template);
+                        if let (Some((from, _)), true) = (case.chain, ok) {
+                            chained = Some(body[from].clone());
+                        }
                         checked += 1;
                     }
                 }
             }
-            assert!(fields > 0, "{template} declares no bound at all");
+            assert!(fields > 0, "{} declares no bound at all", case.template);
         }
         assert!(checked > 100, "only {checked} checks");
     }

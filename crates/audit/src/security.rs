@@ -16,16 +16,22 @@ pub enum SecurityEventKind {
     /// A spent refresh token was presented again: its whole family was revoked.
     RefreshReuseDetected,
     PasswordChanged,
+    /// The operator disabled the account: its sessions ended, it cannot log in.
+    AccountDisabled,
+    /// The operator enabled the account again.
+    AccountEnabled,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
         Self::Logout,
         Self::RefreshReuseDetected,
         Self::PasswordChanged,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -36,6 +42,8 @@ impl SecurityEventKind {
             Self::Logout => "logout",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::PasswordChanged => "password_changed",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
         }
     }
 

@@ -204,16 +204,17 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Deserialize, ToSchema)]
 pub struct BrandingPatchBody {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
     pub display_name: Option<Option<String>>,
+    /// An absolute http(s) URL.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
     pub logo_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "#0055ff")]
+    #[schema(value_type = Option<String>, example = "#0055ff", pattern = "^#[0-9A-Fa-f]{6}$")]
     pub primary_color: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub support_email: Option<Option<String>>,
 }
 

@@ -40,7 +40,7 @@ impl DisplayName {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserStatus {
     Active,
-    /// May not log in; existing sessions stop at their next refresh.
+    /// May not log in; existing sessions end at once (their access tokens included).
     Disabled,
 }
 

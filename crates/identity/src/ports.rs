@@ -9,7 +9,7 @@ use tenantry_kernel::{Email, Unexpected, UserId};
 use crate::error::{CreateUserError, InvalidAccessToken};
 use crate::model::{
     AccessClaims, DisplayName, FamilyId, NewPassword, PasswordHash, RefreshRecord, RefreshSecret,
-    TokenDigest, User,
+    TokenDigest, User, UserStatus,
 };
 
 /// Users are platform records (one person, many tenants).
@@ -48,6 +48,16 @@ pub trait UserRepository: Clone + Send + Sync + 'static {
         &self,
         id: UserId,
         name: &DisplayName,
+    ) -> impl Future<Output = Result<Option<User>, Unexpected>> + Send;
+
+    /// Sets the account's status; disabling also revokes, in the same transaction, every
+    /// refresh token of the user (and moves the change counter, as every revocation does).
+    /// `None` when the user does not exist.
+    fn set_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        at: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<User>, Unexpected>> + Send;
 
     /// Replaces the password hash and, in the same transaction, revokes every refresh token

@@ -448,6 +448,28 @@ where
             .ok_or(UserError::NotFound)
     }
 
+    /// Disables or enables an account (the operator's call). Disabling ends every session of
+    /// the user at once, on every instance; a disabled account cannot log in or refresh.
+    pub async fn set_status(
+        &self,
+        user_id: UserId,
+        status: UserStatus,
+        origin: &Origin,
+    ) -> Result<User, UserError> {
+        let user = self
+            .repo
+            .set_status(user_id, status, self.clock.now())
+            .await?
+            .ok_or(UserError::NotFound)?;
+        self.sync_revoked_sessions().await?;
+        let kind = match status {
+            UserStatus::Disabled => SecurityEventKind::AccountDisabled,
+            UserStatus::Active => SecurityEventKind::AccountEnabled,
+        };
+        self.record(kind, Some(user_id), None, origin).await?;
+        Ok(user)
+    }
+
     /// Needs the current password, checked under the login lockout rules (a stolen access
     /// token gives no more guesses than the login form); every other session of the user ends.
     pub async fn change_password(

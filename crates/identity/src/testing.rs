@@ -9,7 +9,7 @@ use tenantry_kernel::{Email, Unexpected, UserId};
 use crate::error::{CreateUserError, InvalidAccessToken};
 use crate::model::{
     AccessClaims, DisplayName, FamilyId, NewPassword, PasswordHash, RefreshRecord, RefreshSecret,
-    TokenDigest, User,
+    TokenDigest, User, UserStatus,
 };
 use crate::ports::{
     AccessTokens, Failures, LoginThrottle, PasswordHasher, Rotation, Secrets, SessionRepository,
@@ -103,6 +103,26 @@ impl UserRepository for InMemoryIdentity {
             u.display_name = name.clone();
             u.clone()
         }))
+    }
+
+    async fn set_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Option<User>, Unexpected> {
+        let mut s = self.lock();
+        let Some((user, _)) = s.users.get_mut(&id) else {
+            return Ok(None);
+        };
+        user.status = status;
+        let user = user.clone();
+        if status == UserStatus::Disabled {
+            for t in s.tokens.values_mut().filter(|t| t.record.user_id == id) {
+                t.revoked.get_or_insert(at);
+            }
+        }
+        Ok(Some(user))
     }
 
     async fn set_password(

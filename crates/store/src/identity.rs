@@ -134,6 +134,35 @@ impl Db {
         Ok(row.map(UserRow::into_parts).transpose()?.map(|(u, _)| u))
     }
 
+    async fn update_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let user = DbUuid::from(id);
+        let row: Option<UserRow> = tx!(self, write, tenant = None, |conn| {
+            let row: Option<UserRow> = diesel::update(users::table.find(user))
+                .set(users::status.eq(status.as_str()))
+                .get_result(conn)
+                .await
+                .optional()?;
+            if row.is_some() && status == UserStatus::Disabled {
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::user_id.eq(user))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(Some(at)))
+                .execute(conn)
+                .await?;
+                bump_access_version!(conn);
+            }
+            Ok(row)
+        })?;
+        Ok(row.map(UserRow::into_parts).transpose()?.map(|(u, _)| u))
+    }
+
     async fn update_password(
         &self,
         id: UserId,
@@ -438,6 +467,15 @@ impl UserRepository for Db {
         name: &DisplayName,
     ) -> Result<Option<User>, Unexpected> {
         Ok(self.update_display_name(id, name).await?)
+    }
+
+    async fn set_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Option<User>, Unexpected> {
+        Ok(self.update_status(id, status, at).await?)
     }
 
     async fn set_password(

@@ -134,5 +134,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(platform::set_primary_domain)
         .service(platform::get_branding)
         .service(platform::update_branding)
-        .service(platform::security_events);
+        .service(platform::security_events)
+        .service(platform::disable_user)
+        .service(platform::enable_user);
 }

@@ -2,7 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
-use tenantry_kernel::{Cursor, PageRequest};
+use tenantry_identity::{UserError, UserStatus};
+use tenantry_kernel::{Cursor, PageRequest, UserId};
 use tenantry_tenancy::{
     BrandingPatch, Color, Hostname, InvalidValue, MaintenanceMessage, Slug, TenantFilter,
     TenantName, TenantRef, WebUrl,
@@ -10,9 +11,9 @@ use tenantry_tenancy::{
 
 use crate::dto::{
     AddDomainBody, BrandingPatchBody, BrandingView, CreateTenantBody, DomainView, ListTenantsQuery,
-    MaintenanceBody, RenameTenantBody, TenantPage, TenantView,
+    MaintenanceBody, RenameTenantBody, TenantPage, TenantView, UserView,
 };
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::operator::Operator;
 use crate::problem::{FieldError, Problem, field_errors};
 use crate::responses::{BodyErrors, OperatorErrors, TenantNotFound, TenantOrDomainNotFound};
@@ -477,4 +478,68 @@ pub async fn security_events(
 ) -> Result<web::Json<crate::routes::auth::SecurityEventPage>, Problem> {
     let (filter, page) = query.0.into_domain()?;
     crate::routes::auth::security_events(&state, &filter, &page).await
+}
+
+/// Disable an account: every session of the user ends at once (access tokens included, on
+/// every instance) and it can no longer log in, in any tenant. Its memberships stay.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The account, disabled", body = UserView),
+        (status = 404, description = "No such user (`user_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+    )
+)]
+#[post("/api/v1/platform/users/{user_id}/disable")]
+pub async fn disable_user(
+    _op: Operator,
+    req: HttpRequest,
+    state: Data,
+    path: ApiPath<uuid::Uuid>,
+) -> Result<web::Json<UserView>, Problem> {
+    set_user_status(&state, &req, path.into_inner(), UserStatus::Disabled).await
+}
+
+/// Enable a disabled account: its user may log in again (ended sessions stay ended).
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The account, active", body = UserView),
+        (status = 404, description = "No such user (`user_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+    )
+)]
+#[post("/api/v1/platform/users/{user_id}/enable")]
+pub async fn enable_user(
+    _op: Operator,
+    req: HttpRequest,
+    state: Data,
+    path: ApiPath<uuid::Uuid>,
+) -> Result<web::Json<UserView>, Problem> {
+    set_user_status(&state, &req, path.into_inner(), UserStatus::Active).await
+}
+
+async fn set_user_status(
+    state: &AppState,
+    req: &HttpRequest,
+    user: uuid::Uuid,
+    status: UserStatus,
+) -> Result<web::Json<UserView>, Problem> {
+    let origin = crate::request_context::origin_of(req);
+    let user = state
+        .auth
+        .set_status(UserId::from_uuid(user), status, &origin)
+        .await
+        .map_err(|e| match e {
+            UserError::NotFound => {
+                Problem::new(StatusCode::NOT_FOUND, "user_not_found", "User not found")
+                    .detail("No user has this id")
+            }
+            other => other.into(),
+        })?;
+    Ok(web::Json(UserView::from(&user)))
 }

@@ -31,9 +31,9 @@ async fn members(app: &TestApp, token: &str) -> reqwest::Response {
 
 /// Waits (a bounded time) until `probe` answers `want`: what another instance sees after its
 /// next poll of the change counters.
-async fn eventually<F, Fut>(want: u16, probe: F) -> Duration
+async fn eventually<F, Fut>(want: u16, mut probe: F) -> Duration
 where
-    F: Fn() -> Fut,
+    F: FnMut() -> Fut,
     Fut: std::future::Future<Output = u16>,
 {
     let started = Instant::now();
@@ -118,6 +118,11 @@ app_tests! {
         let user = a["session"]["user"]["id"].as_str().unwrap().to_owned();
         let first = access(&a["session"]);
         let second = app.login("ann@acme.test", PASSWORD).await;
+        // Her API key stops with her account, and works again when it is enabled.
+        let key: Value = app.request(Method::POST, "/api/v1/api-keys").header("X-Tenant-ID", "acme").bearer_auth(&first).json(&json!({"name": "ci", "permissions": ["members:read"]})).send().await.unwrap().json().await.unwrap();
+        let key = key["key"].as_str().unwrap().to_owned();
+        let by_key = |app: &TestApp| app.get("/api/v1/members").header("X-Tenant-ID", "acme").header("X-API-Key", &key).send();
+        assert_eq!(by_key(&other).await.unwrap().status(), 200);
         for token in [&first, &access(&second)] {
             assert_eq!(members(&other, token).await.status(), 200);
         }
@@ -128,6 +133,7 @@ app_tests! {
             problem(members(app, &token).await, 401, "unauthorized").await;
             eventually(401, || async { members(&other, &token).await.status().as_u16() }).await;
         }
+        problem(by_key(&other).await.unwrap(), 401, "unauthorized").await;
         let refresh = app.request(Method::POST, "/api/v1/auth/refresh").json(&json!({"refresh_token": second["refresh_token"]})).send().await.unwrap();
         problem(refresh, 401, "invalid_refresh_token").await;
         let login = app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "ann@acme.test", "password": PASSWORD})).send().await.unwrap();
@@ -141,6 +147,7 @@ app_tests! {
         let fresh = access(&app.login("ann@acme.test", PASSWORD).await);
         assert_eq!(members(&other, &fresh).await.status(), 200);
         assert_eq!(members(&other, &first).await.status(), 401);
+        assert_eq!(by_key(&other).await.unwrap().status(), 200);
         let unknown = uuid::Uuid::now_v7();
         problem(app.operator(Method::POST, &format!("/api/v1/platform/users/{unknown}/disable")).send().await.unwrap(), 404, "user_not_found").await;
         problem(app.request(Method::POST, &format!("/api/v1/platform/users/{user}/disable")).send().await.unwrap(), 401, "unauthorized").await;
@@ -157,12 +164,29 @@ app_tests! {
         assert_eq!(members(app, &bob_token).await.status(), 200);
         assert_eq!(members(&other, &bob_token).await.status(), 200);
 
+        // A role change: the other instance applies the new role within a poll too.
+        let roles: Value = app.get("/api/v1/roles").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+        let role_id = |name: &str| roles.as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].clone();
+        let create = |app: &TestApp, n: u32| app.request(Method::POST, "/api/v1/projects").header("X-Tenant-ID", "acme").bearer_auth(&bob_token).json(&json!({"name": format!("p{n}")})).send();
+        assert_eq!(create(&other, 1).await.unwrap().status(), 201, "a member may write projects");
+        let res = app.request(Method::PATCH, &format!("/api/v1/members/{}", bob.id)).header("X-Tenant-ID", "acme").bearer_auth(&owner).json(&json!({"role_id": role_id("viewer")})).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let mut n = 1;
+        let (other, create) = (&other, &create);
+        let waited = eventually(403, || {
+            n += 1;
+            let n = n;
+            async move { create(other, n).await.unwrap().status().as_u16() }
+        })
+        .await;
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+
         let res = app.request(Method::DELETE, &format!("/api/v1/members/{}", bob.id)).header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap();
         assert_eq!(res.status(), 204);
         problem(members(app, &bob_token).await, 403, "not_a_member").await;
-        let waited = eventually(403, || async { members(&other, &bob_token).await.status().as_u16() }).await;
+        let waited = eventually(403, || async { members(other, &bob_token).await.status().as_u16() }).await;
         assert!(waited < Duration::from_secs(2), "{waited:?}, not the cache's 5 s TTL");
         // Bob's account and session live on (he may belong elsewhere).
-        assert_eq!(me(&other, &bob_token).await, 200);
+        assert_eq!(me(other, &bob_token).await, 200);
     }
 }

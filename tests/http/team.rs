@@ -47,10 +47,14 @@ app_tests! {
         // The rows of docs/decisions/0016-sign-up-answers.md.
         let ann = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let ann_id = ann["session"]["user"]["id"].as_str().unwrap().to_owned();
-        let failed_checks = || async {
-            let page: Value = app.operator(Method::GET, &format!("/api/v1/platform/security-events?kind=login_failed&user_id={ann_id}&limit=100")).send().await.unwrap().json().await.unwrap();
-            page["items"].as_array().unwrap().len()
+        let checks = |kind: &'static str| {
+            let url = format!("/api/v1/platform/security-events?kind={kind}&user_id={ann_id}&limit=100");
+            async move {
+                let page: Value = app.operator(Method::GET, &url).send().await.unwrap().json().await.unwrap();
+                page["items"].as_array().unwrap().len()
+            }
         };
+        let failed_checks = || checks("login_failed");
         let post = |slug: &str, email: &str, password: &str| {
             app.request(Method::POST, "/api/v1/onboard")
                 .json(&json!({"organisation_name": "Org", "slug": slug, "owner_email": email, "owner_name": "Someone", "password": password}))
@@ -76,6 +80,7 @@ app_tests! {
             }
         }
         assert_eq!(failed_checks().await, 0, "no password was checked for a taken slug");
+        assert_eq!(checks("login_succeeded").await, 0, "not even the right one");
         // A free slug with a weak password: refused alike, nothing created.
         problem(post("free-one", known, weak).await.unwrap(), 422, "validation_failed").await;
         problem(post("free-one", unknown, weak).await.unwrap(), 422, "validation_failed").await;
@@ -84,6 +89,7 @@ app_tests! {
         problem(post("free-two", known, wrong).await.unwrap(), 401, "invalid_credentials").await;
         assert_eq!(failed_checks().await, 1);
         assert_eq!(post("free-two", known, right).await.unwrap().status(), 201);
+        assert_eq!(checks("login_succeeded").await, 1);
         assert_eq!(post("free-three", unknown, right).await.unwrap().status(), 201);
     }
 

@@ -127,6 +127,9 @@ async fn serve(cli: &Cli) -> Result<()> {
         ..ServerOptions::default()
     };
     let address = listener.local_addr()?;
+    tenantry_http::catch_up(shared.state())
+        .await
+        .context("cannot read the revoked sessions")?;
     let server = tenantry_http::server(listener, shared, &options)?;
     tracing::info!(
         address = %address,

@@ -16,6 +16,9 @@ pub enum SecurityEventKind {
     /// A spent refresh token was presented again: its whole family was revoked.
     RefreshReuseDetected,
     PasswordChanged,
+    /// A wrong current password on a route that checks one (changing the password): counted
+    /// with failed logins toward the lock.
+    PasswordCheckFailed,
     /// The operator disabled the account: its sessions ended, it cannot log in.
     AccountDisabled,
     /// The operator enabled the account again.
@@ -23,13 +26,14 @@ pub enum SecurityEventKind {
 }
 
 impl SecurityEventKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
         Self::Logout,
         Self::RefreshReuseDetected,
         Self::PasswordChanged,
+        Self::PasswordCheckFailed,
         Self::AccountDisabled,
         Self::AccountEnabled,
     ];
@@ -42,6 +46,7 @@ impl SecurityEventKind {
             Self::Logout => "logout",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordCheckFailed => "password_check_failed",
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
         }

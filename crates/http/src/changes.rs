@@ -12,6 +12,14 @@ use crate::state::AppState;
 /// How often the change counters are read.
 pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Reads the sessions revoked while this process was not running: before serving, so that no
+/// request is answered with a token another instance revoked. (The poller's first look does
+/// the same again; this one makes start-up wait for it and fail when it cannot be made.)
+pub async fn catch_up(state: &AppState) -> Result<(), tenantry_kernel::Unexpected> {
+    let now = state.db.change_versions().await?;
+    state.auth.learn_revocations(now.access).await
+}
+
 /// Runs until the task is dropped. When the tenancy counter moves, tenant resolution is
 /// dropped; when the access counter moves, the membership cache is dropped and the revoked
 /// sessions are read. Read errors are logged; the caches' TTLs remain the backstop for
@@ -35,7 +43,7 @@ pub async fn follow_changes(state: web::Data<AppState>) {
         // The first look reads every revocation whose tokens may still be unexpired.
         if seen.is_none_or(|s| s.access != now.access) {
             state.members.invalidate();
-            if let Err(e) = state.auth.sync_revoked_sessions().await {
+            if let Err(e) = state.auth.learn_revocations(now.access).await {
                 tracing::warn!(error = %e, "cannot read the revoked sessions");
                 continue;
             }

@@ -28,7 +28,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use authn::Authenticated;
-pub use changes::CHANGE_POLL_INTERVAL;
+pub use changes::{CHANGE_POLL_INTERVAL, catch_up};
 pub use guard::Member;
 pub use json::BodyLimit;
 pub use operator::Operator;

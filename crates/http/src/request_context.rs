@@ -50,11 +50,6 @@ pub async fn request_context(
     let request_id = sane_incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let path = req.path().to_owned();
-    // HEAD is GET without the body: the route answers as for GET, and the connection (which
-    // saw HEAD) sends the head only.
-    if req.method() == Method::HEAD {
-        req.head_mut().method = Method::GET;
-    }
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -63,6 +58,11 @@ pub async fn request_context(
         tenant_id = field::Empty,
         user_id = field::Empty,
     );
+    // HEAD is GET without the body: the route answers as for GET, and the connection (which
+    // saw HEAD) sends the head only. The log above keeps the method the client sent.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
     let started = Instant::now();
     // The handler runs as its own task: a client that hangs up mid-request drops this future,
     // not the handler's, so no database call is cancelled half-way (an embedded SQLite call

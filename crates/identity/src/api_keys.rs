@@ -74,12 +74,12 @@ pub trait ApiKeyRepository: Clone + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
 
-    /// The key with this prefix and its secret's digest: a read that precedes any tenant and
-    /// sees exactly that key.
+    /// The key with this prefix, its secret's digest and whether its creator's account is
+    /// active: a read that precedes any tenant and sees exactly that key.
     fn api_key_by_prefix(
         &self,
         prefix: &str,
-    ) -> impl Future<Output = Result<Option<(ApiKey, TokenDigest)>, Unexpected>> + Send;
+    ) -> impl Future<Output = Result<Option<(ApiKey, TokenDigest, bool)>, Unexpected>> + Send;
 
     /// Sets the key's `last_used_at`.
     fn record_api_key_use(
@@ -99,7 +99,7 @@ pub struct InvalidApiKey {
 }
 
 /// A real key that was refused, and why (`wrong_secret`, `revoked`, `expired`,
-/// `other_tenant`).
+/// `creator_disabled`, `other_tenant`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefusedKey {
     pub id: ApiKeyId,
@@ -191,7 +191,7 @@ where
             return Ok(Err(InvalidApiKey { known: None }));
         };
         let now = self.clock.now();
-        let Some((key, digest)) = self.repo.api_key_by_prefix(prefix).await? else {
+        let Some((key, digest, creator_active)) = self.repo.api_key_by_prefix(prefix).await? else {
             return Ok(Err(InvalidApiKey { known: None }));
         };
         let presented_digest = self
@@ -203,6 +203,9 @@ where
             Some("revoked")
         } else if !key.is_live(now) {
             Some("expired")
+        } else if !creator_active {
+            // The account that made it was disabled: its keys stop with its sessions.
+            Some("creator_disabled")
         } else if key.tenant_id != on {
             Some("other_tenant")
         } else {

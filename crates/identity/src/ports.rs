@@ -51,24 +51,25 @@ pub trait UserRepository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<User>, Unexpected>> + Send;
 
     /// Sets the account's status; disabling also revokes, in the same transaction, every
-    /// refresh token of the user (and moves the change counter, as every revocation does).
-    /// `None` when the user does not exist.
+    /// live refresh token of the user, and names the sessions it ended. `None` when the user
+    /// does not exist.
     fn set_status(
         &self,
         id: UserId,
         status: UserStatus,
         at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Option<User>, Unexpected>> + Send;
+    ) -> impl Future<Output = Result<Option<(User, Vec<FamilyId>)>, Unexpected>> + Send;
 
     /// Replaces the password hash and, in the same transaction, revokes every refresh token
-    /// of the user except those of `keep` (the session that changed it).
+    /// of the user except those of `keep` (the session that changed it); names the sessions
+    /// it ended.
     fn set_password(
         &self,
         id: UserId,
         hash: &PasswordHash,
         keep: Option<FamilyId>,
         at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+    ) -> impl Future<Output = Result<Vec<FamilyId>, Unexpected>> + Send;
 }
 
 /// The outcome of presenting a refresh token.
@@ -77,7 +78,7 @@ pub enum Rotation {
     /// The token was live: it is now spent and `new` replaces it in the same family.
     Rotated { user_id: UserId, family: FamilyId },
     /// The token had been spent or revoked already: its whole family is now revoked.
-    Reused { user_id: UserId },
+    Reused { user_id: UserId, family: FamilyId },
     /// Unknown or expired.
     Invalid,
 }
@@ -98,20 +99,31 @@ pub trait SessionRepository: Clone + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Rotation, Unexpected>> + Send;
 
-    /// Revokes the token's family (logout) and names its user. Unknown tokens are ignored
-    /// (`None`).
+    /// Revokes the token's family (logout) and names its user and the family. Unknown tokens
+    /// are ignored (`None`).
     fn revoke_family_of(
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Option<UserId>, Unexpected>> + Send;
+    ) -> impl Future<Output = Result<Option<(UserId, FamilyId)>, Unexpected>> + Send;
 
-    /// Every session (family) with a token revoked at or after `since`, with when. Every
-    /// revocation must also move the change counter the instances poll, in its transaction.
+    /// The sessions (families) revoked since `since`, with when. Every revocation must move
+    /// the access counter the instances poll in its own transaction, and stamp its tokens
+    /// with the counter's new value, so that `Version(v)` — `v` a value the counter had —
+    /// finds every revocation committed after the counter passed `v`.
     fn revoked_sessions(
         &self,
-        since: DateTime<Utc>,
+        since: RevokedSince,
     ) -> impl Future<Output = Result<Vec<(FamilyId, DateTime<Utc>)>, Unexpected>> + Send;
+}
+
+/// Where a read of the revoked sessions starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokedSince {
+    /// Revoked at or after this time (a process's first look).
+    Time(DateTime<Utc>),
+    /// Revoked by a transaction that moved the access counter beyond this value.
+    Version(i64),
 }
 
 /// Counts of recent failed logins.

@@ -1,7 +1,7 @@
 //! Sessions that ended before their access tokens expire. An access token is checked without
-//! the database, so each process keeps the set of revoked sessions in memory: filled at once
-//! by its own revocations, and from the database (see [`SessionRepository::revoked_sessions`])
-//! when the shared change counter says another process revoked one.
+//! the database, so each process keeps the set of revoked sessions in memory: it adds its own
+//! revocations as it makes them, and reads the others' from the database (see
+//! [`SessionRepository::revoked_sessions`]) when the shared access counter moves.
 //!
 //! [`SessionRepository::revoked_sessions`]: crate::ports::SessionRepository::revoked_sessions
 
@@ -11,10 +11,10 @@ use std::sync::RwLock;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::model::FamilyId;
+use crate::ports::RevokedSince;
 
-/// How far back each read of the database looks before the newest revocation already seen:
-/// a revocation stamped by a transaction (or a clock) that lagged this much is still found.
-pub const REVOCATION_OVERLAP: Duration = Duration::seconds(60);
+/// Kept beyond a session's last token's expiry: instances' clocks may differ by this much.
+pub const CLOCK_MARGIN: Duration = Duration::minutes(5);
 
 /// The revoked sessions whose access tokens may still be unexpired.
 #[derive(Debug, Default)]
@@ -26,41 +26,48 @@ pub struct RevokedSessions {
 struct Inner {
     /// Each revoked session, and until when its tokens must be refused.
     until: HashMap<FamilyId, DateTime<Utc>>,
-    /// The latest revocation time read so far.
-    newest: Option<DateTime<Utc>>,
+    /// The access counter value up to which every revocation has been read.
+    seen: Option<i64>,
 }
 
 impl RevokedSessions {
     /// True when the session was revoked (and its tokens might still look valid).
     pub fn contains(&self, family: FamilyId) -> bool {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        // An empty set (the usual case) costs one uncontended read lock.
-        !inner.until.is_empty() && inner.until.contains_key(&family)
+        inner.until.contains_key(&family)
     }
 
-    /// Where the next read of the database starts: just before the newest revocation seen,
-    /// or, before any, far enough back to cover every token still unexpired at `now`.
-    pub fn read_from(&self, now: DateTime<Utc>, keep: Duration) -> DateTime<Utc> {
+    /// Where the next read of the database starts: after the counter value already read up
+    /// to, or, on the first look, far enough back in time to cover every token still
+    /// unexpired at `now` (tokens live `keep`).
+    pub fn read_from(&self, now: DateTime<Utc>, keep: Duration) -> RevokedSince {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        inner.newest.map_or(now - keep, |n| n.min(now)) - REVOCATION_OVERLAP
+        inner.seen.map_or_else(
+            || RevokedSince::Time(now - keep - CLOCK_MARGIN),
+            RevokedSince::Version,
+        )
     }
 
-    /// Adds revocations read from the database and forgets those whose tokens have all
-    /// expired by `now`; a session's tokens are refused until `keep` after its revocation.
+    /// Adds revocations (this process's own, or read from the database) made at their given
+    /// times, and forgets those whose tokens have all expired by `now`; tokens live `keep`.
+    /// `read_up_to` is the counter value the database read covered, when it was one.
     pub fn merge(
         &self,
         revoked: impl IntoIterator<Item = (FamilyId, DateTime<Utc>)>,
+        read_up_to: Option<i64>,
         now: DateTime<Utc>,
         keep: Duration,
     ) {
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
         for (family, at) in revoked {
-            inner.newest = Some(inner.newest.map_or(at, |n| n.max(at)));
-            let until = at + keep + REVOCATION_OVERLAP;
+            let until = at + keep + CLOCK_MARGIN;
             let entry = inner.until.entry(family).or_insert(until);
             *entry = (*entry).max(until);
         }
         inner.until.retain(|_, until| *until > now);
+        if let Some(v) = read_up_to {
+            inner.seen = Some(inner.seen.map_or(v, |s| s.max(v)));
+        }
     }
 }
 
@@ -75,23 +82,34 @@ mod tests {
         let t0 = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
         let (a, b) = (FamilyId::new(), FamilyId::new());
         assert!(!set.contains(a));
-        assert_eq!(set.read_from(t0, keep), t0 - keep - REVOCATION_OVERLAP);
+        assert_eq!(
+            set.read_from(t0, keep),
+            RevokedSince::Time(t0 - keep - CLOCK_MARGIN)
+        );
 
-        set.merge([(a, t0)], t0, keep);
+        // This process's own revocation: no counter value read yet.
+        set.merge([(a, t0)], None, t0, keep);
         assert!(set.contains(a));
         assert!(!set.contains(b));
-        assert_eq!(set.read_from(t0, keep), t0 - REVOCATION_OVERLAP);
+        assert_eq!(
+            set.read_from(t0, keep),
+            RevokedSince::Time(t0 - keep - CLOCK_MARGIN)
+        );
+        // A read of the database up to counter value 7: the next read starts after it.
+        set.merge([(b, t0)], Some(7), t0, keep);
+        assert_eq!(set.read_from(t0, keep), RevokedSince::Version(7));
+        set.merge([], Some(5), t0, keep);
+        assert_eq!(
+            set.read_from(t0, keep),
+            RevokedSince::Version(7),
+            "never backwards"
+        );
 
         // Still refused just before the last token could expire, forgotten after.
-        set.merge(
-            [],
-            t0 + keep + REVOCATION_OVERLAP - Duration::seconds(1),
-            keep,
-        );
-        assert!(set.contains(a));
-        set.merge([], t0 + keep + REVOCATION_OVERLAP, keep);
-        assert!(!set.contains(a));
-        // The watermark stays: the next read does not go back over what was read.
-        assert_eq!(set.read_from(t0 + keep, keep), t0 - REVOCATION_OVERLAP);
+        let end = t0 + keep + CLOCK_MARGIN;
+        set.merge([], None, end - Duration::seconds(1), keep);
+        assert!(set.contains(a) && set.contains(b));
+        set.merge([], None, end, keep);
+        assert!(!set.contains(a) && !set.contains(b));
     }
 }

@@ -363,8 +363,8 @@ where
             .await?;
         let (user_id, family) = match rotation {
             Rotation::Rotated { user_id, family } => (user_id, family),
-            Rotation::Reused { user_id } => {
-                self.sync_revoked_sessions().await?;
+            Rotation::Reused { user_id, family } => {
+                self.ended([family], now);
                 let kind = SecurityEventKind::RefreshReuseDetected;
                 self.record(kind, Some(user_id), None, origin).await?;
                 return Err(RefreshError::InvalidToken);
@@ -374,10 +374,13 @@ where
         let user = match self.repo.user_by_id(user_id).await? {
             Some(u) if u.status == UserStatus::Active => u,
             _ => {
-                self.repo
+                if let Some((_, family)) = self
+                    .repo
                     .revoke_family_of(&self.crypto.digest(&new_secret), now)
-                    .await?;
-                self.sync_revoked_sessions().await?;
+                    .await?
+                {
+                    self.ended([family], now);
+                }
                 return Err(RefreshError::InvalidToken);
             }
         };
@@ -394,12 +397,13 @@ where
 
     /// Ends the session the refresh token belongs to.
     pub async fn logout(&self, secret: &RefreshSecret, origin: &Origin) -> Result<(), Unexpected> {
-        let user = self
+        let now = self.clock.now();
+        let ended = self
             .repo
-            .revoke_family_of(&self.crypto.digest(secret), self.clock.now())
+            .revoke_family_of(&self.crypto.digest(secret), now)
             .await?;
-        if let Some(user) = user {
-            self.sync_revoked_sessions().await?;
+        if let Some((user, family)) = ended {
+            self.ended([family], now);
             self.record(SecurityEventKind::Logout, Some(user), None, origin)
                 .await?;
         }
@@ -421,17 +425,26 @@ where
         self.revoked.contains(session)
     }
 
-    /// Learns the sessions revoked since the last look, by any process. Called after this
-    /// process revokes one, and whenever the shared access counter moves.
-    pub async fn sync_revoked_sessions(&self) -> Result<(), Unexpected> {
+    /// Learns the sessions other processes revoked, up to `counter`: a value of the shared
+    /// access counter read before this call (on a process's first look, and whenever the
+    /// counter moved).
+    pub async fn learn_revocations(&self, counter: i64) -> Result<(), Unexpected> {
         let now = self.clock.now();
         let keep = self.policy.access_ttl;
         let revoked = self
             .repo
             .revoked_sessions(self.revoked.read_from(now, keep))
             .await?;
-        self.revoked.merge(revoked, now, keep);
+        self.revoked.merge(revoked, Some(counter), now, keep);
         Ok(())
+    }
+
+    /// Sessions this process just revoked: their tokens are refused here at once (other
+    /// processes learn of them through the counter).
+    fn ended(&self, families: impl IntoIterator<Item = FamilyId>, at: DateTime<Utc>) {
+        let keep = self.policy.access_ttl;
+        self.revoked
+            .merge(families.into_iter().map(|f| (f, at)), None, at, keep);
     }
 
     pub async fn me(&self, user_id: UserId) -> Result<User, UserError> {
@@ -456,12 +469,13 @@ where
         status: UserStatus,
         origin: &Origin,
     ) -> Result<User, UserError> {
-        let user = self
+        let now = self.clock.now();
+        let (user, ended) = self
             .repo
-            .set_status(user_id, status, self.clock.now())
+            .set_status(user_id, status, now)
             .await?
             .ok_or(UserError::NotFound)?;
-        self.sync_revoked_sessions().await?;
+        self.ended(ended, now);
         let kind = match status {
             UserStatus::Disabled => SecurityEventKind::AccountDisabled,
             UserStatus::Active => SecurityEventKind::AccountEnabled,
@@ -498,15 +512,20 @@ where
                 throttled => ChangePasswordError::Throttled(throttled),
             })?;
         if !self.crypto.verify_password(current, &hash).await? {
+            let kind = SecurityEventKind::PasswordCheckFailed;
+            self.record(kind, Some(user_id), Some(email_key), origin)
+                .await?;
             return Err(ChangePasswordError::WrongPassword);
         }
         self.password_attempt_succeeded(&email_key).await?;
         let new = NewPassword::parse(new, &user.email).map_err(ChangePasswordError::Invalid)?;
         let new_hash = self.crypto.hash(&new).await?;
-        self.repo
-            .set_password(user_id, &new_hash, Some(current_session), self.clock.now())
+        let now = self.clock.now();
+        let ended = self
+            .repo
+            .set_password(user_id, &new_hash, Some(current_session), now)
             .await?;
-        self.sync_revoked_sessions().await?;
+        self.ended(ended, now);
         let kind = SecurityEventKind::PasswordChanged;
         self.record(kind, Some(user_id), None, origin).await?;
         Ok(())

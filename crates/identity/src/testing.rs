@@ -12,23 +12,49 @@ use crate::model::{
     TokenDigest, User, UserStatus,
 };
 use crate::ports::{
-    AccessTokens, Failures, LoginThrottle, PasswordHasher, Rotation, Secrets, SessionRepository,
-    UserRepository,
+    AccessTokens, Failures, LoginThrottle, PasswordHasher, RevokedSince, Rotation, Secrets,
+    SessionRepository, UserRepository,
 };
 
 #[derive(Clone, Debug)]
 struct StoredToken {
     record: RefreshRecord,
     spent: bool,
-    revoked: Option<DateTime<Utc>>,
+    /// When, and the access counter value its revocation set.
+    revoked: Option<(DateTime<Utc>, i64)>,
 }
 
 #[derive(Default)]
 struct State {
+    /// The access counter: moved by every revocation that ends something.
+    access_version: i64,
     users: HashMap<UserId, (User, PasswordHash)>,
     tokens: HashMap<TokenDigest, StoredToken>,
     failures: Vec<(String, Option<String>, DateTime<Utc>)>,
     events: Vec<tenantry_audit::SecurityEvent>,
+}
+
+impl State {
+    /// Revokes the live tokens `which` selects, as the store does: the counter moves once
+    /// when something ends, and the sessions ended are named.
+    fn revoke(&mut self, at: DateTime<Utc>, which: impl Fn(&StoredToken) -> bool) -> Vec<FamilyId> {
+        let version = self.access_version + 1;
+        let mut families: Vec<FamilyId> = Vec::new();
+        for t in self
+            .tokens
+            .values_mut()
+            .filter(|t| t.revoked.is_none() && which(t))
+        {
+            t.revoked = Some((at, version));
+            if !families.contains(&t.record.family) {
+                families.push(t.record.family);
+            }
+        }
+        if !families.is_empty() {
+            self.access_version = version;
+        }
+        families
+    }
 }
 
 /// Users, sessions and the login throttle, in memory.
@@ -110,19 +136,18 @@ impl UserRepository for InMemoryIdentity {
         id: UserId,
         status: UserStatus,
         at: DateTime<Utc>,
-    ) -> Result<Option<User>, Unexpected> {
+    ) -> Result<Option<(User, Vec<FamilyId>)>, Unexpected> {
         let mut s = self.lock();
         let Some((user, _)) = s.users.get_mut(&id) else {
             return Ok(None);
         };
         user.status = status;
         let user = user.clone();
-        if status == UserStatus::Disabled {
-            for t in s.tokens.values_mut().filter(|t| t.record.user_id == id) {
-                t.revoked.get_or_insert(at);
-            }
-        }
-        Ok(Some(user))
+        let revoked = match status {
+            UserStatus::Disabled => s.revoke(at, |t| t.record.user_id == id),
+            UserStatus::Active => Vec::new(),
+        };
+        Ok(Some((user, revoked)))
     }
 
     async fn set_password(
@@ -131,17 +156,14 @@ impl UserRepository for InMemoryIdentity {
         hash: &PasswordHash,
         keep: Option<FamilyId>,
         at: DateTime<Utc>,
-    ) -> Result<(), Unexpected> {
+    ) -> Result<Vec<FamilyId>, Unexpected> {
         let mut s = self.lock();
         if let Some((_, h)) = s.users.get_mut(&id) {
             *h = hash.clone();
         }
-        for t in s.tokens.values_mut() {
-            if t.record.user_id == id && Some(t.record.family) != keep && t.revoked.is_none() {
-                t.revoked = Some(at);
-            }
-        }
-        Ok(())
+        Ok(s.revoke(at, |t| {
+            t.record.user_id == id && Some(t.record.family) != keep
+        }))
     }
 }
 
@@ -171,11 +193,10 @@ impl SessionRepository for InMemoryIdentity {
         };
         if token.spent || token.revoked.is_some() {
             let family = token.record.family;
-            for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
-                t.revoked.get_or_insert(now);
-            }
+            s.revoke(now, |t| t.record.family == family);
             return Ok(Rotation::Reused {
                 user_id: token.record.user_id,
+                family,
             });
         }
         if token.record.expires_at <= now {
@@ -208,7 +229,7 @@ impl SessionRepository for InMemoryIdentity {
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserId>, Unexpected> {
+    ) -> Result<Option<(UserId, FamilyId)>, Unexpected> {
         let mut s = self.lock();
         let Some((family, user)) = s
             .tokens
@@ -217,24 +238,25 @@ impl SessionRepository for InMemoryIdentity {
         else {
             return Ok(None);
         };
-        for t in s.tokens.values_mut().filter(|t| t.record.family == family) {
-            t.revoked.get_or_insert(now);
-        }
-        Ok(Some(user))
+        s.revoke(now, |t| t.record.family == family);
+        Ok(Some((user, family)))
     }
 
     async fn revoked_sessions(
         &self,
-        since: DateTime<Utc>,
+        since: RevokedSince,
     ) -> Result<Vec<(FamilyId, DateTime<Utc>)>, Unexpected> {
         let s = self.lock();
         let mut rows: Vec<_> = s
             .tokens
             .values()
             .filter_map(|t| {
-                t.revoked
-                    .filter(|at| *at >= since)
-                    .map(|at| (t.record.family, at))
+                let (at, version) = t.revoked?;
+                let after = match since {
+                    RevokedSince::Time(since) => at >= since,
+                    RevokedSince::Version(v) => version > v,
+                };
+                after.then_some((t.record.family, at))
             })
             .collect();
         rows.sort_unstable_by_key(|(f, at)| (*f.as_uuid(), *at));

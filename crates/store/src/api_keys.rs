@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use tenantry_identity::{ApiKey, ApiKeyRepository, TokenDigest};
+use tenantry_identity::{ApiKey, ApiKeyRepository, TokenDigest, UserStatus};
 use tenantry_kernel::{ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::db::Db;
@@ -119,16 +119,22 @@ impl Db {
     async fn key_by_prefix(
         &self,
         prefix: &str,
-    ) -> Result<Option<(ApiKey, TokenDigest)>, StoreError> {
-        let row: Option<ApiKeyRow> =
+    ) -> Result<Option<(ApiKey, TokenDigest, bool)>, StoreError> {
+        let row: Option<(ApiKeyRow, String)> =
             tx!(self, read, api_key = prefix.to_owned(), |conn, cross| {
                 Ok(api_keys::unscoped(cross)
+                    .inner_join(users::table.on(users::id.eq(api_keys::created_by)))
                     .filter(api_keys::prefix.eq(prefix))
+                    .select((api_keys::all_columns, users::status))
                     .first(conn)
                     .await
                     .optional()?)
             })?;
-        Ok(row.map(ApiKeyRow::into_parts))
+        Ok(row.map(|(key, status)| {
+            let (key, digest) = key.into_parts();
+            let active = UserStatus::parse(&status) == Some(UserStatus::Active);
+            (key, digest, active)
+        }))
     }
 
     /// Use, not a change: not recorded in the audit trail.
@@ -174,7 +180,7 @@ impl ApiKeyRepository for Db {
     async fn api_key_by_prefix(
         &self,
         prefix: &str,
-    ) -> Result<Option<(ApiKey, TokenDigest)>, Unexpected> {
+    ) -> Result<Option<(ApiKey, TokenDigest, bool)>, Unexpected> {
         Ok(self.key_by_prefix(prefix).await?)
     }
 

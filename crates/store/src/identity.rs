@@ -6,13 +6,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_identity::{
     CreateUserError, DisplayName, Failures, FamilyId, LoginThrottle, PasswordHash, PlatformAdmins,
-    RefreshRecord, Rotation, SessionRepository, TokenDigest, User, UserRepository, UserStatus,
+    RefreshRecord, RevokedSince, Rotation, SessionRepository, TokenDigest, User, UserRepository,
+    UserStatus,
 };
 use tenantry_kernel::{Email, Unexpected, UserId};
 
 use crate::db::Db;
 use crate::error::StoreError;
-use crate::tenancy::bump_access_version;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -68,6 +68,47 @@ pub(crate) use insert_user_row;
 
 /// A refresh token's owner, family and state, as rotation reads it back.
 type TokenState = (DbUuid, DbUuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Revokes the live refresh tokens matching `$filter` (an expression on `refresh_tokens`)
+/// at `$at`, moving the access counter and stamping its new value on them (see the
+/// migration `access_changes`), and evaluates to the sessions revoked. Nothing live: nothing
+/// moves. The UPDATE runs twice: on PostgreSQL, a token a concurrent refresh inserted while
+/// the first statement waited for the old token's row lock is outside that statement's
+/// snapshot, but inside the second's — a refresh racing a logout cannot outlive it.
+macro_rules! revoke_live_tokens {
+    ($conn:ident, $at:expr, $filter:expr) => {{
+        let at: DateTime<Utc> = $at;
+        let live = || {
+            refresh_tokens::table
+                .filter(refresh_tokens::revoked_at.is_null())
+                .filter($filter)
+        };
+        let found: i64 = live().count().get_result($conn).await?;
+        let mut families = std::collections::BTreeSet::new();
+        if found > 0 {
+            let version: i64 = diesel::update(platform_changes::table)
+                .set(platform_changes::access_version.eq(platform_changes::access_version + 1))
+                .returning(platform_changes::access_version)
+                .get_result($conn)
+                .await?;
+            for _ in 0..2 {
+                let revoked: Vec<DbUuid> = diesel::update(live())
+                    .set((
+                        refresh_tokens::revoked_at.eq(Some(at)),
+                        refresh_tokens::revoked_version.eq(Some(version)),
+                    ))
+                    .returning(refresh_tokens::family)
+                    .get_results($conn)
+                    .await?;
+                families.extend(revoked.into_iter().map(|f| f.0));
+            }
+        }
+        families
+            .into_iter()
+            .map(FamilyId::from_uuid)
+            .collect::<Vec<FamilyId>>()
+    }};
+}
 
 /// Failed logins older than this are deleted as new ones arrive.
 const FAILURE_RETENTION: Duration = Duration::days(1);
@@ -139,28 +180,25 @@ impl Db {
         id: UserId,
         status: UserStatus,
         at: DateTime<Utc>,
-    ) -> Result<Option<User>, StoreError> {
+    ) -> Result<Option<(User, Vec<FamilyId>)>, StoreError> {
         let user = DbUuid::from(id);
-        let row: Option<UserRow> = tx!(self, write, tenant = None, |conn| {
+        let done: Option<(UserRow, Vec<FamilyId>)> = tx!(self, write, tenant = None, |conn| {
             let row: Option<UserRow> = diesel::update(users::table.find(user))
                 .set(users::status.eq(status.as_str()))
                 .get_result(conn)
                 .await
                 .optional()?;
-            if row.is_some() && status == UserStatus::Disabled {
-                diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::user_id.eq(user))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set(refresh_tokens::revoked_at.eq(Some(at)))
-                .execute(conn)
-                .await?;
-                bump_access_version!(conn);
-            }
-            Ok(row)
+            let Some(row) = row else { return Ok(None) };
+            let revoked = match status {
+                UserStatus::Disabled => {
+                    revoke_live_tokens!(conn, at, refresh_tokens::user_id.eq(user))
+                }
+                UserStatus::Active => Vec::new(),
+            };
+            Ok(Some((row, revoked)))
         })?;
-        Ok(row.map(UserRow::into_parts).transpose()?.map(|(u, _)| u))
+        done.map(|(row, revoked)| Ok((row.into_parts()?.0, revoked)))
+            .transpose()
     }
 
     async fn update_password(
@@ -169,35 +207,22 @@ impl Db {
         hash: &PasswordHash,
         keep: Option<FamilyId>,
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<FamilyId>, StoreError> {
         let user = DbUuid::from(id);
-        let keep = keep.map(DbUuid::from);
+        // No session to keep: a family id no token has.
+        let keep = DbUuid(keep.map_or_else(uuid::Uuid::nil, |f| *f.as_uuid()));
         tx!(self, write, tenant = None, |conn| {
             diesel::update(users::table.find(user))
                 .set(users::password_hash.eq(&hash.0))
                 .execute(conn)
                 .await?;
-            let live = refresh_tokens::table
-                .filter(refresh_tokens::user_id.eq(user))
-                .filter(refresh_tokens::revoked_at.is_null());
-            let revoked = match keep {
-                Some(family) => {
-                    diesel::update(live.filter(refresh_tokens::family.ne(family)))
-                        .set(refresh_tokens::revoked_at.eq(Some(at)))
-                        .execute(conn)
-                        .await?
-                }
-                None => {
-                    diesel::update(live)
-                        .set(refresh_tokens::revoked_at.eq(Some(at)))
-                        .execute(conn)
-                        .await?
-                }
-            };
-            if revoked > 0 {
-                bump_access_version!(conn);
-            }
-            Ok(())
+            Ok(revoke_live_tokens!(
+                conn,
+                at,
+                refresh_tokens::user_id
+                    .eq(user)
+                    .and(refresh_tokens::family.ne(keep))
+            ))
         })
     }
 
@@ -268,17 +293,11 @@ impl Db {
                 });
             }
             if spent_at.is_some() || revoked_at.is_some() {
-                diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::family.eq(family))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set(refresh_tokens::revoked_at.eq(Some(now)))
-                .execute(conn)
-                .await?;
-                bump_access_version!(conn);
+                // The family is named either way (it may have ended already).
+                let _ = revoke_live_tokens!(conn, now, refresh_tokens::family.eq(family));
                 return Ok(Rotation::Reused {
                     user_id: UserId::from_uuid(user_id.0),
+                    family: FamilyId::from_uuid(family.0),
                 });
             }
             Ok(Rotation::Invalid)
@@ -289,7 +308,7 @@ impl Db {
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserId>, StoreError> {
+    ) -> Result<Option<(UserId, FamilyId)>, StoreError> {
         tx!(self, write, tenant = None, |conn| {
             let found: Option<(DbUuid, DbUuid)> = refresh_tokens::table
                 .find(&digest.0)
@@ -300,31 +319,30 @@ impl Db {
             let Some((family, user)) = found else {
                 return Ok(None);
             };
-            diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::family.eq(family))
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set(refresh_tokens::revoked_at.eq(Some(now)))
-            .execute(conn)
-            .await?;
-            bump_access_version!(conn);
-            Ok(Some(UserId::from_uuid(user.0)))
+            // The family is named either way (it may have ended already).
+            let _ = revoke_live_tokens!(conn, now, refresh_tokens::family.eq(family));
+            Ok(Some((
+                UserId::from_uuid(user.0),
+                FamilyId::from_uuid(family.0),
+            )))
         })
     }
 
-    /// The sessions revoked at or after `since`, with when.
+    /// The sessions revoked since `since`, with when.
     async fn load_revoked_sessions(
         &self,
-        since: DateTime<Utc>,
+        since: RevokedSince,
     ) -> Result<Vec<(FamilyId, DateTime<Utc>)>, StoreError> {
         let rows: Vec<(DbUuid, Option<DateTime<Utc>>)> = run!(self, |conn| {
-            refresh_tokens::table
-                .filter(refresh_tokens::revoked_at.ge(since))
+            let q = refresh_tokens::table
                 .select((refresh_tokens::family, refresh_tokens::revoked_at))
                 .distinct()
-                .load(conn)
-                .await?
+                .into_boxed();
+            let q = match since {
+                RevokedSince::Time(at) => q.filter(refresh_tokens::revoked_at.ge(at)),
+                RevokedSince::Version(v) => q.filter(refresh_tokens::revoked_version.gt(v)),
+            };
+            q.load(conn).await?
         });
         Ok(rows
             .into_iter()
@@ -474,7 +492,7 @@ impl UserRepository for Db {
         id: UserId,
         status: UserStatus,
         at: DateTime<Utc>,
-    ) -> Result<Option<User>, Unexpected> {
+    ) -> Result<Option<(User, Vec<FamilyId>)>, Unexpected> {
         Ok(self.update_status(id, status, at).await?)
     }
 
@@ -484,7 +502,7 @@ impl UserRepository for Db {
         hash: &PasswordHash,
         keep: Option<FamilyId>,
         at: DateTime<Utc>,
-    ) -> Result<(), Unexpected> {
+    ) -> Result<Vec<FamilyId>, Unexpected> {
         Ok(self.update_password(id, hash, keep, at).await?)
     }
 }
@@ -508,13 +526,13 @@ impl SessionRepository for Db {
         &self,
         digest: &TokenDigest,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserId>, Unexpected> {
+    ) -> Result<Option<(UserId, FamilyId)>, Unexpected> {
         Ok(self.revoke_family(digest, now).await?)
     }
 
     async fn revoked_sessions(
         &self,
-        since: DateTime<Utc>,
+        since: RevokedSince,
     ) -> Result<Vec<(FamilyId, DateTime<Utc>)>, Unexpected> {
         Ok(self.load_revoked_sessions(since).await?)
     }

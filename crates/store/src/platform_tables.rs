@@ -71,6 +71,7 @@ diesel::table! {
         expires_at -> DbTime,
         spent_at -> Nullable<DbTime>,
         revoked_at -> Nullable<DbTime>,
+        revoked_version -> Nullable<BigInt>,
     }
 }
 

@@ -171,6 +171,38 @@ backend_tests! {
         assert!(matches!(svc.login("off@example.com", PASSWORD, &Origin::default()).await, Err(LoginError::InvalidCredentials)));
     }
 
+    async fn revocations_are_read_by_counter_value_whatever_their_time(t: &TestDb) {
+        let (svc, clock) = service(t.db());
+        user(&svc, "ann@example.com").await;
+        let a = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
+        let b = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
+        let (_, family_a) = svc.authenticate(&a.access_token).unwrap();
+        let before = t.db().change_versions().await.unwrap().access;
+        // A revocation stamped long before it commits (a slow transaction, a lagging clock).
+        let digest = FakeCrypto::default().digest(&a.refresh_token);
+        let stamped = clock.now() - Duration::hours(1);
+        let ended = t.db().revoke_family_of(&digest, stamped).await.unwrap();
+        assert_eq!(ended.map(|(_, f)| f), Some(family_a));
+        let after = t.db().change_versions().await.unwrap().access;
+        assert_eq!(after, before + 1, "the counter moved once");
+        let read = t.db().revoked_sessions(RevokedSince::Version(before)).await.unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].0, family_a, "found by the counter, not by its time");
+        assert!((read[0].1 - stamped).num_milliseconds().abs() < 1, "with its time");
+        assert!(t.db().revoked_sessions(RevokedSince::Version(after)).await.unwrap().is_empty());
+        // Ending an ended session again moves nothing (no cluster-wide cache flush for free).
+        t.db().revoke_family_of(&digest, clock.now()).await.unwrap();
+        assert_eq!(t.db().change_versions().await.unwrap().access, after);
+        // A password change names the sessions it ended, and stamps them alike.
+        let (_, family_b) = svc.authenticate(&b.access_token).unwrap();
+        let c = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
+        let (_, family_c) = svc.authenticate(&c.access_token).unwrap();
+        let ended = t.db().set_password(user_id(&svc, &c).await, &PasswordHash("fake:x".into()), Some(family_c), clock.now()).await.unwrap();
+        assert_eq!(ended, vec![family_b]);
+        let read = t.db().revoked_sessions(RevokedSince::Version(after)).await.unwrap();
+        assert_eq!(read.iter().map(|(f, _)| *f).collect::<Vec<_>>(), vec![family_b]);
+    }
+
     async fn the_first_signing_key_stored_wins(t: &TestDb) {
         let now = Utc::now();
         let first = t.db().signing_key_or_insert("kid-a", "pem-a", now).await.unwrap();
@@ -178,6 +210,10 @@ backend_tests! {
         let second = t.db().signing_key_or_insert("kid-b", "pem-b", now).await.unwrap();
         assert_eq!(second, first);
     }
+}
+
+async fn user_id(svc: &AuthService<Db, FakeCrypto>, s: &Session) -> tenantry_kernel::UserId {
+    svc.authenticate(&s.access_token).unwrap().0.user_id
 }
 
 fn from(ip: &str) -> tenantry_kernel::Origin {

@@ -7,7 +7,9 @@
 # BENCH_BASELINE=/path/to/an/older/tenantry binary adds an A/B run of the member read: both
 # binaries serve the same kind of data side by side and are measured alternately
 # (BENCH_ROUNDS times each, default 5, alternating which goes first), so the machine's drift
-# cancels out in the ratio of the medians.
+# cancels out: the figure to read is the median of the rounds' ratios. In the A/B run each server has one worker pinned
+# to CPU 0 and wrk has CPU 1 (BENCH_PIN=0 turns that off): on two cores, letting them fight
+# for both made rounds of the same binary differ by ±15 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +29,7 @@ start() {
     mkdir -p "$dir/$name"
     TENANTRY_DATABASE_URL=${4:-sqlite://$dir/$name/bench.db} \
         TENANTRY_BIND=127.0.0.1:$port TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/$name/mail \
-        "$bin" serve &
+        $pin_server "$bin" serve &
     pids+=($!)
     for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 }
@@ -51,6 +53,7 @@ prepare() {
         | sed -E 's/.*"access_token":"([^"]+)".*/\1/'
 }
 
+pin_server="" pin_wrk=""
 duration=${BENCH_SECONDS:-10}
 summary() { # name, wrk output
     local rps p50 p99
@@ -67,7 +70,7 @@ base="http://127.0.0.1:$port"
 start current target/release/tenantry "$port" "${TENANTRY_DATABASE_URL:-}"
 token=$(prepare "$port")
 members() { # base URL, token, seconds
-    wrk -t1 -c16 -d"$3s" --latency -H "Authorization: Bearer $2" -H 'X-Tenant-ID: acme' "$1/api/v1/members"
+    $pin_wrk wrk -t1 -c16 -d"$3s" --latency -H "Authorization: Bearer $2" -H 'X-Tenant-ID: acme' "$1/api/v1/members"
 }
 
 login=$(wrk -t1 -c4 -d"${duration}s" --latency -s bench/login.lua "$base/api/v1/auth/login")
@@ -93,6 +96,9 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
     # Two fresh servers on SQLite, prepared alike (the one above has taken a login storm's
     # writes).
     base_port=$((port + 1)) now_port=$((port + 2))
+    if [ "${BENCH_PIN:-1}" != 0 ]; then
+        pin_server="env TENANTRY_WORKERS=1 taskset -c 0" pin_wrk="taskset -c 1"
+    fi
     start baseline "$BENCH_BASELINE" "$base_port"
     base_token=$(prepare "$base_port")
     start now target/release/tenantry "$now_port"
@@ -114,4 +120,8 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
     done
     b=$(median "${before[@]}") n=$(median "${now[@]}")
     awk -v b="$b" -v n="$n" 'BEGIN {printf "  medians: baseline %.0f, this build %.0f req/s: %+.1f %%\n", b, n, (n / b - 1) * 100}'
+    # Each round's two runs are back to back: their ratio cancels the drift between rounds.
+    ratios=()
+    for i in "${!now[@]}"; do ratios+=("$(awk -v b="${before[$i]}" -v n="${now[$i]}" 'BEGIN {print n / b}')"); done
+    awk -v r="$(median "${ratios[@]}")" 'BEGIN {printf "  median of the rounds'"'"' ratios (this build / baseline): %+.1f %%\n", (r - 1) * 100}'
 fi

@@ -102,7 +102,8 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Names each member-only operation's permission in its description.
+/// Names each member-only operation's permission in its description, and declares the header
+/// that names its tenant.
 struct RoutePermissions;
 
 impl Modify for RoutePermissions {

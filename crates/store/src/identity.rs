@@ -13,6 +13,7 @@ use tenantry_kernel::{Email, Unexpected, UserId};
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::tenancy::bump_access_version;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -86,11 +87,7 @@ macro_rules! revoke_live_tokens {
         let found: i64 = live().count().get_result($conn).await?;
         let mut families = std::collections::BTreeSet::new();
         if found > 0 {
-            let version: i64 = diesel::update(platform_changes::table)
-                .set(platform_changes::access_version.eq(platform_changes::access_version + 1))
-                .returning(platform_changes::access_version)
-                .get_result($conn)
-                .await?;
+            let version = bump_access_version!($conn);
             for _ in 0..2 {
                 let revoked: Vec<DbUuid> = diesel::update(live())
                     .set((

@@ -159,15 +159,18 @@ macro_rules! bump_tenancy_version {
 pub(crate) use bump_tenancy_version;
 
 /// Records, in the same transaction, that access ended somewhere (sessions revoked, a member
-/// removed, a role changed): every instance follows this counter to drop its membership
-/// cache and learn the revoked sessions (see `Db::change_versions`).
+/// removed, a role changed), and evaluates to the counter's new value: every instance
+/// follows this counter to drop its membership cache and learn the revoked sessions (see
+/// `Db::change_versions`).
 macro_rules! bump_access_version {
-    ($conn:ident) => {
-        diesel::update(platform_changes::table)
+    ($conn:ident) => {{
+        let version: i64 = diesel::update(platform_changes::table)
             .set(platform_changes::access_version.eq(platform_changes::access_version + 1))
-            .execute($conn)
+            .returning(platform_changes::access_version)
+            .get_result($conn)
             .await?;
-    };
+        version
+    }};
 }
 pub(crate) use bump_access_version;
 

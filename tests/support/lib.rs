@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
-use tenantry_http::{AppState, HttpConfig, ServerOptions, Shared};
+use tenantry_http::{HttpConfig, ServerOptions, Shared};
 use tenantry_kernel::SystemClock;
 use tenantry_store::testing::TestDb;
 use tenantry_tenancy::BaseDomain;
@@ -27,6 +27,16 @@ pub struct Options {
     pub operator_token: Option<String>,
     /// `smtp://127.0.0.1:<port>` of a test's SMTP sink; files otherwise.
     pub smtp_url: Option<String>,
+    /// The background worker, as `serve` runs it (with quick retries); `None`: no worker.
+    pub worker: Option<tenantry::cli::WorkerArgs>,
+}
+
+/// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
+pub fn test_worker() -> tenantry::cli::WorkerArgs {
+    tenantry::cli::WorkerArgs {
+        job_retry_base_ms: 100,
+        ..tenantry::cli::WorkerArgs::default()
+    }
 }
 
 impl Default for Options {
@@ -35,6 +45,7 @@ impl Default for Options {
             body_limit: 1024 * 1024,
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             smtp_url: None,
+            worker: Some(test_worker()),
         }
     }
 }
@@ -95,13 +106,16 @@ impl TestApp {
             )
             .unwrap(),
         };
-        let shared = Shared::new(AppState::new(
+        let wiring = tenantry::wiring::Wiring::new(
             db,
-            config,
             Arc::new(SystemClock),
             crypto.clone(),
             mailer,
-        ));
+            config,
+        );
+        let shared = Shared::new(wiring.app_state());
+        let worker = options.worker.as_ref().map(|args| wiring.worker(args));
+        let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -114,8 +128,17 @@ impl TestApp {
                     shutdown_timeout_secs: 1,
                 };
                 let server = tenantry_http::server(listener, shared, &options).unwrap();
+                let worker = worker.map(|w| {
+                    actix_web::rt::spawn(w.run(async {
+                        worker_stopped.await.ok();
+                    }))
+                });
                 tx.send(server.handle()).unwrap();
                 server.await.unwrap();
+                drop(stop_worker);
+                if let Some(w) = worker {
+                    w.await.ok();
+                }
             });
         });
         let handle = rx.recv().unwrap();

@@ -179,6 +179,60 @@ pub struct ServeArgs {
         default_value_t = false
     )]
     pub allow_rls_bypass: bool,
+
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+/// The background worker (runs inside `serve` unless `--no-worker`; alone with `worker`).
+#[derive(Clone, Debug, Args)]
+pub struct WorkerArgs {
+    /// Serve the API without running background jobs (run `tenantry worker` elsewhere).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_NO_WORKER",
+        default_value_t = false
+    )]
+    pub no_worker: bool,
+
+    /// Jobs a worker runs at once.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WORKER_CONCURRENCY",
+        default_value_t = 8
+    )]
+    pub worker_concurrency: usize,
+
+    /// First retry delay of a failed job in milliseconds; each retry doubles it (up to an
+    /// hour), with jitter.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_JOB_RETRY_BASE_MS",
+        default_value_t = 5000
+    )]
+    pub job_retry_base_ms: u64,
+
+    /// Seconds a claimed job is held before another worker may run it again (a worker that
+    /// died loses its jobs after this).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_JOB_LEASE_SECS",
+        default_value_t = 60
+    )]
+    pub job_lease_secs: u64,
+
+    /// Days events are kept (the pull API's catch-up window).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_EVENT_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub event_retention_days: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -189,8 +243,10 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the API (runs pending migrations first).
+    /// Serve the API and run the background worker (runs pending migrations first).
     Serve,
+    /// Run only the background worker.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document the server serves at /openapi.json.
@@ -321,5 +377,18 @@ impl Cli {
             LogFormat::Text => builder.try_init(),
         };
         result.map_err(|e| e.to_string())
+    }
+}
+
+impl Default for WorkerArgs {
+    /// The documented defaults.
+    fn default() -> Self {
+        Self {
+            no_worker: false,
+            worker_concurrency: 8,
+            job_retry_base_ms: 5000,
+            job_lease_secs: 60,
+            event_retention_days: 30,
+        }
     }
 }

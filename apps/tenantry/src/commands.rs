@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use tenantry_crypto::{Crypto, SigningKeyMaterial};
-use tenantry_http::{AppState, HttpConfig, ServerOptions, Shared};
+use tenantry_http::{ServerOptions, Shared};
 use tenantry_identity::{AuthPolicy, AuthService, DisplayName};
 use tenantry_kernel::{Clock, Cursor, Email, Limit, PageRequest, SystemClock};
-use tenantry_mail::MailSender;
 use tenantry_onboarding::{Onboard, OnboardingService};
 use tenantry_store::{Db, DbConfig, run_migrations};
 use tenantry_tenancy::{
@@ -19,10 +18,12 @@ use tenantry_tenancy::{
 use crate::cli::{
     AdminCommand, Cli, Command, DbArgs, DomainCommand, MaintenanceCommand, ServeArgs, TenantCommand,
 };
+use crate::wiring::{Wiring, shutdown_signal};
 
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None | Some(Command::Serve) => serve(&cli).await,
+        Some(Command::Worker) => worker(&cli).await,
         Some(Command::Migrate) => migrate(&cli.db).await,
         Some(Command::Openapi) => {
             print!("{}", tenantry_http::openapi_json(&tenantry_http::openapi()));
@@ -37,12 +38,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn base_domain(cli: &Cli) -> Result<BaseDomain> {
+pub(crate) fn base_domain(cli: &Cli) -> Result<BaseDomain> {
     BaseDomain::parse(&cli.base_domain).map_err(|e| anyhow!("TENANTRY_BASE_DOMAIN: {e}"))
 }
 
 /// Opens the pool and applies pending migrations (with the owner's URL when given).
-async fn open_db(args: &DbArgs) -> Result<Db> {
+pub(crate) async fn open_db(args: &DbArgs) -> Result<Db> {
     let mut config = DbConfig::new(args.database_url.clone());
     config.pool_size = args.db_pool_size;
     let db = Db::connect(&config).context("cannot open the database")?;
@@ -81,8 +82,8 @@ async fn migrate(args: &DbArgs) -> Result<()> {
 }
 
 async fn serve(cli: &Cli) -> Result<()> {
-    let base_domain = base_domain(cli)?;
-    let db = open_db(&cli.db).await?;
+    let wiring = Wiring::build(cli).await?;
+    let db = &wiring.db;
     let weaknesses = db
         .rls_weaknesses()
         .await
@@ -100,26 +101,8 @@ async fn serve(cli: &Cli) -> Result<()> {
             "row-level security is not enforced: {why}; TENANTRY_ALLOW_RLS_BYPASS is set"
         );
     }
-    let config = HttpConfig {
-        base_domain,
-        body_limit: cli.serve.body_limit,
-        operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
-        public_url: cli.serve.public_url.clone(),
-    };
-    let mailer = match cli.serve.smtp_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => MailSender::smtp(url, &cli.serve.mail_from)?,
-        None => MailSender::files(&cli.serve.mail_dir, &cli.serve.mail_from)?,
-    };
-    tracing::info!(mail = %mailer.describe(), "outgoing mail");
-    let key = signing_key(&cli.serve, &db).await?;
-    let crypto = Crypto::new(&key, &cli.serve.jwt_issuer).context("cannot set up token signing")?;
-    let shared = Shared::new(AppState::new(
-        db.clone(),
-        config,
-        Arc::new(SystemClock),
-        crypto,
-        mailer,
-    ));
+    tracing::info!(mail = %wiring.mailer.describe(), "outgoing mail");
+    let shared = Shared::new(wiring.app_state());
     let listener = TcpListener::bind(cli.serve.bind)
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
     let options = ServerOptions {
@@ -130,16 +113,36 @@ async fn serve(cli: &Cli) -> Result<()> {
     tenantry_http::catch_up(shared.state())
         .await
         .context("cannot read the revoked sessions")?;
+    // The server and the worker stop on the same signal.
+    let worker = (!cli.serve.worker.no_worker).then(|| {
+        let worker = wiring.worker(&cli.serve.worker);
+        actix_web::rt::spawn(worker.run(shutdown_signal()))
+    });
     let server = tenantry_http::server(listener, shared, &options)?;
     tracing::info!(
         address = %address,
         backend = ?db.backend(),
         base_domain = %cli.base_domain,
+        worker = worker.is_some(),
         "serving: docs at http://{address}/docs/"
     );
     server.await?;
+    if let Some(worker) = worker {
+        worker.await.ok();
+    }
     db.close();
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker(cli: &Cli) -> Result<()> {
+    let wiring = Wiring::build(cli).await?;
+    tracing::info!(mail = %wiring.mailer.describe(), backend = ?wiring.db.backend(), "outgoing mail");
+    wiring
+        .worker(&cli.serve.worker)
+        .run(shutdown_signal())
+        .await;
+    wiring.db.close();
     Ok(())
 }
 
@@ -157,7 +160,7 @@ async fn auth_service(cli: &Cli, db: &Db) -> Result<AuthService<Db, Crypto>> {
     ))
 }
 
-async fn signing_key(serve: &ServeArgs, db: &Db) -> Result<SigningKeyMaterial> {
+pub(crate) async fn signing_key(serve: &ServeArgs, db: &Db) -> Result<SigningKeyMaterial> {
     if let Some(pem) = serve
         .jwt_private_key
         .as_deref()

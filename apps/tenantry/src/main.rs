@@ -1,14 +1,10 @@
-//! The `tenantry` binary: configuration, wiring, and the operator commands. No business
-//! rules live here.
-
-mod cli;
-mod commands;
+//! The `tenantry` binary.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-
-use crate::cli::Cli;
+use tenantry::cli::Cli;
+use tenantry::commands;
 
 #[actix_web::main]
 async fn main() -> ExitCode {

@@ -95,13 +95,13 @@ impl ChainHead {
         &mut self,
         ctx: &TenantCtx,
         at: DateTime<Utc>,
-        records: Vec<ChangeRecord>,
+        records: &[ChangeRecord],
     ) -> Vec<AuditEntry> {
         let at = at.trunc_subsecs(6);
         let actor = ctx.actor();
         let origin = ctx.origin();
         records
-            .into_iter()
+            .iter()
             .map(|r| {
                 let mut entry = AuditEntry {
                     id: AuditEntryId::new(),
@@ -112,9 +112,9 @@ impl ChainHead {
                     actor_id: actor.user_id(),
                     api_key_id: actor.api_key_id(),
                     changes: r.changes_json(),
-                    entity_type: r.entity_type,
-                    entity_id: r.entity_id,
-                    action: r.action,
+                    entity_type: r.entity_type.clone(),
+                    entity_id: r.entity_id.clone(),
+                    action: r.action.clone(),
                     request_id: origin.request_id.clone(),
                     ip: origin.ip.clone(),
                     user_agent: origin.user_agent.clone(),
@@ -210,8 +210,8 @@ mod tests {
         let mut out = vec![];
         for i in 0..n {
             let mut log = ChangeLog::new();
-            log.event("thing", i.to_string(), "poked", [("n", json!(i))]);
-            out.extend(head.seal(&ctx, Utc::now(), log.into_records()));
+            log.note("thing", i.to_string(), "poked", [("n", json!(i))]);
+            out.extend(head.seal(&ctx, Utc::now(), log.records()));
         }
         out
     }

@@ -3,20 +3,26 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use tenantry_jobs::Job;
 
 /// An entity whose changes are recorded. [`Audited::audit_fields`] is what the audit trail
-/// shows (usually [`serialized`] of the entity); fields named in [`Audited::REDACTED`]
-/// (secrets, digests) never reach a record.
+/// shows (usually [`serialized`] of the entity), [`Audited::event_object`] what an event
+/// carries (the object as the API returns it); fields named in [`Audited::REDACTED`]
+/// (secrets, digests) reach neither.
 pub trait Audited {
-    /// The entity type as recorded, e.g. `product`.
+    /// The entity type as the audit trail records it, e.g. `product`.
     const ENTITY: &'static str;
+    /// The first part of its event types (`product` → `product.created`).
+    const EVENT_PREFIX: &'static str = Self::ENTITY;
     /// Fields left out of every record.
     const REDACTED: &'static [&'static str] = &[];
     /// The id as recorded.
     fn audit_id(&self) -> String;
     /// The entity's fields as a JSON object.
     fn audit_fields(&self) -> Value;
+    /// The entity as the API returns it: an event's `data.object`.
+    fn event_object(&self) -> Value;
 }
 
 /// The `Serialize` form of an entity: the usual [`Audited::audit_fields`].
@@ -25,8 +31,8 @@ pub fn serialized<T: Serialize>(entity: &T) -> Value {
         .unwrap_or_else(|e| serde_json::json!({ "serialization_error": e.to_string() }))
 }
 
-/// Actions the pipeline records; security events use their own names (see
-/// [`ChangeLog::event`]).
+/// The generic actions; domain crates name their own (`revoked`, `accepted`…) beside their
+/// entities. Security notes use their own names (see [`ChangeLog::note`]).
 pub mod actions {
     pub const CREATED: &str = "created";
     pub const UPDATED: &str = "updated";
@@ -47,6 +53,17 @@ pub struct ChangeRecord {
     pub entity_id: String,
     pub action: String,
     pub changes: BTreeMap<String, FieldChange>,
+    /// The event consumers see, for a change of data (none for a security note).
+    pub event: Option<EventRecord>,
+}
+
+/// A change as an event: `<entity>.<action>` with the object and, for an update, the old
+/// values of the fields that changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRecord {
+    pub event_type: String,
+    pub object: Value,
+    pub previous_attributes: Option<Map<String, Value>>,
 }
 
 impl ChangeRecord {
@@ -56,10 +73,29 @@ impl ChangeRecord {
     }
 }
 
-/// The changes of one transaction, in the order they happened.
+/// The changes of one transaction, in the order they happened, and the jobs they ask for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChangeLog {
     records: Vec<ChangeRecord>,
+    jobs: Vec<Job>,
+}
+
+fn object<T: Audited>(entity: &T) -> Value {
+    let mut object = entity.event_object();
+    if let Value::Object(map) = &mut object {
+        for secret in T::REDACTED {
+            map.remove(*secret);
+        }
+    }
+    object
+}
+
+fn event<T: Audited>(action: &str, entity: &T) -> EventRecord {
+    EventRecord {
+        event_type: format!("{}.{action}", T::EVENT_PREFIX),
+        object: object(entity),
+        previous_attributes: None,
+    }
 }
 
 fn fields<T: Audited>(entity: &T) -> BTreeMap<String, Value> {
@@ -91,7 +127,14 @@ impl ChangeLog {
                 )
             })
             .collect();
-        self.push(T::ENTITY, new.audit_id(), actions::CREATED, changes);
+        let event = event(actions::CREATED, new);
+        self.push(
+            T::ENTITY,
+            new.audit_id(),
+            actions::CREATED,
+            changes,
+            Some(event),
+        );
     }
 
     /// Records the fields that differ; an update that changed nothing records nothing.
@@ -126,7 +169,16 @@ impl ChangeLog {
             );
         }
         if !changes.is_empty() {
-            self.push(T::ENTITY, new.audit_id(), action, changes);
+            let mut event = event(action, new);
+            let before = object(old);
+            if let (Value::Object(before), Value::Object(after)) = (before, &event.object) {
+                let previous = before
+                    .into_iter()
+                    .filter(|(k, v)| after.get(k) != Some(v))
+                    .collect();
+                event.previous_attributes = Some(previous);
+            }
+            self.push(T::ENTITY, new.audit_id(), action, changes, Some(event));
         }
     }
 
@@ -143,12 +195,19 @@ impl ChangeLog {
                 )
             })
             .collect();
-        self.push(T::ENTITY, old.audit_id(), actions::DELETED, changes);
+        let event = event(actions::DELETED, old);
+        self.push(
+            T::ENTITY,
+            old.audit_id(),
+            actions::DELETED,
+            changes,
+            Some(event),
+        );
     }
 
-    /// A security event tied to the tenant (permission denied, invitation sent…): `details`
-    /// are recorded as new values.
-    pub fn event(
+    /// A security note tied to the tenant (permission denied…): audited, not an event;
+    /// `details` are recorded as new values.
+    pub fn note(
         &mut self,
         entity_type: &str,
         entity_id: impl Into<String>,
@@ -167,7 +226,12 @@ impl ChangeLog {
                 )
             })
             .collect();
-        self.push(entity_type, entity_id.into(), action, changes);
+        self.push(entity_type, entity_id.into(), action, changes, None);
+    }
+
+    /// Asks for `job` to run in this tenant once the transaction commits.
+    pub fn enqueue(&mut self, job: Job) {
+        self.jobs.push(job);
     }
 
     fn push(
@@ -176,17 +240,20 @@ impl ChangeLog {
         entity_id: String,
         action: &str,
         changes: BTreeMap<String, FieldChange>,
+        event: Option<EventRecord>,
     ) {
         self.records.push(ChangeRecord {
             entity_type: entity_type.to_owned(),
             entity_id,
             action: action.to_owned(),
             changes,
+            event,
         });
     }
 
+    /// Nothing recorded and no job asked for.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.records.is_empty() && self.jobs.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -197,12 +264,18 @@ impl ChangeLog {
         &self.records
     }
 
-    pub fn into_records(self) -> Vec<ChangeRecord> {
-        self.records
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+
+    /// The records and the jobs.
+    pub fn into_parts(self) -> (Vec<ChangeRecord>, Vec<Job>) {
+        (self.records, self.jobs)
     }
 
     pub fn extend(&mut self, other: ChangeLog) {
         self.records.extend(other.records);
+        self.jobs.extend(other.jobs);
     }
 }
 
@@ -225,6 +298,9 @@ mod tests {
             self.id.to_string()
         }
         fn audit_fields(&self) -> Value {
+            serialized(self)
+        }
+        fn event_object(&self) -> Value {
             serialized(self)
         }
     }
@@ -267,6 +343,28 @@ mod tests {
             serde_json::from_str::<Value>(&log.records()[0].changes_json()).ok(),
             Some(json!({"name": {"old": "a", "new": "b"}}))
         );
+    }
+
+    #[test]
+    fn changes_are_events_with_the_object_and_previous_values_but_no_secret() {
+        let mut log = ChangeLog::new();
+        log.created(&thing("a", "x"));
+        log.updated(&thing("a", "x"), &thing("b", "y"));
+        log.deleted(&thing("b", "y"));
+        log.note("access", "7", "denied", [("why", json!("no"))]);
+        let events: Vec<_> = log.records().iter().map(|r| r.event.clone()).collect();
+        let e = |i: usize| events[i].clone().unwrap();
+        assert_eq!(e(0).event_type, "thing.created");
+        assert_eq!(e(0).object, json!({"id": 7, "name": "a"}));
+        assert_eq!(e(0).previous_attributes, None);
+        assert_eq!(e(1).event_type, "thing.updated");
+        assert_eq!(e(1).object, json!({"id": 7, "name": "b"}));
+        assert_eq!(
+            e(1).previous_attributes.map(Value::Object),
+            Some(json!({"name": "a"}))
+        );
+        assert_eq!(e(2).event_type, "thing.deleted");
+        assert_eq!(events[3], None, "a security note is not an event");
     }
 
     #[test]

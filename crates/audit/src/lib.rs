@@ -12,12 +12,14 @@
 
 mod chain;
 mod change;
+mod events;
 mod ports;
 mod security;
 mod service;
 
 pub use chain::{AuditEntry, ChainHead, Verification, Verifier};
-pub use change::{Audited, ChangeLog, ChangeRecord, FieldChange, actions, serialized};
+pub use change::{Audited, ChangeLog, ChangeRecord, EventRecord, FieldChange, actions, serialized};
+pub use events::{Event, EventActor, EventData, EventFilter, EventRepository, EventTypePattern};
 pub use ports::{AuditFilter, AuditRepository, SecurityEventFilter, SecurityLog};
 pub use security::{SecurityEvent, SecurityEventKind};
 pub use service::AuditService;

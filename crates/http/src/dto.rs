@@ -522,13 +522,24 @@ pub struct InvitationView {
     pub invited_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    /// Whether the e-mail went out (`resend` tries again with a new link).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mailed: Option<bool>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Where the e-mail stands: `pending` (queued or being retried), `sent`, or `failed`
+    /// after every attempt (`resend` tries again with a new link).
+    pub delivery: DeliveryDto,
 }
 
-impl InvitationView {
-    pub fn new(i: &tenantry_identity::Invitation, mailed: Option<bool>) -> Self {
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryDto {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl From<&tenantry_identity::Invitation> for InvitationView {
+    fn from(i: &tenantry_identity::Invitation) -> Self {
+        use tenantry_identity::Delivery;
         Self {
             id: *i.id.as_uuid(),
             email: i.email.as_str().to_owned(),
@@ -536,7 +547,13 @@ impl InvitationView {
             invited_by: *i.invited_by.as_uuid(),
             created_at: i.created_at,
             expires_at: i.expires_at,
-            mailed,
+            accepted_at: i.accepted_at,
+            revoked_at: i.revoked_at,
+            delivery: match i.delivery {
+                Delivery::Pending => DeliveryDto::Pending,
+                Delivery::Sent => DeliveryDto::Sent,
+                Delivery::Failed => DeliveryDto::Failed,
+            },
         }
     }
 }

@@ -308,7 +308,7 @@ async fn record_refusal(
 /// permission for.
 async fn record_denial(state: &AppState, ctx: &TenantCtx, needed: Permission, route: &str) {
     let mut log = tenantry_audit::ChangeLog::new();
-    log.event(
+    log.note(
         "route",
         route,
         "permission_denied",
@@ -321,7 +321,7 @@ async fn record_denial(state: &AppState, ctx: &TenantCtx, needed: Permission, ro
 /// Records in a key's own tenant's audit trail that the key was presented and refused.
 async fn key_denied(state: &AppState, ctx: &TenantCtx, key: ApiKeyId, reason: &str, route: &str) {
     let mut log = tenantry_audit::ChangeLog::new();
-    log.event(
+    log.note(
         "api_key",
         key.to_string(),
         "api_key_denied",

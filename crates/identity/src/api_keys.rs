@@ -254,4 +254,19 @@ impl tenantry_audit::Audited for ApiKey {
             "revoked_at": self.revoked_at,
         })
     }
+
+    /// As the API lists it (never the secret, which no `ApiKey` holds).
+    fn event_object(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "permissions": self.permissions,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "last_used_at": self.last_used_at,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        })
+    }
 }

@@ -1,5 +1,10 @@
 //! Invitations: a member asks someone (by e-mail) to join the tenant with a role. The token
 //! is 256 random bits, stored as a digest, valid 7 days, usable once.
+//!
+//! The e-mail goes out from a job queued in the invitation's transaction, never inside the
+//! request. The job mints the link's token when it sends (so no token is ever stored, not
+//! even in the queue): each attempt that fails leaves no working link behind, and a resend
+//! or a retry replaces the previous link.
 
 use std::future::Future;
 
@@ -28,6 +33,49 @@ pub struct Invitation {
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub delivery: Delivery,
+}
+
+/// Where an invitation's e-mail stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued, or being retried.
+    Pending,
+    Sent,
+    /// Every attempt failed; `resend` tries again.
+    Failed,
+}
+
+impl Delivery {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "sent" => Some(Self::Sent),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Actions recorded for an invitation's changes besides `created` (event types
+/// `invitation.revoked`, `invitation.resent`, `invitation.accepted`).
+pub mod invitation_actions {
+    pub const REVOKED: &str = "revoked";
+    pub const RESENT: &str = "resent";
+    pub const ACCEPTED: &str = "accepted";
+}
+
+/// The job that mails an invitation.
+pub const fn mail_job(id: InvitationId) -> tenantry_jobs::Job {
+    tenantry_jobs::Job::InvitationMail { invitation_id: id }
 }
 
 /// What the invitee may see before accepting: nothing more.
@@ -80,7 +128,8 @@ pub trait Mailer: Clone + Send + Sync + 'static {
 }
 
 pub trait InvitationRepository: Clone + Send + Sync + 'static {
-    /// Stores the invitation and its token digest; earlier pending invitations of the same
+    /// Stores the invitation with a placeholder digest (no link works until the mail job
+    /// mints one) and queues its [`mail_job`]; earlier pending invitations of the same
     /// e-mail to this tenant are revoked in the same transaction.
     fn create_invitation(
         &self,
@@ -96,7 +145,8 @@ pub trait InvitationRepository: Clone + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<Invitation>, Unexpected>> + Send;
 
-    /// Gives a pending invitation a new token and expiry (the old token stops working).
+    /// Gives a pending invitation a new (placeholder) digest and expiry, so the old link stops
+    /// working, sets its delivery pending and queues its [`mail_job`].
     fn renew_invitation(
         &self,
         ctx: &TenantCtx,
@@ -105,6 +155,25 @@ pub trait InvitationRepository: Clone + Send + Sync + 'static {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<Invitation>, Unexpected>> + Send;
+
+    /// For the mail job: gives the invitation the digest of the link about to be mailed and
+    /// returns it with the names the mail shows — `None` when it is no longer pending
+    /// (accepted, revoked or expired at `now`). Not a change anyone audits.
+    fn invitation_for_mail(
+        &self,
+        ctx: &TenantCtx,
+        id: InvitationId,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<InvitationPreview>, Unexpected>> + Send;
+
+    /// Records where the invitation's e-mail stands.
+    fn set_invitation_delivery(
+        &self,
+        ctx: &TenantCtx,
+        id: InvitationId,
+        delivery: Delivery,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 
     /// Revokes a pending invitation; false when there is none with this id here.
     fn revoke_invitation(
@@ -134,7 +203,7 @@ pub trait InvitationRepository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Invitation, InvitationError>> + Send;
 }
 
-/// Invitations, with the e-mail sent after the invitation is stored.
+/// Invitations, and the delivery of their e-mail (run by the mail job).
 #[derive(Clone)]
 pub struct InvitationService<R, C, M> {
     repo: R,
@@ -142,12 +211,6 @@ pub struct InvitationService<R, C, M> {
     secrets: C,
     mailer: M,
     public_url: String,
-}
-
-/// A created or renewed invitation and whether its e-mail went out.
-pub struct Issued {
-    pub invitation: Invitation,
-    pub mailed: bool,
 }
 
 impl<R, C, M> InvitationService<R, C, M>
@@ -181,65 +244,81 @@ where
         format!("{}/accept-invitation?token={}", self.public_url, token.0)
     }
 
+    /// Stores the invitation and queues its e-mail (delivery `pending`).
     pub async fn invite(
         &self,
         ctx: &TenantCtx,
         inviter: &User,
-        tenant_name: &str,
         email: Email,
-        role: (RoleId, &str),
-    ) -> Result<Issued, InvitationError> {
+        role: RoleId,
+    ) -> Result<Invitation, InvitationError> {
         let now = self.auth.now();
-        let token = self.secrets.refresh_secret();
         let invitation = Invitation {
             id: InvitationId::new(),
             tenant_id: ctx.tenant_id(),
             email,
-            role_id: role.0,
+            role_id: role,
             invited_by: inviter.id,
             created_at: now,
             expires_at: now + Duration::days(INVITATION_TTL_DAYS),
             accepted_at: None,
             revoked_at: None,
+            delivery: Delivery::Pending,
         };
         self.repo
-            .create_invitation(ctx, &invitation, &self.secrets.digest(&token))
+            .create_invitation(ctx, &invitation, &self.unusable_digest())
             .await?;
-        let mailed = self
-            .mail(
-                &invitation,
-                &token,
-                tenant_name,
-                inviter.display_name.as_str(),
-                role.1,
-            )
-            .await;
-        Ok(Issued { invitation, mailed })
+        Ok(invitation)
     }
 
-    async fn mail(
+    /// A digest no token has: what an invitation holds until its mail job mints the link.
+    fn unusable_digest(&self) -> TokenDigest {
+        self.secrets.digest(&self.secrets.refresh_secret())
+    }
+
+    /// The mail job: mints the link, mails it, records the delivery. Nothing to do (`Ok`)
+    /// when the invitation is no longer pending. A failed send is an error (the job is
+    /// retried); after the `last_attempt` the delivery is recorded as failed.
+    pub async fn deliver(
         &self,
-        inv: &Invitation,
-        token: &RefreshSecret,
-        tenant: &str,
-        inviter: &str,
-        role: &str,
-    ) -> bool {
+        ctx: &TenantCtx,
+        id: InvitationId,
+        last_attempt: bool,
+    ) -> Result<(), Unexpected> {
+        let now = self.auth.now();
+        let token = self.secrets.refresh_secret();
+        let Some(preview) = self
+            .repo
+            .invitation_for_mail(ctx, id, &self.secrets.digest(&token), now)
+            .await?
+        else {
+            return Ok(());
+        };
+        let inv = &preview.invitation;
+        let (tenant, inviter) = (&preview.tenant_name, &preview.inviter_name);
         let mail = OutgoingMail {
             to: inv.email.clone(),
             subject: format!("{inviter} invited you to {tenant}"),
             text: format!(
-                "{inviter} invited you to join {tenant} as {role}.\n\nAccept the invitation:\n{}\n\nThe link works once and expires on {}.\n",
-                self.accept_link(token),
+                "{inviter} invited you to join {tenant} as {}.\n\nAccept the invitation:\n{}\n\nThe link works once and expires on {}.\n",
+                preview.role_name,
+                self.accept_link(&token),
                 inv.expires_at.format("%Y-%m-%d %H:%M UTC"),
             ),
         };
         match self.mailer.send(&mail).await {
-            Ok(()) => true,
+            Ok(()) => {
+                self.repo
+                    .set_invitation_delivery(ctx, id, Delivery::Sent)
+                    .await
+            }
             Err(e) => {
-                // The invitation stands; `resend` tries again with a new link.
-                tracing::warn!(error = %e, invitation = %inv.id, "could not send the invitation e-mail");
-                false
+                if last_attempt {
+                    self.repo
+                        .set_invitation_delivery(ctx, id, Delivery::Failed)
+                        .await?;
+                }
+                Err(e)
             }
         }
     }
@@ -248,32 +327,24 @@ where
         self.repo.pending_invitations(ctx, self.auth.now()).await
     }
 
-    /// A new token and expiry for a pending invitation, mailed again.
+    /// A new expiry for a pending invitation, and its e-mail queued again with a new link
+    /// (the previous link stops working at once).
     pub async fn resend(
         &self,
         ctx: &TenantCtx,
         id: InvitationId,
-        tenant_name: &str,
-        inviter_name: &str,
-        role_name: &str,
-    ) -> Result<Issued, InvitationError> {
+    ) -> Result<Invitation, InvitationError> {
         let now = self.auth.now();
-        let token = self.secrets.refresh_secret();
-        let invitation = self
-            .repo
+        self.repo
             .renew_invitation(
                 ctx,
                 id,
-                &self.secrets.digest(&token),
+                &self.unusable_digest(),
                 now + Duration::days(INVITATION_TTL_DAYS),
                 now,
             )
             .await?
-            .ok_or(InvitationError::NotFound)?;
-        let mailed = self
-            .mail(&invitation, &token, tenant_name, inviter_name, role_name)
-            .await;
-        Ok(Issued { invitation, mailed })
+            .ok_or(InvitationError::NotFound)
     }
 
     pub async fn revoke(&self, ctx: &TenantCtx, id: InvitationId) -> Result<(), InvitationError> {
@@ -377,6 +448,21 @@ impl tenantry_audit::Audited for Invitation {
             "expires_at": self.expires_at,
             "accepted_at": self.accepted_at,
             "revoked_at": self.revoked_at,
+        })
+    }
+
+    /// As the API lists it (with where its e-mail stands).
+    fn event_object(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "email": self.email.as_str(),
+            "role_id": self.role_id,
+            "invited_by": self.invited_by,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "accepted_at": self.accepted_at,
+            "revoked_at": self.revoked_at,
+            "delivery": self.delivery.as_str(),
         })
     }
 }

@@ -79,6 +79,19 @@ impl TenantCtx {
         }
     }
 
+    /// The context a background job runs in: its tenant, acting as the system, its origin
+    /// naming the job (`job:<id>`, where a request would show its request id).
+    pub fn for_job(tenant_id: TenantId, job: crate::ids::JobId) -> Self {
+        Self {
+            tenant_id,
+            actor: Actor::System,
+            origin: Arc::new(Origin {
+                request_id: Some(format!("job:{job}")),
+                ..Origin::default()
+            }),
+        }
+    }
+
     pub const fn tenant_id(&self) -> TenantId {
         self.tenant_id
     }

@@ -101,6 +101,14 @@ id_type!(
     /// Identifies a task of a project.
     TaskId
 );
+id_type!(
+    /// Identifies an event of a tenant (`product.created`…), as consumers see it.
+    EventId
+);
+id_type!(
+    /// Identifies a background job.
+    JobId
+);
 
 #[cfg(test)]
 mod tests {

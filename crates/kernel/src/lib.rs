@@ -16,8 +16,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Actor, Origin, TenantCtx};
 pub use error::Unexpected;
 pub use ids::{
-    ApiKeyId, AuditEntryId, DomainId, InvitationId, ProductId, ProjectId, RoleId, SecurityEventId,
-    TaskId, TenantId, UserId,
+    ApiKeyId, AuditEntryId, DomainId, EventId, InvitationId, JobId, ProductId, ProjectId, RoleId,
+    SecurityEventId, TaskId, TenantId, UserId,
 };
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub use quota::{QuotaError, QuotaGate, Unlimited};

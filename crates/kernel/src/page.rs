@@ -20,6 +20,9 @@ pub struct Limit(u32);
 pub struct InvalidLimit;
 
 impl Limit {
+    /// The largest page.
+    pub const MAX: Self = Self(MAX_LIMIT);
+
     pub fn parse(n: u32) -> Result<Self, InvalidLimit> {
         if (1..=MAX_LIMIT).contains(&n) {
             Ok(Self(n))

@@ -209,6 +209,22 @@ impl tenantry_audit::Audited for Product {
             "updated_at": self.updated_at,
         })
     }
+
+    /// As the API returns it.
+    fn event_object(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "sku": self.sku,
+            "description": self.description,
+            "price_minor": self.price.minor(),
+            "currency": self.price.currency(),
+            "status": self.status,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
 }
 
 /// A product to create: every field already valid.

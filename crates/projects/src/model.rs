@@ -65,6 +65,10 @@ impl tenantry_audit::Audited for Project {
     fn audit_fields(&self) -> serde_json::Value {
         tenantry_audit::serialized(self)
     }
+
+    fn event_object(&self) -> serde_json::Value {
+        tenantry_audit::serialized(self)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -91,6 +95,10 @@ impl tenantry_audit::Audited for Task {
     }
 
     fn audit_fields(&self) -> serde_json::Value {
+        tenantry_audit::serialized(self)
+    }
+
+    fn event_object(&self) -> serde_json::Value {
         tenantry_audit::serialized(self)
     }
 }

@@ -197,10 +197,23 @@ impl tenantry_audit::Audited for Role {
             "system_role": self.system.map(SystemRole::name),
         })
     }
+
+    /// As the API returns it.
+    fn event_object(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name.as_str(),
+            "permissions": self.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            "system": self.system.is_some(),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
 }
 
 impl tenantry_audit::Audited for Membership {
     const ENTITY: &'static str = "membership";
+    const EVENT_PREFIX: &'static str = "member";
 
     fn audit_id(&self) -> String {
         self.user_id.to_string()
@@ -211,6 +224,16 @@ impl tenantry_audit::Audited for Membership {
             "user_id": self.user_id,
             "role_id": self.role_id,
             "status": self.status.as_str(),
+        })
+    }
+
+    /// The membership (the member list adds the person's profile and the role's name).
+    fn event_object(&self) -> serde_json::Value {
+        serde_json::json!({
+            "user_id": self.user_id,
+            "role_id": self.role_id,
+            "status": self.status.as_str(),
+            "created_at": self.created_at,
         })
     }
 }

@@ -137,14 +137,14 @@ impl Db {
         }))
     }
 
-    /// Use, not a change: not recorded in the audit trail.
+    /// Use, not a change: nothing is logged, so no audit entry and no event.
     async fn touch_key(
         &self,
         ctx: &TenantCtx,
         id: ApiKeyId,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        tx!(self, write, tenant = Some(ctx.tenant_id()), |conn| {
+        mutate!(self, ctx, |conn, _log| {
             diesel::update(api_keys::of(ctx).filter(api_keys::id.eq(DbUuid::from(id))))
                 .set(api_keys::last_used_at.eq(Some(at)))
                 .execute(conn)

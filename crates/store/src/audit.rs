@@ -15,6 +15,7 @@ use tenantry_kernel::{
 
 use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
+use crate::pipeline::{Change, Sink};
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -60,30 +61,25 @@ impl From<EntryRow> for AuditEntry {
     }
 }
 
-/// Seals a change log into the tenant's chain inside the caller's transaction.
-pub(crate) trait AuditAppend {
-    fn append_changes(
-        &mut self,
-        ctx: &TenantCtx,
-        log: ChangeLog,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
-}
+/// The audit chain sink: seals a change's records into the tenant's chain.
+pub(crate) struct AuditChain;
 
-/// One body for both backends' [`AuditAppend`]: lock the tenant's chain head (a row lock on
+/// One body for both backends' [`AuditChain`]: lock the tenant's chain head (a row lock on
 /// PostgreSQL; SQLite write transactions are already serialised), seal, insert, advance.
 macro_rules! append_changes_body {
-    ($conn:ident, $ctx:ident, $log:ident, $rows:ident) => {{
-        if $log.is_empty() {
+    ($conn:ident, $change:ident, $rows:ident) => {{
+        if $change.records.is_empty() {
             return Ok(());
         }
+        let ctx = $change.ctx;
         let head = || {
-            diesel::update(audit_heads::of($ctx))
+            diesel::update(audit_heads::of(ctx))
                 .set(audit_heads::seq.eq(audit_heads::seq))
                 .returning((audit_heads::seq, audit_heads::hash))
         };
         let mut found: Option<(i64, String)> = head().get_result($conn).await.optional()?;
         if found.is_none() {
-            audit_heads::insert($ctx, (audit_heads::seq.eq(0_i64), audit_heads::hash.eq("")))
+            audit_heads::insert(ctx, (audit_heads::seq.eq(0_i64), audit_heads::hash.eq("")))
                 .on_conflict_do_nothing()
                 .execute($conn)
                 .await?;
@@ -91,11 +87,11 @@ macro_rules! append_changes_body {
         }
         let (seq, hash) = found.unwrap_or_default();
         let mut chain = ChainHead { seq, hash };
-        let entries = chain.seal($ctx, Utc::now(), $log.into_records());
+        let entries = chain.seal(ctx, $change.at, &$change.records);
         insert_rows!(
             $rows,
             audit_entries,
-            $ctx,
+            ctx,
             entries,
             |e| (
                 audit_entries::seq.eq(e.seq),
@@ -116,7 +112,7 @@ macro_rules! append_changes_body {
             ),
             $conn
         );
-        diesel::update(audit_heads::of($ctx))
+        diesel::update(audit_heads::of(ctx))
             .set((
                 audit_heads::seq.eq(chain.seq),
                 audit_heads::hash.eq(&chain.hash),
@@ -127,19 +123,20 @@ macro_rules! append_changes_body {
     }};
 }
 
-impl AuditAppend for diesel_async::AsyncPgConnection {
-    async fn append_changes(&mut self, ctx: &TenantCtx, log: ChangeLog) -> Result<(), StoreError> {
+impl Sink<diesel_async::AsyncPgConnection> for AuditChain {
+    async fn accept(
+        conn: &mut diesel_async::AsyncPgConnection,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
         use crate::schema::pg::*;
-        let conn = self;
-        append_changes_body!(conn, ctx, log, many)
+        append_changes_body!(conn, change, many)
     }
 }
 
-impl AuditAppend for SqliteConn {
-    async fn append_changes(&mut self, ctx: &TenantCtx, log: ChangeLog) -> Result<(), StoreError> {
+impl Sink<SqliteConn> for AuditChain {
+    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<(), StoreError> {
         use crate::schema::sqlite::*;
-        let conn = self;
-        append_changes_body!(conn, ctx, log, each)
+        append_changes_body!(conn, change, each)
     }
 }
 

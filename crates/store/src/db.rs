@@ -99,6 +99,13 @@ enum Pools {
 #[derive(Clone)]
 pub struct Db {
     pools: Pools,
+    /// Wakes this process's workers when a commit queued jobs (other instances hear a
+    /// PostgreSQL notification).
+    jobs_queued: std::sync::Arc<tokio::sync::Notify>,
+    /// For the PostgreSQL listener connection of the workers.
+    url: std::sync::Arc<str>,
+    /// Whether this process's job listener runs.
+    listener_started: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 // Lives on the stack for one query; boxing the larger variant would allocate per query.
@@ -143,7 +150,32 @@ impl Db {
                 Pools::Sqlite(build_pool(manager, config)?)
             }
         };
-        Ok(Self { pools })
+        Ok(Self {
+            pools,
+            jobs_queued: std::sync::Arc::default(),
+            url: config.url.as_str().into(),
+            listener_started: std::sync::Arc::default(),
+        })
+    }
+
+    /// After a commit that queued `jobs` jobs: wakes a waiting worker of this process.
+    pub(crate) fn jobs_committed(&self, jobs: usize) {
+        if jobs > 0 {
+            self.jobs_queued.notify_waiters();
+            self.jobs_queued.notify_one();
+        }
+    }
+
+    pub(crate) fn jobs_queued(&self) -> &tokio::sync::Notify {
+        &self.jobs_queued
+    }
+
+    pub(crate) fn listener_started(&self) -> &std::sync::atomic::AtomicBool {
+        &self.listener_started
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn backend(&self) -> Backend {
@@ -435,17 +467,22 @@ macro_rules! run {
     }};
 }
 
-/// Runs `$body` in one transaction. `tenant = Some(id)` scopes it to a tenant: on PostgreSQL
-/// `app.tenant_id` is set first, so row-level security applies. `user = id`, `invitation =
+/// Runs `$body` in one transaction. `read, tenant = Some(id)` scopes a read to a tenant: on
+/// PostgreSQL `app.tenant_id` is set first, so row-level security applies (`tenant = None`:
+/// platform tables only). `write, platform` writes platform tables; a tenant write goes
+/// through the mutation pipeline (`mutate!`, in `pipeline.rs`), never through here. `user = id`, `invitation =
 /// digest` and `api_key = prefix` scope it to one person's rows, one invitation or one key
 /// (their own PostgreSQL policies) and hand the body a [`CrossTenant`] capability as its
 /// second argument — the only way to reach tenant-owned tables before a tenant is known.
 /// `write` transactions on SQLite start with `BEGIN IMMEDIATE` (take the write lock up front,
 /// waiting on `busy_timeout`, rather than failing when a read turns into a write).
 macro_rules! tx {
-    ($db:expr, $mode:ident, tenant = $tenant:expr, |$conn:ident| $body:expr) => {{
+    ($db:expr, read, tenant = $tenant:expr, |$conn:ident| $body:expr) => {{
         let tenant: Option<tenantry_kernel::TenantId> = $tenant;
-        tx!(@scoped $db, $mode, $crate::db::Scope::from(tenant), |$conn| $body)
+        tx!(@scoped $db, read, $crate::db::Scope::from(tenant), |$conn| $body)
+    }};
+    ($db:expr, write, platform, |$conn:ident| $body:expr) => {{
+        tx!(@scoped $db, write, $crate::db::Scope::Platform, |$conn| $body)
     }};
     ($db:expr, $mode:ident, user = $user:expr, |$conn:ident, $cross:ident| $body:expr) => {{
         tx!(@cross $db, $mode, $crate::db::Scope::User($user), |$conn, $cross| $body)
@@ -505,33 +542,6 @@ macro_rules! tx {
         $pooled
             .transaction::<_, $crate::error::StoreError, _>(async |$conn| $body)
             .await
-    }};
-}
-
-/// The mutation pipeline: runs `$body` in a write transaction of the context's tenant with an
-/// empty [`tenantry_audit::ChangeLog`] `$log`; whatever the body records there is sealed into
-/// the tenant's audit chain in the same transaction, after the body and before the commit.
-/// Every change of tenant-owned data goes through here (an early `return` in the body still
-/// records what was logged).
-macro_rules! mutate {
-    ($db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {{
-        let ctx: &tenantry_kernel::TenantCtx = $ctx;
-        tx!(@scoped $db, write, $crate::db::Scope::Tenant(ctx.tenant_id()), |$conn| {
-            audited!($conn, ctx, |$log| $body)
-        })
-    }};
-}
-
-/// The mutation pipeline's part inside the transaction: `$body` with an empty ChangeLog
-/// `$log`, sealed into `$ctx`'s audit chain after it. For the one write that learns its
-/// tenant inside the transaction (accepting an invitation); everything else uses [`mutate!`].
-macro_rules! audited {
-    ($conn:ident, $ctx:expr, |$log:ident| $body:expr) => {{
-        let mut $log = tenantry_audit::ChangeLog::new();
-        let out: Result<_, $crate::error::StoreError> = async { $body }.await;
-        let out = out?;
-        $crate::audit::AuditAppend::append_changes($conn, $ctx, $log).await?;
-        Ok(out)
     }};
 }
 

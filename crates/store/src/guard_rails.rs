@@ -35,6 +35,10 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
     ("signing_keys", "the token-signing key of the platform"),
     ("platform_admins", "the operator's staff"),
     (
+        "jobs",
+        "the queue workers claim across tenants; a row holds ids, never tenant data",
+    ),
+    (
         "security_events",
         "account events without a tenant (platform security log)",
     ),

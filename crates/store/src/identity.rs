@@ -112,7 +112,7 @@ const FAILURE_RETENTION: Duration = Duration::days(1);
 
 impl Db {
     async fn insert_user(&self, user: &User, hash: &PasswordHash) -> Result<(), StoreError> {
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             insert_user_row!(conn, user, hash);
             Ok(())
         })
@@ -148,7 +148,7 @@ impl Db {
     }
 
     async fn update_last_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             diesel::update(users::table.find(DbUuid::from(id)))
                 .set(users::last_login_at.eq(Some(at)))
                 .execute(conn)
@@ -162,7 +162,7 @@ impl Db {
         id: UserId,
         name: &DisplayName,
     ) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = tx!(self, write, tenant = None, |conn| {
+        let row: Option<UserRow> = tx!(self, write, platform, |conn| {
             Ok(diesel::update(users::table.find(DbUuid::from(id)))
                 .set(users::display_name.eq(name.as_str()))
                 .get_result(conn)
@@ -179,7 +179,7 @@ impl Db {
         at: DateTime<Utc>,
     ) -> Result<Option<(User, Vec<FamilyId>)>, StoreError> {
         let user = DbUuid::from(id);
-        let done: Option<(UserRow, Vec<FamilyId>)> = tx!(self, write, tenant = None, |conn| {
+        let done: Option<(UserRow, Vec<FamilyId>)> = tx!(self, write, platform, |conn| {
             let row: Option<UserRow> = diesel::update(users::table.find(user))
                 .set(users::status.eq(status.as_str()))
                 .get_result(conn)
@@ -208,7 +208,7 @@ impl Db {
         let user = DbUuid::from(id);
         // No session to keep: a family id no token has.
         let keep = DbUuid(keep.map_or_else(uuid::Uuid::nil, |f| *f.as_uuid()));
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             diesel::update(users::table.find(user))
                 .set(users::password_hash.eq(&hash.0))
                 .execute(conn)
@@ -224,7 +224,7 @@ impl Db {
     }
 
     async fn insert_refresh_token(&self, r: &RefreshRecord) -> Result<(), StoreError> {
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             diesel::insert_into(refresh_tokens::table)
                 .values((
                     refresh_tokens::digest.eq(&r.digest.0),
@@ -246,7 +246,7 @@ impl Db {
         new_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Rotation, StoreError> {
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             // Spending is one conditional UPDATE: of two concurrent refreshes with the same
             // token exactly one wins; the other is a reuse.
             let spent = diesel::update(
@@ -306,7 +306,7 @@ impl Db {
         digest: &TokenDigest,
         now: DateTime<Utc>,
     ) -> Result<Option<(UserId, FamilyId)>, StoreError> {
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             let found: Option<(DbUuid, DbUuid)> = refresh_tokens::table
                 .find(&digest.0)
                 .select((refresh_tokens::family, refresh_tokens::user_id))
@@ -378,7 +378,7 @@ impl Db {
     ) -> Result<(), StoreError> {
         let id = DbUuid(uuid::Uuid::now_v7());
         let cutoff = at - FAILURE_RETENTION;
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             diesel::insert_into(login_failures::table)
                 .values((
                     login_failures::id.eq(id),
@@ -396,7 +396,7 @@ impl Db {
     }
 
     async fn delete_failures(&self, email_key: &str) -> Result<(), StoreError> {
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             diesel::delete(login_failures::table.filter(login_failures::email_key.eq(email_key)))
                 .execute(conn)
                 .await?;
@@ -413,7 +413,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<(String, String), StoreError> {
         let inserted: Result<(), StoreError> = async {
-            tx!(self, write, tenant = None, |conn| {
+            tx!(self, write, platform, |conn| {
                 diesel::insert_into(signing_keys::table)
                     .values((
                         signing_keys::slot.eq(1),

@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use tenantry_identity::invitation_actions::{ACCEPTED, RESENT, REVOKED};
 use tenantry_identity::{
-    Acceptor, Invitation, InvitationError, InvitationPreview, InvitationRepository, TokenDigest,
+    Acceptor, Delivery, Invitation, InvitationError, InvitationPreview, InvitationRepository,
+    TokenDigest, mail_job,
 };
 use tenantry_kernel::{
     Actor, Email, InvitationId, RoleId, TenantCtx, TenantId, Unexpected, UserId,
@@ -16,11 +18,6 @@ use crate::error::StoreError;
 use crate::identity::insert_user_row;
 use crate::rbac::insert_membership;
 use crate::types::DbUuid;
-
-/// Actions recorded for an invitation's changes besides `created`.
-const REVOKED: &str = "revoked";
-const RESENT: &str = "resent";
-const ACCEPTED: &str = "accepted";
 
 #[derive(Queryable)]
 struct InvitationRow {
@@ -35,6 +32,7 @@ struct InvitationRow {
     expires_at: DateTime<Utc>,
     accepted_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+    delivery: String,
 }
 
 impl TryFrom<InvitationRow> for Invitation {
@@ -52,8 +50,33 @@ impl TryFrom<InvitationRow> for Invitation {
             expires_at: r.expires_at,
             accepted_at: r.accepted_at,
             revoked_at: r.revoked_at,
+            delivery: Delivery::parse(&r.delivery)
+                .ok_or_else(|| StoreError::Corrupt(format!("delivery {:?}", r.delivery)))?,
         })
     }
+}
+
+/// The names an invitation's preview and e-mail show, read in its tenant's scope.
+macro_rules! names_of {
+    ($conn:ident, $ctx:expr, $row:expr) => {{
+        let row: &InvitationRow = $row;
+        let tenant_name: String = tenants::table
+            .find(row.tenant_id)
+            .select(tenants::name)
+            .first($conn)
+            .await?;
+        let inviter: String = users::table
+            .find(row.invited_by)
+            .select(users::display_name)
+            .first($conn)
+            .await?;
+        let role: String = roles::of($ctx)
+            .filter(roles::id.eq(row.role_id))
+            .select(roles::name)
+            .first($conn)
+            .await?;
+        (tenant_name, inviter, role)
+    }};
 }
 
 impl Db {
@@ -95,11 +118,13 @@ impl Db {
                     invitations::token_digest.eq(&digest.0),
                     invitations::created_at.eq(inv.created_at),
                     invitations::expires_at.eq(inv.expires_at),
+                    invitations::delivery.eq(inv.delivery.as_str()),
                 ),
             )
             .execute(conn)
             .await?;
             log.created(inv);
+            log.enqueue(mail_job(inv.id));
             Ok(())
         })
     }
@@ -139,12 +164,60 @@ impl Db {
                 .set((
                     invitations::token_digest.eq(&digest.0),
                     invitations::expires_at.eq(expires_at),
+                    invitations::delivery.eq(Delivery::Pending.as_str()),
                 ))
                 .get_result(conn)
                 .await?;
             let new = Invitation::try_from(row)?;
             log.updated_as(RESENT, &Invitation::try_from(old)?, &new);
+            log.enqueue(mail_job(id));
             Ok(Some(new))
+        })
+    }
+
+    async fn for_mail(
+        &self,
+        ctx: &TenantCtx,
+        id: InvitationId,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<InvitationPreview>, StoreError> {
+        // The link's digest is no change anyone audits: nothing is logged.
+        mutate!(self, ctx, |conn, _log| {
+            let row: Option<InvitationRow> = diesel::update(
+                invitations::of(ctx)
+                    .filter(invitations::id.eq(DbUuid::from(id)))
+                    .filter(invitations::accepted_at.is_null())
+                    .filter(invitations::revoked_at.is_null())
+                    .filter(invitations::expires_at.gt(now)),
+            )
+            .set(invitations::token_digest.eq(&digest.0))
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let (tenant_name, inviter_name, role_name) = names_of!(conn, ctx, &row);
+            Ok(Some(InvitationPreview {
+                invitation: row.try_into()?,
+                tenant_name,
+                inviter_name,
+                role_name,
+            }))
+        })
+    }
+
+    async fn set_delivery(
+        &self,
+        ctx: &TenantCtx,
+        id: InvitationId,
+        delivery: Delivery,
+    ) -> Result<(), StoreError> {
+        mutate!(self, ctx, |conn, _log| {
+            diesel::update(invitations::of(ctx).filter(invitations::id.eq(DbUuid::from(id))))
+                .set(invitations::delivery.eq(delivery.as_str()))
+                .execute(conn)
+                .await?;
+            Ok(())
         })
     }
 
@@ -188,21 +261,8 @@ impl Db {
                 // Now the tenant is known: read the names the invitee may see.
                 conn.rescope(&Scope::Tenant(TenantId::from_uuid(row.tenant_id.0)))
                     .await?;
-                let tenant_name: String = tenants::table
-                    .find(row.tenant_id)
-                    .select(tenants::name)
-                    .first(conn)
-                    .await?;
-                let inviter: String = users::table
-                    .find(row.invited_by)
-                    .select(users::display_name)
-                    .first(conn)
-                    .await?;
-                let role: String = roles::of(&TenantCtx::new(TenantId::from_uuid(row.tenant_id.0)))
-                    .filter(roles::id.eq(row.role_id))
-                    .select(roles::name)
-                    .first(conn)
-                    .await?;
+                let ctx = &TenantCtx::new(TenantId::from_uuid(row.tenant_id.0));
+                let (tenant_name, inviter, role) = names_of!(conn, ctx, &row);
                 Ok(Some((row, tenant_name, inviter, role)))
             })?;
         found
@@ -224,56 +284,61 @@ impl Db {
         now: DateTime<Utc>,
         origin: &tenantry_kernel::Origin,
     ) -> Result<Option<Invitation>, StoreError> {
-        tx!(self, write, invitation = digest.0.clone(), |conn, cross| {
-            let row: Option<InvitationRow> = invitations::unscoped(cross)
-                .filter(invitations::token_digest.eq(&digest.0))
-                .first(conn)
-                .await
-                .optional()?;
-            let Some(row) = row else { return Ok(None) };
-            let tenant = TenantId::from_uuid(row.tenant_id.0);
-            conn.rescope(&Scope::Tenant(tenant)).await?;
-            let user_id = match acceptor {
-                Acceptor::Existing(u) | Acceptor::New { user: u, .. } => u.id,
-            };
-            // From here on the transaction is the invitation's tenant's, acting as the invitee.
-            let ctx = &TenantCtx::new(tenant)
-                .acting_as(Actor::User(user_id))
-                .from_origin(std::sync::Arc::new(origin.clone()));
-            audited!(conn, ctx, |log| {
-                // Spending is one conditional UPDATE: two concurrent accepts cannot both win.
-                let spent = diesel::update(
-                    invitations::of(ctx)
-                        .filter(invitations::id.eq(row.id))
-                        .filter(invitations::accepted_at.is_null())
-                        .filter(invitations::revoked_at.is_null())
-                        .filter(invitations::expires_at.gt(now)),
-                )
-                .set(invitations::accepted_at.eq(Some(now)))
-                .execute(conn)
-                .await?;
-                if spent != 1 {
-                    return Ok(None);
-                }
-                if let Acceptor::New { user, hash } = acceptor {
-                    insert_user_row!(conn, user, hash);
-                }
-                let membership = tenantry_rbac::Membership {
-                    tenant_id: tenant,
-                    user_id,
-                    role_id: RoleId::from_uuid(row.role_id.0),
-                    status: tenantry_rbac::MembershipStatus::Active,
-                    created_at: now,
+        let accepted: Result<(Option<Invitation>, usize), StoreError> =
+            tx!(self, write, invitation = digest.0.clone(), |conn, cross| {
+                let row: Option<InvitationRow> = invitations::unscoped(cross)
+                    .filter(invitations::token_digest.eq(&digest.0))
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(row) = row else { return Ok((None, 0)) };
+                let tenant = TenantId::from_uuid(row.tenant_id.0);
+                conn.rescope(&Scope::Tenant(tenant)).await?;
+                let user_id = match acceptor {
+                    Acceptor::Existing(u) | Acceptor::New { user: u, .. } => u.id,
                 };
-                let old = Invitation::try_from(row)?;
-                let new = Invitation {
-                    accepted_at: Some(now),
-                    ..old.clone()
-                };
-                log.updated_as(ACCEPTED, &old, &new);
-                insert_membership!(conn, log, ctx, &membership);
-                Ok(Some(new))
-            })
+                // From here on the transaction is the invitation's tenant's, acting as the invitee.
+                let ctx = &TenantCtx::new(tenant)
+                    .acting_as(Actor::User(user_id))
+                    .from_origin(std::sync::Arc::new(origin.clone()));
+                audited!(conn, ctx, |log| {
+                    // Spending is one conditional UPDATE: two concurrent accepts cannot both win.
+                    let spent = diesel::update(
+                        invitations::of(ctx)
+                            .filter(invitations::id.eq(row.id))
+                            .filter(invitations::accepted_at.is_null())
+                            .filter(invitations::revoked_at.is_null())
+                            .filter(invitations::expires_at.gt(now)),
+                    )
+                    .set(invitations::accepted_at.eq(Some(now)))
+                    .execute(conn)
+                    .await?;
+                    if spent != 1 {
+                        return Ok(None);
+                    }
+                    if let Acceptor::New { user, hash } = acceptor {
+                        insert_user_row!(conn, user, hash);
+                    }
+                    let membership = tenantry_rbac::Membership {
+                        tenant_id: tenant,
+                        user_id,
+                        role_id: RoleId::from_uuid(row.role_id.0),
+                        status: tenantry_rbac::MembershipStatus::Active,
+                        created_at: now,
+                    };
+                    let old = Invitation::try_from(row)?;
+                    let new = Invitation {
+                        accepted_at: Some(now),
+                        ..old.clone()
+                    };
+                    log.updated_as(ACCEPTED, &old, &new);
+                    insert_membership!(conn, log, ctx, &membership);
+                    Ok(Some(new))
+                })
+            });
+        accepted.map(|(invitation, jobs)| {
+            self.jobs_committed(jobs);
+            invitation
         })
     }
 }
@@ -305,6 +370,25 @@ impl InvitationRepository for Db {
         _now: DateTime<Utc>,
     ) -> Result<Option<Invitation>, Unexpected> {
         Ok(self.renew(ctx, id, digest, expires_at).await?)
+    }
+
+    async fn invitation_for_mail(
+        &self,
+        ctx: &TenantCtx,
+        id: InvitationId,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<InvitationPreview>, Unexpected> {
+        Ok(self.for_mail(ctx, id, digest, now).await?)
+    }
+
+    async fn set_invitation_delivery(
+        &self,
+        ctx: &TenantCtx,
+        id: InvitationId,
+        delivery: Delivery,
+    ) -> Result<(), Unexpected> {
+        Ok(self.set_delivery(ctx, id, delivery).await?)
     }
 
     async fn revoke_invitation(

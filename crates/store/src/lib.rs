@@ -8,13 +8,17 @@
 
 #[macro_use]
 mod db;
+#[macro_use]
+mod pipeline;
 mod api_keys;
 mod audit;
 mod error;
+mod events;
 #[cfg(feature = "testing")]
 pub mod guard_rails;
 mod identity;
 mod invitations;
+mod jobs;
 mod migrate;
 mod onboarding;
 mod products;

@@ -123,3 +123,24 @@ diesel::table! {
         user_agent -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    jobs (id) {
+        id -> DbId,
+        kind -> Text,
+        tenant_id -> Nullable<DbId>,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        run_at -> DbTime,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<DbTime>,
+        last_error -> Nullable<Text>,
+        dedupe_key -> Nullable<Text>,
+        created_at -> DbTime,
+    }
+}

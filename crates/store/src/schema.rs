@@ -122,6 +122,7 @@ macro_rules! backend_schema {
                 products,
                 projects,
                 tasks,
+                events,
             );
         }
 
@@ -136,7 +137,7 @@ macro_rules! backend_schema {
         tenant_owned!(memberships { user_id, role_id, status, created_at });
         tenant_owned!(invitations {
             id, email, email_normalized, role_id, invited_by, token_digest, created_at,
-            expires_at, accepted_at, revoked_at
+            expires_at, accepted_at, revoked_at, delivery
         });
         tenant_owned!(api_keys {
             id, name, prefix, secret_digest, permissions, created_by, created_at, last_used_at,
@@ -151,6 +152,7 @@ macro_rules! backend_schema {
             id, name, sku, description, price_minor, currency, status, created_by, created_at,
             updated_at
         });
+        tenant_owned!(events { id, event_type, occurred_at, payload });
         tenant_owned!(projects { id, name, description, archived, created_by, created_at, updated_at });
         tenant_owned!(tasks {
             id, project_id, title, notes, is_done, due_date, assignee_id, created_by, created_at,

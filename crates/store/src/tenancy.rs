@@ -303,7 +303,7 @@ impl Db {
     }
 
     async fn update_tenant(&self, t: &Tenant) -> Result<bool, StoreError> {
-        let n = tx!(self, write, tenant = None, |conn| {
+        let n = tx!(self, write, platform, |conn| {
             bump_tenancy_version!(conn);
             Ok(diesel::update(
                 tenants::table
@@ -325,7 +325,7 @@ impl Db {
     }
 
     async fn insert_domain(&self, d: &Domain) -> Result<(), StoreError> {
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             insert_domain!(conn, d);
             Ok(())
         })
@@ -343,7 +343,7 @@ impl Db {
     }
 
     async fn verify_domain(&self, id: DomainId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             bump_tenancy_version!(conn);
             diesel::update(domains::table.find(DbUuid::from(id)))
                 .set((
@@ -361,7 +361,7 @@ impl Db {
         let id = DbUuid::from(id);
         // Clear the old primary first: the partial unique index allows one per tenant at
         // any statement boundary.
-        tx!(self, write, tenant = None, |conn| {
+        tx!(self, write, platform, |conn| {
             bump_tenancy_version!(conn);
             diesel::update(
                 domains::table

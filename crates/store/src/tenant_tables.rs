@@ -60,6 +60,7 @@ diesel::table! {
         expires_at -> DbTime,
         accepted_at -> Nullable<DbTime>,
         revoked_at -> Nullable<DbTime>,
+        delivery -> Text,
     }
 }
 
@@ -168,5 +169,19 @@ diesel::table! {
         created_by -> Nullable<DbId>,
         created_at -> DbTime,
         updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    events (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        #[sql_name = "type"]
+        event_type -> Text,
+        occurred_at -> DbTime,
+        payload -> Text,
     }
 }

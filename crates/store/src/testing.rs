@@ -7,6 +7,7 @@
 
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use tenantry_kernel::TenantCtx;
 use tenantry_kernel::TenantId;
 
 use crate::db::{Db, DbConfig, DbConn};
@@ -279,6 +280,19 @@ impl Db {
             Ok(diesel::sql_query(&sql).get_result(conn).await?)
         })?;
         Ok(c.n)
+    }
+
+    /// A change that records an audit entry, an event and a job through the pipeline and
+    /// then fails: what its rollback leaves behind (nothing).
+    pub async fn change_that_fails(&self, ctx: &TenantCtx) -> Result<(), StoreError> {
+        mutate!(self, ctx, |_conn, log| {
+            log.note("probe", "1", "poked", []);
+            log.enqueue(tenantry_jobs::Job::Probe {
+                delay_ms: 0,
+                fail: false,
+            });
+            Err::<(), _>(StoreError::Corrupt("the change fails after logging".into()))
+        })
     }
 
     /// Starts a read transaction scoped to `tenant` whose statement sleeps `seconds` on the

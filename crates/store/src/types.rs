@@ -63,5 +63,7 @@ db_uuid_from!(
     tenantry_kernel::ProductId,
     tenantry_kernel::ProjectId,
     tenantry_kernel::TaskId,
+    tenantry_kernel::EventId,
+    tenantry_kernel::JobId,
     tenantry_identity::FamilyId
 );

@@ -47,17 +47,11 @@ pub async fn invite(
         )));
     }
     let inviter = state.auth.me(m.user_id).await?;
-    let issued = state
+    let invitation = state
         .invitations
-        .invite(
-            &m.ctx,
-            &inviter,
-            m.tenant.name.as_str(),
-            email,
-            (role.id, role.name.as_str()),
-        )
+        .invite(&m.ctx, &inviter, email, role.id)
         .await?;
-    Ok(HttpResponse::Created().json(InvitationView::new(&issued.invitation, Some(issued.mailed))))
+    Ok(HttpResponse::Created().json(InvitationView::from(&invitation)))
 }
 
 /// Pending invitations, newest first.
@@ -72,10 +66,7 @@ pub async fn list_invitations(
 ) -> Result<web::Json<Vec<InvitationView>>, Problem> {
     let pending = state.invitations.pending(&m.ctx).await?;
     Ok(web::Json(
-        pending
-            .iter()
-            .map(|i| InvitationView::new(i, None))
-            .collect(),
+        pending.iter().map(InvitationView::from).collect(),
     ))
 }
 
@@ -95,29 +86,8 @@ pub async fn resend_invitation(
     path: ApiPath<uuid::Uuid>,
 ) -> Result<web::Json<InvitationView>, Problem> {
     let id = InvitationId::from_uuid(path.into_inner());
-    let pending = state.invitations.pending(&m.ctx).await?;
-    let role_id = pending.iter().find(|i| i.id == id).map(|i| i.role_id);
-    let roles = state.rbac.roles(&m.ctx).await?;
-    let role_name = roles
-        .iter()
-        .find(|r| Some(r.id) == role_id)
-        .map(|r| r.name.as_str().to_owned())
-        .unwrap_or_default();
-    let inviter = state.auth.me(m.user_id).await?;
-    let issued = state
-        .invitations
-        .resend(
-            &m.ctx,
-            id,
-            m.tenant.name.as_str(),
-            inviter.display_name.as_str(),
-            &role_name,
-        )
-        .await?;
-    Ok(web::Json(InvitationView::new(
-        &issued.invitation,
-        Some(issued.mailed),
-    )))
+    let invitation = state.invitations.resend(&m.ctx, id).await?;
+    Ok(web::Json(InvitationView::from(&invitation)))
 }
 
 /// Revoke a pending invitation: its link stops working.

@@ -1,0 +1,128 @@
+//! The composition root: builds every adapter and service once, for the HTTP adapter, the
+//! worker and the commands alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tenantry_crypto::Crypto;
+use tenantry_http::{AppState, HttpConfig};
+use tenantry_identity::{AuthPolicy, AuthService, InvitationService};
+use tenantry_jobs::RetryPolicy;
+use tenantry_kernel::{Clock, SystemClock};
+use tenantry_mail::MailSender;
+use tenantry_store::Db;
+use tenantry_worker::{TenantryJobs, Worker, WorkerConfig};
+
+use crate::cli::{Cli, WorkerArgs};
+use crate::commands::{base_domain, open_db, signing_key};
+
+/// The adapters, built once.
+pub struct Wiring {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub crypto: Crypto,
+    pub mailer: MailSender,
+    pub http: HttpConfig,
+}
+
+/// The worker as the app runs it.
+pub type AppWorker = Worker<Db, TenantryJobs<Db, Crypto, MailSender>>;
+
+impl Wiring {
+    /// Opens the database (applying migrations) and builds every adapter from `cli`.
+    pub async fn build(cli: &Cli) -> Result<Self> {
+        let db = open_db(&cli.db).await?;
+        let http = HttpConfig {
+            base_domain: base_domain(cli)?,
+            body_limit: cli.serve.body_limit,
+            operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
+            public_url: cli.serve.public_url.clone(),
+        };
+        let mailer = match cli.serve.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => MailSender::smtp(url, &cli.serve.mail_from)?,
+            None => MailSender::files(&cli.serve.mail_dir, &cli.serve.mail_from)?,
+        };
+        let key = signing_key(&cli.serve, &db).await?;
+        let crypto =
+            Crypto::new(&key, &cli.serve.jwt_issuer).context("cannot set up token signing")?;
+        Ok(Self::new(db, Arc::new(SystemClock), crypto, mailer, http))
+    }
+
+    /// From adapters built elsewhere (tests build their own database and keys).
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        crypto: Crypto,
+        mailer: MailSender,
+        http: HttpConfig,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            crypto,
+            mailer,
+            http,
+        }
+    }
+
+    /// What the HTTP adapter serves.
+    pub fn app_state(&self) -> AppState {
+        AppState::new(
+            self.db.clone(),
+            self.http.clone(),
+            self.clock.clone(),
+            self.crypto.clone(),
+            self.mailer.clone(),
+        )
+    }
+
+    fn auth(&self) -> AuthService<Db, Crypto> {
+        AuthService::new(
+            self.db.clone(),
+            self.crypto.clone(),
+            self.clock.clone(),
+            AuthPolicy::default(),
+        )
+    }
+
+    /// The background worker.
+    pub fn worker(&self, args: &WorkerArgs) -> AppWorker {
+        let invitations = InvitationService::new(
+            self.db.clone(),
+            self.auth(),
+            self.crypto.clone(),
+            self.mailer.clone(),
+            self.http.public_url.clone(),
+        );
+        let jobs = TenantryJobs::new(
+            invitations,
+            self.db.clone(),
+            self.clock.clone(),
+            chrono::Duration::days(i64::from(args.event_retention_days.max(1))),
+        );
+        let mut config = WorkerConfig::new(args.worker_concurrency);
+        config.lease = Duration::from_secs(args.job_lease_secs.max(1));
+        config.retry = RetryPolicy {
+            base: Duration::from_millis(args.job_retry_base_ms.max(1)),
+            ..RetryPolicy::default()
+        };
+        Worker::new(self.db.clone(), jobs, self.clock.clone(), config)
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen for shutdown signals");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

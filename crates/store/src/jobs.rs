@@ -1,0 +1,564 @@
+//! The job queue: the pipeline's job sink (tenant jobs, written in the transaction that asks
+//! for them) and the [`JobQueue`] adapter workers run.
+//!
+//! Claiming differs per backend, as an explicit two-arm part ([`PickJobs`]): PostgreSQL picks
+//! with `FOR UPDATE SKIP LOCKED` (concurrent workers skip each other's rows instead of
+//! waiting), SQLite inside its `BEGIN IMMEDIATE` write transaction (one writer at a time).
+//! Workers wait on PostgreSQL `LISTEN tenantry_jobs` (one listener connection per process,
+//! reconnecting with backoff) and on commits of this process; polling is only a backstop.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tenantry_jobs::{
+    ClaimedJob, JobFilter, JobInfo, JobPayload, JobQueue, JobState, KindCount, NewJob,
+    OperatorError, QueueSummary,
+};
+use tenantry_kernel::{JobId, TenantId, Unexpected};
+
+use crate::db::{Db, SqliteConn};
+use crate::error::StoreError;
+use crate::pipeline::{Change, Sink};
+use crate::types::DbUuid;
+
+/// The PostgreSQL notification channel of the queue.
+const CHANNEL: &str = "tenantry_jobs";
+
+/// The job sink: the jobs a change asks for, in its tenant, queued in its transaction.
+pub(crate) struct JobOutbox;
+
+macro_rules! insert_job {
+    ($conn:ident, $job:expr, $tenant:expr, $now:expr) => {{
+        let job: &NewJob = $job;
+        diesel::insert_into(jobs::table)
+            .values((
+                jobs::id.eq(DbUuid::from(job.id)),
+                jobs::kind.eq(job.job.kind()),
+                jobs::tenant_id.eq($tenant.map(DbUuid::from)),
+                jobs::payload.eq(job.payload_json()),
+                jobs::state.eq(JobState::Queued.as_str()),
+                jobs::attempts.eq(0),
+                jobs::max_attempts.eq(i32::try_from(job.job.max_attempts()).unwrap_or(i32::MAX)),
+                jobs::run_at.eq(job.run_at),
+                jobs::dedupe_key.eq(&job.dedupe_key),
+                jobs::created_at.eq($now),
+            ))
+            .on_conflict_do_nothing()
+            .execute($conn)
+            .await?
+    }};
+}
+
+macro_rules! job_sink_body {
+    ($conn:ident, $change:ident) => {{
+        let tenant = Some($change.ctx.tenant_id());
+        for job in &$change.jobs {
+            let new = NewJob::now(tenant, job.clone(), $change.at);
+            insert_job!($conn, &new, tenant, $change.at);
+        }
+        Ok::<_, StoreError>(!$change.jobs.is_empty())
+    }};
+}
+
+impl Sink<diesel_async::AsyncPgConnection> for JobOutbox {
+    async fn accept(
+        conn: &mut diesel_async::AsyncPgConnection,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
+        use crate::schema::pg::*;
+        if job_sink_body!(conn, change)? {
+            notify(conn).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink<SqliteConn> for JobOutbox {
+    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<(), StoreError> {
+        use crate::schema::sqlite::*;
+        job_sink_body!(conn, change)?;
+        Ok(())
+    }
+}
+
+/// Delivered to every listener when the transaction commits (and never if it rolls back).
+async fn notify(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), StoreError> {
+    diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Queued and due, or running with an ended lease.
+macro_rules! runnable {
+    ($now:expr) => {
+        jobs::state
+            .eq(JobState::Queued.as_str())
+            .and(jobs::run_at.le($now))
+            .or(jobs::state
+                .eq(JobState::Running.as_str())
+                .and(jobs::locked_until.lt($now)))
+    };
+}
+
+/// The two-arm part of claiming: ids of up to `max` runnable jobs, oldest first.
+trait PickJobs {
+    fn pick(
+        &mut self,
+        now: DateTime<Utc>,
+        max: i64,
+    ) -> impl std::future::Future<Output = Result<Vec<DbUuid>, StoreError>> + Send;
+}
+
+impl PickJobs for diesel_async::AsyncPgConnection {
+    async fn pick(&mut self, now: DateTime<Utc>, max: i64) -> Result<Vec<DbUuid>, StoreError> {
+        use crate::schema::pg::*;
+        Ok(jobs::table
+            .select(jobs::id)
+            .filter(runnable!(now))
+            .order(jobs::run_at.asc())
+            .limit(max)
+            .for_update()
+            .skip_locked()
+            .load(self)
+            .await?)
+    }
+}
+
+impl PickJobs for SqliteConn {
+    async fn pick(&mut self, now: DateTime<Utc>, max: i64) -> Result<Vec<DbUuid>, StoreError> {
+        use crate::schema::sqlite::*;
+        Ok(jobs::table
+            .select(jobs::id)
+            .filter(runnable!(now))
+            .order(jobs::run_at.asc())
+            .limit(max)
+            .load(self)
+            .await?)
+    }
+}
+
+#[derive(Queryable)]
+struct ClaimRow {
+    id: DbUuid,
+    tenant_id: Option<DbUuid>,
+    kind: String,
+    payload: String,
+    attempts: i32,
+    max_attempts: i32,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+impl From<ClaimRow> for ClaimedJob {
+    fn from(r: ClaimRow) -> Self {
+        ClaimedJob {
+            id: JobId::from_uuid(r.id.0),
+            tenant_id: r.tenant_id.map(|t| TenantId::from_uuid(t.0)),
+            payload: JobPayload::parse(&r.kind, &r.payload),
+            attempt: u32::try_from(r.attempts).unwrap_or(0),
+            max_attempts: u32::try_from(r.max_attempts).unwrap_or(1),
+            lease_until: r.locked_until.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Queryable)]
+struct JobRow {
+    id: DbUuid,
+    kind: String,
+    tenant_id: Option<DbUuid>,
+    payload: String,
+    state: String,
+    attempts: i32,
+    max_attempts: i32,
+    run_at: DateTime<Utc>,
+    _locked_by: Option<String>,
+    _locked_until: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    _dedupe_key: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<JobRow> for JobInfo {
+    type Error = StoreError;
+
+    fn try_from(r: JobRow) -> Result<Self, StoreError> {
+        Ok(JobInfo {
+            id: JobId::from_uuid(r.id.0),
+            state: JobState::parse(&r.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("job state {:?}", r.state)))?,
+            kind: r.kind,
+            tenant_id: r.tenant_id.map(|t| TenantId::from_uuid(t.0)),
+            payload: r.payload,
+            attempts: u32::try_from(r.attempts).unwrap_or(0),
+            max_attempts: u32::try_from(r.max_attempts).unwrap_or(1),
+            run_at: r.run_at,
+            created_at: r.created_at,
+            last_error: r.last_error,
+        })
+    }
+}
+
+fn chrono_after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Db {
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        max: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let until = chrono_after(now, lease);
+        let rows: Vec<ClaimRow> = tx!(self, write, platform, |conn| {
+            // A lease that ended during the last attempt: the job is dead, not run again.
+            diesel::update(
+                jobs::table
+                    .filter(jobs::state.eq(JobState::Running.as_str()))
+                    .filter(jobs::locked_until.lt(now))
+                    .filter(jobs::attempts.ge(jobs::max_attempts)),
+            )
+            .set((
+                jobs::state.eq(JobState::Dead.as_str()),
+                jobs::last_error.eq("the worker stopped during the last attempt (lease ended)"),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+            let ids = conn.pick(now, i64::from(max)).await?;
+            if ids.is_empty() {
+                return Ok(vec![]);
+            }
+            Ok(diesel::update(jobs::table.filter(jobs::id.eq_any(ids)))
+                .set((
+                    jobs::state.eq(JobState::Running.as_str()),
+                    jobs::attempts.eq(jobs::attempts + 1),
+                    jobs::locked_by.eq(worker),
+                    jobs::locked_until.eq(until),
+                ))
+                .returning((
+                    jobs::id,
+                    jobs::tenant_id,
+                    jobs::kind,
+                    jobs::payload,
+                    jobs::attempts,
+                    jobs::max_attempts,
+                    jobs::locked_until,
+                ))
+                .get_results(conn)
+                .await?)
+        })?;
+        let mut claimed: Vec<ClaimedJob> = rows.into_iter().map(ClaimedJob::from).collect();
+        claimed.sort_by_key(|j| j.id);
+        Ok(claimed)
+    }
+
+    async fn finish_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        outcome: Option<(&str, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError> {
+        tx!(self, write, platform, |conn| {
+            let held = jobs::table
+                .filter(jobs::id.eq(DbUuid::from(id)))
+                .filter(jobs::state.eq(JobState::Running.as_str()))
+                .filter(jobs::locked_by.eq(worker));
+            match outcome {
+                None => diesel::delete(held).execute(conn).await?,
+                Some((error, Some(at))) => {
+                    diesel::update(held)
+                        .set((
+                            jobs::state.eq(JobState::Queued.as_str()),
+                            jobs::run_at.eq(at),
+                            jobs::last_error.eq(Some(error)),
+                            jobs::locked_by.eq(None::<String>),
+                            jobs::locked_until.eq(None::<DateTime<Utc>>),
+                        ))
+                        .execute(conn)
+                        .await?
+                }
+                Some((error, None)) => {
+                    diesel::update(held)
+                        .set((
+                            jobs::state.eq(JobState::Dead.as_str()),
+                            jobs::last_error.eq(Some(error)),
+                            jobs::locked_by.eq(None::<String>),
+                            jobs::locked_until.eq(None::<DateTime<Utc>>),
+                        ))
+                        .execute(conn)
+                        .await?
+                }
+            };
+            Ok(())
+        })
+    }
+
+    async fn release_job(&self, id: JobId, worker: &str) -> Result<(), StoreError> {
+        let now = Utc::now();
+        tx!(self, write, platform, |conn| {
+            diesel::update(
+                jobs::table
+                    .filter(jobs::id.eq(DbUuid::from(id)))
+                    .filter(jobs::state.eq(JobState::Running.as_str()))
+                    .filter(jobs::locked_by.eq(worker)),
+            )
+            .set((
+                jobs::state.eq(JobState::Queued.as_str()),
+                jobs::attempts.eq(jobs::attempts - 1),
+                jobs::run_at.eq(now),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+            Ok(())
+        })?;
+        self.jobs_committed(1);
+        Ok(())
+    }
+
+    async fn enqueue_job(&self, job: &NewJob) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let inserted = match self.conn().await? {
+            crate::db::DbConn::Pg(mut pooled) => {
+                use crate::schema::pg::*;
+                let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+                // One statement, so no transaction; NOTIFY after it (a worker that wakes
+                // early finds the row already committed).
+                let n = insert_job!(conn, job, job.tenant_id, now);
+                if n > 0 {
+                    notify(conn).await?;
+                }
+                n
+            }
+            crate::db::DbConn::Sqlite(mut pooled) => {
+                use crate::schema::sqlite::*;
+                let conn: &mut SqliteConn = &mut pooled;
+                insert_job!(conn, job, job.tenant_id, now)
+            }
+        };
+        self.jobs_committed(inserted);
+        Ok(inserted > 0)
+    }
+
+    async fn load_jobs(&self, f: &JobFilter) -> Result<Vec<JobInfo>, StoreError> {
+        let rows: Vec<JobRow> = tx!(self, read, tenant = None, |conn| {
+            let mut q = jobs::table.into_boxed();
+            if let Some(s) = f.state {
+                q = q.filter(jobs::state.eq(s.as_str()));
+            }
+            if let Some(k) = &f.kind {
+                q = q.filter(jobs::kind.eq(k.clone()));
+            }
+            Ok(q.order((jobs::created_at.asc(), jobs::id.asc()))
+                .limit(i64::from(f.limit.clamp(1, 1000)))
+                .load(conn)
+                .await?)
+        })?;
+        rows.into_iter().map(JobInfo::try_from).collect()
+    }
+
+    async fn load_summary(&self, now: DateTime<Utc>) -> Result<QueueSummary, StoreError> {
+        let (counts, oldest, dead): (
+            Vec<(String, String, i64)>,
+            Option<DateTime<Utc>>,
+            Vec<JobRow>,
+        ) = tx!(self, read, tenant = None, |conn| {
+            let counts = jobs::table
+                .group_by((jobs::kind, jobs::state))
+                .select((jobs::kind, jobs::state, diesel::dsl::count_star()))
+                .order((jobs::kind.asc(), jobs::state.asc()))
+                .load(conn)
+                .await?;
+            let oldest = jobs::table
+                .filter(jobs::state.eq(JobState::Queued.as_str()))
+                .filter(jobs::run_at.le(now))
+                .select(jobs::run_at)
+                .order(jobs::run_at.asc())
+                .first(conn)
+                .await
+                .optional()?;
+            let dead = jobs::table
+                .filter(jobs::state.eq(JobState::Dead.as_str()))
+                .order((jobs::created_at.desc(), jobs::id.desc()))
+                .limit(100)
+                .load(conn)
+                .await?;
+            Ok((counts, oldest, dead))
+        })?;
+        Ok(QueueSummary {
+            counts: counts
+                .into_iter()
+                .filter_map(|(kind, state, n)| {
+                    Some(KindCount {
+                        kind,
+                        state: JobState::parse(&state)?,
+                        count: u64::try_from(n).unwrap_or(0),
+                    })
+                })
+                .collect(),
+            oldest_waiting_since: oldest,
+            dead: dead
+                .into_iter()
+                .map(JobInfo::try_from)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// `retry`: a dead job queued again with fresh attempts; `cancel`: a queued or dead job
+    /// removed.
+    async fn operate_on_job(
+        &self,
+        id: JobId,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<Result<JobInfo, OperatorError>, StoreError> {
+        let out = tx!(self, write, platform, |conn| {
+            let row: Option<JobRow> = jobs::table
+                .filter(jobs::id.eq(DbUuid::from(id)))
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(row) = row else {
+                return Ok(Err(OperatorError::NotFound));
+            };
+            let mut info = JobInfo::try_from(row)?;
+            let target = jobs::table.filter(jobs::id.eq(DbUuid::from(id)));
+            match (retry_at, info.state) {
+                (Some(at), JobState::Dead) => {
+                    diesel::update(target)
+                        .set((
+                            jobs::state.eq(JobState::Queued.as_str()),
+                            jobs::attempts.eq(0),
+                            jobs::run_at.eq(at),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    info.state = JobState::Queued;
+                    info.attempts = 0;
+                    info.run_at = at;
+                }
+                (Some(_), state) => return Ok(Err(OperatorError::WrongState(state.as_str()))),
+                (None, JobState::Running) => {
+                    return Ok(Err(OperatorError::WrongState(JobState::Running.as_str())));
+                }
+                (None, _) => {
+                    diesel::delete(target).execute(conn).await?;
+                }
+            }
+            Ok(Ok(info))
+        })?;
+        if retry_at.is_some() && out.is_ok() {
+            self.jobs_committed(1);
+        }
+        Ok(out)
+    }
+
+    /// Starts (once per process) the task that turns PostgreSQL notifications on the queue's
+    /// channel into wake-ups of this process's workers.
+    fn listen_for_jobs(&self) {
+        if self.backend() != crate::db::Backend::Postgres
+            || self.listener_started().swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        let db = self.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match db.listen_once().await {
+                    Ok(()) => backoff = Duration::from_millis(100),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job listener: connection lost; polling until it is back");
+                    }
+                }
+                // Whatever was notified while we were away is found by the next claim.
+                db.jobs_committed(1);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        });
+    }
+
+    async fn listen_once(&self) -> Result<(), StoreError> {
+        use diesel_async::AsyncConnection;
+        use futures_util::StreamExt;
+        let mut conn = diesel_async::AsyncPgConnection::establish(self.url())
+            .await
+            .map_err(|e| StoreError::Connection(e.to_string()))?;
+        diesel::sql_query(format!("LISTEN {CHANNEL}"))
+            .execute(&mut conn)
+            .await?;
+        let mut stream = std::pin::pin!(conn.notifications_stream());
+        while let Some(n) = stream.next().await {
+            n?;
+            self.jobs_committed(1);
+        }
+        Ok(())
+    }
+}
+
+impl JobQueue for Db {
+    async fn enqueue(&self, job: &NewJob) -> Result<bool, Unexpected> {
+        Ok(self.enqueue_job(job).await?)
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        max: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>, Unexpected> {
+        Ok(self.claim_jobs(worker, max, lease, now).await?)
+    }
+
+    async fn complete(&self, id: JobId, worker: &str) -> Result<(), Unexpected> {
+        Ok(self.finish_job(id, worker, None).await?)
+    }
+
+    async fn fail(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), Unexpected> {
+        Ok(self.finish_job(id, worker, Some((error, retry_at))).await?)
+    }
+
+    async fn release(&self, id: JobId, worker: &str) -> Result<(), Unexpected> {
+        Ok(self.release_job(id, worker).await?)
+    }
+
+    async fn wait_for_work(&self, at_most: Duration) {
+        self.listen_for_jobs();
+        let _ = tokio::time::timeout(at_most, self.jobs_queued().notified()).await;
+    }
+
+    async fn queue_summary(&self, now: DateTime<Utc>) -> Result<QueueSummary, Unexpected> {
+        Ok(self.load_summary(now).await?)
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobInfo>, Unexpected> {
+        Ok(self.load_jobs(filter).await?)
+    }
+
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<JobInfo, OperatorError> {
+        self.operate_on_job(id, Some(now))
+            .await
+            .map_err(|e| OperatorError::Unexpected(e.into()))?
+    }
+
+    async fn cancel_job(&self, id: JobId) -> Result<JobInfo, OperatorError> {
+        self.operate_on_job(id, None)
+            .await
+            .map_err(|e| OperatorError::Unexpected(e.into()))?
+    }
+}

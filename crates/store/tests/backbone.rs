@@ -1,0 +1,252 @@
+//! The event backbone against real databases: the pipeline's sinks (events, jobs) share the
+//! change's transaction, and the queue hands each job to one worker at a time. Every test
+//! runs on SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tenantry_audit::{
+    AuditFilter, AuditRepository, EventFilter, EventRepository, EventTypePattern,
+};
+use tenantry_jobs::{Job, JobFilter, JobQueue, JobState, NewJob};
+use tenantry_kernel::{Actor, PageRequest, SystemClock, TenantCtx, Unlimited};
+use tenantry_products::*;
+use tenantry_store::Db;
+use tenantry_store::backend_tests;
+use tenantry_tenancy::{BaseDomain, NoListener, Slug, TenantName, TenantService};
+
+async fn tenant(db: &Db, slug: &str) -> TenantCtx {
+    let svc = TenantService::new(
+        db.clone(),
+        Arc::new(SystemClock),
+        BaseDomain::parse("example.com").unwrap(),
+        Arc::new(NoListener),
+    );
+    let t = svc
+        .create(
+            Slug::parse(slug).unwrap(),
+            TenantName::parse("Acme").unwrap(),
+        )
+        .await
+        .unwrap();
+    TenantCtx::new(t.id).acting_as(Actor::Operator)
+}
+
+fn new_product(sku: &str) -> NewProduct {
+    NewProduct {
+        name: ProductName::parse("Kettle").unwrap(),
+        sku: Sku::parse(sku).unwrap(),
+        description: Description::default(),
+        price: Money::new(1999, Currency::parse("EUR").unwrap()).unwrap(),
+        status: ProductStatus::Active,
+    }
+}
+
+async fn events(db: &Db, ctx: &TenantCtx, filter: EventFilter) -> Vec<tenantry_audit::Event> {
+    db.list_events(ctx, &filter, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+}
+
+fn probe() -> Job {
+    Job::Probe {
+        delay_ms: 0,
+        fail: false,
+    }
+}
+
+backend_tests! {
+    async fn committed_changes_are_events_in_their_transaction_and_rolled_back_ones_leave_nothing(t: &TestDb) {
+        let db = t.db();
+        let ctx = tenant(db, "acme").await;
+        let other = tenant(db, "globex").await;
+        let products = ProductService::new(db.clone(), Unlimited, Arc::new(SystemClock));
+        let p = products.create(&ctx, new_product("K-1")).await.unwrap();
+        let patch = ProductPatch { name: Some(ProductName::parse("Tea kettle").unwrap()), ..ProductPatch::default() };
+        products.update(&ctx, p.id, &patch).await.unwrap();
+        products.delete(&ctx, p.id).await.unwrap();
+
+        let all = events(db, &ctx, EventFilter::default()).await;
+        let types: Vec<&str> = all.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["product.deleted", "product.updated", "product.created", "tenant.created"], "newest first");
+        let created = &all[2];
+        assert_eq!(created.tenant_id, ctx.tenant_id());
+        assert_eq!((created.actor.kind.as_str(), created.actor.id), ("operator", None));
+        assert_eq!(created.data.object["id"], p.id.to_string());
+        assert_eq!(created.data.object["sku"], "K-1");
+        assert_eq!(created.data.object["price_minor"], 1999);
+        assert_eq!(created.data.previous_attributes, None);
+        let updated = &all[1];
+        assert_eq!(updated.data.object["name"], "Tea kettle");
+        let previous = updated.data.previous_attributes.clone().unwrap();
+        assert_eq!(previous["name"], "Kettle");
+        assert!(!previous.contains_key("sku"), "only changed fields: {previous:?}");
+        // Same transaction as the audit entry: same time.
+        let audit = AuditRepository::list(db, &ctx, &AuditFilter::default(), &PageRequest::default()).await.unwrap().items;
+        assert_eq!(audit.iter().find(|a| a.action == "created").unwrap().at, created.occurred_at);
+        assert_eq!(db.event(&ctx, created.id).await.unwrap().as_ref(), Some(created));
+        // Another tenant sees none of it, by list or by id.
+        let theirs = events(db, &other, EventFilter::default()).await;
+        assert_eq!(theirs.len(), 1, "their own tenant.created only");
+        assert_eq!(theirs[0].tenant_id, other.tenant_id());
+        assert_eq!(db.event(&other, created.id).await.unwrap(), None);
+
+        // A change that fails after logging: no audit entry, no event, no job.
+        let before = (
+            t.db().unfiltered_count(Some(ctx.tenant_id()), "audit_entries").await.unwrap(),
+            t.db().unfiltered_count(Some(ctx.tenant_id()), "events").await.unwrap(),
+            t.db().unfiltered_count(None, "jobs").await.unwrap(),
+        );
+        assert!(db.change_that_fails(&ctx).await.is_err());
+        let after = (
+            t.db().unfiltered_count(Some(ctx.tenant_id()), "audit_entries").await.unwrap(),
+            t.db().unfiltered_count(Some(ctx.tenant_id()), "events").await.unwrap(),
+            t.db().unfiltered_count(None, "jobs").await.unwrap(),
+        );
+        assert_eq!(before, after);
+    }
+
+    async fn events_filter_by_type_and_time_and_page_newest_first(t: &TestDb) {
+        let db = t.db();
+        let ctx = tenant(db, "acme").await;
+        let products = ProductService::new(db.clone(), Unlimited, Arc::new(SystemClock));
+        let start = Utc::now() - chrono::Duration::seconds(1);
+        for i in 0..5 {
+            products.create(&ctx, new_product(&format!("S-{i}"))).await.unwrap();
+        }
+        let only = |p: &str| EventFilter { types: Some(EventTypePattern::parse(p).unwrap()), ..EventFilter::default() };
+        assert_eq!(events(db, &ctx, only("product.created")).await.len(), 5);
+        assert_eq!(events(db, &ctx, only("product.*")).await.len(), 5);
+        assert_eq!(events(db, &ctx, only("product.deleted")).await.len(), 0);
+        // The tenant's own creation is evented too (its settings), but is no product.
+        assert!(events(db, &ctx, only("produc.*")).await.is_empty());
+        let later = EventFilter { since: Some(Utc::now() + chrono::Duration::seconds(5)), ..EventFilter::default() };
+        assert!(events(db, &ctx, later).await.is_empty());
+        let window = EventFilter { since: Some(start), until: Some(Utc::now() + chrono::Duration::seconds(5)), ..only("product.*") };
+        assert_eq!(events(db, &ctx, window).await.len(), 5);
+
+        let mut page = PageRequest { limit: tenantry_kernel::Limit::parse(2).unwrap(), after: None };
+        let mut seen = vec![];
+        loop {
+            let p = db.list_events(&ctx, &only("product.*"), &page).await.unwrap();
+            seen.extend(p.items.iter().map(|e| e.id));
+            match p.next_cursor {
+                Some(c) => page.after = Some(tenantry_kernel::Cursor::parse(&c).unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 5);
+        assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+
+        // Retention deletes only what is older than the cut.
+        assert_eq!(db.prune_events(&ctx, start).await.unwrap(), 0);
+        assert!(db.prune_events(&ctx, Utc::now() + chrono::Duration::seconds(5)).await.unwrap() >= 5);
+        assert!(events(db, &ctx, EventFilter::default()).await.is_empty());
+    }
+
+    async fn a_job_is_claimed_retried_declared_dead_retried_by_hand_and_cancelled(t: &TestDb) {
+        let db = t.db();
+        let now = Utc::now();
+        let lease = Duration::from_secs(30);
+        let job = NewJob::now(None, probe(), now);
+        assert!(db.enqueue(&job).await.unwrap());
+        let claimed = db.claim("w1", 10, lease, now).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!((claimed[0].id, claimed[0].attempt, claimed[0].max_attempts), (job.id, 1, 3));
+        assert!(db.claim("w2", 10, lease, now).await.unwrap().is_empty(), "held by w1");
+
+        // A failure with a retry time: not runnable before it.
+        let retry_at = now + chrono::Duration::seconds(10);
+        db.fail(job.id, "w1", "smtp down", Some(retry_at)).await.unwrap();
+        assert!(db.claim("w1", 10, lease, now).await.unwrap().is_empty());
+        let again = db.claim("w2", 10, lease, retry_at).await.unwrap();
+        assert_eq!(again[0].attempt, 2);
+        // w1 no longer holds it: its late completion changes nothing.
+        db.complete(job.id, "w1").await.unwrap();
+        // w2 dies: after its lease, another worker runs it (the last attempt).
+        let after_lease = retry_at + chrono::Duration::seconds(31);
+        let third = db.claim("w3", 10, lease, after_lease).await.unwrap();
+        assert_eq!((third[0].attempt, third[0].is_last_attempt()), (3, true));
+        db.fail(job.id, "w3", "smtp still down", None).await.unwrap();
+        let dead = db.list_jobs(&JobFilter { state: Some(JobState::Dead), limit: 10, ..JobFilter::default() }).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].last_error.as_deref(), Some("smtp still down"));
+        let summary = db.queue_summary(after_lease).await.unwrap();
+        assert_eq!(summary.dead.len(), 1);
+        assert!(summary.counts.iter().any(|c| c.kind == "probe" && c.state == JobState::Dead && c.count == 1));
+        assert!(db.claim("w1", 10, lease, after_lease).await.unwrap().is_empty(), "dead jobs do not run");
+        assert!(matches!(db.cancel_job(tenantry_kernel::JobId::new()).await, Err(tenantry_jobs::OperatorError::NotFound)));
+
+        // Retried by hand: fresh attempts; then it succeeds and leaves the queue.
+        let retried = db.retry_job(job.id, after_lease).await.unwrap();
+        assert_eq!((retried.state, retried.attempts), (JobState::Queued, 0));
+        let run = db.claim("w1", 10, lease, after_lease).await.unwrap();
+        assert_eq!(run[0].attempt, 1);
+        db.complete(job.id, "w1").await.unwrap();
+        assert!(db.list_jobs(&JobFilter { limit: 10, ..JobFilter::default() }).await.unwrap().is_empty());
+
+        // A worker that dies during the last attempt: the job is dead, not run a fourth time.
+        let last = NewJob::now(None, Job::Probe { delay_ms: 0, fail: true }, now);
+        db.enqueue(&last).await.unwrap();
+        let mut at = now;
+        for _ in 0..3 {
+            at += chrono::Duration::seconds(60);
+            assert_eq!(db.claim("gone", 1, lease, at).await.unwrap().len(), 1);
+        }
+        at += chrono::Duration::seconds(60);
+        assert!(db.claim("w1", 1, lease, at).await.unwrap().is_empty());
+        let info = db.cancel_job(last.id).await.unwrap();
+        assert_eq!(info.state, JobState::Dead);
+        assert!(info.last_error.unwrap().contains("lease"));
+
+        // A dedupe key admits one waiting job.
+        let mut daily = NewJob::now(None, Job::PruneEvents, now);
+        daily.dedupe_key = Some("prune_events:today".into());
+        assert!(db.enqueue(&daily).await.unwrap());
+        daily.id = tenantry_kernel::JobId::new();
+        assert!(!db.enqueue(&daily).await.unwrap());
+        // Released on shutdown: runnable again at once, the attempt not counted.
+        let held = db.claim("w1", 1, lease, now).await.unwrap();
+        db.release(held[0].id, "w1").await.unwrap();
+        let back = db.claim("w2", 1, lease, Utc::now()).await.unwrap();
+        assert_eq!((back[0].id, back[0].attempt), (held[0].id, 1));
+    }
+
+    async fn concurrent_workers_never_hold_the_same_job(t: &TestDb) {
+        let db = t.db();
+        let now = Utc::now();
+        for _ in 0..200 {
+            db.enqueue(&NewJob::now(None, probe(), now)).await.unwrap();
+        }
+        let mut workers = vec![];
+        for w in 0..4 {
+            let db = db.clone();
+            workers.push(tokio::spawn(async move {
+                let mut mine = vec![];
+                loop {
+                    let batch = db.claim(&format!("w{w}"), 7, Duration::from_secs(60), Utc::now()).await.unwrap();
+                    if batch.is_empty() {
+                        break mine;
+                    }
+                    mine.extend(batch.iter().map(|j| j.id));
+                }
+            }));
+        }
+        let mut all = vec![];
+        for w in workers {
+            all.extend(w.await.unwrap());
+        }
+        let distinct: HashSet<_> = all.iter().collect();
+        assert_eq!((all.len(), distinct.len()), (200, 200));
+    }
+}
+
+#[test]
+fn postgres_suite() {
+    tenantry_store::testing::report_postgres_suite();
+}

@@ -1,0 +1,140 @@
+//! What each kind of job does.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tenantry_audit::{EventRepository, SecurityLog};
+use tenantry_identity::{
+    AccessTokens, InvitationRepository, InvitationService, LoginThrottle, Mailer, PasswordHasher,
+    Secrets, SessionRepository, UserRepository,
+};
+use tenantry_jobs::{ClaimedJob, Job};
+use tenantry_kernel::{Clock, PageRequest, TenantCtx, Unexpected};
+use tenantry_tenancy::{TenantFilter, TenantRepository};
+
+/// Why a job did not succeed.
+#[derive(Debug)]
+pub enum JobError {
+    /// Worth another attempt (a server down, a timeout).
+    Retry(String),
+    /// Will fail the same way every time: dead at once.
+    Permanent(String),
+}
+
+impl From<Unexpected> for JobError {
+    fn from(e: Unexpected) -> Self {
+        Self::Retry(e.to_string())
+    }
+}
+
+/// Runs one job. `ctx` is the job's tenant context, rebuilt from the job row (`None` for a
+/// platform job).
+pub trait JobHandler: Clone + Send + Sync + 'static {
+    fn run(
+        &self,
+        job: &Job,
+        ctx: Option<&TenantCtx>,
+        claim: &ClaimedJob,
+    ) -> impl Future<Output = Result<(), JobError>> + Send;
+}
+
+/// Tenantry's jobs, run through its services.
+#[derive(Clone)]
+pub struct TenantryJobs<R, C, M> {
+    invitations: InvitationService<R, C, M>,
+    repo: R,
+    clock: Arc<dyn Clock>,
+    event_retention: chrono::Duration,
+}
+
+impl<R, C, M> TenantryJobs<R, C, M> {
+    pub fn new(
+        invitations: InvitationService<R, C, M>,
+        repo: R,
+        clock: Arc<dyn Clock>,
+        event_retention: chrono::Duration,
+    ) -> Self {
+        Self {
+            invitations,
+            repo,
+            clock,
+            event_retention,
+        }
+    }
+}
+
+fn tenant_of(ctx: Option<&TenantCtx>) -> Result<&TenantCtx, JobError> {
+    ctx.ok_or_else(|| JobError::Permanent("a tenant job without a tenant".to_owned()))
+}
+
+impl<R, C, M> TenantryJobs<R, C, M>
+where
+    R: EventRepository + TenantRepository,
+{
+    /// Every tenant's events older than the retention, one tenant (one transaction in its
+    /// scope) at a time.
+    async fn prune_events(&self, claim: &ClaimedJob) -> Result<(), JobError> {
+        let before = self.clock.now() - self.event_retention;
+        let mut page = PageRequest::default();
+        page.limit = tenantry_kernel::Limit::MAX;
+        let mut pruned = 0u64;
+        loop {
+            let tenants = self
+                .repo
+                .list_tenants(&TenantFilter::default(), &page)
+                .await?;
+            for t in &tenants.items {
+                let ctx = TenantCtx::for_job(t.id, claim.id);
+                pruned += self.repo.prune_events(&ctx, before).await?;
+            }
+            match tenants.next_cursor {
+                Some(c) => {
+                    page.after = tenantry_kernel::Cursor::parse(&c).ok();
+                    if page.after.is_none() {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        tracing::info!(pruned, %before, "pruned events past their retention");
+        Ok(())
+    }
+}
+
+impl<R, C, M> JobHandler for TenantryJobs<R, C, M>
+where
+    R: InvitationRepository
+        + UserRepository
+        + SessionRepository
+        + LoginThrottle
+        + SecurityLog
+        + EventRepository
+        + TenantRepository,
+    C: PasswordHasher + AccessTokens + Secrets,
+    M: Mailer,
+{
+    async fn run(
+        &self,
+        job: &Job,
+        ctx: Option<&TenantCtx>,
+        claim: &ClaimedJob,
+    ) -> Result<(), JobError> {
+        match job {
+            Job::InvitationMail { invitation_id } => Ok(self
+                .invitations
+                .deliver(tenant_of(ctx)?, *invitation_id, claim.is_last_attempt())
+                .await?),
+            Job::PruneEvents => self.prune_events(claim).await,
+            Job::Probe { delay_ms, fail } => {
+                tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
+                if *fail {
+                    Err(JobError::Retry("the probe was asked to fail".to_owned()))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}

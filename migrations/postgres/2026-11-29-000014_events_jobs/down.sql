@@ -1,0 +1,3 @@
+ALTER TABLE invitations DROP COLUMN delivery;
+DROP TABLE jobs;
+DROP TABLE events;

@@ -199,14 +199,14 @@ app_tests! {
     }
 
     async fn readiness_fails_when_the_database_is_gone(app) {
-        app.db().db().close();
+        app.app_db().close();
         let body = problem(app.get("/readyz").send().await.unwrap(), 503, "not_ready").await;
         assert_eq!(body["detail"], "database unreachable");
     }
 
     async fn internal_errors_leak_nothing(app) {
         app.create_tenant("acme", "Acme Inc").await;
-        app.db().db().close();
+        app.app_db().close();
         let res = app.get("/api/v1/tenant").header("X-Tenant-ID", "acme").send().await.unwrap();
         let body = problem(res, 500, "internal_error").await;
         let text = body.to_string().to_lowercase();

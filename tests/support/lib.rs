@@ -57,6 +57,8 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
     db: Option<TestDb>,
+    /// The app's own connection pool (the test's is `db().db()`).
+    app_db: tenantry_store::Db,
     /// The app's own crypto (its signing key), to mint tokens a client could not.
     pub crypto: tenantry_crypto::Crypto,
 }
@@ -68,7 +70,7 @@ impl TestApp {
             TOKEN_ISSUER,
         )
         .unwrap();
-        let mut app = Self::launch(db.db().clone(), crypto, &options);
+        let mut app = Self::launch(db.url(), crypto, &options);
         app.db = Some(db);
         app
     }
@@ -77,18 +79,12 @@ impl TestApp {
     /// caches: what another replica behind a load balancer would be. Stops when dropped; the
     /// database stays with the first.
     pub fn another_instance(&self) -> TestApp {
-        Self::launch(
-            self.db().db().clone(),
-            self.crypto.clone(),
-            &Options::default(),
-        )
+        Self::launch(self.db().url(), self.crypto.clone(), &Options::default())
     }
 
-    fn launch(
-        db: tenantry_store::Db,
-        crypto: tenantry_crypto::Crypto,
-        options: &Options,
-    ) -> TestApp {
+    /// Starts the app on its own connection pool, as a separate process would have: the test's
+    /// pool is driven by the test's runtime, which blocks while the app stops.
+    fn launch(url: &str, crypto: tenantry_crypto::Crypto, options: &Options) -> TestApp {
         let config = HttpConfig {
             base_domain: BaseDomain::parse("localhost").unwrap(),
             body_limit: options.body_limit,
@@ -106,8 +102,10 @@ impl TestApp {
             )
             .unwrap(),
         };
+        let db = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(url)).unwrap();
+        let app_db = db.clone();
         let wiring = tenantry::wiring::Wiring::new(
-            db,
+            db.clone(),
             Arc::new(SystemClock),
             crypto.clone(),
             mailer,
@@ -124,7 +122,6 @@ impl TestApp {
             actix_web::rt::System::new().block_on(async move {
                 let options = ServerOptions {
                     workers: Some(1),
-                    handle_signals: false,
                     shutdown_timeout_secs: 1,
                 };
                 let server = tenantry_http::server(listener, shared, &options).unwrap();
@@ -139,6 +136,7 @@ impl TestApp {
                 if let Some(w) = worker {
                     w.await.ok();
                 }
+                db.close();
             });
         });
         let handle = rx.recv().unwrap();
@@ -152,8 +150,14 @@ impl TestApp {
             handle,
             thread: Some(thread),
             db: None,
+            app_db,
             crypto,
         }
+    }
+
+    /// The app's connection pool: closing it is the database going away, for the app.
+    pub fn app_db(&self) -> &tenantry_store::Db {
+        &self.app_db
     }
 
     /// The database (a second instance has none of its own: use the first's).

@@ -18,7 +18,7 @@ use tenantry_tenancy::{
 use crate::cli::{
     AdminCommand, Cli, Command, DbArgs, DomainCommand, MaintenanceCommand, ServeArgs, TenantCommand,
 };
-use crate::wiring::{Wiring, shutdown_signal};
+use crate::wiring::{ShutdownSignals, Wiring};
 
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -113,12 +113,27 @@ async fn serve(cli: &Cli) -> Result<()> {
     tenantry_http::catch_up(shared.state())
         .await
         .context("cannot read the revoked sessions")?;
-    // The server and the worker stop on the same signal.
+    // One signal stops both the server and the worker; registered before either starts.
+    let signals = ShutdownSignals::new()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = (!cli.serve.worker.no_worker).then(|| {
-        let worker = wiring.worker(&cli.serve.worker);
-        actix_web::rt::spawn(worker.run(shutdown_signal()))
+        let mut stopped = stopped.clone();
+        let run = wiring.worker(&cli.serve.worker).run(async move {
+            stopped.wait_for(|s| *s).await.ok();
+        });
+        actix_web::rt::spawn(run)
     });
     let server = tenantry_http::server(listener, shared, &options)?;
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        let name = signals.recv().await;
+        tracing::info!(
+            signal = name,
+            "stopping gracefully: in-flight requests and running jobs may finish"
+        );
+        stop.send_replace(true);
+        handle.stop(true).await;
+    });
     tracing::info!(
         address = %address,
         backend = ?db.backend(),
@@ -138,10 +153,12 @@ async fn serve(cli: &Cli) -> Result<()> {
 async fn worker(cli: &Cli) -> Result<()> {
     let wiring = Wiring::build(cli).await?;
     tracing::info!(mail = %wiring.mailer.describe(), backend = ?wiring.db.backend(), "outgoing mail");
-    wiring
-        .worker(&cli.serve.worker)
-        .run(shutdown_signal())
-        .await;
+    let signals = ShutdownSignals::new()?;
+    let stop = async move {
+        let name = signals.recv().await;
+        tracing::info!(signal = name, "stopping: running jobs may finish");
+    };
+    wiring.worker(&cli.serve.worker).run(stop).await;
     wiring.db.close();
     Ok(())
 }

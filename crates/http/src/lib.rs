@@ -265,8 +265,6 @@ async fn docs_redirect() -> HttpResponse {
 pub struct ServerOptions {
     /// Worker threads; `None` means one per CPU core.
     pub workers: Option<usize>,
-    /// Stop gracefully on SIGINT/SIGTERM (off in tests, which stop the server themselves).
-    pub handle_signals: bool,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
 }
@@ -275,13 +273,14 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             workers: None,
-            handle_signals: true,
             shutdown_timeout_secs: 30,
         }
     }
 }
 
-/// Starts serving on `listener`. Await the returned server; it resolves after a graceful stop.
+/// Starts serving on `listener`. Await the returned server; it resolves after a graceful stop,
+/// which the caller asks for through its handle (the app does on SIGTERM/SIGINT, together
+/// with stopping the worker).
 ///
 /// Also starts following changes made by other processes (see
 /// [`changes::follow_changes`]); call it inside an actix system.
@@ -293,48 +292,12 @@ pub fn server(
     actix_web::rt::spawn(changes::follow_changes(shared.state.clone()));
     let mut server = HttpServer::new(move || app(shared.clone()))
         .shutdown_timeout(options.shutdown_timeout_secs)
-        // actix treats SIGINT as a forced stop; both signals should let requests finish.
+        // actix treats SIGINT as a forced stop; both signals should let requests finish, and
+        // the app stops the worker on the same signal.
         .disable_signals()
         .listen(listener)?;
     if let Some(n) = options.workers {
         server = server.workers(n);
     }
-    let server = server.run();
-    if options.handle_signals {
-        // Registered before returning, so no signal can slip in before the handler exists.
-        let signals = ShutdownSignals::new()?;
-        let handle = server.handle();
-        actix_web::rt::spawn(async move {
-            let name = signals.recv().await;
-            tracing::info!(
-                signal = name,
-                "stopping gracefully: in-flight requests may finish"
-            );
-            handle.stop(true).await;
-        });
-    }
-    Ok(server)
-}
-
-/// SIGTERM and SIGINT, both asking for a graceful stop.
-struct ShutdownSignals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl ShutdownSignals {
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    async fn recv(mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.int.recv() => "SIGINT",
-        }
-    }
+    Ok(server.run())
 }

@@ -206,6 +206,13 @@ fn chrono_after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
+/// Counts by kind and state, the oldest wait, the dead jobs.
+type SummaryRows = (
+    Vec<(String, String, i64)>,
+    Option<DateTime<Utc>>,
+    Vec<JobRow>,
+);
+
 impl Db {
     async fn claim_jobs(
         &self,
@@ -366,11 +373,7 @@ impl Db {
     }
 
     async fn load_summary(&self, now: DateTime<Utc>) -> Result<QueueSummary, StoreError> {
-        let (counts, oldest, dead): (
-            Vec<(String, String, i64)>,
-            Option<DateTime<Utc>>,
-            Vec<JobRow>,
-        ) = tx!(self, read, tenant = None, |conn| {
+        let (counts, oldest, dead): SummaryRows = tx!(self, read, tenant = None, |conn| {
             let counts = jobs::table
                 .group_by((jobs::kind, jobs::state))
                 .select((jobs::kind, jobs::state, diesel::dsl::count_star()))

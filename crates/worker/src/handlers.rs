@@ -76,8 +76,10 @@ where
     /// scope) at a time.
     async fn prune_events(&self, claim: &ClaimedJob) -> Result<(), JobError> {
         let before = self.clock.now() - self.event_retention;
-        let mut page = PageRequest::default();
-        page.limit = tenantry_kernel::Limit::MAX;
+        let mut page = PageRequest {
+            limit: tenantry_kernel::Limit::MAX,
+            after: None,
+        };
         let mut pruned = 0u64;
         loop {
             let tenants = self

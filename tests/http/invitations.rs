@@ -117,6 +117,18 @@ mail_tests! {
 
         let mails = sink.wait_for(1).await;
         assert_eq!(mails[0].to, ["Bob@example.test"]);
+        // The job records the delivery once the server took the mail.
+        let started = std::time::Instant::now();
+        loop {
+            let list: Value = app.get("/api/v1/invitations").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+            if list[0]["delivery"] == "sent" {
+                assert_eq!(list[0]["id"], inv["id"]);
+                break;
+            }
+            assert_eq!(list[0]["delivery"], "pending");
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "delivery not recorded");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         assert!(mails[0].data.contains("Subject: Owner invited you to acme Inc"), "{}", mails[0].data);
         let token = token_of(&mails[0]);
         assert_eq!(token.len(), 43, "256 bits, base64url");

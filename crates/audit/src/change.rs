@@ -25,6 +25,17 @@ pub trait Audited {
     fn event_object(&self) -> Value;
 }
 
+/// `object` without `fields`: audit fields as the event object minus what is no change
+/// (ids, creation times, use).
+pub fn without(mut object: Value, fields: &[&str]) -> Value {
+    if let Value::Object(map) = &mut object {
+        for f in fields {
+            map.remove(*f);
+        }
+    }
+    object
+}
+
 /// The `Serialize` form of an entity: the usual [`Audited::audit_fields`].
 pub fn serialized<T: Serialize>(entity: &T) -> Value {
     serde_json::to_value(entity)

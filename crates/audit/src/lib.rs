@@ -18,7 +18,9 @@ mod security;
 mod service;
 
 pub use chain::{AuditEntry, ChainHead, Verification, Verifier};
-pub use change::{Audited, ChangeLog, ChangeRecord, EventRecord, FieldChange, actions, serialized};
+pub use change::{
+    Audited, ChangeLog, ChangeRecord, EventRecord, FieldChange, actions, serialized, without,
+};
 pub use events::{Event, EventActor, EventData, EventFilter, EventRepository, EventTypePattern};
 pub use ports::{AuditFilter, AuditRepository, SecurityEventFilter, SecurityLog};
 pub use security::{SecurityEvent, SecurityEventKind};

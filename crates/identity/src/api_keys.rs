@@ -245,14 +245,7 @@ impl tenantry_audit::Audited for ApiKey {
     /// The record only: the secret is never part of an `ApiKey`, and `last_used_at` is use,
     /// not a change.
     fn audit_fields(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "prefix": self.prefix,
-            "permissions": self.permissions,
-            "created_by": self.created_by,
-            "expires_at": self.expires_at,
-            "revoked_at": self.revoked_at,
-        })
+        tenantry_audit::without(self.event_object(), &["id", "created_at", "last_used_at"])
     }
 
     /// As the API lists it (never the secret, which no `ApiKey` holds).

@@ -439,16 +439,10 @@ impl tenantry_audit::Audited for Invitation {
         self.id.to_string()
     }
 
-    /// The token is never part of an `Invitation` (only its digest is stored, and not here).
+    /// The token is never part of an `Invitation` (only its digest is stored, and not here);
+    /// the e-mail's delivery is no change of the invitation.
     fn audit_fields(&self) -> serde_json::Value {
-        serde_json::json!({
-            "email": self.email.as_str(),
-            "role_id": self.role_id,
-            "invited_by": self.invited_by,
-            "expires_at": self.expires_at,
-            "accepted_at": self.accepted_at,
-            "revoked_at": self.revoked_at,
-        })
+        tenantry_audit::without(self.event_object(), &["id", "created_at", "delivery"])
     }
 
     /// As the API lists it (with where its e-mail stands).

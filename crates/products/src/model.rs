@@ -196,18 +196,9 @@ impl tenantry_audit::Audited for Product {
         self.id.to_string()
     }
 
-    /// The fields as the API shows them (price as `price_minor` and `currency`).
+    /// The fields as the API shows them, less the id and creation time.
     fn audit_fields(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "sku": self.sku,
-            "description": self.description,
-            "price_minor": self.price.minor(),
-            "currency": self.price.currency(),
-            "status": self.status,
-            "created_by": self.created_by,
-            "updated_at": self.updated_at,
-        })
+        tenantry_audit::without(self.event_object(), &["id", "created_at"])
     }
 
     /// As the API returns it.

@@ -220,11 +220,7 @@ impl tenantry_audit::Audited for Membership {
     }
 
     fn audit_fields(&self) -> serde_json::Value {
-        serde_json::json!({
-            "user_id": self.user_id,
-            "role_id": self.role_id,
-            "status": self.status.as_str(),
-        })
+        tenantry_audit::without(self.event_object(), &["created_at"])
     }
 
     /// The membership (the member list adds the person's profile and the role's name).

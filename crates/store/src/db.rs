@@ -161,7 +161,7 @@ impl Db {
     /// After a commit that queued `jobs` jobs: wakes a waiting worker of this process.
     pub(crate) fn jobs_committed(&self, jobs: usize) {
         if jobs > 0 {
-            self.jobs_queued.notify_waiters();
+            // Wakes the process's worker, or lets its next wait return at once.
             self.jobs_queued.notify_one();
         }
     }

@@ -92,15 +92,22 @@ async fn notify(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), StoreE
     Ok(())
 }
 
-/// Queued and due, or running with an ended lease.
-macro_rules! runnable {
-    ($now:expr) => {
-        jobs::state
-            .eq(JobState::Queued.as_str())
-            .and(jobs::run_at.le($now))
-            .or(jobs::state
-                .eq(JobState::Running.as_str())
-                .and(jobs::locked_until.lt($now)))
+/// Ids of up to `$max` runnable jobs (queued and due, or running with an ended lease), oldest
+/// first: the query both backends' [`PickJobs`] run, PostgreSQL with row locks.
+macro_rules! runnable_ids {
+    ($now:expr, $max:expr) => {
+        jobs::table
+            .select(jobs::id)
+            .filter(
+                jobs::state
+                    .eq(JobState::Queued.as_str())
+                    .and(jobs::run_at.le($now))
+                    .or(jobs::state
+                        .eq(JobState::Running.as_str())
+                        .and(jobs::locked_until.lt($now))),
+            )
+            .order(jobs::run_at.asc())
+            .limit($max)
     };
 }
 
@@ -114,13 +121,10 @@ trait PickJobs {
 }
 
 impl PickJobs for diesel_async::AsyncPgConnection {
+    /// Rows another worker has locked are skipped, not waited for.
     async fn pick(&mut self, now: DateTime<Utc>, max: i64) -> Result<Vec<DbUuid>, StoreError> {
         use crate::schema::pg::*;
-        Ok(jobs::table
-            .select(jobs::id)
-            .filter(runnable!(now))
-            .order(jobs::run_at.asc())
-            .limit(max)
+        Ok(runnable_ids!(now, max)
             .for_update()
             .skip_locked()
             .load(self)
@@ -129,15 +133,10 @@ impl PickJobs for diesel_async::AsyncPgConnection {
 }
 
 impl PickJobs for SqliteConn {
+    /// The write transaction already excludes every other writer.
     async fn pick(&mut self, now: DateTime<Utc>, max: i64) -> Result<Vec<DbUuid>, StoreError> {
         use crate::schema::sqlite::*;
-        Ok(jobs::table
-            .select(jobs::id)
-            .filter(runnable!(now))
-            .order(jobs::run_at.asc())
-            .limit(max)
-            .load(self)
-            .await?)
+        Ok(runnable_ids!(now, max).load(self).await?)
     }
 }
 

@@ -7,8 +7,7 @@
 
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use tenantry_kernel::TenantCtx;
-use tenantry_kernel::TenantId;
+use tenantry_kernel::{TenantCtx, TenantId};
 
 use crate::db::{Db, DbConfig, DbConn};
 use crate::error::StoreError;

@@ -123,7 +123,7 @@ backend_tests! {
         assert_eq!(events(db, &ctx, only("product.created")).await.len(), 5);
         assert_eq!(events(db, &ctx, only("product.*")).await.len(), 5);
         assert_eq!(events(db, &ctx, only("product.deleted")).await.len(), 0);
-        // The tenant's own creation is evented too (its settings), but is no product.
+        // A family is a whole first word: `produc.*` is not `product.*`.
         assert!(events(db, &ctx, only("produc.*")).await.is_empty());
         let later = EventFilter { since: Some(Utc::now() + chrono::Duration::seconds(5)), ..EventFilter::default() };
         assert!(events(db, &ctx, later).await.is_empty());

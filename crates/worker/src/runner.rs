@@ -124,7 +124,9 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     break;
                 };
-                self.hold(job.id, true);
+                if let Ok(mut held) = self.held.lock() {
+                    held.insert(job.id);
+                }
                 let (queue, handler, clock) =
                     (self.queue.clone(), self.handler.clone(), self.clock.clone());
                 let (retry, name, held) = (
@@ -140,16 +142,6 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
             }
         }
         self.drain(running).await;
-    }
-
-    fn hold(&self, id: JobId, held: bool) {
-        if let Ok(mut h) = self.held.lock() {
-            if held {
-                h.insert(id);
-            } else {
-                h.remove(&id);
-            }
-        }
     }
 
     /// Keeps the platform's recurring jobs queued (one per period, by dedupe key).

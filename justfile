@@ -28,10 +28,18 @@ openapi:
 ci:
     bash .ci/run
 
+# Every benchmark below, one after the other
+bench: bench-products bench-jobs
+
 # Benchmark: products on PostgreSQL (100 tenants × 10,000) against the pgbench floor
 # (release build, loopback; installs wrk and PostgreSQL if missing)
-bench:
+bench-products:
     bash bench/products.sh
+
+# Benchmark: the job queue (latency, throughput) on PostgreSQL and SQLite, and POST
+# /api/v1/products before and after the outbox
+bench-jobs:
+    bash bench/jobs.sh
 
 # Benchmark: logins, and a cached tenant route during a login storm (SQLite by default)
 bench-auth:

@@ -11,12 +11,8 @@
 # to CPU 0 and wrk has CPU 1 (BENCH_PIN=0 turns that off): on two cores, letting them fight
 # for both made rounds of the same binary differ by ±15 %.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "bench: installing wrk" >&2
-    apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
-fi
 cargo build --release -p tenantry >&2
 
 dir=$(mktemp -d)

@@ -4,12 +4,8 @@
 # list route's own SELECT at the same concurrency. Prints one line per case and the ratio of
 # the list route to the floor. Loopback only; installs wrk (and PostgreSQL) when missing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "bench: installing wrk" >&2
-    apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
-fi
 eval "$(scripts/pg-test-cluster)"
 cargo build --release -p tenantry >&2
 

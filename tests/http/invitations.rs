@@ -274,3 +274,84 @@ mail_tests! {
         assert_eq!(mine[0]["role"], "member");
     }
 }
+
+/// The mail server is down when the invitation is made: the request is answered at once with
+/// the delivery pending; when the server comes back on its address, exactly one e-mail
+/// arrives and the invitation shows it sent.
+async fn mail_server_down_then_back(db: tenantry_store::testing::TestDb) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = Options {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        ..Options::default()
+    };
+    let app = TestApp::start(db, options).await;
+    let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
+    let owner = a["session"]["access_token"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    let res = invite(&app, &owner, "bob@example.test", "member").await;
+    assert_eq!(res.status(), 201);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "answered without waiting for the mail server: {:?}",
+        started.elapsed()
+    );
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["delivery"], "pending");
+    let delivery = || async {
+        let list: Value = app
+            .request(Method::GET, "/api/v1/invitations")
+            .header("X-Tenant-ID", "acme")
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list[0]["delivery"].as_str().unwrap().to_owned()
+    };
+    // A few attempts fail meanwhile (the worker retries after 100 ms, doubling).
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(delivery().await, "pending", "still waiting for the server");
+
+    let sink = SmtpSink::start_on(&format!("127.0.0.1:{port}")).await;
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0].to, ["bob@example.test"]);
+    for _ in 0..100 {
+        if delivery().await == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivery().await, "sent");
+    // Long enough for any duplicate retry to have come through.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(sink.received().len(), 1, "exactly one e-mail");
+    let token = token_of(&mails[0]);
+    let res = app
+        .get(&format!("/api/v1/invitations/lookup/{token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the link in the mail works");
+}
+
+mod mail_server_down {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite() {
+        mail_server_down_then_back(tenantry_store::testing::TestDb::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        if let Some(db) = tenantry_store::testing::TestDb::postgres().await {
+            mail_server_down_then_back(db).await;
+        }
+    }
+}

@@ -102,6 +102,8 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
             none("?limit=100&actor_id=$user"),
         ),
         (("GET", "/api/v1/audit-logs/verify"), none("")),
+        (("GET", "/api/v1/events"), none("?limit=100&type=product.*")),
+        (("GET", "/api/v1/events/{id}"), none("")),
     ])
 }
 
@@ -121,6 +123,8 @@ fn path_id(path: &str, ids: &Ids) -> String {
         "$invitation"
     } else if path.starts_with("/api/v1/api-keys/") {
         "$api_key"
+    } else if path.starts_with("/api/v1/events/") {
+        "$event"
     } else {
         panic!("no id kind for {path}")
     };
@@ -182,6 +186,8 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/api-keys".to_owned(),
         "/api/v1/audit-logs?limit=100".to_owned(),
         "/api/v1/audit-logs/verify".to_owned(),
+        "/api/v1/events?limit=100".to_owned(),
+        format!("/api/v1/events/{}", ids["$event"]),
         "/api/v1/tenant".to_owned(),
     ] {
         seen.insert(path.clone(), json_of(app, &path, token).await);
@@ -270,6 +276,7 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         json!({"name": "zanzibar-key", "permissions": ["products:read"]}),
     )
     .await;
+    let events = json_of(app, "/api/v1/events?limit=1", token).await;
     let id = |v: &Value, field: &str| v[field].as_str().unwrap().to_owned();
     BTreeMap::from([
         ("$product", id(&product, "id")),
@@ -278,6 +285,7 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         ("$role", id(&role, "id")),
         ("$invitation", id(&invitation, "id")),
         ("$api_key", id(&key, "id")),
+        ("$event", id(&events["items"][0], "id")),
         ("$user", user.to_owned()),
     ])
 }
@@ -291,6 +299,14 @@ app_tests! {
         let b_key = post(app, "/api/v1/api-keys", "beta", &b_token, json!({"name": "b", "permissions": all})).await["key"].as_str().unwrap().to_owned();
         // B has its own data too: lists are not empty for B.
         post(app, "/api/v1/products", "beta", &b_token, json!({"name": "Beta thing", "sku": "B-1", "price_minor": 1, "currency": "EUR"})).await;
+
+        // Every event A's data produced is in the catalogue (a new resource's too, once its
+        // operations are furnished here).
+        let catalogue: Value = app.get("/api/v1/event-types").send().await.unwrap().json().await.unwrap();
+        let known: Vec<&str> = catalogue["items"].as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
+        for e in json_of(app, "/api/v1/events?limit=100", &a_token).await["items"].as_array().unwrap() {
+            assert!(known.contains(&e["type"].as_str().unwrap()), "{} is not in the event-type catalogue", e["type"]);
+        }
 
         let before = snapshot(app, &a_token, &ids, &a_tenant).await;
 

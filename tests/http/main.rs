@@ -6,8 +6,10 @@
 mod api_keys;
 mod auth;
 mod errors;
+mod events;
 mod invitations;
 mod isolation;
+mod jobs;
 mod openapi;
 mod platform;
 mod products;

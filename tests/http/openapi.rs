@@ -78,6 +78,10 @@ app_tests! {
             "/api/v1/auth/me/security-events",
             "/api/v1/platform/security-events",
             "/api/v1/audit-logs/verify",
+            "/api/v1/events",
+            "/api/v1/events/{id}",
+            "/api/v1/event-types",
+            "/api/v1/platform/jobs",
             "/api/v1/platform/tenants",
             "/api/v1/platform/tenants/{tenant}",
             "/api/v1/platform/tenants/{tenant}/suspend",
@@ -139,7 +143,7 @@ app_tests! {
                     || path.starts_with("/api/v1/platform/")
                     || path.starts_with("/api/v1/invitations/lookup/")
                     || path.starts_with("/api/v1/invitations/accept/")
-                    || ["/api/v1/onboard", "/api/v1/permissions", "/api/v1/tenant"].contains(&path.as_str());
+                    || ["/api/v1/onboard", "/api/v1/permissions", "/api/v1/event-types", "/api/v1/tenant"].contains(&path.as_str());
                 if path.starts_with("/api/v1/") && !not_for_members {
                     assert!(responses["403"].to_string().contains("not_a_member"), "{method} {path} does not document not_a_member");
                     assert!(schemes.contains(&"api_key"), "{method} {path} does not accept an API key");

@@ -304,6 +304,8 @@ app_tests! {
             ("GET", "/api/v1/search", [true, true, true, true, false]),
             ("GET", "/api/v1/audit-logs", [true, true, false, false, false]),
             ("GET", "/api/v1/audit-logs/verify", [true, true, false, false, false]),
+            ("GET", "/api/v1/events", [true, true, false, false, false]),
+            ("GET", "/api/v1/events/{id}", [true, true, false, false, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();

@@ -32,9 +32,12 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind SMTP sink");
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// On a given address: a server that comes back where the service expects it.
+    pub async fn start_on(address: &str) -> SmtpSink {
+        let listener = TcpListener::bind(address).await.expect("bind SMTP sink");
         let url = format!("smtp://{}", listener.local_addr().expect("address"));
         let received = Arc::new(Mutex::new(Vec::new()));
         let store = received.clone();
@@ -47,6 +50,14 @@ impl SmtpSink {
             }
         });
         SmtpSink { url, received }
+    }
+
+    /// Every message received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Waits (up to 5 s) until `n` messages arrived; returns them all.

@@ -21,6 +21,11 @@ Environment variables (each also a flag above):
   TENANTRY_JWT_PRIVATE_KEY          Ed25519 PKCS#8 PEM signing access tokens (default: generated, kept in the database)
   TENANTRY_JWT_ISSUER               the iss claim of access tokens (default tenantry)
   TENANTRY_ALLOW_RLS_BYPASS         serve even if the PostgreSQL role bypasses row-level security (default false)
+  TENANTRY_NO_WORKER                serve without running background jobs (run `tenantry worker` elsewhere; default false)
+  TENANTRY_WORKER_CONCURRENCY       jobs a worker runs at once (default 8)
+  TENANTRY_JOB_RETRY_BASE_MS        first retry delay of a failed job, doubling up to an hour (default 5000)
+  TENANTRY_JOB_LEASE_SECS           how long a claimed job is held before another worker may run it (default 60)
+  TENANTRY_EVENT_RETENTION_DAYS     days events are kept for GET /api/v1/events (default 30)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
 
@@ -257,6 +262,36 @@ pub enum Command {
     /// Manage platform administrators (the operator's staff).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// See and act on the job queue (e-mail, retention and other side effects).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// The queue at a glance (counts by kind and state, the oldest wait), then its jobs,
+    /// oldest first.
+    List {
+        /// Only jobs in this state.
+        #[arg(long, value_parser = ["queued", "running", "dead"])]
+        state: Option<String>,
+        /// Only jobs of this kind (e.g. invitation_mail).
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many jobs.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Queue a dead job again, with fresh attempts.
+    Retry {
+        /// The job's id.
+        id: String,
+    },
+    /// Drop a queued or dead job (a running one cannot be cancelled).
+    Cancel {
+        /// The job's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,8 @@ use tenantry_tenancy::{
 };
 
 use crate::cli::{
-    AdminCommand, Cli, Command, DbArgs, DomainCommand, MaintenanceCommand, ServeArgs, TenantCommand,
+    AdminCommand, Cli, Command, DbArgs, DomainCommand, JobsCommand, MaintenanceCommand, ServeArgs,
+    TenantCommand,
 };
 use crate::wiring::{ShutdownSignals, Wiring};
 
@@ -35,7 +36,73 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref password,
             ref name,
         })) => create_admin(&cli, email, password.as_deref(), name).await,
+        Some(Command::Jobs(ref cmd)) => jobs(&cli, cmd).await,
     }
+}
+
+async fn jobs(cli: &Cli, cmd: &JobsCommand) -> Result<()> {
+    use tenantry_jobs::{JobFilter, JobInfo, JobQueue, JobState, OperatorError};
+    let db = open_db(&cli.db).await?;
+    let now = SystemClock.now();
+    let print = |j: &JobInfo| {
+        println!(
+            "{}  {:<16} {:<8} attempts {}/{}  run_at {}  tenant {}{}",
+            j.id,
+            j.kind,
+            j.state.as_str(),
+            j.attempts,
+            j.max_attempts,
+            j.run_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            j.tenant_id.map_or("-".to_owned(), |t| t.to_string()),
+            j.last_error
+                .as_deref()
+                .map_or(String::new(), |e| format!("\n    last error: {e}")),
+        );
+    };
+    let id = |raw: &str| {
+        raw.parse::<tenantry_kernel::JobId>()
+            .map_err(|_| anyhow!("'{raw}' is not a job id"))
+    };
+    let refused = |e: OperatorError| match e {
+        OperatorError::NotFound => anyhow!("no such job"),
+        OperatorError::WrongState(s) => anyhow!("the job is {s}"),
+        OperatorError::Unexpected(e) => anyhow!(e),
+    };
+    match cmd {
+        JobsCommand::List { state, kind, limit } => {
+            let summary = db.queue_summary(now).await?;
+            for c in &summary.counts {
+                println!("{:<16} {:<8} {}", c.kind, c.state.as_str(), c.count);
+            }
+            match summary.oldest_waiting_since {
+                Some(t) => println!(
+                    "oldest waiting: {}s (since {})",
+                    (now - t).num_seconds().max(0),
+                    t.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+                None => println!("nothing waiting"),
+            }
+            let filter = JobFilter {
+                state: state.as_deref().and_then(JobState::parse),
+                kind: kind.clone(),
+                limit: *limit,
+            };
+            for j in db.list_jobs(&filter).await? {
+                print(&j);
+            }
+        }
+        JobsCommand::Retry { id: raw } => {
+            let job = db.retry_job(id(raw)?, now).await.map_err(refused)?;
+            println!("queued again:");
+            print(&job);
+        }
+        JobsCommand::Cancel { id: raw } => {
+            let job = db.cancel_job(id(raw)?).await.map_err(refused)?;
+            println!("cancelled:");
+            print(&job);
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn base_domain(cli: &Cli) -> Result<BaseDomain> {

@@ -7,22 +7,30 @@ use serde_json::{Map, Value};
 use tenantry_jobs::Job;
 
 /// An entity whose changes are recorded. [`Audited::audit_fields`] is what the audit trail
-/// shows (usually [`serialized`] of the entity), [`Audited::event_object`] what an event
-/// carries (the object as the API returns it); fields named in [`Audited::REDACTED`]
-/// (secrets, digests) reach neither.
-pub trait Audited {
+/// shows (usually [`serialized`] of the entity); an event carries the entity's
+/// [`Audited::View`], the type the API returns it as, so events, responses and the schemas
+/// documenting both come from one type. Fields named in [`Audited::REDACTED`] (secrets,
+/// digests) reach neither record.
+pub trait Audited: Sized {
     /// The entity type as the audit trail records it, e.g. `product`.
     const ENTITY: &'static str;
     /// The first part of its event types (`product` → `product.created`).
     const EVENT_PREFIX: &'static str = Self::ENTITY;
+    /// Every action its events are named with (the event-type catalogue lists them).
+    const EVENT_ACTIONS: &'static [&'static str] =
+        &[actions::CREATED, actions::UPDATED, actions::DELETED];
     /// Fields left out of every record.
     const REDACTED: &'static [&'static str] = &[];
+    /// The entity as the API returns it: an event's `data.object`.
+    type View: Serialize + utoipa::ToSchema + for<'a> From<&'a Self>;
     /// The id as recorded.
     fn audit_id(&self) -> String;
     /// The entity's fields as a JSON object.
     fn audit_fields(&self) -> Value;
-    /// The entity as the API returns it: an event's `data.object`.
-    fn event_object(&self) -> Value;
+    /// The event object: the entity's [`Audited::View`].
+    fn event_object(&self) -> Value {
+        serialized(&Self::View::from(self))
+    }
 }
 
 /// `object` without `fields`: audit fields as the event object minus what is no change
@@ -102,6 +110,12 @@ fn object<T: Audited>(entity: &T) -> Value {
 }
 
 fn event<T: Audited>(action: &str, entity: &T) -> EventRecord {
+    debug_assert!(
+        T::EVENT_ACTIONS.contains(&action),
+        "{}.{action} is missing from {}'s EVENT_ACTIONS",
+        T::EVENT_PREFIX,
+        T::ENTITY
+    );
     EventRecord {
         event_type: format!("{}.{action}", T::EVENT_PREFIX),
         object: object(entity),
@@ -194,6 +208,11 @@ impl ChangeLog {
     }
 
     pub fn deleted<T: Audited>(&mut self, old: &T) {
+        self.deleted_as(actions::DELETED, old);
+    }
+
+    /// Like [`ChangeLog::deleted`] under a more telling action name (`removed`…).
+    pub fn deleted_as<T: Audited>(&mut self, action: &str, old: &T) {
         let changes = fields(old)
             .into_iter()
             .map(|(k, v)| {
@@ -206,14 +225,8 @@ impl ChangeLog {
                 )
             })
             .collect();
-        let event = event(actions::DELETED, old);
-        self.push(
-            T::ENTITY,
-            old.audit_id(),
-            actions::DELETED,
-            changes,
-            Some(event),
-        );
+        let event = event(action, old);
+        self.push(T::ENTITY, old.audit_id(), action, changes, Some(event));
     }
 
     /// A security note tied to the tenant (permission denied…): audited, not an event;
@@ -295,7 +308,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[derive(Serialize)]
+    #[derive(Clone, Serialize, utoipa::ToSchema)]
     struct Thing {
         id: u32,
         name: String,
@@ -308,11 +321,15 @@ mod tests {
         fn audit_id(&self) -> String {
             self.id.to_string()
         }
+        type View = Thing;
         fn audit_fields(&self) -> Value {
             serialized(self)
         }
-        fn event_object(&self) -> Value {
-            serialized(self)
+    }
+
+    impl From<&Thing> for Thing {
+        fn from(t: &Thing) -> Self {
+            t.clone()
         }
     }
 

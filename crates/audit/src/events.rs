@@ -9,7 +9,7 @@ use tenantry_kernel::{
     ApiKeyId, EventId, Page, PageRequest, TenantCtx, TenantId, Unexpected, UserId,
 };
 
-use crate::change::ChangeRecord;
+use crate::change::{Audited, ChangeRecord};
 
 /// Who made the change, as an event names them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +110,45 @@ impl EventTypePattern {
     }
 }
 
+/// The events of one kind of entity, for the event-type catalogue: `<prefix>.<action>` for
+/// each action, each carrying the entity's view (named `object_schema` in the OpenAPI
+/// document; `schemas` are it and every schema it refers to).
+#[derive(Clone)]
+pub struct EventKind {
+    pub prefix: &'static str,
+    pub actions: &'static [&'static str],
+    pub object_schema: String,
+    pub schemas: Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )>,
+}
+
+impl EventKind {
+    pub fn of<T: Audited>() -> Self {
+        use utoipa::{PartialSchema, ToSchema};
+        let mut schemas = vec![(
+            <T::View as ToSchema>::name().into_owned(),
+            <T::View as PartialSchema>::schema(),
+        )];
+        <T::View as ToSchema>::schemas(&mut schemas);
+        Self {
+            prefix: T::EVENT_PREFIX,
+            actions: T::EVENT_ACTIONS,
+            object_schema: <T::View as ToSchema>::name().into_owned(),
+            schemas,
+        }
+    }
+
+    /// `(type, description)` of each of its events.
+    pub fn types(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        let noun = self.prefix.replace('_', " ");
+        self.actions
+            .iter()
+            .map(move |a| (format!("{}.{a}", self.prefix), format!("A {noun} was {a}.")))
+    }
+}
+
 /// The tenant's events.
 pub trait EventRepository: Clone + Send + Sync + 'static {
     /// Newest first.
@@ -132,6 +171,32 @@ pub trait EventRepository: Clone + Send + Sync + 'static {
         ctx: &TenantCtx,
         before: DateTime<Utc>,
     ) -> impl Future<Output = Result<u64, Unexpected>> + Send;
+}
+
+/// Reading the tenant's events (the pull API).
+#[derive(Clone)]
+pub struct EventService<R> {
+    repo: R,
+}
+
+impl<R: EventRepository> EventService<R> {
+    pub fn new(repo: R) -> Self {
+        Self { repo }
+    }
+
+    /// Newest first.
+    pub async fn list(
+        &self,
+        ctx: &TenantCtx,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Event>, Unexpected> {
+        self.repo.list_events(ctx, filter, page).await
+    }
+
+    pub async fn get(&self, ctx: &TenantCtx, id: EventId) -> Result<Option<Event>, Unexpected> {
+        self.repo.event(ctx, id).await
+    }
 }
 
 #[cfg(test)]

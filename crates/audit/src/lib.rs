@@ -21,7 +21,10 @@ pub use chain::{AuditEntry, ChainHead, Verification, Verifier};
 pub use change::{
     Audited, ChangeLog, ChangeRecord, EventRecord, FieldChange, actions, serialized, without,
 };
-pub use events::{Event, EventActor, EventData, EventFilter, EventRepository, EventTypePattern};
+pub use events::{
+    Event, EventActor, EventData, EventFilter, EventKind, EventRepository, EventService,
+    EventTypePattern,
+};
 pub use ports::{AuditFilter, AuditRepository, SecurityEventFilter, SecurityLog};
 pub use security::{SecurityEvent, SecurityEventKind};
 pub use service::AuditService;

@@ -37,7 +37,9 @@ pub async fn follow_changes(state: web::Data<AppState>) {
                 continue;
             }
         };
-        if seen.is_some_and(|s| s.tenancy != now.tenancy) {
+        // The first look cannot tell what changed since the caches were filled (requests may
+        // be served before it): it drops them.
+        if seen.is_none_or(|s| s.tenancy != now.tenancy) {
             state.resolver.invalidate();
         }
         // The first look reads every revocation whose tokens may still be unexpired.

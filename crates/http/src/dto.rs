@@ -3,9 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use tenantry_kernel::Page;
-use tenantry_tenancy::{Branding, Domain, DomainKind, DomainStatus, Tenant, TenantStatus};
+use tenantry_tenancy::{Domain, DomainKind, DomainStatus, Tenant, TenantStatus};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+/// Views that events carry too live beside their domain; re-exported for the routes.
+pub use tenantry_identity::{ApiKeyView, InvitationView};
+pub use tenantry_rbac::RoleView;
+pub use tenantry_tenancy::BrandingView;
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -78,26 +83,6 @@ impl From<Page<Tenant>> for TenantPage {
         Self {
             items: p.items.iter().map(TenantView::from).collect(),
             next_cursor: p.next_cursor,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema, Default)]
-pub struct BrandingView {
-    pub display_name: Option<String>,
-    pub logo_url: Option<String>,
-    #[schema(example = "#0055ff")]
-    pub primary_color: Option<String>,
-    pub support_email: Option<String>,
-}
-
-impl From<&Branding> for BrandingView {
-    fn from(b: &Branding) -> Self {
-        Self {
-            display_name: b.display_name.as_ref().map(|v| v.as_str().to_owned()),
-            logo_url: b.logo_url.as_ref().map(|v| v.as_str().to_owned()),
-            primary_color: b.primary_color.as_ref().map(|v| v.as_str().to_owned()),
-            support_email: b.support_email.as_ref().map(|v| v.as_str().to_owned()),
         }
     }
 }
@@ -368,31 +353,6 @@ pub struct PermissionView {
     pub description: &'static str,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct RoleView {
-    pub id: Uuid,
-    #[schema(example = "admin")]
-    pub name: String,
-    pub permissions: Vec<&'static str>,
-    /// The four roles every tenant starts with are system roles.
-    pub system: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&tenantry_rbac::Role> for RoleView {
-    fn from(r: &tenantry_rbac::Role) -> Self {
-        Self {
-            id: *r.id.as_uuid(),
-            name: r.name.as_str().to_owned(),
-            permissions: r.permissions.iter().map(|p| p.as_str()).collect(),
-            system: r.system.is_some(),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct CreateRoleBody {
     #[schema(
@@ -514,50 +474,6 @@ pub struct InviteBody {
     pub role: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct InvitationView {
-    pub id: Uuid,
-    pub email: String,
-    pub role_id: Uuid,
-    pub invited_by: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub accepted_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// Where the e-mail stands: `pending` (queued or being retried), `sent`, or `failed`
-    /// after every attempt (`resend` tries again with a new link).
-    pub delivery: DeliveryDto,
-}
-
-#[derive(Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryDto {
-    Pending,
-    Sent,
-    Failed,
-}
-
-impl From<&tenantry_identity::Invitation> for InvitationView {
-    fn from(i: &tenantry_identity::Invitation) -> Self {
-        use tenantry_identity::Delivery;
-        Self {
-            id: *i.id.as_uuid(),
-            email: i.email.as_str().to_owned(),
-            role_id: *i.role_id.as_uuid(),
-            invited_by: *i.invited_by.as_uuid(),
-            created_at: i.created_at,
-            expires_at: i.expires_at,
-            accepted_at: i.accepted_at,
-            revoked_at: i.revoked_at,
-            delivery: match i.delivery {
-                Delivery::Pending => DeliveryDto::Pending,
-                Delivery::Sent => DeliveryDto::Sent,
-                Delivery::Failed => DeliveryDto::Failed,
-            },
-        }
-    }
-}
-
 /// What an invitee sees before accepting.
 #[derive(Serialize, ToSchema)]
 pub struct InvitationPreviewView {
@@ -597,36 +513,6 @@ pub struct CreateApiKeyBody {
     #[schema(example = json!(["products:read"]))]
     pub permissions: Vec<String>,
     pub expires_at: Option<crate::dates::Timestamp>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ApiKeyView {
-    pub id: Uuid,
-    pub name: String,
-    /// The public part, for telling keys apart.
-    pub prefix: String,
-    pub permissions: Vec<String>,
-    pub created_by: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl From<&tenantry_identity::ApiKey> for ApiKeyView {
-    fn from(k: &tenantry_identity::ApiKey) -> Self {
-        Self {
-            id: *k.id.as_uuid(),
-            name: k.name.clone(),
-            prefix: k.prefix.clone(),
-            permissions: k.permissions.clone(),
-            created_by: *k.created_by.as_uuid(),
-            created_at: k.created_at,
-            last_used_at: k.last_used_at,
-            expires_at: k.expires_at,
-            revoked_at: k.revoked_at,
-        }
-    }
 }
 
 /// A new key: the only time its secret is shown.

@@ -57,6 +57,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
         (name = "team", description = "Members, roles and permissions of the current tenant"),
         (name = "invitations", description = "Inviting people into a tenant"),
         (name = "api_keys", description = "Machine credentials bound to one tenant"),
+        (name = "events", description = "Every change of a tenant's data as an event: the pull API and the catalogue of event types (each type's payload is also listed under `webhooks`)"),
         (name = "tenant", description = "The current tenant (resolved from host or header)"),
         (name = "platform", description = "Administration across tenants (platform administrators or the operator token)"),
     ),
@@ -177,6 +178,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     // After the routes are in: the derive's modifiers run before they are.
     RoutePermissions.modify(&mut api);
+    routes::events::document(&mut api);
     api
 }
 
@@ -193,6 +195,7 @@ pub struct Shared {
     state: web::Data<AppState>,
     spec_json: web::Data<SpecJson>,
     routes: web::Data<fallback::RouteTable>,
+    event_types: web::Data<routes::events::EventTypeCatalogue>,
 }
 
 struct SpecJson(String);
@@ -204,6 +207,7 @@ impl Shared {
             state: web::Data::new(state),
             spec_json: web::Data::new(SpecJson(openapi_json(&api))),
             routes: web::Data::new(fallback::RouteTable::from_spec(&api)),
+            event_types: web::Data::new(routes::events::EventTypeCatalogue::from_spec(&api)),
         }
     }
 
@@ -230,6 +234,7 @@ pub fn app(
         .app_data(shared.state.clone())
         .app_data(shared.spec_json.clone())
         .app_data(shared.routes.clone())
+        .app_data(shared.event_types.clone())
         .app_data(BodyLimit(limit))
         .app_data(web::PayloadConfig::new(limit))
         .app_data(

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tenantry_audit::AuditService;
+use tenantry_audit::{AuditService, EventService};
 use tenantry_crypto::{Crypto, Jwks};
 use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
 use tenantry_kernel::{Clock, Unlimited};
@@ -44,6 +44,7 @@ pub struct AppState {
     pub products: ProductService<Db, Unlimited>,
     pub projects: ProjectService<Db, Unlimited>,
     pub audit: AuditService<Db>,
+    pub events: EventService<Db>,
     /// Memberships and their roles, cached per (tenant, user) for the guard.
     pub members: MemberCache,
     /// Access tokens whose signature was checked.
@@ -90,6 +91,7 @@ impl AppState {
         let onboarding = OnboardingService::new(db.clone(), tenants.clone(), auth.clone());
         let products = ProductService::new(db.clone(), Unlimited, clock.clone());
         let audit = AuditService::new(db.clone());
+        let events = EventService::new(db.clone());
         let projects = ProjectService::new(db.clone(), Unlimited, clock.clone());
         Self {
             db,
@@ -104,6 +106,7 @@ impl AppState {
             products,
             projects,
             audit,
+            events,
             members: MemberCache::new(),
             tokens: crate::authn::TokenCache::new(),
             denials: crate::guard::DenialWindow::new(),

@@ -235,8 +235,13 @@ where
     }
 }
 
+/// A key was revoked (`api_key.revoked`).
+pub const REVOKED: &str = "revoked";
+
 impl tenantry_audit::Audited for ApiKey {
     const ENTITY: &'static str = "api_key";
+    const EVENT_ACTIONS: &'static [&'static str] = &[tenantry_audit::actions::CREATED, REVOKED];
+    type View = crate::view::ApiKeyView;
 
     fn audit_id(&self) -> String {
         self.id.to_string()
@@ -246,20 +251,5 @@ impl tenantry_audit::Audited for ApiKey {
     /// not a change.
     fn audit_fields(&self) -> serde_json::Value {
         tenantry_audit::without(self.event_object(), &["id", "created_at", "last_used_at"])
-    }
-
-    /// As the API lists it (never the secret, which no `ApiKey` holds).
-    fn event_object(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "name": self.name,
-            "prefix": self.prefix,
-            "permissions": self.permissions,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "last_used_at": self.last_used_at,
-            "expires_at": self.expires_at,
-            "revoked_at": self.revoked_at,
-        })
     }
 }

@@ -37,7 +37,8 @@ pub struct Invitation {
 }
 
 /// Where an invitation's e-mail stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// Queued, or being retried.
     Pending,
@@ -434,6 +435,13 @@ where
 
 impl tenantry_audit::Audited for Invitation {
     const ENTITY: &'static str = "invitation";
+    const EVENT_ACTIONS: &'static [&'static str] = &[
+        tenantry_audit::actions::CREATED,
+        invitation_actions::RESENT,
+        invitation_actions::REVOKED,
+        invitation_actions::ACCEPTED,
+    ];
+    type View = crate::view::InvitationView;
 
     fn audit_id(&self) -> String {
         self.id.to_string()
@@ -443,20 +451,5 @@ impl tenantry_audit::Audited for Invitation {
     /// the e-mail's delivery is no change of the invitation.
     fn audit_fields(&self) -> serde_json::Value {
         tenantry_audit::without(self.event_object(), &["id", "created_at", "delivery"])
-    }
-
-    /// As the API lists it (with where its e-mail stands).
-    fn event_object(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "email": self.email.as_str(),
-            "role_id": self.role_id,
-            "invited_by": self.invited_by,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "accepted_at": self.accepted_at,
-            "revoked_at": self.revoked_at,
-            "delivery": self.delivery.as_str(),
-        })
     }
 }

@@ -10,6 +10,7 @@ pub mod revocation;
 pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod view;
 
 pub use api_keys::*;
 pub use error::*;
@@ -18,3 +19,4 @@ pub use model::*;
 pub use ports::*;
 pub use revocation::RevokedSessions;
 pub use service::{AuthPolicy, AuthService};
+pub use view::{ApiKeyView, InvitationView};

@@ -64,7 +64,7 @@ pub trait JobQueue: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 
     /// Resolves when a job may have become runnable (a notification from any instance, an
-    /// enqueue in this process) or after `at_most`.
+    /// enqueue in this process, the earliest retry or lease coming due) or after `at_most`.
     fn wait_for_work(&self, at_most: Duration) -> impl Future<Output = ()> + Send;
 
     /// Counts by kind and state, the oldest wait and the dead jobs.

@@ -7,9 +7,11 @@ pub mod import;
 pub mod model;
 pub mod ports;
 pub mod service;
+pub mod view;
 
 pub use error::*;
 pub use import::{ImportRow, MAX_IMPORT_ROWS, RowError};
 pub use model::*;
 pub use ports::*;
 pub use service::ProductService;
+pub use view::ProductView;

@@ -150,7 +150,7 @@ impl Money {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductStatus {
     Active,
@@ -191,6 +191,7 @@ pub struct Product {
 
 impl tenantry_audit::Audited for Product {
     const ENTITY: &'static str = "product";
+    type View = crate::view::ProductView;
 
     fn audit_id(&self) -> String {
         self.id.to_string()
@@ -199,22 +200,6 @@ impl tenantry_audit::Audited for Product {
     /// The fields as the API shows them, less the id and creation time.
     fn audit_fields(&self) -> serde_json::Value {
         tenantry_audit::without(self.event_object(), &["id", "created_at"])
-    }
-
-    /// As the API returns it.
-    fn event_object(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "name": self.name,
-            "sku": self.sku,
-            "description": self.description,
-            "price_minor": self.price.minor(),
-            "currency": self.price.currency(),
-            "status": self.status,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
     }
 }
 

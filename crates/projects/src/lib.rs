@@ -5,8 +5,10 @@ pub mod error;
 pub mod model;
 pub mod ports;
 pub mod service;
+pub mod view;
 
 pub use error::*;
 pub use model::*;
 pub use ports::*;
 pub use service::ProjectService;
+pub use view::{ProjectView, TaskView};

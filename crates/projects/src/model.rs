@@ -57,6 +57,7 @@ pub struct Project {
 
 impl tenantry_audit::Audited for Project {
     const ENTITY: &'static str = "project";
+    type View = crate::view::ProjectView;
 
     fn audit_id(&self) -> String {
         self.id.to_string()
@@ -65,11 +66,10 @@ impl tenantry_audit::Audited for Project {
     fn audit_fields(&self) -> serde_json::Value {
         tenantry_audit::serialized(self)
     }
-
-    fn event_object(&self) -> serde_json::Value {
-        tenantry_audit::serialized(self)
-    }
 }
+
+/// A task's done flag flipped (`task.toggled`).
+pub const TOGGLED: &str = "toggled";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Task {
@@ -89,16 +89,19 @@ pub struct Task {
 
 impl tenantry_audit::Audited for Task {
     const ENTITY: &'static str = "task";
+    const EVENT_ACTIONS: &'static [&'static str] = &[
+        tenantry_audit::actions::CREATED,
+        tenantry_audit::actions::UPDATED,
+        tenantry_audit::actions::DELETED,
+        TOGGLED,
+    ];
+    type View = crate::view::TaskView;
 
     fn audit_id(&self) -> String {
         self.id.to_string()
     }
 
     fn audit_fields(&self) -> serde_json::Value {
-        tenantry_audit::serialized(self)
-    }
-
-    fn event_object(&self) -> serde_json::Value {
         tenantry_audit::serialized(self)
     }
 }

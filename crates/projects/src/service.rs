@@ -139,7 +139,7 @@ impl<R: ProjectRepository, Q: QuotaGate> ProjectService<R, Q> {
     pub async fn toggle_task(&self, ctx: &TenantCtx, id: TaskId) -> Result<Task, TaskError> {
         let now = self.clock.now();
         self.repo
-            .update_task(ctx, id, "toggled", &TaskPatch::toggle, now)
+            .update_task(ctx, id, crate::model::TOGGLED, &TaskPatch::toggle, now)
             .await
     }
 

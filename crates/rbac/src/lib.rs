@@ -8,9 +8,11 @@ pub mod ports;
 pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod view;
 
 pub use error::*;
 pub use model::*;
 pub use permissions::{CATALOGUE, Permission, PermissionSet};
 pub use ports::*;
 pub use service::RbacService;
+pub use view::{MembershipView, RoleView};

@@ -185,6 +185,7 @@ pub struct Member {
 
 impl tenantry_audit::Audited for Role {
     const ENTITY: &'static str = "role";
+    type View = crate::view::RoleView;
 
     fn audit_id(&self) -> String {
         self.id.to_string()
@@ -197,23 +198,20 @@ impl tenantry_audit::Audited for Role {
             "system_role": self.system.map(SystemRole::name),
         })
     }
-
-    /// As the API returns it.
-    fn event_object(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "name": self.name.as_str(),
-            "permissions": self.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-            "system": self.system.is_some(),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
-    }
 }
+
+/// A member left or was removed (`member.removed`).
+pub const REMOVED: &str = "removed";
 
 impl tenantry_audit::Audited for Membership {
     const ENTITY: &'static str = "membership";
     const EVENT_PREFIX: &'static str = "member";
+    const EVENT_ACTIONS: &'static [&'static str] = &[
+        tenantry_audit::actions::CREATED,
+        tenantry_audit::actions::UPDATED,
+        REMOVED,
+    ];
+    type View = crate::view::MembershipView;
 
     fn audit_id(&self) -> String {
         self.user_id.to_string()
@@ -221,16 +219,6 @@ impl tenantry_audit::Audited for Membership {
 
     fn audit_fields(&self) -> serde_json::Value {
         tenantry_audit::without(self.event_object(), &["created_at"])
-    }
-
-    /// The membership (the member list adds the person's profile and the role's name).
-    fn event_object(&self) -> serde_json::Value {
-        serde_json::json!({
-            "user_id": self.user_id,
-            "role_id": self.role_id,
-            "status": self.status.as_str(),
-            "created_at": self.created_at,
-        })
     }
 }
 

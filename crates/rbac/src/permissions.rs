@@ -17,6 +17,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("roles:manage", "Create, change and delete roles"),
     ("api_keys:manage", "Create and revoke API keys"),
     ("audit:read", "Read the audit trail"),
+    ("events:read", "Read the event log"),
     ("products:read", "See products"),
     ("products:write", "Create, change and delete products"),
     ("projects:read", "See projects and tasks"),

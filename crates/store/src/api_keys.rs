@@ -111,7 +111,7 @@ impl Db {
                 revoked_at: None,
                 ..new.clone()
             };
-            log.updated_as("revoked", &old, &new);
+            log.updated_as(tenantry_identity::api_keys::REVOKED, &old, &new);
             Ok(true)
         })
     }

@@ -354,6 +354,35 @@ impl Db {
         Ok(inserted > 0)
     }
 
+    /// When the next job comes due without anyone enqueueing: the earliest scheduled run
+    /// (a retry) or the earliest lease to end (a worker that died).
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (run_at, lease_end): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
+            tx!(self, read, tenant = None, |conn| {
+                let run_at = jobs::table
+                    .filter(jobs::state.eq(JobState::Queued.as_str()))
+                    .order(jobs::run_at.asc())
+                    .select(jobs::run_at)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let lease_end = jobs::table
+                    .filter(jobs::state.eq(JobState::Running.as_str()))
+                    .filter(jobs::locked_until.is_not_null())
+                    .order(jobs::locked_until.asc())
+                    .select(jobs::locked_until)
+                    .first::<Option<DateTime<Utc>>>(conn)
+                    .await
+                    .optional()?
+                    .flatten();
+                Ok((run_at, lease_end))
+            })?;
+        Ok(match (run_at, lease_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
     async fn load_jobs(&self, f: &JobFilter) -> Result<Vec<JobInfo>, StoreError> {
         let rows: Vec<JobRow> = tx!(self, read, tenant = None, |conn| {
             let mut q = jobs::table.into_boxed();
@@ -541,7 +570,21 @@ impl JobQueue for Db {
 
     async fn wait_for_work(&self, at_most: Duration) {
         self.listen_for_jobs();
-        let _ = tokio::time::timeout(at_most, self.jobs_queued().notified()).await;
+        // A retry or an ended lease makes a job runnable without any notification: wake for
+        // the earliest (a failed read leaves the backstop).
+        let wait = match self.next_due().await {
+            // Never a busy loop: at least a few milliseconds.
+            Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().clamp(
+                Duration::from_millis(5),
+                at_most.max(Duration::from_millis(5)),
+            ),
+            Ok(None) => at_most,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read when the next job comes due");
+                at_most
+            }
+        };
+        let _ = tokio::time::timeout(wait, self.jobs_queued().notified()).await;
     }
 
     async fn queue_summary(&self, now: DateTime<Utc>) -> Result<QueueSummary, Unexpected> {

@@ -334,7 +334,7 @@ impl Db {
                 }
                 None => {
                     diesel::delete(target).execute(conn).await?;
-                    log.deleted(&old);
+                    log.deleted_as(tenantry_rbac::REMOVED, &old);
                     Ok(Ok(None))
                 }
             }

@@ -8,9 +8,11 @@ pub mod resolution;
 pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod view;
 
 pub use error::*;
 pub use model::*;
 pub use ports::*;
 pub use resolution::{HostClass, TenantRef, classify_host};
 pub use service::{SettingsService, TenantService};
+pub use view::{BrandingView, TenantSettingsView};

@@ -564,6 +564,11 @@ pub struct TenantSettings {
 impl tenantry_audit::Audited for TenantSettings {
     const ENTITY: &'static str = "tenant_settings";
     const EVENT_PREFIX: &'static str = "tenant";
+    const EVENT_ACTIONS: &'static [&'static str] = &[
+        tenantry_audit::actions::CREATED,
+        tenantry_audit::actions::UPDATED,
+    ];
+    type View = crate::view::TenantSettingsView;
 
     fn audit_id(&self) -> String {
         self.tenant_id.to_string()
@@ -576,15 +581,6 @@ impl tenantry_audit::Audited for TenantSettings {
             "logo_url": b.logo_url.as_ref().map(WebUrl::as_str),
             "primary_color": b.primary_color.as_ref().map(Color::as_str),
             "support_email": b.support_email.as_ref().map(|e| e.as_str()),
-        })
-    }
-
-    /// The tenant's branding, as `GET /api/v1/tenant` shows it, with the tenant's id.
-    fn event_object(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.tenant_id,
-            "branding": self.audit_fields(),
-            "updated_at": self.updated_at,
         })
     }
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tenantry_audit::{EventRepository, SecurityLog};
+use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository, SecurityLog};
 use tenantry_identity::{
     AccessTokens, InvitationRepository, InvitationService, LoginThrottle, Mailer, PasswordHasher,
     Secrets, SessionRepository, UserRepository,
@@ -70,8 +70,38 @@ fn tenant_of(ctx: Option<&TenantCtx>) -> Result<&TenantCtx, JobError> {
 
 impl<R, C, M> TenantryJobs<R, C, M>
 where
-    R: EventRepository + TenantRepository,
+    R: EventRepository + TenantRepository + AuditRepository,
 {
+    /// A probe in a tenant's scope notes in its audit trail how many events it could see and
+    /// how many of those were another tenant's (always none): proof that the job ran in its
+    /// own tenant and nowhere else.
+    async fn probe_tenant(&self, ctx: &TenantCtx, claim: &ClaimedJob) -> Result<(), JobError> {
+        let page = PageRequest {
+            limit: tenantry_kernel::Limit::MAX,
+            after: None,
+        };
+        let seen = self
+            .repo
+            .list_events(ctx, &EventFilter::default(), &page)
+            .await?;
+        let foreign = seen
+            .items
+            .iter()
+            .filter(|e| e.tenant_id != ctx.tenant_id())
+            .count();
+        let mut log = ChangeLog::new();
+        log.note(
+            "probe",
+            claim.id.to_string(),
+            "ran",
+            [
+                ("visible_events", serde_json::json!(seen.items.len())),
+                ("foreign_events", serde_json::json!(foreign)),
+            ],
+        );
+        Ok(AuditRepository::record(&self.repo, ctx, log).await?)
+    }
+
     /// Every tenant's events older than the retention, one tenant (one transaction in its
     /// scope) at a time.
     async fn prune_events(&self, claim: &ClaimedJob) -> Result<(), JobError> {
@@ -113,7 +143,8 @@ where
         + LoginThrottle
         + SecurityLog
         + EventRepository
-        + TenantRepository,
+        + TenantRepository
+        + AuditRepository,
     C: PasswordHasher + AccessTokens + Secrets,
     M: Mailer,
 {
@@ -130,11 +161,15 @@ where
                 .await?),
             Job::PruneEvents => self.prune_events(claim).await,
             Job::Probe { delay_ms, fail } => {
-                tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
+                if *delay_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
+                }
                 if *fail {
-                    Err(JobError::Retry("the probe was asked to fail".to_owned()))
-                } else {
-                    Ok(())
+                    return Err(JobError::Retry("the probe was asked to fail".to_owned()));
+                }
+                match ctx {
+                    Some(ctx) => self.probe_tenant(ctx, claim).await,
+                    None => Ok(()),
                 }
             }
         }

@@ -3,8 +3,10 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod events;
 pub mod health;
 pub mod invitations;
+pub mod jobs;
 pub mod onboard;
 pub mod platform;
 pub mod products;
@@ -54,6 +56,8 @@ pub const TENANT_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/search", "tenant:read"),
     ("GET", "/api/v1/audit-logs", "audit:read"),
     ("GET", "/api/v1/audit-logs/verify", "audit:read"),
+    ("GET", "/api/v1/events", "events:read"),
+    ("GET", "/api/v1/events/{id}", "events:read"),
 ];
 
 /// The permission a route needs, by method and route pattern.
@@ -117,6 +121,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(search::search)
         .service(audit::list_audit_logs)
         .service(audit::verify_audit_logs)
+        .service(events::list_events)
+        .service(events::get_event)
+        // The event-type catalogue (no tenant, no token).
+        .service(events::event_types)
         // Invitation links: by token, before any tenant (no `Member`).
         .service(invitations::lookup_invitation)
         .service(invitations::accept_invitation)
@@ -136,5 +144,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(platform::update_branding)
         .service(platform::security_events)
         .service(platform::disable_user)
-        .service(platform::enable_user);
+        .service(platform::enable_user)
+        .service(jobs::queue);
 }

@@ -3,14 +3,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tenantry_kernel::{Cursor, ProductId, SearchQuery};
 use tenantry_products::{
     BulkImportError, CreateProductError, Currency, DeleteProductError, Description, ImportRow,
-    Money, NewProduct, Product, ProductName, ProductOrder, ProductPatch, ProductQuery,
-    ProductStatus, RowError, Sku, UpdateProductError,
+    Money, NewProduct, ProductName, ProductOrder, ProductPatch, ProductQuery, ProductStatus,
+    ProductView, RowError, Sku, UpdateProductError,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,69 +24,6 @@ type Data = web::Data<AppState>;
 
 /// Largest bulk-import body: 10,000 rows with room for long descriptions.
 pub const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
-
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ProductStatusDto {
-    Active,
-    Archived,
-}
-
-impl From<ProductStatusDto> for ProductStatus {
-    fn from(s: ProductStatusDto) -> Self {
-        match s {
-            ProductStatusDto::Active => Self::Active,
-            ProductStatusDto::Archived => Self::Archived,
-        }
-    }
-}
-
-impl From<ProductStatus> for ProductStatusDto {
-    fn from(s: ProductStatus) -> Self {
-        match s {
-            ProductStatus::Active => Self::Active,
-            ProductStatus::Archived => Self::Archived,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ProductView {
-    pub id: uuid::Uuid,
-    #[schema(example = "Blue widget")]
-    pub name: String,
-    #[schema(example = "WID-001")]
-    pub sku: String,
-    pub description: String,
-    /// Price in minor units of `currency` (cents for EUR).
-    #[schema(example = 1999)]
-    pub price_minor: i64,
-    /// ISO 4217 code.
-    #[schema(example = "EUR")]
-    pub currency: String,
-    pub status: ProductStatusDto,
-    /// The user who created it (or whose API key did); null once that account is gone.
-    pub created_by: Option<uuid::Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&Product> for ProductView {
-    fn from(p: &Product) -> Self {
-        Self {
-            id: *p.id.as_uuid(),
-            name: p.name.as_str().to_owned(),
-            sku: p.sku.as_str().to_owned(),
-            description: p.description.as_str().to_owned(),
-            price_minor: p.price.minor(),
-            currency: p.price.currency().as_str().to_owned(),
-            status: p.status.into(),
-            created_by: p.created_by.map(|u| *u.as_uuid()),
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct ProductPage {
@@ -118,7 +54,7 @@ pub struct CreateProductBody {
     #[schema(schema_with = currency_schema)]
     pub currency: String,
     /// Default `active`.
-    pub status: Option<ProductStatusDto>,
+    pub status: Option<ProductStatus>,
 }
 
 /// The currencies a price may have: the active ISO 4217 codes, as an enum.
@@ -149,7 +85,7 @@ impl CreateProductBody {
             sku,
             description,
             price,
-            status: self.status.map_or(ProductStatus::Active, Into::into),
+            status: self.status.unwrap_or(ProductStatus::Active),
         })
     }
 }
@@ -167,7 +103,7 @@ pub struct UpdateProductBody {
     pub price_minor: Option<i64>,
     #[schema(schema_with = currency_schema)]
     pub currency: Option<String>,
-    pub status: Option<ProductStatusDto>,
+    pub status: Option<ProductStatus>,
 }
 
 impl UpdateProductBody {
@@ -181,7 +117,7 @@ impl UpdateProductBody {
                 .price_minor
                 .and_then(|v| f.take("price_minor", Money::check_minor(v))),
             currency: f.opt("currency", self.currency, Currency::parse),
-            status: self.status.map(Into::into),
+            status: self.status,
         };
         f.finish()?;
         Ok(patch)
@@ -197,7 +133,7 @@ pub struct ListProductsQuery {
     /// `next_cursor` of the previous page (with the same `order`).
     pub cursor: Option<String>,
     /// Only products with this status.
-    pub status: Option<ProductStatusDto>,
+    pub status: Option<ProductStatus>,
     /// Lowest price, in minor units (inclusive).
     pub price_min: Option<i64>,
     /// Highest price, in minor units (inclusive).
@@ -237,7 +173,7 @@ impl ListProductsQuery {
             .transpose()
             .map_err(|e| Problem::invalid_query(format!("q: {e}")))?;
         let mut query = ProductQuery {
-            status: self.status.map(Into::into),
+            status: self.status,
             price_min: self.price_min,
             price_max: self.price_max,
             created_from: self.created_from.map(|t| t.0),
@@ -280,7 +216,7 @@ pub struct ImportRowBody {
     price_minor: i64,
     #[schema(schema_with = currency_schema)]
     currency: String,
-    status: Option<ProductStatusDto>,
+    status: Option<ProductStatus>,
 }
 
 /// Create a product.

@@ -1,0 +1,68 @@
+//! Invitations and API keys as the API returns them and as their events carry them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::invitations::Delivery;
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub role_id: uuid::Uuid,
+    pub invited_by: uuid::Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Where the e-mail stands: `pending` (queued or being retried), `sent`, or `failed`
+    /// after every attempt (`resend` tries again with a new link).
+    pub delivery: Delivery,
+}
+
+impl From<&crate::Invitation> for InvitationView {
+    fn from(i: &crate::Invitation) -> Self {
+        Self {
+            id: *i.id.as_uuid(),
+            email: i.email.as_str().to_owned(),
+            role_id: *i.role_id.as_uuid(),
+            invited_by: *i.invited_by.as_uuid(),
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+            accepted_at: i.accepted_at,
+            revoked_at: i.revoked_at,
+            delivery: i.delivery,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// The public part, for telling keys apart.
+    pub prefix: String,
+    pub permissions: Vec<String>,
+    pub created_by: uuid::Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&crate::ApiKey> for ApiKeyView {
+    fn from(k: &crate::ApiKey) -> Self {
+        Self {
+            id: *k.id.as_uuid(),
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            permissions: k.permissions.clone(),
+            created_by: *k.created_by.as_uuid(),
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}

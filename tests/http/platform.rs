@@ -141,7 +141,7 @@ app_tests! {
         let page = app
             .db()
             .db()
-            .list(&tenantry_kernel::TenantCtx::new(tenant), &Default::default(), &Default::default())
+            .list(&tenantry_kernel::TenantCtx::for_tests(tenant), &Default::default(), &Default::default())
             .await
             .unwrap();
         assert_eq!(page.items.len(), 1, "the tenant's settings");

@@ -165,6 +165,7 @@ app_tests! {
             std::sync::Arc::new(tenantry_kernel::SystemClock),
             tenantry_tenancy::BaseDomain::parse("localhost").unwrap(),
             std::sync::Arc::new(tenantry_tenancy::NoListener),
+            tenantry_kernel::Edges::for_tests(),
         );
         other.suspend(&tenantry_tenancy::TenantRef::parse("acme").unwrap()).await.unwrap();
         let started = std::time::Instant::now();

@@ -110,6 +110,7 @@ impl TestApp {
             crypto.clone(),
             mailer,
             config,
+            tenantry_kernel::Edges::for_tests(),
         );
         let shared = Shared::new(wiring.app_state());
         let worker = options.worker.as_ref().map(|args| wiring.worker(args));
@@ -237,7 +238,7 @@ impl TestApp {
     pub async fn add_member(&self, tenant: &str, user: tenantry_kernel::UserId, role: &str) {
         use tenantry_rbac::{MembershipRepository, RoleRepository};
         let tenant: tenantry_kernel::TenantId = tenant.parse().unwrap();
-        let ctx = tenantry_kernel::TenantCtx::new(tenant);
+        let ctx = tenantry_kernel::TenantCtx::for_tests(tenant);
         let db = self.db().db();
         let role = db
             .roles(&ctx)

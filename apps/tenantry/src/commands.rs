@@ -1,18 +1,17 @@
 //! What each command does: build the adapters, hand them to the services, print results.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
-use tenantry_crypto::{Crypto, SigningKeyMaterial};
+use tenantry_crypto::SigningKeyMaterial;
 use tenantry_http::{ServerOptions, Shared};
-use tenantry_identity::{AuthPolicy, AuthService, DisplayName};
+use tenantry_identity::DisplayName;
 use tenantry_kernel::{Clock, Cursor, Email, Limit, PageRequest, SystemClock};
-use tenantry_onboarding::{Onboard, OnboardingService};
+use tenantry_onboarding::Onboard;
 use tenantry_store::{Db, DbConfig, run_migrations};
 use tenantry_tenancy::{
-    BaseDomain, Domain, Hostname, MaintenanceMessage, NoListener, Slug, Tenant, TenantFilter,
-    TenantName, TenantRef, TenantService, TenantStatus,
+    BaseDomain, Domain, Hostname, MaintenanceMessage, Slug, Tenant, TenantFilter, TenantName,
+    TenantRef, TenantStatus,
 };
 
 use crate::cli::{
@@ -232,18 +231,6 @@ async fn worker(cli: &Cli) -> Result<()> {
 
 /// The configured key, else the one kept in the database (generated and stored on the
 /// first start, so every instance signs with the same key).
-/// Accounts as the command line creates them (the server's keys, the system clock).
-async fn auth_service(cli: &Cli, db: &Db) -> Result<AuthService<Db, Crypto>> {
-    let key = signing_key(&cli.serve, db).await?;
-    let crypto = Crypto::new(&key, &cli.serve.jwt_issuer)?;
-    Ok(AuthService::new(
-        db.clone(),
-        crypto,
-        Arc::new(SystemClock),
-        AuthPolicy::default(),
-    ))
-}
-
 pub(crate) async fn signing_key(serve: &ServeArgs, db: &Db) -> Result<SigningKeyMaterial> {
     if let Some(pem) = serve
         .jwt_private_key
@@ -267,7 +254,8 @@ pub(crate) async fn signing_key(serve: &ServeArgs, db: &Db) -> Result<SigningKey
 async fn create_admin(cli: &Cli, email: &str, password: Option<&str>, name: &str) -> Result<()> {
     use tenantry_identity::{NewPassword, PlatformAdmins, UserRepository};
     let email = Email::parse(email).map_err(|e| anyhow!("invalid e-mail '{email}': {e}"))?;
-    let db = open_db(&cli.db).await?;
+    let wiring = Wiring::build(cli).await?;
+    let db = &wiring.db;
     let user = match db.credentials(&email).await? {
         Some((user, _)) => user,
         None => {
@@ -277,8 +265,7 @@ async fn create_admin(cli: &Cli, email: &str, password: Option<&str>, name: &str
             let password = NewPassword::parse(password, &email)
                 .map_err(|e| anyhow!("invalid password: {e}"))?;
             let name = DisplayName::parse(name).map_err(|e| anyhow!("invalid name: {e}"))?;
-            let auth = auth_service(cli, &db).await?;
-            auth.create_user(email, name, &password).await?
+            wiring.auth().create_user(email, name, &password).await?
         }
     };
     db.add_platform_admin(user.id, SystemClock.now()).await?;
@@ -297,15 +284,9 @@ fn hostname(raw: &str) -> Result<Hostname> {
 }
 
 async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
-    let base = base_domain(cli)?;
-    let db = open_db(&cli.db).await?;
-    // Another process may be serving: its resolution cache expires within seconds.
-    let svc = TenantService::new(
-        db.clone(),
-        Arc::new(SystemClock),
-        base,
-        Arc::new(NoListener),
-    );
+    let wiring = Wiring::build(cli).await?;
+    let db = &wiring.db;
+    let svc = wiring.tenants();
     match cmd {
         TenantCommand::Create {
             slug,
@@ -322,9 +303,8 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
                         .map_err(|e| anyhow!("invalid owner e-mail '{email}': {e}"))?;
                     let owner_name = DisplayName::parse(owner_name)
                         .map_err(|e| anyhow!("invalid owner name: {e}"))?;
-                    let auth = auth_service(cli, &db).await?;
-                    let onboarding = OnboardingService::new(db.clone(), svc.clone(), auth);
-                    let done = onboarding
+                    let done = wiring
+                        .onboarding()
                         .onboard(Onboard {
                             organisation: name,
                             slug,

@@ -1,5 +1,7 @@
 //! The composition root: builds every adapter and service once, for the HTTP adapter, the
-//! worker and the commands alike.
+//! worker and the commands alike. It claims the process's [`Edges`] capability and hands it
+//! to exactly the edges that build tenant contexts: the HTTP adapter, the worker, tenant
+//! creation (onboarding, platform administration, the CLI) and invitation acceptance.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +11,11 @@ use tenantry_crypto::Crypto;
 use tenantry_http::{AppState, HttpConfig};
 use tenantry_identity::{AuthPolicy, AuthService, InvitationService};
 use tenantry_jobs::RetryPolicy;
-use tenantry_kernel::{Clock, SystemClock};
+use tenantry_kernel::{Clock, Edges, SystemClock};
 use tenantry_mail::MailSender;
+use tenantry_onboarding::OnboardingService;
 use tenantry_store::Db;
+use tenantry_tenancy::{NoListener, TenantService};
 use tenantry_worker::{TenantryJobs, Worker, WorkerConfig};
 
 use crate::cli::{Cli, WorkerArgs};
@@ -24,6 +28,7 @@ pub struct Wiring {
     pub crypto: Crypto,
     pub mailer: MailSender,
     pub http: HttpConfig,
+    edges: Edges,
 }
 
 /// The worker as the app runs it.
@@ -46,7 +51,15 @@ impl Wiring {
         let key = signing_key(&cli.serve, &db).await?;
         let crypto =
             Crypto::new(&key, &cli.serve.jwt_issuer).context("cannot set up token signing")?;
-        Ok(Self::new(db, Arc::new(SystemClock), crypto, mailer, http))
+        let edges = Edges::claim().context("the composition root is built once per process")?;
+        Ok(Self::new(
+            db,
+            Arc::new(SystemClock),
+            crypto,
+            mailer,
+            http,
+            edges,
+        ))
     }
 
     /// From adapters built elsewhere (tests build their own database and keys).
@@ -56,6 +69,7 @@ impl Wiring {
         crypto: Crypto,
         mailer: MailSender,
         http: HttpConfig,
+        edges: Edges,
     ) -> Self {
         Self {
             db,
@@ -63,6 +77,7 @@ impl Wiring {
             crypto,
             mailer,
             http,
+            edges,
         }
     }
 
@@ -74,15 +89,39 @@ impl Wiring {
             self.clock.clone(),
             self.crypto.clone(),
             self.mailer.clone(),
+            self.edges.clone(),
         )
     }
 
-    fn auth(&self) -> AuthService<Db, Crypto> {
+    /// Accounts and sessions.
+    pub fn auth(&self) -> AuthService<Db, Crypto> {
         AuthService::new(
             self.db.clone(),
             self.crypto.clone(),
             self.clock.clone(),
             AuthPolicy::default(),
+        )
+    }
+
+    /// Tenant lifecycle outside the server: another process may be serving, and its
+    /// resolution cache follows the change within a second (no listener here).
+    pub fn tenants(&self) -> TenantService<Db> {
+        TenantService::new(
+            self.db.clone(),
+            self.clock.clone(),
+            self.http.base_domain.clone(),
+            Arc::new(NoListener),
+            self.edges.clone(),
+        )
+    }
+
+    /// Signing up an organisation (the CLI's `tenant create --owner-email`).
+    pub fn onboarding(&self) -> OnboardingService<Db, Crypto> {
+        OnboardingService::new(
+            self.db.clone(),
+            self.tenants(),
+            self.auth(),
+            self.edges.clone(),
         )
     }
 
@@ -94,12 +133,14 @@ impl Wiring {
             self.crypto.clone(),
             self.mailer.clone(),
             self.http.public_url.clone(),
+            self.edges.clone(),
         );
         let jobs = TenantryJobs::new(
             invitations,
             self.db.clone(),
             self.clock.clone(),
             chrono::Duration::days(i64::from(args.event_retention_days.max(1))),
+            self.edges.clone(),
         );
         let mut config = WorkerConfig::new(args.worker_concurrency);
         config.lease = Duration::from_secs(args.job_lease_secs.max(1));
@@ -107,7 +148,13 @@ impl Wiring {
             base: Duration::from_millis(args.job_retry_base_ms.max(1)),
             ..RetryPolicy::default()
         };
-        Worker::new(self.db.clone(), jobs, self.clock.clone(), config)
+        Worker::new(
+            self.db.clone(),
+            jobs,
+            self.clock.clone(),
+            config,
+            self.edges.clone(),
+        )
     }
 }
 

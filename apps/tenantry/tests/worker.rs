@@ -99,7 +99,11 @@ impl Env {
         let page = self
             .db
             .db()
-            .list(&TenantCtx::new(tenant), &filter, &PageRequest::default())
+            .list(
+                &TenantCtx::for_tests(tenant),
+                &filter,
+                &PageRequest::default(),
+            )
             .await
             .unwrap();
         page.items.len()

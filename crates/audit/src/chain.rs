@@ -200,12 +200,15 @@ mod tests {
     use tenantry_kernel::{Actor, Origin};
 
     fn chain(n: usize) -> Vec<AuditEntry> {
-        let ctx = TenantCtx::new(TenantId::new())
-            .acting_as(Actor::User(UserId::new()))
-            .from_origin(std::sync::Arc::new(Origin {
+        let ctx = TenantCtx::for_request(
+            &tenantry_kernel::Edges::for_tests(),
+            TenantId::new(),
+            Actor::User(UserId::new()),
+            std::sync::Arc::new(Origin {
                 request_id: Some("r1".into()),
                 ..Origin::default()
-            }));
+            }),
+        );
         let mut head = ChainHead::default();
         let mut out = vec![];
         for i in 0..n {

@@ -152,7 +152,7 @@ impl FromRequest for Member {
                 Problem::new(StatusCode::FORBIDDEN, "not_a_member", "Not a member")
                     .detail("You are not an active member of this tenant")
             })?;
-            let ctx = scope.ctx.acting_as(Actor::User(who.user_id));
+            let ctx = scope.acting(&state.edges, Actor::User(who.user_id));
             if !role.1.allows(needed) {
                 record_denial(&state, &ctx, needed, &route()).await;
                 return Err(permission_denied(needed).into());
@@ -205,11 +205,15 @@ async fn key_member(
             // A real key refused (wrong secret, revoked, expired, or presented to another
             // tenant): its own tenant's trail says so.
             if let Some(k) = invalid.known {
-                let mut ctx =
-                    TenantCtx::new(k.tenant_id).from_origin(scope.ctx.origin().clone().into());
-                if let Some(user) = k.holder {
-                    ctx = ctx.acting_as(Actor::ApiKey { key: k.id, user });
-                }
+                let actor = k
+                    .holder
+                    .map_or(Actor::System, |user| Actor::ApiKey { key: k.id, user });
+                let ctx = TenantCtx::for_request(
+                    &state.edges,
+                    k.tenant_id,
+                    actor,
+                    scope.ctx.origin().clone().into(),
+                );
                 key_denied(state, &ctx, k.id, k.reason, &route()).await;
             }
             return Err(refused().into());
@@ -221,10 +225,18 @@ async fn key_member(
         .iter()
         .filter_map(|p| Permission::parse(p).ok())
         .collect();
-    let ctx = scope.ctx.acting_as(Actor::ApiKey {
-        key: key.id,
-        user: key.created_by,
-    });
+    let ctx = scope.acting(
+        &state.edges,
+        Actor::ApiKey {
+            key: key.id,
+            user: key.created_by,
+        },
+    );
+    state
+        .api_keys
+        .note_use(&ctx, &key)
+        .await
+        .map_err(Problem::internal)?;
     if !permissions.contains(&needed) {
         record_denial(state, &ctx, needed, &route()).await;
         return Err(permission_denied(needed).into());

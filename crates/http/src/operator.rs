@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use subtle::ConstantTimeEq;
 use tenantry_identity::PlatformAdmins;
-use tenantry_kernel::{Actor, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{Actor, Edges, TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -19,6 +19,8 @@ use crate::state::AppState;
 pub struct Operator {
     /// The administrator, when a person (not the operator token) is acting.
     pub admin: Option<UserId>,
+    /// Platform administration is an edge: it acts inside the tenant it targets.
+    edges: Edges,
 }
 
 impl FromRequest for Operator {
@@ -60,9 +62,12 @@ impl Operator {
     /// The context for acting inside one tenant as platform administration: changes are
     /// recorded with this actor (the administrator, or the operator token).
     pub fn ctx_for(&self, tenant: TenantId, req: &HttpRequest) -> TenantCtx {
-        TenantCtx::new(tenant)
-            .acting_as(self.actor())
-            .from_origin(crate::request_context::origin_of(req))
+        TenantCtx::for_request(
+            &self.edges,
+            tenant,
+            self.actor(),
+            crate::request_context::origin_of(req),
+        )
     }
 }
 
@@ -78,7 +83,10 @@ async fn check(state: &AppState, bearer: Option<&str>) -> Result<Operator, Probl
         .as_ref()
         .is_some_and(|expected| bool::from(presented.as_bytes().ct_eq(expected.as_bytes())));
     if token_matches {
-        return Ok(Operator { admin: None });
+        return Ok(Operator {
+            admin: None,
+            edges: state.edges.clone(),
+        });
     }
     let Some((claims, _)) = state.verify_access_token(presented) else {
         return Err(Problem::unauthorized("The token is not valid"));
@@ -87,6 +95,7 @@ async fn check(state: &AppState, bearer: Option<&str>) -> Result<Operator, Probl
         tracing::Span::current().record("user_id", tracing::field::display(claims.user_id));
         return Ok(Operator {
             admin: Some(claims.user_id),
+            edges: state.edges.clone(),
         });
     }
     Err(platform_admin_required())

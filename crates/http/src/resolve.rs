@@ -12,7 +12,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpRequest, web};
 use moka::future::Cache;
-use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
+use tenantry_kernel::{Actor, TenantCtx, TenantId, Unexpected};
 use tenantry_store::Db;
 use tenantry_tenancy::{
     BaseDomain, DomainRepository, Gate, HostClass, Hostname, Tenant, TenantChangeListener,
@@ -132,6 +132,18 @@ pub struct TenantScope {
     pub tenant: Arc<Tenant>,
 }
 
+impl TenantScope {
+    /// The same tenant and request, acting as `actor` (who the access check found).
+    pub fn acting(&self, edges: &tenantry_kernel::Edges, actor: Actor) -> TenantCtx {
+        TenantCtx::for_request(
+            edges,
+            self.ctx.tenant_id(),
+            actor,
+            std::sync::Arc::new(self.ctx.origin().clone()),
+        )
+    }
+}
+
 impl FromRequest for TenantScope {
     type Error = actix_web::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -165,7 +177,8 @@ impl FromRequest for TenantScope {
             tracing::Span::current().record("tenant_id", tracing::field::display(tenant.id));
             pass_gate(&state, &tenant, bearer.as_deref()).await?;
             Ok(TenantScope {
-                ctx: TenantCtx::new(tenant.id).from_origin(origin),
+                // Before any credential: public reads of the tenant act as the system.
+                ctx: TenantCtx::for_request(&state.edges, tenant.id, Actor::System, origin),
                 tenant,
             })
         })

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tenantry_audit::{AuditService, EventService};
 use tenantry_crypto::{Crypto, Jwks};
 use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
-use tenantry_kernel::{Clock, Unlimited};
+use tenantry_kernel::{Clock, Edges, Unlimited};
 use tenantry_mail::MailSender;
 use tenantry_onboarding::OnboardingService;
 use tenantry_products::ProductService;
@@ -54,6 +54,9 @@ pub struct AppState {
     /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
     pub jwks: Jwks,
     pub config: HttpConfig,
+    /// The HTTP adapter is an edge: it builds each request's `TenantCtx` after the access
+    /// check (and platform administration inside the tenant it targets).
+    pub edges: Edges,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         crypto: Crypto,
         mailer: MailSender,
+        edges: Edges,
     ) -> Self {
         let resolver = Resolver::new(db.clone(), config.base_domain.clone());
         let tenants = TenantService::new(
@@ -70,6 +74,7 @@ impl AppState {
             clock.clone(),
             config.base_domain.clone(),
             Arc::new(resolver.clone()),
+            edges.clone(),
         );
         let settings = SettingsService::new(db.clone(), clock.clone());
         let jwks = crypto.tokens.jwks();
@@ -85,10 +90,12 @@ impl AppState {
             crypto.clone(),
             mailer,
             config.public_url.clone(),
+            edges.clone(),
         );
         let rbac = RbacService::new(db.clone(), clock.clone());
         let api_keys = ApiKeyService::new(db.clone(), crypto.clone(), clock.clone());
-        let onboarding = OnboardingService::new(db.clone(), tenants.clone(), auth.clone());
+        let onboarding =
+            OnboardingService::new(db.clone(), tenants.clone(), auth.clone(), edges.clone());
         let products = ProductService::new(db.clone(), Unlimited, clock.clone());
         let audit = AuditService::new(db.clone());
         let events = EventService::new(db.clone());
@@ -112,6 +119,7 @@ impl AppState {
             denials: crate::guard::DenialWindow::new(),
             jwks,
             config,
+            edges,
         }
     }
 }

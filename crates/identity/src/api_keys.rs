@@ -180,8 +180,8 @@ where
         }
     }
 
-    /// The live key of tenant `on` a presented secret belongs to. A key is used only once
-    /// accepted: a refused one (another tenant's included) is not marked as used.
+    /// The live key of tenant `on` a presented secret belongs to. Only an accepted key is
+    /// then marked as used ([`ApiKeyService::note_use`]), never a refused one.
     pub async fn authenticate(
         &self,
         presented: &str,
@@ -221,17 +221,21 @@ where
                 }),
             }));
         }
-        // Only a verified use is recorded, and at most once a minute: a write per request
-        // would serialise every API call on SQLite.
-        if key
-            .last_used_at
-            .is_none_or(|t| now - t >= chrono::Duration::minutes(1))
-        {
-            self.repo
-                .record_api_key_use(&TenantCtx::new(key.tenant_id), key.id, now)
-                .await?;
-        }
         Ok(Ok(key))
+    }
+
+    /// Records that `key`, accepted for a request in `ctx` (its tenant), was used: at most
+    /// once a minute, since a write per request would serialise every API call on SQLite.
+    pub async fn note_use(&self, ctx: &TenantCtx, key: &ApiKey) -> Result<(), Unexpected> {
+        let now = self.clock.now();
+        if key.tenant_id == ctx.tenant_id()
+            && key
+                .last_used_at
+                .is_none_or(|t| now - t >= chrono::Duration::minutes(1))
+        {
+            self.repo.record_api_key_use(ctx, key.id, now).await?;
+        }
+        Ok(())
     }
 }
 

@@ -195,12 +195,14 @@ pub trait InvitationRepository: Clone + Send + Sync + 'static {
     /// creates the new user if there is one, and adds the membership. Errors:
     /// [`InvitationError::Gone`], [`InvitationError::EmailTaken`],
     /// [`InvitationError::AlreadyMember`].
+    /// `ctx` is the invitation's tenant (known from the lookup), acting as the invitee; a
+    /// token of another tenant is [`InvitationError::Gone`].
     fn accept_invitation(
         &self,
+        ctx: &TenantCtx,
         digest: &TokenDigest,
         acceptor: &Acceptor,
         now: DateTime<Utc>,
-        origin: &tenantry_kernel::Origin,
     ) -> impl Future<Output = Result<Invitation, InvitationError>> + Send;
 }
 
@@ -212,6 +214,8 @@ pub struct InvitationService<R, C, M> {
     secrets: C,
     mailer: M,
     public_url: String,
+    /// Accepting is an edge: the token names the tenant, and the invitee acts in it.
+    edges: tenantry_kernel::Edges,
 }
 
 impl<R, C, M> InvitationService<R, C, M>
@@ -230,6 +234,7 @@ where
         secrets: C,
         mailer: M,
         public_url: impl Into<String>,
+        edges: tenantry_kernel::Edges,
     ) -> Self {
         Self {
             repo,
@@ -237,6 +242,7 @@ where
             secrets,
             mailer,
             public_url: public_url.into().trim_end_matches('/').to_owned(),
+            edges,
         }
     }
 
@@ -391,14 +397,30 @@ where
         if preview.invitation.email.normalized() != user.email.normalized() {
             return Err(InvitationError::EmailMismatch);
         }
+        let ctx = self.invitee_ctx(&preview, &user, origin);
         self.repo
             .accept_invitation(
+                &ctx,
                 &self.secrets.digest(token),
                 &Acceptor::Existing(user),
                 self.auth.now(),
-                origin,
             )
             .await
+    }
+
+    /// The invitation's tenant, acting as the invitee.
+    fn invitee_ctx(
+        &self,
+        preview: &InvitationPreview,
+        user: &User,
+        origin: &tenantry_kernel::Origin,
+    ) -> TenantCtx {
+        TenantCtx::for_request(
+            &self.edges,
+            preview.invitation.tenant_id,
+            tenantry_kernel::Actor::User(user.id),
+            std::sync::Arc::new(origin.clone()),
+        )
     }
 
     /// Signs up with the invited e-mail and accepts, in one transaction; returns a session.
@@ -415,6 +437,7 @@ where
             NewPassword::parse(password, &email).map_err(|e| InvitationError::WeakPassword(e.0))?;
         let hash = self.auth.hash_password(&password).await?;
         let user = User::new(email, name, self.auth.now());
+        let ctx = self.invitee_ctx(&preview, &user, origin);
         let acceptor = Acceptor::New {
             user: user.clone(),
             hash,
@@ -422,10 +445,10 @@ where
         let invitation = self
             .repo
             .accept_invitation(
+                &ctx,
                 &self.secrets.digest(token),
                 &acceptor,
                 self.auth.now(),
-                origin,
             )
             .await?;
         let session = self.auth.start_session(user).await?;

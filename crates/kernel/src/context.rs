@@ -60,8 +60,28 @@ pub struct Origin {
 /// tenant-owned data takes one; the adapters derive the tenant predicate (and PostgreSQL's
 /// `app.tenant_id`) from it, and the change pipeline records the actor and origin.
 ///
-/// Only the edges build one: the HTTP adapter after tenant resolution and the lifecycle gate,
-/// the CLI from an explicit `--tenant`, platform administration for the tenant it targets.
+/// Only the edges build one, each with its named constructor, and each constructor needs the
+/// [`Edges`] capability that the composition root claims once per process and hands to the
+/// edges it builds: the HTTP adapter (after tenant resolution, the lifecycle gate and the
+/// access check), the worker (from a job row), tenant creation (for the tenant it creates)
+/// and invitation acceptance (for the tenant the token names). Nothing else can make one:
+///
+/// ```compile_fail
+/// use tenantry_kernel::{TenantCtx, TenantId};
+/// let ctx = TenantCtx::new(TenantId::new()); // there is no such constructor
+/// ```
+///
+/// ```compile_fail
+/// use tenantry_kernel::{Edges, TenantCtx, TenantId};
+/// let forged = Edges(()); // the capability's field is private
+/// ```
+///
+/// ```compile_fail
+/// use tenantry_kernel::{Actor, TenantCtx, TenantId};
+/// fn impersonate(ctx: TenantCtx) -> TenantCtx {
+///     ctx.acting_as(Actor::System) // the actor of a context cannot be changed either
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantCtx {
     tenant_id: TenantId,
@@ -69,27 +89,81 @@ pub struct TenantCtx {
     origin: Arc<Origin>,
 }
 
+/// The capability to build [`TenantCtx`] values. There is one per process: the composition
+/// root claims it at start-up ([`Edges::claim`]) and hands clones to the edges; a second
+/// claim gets nothing.
+///
+/// ```
+/// use tenantry_kernel::{Actor, Edges, TenantCtx, TenantId};
+/// let edges = Edges::claim().expect("the composition root claims it first");
+/// let tenant = TenantId::new();
+/// let ctx = TenantCtx::for_request(&edges, tenant, Actor::System, Default::default());
+/// assert_eq!(ctx.tenant_id(), tenant);
+/// assert!(Edges::claim().is_none(), "one per process");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Edges(());
+
+static CLAIMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl Edges {
+    /// The process's capability; `None` once it was claimed.
+    pub fn claim() -> Option<Self> {
+        (!CLAIMED.swap(true, std::sync::atomic::Ordering::SeqCst)).then_some(Self(()))
+    }
+
+    /// For tests, which start many apps in one process.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn for_tests() -> Self {
+        Self(())
+    }
+}
+
 impl TenantCtx {
-    /// A context acting as the system with no request behind it.
-    pub fn new(tenant_id: TenantId) -> Self {
+    fn build(tenant_id: TenantId, actor: Actor, origin: Arc<Origin>) -> Self {
         Self {
             tenant_id,
-            actor: Actor::System,
-            origin: Arc::default(),
+            actor,
+            origin,
         }
     }
 
-    /// The context a background job runs in: its tenant, acting as the system, its origin
-    /// naming the job (`job:<id>`, where a request would show its request id).
-    pub fn for_job(tenant_id: TenantId, job: crate::ids::JobId) -> Self {
-        Self {
+    /// The HTTP edge: a request for `tenant_id`, after resolution and the access check, by
+    /// `actor` (the member, their API key, the operator; `System` before any credential, for
+    /// public tenant reads).
+    pub fn for_request(_: &Edges, tenant_id: TenantId, actor: Actor, origin: Arc<Origin>) -> Self {
+        Self::build(tenant_id, actor, origin)
+    }
+
+    /// The worker: the context a background job runs in, rebuilt from its row — its tenant,
+    /// acting as the system, its origin naming the job (`job:<id>`, where a request would show
+    /// its request id).
+    pub fn for_job(_: &Edges, tenant_id: TenantId, job: crate::ids::JobId) -> Self {
+        Self::build(
             tenant_id,
-            actor: Actor::System,
-            origin: Arc::new(Origin {
+            Actor::System,
+            Arc::new(Origin {
                 request_id: Some(format!("job:{job}")),
                 ..Origin::default()
             }),
-        }
+        )
+    }
+
+    /// Tenant creation (onboarding, platform administration, the CLI): the new tenant's first
+    /// records, made by `actor` from `origin`.
+    pub fn for_new_tenant(
+        _: &Edges,
+        tenant_id: TenantId,
+        actor: Actor,
+        origin: Arc<Origin>,
+    ) -> Self {
+        Self::build(tenant_id, actor, origin)
+    }
+
+    /// For tests: `tenant_id`, acting as the system, with no request behind it.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn for_tests(tenant_id: TenantId) -> Self {
+        Self::build(tenant_id, Actor::System, Arc::default())
     }
 
     pub const fn tenant_id(&self) -> TenantId {
@@ -102,19 +176,5 @@ impl TenantCtx {
 
     pub fn origin(&self) -> &Origin {
         &self.origin
-    }
-
-    /// The same tenant, acting as `actor`.
-    #[must_use]
-    pub fn acting_as(mut self, actor: Actor) -> Self {
-        self.actor = actor;
-        self
-    }
-
-    /// The same tenant and actor, for a request from `origin`.
-    #[must_use]
-    pub fn from_origin(mut self, origin: Arc<Origin>) -> Self {
-        self.origin = origin;
-        self
     }
 }

@@ -13,7 +13,7 @@ pub mod search;
 pub mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use context::{Actor, Origin, TenantCtx};
+pub use context::{Actor, Edges, Origin, TenantCtx};
 pub use error::Unexpected;
 pub use ids::{
     ApiKeyId, AuditEntryId, DomainId, EventId, InvitationId, JobId, ProductId, ProjectId, RoleId,

@@ -36,11 +36,9 @@ impl MailSender {
         })
     }
 
-    /// `.eml` files in `dir` (created when missing).
+    /// `.eml` files in `dir` (created with the first mail).
     pub fn files(dir: impl Into<PathBuf>, from: &str) -> Result<Self, Unexpected> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Unexpected::msg(format!("cannot create {}: {e}", dir.display())))?;
         Ok(Self {
             from: parse_from(from)?,
             transport: Transport::Files(AsyncFileTransport::new(&dir), dir),
@@ -77,7 +75,13 @@ impl Mailer for MailSender {
             .map_err(Unexpected::new)?;
         match &self.transport {
             Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(Unexpected::new),
-            Transport::Files(t, _) => t.send(message).await.map(|_| ()).map_err(Unexpected::new),
+            Transport::Files(t, dir) => {
+                // Made with the first mail: a command that sends none leaves no folder.
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Unexpected::msg(format!("cannot create {}: {e}", dir.display()))
+                })?;
+                t.send(message).await.map(|_| ()).map_err(Unexpected::new)
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use tenantry_identity::{
     AccessTokens, AuthService, DisplayName, LoginThrottle, NewPassword, PasswordHash,
     PasswordHasher, Secrets, Session, SessionRepository, User, UserRepository,
 };
-use tenantry_kernel::{Actor, Email, TenantCtx, Unexpected};
+use tenantry_kernel::{Actor, Edges, Email, TenantCtx, Unexpected};
 use tenantry_rbac::{Membership, MembershipStatus, Role};
 use tenantry_tenancy::{
     DomainRepository, NewTenant, Slug, Tenant, TenantName, TenantRepository, TenantService,
@@ -88,6 +88,8 @@ pub struct OnboardingService<R, C> {
     repo: R,
     tenants: TenantService<R>,
     auth: AuthService<R, C>,
+    /// Onboarding is an edge: it builds the context of the tenant it creates.
+    edges: Edges,
 }
 
 impl<R, C> OnboardingService<R, C>
@@ -101,11 +103,12 @@ where
         + tenantry_audit::SecurityLog,
     C: PasswordHasher + AccessTokens + Secrets,
 {
-    pub fn new(repo: R, tenants: TenantService<R>, auth: AuthService<R, C>) -> Self {
+    pub fn new(repo: R, tenants: TenantService<R>, auth: AuthService<R, C>, edges: Edges) -> Self {
         Self {
             repo,
             tenants,
             auth,
+            edges,
         }
     }
 
@@ -162,9 +165,12 @@ where
             created_at: now,
         };
         // The new owner creates the tenant.
-        let ctx = TenantCtx::new(new.tenant.id)
-            .acting_as(Actor::User(membership.user_id))
-            .from_origin(std::sync::Arc::new(req.origin));
+        let ctx = TenantCtx::for_new_tenant(
+            &self.edges,
+            new.tenant.id,
+            Actor::User(membership.user_id),
+            std::sync::Arc::new(req.origin),
+        );
         self.repo
             .onboard(&ctx, &new, &owner, &roles, &membership)
             .await?;

@@ -104,7 +104,7 @@ fn row(n: usize) -> ImportRow {
 }
 
 fn ctx() -> TenantCtx {
-    TenantCtx::new(TenantId::new())
+    TenantCtx::for_tests(TenantId::new())
 }
 
 #[test]
@@ -168,7 +168,12 @@ fn created_products_take_tenant_and_creator_from_the_context() {
     let repo = Memory::default();
     let svc = ProductService::new(repo, Unlimited, Arc::new(ManualClock::new(Utc::now())));
     let user = tenantry_kernel::UserId::new();
-    let ctx = ctx().acting_as(tenantry_kernel::Actor::User(user));
+    let ctx = tenantry_kernel::TenantCtx::for_request(
+        &tenantry_kernel::Edges::for_tests(),
+        ctx().tenant_id(),
+        tenantry_kernel::Actor::User(user),
+        Default::default(),
+    );
     let new = NewProduct {
         name: ProductName::parse("Kettle").unwrap(),
         sku: Sku::parse("K-1").unwrap(),

@@ -33,7 +33,7 @@ fn setup() -> (RbacService<InMemoryRbac>, InMemoryRbac, Tenant) {
         RbacService::new(repo.clone(), Arc::new(SystemClock)),
         repo,
         Tenant {
-            ctx: TenantCtx::new(tenant),
+            ctx: TenantCtx::for_tests(tenant),
             roles,
             owner,
         },
@@ -85,7 +85,7 @@ fn custom_roles() {
 #[test]
 fn the_same_name_means_different_things_in_two_tenants() {
     let (svc, repo, a) = setup();
-    let b = TenantCtx::new(TenantId::new());
+    let b = TenantCtx::for_tests(TenantId::new());
     repo.seed(Role::defaults(b.tenant_id(), Utc::now()), vec![]);
     let ra = block_on(svc.create_role(
         &a.ctx,
@@ -232,7 +232,7 @@ fn roles_in_use_cannot_be_deleted_and_guard_sees_active_members_only() {
         .unwrap();
     assert!(r.is_owner());
     assert!(
-        block_on(svc.permissions_of(&TenantCtx::new(TenantId::new()), t.owner))
+        block_on(svc.permissions_of(&TenantCtx::for_tests(TenantId::new()), t.owner))
             .unwrap()
             .is_none(),
         "not a member elsewhere"

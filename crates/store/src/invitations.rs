@@ -9,9 +9,7 @@ use tenantry_identity::{
     Acceptor, Delivery, Invitation, InvitationError, InvitationPreview, InvitationRepository,
     TokenDigest, mail_job,
 };
-use tenantry_kernel::{
-    Actor, Email, InvitationId, RoleId, TenantCtx, TenantId, Unexpected, UserId,
-};
+use tenantry_kernel::{Email, InvitationId, RoleId, TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::db::{Db, Rescope, Scope};
 use crate::error::StoreError;
@@ -58,23 +56,32 @@ impl TryFrom<InvitationRow> for Invitation {
 
 /// The names an invitation's preview and e-mail show, read in its tenant's scope.
 macro_rules! names_of {
-    ($conn:ident, $ctx:expr, $row:expr) => {{
+    // In the invitation's tenant's transaction.
+    ($conn:ident, ctx = $ctx:expr, $row:expr) => {{
         let row: &InvitationRow = $row;
+        let role = roles::of($ctx).filter(roles::id.eq(row.role_id));
+        names_of!(@read $conn, role, row)
+    }};
+    // Before any tenant context: the token named the tenant (an invitation-scoped transaction).
+    ($conn:ident, cross = $cross:expr, $row:expr) => {{
+        let row: &InvitationRow = $row;
+        let role = roles::unscoped($cross)
+            .filter(roles::tenant_id($cross).eq(row.tenant_id))
+            .filter(roles::id.eq(row.role_id));
+        names_of!(@read $conn, role, row)
+    }};
+    (@read $conn:ident, $role:expr, $row:expr) => {{
         let tenant_name: String = tenants::table
-            .find(row.tenant_id)
+            .find($row.tenant_id)
             .select(tenants::name)
             .first($conn)
             .await?;
         let inviter: String = users::table
-            .find(row.invited_by)
+            .find($row.invited_by)
             .select(users::display_name)
             .first($conn)
             .await?;
-        let role: String = roles::of($ctx)
-            .filter(roles::id.eq(row.role_id))
-            .select(roles::name)
-            .first($conn)
-            .await?;
+        let role: String = $role.select(roles::name).first($conn).await?;
         (tenant_name, inviter, role)
     }};
 }
@@ -196,7 +203,7 @@ impl Db {
             .await
             .optional()?;
             let Some(row) = row else { return Ok(None) };
-            let (tenant_name, inviter_name, role_name) = names_of!(conn, ctx, &row);
+            let (tenant_name, inviter_name, role_name) = names_of!(conn, ctx = ctx, &row);
             Ok(Some(InvitationPreview {
                 invitation: row.try_into()?,
                 tenant_name,
@@ -261,8 +268,7 @@ impl Db {
                 // Now the tenant is known: read the names the invitee may see.
                 conn.rescope(&Scope::Tenant(TenantId::from_uuid(row.tenant_id.0)))
                     .await?;
-                let ctx = &TenantCtx::new(TenantId::from_uuid(row.tenant_id.0));
-                let (tenant_name, inviter, role) = names_of!(conn, ctx, &row);
+                let (tenant_name, inviter, role) = names_of!(conn, cross = cross, &row);
                 Ok(Some((row, tenant_name, inviter, role)))
             })?;
         found
@@ -277,12 +283,14 @@ impl Db {
             .transpose()
     }
 
+    /// Accepts in `ctx` (the invitation's tenant, acting as the invitee); a token of another
+    /// tenant is no invitation here.
     async fn accept(
         &self,
+        ctx: &TenantCtx,
         digest: &TokenDigest,
         acceptor: &Acceptor,
         now: DateTime<Utc>,
-        origin: &tenantry_kernel::Origin,
     ) -> Result<Option<Invitation>, StoreError> {
         let accepted: Result<(Option<Invitation>, usize), StoreError> =
             tx!(self, write, invitation = digest.0.clone(), |conn, cross| {
@@ -292,15 +300,15 @@ impl Db {
                     .await
                     .optional()?;
                 let Some(row) = row else { return Ok((None, 0)) };
-                let tenant = TenantId::from_uuid(row.tenant_id.0);
+                if TenantId::from_uuid(row.tenant_id.0) != ctx.tenant_id() {
+                    return Ok((None, 0));
+                }
+                // From here on the transaction is the invitation's tenant's, acting as the invitee.
+                let tenant = ctx.tenant_id();
                 conn.rescope(&Scope::Tenant(tenant)).await?;
                 let user_id = match acceptor {
                     Acceptor::Existing(u) | Acceptor::New { user: u, .. } => u.id,
                 };
-                // From here on the transaction is the invitation's tenant's, acting as the invitee.
-                let ctx = &TenantCtx::new(tenant)
-                    .acting_as(Actor::User(user_id))
-                    .from_origin(std::sync::Arc::new(origin.clone()));
                 audited!(conn, ctx, |log| {
                     // Spending is one conditional UPDATE: two concurrent accepts cannot both win.
                     let spent = diesel::update(
@@ -409,12 +417,12 @@ impl InvitationRepository for Db {
 
     async fn accept_invitation(
         &self,
+        ctx: &TenantCtx,
         digest: &TokenDigest,
         acceptor: &Acceptor,
         now: DateTime<Utc>,
-        origin: &tenantry_kernel::Origin,
     ) -> Result<Invitation, InvitationError> {
-        match self.accept(digest, acceptor, now, origin).await {
+        match self.accept(ctx, digest, acceptor, now).await {
             Ok(Some(inv)) => Ok(inv),
             Ok(None) => Err(InvitationError::Gone),
             Err(e) if e.is_unique_violation_of("email") => Err(InvitationError::EmailTaken),

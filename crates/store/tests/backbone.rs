@@ -25,6 +25,7 @@ async fn tenant(db: &Db, slug: &str) -> TenantCtx {
         Arc::new(SystemClock),
         BaseDomain::parse("example.com").unwrap(),
         Arc::new(NoListener),
+        tenantry_kernel::Edges::for_tests(),
     );
     let t = svc
         .create(
@@ -33,7 +34,12 @@ async fn tenant(db: &Db, slug: &str) -> TenantCtx {
         )
         .await
         .unwrap();
-    TenantCtx::new(t.id).acting_as(Actor::Operator)
+    TenantCtx::for_request(
+        &tenantry_kernel::Edges::for_tests(),
+        t.id,
+        Actor::Operator,
+        Default::default(),
+    )
 }
 
 fn new_product(sku: &str) -> NewProduct {

@@ -20,6 +20,7 @@ async fn tenant(db: &TestDb, slug: &str) -> TenantId {
         Arc::new(SystemClock),
         BaseDomain::parse("localhost").unwrap(),
         Arc::new(NoListener),
+        tenantry_kernel::Edges::for_tests(),
     );
     svc.create(Slug::parse(slug).unwrap(), TenantName::parse(slug).unwrap())
         .await
@@ -41,7 +42,7 @@ async fn products(db: &TestDb, t: TenantId, n: usize) {
             price: Money::new(1, Currency::parse("EUR").unwrap()).unwrap(),
             status: ProductStatus::Active,
         };
-        svc.create(&TenantCtx::new(t), new).await.unwrap();
+        svc.create(&TenantCtx::for_tests(t), new).await.unwrap();
     }
 }
 
@@ -141,7 +142,7 @@ backend_tests! {
         use tenantry_products::ProductRepository;
         let a = tenant(db, "acme").await;
         products(db, a, 1).await; // SKU "S0"
-        let ctx = TenantCtx::new(a);
+        let ctx = TenantCtx::for_tests(a);
         let entries_before = db.db().unfiltered_count(Some(a), "audit_entries").await.unwrap();
         // The service checks SKUs before writing; this is the race it cannot see: the store
         // meets the taken SKU after inserting the rows before it, and must undo them.

@@ -25,6 +25,7 @@ fn onboarding(db: &Db) -> OnboardingService<Db, FakeCrypto> {
         clock.clone(),
         BaseDomain::parse("example.com").unwrap(),
         Arc::new(NoListener),
+        tenantry_kernel::Edges::for_tests(),
     );
     let auth = AuthService::new(
         db.clone(),
@@ -32,7 +33,12 @@ fn onboarding(db: &Db) -> OnboardingService<Db, FakeCrypto> {
         clock,
         AuthPolicy::default(),
     );
-    OnboardingService::new(db.clone(), tenants, auth)
+    OnboardingService::new(
+        db.clone(),
+        tenants,
+        auth,
+        tenantry_kernel::Edges::for_tests(),
+    )
 }
 
 fn request(slug: &str, email: &str, password: &str) -> Onboard {
@@ -83,7 +89,7 @@ backend_tests! {
         let db = t.db();
         let done = onboard(db, "acme", "ann@example.com").await;
         assert!(done.owner_created);
-        let ctx = TenantCtx::new(done.tenant.id);
+        let ctx = TenantCtx::for_tests(done.tenant.id);
         let domains = db.domains_of(done.tenant.id).await.unwrap();
         assert_eq!(domains[0].hostname.as_str(), "acme.example.com");
         let roles = rbac(db).roles(&ctx).await.unwrap();
@@ -119,14 +125,14 @@ backend_tests! {
         let second = onboarding(db).onboard(request("beta", "ann@example.com", PASSWORD)).await.unwrap();
         assert!(!second.owner_created);
         assert_eq!(second.session.user.id, first.session.user.id);
-        let ctx = TenantCtx::new(second.tenant.id);
+        let ctx = TenantCtx::for_tests(second.tenant.id);
         assert!(rbac(db).permissions_of(&ctx, first.session.user.id).await.unwrap().unwrap().1.is_owner());
     }
 
     async fn roles_are_tenant_scoped(t: &TestDb) {
         let db = t.db();
-        let a = TenantCtx::new(onboard(db, "acme", "ann@example.com").await.tenant.id);
-        let b = TenantCtx::new(onboard(db, "beta", "bob@example.com").await.tenant.id);
+        let a = TenantCtx::for_tests(onboard(db, "acme", "ann@example.com").await.tenant.id);
+        let b = TenantCtx::for_tests(onboard(db, "beta", "bob@example.com").await.tenant.id);
         let svc = rbac(db);
         let perms = |names: &[&str]| -> PermissionSet { names.iter().map(|n| Permission::parse(n).unwrap()).collect() };
         let ra = svc.create_role(&a, &Permission::all(), RoleName::parse("editor").unwrap(), perms(&["products:write"])).await.unwrap();
@@ -148,7 +154,7 @@ backend_tests! {
     async fn members_keep_an_owner_and_roles_in_use_stay(t: &TestDb) {
         let db = t.db();
         let first = onboard(db, "acme", "ann@example.com").await;
-        let ctx = TenantCtx::new(first.tenant.id);
+        let ctx = TenantCtx::for_tests(first.tenant.id);
         let ann = first.session.user.id;
         let svc = rbac(db);
         let roles = svc.roles(&ctx).await.unwrap();

@@ -21,6 +21,7 @@ fn service(db: &Db) -> TenantService<Db> {
         Arc::new(SystemClock),
         BaseDomain::parse("example.com").unwrap(),
         Arc::new(NoListener),
+        tenantry_kernel::Edges::for_tests(),
     )
 }
 
@@ -60,7 +61,7 @@ backend_tests! {
         assert!(domains[0].is_primary);
         assert_eq!(domains[0].status, DomainStatus::Verified);
 
-        let settings = db.settings(&TenantCtx::new(created.id)).await.unwrap();
+        let settings = db.settings(&TenantCtx::for_tests(created.id)).await.unwrap();
         assert_eq!(settings.branding, Branding::default());
     }
 
@@ -82,7 +83,7 @@ backend_tests! {
         let db = t.db();
         let a = create(db, "acme").await;
         // Another base domain makes `beta.example.com` a custom domain we can take first.
-        let other = TenantService::new(db.clone(), Arc::new(SystemClock), BaseDomain::parse("other.test").unwrap(), Arc::new(NoListener));
+        let other = TenantService::new(db.clone(), Arc::new(SystemClock), BaseDomain::parse("other.test").unwrap(), Arc::new(NoListener), tenantry_kernel::Edges::for_tests());
         other.add_domain(&TenantRef::Id(a.id), host("beta.example.com")).await.unwrap();
         let err = service(db)
             .create(Slug::parse("beta").unwrap(), TenantName::parse("Beta").unwrap())
@@ -216,7 +217,7 @@ backend_tests! {
     async fn concurrent_branding_patches_keep_each_others_fields(t: &TestDb) {
         let db = t.db();
         let a = create(db, "acme").await;
-        let ctx = TenantCtx::new(a.id);
+        let ctx = TenantCtx::for_tests(a.id);
         let settings = SettingsService::new(db.clone(), Arc::new(SystemClock));
         let colour = {
             let s = settings.clone();
@@ -277,13 +278,13 @@ backend_tests! {
             primary_color: Some(Some(Color::parse("#FF0066").unwrap())),
             support_email: Some(Some(tenantry_kernel::Email::parse("help@acme.org").unwrap())),
         };
-        let saved = settings.update_branding(&TenantCtx::new(a.id), patch).await.unwrap();
+        let saved = settings.update_branding(&TenantCtx::for_tests(a.id), patch).await.unwrap();
         assert_eq!(saved.branding.primary_color.as_ref().map(Color::as_str), Some("#ff0066"));
-        let again = settings.get(&TenantCtx::new(a.id)).await.unwrap();
+        let again = settings.get(&TenantCtx::for_tests(a.id)).await.unwrap();
         assert_eq!(again, saved);
-        assert_eq!(settings.get(&TenantCtx::new(b.id)).await.unwrap().branding, Branding::default());
+        assert_eq!(settings.get(&TenantCtx::for_tests(b.id)).await.unwrap().branding, Branding::default());
         let cleared = settings
-            .update_branding(&TenantCtx::new(a.id), BrandingPatch { logo_url: Some(None), ..Default::default() })
+            .update_branding(&TenantCtx::for_tests(a.id), BrandingPatch { logo_url: Some(None), ..Default::default() })
             .await
             .unwrap();
         assert_eq!(cleared.branding.logo_url, None);

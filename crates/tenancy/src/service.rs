@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tenantry_kernel::{Clock, Page, PageRequest, TenantCtx, Unexpected};
+use tenantry_kernel::{Clock, Edges, Page, PageRequest, TenantCtx, Unexpected};
 
 use crate::error::{
     AddDomainError, ChangeDomainError, CreateTenantError, FindTenantError, UpdateTenantError,
@@ -25,6 +25,8 @@ pub struct TenantService<R> {
     clock: Arc<dyn Clock>,
     base_domain: BaseDomain,
     listener: Arc<dyn TenantChangeListener>,
+    /// Tenant creation is an edge: it builds the new tenant's first context.
+    edges: Edges,
 }
 
 impl<R> TenantService<R>
@@ -36,12 +38,14 @@ where
         clock: Arc<dyn Clock>,
         base_domain: BaseDomain,
         listener: Arc<dyn TenantChangeListener>,
+        edges: Edges,
     ) -> Self {
         Self {
             repo,
             clock,
             base_domain,
             listener,
+            edges,
         }
     }
 
@@ -69,9 +73,7 @@ where
         origin: std::sync::Arc<tenantry_kernel::Origin>,
     ) -> Result<Tenant, CreateTenantError> {
         let new = NewTenant::build(slug, name, &self.base_domain, self.clock.now());
-        let ctx = tenantry_kernel::TenantCtx::new(new.tenant.id)
-            .acting_as(actor)
-            .from_origin(origin);
+        let ctx = TenantCtx::for_new_tenant(&self.edges, new.tenant.id, actor, origin);
         self.repo.create_tenant(&ctx, &new).await?;
         self.listener.tenant_changed(new.tenant.id);
         Ok(new.tenant)

@@ -21,6 +21,7 @@ fn service() -> (
         Arc::new(SystemClock),
         BaseDomain::parse("example.com").unwrap(),
         Arc::new(listener.clone()),
+        tenantry_kernel::Edges::for_tests(),
     );
     (svc, repo, listener)
 }
@@ -211,9 +212,9 @@ fn settings_are_per_tenant() {
         primary_color: Some(Some(Color::parse("#112233").unwrap())),
         ..BrandingPatch::default()
     };
-    block_on(settings.update_branding(&TenantCtx::new(a.id), patch)).unwrap();
-    let sa = block_on(settings.get(&TenantCtx::new(a.id))).unwrap();
-    let sb = block_on(settings.get(&TenantCtx::new(b.id))).unwrap();
+    block_on(settings.update_branding(&TenantCtx::for_tests(a.id), patch)).unwrap();
+    let sa = block_on(settings.get(&TenantCtx::for_tests(a.id))).unwrap();
+    let sb = block_on(settings.get(&TenantCtx::for_tests(b.id))).unwrap();
     assert_eq!(
         sa.branding.primary_color.map(|c| c.as_str().to_owned()),
         Some("#112233".into())

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tenantry_jobs::{ClaimedJob, Job, JobQueue, NewJob};
-use tenantry_kernel::{JobId, SystemClock, TenantCtx};
+use tenantry_kernel::{Edges, JobId, SystemClock, TenantCtx};
 use tenantry_store::{Backend, Db, DbConfig};
 use tenantry_worker::{JobError, JobHandler, Worker, WorkerConfig};
 use tokio::sync::mpsc;
@@ -70,6 +70,7 @@ fn start_worker(
     db: &Db,
     handler: Recorder,
     concurrency: usize,
+    edges: &Edges,
 ) -> (
     tokio::task::JoinHandle<()>,
     tokio::sync::oneshot::Sender<()>,
@@ -80,6 +81,7 @@ fn start_worker(
         handler,
         Arc::new(SystemClock),
         WorkerConfig::new(concurrency),
+        edges.clone(),
     );
     let task = tokio::spawn(worker.run(async {
         stopped.await.ok();
@@ -95,6 +97,7 @@ async fn main() {
         .expect("usage: queue_bench <database url> [jobs]");
     let n: usize = args.next().map_or(20_000, |s| s.parse().expect("jobs"));
     let concurrency = 8;
+    let edges = Edges::claim().expect("the first claim");
     let worker_db = open(&url, 16);
     let backend = worker_db.backend();
     let client_db = match backend {
@@ -126,7 +129,7 @@ async fn main() {
         started: started.clone(),
         tx,
     };
-    let (task, stop) = start_worker(&worker_db, recorder.clone(), concurrency);
+    let (task, stop) = start_worker(&worker_db, recorder.clone(), concurrency, &edges);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut latencies = Vec::new();
     for _ in 0..200 {
@@ -174,7 +177,7 @@ async fn main() {
 
     // Throughput: a worker drains the queue.
     while rx.try_recv().is_ok() {}
-    let (task, stop) = start_worker(&worker_db, recorder, concurrency);
+    let (task, stop) = start_worker(&worker_db, recorder, concurrency, &edges);
     let t = Instant::now();
     let mut done = 0;
     while done < n {

@@ -10,7 +10,7 @@ use tenantry_identity::{
     Secrets, SessionRepository, UserRepository,
 };
 use tenantry_jobs::{ClaimedJob, Job};
-use tenantry_kernel::{Clock, PageRequest, TenantCtx, Unexpected};
+use tenantry_kernel::{Clock, Edges, PageRequest, TenantCtx, Unexpected};
 use tenantry_tenancy::{TenantFilter, TenantRepository};
 
 /// Why a job did not succeed.
@@ -46,6 +46,8 @@ pub struct TenantryJobs<R, C, M> {
     repo: R,
     clock: Arc<dyn Clock>,
     event_retention: chrono::Duration,
+    /// Platform jobs that work through every tenant (pruning) act in each one's context.
+    edges: Edges,
 }
 
 impl<R, C, M> TenantryJobs<R, C, M> {
@@ -54,12 +56,14 @@ impl<R, C, M> TenantryJobs<R, C, M> {
         repo: R,
         clock: Arc<dyn Clock>,
         event_retention: chrono::Duration,
+        edges: Edges,
     ) -> Self {
         Self {
             invitations,
             repo,
             clock,
             event_retention,
+            edges,
         }
     }
 }
@@ -117,7 +121,7 @@ where
                 .list_tenants(&TenantFilter::default(), &page)
                 .await?;
             for t in &tenants.items {
-                let ctx = TenantCtx::for_job(t.id, claim.id);
+                let ctx = TenantCtx::for_job(&self.edges, t.id, claim.id);
                 pruned += self.repo.prune_events(&ctx, before).await?;
             }
             match tenants.next_cursor {

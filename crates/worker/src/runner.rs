@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tenantry_jobs::{ClaimedJob, JobPayload, JobQueue, NewJob, RetryPolicy};
-use tenantry_kernel::{Clock, JobId, TenantCtx};
+use tenantry_kernel::{Clock, Edges, JobId, TenantCtx};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -43,9 +43,9 @@ impl WorkerConfig {
     }
 }
 
-/// Mints a job's tenant context: the worker's edge of the context (see `TenantCtx`).
-pub(crate) fn job_ctx(job: &ClaimedJob) -> Option<TenantCtx> {
-    job.tenant_id.map(|t| TenantCtx::for_job(t, job.id))
+/// A job's tenant context, rebuilt from its row: the worker is an edge (see `TenantCtx`).
+pub(crate) fn job_ctx(edges: &Edges, job: &ClaimedJob) -> Option<TenantCtx> {
+    job.tenant_id.map(|t| TenantCtx::for_job(edges, t, job.id))
 }
 
 /// A worker: a queue, what runs each job, and the schedules it keeps queued.
@@ -54,17 +54,26 @@ pub struct Worker<Q, H> {
     handler: H,
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
+    /// The capability to rebuild each job's tenant context.
+    edges: Edges,
     /// Jobs this worker holds, to hand back on shutdown.
     held: Arc<Mutex<HashSet<JobId>>>,
 }
 
 impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
-    pub fn new(queue: Q, handler: H, clock: Arc<dyn Clock>, config: WorkerConfig) -> Self {
+    pub fn new(
+        queue: Q,
+        handler: H,
+        clock: Arc<dyn Clock>,
+        config: WorkerConfig,
+        edges: Edges,
+    ) -> Self {
         Self {
             queue,
             handler,
             clock,
             config,
+            edges,
             held: Arc::default(),
         }
     }
@@ -134,9 +143,11 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
                     self.config.name.clone(),
                     self.held.clone(),
                 );
+                let ctx = job_ctx(&self.edges, &job);
                 running.spawn(async move {
-                    run_one(&queue, &handler, clock.as_ref(), retry, &name, job.clone()).await;
-                    held.lock().map(|mut h| h.remove(&job.id)).ok();
+                    let id = job.id;
+                    run_one(&queue, &handler, clock.as_ref(), retry, &name, job, ctx).await;
+                    held.lock().map(|mut h| h.remove(&id)).ok();
                     drop(permit);
                 });
             }
@@ -188,13 +199,13 @@ async fn run_one<Q: JobQueue, H: JobHandler>(
     retry: RetryPolicy,
     worker: &str,
     job: ClaimedJob,
+    ctx: Option<TenantCtx>,
 ) {
     let outcome = match &job.payload {
         JobPayload::Unknown { kind, error } => Err(JobError::Permanent(format!(
             "cannot run a job of kind {kind:?} here: {error}"
         ))),
         JobPayload::Known(kind) => {
-            let ctx = job_ctx(&job);
             std::panic::AssertUnwindSafe(handler.run(kind, ctx.as_ref(), &job))
                 .catch_unwind()
                 .await

@@ -21,17 +21,22 @@ dir=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    git worktree remove --force "$dir/before" 2>/dev/null || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
 
 cargo build --release -p tenantry >&2
 cargo build --release -p tenantry-worker --example queue_bench >&2
-echo "bench: building $before_rev (before the outbox) in a worktree" >&2
-git worktree add --detach "$dir/before" "$before_rev" >&2
+# The earlier tree lives in a worktree at a fixed path, so that its build is reused.
+before_src=target/bench-before-src
+if [ "$(git -C "$before_src" rev-parse HEAD 2>/dev/null)" != "$(git rev-parse "$before_rev")" ]; then
+    echo "bench: checking out $before_rev (before the outbox)" >&2
+    git worktree remove --force "$before_src" 2>/dev/null || rm -rf "$before_src"
+    git worktree prune
+    git worktree add --detach "$before_src" "$before_rev" >&2
+fi
 CARGO_TARGET_DIR=target/bench-before cargo build --release -p tenantry \
-    --manifest-path "$dir/before/Cargo.toml" >&2
+    --manifest-path "$before_src/Cargo.toml" >&2
 
 fresh_db() { # name → prints its service URL after migrating it as the owner
     local db=$1

@@ -150,7 +150,7 @@ app_tests! {
         assert_eq!(res.status(), 200);
         let body = res.text().await.unwrap();
         assert!(body.contains("api_key.created"));
-        let secret_part = secret.rsplit('_').next().unwrap();
+        let secret_part = secret.strip_prefix(&format!("tnt_{}_", key["prefix"].as_str().unwrap())).unwrap();
         assert!(!body.contains(secret_part), "the key's secret never appears in an event");
     }
 

@@ -112,7 +112,7 @@ impl TestApp {
             config,
             tenantry_kernel::Edges::for_tests(),
         );
-        let shared = Shared::new(wiring.app_state());
+        let shared = Shared::new(wiring.app_state()).unwrap();
         let worker = options.worker.as_ref().map(|args| wiring.worker(args));
         let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -292,6 +292,19 @@ pub enum JobsCommand {
         /// The job's id.
         id: String,
     },
+    /// Queue a probe: a job that checks the queue end to end (in a tenant, it notes in the
+    /// tenant's audit trail what it could see). Follow it with `jobs list`.
+    Probe {
+        /// Run it in this tenant (id or slug).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Wait this long before succeeding.
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+        /// Fail every attempt (it ends dead after its attempts).
+        #[arg(long)]
+        fail: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,8 +40,9 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn jobs(cli: &Cli, cmd: &JobsCommand) -> Result<()> {
-    use tenantry_jobs::{JobFilter, JobInfo, JobQueue, JobState, OperatorError};
-    let db = open_db(&cli.db).await?;
+    use tenantry_jobs::{Job, JobFilter, JobInfo, JobQueue, JobState, NewJob, OperatorError};
+    let wiring = Wiring::build(cli).await?;
+    let db = &wiring.db;
     let now = SystemClock.now();
     let print = |j: &JobInfo| {
         println!(
@@ -99,6 +100,26 @@ async fn jobs(cli: &Cli, cmd: &JobsCommand) -> Result<()> {
             let job = db.cancel_job(id(raw)?).await.map_err(refused)?;
             println!("cancelled:");
             print(&job);
+        }
+        JobsCommand::Probe {
+            tenant,
+            delay_ms,
+            fail,
+        } => {
+            let tenant = match tenant {
+                Some(raw) => Some(wiring.tenants().find(&tenant_ref(raw)?).await?.id),
+                None => None,
+            };
+            let job = NewJob::now(
+                tenant,
+                Job::Probe {
+                    delay_ms: *delay_ms,
+                    fail: *fail,
+                },
+                now,
+            );
+            db.enqueue(&job).await?;
+            println!("queued probe {}", job.id);
         }
     }
     Ok(())
@@ -168,7 +189,7 @@ async fn serve(cli: &Cli) -> Result<()> {
         );
     }
     tracing::info!(mail = %wiring.mailer.describe(), "outgoing mail");
-    let shared = Shared::new(wiring.app_state());
+    let shared = Shared::new(wiring.app_state())?;
     let listener = TcpListener::bind(cli.serve.bind)
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
     let options = ServerOptions {

@@ -212,6 +212,20 @@ async fn crash_and_stop(db: TestDb) {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such job"));
+
+    // An operator's probe in a tenant runs there.
+    let queued = env.ok(&["jobs", "probe", "--tenant", "acme"]);
+    let probe: JobId = queued
+        .trim()
+        .strip_prefix("queued probe ")
+        .unwrap_or_else(|| panic!("{queued}"))
+        .parse()
+        .unwrap();
+    let mut fourth = env.worker();
+    env.wait(probe, 15, |j| j.is_none()).await;
+    fourth.kill().unwrap();
+    fourth.wait().unwrap();
+    assert_eq!(env.probe_runs(tenant, probe).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,9 @@
 //!
 //! A handler that takes [`Member`] runs only after: the tenant is resolved and open, the
 //! caller is authenticated, the caller is an active member of that tenant, and the caller's
-//! role grants the permission the route table ([`crate::routes::TENANT_ROUTES`]) names for
-//! the matched route. A tenant route missing from the table is refused (fail closed).
+//! role grants the permission the matched route's handler declares (`x-permission`, read
+//! from [`crate::permissions::RoutePermissions`]). A member-only route without one stops the
+//! server from starting; were one to slip through, it is refused (fail closed).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,9 +19,9 @@ use tenantry_kernel::{Actor, ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
 use tenantry_rbac::{Membership, Permission, PermissionSet, Role};
 
 use crate::authn::Authenticated;
+use crate::permissions::RoutePermissions;
 use crate::problem::Problem;
 use crate::resolve::TenantScope;
-use crate::routes::required_permission;
 use crate::state::AppState;
 
 /// How long a membership answer is trusted without an invalidation (changes made by another
@@ -119,9 +120,10 @@ impl FromRequest for Member {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let method = req.method().clone();
         let pattern = req.match_pattern();
-        let needed = pattern
-            .as_deref()
-            .and_then(|p| required_permission(method.as_str(), p));
+        let needed = req
+            .app_data::<web::Data<RoutePermissions>>()
+            .zip(pattern.as_deref())
+            .and_then(|(table, p)| table.get(method.as_str(), p));
         // Named in the audit trail, built only when a request is refused.
         let route = move || format!("{method} {}", pattern.as_deref().unwrap_or_default());
         let check = async move {

@@ -9,6 +9,7 @@ mod fallback;
 mod guard;
 mod json;
 mod operator;
+pub mod permissions;
 mod problem;
 mod request_context;
 mod resolve;
@@ -22,6 +23,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
+use tenantry_kernel::Unexpected;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -32,10 +34,10 @@ pub use changes::{CHANGE_POLL_INTERVAL, catch_up};
 pub use guard::Member;
 pub use json::BodyLimit;
 pub use operator::Operator;
+pub use permissions::RoutePermissions;
 pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
 pub use request_context::RequestId;
 pub use resolve::{CACHE_TTL, Resolver, TenantScope};
-pub use routes::TENANT_ROUTES;
 pub use state::{AppState, HttpConfig};
 
 #[derive(OpenApi)]
@@ -103,48 +105,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Names each member-only operation's permission in its description, and declares the header
-/// that names its tenant.
-struct RoutePermissions;
-
-impl Modify for RoutePermissions {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (method, path, permission) in routes::TENANT_ROUTES {
-            let Some(item) = openapi.paths.paths.get_mut(*path) else {
-                continue;
-            };
-            let op = match *method {
-                "GET" => item.get.as_mut(),
-                "POST" => item.post.as_mut(),
-                "PUT" => item.put.as_mut(),
-                "PATCH" => item.patch.as_mut(),
-                "DELETE" => item.delete.as_mut(),
-                _ => None,
-            };
-            if let Some(op) = op {
-                // Every tenant route takes the tenant from the host, else from this header.
-                op.parameters
-                    .get_or_insert_with(Vec::new)
-                    .insert(0, utoipa::openapi::RefOr::T(tenant_header()));
-                let note = format!(
-                    "**Permission:** `{permission}` (members only: `not_a_member` otherwise)."
-                );
-                op.description = Some(match op.description.take() {
-                    Some(d) => format!("{d}\n\n{note}"),
-                    None => note,
-                });
-                // Members use their access token; machines an API key with the permission.
-                op.security.get_or_insert_with(Vec::new).push(
-                    utoipa::openapi::security::SecurityRequirement::new(
-                        "api_key",
-                        Vec::<String>::new(),
-                    ),
-                );
-            }
-        }
-    }
-}
-
 /// How a tenant route names its tenant when the host does not (`<slug>.<base domain>` or a
 /// verified custom domain): the tenant's id or slug.
 pub(crate) fn tenant_header() -> utoipa::openapi::path::Parameter {
@@ -177,7 +137,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     // After the routes are in: the derive's modifiers run before they are.
-    RoutePermissions.modify(&mut api);
+    permissions::document(&mut api);
     routes::events::document(&mut api);
     api
 }
@@ -195,20 +155,26 @@ pub struct Shared {
     state: web::Data<AppState>,
     spec_json: web::Data<SpecJson>,
     routes: web::Data<fallback::RouteTable>,
+    permissions: web::Data<RoutePermissions>,
     event_types: web::Data<routes::events::EventTypeCatalogue>,
 }
 
 struct SpecJson(String);
 
 impl Shared {
-    pub fn new(state: AppState) -> Self {
+    /// Fails when a member-only operation declares no permission, or one the catalogue
+    /// lacks (see [`permissions`]): the server then does not start.
+    pub fn new(state: AppState) -> Result<Self, Unexpected> {
         let api = openapi();
-        Self {
+        let permissions = RoutePermissions::from_spec(&api)
+            .map_err(|e| Unexpected::msg(format!("route permissions: {e}")))?;
+        Ok(Self {
             state: web::Data::new(state),
             spec_json: web::Data::new(SpecJson(openapi_json(&api))),
             routes: web::Data::new(fallback::RouteTable::from_spec(&api)),
+            permissions: web::Data::new(permissions),
             event_types: web::Data::new(routes::events::EventTypeCatalogue::from_spec(&api)),
-        }
+        })
     }
 
     pub fn state(&self) -> &AppState {
@@ -234,6 +200,7 @@ pub fn app(
         .app_data(shared.state.clone())
         .app_data(shared.spec_json.clone())
         .app_data(shared.routes.clone())
+        .app_data(shared.permissions.clone())
         .app_data(shared.event_types.clone())
         .app_data(BodyLimit(limit))
         .app_data(web::PayloadConfig::new(limit))

@@ -40,10 +40,11 @@ pub trait JobQueue: Clone + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<ClaimedJob>, Unexpected>> + Send;
 
-    /// The job succeeded: it leaves the queue. A no-op when `worker` no longer holds it.
+    /// The jobs succeeded: they leave the queue, in one write (the worker gathers the
+    /// successes of a moment). A job `worker` no longer holds is left alone.
     fn complete(
         &self,
-        id: JobId,
+        ids: &[JobId],
         worker: &str,
     ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 

@@ -92,51 +92,93 @@ async fn notify(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), StoreE
     Ok(())
 }
 
-/// Ids of up to `$max` runnable jobs (queued and due, or running with an ended lease), oldest
-/// first: the query both backends' [`PickJobs`] run, PostgreSQL with row locks.
-macro_rules! runnable_ids {
+/// Ids of up to `$max` jobs queued and due, oldest first (index `jobs_due`).
+macro_rules! due_ids {
     ($now:expr, $max:expr) => {
         jobs::table
             .select(jobs::id)
-            .filter(
-                jobs::state
-                    .eq(JobState::Queued.as_str())
-                    .and(jobs::run_at.le($now))
-                    .or(jobs::state
-                        .eq(JobState::Running.as_str())
-                        .and(jobs::locked_until.lt($now))),
-            )
+            .filter(jobs::state.eq(JobState::Queued.as_str()))
+            .filter(jobs::run_at.le($now))
             .order(jobs::run_at.asc())
             .limit($max)
     };
 }
 
-/// The two-arm part of claiming: ids of up to `max` runnable jobs, oldest first.
+/// Ids of up to `$max` running jobs whose lease ended (their worker died), longest ended
+/// first (index `jobs_lease_end`).
+macro_rules! expired_ids {
+    ($now:expr, $max:expr) => {
+        jobs::table
+            .select(jobs::id)
+            .filter(jobs::state.eq(JobState::Running.as_str()))
+            .filter(jobs::locked_until.lt($now))
+            .order(jobs::locked_until.asc())
+            .limit($max)
+    };
+}
+
+/// The two-arm part of claiming: ids of up to `max` runnable jobs — jobs whose worker died
+/// first, then due ones, oldest first. Two statements, each on its own index (one `OR`
+/// across both states sorted the whole queue on every claim).
 trait PickJobs {
     fn pick(
         &mut self,
         now: DateTime<Utc>,
         max: i64,
     ) -> impl std::future::Future<Output = Result<Vec<DbUuid>, StoreError>> + Send;
+
+    /// The queue's own bookkeeping (claims, outcomes, hand-backs) commits without waiting for
+    /// the disk. A crash may lose the last few of those commits, and each loss only runs a
+    /// job again — what at-least-once already promises. Enqueueing is never relaxed: it
+    /// commits with the change that asked for the job.
+    fn bookkeeping(&mut self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
 impl PickJobs for diesel_async::AsyncPgConnection {
+    async fn bookkeeping(&mut self) -> Result<(), StoreError> {
+        diesel::sql_query("SET LOCAL synchronous_commit = off")
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+
     /// Rows another worker has locked are skipped, not waited for.
     async fn pick(&mut self, now: DateTime<Utc>, max: i64) -> Result<Vec<DbUuid>, StoreError> {
         use crate::schema::pg::*;
-        Ok(runnable_ids!(now, max)
+        let mut ids: Vec<DbUuid> = expired_ids!(now, max)
             .for_update()
             .skip_locked()
             .load(self)
-            .await?)
+            .await?;
+        let left = max - ids.len() as i64;
+        if left > 0 {
+            ids.extend(
+                due_ids!(now, left)
+                    .for_update()
+                    .skip_locked()
+                    .load::<DbUuid>(self)
+                    .await?,
+            );
+        }
+        Ok(ids)
     }
 }
 
 impl PickJobs for SqliteConn {
+    /// SQLite's commits already follow the connection's `synchronous` setting.
+    async fn bookkeeping(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The write transaction already excludes every other writer.
     async fn pick(&mut self, now: DateTime<Utc>, max: i64) -> Result<Vec<DbUuid>, StoreError> {
         use crate::schema::sqlite::*;
-        Ok(runnable_ids!(now, max).load(self).await?)
+        let mut ids: Vec<DbUuid> = expired_ids!(now, max).load(self).await?;
+        let left = max - ids.len() as i64;
+        if left > 0 {
+            ids.extend(due_ids!(now, left).load::<DbUuid>(self).await?);
+        }
+        Ok(ids)
     }
 }
 
@@ -222,6 +264,7 @@ impl Db {
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let until = chrono_after(now, lease);
         let rows: Vec<ClaimRow> = tx!(self, write, platform, |conn| {
+            conn.bookkeeping().await?;
             // A lease that ended during the last attempt: the job is dead, not run again.
             diesel::update(
                 jobs::table
@@ -265,20 +308,22 @@ impl Db {
         Ok(claimed)
     }
 
-    async fn finish_job(
+    /// A failed attempt: queued again for `retry_at`, or dead without one.
+    async fn fail_job(
         &self,
         id: JobId,
         worker: &str,
-        outcome: Option<(&str, Option<DateTime<Utc>>)>,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         tx!(self, write, platform, |conn| {
+            conn.bookkeeping().await?;
             let held = jobs::table
                 .filter(jobs::id.eq(DbUuid::from(id)))
                 .filter(jobs::state.eq(JobState::Running.as_str()))
                 .filter(jobs::locked_by.eq(worker));
-            match outcome {
-                None => diesel::delete(held).execute(conn).await?,
-                Some((error, Some(at))) => {
+            match retry_at {
+                Some(at) => {
                     diesel::update(held)
                         .set((
                             jobs::state.eq(JobState::Queued.as_str()),
@@ -290,7 +335,7 @@ impl Db {
                         .execute(conn)
                         .await?
                 }
-                Some((error, None)) => {
+                None => {
                     diesel::update(held)
                         .set((
                             jobs::state.eq(JobState::Dead.as_str()),
@@ -306,9 +351,26 @@ impl Db {
         })
     }
 
+    async fn complete_jobs(&self, ids: &[JobId], worker: &str) -> Result<(), StoreError> {
+        let ids: Vec<DbUuid> = ids.iter().copied().map(DbUuid::from).collect();
+        tx!(self, write, platform, |conn| {
+            conn.bookkeeping().await?;
+            diesel::delete(
+                jobs::table
+                    .filter(jobs::id.eq_any(&ids))
+                    .filter(jobs::state.eq(JobState::Running.as_str()))
+                    .filter(jobs::locked_by.eq(worker)),
+            )
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+    }
+
     async fn release_job(&self, id: JobId, worker: &str) -> Result<(), StoreError> {
         let now = Utc::now();
         tx!(self, write, platform, |conn| {
+            conn.bookkeeping().await?;
             diesel::update(
                 jobs::table
                     .filter(jobs::id.eq(DbUuid::from(id)))
@@ -550,8 +612,8 @@ impl JobQueue for Db {
         Ok(self.claim_jobs(worker, max, lease, now).await?)
     }
 
-    async fn complete(&self, id: JobId, worker: &str) -> Result<(), Unexpected> {
-        Ok(self.finish_job(id, worker, None).await?)
+    async fn complete(&self, ids: &[JobId], worker: &str) -> Result<(), Unexpected> {
+        Ok(self.complete_jobs(ids, worker).await?)
     }
 
     async fn fail(
@@ -561,7 +623,7 @@ impl JobQueue for Db {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), Unexpected> {
-        Ok(self.finish_job(id, worker, Some((error, retry_at))).await?)
+        Ok(self.fail_job(id, worker, error, retry_at).await?)
     }
 
     async fn release(&self, id: JobId, worker: &str) -> Result<(), Unexpected> {
@@ -572,7 +634,13 @@ impl JobQueue for Db {
         self.listen_for_jobs();
         // A retry or an ended lease makes a job runnable without any notification: wake for
         // the earliest (a failed read leaves the backstop).
-        let wait = match self.next_due().await {
+        // On its own task: a waiter dropped mid-read (the worker had other news) must not
+        // cancel a query in flight.
+        let db = self.clone();
+        let due = tokio::spawn(async move { db.next_due().await })
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("next due job: {e}"))));
+        let wait = match due {
             // Never a busy loop: at least a few milliseconds.
             Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().clamp(
                 Duration::from_millis(5),

@@ -173,7 +173,7 @@ backend_tests! {
         let again = db.claim("w2", 10, lease, retry_at).await.unwrap();
         assert_eq!(again[0].attempt, 2);
         // w1 no longer holds it: its late completion changes nothing.
-        db.complete(job.id, "w1").await.unwrap();
+        db.complete(&[job.id], "w1").await.unwrap();
         // w2 dies: after its lease, another worker runs it (the last attempt).
         let after_lease = retry_at + chrono::Duration::seconds(31);
         let third = db.claim("w3", 10, lease, after_lease).await.unwrap();
@@ -193,7 +193,7 @@ backend_tests! {
         assert_eq!((retried.state, retried.attempts), (JobState::Queued, 0));
         let run = db.claim("w1", 10, lease, after_lease).await.unwrap();
         assert_eq!(run[0].attempt, 1);
-        db.complete(job.id, "w1").await.unwrap();
+        db.complete(&[job.id], "w1").await.unwrap();
         assert!(db.list_jobs(&JobFilter { limit: 10, ..JobFilter::default() }).await.unwrap().is_empty());
 
         // A worker that dies during the last attempt: the job is dead, not run a fourth time.

@@ -1,6 +1,6 @@
 //! The claim loop.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tenantry_jobs::{ClaimedJob, JobPayload, JobQueue, NewJob, RetryPolicy};
 use tenantry_kernel::{Clock, Edges, JobId, TenantCtx};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::handlers::{JobError, JobHandler};
@@ -79,31 +79,65 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
     }
 
     /// Runs until `shutdown` resolves, then drains (see the crate docs).
+    ///
+    /// Claims are made for every free permit and as many again (the extra jobs wait here,
+    /// held, for a permit), and successes are written in batches: under load one claim and
+    /// one completion serve many jobs.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown.fuse());
-        let permits = Arc::new(Semaphore::new(self.config.concurrency));
+        let concurrency = self.config.concurrency;
+        let permits = Arc::new(Semaphore::new(concurrency));
         let mut running = JoinSet::new();
+        let mut ready: VecDeque<ClaimedJob> = VecDeque::new();
         let mut failures = 0u32;
         let mut next_schedule = tokio::time::Instant::now();
-        tracing::info!(worker = %self.config.name, concurrency = self.config.concurrency, "worker started");
+        let (done, completions) = mpsc::unbounded_channel();
+        let batcher = tokio::spawn(complete_batches(
+            self.queue.clone(),
+            self.config.name.clone(),
+            completions,
+        ));
+        let outcomes = Outcomes {
+            queue: self.queue.clone(),
+            clock: self.clock.clone(),
+            retry: self.config.retry,
+            worker: self.config.name.clone(),
+            done,
+        };
+        tracing::info!(worker = %self.config.name, concurrency, "worker started");
         loop {
             while running.try_join_next().is_some() {}
             if tokio::time::Instant::now() >= next_schedule {
                 self.keep_schedules().await;
                 next_schedule = tokio::time::Instant::now() + Duration::from_secs(3600);
             }
-            let free = permits.available_permits();
-            if free == 0 {
+            // Start what the free permits allow.
+            while !ready.is_empty() {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    break;
+                };
+                let Some(job) = ready.pop_front() else { break };
+                // A job that waited here for half its lease goes back to the queue rather than
+                // start late: another worker may take it once the lease ends.
+                let half = chrono::Duration::from_std(self.config.lease / 2).unwrap_or_default();
+                if self.clock.now() >= job.lease_until - half {
+                    self.hand_back(job.id).await;
+                    continue;
+                }
+                self.start(&mut running, permit, job, &outcomes);
+            }
+            if !ready.is_empty() {
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = running.join_next() => continue,
                 }
             }
+            let room = (4 * concurrency).saturating_sub(running.len()).max(1);
             let claimed = self
                 .queue
                 .claim(
                     &self.config.name,
-                    u32::try_from(free).unwrap_or(u32::MAX),
+                    u32::try_from(room).unwrap_or(u32::MAX),
                     self.config.lease,
                     self.clock.now(),
                 )
@@ -124,35 +158,41 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
                 }
             };
             if claimed.is_empty() {
+                // Nothing runnable: wait for news, or for a running job to end.
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = self.queue.wait_for_work(self.config.backstop) => continue,
+                    Some(_) = running.join_next(), if !running.is_empty() => continue,
                 }
             }
-            for job in claimed {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    break;
-                };
-                if let Ok(mut held) = self.held.lock() {
-                    held.insert(job.id);
-                }
-                let (queue, handler, clock) =
-                    (self.queue.clone(), self.handler.clone(), self.clock.clone());
-                let (retry, name, held) = (
-                    self.config.retry,
-                    self.config.name.clone(),
-                    self.held.clone(),
-                );
-                let ctx = job_ctx(&self.edges, &job);
-                running.spawn(async move {
-                    let id = job.id;
-                    run_one(&queue, &handler, clock.as_ref(), retry, &name, job, ctx).await;
-                    held.lock().map(|mut h| h.remove(&id)).ok();
-                    drop(permit);
-                });
+            if let Ok(mut held) = self.held.lock() {
+                held.extend(claimed.iter().map(|j| j.id));
             }
+            ready.extend(claimed);
         }
         self.drain(running).await;
+        // Every job has ended: the last successes are written before anything is handed back.
+        drop(outcomes);
+        batcher.await.ok();
+        self.release_held().await;
+    }
+
+    /// Runs `job` on its own task, holding `permit` until it ends.
+    fn start(
+        &self,
+        running: &mut JoinSet<()>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        job: ClaimedJob,
+        outcomes: &Outcomes<Q>,
+    ) {
+        let (handler, outcomes, held) = (self.handler.clone(), outcomes.clone(), self.held.clone());
+        let ctx = job_ctx(&self.edges, &job);
+        running.spawn(async move {
+            let id = job.id;
+            run_one(&outcomes, &handler, job, ctx).await;
+            held.lock().map(|mut h| h.remove(&id)).ok();
+            drop(permit);
+        });
     }
 
     /// Keeps the platform's recurring jobs queued (one per period, by dedupe key).
@@ -165,8 +205,8 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
         }
     }
 
-    /// Lets running jobs finish for the grace period, then hands back the rest.
-    async fn drain(self, mut running: JoinSet<()>) {
+    /// Lets running jobs finish for the grace period, then stops the rest.
+    async fn drain(&self, mut running: JoinSet<()>) {
         let grace = tokio::time::sleep(self.config.grace);
         tokio::pin!(grace);
         while !running.is_empty() {
@@ -178,26 +218,79 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
                 _ = running.join_next() => {}
             }
         }
+    }
+
+    /// Hands back every job still held (stopped, or claimed and not started).
+    async fn release_held(self) {
         let left: Vec<JobId> = self
             .held
             .lock()
             .map(|h| h.iter().copied().collect())
             .unwrap_or_default();
         for id in left {
-            if let Err(e) = self.queue.release(id, &self.config.name).await {
-                tracing::warn!(job = %id, error = %e, "worker: cannot hand a job back; it runs again after its lease");
-            }
+            self.hand_back(id).await;
         }
         tracing::info!(worker = %self.config.name, "worker stopped");
+    }
+
+    /// Releases a held job unrun (its attempt not counted).
+    async fn hand_back(&self, id: JobId) {
+        if let Ok(mut held) = self.held.lock() {
+            held.remove(&id);
+        }
+        if let Err(e) = self.queue.release(id, &self.config.name).await {
+            tracing::warn!(job = %id, error = %e, "worker: cannot hand a job back; it runs again after its lease");
+        }
+    }
+}
+
+/// What records a job's outcome: failures at once, successes through the batcher.
+struct Outcomes<Q> {
+    queue: Q,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    worker: String,
+    done: mpsc::UnboundedSender<JobId>,
+}
+
+impl<Q: Clone> Clone for Outcomes<Q> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            clock: self.clock.clone(),
+            retry: self.retry,
+            worker: self.worker.clone(),
+            done: self.done.clone(),
+        }
+    }
+}
+
+/// Writes successes as they come, each write taking every success that arrived meanwhile.
+/// Ends when every sender is gone and the last batch is written.
+async fn complete_batches<Q: JobQueue>(
+    queue: Q,
+    worker: String,
+    mut done: mpsc::UnboundedReceiver<JobId>,
+) {
+    let mut ids = Vec::new();
+    while let Some(id) = done.recv().await {
+        ids.push(id);
+        while ids.len() < 1000 {
+            match done.try_recv() {
+                Ok(id) => ids.push(id),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = queue.complete(&ids, &worker).await {
+            tracing::warn!(jobs = ids.len(), error = %e, "worker: cannot record successes; those jobs run again after their lease");
+        }
+        ids.clear();
     }
 }
 
 async fn run_one<Q: JobQueue, H: JobHandler>(
-    queue: &Q,
+    outcomes: &Outcomes<Q>,
     handler: &H,
-    clock: &dyn Clock,
-    retry: RetryPolicy,
-    worker: &str,
     job: ClaimedJob,
     ctx: Option<TenantCtx>,
 ) {
@@ -212,11 +305,16 @@ async fn run_one<Q: JobQueue, H: JobHandler>(
                 .unwrap_or_else(|_| Err(JobError::Retry("the job panicked".to_owned())))
         }
     };
+    let (queue, worker) = (&outcomes.queue, outcomes.worker.as_str());
     let recorded = match outcome {
-        Ok(()) => queue.complete(job.id, worker).await,
+        Ok(()) => {
+            // The batcher outlives every job; were it gone, the lease brings the job back.
+            let _ = outcomes.done.send(job.id);
+            Ok(())
+        }
         Err(JobError::Retry(e)) if !job.is_last_attempt() => {
-            let at = clock.now()
-                + chrono::Duration::from_std(retry.delay(job.id, job.attempt))
+            let at = outcomes.clock.now()
+                + chrono::Duration::from_std(outcomes.retry.delay(job.id, job.attempt))
                     .unwrap_or(chrono::Duration::MAX);
             tracing::info!(job = %job.id, attempt = job.attempt, error = %e, retry_at = %at, "job failed; will retry");
             queue.fail(job.id, worker, &e, Some(at)).await

@@ -1,7 +1,7 @@
 //! API keys of the current tenant (permission `api_keys:manage`).
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use tenantry_identity::{ApiKeyError, DisplayName};
+use tenantry_identity::DisplayName;
 use tenantry_kernel::ApiKeyId;
 
 use crate::dto::{ApiKeyView, CreateApiKeyBody, CreatedApiKeyView};
@@ -15,7 +15,9 @@ type Data = web::Data<AppState>;
 
 /// Create an API key bound to this tenant with some of the caller's permissions. The
 /// response holds the key's secret; it is never shown again.
-#[utoipa::path(tag = "api_keys", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("api_keys:manage"))),
+    tag = "api_keys", security(("bearer_token" = [])),
     request_body = CreateApiKeyBody,
     responses(
         (status = 201, description = "The key, with its secret", body = CreatedApiKeyView),
@@ -60,7 +62,9 @@ pub async fn create_api_key(
 }
 
 /// The tenant's API keys (never their secrets), newest first.
-#[utoipa::path(tag = "api_keys", security(("bearer_token" = [])), responses(
+#[utoipa::path(
+    extensions(("x-permission" = json!("api_keys:manage"))),
+    tag = "api_keys", security(("bearer_token" = [])), responses(
     (status = 200, description = "Every key", body = Vec<ApiKeyView>),
     MemberErrors,
 ))]
@@ -71,7 +75,9 @@ pub async fn list_api_keys(m: Member, state: Data) -> Result<web::Json<Vec<ApiKe
 }
 
 /// Revoke an API key: it stops working at once.
-#[utoipa::path(tag = "api_keys", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("api_keys:manage"))),
+    tag = "api_keys", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
@@ -90,18 +96,4 @@ pub async fn revoke_api_key(
         .revoke(&m.ctx, ApiKeyId::from_uuid(path.into_inner()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-impl From<ApiKeyError> for Problem {
-    fn from(e: ApiKeyError) -> Self {
-        match e {
-            ApiKeyError::NotFound => Problem::new(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "api_key_not_found",
-                "API key not found",
-            )
-            .detail(e.to_string()),
-            ApiKeyError::Unexpected(u) => Problem::internal(u),
-        }
-    }
 }

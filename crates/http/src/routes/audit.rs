@@ -116,7 +116,9 @@ pub struct ListAuditQuery {
 }
 
 /// The audit trail, newest first.
-#[utoipa::path(tag = "audit", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("audit:read"))),
+    tag = "audit", security(("bearer_token" = [])),
     params(ListAuditQuery),
     responses(
         (status = 200, description = "One page of entries", body = AuditPage),
@@ -153,7 +155,9 @@ pub async fn list_audit_logs(
 
 /// Check the tenant's hash chain from the first entry: reports the first entry that was
 /// edited, removed or reordered behind the service's back.
-#[utoipa::path(tag = "audit", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("audit:read"))),
+    tag = "audit", security(("bearer_token" = [])),
     responses(
         (status = 200, description = "The result of the check", body = VerificationView),
         MemberErrors,

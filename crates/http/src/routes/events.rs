@@ -121,7 +121,9 @@ pub struct ListEventsQuery {
 
 /// The tenant's events, newest first. Kept for the retention period
 /// (`TENANTRY_EVENT_RETENTION_DAYS`, 30 days unless the operator says otherwise).
-#[utoipa::path(tag = "events", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("events:read"))),
+    tag = "events", security(("bearer_token" = [])),
     params(ListEventsQuery),
     responses(
         (status = 200, description = "One page of events", body = EventPage),
@@ -158,7 +160,9 @@ pub async fn list_events(
 }
 
 /// One event.
-#[utoipa::path(tag = "events", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("events:read"))),
+    tag = "events", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The event's id")),
     responses(
         (status = 200, description = "The event", body = EventView),

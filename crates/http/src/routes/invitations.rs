@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, web};
-use tenantry_identity::{DisplayName, InvitationError, RefreshSecret};
+use tenantry_identity::{DisplayName, RefreshSecret};
 use tenantry_kernel::{Email, InvitationId, TenantId};
 
 use crate::authn::Authenticated;
@@ -19,7 +19,9 @@ type Data = web::Data<AppState>;
 
 /// Invite someone by e-mail to join with one of this tenant's roles. They get a link valid
 /// for 7 days; an earlier pending invitation of the same address is revoked.
-#[utoipa::path(tag = "invitations", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("members:manage"))),
+    tag = "invitations", security(("bearer_token" = [])),
     request_body = InviteBody,
     responses(
         (status = 201, description = "The invitation", body = InvitationView),
@@ -55,7 +57,9 @@ pub async fn invite(
 }
 
 /// Pending invitations, newest first.
-#[utoipa::path(tag = "invitations", security(("bearer_token" = [])), responses(
+#[utoipa::path(
+    extensions(("x-permission" = json!("members:manage"))),
+    tag = "invitations", security(("bearer_token" = [])), responses(
     (status = 200, description = "Pending invitations", body = Vec<InvitationView>),
     MemberErrors,
 ))]
@@ -71,7 +75,9 @@ pub async fn list_invitations(
 }
 
 /// Send a pending invitation again with a new link and a new expiry; the old link dies.
-#[utoipa::path(tag = "invitations", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("members:manage"))),
+    tag = "invitations", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The invitation's id")),
     responses(
         (status = 200, description = "The invitation", body = InvitationView),
@@ -91,7 +97,9 @@ pub async fn resend_invitation(
 }
 
 /// Revoke a pending invitation: its link stops working.
-#[utoipa::path(tag = "invitations", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("members:manage"))),
+    tag = "invitations", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The invitation's id")),
     responses(
         (status = 204, description = "Revoked"),
@@ -216,37 +224,4 @@ async fn tenant_open(state: &AppState, req: &HttpRequest, id: TenantId) -> Resul
         .await?
         .ok_or_else(Problem::tenant_not_found)?;
     crate::resolve::pass_gate(state, &tenant, crate::authn::bearer_token(req)).await
-}
-
-impl From<InvitationError> for Problem {
-    fn from(e: InvitationError) -> Self {
-        use actix_web::http::StatusCode;
-        let detail = e.to_string();
-        match e {
-            InvitationError::NotFound => Problem::new(
-                StatusCode::NOT_FOUND,
-                "invitation_not_found",
-                "Invitation not found",
-            )
-            .detail(detail),
-            InvitationError::Gone => {
-                Problem::new(StatusCode::GONE, "invitation_gone", "Invitation gone").detail(detail)
-            }
-            InvitationError::EmailMismatch => Problem::new(
-                StatusCode::FORBIDDEN,
-                "invitation_email_mismatch",
-                "Another e-mail",
-            )
-            .detail(detail),
-            InvitationError::EmailTaken => {
-                Problem::new(StatusCode::CONFLICT, "email_taken", "E-mail taken").detail(detail)
-            }
-            InvitationError::AlreadyMember => {
-                Problem::new(StatusCode::CONFLICT, "already_member", "Already a member")
-                    .detail(detail)
-            }
-            InvitationError::WeakPassword(message) => Problem::field("password", message),
-            InvitationError::Unexpected(u) => Problem::internal(u),
-        }
-    }
 }

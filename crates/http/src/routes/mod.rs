@@ -15,58 +15,7 @@ pub mod search;
 pub mod team;
 pub mod tenant;
 
-use tenantry_rbac::Permission;
 use utoipa_actix_web::service_config::ServiceConfig;
-
-/// Every member-only tenant route and the permission it needs. The guard
-/// ([`crate::guard::Member`]) reads this table, and each operation's OpenAPI description
-/// names its permission. A tenant route missing here is refused.
-pub const TENANT_ROUTES: &[(&str, &str, &str)] = &[
-    ("GET", "/api/v1/members", "members:read"),
-    ("PATCH", "/api/v1/members/{user_id}", "members:manage"),
-    ("DELETE", "/api/v1/members/{user_id}", "members:manage"),
-    ("GET", "/api/v1/roles", "members:read"),
-    ("POST", "/api/v1/roles", "roles:manage"),
-    ("PATCH", "/api/v1/roles/{role_id}", "roles:manage"),
-    ("DELETE", "/api/v1/roles/{role_id}", "roles:manage"),
-    ("POST", "/api/v1/invitations", "members:manage"),
-    ("GET", "/api/v1/invitations", "members:manage"),
-    ("POST", "/api/v1/invitations/{id}/resend", "members:manage"),
-    ("DELETE", "/api/v1/invitations/{id}", "members:manage"),
-    ("POST", "/api/v1/api-keys", "api_keys:manage"),
-    ("GET", "/api/v1/api-keys", "api_keys:manage"),
-    ("DELETE", "/api/v1/api-keys/{id}", "api_keys:manage"),
-    ("GET", "/api/v1/products", "products:read"),
-    ("POST", "/api/v1/products", "products:write"),
-    ("POST", "/api/v1/products/bulk-import", "products:write"),
-    ("GET", "/api/v1/products/{id}", "products:read"),
-    ("PATCH", "/api/v1/products/{id}", "products:write"),
-    ("DELETE", "/api/v1/products/{id}", "products:write"),
-    ("GET", "/api/v1/projects", "projects:read"),
-    ("POST", "/api/v1/projects", "projects:write"),
-    ("GET", "/api/v1/projects/{id}", "projects:read"),
-    ("PATCH", "/api/v1/projects/{id}", "projects:write"),
-    ("DELETE", "/api/v1/projects/{id}", "projects:write"),
-    ("GET", "/api/v1/projects/{id}/tasks", "projects:read"),
-    ("POST", "/api/v1/projects/{id}/tasks", "projects:write"),
-    ("GET", "/api/v1/tasks/{id}", "projects:read"),
-    ("PATCH", "/api/v1/tasks/{id}", "projects:write"),
-    ("DELETE", "/api/v1/tasks/{id}", "projects:write"),
-    ("POST", "/api/v1/tasks/{id}/toggle", "projects:write"),
-    ("GET", "/api/v1/search", "tenant:read"),
-    ("GET", "/api/v1/audit-logs", "audit:read"),
-    ("GET", "/api/v1/audit-logs/verify", "audit:read"),
-    ("GET", "/api/v1/events", "events:read"),
-    ("GET", "/api/v1/events/{id}", "events:read"),
-];
-
-/// The permission a route needs, by method and route pattern.
-pub fn required_permission(method: &str, pattern: &str) -> Option<Permission> {
-    TENANT_ROUTES
-        .iter()
-        .find(|(m, p, _)| *m == method && *p == pattern)
-        .and_then(|(_, _, perm)| Permission::parse(perm).ok())
-}
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
@@ -86,7 +35,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(onboard::permissions)
         // Tenant-scoped: a `TenantScope` argument resolves and gates the tenant.
         .service(tenant::get_tenant)
-        // Members (or API keys) only: a `Member` argument checks TENANT_ROUTES' permission.
+        // Members (or API keys) only: a `Member` argument checks the permission each
+        // handler declares (`x-permission`, see `crate::permissions`).
         .service(team::list_members)
         .service(team::update_member)
         .service(team::remove_member)

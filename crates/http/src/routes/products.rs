@@ -1,5 +1,6 @@
 //! Products of the current tenant (`products:read` / `products:write`): the catalogue
-//! resource, self-contained here (its bodies, views, list parameters and error mapping).
+//! resource's bodies, list parameters and handlers (its view is the domain crate's, its error
+//! mapping in `problem::products`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -7,16 +8,16 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tenantry_kernel::{Cursor, ProductId, SearchQuery};
 use tenantry_products::{
-    BulkImportError, CreateProductError, Currency, DeleteProductError, Description, ImportRow,
-    Money, NewProduct, ProductName, ProductOrder, ProductPatch, ProductQuery, ProductStatus,
-    ProductView, RowError, Sku, UpdateProductError,
+    Currency, Description, ImportRow, Money, NewProduct, ProductName, ProductOrder, ProductPatch,
+    ProductQuery, ProductStatus, ProductView, RowError, Sku,
 };
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dates::Timestamp;
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
-use crate::problem::{FieldError, Fields, Problem, ProblemBody};
+use crate::problem::products::{product_not_found, row_errors};
+use crate::problem::{Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
 
@@ -220,7 +221,9 @@ pub struct ImportRowBody {
 }
 
 /// Create a product.
-#[utoipa::path(tag = "products", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("products:write"))),
+    tag = "products", security(("bearer_token" = [])),
     request_body = CreateProductBody,
     responses(
         (status = 201, description = "The product", body = ProductView),
@@ -242,7 +245,9 @@ pub async fn create_product(
 }
 
 /// List products: filters, order, full-text search and cursor pagination.
-#[utoipa::path(tag = "products", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("products:read"))),
+    tag = "products", security(("bearer_token" = [])),
     params(ListProductsQuery),
     responses(
         (status = 200, description = "One page of products", body = ProductPage),
@@ -265,7 +270,9 @@ pub async fn list_products(
 }
 
 /// One product.
-#[utoipa::path(tag = "products", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("products:read"))),
+    tag = "products", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The product's id")),
     responses(
         (status = 200, description = "The product", body = ProductView),
@@ -289,7 +296,9 @@ pub async fn get_product(
 }
 
 /// Change a product.
-#[utoipa::path(tag = "products", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("products:write"))),
+    tag = "products", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The product's id")),
     request_body = UpdateProductBody,
     responses(
@@ -314,7 +323,9 @@ pub async fn update_product(
 }
 
 /// Delete a product.
-#[utoipa::path(tag = "products", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("products:write"))),
+    tag = "products", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The product's id")),
     responses(
         (status = 204, description = "Deleted"),
@@ -338,7 +349,9 @@ pub async fn delete_product(
 /// and `status` optional). All or nothing: every row is checked first (including SKUs
 /// repeated in the file or already in the tenant) and any error answers 422 listing each
 /// row's errors (`errors[].row`, `errors[].field`), with nothing written.
-#[utoipa::path(tag = "products", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("products:write"))),
+    tag = "products", security(("bearer_token" = [])),
     request_body(content(
         (Vec<ImportRowBody> = "application/json"),
         (String = "text/csv", example = "name,sku,price_minor,currency\nBlue widget,WID-001,1999,EUR\n"),
@@ -500,91 +513,4 @@ fn set_column(row: &mut ImportRow, column: &str, value: Option<String>) -> Resul
     };
     *slot = value;
     Ok(())
-}
-
-fn row_errors(errors: Vec<RowError>) -> Problem {
-    let mut p = Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "import_rows_invalid",
-        "Import rows invalid",
-    )
-    .detail(format!("{} error(s); nothing was imported", errors.len()));
-    p.errors = errors
-        .into_iter()
-        .map(|e| FieldError {
-            field: e.field,
-            message: e.message,
-            row: Some(e.row),
-        })
-        .collect();
-    p
-}
-
-pub fn product_not_found() -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "product_not_found",
-        "Product not found",
-    )
-    .detail("No product with this id exists in this tenant")
-}
-
-fn sku_taken(sku: &str) -> Problem {
-    Problem::new(StatusCode::CONFLICT, "sku_taken", "SKU taken").detail(format!(
-        "A product with sku '{sku}' already exists in this tenant"
-    ))
-}
-
-pub fn quota_exceeded(e: &tenantry_kernel::QuotaError) -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, "quota_exceeded", "Quota exceeded").detail(e.to_string())
-}
-
-pub(crate) fn quota(e: tenantry_kernel::QuotaError) -> Problem {
-    match e {
-        tenantry_kernel::QuotaError::Unexpected(u) => Problem::internal(u),
-        other => quota_exceeded(&other),
-    }
-}
-
-impl From<CreateProductError> for Problem {
-    fn from(e: CreateProductError) -> Self {
-        match e {
-            CreateProductError::DuplicateSku { sku } => sku_taken(&sku),
-            CreateProductError::Quota(q) => quota(q),
-            CreateProductError::Unexpected(u) => Problem::internal(u),
-        }
-    }
-}
-
-impl From<UpdateProductError> for Problem {
-    fn from(e: UpdateProductError) -> Self {
-        match e {
-            UpdateProductError::NotFound => product_not_found(),
-            UpdateProductError::DuplicateSku { sku } => sku_taken(&sku),
-            UpdateProductError::Invalid(v) => Problem::field("price_minor", v.0),
-            UpdateProductError::Unexpected(u) => Problem::internal(u),
-        }
-    }
-}
-
-impl From<DeleteProductError> for Problem {
-    fn from(e: DeleteProductError) -> Self {
-        match e {
-            DeleteProductError::NotFound => product_not_found(),
-            DeleteProductError::Unexpected(u) => Problem::internal(u),
-        }
-    }
-}
-
-impl From<BulkImportError> for Problem {
-    fn from(e: BulkImportError) -> Self {
-        match e {
-            BulkImportError::Empty | BulkImportError::TooManyRows { .. } => {
-                Problem::field("", e.to_string())
-            }
-            BulkImportError::RowErrors(errors) => row_errors(errors),
-            BulkImportError::Quota(q) => quota(q),
-            BulkImportError::Unexpected(u) => Problem::internal(u),
-        }
-    }
 }

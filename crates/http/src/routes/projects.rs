@@ -1,12 +1,11 @@
 //! Projects and tasks of the current tenant (`projects:read` / `projects:write`).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use tenantry_kernel::{Cursor, Limit, ProjectId, SearchQuery, TaskId, UserId};
 use tenantry_projects::{
-    CreatedAfter, LongText, NewProject, NewTask, ProjectError, ProjectName, ProjectPatch,
-    ProjectQuery, ProjectView, TaskError, TaskPatch, TaskQuery, TaskTitle, TaskView,
+    CreatedAfter, LongText, NewProject, NewTask, ProjectName, ProjectPatch, ProjectQuery,
+    ProjectView, TaskPatch, TaskQuery, TaskTitle, TaskView,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,6 +13,7 @@ use crate::dates::Date;
 use crate::dto::present;
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::problem::projects::{project_not_found, task_not_found, task_problem};
 use crate::problem::{Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
@@ -128,51 +128,10 @@ fn paging(
         .map_err(|e| Problem::invalid_query(format!("q: {e}")))?;
     Ok((limit, after, search))
 }
-
-fn project_not_found() -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "project_not_found",
-        "Project not found",
-    )
-    .detail("No project with this id exists in this tenant")
-}
-
-fn task_not_found() -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "task_not_found", "Task not found")
-        .detail("No task with this id exists in this tenant")
-}
-
-impl From<ProjectError> for Problem {
-    fn from(e: ProjectError) -> Self {
-        match e {
-            ProjectError::NotFound => project_not_found(),
-            ProjectError::Quota(q) => crate::routes::products::quota(q),
-            ProjectError::Unexpected(u) => Problem::internal(u),
-        }
-    }
-}
-
-/// Task errors; `missing` is the answer when the record the path names is not there (404) — a
-/// project named in the body is a field error (422).
-fn task_problem(e: TaskError, missing: fn() -> Problem) -> Problem {
-    match e {
-        TaskError::NotFound => missing(),
-        TaskError::ProjectNotFound => Problem::field(
-            "project_id",
-            "no project with this id exists in this tenant",
-        ),
-        TaskError::AssigneeNotMember => Problem::field(
-            "assignee_id",
-            "the assignee must be a member of this tenant",
-        ),
-        TaskError::Quota(q) => crate::routes::products::quota(q),
-        TaskError::Unexpected(u) => Problem::internal(u),
-    }
-}
-
 /// Create a project.
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:write"))),
+    tag = "projects", security(("bearer_token" = [])),
     request_body = CreateProjectBody,
     responses(
         (status = 201, description = "The project", body = ProjectView),
@@ -202,7 +161,9 @@ pub async fn create_project(
 }
 
 /// List projects, oldest first.
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:read"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(ListProjectsQuery),
     responses(
         (status = 200, description = "One page of projects", body = ProjectPage),
@@ -232,7 +193,9 @@ pub async fn list_projects(
 }
 
 /// One project.
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:read"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id")),
     responses(
         (status = 200, description = "The project", body = ProjectView),
@@ -255,7 +218,9 @@ pub async fn get_project(
 }
 
 /// Change a project (rename, describe, archive).
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:write"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id")),
     request_body = UpdateProjectBody,
     responses(
@@ -288,7 +253,9 @@ pub async fn update_project(
 }
 
 /// Delete a project and all its tasks (each deletion is recorded).
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:write"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id")),
     responses(
         (status = 204, description = "Deleted, with its tasks"),
@@ -310,7 +277,9 @@ pub async fn delete_project(
 }
 
 /// Add a task to a project.
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:write"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id")),
     request_body = CreateTaskBody,
     responses(
@@ -350,7 +319,9 @@ pub async fn create_task(
 }
 
 /// A project's tasks, oldest first.
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:read"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The project's id"), ListTasksQuery),
     responses(
         (status = 200, description = "One page of tasks", body = TaskPage),
@@ -387,7 +358,9 @@ pub async fn list_tasks(
 }
 
 /// One task.
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:read"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The task's id")),
     responses(
         (status = 200, description = "The task", body = TaskView),
@@ -410,7 +383,9 @@ pub async fn get_task(
 }
 
 /// Change a task (or move it to another project of this tenant).
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:write"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The task's id")),
     request_body = UpdateTaskBody,
     responses(
@@ -447,7 +422,9 @@ pub async fn update_task(
 }
 
 /// Mark a task done, or not done again.
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:write"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The task's id")),
     responses(
         (status = 200, description = "The task after the toggle", body = TaskView),
@@ -470,7 +447,9 @@ pub async fn toggle_task(
 }
 
 /// Delete a task.
-#[utoipa::path(tag = "projects", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("projects:write"))),
+    tag = "projects", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The task's id")),
     responses(
         (status = 204, description = "Deleted"),

@@ -65,7 +65,9 @@ fn needs(kind: SearchKind) -> Permission {
 
 /// Search products, projects, tasks and members at once; results grouped by kind, each with
 /// its total count and top hits.
-#[utoipa::path(tag = "search", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("tenant:read"))),
+    tag = "search", security(("bearer_token" = [])),
     params(SearchParams),
     responses(
         (status = 200, description = "Results by kind, in the order asked", body = SearchResults),

@@ -1,4 +1,4 @@
-//! Members and roles of the current tenant. Each route's permission is in `TENANT_ROUTES`.
+//! Members and roles of the current tenant. Each route declares its permission (`x-permission`).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use tenantry_kernel::{RoleId, UserId};
@@ -23,7 +23,9 @@ fn parse_name(raw: &str) -> Result<RoleName, Problem> {
 }
 
 /// The tenant's members with their roles.
-#[utoipa::path(tag = "team", security(("bearer_token" = [])), responses(
+#[utoipa::path(
+    extensions(("x-permission" = json!("members:read"))),
+    tag = "team", security(("bearer_token" = [])), responses(
     (status = 200, description = "Every member", body = Vec<MemberView>),
     MemberErrors,
 ))]
@@ -34,7 +36,9 @@ pub async fn list_members(m: Member, state: Data) -> Result<web::Json<Vec<Member
 }
 
 /// Give a member another role. The tenant's last owner keeps the owner role.
-#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("members:manage"))),
+    tag = "team", security(("bearer_token" = [])),
     params(("user_id" = uuid::Uuid, Path, description = "The member's user id")),
     request_body = UpdateMemberBody,
     responses(
@@ -72,7 +76,9 @@ pub async fn update_member(
 }
 
 /// Remove a member from the tenant (their account stays). Not the last owner.
-#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("members:manage"))),
+    tag = "team", security(("bearer_token" = [])),
     params(("user_id" = uuid::Uuid, Path, description = "The member's user id")),
     responses(
         (status = 204, description = "Removed"),
@@ -96,7 +102,9 @@ pub async fn remove_member(
 }
 
 /// The tenant's roles.
-#[utoipa::path(tag = "team", security(("bearer_token" = [])), responses(
+#[utoipa::path(
+    extensions(("x-permission" = json!("members:read"))),
+    tag = "team", security(("bearer_token" = [])), responses(
     (status = 200, description = "Every role", body = Vec<RoleView>),
     MemberErrors,
 ))]
@@ -107,7 +115,9 @@ pub async fn list_roles(m: Member, state: Data) -> Result<web::Json<Vec<RoleView
 }
 
 /// Create a role of this tenant.
-#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("roles:manage"))),
+    tag = "team", security(("bearer_token" = [])),
     request_body = CreateRoleBody,
     responses(
         (status = 201, description = "The role", body = RoleView),
@@ -133,7 +143,9 @@ pub async fn create_role(
 
 /// Rename a role or change its permissions. The owner role is fixed; the other system roles
 /// keep their names and core permissions.
-#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("roles:manage"))),
+    tag = "team", security(("bearer_token" = [])),
     params(("role_id" = uuid::Uuid, Path, description = "The role's id")),
     request_body = UpdateRoleBody,
     responses(
@@ -173,7 +185,9 @@ pub async fn update_role(
 }
 
 /// Delete a role nobody has. System roles stay.
-#[utoipa::path(tag = "team", security(("bearer_token" = [])),
+#[utoipa::path(
+    extensions(("x-permission" = json!("roles:manage"))),
+    tag = "team", security(("bearer_token" = [])),
     params(("role_id" = uuid::Uuid, Path, description = "The role's id")),
     responses(
         (status = 204, description = "Deleted"),

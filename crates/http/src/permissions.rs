@@ -1,0 +1,124 @@
+//! The permission of every member-only operation, declared beside its handler:
+//!
+//! ```text
+//! #[utoipa::path(extensions(("x-permission" = json!("products:read"))), …)]
+//! #[get("/api/v1/products")]
+//! pub async fn list_products(m: Member, …)
+//! ```
+//!
+//! The OpenAPI document carries the declaration (`x-permission`); at start-up [`RoutePermissions`]
+//! is built from it, and the server does not start when a member-only operation (one that
+//! documents `not_a_member`) names no permission, or one the catalogue lacks. The guard reads
+//! the same table, so no route can reach it without a permission.
+
+use std::collections::HashMap;
+
+use tenantry_rbac::Permission;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::{OpenApi, RefOr};
+
+/// The extension naming an operation's permission.
+pub const EXTENSION: &str = "x-permission";
+
+/// `(method, route pattern)` → the permission the guard requires.
+pub struct RoutePermissions(HashMap<(String, String), Permission>);
+
+fn operations(item: &PathItem) -> [(&'static str, Option<&Operation>); 5] {
+    [
+        ("GET", item.get.as_ref()),
+        ("POST", item.post.as_ref()),
+        ("PUT", item.put.as_ref()),
+        ("PATCH", item.patch.as_ref()),
+        ("DELETE", item.delete.as_ref()),
+    ]
+}
+
+fn operations_mut(item: &mut PathItem) -> [Option<&mut Operation>; 5] {
+    [
+        item.get.as_mut(),
+        item.post.as_mut(),
+        item.put.as_mut(),
+        item.patch.as_mut(),
+        item.delete.as_mut(),
+    ]
+}
+
+/// The permission an operation declares (its name, as written).
+fn declared(op: &Operation) -> Option<&str> {
+    op.extensions.as_ref()?.get(EXTENSION)?.as_str()
+}
+
+/// Whether the operation is for members only: it documents the guard's `not_a_member`.
+fn member_only(op: &Operation) -> bool {
+    matches!(
+        op.responses.responses.get("403"),
+        Some(RefOr::T(r)) if r.description.contains("not_a_member")
+    )
+}
+
+impl RoutePermissions {
+    /// Every declared permission, checked: an error names each member-only operation
+    /// without one and each unknown permission.
+    pub fn from_spec(api: &OpenApi) -> Result<Self, String> {
+        let mut table = HashMap::new();
+        let mut problems = Vec::new();
+        for (path, item) in &api.paths.paths {
+            for (method, op) in operations(item) {
+                let Some(op) = op else { continue };
+                match (declared(op), member_only(op)) {
+                    (Some(name), _) => match Permission::parse(name) {
+                        Ok(p) => {
+                            table.insert((method.to_owned(), path.clone()), p);
+                        }
+                        Err(e) => problems.push(format!("{method} {path}: {e}")),
+                    },
+                    (None, true) => problems.push(format!(
+                        "{method} {path} is for members but declares no {EXTENSION}"
+                    )),
+                    (None, false) => {}
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self(table))
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// The permission a route needs, by method and route pattern.
+    pub fn get(&self, method: &str, pattern: &str) -> Option<Permission> {
+        self.0
+            .get(&(method.to_owned(), pattern.to_owned()))
+            .copied()
+    }
+}
+
+/// Names each member-only operation's permission in its description, and declares the header
+/// that names its tenant and the API key that may stand for a member.
+pub(crate) fn document(api: &mut OpenApi) {
+    for item in api.paths.paths.values_mut() {
+        for op in operations_mut(item).into_iter().flatten() {
+            let Some(permission) = declared(op).map(str::to_owned) else {
+                continue;
+            };
+            // Every tenant route takes the tenant from the host, else from this header.
+            op.parameters
+                .get_or_insert_with(Vec::new)
+                .insert(0, RefOr::T(crate::tenant_header()));
+            let note =
+                format!("**Permission:** `{permission}` (members only: `not_a_member` otherwise).");
+            op.description = Some(match op.description.take() {
+                Some(d) => format!("{d}\n\n{note}"),
+                None => note,
+            });
+            // Members use their access token; machines an API key with the permission.
+            op.security.get_or_insert_with(Vec::new).push(
+                utoipa::openapi::security::SecurityRequirement::new(
+                    "api_key",
+                    Vec::<String>::new(),
+                ),
+            );
+        }
+    }
+}

@@ -54,20 +54,23 @@ target/release/examples/queue_bench "sqlite://$dir/jobs.db" "$jobs"
 
 echo
 echo "== POST /api/v1/products, before and after the outbox (PostgreSQL, $connections connections, ${duration}s, median of $rounds)"
-serve() { # binary, database url, port
+serve() { # binary, database url, port: starts a server (in this shell, so cleanup stops it)
     TENANTRY_DATABASE_URL=$2 TENANTRY_DB_POOL_SIZE=$connections TENANTRY_BIND=127.0.0.1:$3 \
-        TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail-$3 \
-        "$1" serve &
+        TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail-$3 "$1" serve >"$dir/serve-$3.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$3/healthz" >/dev/null && break; sleep 0.2; done
-    curl -sf -H 'Content-Type: application/json' "http://127.0.0.1:$3/api/v1/onboard" -d '{
+}
+owner_token() { # port → an owner's access token of a new tenant
+    curl -sf -H 'Content-Type: application/json' "http://127.0.0.1:$1/api/v1/onboard" -d '{
       "organisation_name": "Bench", "slug": "bench", "owner_email": "owner@bench.test",
       "owner_name": "Owner", "password": "correct horse battery"}' |
         sed -E 's/.*"access_token":"([^"]+)".*/\1/'
 }
-before_token=$(serve target/bench-before/release/tenantry \
-    "$(fresh_db tenantry_bench_before target/bench-before/release/tenantry)" 18091)
-after_token=$(serve target/release/tenantry "$(fresh_db tenantry_bench_after)" 18092)
+serve target/bench-before/release/tenantry \
+    "$(fresh_db tenantry_bench_before target/bench-before/release/tenantry)" 18091
+serve target/release/tenantry "$(fresh_db tenantry_bench_after)" 18092
+before_token=$(owner_token 18091)
+after_token=$(owner_token 18092)
 post() { # port, token → req/s
     wrk -t2 -c"$connections" -d"${duration}s" -H "X-Tenant-ID: bench" -H "Authorization: Bearer $2" \
         -s bench/create_product.lua "http://127.0.0.1:$1/api/v1/products" |

@@ -20,8 +20,9 @@ use utoipa::openapi::{OpenApi, RefOr};
 /// The extension naming an operation's permission.
 pub const EXTENSION: &str = "x-permission";
 
-/// `(method, route pattern)` → the permission the guard requires.
-pub struct RoutePermissions(HashMap<(String, String), Permission>);
+/// Route pattern → method → the permission the guard requires (looked up without
+/// allocating: the guard asks on every member-only request).
+pub struct RoutePermissions(HashMap<String, HashMap<&'static str, Permission>>);
 
 fn operations(item: &PathItem) -> [(&'static str, Option<&Operation>); 5] {
     [
@@ -60,7 +61,7 @@ impl RoutePermissions {
     /// Every declared permission, checked: an error names each member-only operation
     /// without one and each unknown permission.
     pub fn from_spec(api: &OpenApi) -> Result<Self, String> {
-        let mut table = HashMap::new();
+        let mut table: HashMap<String, HashMap<&'static str, Permission>> = HashMap::new();
         let mut problems = Vec::new();
         for (path, item) in &api.paths.paths {
             for (method, op) in operations(item) {
@@ -68,7 +69,7 @@ impl RoutePermissions {
                 match (declared(op), member_only(op)) {
                     (Some(name), _) => match Permission::parse(name) {
                         Ok(p) => {
-                            table.insert((method.to_owned(), path.clone()), p);
+                            table.entry(path.clone()).or_default().insert(method, p);
                         }
                         Err(e) => problems.push(format!("{method} {path}: {e}")),
                     },
@@ -88,9 +89,7 @@ impl RoutePermissions {
 
     /// The permission a route needs, by method and route pattern.
     pub fn get(&self, method: &str, pattern: &str) -> Option<Permission> {
-        self.0
-            .get(&(method.to_owned(), pattern.to_owned()))
-            .copied()
+        self.0.get(pattern)?.get(method).copied()
     }
 }
 

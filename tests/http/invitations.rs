@@ -53,6 +53,19 @@ fn token_of(link_mail: &tenantry_tests::Received) -> String {
         .to_owned()
 }
 
+/// The tenant's invitations, as its owner lists them.
+async fn invitations(app: &TestApp, owner: &str) -> Value {
+    let res = app
+        .get("/api/v1/invitations")
+        .header("X-Tenant-ID", "acme")
+        .bearer_auth(owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
 async fn invite(app: &TestApp, owner: &str, email: &str, role: &str) -> reqwest::Response {
     app.request(Method::POST, "/api/v1/invitations")
         .header("X-Tenant-ID", "acme")
@@ -120,7 +133,7 @@ mail_tests! {
         // The job records the delivery once the server took the mail.
         let started = std::time::Instant::now();
         loop {
-            let list: Value = app.get("/api/v1/invitations").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+            let list = invitations(app, &owner).await;
             if list[0]["delivery"] == "sent" {
                 assert_eq!(list[0]["id"], inv["id"]);
                 break;
@@ -138,7 +151,7 @@ mail_tests! {
             "tenant_name": "acme Inc", "inviter_name": "Owner", "role": "member", "expires_at": inv["expires_at"],
         }));
 
-        let pending: Value = app.request(Method::GET, "/api/v1/invitations").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+        let pending = invitations(app, &owner).await;
         assert_eq!(pending.as_array().unwrap().len(), 1);
 
         // Signing up while accepting: a weak password is refused and nothing is spent.
@@ -302,17 +315,10 @@ async fn mail_server_down_then_back(db: tenantry_store::testing::TestDb) {
     let created: Value = res.json().await.unwrap();
     assert_eq!(created["delivery"], "pending");
     let delivery = || async {
-        let list: Value = app
-            .request(Method::GET, "/api/v1/invitations")
-            .header("X-Tenant-ID", "acme")
-            .bearer_auth(&owner)
-            .send()
-            .await
+        invitations(&app, &owner).await[0]["delivery"]
+            .as_str()
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        list[0]["delivery"].as_str().unwrap().to_owned()
+            .to_owned()
     };
     // A few attempts fail meanwhile (the worker retries after 100 ms, doubling).
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;

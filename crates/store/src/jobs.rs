@@ -637,18 +637,19 @@ impl JobQueue for Db {
         // On its own task: a waiter dropped mid-read (the worker had other news) must not
         // cancel a query in flight.
         let db = self.clone();
-        let due = tokio::spawn(async move { db.next_due().await })
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("next due job: {e}"))));
-        let wait = match due {
+        let wait = match tokio::spawn(async move { db.next_due().await }).await {
             // Never a busy loop: at least a few milliseconds.
-            Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().clamp(
+            Ok(Ok(Some(due))) => (due - Utc::now()).to_std().unwrap_or_default().clamp(
                 Duration::from_millis(5),
                 at_most.max(Duration::from_millis(5)),
             ),
-            Ok(None) => at_most,
-            Err(e) => {
+            Ok(Ok(None)) => at_most,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cannot read when the next job comes due");
+                at_most
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the read of the next due job stopped");
                 at_most
             }
         };

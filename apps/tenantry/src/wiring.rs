@@ -7,15 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use tenantry_audit::{AuditService, EventService};
 use tenantry_crypto::Crypto;
-use tenantry_http::{AppState, HttpConfig};
-use tenantry_identity::{AuthPolicy, AuthService, InvitationService};
+use tenantry_http::ports::PlatformReads;
+use tenantry_http::{AppState, HttpConfig, Resolver, Services};
+use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
 use tenantry_jobs::RetryPolicy;
-use tenantry_kernel::{Clock, Edges, SystemClock};
+use tenantry_kernel::{Clock, Edges, SystemClock, Unlimited};
 use tenantry_mail::MailSender;
 use tenantry_onboarding::OnboardingService;
+use tenantry_products::ProductService;
+use tenantry_projects::ProjectService;
+use tenantry_rbac::RbacService;
 use tenantry_store::Db;
-use tenantry_tenancy::{NoListener, TenantService};
+use tenantry_tenancy::{NoListener, SettingsService, TenantChangeListener, TenantService};
 use tenantry_worker::{TenantryJobs, Worker, WorkerConfig};
 
 use crate::cli::{Cli, WorkerArgs};
@@ -81,14 +86,49 @@ impl Wiring {
         }
     }
 
-    /// What the HTTP adapter serves.
+    /// What the HTTP adapter serves: every service over the store, handed over as the
+    /// adapter's ports. The tenant service announces its changes to the adapter's resolver.
     pub fn app_state(&self) -> AppState {
+        let reads: Arc<dyn PlatformReads> = Arc::new(self.db.clone());
+        let resolver = Resolver::new(reads.clone(), self.http.base_domain.clone());
+        let tenants = self.tenants_announcing_to(Arc::new(resolver.clone()));
+        let auth = self.auth();
+        let services = Services {
+            tenants: Arc::new(tenants.clone()),
+            settings: Arc::new(SettingsService::new(self.db.clone(), self.clock.clone())),
+            auth: Arc::new(auth.clone()),
+            rbac: Arc::new(RbacService::new(self.db.clone(), self.clock.clone())),
+            onboarding: Arc::new(OnboardingService::new(
+                self.db.clone(),
+                tenants,
+                auth,
+                self.edges.clone(),
+            )),
+            invitations: Arc::new(self.invitations()),
+            api_keys: Arc::new(ApiKeyService::new(
+                self.db.clone(),
+                self.crypto.clone(),
+                self.clock.clone(),
+            )),
+            products: Arc::new(ProductService::new(
+                self.db.clone(),
+                Unlimited,
+                self.clock.clone(),
+            )),
+            projects: Arc::new(ProjectService::new(
+                self.db.clone(),
+                Unlimited,
+                self.clock.clone(),
+            )),
+            audit: Arc::new(AuditService::new(self.db.clone())),
+            events: Arc::new(EventService::new(self.db.clone())),
+            reads,
+        };
         AppState::new(
-            self.db.clone(),
+            services,
+            resolver,
+            self.crypto.tokens.jwks(),
             self.http.clone(),
-            self.clock.clone(),
-            self.crypto.clone(),
-            self.mailer.clone(),
             self.edges.clone(),
         )
     }
@@ -106,11 +146,27 @@ impl Wiring {
     /// Tenant lifecycle outside the server: another process may be serving, and its
     /// resolution cache follows the change within a second (no listener here).
     pub fn tenants(&self) -> TenantService<Db> {
+        self.tenants_announcing_to(Arc::new(NoListener))
+    }
+
+    fn tenants_announcing_to(&self, listener: Arc<dyn TenantChangeListener>) -> TenantService<Db> {
         TenantService::new(
             self.db.clone(),
             self.clock.clone(),
             self.http.base_domain.clone(),
-            Arc::new(NoListener),
+            listener,
+            self.edges.clone(),
+        )
+    }
+
+    /// Sending, delivering and accepting invitations.
+    fn invitations(&self) -> InvitationService<Db, Crypto, MailSender> {
+        InvitationService::new(
+            self.db.clone(),
+            self.auth(),
+            self.crypto.clone(),
+            self.mailer.clone(),
+            self.http.public_url.clone(),
             self.edges.clone(),
         )
     }
@@ -127,16 +183,8 @@ impl Wiring {
 
     /// The background worker.
     pub fn worker(&self, args: &WorkerArgs) -> AppWorker {
-        let invitations = InvitationService::new(
-            self.db.clone(),
-            self.auth(),
-            self.crypto.clone(),
-            self.mailer.clone(),
-            self.http.public_url.clone(),
-            self.edges.clone(),
-        );
         let jobs = TenantryJobs::new(
-            invitations,
+            self.invitations(),
             self.db.clone(),
             self.clock.clone(),
             chrono::Duration::days(i64::from(args.event_retention_days.max(1))),

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use actix_web::web;
-use tenantry_store::ChangeVersions;
+use tenantry_kernel::ChangeVersions;
 
 use crate::state::AppState;
 
@@ -16,7 +16,7 @@ pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// request is answered with a token another instance revoked. (The poller's first look does
 /// the same again; this one makes start-up wait for it and fail when it cannot be made.)
 pub async fn catch_up(state: &AppState) -> Result<(), tenantry_kernel::Unexpected> {
-    let now = state.db.change_versions().await?;
+    let now = state.reads.change_versions().await?;
     state.auth.learn_revocations(now.access).await
 }
 
@@ -30,7 +30,7 @@ pub async fn follow_changes(state: web::Data<AppState>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let now = match state.db.change_versions().await {
+        let now = match state.reads.change_versions().await {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the platform change counters");

@@ -10,6 +10,7 @@ mod guard;
 mod json;
 mod operator;
 pub mod permissions;
+pub mod ports;
 mod problem;
 mod request_context;
 mod resolve;
@@ -38,7 +39,7 @@ pub use permissions::RoutePermissions;
 pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
 pub use request_context::RequestId;
 pub use resolve::{CACHE_TTL, Resolver, TenantScope};
-pub use state::{AppState, HttpConfig};
+pub use state::{AppState, HttpConfig, Services};
 
 #[derive(OpenApi)]
 #[openapi(

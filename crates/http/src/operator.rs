@@ -9,7 +9,6 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use subtle::ConstantTimeEq;
-use tenantry_identity::PlatformAdmins;
 use tenantry_kernel::{Actor, Edges, TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::problem::Problem;
@@ -91,7 +90,7 @@ async fn check(state: &AppState, bearer: Option<&str>) -> Result<Operator, Probl
     let Some((claims, _)) = state.verify_access_token(presented) else {
         return Err(Problem::unauthorized("The token is not valid"));
     };
-    if state.db.is_platform_admin(claims.user_id).await? {
+    if state.reads.is_platform_admin(claims.user_id).await? {
         tracing::Span::current().record("user_id", tracing::field::display(claims.user_id));
         return Ok(Operator {
             admin: Some(claims.user_id),

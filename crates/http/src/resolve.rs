@@ -13,12 +13,11 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpRequest, web};
 use moka::future::Cache;
 use tenantry_kernel::{Actor, TenantCtx, TenantId, Unexpected};
-use tenantry_store::Db;
 use tenantry_tenancy::{
-    BaseDomain, DomainRepository, Gate, HostClass, Hostname, Tenant, TenantChangeListener,
-    TenantRef, TenantRepository, classify_host,
+    BaseDomain, Gate, HostClass, Hostname, Tenant, TenantChangeListener, TenantRef, classify_host,
 };
 
+use crate::ports::PlatformReads;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -38,7 +37,7 @@ enum Key {
 /// caches the answers, negative ones included.
 #[derive(Clone)]
 pub struct Resolver {
-    repo: Db,
+    repo: Arc<dyn PlatformReads>,
     base_domain: BaseDomain,
     cache: Cache<Key, Option<Arc<Tenant>>>,
     /// Bumped by every invalidation: an answer read while it moved may predate the change
@@ -47,7 +46,7 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    pub fn new(repo: Db, base_domain: BaseDomain) -> Self {
+    pub fn new(repo: Arc<dyn PlatformReads>, base_domain: BaseDomain) -> Self {
         Self {
             repo,
             base_domain,
@@ -201,9 +200,8 @@ pub async fn pass_gate(
 }
 
 async fn is_platform_admin(state: &AppState, bearer: Option<&str>) -> Result<bool, Problem> {
-    use tenantry_identity::PlatformAdmins;
     let Some(Some((claims, _))) = bearer.map(|t| state.verify_access_token(t)) else {
         return Ok(false);
     };
-    Ok(state.db.is_platform_admin(claims.user_id).await?)
+    Ok(state.reads.is_platform_admin(claims.user_id).await?)
 }

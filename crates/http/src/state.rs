@@ -2,19 +2,15 @@
 
 use std::sync::Arc;
 
-use tenantry_audit::{AuditService, EventService};
-use tenantry_crypto::{Crypto, Jwks};
-use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
-use tenantry_kernel::{Clock, Edges, Unlimited};
-use tenantry_mail::MailSender;
-use tenantry_onboarding::OnboardingService;
-use tenantry_products::ProductService;
-use tenantry_projects::ProjectService;
-use tenantry_rbac::RbacService;
-use tenantry_store::Db;
-use tenantry_tenancy::{BaseDomain, SettingsService, TenantService};
+use tenantry_crypto::Jwks;
+use tenantry_kernel::Edges;
+use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
+use crate::ports::{
+    ApiKeys, Audit, Auth, Events, Invitations, Onboarding, PlatformReads, Products, Projects, Rbac,
+    Settings, Tenants,
+};
 use crate::resolve::Resolver;
 
 /// HTTP-side configuration.
@@ -30,21 +26,29 @@ pub struct HttpConfig {
     pub public_url: String,
 }
 
-/// Services and adapters, built once and shared by every worker.
+/// The services the HTTP adapter drives, as ports (see [`crate::ports`]): the composition
+/// root builds them once over its store.
+pub struct Services {
+    pub tenants: Arc<dyn Tenants>,
+    pub settings: Arc<dyn Settings>,
+    pub auth: Arc<dyn Auth>,
+    pub rbac: Arc<dyn Rbac>,
+    pub onboarding: Arc<dyn Onboarding>,
+    pub invitations: Arc<dyn Invitations>,
+    pub api_keys: Arc<dyn ApiKeys>,
+    pub products: Arc<dyn Products>,
+    pub projects: Arc<dyn Projects>,
+    pub audit: Arc<dyn Audit>,
+    pub events: Arc<dyn Events>,
+    /// Resolution, readiness, change counters, search, the security log, the queue summary.
+    pub reads: Arc<dyn PlatformReads>,
+}
+
+/// Services and adapters, built once and shared by every worker: the services (reached
+/// through `Deref`, so a handler writes `state.products`) and the adapter's own caches.
 pub struct AppState {
-    pub db: Db,
-    pub tenants: TenantService<Db>,
-    pub settings: SettingsService<Db>,
+    services: Services,
     pub resolver: Resolver,
-    pub auth: AuthService<Db, Crypto>,
-    pub rbac: RbacService<Db>,
-    pub onboarding: OnboardingService<Db, Crypto>,
-    pub invitations: InvitationService<Db, Crypto, MailSender>,
-    pub api_keys: ApiKeyService<Db, Crypto>,
-    pub products: ProductService<Db, Unlimited>,
-    pub projects: ProjectService<Db, Unlimited>,
-    pub audit: AuditService<Db>,
-    pub events: EventService<Db>,
     /// Memberships and their roles, cached per (tenant, user) for the guard.
     pub members: MemberCache,
     /// Access tokens whose signature was checked.
@@ -60,60 +64,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// `resolver` must be the one the tenant service announces its changes to (see
+    /// [`Resolver::new`]).
     pub fn new(
-        db: Db,
+        services: Services,
+        resolver: Resolver,
+        jwks: Jwks,
         config: HttpConfig,
-        clock: Arc<dyn Clock>,
-        crypto: Crypto,
-        mailer: MailSender,
         edges: Edges,
     ) -> Self {
-        let resolver = Resolver::new(db.clone(), config.base_domain.clone());
-        let tenants = TenantService::new(
-            db.clone(),
-            clock.clone(),
-            config.base_domain.clone(),
-            Arc::new(resolver.clone()),
-            edges.clone(),
-        );
-        let settings = SettingsService::new(db.clone(), clock.clone());
-        let jwks = crypto.tokens.jwks();
-        let auth = AuthService::new(
-            db.clone(),
-            crypto.clone(),
-            clock.clone(),
-            AuthPolicy::default(),
-        );
-        let invitations = InvitationService::new(
-            db.clone(),
-            auth.clone(),
-            crypto.clone(),
-            mailer,
-            config.public_url.clone(),
-            edges.clone(),
-        );
-        let rbac = RbacService::new(db.clone(), clock.clone());
-        let api_keys = ApiKeyService::new(db.clone(), crypto.clone(), clock.clone());
-        let onboarding =
-            OnboardingService::new(db.clone(), tenants.clone(), auth.clone(), edges.clone());
-        let products = ProductService::new(db.clone(), Unlimited, clock.clone());
-        let audit = AuditService::new(db.clone());
-        let events = EventService::new(db.clone());
-        let projects = ProjectService::new(db.clone(), Unlimited, clock.clone());
         Self {
-            db,
-            tenants,
-            settings,
+            services,
             resolver,
-            auth,
-            rbac,
-            onboarding,
-            invitations,
-            api_keys,
-            products,
-            projects,
-            audit,
-            events,
             members: MemberCache::new(),
             tokens: crate::authn::TokenCache::new(),
             denials: crate::guard::DenialWindow::new(),
@@ -121,6 +83,14 @@ impl AppState {
             config,
             edges,
         }
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
     }
 }
 

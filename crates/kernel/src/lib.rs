@@ -8,6 +8,7 @@ pub mod context;
 pub mod error;
 pub mod ids;
 pub mod page;
+pub mod platform;
 pub mod quota;
 pub mod search;
 pub mod text;
@@ -20,6 +21,7 @@ pub use ids::{
     SecurityEventId, TaskId, TenantId, UserId,
 };
 pub use page::{Cursor, Limit, Page, PageRequest};
+pub use platform::{ChangeCounters, ChangeVersions, DatabaseHealth};
 pub use quota::{QuotaError, QuotaGate, Unlimited};
 pub use search::{GlobalSearch, InvalidSearch, SearchGroup, SearchHit, SearchKind, SearchQuery};
 pub use text::{TextShape, bounded_text};

@@ -35,4 +35,4 @@ mod types;
 pub use db::{Backend, Db, DbConfig};
 pub use error::StoreError;
 pub use migrate::{MigrationStatus, run_migrations};
-pub use tenancy::ChangeVersions;
+pub use tenantry_kernel::ChangeVersions;

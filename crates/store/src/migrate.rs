@@ -126,3 +126,20 @@ fn run_blocking(backend: Backend, url: &str) -> Result<Vec<String>, StoreError> 
     };
     applied.map_err(|e| StoreError::Migration(e.to_string()))
 }
+
+impl tenantry_kernel::DatabaseHealth for Db {
+    async fn ping(&self) -> Result<(), tenantry_kernel::Unexpected> {
+        Ok(Db::ping(self).await?)
+    }
+
+    async fn pending_migrations(&self) -> Result<Vec<String>, tenantry_kernel::Unexpected> {
+        Ok(self.migration_status().await?.pending)
+    }
+
+    fn backend_name(&self) -> &'static str {
+        match self.backend() {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use tenantry_kernel::{DomainId, Email, Page, PageRequest, TenantCtx, TenantId, Unexpected};
+use tenantry_kernel::{
+    ChangeCounters, ChangeVersions, DomainId, Email, Page, PageRequest, TenantCtx, TenantId,
+    Unexpected,
+};
 use tenantry_tenancy::{
     AddDomainError, Branding, BrandingPatch, Color, CreateTenantError, Domain, DomainKind,
     DomainRepository, DomainStatus, Hostname, MaintenanceMessage, NewTenant, SettingsRepository,
@@ -135,15 +138,6 @@ pub(crate) fn branding_columns(
         b.primary_color.as_ref().map(|v| v.as_str().to_owned()),
         b.support_email.as_ref().map(|v| v.as_str().to_owned()),
     )
-}
-
-/// Where the platform's change counters stand (see `Db::change_versions`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChangeVersions {
-    /// Tenants and domains: the resolution cache follows it.
-    pub tenancy: i64,
-    /// Revoked sessions, removed members, changed roles: the access caches follow it.
-    pub access: i64,
 }
 
 /// Records, in the same transaction, that tenants or domains changed: every instance's
@@ -389,21 +383,6 @@ impl Db {
         })
     }
 
-    /// The change counters: each moves on every committed change of its kind, made by any
-    /// process.
-    pub async fn change_versions(&self) -> Result<ChangeVersions, StoreError> {
-        let (tenancy, access) = run!(self, |conn| {
-            platform_changes::table
-                .select((
-                    platform_changes::tenancy_version,
-                    platform_changes::access_version,
-                ))
-                .first::<(i64, i64)>(conn)
-                .await?
-        });
-        Ok(ChangeVersions { tenancy, access })
-    }
-
     async fn tenant_for_host(&self, hostname: &Hostname) -> Result<Option<Tenant>, StoreError> {
         let row: Option<TenantRow> = run!(self, |conn| {
             domains::table
@@ -558,5 +537,27 @@ impl SettingsRepository for Db {
         at: DateTime<Utc>,
     ) -> Result<TenantSettings, Unexpected> {
         Ok(self.patch_branding(ctx, patch, at).await?)
+    }
+}
+
+impl Db {
+    async fn read_change_versions(&self) -> Result<ChangeVersions, StoreError> {
+        let (tenancy, access) = run!(self, |conn| {
+            platform_changes::table
+                .select((
+                    platform_changes::tenancy_version,
+                    platform_changes::access_version,
+                ))
+                .first::<(i64, i64)>(conn)
+                .await?
+        });
+        Ok(ChangeVersions { tenancy, access })
+    }
+}
+
+impl ChangeCounters for Db {
+    /// Each counter moves on every committed change of its kind, made by any process.
+    async fn change_versions(&self) -> Result<ChangeVersions, Unexpected> {
+        Ok(self.read_change_versions().await?)
     }
 }

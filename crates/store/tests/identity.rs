@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
+use tenantry_kernel::ChangeCounters;
 use tenantry_kernel::Origin;
 
 use chrono::{Duration, Utc};

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
+use tenantry_kernel::ChangeCounters;
 
 use tenantry_kernel::{Limit, PageRequest, SystemClock, TenantCtx};
 use tenantry_store::Db;

@@ -245,8 +245,7 @@ pub async fn security_events(
     filter: &SecurityEventFilter,
     page: &PageRequest,
 ) -> Result<web::Json<SecurityEventPage>, Problem> {
-    use tenantry_audit::SecurityLog;
-    let found = state.db.list(filter, page).await?;
+    let found = state.reads.security_events(filter, page).await?;
     Ok(web::Json(SecurityEventPage {
         items: found.items.iter().map(SecurityEventView::from).collect(),
         next_cursor: found.next_cursor,

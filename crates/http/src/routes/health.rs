@@ -1,6 +1,5 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
-use tenantry_store::Backend;
 
 use crate::dto::{Health, Readiness};
 use crate::problem::Problem;
@@ -26,26 +25,23 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
     let not_ready = |detail: String| {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready").detail(detail)
     };
-    state.db.ping().await.map_err(|e| {
+    state.reads.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: database unreachable");
         not_ready("database unreachable".into())
     })?;
-    let status = state.db.migration_status().await.map_err(|e| {
+    let pending = state.reads.pending_migrations().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: cannot read migrations");
         not_ready("cannot read the migration state".into())
     })?;
-    if !status.is_current() {
+    if !pending.is_empty() {
         return Err(not_ready(format!(
             "pending migrations: {}",
-            status.pending.join(", ")
+            pending.join(", ")
         )));
     }
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ready",
-        database: match state.db.backend() {
-            Backend::Postgres => "postgres",
-            Backend::Sqlite => "sqlite",
-        },
+        database: state.reads.backend_name(),
         pending_migrations: vec![],
     }))
 }

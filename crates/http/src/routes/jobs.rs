@@ -3,7 +3,7 @@
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tenantry_jobs::{JobInfo, JobQueue, QueueSummary};
+use tenantry_jobs::{JobInfo, QueueSummary};
 use utoipa::ToSchema;
 
 use crate::operator::Operator;
@@ -107,6 +107,6 @@ pub async fn queue(
     state: web::Data<AppState>,
 ) -> Result<web::Json<QueueView>, Problem> {
     let now = state.auth.now();
-    let summary = state.db.queue_summary(now).await?;
+    let summary = state.reads.queue_summary(now).await?;
     Ok(web::Json(QueueView::new(summary, now)))
 }

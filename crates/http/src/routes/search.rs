@@ -3,7 +3,7 @@
 
 use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
-use tenantry_kernel::{GlobalSearch, SearchKind, SearchQuery};
+use tenantry_kernel::{SearchKind, SearchQuery};
 use tenantry_rbac::Permission;
 use utoipa::{IntoParams, ToSchema};
 
@@ -108,7 +108,7 @@ pub async fn search(
         }
     };
     let groups = state
-        .db
+        .reads
         .search(&m.ctx, &query, &kinds, HITS_PER_KIND)
         .await?;
     Ok(web::Json(SearchResults {

@@ -1,0 +1,553 @@
+//! The application as the HTTP adapter drives it: one object-safe port per service, and one
+//! for the few platform reads that have no service (resolution, readiness, change counters,
+//! search, the security log, the queue summary).
+//!
+//! The adapter names no repository type: the composition root (`apps/tenantry`) builds the
+//! services over its store and hands them over as these ports. Each port lists exactly the
+//! calls HTTP makes, with the service's own signature; [`driving_port!`] writes the trait and
+//! its implementation for the service, which forwards to the service's inherent method of the
+//! same name. A handler calls `state.products.create(&ctx, new)` as it would on the service.
+//!
+//! Adding a call: add its signature (references carry the port's lifetime `'a`) to the port.
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use tenantry_audit::{
+    AuditEntry, AuditFilter, AuditRepository, AuditService, ChangeLog, Event, EventFilter,
+    EventRepository, EventService, SecurityEvent, SecurityEventFilter, SecurityLog, Verification,
+};
+use tenantry_identity::{
+    AccessClaims, AccessTokens, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
+    ChangePasswordError, DisplayName, FamilyId, InvalidAccessToken, InvalidApiKey, Invitation,
+    InvitationError, InvitationPreview, InvitationRepository, InvitationService, LoginError,
+    LoginThrottle, Mailer, PasswordHasher, PlatformAdmins, RefreshError, RefreshSecret, Secrets,
+    Session, SessionRepository, User, UserError, UserRepository, UserStatus,
+};
+use tenantry_jobs::{JobQueue, QueueSummary};
+use tenantry_kernel::{
+    ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, GlobalSearch,
+    InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, QuotaGate, RoleId, SearchGroup,
+    SearchKind, SearchQuery, TaskId, TenantCtx, TenantId, Unexpected, UserId,
+};
+use tenantry_onboarding::{
+    Onboard, OnboardError, Onboarded, OnboardingRepository, OnboardingService,
+};
+use tenantry_products::{
+    BulkImportError, CreateProductError, DeleteProductError, ImportRow, NewProduct, Product,
+    ProductPatch, ProductQuery, ProductRepository, ProductService, UpdateProductError,
+};
+use tenantry_projects::{
+    NewProject, NewTask, Project, ProjectError, ProjectPatch, ProjectQuery, ProjectRepository,
+    ProjectService, Task, TaskError, TaskPatch, TaskQuery,
+};
+use tenantry_rbac::{
+    Member, MemberError, Membership, MembershipRepository, PermissionSet, RbacService, Role,
+    RoleError, RoleName, RoleRepository, UserTenant, UserTenants,
+};
+use tenantry_tenancy::{
+    AddDomainError, BaseDomain, BrandingPatch, ChangeDomainError, CreateTenantError, Domain,
+    DomainRepository, FindTenantError, Hostname, MaintenanceMessage, SettingsRepository,
+    SettingsService, Slug, Tenant, TenantFilter, TenantName, TenantRef, TenantRepository,
+    TenantService, TenantSettings, UpdateTenantError,
+};
+
+/// Writes an object-safe port and its implementation for a service, forwarding each call to
+/// the service's inherent method of the same name (inherent methods win over the port's).
+macro_rules! driving_port {
+    (
+        $(#[$meta:meta])*
+        pub trait $port:ident<$lt:lifetime>
+            for $svc:ty, generics [$($g:ident),*] where [$($bound:tt)*]
+        {
+            $( async fn $m:ident(&self $(, $a:ident: $t:ty)* $(,)?) -> $r:ty; )*
+            $( fn $sm:ident(&self $(, $sa:ident: $st:ty)* $(,)?) -> $sr:ty; )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub trait $port: Send + Sync {
+            $( fn $m<$lt>(&$lt self $(, $a: $t)*) -> BoxFuture<$lt, $r>; )*
+            $( fn $sm(&self $(, $sa: $st)*) -> $sr; )*
+        }
+
+        impl<$($g),*> $port for $svc where $($bound)* {
+            $(
+                fn $m<$lt>(&$lt self $(, $a: $t)*) -> BoxFuture<$lt, $r> {
+                    Box::pin(<$svc>::$m(self $(, $a)*))
+                }
+            )*
+            $(
+                fn $sm(&self $(, $sa: $st)*) -> $sr {
+                    <$svc>::$sm(self $(, $sa)*)
+                }
+            )*
+        }
+    };
+}
+
+driving_port! {
+    /// Tenant lifecycle and domains (platform administration).
+    pub trait Tenants<'a> for TenantService<R>, generics [R]
+        where [R: TenantRepository + DomainRepository]
+    {
+        async fn create_by(
+            &self,
+            slug: Slug,
+            name: TenantName,
+            actor: tenantry_kernel::Actor,
+            origin: std::sync::Arc<Origin>,
+        ) -> Result<Tenant, CreateTenantError>;
+        async fn find(&self, r: &'a TenantRef) -> Result<Tenant, FindTenantError>;
+        async fn list(
+            &self,
+            filter: &'a TenantFilter,
+            page: &'a PageRequest,
+        ) -> Result<Page<Tenant>, Unexpected>;
+        async fn rename(
+            &self,
+            r: &'a TenantRef,
+            name: TenantName,
+        ) -> Result<Tenant, UpdateTenantError>;
+        async fn suspend(&self, r: &'a TenantRef) -> Result<Tenant, UpdateTenantError>;
+        async fn resume(&self, r: &'a TenantRef) -> Result<Tenant, UpdateTenantError>;
+        async fn start_maintenance(
+            &self,
+            r: &'a TenantRef,
+            message: Option<MaintenanceMessage>,
+        ) -> Result<Tenant, UpdateTenantError>;
+        async fn end_maintenance(&self, r: &'a TenantRef) -> Result<Tenant, UpdateTenantError>;
+        async fn domains(&self, r: &'a TenantRef) -> Result<Vec<Domain>, FindTenantError>;
+        async fn add_domain(
+            &self,
+            r: &'a TenantRef,
+            hostname: Hostname,
+        ) -> Result<Domain, AddDomainError>;
+        async fn verify_domain(
+            &self,
+            r: &'a TenantRef,
+            hostname: &'a Hostname,
+        ) -> Result<Domain, ChangeDomainError>;
+        async fn set_primary(
+            &self,
+            r: &'a TenantRef,
+            hostname: &'a Hostname,
+        ) -> Result<Domain, ChangeDomainError>;
+        fn base_domain(&self) -> &BaseDomain;
+    }
+}
+
+driving_port! {
+    /// A tenant's own settings.
+    pub trait Settings<'a> for SettingsService<S>, generics [S] where [S: SettingsRepository] {
+        async fn get(&self, ctx: &'a TenantCtx) -> Result<TenantSettings, Unexpected>;
+        async fn update_branding(
+            &self,
+            ctx: &'a TenantCtx,
+            patch: BrandingPatch,
+        ) -> Result<TenantSettings, Unexpected>;
+    }
+}
+
+driving_port! {
+    /// Accounts and sessions.
+    pub trait Auth<'a> for AuthService<R, C>, generics [R, C]
+        where [
+            R: UserRepository + SessionRepository + LoginThrottle + SecurityLog,
+            C: PasswordHasher + AccessTokens + Secrets,
+        ]
+    {
+        async fn login(
+            &self,
+            email: &'a str,
+            password: &'a str,
+            origin: &'a Origin,
+        ) -> Result<Session, LoginError>;
+        async fn refresh(
+            &self,
+            secret: &'a RefreshSecret,
+            origin: &'a Origin,
+        ) -> Result<Session, RefreshError>;
+        async fn logout(
+            &self,
+            secret: &'a RefreshSecret,
+            origin: &'a Origin,
+        ) -> Result<(), Unexpected>;
+        async fn learn_revocations(&self, counter: i64) -> Result<(), Unexpected>;
+        async fn me(&self, user_id: UserId) -> Result<User, UserError>;
+        async fn rename(&self, user_id: UserId, name: &'a DisplayName) -> Result<User, UserError>;
+        async fn set_status(
+            &self,
+            user_id: UserId,
+            status: UserStatus,
+            origin: &'a Origin,
+        ) -> Result<User, UserError>;
+        async fn change_password(
+            &self,
+            user_id: UserId,
+            current_session: FamilyId,
+            current: &'a str,
+            new: &'a str,
+            origin: &'a Origin,
+        ) -> Result<(), ChangePasswordError>;
+        fn now(&self) -> DateTime<Utc>;
+        fn authenticate(&self, token: &str) -> Result<(AccessClaims, FamilyId), InvalidAccessToken>;
+        fn session_revoked(&self, session: FamilyId) -> bool;
+    }
+}
+
+driving_port! {
+    /// Roles and memberships of a tenant, and the tenants of a user.
+    pub trait Rbac<'a> for RbacService<R>, generics [R]
+        where [R: RoleRepository + MembershipRepository + UserTenants]
+    {
+        async fn roles(&self, ctx: &'a TenantCtx) -> Result<Vec<Role>, Unexpected>;
+        async fn create_role(
+            &self,
+            ctx: &'a TenantCtx,
+            caller: &'a PermissionSet,
+            name: RoleName,
+            permissions: PermissionSet,
+        ) -> Result<Role, RoleError>;
+        async fn update_role(
+            &self,
+            ctx: &'a TenantCtx,
+            caller: &'a PermissionSet,
+            id: RoleId,
+            name: Option<RoleName>,
+            permissions: Option<PermissionSet>,
+        ) -> Result<Role, RoleError>;
+        async fn delete_role(&self, ctx: &'a TenantCtx, id: RoleId) -> Result<(), RoleError>;
+        async fn members(&self, ctx: &'a TenantCtx) -> Result<Vec<Member>, Unexpected>;
+        async fn change_member_role(
+            &self,
+            ctx: &'a TenantCtx,
+            caller: &'a PermissionSet,
+            user: UserId,
+            role: RoleId,
+        ) -> Result<Membership, MemberError>;
+        async fn remove_member(
+            &self,
+            ctx: &'a TenantCtx,
+            caller: &'a PermissionSet,
+            user: UserId,
+        ) -> Result<(), MemberError>;
+        async fn permissions_of(
+            &self,
+            ctx: &'a TenantCtx,
+            user: UserId,
+        ) -> Result<Option<(Membership, Role)>, Unexpected>;
+        async fn tenants_of(&self, user: UserId) -> Result<Vec<UserTenant>, Unexpected>;
+    }
+}
+
+driving_port! {
+    /// Signing up an organisation.
+    pub trait Onboarding<'a> for OnboardingService<R, C>, generics [R, C]
+        where [
+            R: OnboardingRepository
+                + TenantRepository
+                + DomainRepository
+                + UserRepository
+                + SessionRepository
+                + LoginThrottle
+                + SecurityLog,
+            C: PasswordHasher + AccessTokens + Secrets,
+        ]
+    {
+        async fn onboard(&self, req: Onboard) -> Result<Onboarded, OnboardError>;
+    }
+}
+
+driving_port! {
+    /// Invitations: sent by members, looked up and accepted by link.
+    pub trait Invitations<'a> for InvitationService<R, C, M>, generics [R, C, M]
+        where [
+            R: InvitationRepository
+                + UserRepository
+                + SessionRepository
+                + LoginThrottle
+                + SecurityLog,
+            C: PasswordHasher + AccessTokens + Secrets,
+            M: Mailer,
+        ]
+    {
+        async fn invite(
+            &self,
+            ctx: &'a TenantCtx,
+            inviter: &'a User,
+            email: Email,
+            role: RoleId,
+        ) -> Result<Invitation, InvitationError>;
+        async fn pending(&self, ctx: &'a TenantCtx) -> Result<Vec<Invitation>, Unexpected>;
+        async fn resend(
+            &self,
+            ctx: &'a TenantCtx,
+            id: InvitationId,
+        ) -> Result<Invitation, InvitationError>;
+        async fn revoke(&self, ctx: &'a TenantCtx, id: InvitationId) -> Result<(), InvitationError>;
+        async fn lookup(
+            &self,
+            token: &'a RefreshSecret,
+        ) -> Result<InvitationPreview, InvitationError>;
+        async fn accept_as(
+            &self,
+            token: &'a RefreshSecret,
+            user: User,
+            origin: &'a Origin,
+        ) -> Result<Invitation, InvitationError>;
+        async fn accept_signing_up(
+            &self,
+            token: &'a RefreshSecret,
+            name: DisplayName,
+            password: &'a str,
+            origin: &'a Origin,
+        ) -> Result<(Invitation, Session), InvitationError>;
+    }
+}
+
+driving_port! {
+    /// A tenant's API keys, and authenticating a presented key.
+    pub trait ApiKeys<'a> for ApiKeyService<R, C>, generics [R, C]
+        where [R: ApiKeyRepository, C: Secrets]
+    {
+        async fn create(
+            &self,
+            ctx: &'a TenantCtx,
+            creator: UserId,
+            name: String,
+            permissions: Vec<String>,
+            expires_at: Option<DateTime<Utc>>,
+        ) -> Result<(ApiKey, String), Unexpected>;
+        async fn list(&self, ctx: &'a TenantCtx) -> Result<Vec<ApiKey>, Unexpected>;
+        async fn revoke(&self, ctx: &'a TenantCtx, id: ApiKeyId) -> Result<(), ApiKeyError>;
+        async fn authenticate(
+            &self,
+            presented: &'a str,
+            on: TenantId,
+        ) -> Result<Result<ApiKey, InvalidApiKey>, Unexpected>;
+        async fn note_use(&self, ctx: &'a TenantCtx, key: &'a ApiKey) -> Result<(), Unexpected>;
+    }
+}
+
+driving_port! {
+    /// The product catalogue.
+    pub trait Products<'a> for ProductService<R, Q>, generics [R, Q]
+        where [R: ProductRepository, Q: QuotaGate]
+    {
+        async fn create(
+            &self,
+            ctx: &'a TenantCtx,
+            new: NewProduct,
+        ) -> Result<Product, CreateProductError>;
+        async fn get(
+            &self,
+            ctx: &'a TenantCtx,
+            id: ProductId,
+        ) -> Result<Option<Product>, Unexpected>;
+        async fn list(
+            &self,
+            ctx: &'a TenantCtx,
+            query: &'a ProductQuery,
+        ) -> Result<Page<Product>, Unexpected>;
+        async fn update(
+            &self,
+            ctx: &'a TenantCtx,
+            id: ProductId,
+            patch: &'a ProductPatch,
+        ) -> Result<Product, UpdateProductError>;
+        async fn delete(&self, ctx: &'a TenantCtx, id: ProductId) -> Result<(), DeleteProductError>;
+        async fn import(
+            &self,
+            ctx: &'a TenantCtx,
+            rows: &'a [ImportRow],
+        ) -> Result<usize, BulkImportError>;
+    }
+}
+
+driving_port! {
+    /// Projects and their tasks.
+    pub trait Projects<'a> for ProjectService<R, Q>, generics [R, Q]
+        where [R: ProjectRepository, Q: QuotaGate]
+    {
+        async fn create_project(
+            &self,
+            ctx: &'a TenantCtx,
+            new: NewProject,
+        ) -> Result<Project, ProjectError>;
+        async fn project(
+            &self,
+            ctx: &'a TenantCtx,
+            id: ProjectId,
+        ) -> Result<Option<Project>, Unexpected>;
+        async fn projects(
+            &self,
+            ctx: &'a TenantCtx,
+            q: &'a ProjectQuery,
+        ) -> Result<Page<Project>, Unexpected>;
+        async fn update_project(
+            &self,
+            ctx: &'a TenantCtx,
+            id: ProjectId,
+            patch: &'a ProjectPatch,
+        ) -> Result<Project, ProjectError>;
+        async fn delete_project(
+            &self,
+            ctx: &'a TenantCtx,
+            id: ProjectId,
+        ) -> Result<(), ProjectError>;
+        async fn create_task(
+            &self,
+            ctx: &'a TenantCtx,
+            project: ProjectId,
+            new: NewTask,
+        ) -> Result<Task, TaskError>;
+        async fn task(&self, ctx: &'a TenantCtx, id: TaskId) -> Result<Option<Task>, Unexpected>;
+        async fn tasks(
+            &self,
+            ctx: &'a TenantCtx,
+            project: ProjectId,
+            q: &'a TaskQuery,
+        ) -> Result<Option<Page<Task>>, Unexpected>;
+        async fn update_task(
+            &self,
+            ctx: &'a TenantCtx,
+            id: TaskId,
+            patch: TaskPatch,
+        ) -> Result<Task, TaskError>;
+        async fn toggle_task(&self, ctx: &'a TenantCtx, id: TaskId) -> Result<Task, TaskError>;
+        async fn delete_task(&self, ctx: &'a TenantCtx, id: TaskId) -> Result<(), TaskError>;
+    }
+}
+
+driving_port! {
+    /// The tenant's audit chain.
+    pub trait Audit<'a> for AuditService<R>, generics [R] where [R: AuditRepository] {
+        async fn list(
+            &self,
+            ctx: &'a TenantCtx,
+            filter: &'a AuditFilter,
+            page: &'a PageRequest,
+        ) -> Result<Page<AuditEntry>, Unexpected>;
+        async fn verify(&self, ctx: &'a TenantCtx) -> Result<Verification, Unexpected>;
+        async fn record(&self, ctx: &'a TenantCtx, log: ChangeLog) -> Result<(), Unexpected>;
+    }
+}
+
+driving_port! {
+    /// The tenant's events (the pull API).
+    pub trait Events<'a> for EventService<R>, generics [R] where [R: EventRepository] {
+        async fn list(
+            &self,
+            ctx: &'a TenantCtx,
+            filter: &'a EventFilter,
+            page: &'a PageRequest,
+        ) -> Result<Page<Event>, Unexpected>;
+        async fn get(&self, ctx: &'a TenantCtx, id: EventId) -> Result<Option<Event>, Unexpected>;
+    }
+}
+
+/// The platform reads HTTP makes without a service in between: tenant resolution, readiness,
+/// the change counters, search, the security log, platform admins and the job queue's summary.
+/// Implemented for every store that implements the domain ports behind them.
+pub trait PlatformReads: Send + Sync {
+    fn tenant_by_slug<'a>(
+        &'a self,
+        slug: &'a Slug,
+    ) -> BoxFuture<'a, Result<Option<Tenant>, Unexpected>>;
+    fn tenant_by_id(&self, id: TenantId) -> BoxFuture<'_, Result<Option<Tenant>, Unexpected>>;
+    fn tenant_by_verified_hostname<'a>(
+        &'a self,
+        hostname: &'a Hostname,
+    ) -> BoxFuture<'a, Result<Option<Tenant>, Unexpected>>;
+    fn ping(&self) -> BoxFuture<'_, Result<(), Unexpected>>;
+    fn pending_migrations(&self) -> BoxFuture<'_, Result<Vec<String>, Unexpected>>;
+    fn backend_name(&self) -> &'static str;
+    fn change_versions(&self) -> BoxFuture<'_, Result<ChangeVersions, Unexpected>>;
+    fn search<'a>(
+        &'a self,
+        ctx: &'a TenantCtx,
+        query: &'a SearchQuery,
+        kinds: &'a [SearchKind],
+        hits_per_kind: u32,
+    ) -> BoxFuture<'a, Result<Vec<SearchGroup>, Unexpected>>;
+    fn security_events<'a>(
+        &'a self,
+        filter: &'a SecurityEventFilter,
+        page: &'a PageRequest,
+    ) -> BoxFuture<'a, Result<Page<SecurityEvent>, Unexpected>>;
+    fn is_platform_admin(&self, user: UserId) -> BoxFuture<'_, Result<bool, Unexpected>>;
+    fn queue_summary(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<QueueSummary, Unexpected>>;
+}
+
+impl<D> PlatformReads for D
+where
+    D: TenantRepository
+        + DomainRepository
+        + DatabaseHealth
+        + ChangeCounters
+        + GlobalSearch
+        + SecurityLog
+        + PlatformAdmins
+        + JobQueue,
+{
+    fn tenant_by_slug<'a>(
+        &'a self,
+        slug: &'a Slug,
+    ) -> BoxFuture<'a, Result<Option<Tenant>, Unexpected>> {
+        Box::pin(TenantRepository::tenant_by_slug(self, slug))
+    }
+
+    fn tenant_by_id(&self, id: TenantId) -> BoxFuture<'_, Result<Option<Tenant>, Unexpected>> {
+        Box::pin(TenantRepository::tenant_by_id(self, id))
+    }
+
+    fn tenant_by_verified_hostname<'a>(
+        &'a self,
+        hostname: &'a Hostname,
+    ) -> BoxFuture<'a, Result<Option<Tenant>, Unexpected>> {
+        Box::pin(DomainRepository::tenant_by_verified_hostname(
+            self, hostname,
+        ))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), Unexpected>> {
+        Box::pin(DatabaseHealth::ping(self))
+    }
+
+    fn pending_migrations(&self) -> BoxFuture<'_, Result<Vec<String>, Unexpected>> {
+        Box::pin(DatabaseHealth::pending_migrations(self))
+    }
+
+    fn backend_name(&self) -> &'static str {
+        DatabaseHealth::backend_name(self)
+    }
+
+    fn change_versions(&self) -> BoxFuture<'_, Result<ChangeVersions, Unexpected>> {
+        Box::pin(ChangeCounters::change_versions(self))
+    }
+
+    fn search<'a>(
+        &'a self,
+        ctx: &'a TenantCtx,
+        query: &'a SearchQuery,
+        kinds: &'a [SearchKind],
+        hits_per_kind: u32,
+    ) -> BoxFuture<'a, Result<Vec<SearchGroup>, Unexpected>> {
+        Box::pin(GlobalSearch::search(self, ctx, query, kinds, hits_per_kind))
+    }
+
+    fn security_events<'a>(
+        &'a self,
+        filter: &'a SecurityEventFilter,
+        page: &'a PageRequest,
+    ) -> BoxFuture<'a, Result<Page<SecurityEvent>, Unexpected>> {
+        Box::pin(SecurityLog::list(self, filter, page))
+    }
+
+    fn is_platform_admin(&self, user: UserId) -> BoxFuture<'_, Result<bool, Unexpected>> {
+        Box::pin(PlatformAdmins::is_platform_admin(self, user))
+    }
+
+    fn queue_summary(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<QueueSummary, Unexpected>> {
+        Box::pin(JobQueue::queue_summary(self, now))
+    }
+}

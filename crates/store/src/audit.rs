@@ -88,44 +88,60 @@ macro_rules! append_changes_body {
         let (seq, hash) = found.unwrap_or_default();
         let mut chain = ChainHead { seq, hash };
         let entries = chain.seal(ctx, $change.at, &$change.records);
-        insert_rows!(
-            $rows,
-            audit_entries,
-            ctx,
-            entries,
-            |e| (
-                audit_entries::seq.eq(e.seq),
-                audit_entries::id.eq(DbUuid::from(e.id)),
-                audit_entries::at.eq(e.at),
-                audit_entries::actor_type.eq(&e.actor_type),
-                audit_entries::actor_id.eq(e.actor_id.map(DbUuid::from)),
-                audit_entries::api_key_id.eq(e.api_key_id.map(DbUuid::from)),
-                audit_entries::entity_type.eq(&e.entity_type),
-                audit_entries::entity_id.eq(&e.entity_id),
-                audit_entries::action.eq(&e.action),
-                audit_entries::changes.eq(&e.changes),
-                audit_entries::request_id.eq(&e.request_id),
-                audit_entries::ip.eq(&e.ip),
-                audit_entries::user_agent.eq(&e.user_agent),
-                audit_entries::prev_hash.eq(&e.prev_hash),
-                audit_entries::hash.eq(&e.hash),
-            ),
-            $conn
-        );
-        diesel::update(audit_heads::of(ctx))
-            .set((
-                audit_heads::seq.eq(chain.seq),
-                audit_heads::hash.eq(&chain.hash),
-            ))
-            .execute($conn)
-            .await?;
+        let advance = diesel::update(audit_heads::of(ctx)).set((
+            audit_heads::seq.eq(chain.seq),
+            audit_heads::hash.eq(&chain.hash),
+        ));
+        append_changes_body!(@rest $rows, $conn, ctx, entries, advance)
+    }};
+    // PostgreSQL: the entries and the new head in one pipelined round trip.
+    (@rest many, $conn:ident, $ctx:ident, $entries:ident, $advance:ident) => {{
+        let (mut rows_conn, mut head_conn) = (*$conn, *$conn);
+        let rows = async {
+            let conn = &mut rows_conn;
+            insert_rows!(many, audit_entries, $ctx, $entries, |e| entry_values!(e), conn);
+            Ok::<(), StoreError>(())
+        };
+        let head = async {
+            $advance.execute(&mut head_conn).await?;
+            Ok::<(), StoreError>(())
+        };
+        futures_util::future::try_join(rows, head).await?;
+        Ok(())
+    }};
+    (@rest each, $conn:ident, $ctx:ident, $entries:ident, $advance:ident) => {{
+        insert_rows!(each, audit_entries, $ctx, $entries, |e| entry_values!(e), $conn);
+        $advance.execute($conn).await?;
         Ok(())
     }};
 }
 
-impl Sink<diesel_async::AsyncPgConnection> for AuditChain {
+/// One audit entry's columns.
+macro_rules! entry_values {
+    ($e:ident) => {
+        (
+            audit_entries::seq.eq($e.seq),
+            audit_entries::id.eq(DbUuid::from($e.id)),
+            audit_entries::at.eq($e.at),
+            audit_entries::actor_type.eq(&$e.actor_type),
+            audit_entries::actor_id.eq($e.actor_id.map(DbUuid::from)),
+            audit_entries::api_key_id.eq($e.api_key_id.map(DbUuid::from)),
+            audit_entries::entity_type.eq(&$e.entity_type),
+            audit_entries::entity_id.eq(&$e.entity_id),
+            audit_entries::action.eq(&$e.action),
+            audit_entries::changes.eq(&$e.changes),
+            audit_entries::request_id.eq(&$e.request_id),
+            audit_entries::ip.eq(&$e.ip),
+            audit_entries::user_agent.eq(&$e.user_agent),
+            audit_entries::prev_hash.eq(&$e.prev_hash),
+            audit_entries::hash.eq(&$e.hash),
+        )
+    };
+}
+
+impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for AuditChain {
     async fn accept(
-        conn: &mut diesel_async::AsyncPgConnection,
+        conn: &mut &'c diesel_async::AsyncPgConnection,
         change: &Change<'_>,
     ) -> Result<(), StoreError> {
         use crate::schema::pg::*;

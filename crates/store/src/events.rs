@@ -45,9 +45,9 @@ macro_rules! outbox_body {
     }};
 }
 
-impl Sink<diesel_async::AsyncPgConnection> for EventOutbox {
+impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for EventOutbox {
     async fn accept(
-        conn: &mut diesel_async::AsyncPgConnection,
+        conn: &mut &'c diesel_async::AsyncPgConnection,
         change: &Change<'_>,
     ) -> Result<(), StoreError> {
         use crate::schema::pg::*;

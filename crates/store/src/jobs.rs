@@ -63,9 +63,9 @@ macro_rules! job_sink_body {
     }};
 }
 
-impl Sink<diesel_async::AsyncPgConnection> for JobOutbox {
+impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for JobOutbox {
     async fn accept(
-        conn: &mut diesel_async::AsyncPgConnection,
+        conn: &mut &'c diesel_async::AsyncPgConnection,
         change: &Change<'_>,
     ) -> Result<(), StoreError> {
         use crate::schema::pg::*;
@@ -85,9 +85,9 @@ impl Sink<SqliteConn> for JobOutbox {
 }
 
 /// Delivered to every listener when the transaction commits (and never if it rolls back).
-async fn notify(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), StoreError> {
+async fn notify(mut conn: &diesel_async::AsyncPgConnection) -> Result<(), StoreError> {
     diesel::sql_query(format!("NOTIFY {CHANNEL}"))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

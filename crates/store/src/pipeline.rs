@@ -12,10 +12,12 @@
 use std::future::Future;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use diesel_async::AsyncPgConnection;
 use tenantry_audit::{ChangeLog, ChangeRecord};
 use tenantry_jobs::Job;
 use tenantry_kernel::TenantCtx;
 
+use crate::db::SqliteConn;
 use crate::error::StoreError;
 
 /// What one transaction changed in one tenant, and the jobs it asks for.
@@ -27,7 +29,9 @@ pub(crate) struct Change<'a> {
     pub jobs: Vec<Job>,
 }
 
-/// A consumer of every change, inside the change's transaction on connection type `C`.
+/// A consumer of every change, inside the change's transaction on connection type `C`:
+/// `&AsyncPgConnection` on PostgreSQL (statements of several sinks may be in flight together
+/// on the one connection), `SqliteConn` on SQLite.
 pub(crate) trait Sink<C> {
     fn accept(
         conn: &mut C,
@@ -42,23 +46,71 @@ pub(crate) type Sinks = (
     crate::jobs::JobOutbox,
 );
 
-impl<C: Send, A: Sink<C>, E: Sink<C>, J: Sink<C>> Sink<C> for (A, E, J) {
-    async fn accept(conn: &mut C, change: &Change<'_>) -> Result<(), StoreError> {
+/// PostgreSQL: the sinks' statements are pipelined — sent together on the transaction's
+/// connection, executed by the server in the order sent: the outbox and the jobs first, then
+/// the audit chain, whose first statement takes the tenant's chain-head lock. Every write of
+/// the tenant waits for that lock, so it is taken last and held for two round trips (the
+/// chain's rows with the new head, then COMMIT), not for every sink's.
+impl<'c, A, E, J> Sink<&'c AsyncPgConnection> for (A, E, J)
+where
+    A: Sink<&'c AsyncPgConnection>,
+    E: Sink<&'c AsyncPgConnection>,
+    J: Sink<&'c AsyncPgConnection>,
+{
+    async fn accept(
+        conn: &mut &'c AsyncPgConnection,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
+        let (mut events, mut jobs, mut audit) = (*conn, *conn, *conn);
+        futures_util::future::try_join3(
+            E::accept(&mut events, change),
+            J::accept(&mut jobs, change),
+            A::accept(&mut audit, change),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// SQLite: one sink after the other (in process, and the write transaction already holds the
+/// database's one write lock).
+impl<A, E, J> Sink<SqliteConn> for (A, E, J)
+where
+    A: Sink<SqliteConn>,
+    E: Sink<SqliteConn>,
+    J: Sink<SqliteConn>,
+{
+    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<(), StoreError> {
         A::accept(conn, change).await?;
         E::accept(conn, change).await?;
         J::accept(conn, change).await
     }
 }
 
+/// A write transaction's connection, as the sinks take it.
+pub(crate) trait SinkConn: Send {
+    fn sink(&mut self, change: &Change<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl SinkConn for AsyncPgConnection {
+    async fn sink(&mut self, change: &Change<'_>) -> Result<(), StoreError> {
+        let mut shared: &AsyncPgConnection = self;
+        <Sinks as Sink<&AsyncPgConnection>>::accept(&mut shared, change).await
+    }
+}
+
+impl SinkConn for SqliteConn {
+    async fn sink(&mut self, change: &Change<'_>) -> Result<(), StoreError> {
+        <Sinks as Sink<SqliteConn>>::accept(self, change).await
+    }
+}
+
 /// Hands `log` to every sink; how many jobs it queued.
-pub(crate) async fn seal<C: Send>(
+pub(crate) async fn seal<C: SinkConn>(
     conn: &mut C,
     ctx: &TenantCtx,
     log: ChangeLog,
-) -> Result<usize, StoreError>
-where
-    Sinks: Sink<C>,
-{
+) -> Result<usize, StoreError> {
     if log.is_empty() {
         return Ok(0);
     }
@@ -69,7 +121,7 @@ where
         records,
         jobs,
     };
-    <Sinks as Sink<C>>::accept(conn, &change).await?;
+    conn.sink(&change).await?;
     Ok(change.jobs.len())
 }
 

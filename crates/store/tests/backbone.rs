@@ -117,6 +117,64 @@ backend_tests! {
         assert_eq!(before, after);
     }
 
+    async fn a_sink_that_fails_rolls_the_whole_change_back_and_the_connections_serve_on(t: &TestDb) {
+        // On PostgreSQL the sinks' statements are in flight together: a failing one must still
+        // leave nothing behind, and no connection may go back to the pool mid-transaction.
+        let db = t.db();
+        let ctx = tenant(db, "acme").await;
+        let products = ProductService::new(db.clone(), Unlimited, Arc::new(SystemClock));
+        let audit = tenantry_audit::AuditService::new(db.clone());
+        let pg = t.owner_url().is_some();
+        let counts = async || {
+            (
+                t.db().unfiltered_count(Some(ctx.tenant_id()), "products").await.unwrap(),
+                t.db().unfiltered_count(Some(ctx.tenant_id()), "audit_entries").await.unwrap(),
+                t.db().unfiltered_count(Some(ctx.tenant_id()), "events").await.unwrap(),
+            )
+        };
+        // The outbox (sent first) refuses, then the audit chain (sent last, after the event
+        // row was written).
+        for (table, when) in [
+            ("events", "NEW.type = 'product.created'"),
+            ("audit_entries", "NEW.entity_type = 'product'"),
+        ] {
+            if pg {
+                t.as_owner(&format!(
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+                     CREATE TRIGGER refuse BEFORE INSERT ON {table} FOR EACH ROW \
+                     WHEN ({when}) EXECUTE FUNCTION refuse();"
+                ))
+                .await;
+            } else {
+                t.as_owner(&format!(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON {table} WHEN {when} \
+                     BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+                ))
+                .await;
+            }
+            let before = counts().await;
+            for i in 0..3 {
+                let refused = products.create(&ctx, new_product(&format!("R-{i}"))).await;
+                assert!(refused.is_err(), "{table}: {refused:?}");
+            }
+            assert_eq!(counts().await, before, "{table}: no product, entry or event");
+            if pg {
+                t.as_owner(&format!("DROP TRIGGER refuse ON {table}; DROP FUNCTION refuse();")).await;
+            } else {
+                t.as_owner("DROP TRIGGER refuse;").await;
+            }
+        }
+        // More writes than the pool has connections: each lands with its entry and event,
+        // and the chain is whole.
+        let before = counts().await;
+        for i in 0..40 {
+            products.create(&ctx, new_product(&format!("K-{i}"))).await.unwrap();
+        }
+        assert_eq!(counts().await, (before.0 + 40, before.1 + 40, before.2 + 40));
+        assert!(audit.verify(&ctx).await.unwrap().ok);
+    }
+
     async fn events_filter_by_type_and_time_and_page_newest_first(t: &TestDb) {
         let db = t.db();
         let ctx = tenant(db, "acme").await;

@@ -101,10 +101,10 @@ impl Wiring {
             onboarding: Arc::new(OnboardingService::new(
                 self.db.clone(),
                 tenants,
-                auth,
+                auth.clone(),
                 self.edges.clone(),
             )),
-            invitations: Arc::new(self.invitations()),
+            invitations: Arc::new(self.invitations(auth)),
             api_keys: Arc::new(ApiKeyService::new(
                 self.db.clone(),
                 self.crypto.clone(),
@@ -159,11 +159,14 @@ impl Wiring {
         )
     }
 
-    /// Sending, delivering and accepting invitations.
-    fn invitations(&self) -> InvitationService<Db, Crypto, MailSender> {
+    /// Sending, delivering and accepting invitations (signing up through `auth`).
+    fn invitations(
+        &self,
+        auth: AuthService<Db, Crypto>,
+    ) -> InvitationService<Db, Crypto, MailSender> {
         InvitationService::new(
             self.db.clone(),
-            self.auth(),
+            auth,
             self.crypto.clone(),
             self.mailer.clone(),
             self.http.public_url.clone(),
@@ -184,7 +187,7 @@ impl Wiring {
     /// The background worker.
     pub fn worker(&self, args: &WorkerArgs) -> AppWorker {
         let jobs = TenantryJobs::new(
-            self.invitations(),
+            self.invitations(self.auth()),
             self.db.clone(),
             self.clock.clone(),
             chrono::Duration::days(i64::from(args.event_retention_days.max(1))),

@@ -53,6 +53,8 @@ use tenantry_tenancy::{
 
 /// Writes an object-safe port and its implementation for a service, forwarding each call to
 /// the service's inherent method of the same name (inherent methods win over the port's).
+/// Should a service lose that method, the call would resolve to the port's own method: the
+/// implementation denies `unconditional_recursion`, so that is a compile error, not a loop.
 macro_rules! driving_port {
     (
         $(#[$meta:meta])*
@@ -69,6 +71,7 @@ macro_rules! driving_port {
             $( fn $sm(&self $(, $sa: $st)*) -> $sr; )*
         }
 
+        #[deny(unconditional_recursion)]
         impl<$($g),*> $port for $svc where $($bound)* {
             $(
                 fn $m<$lt>(&$lt self $(, $a: $t)*) -> BoxFuture<$lt, $r> {

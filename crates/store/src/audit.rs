@@ -64,29 +64,56 @@ impl From<EntryRow> for AuditEntry {
 /// The audit chain sink: seals a change's records into the tenant's chain.
 pub(crate) struct AuditChain;
 
-/// One body for both backends' [`AuditChain`]: lock the tenant's chain head (a row lock on
-/// PostgreSQL; SQLite write transactions are already serialised), seal, insert, advance.
-macro_rules! append_changes_body {
-    ($conn:ident, $change:ident, $rows:ident) => {{
-        if $change.records.is_empty() {
-            return Ok(());
-        }
-        let ctx = $change.ctx;
+/// One body for both backends' [`lock_head_pg`] and [`lock_head_sqlite`].
+macro_rules! lock_head_body {
+    ($conn:ident, $ctx:ident) => {{
         let head = || {
-            diesel::update(audit_heads::of(ctx))
+            diesel::update(audit_heads::of($ctx))
                 .set(audit_heads::seq.eq(audit_heads::seq))
                 .returning((audit_heads::seq, audit_heads::hash))
         };
         let mut found: Option<(i64, String)> = head().get_result($conn).await.optional()?;
         if found.is_none() {
-            audit_heads::insert(ctx, (audit_heads::seq.eq(0_i64), audit_heads::hash.eq("")))
+            audit_heads::insert($ctx, (audit_heads::seq.eq(0_i64), audit_heads::hash.eq("")))
                 .on_conflict_do_nothing()
                 .execute($conn)
                 .await?;
             found = Some(head().get_result($conn).await?);
         }
         let (seq, hash) = found.unwrap_or_default();
-        let mut chain = ChainHead { seq, hash };
+        Ok(ChainHead { seq, hash })
+    }};
+}
+
+/// Takes the tenant's chain head for the rest of the transaction: a row lock on PostgreSQL,
+/// which every other write of the tenant waits for (see `pipeline::seal`).
+pub(crate) async fn lock_head_pg(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: &TenantCtx,
+) -> Result<ChainHead, StoreError> {
+    use crate::schema::pg::*;
+    lock_head_body!(conn, ctx)
+}
+
+/// The tenant's chain head (SQLite write transactions already hold the database's one write
+/// lock).
+pub(crate) async fn lock_head_sqlite(
+    conn: &mut SqliteConn,
+    ctx: &TenantCtx,
+) -> Result<ChainHead, StoreError> {
+    use crate::schema::sqlite::*;
+    lock_head_body!(conn, ctx)
+}
+
+/// One body for both backends' [`AuditChain`]: seal the records onto the head the pipeline
+/// locked, insert the entries, advance the head.
+macro_rules! append_changes_body {
+    ($conn:ident, $change:ident, $rows:ident) => {{
+        let Some(head) = &$change.head else {
+            return Ok(());
+        };
+        let ctx = $change.ctx;
+        let mut chain = head.clone();
         let entries = chain.seal(ctx, $change.at, &$change.records);
         let advance = diesel::update(audit_heads::of(ctx)).set((
             audit_heads::seq.eq(chain.seq),

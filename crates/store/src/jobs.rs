@@ -52,26 +52,29 @@ macro_rules! insert_job {
     }};
 }
 
-macro_rules! job_sink_body {
-    ($conn:ident, $change:ident) => {{
-        let tenant = Some($change.ctx.tenant_id());
-        for job in &$change.jobs {
-            let new = NewJob::now(tenant, job.clone(), $change.at);
-            insert_job!($conn, &new, tenant, $change.at);
-        }
-        Ok::<_, StoreError>(!$change.jobs.is_empty())
-    }};
-}
-
 impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for JobOutbox {
     async fn accept(
         conn: &mut &'c diesel_async::AsyncPgConnection,
         change: &Change<'_>,
     ) -> Result<(), StoreError> {
         use crate::schema::pg::*;
-        if job_sink_body!(conn, change)? {
-            notify(conn).await?;
+        if change.jobs.is_empty() {
+            return Ok(());
         }
+        // Every insert and the NOTIFY pipelined (NOTIFY is delivered at commit whatever its
+        // place in the transaction).
+        let tenant = Some(change.ctx.tenant_id());
+        let inserts = change.jobs.iter().map(|job| {
+            let mut shared = *conn;
+            async move {
+                let conn = &mut shared;
+                let new = NewJob::now(tenant, job.clone(), change.at);
+                insert_job!(conn, &new, tenant, change.at);
+                Ok::<_, StoreError>(())
+            }
+        });
+        futures_util::future::try_join(futures_util::future::try_join_all(inserts), notify(conn))
+            .await?;
         Ok(())
     }
 }
@@ -79,7 +82,11 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for JobOutbox {
 impl Sink<SqliteConn> for JobOutbox {
     async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<(), StoreError> {
         use crate::schema::sqlite::*;
-        job_sink_body!(conn, change)?;
+        let tenant = Some(change.ctx.tenant_id());
+        for job in &change.jobs {
+            let new = NewJob::now(tenant, job.clone(), change.at);
+            insert_job!(conn, &new, tenant, change.at);
+        }
         Ok(())
     }
 }

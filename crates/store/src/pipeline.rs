@@ -13,7 +13,7 @@ use std::future::Future;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel_async::AsyncPgConnection;
-use tenantry_audit::{ChangeLog, ChangeRecord};
+use tenantry_audit::{ChainHead, ChangeLog, ChangeRecord};
 use tenantry_jobs::Job;
 use tenantry_kernel::TenantCtx;
 
@@ -27,6 +27,9 @@ pub(crate) struct Change<'a> {
     pub at: DateTime<Utc>,
     pub records: Vec<ChangeRecord>,
     pub jobs: Vec<Job>,
+    /// The tenant's audit chain head, locked by this transaction; `None` when there are no
+    /// records (a change of jobs only).
+    pub head: Option<ChainHead>,
 }
 
 /// A consumer of every change, inside the change's transaction on connection type `C`:
@@ -47,10 +50,7 @@ pub(crate) type Sinks = (
 );
 
 /// PostgreSQL: the sinks' statements are pipelined — sent together on the transaction's
-/// connection, executed by the server in the order sent: the outbox and the jobs first, then
-/// the audit chain, whose first statement takes the tenant's chain-head lock. Every write of
-/// the tenant waits for that lock, so it is taken last and held for two round trips (the
-/// chain's rows with the new head, then COMMIT), not for every sink's.
+/// connection without waiting for each answer (one round trip for all of them).
 impl<'c, A, E, J> Sink<&'c AsyncPgConnection> for (A, E, J)
 where
     A: Sink<&'c AsyncPgConnection>,
@@ -61,11 +61,11 @@ where
         conn: &mut &'c AsyncPgConnection,
         change: &Change<'_>,
     ) -> Result<(), StoreError> {
-        let (mut events, mut jobs, mut audit) = (*conn, *conn, *conn);
+        let (mut audit, mut events, mut jobs) = (*conn, *conn, *conn);
         futures_util::future::try_join3(
+            A::accept(&mut audit, change),
             E::accept(&mut events, change),
             J::accept(&mut jobs, change),
-            A::accept(&mut audit, change),
         )
         .await?;
         Ok(())
@@ -87,12 +87,22 @@ where
     }
 }
 
-/// A write transaction's connection, as the sinks take it.
+/// A write transaction's connection, as the pipeline takes it.
 pub(crate) trait SinkConn: Send {
+    /// Takes the tenant's audit chain head for the rest of the transaction.
+    fn lock_head(
+        &mut self,
+        ctx: &TenantCtx,
+    ) -> impl Future<Output = Result<ChainHead, StoreError>> + Send;
+
     fn sink(&mut self, change: &Change<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 impl SinkConn for AsyncPgConnection {
+    async fn lock_head(&mut self, ctx: &TenantCtx) -> Result<ChainHead, StoreError> {
+        crate::audit::lock_head_pg(self, ctx).await
+    }
+
     async fn sink(&mut self, change: &Change<'_>) -> Result<(), StoreError> {
         let mut shared: &AsyncPgConnection = self;
         <Sinks as Sink<&AsyncPgConnection>>::accept(&mut shared, change).await
@@ -100,12 +110,23 @@ impl SinkConn for AsyncPgConnection {
 }
 
 impl SinkConn for SqliteConn {
+    async fn lock_head(&mut self, ctx: &TenantCtx) -> Result<ChainHead, StoreError> {
+        crate::audit::lock_head_sqlite(self, ctx).await
+    }
+
     async fn sink(&mut self, change: &Change<'_>) -> Result<(), StoreError> {
         <Sinks as Sink<SqliteConn>>::accept(self, change).await
     }
 }
 
 /// Hands `log` to every sink; how many jobs it queued.
+///
+/// A change with records first takes the tenant's audit chain head, which every write of the
+/// tenant waits for until its commit: the change's time, its chain entries and its event ids
+/// (UUIDv7, time-ordered) are all made after that lock, so they follow the tenant's commit
+/// order and a consumer paging events by id never finds one committed behind its cursor. Then
+/// every sink writes (one pipelined round trip on PostgreSQL), then the transaction commits:
+/// the lock is held for two round trips.
 pub(crate) async fn seal<C: SinkConn>(
     conn: &mut C,
     ctx: &TenantCtx,
@@ -115,11 +136,17 @@ pub(crate) async fn seal<C: SinkConn>(
         return Ok(0);
     }
     let (records, jobs) = log.into_parts();
+    let head = if records.is_empty() {
+        None
+    } else {
+        Some(conn.lock_head(ctx).await?)
+    };
     let change = Change {
         ctx,
         at: Utc::now().trunc_subsecs(6),
         records,
         jobs,
+        head,
     };
     conn.sink(&change).await?;
     Ok(change.jobs.len())

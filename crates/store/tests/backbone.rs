@@ -175,6 +175,35 @@ backend_tests! {
         assert!(audit.verify(&ctx).await.unwrap().ok);
     }
 
+    async fn concurrent_writes_of_a_tenant_get_event_ids_in_commit_order(t: &TestDb) {
+        // A consumer pages events by id: an event committed after another must have a larger
+        // id, or a consumer that already passed it would never see it. The chain's sequence
+        // is the tenant's commit order.
+        let db = t.db();
+        let ctx = tenant(db, "acme").await;
+        let products = ProductService::new(db.clone(), Unlimited, Arc::new(SystemClock));
+        let writes = (0..24).map(|i| products.create(&ctx, new_product(&format!("C-{i}"))));
+        for created in futures_util::future::join_all(writes).await {
+            created.unwrap();
+        }
+        let page = PageRequest { limit: tenantry_kernel::Limit::parse(100).unwrap(), after: None };
+        let only_created = EventFilter {
+            types: Some(EventTypePattern::parse("product.created").unwrap()),
+            ..EventFilter::default()
+        };
+        let by_event_id: Vec<String> = db.list_events(&ctx, &only_created, &page).await.unwrap().items
+            .iter()
+            .map(|e| e.data.object["id"].as_str().unwrap().to_owned())
+            .collect();
+        let chain = AuditFilter { entity_type: Some("product".into()), ..AuditFilter::default() };
+        let by_chain: Vec<String> = AuditRepository::list(db, &ctx, &chain, &page).await.unwrap().items
+            .into_iter()
+            .map(|a| a.entity_id)
+            .collect();
+        assert_eq!(by_event_id.len(), 24);
+        assert_eq!(by_event_id, by_chain, "newest first, by event id and by chain sequence");
+    }
+
     async fn events_filter_by_type_and_time_and_page_newest_first(t: &TestDb) {
         let db = t.db();
         let ctx = tenant(db, "acme").await;

@@ -151,6 +151,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiPath<T> {
     }
 }
 
+/// Absent field: unchanged; `null`: cleared; a value: set.
+pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 mod authn;
 mod changes;
 mod dates;
-mod dto;
 mod fallback;
 mod guard;
 mod json;

@@ -1,15 +1,35 @@
 //! API keys of the current tenant (permission `api_keys:manage`).
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use tenantry_identity::DisplayName;
+use serde::{Deserialize, Serialize};
+use tenantry_identity::{ApiKeyView, DisplayName};
 use tenantry_kernel::ApiKeyId;
+use utoipa::ToSchema;
 
-use crate::dto::{ApiKeyView, CreateApiKeyBody, CreatedApiKeyView};
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateApiKeyBody {
+    #[schema(example = "CI deploys", min_length = 1, max_length = 100)]
+    pub name: String,
+    /// A subset of the caller's own permissions.
+    #[schema(example = json!(["products:read"]))]
+    pub permissions: Vec<String>,
+    pub expires_at: Option<crate::dates::Timestamp>,
+}
+
+/// A new key: the only time its secret is shown.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKeyView {
+    /// `tnt_<prefix>_<secret>`: send it as `X-API-Key` or `Authorization: Bearer`.
+    pub key: String,
+    #[serde(flatten)]
+    pub api_key: ApiKeyView,
+}
 
 type Data = web::Data<AppState>;
 

@@ -1,22 +1,164 @@
 //! Sessions and the caller's own account. Platform-level: no tenant is needed.
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantry_audit::{SecurityEvent, SecurityEventFilter, SecurityEventKind};
 use tenantry_identity::{DisplayName, RefreshSecret};
 use tenantry_kernel::{PageRequest, UserId};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use crate::authn::Authenticated;
-use crate::dto::{
-    ChangePasswordBody, JwkView, JwksView, LoginBody, RefreshBody, SessionView, UpdateMeBody,
-    UserTenantView, UserView,
-};
 use crate::json::ApiJson;
 use crate::problem::{Problem, field_errors};
 use crate::request_context::origin_of;
 use crate::responses::{BodyErrors, Unauthenticated};
 use crate::state::AppState;
+
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatusDto {
+    Active,
+    Disabled,
+}
+
+/// A person, as they see themselves.
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    #[schema(example = "Ann Lee")]
+    pub display_name: String,
+    pub status: UserStatusDto,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<&tenantry_identity::User> for UserView {
+    fn from(u: &tenantry_identity::User) -> Self {
+        Self {
+            id: *u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            display_name: u.display_name.as_str().to_owned(),
+            status: match u.status {
+                tenantry_identity::UserStatus::Active => UserStatusDto::Active,
+                tenantry_identity::UserStatus::Disabled => UserStatusDto::Disabled,
+            },
+            created_at: u.created_at,
+            last_login_at: u.last_login_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    pub password: String,
+}
+
+/// A new session: a short-lived access token and the refresh token that renews it.
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// An EdDSA-signed JWT (verify with `/.well-known/jwks.json`).
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    pub access_expires_at: DateTime<Utc>,
+    /// Opaque; exchange it at `/api/v1/auth/refresh`. Each one works once.
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+    pub user: UserView,
+}
+
+impl SessionView {
+    pub fn new(s: &tenantry_identity::Session) -> Self {
+        Self {
+            token_type: "Bearer",
+            access_token: s.access_token.clone(),
+            expires_in: (s.access_expires_at - s.issued_at).num_seconds().max(0),
+            access_expires_at: s.access_expires_at,
+            refresh_token: s.refresh_token.0.clone(),
+            refresh_expires_at: s.refresh_expires_at,
+            user: UserView::from(&s.user),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshBody {
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateMeBody {
+    #[schema(example = "Ann Lee", min_length = 1, max_length = 100)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordBody {
+    pub current_password: String,
+    /// 10–128 characters, not a common password, not your e-mail address.
+    #[schema(min_length = 10, max_length = 128)]
+    pub new_password: String,
+}
+
+/// The public keys that verify access tokens (RFC 7517).
+#[derive(Serialize, ToSchema)]
+pub struct JwksView {
+    pub keys: Vec<JwkView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JwkView {
+    #[schema(example = "OKP")]
+    pub kty: String,
+    #[schema(example = "Ed25519")]
+    pub crv: String,
+    pub x: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    #[schema(example = "sig")]
+    pub use_: String,
+    #[schema(example = "EdDSA")]
+    pub alg: String,
+}
+
+/// A tenant the caller belongs to.
+#[derive(Serialize, ToSchema)]
+pub struct UserTenantView {
+    pub id: Uuid,
+    #[schema(example = "Acme Inc")]
+    pub name: String,
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "active")]
+    pub status: String,
+    #[schema(example = "acme.example.com")]
+    pub primary_domain: Option<String>,
+    #[schema(example = "owner")]
+    pub role: String,
+}
+
+impl From<&tenantry_rbac::UserTenant> for UserTenantView {
+    fn from(t: &tenantry_rbac::UserTenant) -> Self {
+        Self {
+            id: *t.tenant_id.as_uuid(),
+            name: t.name.clone(),
+            slug: t.slug.clone(),
+            status: t.status.clone(),
+            primary_domain: t.primary_domain.clone(),
+            role: t.role_name.clone(),
+        }
+    }
+}
 
 type Data = web::Data<AppState>;
 

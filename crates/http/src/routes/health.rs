@@ -1,9 +1,26 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::dto::{Health, Readiness};
 use crate::problem::Problem;
 use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    #[schema(example = "postgres")]
+    pub database: &'static str,
+    /// Migrations this binary carries that the database lacks (empty when ready).
+    pub pending_migrations: Vec<String>,
+}
 
 /// Liveness: the process is up and serving.
 #[utoipa::path(tag = "health", responses((status = 200, description = "The process is up", body = Health)))]

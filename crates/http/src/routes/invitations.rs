@@ -2,18 +2,60 @@
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, web};
-use tenantry_identity::{DisplayName, RefreshSecret};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tenantry_identity::{DisplayName, InvitationView, RefreshSecret};
 use tenantry_kernel::{Email, InvitationId, TenantId};
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::authn::Authenticated;
-use crate::dto::{
-    AcceptBody, AcceptedView, InvitationPreviewView, InvitationView, InviteBody, SessionView,
-};
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors, TenantClosed};
+use crate::routes::auth::SessionView;
 use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct InviteBody {
+    #[schema(example = "bob@acme.test", format = Email, max_length = 254)]
+    pub email: String,
+    /// The name of one of this tenant's roles.
+    #[schema(example = "member")]
+    pub role: String,
+}
+
+/// What an invitee sees before accepting.
+#[derive(Serialize, ToSchema)]
+pub struct InvitationPreviewView {
+    #[schema(example = "Acme Inc")]
+    pub tenant_name: String,
+    #[schema(example = "Ann Lee")]
+    pub inviter_name: String,
+    #[schema(example = "member")]
+    pub role: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Sign-up details, when accepting without an account.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct AcceptBody {
+    #[schema(min_length = 1, max_length = 100)]
+    pub display_name: Option<String>,
+    /// 10–128 characters, not a common password, not the invited e-mail address.
+    #[schema(min_length = 10, max_length = 128)]
+    pub password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AcceptedView {
+    pub tenant_id: Uuid,
+    pub role_id: Uuid,
+    /// A session for a user who signed up while accepting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionView>,
+}
 
 type Data = web::Data<AppState>;
 

@@ -1,17 +1,59 @@
 //! Signing up an organisation, and the permission catalogue.
 
 use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
 use tenantry_identity::DisplayName;
 use tenantry_kernel::Email;
 use tenantry_onboarding::Onboard;
 use tenantry_rbac::CATALOGUE;
 use tenantry_tenancy::{InvalidValue, Slug, TenantName};
+use utoipa::ToSchema;
 
-use crate::dto::{OnboardBody, OnboardedView, PermissionView, SessionView, TenantView};
 use crate::json::ApiJson;
 use crate::problem::{Problem, field_errors};
 use crate::responses::BodyErrors;
+use crate::routes::auth::SessionView;
+use crate::routes::platform::TenantView;
 use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct PermissionView {
+    #[schema(example = "members:read")]
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OnboardBody {
+    #[schema(example = "Acme Inc", min_length = 1, max_length = 100)]
+    pub organisation_name: String,
+    /// 3–63 characters of `a-z0-9-`; becomes the subdomain.
+    #[schema(
+        example = "acme",
+        pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$",
+        min_length = 3,
+        max_length = 63
+    )]
+    pub slug: String,
+    #[schema(example = "ann@acme.test", format = Email, max_length = 254)]
+    pub owner_email: String,
+    #[schema(example = "Ann Lee", min_length = 1, max_length = 100)]
+    pub owner_name: String,
+    /// For a new account: 10–128 characters, not common, not the e-mail. For an existing
+    /// account: its current password.
+    #[schema(min_length = 10, max_length = 128)]
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OnboardedView {
+    pub tenant: TenantView,
+    #[schema(example = "acme.example.com")]
+    pub primary_domain: String,
+    /// False when an existing account became the owner.
+    pub owner_created: bool,
+    pub session: SessionView,
+}
 
 /// Sign up an organisation: its tenant and subdomain, its owner (a new account, or an existing
 /// one after checking its password), the default roles and the owner's membership — all or

@@ -2,22 +2,208 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tenantry_identity::{UserError, UserStatus};
-use tenantry_kernel::{Cursor, PageRequest, UserId};
+use tenantry_kernel::{Cursor, Page, PageRequest, UserId};
 use tenantry_tenancy::{
-    BrandingPatch, Color, Hostname, InvalidValue, MaintenanceMessage, Slug, TenantFilter,
-    TenantName, TenantRef, WebUrl,
+    BrandingPatch, BrandingView, Color, Domain, DomainKind, DomainStatus, Hostname, InvalidValue,
+    MaintenanceMessage, Slug, Tenant, TenantFilter, TenantName, TenantRef, TenantStatus, WebUrl,
 };
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
-use crate::dto::{
-    AddDomainBody, BrandingPatchBody, BrandingView, CreateTenantBody, DomainView, ListTenantsQuery,
-    MaintenanceBody, RenameTenantBody, TenantPage, TenantView, UserView,
-};
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, present};
 use crate::operator::Operator;
 use crate::problem::{FieldError, Problem, field_errors};
 use crate::responses::{BodyErrors, OperatorErrors, TenantNotFound, TenantOrDomainNotFound};
+use crate::routes::auth::UserView;
 use crate::state::AppState;
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatusDto {
+    Active,
+    Suspended,
+}
+
+impl From<TenantStatus> for TenantStatusDto {
+    fn from(s: TenantStatus) -> Self {
+        match s {
+            TenantStatus::Active => Self::Active,
+            TenantStatus::Suspended => Self::Suspended,
+        }
+    }
+}
+
+impl From<TenantStatusDto> for TenantStatus {
+    fn from(s: TenantStatusDto) -> Self {
+        match s {
+            TenantStatusDto::Active => Self::Active,
+            TenantStatusDto::Suspended => Self::Suspended,
+        }
+    }
+}
+
+/// A tenant as platform operators see it.
+#[derive(Serialize, ToSchema)]
+pub struct TenantView {
+    pub id: Uuid,
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "Acme Inc")]
+    pub name: String,
+    pub status: TenantStatusDto,
+    pub maintenance: bool,
+    pub maintenance_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Tenant> for TenantView {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            id: *t.id.as_uuid(),
+            slug: t.slug.to_string(),
+            name: t.name.as_str().to_owned(),
+            status: t.status.into(),
+            maintenance: t.maintenance,
+            maintenance_message: t
+                .maintenance_message
+                .as_ref()
+                .map(|m| m.as_str().to_owned()),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// One page of tenants.
+#[derive(Serialize, ToSchema)]
+pub struct TenantPage {
+    pub items: Vec<TenantView>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<Page<Tenant>> for TenantPage {
+    fn from(p: Page<Tenant>) -> Self {
+        Self {
+            items: p.items.iter().map(TenantView::from).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainKindDto {
+    Subdomain,
+    Custom,
+}
+
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainStatusDto {
+    Pending,
+    Verified,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DomainView {
+    pub id: Uuid,
+    #[schema(example = "shop.acme.org")]
+    pub hostname: String,
+    pub kind: DomainKindDto,
+    pub status: DomainStatusDto,
+    pub is_primary: bool,
+    pub created_at: DateTime<Utc>,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Domain> for DomainView {
+    fn from(d: &Domain) -> Self {
+        Self {
+            id: *d.id.as_uuid(),
+            hostname: d.hostname.to_string(),
+            kind: match d.kind {
+                DomainKind::Subdomain => DomainKindDto::Subdomain,
+                DomainKind::Custom => DomainKindDto::Custom,
+            },
+            status: match d.status {
+                DomainStatus::Pending => DomainStatusDto::Pending,
+                DomainStatus::Verified => DomainStatusDto::Verified,
+            },
+            is_primary: d.is_primary,
+            created_at: d.created_at,
+            verified_at: d.verified_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateTenantBody {
+    /// 3–63 characters of `a-z0-9-`; becomes the subdomain.
+    #[schema(
+        example = "acme",
+        pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$",
+        min_length = 3,
+        max_length = 63
+    )]
+    pub slug: String,
+    #[schema(example = "Acme Inc", min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RenameTenantBody {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MaintenanceBody {
+    /// Turn maintenance on (`true`) or off.
+    pub enabled: bool,
+    /// Shown to clients while maintenance is on (1–500 characters).
+    #[schema(min_length = 1, max_length = 500)]
+    pub message: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AddDomainBody {
+    #[schema(example = "shop.acme.org")]
+    pub hostname: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BrandingPatchBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    pub display_name: Option<Option<String>>,
+    /// An absolute http(s) URL.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
+    pub logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "#0055ff", pattern = "^#[0-9A-Fa-f]{6}$")]
+    pub primary_color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
+    pub support_email: Option<Option<String>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListTenantsQuery {
+    /// Only tenants with this status.
+    pub status: Option<TenantStatusDto>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
 
 type Data = web::Data<AppState>;
 

@@ -10,9 +10,8 @@ use tenantry_projects::{
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dates::Date;
-use crate::dto::present;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, present};
 use crate::problem::projects::{project_not_found, task_not_found, task_problem};
 use crate::problem::{Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};

@@ -1,15 +1,69 @@
 //! Members and roles of the current tenant. Each route declares its permission (`x-permission`).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tenantry_kernel::{RoleId, UserId};
-use tenantry_rbac::{PermissionSet, RoleName, permissions};
+use tenantry_rbac::{PermissionSet, RoleName, RoleView, permissions};
+use utoipa::ToSchema;
+use uuid::Uuid;
 
-use crate::dto::{CreateRoleBody, MemberView, RoleView, UpdateMemberBody, UpdateRoleBody};
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors};
 use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateRoleBody {
+    #[schema(
+        example = "billing",
+        min_length = 2,
+        max_length = 50,
+        pattern = "^[a-z0-9_-]+$"
+    )]
+    pub name: String,
+    #[schema(example = json!(["tenant:read", "audit:read"]))]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateRoleBody {
+    #[schema(min_length = 2, max_length = 50, pattern = "^[a-z0-9_-]+$")]
+    pub name: Option<String>,
+    pub permissions: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberView {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role_id: Uuid,
+    pub role: String,
+    #[schema(example = "active")]
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&tenantry_rbac::Member> for MemberView {
+    fn from(m: &tenantry_rbac::Member) -> Self {
+        Self {
+            user_id: *m.membership.user_id.as_uuid(),
+            email: m.email.clone(),
+            display_name: m.display_name.clone(),
+            role_id: *m.membership.role_id.as_uuid(),
+            role: m.role_name.as_str().to_owned(),
+            status: m.membership.status.as_str(),
+            created_at: m.membership.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateMemberBody {
+    pub role_id: Uuid,
+}
 
 type Data = web::Data<AppState>;
 

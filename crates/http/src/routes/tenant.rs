@@ -1,11 +1,25 @@
 //! Routes inside the resolved tenant.
 
 use actix_web::{get, web};
+use serde::Serialize;
+use tenantry_tenancy::BrandingView;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
-use crate::dto::{BrandingView, TenantProfile};
 use crate::problem::Problem;
 use crate::resolve::TenantScope;
 use crate::state::AppState;
+
+/// What a tenant's own users (and anonymous visitors of its host) may know about it.
+#[derive(Serialize, ToSchema)]
+pub struct TenantProfile {
+    pub id: Uuid,
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "Acme Inc")]
+    pub name: String,
+    pub branding: BrandingView,
+}
 
 /// The current tenant's public profile: name, slug and branding.
 ///

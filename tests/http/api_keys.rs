@@ -24,7 +24,7 @@ app_tests! {
         let created: Value = create_key(app, &owner, "acme", json!({"name": "ci", "permissions": ["members:read"]})).await.json().await.unwrap();
         let key = created["key"].as_str().unwrap().to_owned();
         let last_used = || async {
-            let listed: Value = app.get("/api/v1/api-keys").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+            let listed: Value = app.get("/api/v1/api-keys").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
             listed[0]["last_used_at"].clone()
         };
         let res = app.get("/api/v1/members").header("X-Tenant-ID", "beta").header("X-API-Key", &key).send().await.unwrap();
@@ -53,7 +53,7 @@ app_tests! {
         assert_eq!(created["permissions"], json!(["members:read"]));
 
         // Listed without the secret.
-        let listed: Value = app.request(Method::GET, "/api/v1/api-keys").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+        let listed: Value = app.request(Method::GET, "/api/v1/api-keys").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert_eq!(listed.as_array().unwrap().len(), 1);
         // The secret is what follows `tnt_<prefix>_` (it may itself contain `_`).
         let secret = key.strip_prefix(&format!("tnt_{}_", created["prefix"].as_str().unwrap())).unwrap();
@@ -83,7 +83,7 @@ app_tests! {
         problem(members(&[("X-API-Key", forged)], "acme").await.unwrap(), 401, "unauthorized").await;
         problem(members(&[("X-API-Key", "tnt_nope".into())], "acme").await.unwrap(), 401, "unauthorized").await;
 
-        let listed: Value = app.request(Method::GET, "/api/v1/api-keys").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+        let listed: Value = app.request(Method::GET, "/api/v1/api-keys").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert!(listed[0]["last_used_at"].is_string(), "use is recorded");
 
         // Revoked: 401 at once.

@@ -63,7 +63,7 @@ async fn invitations(app: &TestApp, owner: &str) -> Value {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
+    res.json::<Value>().await.unwrap()["items"].take()
 }
 
 async fn invite(app: &TestApp, owner: &str, email: &str, role: &str) -> reqwest::Response {
@@ -108,7 +108,7 @@ mail_tests! {
             // Nothing was written: no account for Bob, no membership for Cy.
             let res = app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "bob@example.test", "password": PASSWORD})).send().await.unwrap();
             problem(res, 401, "invalid_credentials").await;
-            let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&cy_bearer).send().await.unwrap().json().await.unwrap();
+            let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&cy_bearer).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
             assert_eq!(mine.as_array().unwrap().len(), 0, "{path}: {mine}");
         }
 
@@ -164,11 +164,11 @@ mail_tests! {
         let bob = accepted["session"]["access_token"].as_str().unwrap().to_owned();
 
         // Bob is a member of acme only, with the member role.
-        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&bob).send().await.unwrap().json().await.unwrap();
+        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&bob).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert_eq!(mine.as_array().unwrap().len(), 1);
         assert_eq!(mine[0]["slug"], "acme");
         assert_eq!(mine[0]["role"], "member");
-        let members: Value = app.request(Method::GET, "/api/v1/members").header("X-Tenant-ID", "acme").bearer_auth(&bob).send().await.unwrap().json().await.unwrap();
+        let members: Value = app.request(Method::GET, "/api/v1/members").header("X-Tenant-ID", "acme").bearer_auth(&bob).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert_eq!(members.as_array().unwrap().len(), 2);
 
         // The token is spent.
@@ -196,7 +196,7 @@ mail_tests! {
         let bob = app.login("bob@beta.test", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
         let res = accept(bob.clone()).await.unwrap();
         assert_eq!(res.status(), 200);
-        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&bob).send().await.unwrap().json().await.unwrap();
+        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&bob).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let slugs: Vec<&str> = mine.as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
         assert_eq!(slugs, ["acme", "beta"]);
 
@@ -259,7 +259,7 @@ mail_tests! {
         let cyd = app.login("cyd@example.test", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
 
         // Cyd sees acme's members and nothing of beta.
-        let members: Value = app.get_as_host("acme.localhost", "/api/v1/members").bearer_auth(&cyd).send().await.unwrap().json().await.unwrap();
+        let members: Value = app.get_as_host("acme.localhost", "/api/v1/members").bearer_auth(&cyd).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let emails: Vec<&str> = members.as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
         assert_eq!(emails, ["ann@acme.test", "cyd@example.test"]);
         problem(app.get_as_host("beta.localhost", "/api/v1/members").bearer_auth(&cyd).send().await.unwrap(), 403, "not_a_member").await;
@@ -281,7 +281,7 @@ mail_tests! {
         problem(app.get_as_host("beta.localhost", "/api/v1/members").header("X-API-Key", key).send().await.unwrap(), 401, "unauthorized").await;
 
         // The switcher.
-        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&cyd).send().await.unwrap().json().await.unwrap();
+        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&cyd).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert_eq!(mine.as_array().unwrap().len(), 1);
         assert_eq!(mine[0]["id"], a["tenant"]["id"]);
         assert_eq!(mine[0]["role"], "member");

@@ -278,7 +278,7 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
     .await;
     // The invitation's e-mail goes out from a job: wait for it, so that A's data stays still.
     for _ in 0..200 {
-        if json_of(app, "/api/v1/invitations", token).await[0]["delivery"] != "pending" {
+        if json_of(app, "/api/v1/invitations", token).await["items"][0]["delivery"] != "pending" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;

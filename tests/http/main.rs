@@ -10,6 +10,7 @@ mod events;
 mod invitations;
 mod isolation;
 mod jobs;
+mod lists;
 mod openapi;
 mod platform;
 mod products;

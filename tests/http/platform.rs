@@ -63,7 +63,7 @@ app_tests! {
         let res = app.operator(Method::PATCH, "/api/v1/platform/tenants/acme").json(&json!({"name": "Acme Group"})).send().await.unwrap();
         assert_eq!(res.json::<Value>().await.unwrap()["name"], "Acme Group");
 
-        let domains: Value = app.operator(Method::GET, "/api/v1/platform/tenants/acme/domains").send().await.unwrap().json().await.unwrap();
+        let domains: Value = app.operator(Method::GET, "/api/v1/platform/tenants/acme/domains").send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert_eq!(domains[0]["hostname"], "acme.localhost");
         assert_eq!(domains[0]["kind"], "subdomain");
         assert_eq!(domains[0]["is_primary"], true);
@@ -126,7 +126,7 @@ app_tests! {
         assert_eq!(res.json::<Value>().await.unwrap()["status"], "verified");
         let res = primary("acme", "shop.acme.test").await.unwrap();
         assert_eq!(res.json::<Value>().await.unwrap()["is_primary"], true);
-        let domains: Value = app.operator(Method::GET, "/api/v1/platform/tenants/acme/domains").send().await.unwrap().json().await.unwrap();
+        let domains: Value = app.operator(Method::GET, "/api/v1/platform/tenants/acme/domains").send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let primaries: Vec<&Value> = domains.as_array().unwrap().iter().filter(|d| d["is_primary"] == true).collect();
         assert_eq!(primaries.len(), 1);
         assert_eq!(primaries[0]["hostname"], "shop.acme.test");

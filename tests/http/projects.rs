@@ -266,7 +266,7 @@ app_tests! {
         let inv = ok(call(app, Method::POST, "/api/v1/invitations", &t).json(&json!({"email": "new@acme.test", "role": "member"})).send().await.unwrap(), 201).await;
         ok(call(app, Method::DELETE, &format!("/api/v1/invitations/{}", inv["id"].as_str().unwrap()), &t).send().await.unwrap(), 204).await;
         let roles = ok(call(app, Method::GET, "/api/v1/roles", &t).send().await.unwrap(), 200).await;
-        let member_role = roles.as_array().unwrap().iter().find(|r| r["name"] == "member").unwrap()["id"].clone();
+        let member_role = roles["items"].as_array().unwrap().iter().find(|r| r["name"] == "member").unwrap()["id"].clone();
         ok(call(app, Method::PATCH, &format!("/api/v1/members/{}", viewer.id), &t).json(&json!({"role_id": member_role})).send().await.unwrap(), 200).await;
         let trail = audit(app, &t, "?limit=100").await;
         let seen: Vec<(String, String)> = trail.iter().map(|e| (e["entity_type"].as_str().unwrap().to_owned(), e["action"].as_str().unwrap().to_owned())).collect();

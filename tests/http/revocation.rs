@@ -165,7 +165,7 @@ app_tests! {
         assert_eq!(members(&other, &bob_token).await.status(), 200);
 
         // A role change: the other instance applies the new role within a poll too.
-        let roles: Value = app.get("/api/v1/roles").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+        let roles: Value = app.get("/api/v1/roles").header("X-Tenant-ID", "acme").bearer_auth(&owner).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let role_id = |name: &str| roles.as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].clone();
         let create = |app: &TestApp, n: u32| app.request(Method::POST, "/api/v1/projects").header("X-Tenant-ID", "acme").bearer_auth(&bob_token).json(&json!({"name": format!("p{n}")})).send();
         assert_eq!(create(&other, 1).await.unwrap().status(), 201, "a member may write projects");

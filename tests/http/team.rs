@@ -30,13 +30,13 @@ app_tests! {
         assert_eq!(body["primary_domain"], "acme.localhost");
         assert_eq!(body["owner_created"], true);
         let access = token(&body["session"]);
-        let members: Value = call(app, Method::GET, "/api/v1/members", "acme", &access).send().await.unwrap().json().await.unwrap();
+        let members: Value = call(app, Method::GET, "/api/v1/members", "acme", &access).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert_eq!(members[0]["email"], "ann@acme.test");
         assert_eq!(members[0]["role"], "owner");
         // The same token against the subdomain.
         let res = app.get_as_host("acme.localhost", "/api/v1/roles").bearer_auth(&access).send().await.unwrap();
         let roles: Value = res.json().await.unwrap();
-        assert_eq!(roles.as_array().unwrap().len(), 4);
+        assert_eq!(roles["items"].as_array().unwrap().len(), 4);
         // An existing account can found another tenant with its own password.
         let second = app.onboard("beta", "ANN@acme.test", PASSWORD).await;
         assert_eq!(second["owner_created"], false);
@@ -98,7 +98,7 @@ app_tests! {
         app.onboard("beta", "ann@acme.test", PASSWORD).await;
         app.onboard("gamma", "gus@gamma.test", PASSWORD).await;
         let ann = token(&a["session"]);
-        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&ann).send().await.unwrap().json().await.unwrap();
+        let mine: Value = app.get("/api/v1/auth/tenants").bearer_auth(&ann).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let slugs: Vec<&str> = mine.as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
         assert_eq!(slugs, ["acme", "beta"]);
         assert_eq!(mine[0]["primary_domain"], "acme.localhost");
@@ -155,7 +155,7 @@ app_tests! {
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();
         let ann = token(&a["session"]);
         let owner_id = a["session"]["user"]["id"].as_str().unwrap().to_owned();
-        let roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &ann).send().await.unwrap().json().await.unwrap();
+        let roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &ann).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let role_id = |name: &str| roles.as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].as_str().unwrap().to_owned();
 
         // The last owner stays.
@@ -207,7 +207,7 @@ app_tests! {
         let adam = app.create_user("adam@acme.test", PASSWORD).await;
         app.add_member(&tenant, adam.id, "admin").await;
         let admin = token(&app.login("adam@acme.test", PASSWORD).await);
-        let roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &admin).send().await.unwrap().json().await.unwrap();
+        let roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &admin).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let role_id = |name: &str| roles.as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].as_str().unwrap().to_owned();
         // An admin cannot make themselves owner, remove or demote the owner, invite an owner,
         // or mint a role (or widen one) with what they lack.
@@ -228,7 +228,7 @@ app_tests! {
         // Within their reach, fine.
         let res = call(app, Method::POST, "/api/v1/invitations", "acme", &admin).json(&json!({"email": "x@acme.test", "role": "member"})).send().await.unwrap();
         assert_eq!(res.status(), 201);
-        let members: Value = call(app, Method::GET, "/api/v1/members", "acme", &admin).send().await.unwrap().json().await.unwrap();
+        let members: Value = call(app, Method::GET, "/api/v1/members", "acme", &admin).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let owner_row = members.as_array().unwrap().iter().find(|m| m["user_id"] == owner_id.as_str()).unwrap();
         assert_eq!(owner_row["role"], "owner", "the owner is untouched");
     }
@@ -239,7 +239,7 @@ app_tests! {
         let bob = token(&b["session"]);
         let ann_id = a["session"]["user"]["id"].as_str().unwrap();
         let ann = token(&a["session"]);
-        let roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &ann).send().await.unwrap().json().await.unwrap();
+        let roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &ann).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         let acme_role = roles[1]["id"].as_str().unwrap();
         // Bob, owner of beta, aims beta's routes at acme's ids.
         problem(call(app, Method::PATCH, &format!("/api/v1/roles/{acme_role}"), "beta", &bob).json(&json!({"name": "hacked"})).send().await.unwrap(), 404, "role_not_found").await;
@@ -258,9 +258,9 @@ app_tests! {
         assert_eq!(res.status(), 201);
         let planted: Value = res.json().await.unwrap();
         assert_eq!(planted["system"], false);
-        let beta_roles: Value = call(app, Method::GET, "/api/v1/roles", "beta", &bob).send().await.unwrap().json().await.unwrap();
+        let beta_roles: Value = call(app, Method::GET, "/api/v1/roles", "beta", &bob).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert!(beta_roles.as_array().unwrap().iter().any(|r| r["name"] == "planted"));
-        let acme_roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &ann).send().await.unwrap().json().await.unwrap();
+        let acme_roles: Value = call(app, Method::GET, "/api/v1/roles", "acme", &ann).send().await.unwrap().json::<Value>().await.unwrap()["items"].take();
         assert_eq!(acme_roles, roles, "nothing changed in acme");
     }
 

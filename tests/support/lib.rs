@@ -240,13 +240,7 @@ impl TestApp {
         let tenant: tenantry_kernel::TenantId = tenant.parse().unwrap();
         let ctx = tenantry_kernel::TenantCtx::for_tests(tenant);
         let db = self.db().db();
-        let role = db
-            .roles(&ctx)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.name.as_str() == role)
-            .unwrap();
+        let role = db.role_named(&ctx, role).await.unwrap().unwrap();
         let m = tenantry_rbac::Membership {
             tenant_id: tenant,
             user_id: user,

@@ -8,6 +8,7 @@ mod fallback;
 mod guard;
 mod json;
 mod operator;
+mod paging;
 pub mod permissions;
 pub mod ports;
 mod problem;

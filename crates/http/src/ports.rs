@@ -202,7 +202,16 @@ driving_port! {
     pub trait Rbac<'a> for RbacService<R>, generics [R]
         where [R: RoleRepository + MembershipRepository + UserTenants]
     {
-        async fn roles(&self, ctx: &'a TenantCtx) -> Result<Vec<Role>, Unexpected>;
+        async fn roles(
+            &self,
+            ctx: &'a TenantCtx,
+            page: &'a PageRequest,
+        ) -> Result<Page<Role>, Unexpected>;
+        async fn role_named(
+            &self,
+            ctx: &'a TenantCtx,
+            name: &'a str,
+        ) -> Result<Option<Role>, Unexpected>;
         async fn create_role(
             &self,
             ctx: &'a TenantCtx,
@@ -219,7 +228,12 @@ driving_port! {
             permissions: Option<PermissionSet>,
         ) -> Result<Role, RoleError>;
         async fn delete_role(&self, ctx: &'a TenantCtx, id: RoleId) -> Result<(), RoleError>;
-        async fn members(&self, ctx: &'a TenantCtx) -> Result<Vec<Member>, Unexpected>;
+        async fn members(
+            &self,
+            ctx: &'a TenantCtx,
+            page: &'a PageRequest,
+        ) -> Result<Page<Member>, Unexpected>;
+        async fn member(&self, ctx: &'a TenantCtx, user: UserId) -> Result<Option<Member>, Unexpected>;
         async fn change_member_role(
             &self,
             ctx: &'a TenantCtx,
@@ -238,7 +252,11 @@ driving_port! {
             ctx: &'a TenantCtx,
             user: UserId,
         ) -> Result<Option<(Membership, Role)>, Unexpected>;
-        async fn tenants_of(&self, user: UserId) -> Result<Vec<UserTenant>, Unexpected>;
+        async fn tenants_of(
+            &self,
+            user: UserId,
+            page: &'a PageRequest,
+        ) -> Result<Page<UserTenant>, Unexpected>;
     }
 }
 
@@ -280,7 +298,11 @@ driving_port! {
             email: Email,
             role: RoleId,
         ) -> Result<Invitation, InvitationError>;
-        async fn pending(&self, ctx: &'a TenantCtx) -> Result<Vec<Invitation>, Unexpected>;
+        async fn pending(
+            &self,
+            ctx: &'a TenantCtx,
+            page: &'a PageRequest,
+        ) -> Result<Page<Invitation>, Unexpected>;
         async fn resend(
             &self,
             ctx: &'a TenantCtx,
@@ -320,7 +342,11 @@ driving_port! {
             permissions: Vec<String>,
             expires_at: Option<DateTime<Utc>>,
         ) -> Result<(ApiKey, String), Unexpected>;
-        async fn list(&self, ctx: &'a TenantCtx) -> Result<Vec<ApiKey>, Unexpected>;
+        async fn list(
+            &self,
+            ctx: &'a TenantCtx,
+            page: &'a PageRequest,
+        ) -> Result<Page<ApiKey>, Unexpected>;
         async fn revoke(&self, ctx: &'a TenantCtx, id: ApiKeyId) -> Result<(), ApiKeyError>;
         async fn authenticate(
             &self,

@@ -78,3 +78,9 @@ pub enum TenantClosed {
     #[response(status = 503, content_type = "application/problem+json")]
     Maintenance(ProblemBody),
 }
+
+/// A list's query parameters were wrong: a limit out of range or a malformed filter
+/// (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+#[derive(IntoResponses)]
+#[response(status = 400, content_type = "application/problem+json")]
+pub struct QueryErrors(ProblemBody);

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use tenantry_kernel::{ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{ApiKeyId, Page, PageRequest, TenantCtx, TenantId, Unexpected, UserId};
 use thiserror::Error;
 
 use crate::model::TokenDigest;
@@ -61,10 +61,12 @@ pub trait ApiKeyRepository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 
     /// Live and revoked keys, newest first.
+    /// One page of the tenant's keys, newest first (by id).
     fn api_keys(
         &self,
         ctx: &TenantCtx,
-    ) -> impl Future<Output = Result<Vec<ApiKey>, Unexpected>> + Send;
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<ApiKey>, Unexpected>> + Send;
 
     /// False when no live key has this id here.
     fn revoke_api_key(
@@ -168,8 +170,8 @@ where
         Ok((key, format!("tnt_{prefix}_{}", secret.0)))
     }
 
-    pub async fn list(&self, ctx: &TenantCtx) -> Result<Vec<ApiKey>, Unexpected> {
-        self.repo.api_keys(ctx).await
+    pub async fn list(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<ApiKey>, Unexpected> {
+        self.repo.api_keys(ctx, page).await
     }
 
     pub async fn revoke(&self, ctx: &TenantCtx, id: ApiKeyId) -> Result<(), ApiKeyError> {

@@ -9,7 +9,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
-use tenantry_kernel::{Email, InvitationId, RoleId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{Email, InvitationId, Page, PageRequest, RoleId, TenantCtx, TenantId, Unexpected, UserId};
 use thiserror::Error;
 
 use crate::model::{
@@ -139,12 +139,14 @@ pub trait InvitationRepository: Clone + Send + Sync + 'static {
         digest: &TokenDigest,
     ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 
-    /// Pending (not accepted, not revoked, not expired at `now`), newest first.
+    /// One page of the pending invitations (not accepted, not revoked, not expired at
+    /// `now`), newest first (by id).
     fn pending_invitations(
         &self,
         ctx: &TenantCtx,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<Invitation>, Unexpected>> + Send;
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Invitation>, Unexpected>> + Send;
 
     /// Gives a pending invitation a new (placeholder) digest and expiry, so the old link stops
     /// working, sets its delivery pending and queues its [`mail_job`].
@@ -330,8 +332,12 @@ where
         }
     }
 
-    pub async fn pending(&self, ctx: &TenantCtx) -> Result<Vec<Invitation>, Unexpected> {
-        self.repo.pending_invitations(ctx, self.auth.now()).await
+    pub async fn pending(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>, Unexpected> {
+        self.repo.pending_invitations(ctx, self.auth.now(), page).await
     }
 
     /// A new expiry for a pending invitation, and its e-mail queued again with a new link

@@ -108,6 +108,40 @@ impl<T> Page<T> {
             next_cursor,
         }
     }
+
+    /// One page of a short list held in memory (a catalog, a tenant's few domains), sorted by
+    /// the unique `key`: the items after the cursor's key, at most `limit` of them.
+    pub fn from_sorted(items: Vec<T>, page: &PageRequest, key: impl Fn(&T) -> String) -> Self {
+        let after = page.after.as_ref().map(Cursor::key);
+        let rows = items
+            .into_iter()
+            .filter(|item| after.as_ref().is_none_or(|a| key(item).as_str() > a.as_str()))
+            .take(page.limit.get() as usize + 1)
+            .collect();
+        Self::from_rows(rows, page.limit, key)
+    }
+
+    /// The same page with its items converted (domain values to views).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+/// The cursor key of a list ordered by (time, id), for keys that are not unique on their own
+/// (members in the order they joined): the time to the nanosecond (as stored: SQLite keeps
+/// what it is given, PostgreSQL microseconds) and the id.
+pub fn time_id_key(at: chrono::DateTime<chrono::Utc>, id: &uuid::Uuid) -> String {
+    format!("{}|{id}", at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+}
+
+/// Reads a [`time_id_key`] back.
+pub fn parse_time_id_key(key: &str) -> Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> {
+    let (at, id) = key.split_once('|')?;
+    let at = chrono::DateTime::parse_from_rfc3339(at).ok()?.to_utc();
+    Some((at, id.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -139,5 +173,28 @@ mod tests {
         assert_eq!(Cursor::parse(&next).map(|c| c.key()), Ok("2".to_owned()));
         let last = Page::from_rows(vec![1, 2], limit, |n| n.to_string());
         assert_eq!(last.next_cursor, None);
+    }
+
+    #[test]
+    fn sorted_lists_page_by_key() {
+        let limit = Limit::parse(2).unwrap_or_else(|e| panic!("{e}"));
+        let words = || vec!["a", "b", "c", "d", "e"];
+        let key = |w: &&str| (*w).to_owned();
+        let first = Page::from_sorted(words(), &PageRequest { limit, after: None }, key);
+        assert_eq!(first.items, vec!["a", "b"]);
+        let after = first.next_cursor.map(|c| Cursor::parse(&c).unwrap_or_else(|e| panic!("{e}")));
+        let second = Page::from_sorted(words(), &PageRequest { limit, after }, key);
+        assert_eq!(second.items, vec!["c", "d"]);
+        let after = second.next_cursor.map(|c| Cursor::parse(&c).unwrap_or_else(|e| panic!("{e}")));
+        let last = Page::from_sorted(words(), &PageRequest { limit, after }, key);
+        assert_eq!((last.items, last.next_cursor), (vec!["e"], None));
+    }
+
+    #[test]
+    fn time_id_keys_round_trip() {
+        let at = chrono::DateTime::from_timestamp_nanos(1_700_000_000_123_456_789);
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(parse_time_id_key(&time_id_key(at, &id)), Some((at, id)));
+        assert_eq!(parse_time_id_key("12|not-a-uuid"), None);
     }
 }

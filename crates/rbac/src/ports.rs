@@ -2,13 +2,24 @@
 
 use std::future::Future;
 
-use tenantry_kernel::{RoleId, TenantCtx, Unexpected, UserId};
+use tenantry_kernel::{Page, PageRequest, RoleId, TenantCtx, Unexpected, UserId};
 
 use crate::error::{MemberError, RoleError};
 use crate::model::{Member, Membership, Role};
 
 pub trait RoleRepository: Clone + Send + Sync + 'static {
-    fn roles(&self, ctx: &TenantCtx) -> impl Future<Output = Result<Vec<Role>, Unexpected>> + Send;
+    /// One page of the tenant's roles, oldest first (by id).
+    fn roles(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Role>, Unexpected>> + Send;
+
+    fn role_named(
+        &self,
+        ctx: &TenantCtx,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Role>, Unexpected>> + Send;
 
     fn role(
         &self,
@@ -39,10 +50,19 @@ pub trait RoleRepository: Clone + Send + Sync + 'static {
 }
 
 pub trait MembershipRepository: Clone + Send + Sync + 'static {
+    /// One page of the tenant's members in the order they joined (key: [`member_key`]).
     fn members(
         &self,
         ctx: &TenantCtx,
-    ) -> impl Future<Output = Result<Vec<Member>, Unexpected>> + Send;
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Member>, Unexpected>> + Send;
+
+    /// One member with their profile and role name.
+    fn member(
+        &self,
+        ctx: &TenantCtx,
+        user: UserId,
+    ) -> impl Future<Output = Result<Option<Member>, Unexpected>> + Send;
 
     /// The user's membership here and its role: what the guard checks.
     fn membership(
@@ -89,9 +109,16 @@ pub struct UserTenant {
 
 /// One person's memberships across tenants: a user-scoped read, not a tenant-scoped one.
 pub trait UserTenants: Clone + Send + Sync + 'static {
-    /// Every tenant where the user has an active membership, oldest tenant first.
+    /// One page of the tenants where the user has an active membership, oldest tenant first
+    /// (by tenant id).
     fn tenants_of(
         &self,
         user: UserId,
-    ) -> impl Future<Output = Result<Vec<UserTenant>, Unexpected>> + Send;
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<UserTenant>, Unexpected>> + Send;
+}
+
+/// The cursor key of a member: when they joined, then their user id.
+pub fn member_key(m: &Member) -> String {
+    tenantry_kernel::page::time_id_key(m.membership.created_at, m.membership.user_id.as_uuid())
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tenantry_kernel::{Clock, RoleId, TenantCtx, Unexpected, UserId};
+use tenantry_kernel::{Clock, Page, PageRequest, RoleId, TenantCtx, Unexpected, UserId};
 
 use crate::error::{MemberError, RoleError};
 use crate::model::{Member, Membership, MembershipStatus, Role, RoleName, SystemRole};
@@ -30,8 +30,12 @@ where
         Self { repo, clock }
     }
 
-    pub async fn roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, Unexpected> {
-        self.repo.roles(ctx).await
+    pub async fn roles(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Role>, Unexpected> {
+        self.repo.roles(ctx, page).await
+    }
+
+    pub async fn role_named(&self, ctx: &TenantCtx, name: &str) -> Result<Option<Role>, Unexpected> {
+        self.repo.role_named(ctx, name).await
     }
 
     pub async fn create_role(
@@ -114,8 +118,16 @@ where
         }
     }
 
-    pub async fn members(&self, ctx: &TenantCtx) -> Result<Vec<Member>, Unexpected> {
-        self.repo.members(ctx).await
+    pub async fn members(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<Member>, Unexpected> {
+        self.repo.members(ctx, page).await
+    }
+
+    pub async fn member(&self, ctx: &TenantCtx, user: UserId) -> Result<Option<Member>, Unexpected> {
+        self.repo.member(ctx, user).await
     }
 
     pub async fn change_member_role(
@@ -184,8 +196,12 @@ where
 }
 
 impl<R: UserTenants> RbacService<R> {
-    /// The switcher: every tenant where the user is an active member, with their role there.
-    pub async fn tenants_of(&self, user: UserId) -> Result<Vec<UserTenant>, Unexpected> {
-        self.repo.tenants_of(user).await
+    /// The switcher: the tenants where the user is an active member, with their role there.
+    pub async fn tenants_of(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<UserTenant>, Unexpected> {
+        self.repo.tenants_of(user, page).await
     }
 }

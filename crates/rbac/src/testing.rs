@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tenantry_kernel::{RoleId, TenantCtx, Unexpected, UserId};
+use tenantry_kernel::{Page, PageRequest, RoleId, TenantCtx, Unexpected, UserId};
 
 use crate::error::{MemberError, RoleError};
 use crate::model::{Member, Membership, MembershipStatus, Role, RoleName};
@@ -32,6 +32,25 @@ impl InMemoryRbac {
     }
 }
 
+impl InMemoryRbac {
+    fn all_members(&self, ctx: &TenantCtx) -> Vec<Member> {
+        let s = self.lock();
+        s.memberships
+            .iter()
+            .filter(|m| m.tenant_id == ctx.tenant_id())
+            .filter_map(|m| {
+                let role = s.roles.iter().find(|r| r.id == m.role_id)?;
+                Some(Member {
+                    membership: m.clone(),
+                    email: format!("{}@example.test", m.user_id),
+                    display_name: String::new(),
+                    role_name: role.name.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
 fn active_owners(s: &State, ctx: &TenantCtx) -> Vec<UserId> {
     s.memberships
         .iter()
@@ -42,14 +61,25 @@ fn active_owners(s: &State, ctx: &TenantCtx) -> Vec<UserId> {
 }
 
 impl RoleRepository for InMemoryRbac {
-    async fn roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, Unexpected> {
-        Ok(self
+    async fn roles(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Role>, Unexpected> {
+        let mut roles: Vec<Role> = self
             .lock()
             .roles
             .iter()
             .filter(|r| r.tenant_id == ctx.tenant_id())
             .cloned()
-            .collect())
+            .collect();
+        roles.sort_by_key(|r| r.id.to_string());
+        Ok(Page::from_sorted(roles, page, |r| r.id.to_string()))
+    }
+
+    async fn role_named(&self, ctx: &TenantCtx, name: &str) -> Result<Option<Role>, Unexpected> {
+        Ok(self
+            .lock()
+            .roles
+            .iter()
+            .find(|r| r.tenant_id == ctx.tenant_id() && r.name.as_str() == name)
+            .cloned())
     }
 
     async fn role(&self, ctx: &TenantCtx, id: RoleId) -> Result<Option<Role>, Unexpected> {
@@ -124,22 +154,19 @@ impl RoleRepository for InMemoryRbac {
 }
 
 impl MembershipRepository for InMemoryRbac {
-    async fn members(&self, ctx: &TenantCtx) -> Result<Vec<Member>, Unexpected> {
-        let s = self.lock();
-        Ok(s.memberships
-            .iter()
-            .filter(|m| m.tenant_id == ctx.tenant_id())
-            .filter_map(|m| {
-                let role = s.roles.iter().find(|r| r.id == m.role_id)?;
-                Some(Member {
-                    membership: m.clone(),
-                    email: format!("{}@example.test", m.user_id),
-                    display_name: String::new(),
-                    role_name: role.name.clone(),
-                })
-            })
-            .collect())
+    async fn members(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Member>, Unexpected> {
+        let mut members = self.all_members(ctx);
+        members.sort_by_key(crate::ports::member_key);
+        Ok(Page::from_sorted(members, page, crate::ports::member_key))
     }
+
+    async fn member(&self, ctx: &TenantCtx, user: UserId) -> Result<Option<Member>, Unexpected> {
+        Ok(self
+            .all_members(ctx)
+            .into_iter()
+            .find(|m| m.membership.user_id == user))
+    }
+
 
     async fn membership(
         &self,
@@ -221,9 +248,14 @@ impl MembershipRepository for InMemoryRbac {
 }
 
 impl UserTenants for InMemoryRbac {
-    async fn tenants_of(&self, user: UserId) -> Result<Vec<UserTenant>, Unexpected> {
+    async fn tenants_of(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<UserTenant>, Unexpected> {
         let s = self.lock();
-        Ok(s.memberships
+        let mut tenants: Vec<UserTenant> = s
+            .memberships
             .iter()
             .filter(|m| m.user_id == user && m.status == MembershipStatus::Active)
             .filter_map(|m| {
@@ -237,6 +269,8 @@ impl UserTenants for InMemoryRbac {
                     role_name: role.name.as_str().to_owned(),
                 })
             })
-            .collect())
+            .collect();
+        tenants.sort_by_key(|t| t.tenant_id.to_string());
+        Ok(Page::from_sorted(tenants, page, |t| t.tenant_id.to_string()))
     }
 }

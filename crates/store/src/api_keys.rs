@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_identity::{ApiKey, ApiKeyRepository, TokenDigest, UserStatus};
-use tenantry_kernel::{ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{ApiKeyId, Page, PageRequest, TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::paging::{after_id, fetch};
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -79,14 +80,21 @@ impl Db {
         })
     }
 
-    async fn load_api_keys(&self, ctx: &TenantCtx) -> Result<Vec<ApiKey>, StoreError> {
+    async fn load_api_keys(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError> {
+        let before = after_id(page)?;
         let rows: Vec<ApiKeyRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(api_keys::of(ctx)
-                .order(api_keys::id.desc())
-                .load(conn)
-                .await?)
+            let mut q = api_keys::of(ctx).into_boxed();
+            if let Some(before) = before {
+                q = q.filter(api_keys::id.lt(before));
+            }
+            Ok(q.order(api_keys::id.desc()).limit(fetch(page)).load(conn).await?)
         })?;
-        Ok(rows.into_iter().map(|r| r.into_parts().0).collect())
+        let keys = rows.into_iter().map(|r| r.into_parts().0).collect();
+        Ok(Page::from_rows(keys, page.limit, |k: &ApiKey| k.id.to_string()))
     }
 
     async fn revoke_key(
@@ -164,8 +172,8 @@ impl ApiKeyRepository for Db {
         Ok(self.insert_api_key(ctx, key, digest).await?)
     }
 
-    async fn api_keys(&self, ctx: &TenantCtx) -> Result<Vec<ApiKey>, Unexpected> {
-        Ok(self.load_api_keys(ctx).await?)
+    async fn api_keys(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<ApiKey>, Unexpected> {
+        Ok(self.load_api_keys(ctx, page).await?)
     }
 
     async fn revoke_api_key(

@@ -9,10 +9,11 @@ use tenantry_identity::{
     Acceptor, Delivery, Invitation, InvitationError, InvitationPreview, InvitationRepository,
     TokenDigest, mail_job,
 };
-use tenantry_kernel::{Email, InvitationId, RoleId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{Email, InvitationId, Page, PageRequest, RoleId, TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::db::{Db, Rescope, Scope};
 use crate::error::StoreError;
+use crate::paging::{after_id, fetch};
 use crate::identity::insert_user_row;
 use crate::rbac::insert_membership;
 use crate::types::DbUuid;
@@ -140,17 +141,25 @@ impl Db {
         &self,
         ctx: &TenantCtx,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Invitation>, StoreError> {
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>, StoreError> {
+        let before = after_id(page)?;
         let rows: Vec<InvitationRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(invitations::of(ctx)
+            let mut q = invitations::of(ctx)
                 .filter(invitations::accepted_at.is_null())
                 .filter(invitations::revoked_at.is_null())
                 .filter(invitations::expires_at.gt(now))
-                .order(invitations::id.desc())
-                .load(conn)
-                .await?)
+                .into_boxed();
+            if let Some(before) = before {
+                q = q.filter(invitations::id.lt(before));
+            }
+            Ok(q.order(invitations::id.desc()).limit(fetch(page)).load(conn).await?)
         })?;
-        rows.into_iter().map(Invitation::try_from).collect()
+        let pending = rows
+            .into_iter()
+            .map(Invitation::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(pending, page.limit, |i| i.id.to_string()))
     }
 
     async fn renew(
@@ -365,8 +374,9 @@ impl InvitationRepository for Db {
         &self,
         ctx: &TenantCtx,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Invitation>, Unexpected> {
-        Ok(self.load_pending(ctx, now).await?)
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>, Unexpected> {
+        Ok(self.load_pending(ctx, now, page).await?)
     }
 
     async fn renew_invitation(

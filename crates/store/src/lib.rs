@@ -21,6 +21,7 @@ mod invitations;
 mod jobs;
 mod migrate;
 mod onboarding;
+mod paging;
 mod products;
 mod projects;
 mod rbac;

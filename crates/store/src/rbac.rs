@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use tenantry_kernel::{RoleId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{Page, PageRequest, RoleId, TenantCtx, TenantId, Unexpected, UserId};
 use tenantry_rbac::{
     InvalidValue, Member, MemberError, Membership, MembershipRepository, MembershipStatus,
     Permission, PermissionSet, Role, RoleError, RoleName, RoleRepository, SystemRole, UserTenant,
@@ -13,6 +13,7 @@ use tenantry_rbac::{
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::paging::{after_id, after_time_id, fetch};
 use crate::tenancy::bump_access_version;
 use crate::types::DbUuid;
 
@@ -146,11 +147,28 @@ impl Db {
         })
     }
 
-    async fn load_roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, StoreError> {
+    async fn load_roles(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Role>, StoreError> {
+        let after = after_id(page)?;
         let rows: Vec<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(roles::of(ctx).order(roles::id.asc()).load(conn).await?)
+            let mut q = roles::of(ctx).into_boxed();
+            if let Some(after) = after {
+                q = q.filter(roles::id.gt(after));
+            }
+            Ok(q.order(roles::id.asc()).limit(fetch(page)).load(conn).await?)
         })?;
-        rows.into_iter().map(Role::try_from).collect()
+        let roles = rows.into_iter().map(Role::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(roles, page.limit, |r| r.id.to_string()))
+    }
+
+    async fn load_role_named(&self, ctx: &TenantCtx, name: &str) -> Result<Option<Role>, StoreError> {
+        let row: Option<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            Ok(roles::of(ctx)
+                .filter(roles::name.eq(name))
+                .first(conn)
+                .await
+                .optional()?)
+        })?;
+        row.map(Role::try_from).transpose()
     }
 
     async fn load_role(&self, ctx: &TenantCtx, id: RoleId) -> Result<Option<Role>, StoreError> {
@@ -229,13 +247,33 @@ impl Db {
         })
     }
 
-    async fn load_members(&self, ctx: &TenantCtx) -> Result<Vec<Member>, StoreError> {
+    /// One page of members in the order they joined, or (`only`) one member.
+    async fn load_members(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+        only: Option<UserId>,
+    ) -> Result<Vec<Member>, StoreError> {
+        let after = after_time_id(page)?;
         let rows: Vec<(MembershipRow, String, String, String)> =
             tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-                Ok(memberships::of(ctx)
+                let mut q = memberships::of(ctx)
                     .inner_join(users::table)
                     .inner_join(roles::on(ctx, roles::id.eq(memberships::role_id)))
-                    .order(memberships::created_at.asc())
+                    .into_boxed();
+                if let Some(user) = only {
+                    q = q.filter(memberships::user_id.eq(DbUuid::from(user)));
+                }
+                if let Some((at, id)) = after {
+                    q = q.filter(
+                        memberships::created_at
+                            .gt(at)
+                            .or(memberships::created_at.eq(at).and(memberships::user_id.gt(id))),
+                    );
+                }
+                Ok(q
+                    .order((memberships::created_at.asc(), memberships::user_id.asc()))
+                    .limit(fetch(page))
                     .select((
                         memberships::all_columns,
                         users::email,
@@ -343,8 +381,12 @@ impl Db {
 }
 
 impl RoleRepository for Db {
-    async fn roles(&self, ctx: &TenantCtx) -> Result<Vec<Role>, Unexpected> {
-        Ok(self.load_roles(ctx).await?)
+    async fn roles(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Role>, Unexpected> {
+        Ok(self.load_roles(ctx, page).await?)
+    }
+
+    async fn role_named(&self, ctx: &TenantCtx, name: &str) -> Result<Option<Role>, Unexpected> {
+        Ok(self.load_role_named(ctx, name).await?)
     }
 
     async fn role(&self, ctx: &TenantCtx, id: RoleId) -> Result<Option<Role>, Unexpected> {
@@ -382,8 +424,14 @@ impl RoleRepository for Db {
 }
 
 impl MembershipRepository for Db {
-    async fn members(&self, ctx: &TenantCtx) -> Result<Vec<Member>, Unexpected> {
-        Ok(self.load_members(ctx).await?)
+    async fn members(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Member>, Unexpected> {
+        let members = self.load_members(ctx, page, None).await?;
+        Ok(Page::from_rows(members, page.limit, tenantry_rbac::member_key))
+    }
+
+    async fn member(&self, ctx: &TenantCtx, user: UserId) -> Result<Option<Member>, Unexpected> {
+        let one = PageRequest { limit: tenantry_kernel::Limit::default(), after: None };
+        Ok(self.load_members(ctx, &one, Some(user)).await?.pop())
     }
 
     async fn membership(
@@ -432,14 +480,19 @@ impl MembershipRepository for Db {
 }
 
 impl Db {
-    async fn load_user_tenants(&self, user: UserId) -> Result<Vec<UserTenant>, StoreError> {
+    async fn load_user_tenants(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<UserTenant>, StoreError> {
         let user_id = DbUuid::from(user);
+        let after = after_id(page)?;
         let rows: Vec<(DbUuid, String, String, String, Option<String>, String)> =
             tx!(self, read, user = user, |conn, cross| {
                 // Row-level security shows only this user's memberships and their roles here;
                 // the filter below says the same for SQLite.
                 let member_tenant = memberships::tenant_id(cross);
-                Ok(memberships::unscoped(cross)
+                let mut q = memberships::unscoped(cross)
                     .filter(memberships::user_id.eq(user_id))
                     .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
                     .inner_join(tenants::table.on(tenants::id.eq(member_tenant)))
@@ -453,7 +506,12 @@ impl Db {
                             .eq(member_tenant)
                             .and(domains::is_primary.eq(true))),
                     )
-                    .order(tenants::id.asc())
+                    .into_boxed();
+                if let Some(after) = after {
+                    q = q.filter(tenants::id.gt(after));
+                }
+                Ok(q.order(tenants::id.asc())
+                    .limit(fetch(page))
                     .select((
                         tenants::id,
                         tenants::name,
@@ -465,7 +523,7 @@ impl Db {
                     .load(conn)
                     .await?)
             })?;
-        Ok(rows
+        let tenants = rows
             .into_iter()
             .map(
                 |(id, name, slug, status, primary_domain, role_name)| UserTenant {
@@ -477,12 +535,17 @@ impl Db {
                     role_name,
                 },
             )
-            .collect())
+            .collect();
+        Ok(Page::from_rows(tenants, page.limit, |t| t.tenant_id.to_string()))
     }
 }
 
 impl UserTenants for Db {
-    async fn tenants_of(&self, user: UserId) -> Result<Vec<UserTenant>, Unexpected> {
-        Ok(self.load_user_tenants(user).await?)
+    async fn tenants_of(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<UserTenant>, Unexpected> {
+        Ok(self.load_user_tenants(user, page).await?)
     }
 }

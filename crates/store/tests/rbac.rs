@@ -77,12 +77,12 @@ backend_tests! {
         let ann = onboard(db, "acme", "ann@example.com").await.session.user.id;
         onboarding(db).onboard(request("beta", "ann@example.com", PASSWORD)).await.unwrap();
         onboard(db, "gamma", "gus@example.com").await;
-        let mine = rbac(db).tenants_of(ann).await.unwrap();
+        let mine = rbac(db).tenants_of(ann, &Default::default()).await.unwrap().items;
         let slugs: Vec<&str> = mine.iter().map(|t| t.slug.as_str()).collect();
         assert_eq!(slugs, ["acme", "beta"]);
         assert_eq!(mine[0].primary_domain.as_deref(), Some("acme.example.com"));
         assert_eq!(mine[0].role_name, "owner");
-        assert!(rbac(db).tenants_of(tenantry_kernel::UserId::new()).await.unwrap().is_empty());
+        assert!(rbac(db).tenants_of(tenantry_kernel::UserId::new(), &Default::default()).await.unwrap().items.is_empty());
     }
 
     async fn onboarding_creates_everything(t: &TestDb) {
@@ -92,12 +92,12 @@ backend_tests! {
         let ctx = TenantCtx::for_tests(done.tenant.id);
         let domains = db.domains_of(done.tenant.id).await.unwrap();
         assert_eq!(domains[0].hostname.as_str(), "acme.example.com");
-        let roles = rbac(db).roles(&ctx).await.unwrap();
+        let roles = rbac(db).roles(&ctx, &Default::default()).await.unwrap().items;
         assert_eq!(roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["owner", "admin", "member", "viewer"]);
         let (m, role) = rbac(db).permissions_of(&ctx, done.session.user.id).await.unwrap().unwrap();
         assert!(role.is_owner());
         assert_eq!(m.status, MembershipStatus::Active);
-        let members = rbac(db).members(&ctx).await.unwrap();
+        let members = rbac(db).members(&ctx, &Default::default()).await.unwrap().items;
         assert_eq!(members.len(), 1);
         assert_eq!(members[0].email, "ann@example.com");
         assert_eq!(members[0].role_name.as_str(), "owner");
@@ -141,13 +141,13 @@ backend_tests! {
             svc.create_role(&a, &Permission::all(), RoleName::parse("editor").unwrap(), perms(&[])).await,
             Err(RoleError::NameTaken { .. })
         ));
-        assert_eq!(svc.roles(&a).await.unwrap().len(), 5);
-        assert!(svc.roles(&a).await.unwrap().iter().any(|r| r.id == ra.id && r.permissions == perms(&["products:write"])));
+        assert_eq!(svc.roles(&a, &Default::default()).await.unwrap().items.len(), 5);
+        assert!(svc.roles(&a, &Default::default()).await.unwrap().items.iter().any(|r| r.id == ra.id && r.permissions == perms(&["products:write"])));
         // Tenant A's role id does not exist in tenant B.
         assert!(matches!(svc.delete_role(&b, ra.id).await, Err(RoleError::NotFound)));
         assert!(matches!(svc.update_role(&b, &Permission::all(), ra.id, None, Some(perms(&[]))).await, Err(RoleError::NotFound)));
         let renamed = svc.update_role(&a, &Permission::all(), ra.id, Some(RoleName::parse("writer").unwrap()), None).await.unwrap();
-        assert_eq!(svc.roles(&a).await.unwrap().iter().find(|r| r.id == ra.id).unwrap().name, renamed.name);
+        assert_eq!(svc.roles(&a, &Default::default()).await.unwrap().items.iter().find(|r| r.id == ra.id).unwrap().name, renamed.name);
         svc.delete_role(&a, ra.id).await.unwrap();
     }
 
@@ -157,7 +157,7 @@ backend_tests! {
         let ctx = TenantCtx::for_tests(first.tenant.id);
         let ann = first.session.user.id;
         let svc = rbac(db);
-        let roles = svc.roles(&ctx).await.unwrap();
+        let roles = svc.roles(&ctx, &Default::default()).await.unwrap().items;
         let role = |name: &str| roles.iter().find(|r| r.name.as_str() == name).unwrap().id;
         assert!(matches!(svc.change_member_role(&ctx, &Permission::all(), ann, role("admin")).await, Err(MemberError::LastOwner)));
         assert!(matches!(svc.remove_member(&ctx, &Permission::all(), ann).await, Err(MemberError::LastOwner)));
@@ -171,6 +171,58 @@ backend_tests! {
         assert!(matches!(svc.change_member_role(&ctx, &Permission::all(), ann, custom.id).await, Err(MemberError::LastOwner)));
         assert!(matches!(svc.delete_role(&ctx, role("viewer")).await, Err(RoleError::SystemRole)));
         svc.delete_role(&ctx, custom.id).await.unwrap();
+    }
+
+    async fn member_role_and_tenant_lists_page_by_cursor(t: &TestDb) {
+        let db = t.db();
+        let first = onboard(db, "acme", "ann@example.com").await;
+        let ctx = TenantCtx::for_tests(first.tenant.id);
+        let ann = first.session.user.id;
+        let svc = rbac(db);
+        let member = svc.role_named(&ctx, "member").await.unwrap().unwrap();
+        // Five members who joined at the same instant: the key's id breaks the tie.
+        let at = chrono::Utc::now();
+        let mut expected = vec![ann];
+        let mut joined = vec![];
+        for n in 0..5 {
+            let email = format!("m{n}@example.com");
+            let user = onboard(db, &format!("own{n}"), &email).await.session.user.id;
+            joined.push(user);
+            db.add_member(&ctx, &tenantry_rbac::Membership {
+                tenant_id: ctx.tenant_id(), user_id: user, role_id: member.id,
+                status: MembershipStatus::Active, created_at: at,
+            }).await.unwrap();
+        }
+        joined.sort_by_key(|u| u.to_string());
+        expected.extend(joined);
+        let limit = tenantry_kernel::Limit::parse(2).unwrap();
+        let (mut seen, mut after, mut pages) = (vec![], None, 0);
+        while pages < 10 {
+            let page = svc.members(&ctx, &tenantry_kernel::PageRequest { limit, after }).await.unwrap();
+            pages += 1;
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items.iter().map(|m| m.membership.user_id));
+            match page.next_cursor {
+                Some(c) => after = Some(tenantry_kernel::Cursor::parse(&c).unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!((seen, pages), (expected, 3), "every member once, in the order they joined");
+        assert_eq!(svc.member(&ctx, ann).await.unwrap().unwrap().email, "ann@example.com");
+
+        let roles = svc.roles(&ctx, &tenantry_kernel::PageRequest { limit, after: None }).await.unwrap();
+        assert_eq!(roles.items.len(), 2);
+        let rest = tenantry_kernel::Cursor::parse(&roles.next_cursor.unwrap()).unwrap();
+        let rest = svc.roles(&ctx, &tenantry_kernel::PageRequest { limit: tenantry_kernel::Limit::MAX, after: Some(rest) }).await.unwrap();
+        assert_eq!((rest.items.len(), rest.next_cursor), (2, None));
+
+        onboarding(db).onboard(request("zeta", "ann@example.com", PASSWORD)).await.unwrap();
+        let one = tenantry_kernel::Limit::parse(1).unwrap();
+        let mine = svc.tenants_of(ann, &tenantry_kernel::PageRequest { limit: one, after: None }).await.unwrap();
+        assert_eq!(mine.items[0].slug, "acme");
+        let after = Some(tenantry_kernel::Cursor::parse(&mine.next_cursor.unwrap()).unwrap());
+        let next = svc.tenants_of(ann, &tenantry_kernel::PageRequest { limit: one, after }).await.unwrap();
+        assert_eq!((next.items[0].slug.as_str(), next.next_cursor), ("zeta", None));
     }
 }
 

@@ -7,9 +7,10 @@ use tenantry_kernel::ApiKeyId;
 use utoipa::ToSchema;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::paging::{PageQuery, page_of};
 use crate::problem::Problem;
-use crate::responses::{BodyErrors, MemberErrors};
+use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -84,15 +85,28 @@ pub async fn create_api_key(
 /// The tenant's API keys (never their secrets), newest first.
 #[utoipa::path(
     extensions(("x-permission" = json!("api_keys:manage"))),
-    tag = "api_keys", security(("bearer_token" = [])), responses(
-    (status = 200, description = "Every key", body = Vec<ApiKeyView>),
-    MemberErrors,
-))]
+    tag = "api_keys", security(("bearer_token" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of keys", body = ApiKeyPage),
+        QueryErrors,
+        MemberErrors,
+    )
+)]
 #[get("/api/v1/api-keys")]
-pub async fn list_api_keys(m: Member, state: Data) -> Result<web::Json<Vec<ApiKeyView>>, Problem> {
-    let keys = state.api_keys.list(&m.ctx).await?;
-    Ok(web::Json(keys.iter().map(ApiKeyView::from).collect()))
+pub async fn list_api_keys(
+    m: Member,
+    state: Data,
+    query: ApiQuery<PageQuery>,
+) -> Result<web::Json<ApiKeyPage>, Problem> {
+    let keys = state.api_keys.list(&m.ctx, &query.0.by_id()?).await?;
+    Ok(web::Json(ApiKeyPage::of(keys)))
 }
+
+page_of!(
+    /// One page of API keys.
+    ApiKeyPage of ApiKeyView
+);
 
 /// Revoke an API key: it stops working at once.
 #[utoipa::path(

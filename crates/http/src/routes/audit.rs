@@ -1,7 +1,7 @@
 //! The tenant's audit trail (`audit:read`): every change of its data, newest first, and a
 //! check of the hash chain. There is no route that changes or removes an entry.
 
-use actix_web::{get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantry_audit::{AuditEntry, AuditFilter, Verification};
@@ -11,8 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dates::Timestamp;
 use crate::guard::Member;
 use crate::json::ApiQuery;
-use crate::problem::{Problem, ProblemBody};
-use crate::responses::MemberErrors;
+use crate::paging::{csv_download, export_page, page_of, pages, wants_csv};
+use crate::problem::Problem;
+use crate::responses::{MemberErrors, QueryErrors};
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
@@ -69,11 +70,29 @@ impl From<&AuditEntry> for AuditEntryView {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditEntryView>,
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// One page of audit entries.
+    AuditPage of AuditEntryView
+);
+
+/// The columns of the audit trail's CSV export (`changes` as JSON text).
+const AUDIT_COLUMNS: &[&str] = &[
+    "id",
+    "seq",
+    "at",
+    "actor_type",
+    "actor_id",
+    "api_key_id",
+    "entity_type",
+    "entity_id",
+    "action",
+    "changes",
+    "request_id",
+    "ip",
+    "user_agent",
+    "prev_hash",
+    "hash",
+];
 
 #[derive(Serialize, ToSchema)]
 pub struct VerificationView {
@@ -115,14 +134,18 @@ pub struct ListAuditQuery {
     pub cursor: Option<String>,
 }
 
-/// The audit trail, newest first.
+/// The audit trail, newest first. With `Accept: text/csv`, every entry the filters match
+/// from the cursor on, as a streamed CSV download.
 #[utoipa::path(
     extensions(("x-permission" = json!("audit:read"))),
     tag = "audit", security(("bearer_token" = [])),
     params(ListAuditQuery),
     responses(
-        (status = 200, description = "One page of entries", body = AuditPage),
-        (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "One page of entries (or, as CSV, every match)", content(
+            (AuditPage = "application/json"),
+            (String = "text/csv"),
+        )),
+        QueryErrors,
         MemberErrors,
     )
 )]
@@ -130,8 +153,9 @@ pub struct ListAuditQuery {
 pub async fn list_audit_logs(
     m: Member,
     state: Data,
+    req: HttpRequest,
     query: ApiQuery<ListAuditQuery>,
-) -> Result<web::Json<AuditPage>, Problem> {
+) -> Result<HttpResponse, Problem> {
     let q = query.0;
     let limit = crate::problem::limit_param(q.limit)?;
     let after = crate::problem::keyed_cursor::<i64>(q.cursor)?;
@@ -143,14 +167,19 @@ pub async fn list_audit_logs(
         from: q.from.map(|t| t.0),
         to: q.to.map(|t| t.0),
     };
+    if wants_csv(&req) {
+        let ctx = m.ctx.clone();
+        let fetch = pages(move |after| {
+            let (state, ctx, filter) = (state.clone(), ctx.clone(), filter.clone());
+            async move { Ok(state.audit.list(&ctx, &filter, &export_page(after)).await?) }
+        });
+        return Ok(csv_download::<_, AuditEntryView>("audit-log", AUDIT_COLUMNS, after, fetch));
+    }
     let page = state
         .audit
         .list(&m.ctx, &filter, &PageRequest { limit, after })
         .await?;
-    Ok(web::Json(AuditPage {
-        items: page.items.iter().map(AuditEntryView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(AuditPage::of(page)))
 }
 
 /// Check the tenant's hash chain from the first entry: reports the first entry that was

@@ -10,10 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::authn::Authenticated;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
+use crate::paging::{PageQuery, page_of};
 use crate::problem::{Problem, field_errors};
 use crate::request_context::origin_of;
-use crate::responses::{BodyErrors, Unauthenticated};
+use crate::responses::{BodyErrors, QueryErrors, Unauthenticated};
 use crate::state::AppState;
 
 #[derive(Clone, Copy, Serialize, ToSchema)]
@@ -342,8 +343,10 @@ pub async fn jwks(state: Data) -> web::Json<JwksView> {
 #[utoipa::path(
     tag = "auth",
     security(("bearer_token" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "The caller's tenants", body = Vec<UserTenantView>),
+        (status = 200, description = "One page of the caller's tenants, oldest first", body = UserTenantPage),
+        QueryErrors,
         Unauthenticated,
     )
 )]
@@ -351,12 +354,16 @@ pub async fn jwks(state: Data) -> web::Json<JwksView> {
 pub async fn my_tenants(
     who: Authenticated,
     state: Data,
-) -> Result<web::Json<Vec<UserTenantView>>, Problem> {
-    let tenants = state.rbac.tenants_of(who.user_id).await?;
-    Ok(web::Json(
-        tenants.iter().map(UserTenantView::from).collect(),
-    ))
+    query: ApiQuery<PageQuery>,
+) -> Result<web::Json<UserTenantPage>, Problem> {
+    let tenants = state.rbac.tenants_of(who.user_id, &query.0.by_id()?).await?;
+    Ok(web::Json(UserTenantPage::of(tenants)))
 }
+
+page_of!(
+    /// One page of the caller's tenants.
+    UserTenantPage of UserTenantView
+);
 
 /// The caller's own account events (logins, failed logins, lockouts, logouts, password
 /// changes, refresh-token reuse), newest first.
@@ -388,10 +395,7 @@ pub async fn security_events(
     page: &PageRequest,
 ) -> Result<web::Json<SecurityEventPage>, Problem> {
     let found = state.reads.security_events(filter, page).await?;
-    Ok(web::Json(SecurityEventPage {
-        items: found.items.iter().map(SecurityEventView::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(web::Json(SecurityEventPage::of(found)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -423,11 +427,10 @@ impl From<&SecurityEvent> for SecurityEventView {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SecurityEventPage {
-    pub items: Vec<SecurityEventView>,
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// One page of security events.
+    SecurityEventPage of SecurityEventView
+);
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -11,9 +11,10 @@ use uuid::Uuid;
 
 use crate::authn::Authenticated;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::paging::{PageQuery, page_of};
 use crate::problem::Problem;
-use crate::responses::{BodyErrors, MemberErrors, TenantClosed};
+use crate::responses::{BodyErrors, MemberErrors, QueryErrors, TenantClosed};
 use crate::routes::auth::SessionView;
 use crate::state::AppState;
 
@@ -78,10 +79,10 @@ pub async fn invite(
     body: ApiJson<InviteBody>,
 ) -> Result<HttpResponse, Problem> {
     let email = Email::parse(&body.0.email).map_err(|e| Problem::field("email", e.to_string()))?;
-    let roles = state.rbac.roles(&m.ctx).await?;
-    let role = roles
-        .iter()
-        .find(|r| r.name.as_str() == body.0.role)
+    let role = state
+        .rbac
+        .role_named(&m.ctx, &body.0.role)
+        .await?
         .ok_or_else(|| {
             Problem::field("role", format!("this tenant has no role '{}'", body.0.role))
         })?;
@@ -98,22 +99,30 @@ pub async fn invite(
     Ok(HttpResponse::Created().json(InvitationView::from(&invitation)))
 }
 
+page_of!(
+    /// One page of pending invitations.
+    InvitationPage of InvitationView
+);
+
 /// Pending invitations, newest first.
 #[utoipa::path(
     extensions(("x-permission" = json!("members:manage"))),
-    tag = "invitations", security(("bearer_token" = [])), responses(
-    (status = 200, description = "Pending invitations", body = Vec<InvitationView>),
-    MemberErrors,
-))]
+    tag = "invitations", security(("bearer_token" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of pending invitations", body = InvitationPage),
+        QueryErrors,
+        MemberErrors,
+    )
+)]
 #[get("/api/v1/invitations")]
 pub async fn list_invitations(
     m: Member,
     state: Data,
-) -> Result<web::Json<Vec<InvitationView>>, Problem> {
-    let pending = state.invitations.pending(&m.ctx).await?;
-    Ok(web::Json(
-        pending.iter().map(InvitationView::from).collect(),
-    ))
+    query: ApiQuery<PageQuery>,
+) -> Result<web::Json<InvitationPage>, Problem> {
+    let pending = state.invitations.pending(&m.ctx, &query.0.by_id()?).await?;
+    Ok(web::Json(InvitationPage::of(pending)))
 }
 
 /// Send a pending invitation again with a new link and a new expiry; the old link dies.

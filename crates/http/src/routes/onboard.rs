@@ -9,9 +9,10 @@ use tenantry_rbac::CATALOGUE;
 use tenantry_tenancy::{InvalidValue, Slug, TenantName};
 use utoipa::ToSchema;
 
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
+use crate::paging::{PageQuery, page_of};
 use crate::problem::{Problem, field_errors};
-use crate::responses::BodyErrors;
+use crate::responses::{BodyErrors, QueryErrors};
 use crate::routes::auth::SessionView;
 use crate::routes::platform::TenantView;
 use crate::state::AppState;
@@ -113,14 +114,39 @@ pub async fn onboard(
     }))
 }
 
-/// Every permission roles and API keys can grant.
-#[utoipa::path(tag = "team", responses((status = 200, description = "The catalogue", body = Vec<PermissionView>)))]
-#[get("/api/v1/permissions")]
-pub async fn permissions() -> web::Json<Vec<PermissionView>> {
-    web::Json(
-        CATALOGUE
-            .iter()
-            .map(|(name, description)| PermissionView { name, description })
-            .collect(),
+page_of!(
+    /// One page of the permission catalogue.
+    PermissionPage of PermissionView
+);
+
+impl From<&&'static (&'static str, &'static str)> for PermissionView {
+    fn from((name, description): &&'static (&'static str, &'static str)) -> Self {
+        Self { name, description }
+    }
+}
+
+/// Every permission roles and API keys can grant, in the catalogue's order.
+#[utoipa::path(
+    tag = "team",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of the catalogue", body = PermissionPage),
+        QueryErrors,
     )
+)]
+#[get("/api/v1/permissions")]
+pub async fn permissions(query: ApiQuery<PageQuery>) -> Result<web::Json<PermissionPage>, Problem> {
+    let position = |name: &str| CATALOGUE.iter().position(|(n, _)| *n == name);
+    let page = query.0.request(|k| position(k).is_some())?;
+    let start = page
+        .after
+        .as_ref()
+        .and_then(|c| position(&c.key()))
+        .map_or(0, |i| i + 1);
+    let rows = CATALOGUE[start..]
+        .iter()
+        .take(page.limit.get() as usize + 1)
+        .collect();
+    let found = tenantry_kernel::Page::from_rows(rows, page.limit, |(name, _)| (*name).to_owned());
+    Ok(web::Json(PermissionPage::of(found)))
 }

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::json::{ApiJson, ApiPath, ApiQuery, present};
 use crate::operator::Operator;
 use crate::problem::{FieldError, Problem, field_errors};
-use crate::responses::{BodyErrors, OperatorErrors, TenantNotFound, TenantOrDomainNotFound};
+use crate::paging::PageQuery;
+use crate::responses::{BodyErrors, OperatorErrors, QueryErrors, TenantNotFound, TenantOrDomainNotFound};
 use crate::routes::auth::UserView;
 use crate::state::AppState;
 
@@ -437,9 +438,10 @@ pub async fn set_maintenance(
 #[utoipa::path(
     tag = "platform",
     security(("operator_token" = [])),
-    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    params(("tenant" = String, Path, description = "Tenant id or slug"), PageQuery),
     responses(
-        (status = 200, description = "The tenant's domains, primary first", body = Vec<DomainView>),
+        (status = 200, description = "One page of the tenant's domains, primary first", body = DomainPage),
+        QueryErrors,
         TenantNotFound,
         OperatorErrors,
     )
@@ -449,10 +451,25 @@ pub async fn list_domains(
     _op: Operator,
     state: Data,
     path: web::Path<String>,
-) -> Result<web::Json<Vec<DomainView>>, Problem> {
-    let domains = state.tenants.domains(&tenant_ref(&path)?).await?;
-    Ok(web::Json(domains.iter().map(DomainView::from).collect()))
+    query: ApiQuery<PageQuery>,
+) -> Result<web::Json<DomainPage>, Problem> {
+    // A tenant has a handful of domains: the page is cut from the whole list, by the key
+    // (0 for the primary, 1 for the others, then the hostname).
+    let key = |d: &tenantry_tenancy::Domain| {
+        format!("{}|{}", u8::from(!d.is_primary), d.hostname)
+    };
+    let page = query
+        .0
+        .request(|k| matches!(k.split_once('|'), Some(("0" | "1", _))))?;
+    let mut domains = state.tenants.domains(&tenant_ref(&path)?).await?;
+    domains.sort_by_key(key);
+    Ok(web::Json(DomainPage::of(Page::from_sorted(domains, &page, key))))
 }
+
+crate::paging::page_of!(
+    /// One page of a tenant's domains.
+    DomainPage of DomainView
+);
 
 /// Attach a custom domain. It stays `pending` (and does not resolve) until verified.
 #[utoipa::path(

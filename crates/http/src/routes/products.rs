@@ -16,9 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dates::Timestamp;
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::paging::{csv_download, page_of, pages, wants_csv};
 use crate::problem::products::{product_not_found, row_errors};
 use crate::problem::{Fields, Problem, ProblemBody};
-use crate::responses::{BodyErrors, MemberErrors};
+use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
@@ -26,12 +27,10 @@ type Data = web::Data<AppState>;
 /// Largest bulk-import body: 10,000 rows with room for long descriptions.
 pub const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
-#[derive(Serialize, ToSchema)]
-pub struct ProductPage {
-    pub items: Vec<ProductView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// One page of products.
+    ProductPage of ProductView
+);
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateProductBody {
@@ -250,8 +249,11 @@ pub async fn create_product(
     tag = "products", security(("bearer_token" = [])),
     params(ListProductsQuery),
     responses(
-        (status = 200, description = "One page of products", body = ProductPage),
-        (status = 400, description = "Bad query (`invalid_query`, `invalid_cursor`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "One page of products (or, as CSV, every match)", content(
+            (ProductPage = "application/json"),
+            (String = "text/csv"),
+        )),
+        QueryErrors,
         MemberErrors,
     )
 )]
@@ -259,15 +261,45 @@ pub async fn create_product(
 pub async fn list_products(
     m: Member,
     state: Data,
+    req: HttpRequest,
     query: ApiQuery<ListProductsQuery>,
-) -> Result<web::Json<ProductPage>, Problem> {
+) -> Result<HttpResponse, Problem> {
     let query = query.0.into_domain()?;
+    if wants_csv(&req) {
+        // Every product the filters match, from the cursor on, in the query's order.
+        let ctx = m.ctx.clone();
+        let fetch = pages(move |after: Option<tenantry_kernel::Cursor>| {
+            let (state, ctx) = (state.clone(), ctx.clone());
+            let mut query = ProductQuery {
+                limit: tenantry_kernel::Limit::MAX,
+                ..query.clone()
+            };
+            async move {
+                if let Some(c) = after {
+                    query.after = Some(query.parse_cursor(&c).map_err(|e| Problem::invalid_cursor(e.0))?);
+                }
+                Ok(state.products.list(&ctx, &query).await?)
+            }
+        });
+        return Ok(csv_download::<_, ProductView>("products", PRODUCT_COLUMNS, None, fetch));
+    }
     let page = state.products.list(&m.ctx, &query).await?;
-    Ok(web::Json(ProductPage {
-        items: page.items.iter().map(ProductView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(ProductPage::of(page)))
 }
+
+/// The columns of the products' CSV export (the bulk import reads the same names).
+const PRODUCT_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "sku",
+    "description",
+    "price_minor",
+    "currency",
+    "status",
+    "created_by",
+    "created_at",
+    "updated_at",
+];
 
 /// One product.
 #[utoipa::path(

@@ -1,7 +1,7 @@
 //! Projects and tasks of the current tenant (`projects:read` / `projects:write`).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tenantry_kernel::{Cursor, Limit, ProjectId, SearchQuery, TaskId, UserId};
 use tenantry_projects::{
     CreatedAfter, LongText, NewProject, NewTask, ProjectName, ProjectPatch, ProjectQuery,
@@ -19,17 +19,14 @@ use crate::state::AppState;
 
 type Data = web::Data<AppState>;
 
-#[derive(Serialize, ToSchema)]
-pub struct ProjectPage {
-    pub items: Vec<ProjectView>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TaskPage {
-    pub items: Vec<TaskView>,
-    pub next_cursor: Option<String>,
-}
+crate::paging::page_of!(
+    /// One page of projects.
+    ProjectPage of ProjectView
+);
+crate::paging::page_of!(
+    /// One page of a project's tasks.
+    TaskPage of TaskView
+);
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateProjectBody {
@@ -185,10 +182,7 @@ pub async fn list_projects(
         after,
     };
     let page = state.projects.projects(&m.ctx, &query).await?;
-    Ok(web::Json(ProjectPage {
-        items: page.items.iter().map(ProjectView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(web::Json(ProjectPage::of(page)))
 }
 
 /// One project.
@@ -350,10 +344,7 @@ pub async fn list_tasks(
         .tasks(&m.ctx, ProjectId::from_uuid(path.into_inner()), &query)
         .await?
         .ok_or_else(project_not_found)?;
-    Ok(web::Json(TaskPage {
-        items: page.items.iter().map(TaskView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(web::Json(TaskPage::of(page)))
 }
 
 /// One task.

@@ -1,6 +1,6 @@
 //! Members and roles of the current tenant. Each route declares its permission (`x-permission`).
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantry_kernel::{RoleId, UserId};
@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::paging::{PageQuery, csv_download, export_page, page_of, pages, wants_csv};
 use crate::problem::Problem;
-use crate::responses::{BodyErrors, MemberErrors};
+use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -60,6 +61,26 @@ impl From<&tenantry_rbac::Member> for MemberView {
     }
 }
 
+page_of!(
+    /// One page of members.
+    MemberPage of MemberView
+);
+page_of!(
+    /// One page of roles.
+    RolePage of RoleView
+);
+
+/// The columns of the members' CSV export.
+const MEMBER_COLUMNS: &[&str] = &[
+    "user_id",
+    "email",
+    "display_name",
+    "role_id",
+    "role",
+    "status",
+    "created_at",
+];
+
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateMemberBody {
     pub role_id: Uuid,
@@ -76,17 +97,41 @@ fn parse_name(raw: &str) -> Result<RoleName, Problem> {
     RoleName::parse(raw).map_err(|e| Problem::field("name", e.0))
 }
 
-/// The tenant's members with their roles.
+/// The tenant's members with their roles, in the order they joined. With `Accept: text/csv`,
+/// every member from the cursor on, as a streamed CSV download.
 #[utoipa::path(
     extensions(("x-permission" = json!("members:read"))),
-    tag = "team", security(("bearer_token" = [])), responses(
-    (status = 200, description = "Every member", body = Vec<MemberView>),
-    MemberErrors,
-))]
+    tag = "team", security(("bearer_token" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of members (or, as CSV, all of them)", content(
+            (MemberPage = "application/json"),
+            (String = "text/csv"),
+        )),
+        QueryErrors,
+        MemberErrors,
+    )
+)]
 #[get("/api/v1/members")]
-pub async fn list_members(m: Member, state: Data) -> Result<web::Json<Vec<MemberView>>, Problem> {
-    let members = state.rbac.members(&m.ctx).await?;
-    Ok(web::Json(members.iter().map(MemberView::from).collect()))
+pub async fn list_members(
+    m: Member,
+    state: Data,
+    req: HttpRequest,
+    query: ApiQuery<PageQuery>,
+) -> Result<HttpResponse, Problem> {
+    let page = query
+        .0
+        .request(|k| tenantry_kernel::page::parse_time_id_key(k).is_some())?;
+    if wants_csv(&req) {
+        let ctx = m.ctx.clone();
+        let fetch = pages(move |after| {
+            let (state, ctx) = (state.clone(), ctx.clone());
+            async move { Ok(state.rbac.members(&ctx, &export_page(after)).await?) }
+        });
+        return Ok(csv_download::<_, MemberView>("members", MEMBER_COLUMNS, page.after, fetch));
+    }
+    let members = state.rbac.members(&m.ctx, &page).await?;
+    Ok(HttpResponse::Ok().json(MemberPage::of(members)))
 }
 
 /// Give a member another role. The tenant's last owner keeps the owner role.
@@ -121,12 +166,12 @@ pub async fn update_member(
         )
         .await?;
     state.members.invalidate();
-    let members = state.rbac.members(&m.ctx).await?;
-    let member = members
-        .iter()
-        .find(|x| x.membership.user_id == user)
+    let member = state
+        .rbac
+        .member(&m.ctx, user)
+        .await?
         .ok_or(tenantry_rbac::MemberError::NotFound)?;
-    Ok(web::Json(MemberView::from(member)))
+    Ok(web::Json(MemberView::from(&member)))
 }
 
 /// Remove a member from the tenant (their account stays). Not the last owner.
@@ -155,17 +200,25 @@ pub async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The tenant's roles.
+/// The tenant's roles, oldest first.
 #[utoipa::path(
     extensions(("x-permission" = json!("members:read"))),
-    tag = "team", security(("bearer_token" = [])), responses(
-    (status = 200, description = "Every role", body = Vec<RoleView>),
-    MemberErrors,
-))]
+    tag = "team", security(("bearer_token" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of roles", body = RolePage),
+        QueryErrors,
+        MemberErrors,
+    )
+)]
 #[get("/api/v1/roles")]
-pub async fn list_roles(m: Member, state: Data) -> Result<web::Json<Vec<RoleView>>, Problem> {
-    let roles = state.rbac.roles(&m.ctx).await?;
-    Ok(web::Json(roles.iter().map(RoleView::from).collect()))
+pub async fn list_roles(
+    m: Member,
+    state: Data,
+    query: ApiQuery<PageQuery>,
+) -> Result<web::Json<RolePage>, Problem> {
+    let roles = state.rbac.roles(&m.ctx, &query.0.by_id()?).await?;
+    Ok(web::Json(RolePage::of(roles)))
 }
 
 /// Create a role of this tenant.

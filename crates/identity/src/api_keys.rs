@@ -170,7 +170,11 @@ where
         Ok((key, format!("tnt_{prefix}_{}", secret.0)))
     }
 
-    pub async fn list(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<ApiKey>, Unexpected> {
+    pub async fn list(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<ApiKey>, Unexpected> {
         self.repo.api_keys(ctx, page).await
     }
 

@@ -9,7 +9,9 @@
 use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
-use tenantry_kernel::{Email, InvitationId, Page, PageRequest, RoleId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{
+    Email, InvitationId, Page, PageRequest, RoleId, TenantCtx, TenantId, Unexpected, UserId,
+};
 use thiserror::Error;
 
 use crate::model::{
@@ -337,7 +339,9 @@ where
         ctx: &TenantCtx,
         page: &PageRequest,
     ) -> Result<Page<Invitation>, Unexpected> {
-        self.repo.pending_invitations(ctx, self.auth.now(), page).await
+        self.repo
+            .pending_invitations(ctx, self.auth.now(), page)
+            .await
     }
 
     /// A new expiry for a pending invitation, and its e-mail queued again with a new link

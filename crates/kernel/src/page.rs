@@ -115,7 +115,11 @@ impl<T> Page<T> {
         let after = page.after.as_ref().map(Cursor::key);
         let rows = items
             .into_iter()
-            .filter(|item| after.as_ref().is_none_or(|a| key(item).as_str() > a.as_str()))
+            .filter(|item| {
+                after
+                    .as_ref()
+                    .is_none_or(|a| key(item).as_str() > a.as_str())
+            })
             .take(page.limit.get() as usize + 1)
             .collect();
         Self::from_rows(rows, page.limit, key)
@@ -134,7 +138,10 @@ impl<T> Page<T> {
 /// (members in the order they joined): the time to the nanosecond (as stored: SQLite keeps
 /// what it is given, PostgreSQL microseconds) and the id.
 pub fn time_id_key(at: chrono::DateTime<chrono::Utc>, id: &uuid::Uuid) -> String {
-    format!("{}|{id}", at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+    format!(
+        "{}|{id}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    )
 }
 
 /// Reads a [`time_id_key`] back.
@@ -182,10 +189,14 @@ mod tests {
         let key = |w: &&str| (*w).to_owned();
         let first = Page::from_sorted(words(), &PageRequest { limit, after: None }, key);
         assert_eq!(first.items, vec!["a", "b"]);
-        let after = first.next_cursor.map(|c| Cursor::parse(&c).unwrap_or_else(|e| panic!("{e}")));
+        let after = first
+            .next_cursor
+            .map(|c| Cursor::parse(&c).unwrap_or_else(|e| panic!("{e}")));
         let second = Page::from_sorted(words(), &PageRequest { limit, after }, key);
         assert_eq!(second.items, vec!["c", "d"]);
-        let after = second.next_cursor.map(|c| Cursor::parse(&c).unwrap_or_else(|e| panic!("{e}")));
+        let after = second
+            .next_cursor
+            .map(|c| Cursor::parse(&c).unwrap_or_else(|e| panic!("{e}")));
         let last = Page::from_sorted(words(), &PageRequest { limit, after }, key);
         assert_eq!((last.items, last.next_cursor), (vec!["e"], None));
     }

@@ -30,11 +30,19 @@ where
         Self { repo, clock }
     }
 
-    pub async fn roles(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Role>, Unexpected> {
+    pub async fn roles(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<Role>, Unexpected> {
         self.repo.roles(ctx, page).await
     }
 
-    pub async fn role_named(&self, ctx: &TenantCtx, name: &str) -> Result<Option<Role>, Unexpected> {
+    pub async fn role_named(
+        &self,
+        ctx: &TenantCtx,
+        name: &str,
+    ) -> Result<Option<Role>, Unexpected> {
         self.repo.role_named(ctx, name).await
     }
 
@@ -126,7 +134,11 @@ where
         self.repo.members(ctx, page).await
     }
 
-    pub async fn member(&self, ctx: &TenantCtx, user: UserId) -> Result<Option<Member>, Unexpected> {
+    pub async fn member(
+        &self,
+        ctx: &TenantCtx,
+        user: UserId,
+    ) -> Result<Option<Member>, Unexpected> {
         self.repo.member(ctx, user).await
     }
 

@@ -154,7 +154,11 @@ impl RoleRepository for InMemoryRbac {
 }
 
 impl MembershipRepository for InMemoryRbac {
-    async fn members(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Member>, Unexpected> {
+    async fn members(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<Member>, Unexpected> {
         let mut members = self.all_members(ctx);
         members.sort_by_key(crate::ports::member_key);
         Ok(Page::from_sorted(members, page, crate::ports::member_key))
@@ -166,7 +170,6 @@ impl MembershipRepository for InMemoryRbac {
             .into_iter()
             .find(|m| m.membership.user_id == user))
     }
-
 
     async fn membership(
         &self,
@@ -271,6 +274,8 @@ impl UserTenants for InMemoryRbac {
             })
             .collect();
         tenants.sort_by_key(|t| t.tenant_id.to_string());
-        Ok(Page::from_sorted(tenants, page, |t| t.tenant_id.to_string()))
+        Ok(Page::from_sorted(tenants, page, |t| {
+            t.tenant_id.to_string()
+        }))
     }
 }

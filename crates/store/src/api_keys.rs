@@ -91,10 +91,15 @@ impl Db {
             if let Some(before) = before {
                 q = q.filter(api_keys::id.lt(before));
             }
-            Ok(q.order(api_keys::id.desc()).limit(fetch(page)).load(conn).await?)
+            Ok(q.order(api_keys::id.desc())
+                .limit(fetch(page))
+                .load(conn)
+                .await?)
         })?;
         let keys = rows.into_iter().map(|r| r.into_parts().0).collect();
-        Ok(Page::from_rows(keys, page.limit, |k: &ApiKey| k.id.to_string()))
+        Ok(Page::from_rows(keys, page.limit, |k: &ApiKey| {
+            k.id.to_string()
+        }))
     }
 
     async fn revoke_key(
@@ -172,7 +177,11 @@ impl ApiKeyRepository for Db {
         Ok(self.insert_api_key(ctx, key, digest).await?)
     }
 
-    async fn api_keys(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<ApiKey>, Unexpected> {
+    async fn api_keys(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<ApiKey>, Unexpected> {
         Ok(self.load_api_keys(ctx, page).await?)
     }
 

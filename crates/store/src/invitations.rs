@@ -9,12 +9,14 @@ use tenantry_identity::{
     Acceptor, Delivery, Invitation, InvitationError, InvitationPreview, InvitationRepository,
     TokenDigest, mail_job,
 };
-use tenantry_kernel::{Email, InvitationId, Page, PageRequest, RoleId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{
+    Email, InvitationId, Page, PageRequest, RoleId, TenantCtx, TenantId, Unexpected, UserId,
+};
 
 use crate::db::{Db, Rescope, Scope};
 use crate::error::StoreError;
-use crate::paging::{after_id, fetch};
 use crate::identity::insert_user_row;
+use crate::paging::{after_id, fetch};
 use crate::rbac::insert_membership;
 use crate::types::DbUuid;
 
@@ -153,7 +155,10 @@ impl Db {
             if let Some(before) = before {
                 q = q.filter(invitations::id.lt(before));
             }
-            Ok(q.order(invitations::id.desc()).limit(fetch(page)).load(conn).await?)
+            Ok(q.order(invitations::id.desc())
+                .limit(fetch(page))
+                .load(conn)
+                .await?)
         })?;
         let pending = rows
             .into_iter()

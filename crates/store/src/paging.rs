@@ -17,7 +17,11 @@ fn not_ours() -> StoreError {
 pub(crate) fn after_id(page: &PageRequest) -> Result<Option<DbUuid>, StoreError> {
     page.after
         .as_ref()
-        .map(|c| uuid::Uuid::parse_str(&c.key()).map(DbUuid).map_err(|_| not_ours()))
+        .map(|c| {
+            uuid::Uuid::parse_str(&c.key())
+                .map(DbUuid)
+                .map_err(|_| not_ours())
+        })
         .transpose()
 }
 

@@ -147,20 +147,34 @@ impl Db {
         })
     }
 
-    async fn load_roles(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Role>, StoreError> {
+    async fn load_roles(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<Role>, StoreError> {
         let after = after_id(page)?;
         let rows: Vec<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
             let mut q = roles::of(ctx).into_boxed();
             if let Some(after) = after {
                 q = q.filter(roles::id.gt(after));
             }
-            Ok(q.order(roles::id.asc()).limit(fetch(page)).load(conn).await?)
+            Ok(q.order(roles::id.asc())
+                .limit(fetch(page))
+                .load(conn)
+                .await?)
         })?;
-        let roles = rows.into_iter().map(Role::try_from).collect::<Result<Vec<_>, _>>()?;
+        let roles = rows
+            .into_iter()
+            .map(Role::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(roles, page.limit, |r| r.id.to_string()))
     }
 
-    async fn load_role_named(&self, ctx: &TenantCtx, name: &str) -> Result<Option<Role>, StoreError> {
+    async fn load_role_named(
+        &self,
+        ctx: &TenantCtx,
+        name: &str,
+    ) -> Result<Option<Role>, StoreError> {
         let row: Option<RoleRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
             Ok(roles::of(ctx)
                 .filter(roles::name.eq(name))
@@ -266,22 +280,23 @@ impl Db {
                 }
                 if let Some((at, id)) = after {
                     q = q.filter(
-                        memberships::created_at
-                            .gt(at)
-                            .or(memberships::created_at.eq(at).and(memberships::user_id.gt(id))),
+                        memberships::created_at.gt(at).or(memberships::created_at
+                            .eq(at)
+                            .and(memberships::user_id.gt(id))),
                     );
                 }
-                Ok(q
-                    .order((memberships::created_at.asc(), memberships::user_id.asc()))
-                    .limit(fetch(page))
-                    .select((
-                        memberships::all_columns,
-                        users::email,
-                        users::display_name,
-                        roles::name,
-                    ))
-                    .load(conn)
-                    .await?)
+                Ok(
+                    q.order((memberships::created_at.asc(), memberships::user_id.asc()))
+                        .limit(fetch(page))
+                        .select((
+                            memberships::all_columns,
+                            users::email,
+                            users::display_name,
+                            roles::name,
+                        ))
+                        .load(conn)
+                        .await?,
+                )
             })?;
         rows.into_iter()
             .map(|(m, email, display_name, role)| {
@@ -424,13 +439,24 @@ impl RoleRepository for Db {
 }
 
 impl MembershipRepository for Db {
-    async fn members(&self, ctx: &TenantCtx, page: &PageRequest) -> Result<Page<Member>, Unexpected> {
+    async fn members(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<Member>, Unexpected> {
         let members = self.load_members(ctx, page, None).await?;
-        Ok(Page::from_rows(members, page.limit, tenantry_rbac::member_key))
+        Ok(Page::from_rows(
+            members,
+            page.limit,
+            tenantry_rbac::member_key,
+        ))
     }
 
     async fn member(&self, ctx: &TenantCtx, user: UserId) -> Result<Option<Member>, Unexpected> {
-        let one = PageRequest { limit: tenantry_kernel::Limit::default(), after: None };
+        let one = PageRequest {
+            limit: tenantry_kernel::Limit::default(),
+            after: None,
+        };
         Ok(self.load_members(ctx, &one, Some(user)).await?.pop())
     }
 
@@ -536,7 +562,9 @@ impl Db {
                 },
             )
             .collect();
-        Ok(Page::from_rows(tenants, page.limit, |t| t.tenant_id.to_string()))
+        Ok(Page::from_rows(tenants, page.limit, |t| {
+            t.tenant_id.to_string()
+        }))
     }
 }
 

@@ -173,7 +173,12 @@ pub async fn list_audit_logs(
             let (state, ctx, filter) = (state.clone(), ctx.clone(), filter.clone());
             async move { Ok(state.audit.list(&ctx, &filter, &export_page(after)).await?) }
         });
-        return Ok(csv_download::<_, AuditEntryView>("audit-log", AUDIT_COLUMNS, after, fetch));
+        return Ok(csv_download::<_, AuditEntryView>(
+            "audit-log",
+            AUDIT_COLUMNS,
+            after,
+            fetch,
+        ));
     }
     let page = state
         .audit

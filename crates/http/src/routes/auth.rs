@@ -356,7 +356,10 @@ pub async fn my_tenants(
     state: Data,
     query: ApiQuery<PageQuery>,
 ) -> Result<web::Json<UserTenantPage>, Problem> {
-    let tenants = state.rbac.tenants_of(who.user_id, &query.0.by_id()?).await?;
+    let tenants = state
+        .rbac
+        .tenants_of(who.user_id, &query.0.by_id()?)
+        .await?;
     Ok(web::Json(UserTenantPage::of(tenants)))
 }
 

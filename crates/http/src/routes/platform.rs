@@ -15,9 +15,11 @@ use uuid::Uuid;
 
 use crate::json::{ApiJson, ApiPath, ApiQuery, present};
 use crate::operator::Operator;
-use crate::problem::{FieldError, Problem, field_errors};
 use crate::paging::PageQuery;
-use crate::responses::{BodyErrors, OperatorErrors, QueryErrors, TenantNotFound, TenantOrDomainNotFound};
+use crate::problem::{FieldError, Problem, field_errors};
+use crate::responses::{
+    BodyErrors, OperatorErrors, QueryErrors, TenantNotFound, TenantOrDomainNotFound,
+};
 use crate::routes::auth::UserView;
 use crate::state::AppState;
 
@@ -455,15 +457,15 @@ pub async fn list_domains(
 ) -> Result<web::Json<DomainPage>, Problem> {
     // A tenant has a handful of domains: the page is cut from the whole list, by the key
     // (0 for the primary, 1 for the others, then the hostname).
-    let key = |d: &tenantry_tenancy::Domain| {
-        format!("{}|{}", u8::from(!d.is_primary), d.hostname)
-    };
+    let key = |d: &tenantry_tenancy::Domain| format!("{}|{}", u8::from(!d.is_primary), d.hostname);
     let page = query
         .0
         .request(|k| matches!(k.split_once('|'), Some(("0" | "1", _))))?;
     let mut domains = state.tenants.domains(&tenant_ref(&path)?).await?;
     domains.sort_by_key(key);
-    Ok(web::Json(DomainPage::of(Page::from_sorted(domains, &page, key))))
+    Ok(web::Json(DomainPage::of(Page::from_sorted(
+        domains, &page, key,
+    ))))
 }
 
 crate::paging::page_of!(

@@ -276,12 +276,21 @@ pub async fn list_products(
             };
             async move {
                 if let Some(c) = after {
-                    query.after = Some(query.parse_cursor(&c).map_err(|e| Problem::invalid_cursor(e.0))?);
+                    query.after = Some(
+                        query
+                            .parse_cursor(&c)
+                            .map_err(|e| Problem::invalid_cursor(e.0))?,
+                    );
                 }
                 Ok(state.products.list(&ctx, &query).await?)
             }
         });
-        return Ok(csv_download::<_, ProductView>("products", PRODUCT_COLUMNS, None, fetch));
+        return Ok(csv_download::<_, ProductView>(
+            "products",
+            PRODUCT_COLUMNS,
+            None,
+            fetch,
+        ));
     }
     let page = state.products.list(&m.ctx, &query).await?;
     Ok(HttpResponse::Ok().json(ProductPage::of(page)))

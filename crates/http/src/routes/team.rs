@@ -128,7 +128,12 @@ pub async fn list_members(
             let (state, ctx) = (state.clone(), ctx.clone());
             async move { Ok(state.rbac.members(&ctx, &export_page(after)).await?) }
         });
-        return Ok(csv_download::<_, MemberView>("members", MEMBER_COLUMNS, page.after, fetch));
+        return Ok(csv_download::<_, MemberView>(
+            "members",
+            MEMBER_COLUMNS,
+            page.after,
+            fetch,
+        ));
     }
     let members = state.rbac.members(&m.ctx, &page).await?;
     Ok(HttpResponse::Ok().json(MemberPage::of(members)))

@@ -44,3 +44,12 @@ bench-jobs:
 # Benchmark: logins, and a cached tenant route during a login storm (SQLite by default)
 bench-auth:
     bash bench/auth.sh
+
+# Regenerate the OpenAPI document and the TypeScript SDK's types from it
+sdk: openapi
+    cd clients/typescript && npm ci --no-audit --no-fund && npm run generate
+
+# The SDK's checks and its walkthrough against a live server (SQLite; PostgreSQL when configured)
+sdk-check:
+    cargo build -p tenantry
+    scripts/sdk-check

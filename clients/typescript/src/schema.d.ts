@@ -74,7 +74,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The audit trail, newest first.
+         * The audit trail, newest first. With `Accept: text/csv`, every entry the filters match
+         *     from the cursor on, as a streamed CSV download.
          * @description **Permission:** `audit:read` (members only: `not_a_member` otherwise).
          */
         get: operations["list_audit_logs"];
@@ -409,7 +410,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The tenant's members with their roles.
+         * The tenant's members with their roles, in the order they joined. With `Accept: text/csv`,
+         *     every member from the cursor on, as a streamed CSV download.
          * @description **Permission:** `members:read` (members only: `not_a_member` otherwise).
          */
         get: operations["list_members"];
@@ -473,7 +475,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every permission roles and API keys can grant. */
+        /** Every permission roles and API keys can grant, in the catalogue's order. */
         get: operations["permissions"];
         put?: never;
         post?: never;
@@ -880,7 +882,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The tenant's roles.
+         * The tenant's roles, oldest first.
          * @description **Permission:** `members:read` (members only: `not_a_member` otherwise).
          */
         get: operations["list_roles"];
@@ -1475,6 +1477,12 @@ export interface components {
             /** @example shop.acme.org */
             hostname: string;
         };
+        /** @description One page of API keys. */
+        ApiKeyPage: {
+            items: components["schemas"]["ApiKeyView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         ApiKeyView: {
             /** Format: date-time */
             created_at: string;
@@ -1533,8 +1541,10 @@ export interface components {
             seq: number;
             user_agent?: string | null;
         };
+        /** @description One page of audit entries. */
         AuditPage: {
             items: components["schemas"]["AuditEntryView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor?: string | null;
         };
         BrandingPatchBody: {
@@ -1644,6 +1654,12 @@ export interface components {
         Delivery: "pending" | "sent" | "failed";
         /** @enum {string} */
         DomainKindDto: "subdomain" | "custom";
+        /** @description One page of a tenant's domains. */
+        DomainPage: {
+            items: components["schemas"]["DomainView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         /** @enum {string} */
         DomainStatusDto: "pending" | "verified";
         DomainView: {
@@ -1751,6 +1767,12 @@ export interface components {
             price_minor: number;
             sku: string;
             status?: components["schemas"]["ProductStatus"] | null;
+        };
+        /** @description One page of pending invitations. */
+        InvitationPage: {
+            items: components["schemas"]["InvitationView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
         };
         /** @description What an invitee sees before accepting. */
         InvitationPreviewView: {
@@ -1861,6 +1883,12 @@ export interface components {
             /** @description Shown to clients while maintenance is on (1–500 characters). */
             message?: string | null;
         };
+        /** @description One page of members. */
+        MemberPage: {
+            items: components["schemas"]["MemberView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         MemberView: {
             /** Format: date-time */
             created_at: string;
@@ -1917,6 +1945,12 @@ export interface components {
             session: components["schemas"]["SessionView"];
             tenant: components["schemas"]["TenantView"];
         };
+        /** @description One page of the permission catalogue. */
+        PermissionPage: {
+            items: components["schemas"]["PermissionView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         PermissionView: {
             description: string;
             /** @example members:read */
@@ -1951,6 +1985,7 @@ export interface components {
              */
             type: string;
         };
+        /** @description One page of products. */
         ProductPage: {
             items: components["schemas"]["ProductView"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
@@ -1988,8 +2023,10 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description One page of projects. */
         ProjectPage: {
             items: components["schemas"]["ProjectView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor?: string | null;
         };
         ProjectView: {
@@ -2039,6 +2076,12 @@ export interface components {
         RenameTenantBody: {
             name: string;
         };
+        /** @description One page of roles. */
+        RolePage: {
+            items: components["schemas"]["RoleView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         RoleView: {
             /** Format: date-time */
             created_at: string;
@@ -2076,8 +2119,10 @@ export interface components {
         SearchResults: {
             groups: components["schemas"]["SearchGroupView"][];
         };
+        /** @description One page of security events. */
         SecurityEventPage: {
             items: components["schemas"]["SecurityEventView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor?: string | null;
         };
         SecurityEventView: {
@@ -2121,8 +2166,10 @@ export interface components {
             token_type: string;
             user: components["schemas"]["UserView"];
         };
+        /** @description One page of a project's tasks. */
         TaskPage: {
             items: components["schemas"]["TaskView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor?: string | null;
         };
         TaskView: {
@@ -2244,6 +2291,12 @@ export interface components {
         };
         /** @enum {string} */
         UserStatusDto: "active" | "disabled";
+        /** @description One page of the caller's tenants. */
+        UserTenantPage: {
+            items: components["schemas"]["UserTenantView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         /** @description A tenant the caller belongs to. */
         UserTenantView: {
             /** Format: uuid */
@@ -2315,7 +2368,12 @@ export interface operations {
     };
     list_api_keys: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: {
                 /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
                 "X-Tenant-ID"?: string;
@@ -2325,13 +2383,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every key */
+            /** @description One page of keys */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApiKeyView"][];
+                    "application/json": components["schemas"]["ApiKeyPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2568,16 +2638,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of entries */
+            /** @description One page of entries (or, as CSV, every match) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditPage"];
+                    "text/csv": string;
                 };
             };
-            /** @description Bad query (`invalid_query`, `invalid_cursor`) */
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3130,20 +3204,37 @@ export interface operations {
     };
     my_tenants: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The caller's tenants */
+            /** @description One page of the caller's tenants, oldest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserTenantView"][];
+                    "application/json": components["schemas"]["UserTenantPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired access token (`unauthorized`) */
@@ -3329,7 +3420,12 @@ export interface operations {
     };
     list_invitations: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: {
                 /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
                 "X-Tenant-ID"?: string;
@@ -3339,13 +3435,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Pending invitations */
+            /** @description One page of pending invitations */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvitationView"][];
+                    "application/json": components["schemas"]["InvitationPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3789,7 +3897,12 @@ export interface operations {
     };
     list_members: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: {
                 /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
                 "X-Tenant-ID"?: string;
@@ -3799,13 +3912,26 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every member */
+            /** @description One page of members (or, as CSV, all of them) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MemberView"][];
+                    "application/json": components["schemas"]["MemberPage"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4124,20 +4250,37 @@ export interface operations {
     };
     permissions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The catalogue */
+            /** @description One page of the catalogue */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PermissionView"][];
+                    "application/json": components["schemas"]["PermissionPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4663,7 +4806,12 @@ export interface operations {
     };
     list_domains: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Tenant id or slug */
@@ -4673,13 +4821,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The tenant's domains, primary first */
+            /** @description One page of the tenant's domains, primary first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DomainView"][];
+                    "application/json": components["schemas"]["DomainPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or invalid token (`unauthorized`) */
@@ -5268,16 +5428,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of products */
+            /** @description One page of products (or, as CSV, every match) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ProductPage"];
+                    "text/csv": string;
                 };
             };
-            /** @description Bad query (`invalid_query`, `invalid_cursor`) */
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6389,7 +6553,12 @@ export interface operations {
     };
     list_roles: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: {
                 /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
                 "X-Tenant-ID"?: string;
@@ -6399,13 +6568,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every role */
+            /** @description One page of roles */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RoleView"][];
+                    "application/json": components["schemas"]["RolePage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /**

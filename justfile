@@ -53,3 +53,8 @@ sdk: openapi
 sdk-check:
     cargo build -p tenantry
     scripts/sdk-check
+
+# The OpenAPI fuzzer (Schemathesis) against live servers (SQLite; PostgreSQL when configured)
+fuzz:
+    cargo build -p tenantry
+    scripts/fuzz-api

@@ -75,6 +75,31 @@ app_tests! {
         let res = app.request(Method::DELETE, "/api/v1/platform/tenants/acme").send().await.unwrap();
         assert_eq!(res.headers().get("allow").unwrap(), "GET, HEAD, PATCH");
         problem(res, 405, "method_not_allowed").await;
+        // A literal path is itself, not an id of the template beside it (/products/{id}).
+        let res = app.request(Method::OPTIONS, "/api/v1/products/bulk-import").send().await.unwrap();
+        assert_eq!(res.headers().get("allow").unwrap(), "POST");
+        problem(res, 405, "method_not_allowed").await;
+    }
+
+    // What the OpenAPI fuzzer found (scripts/fuzz-api): each is now refused as the document
+    // says.
+    async fn bodies_are_checked_as_documented(app) {
+        // A struct is not filled from an array of its fields.
+        let res = app.request(Method::POST, "/api/v1/invitations/accept/unknown").json(&json!([null, null])).send().await.unwrap();
+        problem(res, 422, "validation_failed").await;
+        // An optional body that is present is read, not mistaken for an absent one; and its
+        // shape is refused before the token is looked up.
+        let res = app.request(Method::POST, "/api/v1/invitations/accept/unknown").json(&json!({"password": 12})).send().await.unwrap();
+        problem(res, 422, "validation_failed").await;
+        let res = app.request(Method::POST, "/api/v1/invitations/accept/unknown").json(&json!({"display_name": "B", "password": "short"})).send().await.unwrap();
+        let body = problem(res, 422, "validation_failed").await;
+        assert_eq!(body["errors"][0]["field"], "password");
+        // No body at all is still the signed-in accept (here: an unknown token).
+        problem(app.request(Method::POST, "/api/v1/invitations/accept/unknown").send().await.unwrap(), 410, "invitation_gone").await;
+        // A maintenance message is checked also when maintenance ends.
+        app.onboard("acme", "ann@acme.test", "correct horse battery").await;
+        let res = app.operator(Method::PUT, "/api/v1/platform/tenants/acme/maintenance").json(&json!({"enabled": false, "message": ""})).send().await.unwrap();
+        problem(res, 422, "validation_failed").await;
     }
 
     async fn malformed_json_is_400(app) {

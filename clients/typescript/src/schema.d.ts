@@ -1581,7 +1581,7 @@ export interface components {
              *       "products:read"
              *     ]
              */
-            permissions: string[];
+            permissions: components["schemas"]["PermissionName"][];
         };
         CreateProductBody: {
             /**
@@ -1619,7 +1619,7 @@ export interface components {
              *       "audit:read"
              *     ]
              */
-            permissions: string[];
+            permissions: components["schemas"]["PermissionName"][];
         };
         CreateTaskBody: {
             /**
@@ -1945,6 +1945,11 @@ export interface components {
             session: components["schemas"]["SessionView"];
             tenant: components["schemas"]["TenantView"];
         };
+        /**
+         * @description A permission of the catalogue (`GET /api/v1/permissions`).
+         * @enum {string}
+         */
+        PermissionName: "tenant:read" | "tenant:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "products:read" | "products:write" | "projects:read" | "projects:write";
         /** @description One page of the permission catalogue. */
         PermissionPage: {
             items: components["schemas"]["PermissionView"][];
@@ -2272,7 +2277,7 @@ export interface components {
         };
         UpdateRoleBody: {
             name?: string | null;
-            permissions?: string[] | null;
+            permissions?: components["schemas"]["PermissionName"][] | null;
         };
         /** @description Fields to change; absent fields stay, `null` clears `due_date` or `assignee_id`. */
         UpdateTaskBody: {
@@ -3610,9 +3615,9 @@ export interface operations {
             cookie?: never;
         };
         /** @description Only when signing up */
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["AcceptBody"];
+                "application/json": components["schemas"]["AcceptBody"] | null;
             };
         };
         responses: {

@@ -36,14 +36,22 @@ impl RouteTable {
         Self(routes)
     }
 
+    /// The methods of the documented path `path` is: the most specific template matching it
+    /// (`/products/bulk-import` is that path, not a product id under `/products/{id}`).
     fn allowed(&self, path: &str) -> Option<String> {
-        let methods: Vec<&str> = self
+        let matching: Vec<&(ResourceDef, Vec<String>)> = self
             .0
             .iter()
             .filter(|(def, _)| def.is_match(path))
+            .collect();
+        let variables = |def: &ResourceDef| def.pattern().map_or(0, |p| p.matches('{').count());
+        let fewest = matching.iter().map(|(def, _)| variables(def)).min()?;
+        let methods: Vec<&str> = matching
+            .iter()
+            .filter(|(def, _)| variables(def) == fewest)
             .flat_map(|(_, m)| m.iter().map(String::as_str))
             .collect();
-        (!methods.is_empty()).then(|| methods.join(", "))
+        Some(methods.join(", "))
     }
 }
 

@@ -49,6 +49,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be left out: no body at all is `None`; a body is read, and refused,
+/// exactly as [`ApiJson`] reads it (a malformed body is never mistaken for an absent one).
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let has_body = length.is_some_and(|n| n > 0)
+            || (length.is_none() && headers.contains_key(header::TRANSFER_ENCODING));
+        if !has_body {
+            return Box::pin(async { Ok(Self(None)) });
+        }
+        let body = ApiJson::<T>::from_request(req, payload);
+        Box::pin(async move { body.await.map(|b| Self(Some(b.0))) })
+    }
+}
+
 async fn read<T: DeserializeOwned>(
     bytes: impl Future<Output = Result<Bytes, actix_web::Error>>,
     is_json: bool,
@@ -72,6 +96,15 @@ async fn read<T: DeserializeOwned>(
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    // Every body is an object; serde would also fill a struct from an array of its fields in
+    // order (`[null, null]`), which no client means.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(Problem::validation(vec![FieldError {
+            field: String::new(),
+            message: "invalid type: array, expected a JSON object".to_owned(),
+            row: None,
+        }]));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();

@@ -121,3 +121,21 @@ pub(crate) fn document(api: &mut OpenApi) {
         }
     }
 }
+
+/// A permission of the catalogue, as request bodies name them: the OpenAPI schema is the
+/// catalogue's names as an enum, so clients and fuzzers know every valid value.
+pub struct PermissionName;
+
+impl utoipa::PartialSchema for PermissionName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A permission of the catalogue (`GET /api/v1/permissions`).",
+            ))
+            .enum_values(Some(tenantry_rbac::CATALOGUE.iter().map(|(name, _)| *name)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PermissionName {}

@@ -18,7 +18,7 @@ pub struct CreateApiKeyBody {
     #[schema(example = "CI deploys", min_length = 1, max_length = 100)]
     pub name: String,
     /// A subset of the caller's own permissions.
-    #[schema(example = json!(["products:read"]))]
+    #[schema(example = json!(["products:read"]), value_type = Vec<crate::permissions::PermissionName>)]
     pub permissions: Vec<String>,
     pub expires_at: Option<crate::dates::Timestamp>,
 }

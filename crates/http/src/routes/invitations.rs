@@ -4,14 +4,14 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenantry_identity::{DisplayName, InvitationView, RefreshSecret};
+use tenantry_identity::{DisplayName, InvitationView, NewPassword, RefreshSecret};
 use tenantry_kernel::{Email, InvitationId, TenantId};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::authn::Authenticated;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use crate::paging::{PageQuery, page_of};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors, QueryErrors, TenantClosed};
@@ -203,7 +203,7 @@ pub async fn lookup_invitation(
 /// signing up in the same call with `display_name` and `password` (then a session is returned).
 #[utoipa::path(tag = "invitations",
     params(("token" = String, Path, description = "The token from the invitation link")),
-    request_body(content = AcceptBody, description = "Only when signing up"),
+    request_body(content = Option<AcceptBody>, description = "Only when signing up"),
     responses(
         (status = 200, description = "Accepted by the signed-in user", body = AcceptedView),
         (status = 201, description = "Signed up and accepted", body = AcceptedView),
@@ -220,10 +220,29 @@ pub async fn accept_invitation(
     req: HttpRequest,
     state: Data,
     path: web::Path<String>,
-    body: Option<ApiJson<AcceptBody>>,
+    body: OptionalJson<AcceptBody>,
 ) -> Result<HttpResponse, Problem> {
+    let body = body.0;
     let token = RefreshSecret(path.into_inner());
     let origin = crate::request_context::origin_of(&req);
+    // A malformed body is refused as such, whatever the token (422 before 410).
+    if let Some(b) = &body {
+        let mut fields = crate::problem::Fields::default();
+        fields.opt("display_name", b.display_name.clone(), DisplayName::parse);
+        let len = b.password.as_deref().map(|p| p.chars().count());
+        let range = NewPassword::MIN_CHARS..=NewPassword::MAX_CHARS;
+        if len.is_some_and(|n| !range.contains(&n)) {
+            fields.take::<(), _>(
+                "password",
+                Err(format!(
+                    "password must be {} to {} characters long",
+                    range.start(),
+                    range.end()
+                )),
+            );
+        }
+        fields.finish()?;
+    }
     // The tenant must be open before anything is written (an account, a membership).
     let invited_to = state.invitations.lookup(&token).await?.invitation.tenant_id;
     tenant_open(&state, &req, invited_to).await?;
@@ -240,7 +259,7 @@ pub async fn accept_invitation(
             session: None,
         }));
     }
-    let b = body.map(|b| b.0).unwrap_or_default();
+    let b = body.unwrap_or_default();
     let name = b
         .display_name
         .as_deref()

@@ -422,13 +422,14 @@ pub async fn set_maintenance(
 ) -> Result<web::Json<TenantView>, Problem> {
     let r = tenant_ref(&path)?;
     let body = body.0;
+    // A message is checked whenever one is sent, also when maintenance ends.
+    let message = body
+        .message
+        .as_deref()
+        .map(MaintenanceMessage::parse)
+        .transpose()
+        .map_err(|e| Problem::validation(field_errors([("message", Some(&e))])))?;
     let tenant = if body.enabled {
-        let message = body
-            .message
-            .as_deref()
-            .map(MaintenanceMessage::parse)
-            .transpose()
-            .map_err(|e| Problem::validation(field_errors([("message", Some(&e))])))?;
         state.tenants.start_maintenance(&r, message).await?
     } else {
         state.tenants.end_maintenance(&r).await?

@@ -26,7 +26,10 @@ pub struct SearchParams {
     pub q: String,
     /// Comma-separated kinds: `products`, `projects`, `tasks`, `members`. Default: every
     /// kind the caller may read.
-    #[param(example = "products,tasks")]
+    #[param(
+        example = "products,tasks",
+        pattern = "^(products|projects|tasks|members)(,(products|projects|tasks|members))*$"
+    )]
     pub types: Option<String>,
 }
 

@@ -24,7 +24,7 @@ pub struct CreateRoleBody {
         pattern = "^[a-z0-9_-]+$"
     )]
     pub name: String,
-    #[schema(example = json!(["tenant:read", "audit:read"]))]
+    #[schema(example = json!(["tenant:read", "audit:read"]), value_type = Vec<crate::permissions::PermissionName>)]
     pub permissions: Vec<String>,
 }
 
@@ -32,6 +32,7 @@ pub struct CreateRoleBody {
 pub struct UpdateRoleBody {
     #[schema(min_length = 2, max_length = 50, pattern = "^[a-z0-9_-]+$")]
     pub name: Option<String>,
+    #[schema(value_type = Option<Vec<crate::permissions::PermissionName>>)]
     pub permissions: Option<Vec<String>>,
 }
 

@@ -11,6 +11,7 @@ mod invitations;
 mod isolation;
 mod jobs;
 mod lists;
+mod metrics;
 mod openapi;
 mod platform;
 mod products;

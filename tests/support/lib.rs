@@ -52,6 +52,8 @@ impl Default for Options {
 
 /// A running app. Stops (and drops its database) when dropped.
 pub struct TestApp {
+    /// Where the app's Prometheus metrics listener answers.
+    pub metrics_addr: std::net::SocketAddr,
     pub addr: std::net::SocketAddr,
     pub client: Client,
     handle: actix_web::dev::ServerHandle,
@@ -117,6 +119,8 @@ impl TestApp {
         let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let metrics_addr = metrics_listener.local_addr().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         // The server gets its own thread and actix system, whatever runtime the test uses.
         let thread = std::thread::spawn(move || {
@@ -125,6 +129,9 @@ impl TestApp {
                     workers: Some(1),
                     shutdown_timeout_secs: 1,
                 };
+                let metrics = tenantry_http::metrics_server(metrics_listener, &shared).unwrap();
+                let metrics_handle = metrics.handle();
+                actix_web::rt::spawn(metrics);
                 let server = tenantry_http::server(listener, shared, &options).unwrap();
                 let worker = worker.map(|w| {
                     actix_web::rt::spawn(w.run(async {
@@ -133,6 +140,7 @@ impl TestApp {
                 });
                 tx.send(server.handle()).unwrap();
                 server.await.unwrap();
+                metrics_handle.stop(false).await;
                 drop(stop_worker);
                 if let Some(w) = worker {
                     w.await.ok();
@@ -147,6 +155,7 @@ impl TestApp {
             .unwrap();
         TestApp {
             addr,
+            metrics_addr,
             client,
             handle,
             thread: Some(thread),

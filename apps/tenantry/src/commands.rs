@@ -210,6 +210,19 @@ async fn serve(cli: &Cli) -> Result<()> {
         });
         actix_web::rt::spawn(run)
     });
+    let metrics = match cli.serve.metrics_bind.trim() {
+        "" | "off" => None,
+        addr => {
+            let listener = TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+            tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
+            Some(tenantry_http::metrics_server(listener, &shared)?)
+        }
+    };
+    let metrics_handle = metrics.as_ref().map(actix_web::dev::Server::handle);
+    if let Some(metrics) = metrics {
+        actix_web::rt::spawn(metrics);
+    }
     let server = tenantry_http::server(listener, shared, &options)?;
     let handle = server.handle();
     actix_web::rt::spawn(async move {
@@ -220,6 +233,9 @@ async fn serve(cli: &Cli) -> Result<()> {
         );
         stop.send_replace(true);
         handle.stop(true).await;
+        if let Some(metrics) = metrics_handle {
+            metrics.stop(true).await;
+        }
     });
     tracing::info!(
         address = %address,

@@ -79,7 +79,9 @@ impl TokenCache {
         now: chrono::DateTime<chrono::Utc>,
         verify: impl FnOnce(&str) -> Option<(AccessClaims, FamilyId)>,
     ) -> Option<(AccessClaims, FamilyId)> {
-        if let Some(hit) = self.cache.get(token) {
+        let cached = self.cache.get(token);
+        crate::metrics::cache_lookup("access_token", cached.is_some());
+        if let Some(hit) = cached {
             return (hit.0.expires_at > now).then_some(hit);
         }
         let verified = verify(token)?;

@@ -62,7 +62,9 @@ impl MemberCache {
         load: impl Future<Output = Result<Entry, Unexpected>>,
     ) -> Result<Entry, Unexpected> {
         use std::sync::atomic::Ordering::SeqCst;
-        if let Some(hit) = self.cache.get(&key).await {
+        let cached = self.cache.get(&key).await;
+        crate::metrics::cache_lookup("member", cached.is_some());
+        if let Some(hit) = cached {
             return Ok(hit);
         }
         let generation = self.generation.load(SeqCst);

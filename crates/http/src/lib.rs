@@ -7,6 +7,7 @@ mod dates;
 mod fallback;
 mod guard;
 mod json;
+pub mod metrics;
 mod operator;
 mod paging;
 pub mod permissions;
@@ -273,4 +274,22 @@ pub fn server(
         server = server.workers(n);
     }
     Ok(server.run())
+}
+
+/// The metrics listener: `GET /metrics` in Prometheus' text format, on its own address so it
+/// is never reachable through a tenant's host (decision 0024). One worker; stopped with the
+/// handle like the API server. Also keeps the histograms drained between scrapes.
+pub fn metrics_server(listener: TcpListener, shared: &Shared) -> std::io::Result<Server> {
+    metrics::handle();
+    actix_web::rt::spawn(metrics::upkeep());
+    let state = shared.state.clone();
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(metrics::scrape))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
 }

@@ -490,6 +490,7 @@ pub trait PlatformReads: Send + Sync {
     fn ping(&self) -> BoxFuture<'_, Result<(), Unexpected>>;
     fn pending_migrations(&self) -> BoxFuture<'_, Result<Vec<String>, Unexpected>>;
     fn backend_name(&self) -> &'static str;
+    fn pool_status(&self) -> tenantry_kernel::PoolStatus;
     fn change_versions(&self) -> BoxFuture<'_, Result<ChangeVersions, Unexpected>>;
     fn search<'a>(
         &'a self,
@@ -548,6 +549,10 @@ where
 
     fn backend_name(&self) -> &'static str {
         DatabaseHealth::backend_name(self)
+    }
+
+    fn pool_status(&self) -> tenantry_kernel::PoolStatus {
+        DatabaseHealth::pool_status(self)
     }
 
     fn change_versions(&self) -> BoxFuture<'_, Result<ChangeVersions, Unexpected>> {

@@ -60,6 +60,7 @@ pub async fn request_context(
     );
     // HEAD is GET without the body: the route answers as for GET, and the connection (which
     // saw HEAD) sends the head only. The log above keeps the method the client sent.
+    let method = req.method().clone();
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
     }
@@ -88,6 +89,12 @@ pub async fn request_context(
                 rendered.headers_mut().insert(REQUEST_ID_HEADER, v);
             }
             tracing::info!(status = problem.status.as_u16(), "request completed");
+            crate::metrics::observe_request(
+                method.as_str(),
+                None,
+                problem.status.as_u16(),
+                started.elapsed(),
+            );
             return Err(
                 actix_web::error::InternalError::from_response(problem.code, rendered).into(),
             );
@@ -96,10 +103,17 @@ pub async fn request_context(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    let elapsed = started.elapsed();
     tracing::info!(
         status = res.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request completed"
+    );
+    crate::metrics::observe_request(
+        method.as_str(),
+        res.request().match_pattern().as_deref(),
+        res.status().as_u16(),
+        elapsed,
     );
     Ok(res)
 }

@@ -90,7 +90,9 @@ impl Resolver {
     }
 
     async fn lookup(&self, key: Key) -> Result<Option<Arc<Tenant>>, Unexpected> {
-        if let Some(hit) = self.cache.get(&key).await {
+        let cached = self.cache.get(&key).await;
+        crate::metrics::cache_lookup("tenant", cached.is_some());
+        if let Some(hit) = cached {
             return Ok(hit);
         }
         let generation = self.generation.load(Ordering::SeqCst);

@@ -23,6 +23,9 @@ pub enum Job {
 }
 
 impl Job {
+    /// Every kind this binary runs (what the metrics report, zeros included).
+    pub const KINDS: &[&str] = &["invitation_mail", "prune_events", "probe"];
+
     /// The kind as stored and listed (the serde tag).
     pub const fn kind(&self) -> &'static str {
         match self {
@@ -107,6 +110,8 @@ pub enum JobState {
 }
 
 impl JobState {
+    pub const ALL: [Self; 3] = [Self::Queued, Self::Running, Self::Dead];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -215,6 +220,13 @@ mod tests {
 
     #[test]
     fn kinds_match_the_tag() {
+        for job in [
+            Job::InvitationMail { invitation_id: InvitationId::new() },
+            Job::PruneEvents,
+            Job::Probe { delay_ms: 0, fail: false },
+        ] {
+            assert!(Job::KINDS.contains(&job.kind()), "{} is missing from Job::KINDS", job.kind());
+        }
         for job in [
             Job::InvitationMail {
                 invitation_id: InvitationId::new(),

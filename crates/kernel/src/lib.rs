@@ -21,7 +21,7 @@ pub use ids::{
     SecurityEventId, TaskId, TenantId, UserId,
 };
 pub use page::{Cursor, Limit, Page, PageRequest};
-pub use platform::{ChangeCounters, ChangeVersions, DatabaseHealth};
+pub use platform::{ChangeCounters, ChangeVersions, DatabaseHealth, PoolStatus};
 pub use quota::{QuotaError, QuotaGate, Unlimited};
 pub use search::{GlobalSearch, InvalidSearch, SearchGroup, SearchHit, SearchKind, SearchQuery};
 pub use text::{TextShape, bounded_text};

@@ -31,4 +31,20 @@ pub trait DatabaseHealth: Clone + Send + Sync + 'static {
 
     /// `postgres` or `sqlite`.
     fn backend_name(&self) -> &'static str;
+
+    /// The connection pool now, for the metrics.
+    fn pool_status(&self) -> PoolStatus;
+}
+
+/// A connection pool's state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most connections it opens.
+    pub max_size: usize,
+    /// Connections open now.
+    pub size: usize,
+    /// Open connections no one holds.
+    pub available: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
 }

@@ -186,11 +186,27 @@ impl Db {
     }
 
     pub(crate) async fn conn(&self) -> Result<DbConn, StoreError> {
+        let waited = std::time::Instant::now();
         let conn = match &self.pools {
-            Pools::Pg(p) => DbConn::Pg(p.get().await.map_err(pool_error)?),
-            Pools::Sqlite(p) => DbConn::Sqlite(p.get().await.map_err(pool_error)?),
+            Pools::Pg(p) => p.get().await.map(DbConn::Pg),
+            Pools::Sqlite(p) => p.get().await.map(DbConn::Sqlite),
         };
-        Ok(conn)
+        metrics::histogram!("tenantry_db_pool_wait_seconds").record(waited.elapsed().as_secs_f64());
+        conn.map_err(pool_error)
+    }
+
+    /// The pool's connections now.
+    pub fn pool_status(&self) -> tenantry_kernel::PoolStatus {
+        let s = match &self.pools {
+            Pools::Pg(p) => p.status(),
+            Pools::Sqlite(p) => p.status(),
+        };
+        tenantry_kernel::PoolStatus {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        }
     }
 
     /// Answers whether the database can be reached with a trivial round trip.

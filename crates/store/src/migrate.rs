@@ -142,4 +142,8 @@ impl tenantry_kernel::DatabaseHealth for Db {
             Backend::Sqlite => "sqlite",
         }
     }
+
+    fn pool_status(&self) -> tenantry_kernel::PoolStatus {
+        Db::pool_status(self)
+    }
 }

@@ -306,8 +306,17 @@ async fn run_one<Q: JobQueue, H: JobHandler>(
         }
     };
     let (queue, worker) = (&outcomes.queue, outcomes.worker.as_str());
+    let kind = match &job.payload {
+        JobPayload::Known(job) => job.kind(),
+        JobPayload::Unknown { .. } => "unknown",
+    };
+    let finished = |outcome: &'static str| {
+        metrics::counter!("tenantry_jobs_finished_total", "kind" => kind, "outcome" => outcome)
+            .increment(1);
+    };
     let recorded = match outcome {
         Ok(()) => {
+            finished("done");
             // The batcher outlives every job; were it gone, the lease brings the job back.
             let _ = outcomes.done.send(job.id);
             Ok(())
@@ -317,10 +326,12 @@ async fn run_one<Q: JobQueue, H: JobHandler>(
                 + chrono::Duration::from_std(outcomes.retry.delay(job.id, job.attempt))
                     .unwrap_or(chrono::Duration::MAX);
             tracing::info!(job = %job.id, attempt = job.attempt, error = %e, retry_at = %at, "job failed; will retry");
+            finished("retry");
             queue.fail(job.id, worker, &e, Some(at)).await
         }
         Err(JobError::Retry(e) | JobError::Permanent(e)) => {
             tracing::warn!(job = %job.id, attempt = job.attempt, error = %e, "job is dead");
+            finished("dead");
             queue.fail(job.id, worker, &e, None).await
         }
     };

@@ -187,7 +187,10 @@ pub async fn login(
     let session = state
         .auth
         .login(&body.0.email, &body.0.password, &origin)
-        .await?;
+        .await
+        .map_err(Problem::from)
+        .inspect_err(|p| crate::metrics::login(p.code))?;
+    crate::metrics::login("success");
     Ok(web::Json(SessionView::new(&session)))
 }
 

@@ -6,9 +6,16 @@ use serde_json::json;
 use tenantry_tests::{TestApp, app_tests};
 
 async fn scrape(app: &TestApp) -> String {
-    let res = reqwest::get(format!("http://{}/metrics", app.metrics_addr)).await.unwrap();
+    let res = reqwest::get(format!("http://{}/metrics", app.internal_addr))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     res.text().await.unwrap()
 }
 
@@ -67,5 +74,26 @@ app_tests! {
         assert!(!text.contains("acme"), "no per-tenant series by default");
         // The API's own listener does not serve the metrics.
         assert_eq!(app.get("/metrics").send().await.unwrap().status(), 404);
+    }
+}
+
+app_tests! {
+    async fn the_tls_proxy_may_ask_only_for_our_names(app) {
+        let ask = |domain: &str| {
+            let url = format!("http://{}/tls/ask?domain={domain}", app.internal_addr);
+            async move { reqwest::get(url).await.unwrap().status().as_u16() }
+        };
+        app.onboard("acme", "ann@acme.test", "correct horse battery").await;
+        let res = app.operator(Method::POST, "/api/v1/platform/tenants/acme/domains").json(&json!({"hostname": "portal.acme.example"})).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        assert_eq!(ask("acme.localhost").await, 200, "a tenant's subdomain");
+        assert_eq!(ask("localhost").await, 200, "the platform's own host");
+        assert_eq!(ask("nobody.localhost").await, 404, "no such tenant");
+        assert_eq!(ask("portal.acme.example").await, 404, "a custom domain still pending");
+        let res = app.operator(Method::POST, "/api/v1/platform/tenants/acme/domains/portal.acme.example/verify").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(ask("portal.acme.example").await, 200, "once verified");
+        assert_eq!(ask("evil.example").await, 404);
+        assert_eq!(app.get("/tls/ask?domain=acme.localhost").send().await.unwrap().status(), 404, "not on the API's listener");
     }
 }

@@ -52,8 +52,8 @@ impl Default for Options {
 
 /// A running app. Stops (and drops its database) when dropped.
 pub struct TestApp {
-    /// Where the app's Prometheus metrics listener answers.
-    pub metrics_addr: std::net::SocketAddr,
+    /// Where the app's internal listener (metrics, TLS ask) answers.
+    pub internal_addr: std::net::SocketAddr,
     pub addr: std::net::SocketAddr,
     pub client: Client,
     handle: actix_web::dev::ServerHandle,
@@ -120,7 +120,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let metrics_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let metrics_addr = metrics_listener.local_addr().unwrap();
+        let internal_addr = metrics_listener.local_addr().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         // The server gets its own thread and actix system, whatever runtime the test uses.
         let thread = std::thread::spawn(move || {
@@ -129,7 +129,7 @@ impl TestApp {
                     workers: Some(1),
                     shutdown_timeout_secs: 1,
                 };
-                let metrics = tenantry_http::metrics_server(metrics_listener, &shared).unwrap();
+                let metrics = tenantry_http::internal_server(metrics_listener, &shared).unwrap();
                 let metrics_handle = metrics.handle();
                 actix_web::rt::spawn(metrics);
                 let server = tenantry_http::server(listener, shared, &options).unwrap();
@@ -155,7 +155,7 @@ impl TestApp {
             .unwrap();
         TestApp {
             addr,
-            metrics_addr,
+            internal_addr,
             client,
             handle,
             thread: Some(thread),

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const ENV_HELP: &str = "\
 Environment variables (each also a flag above):
   TENANTRY_BIND                     address to serve on (default 127.0.0.1:8080)
-  TENANTRY_METRICS_BIND             Prometheus /metrics listener, or off (default 127.0.0.1:9464)
+  TENANTRY_INTERNAL_BIND            /metrics and /tls/ask listener, or off (default 127.0.0.1:9464)
   TENANTRY_DATABASE_URL             sqlite://path or postgres://user:pass@host/db (default sqlite://./data/tenantry.db)
   TENANTRY_MIGRATION_DATABASE_URL   PostgreSQL URL of the schema owner, for migrations (default: TENANTRY_DATABASE_URL)
   TENANTRY_DB_POOL_SIZE             maximum database connections (default 10)
@@ -107,15 +107,16 @@ pub struct ServeArgs {
     )]
     pub bind: SocketAddr,
 
-    /// Address of the Prometheus metrics listener (`GET /metrics`); `off` disables it. Kept
-    /// apart from the API so tenants' hosts never reach it.
+    /// Address of the internal listener — Prometheus' `GET /metrics` and the TLS proxy's
+    /// `GET /tls/ask?domain=` — or `off`. Kept apart from the API so tenants' hosts never
+    /// reach it.
     #[arg(
         long,
         global = true,
-        env = "TENANTRY_METRICS_BIND",
+        env = "TENANTRY_INTERNAL_BIND",
         default_value = "127.0.0.1:9464"
     )]
-    pub metrics_bind: String,
+    pub internal_bind: String,
 
     /// Largest accepted request body, in bytes.
     #[arg(long, global = true, env = "TENANTRY_BODY_LIMIT", default_value_t = 1024 * 1024)]

@@ -210,13 +210,13 @@ async fn serve(cli: &Cli) -> Result<()> {
         });
         actix_web::rt::spawn(run)
     });
-    let metrics = match cli.serve.metrics_bind.trim() {
+    let metrics = match cli.serve.internal_bind.trim() {
         "" | "off" => None,
         addr => {
             let listener = TcpListener::bind(addr)
-                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
-            tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
-            Some(tenantry_http::metrics_server(listener, &shared)?)
+                .with_context(|| format!("cannot listen on {addr} (internal: metrics, TLS ask)"))?;
+            tracing::info!(address = %listener.local_addr()?, "internal listener: /metrics, /tls/ask");
+            Some(tenantry_http::internal_server(listener, &shared)?)
         }
     };
     let metrics_handle = metrics.as_ref().map(actix_web::dev::Server::handle);

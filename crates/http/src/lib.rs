@@ -276,10 +276,11 @@ pub fn server(
     Ok(server.run())
 }
 
-/// The metrics listener: `GET /metrics` in Prometheus' text format, on its own address so it
-/// is never reachable through a tenant's host (decision 0024). One worker; stopped with the
-/// handle like the API server. Also keeps the histograms drained between scrapes.
-pub fn metrics_server(listener: TcpListener, shared: &Shared) -> std::io::Result<Server> {
+/// The internal listener, on its own address so it is never reachable through a tenant's
+/// host (decision 0024): `GET /metrics` in Prometheus' text format, and `GET /tls/ask` for a
+/// TLS proxy issuing certificates on demand. One worker; stopped with the handle like the
+/// API server. Also keeps the histograms drained between scrapes.
+pub fn internal_server(listener: TcpListener, shared: &Shared) -> std::io::Result<Server> {
     metrics::handle();
     actix_web::rt::spawn(metrics::upkeep());
     let state = shared.state.clone();
@@ -287,9 +288,37 @@ pub fn metrics_server(listener: TcpListener, shared: &Shared) -> std::io::Result
         App::new()
             .app_data(state.clone())
             .route("/metrics", web::get().to(metrics::scrape))
+            .route("/tls/ask", web::get().to(tls_ask))
     })
     .workers(1)
     .disable_signals()
     .listen(listener)?
     .run())
+}
+
+#[derive(serde::Deserialize)]
+struct AskQuery {
+    domain: String,
+}
+
+/// Caddy's `on_demand_tls { ask … }` (and any proxy like it): 200 when a certificate for
+/// `domain` may be issued — the platform's own host, a tenant's subdomain, or a custom domain
+/// a tenant has verified — else 404, so nobody can make the proxy request certificates for
+/// names that are not ours.
+async fn tls_ask(state: web::Data<AppState>, query: web::Query<AskQuery>) -> HttpResponse {
+    let domain = query
+        .domain
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let ours = domain == state.config.base_domain.as_str()
+        || matches!(
+            state.resolver.resolve(Some(&domain), None).await,
+            Ok(Some(_))
+        );
+    if ours {
+        HttpResponse::Ok().finish()
+    } else {
+        HttpResponse::NotFound().finish()
+    }
 }

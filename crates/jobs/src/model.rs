@@ -221,11 +221,20 @@ mod tests {
     #[test]
     fn kinds_match_the_tag() {
         for job in [
-            Job::InvitationMail { invitation_id: InvitationId::new() },
+            Job::InvitationMail {
+                invitation_id: InvitationId::new(),
+            },
             Job::PruneEvents,
-            Job::Probe { delay_ms: 0, fail: false },
+            Job::Probe {
+                delay_ms: 0,
+                fail: false,
+            },
         ] {
-            assert!(Job::KINDS.contains(&job.kind()), "{} is missing from Job::KINDS", job.kind());
+            assert!(
+                Job::KINDS.contains(&job.kind()),
+                "{} is missing from Job::KINDS",
+                job.kind()
+            );
         }
         for job in [
             Job::InvitationMail {

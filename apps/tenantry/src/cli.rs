@@ -268,6 +268,9 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document the server serves at /openapi.json.
     Openapi,
+    /// Ask the server on TENANTRY_BIND whether it is ready (GET /readyz); exit 0 if so. For
+    /// container health checks: needs no curl in the image.
+    Health,
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),

@@ -36,6 +36,33 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref name,
         })) => create_admin(&cli, email, password.as_deref(), name).await,
         Some(Command::Jobs(ref cmd)) => jobs(&cli, cmd).await,
+        Some(Command::Health) => health(cli.serve.bind),
+    }
+}
+
+/// GET /readyz on the local server, over plain HTTP/1.0 (the server is on this machine).
+fn health(bind: std::net::SocketAddr) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = std::time::Duration::from_secs(3);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer.split_whitespace().nth(1).unwrap_or("");
+    if status == "200" {
+        println!("ready");
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "not ready: {}",
+            answer.lines().next().unwrap_or("no answer")
+        )
     }
 }
 

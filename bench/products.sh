@@ -28,7 +28,7 @@ TENANTRY_DATABASE_URL=$owner_url target/release/tenantry migrate >&2
 export TENANTRY_DATABASE_URL=$service_url TENANTRY_MIGRATION_DATABASE_URL=$owner_url
 # One pooled connection per concurrent request.
 export TENANTRY_DB_POOL_SIZE=$connections
-TENANTRY_BIND=127.0.0.1:$port TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail \
+TENANTRY_BIND=127.0.0.1:$port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail \
     target/release/tenantry serve &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT

@@ -376,6 +376,7 @@ fn serve_logs_json_with_request_and_tenant_ids_and_stops_on_sigterm() {
         .env_clear()
         .env("TENANTRY_DATABASE_URL", &url)
         .env("TENANTRY_BIND", "127.0.0.1:0")
+        .env("TENANTRY_INTERNAL_BIND", "127.0.0.1:0")
         .env("TENANTRY_LOG_FORMAT", "json")
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -442,6 +443,7 @@ fn start_server(
             format!("sqlite://{}/t.db", dir.display()),
         )
         .env("TENANTRY_BIND", "127.0.0.1:0")
+        .env("TENANTRY_INTERNAL_BIND", "127.0.0.1:0")
         .env("TENANTRY_LOG_FORMAT", "json")
         .stderr(std::process::Stdio::piped());
     for (k, v) in extra_env {
@@ -520,6 +522,7 @@ async fn refuses_to_serve_as_a_role_that_bypasses_rls() {
         .env_clear()
         .env("TENANTRY_DATABASE_URL", &owner)
         .env("TENANTRY_BIND", "127.0.0.1:0")
+        .env("TENANTRY_INTERNAL_BIND", "127.0.0.1:0")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

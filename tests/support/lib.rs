@@ -24,6 +24,7 @@ pub const TOKEN_ISSUER: &str = "tenantry-test";
 #[derive(Clone)]
 pub struct Options {
     pub body_limit: usize,
+    pub body_timeout: std::time::Duration,
     pub operator_token: Option<String>,
     /// `smtp://127.0.0.1:<port>` of a test's SMTP sink; files otherwise.
     pub smtp_url: Option<String>,
@@ -43,6 +44,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             body_limit: 1024 * 1024,
+            body_timeout: std::time::Duration::from_secs(30),
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             smtp_url: None,
             worker: Some(test_worker()),
@@ -90,6 +92,7 @@ impl TestApp {
         let config = HttpConfig {
             base_domain: BaseDomain::parse("localhost").unwrap(),
             body_limit: options.body_limit,
+            body_timeout: options.body_timeout,
             operator_token: options.operator_token.clone(),
             public_url: "https://app.example.test".to_owned(),
         };

@@ -13,6 +13,7 @@ Environment variables (each also a flag above):
   TENANTRY_DB_POOL_SIZE             maximum database connections (default 10)
   TENANTRY_BASE_DOMAIN              tenants are served at <slug>.<base domain> (default localhost)
   TENANTRY_BODY_LIMIT               largest request body in bytes (default 1048576)
+  TENANTRY_BODY_TIMEOUT_SECS        seconds a request body may take to arrive (default 30; imports 4x)
   TENANTRY_OPERATOR_TOKEN           bearer token for the operator API /api/v1/platform (unset: disabled)
   TENANTRY_WORKERS                  HTTP worker threads (default: one per CPU core)
   TENANTRY_PUBLIC_URL               where people reach the product; invitation links start with it (default http://127.0.0.1:8080)
@@ -121,6 +122,16 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, global = true, env = "TENANTRY_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+
+    /// Seconds a request body may take to arrive: a client that trickles it, or never ends
+    /// it, is answered 408 and its connection freed (a bulk import gets four times as long).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_BODY_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub body_timeout_secs: u64,
 
     /// Bearer token for the operator API (`/api/v1/platform/...`); unset disables it.
     #[arg(

@@ -46,6 +46,7 @@ impl Wiring {
         let http = HttpConfig {
             base_domain: base_domain(cli)?,
             body_limit: cli.serve.body_limit,
+            body_timeout: std::time::Duration::from_secs(cli.serve.body_timeout_secs.max(1)),
             operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
             public_url: cli.serve.public_url.clone(),
         };

@@ -2439,7 +2439,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2541,7 +2544,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2604,7 +2610,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2695,7 +2704,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2757,7 +2769,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3347,7 +3362,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3412,7 +3430,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3491,7 +3512,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3593,7 +3617,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3824,7 +3851,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3889,7 +3919,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3969,7 +4002,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4041,7 +4077,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4155,7 +4194,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5485,7 +5527,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5596,7 +5641,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5703,7 +5751,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5768,7 +5819,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5831,7 +5885,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5945,7 +6002,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6023,7 +6083,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6125,7 +6188,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6190,7 +6256,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6253,7 +6322,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6358,7 +6430,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6440,7 +6515,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6545,7 +6623,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6624,7 +6705,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6735,7 +6819,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6807,7 +6894,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6921,7 +7011,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7004,7 +7097,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7069,7 +7165,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7132,7 +7231,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7237,7 +7339,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7302,7 +7407,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -14,6 +14,11 @@ use serde::de::DeserializeOwned;
 
 use crate::problem::{FieldError, Problem};
 
+/// How long a body may take to arrive (TENANTRY_BODY_TIMEOUT_SECS): a client that trickles
+/// or never ends its body is answered 408 and the connection's task is freed.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeout(pub std::time::Duration);
+
 /// Largest accepted body, in bytes; set once per app from configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimit(pub usize);
@@ -27,6 +32,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req.app_data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
+        let timeout = req
+            .app_data::<BodyTimeout>()
+            .map_or(std::time::Duration::from_secs(30), |t| t.0);
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -39,7 +47,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let bytes = web::Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
-            let result = read(bytes, is_json, limit).await;
+            let result = read(bytes, is_json, limit, timeout).await;
             if result.is_err() {
                 // The caller's access is decided first: its error wins over the body's.
                 crate::guard::AccessSettled::wait(&req).await;
@@ -77,12 +85,14 @@ async fn read<T: DeserializeOwned>(
     bytes: impl Future<Output = Result<Bytes, actix_web::Error>>,
     is_json: bool,
     limit: usize,
+    timeout: std::time::Duration,
 ) -> Result<T, Problem> {
     if !is_json {
         return Err(Problem::unsupported_media_type());
     }
-    let body: Bytes = bytes
+    let body: Bytes = tokio::time::timeout(timeout, bytes)
         .await
+        .map_err(|_| Problem::request_timeout(timeout))?
         .map_err(|e| match e.as_error::<PayloadError>() {
             Some(PayloadError::Overflow) => Problem::payload_too_large(limit),
             _ if e.as_response_error().status_code()

@@ -205,6 +205,7 @@ pub fn app(
         .app_data(shared.permissions.clone())
         .app_data(shared.event_types.clone())
         .app_data(BodyLimit(limit))
+        .app_data(json::BodyTimeout(shared.state.config.body_timeout))
         .app_data(web::PayloadConfig::new(limit))
         .app_data(
             web::QueryConfig::default()

@@ -62,7 +62,8 @@ pub enum MemberErrors {
     /// No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`)
     #[response(status = 404, content_type = "application/problem+json")]
     TenantNotFound(ProblemBody),
-    /// Tenant in maintenance (`tenant_maintenance`), with `Retry-After`
+    /// Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+    /// now (`database_unavailable`); both with `Retry-After`
     #[response(status = 503, content_type = "application/problem+json")]
     Maintenance(ProblemBody),
 }

@@ -20,6 +20,8 @@ pub struct HttpConfig {
     pub base_domain: BaseDomain,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// How long a request body may take to arrive (408 after that).
+    pub body_timeout: std::time::Duration,
     /// Bearer token of the operator API (`/api/v1/platform/...`); `None` disables it.
     pub operator_token: Option<String>,
     /// Where people reach the product (invitation links start with it).

@@ -45,8 +45,40 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// True when the database cannot serve now but may soon: no connection could be had
+    /// (refused, timed out waiting for one), the connection died under the statement (a
+    /// restart), or SQLite is locked by another process or out of disk.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match self {
+            Self::Connection(_) => true,
+            Self::Query(Error::DatabaseError(
+                Kind::ClosedConnection | Kind::UnableToSendCommand,
+                _,
+            )) => true,
+            Self::Query(Error::DatabaseError(_, info)) => {
+                let m = info.message();
+                m.contains("database is locked")
+                    || m.contains("database or disk is full")
+                    || m.contains("disk I/O error")
+                    || m.contains("unable to open database file")
+                    || m.contains("terminating connection due to administrator command")
+                    || m.contains("the database system is shutting down")
+                    || m.contains("the database system is starting up")
+                    || m.contains("server closed the connection unexpectedly")
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<StoreError> for Unexpected {
     fn from(e: StoreError) -> Self {
-        Unexpected::new(e)
+        if e.is_unavailable() {
+            Unexpected::unavailable(e.to_string())
+        } else {
+            Unexpected::new(e)
+        }
     }
 }

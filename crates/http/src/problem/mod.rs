@@ -152,6 +152,19 @@ impl Problem {
         .detail(format!("The body must be at most {limit} bytes"))
     }
 
+    /// The body did not arrive within `limit` (a slow or stalled client).
+    pub fn request_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "Request timeout",
+        )
+        .detail(format!(
+            "The request body did not arrive within {} seconds",
+            limit.as_secs()
+        ))
+    }
+
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -208,6 +221,17 @@ impl Problem {
     }
 
     pub fn internal(cause: Unexpected) -> Self {
+        if cause.is_unavailable() {
+            let mut p = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "Service unavailable",
+            )
+            .detail("The database cannot be reached right now; try again shortly");
+            p.retry_after = Some(1);
+            p.cause = Some(cause);
+            return p;
+        }
         let mut p = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
@@ -373,4 +397,21 @@ pub fn field_errors<const N: usize>(fields: [(&str, Option<&InvalidValue>); N]) 
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_database_is_a_503_and_anything_else_a_500() {
+        let down = Problem::internal(Unexpected::unavailable("connection refused"));
+        assert_eq!(
+            (down.status.as_u16(), down.code, down.retry_after),
+            (503, "database_unavailable", Some(1))
+        );
+        assert!(down.cause.is_some(), "the cause is kept for the log");
+        let bug = Problem::internal(Unexpected::msg("invariant broken"));
+        assert_eq!((bug.status.as_u16(), bug.code), (500, "internal_error"));
+    }
 }

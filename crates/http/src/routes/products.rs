@@ -416,14 +416,22 @@ pub async fn bulk_import(
 ) -> Result<HttpResponse, Problem> {
     let format = ImportFormat::of(&req).ok_or_else(Problem::unsupported_media_type)?;
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| Problem::malformed_json("The request body could not be read"))?;
-        if body.len() + chunk.len() > IMPORT_BODY_LIMIT {
-            return Err(Problem::payload_too_large(IMPORT_BODY_LIMIT));
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| Problem::malformed_json("The request body could not be read"))?;
+            if body.len() + chunk.len() > IMPORT_BODY_LIMIT {
+                return Err(Problem::payload_too_large(IMPORT_BODY_LIMIT));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(())
+    };
+    // Imports are up to 32 MiB: four times the time of other bodies.
+    let timeout = state.config.body_timeout * 4;
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| Problem::request_timeout(timeout))??;
     let rows = match format {
         ImportFormat::Json => rows_from_json(&body)?,
         ImportFormat::Csv => rows_from_csv(&body)?,

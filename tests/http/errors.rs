@@ -175,6 +175,26 @@ app_tests! {
         assert_eq!(app.get("/api/v1/tenant").header("X-Tenant-ID", "acme").send().await.unwrap().status(), 404);
     }
 
+    async fn a_request_head_that_never_ends_is_cut_and_others_are_served_meanwhile(app) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Slowloris: a head sent one header at a time, never finished.
+        let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
+        let started = std::time::Instant::now();
+        for _ in 0..3 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let _ = slow.write_all(b"X-Padding: 1\r\n").await;
+            assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200, "others are served");
+        }
+        // The server gives up on the head (actix's client request timeout, 5 s) and closes.
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "the connection was not closed");
+        let answer = String::from_utf8_lossy(&rest);
+        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    }
+
     async fn oversized_body_is_413(app) with (Options { body_limit: 1024, ..Options::default() }) {
         let name = "n".repeat(2000);
         let res = app

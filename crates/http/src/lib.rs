@@ -267,6 +267,9 @@ pub fn server(
     actix_web::rt::spawn(changes::follow_changes(shared.state.clone()));
     let mut server = HttpServer::new(move || app(shared.clone()))
         .shutdown_timeout(options.shutdown_timeout_secs)
+        // A client has this long to send its request head (slowloris); bodies have their
+        // own deadline (`json::BodyTimeout`).
+        .client_request_timeout(std::time::Duration::from_secs(5))
         // actix treats SIGINT as a forced stop; both signals should let requests finish, and
         // the app stops the worker on the same signal.
         .disable_signals()

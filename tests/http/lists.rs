@@ -81,6 +81,7 @@ app_tests! {
             assert_eq!(items.len(), count, "{path}");
             assert_eq!(pages, count.div_ceil(limit as usize).max(1), "{path}");
             let mut ids: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+            ids.sort();
             ids.dedup();
             assert_eq!(ids.len(), count, "{path}: every item once");
         }

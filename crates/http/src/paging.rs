@@ -29,15 +29,7 @@ impl PageQuery {
     /// `invalid_cursor`) and a limit in range (else 400 `invalid_query`).
     pub fn request(self, valid: impl Fn(&str) -> bool) -> Result<PageRequest, Problem> {
         let limit = crate::problem::limit_param(self.limit)?;
-        let after = self
-            .cursor
-            .map(|raw| {
-                Cursor::parse(&raw)
-                    .ok()
-                    .filter(|c| valid(&c.key()))
-                    .ok_or_else(|| Problem::invalid_cursor("cursor is not one this service issued"))
-            })
-            .transpose()?;
+        let after = crate::problem::cursor_param(self.cursor, valid)?;
         Ok(PageRequest { limit, after })
     }
 

@@ -376,10 +376,18 @@ pub fn limit_param(limit: Option<u32>) -> Result<tenantry_kernel::Limit, Problem
 pub fn keyed_cursor<K: std::str::FromStr>(
     raw: Option<String>,
 ) -> Result<Option<tenantry_kernel::Cursor>, Problem> {
+    cursor_param(raw, |key| key.parse::<K>().is_ok())
+}
+
+/// A `cursor` query parameter whose key `valid` accepts, else 400 `invalid_cursor`.
+pub fn cursor_param(
+    raw: Option<String>,
+    valid: impl Fn(&str) -> bool,
+) -> Result<Option<tenantry_kernel::Cursor>, Problem> {
     raw.map(|c| {
         tenantry_kernel::Cursor::parse(&c)
             .ok()
-            .filter(|c| c.key().parse::<K>().is_ok())
+            .filter(|c| valid(&c.key()))
             .ok_or_else(|| Problem::invalid_cursor("cursor is not one this service issued"))
     })
     .transpose()

@@ -6,6 +6,9 @@ COPY . .
 RUN cargo build --release -p tenantry
 
 FROM debian:bookworm-slim
+# CA roots for the HTTPS the service speaks outward (SMTP over TLS, trace and error exports).
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/tenantry tenantry
 COPY --from=build /src/target/release/tenantry /usr/local/bin/tenantry
 USER tenantry

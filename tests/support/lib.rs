@@ -152,6 +152,7 @@ impl TestApp {
             });
         });
         let handle = rx.recv().unwrap();
+        tenantry_telemetry::use_ring_for_tls();
         let client = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

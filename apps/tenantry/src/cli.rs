@@ -62,6 +62,26 @@ pub struct Cli {
     #[arg(long, global = true, env = "TENANTRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Export spans (requests, database transactions, jobs) to this OpenTelemetry collector
+    /// over OTLP/HTTP (`{url}/v1/traces`); the other standard OTEL_* variables apply. Unset:
+    /// no export.
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Report errors (5xx causes, panics) to this Sentry DSN, tagged with request id, tenant
+    /// and route, never with bodies or headers. Unset: no reports.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_SENTRY_DSN",
+        hide_env_values = true
+    )]
+    pub sentry_dsn: Option<String>,
+
+    /// The environment error reports are filed under (e.g. production, staging).
+    #[arg(long, global = true, env = "TENANTRY_SENTRY_ENVIRONMENT")]
+    pub sentry_environment: Option<String>,
+
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -435,22 +455,19 @@ pub enum DomainCommand {
 }
 
 impl Cli {
-    pub fn init_logging(&self) -> Result<(), String> {
-        let filter = tracing_subscriber::EnvFilter::try_new(&self.log)
-            .map_err(|e| format!("TENANTRY_LOG: {e}"))?;
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-        let result = match self.log_format {
-            LogFormat::Json => builder
-                .json()
-                .with_current_span(true)
-                .with_span_list(false)
-                .try_init(),
-            LogFormat::Text => builder.try_init(),
-        };
-        result.map_err(|e| e.to_string())
+    /// Logs, and the trace and error exports when configured (see tenantry-telemetry).
+    pub fn telemetry(&self) -> tenantry_telemetry::Config {
+        tenantry_telemetry::Config {
+            log_filter: self.log.clone(),
+            log_format: match self.log_format {
+                LogFormat::Json => tenantry_telemetry::LogFormat::Json,
+                LogFormat::Text => tenantry_telemetry::LogFormat::Text,
+            },
+            otlp_endpoint: self.otlp_endpoint.clone(),
+            sentry_dsn: self.sentry_dsn.clone(),
+            sentry_environment: self.sentry_environment.clone(),
+            release: concat!("tenantry@", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
     }
 }
 

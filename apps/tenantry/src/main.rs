@@ -5,15 +5,22 @@ use std::process::ExitCode;
 use clap::Parser;
 use tenantry::cli::Cli;
 use tenantry::commands;
+use tenantry_telemetry::Telemetry;
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = cli.init_logging() {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
-    match commands::run(cli).await {
+    // Before the runtime: the trace exporter's HTTP client runs on its own thread.
+    let telemetry = match Telemetry::init(&cli.telemetry()) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = actix_web::rt::System::new().block_on(commands::run(cli));
+    // After it: the last spans and error reports are sent before the process ends.
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -174,11 +175,15 @@ impl FromRequest for Member {
         // 422), and a failing sibling extractor never cancels a database call half-way.
         let (settled, gate) = AccessSettled::channel();
         req.extensions_mut().insert(gate);
-        let task = actix_web::rt::spawn(async move {
-            let outcome: Result<Member, actix_web::Error> = check.await;
-            let _ = settled.send(true);
-            outcome
-        });
+        // In the request's span, so what it records (tenant, user) and logs is the request's.
+        let task = actix_web::rt::spawn(
+            async move {
+                let outcome: Result<Member, actix_web::Error> = check.await;
+                let _ = settled.send(true);
+                outcome
+            }
+            .instrument(tracing::Span::current()),
+        );
         Box::pin(async move {
             task.await.map_err(|e| {
                 actix_web::Error::from(Problem::internal(Unexpected::msg(format!(

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use tracing::Instrument as _;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -32,14 +33,17 @@ impl FromRequest for Operator {
         // Like the member guard: its own task, and body errors wait for it.
         let (settled, gate) = crate::guard::AccessSettled::channel();
         req.extensions_mut().insert(gate);
-        let task = actix_web::rt::spawn(async move {
-            let outcome = match state {
-                None => Err(Problem::internal(Unexpected::msg("app state missing"))),
-                Some(state) => check(&state, bearer.as_deref()).await,
-            };
-            let _ = settled.send(true);
-            outcome
-        });
+        let task = actix_web::rt::spawn(
+            async move {
+                let outcome = match state {
+                    None => Err(Problem::internal(Unexpected::msg("app state missing"))),
+                    Some(state) => check(&state, bearer.as_deref()).await,
+                };
+                let _ = settled.send(true);
+                outcome
+            }
+            .instrument(tracing::Span::current()),
+        );
         Box::pin(async move {
             let outcome = task.await.map_err(|e| {
                 Problem::internal(Unexpected::msg(format!("operator check failed: {e}")))

@@ -50,6 +50,8 @@ pub async fn request_context(
     let request_id = sane_incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let path = req.path().to_owned();
+    // The `otel.*`, `http.*` fields name and describe the span for an OpenTelemetry export
+    // (the semantic conventions for an HTTP server); logs show them as plain fields.
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -57,7 +59,15 @@ pub async fn request_context(
         path = %loggable_path(&path),
         tenant_id = field::Empty,
         user_id = field::Empty,
+        http.route = field::Empty,
+        http.response.status_code = field::Empty,
+        otel.name = %req.method(),
+        otel.kind = "server",
+        otel.status_code = field::Empty,
     );
+    tenantry_telemetry::continue_trace(&span, |name| {
+        req.headers().get(name).and_then(|v| v.to_str().ok())
+    });
     // HEAD is GET without the body: the route answers as for GET, and the connection (which
     // saw HEAD) sends the head only. The log above keeps the method the client sent.
     let method = req.method().clone();
@@ -77,6 +87,12 @@ pub async fn request_context(
         .into()),
     };
     let _entered = span.enter();
+    if let Ok(res) = &result
+        && let Some(route) = res.request().match_pattern()
+    {
+        tenantry_telemetry::rename(&span, || format!("{} {route}", method.as_str()));
+        span.record("http.route", route);
+    }
 
     let mut res = match result {
         Ok(res) => as_problem_if_error(res.map_into_boxed_body(), &path, &request_id),
@@ -88,6 +104,7 @@ pub async fn request_context(
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 rendered.headers_mut().insert(REQUEST_ID_HEADER, v);
             }
+            record_status(&span, problem.status.as_u16());
             tracing::info!(status = problem.status.as_u16(), "request completed");
             crate::metrics::observe_request(
                 method.as_str(),
@@ -104,6 +121,7 @@ pub async fn request_context(
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     let elapsed = started.elapsed();
+    record_status(&span, res.status().as_u16());
     tracing::info!(
         status = res.status().as_u16(),
         latency_ms = elapsed.as_secs_f64() * 1000.0,
@@ -116,6 +134,14 @@ pub async fn request_context(
         elapsed,
     );
     Ok(res)
+}
+
+/// The status on the span; a server error marks it failed (a client error is the client's).
+fn record_status(span: &tracing::Span, status: u16) {
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "error");
+    }
 }
 
 /// The path with secrets cut out: invitation tokens travel in the path and must not reach

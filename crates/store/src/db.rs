@@ -517,19 +517,30 @@ macro_rules! tx {
     }};
     (@scoped $db:expr, $mode:ident, $scope:expr, |$conn:ident| $body:expr) => {{
         let scope: $crate::db::Scope = $scope;
-        match $db.conn().await? {
-            $crate::db::DbConn::Pg(pooled) => {
-                #[allow(unused_imports)]
-                use $crate::schema::pg::*;
-                tx!(@pg $mode, pooled, scope, |$conn| $body)
+        // A span per transaction (checkout included) for trace exports; DEBUG, so logs at
+        // INFO do not even build it.
+        let span = tracing::debug_span!(
+            target: "tenantry::db",
+            "db.transaction",
+            otel.name = concat!("db ", stringify!($mode)),
+            otel.kind = "client",
+        );
+        let run = async {
+            match $db.conn().await? {
+                $crate::db::DbConn::Pg(pooled) => {
+                    #[allow(unused_imports)]
+                    use $crate::schema::pg::*;
+                    tx!(@pg $mode, pooled, scope, |$conn| $body)
+                }
+                $crate::db::DbConn::Sqlite(mut pooled) => {
+                    #[allow(unused_imports)]
+                    use $crate::schema::sqlite::*;
+                    let _ = scope;
+                    tx!(@sqlite $mode, pooled, |$conn| $body)
+                }
             }
-            $crate::db::DbConn::Sqlite(mut pooled) => {
-                #[allow(unused_imports)]
-                use $crate::schema::sqlite::*;
-                let _ = scope;
-                tx!(@sqlite $mode, pooled, |$conn| $body)
-            }
-        }
+        };
+        tracing::Instrument::instrument(run, span).await
     }};
     (@pg write, $pooled:ident, $scope:ident, |$conn:ident| $body:expr) => {{
         let mut pooled = $pooled;

@@ -10,6 +10,7 @@ use tenantry_jobs::{ClaimedJob, JobPayload, JobQueue, NewJob, RetryPolicy};
 use tenantry_kernel::{Clock, Edges, JobId, TenantCtx};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::handlers::{JobError, JobHandler};
 
@@ -187,12 +188,28 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
     ) {
         let (handler, outcomes, held) = (self.handler.clone(), outcomes.clone(), self.held.clone());
         let ctx = job_ctx(&self.edges, &job);
-        running.spawn(async move {
-            let id = job.id;
-            run_one(&outcomes, &handler, job, ctx).await;
-            held.lock().map(|mut h| h.remove(&id)).ok();
-            drop(permit);
-        });
+        let kind = kind_of(&job);
+        let span = tracing::info_span!(
+            "job",
+            job_id = %job.id,
+            job_kind = kind,
+            attempt = job.attempt,
+            tenant_id = tracing::field::Empty,
+            otel.name = kind,
+            otel.kind = "consumer",
+        );
+        if let Some(ctx) = &ctx {
+            span.record("tenant_id", tracing::field::display(ctx.tenant_id()));
+        }
+        running.spawn(
+            async move {
+                let id = job.id;
+                run_one(&outcomes, &handler, job, ctx).await;
+                held.lock().map(|mut h| h.remove(&id)).ok();
+                drop(permit);
+            }
+            .instrument(span),
+        );
     }
 
     /// Keeps the platform's recurring jobs queued (one per period, by dedupe key).
@@ -288,6 +305,14 @@ async fn complete_batches<Q: JobQueue>(
     }
 }
 
+/// The job's kind as metrics and spans name it.
+fn kind_of(job: &ClaimedJob) -> &'static str {
+    match &job.payload {
+        JobPayload::Known(job) => job.kind(),
+        JobPayload::Unknown { .. } => "unknown",
+    }
+}
+
 async fn run_one<Q: JobQueue, H: JobHandler>(
     outcomes: &Outcomes<Q>,
     handler: &H,
@@ -306,10 +331,7 @@ async fn run_one<Q: JobQueue, H: JobHandler>(
         }
     };
     let (queue, worker) = (&outcomes.queue, outcomes.worker.as_str());
-    let kind = match &job.payload {
-        JobPayload::Known(job) => job.kind(),
-        JobPayload::Unknown { .. } => "unknown",
-    };
+    let kind = kind_of(&job);
     let finished = |outcome: &'static str| {
         metrics::counter!("tenantry_jobs_finished_total", "kind" => kind, "outcome" => outcome)
             .increment(1);

@@ -1,0 +1,209 @@
+//! The service as operators run it: the real `tenantry serve` binary on a loopback port, with
+//! the environment a test chooses, spoken to over HTTP.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const OPERATOR_TOKEN: &str = "fault-suite-operator-token-0123456789";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// An HTTP client for the tests (TLS needs its provider chosen first, as in the service).
+pub fn client() -> reqwest::Client {
+    tenantry_telemetry::use_ring_for_tls();
+    reqwest::Client::new()
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A running `tenantry serve`; killed when dropped if still running.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub log: std::path::PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// What a server is started with.
+pub struct Launch {
+    pub database_url: String,
+    pub migration_url: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    pub fn new(database_url: &str, migration_url: Option<String>) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            migration_url,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Starts it and waits until `/readyz` answers 200 (30 s).
+    pub async fn start(&self) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        self.start_in(dir).await
+    }
+
+    /// In a given working directory (a restart keeps its files).
+    pub async fn start_in(&self, dir: tempfile::TempDir) -> Server {
+        let port = free_port();
+        let log = dir.path().join(format!("server-{port}.log"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+        cmd.arg("serve")
+            .env_clear()
+            .current_dir(dir.path())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TENANTRY_DATABASE_URL", &self.database_url)
+            .env("TENANTRY_BIND", format!("127.0.0.1:{port}"))
+            .env("TENANTRY_INTERNAL_BIND", "off")
+            .env("TENANTRY_BASE_DOMAIN", "example.com")
+            .env("TENANTRY_OPERATOR_TOKEN", OPERATOR_TOKEN)
+            .env("TENANTRY_MAIL_DIR", dir.path().join("mail"))
+            .env("TENANTRY_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(owner) = &self.migration_url {
+            cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
+        }
+        for (name, value) in &self.env {
+            cmd.env(name, value);
+        }
+        let child = cmd.spawn().expect("start tenantry serve");
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            dir,
+        };
+        server.wait_ready(Duration::from_secs(30)).await;
+        server
+    }
+}
+
+impl Server {
+    async fn wait_ready(&self, within: Duration) {
+        let client = client();
+        let deadline = Instant::now() + within;
+        loop {
+            let ready = client
+                .get(format!("{}/readyz", self.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not become ready:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `within` for the process to end.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {within:?}:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `kill -9`, and the working directory back for a restart.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A signed-up tenant and its owner's access token.
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub token: String,
+}
+
+impl Tenant {
+    pub fn get(&self, client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        client
+            .get(url)
+            .header("X-Tenant-ID", &self.slug)
+            .bearer_auth(&self.token)
+    }
+
+    pub fn post(&self, client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        client
+            .post(url)
+            .header("X-Tenant-ID", &self.slug)
+            .bearer_auth(&self.token)
+    }
+}
+
+/// Signs an organisation up through the API.
+pub async fn onboard(client: &reqwest::Client, server: &Server, slug: &str) -> Tenant {
+    let res = client
+        .post(format!("{}/api/v1/onboard", server.url))
+        .json(&json!({
+            "organisation_name": format!("{slug} Inc"),
+            "slug": slug,
+            "owner_email": format!("owner@{slug}.test"),
+            "owner_name": "Olive Owner",
+            "password": PASSWORD,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    Tenant {
+        id: body["tenant"]["id"].as_str().unwrap().to_owned(),
+        slug: slug.to_owned(),
+        token: body["session"]["access_token"].as_str().unwrap().to_owned(),
+    }
+}

@@ -161,4 +161,26 @@ app_tests! {
         // A bad query is still a problem, not a CSV.
         problem(call(app, Method::GET, "/api/v1/products?limit=500", &t).header("Accept", "text/csv").send().await.unwrap(), 400, "invalid_query").await;
     }
+
+    async fn an_export_that_fails_mid_stream_is_cut_short_not_passed_off_as_complete(app) {
+        let t = owner(app).await;
+        // Tenant and membership cached; then the database goes: the answer has started (200,
+        // the header row) before the first page is read.
+        let res = call(app, Method::GET, "/api/v1/products", &t).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        app.app_db().close();
+        // The chunked body ends without its last chunk (or, when nothing had been flushed yet,
+        // the connection closes before the head): the client sees an error either way, never
+        // a short file that looks whole.
+        let sent = call(app, Method::GET, "/api/v1/products", &t).header("Accept", "text/csv").send().await;
+        let body = match sent {
+            Err(e) => Err(e),
+            Ok(res) => {
+                assert_eq!(res.status(), 200);
+                assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+                res.bytes().await
+            }
+        };
+        assert!(body.is_err(), "an incomplete export read as complete: {body:?}");
+    }
 }

@@ -207,3 +207,190 @@ pub async fn onboard(client: &reqwest::Client, server: &Server, slug: &str) -> T
         token: body["session"]["access_token"].as_str().unwrap().to_owned(),
     }
 }
+
+/// Whether this process runs as root (mounting a tmpfs, running PostgreSQL as `postgres`).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A PostgreSQL cluster of the test's own, on a free port — one it may stop and start
+/// without disturbing the shared test cluster. Only where the PostgreSQL suite runs
+/// (`TENANTRY_TEST_PG_URL` set), with the server binaries installed.
+pub struct PrivateCluster {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl PrivateCluster {
+    pub fn start() -> Option<Self> {
+        std::env::var_os("TENANTRY_TEST_PG_URL")?;
+        let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|bin| bin.join("pg_ctl").exists())
+            .collect();
+        versions.sort_by_key(|p| {
+            p.parent()
+                .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+                .unwrap_or(0)
+        });
+        let bin = versions.pop()?;
+        let dir = tempfile::tempdir().unwrap();
+        if is_root() {
+            let status = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let cluster = Self {
+            dir,
+            bin,
+            port: free_port(),
+        };
+        cluster.pg(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        cluster.start_again();
+        let sql = "CREATE ROLE tenantry_owner LOGIN PASSWORD 'tenantry_owner' CREATEDB; \
+                   CREATE ROLE tenantry_service LOGIN PASSWORD 'tenantry_service' \
+                   NOSUPERUSER NOBYPASSRLS; \
+                   CREATE DATABASE tenantry OWNER tenantry_owner;";
+        for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+            let out = Command::new(cluster.bin.join("psql"))
+                .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string()])
+                .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+                .args(["-c", statement])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{statement}: {out:?}");
+        }
+        Some(cluster)
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// Runs a server program as `postgres` (it refuses root).
+    fn pg(&self, program: &str, args: &[&str]) {
+        let path = self.bin.join(program);
+        let out = if is_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(path)
+                .args(args)
+                .output()
+        } else {
+            Command::new(path).args(args).output()
+        }
+        .unwrap();
+        assert!(out.status.success(), "{program} {args:?}: {out:?}");
+    }
+
+    /// Starts (or restarts) the server and waits until it accepts connections.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=50",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("postgres.log").display().to_string();
+        self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops it the way a restart does: clients are disconnected, transactions rolled back.
+    pub fn stop(&self) {
+        self.pg("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    pub fn service_url(&self) -> String {
+        format!(
+            "postgres://tenantry_service:tenantry_service@127.0.0.1:{}/tenantry",
+            self.port
+        )
+    }
+
+    pub fn owner_url(&self) -> String {
+        format!(
+            "postgres://tenantry_owner:tenantry_owner@127.0.0.1:{}/tenantry",
+            self.port
+        )
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let path = self.bin.join("pg_ctl");
+        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
+        let _ = if is_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(path)
+                .args(args)
+                .output()
+        } else {
+            Command::new(path).args(args).output()
+        };
+    }
+}
+
+/// A small tmpfs (root only): a disk that fills up.
+pub struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Option<Self> {
+        if !is_root() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .ok()?;
+        status.success().then_some(Self(dir))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}

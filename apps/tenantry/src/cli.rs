@@ -30,6 +30,9 @@ Environment variables (each also a flag above):
   TENANTRY_EVENT_RETENTION_DAYS     days events are kept for GET /api/v1/events (default 30)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
+  OTEL_EXPORTER_OTLP_ENDPOINT       export spans over OTLP/HTTP to <url>/v1/traces; other OTEL_* apply (unset: off)
+  TENANTRY_SENTRY_DSN               report 5xx causes and panics to Sentry (unset: off)
+  TENANTRY_SENTRY_ENVIRONMENT       the environment reports are filed under
 
 Docs: README.md, docs/, and /docs on a running server.";
 

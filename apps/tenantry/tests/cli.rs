@@ -289,6 +289,11 @@ fn help_documents_every_command_and_variable() {
         "TENANTRY_DB_POOL_SIZE",
         "TENANTRY_WORKERS",
         "TENANTRY_ALLOW_RLS_BYPASS",
+        "TENANTRY_INTERNAL_BIND",
+        "TENANTRY_BODY_TIMEOUT_SECS",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "TENANTRY_SENTRY_DSN",
+        "TENANTRY_SENTRY_ENVIRONMENT",
     ] {
         assert!(
             top.contains(&format!("[env: {var}")),
@@ -531,4 +536,25 @@ async fn refuses_to_serve_as_a_role_that_bypasses_rls() {
         stderr.contains("refusing to serve") && stderr.contains("owns"),
         "{stderr}"
     );
+}
+
+#[test]
+fn misconfigured_telemetry_stops_the_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value) in [
+        ("TENANTRY_SENTRY_DSN", "not a dsn"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+            .arg("serve")
+            .env_clear()
+            .env(var, value)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert!(stderr.contains(var), "{var}={value}: {stderr}");
+        assert!(!dir.path().join("data").exists(), "nothing started");
+    }
 }

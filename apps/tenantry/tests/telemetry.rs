@@ -200,6 +200,16 @@ async fn spans_reach_a_collector_and_a_locked_database_reaches_sentry() {
 
     // The collector has the request's span in the caller's trace, with its tenant, route and
     // status, and the transaction under it; the worker's jobs have spans of their own.
+    // No password, token or body in any exported span.
+    for post in otlp.received() {
+        for secret in [PASSWORD, tenant.token.as_str(), "Widget"] {
+            let found = post
+                .body
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes());
+            assert!(!found, "{secret} was exported");
+        }
+    }
     let spans = spans(&otlp);
     assert!(spans.iter().all(|(service, _)| service == "tenantry"));
     let traced: Vec<&Span> = spans

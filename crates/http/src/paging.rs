@@ -5,6 +5,7 @@ use actix_web::http::header::{self, Accept, Header as _};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use std::future::Future;
+use tracing::Instrument as _;
 
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
@@ -114,40 +115,45 @@ where
         Page(Option<Cursor>),
         Done,
     }
-    let stream = futures_util::stream::unfold(
-        (Step::Header(start), fetch),
-        move |(step, mut fetch)| async move {
-            let (chunk, next) = match step {
-                Step::Done => return None,
-                Step::Header(at) => (Ok(csv_line(columns.iter().copied())), Step::Page(at)),
-                Step::Page(at) => match fetch(at).await {
-                    Ok(page) => {
-                        let mut out = Vec::with_capacity(page.items.len() * 128);
-                        for item in &page.items {
-                            out.extend_from_slice(&csv_row(columns, &V::from(item)));
+    // The body is written after the handler has returned: its pages are read (and a failure
+    // logged) in the request's span all the same.
+    let span = tracing::Span::current();
+    let stream =
+        futures_util::stream::unfold((Step::Header(start), fetch), move |(step, mut fetch)| {
+            let span = span.clone();
+            async move {
+                let (chunk, next) = match step {
+                    Step::Done => return None,
+                    Step::Header(at) => (Ok(csv_line(columns.iter().copied())), Step::Page(at)),
+                    Step::Page(at) => match fetch(at).await {
+                        Ok(page) => {
+                            let mut out = Vec::with_capacity(page.items.len() * 128);
+                            for item in &page.items {
+                                out.extend_from_slice(&csv_row(columns, &V::from(item)));
+                            }
+                            let next = page
+                                .next_cursor
+                                .and_then(|c| Cursor::parse(&c).ok())
+                                .map_or(Step::Done, |c| Step::Page(Some(c)));
+                            (Ok(Bytes::from(out)), next)
                         }
-                        let next = page
-                            .next_cursor
-                            .and_then(|c| Cursor::parse(&c).ok())
-                            .map_or(Step::Done, |c| Step::Page(Some(c)));
-                        (Ok(Bytes::from(out)), next)
-                    }
-                    Err(problem) => {
-                        // The status line is sent already: cutting the chunked body short
-                        // tells the client the download is incomplete.
-                        tracing::error!(
-                            code = problem.code,
-                            cause = ?problem.cause,
-                            "CSV export failed mid-stream"
-                        );
-                        let cut = actix_web::error::ErrorInternalServerError("export failed");
-                        (Err(cut), Step::Done)
-                    }
-                },
-            };
-            Some((chunk, (next, fetch)))
-        },
-    );
+                        Err(problem) => {
+                            // The status line is sent already: cutting the chunked body short
+                            // tells the client the download is incomplete.
+                            tracing::error!(
+                                code = problem.code,
+                                cause = ?problem.cause,
+                                "CSV export failed mid-stream"
+                            );
+                            let cut = actix_web::error::ErrorInternalServerError("export failed");
+                            (Err(cut), Step::Done)
+                        }
+                    },
+                };
+                Some((chunk, (next, fetch)))
+            }
+            .instrument(span)
+        });
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -1,5 +1,6 @@
 //! Connection pools for both backends and the macros that run one query body on either.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -115,6 +116,40 @@ pub(crate) enum DbConn {
     Sqlite(Object<SqliteConn>),
 }
 
+/// The runtime every pooled connection is opened on, and so lives on: a PostgreSQL
+/// connection's driver task, a SQLite connection's blocking calls. Without it a connection
+/// belongs to whichever runtime opened it — often one of the HTTP server's workers, which stop
+/// first on a graceful shutdown, failing the worker's last writes with "task cancelled" while
+/// its jobs finish. Built on first use, never dropped (it ends with the process).
+fn db_runtime() -> Result<&'static tokio::runtime::Handle, diesel::ConnectionError> {
+    static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("tenantry-db")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map(tokio::runtime::Runtime::handle)
+        .map_err(|e| diesel::ConnectionError::BadConnection(format!("database runtime: {e}")))
+}
+
+/// Opens a connection on [`db_runtime`].
+async fn on_db_runtime<C: Send + 'static>(
+    open: impl Future<Output = diesel::ConnectionResult<C>> + Send + 'static,
+) -> diesel::ConnectionResult<C> {
+    match db_runtime()?.spawn(open).await {
+        Ok(opened) => opened,
+        Err(e) => Err(diesel::ConnectionError::BadConnection(format!(
+            "opening a connection failed: {e}"
+        ))),
+    }
+}
+
 impl Db {
     /// Opens a pool. For SQLite the file (and its directory) is created when missing.
     pub fn connect(config: &DbConfig) -> Result<Self, StoreError> {
@@ -122,6 +157,10 @@ impl Db {
             Backend::Postgres => {
                 let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
                 manager_config.recycling_method = RecyclingMethod::Fast;
+                manager_config.custom_setup = Box::new(|url| {
+                    let url = url.to_owned();
+                    on_db_runtime(async move { AsyncPgConnection::establish(&url).await }).boxed()
+                });
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
                     config.url.as_str(),
                     manager_config,
@@ -134,13 +173,13 @@ impl Db {
                 manager_config.recycling_method = RecyclingMethod::Fast;
                 manager_config.custom_setup = Box::new(|path| {
                     let path = path.to_owned();
-                    async move {
+                    on_db_runtime(async move {
                         let mut conn = SqliteConn::establish(&path).await?;
                         conn.batch_execute(SQLITE_PRAGMAS)
                             .await
                             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                         Ok(conn)
-                    }
+                    })
                     .boxed()
                 });
                 let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
@@ -517,14 +556,21 @@ macro_rules! tx {
     }};
     (@scoped $db:expr, $mode:ident, $scope:expr, |$conn:ident| $body:expr) => {{
         let scope: $crate::db::Scope = $scope;
-        // A span per transaction (checkout included) for trace exports; DEBUG, so logs at
-        // INFO do not even build it.
-        let span = tracing::debug_span!(
-            target: "tenantry::db",
-            "db.transaction",
-            otel.name = concat!("db ", stringify!($mode)),
-            otel.kind = "client",
-        );
+        // A span per transaction (checkout included) for trace exports, under the request or
+        // job it serves (the worker's idle polls make none). DEBUG under `tenantry::db`
+        // (tenantry_telemetry::DB_TARGET), so logs at INFO do not even build it.
+        let span = if tracing::enabled!(target: "tenantry::db", tracing::Level::DEBUG)
+            && !tracing::Span::current().is_none()
+        {
+            tracing::debug_span!(
+                target: "tenantry::db",
+                "db.transaction",
+                otel.name = concat!("db ", stringify!($mode)),
+                otel.kind = "client",
+            )
+        } else {
+            tracing::Span::none()
+        };
         let run = async {
             match $db.conn().await? {
                 $crate::db::DbConn::Pg(pooled) => {

@@ -41,8 +41,9 @@ pub struct Config {
     /// Which logs to write (`TENANTRY_LOG`, an env-filter directive such as `info`).
     pub log_filter: String,
     pub log_format: LogFormat,
-    /// The OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`): spans go to `{base}/v1/traces`,
-    /// or to `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` when that is set.
+    /// The OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`): spans go to `{base}/v1/traces`.
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the full URL), when set, wins — and alone also
+    /// turns the export on.
     pub otlp_endpoint: Option<String>,
     /// Where errors are reported (`TENANTRY_SENTRY_DSN`).
     pub sentry_dsn: Option<String>,
@@ -87,29 +88,41 @@ impl Telemetry {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let endpoint = configured(&config.otlp_endpoint);
+        let full = configured(&std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").ok());
+        let traces_url = match (full, configured(&config.otlp_endpoint)) {
+            (Some(full), _) => Some((full, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")),
+            (None, Some(base)) => Some((
+                format!("{}/v1/traces", base.trim_end_matches('/')),
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            )),
+            (None, None) => None,
+        };
         let dsn = configured(&config.sentry_dsn);
         use_ring_for_tls();
-        let traces = endpoint
-            .map(|base| tracer_provider(&base, &config.release))
+        let traces = traces_url
+            .map(|(url, var)| tracer_provider(&url, var, &config.release))
             .transpose()?;
-        let spans = traces.as_ref().map(|provider| {
-            tracing_opentelemetry::layer()
-                .with_tracer(provider.tracer("tenantry"))
-                .with_filter(
-                    Targets::new()
-                        .with_default(Level::INFO)
-                        .with_target(DB_TARGET, Level::DEBUG),
-                )
-        });
         let sentry = dsn.map(|dsn| start_sentry(&dsn, config)).transpose()?;
-        let reports = sentry
-            .as_ref()
-            .map(|_| ErrorReports::default().with_filter(LevelFilter::INFO));
+        // Only the layers that are configured: an absent layer would still take part in every
+        // callsite's interest.
+        let mut layers = vec![logs.with_filter(log_filter).boxed()];
+        if let Some(provider) = &traces {
+            layers.push(
+                tracing_opentelemetry::layer()
+                    .with_tracer(provider.tracer("tenantry"))
+                    .with_filter(
+                        Targets::new()
+                            .with_default(Level::INFO)
+                            .with_target(DB_TARGET, Level::DEBUG),
+                    )
+                    .boxed(),
+            );
+        }
+        if sentry.is_some() {
+            layers.push(ErrorReports.with_filter(LevelFilter::INFO).boxed());
+        }
         tracing_subscriber::registry()
-            .with(logs.with_filter(log_filter))
-            .with(spans)
-            .with(reports)
+            .with(layers)
             .try_init()
             .map_err(|e| e.to_string())?;
         if traces.is_some() {
@@ -139,19 +152,15 @@ impl Telemetry {
 /// The OTLP/HTTP (protobuf) exporter behind a batching provider. Resource attributes and
 /// sampling follow the standard `OTEL_*` variables (`OTEL_SERVICE_NAME`,
 /// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_HEADERS`, …).
-fn tracer_provider(base: &str, release: &str) -> Result<SdkTracerProvider, String> {
+fn tracer_provider(endpoint: &str, var: &str, release: &str) -> Result<SdkTracerProvider, String> {
     use opentelemetry_otlp::WithExportConfig as _;
-    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| format!("{}/v1/traces", base.trim_end_matches('/')));
-    check_exporter_url(&endpoint).map_err(|e| format!("OTEL_EXPORTER_OTLP_ENDPOINT: {e}"))?;
+    check_exporter_url(endpoint).map_err(|e| format!("{var}: {e}"))?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
         .with_endpoint(endpoint)
         .build()
-        .map_err(|e| format!("OTEL_EXPORTER_OTLP_ENDPOINT: {e}"))?;
+        .map_err(|e| format!("{var}: {e}"))?;
     let mut resource = opentelemetry_sdk::Resource::builder();
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name("tenantry");

@@ -3,13 +3,15 @@
 //! request id, tenant, user, route and job of the spans it happened in.
 //!
 //! What a report carries is chosen here, not by whoever logs: span fields only from a fixed
-//! list of ids (never a path, header, body or address), and the event's own log fields, which
-//! are causes and codes. One report per request: the first error of a request (a panic comes
-//! before the 500 it causes) is reported, later ones in the same request are not.
+//! list of ids (never a path, header, body or address), and of the event's own fields only
+//! its message and a fixed few (`code`, `cause`, `error`, `location`), each cut to 1,000
+//! characters. One report per request: the first error of a request (a panic comes before the
+//! 500 it causes) is reported, later ones in the same request are not — marked on the
+//! request's own span, so a client reusing a request id cannot hide another request's error.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::sync::Mutex;
 
 use sentry::protocol::{Event, Exception, Level, Value};
 use tracing::field::{Field, Visit};
@@ -33,14 +35,21 @@ const TAGS: &[&str] = &[
 /// The target panics are logged under (see [`report_panics`]).
 const PANIC_TARGET: &str = "panic";
 
-/// How many reported request ids are remembered to keep one report per request.
-const REMEMBERED: usize = 256;
+/// The event fields a report carries besides its message.
+const FIELDS: &[&str] = &["code", "cause", "error", "location"];
+
+/// The longest text a report carries per field.
+const MAX_TEXT: usize = 1_000;
+
+/// The root span of a request: where "already reported" is marked.
+const REQUEST_SPAN: &str = "request";
 
 /// The layer that turns ERROR logs into Sentry events (installed only with a DSN).
 #[derive(Default)]
-pub struct ErrorReports {
-    reported: Mutex<VecDeque<String>>,
-}
+pub struct ErrorReports;
+
+/// Marks a request span whose error was reported.
+struct Reported;
 
 #[derive(Default)]
 struct Tags(BTreeMap<&'static str, String>);
@@ -76,13 +85,23 @@ impl Visit for Fields {
 
 impl Fields {
     fn put(&mut self, field: &Field, value: String) {
+        let value = cut(value);
         if field.name() == "message" {
             self.message = Some(value);
-        } else {
+        } else if FIELDS.contains(&field.name()) {
             self.extra
                 .insert(field.name().to_owned(), Value::String(value));
         }
     }
+}
+
+/// `text` cut to [`MAX_TEXT`] characters.
+fn cut(mut text: String) -> String {
+    if let Some((at, _)) = text.char_indices().nth(MAX_TEXT) {
+        text.truncate(at);
+        text.push('…');
+    }
+    text
 }
 
 impl<S> Layer<S> for ErrorReports
@@ -98,10 +117,17 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        // Formatted before the span's extensions are locked: a value's Display runs no code
+        // under our lock.
+        let mut recorded = Tags::default();
+        values.record(&mut recorded);
+        if recorded.0.is_empty() {
+            return;
+        }
         if let Some(span) = ctx.span(id)
             && let Some(tags) = span.extensions_mut().get_mut::<Tags>()
         {
-            values.record(tags);
+            tags.0.extend(recorded.0);
         }
     }
 
@@ -113,36 +139,21 @@ where
         let mut tags = BTreeMap::new();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
+                if span.name() == REQUEST_SPAN {
+                    let mut extensions = span.extensions_mut();
+                    if extensions.get_mut::<Reported>().is_some() {
+                        return;
+                    }
+                    extensions.insert(Reported);
+                }
                 if let Some(t) = span.extensions().get::<Tags>() {
                     tags.extend(t.0.iter().map(|(k, v)| (*k, v.clone())));
                 }
             }
         }
-        if let Some(request) = tags.get("request_id")
-            && !self.first_for(request)
-        {
-            return;
-        }
         let mut fields = Fields::default();
         event.record(&mut fields);
         sentry::capture_event(report(meta.target(), tags, fields));
-    }
-}
-
-impl ErrorReports {
-    /// Whether `request` has not been reported yet (and remembers it).
-    fn first_for(&self, request: &str) -> bool {
-        let Ok(mut reported) = self.reported.lock() else {
-            return true;
-        };
-        if reported.iter().any(|r| r == request) {
-            return false;
-        }
-        if reported.len() == REMEMBERED {
-            reported.pop_front();
-        }
-        reported.push_back(request.to_owned());
-        true
     }
 }
 
@@ -185,25 +196,35 @@ fn report(target: &str, tags: BTreeMap<&'static str, String>, fields: Fields) ->
     }
 }
 
+thread_local! {
+    /// Set while this thread's panic is being logged: a panic inside that (in a layer, say)
+    /// goes straight to the previous hook instead of round again.
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Logs every panic as an ERROR under the `panic` target — in the span it happened in, so its
 /// report carries the request or job — then lets the previous hook print it as before.
 pub(crate) fn report_panics() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned());
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()));
-        tracing::error!(
-            target: PANIC_TARGET,
-            location = field::display(location.as_deref().unwrap_or("unknown")),
-            "panicked: {what}"
-        );
+        if !IN_HOOK.replace(true) {
+            let payload = info.payload();
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            tracing::error!(
+                target: PANIC_TARGET,
+                location = field::display(location.as_deref().unwrap_or("unknown")),
+                "panicked: {}",
+                cut(what)
+            );
+            IN_HOOK.set(false);
+        }
         previous(info);
     }));
 }

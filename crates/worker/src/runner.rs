@@ -352,7 +352,7 @@ async fn run_one<Q: JobQueue, H: JobHandler>(
             queue.fail(job.id, worker, &e, Some(at)).await
         }
         Err(JobError::Retry(e) | JobError::Permanent(e)) => {
-            tracing::warn!(job = %job.id, attempt = job.attempt, error = %e, "job is dead");
+            tracing::error!(job = %job.id, attempt = job.attempt, error = %e, "job is dead");
             finished("dead");
             queue.fail(job.id, worker, &e, None).await
         }

@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -294,9 +294,9 @@ impl PrivateCluster {
     }
 
     /// Runs a server program as `postgres` (it refuses root).
-    fn pg(&self, program: &str, args: &[&str]) {
+    fn run_as_postgres(&self, program: &str, args: &[&str]) -> std::io::Result<Output> {
         let path = self.bin.join(program);
-        let out = if is_root() {
+        if is_root() {
             Command::new("runuser")
                 .args(["-u", "postgres", "--"])
                 .arg(path)
@@ -305,7 +305,11 @@ impl PrivateCluster {
         } else {
             Command::new(path).args(args).output()
         }
-        .unwrap();
+    }
+
+    /// [`Self::run_as_postgres`], which must succeed.
+    fn pg(&self, program: &str, args: &[&str]) {
+        let out = self.run_as_postgres(program, args).unwrap();
         assert!(out.status.success(), "{program} {args:?}: {out:?}");
     }
 
@@ -357,17 +361,7 @@ impl PrivateCluster {
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
         let data = self.data();
-        let path = self.bin.join("pg_ctl");
-        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        let _ = if is_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(path)
-                .args(args)
-                .output()
-        } else {
-            Command::new(path).args(args).output()
-        };
+        let _ = self.run_as_postgres("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
     }
 }
 

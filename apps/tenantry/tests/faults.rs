@@ -521,14 +521,9 @@ async fn killed_during_import(db: TestDb) {
         expected = now;
     }
     // The audit trail still verifies from its first entry.
-    let verified: Value = tenant
-        .get(&http, &format!("{}/api/v1/audit-logs/verify", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verified = tenant
+        .get_json(&http, &format!("{}/api/v1/audit-logs/verify", server.url))
+        .await;
     assert_eq!(verified["ok"], true, "{verified}");
     server.signal("TERM");
     assert!(server.wait_exit(Duration::from_secs(20)).success());

@@ -169,14 +169,7 @@ async fn spans_reach_a_collector_and_a_locked_database_reaches_sentry() {
     locker.release();
     let res = create().await.unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let list: Value = tenant
-        .get(&client, &products)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = tenant.get_json(&client, &products).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 
     // A job with a tenant: the invitation's mail, sent by the worker.

@@ -177,6 +177,12 @@ impl Tenant {
             .bearer_auth(&self.token)
     }
 
+    /// GETs `url` as the owner and reads the JSON answer.
+    pub async fn get_json(&self, client: &reqwest::Client, url: &str) -> Value {
+        let res = self.get(client, url).send().await.unwrap();
+        res.json().await.unwrap()
+    }
+
     pub fn post(&self, client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
         client
             .post(url)

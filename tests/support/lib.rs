@@ -30,6 +30,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     /// The background worker, as `serve` runs it (with quick retries); `None`: no worker.
     pub worker: Option<tenantry::cli::WorkerArgs>,
+    /// The master key sealing tenants' secrets (a second instance gets the first's).
+    pub master_key: tenantry_secrets::MasterKey,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -48,6 +50,7 @@ impl Default for Options {
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             smtp_url: None,
             worker: Some(test_worker()),
+            master_key: tenantry_secrets::MasterKey::generate(),
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct TestApp {
     app_db: tenantry_store::Db,
     /// The app's own crypto (its signing key), to mint tokens a client could not.
     pub crypto: tenantry_crypto::Crypto,
+    /// The master key its vault seals with.
+    pub master_key: tenantry_secrets::MasterKey,
 }
 
 impl TestApp {
@@ -83,7 +88,11 @@ impl TestApp {
     /// caches: what another replica behind a load balancer would be. Stops when dropped; the
     /// database stays with the first.
     pub fn another_instance(&self) -> TestApp {
-        Self::launch(self.db().url(), self.crypto.clone(), &Options::default())
+        let options = Options {
+            master_key: self.master_key.clone(),
+            ..Options::default()
+        };
+        Self::launch(self.db().url(), self.crypto.clone(), &options)
     }
 
     /// Starts the app on its own connection pool, as a separate process would have: the test's
@@ -115,8 +124,13 @@ impl TestApp {
             crypto.clone(),
             mailer,
             config,
+            tenantry_secrets::KeySource::Given(tenantry_secrets::MasterKeys::new(
+                options.master_key.clone(),
+                vec![],
+            )),
             tenantry_kernel::Edges::for_tests(),
-        );
+        )
+        .unwrap();
         let shared = Shared::new(wiring.app_state()).unwrap();
         let worker = options.worker.as_ref().map(|args| wiring.worker(args));
         let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -166,6 +180,7 @@ impl TestApp {
             db: None,
             app_db,
             crypto,
+            master_key: options.master_key.clone(),
         }
     }
 

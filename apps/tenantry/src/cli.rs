@@ -22,6 +22,8 @@ Environment variables (each also a flag above):
   TENANTRY_MAIL_DIR                 where mail is written without SMTP (default ./data/mail)
   TENANTRY_JWT_PRIVATE_KEY          Ed25519 PKCS#8 PEM signing access tokens (default: generated, kept in the database)
   TENANTRY_JWT_ISSUER               the iss claim of access tokens (default tenantry)
+  TENANTRY_MASTER_KEY               master key(s) sealing tenants' secrets, base64, current first (default: the key file)
+  TENANTRY_MASTER_KEY_FILE          key file made (mode 0600) on first start when no key is given (default ./data/master.key)
   TENANTRY_ALLOW_RLS_BYPASS         serve even if the PostgreSQL role bypasses row-level security (default false)
   TENANTRY_NO_WORKER                serve without running background jobs (run `tenantry worker` elsewhere; default false)
   TENANTRY_WORKER_CONCURRENCY       jobs a worker runs at once (default 8)
@@ -86,7 +88,35 @@ pub struct Cli {
     pub sentry_environment: Option<String>,
 
     #[command(flatten)]
+    pub keys: KeyArgs,
+
+    #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// Where the master key that seals tenants' secrets (webhook signing secrets, …) comes from.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Master key(s): 32 random bytes in base64 (`tenantry keys generate`), several separated
+    /// by commas, the current one first (the others open data keys wrapped before a
+    /// rotation). Every instance sharing a database needs the same keys. Unset: the key file.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_MASTER_KEY",
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
+
+    /// Key file used when no master key is given; created with one new key (mode 0600) on
+    /// first start. Back it up with the database.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_MASTER_KEY_FILE",
+        default_value = "./data/master.key"
+    )]
+    pub master_key_file: String,
 }
 
 #[derive(Debug, Args)]
@@ -314,6 +344,22 @@ pub enum Command {
     /// See and act on the job queue (e-mail, retention and other side effects).
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// The master key that seals tenants' secrets at rest.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Which master keys wrap how many tenants' data keys.
+    Status,
+    /// Re-wrap every tenant's data key under a new master key, while servers run. With the
+    /// key file: a new key is added first in it and used. With TENANTRY_MASTER_KEY: put the
+    /// new key first in the variable (`new,old`) on every instance, then run this; drop the
+    /// old key once it reports no data key under it.
+    Rotate,
+    /// Print a new random master key (for TENANTRY_MASTER_KEY).
+    Generate,
 }
 
 #[derive(Debug, Subcommand)]

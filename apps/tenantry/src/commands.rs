@@ -15,8 +15,8 @@ use tenantry_tenancy::{
 };
 
 use crate::cli::{
-    AdminCommand, Cli, Command, DbArgs, DomainCommand, JobsCommand, MaintenanceCommand, ServeArgs,
-    TenantCommand,
+    AdminCommand, Cli, Command, DbArgs, DomainCommand, JobsCommand, KeyArgs, KeysCommand,
+    MaintenanceCommand, ServeArgs, TenantCommand,
 };
 use crate::wiring::{ShutdownSignals, Wiring};
 
@@ -36,6 +36,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref name,
         })) => create_admin(&cli, email, password.as_deref(), name).await,
         Some(Command::Jobs(ref cmd)) => jobs(&cli, cmd).await,
+        Some(Command::Keys(ref cmd)) => keys(&cli, cmd).await,
         Some(Command::Health) => health(cli.serve.bind),
     }
 }
@@ -148,6 +149,52 @@ async fn jobs(cli: &Cli, cmd: &JobsCommand) -> Result<()> {
             db.enqueue(&job).await?;
             println!("queued probe {}", job.id);
         }
+    }
+    Ok(())
+}
+
+/// The master keys' source: the variable, else the key file (made on first use).
+pub(crate) fn key_source(args: &KeyArgs) -> Result<tenantry_secrets::KeySource> {
+    tenantry_secrets::KeySource::open(
+        args.master_key.as_deref(),
+        std::path::Path::new(&args.master_key_file),
+    )
+    .context("TENANTRY_MASTER_KEY / TENANTRY_MASTER_KEY_FILE")
+}
+
+async fn keys(cli: &Cli, cmd: &KeysCommand) -> Result<()> {
+    use tenantry_secrets::DataKeyStore;
+    if let KeysCommand::Generate = cmd {
+        println!("{}", *tenantry_secrets::MasterKey::generate().encode());
+        return Ok(());
+    }
+    let wiring = Wiring::build(cli).await?;
+    let counts = match cmd {
+        KeysCommand::Rotate => {
+            let rotation = wiring.vault.rotate_master_key().await?;
+            println!(
+                "{} data keys re-wrapped; the current master key is {}",
+                rotation.rewrapped, rotation.current
+            );
+            rotation.counts
+        }
+        _ => wiring.db.data_key_counts().await?,
+    };
+    let keys = wiring.vault.keys();
+    for k in keys.all() {
+        let n = counts
+            .iter()
+            .find(|(id, _)| id == k.id())
+            .map_or(0, |(_, n)| *n);
+        let role = if k.id() == keys.current().id() {
+            "current"
+        } else {
+            "older"
+        };
+        println!("{}  {role:<7}  wraps {n} data keys", k.id());
+    }
+    for (id, n) in counts.iter().filter(|(id, _)| keys.find(id).is_none()) {
+        println!("{id}  MISSING  wraps {n} data keys: add this master key back");
     }
     Ok(())
 }

@@ -19,12 +19,13 @@ use tenantry_onboarding::OnboardingService;
 use tenantry_products::ProductService;
 use tenantry_projects::ProjectService;
 use tenantry_rbac::RbacService;
+use tenantry_secrets::{KeySource, Vault};
 use tenantry_store::Db;
 use tenantry_tenancy::{NoListener, SettingsService, TenantChangeListener, TenantService};
 use tenantry_worker::{TenantryJobs, Worker, WorkerConfig};
 
 use crate::cli::{Cli, WorkerArgs};
-use crate::commands::{base_domain, open_db, signing_key};
+use crate::commands::{base_domain, key_source, open_db, signing_key};
 
 /// The adapters, built once.
 pub struct Wiring {
@@ -33,6 +34,8 @@ pub struct Wiring {
     pub crypto: Crypto,
     pub mailer: MailSender,
     pub http: HttpConfig,
+    /// Seals and opens tenants' secrets at rest.
+    pub vault: Vault<Db>,
     edges: Edges,
 }
 
@@ -57,15 +60,9 @@ impl Wiring {
         let key = signing_key(&cli.serve, &db).await?;
         let crypto =
             Crypto::new(&key, &cli.serve.jwt_issuer).context("cannot set up token signing")?;
+        let keys = key_source(&cli.keys)?;
         let edges = Edges::claim().context("the composition root is built once per process")?;
-        Ok(Self::new(
-            db,
-            Arc::new(SystemClock),
-            crypto,
-            mailer,
-            http,
-            edges,
-        ))
+        Self::new(db, Arc::new(SystemClock), crypto, mailer, http, keys, edges)
     }
 
     /// From adapters built elsewhere (tests build their own database and keys).
@@ -75,16 +72,19 @@ impl Wiring {
         crypto: Crypto,
         mailer: MailSender,
         http: HttpConfig,
+        keys: KeySource,
         edges: Edges,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        let vault = Vault::new(db.clone(), keys).context("the master key")?;
+        Ok(Self {
             db,
             clock,
             crypto,
             mailer,
             http,
+            vault,
             edges,
-        }
+        })
     }
 
     /// What the HTTP adapter serves: every service over the store, handed over as the

@@ -109,6 +109,14 @@ id_type!(
     /// Identifies a background job.
     JobId
 );
+id_type!(
+    /// Identifies a tenant's webhook endpoint.
+    WebhookId
+);
+id_type!(
+    /// Identifies one attempt to deliver an event to a webhook endpoint.
+    WebhookAttemptId
+);
 
 #[cfg(test)]
 mod tests {

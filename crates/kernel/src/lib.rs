@@ -11,6 +11,7 @@ pub mod page;
 pub mod platform;
 pub mod quota;
 pub mod search;
+pub mod secrets;
 pub mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -18,12 +19,13 @@ pub use context::{Actor, Edges, Origin, TenantCtx};
 pub use error::Unexpected;
 pub use ids::{
     ApiKeyId, AuditEntryId, DomainId, EventId, InvitationId, JobId, ProductId, ProjectId, RoleId,
-    SecurityEventId, TaskId, TenantId, UserId,
+    SecurityEventId, TaskId, TenantId, UserId, WebhookAttemptId, WebhookId,
 };
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub use platform::{ChangeCounters, ChangeVersions, DatabaseHealth, PoolStatus};
 pub use quota::{QuotaError, QuotaGate, Unlimited};
 pub use search::{GlobalSearch, InvalidSearch, SearchGroup, SearchHit, SearchKind, SearchQuery};
+pub use secrets::{SecretCipher, SecretSlot};
 pub use text::{TextShape, bounded_text};
 pub mod email;
 pub use email::Email;

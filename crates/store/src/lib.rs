@@ -27,6 +27,7 @@ mod projects;
 mod rbac;
 mod schema;
 mod search;
+mod secrets;
 mod tenancy;
 #[cfg(feature = "testing")]
 #[allow(clippy::expect_used, clippy::panic)]

@@ -144,3 +144,16 @@ diesel::table! {
         created_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    tenant_keys (tenant_id) {
+        tenant_id -> DbId,
+        kek_id -> Text,
+        wrapped -> Text,
+        created_at -> DbTime,
+        rotated_at -> Nullable<DbTime>,
+    }
+}

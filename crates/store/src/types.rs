@@ -65,5 +65,7 @@ db_uuid_from!(
     tenantry_kernel::TaskId,
     tenantry_kernel::EventId,
     tenantry_kernel::JobId,
+    tenantry_kernel::WebhookId,
+    tenantry_kernel::WebhookAttemptId,
     tenantry_identity::FamilyId
 );

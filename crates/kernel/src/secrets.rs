@@ -1,0 +1,35 @@
+//! The port for secrets kept at rest (webhook signing secrets, later SSO client secrets, SMTP
+//! and storage credentials): sealed before they are stored, opened when they are used.
+
+use std::future::Future;
+
+use crate::{TenantCtx, Unexpected};
+
+/// Where a secret lives: the table, the column and the row's id. With the tenant it is bound
+/// into the ciphertext, so a sealed value copied to another row, column or tenant does not
+/// open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretSlot<'a> {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub row: &'a str,
+}
+
+/// Seals and opens secrets with the tenant's own data key. A sealed value is text (stored as
+/// is in either backend); the plaintext never leaves the caller.
+pub trait SecretCipher: Clone + Send + Sync + 'static {
+    fn seal(
+        &self,
+        ctx: &TenantCtx,
+        slot: SecretSlot<'_>,
+        plaintext: &[u8],
+    ) -> impl Future<Output = Result<String, Unexpected>> + Send;
+
+    /// Fails when the value was sealed for another slot or tenant, or altered.
+    fn open(
+        &self,
+        ctx: &TenantCtx,
+        slot: SecretSlot<'_>,
+        sealed: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, Unexpected>> + Send;
+}

@@ -1,0 +1,21 @@
+//! Secrets at rest, by envelope encryption.
+//!
+//! - A **master key** (key-encryption key) from `TENANTRY_MASTER_KEY`, or from a key file
+//!   created with mode 0600 on first start (the embedded default). It never reaches the
+//!   database.
+//! - One **data key** per tenant, random, stored wrapped under the master key (AES key wrap,
+//!   RFC 3394) with the master key's id beside it ([`DataKeyStore`]).
+//! - Each secret sealed with its tenant's data key (AES-256-GCM, random nonce) and the tenant,
+//!   table, column and row as associated data: a sealed value moved anywhere else does not
+//!   open ([`Vault`], the [`tenantry_kernel::SecretCipher`] adapter).
+//! - `tenantry keys rotate` re-wraps the data keys under a new master key; data keys do not
+//!   change, so sealed values and running servers are untouched ([`Vault::rotate`]).
+
+mod master;
+mod vault;
+
+pub use master::{KeyConfigError, KeySource, MasterKey, MasterKeys};
+pub use vault::{DataKeyStore, Rotation, Vault, WrappedKey};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,162 @@
+//! The tenants' wrapped data keys (the vault's [`DataKeyStore`]): a platform table, since a
+//! key rotation re-wraps every tenant's key and a row is useless without the master key.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use tenantry_kernel::{TenantId, Unexpected};
+use tenantry_secrets::{DataKeyStore, WrappedKey};
+
+use crate::db::Db;
+use crate::error::StoreError;
+use crate::types::DbUuid;
+
+fn decode(kek_id: String, wrapped: &str) -> Result<WrappedKey, StoreError> {
+    Ok(WrappedKey {
+        kek_id,
+        wrapped: STANDARD
+            .decode(wrapped)
+            .map_err(|e| StoreError::Corrupt(format!("a wrapped data key: {e}")))?,
+    })
+}
+
+impl Db {
+    async fn load_data_key(&self, tenant: TenantId) -> Result<Option<WrappedKey>, StoreError> {
+        let row: Option<(String, String)> = tx!(self, read, tenant = None, |conn| {
+            Ok(tenant_keys::table
+                .filter(tenant_keys::tenant_id.eq(DbUuid::from(tenant)))
+                .select((tenant_keys::kek_id, tenant_keys::wrapped))
+                .first(conn)
+                .await
+                .optional()?)
+        })?;
+        row.map(|(k, w)| decode(k, &w)).transpose()
+    }
+
+    async fn insert_data_key(
+        &self,
+        tenant: TenantId,
+        key: &WrappedKey,
+    ) -> Result<WrappedKey, StoreError> {
+        let wrapped = STANDARD.encode(&key.wrapped);
+        let (kek, stored): (String, String) = tx!(self, write, platform, |conn| {
+            diesel::insert_into(tenant_keys::table)
+                .values((
+                    tenant_keys::tenant_id.eq(DbUuid::from(tenant)),
+                    tenant_keys::kek_id.eq(&key.kek_id),
+                    tenant_keys::wrapped.eq(&wrapped),
+                    tenant_keys::created_at.eq(Utc::now()),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            Ok(tenant_keys::table
+                .filter(tenant_keys::tenant_id.eq(DbUuid::from(tenant)))
+                .select((tenant_keys::kek_id, tenant_keys::wrapped))
+                .first(conn)
+                .await?)
+        })?;
+        decode(kek, &stored)
+    }
+
+    async fn swap_data_key(
+        &self,
+        tenant: TenantId,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> Result<bool, StoreError> {
+        let (old_wrapped, new_wrapped) =
+            (STANDARD.encode(&old.wrapped), STANDARD.encode(&new.wrapped));
+        let n = tx!(self, write, platform, |conn| {
+            Ok(diesel::update(
+                tenant_keys::table
+                    .filter(tenant_keys::tenant_id.eq(DbUuid::from(tenant)))
+                    .filter(tenant_keys::kek_id.eq(&old.kek_id))
+                    .filter(tenant_keys::wrapped.eq(&old_wrapped)),
+            )
+            .set((
+                tenant_keys::kek_id.eq(&new.kek_id),
+                tenant_keys::wrapped.eq(&new_wrapped),
+                tenant_keys::rotated_at.eq(Some(Utc::now())),
+            ))
+            .execute(conn)
+            .await?)
+        })?;
+        Ok(n > 0)
+    }
+
+    async fn load_keys_not_under(
+        &self,
+        kek_id: &str,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, WrappedKey)>, StoreError> {
+        let rows: Vec<(DbUuid, String, String)> = tx!(self, read, tenant = None, |conn| {
+            Ok(tenant_keys::table
+                .filter(tenant_keys::kek_id.ne(kek_id))
+                .select((
+                    tenant_keys::tenant_id,
+                    tenant_keys::kek_id,
+                    tenant_keys::wrapped,
+                ))
+                .order(tenant_keys::tenant_id.asc())
+                .limit(i64::from(limit))
+                .load(conn)
+                .await?)
+        })?;
+        rows.into_iter()
+            .map(|(t, k, w)| Ok((TenantId::from_uuid(t.0), decode(k, &w)?)))
+            .collect()
+    }
+
+    async fn count_data_keys(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = tx!(self, read, tenant = None, |conn| {
+            Ok(tenant_keys::table
+                .group_by(tenant_keys::kek_id)
+                .select((tenant_keys::kek_id, diesel::dsl::count_star()))
+                .order(tenant_keys::kek_id.asc())
+                .load(conn)
+                .await?)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+}
+
+impl DataKeyStore for Db {
+    async fn data_key(&self, tenant: TenantId) -> Result<Option<WrappedKey>, Unexpected> {
+        Ok(self.load_data_key(tenant).await?)
+    }
+
+    async fn add_data_key(
+        &self,
+        tenant: TenantId,
+        key: &WrappedKey,
+    ) -> Result<WrappedKey, Unexpected> {
+        Ok(self.insert_data_key(tenant, key).await?)
+    }
+
+    async fn replace_data_key(
+        &self,
+        tenant: TenantId,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> Result<bool, Unexpected> {
+        Ok(self.swap_data_key(tenant, old, new).await?)
+    }
+
+    async fn data_keys_not_under(
+        &self,
+        kek_id: &str,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, WrappedKey)>, Unexpected> {
+        Ok(self.load_keys_not_under(kek_id, limit).await?)
+    }
+
+    async fn data_key_counts(&self) -> Result<Vec<(String, u64)>, Unexpected> {
+        Ok(self.count_data_keys().await?)
+    }
+}

@@ -58,6 +58,18 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
         ),
         (("GET", "/api/v1/api-keys"), none("")),
         (("DELETE", "/api/v1/api-keys/{id}"), none("")),
+        (("GET", "/api/v1/webhooks"), none("")),
+        (
+            ("POST", "/api/v1/webhooks"),
+            body(json!({"url": "https://intruder.example.com/hook"})),
+        ),
+        (("GET", "/api/v1/webhooks/{id}"), none("")),
+        (
+            ("PATCH", "/api/v1/webhooks/{id}"),
+            body(json!({"description": "hijacked", "enabled": true})),
+        ),
+        (("DELETE", "/api/v1/webhooks/{id}"), none("")),
+        (("POST", "/api/v1/webhooks/{id}/rotate-secret"), none("")),
         (("GET", "/api/v1/products"), none("?q=zanzibar")),
         (
             ("POST", "/api/v1/products"),
@@ -125,6 +137,8 @@ fn path_id(path: &str, ids: &Ids) -> String {
         "$api_key"
     } else if path.starts_with("/api/v1/events/") {
         "$event"
+    } else if path.starts_with("/api/v1/webhooks/") {
+        "$webhook"
     } else {
         panic!("no id kind for {path}")
     };
@@ -184,6 +198,8 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/members".to_owned(),
         "/api/v1/invitations".to_owned(),
         "/api/v1/api-keys".to_owned(),
+        "/api/v1/webhooks".to_owned(),
+        format!("/api/v1/webhooks/{}", ids["$webhook"]),
         "/api/v1/audit-logs?limit=100".to_owned(),
         "/api/v1/audit-logs/verify".to_owned(),
         "/api/v1/events?limit=100".to_owned(),
@@ -276,6 +292,15 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         json!({"name": "zanzibar-key", "permissions": ["products:read"]}),
     )
     .await;
+    // Disabled: A's data stays still (no deliveries are attempted).
+    let webhook = post(
+        app,
+        "/api/v1/webhooks",
+        "acme",
+        token,
+        json!({"url": "https://zanzibar.example.com/hook", "description": "Zanzibar hook", "enabled": false}),
+    )
+    .await;
     // The invitation's e-mail goes out from a job: wait for it, so that A's data stays still.
     for _ in 0..200 {
         if json_of(app, "/api/v1/invitations", token).await["items"][0]["delivery"] != "pending" {
@@ -292,6 +317,7 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         ("$role", id(&role, "id")),
         ("$invitation", id(&invitation, "id")),
         ("$api_key", id(&key, "id")),
+        ("$webhook", id(&webhook, "id")),
         ("$event", id(&events["items"][0], "id")),
         ("$user", user.to_owned()),
     ])

@@ -63,6 +63,9 @@ app_tests! {
             let res = call(app, Method::POST, "/api/v1/api-keys", &t)
                 .json(&json!({"name": format!("key{n}"), "permissions": ["products:read"]})).send().await.unwrap();
             assert_eq!(res.status(), 201);
+            let res = call(app, Method::POST, "/api/v1/webhooks", &t)
+                .json(&json!({"url": format!("https://hooks{n}.example.com/"), "enabled": false})).send().await.unwrap();
+            assert_eq!(res.status(), 201);
         }
         for n in 0..3 {
             let res = call(app, Method::POST, "/api/v1/roles", &t)
@@ -72,9 +75,10 @@ app_tests! {
         for (path, count, limit) in [
             ("/api/v1/invitations", 4, 3),
             ("/api/v1/api-keys", 4, 3),
+            ("/api/v1/webhooks", 4, 3),
             ("/api/v1/roles", 7, 3),
             ("/api/v1/members", 1, 1),
-            ("/api/v1/permissions", 12, 5),
+            ("/api/v1/permissions", 13, 5),
             ("/api/v1/auth/tenants", 1, 1),
         ] {
             let (items, pages) = walk(app, path, &t, limit).await;

@@ -20,6 +20,7 @@ mod resolution;
 mod revocation;
 mod spec_bounds;
 mod team;
+mod webhooks;
 
 #[test]
 fn postgres_suite() {

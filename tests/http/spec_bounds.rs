@@ -243,6 +243,7 @@ app_tests! {
         let role = id_of(post("/api/v1/roles", json!({"name": "fixed", "permissions": []})).await.unwrap().json().await.unwrap());
         let task: Value = ctx.call(Method::POST, &format!("/api/v1/projects/{project}/tasks"), Caller::Ann).json(&json!({"title": "T"})).send().await.unwrap().json().await.unwrap();
         let task = id_of(task);
+        let webhook = id_of(post("/api/v1/webhooks", json!({"url": "https://hooks.example.com/fixed", "enabled": false})).await.unwrap().json().await.unwrap());
         app.create_tenant("zmaint", "Maintained").await;
         let case = |method: Method, template: &'static str, path: String, caller: Caller, base: fn(u32) -> Value| BodyCase { method, template, path, caller, base, chain: None };
         let cases = [
@@ -276,6 +277,10 @@ app_tests! {
                 |n| json!({"name": format!("renamed{n}")})),
             case(Method::POST, "/api/v1/api-keys", "/api/v1/api-keys".into(), Caller::Ann,
                 |_| json!({"name": "Deploys", "permissions": []})),
+            case(Method::POST, "/api/v1/webhooks", "/api/v1/webhooks".into(), Caller::Ann,
+                |_| json!({"url": "https://hooks.example.com/tenantry", "description": "Hook", "rate_limit": 5, "enabled": false})),
+            case(Method::PATCH, "/api/v1/webhooks/{id}", format!("/api/v1/webhooks/{webhook}"), Caller::Ann,
+                |_| json!({"url": "https://hooks.example.com/tenantry", "description": "Hook", "rate_limit": 5})),
             case(Method::POST, "/api/v1/invitations", "/api/v1/invitations".into(), Caller::Ann,
                 |n| json!({"email": format!("i{n}@example.test"), "role": "member"})),
             case(Method::PATCH, "/api/v1/auth/me", "/api/v1/auth/me".into(), Caller::Ann,

@@ -32,6 +32,8 @@ pub struct Options {
     pub worker: Option<tenantry::cli::WorkerArgs>,
     /// The master key sealing tenants' secrets (a second instance gets the first's).
     pub master_key: tenantry_secrets::MasterKey,
+    /// What webhook targets may be (default: https only, public addresses only).
+    pub webhook_rules: tenantry_webhooks::TargetRules,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -51,6 +53,7 @@ impl Default for Options {
             smtp_url: None,
             worker: Some(test_worker()),
             master_key: tenantry_secrets::MasterKey::generate(),
+            webhook_rules: tenantry_webhooks::TargetRules::default(),
         }
     }
 }
@@ -118,7 +121,7 @@ impl TestApp {
         };
         let db = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(url)).unwrap();
         let app_db = db.clone();
-        let wiring = tenantry::wiring::Wiring::new(
+        let mut wiring = tenantry::wiring::Wiring::new(
             db.clone(),
             Arc::new(SystemClock),
             crypto.clone(),
@@ -131,6 +134,7 @@ impl TestApp {
             tenantry_kernel::Edges::for_tests(),
         )
         .unwrap();
+        wiring.webhook_rules = options.webhook_rules.clone();
         let shared = Shared::new(wiring.app_state()).unwrap();
         let worker = options.worker.as_ref().map(|args| wiring.worker(args));
         let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -30,6 +30,8 @@ Environment variables (each also a flag above):
   TENANTRY_JOB_RETRY_BASE_MS        first retry delay of a failed job, doubling up to an hour (default 5000)
   TENANTRY_JOB_LEASE_SECS           how long a claimed job is held before another worker may run it (default 60)
   TENANTRY_EVENT_RETENTION_DAYS     days events are kept for GET /api/v1/events (default 30)
+  TENANTRY_WEBHOOK_ALLOW_HTTP       allow http:// webhook targets, for local development (default false)
+  TENANTRY_WEBHOOK_ALLOW_CIDRS      networks webhooks may reach besides public addresses, e.g. 127.0.0.1/32 (default none)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
   OTEL_EXPORTER_OTLP_ENDPOINT       export spans over OTLP/HTTP to <url>/v1/traces; other OTEL_* apply (unset: off)
@@ -91,7 +93,45 @@ pub struct Cli {
     pub keys: KeyArgs,
 
     #[command(flatten)]
+    pub webhooks: WebhookArgs,
+
+    #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// What webhook deliveries may reach.
+#[derive(Clone, Debug, Default, Args)]
+pub struct WebhookArgs {
+    /// Accept `http://` webhook targets (local development only: deliveries are then sent
+    /// in the clear).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WEBHOOK_ALLOW_HTTP",
+        default_value_t = false
+    )]
+    pub webhook_allow_http: bool,
+
+    /// Networks webhook deliveries may reach besides public addresses (comma-separated
+    /// CIDRs, e.g. `127.0.0.1/32,10.20.0.0/16`). Private, loopback, link-local and other
+    /// non-public addresses are refused otherwise; nothing else opens that guard.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WEBHOOK_ALLOW_CIDRS",
+        default_value = ""
+    )]
+    pub webhook_allow_cidrs: String,
+}
+
+impl WebhookArgs {
+    pub fn target_rules(&self) -> anyhow::Result<tenantry_webhooks::TargetRules> {
+        Ok(tenantry_webhooks::TargetRules {
+            allow_http: self.webhook_allow_http,
+            addresses: tenantry_webhooks::AddressPolicy::parse(&self.webhook_allow_cidrs)
+                .map_err(|e| anyhow::anyhow!("TENANTRY_WEBHOOK_ALLOW_CIDRS: {e}"))?,
+        })
+    }
 }
 
 /// Where the master key that seals tenants' secrets (webhook signing secrets, …) comes from.

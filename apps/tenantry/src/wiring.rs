@@ -22,6 +22,7 @@ use tenantry_rbac::RbacService;
 use tenantry_secrets::{KeySource, Vault};
 use tenantry_store::Db;
 use tenantry_tenancy::{NoListener, SettingsService, TenantChangeListener, TenantService};
+use tenantry_webhooks::{TargetRules, WebhookService};
 use tenantry_worker::{TenantryJobs, Worker, WorkerConfig};
 
 use crate::cli::{Cli, WorkerArgs};
@@ -36,6 +37,8 @@ pub struct Wiring {
     pub http: HttpConfig,
     /// Seals and opens tenants' secrets at rest.
     pub vault: Vault<Db>,
+    /// What webhook targets may be (https only unless allowed; literal addresses guarded).
+    pub webhook_rules: TargetRules,
     edges: Edges,
 }
 
@@ -83,6 +86,7 @@ impl Wiring {
             mailer,
             http,
             vault,
+            webhook_rules: TargetRules::default(),
             edges,
         })
     }
@@ -123,6 +127,13 @@ impl Wiring {
             )),
             audit: Arc::new(AuditService::new(self.db.clone())),
             events: Arc::new(EventService::new(self.db.clone())),
+            webhooks: Arc::new(WebhookService::new(
+                self.db.clone(),
+                self.vault.clone(),
+                Unlimited,
+                self.clock.clone(),
+                self.webhook_rules.clone(),
+            )),
             reads,
         };
         AppState::new(

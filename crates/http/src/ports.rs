@@ -27,7 +27,8 @@ use tenantry_jobs::{JobQueue, QueueSummary};
 use tenantry_kernel::{
     ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, GlobalSearch,
     InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, QuotaGate, RoleId, SearchGroup,
-    SearchKind, SearchQuery, TaskId, TenantCtx, TenantId, Unexpected, UserId,
+    SearchKind, SearchQuery, SecretCipher, TaskId, TenantCtx, TenantId, Unexpected, UserId,
+    WebhookId,
 };
 use tenantry_onboarding::{
     Onboard, OnboardError, Onboarded, OnboardingRepository, OnboardingService,
@@ -49,6 +50,10 @@ use tenantry_tenancy::{
     DomainRepository, FindTenantError, Hostname, MaintenanceMessage, SettingsRepository,
     SettingsService, Slug, Tenant, TenantFilter, TenantName, TenantRef, TenantRepository,
     TenantService, TenantSettings, UpdateTenantError,
+};
+use tenantry_webhooks::{
+    CreateWebhookError, NewWebhook, TargetRules, Webhook, WebhookError, WebhookPatch,
+    WebhookRepository, WebhookSecret, WebhookService,
 };
 
 /// Writes an object-safe port and its implementation for a service, forwarding each call to
@@ -354,6 +359,38 @@ driving_port! {
             on: TenantId,
         ) -> Result<Result<ApiKey, InvalidApiKey>, Unexpected>;
         async fn note_use(&self, ctx: &'a TenantCtx, key: &'a ApiKey) -> Result<(), Unexpected>;
+    }
+}
+
+driving_port! {
+    /// A tenant's webhook endpoints.
+    pub trait Webhooks<'a> for WebhookService<R, C, Q>, generics [R, C, Q]
+        where [R: WebhookRepository, C: SecretCipher, Q: QuotaGate]
+    {
+        async fn create(
+            &self,
+            ctx: &'a TenantCtx,
+            new: NewWebhook,
+        ) -> Result<(Webhook, WebhookSecret), CreateWebhookError>;
+        async fn get(&self, ctx: &'a TenantCtx, id: WebhookId) -> Result<Webhook, WebhookError>;
+        async fn list(
+            &self,
+            ctx: &'a TenantCtx,
+            page: &'a PageRequest,
+        ) -> Result<Page<Webhook>, Unexpected>;
+        async fn update(
+            &self,
+            ctx: &'a TenantCtx,
+            id: WebhookId,
+            patch: &'a WebhookPatch,
+        ) -> Result<Webhook, WebhookError>;
+        async fn delete(&self, ctx: &'a TenantCtx, id: WebhookId) -> Result<(), WebhookError>;
+        async fn rotate_secret(
+            &self,
+            ctx: &'a TenantCtx,
+            id: WebhookId,
+        ) -> Result<(Webhook, WebhookSecret), WebhookError>;
+        fn rules(&self) -> &TargetRules;
     }
 }
 

@@ -9,7 +9,7 @@ use tenantry_tenancy::BaseDomain;
 use crate::guard::MemberCache;
 use crate::ports::{
     ApiKeys, Audit, Auth, Events, Invitations, Onboarding, PlatformReads, Products, Projects, Rbac,
-    Settings, Tenants,
+    Settings, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -42,6 +42,7 @@ pub struct Services {
     pub projects: Arc<dyn Projects>,
     pub audit: Arc<dyn Audit>,
     pub events: Arc<dyn Events>,
+    pub webhooks: Arc<dyn Webhooks>,
     /// Resolution, readiness, change counters, search, the security log, the queue summary.
     pub reads: Arc<dyn PlatformReads>,
 }

@@ -18,6 +18,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("api_keys:manage", "Create and revoke API keys"),
     ("audit:read", "Read the audit trail"),
     ("events:read", "Read the event log"),
+    (
+        "webhooks:manage",
+        "Register, change and test webhook endpoints and see their deliveries",
+    ),
     ("products:read", "See products"),
     ("products:write", "Create, change and delete products"),
     ("projects:read", "See projects and tasks"),

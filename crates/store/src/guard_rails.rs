@@ -39,6 +39,11 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
         "the queue workers claim across tenants; a row holds ids, never tenant data",
     ),
     (
+        "webhook_deliveries",
+        "the delivery queue dispatchers claim across tenants (fairly); a row holds ids and \
+         schedule, never tenant data",
+    ),
+    (
         "tenant_keys",
         "each tenant's data key, wrapped by a master key the database never holds; a \
          rotation re-wraps across tenants",

@@ -33,6 +33,7 @@ mod tenancy;
 #[allow(clippy::expect_used, clippy::panic)]
 pub mod testing;
 mod types;
+mod webhooks;
 
 pub use db::{Backend, Db, DbConfig};
 pub use error::StoreError;

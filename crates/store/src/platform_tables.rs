@@ -157,3 +157,23 @@ diesel::table! {
         rotated_at -> Nullable<DbTime>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    webhook_deliveries (tenant_id, endpoint_id, event_id) {
+        tenant_id -> DbId,
+        endpoint_id -> DbId,
+        event_id -> DbId,
+        state -> Text,
+        trigger -> Text,
+        attempts -> Integer,
+        next_attempt_at -> DbTime,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<DbTime>,
+        last_error -> Nullable<Text>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}

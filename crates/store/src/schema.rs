@@ -123,6 +123,8 @@ macro_rules! backend_schema {
                 projects,
                 tasks,
                 events,
+                webhook_endpoints,
+                webhook_attempts,
             );
         }
 
@@ -153,6 +155,15 @@ macro_rules! backend_schema {
             updated_at
         });
         tenant_owned!(events { id, event_type, occurred_at, payload });
+        tenant_owned!(webhook_endpoints {
+            id, url, description, event_types, match_keys, disabled_reason, headers, rate_limit,
+            secret, previous_secret, previous_secret_expires_at, secret_rotated_at, failing_since,
+            created_at, updated_at
+        });
+        tenant_owned!(webhook_attempts {
+            id, endpoint_id, event_id, event_type, attempt, trigger, succeeded, status_code,
+            duration_ms, response_body, error, attempted_at
+        });
         tenant_owned!(projects { id, name, description, archived, created_by, created_at, updated_at });
         tenant_owned!(tasks {
             id, project_id, title, notes, is_done, due_date, assignee_id, created_by, created_at,

@@ -185,3 +185,48 @@ diesel::table! {
         payload -> Text,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    webhook_endpoints (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        match_keys -> Text,
+        disabled_reason -> Nullable<Text>,
+        headers -> Text,
+        rate_limit -> Nullable<Integer>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<DbTime>,
+        secret_rotated_at -> Nullable<DbTime>,
+        failing_since -> Nullable<DbTime>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    webhook_attempts (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        endpoint_id -> DbId,
+        event_id -> DbId,
+        event_type -> Text,
+        attempt -> Integer,
+        trigger -> Text,
+        succeeded -> Bool,
+        status_code -> Nullable<Integer>,
+        duration_ms -> Integer,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+        attempted_at -> DbTime,
+    }
+}

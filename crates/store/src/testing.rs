@@ -252,6 +252,26 @@ impl Db {
         Ok(c.n)
     }
 
+    /// Every value of a text column `column` of `table` as stored, in a transaction scoped to
+    /// `tenant` (what is at rest: sealed secrets, for instance).
+    pub async fn column_values(
+        &self,
+        tenant: TenantId,
+        table: &str,
+        column: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let sql = format!("SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL");
+        let rows: Vec<Text> = tx!(self, read, tenant = Some(tenant), |conn| {
+            Ok(diesel::sql_query(&sql).load(conn).await?)
+        })?;
+        Ok(rows.into_iter().map(|r| r.v).collect())
+    }
+
     /// Like [`Db::unfiltered_count`], inside a transaction scoped to one user (`app.user_id`).
     pub async fn unfiltered_count_as_user(
         &self,

@@ -17,6 +17,7 @@ pub mod products;
 pub mod projects;
 pub mod rbac;
 pub mod tenancy;
+pub mod webhooks;
 
 pub use tenancy::MAINTENANCE_RETRY_AFTER_SECS;
 

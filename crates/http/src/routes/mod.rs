@@ -14,6 +14,7 @@ pub mod projects;
 pub mod search;
 pub mod team;
 pub mod tenant;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -51,6 +52,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::revoke_api_key)
+        .service(webhooks::list_webhooks)
+        .service(webhooks::create_webhook)
+        .service(webhooks::get_webhook)
+        .service(webhooks::update_webhook)
+        .service(webhooks::delete_webhook)
+        .service(webhooks::rotate_webhook_secret)
         .service(products::list_products)
         .service(products::create_product)
         .service(products::bulk_import)

@@ -1,0 +1,28 @@
+//! Outgoing webhooks: a tenant's endpoints receive the events they subscribe to, signed the
+//! Standard Webhooks way (and GitHub's), retried on a schedule, every attempt logged.
+//!
+//! - [`Webhook`]: an endpoint — target URL (https, checked by the [`AddressPolicy`] guard),
+//!   event types, custom headers, a rate limit, and signing secrets sealed at rest through
+//!   [`tenantry_kernel::SecretCipher`] (shown once, rotated with a 24-hour overlap).
+//! - [`WebhookService`]: the endpoints' use cases; [`WebhookRepository`]: their storage.
+//! - [`sign`]: the signature headers of a delivery.
+
+mod error;
+mod guard;
+mod model;
+mod ports;
+mod service;
+mod signature;
+mod view;
+
+pub use error::{CreateWebhookError, WebhookError};
+pub use guard::{AddressPolicy, Blocked, blocked_range};
+pub use model::{
+    CustomHeaders, Description, DisabledReason, EventTypes, InvalidValue, MAX_EVENT_TYPES,
+    MAX_HEADERS, MAX_URL_LEN, NewWebhook, RateLimit, SealedSecrets, TargetRules, Webhook,
+    WebhookPatch, WebhookUrl, actions,
+};
+pub use ports::WebhookRepository;
+pub use service::{QUOTA_RESOURCE, ROTATION_OVERLAP, WebhookService};
+pub use signature::{Signatures, WebhookSecret, sign};
+pub use view::WebhookView;

@@ -1,0 +1,192 @@
+//! The endpoints' use cases.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tenantry_kernel::{
+    Clock, Page, PageRequest, QuotaGate, SecretCipher, SecretSlot, TenantCtx, Unexpected, WebhookId,
+};
+
+use crate::error::{CreateWebhookError, WebhookError};
+use crate::model::{NewWebhook, SealedSecrets, TargetRules, Webhook, WebhookPatch};
+use crate::ports::WebhookRepository;
+use crate::signature::WebhookSecret;
+
+/// The quota resource name endpoints count against.
+pub const QUOTA_RESOURCE: &str = "webhooks";
+
+/// Where signing secrets are sealed: their table, and a column each.
+const TABLE: &str = "webhook_endpoints";
+const CURRENT: &str = "secret";
+const PREVIOUS: &str = "previous_secret";
+
+fn slot<'a>(column: &'static str, row: &'a str) -> SecretSlot<'a> {
+    SecretSlot {
+        table: TABLE,
+        column,
+        row,
+    }
+}
+
+/// How long the secret before a rotation is still sent beside the new one.
+pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
+
+#[derive(Clone)]
+pub struct WebhookService<R, C, Q> {
+    repo: R,
+    cipher: C,
+    quota: Q,
+    clock: Arc<dyn Clock>,
+    rules: TargetRules,
+}
+
+impl<R: WebhookRepository, C: SecretCipher, Q: QuotaGate> WebhookService<R, C, Q> {
+    pub fn new(repo: R, cipher: C, quota: Q, clock: Arc<dyn Clock>, rules: TargetRules) -> Self {
+        Self {
+            repo,
+            cipher,
+            quota,
+            clock,
+            rules,
+        }
+    }
+
+    /// What targets may be registered.
+    pub fn rules(&self) -> &TargetRules {
+        &self.rules
+    }
+
+    /// Creates the endpoint with a new signing secret, returned here and never again.
+    pub async fn create(
+        &self,
+        ctx: &TenantCtx,
+        new: NewWebhook,
+    ) -> Result<(Webhook, WebhookSecret), CreateWebhookError> {
+        self.quota.allow(ctx, QUOTA_RESOURCE, 1).await?;
+        let id = WebhookId::new();
+        let row = id.to_string();
+        let secret = WebhookSecret::generate()?;
+        let sealed = self
+            .cipher
+            .seal(ctx, slot(CURRENT, &row), secret.expose().as_bytes())
+            .await?;
+        let now = self.clock.now();
+        let webhook = Webhook {
+            id,
+            tenant_id: ctx.tenant_id(),
+            url: new.url,
+            description: new.description,
+            event_types: new.event_types,
+            disabled: (!new.enabled).then_some(crate::model::DisabledReason::Manual),
+            headers: new.headers,
+            rate_limit: new.rate_limit,
+            secrets: SealedSecrets {
+                current: sealed,
+                previous: None,
+            },
+            secret_rotated_at: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.repo.create_webhook(ctx, &webhook).await?;
+        Ok((webhook, secret))
+    }
+
+    pub async fn get(&self, ctx: &TenantCtx, id: WebhookId) -> Result<Webhook, WebhookError> {
+        self.repo
+            .webhook(ctx, id)
+            .await?
+            .ok_or(WebhookError::NotFound)
+    }
+
+    pub async fn list(
+        &self,
+        ctx: &TenantCtx,
+        page: &PageRequest,
+    ) -> Result<Page<Webhook>, Unexpected> {
+        self.repo.list_webhooks(ctx, page).await
+    }
+
+    pub async fn update(
+        &self,
+        ctx: &TenantCtx,
+        id: WebhookId,
+        patch: &WebhookPatch,
+    ) -> Result<Webhook, WebhookError> {
+        self.repo
+            .update_webhook(ctx, id, patch, self.clock.now())
+            .await
+    }
+
+    pub async fn delete(&self, ctx: &TenantCtx, id: WebhookId) -> Result<(), WebhookError> {
+        self.repo.delete_webhook(ctx, id).await
+    }
+
+    /// A new signing secret, returned here and never again; the current one stays valid
+    /// (signatures with both are sent) for [`ROTATION_OVERLAP`].
+    pub async fn rotate_secret(
+        &self,
+        ctx: &TenantCtx,
+        id: WebhookId,
+    ) -> Result<(Webhook, WebhookSecret), WebhookError> {
+        // Two rotations at once: the loser reads the winner's secrets and rotates again.
+        for _ in 0..3 {
+            let old = self.get(ctx, id).await?;
+            let row = id.to_string();
+            let current = self
+                .cipher
+                .open(ctx, slot(CURRENT, &row), &old.secrets.current)
+                .await?;
+            let now = self.clock.now();
+            let previous = self
+                .cipher
+                .seal(ctx, slot(PREVIOUS, &row), &current)
+                .await?;
+            let secret = WebhookSecret::generate()?;
+            let sealed = self
+                .cipher
+                .seal(ctx, slot(CURRENT, &row), secret.expose().as_bytes())
+                .await?;
+            let secrets = SealedSecrets {
+                current: sealed,
+                previous: Some((previous, now + ROTATION_OVERLAP)),
+            };
+            if let Some(w) = self
+                .repo
+                .replace_secrets(ctx, id, &old.secrets, &secrets, now)
+                .await?
+            {
+                return Ok((w, secret));
+            }
+        }
+        Err(WebhookError::Unexpected(Unexpected::msg(
+            "the secret kept changing while it was being rotated",
+        )))
+    }
+
+    /// The secrets deliveries are signed with at `now`: the current one, then the previous
+    /// one while it is still valid.
+    pub async fn signing_secrets(
+        &self,
+        ctx: &TenantCtx,
+        webhook: &Webhook,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookSecret>, Unexpected> {
+        let row = webhook.id.to_string();
+        let mut out = Vec::with_capacity(2);
+        let mut open = async |column, sealed: &str| -> Result<(), Unexpected> {
+            let bytes = self.cipher.open(ctx, slot(column, &row), sealed).await?;
+            let text = String::from_utf8(bytes).map_err(Unexpected::new)?;
+            out.push(WebhookSecret::parse(&text).map_err(Unexpected::new)?);
+            Ok(())
+        };
+        open(CURRENT, &webhook.secrets.current).await?;
+        if let Some((sealed, until)) = &webhook.secrets.previous
+            && *until > now
+        {
+            open(PREVIOUS, sealed).await?;
+        }
+        Ok(out)
+    }
+}

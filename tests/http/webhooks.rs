@@ -174,3 +174,56 @@ app_tests! {
         }
     }
 }
+
+/// Deliveries reach loopback receivers over plain HTTP in these tests.
+fn loopback() -> Options {
+    Options {
+        webhook_rules: tenantry_webhooks::TargetRules {
+            allow_http: true,
+            addresses: tenantry_webhooks::AddressPolicy::parse("127.0.0.1/32").unwrap(),
+        },
+        ..Options::default()
+    }
+}
+
+app_tests! {
+    async fn a_change_is_delivered_signed_to_the_endpoints_that_want_it(app) with (loopback()) {
+        let (t, tenant) = owner_of(app).await;
+        let sink = tenantry_telemetry::testing::HttpSink::start();
+        let created = json_of(call(app, Method::POST, "/api/v1/webhooks", &t)
+            .json(&json!({"url": format!("{}/hook", sink.url()), "event_types": ["product.*"], "headers": {"X-Api-Key": "k-1"}}))
+            .send().await.unwrap(), 201).await;
+        let secret = tenantry_webhooks::WebhookSecret::parse(created["secret"].as_str().unwrap()).unwrap();
+        call(app, Method::POST, "/api/v1/projects", &t).json(&json!({"name": "Not wanted"})).send().await.unwrap();
+        let product = json_of(call(app, Method::POST, "/api/v1/products", &t)
+            .json(&json!({"name": "Kettle", "sku": "K-1", "price_minor": 100, "currency": "EUR"}))
+            .send().await.unwrap(), 201).await;
+        let got = tokio::task::spawn_blocking(move || sink.wait_for(std::time::Duration::from_secs(10), |p| !p.is_empty())).await.unwrap();
+        assert_eq!(got.len(), 1, "one event wanted: {:?}", got.iter().map(|p| String::from_utf8_lossy(&p.body).into_owned()).collect::<Vec<_>>());
+        let post = &got[0];
+        assert_eq!(post.path, "/hook");
+        let event = json_of(call(app, Method::GET, "/api/v1/events?type=product.created", &t).send().await.unwrap(), 200).await["items"][0].clone();
+        assert_eq!(post.header("webhook-id"), event["id"].as_str());
+        assert_eq!(post.header("content-type"), Some("application/json"));
+        assert_eq!(post.header("x-api-key"), Some("k-1"));
+        let body: Value = serde_json::from_slice(&post.body).unwrap();
+        assert_eq!(body, event, "the body is the event as the pull API shows it");
+        assert_eq!(body["data"]["object"]["id"], product["id"]);
+        assert_eq!(body["tenant_id"], tenant.to_string());
+        let ts: i64 = post.header("webhook-timestamp").unwrap().parse().unwrap();
+        assert!((chrono::Utc::now().timestamp() - ts).abs() < 30);
+        let expected = tenantry_webhooks::sign(event["id"].as_str().unwrap(), ts, &post.body, &[&secret]);
+        assert_eq!(post.header("webhook-signature"), Some(expected.standard.as_str()));
+        assert_eq!(post.header("x-hub-signature-256"), Some(expected.hub.as_str()));
+        // Logged, and gone from the queue.
+        let db = app.db().db();
+        for _ in 0..100 {
+            if db.unfiltered_count(Some(tenant), "webhook_attempts").await.unwrap() == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(db.unfiltered_count(Some(tenant), "webhook_attempts WHERE succeeded").await.unwrap(), 1);
+        assert_eq!(db.unfiltered_count(None, "webhook_deliveries").await.unwrap(), 0);
+    }
+}

@@ -34,6 +34,8 @@ pub struct Options {
     pub master_key: tenantry_secrets::MasterKey,
     /// What webhook targets may be (default: https only, public addresses only).
     pub webhook_rules: tenantry_webhooks::TargetRules,
+    /// How deliveries are retried (default: quick retries, 100 ms then 200 ms).
+    pub webhook_delivery: tenantry::wiring::WebhookDelivery,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -54,6 +56,11 @@ impl Default for Options {
             worker: Some(test_worker()),
             master_key: tenantry_secrets::MasterKey::generate(),
             webhook_rules: tenantry_webhooks::TargetRules::default(),
+            webhook_delivery: tenantry::wiring::WebhookDelivery {
+                schedule: tenantry_webhooks::RetrySchedule::parse("100ms,200ms").unwrap(),
+                timeout: std::time::Duration::from_secs(5),
+                ..tenantry::wiring::WebhookDelivery::default()
+            },
         }
     }
 }
@@ -136,7 +143,11 @@ impl TestApp {
         .unwrap();
         wiring.webhook_rules = options.webhook_rules.clone();
         let shared = Shared::new(wiring.app_state()).unwrap();
-        let worker = options.worker.as_ref().map(|args| wiring.worker(args));
+        wiring.webhook_delivery = options.webhook_delivery.clone();
+        let worker = options
+            .worker
+            .as_ref()
+            .map(|args| wiring.worker(args).unwrap());
         let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();

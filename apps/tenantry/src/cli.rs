@@ -32,6 +32,10 @@ Environment variables (each also a flag above):
   TENANTRY_EVENT_RETENTION_DAYS     days events are kept for GET /api/v1/events (default 30)
   TENANTRY_WEBHOOK_ALLOW_HTTP       allow http:// webhook targets, for local development (default false)
   TENANTRY_WEBHOOK_ALLOW_CIDRS      networks webhooks may reach besides public addresses, e.g. 127.0.0.1/32 (default none)
+  TENANTRY_WEBHOOK_RETRY_SCHEDULE   waits before each retry of a delivery (default 5s,5m,30m,2h,5h,10h,10h)
+  TENANTRY_WEBHOOK_TIMEOUT_SECS     seconds a delivery attempt may take (default 15)
+  TENANTRY_WEBHOOK_DISABLE_AFTER_DAYS  days of failing deliveries before an endpoint is disabled (default 5)
+  TENANTRY_WEBHOOK_CONCURRENCY      webhook deliveries in flight per process (default 64)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
   OTEL_EXPORTER_OTLP_ENDPOINT       export spans over OTLP/HTTP to <url>/v1/traces; other OTEL_* apply (unset: off)
@@ -100,7 +104,7 @@ pub struct Cli {
 }
 
 /// What webhook deliveries may reach.
-#[derive(Clone, Debug, Default, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct WebhookArgs {
     /// Accept `http://` webhook targets (local development only: deliveries are then sent
     /// in the clear).
@@ -122,9 +126,61 @@ pub struct WebhookArgs {
         default_value = ""
     )]
     pub webhook_allow_cidrs: String,
+
+    /// Waits before each retry of a failed delivery (ms, s, m, h), with ±10 % jitter: the
+    /// first attempt is immediate, one more per wait.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "5s,5m,30m,2h,5h,10h,10h"
+    )]
+    pub webhook_retry_schedule: String,
+
+    /// Seconds an attempt may take: a 2xx within them, or it failed.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WEBHOOK_TIMEOUT_SECS",
+        default_value_t = 15
+    )]
+    pub webhook_timeout_secs: u64,
+
+    /// Days every delivery to an endpoint may fail before it is disabled (its tenant's
+    /// owners are told by e-mail).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WEBHOOK_DISABLE_AFTER_DAYS",
+        default_value_t = 5
+    )]
+    pub webhook_disable_after_days: u32,
+
+    /// Webhook deliveries in flight at once, per process.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WEBHOOK_CONCURRENCY",
+        default_value_t = 64
+    )]
+    pub webhook_concurrency: usize,
 }
 
 impl WebhookArgs {
+    pub fn delivery(&self) -> anyhow::Result<crate::wiring::WebhookDelivery> {
+        Ok(crate::wiring::WebhookDelivery {
+            schedule: tenantry_webhooks::RetrySchedule::parse(&self.webhook_retry_schedule)
+                .map_err(|e| anyhow::anyhow!("TENANTRY_WEBHOOK_RETRY_SCHEDULE: {e}"))?,
+            timeout: std::time::Duration::from_secs(self.webhook_timeout_secs.max(1)),
+            disable: tenantry_webhooks::DisablePolicy {
+                failing_for: chrono::Duration::days(i64::from(
+                    self.webhook_disable_after_days.max(1),
+                )),
+            },
+            concurrency: self.webhook_concurrency.max(1),
+        })
+    }
+
     pub fn target_rules(&self) -> anyhow::Result<tenantry_webhooks::TargetRules> {
         Ok(tenantry_webhooks::TargetRules {
             allow_http: self.webhook_allow_http,

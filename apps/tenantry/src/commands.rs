@@ -277,9 +277,13 @@ async fn serve(cli: &Cli) -> Result<()> {
     // One signal stops both the server and the worker; registered before either starts.
     let signals = ShutdownSignals::new()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = (!cli.serve.worker.no_worker).then(|| {
+    let background = match cli.serve.worker.no_worker {
+        true => None,
+        false => Some(wiring.worker(&cli.serve.worker)?),
+    };
+    let worker = background.map(|background| {
         let mut stopped = stopped.clone();
-        let run = wiring.worker(&cli.serve.worker).run(async move {
+        let run = background.run(async move {
             stopped.wait_for(|s| *s).await.ok();
         });
         actix_web::rt::spawn(run)
@@ -335,7 +339,7 @@ async fn worker(cli: &Cli) -> Result<()> {
         let name = signals.recv().await;
         tracing::info!(signal = name, "stopping: running jobs may finish");
     };
-    wiring.worker(&cli.serve.worker).run(stop).await;
+    wiring.worker(&cli.serve.worker)?.run(stop).await;
     wiring.db.close();
     Ok(())
 }

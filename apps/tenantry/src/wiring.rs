@@ -20,10 +20,13 @@ use tenantry_products::ProductService;
 use tenantry_projects::ProjectService;
 use tenantry_rbac::RbacService;
 use tenantry_secrets::{KeySource, Vault};
+use tenantry_sender::HttpSender;
 use tenantry_store::Db;
 use tenantry_tenancy::{NoListener, SettingsService, TenantChangeListener, TenantService};
-use tenantry_webhooks::{TargetRules, WebhookService};
-use tenantry_worker::{TenantryJobs, Worker, WorkerConfig};
+use tenantry_webhooks::{
+    DeliveryService, DisablePolicy, RetrySchedule, TargetRules, WebhookService,
+};
+use tenantry_worker::{Dispatcher, DispatcherConfig, TenantryJobs, Worker, WorkerConfig};
 
 use crate::cli::{Cli, WorkerArgs};
 use crate::commands::{base_domain, key_source, open_db, signing_key};
@@ -39,7 +42,59 @@ pub struct Wiring {
     pub vault: Vault<Db>,
     /// What webhook targets may be (https only unless allowed; literal addresses guarded).
     pub webhook_rules: TargetRules,
+    /// How webhook deliveries are sent and retried.
+    pub webhook_delivery: WebhookDelivery,
     edges: Edges,
+}
+
+/// How webhook deliveries are sent and retried.
+#[derive(Clone, Debug)]
+pub struct WebhookDelivery {
+    pub schedule: RetrySchedule,
+    /// An attempt's limit: a 2xx within it, or the attempt failed.
+    pub timeout: Duration,
+    pub disable: DisablePolicy,
+    /// Deliveries in flight at once per process.
+    pub concurrency: usize,
+}
+
+impl Default for WebhookDelivery {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            timeout: Duration::from_secs(15),
+            disable: DisablePolicy::default(),
+            concurrency: 64,
+        }
+    }
+}
+
+/// The background work of a process: the job worker and the webhook dispatcher, stopped
+/// together.
+pub struct Background {
+    jobs: AppWorker,
+    webhooks: Dispatcher<Db, HttpSender, Vault<Db>>,
+}
+
+impl Background {
+    /// Runs both until `shutdown` resolves, then lets each drain.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until = |mut s: tokio::sync::watch::Receiver<bool>| async move {
+            s.wait_for(|v| *v).await.ok();
+        };
+        let both = futures_util::future::join(
+            self.jobs.run(until(stopped.clone())),
+            self.webhooks.run(until(stopped)),
+        );
+        let mut both = std::pin::pin!(both);
+        tokio::select! {
+            _ = &mut both => return,
+            () = shutdown => {}
+        }
+        stop.send_replace(true);
+        both.await;
+    }
 }
 
 /// The worker as the app runs it.
@@ -87,6 +142,7 @@ impl Wiring {
             http,
             vault,
             webhook_rules: TargetRules::default(),
+            webhook_delivery: WebhookDelivery::default(),
             edges,
         })
     }
@@ -196,8 +252,29 @@ impl Wiring {
         )
     }
 
-    /// The background worker.
-    pub fn worker(&self, args: &WorkerArgs) -> AppWorker {
+    /// The background work: the job worker and the webhook dispatcher.
+    pub fn worker(&self, args: &WorkerArgs) -> Result<Background> {
+        let d = &self.webhook_delivery;
+        let sender = HttpSender::new(self.webhook_rules.addresses.clone(), d.timeout)
+            .map_err(anyhow::Error::msg)?;
+        let service = DeliveryService::new(
+            self.db.clone(),
+            sender,
+            self.vault.clone(),
+            self.clock.clone(),
+            d.schedule.clone(),
+            d.disable,
+        );
+        let mut config = DispatcherConfig::new(d.concurrency);
+        config.lease = (d.timeout * 2).max(Duration::from_secs(30));
+        Ok(Background {
+            jobs: self.job_worker(args),
+            webhooks: Dispatcher::new(service, self.clock.clone(), config, self.edges.clone()),
+        })
+    }
+
+    /// The job worker.
+    fn job_worker(&self, args: &WorkerArgs) -> AppWorker {
         let jobs = TenantryJobs::new(
             self.invitations(self.auth()),
             self.db.clone(),

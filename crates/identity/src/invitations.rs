@@ -222,6 +222,13 @@ pub struct InvitationService<R, C, M> {
     edges: tenantry_kernel::Edges,
 }
 
+impl<R, C, M> InvitationService<R, C, M> {
+    /// The mail sender, for the other notices Tenantry sends.
+    pub fn mailer(&self) -> &M {
+        &self.mailer
+    }
+}
+
 impl<R, C, M> InvitationService<R, C, M>
 where
     R: InvitationRepository

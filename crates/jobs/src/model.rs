@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenantry_kernel::{InvitationId, JobId, TenantId};
+use tenantry_kernel::{InvitationId, JobId, TenantId, WebhookId};
 
 /// Every kind of background job. Stored as JSON tagged by `kind`; a job carries ids only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,6 +10,8 @@ use tenantry_kernel::{InvitationId, JobId, TenantId};
 pub enum Job {
     /// Sends an invitation's e-mail with a freshly minted link (a tenant job).
     InvitationMail { invitation_id: InvitationId },
+    /// Tells a tenant's owners by e-mail that a webhook endpoint was disabled (a tenant job).
+    WebhookDisabledMail { endpoint_id: WebhookId },
     /// Deletes every tenant's events older than the retention (a platform job, daily).
     PruneEvents,
     /// Checks the queue end to end: waits `delay_ms`, then succeeds, or fails when `fail`
@@ -24,12 +26,18 @@ pub enum Job {
 
 impl Job {
     /// Every kind this binary runs (what the metrics report, zeros included).
-    pub const KINDS: &[&str] = &["invitation_mail", "prune_events", "probe"];
+    pub const KINDS: &[&str] = &[
+        "invitation_mail",
+        "webhook_disabled_mail",
+        "prune_events",
+        "probe",
+    ];
 
     /// The kind as stored and listed (the serde tag).
     pub const fn kind(&self) -> &'static str {
         match self {
             Self::InvitationMail { .. } => "invitation_mail",
+            Self::WebhookDisabledMail { .. } => "webhook_disabled_mail",
             Self::PruneEvents => "prune_events",
             Self::Probe { .. } => "probe",
         }
@@ -39,7 +47,7 @@ impl Job {
     pub const fn max_attempts(&self) -> u32 {
         match self {
             // About a day of retries with the default backoff (capped at one hour).
-            Self::InvitationMail { .. } => 12,
+            Self::InvitationMail { .. } | Self::WebhookDisabledMail { .. } => 12,
             Self::PruneEvents => 5,
             Self::Probe { .. } => 3,
         }
@@ -223,6 +231,9 @@ mod tests {
         for job in [
             Job::InvitationMail {
                 invitation_id: InvitationId::new(),
+            },
+            Job::WebhookDisabledMail {
+                endpoint_id: WebhookId::new(),
             },
             Job::PruneEvents,
             Job::Probe {

@@ -110,7 +110,7 @@ pub(crate) async fn lock_head_sqlite(
 macro_rules! append_changes_body {
     ($conn:ident, $change:ident, $rows:ident) => {{
         let Some(head) = &$change.head else {
-            return Ok(());
+            return Ok(0);
         };
         let ctx = $change.ctx;
         let mut chain = head.clone();
@@ -134,12 +134,12 @@ macro_rules! append_changes_body {
             Ok::<(), StoreError>(())
         };
         futures_util::future::try_join(rows, head).await?;
-        Ok(())
+        Ok(0)
     }};
     (@rest each, $conn:ident, $ctx:ident, $entries:ident, $advance:ident) => {{
         insert_rows!(each, audit_entries, $ctx, $entries, |e| entry_values!(e), $conn);
         $advance.execute($conn).await?;
-        Ok(())
+        Ok(0)
     }};
 }
 
@@ -170,14 +170,14 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for AuditChain {
     async fn accept(
         conn: &mut &'c diesel_async::AsyncPgConnection,
         change: &Change<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         use crate::schema::pg::*;
         append_changes_body!(conn, change, many)
     }
 }
 
 impl Sink<SqliteConn> for AuditChain {
-    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<(), StoreError> {
+    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<usize, StoreError> {
         use crate::schema::sqlite::*;
         append_changes_body!(conn, change, each)
     }

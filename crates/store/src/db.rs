@@ -103,6 +103,8 @@ pub struct Db {
     /// Wakes this process's workers when a commit queued jobs (other instances hear a
     /// PostgreSQL notification).
     jobs_queued: std::sync::Arc<tokio::sync::Notify>,
+    /// Wakes this process's webhook dispatcher when a commit queued deliveries.
+    deliveries_queued: std::sync::Arc<tokio::sync::Notify>,
     /// For the PostgreSQL listener connection of the workers.
     url: std::sync::Arc<str>,
     /// Whether this process's job listener runs.
@@ -192,6 +194,7 @@ impl Db {
         Ok(Self {
             pools,
             jobs_queued: std::sync::Arc::default(),
+            deliveries_queued: std::sync::Arc::default(),
             url: config.url.as_str().into(),
             listener_started: std::sync::Arc::default(),
         })
@@ -207,6 +210,24 @@ impl Db {
 
     pub(crate) fn jobs_queued(&self) -> &tokio::sync::Notify {
         &self.jobs_queued
+    }
+
+    /// After a commit of the pipeline: wakes this process's worker and dispatcher for what
+    /// it queued.
+    pub(crate) fn committed(&self, sealed: crate::pipeline::Sealed) {
+        self.jobs_committed(sealed.jobs);
+        self.deliveries_committed(sealed.deliveries);
+    }
+
+    /// After a commit that queued webhook deliveries: wakes this process's dispatcher.
+    pub(crate) fn deliveries_committed(&self, deliveries: usize) {
+        if deliveries > 0 {
+            self.deliveries_queued.notify_one();
+        }
+    }
+
+    pub(crate) fn deliveries_queued(&self) -> &tokio::sync::Notify {
+        &self.deliveries_queued
     }
 
     pub(crate) fn listener_started(&self) -> &std::sync::atomic::AtomicBool {

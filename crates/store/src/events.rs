@@ -18,13 +18,12 @@ pub(crate) struct EventOutbox;
 /// One body for both backends' [`EventOutbox`].
 macro_rules! outbox_body {
     ($conn:ident, $change:ident, $rows:ident) => {{
-        let events: Vec<(Event, String)> = $change
-            .records
+        let events: Vec<(&Event, String)> = $change
+            .events
             .iter()
-            .filter_map(|r| Event::of($change.ctx, $change.at, r))
             .map(|e| {
                 let json =
-                    serde_json::to_string(&e).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    serde_json::to_string(e).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok((e, json))
             })
             .collect::<Result<_, StoreError>>()?;
@@ -41,7 +40,7 @@ macro_rules! outbox_body {
             ),
             $conn
         );
-        Ok(())
+        Ok(0)
     }};
 }
 
@@ -49,14 +48,14 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for EventOutbox {
     async fn accept(
         conn: &mut &'c diesel_async::AsyncPgConnection,
         change: &Change<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         use crate::schema::pg::*;
         outbox_body!(conn, change, many)
     }
 }
 
 impl Sink<SqliteConn> for EventOutbox {
-    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<(), StoreError> {
+    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<usize, StoreError> {
         use crate::schema::sqlite::*;
         outbox_body!(conn, change, each)
     }

@@ -306,16 +306,18 @@ impl Db {
         acceptor: &Acceptor,
         now: DateTime<Utc>,
     ) -> Result<Option<Invitation>, StoreError> {
-        let accepted: Result<(Option<Invitation>, usize), StoreError> =
+        let accepted: Result<(Option<Invitation>, crate::pipeline::Sealed), StoreError> =
             tx!(self, write, invitation = digest.0.clone(), |conn, cross| {
                 let row: Option<InvitationRow> = invitations::unscoped(cross)
                     .filter(invitations::token_digest.eq(&digest.0))
                     .first(conn)
                     .await
                     .optional()?;
-                let Some(row) = row else { return Ok((None, 0)) };
+                let Some(row) = row else {
+                    return Ok((None, crate::pipeline::Sealed::default()));
+                };
                 if TenantId::from_uuid(row.tenant_id.0) != ctx.tenant_id() {
-                    return Ok((None, 0));
+                    return Ok((None, crate::pipeline::Sealed::default()));
                 }
                 // From here on the transaction is the invitation's tenant's, acting as the invitee.
                 let tenant = ctx.tenant_id();
@@ -358,8 +360,8 @@ impl Db {
                     Ok(Some(new))
                 })
             });
-        accepted.map(|(invitation, jobs)| {
-            self.jobs_committed(jobs);
+        accepted.map(|(invitation, sealed)| {
+            self.committed(sealed);
             invitation
         })
     }

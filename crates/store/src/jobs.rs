@@ -56,10 +56,10 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for JobOutbox {
     async fn accept(
         conn: &mut &'c diesel_async::AsyncPgConnection,
         change: &Change<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         use crate::schema::pg::*;
         if change.jobs.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         // Every insert and the NOTIFY pipelined (NOTIFY is delivered at commit whatever its
         // place in the transaction).
@@ -75,19 +75,19 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for JobOutbox {
         });
         futures_util::future::try_join(futures_util::future::try_join_all(inserts), notify(conn))
             .await?;
-        Ok(())
+        Ok(0)
     }
 }
 
 impl Sink<SqliteConn> for JobOutbox {
-    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<(), StoreError> {
+    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<usize, StoreError> {
         use crate::schema::sqlite::*;
         let tenant = Some(change.ctx.tenant_id());
         for job in &change.jobs {
             let new = NewJob::now(tenant, job.clone(), change.at);
             insert_job!(conn, &new, tenant, change.at);
         }
-        Ok(())
+        Ok(0)
     }
 }
 
@@ -562,7 +562,7 @@ impl Db {
 
     /// Starts (once per process) the task that turns PostgreSQL notifications on the queue's
     /// channel into wake-ups of this process's workers.
-    fn listen_for_jobs(&self) {
+    pub(crate) fn listen_for_jobs(&self) {
         if self.backend() != crate::db::Backend::Postgres
             || self.listener_started().swap(true, Ordering::SeqCst)
         {
@@ -580,6 +580,7 @@ impl Db {
                 }
                 // Whatever was notified while we were away is found by the next claim.
                 db.jobs_committed(1);
+                db.deliveries_committed(1);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
@@ -592,13 +593,20 @@ impl Db {
         let mut conn = diesel_async::AsyncPgConnection::establish(self.url())
             .await
             .map_err(|e| StoreError::Connection(e.to_string()))?;
+        let webhooks = crate::deliveries::CHANNEL;
         diesel::sql_query(format!("LISTEN {CHANNEL}"))
+            .execute(&mut conn)
+            .await?;
+        diesel::sql_query(format!("LISTEN {webhooks}"))
             .execute(&mut conn)
             .await?;
         let mut stream = std::pin::pin!(conn.notifications_stream());
         while let Some(n) = stream.next().await {
-            n?;
-            self.jobs_committed(1);
+            if n?.channel == webhooks {
+                self.deliveries_committed(1);
+            } else {
+                self.jobs_committed(1);
+            }
         }
         Ok(())
     }

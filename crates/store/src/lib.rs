@@ -12,6 +12,7 @@ mod db;
 mod pipeline;
 mod api_keys;
 mod audit;
+mod deliveries;
 mod error;
 mod events;
 #[cfg(feature = "testing")]

@@ -13,7 +13,7 @@ use std::future::Future;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel_async::AsyncPgConnection;
-use tenantry_audit::{ChainHead, ChangeLog, ChangeRecord};
+use tenantry_audit::{ChainHead, ChangeLog, ChangeRecord, Event};
 use tenantry_jobs::Job;
 use tenantry_kernel::TenantCtx;
 
@@ -26,6 +26,8 @@ pub(crate) struct Change<'a> {
     /// When, to the microsecond (what both backends store).
     pub at: DateTime<Utc>,
     pub records: Vec<ChangeRecord>,
+    /// The records that are events, made once (ids included) for every sink that needs them.
+    pub events: Vec<Event>,
     pub jobs: Vec<Job>,
     /// The tenant's audit chain head, locked by this transaction; `None` when there are no
     /// records (a change of jobs only).
@@ -36,54 +38,68 @@ pub(crate) struct Change<'a> {
 /// `&AsyncPgConnection` on PostgreSQL (statements of several sinks may be in flight together
 /// on the one connection), `SqliteConn` on SQLite.
 pub(crate) trait Sink<C> {
+    /// How many webhook deliveries it queued (only the fan-out queues any).
     fn accept(
         conn: &mut C,
         change: &Change<'_>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
-/// The audit chain, the event outbox, the job queue.
+/// The audit chain, the event outbox, the job queue, the webhook deliveries.
 pub(crate) type Sinks = (
     crate::audit::AuditChain,
     crate::events::EventOutbox,
     crate::jobs::JobOutbox,
+    crate::deliveries::WebhookFanout,
 );
+
+/// What sealing a change queued, for the wake-ups after its commit.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sealed {
+    pub jobs: usize,
+    /// Webhook deliveries the fan-out queued (on PostgreSQL: whether any was, as 0 or 1).
+    pub deliveries: usize,
+}
 
 /// PostgreSQL: the sinks' statements are pipelined — sent together on the transaction's
 /// connection without waiting for each answer (one round trip for all of them).
-impl<'c, A, E, J> Sink<&'c AsyncPgConnection> for (A, E, J)
+impl<'c, A, E, J, W> Sink<&'c AsyncPgConnection> for (A, E, J, W)
 where
     A: Sink<&'c AsyncPgConnection>,
     E: Sink<&'c AsyncPgConnection>,
     J: Sink<&'c AsyncPgConnection>,
+    W: Sink<&'c AsyncPgConnection>,
 {
     async fn accept(
         conn: &mut &'c AsyncPgConnection,
         change: &Change<'_>,
-    ) -> Result<(), StoreError> {
-        let (mut audit, mut events, mut jobs) = (*conn, *conn, *conn);
-        futures_util::future::try_join3(
+    ) -> Result<usize, StoreError> {
+        let (mut audit, mut events, mut jobs, mut hooks) = (*conn, *conn, *conn, *conn);
+        let (a, e, j, w) = futures_util::future::try_join4(
             A::accept(&mut audit, change),
             E::accept(&mut events, change),
             J::accept(&mut jobs, change),
+            W::accept(&mut hooks, change),
         )
         .await?;
-        Ok(())
+        Ok(a + e + j + w)
     }
 }
 
 /// SQLite: one sink after the other (in process, and the write transaction already holds the
 /// database's one write lock).
-impl<A, E, J> Sink<SqliteConn> for (A, E, J)
+impl<A, E, J, W> Sink<SqliteConn> for (A, E, J, W)
 where
     A: Sink<SqliteConn>,
     E: Sink<SqliteConn>,
     J: Sink<SqliteConn>,
+    W: Sink<SqliteConn>,
 {
-    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<(), StoreError> {
-        A::accept(conn, change).await?;
-        E::accept(conn, change).await?;
-        J::accept(conn, change).await
+    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<usize, StoreError> {
+        Ok(A::accept(conn, change).await?
+            + E::accept(conn, change).await?
+            + J::accept(conn, change).await?
+            + W::accept(conn, change).await?)
     }
 }
 
@@ -95,7 +111,10 @@ pub(crate) trait SinkConn: Send {
         ctx: &TenantCtx,
     ) -> impl Future<Output = Result<ChainHead, StoreError>> + Send;
 
-    fn sink(&mut self, change: &Change<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn sink(
+        &mut self,
+        change: &Change<'_>,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
 impl SinkConn for AsyncPgConnection {
@@ -103,7 +122,7 @@ impl SinkConn for AsyncPgConnection {
         crate::audit::lock_head_pg(self, ctx).await
     }
 
-    async fn sink(&mut self, change: &Change<'_>) -> Result<(), StoreError> {
+    async fn sink(&mut self, change: &Change<'_>) -> Result<usize, StoreError> {
         let mut shared: &AsyncPgConnection = self;
         <Sinks as Sink<&AsyncPgConnection>>::accept(&mut shared, change).await
     }
@@ -114,12 +133,12 @@ impl SinkConn for SqliteConn {
         crate::audit::lock_head_sqlite(self, ctx).await
     }
 
-    async fn sink(&mut self, change: &Change<'_>) -> Result<(), StoreError> {
+    async fn sink(&mut self, change: &Change<'_>) -> Result<usize, StoreError> {
         <Sinks as Sink<SqliteConn>>::accept(self, change).await
     }
 }
 
-/// Hands `log` to every sink; how many jobs it queued.
+/// Hands `log` to every sink; what it queued.
 ///
 /// A change with records first takes the tenant's audit chain head, which every write of the
 /// tenant waits for until its commit: the change's time, its chain entries and its event ids
@@ -131,9 +150,9 @@ pub(crate) async fn seal<C: SinkConn>(
     conn: &mut C,
     ctx: &TenantCtx,
     log: ChangeLog,
-) -> Result<usize, StoreError> {
+) -> Result<Sealed, StoreError> {
     if log.is_empty() {
-        return Ok(0);
+        return Ok(Sealed::default());
     }
     let (records, jobs) = log.into_parts();
     let head = if records.is_empty() {
@@ -141,15 +160,24 @@ pub(crate) async fn seal<C: SinkConn>(
     } else {
         Some(conn.lock_head(ctx).await?)
     };
+    let at = Utc::now().trunc_subsecs(6);
+    let events = records
+        .iter()
+        .filter_map(|r| Event::of(ctx, at, r))
+        .collect();
     let change = Change {
         ctx,
-        at: Utc::now().trunc_subsecs(6),
+        at,
         records,
+        events,
         jobs,
         head,
     };
-    conn.sink(&change).await?;
-    Ok(change.jobs.len())
+    let deliveries = conn.sink(&change).await?;
+    Ok(Sealed {
+        jobs: change.jobs.len(),
+        deliveries,
+    })
 }
 
 /// Runs `$body` in a write transaction of the context's tenant with an empty
@@ -161,20 +189,20 @@ macro_rules! mutate {
     ($db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {{
         let ctx: &tenantry_kernel::TenantCtx = $ctx;
         let db: &$crate::db::Db = &$db;
-        let sealed: Result<(_, usize), $crate::error::StoreError> = tx!(
+        let sealed: Result<(_, $crate::pipeline::Sealed), $crate::error::StoreError> = tx!(
             @scoped db, write, $crate::db::Scope::Tenant(ctx.tenant_id()), |$conn| {
                 audited!($conn, ctx, |$log| $body)
             }
         );
-        sealed.map(|(out, jobs)| {
-            db.jobs_committed(jobs);
+        sealed.map(|(out, sealed)| {
+            db.committed(sealed);
             out
         })
     }};
 }
 
 /// The pipeline's part inside a transaction: `$body` with an empty ChangeLog `$log`, sealed
-/// into `$ctx`'s sinks after it; gives `(body's value, jobs queued)`. For the one write that
+/// into `$ctx`'s sinks after it; gives `(body's value, what it queued)`. For the one write that
 /// learns its tenant inside the transaction (accepting an invitation); everything else uses
 /// [`mutate!`].
 macro_rules! audited {
@@ -182,7 +210,7 @@ macro_rules! audited {
         let mut $log = tenantry_audit::ChangeLog::new();
         let out: Result<_, $crate::error::StoreError> = async { $body }.await;
         let out = out?;
-        let jobs = $crate::pipeline::seal($conn, $ctx, $log).await?;
-        Ok((out, jobs))
+        let sealed = $crate::pipeline::seal($conn, $ctx, $log).await?;
+        Ok((out, sealed))
     }};
 }

@@ -7,6 +7,8 @@
 //! - [`WebhookService`]: the endpoints' use cases; [`WebhookRepository`]: their storage.
 //! - [`sign`]: the signature headers of a delivery.
 
+mod delivery;
+mod dispatch;
 mod error;
 mod guard;
 mod model;
@@ -15,6 +17,11 @@ mod service;
 mod signature;
 mod view;
 
+pub use delivery::{
+    Attempt, AttemptOutcome, Attempted, ClaimLimits, Delivery, DeliveryQueue, DisablePolicy,
+    Message, OutgoingRequest, RetrySchedule, Trigger, Verdict, WebhookSender, verdict,
+};
+pub use dispatch::DeliveryService;
 pub use error::{CreateWebhookError, WebhookError};
 pub use guard::{AddressPolicy, Blocked, blocked_range};
 pub use model::{

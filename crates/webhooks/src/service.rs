@@ -164,29 +164,28 @@ impl<R: WebhookRepository, C: SecretCipher, Q: QuotaGate> WebhookService<R, C, Q
             "the secret kept changing while it was being rotated",
         )))
     }
+}
 
-    /// The secrets deliveries are signed with at `now`: the current one, then the previous
-    /// one while it is still valid.
-    pub async fn signing_secrets(
-        &self,
-        ctx: &TenantCtx,
-        webhook: &Webhook,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<WebhookSecret>, Unexpected> {
-        let row = webhook.id.to_string();
-        let mut out = Vec::with_capacity(2);
-        let mut open = async |column, sealed: &str| -> Result<(), Unexpected> {
-            let bytes = self.cipher.open(ctx, slot(column, &row), sealed).await?;
-            let text = String::from_utf8(bytes).map_err(Unexpected::new)?;
-            out.push(WebhookSecret::parse(&text).map_err(Unexpected::new)?);
-            Ok(())
-        };
-        open(CURRENT, &webhook.secrets.current).await?;
-        if let Some((sealed, until)) = &webhook.secrets.previous
-            && *until > now
-        {
-            open(PREVIOUS, sealed).await?;
-        }
-        Ok(out)
+/// The secrets deliveries to `webhook` are signed with at `now`: the current one, then the
+/// previous one while it is still valid.
+pub(crate) async fn open_secrets<C: SecretCipher>(
+    cipher: &C,
+    ctx: &TenantCtx,
+    webhook: &Webhook,
+    now: DateTime<Utc>,
+) -> Result<Vec<WebhookSecret>, Unexpected> {
+    let row = webhook.id.to_string();
+    let mut sealed = vec![(CURRENT, webhook.secrets.current.as_str())];
+    if let Some((previous, until)) = &webhook.secrets.previous
+        && *until > now
+    {
+        sealed.push((PREVIOUS, previous.as_str()));
     }
+    let mut out = Vec::with_capacity(sealed.len());
+    for (column, value) in sealed {
+        let bytes = cipher.open(ctx, slot(column, &row), value).await?;
+        let text = String::from_utf8(bytes).map_err(Unexpected::new)?;
+        out.push(WebhookSecret::parse(&text).map_err(Unexpected::new)?);
+    }
+    Ok(out)
 }

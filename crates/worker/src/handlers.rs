@@ -11,7 +11,9 @@ use tenantry_identity::{
 };
 use tenantry_jobs::{ClaimedJob, Job};
 use tenantry_kernel::{Clock, Edges, PageRequest, TenantCtx, Unexpected};
+use tenantry_rbac::MembershipRepository;
 use tenantry_tenancy::{TenantFilter, TenantRepository};
+use tenantry_webhooks::{DisabledReason, WebhookRepository};
 
 /// Why a job did not succeed.
 #[derive(Debug)]
@@ -139,9 +141,78 @@ where
     }
 }
 
+impl<R, C, M> TenantryJobs<R, C, M>
+where
+    R: WebhookRepository + MembershipRepository,
+    M: Mailer,
+{
+    /// Tells the tenant's owners that an endpoint was disabled, why, and how to turn it back
+    /// on. Nothing when it was deleted or enabled again meanwhile.
+    async fn webhook_disabled_mail(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: tenantry_kernel::WebhookId,
+    ) -> Result<(), JobError> {
+        let Some(webhook) = self.repo.webhook(ctx, endpoint).await? else {
+            return Ok(());
+        };
+        let why = match webhook.disabled {
+            None | Some(DisabledReason::Manual) => return Ok(()),
+            Some(DisabledReason::Gone) => "its receiver answered 410 Gone".to_owned(),
+            Some(DisabledReason::Failing) => format!(
+                "every delivery to it has failed since {}",
+                webhook.failing_since.map_or_else(
+                    || "several days".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M UTC").to_string()
+                )
+            ),
+        };
+        let text = format!(
+            "The webhook endpoint {url} ({id}) was disabled: {why}.\n\n\
+             Events are no longer delivered to it. Once the receiver works again, turn it back \
+             on with PATCH /api/v1/webhooks/{id} {{\"enabled\": true}}, and send what it \
+             missed with POST /api/v1/webhooks/{id}/recover.\n",
+            url = webhook.url.as_str(),
+            id = webhook.id,
+        );
+        let mut page = PageRequest {
+            limit: tenantry_kernel::Limit::MAX,
+            after: None,
+        };
+        loop {
+            let members = self.repo.members(ctx, &page).await?;
+            for m in &members.items {
+                let owner = m.role_name.as_str() == "owner"
+                    && m.membership.status == tenantry_rbac::MembershipStatus::Active;
+                let Ok(to) = tenantry_kernel::Email::parse(&m.email) else {
+                    continue;
+                };
+                if owner {
+                    let mail = tenantry_identity::OutgoingMail {
+                        to,
+                        subject: format!("Webhook endpoint disabled: {}", webhook.url.as_str()),
+                        text: text.clone(),
+                    };
+                    self.invitations.mailer().send(&mail).await?;
+                }
+            }
+            match members
+                .next_cursor
+                .as_deref()
+                .map(tenantry_kernel::Cursor::parse)
+            {
+                Some(Ok(c)) => page.after = Some(c),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
 impl<R, C, M> JobHandler for TenantryJobs<R, C, M>
 where
     R: InvitationRepository
+        + WebhookRepository
+        + MembershipRepository
         + UserRepository
         + SessionRepository
         + LoginThrottle
@@ -163,6 +234,10 @@ where
                 .invitations
                 .deliver(tenant_of(ctx)?, *invitation_id, claim.is_last_attempt())
                 .await?),
+            Job::WebhookDisabledMail { endpoint_id } => {
+                self.webhook_disabled_mail(tenant_of(ctx)?, *endpoint_id)
+                    .await
+            }
             Job::PruneEvents => self.prune_events(claim).await,
             Job::Probe { delay_ms, fail } => {
                 if *delay_ms > 0 {

@@ -11,8 +11,10 @@
 //! - On shutdown it stops claiming, lets running jobs finish for a grace period, then hands
 //!   back (releases) what it still holds.
 
+mod dispatcher;
 mod handlers;
 mod runner;
 
+pub use dispatcher::{Dispatcher, DispatcherConfig};
 pub use handlers::{JobError, JobHandler, TenantryJobs};
 pub use runner::{Worker, WorkerConfig};

@@ -1,0 +1,609 @@
+//! The webhook delivery queue: the pipeline's fan-out sink (one row per event and endpoint
+//! that wants it, written in the change's transaction) and what dispatchers claim and record.
+//!
+//! The fan-out is one statement per change whatever the number of endpoints: the change's
+//! events joined to the tenant's enabled endpoints whose `match_keys` hold the event's type
+//! or its family (`' product.created product.* '`; empty for every event). On PostgreSQL it is
+//! pipelined with the other sinks' statements and notifies `tenantry_webhooks` when it queued
+//! anything (delivered at commit, never for a rollback).
+
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+
+use crate::db::SqliteConn;
+use crate::error::StoreError;
+use crate::pipeline::{Change, Sink};
+use crate::types::DbUuid;
+
+/// The PostgreSQL channel dispatchers listen on.
+pub(crate) const CHANNEL: &str = "tenantry_webhooks";
+
+/// Events per fan-out statement: a `UNION ALL` of one `SELECT` each, and SQLite allows at
+/// most 500 terms in a compound select.
+const EVENTS_PER_STATEMENT: usize = 400;
+
+/// The fan-out sink.
+pub(crate) struct WebhookFanout;
+
+/// `LIKE` patterns of the `match_keys` holding `event_type` itself, and its family.
+fn match_patterns(event_type: &str) -> (String, String) {
+    let escaped = event_type.replace('_', "\\_");
+    let family = escaped
+        .split_once('.')
+        .map_or(String::new(), |(e, _)| e.to_owned());
+    (format!("% {escaped} %"), format!("% {family}.* %"))
+}
+
+/// The fan-out statement for `events` events, with `placeholder(i)` for the i-th parameter
+/// (from 1): the time three times, each event's (id, exact, family), the tenant.
+fn fanout_sql(events: usize, placeholder: impl Fn(usize) -> String, uuid_cast: &str) -> String {
+    let mut i = 0;
+    let mut next = || {
+        i += 1;
+        placeholder(i)
+    };
+    let (at1, at2, at3) = (next(), next(), next());
+    let rows: Vec<String> = (0..events)
+        .map(|n| {
+            let (id, exact, family) = (next(), next(), next());
+            if n == 0 {
+                format!("SELECT {id}{uuid_cast} AS event_id, {exact} AS exact, {family} AS family")
+            } else {
+                format!("SELECT {id}{uuid_cast}, {exact}, {family}")
+            }
+        })
+        .collect();
+    let tenant = next();
+    format!(
+        "INSERT INTO webhook_deliveries \
+         (tenant_id, endpoint_id, event_id, state, trigger, attempts, next_attempt_at, created_at, updated_at) \
+         SELECT e.tenant_id, e.id, v.event_id, 'pending', 'scheduled', 0, {at1}, {at2}, {at3} \
+         FROM webhook_endpoints e JOIN ({}) v \
+         ON e.match_keys = '' OR e.match_keys LIKE v.exact ESCAPE '\\' OR e.match_keys LIKE v.family ESCAPE '\\' \
+         WHERE e.tenant_id = {tenant} AND e.disabled_reason IS NULL \
+         ON CONFLICT DO NOTHING",
+        rows.join(" UNION ALL ")
+    )
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Binds a fan-out statement's parameters in order, for backend `$db`.
+macro_rules! fanout_binds {
+    ($query:expr, $db:ty, $change:expr, $chunk:expr) => {{
+        let mut q = $query.into_boxed::<$db>();
+        for _ in 0..3 {
+            q = q.bind::<DbTime, _>($change.at);
+        }
+        for e in $chunk {
+            let (exact, family) = match_patterns(&e.event_type);
+            q = q
+                .bind::<DbId, _>(DbUuid::from(e.id))
+                .bind::<diesel::sql_types::Text, _>(exact)
+                .bind::<diesel::sql_types::Text, _>(family);
+        }
+        q.bind::<DbId, _>(DbUuid::from($change.ctx.tenant_id()))
+    }};
+}
+
+impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for WebhookFanout {
+    async fn accept(
+        conn: &mut &'c diesel_async::AsyncPgConnection,
+        change: &Change<'_>,
+    ) -> Result<usize, StoreError> {
+        use crate::schema::pg::{DbId, DbTime};
+        let mut queued = 0;
+        for chunk in change.events.chunks(EVENTS_PER_STATEMENT) {
+            let insert = fanout_sql(chunk.len(), |i| format!("${i}"), "::uuid");
+            // Every queued row notifies; PostgreSQL delivers one notification per transaction.
+            let sql = format!(
+                "WITH ins AS ({insert} RETURNING pg_notify('{CHANNEL}', '')) \
+                 SELECT count(*) AS n FROM ins"
+            );
+            let q = fanout_binds!(diesel::sql_query(sql), diesel::pg::Pg, change, chunk);
+            let c: Count = q.get_result(conn).await?;
+            queued += usize::try_from(c.n).unwrap_or(0);
+        }
+        Ok(queued)
+    }
+}
+
+impl Sink<SqliteConn> for WebhookFanout {
+    async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<usize, StoreError> {
+        use crate::schema::sqlite::{DbId, DbTime};
+        let mut queued = 0;
+        for chunk in change.events.chunks(EVENTS_PER_STATEMENT) {
+            let sql = fanout_sql(chunk.len(), |_| "?".to_owned(), "");
+            let q = fanout_binds!(
+                diesel::sql_query(sql),
+                diesel::sqlite::Sqlite,
+                change,
+                chunk
+            );
+            queued += q.execute(conn).await?;
+        }
+        Ok(queued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_escape_like_wildcards() {
+        assert_eq!(
+            match_patterns("api_key.created"),
+            (
+                "% api\\_key.created %".to_owned(),
+                "% api\\_key.* %".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn the_statement_numbers_its_parameters_in_order() {
+        let sql = fanout_sql(2, |i| format!("${i}"), "::uuid");
+        assert!(sql.contains("$1, $2, $3 FROM"), "{sql}");
+        assert!(sql.contains("SELECT $4::uuid AS event_id, $5 AS exact, $6 AS family UNION ALL SELECT $7::uuid, $8, $9"), "{sql}");
+        assert!(sql.contains("e.tenant_id = $10"), "{sql}");
+    }
+}
+
+mod queue {
+    //! What dispatchers do with the queue.
+
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::Duration;
+
+    use chrono::{DateTime, Utc};
+    use diesel::prelude::*;
+    use diesel::sql_types::{Integer, Text};
+    use diesel_async::RunQueryDsl;
+    use tenantry_kernel::{EventId, TenantCtx, Unexpected, WebhookId};
+    use tenantry_webhooks::{
+        Attempted, ClaimLimits, Delivery, DeliveryQueue, DisablePolicy, DisabledReason, Message,
+        Trigger, Verdict, Webhook,
+    };
+
+    use crate::db::{Backend, Db};
+    use crate::error::StoreError;
+    use crate::types::DbUuid;
+    use crate::webhooks::WebhookRow;
+
+    /// `?` placeholders numbered `$1…` for PostgreSQL.
+    fn for_backend(sql: &str, backend: Backend) -> String {
+        if backend != Backend::Postgres {
+            return sql.to_owned();
+        }
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Hands leases that ended back (their dispatcher died mid-attempt; the attempt counts).
+    const EXPIRE: &str = "UPDATE webhook_deliveries SET state = 'pending', locked_by = NULL, \
+        locked_until = NULL WHERE state = 'sending' AND locked_until < ?";
+
+    /// Claims due deliveries: ranked within their tenant and within their endpoint (minus
+    /// what the endpoint has in flight), the first of every tenant before the second of any.
+    const CLAIM: &str = "UPDATE webhook_deliveries \
+        SET state = 'sending', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? \
+        FROM (SELECT pt, pe, pv FROM ( \
+                SELECT tenant_id AS pt, endpoint_id AS pe, event_id AS pv, next_attempt_at AS due, \
+                  row_number() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at, event_id) AS rt, \
+                  row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, event_id) AS re \
+                FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?) ranked \
+              WHERE rt <= ? AND re <= ? - (SELECT count(*) FROM webhook_deliveries s \
+                WHERE s.tenant_id = ranked.pt AND s.endpoint_id = ranked.pe AND s.state = 'sending') \
+              ORDER BY rt, due LIMIT ?) picked \
+        WHERE tenant_id = picked.pt AND endpoint_id = picked.pe AND event_id = picked.pv \
+          AND state = 'pending' \
+        RETURNING CAST(tenant_id AS TEXT) AS tenant_id, CAST(endpoint_id AS TEXT) AS endpoint_id, \
+          CAST(event_id AS TEXT) AS event_id, attempts, trigger";
+
+    #[derive(QueryableByName)]
+    struct Claimed {
+        #[diesel(sql_type = Text)]
+        tenant_id: String,
+        #[diesel(sql_type = Text)]
+        endpoint_id: String,
+        #[diesel(sql_type = Text)]
+        event_id: String,
+        #[diesel(sql_type = Integer)]
+        attempts: i32,
+        #[diesel(sql_type = Text)]
+        trigger: String,
+    }
+
+    impl TryFrom<Claimed> for Delivery {
+        type Error = StoreError;
+
+        fn try_from(r: Claimed) -> Result<Self, StoreError> {
+            let bad = |what: &str| StoreError::Corrupt(format!("webhook delivery {what}"));
+            Ok(Delivery {
+                tenant_id: r.tenant_id.parse().map_err(|_| bad("tenant_id"))?,
+                endpoint_id: r.endpoint_id.parse().map_err(|_| bad("endpoint_id"))?,
+                event_id: r.event_id.parse().map_err(|_| bad("event_id"))?,
+                attempt: u32::try_from(r.attempts).map_err(|_| bad("attempts"))?,
+                trigger: Trigger::parse(&r.trigger).ok_or_else(|| bad("trigger"))?,
+            })
+        }
+    }
+
+    fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+    }
+
+    impl Db {
+        async fn claim_due(
+            &self,
+            worker: &str,
+            limits: ClaimLimits,
+            lease: Duration,
+            now: DateTime<Utc>,
+        ) -> Result<Vec<Delivery>, StoreError> {
+            let backend = self.backend();
+            let (expire, claim) = (for_backend(EXPIRE, backend), for_backend(CLAIM, backend));
+            let until = after(now, lease);
+            let per_endpoint = i64::from(limits.per_endpoint.max(1));
+            let rows: Vec<Claimed> = tx!(self, write, platform, |conn| {
+                diesel::sql_query(&expire)
+                    .bind::<DbTime, _>(now)
+                    .execute(conn)
+                    .await?;
+                Ok(diesel::sql_query(&claim)
+                    .bind::<Text, _>(worker)
+                    .bind::<DbTime, _>(until)
+                    .bind::<DbTime, _>(now)
+                    .bind::<DbTime, _>(now)
+                    .bind::<diesel::sql_types::BigInt, _>(i64::from(limits.per_tenant.max(1)))
+                    .bind::<diesel::sql_types::BigInt, _>(per_endpoint)
+                    .bind::<diesel::sql_types::BigInt, _>(i64::from(limits.max.max(1)))
+                    .load(conn)
+                    .await?)
+            })?;
+            rows.into_iter().map(Delivery::try_from).collect()
+        }
+
+        /// When the next delivery comes due without anyone queueing one.
+        async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+            let (due, lease): (Option<DateTime<Utc>>, Option<Option<DateTime<Utc>>>) =
+                tx!(self, read, tenant = None, |conn| {
+                    let due = webhook_deliveries::table
+                        .filter(webhook_deliveries::state.eq("pending"))
+                        .order(webhook_deliveries::next_attempt_at.asc())
+                        .select(webhook_deliveries::next_attempt_at)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    let lease = webhook_deliveries::table
+                        .filter(webhook_deliveries::state.eq("sending"))
+                        .order(webhook_deliveries::locked_until.asc())
+                        .select(webhook_deliveries::locked_until)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    Ok((due, lease))
+                })?;
+            Ok(match (due, lease.flatten()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            })
+        }
+
+        async fn load_material(
+            &self,
+            ctx: &TenantCtx,
+            endpoints: &[WebhookId],
+            events: &[EventId],
+        ) -> Result<(Vec<Webhook>, Vec<Message>), StoreError> {
+            let endpoint_ids: Vec<DbUuid> = endpoints.iter().copied().map(DbUuid::from).collect();
+            let event_ids: Vec<DbUuid> = events.iter().copied().map(DbUuid::from).collect();
+            let (hooks, messages): (Vec<WebhookRow>, Vec<(DbUuid, String, String)>) =
+                tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+                    let hooks = webhook_endpoints::of(ctx)
+                        .filter(webhook_endpoints::id.eq_any(&endpoint_ids))
+                        .load(conn)
+                        .await?;
+                    let messages = events::of(ctx)
+                        .filter(events::id.eq_any(&event_ids))
+                        .select((events::id, events::event_type, events::payload))
+                        .load(conn)
+                        .await?;
+                    Ok((hooks, messages))
+                })?;
+            Ok((
+                hooks
+                    .into_iter()
+                    .map(Webhook::try_from)
+                    .collect::<Result<_, _>>()?,
+                messages
+                    .into_iter()
+                    .map(|(id, event_type, payload)| Message {
+                        event_id: EventId::from_uuid(id.0),
+                        event_type,
+                        payload,
+                    })
+                    .collect(),
+            ))
+        }
+
+        async fn record(
+            &self,
+            ctx: &TenantCtx,
+            worker: &str,
+            attempted: &[Attempted],
+            policy: DisablePolicy,
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            if attempted.is_empty() {
+                return Ok(());
+            }
+            let tenant = DbUuid::from(ctx.tenant_id());
+            // Per endpoint: whether anything got through, and whether a receiver said 410.
+            let mut endpoints: BTreeMap<WebhookId, (bool, bool)> = BTreeMap::new();
+            for a in attempted {
+                let e = endpoints.entry(a.delivery.endpoint_id).or_default();
+                e.0 |= a.attempt.succeeded;
+                e.1 |= a.verdict == Verdict::Gone;
+            }
+            mutate!(self, ctx, |conn, log| {
+                conn.insert_attempts(ctx, attempted).await?;
+                // The queue: delivered rows leave it (one statement per endpoint).
+                let mut delivered: BTreeMap<WebhookId, Vec<DbUuid>> = BTreeMap::new();
+                for a in attempted {
+                    let d = &a.delivery;
+                    let held = webhook_deliveries::table
+                        .filter(webhook_deliveries::tenant_id.eq(tenant))
+                        .filter(webhook_deliveries::endpoint_id.eq(DbUuid::from(d.endpoint_id)))
+                        .filter(webhook_deliveries::event_id.eq(DbUuid::from(d.event_id)))
+                        .filter(webhook_deliveries::locked_by.eq(worker));
+                    let (state, at) = match &a.verdict {
+                        Verdict::Delivered => {
+                            delivered
+                                .entry(d.endpoint_id)
+                                .or_default()
+                                .push(DbUuid::from(d.event_id));
+                            continue;
+                        }
+                        Verdict::RetryAt(at) => ("pending", *at),
+                        Verdict::Failed | Verdict::Gone => ("failed", now),
+                    };
+                    diesel::update(held)
+                        .set((
+                            webhook_deliveries::state.eq(state),
+                            webhook_deliveries::next_attempt_at.eq(at),
+                            webhook_deliveries::locked_by.eq(None::<String>),
+                            webhook_deliveries::locked_until.eq(None::<DateTime<Utc>>),
+                            webhook_deliveries::last_error.eq(&a.attempt.error),
+                            webhook_deliveries::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                for (endpoint, events) in delivered {
+                    diesel::delete(
+                        webhook_deliveries::table
+                            .filter(webhook_deliveries::tenant_id.eq(tenant))
+                            .filter(webhook_deliveries::endpoint_id.eq(DbUuid::from(endpoint)))
+                            .filter(webhook_deliveries::event_id.eq_any(events))
+                            .filter(webhook_deliveries::locked_by.eq(worker)),
+                    )
+                    .execute(conn)
+                    .await?;
+                }
+                // The endpoints: failing since the first failure after a success; disabled on
+                // a 410 or past the policy's stretch.
+                let failing: BTreeSet<WebhookId> = endpoints
+                    .iter()
+                    .filter(|(_, (ok, _))| !ok)
+                    .map(|(id, _)| *id)
+                    .collect();
+                let recovered: Vec<DbUuid> = endpoints
+                    .iter()
+                    .filter(|(_, (ok, _))| *ok)
+                    .map(|(id, _)| DbUuid::from(*id))
+                    .collect();
+                if !recovered.is_empty() {
+                    diesel::update(
+                        webhook_endpoints::of(ctx)
+                            .filter(webhook_endpoints::id.eq_any(recovered))
+                            .filter(webhook_endpoints::failing_since.is_not_null()),
+                    )
+                    .set(webhook_endpoints::failing_since.eq(None::<DateTime<Utc>>))
+                    .execute(conn)
+                    .await?;
+                }
+                for id in failing {
+                    let target = webhook_endpoints::of(ctx)
+                        .filter(webhook_endpoints::id.eq(DbUuid::from(id)));
+                    diesel::update(target.filter(webhook_endpoints::failing_since.is_null()))
+                        .set(webhook_endpoints::failing_since.eq(Some(now)))
+                        .execute(conn)
+                        .await?;
+                    let gone = endpoints.get(&id).is_some_and(|(_, gone)| *gone);
+                    let row: Option<WebhookRow> = target.first(conn).await.optional()?;
+                    let Some(old) = row.map(Webhook::try_from).transpose()? else {
+                        continue;
+                    };
+                    let stale = old
+                        .failing_since
+                        .is_some_and(|since| now - since >= policy.failing_for);
+                    if old.disabled.is_some() || !(gone || stale) {
+                        continue;
+                    }
+                    let new = Webhook {
+                        disabled: Some(if gone {
+                            DisabledReason::Gone
+                        } else {
+                            DisabledReason::Failing
+                        }),
+                        updated_at: now,
+                        ..old.clone()
+                    };
+                    diesel::update(target)
+                        .set((
+                            webhook_endpoints::disabled_reason
+                                .eq(new.disabled.map(DisabledReason::as_str)),
+                            webhook_endpoints::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    // What it was still owed fails with it (a recovery can send it later).
+                    diesel::update(
+                        webhook_deliveries::table
+                            .filter(webhook_deliveries::tenant_id.eq(tenant))
+                            .filter(webhook_deliveries::endpoint_id.eq(DbUuid::from(id)))
+                            .filter(webhook_deliveries::state.eq("pending")),
+                    )
+                    .set((
+                        webhook_deliveries::state.eq("failed"),
+                        webhook_deliveries::last_error.eq("endpoint_disabled"),
+                        webhook_deliveries::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                    log.updated_as(tenantry_webhooks::actions::DISABLED, &old, &new);
+                    log.enqueue(tenantry_jobs::Job::WebhookDisabledMail { endpoint_id: id });
+                }
+                Ok(())
+            })
+        }
+    }
+
+    impl DeliveryQueue for Db {
+        async fn claim_deliveries(
+            &self,
+            worker: &str,
+            limits: ClaimLimits,
+            lease: Duration,
+            now: DateTime<Utc>,
+        ) -> Result<Vec<Delivery>, Unexpected> {
+            Ok(self.claim_due(worker, limits, lease, now).await?)
+        }
+
+        async fn wait_for_deliveries(&self, at_most: Duration) {
+            self.listen_for_jobs();
+            let db = self.clone();
+            let wait = match tokio::spawn(async move { db.next_delivery_due().await }).await {
+                Ok(Ok(Some(due))) => (due - Utc::now()).to_std().unwrap_or_default().clamp(
+                    Duration::from_millis(5),
+                    at_most.max(Duration::from_millis(5)),
+                ),
+                Ok(Ok(None)) => at_most,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot read when the next webhook delivery comes due");
+                    at_most
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the read of the next due delivery stopped");
+                    at_most
+                }
+            };
+            let _ = tokio::time::timeout(wait, self.deliveries_queued().notified()).await;
+        }
+
+        async fn delivery_material(
+            &self,
+            ctx: &TenantCtx,
+            endpoints: &[WebhookId],
+            events: &[EventId],
+        ) -> Result<(Vec<Webhook>, Vec<Message>), Unexpected> {
+            Ok(self.load_material(ctx, endpoints, events).await?)
+        }
+
+        async fn record_attempts(
+            &self,
+            ctx: &TenantCtx,
+            worker: &str,
+            attempts: &[Attempted],
+            policy: DisablePolicy,
+            now: DateTime<Utc>,
+        ) -> Result<(), Unexpected> {
+            Ok(self.record(ctx, worker, attempts, policy, now).await?)
+        }
+    }
+
+    /// An attempt's columns for INSERT (the tenant comes from the context).
+    macro_rules! attempt_values {
+        ($a:expr) => {{
+            let t = &$a.attempt;
+            (
+                webhook_attempts::id.eq(DbUuid::from(t.id)),
+                webhook_attempts::endpoint_id.eq(DbUuid::from(t.endpoint_id)),
+                webhook_attempts::event_id.eq(DbUuid::from(t.event_id)),
+                webhook_attempts::event_type.eq(t.event_type.clone()),
+                webhook_attempts::attempt.eq(i32::try_from(t.attempt).unwrap_or(i32::MAX)),
+                webhook_attempts::trigger.eq(t.trigger.as_str()),
+                webhook_attempts::succeeded.eq(t.succeeded),
+                webhook_attempts::status_code.eq(t.status_code.map(i32::from)),
+                webhook_attempts::duration_ms.eq(i32::try_from(t.duration_ms).unwrap_or(i32::MAX)),
+                webhook_attempts::response_body.eq(t.response_body.clone()),
+                webhook_attempts::error.eq(t.error.clone()),
+                webhook_attempts::attempted_at.eq(t.attempted_at),
+            )
+        }};
+    }
+
+    /// Inserts attempts inside the caller's tenant transaction.
+    trait InsertAttempts {
+        fn insert_attempts(
+            &mut self,
+            ctx: &TenantCtx,
+            attempted: &[Attempted],
+        ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+    }
+
+    impl InsertAttempts for diesel_async::AsyncPgConnection {
+        async fn insert_attempts(
+            &mut self,
+            ctx: &TenantCtx,
+            attempted: &[Attempted],
+        ) -> Result<(), StoreError> {
+            use crate::schema::pg::*;
+            let conn = self;
+            insert_rows!(
+                many,
+                webhook_attempts,
+                ctx,
+                attempted,
+                |a| attempt_values!(a),
+                conn
+            );
+            Ok(())
+        }
+    }
+
+    impl InsertAttempts for crate::db::SqliteConn {
+        async fn insert_attempts(
+            &mut self,
+            ctx: &TenantCtx,
+            attempted: &[Attempted],
+        ) -> Result<(), StoreError> {
+            use crate::schema::sqlite::*;
+            let conn = self;
+            insert_rows!(
+                each,
+                webhook_attempts,
+                ctx,
+                attempted,
+                |a| attempt_values!(a),
+                conn
+            );
+            Ok(())
+        }
+    }
+}

@@ -147,9 +147,8 @@ impl KeySource {
             return Ok(Self::Given(MasterKeys::parse(list)?));
         }
         let source = Self::File(file.to_owned());
-        if !file.exists() {
-            let key = MasterKey::generate();
-            create_key_file(file, &MasterKeys::new(key.clone(), vec![]))?;
+        if !file.exists() && create_once(file)? {
+            let key = source.load()?.current().clone();
             tracing::warn!(
                 path = %file.display(),
                 key_id = key.id(),
@@ -205,6 +204,25 @@ impl KeySource {
                 })
             }
         }
+    }
+}
+
+/// Creates the key file with one new key unless another process just did: the key is written
+/// to a private temporary file first and linked into place, so no process ever reads a
+/// half-written file. Whether this call created it.
+fn create_once(path: &Path) -> Result<bool, KeyConfigError> {
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    create_key_file(&tmp, &MasterKeys::new(MasterKey::generate(), vec![]))?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(KeyConfigError::File {
+            path: path.display().to_string(),
+            error: e.to_string(),
+        }),
     }
 }
 

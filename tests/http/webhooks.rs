@@ -198,7 +198,8 @@ app_tests! {
         let product = json_of(call(app, Method::POST, "/api/v1/products", &t)
             .json(&json!({"name": "Kettle", "sku": "K-1", "price_minor": 100, "currency": "EUR"}))
             .send().await.unwrap(), 201).await;
-        let got = tokio::task::spawn_blocking(move || sink.wait_for(std::time::Duration::from_secs(10), |p| !p.is_empty())).await.unwrap();
+        let waiter = sink.clone();
+        let got = tokio::task::spawn_blocking(move || waiter.wait_for(std::time::Duration::from_secs(10), |p| !p.is_empty())).await.unwrap();
         assert_eq!(got.len(), 1, "one event wanted: {:?}", got.iter().map(|p| String::from_utf8_lossy(&p.body).into_owned()).collect::<Vec<_>>());
         let post = &got[0];
         assert_eq!(post.path, "/hook");
@@ -225,5 +226,22 @@ app_tests! {
         }
         assert_eq!(db.unfiltered_count(Some(tenant), "webhook_attempts WHERE succeeded").await.unwrap(), 1);
         assert_eq!(db.unfiltered_count(None, "webhook_deliveries").await.unwrap(), 0);
+
+        // After a rotation, deliveries carry both signatures, the new secret's first.
+        let id = created["id"].as_str().unwrap();
+        let rotated = json_of(call(app, Method::POST, &format!("/api/v1/webhooks/{id}/rotate-secret"), &t).send().await.unwrap(), 200).await;
+        let new = tenantry_webhooks::WebhookSecret::parse(rotated["secret"].as_str().unwrap()).unwrap();
+        let pid = product["id"].as_str().unwrap();
+        json_of(call(app, Method::PATCH, &format!("/api/v1/products/{pid}"), &t).json(&json!({"name": "Tea kettle"})).send().await.unwrap(), 200).await;
+        let got = tokio::task::spawn_blocking(move || sink.wait_for(std::time::Duration::from_secs(10), |p| p.len() >= 2)).await.unwrap();
+        assert_eq!(got.len(), 2);
+        let post = &got[1];
+        let body: Value = serde_json::from_slice(&post.body).unwrap();
+        assert_eq!(body["type"], "product.updated");
+        let ts: i64 = post.header("webhook-timestamp").unwrap().parse().unwrap();
+        let both = tenantry_webhooks::sign(body["id"].as_str().unwrap(), ts, &post.body, &[&new, &secret]);
+        assert_eq!(post.header("webhook-signature"), Some(both.standard.as_str()));
+        assert_eq!(post.header("x-hub-signature-256"), Some(both.hub.as_str()));
+        assert_ne!(both.hub, expected.hub, "the GitHub-style signature uses the new secret");
     }
 }

@@ -2595,7 +2595,8 @@ export interface components {
             id: string;
             /**
              * Format: date-time
-             * @description Until when the secret before the last rotation is still sent (null: not any more).
+             * @description Until when the secret before the last rotation is sent beside the current one (past:
+             *     no longer; null: never rotated).
              */
             previous_secret_expires_at?: string | null;
             /**

@@ -164,6 +164,31 @@ impl Drop for TestDb {
 }
 
 /// Replaces the database name in a PostgreSQL URL.
+/// Creates tenant `slug` (with its default roles) and returns a context in it, acting as the
+/// operator.
+pub async fn tenant_ctx(db: &Db, slug: &str) -> TenantCtx {
+    let svc = tenantry_tenancy::TenantService::new(
+        db.clone(),
+        std::sync::Arc::new(tenantry_kernel::SystemClock),
+        tenantry_tenancy::BaseDomain::parse("example.com").expect("a base domain"),
+        std::sync::Arc::new(tenantry_tenancy::NoListener),
+        tenantry_kernel::Edges::for_tests(),
+    );
+    let t = svc
+        .create(
+            tenantry_tenancy::Slug::parse(slug).expect("a slug"),
+            tenantry_tenancy::TenantName::parse("Acme").expect("a name"),
+        )
+        .await
+        .expect("create the tenant");
+    TenantCtx::for_request(
+        &tenantry_kernel::Edges::for_tests(),
+        t.id,
+        tenantry_kernel::Actor::Operator,
+        Default::default(),
+    )
+}
+
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),

@@ -13,34 +13,11 @@ use tenantry_audit::{
     AuditFilter, AuditRepository, EventFilter, EventRepository, EventTypePattern,
 };
 use tenantry_jobs::{Job, JobFilter, JobQueue, JobState, NewJob};
-use tenantry_kernel::{Actor, PageRequest, SystemClock, TenantCtx, Unlimited};
+use tenantry_kernel::{PageRequest, SystemClock, TenantCtx, Unlimited};
 use tenantry_products::*;
 use tenantry_store::Db;
 use tenantry_store::backend_tests;
-use tenantry_tenancy::{BaseDomain, NoListener, Slug, TenantName, TenantService};
-
-async fn tenant(db: &Db, slug: &str) -> TenantCtx {
-    let svc = TenantService::new(
-        db.clone(),
-        Arc::new(SystemClock),
-        BaseDomain::parse("example.com").unwrap(),
-        Arc::new(NoListener),
-        tenantry_kernel::Edges::for_tests(),
-    );
-    let t = svc
-        .create(
-            Slug::parse(slug).unwrap(),
-            TenantName::parse("Acme").unwrap(),
-        )
-        .await
-        .unwrap();
-    TenantCtx::for_request(
-        &tenantry_kernel::Edges::for_tests(),
-        t.id,
-        Actor::Operator,
-        Default::default(),
-    )
-}
+use tenantry_store::testing::tenant_ctx as tenant;
 
 fn new_product(sku: &str) -> NewProduct {
     NewProduct {

@@ -4,36 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use tenantry_kernel::{Actor, SecretCipher, SecretSlot, SystemClock, TenantCtx};
+use tenantry_kernel::{SecretCipher, SecretSlot};
 use tenantry_secrets::{DataKeyStore, KeySource, MasterKey, Vault};
 use tenantry_store::Db;
 use tenantry_store::backend_tests;
-use tenantry_tenancy::{BaseDomain, NoListener, Slug, TenantName, TenantService};
-
-async fn tenant(db: &Db, slug: &str) -> TenantCtx {
-    let svc = TenantService::new(
-        db.clone(),
-        Arc::new(SystemClock),
-        BaseDomain::parse("example.com").unwrap(),
-        Arc::new(NoListener),
-        tenantry_kernel::Edges::for_tests(),
-    );
-    let t = svc
-        .create(
-            Slug::parse(slug).unwrap(),
-            TenantName::parse("Acme").unwrap(),
-        )
-        .await
-        .unwrap();
-    TenantCtx::for_request(
-        &tenantry_kernel::Edges::for_tests(),
-        t.id,
-        Actor::Operator,
-        Default::default(),
-    )
-}
+use tenantry_store::testing::tenant_ctx as tenant;
 
 fn vault(db: &Db, keys: &[&MasterKey]) -> Vault<Db> {
     let list: Vec<String> = keys.iter().map(|k| k.encode().to_string()).collect();

@@ -325,15 +325,6 @@ impl Webhook {
     pub fn enabled(&self) -> bool {
         self.disabled.is_none()
     }
-
-    /// When the previous secret stops being sent, if one is.
-    pub fn previous_secret_expires_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.secrets
-            .previous
-            .as_ref()
-            .map(|(_, at)| *at)
-            .filter(|at| *at > now)
-    }
 }
 
 /// The event types of webhook endpoints' own events.

@@ -28,7 +28,8 @@ pub struct WebhookView {
     pub rate_limit: Option<u32>,
     /// When the signing secret was last rotated (null: never).
     pub secret_rotated_at: Option<DateTime<Utc>>,
-    /// Until when the secret before the last rotation is still sent (null: not any more).
+    /// Until when the secret before the last rotation is sent beside the current one (past:
+    /// no longer; null: never rotated).
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     /// Since when every delivery has failed (null after a success).
     pub failing_since: Option<DateTime<Utc>>,

@@ -14,6 +14,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::runner::{backoff, drain};
+
 /// How a dispatcher runs.
 #[derive(Clone, Debug)]
 pub struct DispatcherConfig {
@@ -109,7 +111,7 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(error = %e, "dispatcher: cannot claim deliveries");
-                    let wait = Duration::from_millis(100 * 2u64.pow(failures.min(7)));
+                    let wait = backoff(failures);
                     tokio::select! {
                         _ = &mut shutdown => break,
                         _ = tokio::time::sleep(wait) => continue,
@@ -157,17 +159,7 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                 );
             }
         }
-        let grace = tokio::time::sleep(self.config.grace);
-        tokio::pin!(grace);
-        while !running.is_empty() {
-            tokio::select! {
-                _ = &mut grace => {
-                    running.abort_all();
-                    while running.join_next().await.is_some() {}
-                }
-                _ = running.join_next() => {}
-            }
-        }
+        drain(running, self.config.grace).await;
         tracing::info!(dispatcher = %self.config.name, "webhook dispatcher stopped");
     }
 }

@@ -184,17 +184,18 @@ where
             for m in &members.items {
                 let owner = m.role_name.as_str() == "owner"
                     && m.membership.status == tenantry_rbac::MembershipStatus::Active;
-                let Ok(to) = tenantry_kernel::Email::parse(&m.email) else {
+                let Some(to) = owner
+                    .then(|| tenantry_kernel::Email::parse(&m.email).ok())
+                    .flatten()
+                else {
                     continue;
                 };
-                if owner {
-                    let mail = tenantry_identity::OutgoingMail {
-                        to,
-                        subject: format!("Webhook endpoint disabled: {}", webhook.url.as_str()),
-                        text: text.clone(),
-                    };
-                    self.invitations.mailer().send(&mail).await?;
-                }
+                let mail = tenantry_identity::OutgoingMail {
+                    to,
+                    subject: format!("Webhook endpoint disabled: {}", webhook.url.as_str()),
+                    text: text.clone(),
+                };
+                self.invitations.mailer().send(&mail).await?;
             }
             match members
                 .next_cursor

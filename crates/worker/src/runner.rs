@@ -151,7 +151,7 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(error = %e, "worker: cannot claim jobs");
-                    let wait = Duration::from_millis(100 * 2u64.pow(failures.min(7)));
+                    let wait = backoff(failures);
                     tokio::select! {
                         _ = &mut shutdown => break,
                         _ = tokio::time::sleep(wait) => continue,
@@ -171,7 +171,7 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
             }
             ready.extend(claimed);
         }
-        self.drain(running).await;
+        drain(running, self.config.grace).await;
         // Every job has ended: the last successes are written before anything is handed back.
         drop(outcomes);
         batcher.await.ok();
@@ -222,21 +222,6 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
         }
     }
 
-    /// Lets running jobs finish for the grace period, then stops the rest.
-    async fn drain(&self, mut running: JoinSet<()>) {
-        let grace = tokio::time::sleep(self.config.grace);
-        tokio::pin!(grace);
-        while !running.is_empty() {
-            tokio::select! {
-                _ = &mut grace => {
-                    running.abort_all();
-                    while running.join_next().await.is_some() {}
-                }
-                _ = running.join_next() => {}
-            }
-        }
-    }
-
     /// Hands back every job still held (stopped, or claimed and not started).
     async fn release_held(self) {
         let left: Vec<JobId> = self
@@ -259,6 +244,27 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
             tracing::warn!(job = %id, error = %e, "worker: cannot hand a job back; it runs again after its lease");
         }
     }
+}
+
+/// Lets running tasks finish for `grace`, then stops the rest (the job worker's jobs, the
+/// dispatcher's batches).
+pub(crate) async fn drain(mut running: JoinSet<()>, grace: Duration) {
+    let grace = tokio::time::sleep(grace);
+    tokio::pin!(grace);
+    while !running.is_empty() {
+        tokio::select! {
+            _ = &mut grace => {
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+            }
+            _ = running.join_next() => {}
+        }
+    }
+}
+
+/// The wait after `failures` claims in a row failed: 200 ms doubling to 12.8 s.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(failures.min(7)))
 }
 
 /// What records a job's outcome: failures at once, successes through the batcher.

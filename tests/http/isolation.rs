@@ -70,6 +70,21 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
         ),
         (("DELETE", "/api/v1/webhooks/{id}"), none("")),
         (("POST", "/api/v1/webhooks/{id}/rotate-secret"), none("")),
+        (
+            ("GET", "/api/v1/webhooks/{id}/attempts"),
+            none("?status=failed"),
+        ),
+        (("GET", "/api/v1/webhooks/{id}/stats"), none("")),
+        (
+            ("POST", "/api/v1/webhooks/{id}/events/{event_id}/resend"),
+            none(""),
+        ),
+        (
+            ("POST", "/api/v1/webhooks/{id}/recover"),
+            body(json!({"since": "2020-01-01T00:00:00Z"})),
+        ),
+        (("POST", "/api/v1/webhooks/{id}/test"), none("")),
+        (("GET", "/api/v1/events/{id}/attempts"), none("")),
         (("GET", "/api/v1/products"), none("?q=zanzibar")),
         (
             ("POST", "/api/v1/products"),
@@ -200,6 +215,7 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/api-keys".to_owned(),
         "/api/v1/webhooks".to_owned(),
         format!("/api/v1/webhooks/{}", ids["$webhook"]),
+        format!("/api/v1/webhooks/{}/attempts", ids["$webhook"]),
         "/api/v1/audit-logs?limit=100".to_owned(),
         "/api/v1/audit-logs/verify".to_owned(),
         "/api/v1/events?limit=100".to_owned(),
@@ -359,6 +375,8 @@ app_tests! {
                 let has_path_id = path.contains('{');
                 let url = if has_path_id {
                     let id = path_id(path, &ids);
+                    // A second id in the path is A's event (a resend).
+                    let path = path.replace("{event_id}", &ids["$event"]);
                     let start = path.find('{').unwrap();
                     let end = path.find('}').unwrap();
                     format!("{}{id}{}{}", &path[..start], &path[end + 1..], plan.query)

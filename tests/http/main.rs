@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod auth;
+mod deliveries;
 mod errors;
 mod events;
 mod invitations;

@@ -290,6 +290,12 @@ app_tests! {
             ("PATCH", "/api/v1/webhooks/{id}", [true, true, false, false, false]),
             ("DELETE", "/api/v1/webhooks/{id}", [true, true, false, false, false]),
             ("POST", "/api/v1/webhooks/{id}/rotate-secret", [true, true, false, false, false]),
+            ("GET", "/api/v1/webhooks/{id}/attempts", [true, true, false, false, false]),
+            ("GET", "/api/v1/webhooks/{id}/stats", [true, true, false, false, false]),
+            ("POST", "/api/v1/webhooks/{id}/events/{event_id}/resend", [true, true, false, false, false]),
+            ("POST", "/api/v1/webhooks/{id}/recover", [true, true, false, false, false]),
+            ("POST", "/api/v1/webhooks/{id}/test", [true, true, false, false, false]),
+            ("GET", "/api/v1/events/{id}/attempts", [true, true, false, false, false]),
             ("GET", "/api/v1/products", [true, true, true, true, false]),
             ("POST", "/api/v1/products", [true, true, true, false, false]),
             ("POST", "/api/v1/products/bulk-import", [true, true, true, false, false]),
@@ -355,6 +361,7 @@ app_tests! {
             let url = path
                 .replace("{user_id}", &ghost.to_string())
                 .replace("{role_id}", &ghost.to_string())
+                .replace("{event_id}", &ghost.to_string())
                 .replace("{id}", &ghost.to_string());
             for (i, bearer) in tokens.iter().enumerate() {
                 let body = match *path {
@@ -362,6 +369,7 @@ app_tests! {
                     "/api/v1/members/{user_id}" => json!({"role_id": ghost}),
                     "/api/v1/invitations" => json!({"email": "someone@example.test", "role": "viewer"}),
                     "/api/v1/api-keys" => json!({"name": "k", "permissions": []}),
+                    "/api/v1/webhooks/{id}/recover" => json!({"since": "2026-01-01T00:00:00Z"}),
                     _ => json!({}),
                 };
                 let method = Method::from_bytes(method.as_bytes()).unwrap();

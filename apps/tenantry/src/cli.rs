@@ -30,6 +30,7 @@ Environment variables (each also a flag above):
   TENANTRY_JOB_RETRY_BASE_MS        first retry delay of a failed job, doubling up to an hour (default 5000)
   TENANTRY_JOB_LEASE_SECS           how long a claimed job is held before another worker may run it (default 60)
   TENANTRY_EVENT_RETENTION_DAYS     days events are kept for GET /api/v1/events (default 30)
+  TENANTRY_WEBHOOK_LOG_RETENTION_DAYS  days webhook attempts and failed deliveries are kept (default 30)
   TENANTRY_WEBHOOK_ALLOW_HTTP       allow http:// webhook targets, for local development (default false)
   TENANTRY_WEBHOOK_ALLOW_CIDRS      networks webhooks may reach besides public addresses, e.g. 127.0.0.1/32 (default none)
   TENANTRY_WEBHOOK_RETRY_SCHEDULE   waits before each retry of a delivery (default 5s,5m,30m,2h,5h,10h,10h)
@@ -410,6 +411,16 @@ pub struct WorkerArgs {
         default_value_t = 30
     )]
     pub event_retention_days: u32,
+
+    /// Days webhook attempts, and deliveries that failed for good, are kept (the delivery
+    /// log and what a recovery can send again).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WEBHOOK_LOG_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub webhook_log_retention_days: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -625,6 +636,7 @@ impl Default for WorkerArgs {
             job_retry_base_ms: 5000,
             job_lease_secs: 60,
             event_retention_days: 30,
+            webhook_log_retention_days: 30,
         }
     }
 }

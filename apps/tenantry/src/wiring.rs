@@ -26,7 +26,9 @@ use tenantry_tenancy::{NoListener, SettingsService, TenantChangeListener, Tenant
 use tenantry_webhooks::{
     DeliveryService, DisablePolicy, RetrySchedule, TargetRules, WebhookService,
 };
-use tenantry_worker::{Dispatcher, DispatcherConfig, TenantryJobs, Worker, WorkerConfig};
+use tenantry_worker::{
+    Dispatcher, DispatcherConfig, Retention, TenantryJobs, Worker, WorkerConfig,
+};
 
 use crate::cli::{Cli, WorkerArgs};
 use crate::commands::{base_domain, key_source, open_db, signing_key};
@@ -266,7 +268,9 @@ impl Wiring {
             d.disable,
         );
         let mut config = DispatcherConfig::new(d.concurrency);
-        config.lease = (d.timeout * 2).max(Duration::from_secs(30));
+        // Long enough for a batch: a wait for a rate-limited turn, the request's timeout, the
+        // record — twice over. A dispatcher that died loses its claims after this.
+        config.lease = (tenantry_webhooks::PACE_HORIZON + d.timeout) * 2 + Duration::from_secs(3);
         Ok(Background {
             jobs: self.job_worker(args),
             webhooks: Dispatcher::new(service, self.clock.clone(), config, self.edges.clone()),
@@ -279,7 +283,12 @@ impl Wiring {
             self.invitations(self.auth()),
             self.db.clone(),
             self.clock.clone(),
-            chrono::Duration::days(i64::from(args.event_retention_days.max(1))),
+            Retention {
+                events: chrono::Duration::days(i64::from(args.event_retention_days.max(1))),
+                delivery_log: chrono::Duration::days(i64::from(
+                    args.webhook_log_retention_days.max(1),
+                )),
+            },
             self.edges.clone(),
         );
         let mut config = WorkerConfig::new(args.worker_concurrency);

@@ -300,6 +300,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{id}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every attempt to deliver one event, to every endpoint, newest first (empty for an event
+         *     no endpoint was sent).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["list_event_attempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations": {
         parameters: {
             query?: never;
@@ -1067,6 +1088,71 @@ export interface paths {
         patch: operations["update_webhook"];
         trace?: never;
     };
+    "/api/v1/webhooks/{id}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's delivery log, newest first: every attempt, what came back and how long it
+         *     took. Kept for `TENANTRY_WEBHOOK_LOG_RETENTION_DAYS` (30 days unless the operator says
+         *     otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["list_webhook_attempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/events/{event_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send one event to the endpoint again (or for the first time: any event it subscribes to
+         *     that is still kept). The attempt appears in the delivery log with trigger `manual`.
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         */
+        post: operations["resend_webhook_event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send again every delivery to the endpoint that failed for good (out of retries, or failed
+         *     while the endpoint was disabled) of an event since a time: one manual attempt each. The
+         *     usual step after a receiver's outage: enable the endpoint, then recover.
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         */
+        post: operations["recover_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks/{id}/rotate-secret": {
         parameters: {
             query?: never;
@@ -1083,6 +1169,49 @@ export interface paths {
          * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
          */
         post: operations["rotate_webhook_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How the endpoint fared over the last 24 hours: attempts, success rate, response times,
+         *     and what is waiting or failed now.
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["webhook_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a `webhook.test` event to this endpoint, and to no other, whatever it subscribes to
+         *     (signed like every delivery; one attempt, no retries). The event is recorded like any
+         *     other, so it also appears in `GET /api/v1/events`.
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         */
+        post: operations["test_webhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1662,6 +1791,50 @@ export interface components {
             /** Format: date-time */
             revoked_at?: string | null;
         };
+        /** @description One page of the delivery log, newest first. */
+        AttemptPage: {
+            items: components["schemas"]["AttemptView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One delivery attempt, as the delivery log shows it. */
+        AttemptView: {
+            /**
+             * Format: int32
+             * @description 1 for the first attempt of a delivery; manual attempts continue the count.
+             */
+            attempt: number;
+            /** Format: date-time */
+            attempted_at: string;
+            /** Format: int32 */
+            duration_ms: number;
+            /** Format: uuid */
+            endpoint_id: string;
+            /**
+             * @description Why no usable response came: `timeout`, `connection_refused`, `ssrf_blocked`, `dns`,
+             *     `tls`, `connection`, `endpoint_disabled`, `event_expired` (null for a response,
+             *     even a failing one: see `status_code`).
+             * @example connection_refused
+             */
+            error?: string | null;
+            error_detail?: string | null;
+            /** Format: uuid */
+            event_id: string;
+            /** @example product.created */
+            event_type: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The first 4 KiB of the response body. */
+            response_body?: string | null;
+            /**
+             * Format: int32
+             * @description The receiver's status (null: no response).
+             */
+            status_code?: number | null;
+            /** @description A 2xx came back in time. */
+            succeeded: boolean;
+            trigger: components["schemas"]["Trigger"];
+        };
         AuditEntryView: {
             /**
              * @description `created`, `updated`, `deleted`, or an event such as `permission_denied`.
@@ -2071,6 +2244,24 @@ export interface components {
         JwksView: {
             keys: components["schemas"]["JwkView"][];
         };
+        /**
+         * @description Response times of the attempts that got a response (null without any). Percentiles are
+         *     estimated from a histogram (buckets of 25 ms … 15 s), to within their bucket.
+         */
+        LatencyStats: {
+            /** Format: int32 */
+            max_ms?: number | null;
+            /** Format: int32 */
+            mean_ms?: number | null;
+            /** Format: int32 */
+            p50_ms?: number | null;
+            /** Format: int32 */
+            p95_ms?: number | null;
+            /** Format: int32 */
+            p99_ms?: number | null;
+            /** Format: int64 */
+            responses: number;
+        };
         LoginBody: {
             /** @example ann@example.com */
             email: string;
@@ -2274,11 +2465,41 @@ export interface components {
             /** @example ready */
             status: string;
         };
+        RecoverBody: {
+            /**
+             * Format: date-time
+             * @description Failed deliveries of events from this time on are sent again.
+             * @example 2026-11-28T09:00:00Z
+             */
+            since: string;
+        };
+        /** @description What a recovery queued. */
+        Recovered: {
+            /**
+             * Format: int64
+             * @description Failed deliveries queued again, each for one manual attempt.
+             */
+            queued: number;
+        };
         RefreshBody: {
             refresh_token: string;
         };
         RenameTenantBody: {
             name: string;
+        };
+        /**
+         * @description What a resend did.
+         * @enum {string}
+         */
+        Resend: "queued" | "hurried" | "in_flight";
+        /** @description What a resend did. */
+        ResendView: {
+            /**
+             * @description `queued`: one manual attempt is queued; `hurried`: the event was waiting for a
+             *     scheduled retry, which is due now (the schedule goes on if it fails); `in_flight`: an
+             *     attempt is being made right now, nothing more was queued.
+             */
+            result: components["schemas"]["Resend"];
         };
         /** @description One page of roles. */
         RolePage: {
@@ -2441,12 +2662,25 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description A test sent. */
+        TestSentView: {
+            /**
+             * Format: uuid
+             * @description The `webhook.test` event: its delivery shows in `GET /api/v1/events/{id}/attempts`.
+             */
+            event_id: string;
+        };
         /**
          * Format: date-time
          * @description An RFC 3339 time, years 1970 to 9999
          * @example 2030-01-31T09:30:00Z
          */
         Timestamp: string;
+        /**
+         * @description Who asked for an attempt.
+         * @enum {string}
+         */
+        Trigger: "scheduled" | "manual";
         UpdateMeBody: {
             /** @example Ann Lee */
             display_name?: string | null;
@@ -2566,6 +2800,37 @@ export interface components {
             items: components["schemas"]["WebhookView"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor?: string | null;
+        };
+        /** @description An endpoint's health over the last 24 hours. */
+        WebhookStats: {
+            /** Format: int64 */
+            attempts: number;
+            /** Format: int64 */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Deliveries that failed for good and are kept for a recovery.
+             */
+            failed_deliveries: number;
+            latency: components["schemas"]["LatencyStats"];
+            /**
+             * Format: int64
+             * @description Deliveries waiting for an attempt (or being sent) now.
+             */
+            pending_deliveries: number;
+            /**
+             * Format: date-time
+             * @description The start of the stretch (24 hours ago); it ends now.
+             */
+            since: string;
+            /** Format: int64 */
+            succeeded: number;
+            /**
+             * Format: double
+             * @description Succeeded over attempts, 0 to 1; null without attempts.
+             * @example 0.998
+             */
+            success_rate?: number | null;
         };
         WebhookView: {
             /** Format: date-time */
@@ -3680,6 +3945,93 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventView"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_event_attempts: {
+        parameters: {
+            query?: {
+                /** @description Only the attempts that succeeded, or only those that failed. */
+                status?: "succeeded" | "failed";
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The event's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of attempts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttemptPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8182,6 +8534,289 @@ export interface operations {
             };
         };
     };
+    list_webhook_attempts: {
+        parameters: {
+            query?: {
+                /** @description Only the attempts that succeeded, or only those that failed. */
+                status?: "succeeded" | "failed";
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of attempts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttemptPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resend_webhook_event: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+                /** @description The event's id */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResendView"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The endpoint is disabled (`webhook_disabled`) or does not subscribe to the event's type (`event_not_subscribed`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recover_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecoverBody"];
+            };
+        };
+        responses: {
+            /** @description How many deliveries were queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recovered"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The endpoint is disabled (`webhook_disabled`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     rotate_webhook_secret: {
         parameters: {
             query?: never;
@@ -8229,6 +8864,151 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhook_stats: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint's last 24 hours */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookStats"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    test_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The test event, queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestSentView"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The endpoint is disabled (`webhook_disabled`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

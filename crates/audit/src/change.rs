@@ -83,6 +83,8 @@ pub struct EventRecord {
     pub event_type: String,
     pub object: Value,
     pub previous_attributes: Option<Map<String, Value>>,
+    /// For one webhook endpoint only (a test): the fan-out sends it there and nowhere else.
+    pub direct_to: Option<tenantry_kernel::WebhookId>,
 }
 
 impl ChangeRecord {
@@ -120,6 +122,7 @@ fn event<T: Audited>(action: &str, entity: &T) -> EventRecord {
         event_type: format!("{}.{action}", T::EVENT_PREFIX),
         object: object(entity),
         previous_attributes: None,
+        direct_to: None,
     }
 }
 
@@ -251,6 +254,27 @@ impl ChangeLog {
             })
             .collect();
         self.push(entity_type, entity_id.into(), action, changes, None);
+    }
+
+    /// An event that changes no data (a webhook test), audited as `entity_type entity_id
+    /// action` with `details`, carrying `object` and sent to `direct_to` only.
+    pub fn announce(
+        &mut self,
+        (entity_type, entity_id, action): (&str, String, &str),
+        details: impl IntoIterator<Item = (&'static str, Value)>,
+        event_type: &str,
+        object: Value,
+        direct_to: tenantry_kernel::WebhookId,
+    ) {
+        self.note(entity_type, entity_id, action, details);
+        if let Some(last) = self.records.last_mut() {
+            last.event = Some(EventRecord {
+                event_type: event_type.to_owned(),
+                object,
+                previous_attributes: None,
+                direct_to: Some(direct_to),
+            });
+        }
     }
 
     /// Asks for `job` to run in this tenant once the transaction commits.

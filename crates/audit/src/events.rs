@@ -40,6 +40,9 @@ pub struct Event {
     pub tenant_id: TenantId,
     pub actor: EventActor,
     pub data: EventData,
+    /// For one webhook endpoint only (a test); not part of the payload.
+    #[serde(skip)]
+    pub direct_to: Option<tenantry_kernel::WebhookId>,
 }
 
 impl Event {
@@ -62,6 +65,7 @@ impl Event {
                 object: e.object.clone(),
                 previous_attributes: e.previous_attributes.clone(),
             },
+            direct_to: e.direct_to,
         })
     }
 }

@@ -52,8 +52,9 @@ use tenantry_tenancy::{
     TenantService, TenantSettings, UpdateTenantError,
 };
 use tenantry_webhooks::{
-    CreateWebhookError, NewWebhook, TargetRules, Webhook, WebhookError, WebhookPatch,
-    WebhookRepository, WebhookSecret, WebhookService,
+    Attempt, AttemptFilter, CreateWebhookError, ManualDeliveryError, NewWebhook, Recovered, Resend,
+    TargetRules, TestSent, Webhook, WebhookError, WebhookPatch, WebhookRepository, WebhookSecret,
+    WebhookService, WebhookStats,
 };
 
 /// Writes an object-safe port and its implementation for a service, forwarding each call to
@@ -390,6 +391,30 @@ driving_port! {
             ctx: &'a TenantCtx,
             id: WebhookId,
         ) -> Result<(Webhook, WebhookSecret), WebhookError>;
+        async fn attempts(
+            &self,
+            ctx: &'a TenantCtx,
+            filter: AttemptFilter,
+            page: &'a PageRequest,
+        ) -> Result<Page<Attempt>, WebhookError>;
+        async fn stats(&self, ctx: &'a TenantCtx, id: WebhookId) -> Result<WebhookStats, WebhookError>;
+        async fn resend(
+            &self,
+            ctx: &'a TenantCtx,
+            id: WebhookId,
+            event: EventId,
+        ) -> Result<Resend, ManualDeliveryError>;
+        async fn recover(
+            &self,
+            ctx: &'a TenantCtx,
+            id: WebhookId,
+            since: DateTime<Utc>,
+        ) -> Result<Recovered, ManualDeliveryError>;
+        async fn send_test(
+            &self,
+            ctx: &'a TenantCtx,
+            id: WebhookId,
+        ) -> Result<TestSent, ManualDeliveryError>;
         fn rules(&self) -> &TargetRules;
     }
 }

@@ -14,6 +14,9 @@ pub enum Job {
     WebhookDisabledMail { endpoint_id: WebhookId },
     /// Deletes every tenant's events older than the retention (a platform job, daily).
     PruneEvents,
+    /// Deletes every tenant's webhook attempts, and the deliveries that failed for good,
+    /// older than the delivery log's retention (a platform job, daily).
+    PruneDeliveryLog,
     /// Checks the queue end to end: waits `delay_ms`, then succeeds, or fails when `fail`
     /// (`tenantry jobs probe`; the benchmarks' no-op job).
     Probe {
@@ -30,6 +33,7 @@ impl Job {
         "invitation_mail",
         "webhook_disabled_mail",
         "prune_events",
+        "prune_delivery_log",
         "probe",
     ];
 
@@ -39,6 +43,7 @@ impl Job {
             Self::InvitationMail { .. } => "invitation_mail",
             Self::WebhookDisabledMail { .. } => "webhook_disabled_mail",
             Self::PruneEvents => "prune_events",
+            Self::PruneDeliveryLog => "prune_delivery_log",
             Self::Probe { .. } => "probe",
         }
     }
@@ -48,7 +53,7 @@ impl Job {
         match self {
             // About a day of retries with the default backoff (capped at one hour).
             Self::InvitationMail { .. } | Self::WebhookDisabledMail { .. } => 12,
-            Self::PruneEvents => 5,
+            Self::PruneEvents | Self::PruneDeliveryLog => 5,
             Self::Probe { .. } => 3,
         }
     }

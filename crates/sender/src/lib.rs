@@ -137,6 +137,9 @@ fn classify(e: &reqwest::Error) -> (&'static str, String) {
 
 impl WebhookSender for HttpSender {
     async fn send(&self, request: OutgoingRequest) -> AttemptOutcome {
+        if !request.delay.is_zero() {
+            tokio::time::sleep(request.delay).await;
+        }
         let start = Instant::now();
         let literal = match request.url.host() {
             Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),

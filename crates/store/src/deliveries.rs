@@ -22,6 +22,24 @@ pub(crate) const CHANNEL: &str = "tenantry_webhooks";
 /// most 500 terms in a compound select.
 const EVENTS_PER_STATEMENT: usize = 400;
 
+/// `?` placeholders numbered `$1…` for PostgreSQL.
+pub(crate) fn for_backend(sql: &str, backend: crate::db::Backend) -> String {
+    if backend != crate::db::Backend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The fan-out sink.
 pub(crate) struct WebhookFanout;
 
@@ -90,21 +108,88 @@ macro_rules! fanout_binds {
     }};
 }
 
+/// The statement queueing an event meant for one endpoint (a test): a manual delivery there,
+/// if it is enabled. Parameters: the event, the time three times, the tenant, the endpoint.
+fn direct_sql(placeholder: impl Fn(usize) -> String, uuid_cast: &str) -> String {
+    let p = |i| placeholder(i);
+    format!(
+        "INSERT INTO webhook_deliveries \
+         (tenant_id, endpoint_id, event_id, state, trigger, attempts, next_attempt_at, created_at, updated_at) \
+         SELECT tenant_id, id, {}{uuid_cast}, 'pending', 'manual', 0, {}, {}, {} \
+         FROM webhook_endpoints WHERE tenant_id = {} AND id = {} AND disabled_reason IS NULL \
+         ON CONFLICT DO NOTHING",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6)
+    )
+}
+
+/// Binds a direct statement's parameters, for backend `$db`.
+macro_rules! direct_binds {
+    ($query:expr, $db:ty, $change:expr, $event:expr, $endpoint:expr) => {{
+        $query
+            .into_boxed::<$db>()
+            .bind::<DbId, _>(DbUuid::from($event.id))
+            .bind::<DbTime, _>($change.at)
+            .bind::<DbTime, _>($change.at)
+            .bind::<DbTime, _>($change.at)
+            .bind::<DbId, _>(DbUuid::from($change.ctx.tenant_id()))
+            .bind::<DbId, _>(DbUuid::from($endpoint))
+    }};
+}
+
+/// The change's events for every subscriber, and those for one endpoint each.
+fn audiences<'e>(
+    change: &'e Change<'_>,
+) -> (
+    Vec<&'e tenantry_audit::Event>,
+    Vec<(&'e tenantry_audit::Event, tenantry_kernel::WebhookId)>,
+) {
+    let mut broadcast = Vec::with_capacity(change.events.len());
+    let mut direct = Vec::new();
+    for e in &change.events {
+        match e.direct_to {
+            None => broadcast.push(e),
+            Some(endpoint) => direct.push((e, endpoint)),
+        }
+    }
+    (broadcast, direct)
+}
+
+/// PostgreSQL: `insert`, notifying dispatchers for every queued row (delivered once per
+/// transaction, at its commit), answering how many it queued.
+fn notifying(insert: &str) -> String {
+    format!(
+        "WITH ins AS ({insert} RETURNING pg_notify('{CHANNEL}', '')) SELECT count(*) AS n FROM ins"
+    )
+}
+
 impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for WebhookFanout {
     async fn accept(
         conn: &mut &'c diesel_async::AsyncPgConnection,
         change: &Change<'_>,
     ) -> Result<usize, StoreError> {
         use crate::schema::pg::{DbId, DbTime};
+        let (broadcast, direct) = audiences(change);
         let mut queued = 0;
-        for chunk in change.events.chunks(EVENTS_PER_STATEMENT) {
-            let insert = fanout_sql(chunk.len(), |i| format!("${i}"), "::uuid");
-            // Every queued row notifies; PostgreSQL delivers one notification per transaction.
-            let sql = format!(
-                "WITH ins AS ({insert} RETURNING pg_notify('{CHANNEL}', '')) \
-                 SELECT count(*) AS n FROM ins"
-            );
+        for chunk in broadcast.chunks(EVENTS_PER_STATEMENT) {
+            let sql = notifying(&fanout_sql(chunk.len(), |i| format!("${i}"), "::uuid"));
             let q = fanout_binds!(diesel::sql_query(sql), diesel::pg::Pg, change, chunk);
+            let c: Count = q.get_result(conn).await?;
+            queued += usize::try_from(c.n).unwrap_or(0);
+        }
+        for (event, endpoint) in direct {
+            let sql = notifying(&direct_sql(|i| format!("${i}"), "::uuid"));
+            let q = direct_binds!(
+                diesel::sql_query(sql),
+                diesel::pg::Pg,
+                change,
+                event,
+                endpoint
+            );
             let c: Count = q.get_result(conn).await?;
             queued += usize::try_from(c.n).unwrap_or(0);
         }
@@ -115,14 +200,26 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for WebhookFanout {
 impl Sink<SqliteConn> for WebhookFanout {
     async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<usize, StoreError> {
         use crate::schema::sqlite::{DbId, DbTime};
+        let (broadcast, direct) = audiences(change);
         let mut queued = 0;
-        for chunk in change.events.chunks(EVENTS_PER_STATEMENT) {
+        for chunk in broadcast.chunks(EVENTS_PER_STATEMENT) {
             let sql = fanout_sql(chunk.len(), |_| "?".to_owned(), "");
             let q = fanout_binds!(
                 diesel::sql_query(sql),
                 diesel::sqlite::Sqlite,
                 change,
                 chunk
+            );
+            queued += q.execute(conn).await?;
+        }
+        for (event, endpoint) in direct {
+            let sql = direct_sql(|_| "?".to_owned(), "");
+            let q = direct_binds!(
+                diesel::sql_query(sql),
+                diesel::sqlite::Sqlite,
+                change,
+                event,
+                endpoint
             );
             queued += q.execute(conn).await?;
         }
@@ -170,28 +267,11 @@ mod queue {
         Trigger, Verdict, Webhook,
     };
 
-    use crate::db::{Backend, Db};
+    use super::for_backend;
+    use crate::db::Db;
     use crate::error::StoreError;
     use crate::types::DbUuid;
     use crate::webhooks::WebhookRow;
-
-    /// `?` placeholders numbered `$1…` for PostgreSQL.
-    fn for_backend(sql: &str, backend: Backend) -> String {
-        if backend != Backend::Postgres {
-            return sql.to_owned();
-        }
-        let mut out = String::with_capacity(sql.len() + 16);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
 
     /// Hands leases that ended back (their dispatcher died mid-attempt; the attempt counts).
     const EXPIRE: &str = "UPDATE webhook_deliveries SET state = 'pending', locked_by = NULL, \
@@ -346,10 +426,11 @@ mod queue {
             ctx: &TenantCtx,
             worker: &str,
             attempted: &[Attempted],
+            deferred: &[(Delivery, DateTime<Utc>)],
             policy: DisablePolicy,
             now: DateTime<Utc>,
         ) -> Result<(), StoreError> {
-            if attempted.is_empty() {
+            if attempted.is_empty() && deferred.is_empty() {
                 return Ok(());
             }
             let tenant = DbUuid::from(ctx.tenant_id());
@@ -361,6 +442,29 @@ mod queue {
                 e.1 |= a.verdict == Verdict::Gone;
             }
             mutate!(self, ctx, |conn, log| {
+                // Sent back unattempted: due later, the claim not counted.
+                for (d, at) in deferred {
+                    diesel::update(
+                        webhook_deliveries::table
+                            .filter(webhook_deliveries::tenant_id.eq(tenant))
+                            .filter(webhook_deliveries::endpoint_id.eq(DbUuid::from(d.endpoint_id)))
+                            .filter(webhook_deliveries::event_id.eq(DbUuid::from(d.event_id)))
+                            .filter(webhook_deliveries::locked_by.eq(worker)),
+                    )
+                    .set((
+                        webhook_deliveries::state.eq("pending"),
+                        webhook_deliveries::next_attempt_at.eq(*at),
+                        webhook_deliveries::attempts.eq(webhook_deliveries::attempts - 1),
+                        webhook_deliveries::locked_by.eq(None::<String>),
+                        webhook_deliveries::locked_until.eq(None::<DateTime<Utc>>),
+                        webhook_deliveries::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                }
+                if attempted.is_empty() {
+                    return Ok(());
+                }
                 conn.insert_attempts(ctx, attempted).await?;
                 // The queue: delivered rows leave it (one statement per endpoint).
                 let mut delivered: BTreeMap<WebhookId, Vec<DbUuid>> = BTreeMap::new();
@@ -530,10 +634,13 @@ mod queue {
             ctx: &TenantCtx,
             worker: &str,
             attempts: &[Attempted],
+            deferred: &[(Delivery, DateTime<Utc>)],
             policy: DisablePolicy,
             now: DateTime<Utc>,
         ) -> Result<(), Unexpected> {
-            Ok(self.record(ctx, worker, attempts, policy, now).await?)
+            Ok(self
+                .record(ctx, worker, attempts, deferred, policy, now)
+                .await?)
         }
     }
 

@@ -13,6 +13,8 @@ mod pipeline;
 mod api_keys;
 mod audit;
 mod deliveries;
+#[macro_use]
+mod delivery_log;
 mod error;
 mod events;
 #[cfg(feature = "testing")]

@@ -54,9 +54,11 @@ pub(crate) type Sinks = (
 );
 
 /// What sealing a change queued, for the wake-ups after its commit.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Sealed {
     pub jobs: usize,
+    /// The change's events, in order.
+    pub event_ids: Vec<tenantry_kernel::EventId>,
     /// Webhook deliveries the fan-out queued (on PostgreSQL: whether any was, as 0 or 1).
     pub deliveries: usize,
 }
@@ -176,6 +178,7 @@ pub(crate) async fn seal<C: SinkConn>(
     let deliveries = conn.sink(&change).await?;
     Ok(Sealed {
         jobs: change.jobs.len(),
+        event_ids: change.events.iter().map(|e| e.id).collect(),
         deliveries,
     })
 }

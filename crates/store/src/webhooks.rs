@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use tenantry_kernel::{Page, PageRequest, TenantCtx, TenantId, Unexpected, WebhookId};
+use tenantry_kernel::{EventId, Page, PageRequest, TenantCtx, TenantId, Unexpected, WebhookId};
 use tenantry_webhooks::{
-    CustomHeaders, Description, DisabledReason, EventTypes, RateLimit, SealedSecrets, Webhook,
+    Attempt, AttemptCounts, AttemptFilter, CustomHeaders, Description, DisabledReason, EventTypes,
+    ManualDeliveryError, RateLimit, Recovered, Resend, SealedSecrets, TestSent, Webhook,
     WebhookError, WebhookPatch, WebhookRepository, WebhookUrl,
 };
 
@@ -197,13 +198,10 @@ impl Db {
         mutate!(self, ctx, |conn, log| {
             let target =
                 webhook_endpoints::of(ctx).filter(webhook_endpoints::id.eq(DbUuid::from(id)));
-            // A no-op UPDATE reads and locks the row: concurrent changes apply in turn.
-            let old: Option<WebhookRow> = diesel::update(target)
-                .set(webhook_endpoints::updated_at.eq(webhook_endpoints::updated_at))
-                .get_result(conn)
-                .await
-                .optional()?;
-            let Some(old) = old else { return Ok(None) };
+            // Concurrent changes apply in turn.
+            let Some(old) = lock_endpoint!(conn, ctx, id) else {
+                return Ok(None);
+            };
             let old = Webhook::try_from(old)?;
             let Some(new) = change(&old) else {
                 return Ok(Some(None));
@@ -299,5 +297,59 @@ impl WebhookRepository for Db {
             .await
             .map_err(Unexpected::from)?;
         changed.ok_or(WebhookError::NotFound)
+    }
+
+    async fn attempts(
+        &self,
+        ctx: &TenantCtx,
+        filter: AttemptFilter,
+        page: &PageRequest,
+    ) -> Result<Option<Page<Attempt>>, Unexpected> {
+        Ok(self.load_attempts(ctx, filter, page).await?)
+    }
+
+    async fn attempt_counts(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: WebhookId,
+        since: DateTime<Utc>,
+    ) -> Result<AttemptCounts, Unexpected> {
+        Ok(self.count_attempts(ctx, endpoint, since).await?)
+    }
+
+    async fn resend(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: WebhookId,
+        event: EventId,
+        now: DateTime<Utc>,
+    ) -> Result<Resend, ManualDeliveryError> {
+        self.queue_resend(ctx, endpoint, event, now).await
+    }
+
+    async fn recover(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: WebhookId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Recovered, ManualDeliveryError> {
+        self.queue_recovery(ctx, endpoint, since, now).await
+    }
+
+    async fn send_test(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: WebhookId,
+    ) -> Result<TestSent, ManualDeliveryError> {
+        self.queue_test(ctx, endpoint).await
+    }
+
+    async fn prune_delivery_log(
+        &self,
+        ctx: &TenantCtx,
+        before: DateTime<Utc>,
+    ) -> Result<u64, Unexpected> {
+        Ok(self.delete_delivery_log(ctx, before).await?)
     }
 }

@@ -1,6 +1,7 @@
 //! A loopback HTTP server that accepts every POST and keeps it: the far end of the exporters
-//! in tests (an OTLP/HTTP collector, a Sentry envelope endpoint). Plain HTTP/1.1 with
-//! `Content-Length` bodies and keep-alive — what both exporters send.
+//! in tests (an OTLP/HTTP collector, a Sentry envelope endpoint) and of webhook deliveries.
+//! Plain HTTP/1.1 with `Content-Length` bodies and keep-alive — what they send. It answers
+//! 200 unless told otherwise ([`HttpSink::reply_with`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -30,26 +31,65 @@ impl Posted {
 pub struct HttpSink {
     pub address: std::net::SocketAddr,
     received: Arc<Mutex<Vec<Posted>>>,
+    reply: Arc<Mutex<Reply>>,
 }
+
+/// The status and headers every request is answered with, after a delay.
+type Reply = (u16, Vec<(String, String)>, Duration);
 
 impl HttpSink {
     /// # Panics
     /// When no loopback port can be bound.
     #[allow(clippy::expect_used)]
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        Self::start_on(0)
+    }
+
+    /// On a given loopback port (0: any free one) — a receiver that comes up where one was
+    /// down.
+    /// # Panics
+    /// When the port cannot be bound.
+    #[allow(clippy::expect_used)]
+    pub fn start_on(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind a loopback port");
         let address = listener.local_addr().expect("its address");
         let received = Arc::new(Mutex::new(Vec::new()));
-        let store = received.clone();
+        let reply = Arc::new(Mutex::new((200, Vec::new(), Duration::ZERO)));
+        let (store, answer) = (received.clone(), reply.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let store = store.clone();
+                let (store, answer) = (store.clone(), answer.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &store);
+                    let _ = serve(stream, &store, &answer);
                 });
             }
         });
-        Self { address, received }
+        Self {
+            address,
+            received,
+            reply,
+        }
+    }
+
+    /// Answers every request from now on with `status` and `headers`.
+    pub fn reply_with(&self, status: u16, headers: &[(&str, &str)]) {
+        let mut reply = self
+            .reply
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        reply.0 = status;
+        reply.1 = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+    }
+
+    /// Answers every request from now on only after `delay` (kept, then held).
+    pub fn reply_after(&self, delay: Duration) {
+        self.reply
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .2 = delay;
     }
 
     /// `http://127.0.0.1:port`
@@ -78,7 +118,11 @@ impl HttpSink {
     }
 }
 
-fn serve(stream: TcpStream, store: &Mutex<Vec<Posted>>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    store: &Mutex<Vec<Posted>>,
+    reply: &Mutex<Reply>,
+) -> std::io::Result<()> {
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     loop {
@@ -116,7 +160,19 @@ fn serve(stream: TcpStream, store: &Mutex<Vec<Posted>>) -> std::io::Result<()> {
                 headers,
                 body,
             });
-        writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")?;
+        let (status, extra, delay) = reply
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        let mut head = format!("HTTP/1.1 {status} Status\r\ncontent-length: 2\r\n");
+        for (name, value) in extra {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\nok");
+        writer.write_all(head.as_bytes())?;
     }
 }
 

@@ -290,12 +290,14 @@ pub trait DeliveryQueue: Clone + Send + Sync + 'static {
     /// Records attempts of one tenant's deliveries held by `worker`, in one transaction: the
     /// log, the queue (delivered rows leave it), the endpoints' failing state — disabling an
     /// endpoint that answered 410 or failed past `policy` (audited, an event, and an e-mail
-    /// to the tenant's owners).
+    /// to the tenant's owners). `deferred` deliveries were not attempted (an endpoint's rate
+    /// limit): they go back to the queue, due at the time given, their claim not counted.
     fn record_attempts(
         &self,
         ctx: &TenantCtx,
         worker: &str,
         attempts: &[Attempted],
+        deferred: &[(Delivery, DateTime<Utc>)],
         policy: DisablePolicy,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), Unexpected>> + Send;
@@ -304,6 +306,9 @@ pub trait DeliveryQueue: Clone + Send + Sync + 'static {
 /// A request to a receiver.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutgoingRequest {
+    /// How long to wait before sending (an endpoint's rate limit); not part of the attempt's
+    /// duration.
+    pub delay: Duration,
     pub url: url::Url,
     pub headers: Vec<(String, String)>,
     pub body: String,

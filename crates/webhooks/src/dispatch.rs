@@ -2,7 +2,8 @@
 //! once, decide what follows each attempt, record them together.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tenantry_kernel::{Clock, SecretCipher, TenantCtx, Unexpected, WebhookAttemptId, WebhookId};
 
@@ -11,6 +12,7 @@ use crate::delivery::{
     OutgoingRequest, RetrySchedule, WebhookSender, verdict,
 };
 use crate::model::Webhook;
+use crate::pace::{Pace, Pacer};
 use crate::service::open_secrets;
 use crate::signature::sign;
 
@@ -25,6 +27,8 @@ pub struct DeliveryService<Q, S, C> {
     clock: Arc<dyn Clock>,
     schedule: RetrySchedule,
     policy: DisablePolicy,
+    /// Endpoints' rate limits, kept across batches.
+    pacer: Arc<Mutex<Pacer>>,
 }
 
 impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> DeliveryService<Q, S, C> {
@@ -43,6 +47,7 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> DeliveryService<Q, S, 
             clock,
             schedule,
             policy,
+            pacer: Arc::default(),
         }
     }
 
@@ -77,12 +82,16 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> DeliveryService<Q, S, 
         }
         let endpoints: HashMap<WebhookId, &Webhook> = endpoints.iter().map(|w| (w.id, w)).collect();
         let messages: HashMap<_, &Message> = messages.iter().map(|m| (m.event_id, m)).collect();
-        let attempts = batch.into_iter().filter_map(|d| {
-            // An endpoint deleted since the claim took its deliveries with it.
-            let endpoint = *endpoints.get(&d.endpoint_id)?;
+        // An endpoint deleted since the claim took its deliveries with it.
+        let batch: Vec<(Delivery, &Webhook)> = batch
+            .into_iter()
+            .filter_map(|d| endpoints.get(&d.endpoint_id).map(|w| (d, *w)))
+            .collect();
+        let (paced, deferred) = self.pace(batch, now);
+        let attempts = paced.into_iter().map(|(d, endpoint, delay)| {
             let message = messages.get(&d.event_id).copied();
             let secrets = secrets.get(&d.endpoint_id);
-            Some(async move {
+            async move {
                 let outcome = match (message, secrets) {
                     (None, _) => {
                         AttemptOutcome::not_sent("event_expired", "the event is past its retention")
@@ -92,9 +101,11 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> DeliveryService<Q, S, 
                     }
                     (Some(m), Some(secrets)) => {
                         let refs: Vec<_> = secrets.iter().collect();
-                        self.sender
-                            .send(request(endpoint, m, &refs, self.clock.now()))
-                            .await
+                        let at = self.clock.now()
+                            + chrono::Duration::from_std(delay).unwrap_or_default();
+                        let mut req = request(endpoint, m, &refs, at);
+                        req.delay = delay;
+                        self.sender.send(req).await
                     }
                 };
                 let now = self.clock.now();
@@ -124,12 +135,47 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> DeliveryService<Q, S, 
                     attempt,
                     verdict,
                 }
-            })
+            }
         });
         let attempted = futures_util::future::join_all(attempts).await;
         self.queue
-            .record_attempts(ctx, worker, &attempted, self.policy, self.clock.now())
+            .record_attempts(
+                ctx,
+                worker,
+                &attempted,
+                &deferred,
+                self.policy,
+                self.clock.now(),
+            )
             .await
+    }
+
+    /// Each delivery with the wait its endpoint's rate limit asks for, and those sent back to
+    /// the queue for later.
+    #[allow(clippy::type_complexity)]
+    fn pace<'w>(
+        &self,
+        batch: Vec<(Delivery, &'w Webhook)>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (
+        Vec<(Delivery, &'w Webhook, Duration)>,
+        Vec<(Delivery, chrono::DateTime<chrono::Utc>)>,
+    ) {
+        let mut pacer = self.pacer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sent_back: HashMap<WebhookId, u32> = HashMap::new();
+        let mut paced = Vec::with_capacity(batch.len());
+        let mut deferred = Vec::new();
+        for (d, w) in batch {
+            let back = sent_back.get(&w.id).copied().unwrap_or(0);
+            match pacer.pace(w.id, w.rate_limit, now, back) {
+                Pace::After(wait) => paced.push((d, w, wait)),
+                Pace::Later(at) => {
+                    sent_back.insert(w.id, back + 1);
+                    deferred.push((d, at));
+                }
+            }
+        }
+        (paced, deferred)
     }
 }
 
@@ -158,6 +204,7 @@ fn request(
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
     OutgoingRequest {
+        delay: Duration::ZERO,
         url: endpoint.url.url().clone(),
         headers,
         body: message.payload.clone(),

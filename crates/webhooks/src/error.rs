@@ -15,6 +15,23 @@ pub enum CreateWebhookError {
 pub enum WebhookError {
     #[error("webhook endpoint not found")]
     NotFound,
+    #[error("event not found")]
+    EventNotFound,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+/// A resend, a recovery or a test.
+#[derive(Debug, Error)]
+pub enum ManualDeliveryError {
+    #[error("webhook endpoint not found")]
+    NotFound,
+    #[error("the webhook endpoint is disabled")]
+    Disabled,
+    #[error("event not found")]
+    EventNotFound,
+    #[error("the webhook endpoint does not subscribe to this event's type")]
+    NotSubscribed,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }

@@ -11,7 +11,9 @@ mod delivery;
 mod dispatch;
 mod error;
 mod guard;
+mod log;
 mod model;
+mod pace;
 mod ports;
 mod service;
 mod signature;
@@ -22,14 +24,19 @@ pub use delivery::{
     Message, OutgoingRequest, RetrySchedule, Trigger, Verdict, WebhookSender, verdict,
 };
 pub use dispatch::DeliveryService;
-pub use error::{CreateWebhookError, WebhookError};
+pub use error::{CreateWebhookError, ManualDeliveryError, WebhookError};
 pub use guard::{AddressPolicy, Blocked, blocked_range};
+pub use log::{
+    AttemptCounts, AttemptFilter, AttemptStatus, LATENCY_BUCKETS_MS, LatencyStats, Recovered,
+    Resend, TEST_EVENT_TYPE, TestSent, WebhookStats,
+};
 pub use model::{
     CustomHeaders, Description, DisabledReason, EventTypes, InvalidValue, MAX_EVENT_TYPES,
     MAX_HEADERS, MAX_URL_LEN, NewWebhook, RateLimit, SealedSecrets, TargetRules, Webhook,
     WebhookPatch, WebhookUrl, actions,
 };
+pub use pace::{PACE_HORIZON, Pace, Pacer};
 pub use ports::WebhookRepository;
 pub use service::{QUOTA_RESOURCE, ROTATION_OVERLAP, WebhookService};
 pub use signature::{Signatures, WebhookSecret, sign};
-pub use view::WebhookView;
+pub use view::{AttemptView, WebhookView};

@@ -4,9 +4,11 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use tenantry_kernel::{Page, PageRequest, TenantCtx, Unexpected, WebhookId};
+use tenantry_kernel::{EventId, Page, PageRequest, TenantCtx, Unexpected, WebhookId};
 
-use crate::error::WebhookError;
+use crate::delivery::Attempt;
+use crate::error::{ManualDeliveryError, WebhookError};
+use crate::log::{AttemptCounts, AttemptFilter, Recovered, Resend, TestSent};
 use crate::model::{SealedSecrets, Webhook, WebhookPatch};
 
 pub trait WebhookRepository: Clone + Send + Sync + 'static {
@@ -55,4 +57,54 @@ pub trait WebhookRepository: Clone + Send + Sync + 'static {
         secrets: &SealedSecrets,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<Webhook>, WebhookError>> + Send;
+
+    /// The delivery log, newest first; `None` when the endpoint or the event is not there.
+    fn attempts(
+        &self,
+        ctx: &TenantCtx,
+        filter: AttemptFilter,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Option<Page<Attempt>>, Unexpected>> + Send;
+
+    /// Attempts of `endpoint` since `since`, and its deliveries waiting or failed now.
+    fn attempt_counts(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: WebhookId,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<AttemptCounts, Unexpected>> + Send;
+
+    /// Queues `event` for `endpoint` now (see [`Resend`]): an enabled endpoint, an event it
+    /// subscribes to (or its own test). Audited.
+    fn resend(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: WebhookId,
+        event: EventId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Resend, ManualDeliveryError>> + Send;
+
+    /// Queues again, one manual attempt each, every failed delivery to `endpoint` of an
+    /// event since `since`. Audited.
+    fn recover(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: WebhookId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Recovered, ManualDeliveryError>> + Send;
+
+    /// Records a [`crate::TEST_EVENT_TYPE`] event for `endpoint` alone and queues it there.
+    fn send_test(
+        &self,
+        ctx: &TenantCtx,
+        endpoint: WebhookId,
+    ) -> impl Future<Output = Result<TestSent, ManualDeliveryError>> + Send;
+
+    /// Deletes the attempts and the failed deliveries older than `before`.
+    fn prune_delivery_log(
+        &self,
+        ctx: &TenantCtx,
+        before: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, Unexpected>> + Send;
 }

@@ -4,10 +4,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tenantry_kernel::{
-    Clock, Page, PageRequest, QuotaGate, SecretCipher, SecretSlot, TenantCtx, Unexpected, WebhookId,
+    Clock, EventId, Page, PageRequest, QuotaGate, SecretCipher, SecretSlot, TenantCtx, Unexpected,
+    WebhookId,
 };
 
-use crate::error::{CreateWebhookError, WebhookError};
+use crate::delivery::Attempt;
+use crate::error::{CreateWebhookError, ManualDeliveryError, WebhookError};
+use crate::log::{AttemptFilter, Recovered, Resend, TestSent, WebhookStats};
 use crate::model::{NewWebhook, SealedSecrets, TargetRules, Webhook, WebhookPatch};
 use crate::ports::WebhookRepository;
 use crate::signature::WebhookSecret;
@@ -163,6 +166,70 @@ impl<R: WebhookRepository, C: SecretCipher, Q: QuotaGate> WebhookService<R, C, Q
         Err(WebhookError::Unexpected(Unexpected::msg(
             "the secret kept changing while it was being rotated",
         )))
+    }
+}
+
+impl<R: WebhookRepository, C, Q> WebhookService<R, C, Q> {
+    /// The attempts of one endpoint, or of one event to every endpoint (empty for an event
+    /// never sent), newest first.
+    pub async fn attempts(
+        &self,
+        ctx: &TenantCtx,
+        filter: AttemptFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>, WebhookError> {
+        self.repo
+            .attempts(ctx, filter, page)
+            .await?
+            .ok_or(match filter {
+                AttemptFilter::Endpoint(..) => WebhookError::NotFound,
+                AttemptFilter::Event(..) => WebhookError::EventNotFound,
+            })
+    }
+
+    /// How the endpoint fared over the last 24 hours.
+    pub async fn stats(
+        &self,
+        ctx: &TenantCtx,
+        id: WebhookId,
+    ) -> Result<WebhookStats, WebhookError> {
+        self.exists(ctx, id).await?;
+        let since = self.clock.now() - chrono::Duration::hours(24);
+        let counts = self.repo.attempt_counts(ctx, id, since).await?;
+        Ok(WebhookStats::of(&counts, since))
+    }
+
+    pub async fn resend(
+        &self,
+        ctx: &TenantCtx,
+        id: WebhookId,
+        event: EventId,
+    ) -> Result<Resend, ManualDeliveryError> {
+        self.repo.resend(ctx, id, event, self.clock.now()).await
+    }
+
+    pub async fn recover(
+        &self,
+        ctx: &TenantCtx,
+        id: WebhookId,
+        since: DateTime<Utc>,
+    ) -> Result<Recovered, ManualDeliveryError> {
+        self.repo.recover(ctx, id, since, self.clock.now()).await
+    }
+
+    pub async fn send_test(
+        &self,
+        ctx: &TenantCtx,
+        id: WebhookId,
+    ) -> Result<TestSent, ManualDeliveryError> {
+        self.repo.send_test(ctx, id).await
+    }
+
+    async fn exists(&self, ctx: &TenantCtx, id: WebhookId) -> Result<(), WebhookError> {
+        match self.repo.webhook(ctx, id).await? {
+            Some(_) => Ok(()),
+            None => Err(WebhookError::NotFound),
+        }
     }
 }
 

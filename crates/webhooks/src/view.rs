@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::delivery::{Attempt, Trigger};
 use crate::model::{DisabledReason, Webhook};
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -53,6 +54,60 @@ impl From<&Webhook> for WebhookView {
             failing_since: w.failing_since,
             created_at: w.created_at,
             updated_at: w.updated_at,
+        }
+    }
+}
+
+/// One delivery attempt, as the delivery log shows it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub id: uuid::Uuid,
+    pub endpoint_id: uuid::Uuid,
+    pub event_id: uuid::Uuid,
+    #[schema(example = "product.created")]
+    pub event_type: String,
+    /// 1 for the first attempt of a delivery; manual attempts continue the count.
+    pub attempt: u32,
+    pub trigger: Trigger,
+    /// A 2xx came back in time.
+    pub succeeded: bool,
+    /// The receiver's status (null: no response).
+    pub status_code: Option<u16>,
+    pub duration_ms: u32,
+    /// The first 4 KiB of the response body.
+    pub response_body: Option<String>,
+    /// Why no usable response came: `timeout`, `connection_refused`, `ssrf_blocked`, `dns`,
+    /// `tls`, `connection`, `endpoint_disabled`, `event_expired` (null for a response,
+    /// even a failing one: see `status_code`).
+    #[schema(example = "connection_refused")]
+    pub error: Option<String>,
+    pub error_detail: Option<String>,
+    pub attempted_at: DateTime<Utc>,
+}
+
+impl From<&Attempt> for AttemptView {
+    fn from(a: &Attempt) -> Self {
+        let (error, error_detail) = match a.error.as_deref() {
+            None => (None, None),
+            Some(e) => match e.split_once(": ") {
+                Some((code, detail)) => (Some(code.to_owned()), Some(detail.to_owned())),
+                None => (Some(e.to_owned()), None),
+            },
+        };
+        Self {
+            id: *a.id.as_uuid(),
+            endpoint_id: *a.endpoint_id.as_uuid(),
+            event_id: *a.event_id.as_uuid(),
+            event_type: a.event_type.clone(),
+            attempt: a.attempt,
+            trigger: a.trigger,
+            succeeded: a.succeeded,
+            status_code: a.status_code,
+            duration_ms: a.duration_ms,
+            response_body: a.response_body.clone(),
+            error,
+            error_detail,
+            attempted_at: a.attempted_at,
         }
     }
 }

@@ -41,13 +41,22 @@ pub trait JobHandler: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), JobError>> + Send;
 }
 
+/// How long what the platform logs is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// Events (the pull API's and the deliveries' source).
+    pub events: chrono::Duration,
+    /// Webhook attempts, and deliveries that failed for good.
+    pub delivery_log: chrono::Duration,
+}
+
 /// Tenantry's jobs, run through its services.
 #[derive(Clone)]
 pub struct TenantryJobs<R, C, M> {
     invitations: InvitationService<R, C, M>,
     repo: R,
     clock: Arc<dyn Clock>,
-    event_retention: chrono::Duration,
+    retention: Retention,
     /// Platform jobs that work through every tenant (pruning) act in each one's context.
     edges: Edges,
 }
@@ -57,14 +66,14 @@ impl<R, C, M> TenantryJobs<R, C, M> {
         invitations: InvitationService<R, C, M>,
         repo: R,
         clock: Arc<dyn Clock>,
-        event_retention: chrono::Duration,
+        retention: Retention,
         edges: Edges,
     ) -> Self {
         Self {
             invitations,
             repo,
             clock,
-            event_retention,
+            retention,
             edges,
         }
     }
@@ -108,10 +117,13 @@ where
         Ok(AuditRepository::record(&self.repo, ctx, log).await?)
     }
 
-    /// Every tenant's events older than the retention, one tenant (one transaction in its
-    /// scope) at a time.
-    async fn prune_events(&self, claim: &ClaimedJob) -> Result<(), JobError> {
-        let before = self.clock.now() - self.event_retention;
+    /// Runs `prune` in every tenant's context, one tenant (one transaction in its scope) at a
+    /// time; what it deleted in all.
+    async fn each_tenant<F, Fut>(&self, claim: &ClaimedJob, prune: F) -> Result<u64, JobError>
+    where
+        F: Fn(TenantCtx) -> Fut,
+        Fut: Future<Output = Result<u64, Unexpected>>,
+    {
         let mut page = PageRequest {
             limit: tenantry_kernel::Limit::MAX,
             after: None,
@@ -123,8 +135,7 @@ where
                 .list_tenants(&TenantFilter::default(), &page)
                 .await?;
             for t in &tenants.items {
-                let ctx = TenantCtx::for_job(&self.edges, t.id, claim.id);
-                pruned += self.repo.prune_events(&ctx, before).await?;
+                pruned += prune(TenantCtx::for_job(&self.edges, t.id, claim.id)).await?;
             }
             match tenants.next_cursor {
                 Some(c) => {
@@ -136,7 +147,35 @@ where
                 None => break,
             }
         }
+        Ok(pruned)
+    }
+
+    /// Every tenant's events older than the retention.
+    async fn prune_events(&self, claim: &ClaimedJob) -> Result<(), JobError> {
+        let before = self.clock.now() - self.retention.events;
+        let pruned = self
+            .each_tenant(claim, |ctx| async move {
+                self.repo.prune_events(&ctx, before).await
+            })
+            .await?;
         tracing::info!(pruned, %before, "pruned events past their retention");
+        Ok(())
+    }
+}
+
+impl<R, C, M> TenantryJobs<R, C, M>
+where
+    R: EventRepository + TenantRepository + AuditRepository + WebhookRepository,
+{
+    /// Every tenant's webhook attempts and failed deliveries older than the retention.
+    async fn prune_delivery_log(&self, claim: &ClaimedJob) -> Result<(), JobError> {
+        let before = self.clock.now() - self.retention.delivery_log;
+        let pruned = self
+            .each_tenant(claim, |ctx| async move {
+                self.repo.prune_delivery_log(&ctx, before).await
+            })
+            .await?;
+        tracing::info!(pruned, %before, "pruned the webhook delivery log past its retention");
         Ok(())
     }
 }
@@ -240,6 +279,7 @@ where
                     .await
             }
             Job::PruneEvents => self.prune_events(claim).await,
+            Job::PruneDeliveryLog => self.prune_delivery_log(claim).await,
             Job::Probe { delay_ms, fail } => {
                 if *delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(*delay_ms)).await;

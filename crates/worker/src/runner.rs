@@ -215,10 +215,15 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
     /// Keeps the platform's recurring jobs queued (one per period, by dedupe key).
     async fn keep_schedules(&self) {
         let now = self.clock.now();
-        let mut prune = NewJob::now(None, tenantry_jobs::Job::PruneEvents, now);
-        prune.dedupe_key = Some(format!("prune_events:{}", now.format("%Y-%m-%d")));
-        if let Err(e) = self.queue.enqueue(&prune).await {
-            tracing::warn!(error = %e, "worker: cannot queue the daily event pruning");
+        for job in [
+            tenantry_jobs::Job::PruneEvents,
+            tenantry_jobs::Job::PruneDeliveryLog,
+        ] {
+            let mut daily = NewJob::now(None, job, now);
+            daily.dedupe_key = Some(format!("{}:{}", daily.job.kind(), now.format("%Y-%m-%d")));
+            if let Err(e) = self.queue.enqueue(&daily).await {
+                tracing::warn!(error = %e, kind = daily.job.kind(), "worker: cannot queue a daily job");
+            }
         }
     }
 

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
-use tenantry_kernel::WebhookId;
+use tenantry_kernel::{EventId, PageRequest, WebhookId};
 use tenantry_webhooks::{
-    CustomHeaders, Description, EventTypes, NewWebhook, RateLimit, WebhookPatch, WebhookUrl,
-    WebhookView,
+    AttemptFilter, AttemptStatus, AttemptView, CustomHeaders, Description, EventTypes, NewWebhook,
+    RateLimit, Recovered, Resend, WebhookPatch, WebhookStats, WebhookUrl, WebhookView,
 };
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
+use crate::dates::Timestamp;
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath, ApiQuery, present};
 use crate::paging::{PageQuery, page_of};
@@ -296,5 +297,231 @@ pub async fn rotate_webhook_secret(
     Ok(web::Json(WebhookWithSecret {
         secret: secret.expose().to_owned(),
         webhook: WebhookView::from(&webhook),
+    }))
+}
+
+page_of!(
+    /// One page of the delivery log, newest first.
+    AttemptPage of AttemptView
+);
+
+/// Which attempts.
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptStatusParam {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListAttemptsQuery {
+    /// Only the attempts that succeeded, or only those that failed.
+    #[param(inline)]
+    pub status: Option<AttemptStatusParam>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListAttemptsQuery {
+    fn split(self) -> Result<(Option<AttemptStatus>, PageRequest), Problem> {
+        let status = self.status.map(|s| match s {
+            AttemptStatusParam::Succeeded => AttemptStatus::Succeeded,
+            AttemptStatusParam::Failed => AttemptStatus::Failed,
+        });
+        let page = PageQuery {
+            limit: self.limit,
+            cursor: self.cursor,
+        }
+        .by_id()?;
+        Ok((status, page))
+    }
+}
+
+/// The endpoint's delivery log, newest first: every attempt, what came back and how long it
+/// took. Kept for `TENANTRY_WEBHOOK_LOG_RETENTION_DAYS` (30 days unless the operator says
+/// otherwise).
+#[utoipa::path(
+    extensions(("x-permission" = json!("webhooks:manage"))),
+    tag = "webhooks", security(("bearer_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ListAttemptsQuery),
+    responses(
+        (status = 200, description = "One page of attempts", body = AttemptPage),
+        (status = 404, description = "No such endpoint here (`webhook_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        QueryErrors,
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/webhooks/{id}/attempts")]
+pub async fn list_webhook_attempts(
+    m: Member,
+    state: Data,
+    path: ApiPath<uuid::Uuid>,
+    query: ApiQuery<ListAttemptsQuery>,
+) -> Result<web::Json<AttemptPage>, Problem> {
+    let (status, page) = query.0.split()?;
+    let filter = AttemptFilter::Endpoint(endpoint_id(path), status);
+    let attempts = state.webhooks.attempts(&m.ctx, filter, &page).await?;
+    Ok(web::Json(AttemptPage::of(attempts)))
+}
+
+/// Every attempt to deliver one event, to every endpoint, newest first (empty for an event
+/// no endpoint was sent).
+#[utoipa::path(
+    extensions(("x-permission" = json!("webhooks:manage"))),
+    tag = "webhooks", security(("bearer_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The event's id"), ListAttemptsQuery),
+    responses(
+        (status = 200, description = "One page of attempts", body = AttemptPage),
+        (status = 404, description = "No such event here, or no longer kept (`event_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        QueryErrors,
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/events/{id}/attempts")]
+pub async fn list_event_attempts(
+    m: Member,
+    state: Data,
+    path: ApiPath<uuid::Uuid>,
+    query: ApiQuery<ListAttemptsQuery>,
+) -> Result<web::Json<AttemptPage>, Problem> {
+    let (status, page) = query.0.split()?;
+    let filter = AttemptFilter::Event(EventId::from_uuid(path.into_inner()), status);
+    let attempts = state.webhooks.attempts(&m.ctx, filter, &page).await?;
+    Ok(web::Json(AttemptPage::of(attempts)))
+}
+
+/// How the endpoint fared over the last 24 hours: attempts, success rate, response times,
+/// and what is waiting or failed now.
+#[utoipa::path(
+    extensions(("x-permission" = json!("webhooks:manage"))),
+    tag = "webhooks", security(("bearer_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
+    responses(
+        (status = 200, description = "The endpoint's last 24 hours", body = WebhookStats),
+        (status = 404, description = "No such endpoint here (`webhook_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/webhooks/{id}/stats")]
+pub async fn webhook_stats(
+    m: Member,
+    state: Data,
+    path: ApiPath<uuid::Uuid>,
+) -> Result<web::Json<WebhookStats>, Problem> {
+    Ok(web::Json(
+        state.webhooks.stats(&m.ctx, endpoint_id(path)).await?,
+    ))
+}
+
+/// What a resend did.
+#[derive(Serialize, ToSchema)]
+pub struct ResendView {
+    /// `queued`: one manual attempt is queued; `hurried`: the event was waiting for a
+    /// scheduled retry, which is due now (the schedule goes on if it fails); `in_flight`: an
+    /// attempt is being made right now, nothing more was queued.
+    pub result: Resend,
+}
+
+/// Send one event to the endpoint again (or for the first time: any event it subscribes to
+/// that is still kept). The attempt appears in the delivery log with trigger `manual`.
+#[utoipa::path(
+    extensions(("x-permission" = json!("webhooks:manage"))),
+    tag = "webhooks", security(("bearer_token" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The endpoint's id"),
+        ("event_id" = uuid::Uuid, Path, description = "The event's id"),
+    ),
+    responses(
+        (status = 202, description = "Queued", body = ResendView),
+        (status = 404, description = "No such endpoint or event here (`webhook_not_found`, `event_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The endpoint is disabled (`webhook_disabled`) or does not subscribe to the event's type (`event_not_subscribed`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[post("/api/v1/webhooks/{id}/events/{event_id}/resend")]
+pub async fn resend_webhook_event(
+    m: Member,
+    state: Data,
+    path: ApiPath<(uuid::Uuid, uuid::Uuid)>,
+) -> Result<HttpResponse, Problem> {
+    let (id, event) = path.into_inner();
+    let result = state
+        .webhooks
+        .resend(&m.ctx, WebhookId::from_uuid(id), EventId::from_uuid(event))
+        .await?;
+    Ok(HttpResponse::Accepted().json(ResendView { result }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RecoverBody {
+    /// Failed deliveries of events from this time on are sent again.
+    #[schema(value_type = String, format = DateTime, example = "2026-11-28T09:00:00Z")]
+    pub since: Timestamp,
+}
+
+/// Send again every delivery to the endpoint that failed for good (out of retries, or failed
+/// while the endpoint was disabled) of an event since a time: one manual attempt each. The
+/// usual step after a receiver's outage: enable the endpoint, then recover.
+#[utoipa::path(
+    extensions(("x-permission" = json!("webhooks:manage"))),
+    tag = "webhooks", security(("bearer_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
+    request_body = RecoverBody,
+    responses(
+        (status = 202, description = "How many deliveries were queued", body = Recovered),
+        (status = 404, description = "No such endpoint here (`webhook_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The endpoint is disabled (`webhook_disabled`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/webhooks/{id}/recover")]
+pub async fn recover_webhook(
+    m: Member,
+    state: Data,
+    path: ApiPath<uuid::Uuid>,
+    body: ApiJson<RecoverBody>,
+) -> Result<HttpResponse, Problem> {
+    let recovered = state
+        .webhooks
+        .recover(&m.ctx, endpoint_id(path), body.0.since.0)
+        .await?;
+    Ok(HttpResponse::Accepted().json(recovered))
+}
+
+/// A test sent.
+#[derive(Serialize, ToSchema)]
+pub struct TestSentView {
+    /// The `webhook.test` event: its delivery shows in `GET /api/v1/events/{id}/attempts`.
+    pub event_id: uuid::Uuid,
+}
+
+/// Send a `webhook.test` event to this endpoint, and to no other, whatever it subscribes to
+/// (signed like every delivery; one attempt, no retries). The event is recorded like any
+/// other, so it also appears in `GET /api/v1/events`.
+#[utoipa::path(
+    extensions(("x-permission" = json!("webhooks:manage"))),
+    tag = "webhooks", security(("bearer_token" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
+    responses(
+        (status = 202, description = "The test event, queued", body = TestSentView),
+        (status = 404, description = "No such endpoint here (`webhook_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The endpoint is disabled (`webhook_disabled`)", body = ProblemBody, content_type = "application/problem+json"),
+        MemberErrors,
+    )
+)]
+#[post("/api/v1/webhooks/{id}/test")]
+pub async fn test_webhook(
+    m: Member,
+    state: Data,
+    path: ApiPath<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let sent = state.webhooks.send_test(&m.ctx, endpoint_id(path)).await?;
+    Ok(HttpResponse::Accepted().json(TestSentView {
+        event_id: *sent.event_id.as_uuid(),
     }))
 }

@@ -122,7 +122,10 @@ impl Wiring {
             Crypto::new(&key, &cli.serve.jwt_issuer).context("cannot set up token signing")?;
         let keys = key_source(&cli.keys)?;
         let edges = Edges::claim().context("the composition root is built once per process")?;
-        Self::new(db, Arc::new(SystemClock), crypto, mailer, http, keys, edges)
+        let mut wiring = Self::new(db, Arc::new(SystemClock), crypto, mailer, http, keys, edges)?;
+        wiring.webhook_rules = cli.webhooks.target_rules()?;
+        wiring.webhook_delivery = cli.webhooks.delivery()?;
+        Ok(wiring)
     }
 
     /// From adapters built elsewhere (tests build their own database and keys).

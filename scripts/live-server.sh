@@ -2,7 +2,8 @@
 # browser check). `start_tenantry sqlite|postgres PORT` starts target/debug/tenantry on
 # 127.0.0.1:PORT with a fresh database and data directory, waits until it is ready and sets
 # LIVE_URL, LIVE_DIR (mail lands in $LIVE_DIR/mail) and LIVE_OPERATOR_TOKEN;
-# `stop_tenantry` stops it (SIGTERM) and shows its log if it had failed. PostgreSQL needs
+# `stop_tenantry` stops it (SIGTERM) and shows its log if it had failed. Extra settings go in
+# the array LIVE_ENV (NAME=value each). PostgreSQL needs
 # TENANTRY_TEST_PG_URL and TENANTRY_TEST_PG_SERVICE_URL (scripts/pg-test-cluster).
 
 LIVE_OPERATOR_TOKEN=ci-operator-token-0123456789abcdef
@@ -12,7 +13,7 @@ start_tenantry() {
     LIVE_DIR=$(mktemp -d)
     LIVE_URL=http://127.0.0.1:$port
     local env=(TENANTRY_BIND=127.0.0.1:$port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$LIVE_DIR/mail
-        TENANTRY_OPERATOR_TOKEN=$LIVE_OPERATOR_TOKEN TENANTRY_JOB_RETRY_BASE_MS=200)
+        TENANTRY_OPERATOR_TOKEN=$LIVE_OPERATOR_TOKEN TENANTRY_JOB_RETRY_BASE_MS=200 ${LIVE_ENV[@]+"${LIVE_ENV[@]}"})
     case $backend in
         sqlite) env+=(TENANTRY_DATABASE_URL=sqlite://$LIVE_DIR/tenantry.db) ;;
         postgres)

@@ -29,7 +29,7 @@ ci:
     bash .ci/run
 
 # Every benchmark below, one after the other
-bench: bench-products bench-jobs
+bench: bench-products bench-jobs bench-webhooks
 
 # Benchmark: products on PostgreSQL (100 tenants × 10,000) against the pgbench floor
 # (release build, loopback; installs wrk and PostgreSQL if missing)
@@ -40,6 +40,11 @@ bench-products:
 # /api/v1/products before and after the outbox
 bench-jobs:
     bash bench/jobs.sh
+
+# Benchmark: webhook fan-out (deliveries/s, memory), event→delivery latency and the fan-out's
+# price on writes, on PostgreSQL and SQLite, beside the receiver's own capacity
+bench-webhooks:
+    bash bench/webhooks.sh
 
 # Benchmark: logins, and a cached tenant route during a login storm (SQLite by default)
 bench-auth:

@@ -374,6 +374,21 @@ app_tests! {
         let seen = arrivals(&all);
         assert_eq!(seen.len(), 1000);
         assert!(seen.values().all(|n| *n == 1));
+        // Counted for the operator's dashboard (once each batch is recorded).
+        let mut metrics = String::new();
+        for _ in 0..100 {
+            metrics = reqwest::get(format!("http://{}/metrics", app.internal_addr)).await.unwrap().text().await.unwrap();
+            let delivered: f64 = metrics.lines()
+                .find(|l| l.starts_with(r#"tenantry_webhook_attempts_total{outcome="delivered"}"#))
+                .and_then(|l| l.rsplit(' ').next())
+                .map_or(0.0, |v| v.parse().unwrap());
+            if delivered >= 1001.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(metrics.contains(r#"tenantry_webhook_attempts_total{outcome="delivered"} 1001"#), "{metrics}");
+        assert!(metrics.contains("tenantry_webhook_attempt_seconds_bucket"), "{metrics}");
     }
 
     async fn a_rate_limited_endpoint_is_paced(app) with (loopback()) {

@@ -73,6 +73,25 @@ fn describe() {
         "Job runs by kind and outcome: done, retry, dead"
     );
     describe_counter!(
+        "tenantry_webhook_attempts_total",
+        "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), \
+         failed (out of attempts), gone (410: the endpoint was disabled)"
+    );
+    describe_histogram!(
+        "tenantry_webhook_attempt_seconds",
+        metrics::Unit::Seconds,
+        "Time a webhook receiver took to answer an attempt"
+    );
+    describe_histogram!(
+        "tenantry_webhook_batch_seconds",
+        metrics::Unit::Seconds,
+        "Time to deliver and record one tenant's batch of deliveries"
+    );
+    describe_counter!(
+        "tenantry_webhook_deferred_total",
+        "Deliveries sent back to the queue for their turn (an endpoint's rate limit)"
+    );
+    describe_counter!(
         "tenantry_cache_lookups_total",
         "Cache lookups by cache (tenant, member, access_token) and result (hit, miss)"
     );

@@ -149,6 +149,19 @@ impl TenantCtx {
         )
     }
 
+    /// The webhook dispatcher delivering a batch of the tenant's events, acting as the system,
+    /// its origin naming the dispatcher (`webhooks:<name>`).
+    pub fn for_delivery(_: &Edges, tenant_id: TenantId, dispatcher: &str) -> Self {
+        Self::build(
+            tenant_id,
+            Actor::System,
+            Arc::new(Origin {
+                request_id: Some(format!("webhooks:{dispatcher}")),
+                ..Origin::default()
+            }),
+        )
+    }
+
     /// Tenant creation (onboarding, platform administration, the CLI): the new tenant's first
     /// records, made by `actor` from `origin`.
     pub fn for_new_tenant(

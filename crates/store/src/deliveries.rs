@@ -277,22 +277,129 @@ mod queue {
     const EXPIRE: &str = "UPDATE webhook_deliveries SET state = 'pending', locked_by = NULL, \
         locked_until = NULL WHERE state = 'sending' AND locked_until < ?";
 
-    /// Claims due deliveries: ranked within their tenant and within their endpoint (minus
-    /// what the endpoint has in flight), the first of every tenant before the second of any.
-    const CLAIM: &str = "UPDATE webhook_deliveries \
+    /// The endpoints with due deliveries, longest waiting first (at most 1,000 per claim).
+    const DUE_ENDPOINTS: &str = "SELECT CAST(tenant_id AS TEXT) AS tenant_id, \
+        CAST(endpoint_id AS TEXT) AS endpoint_id FROM webhook_deliveries \
+        WHERE state = 'pending' AND next_attempt_at <= ? \
+        GROUP BY tenant_id, endpoint_id ORDER BY MIN(next_attempt_at) LIMIT 1000";
+
+    /// What each endpoint has in flight (the few rows being sent).
+    const IN_FLIGHT: &str = "SELECT CAST(tenant_id AS TEXT) AS tenant_id, \
+        CAST(endpoint_id AS TEXT) AS endpoint_id, COUNT(*) AS n FROM webhook_deliveries \
+        WHERE state = 'sending' GROUP BY tenant_id, endpoint_id";
+
+    /// Claims one endpoint's oldest due deliveries (an index walk of that endpoint's rows).
+    const CLAIM_ENDPOINT: &str = "UPDATE webhook_deliveries \
         SET state = 'sending', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? \
-        FROM (SELECT pt, pe, pv FROM ( \
-                SELECT tenant_id AS pt, endpoint_id AS pe, event_id AS pv, next_attempt_at AS due, \
-                  row_number() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at, event_id) AS rt, \
-                  row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, event_id) AS re \
-                FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?) ranked \
-              WHERE rt <= ? AND re <= ? - (SELECT count(*) FROM webhook_deliveries s \
-                WHERE s.tenant_id = ranked.pt AND s.endpoint_id = ranked.pe AND s.state = 'sending') \
-              ORDER BY rt, due LIMIT ?) picked \
-        WHERE tenant_id = picked.pt AND endpoint_id = picked.pe AND event_id = picked.pv \
-          AND state = 'pending' \
+        WHERE tenant_id = ? AND endpoint_id = ? AND state = 'pending' AND event_id IN ( \
+          SELECT event_id FROM webhook_deliveries \
+          WHERE tenant_id = ? AND endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ? \
+          ORDER BY next_attempt_at, event_id LIMIT ?) \
         RETURNING CAST(tenant_id AS TEXT) AS tenant_id, CAST(endpoint_id AS TEXT) AS endpoint_id, \
           CAST(event_id AS TEXT) AS event_id, attempts, trigger";
+
+    #[derive(QueryableByName)]
+    struct DueEndpoint {
+        #[diesel(sql_type = Text)]
+        tenant_id: String,
+        #[diesel(sql_type = Text)]
+        endpoint_id: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct InFlight {
+        #[diesel(sql_type = Text)]
+        tenant_id: String,
+        #[diesel(sql_type = Text)]
+        endpoint_id: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    /// How many of each endpoint's due deliveries to claim (`endpoints` as (tenant, endpoint),
+    /// longest waiting first): one per tenant per round, tenants in turn — every tenant's first
+    /// before any tenant's second — and within a tenant its endpoints in turn; each within its
+    /// room (`per_endpoint` less what it has in flight), each tenant within `per_tenant`, the
+    /// claim within `max`.
+    pub(super) fn allot(
+        endpoints: &[(String, String)],
+        in_flight: &BTreeMap<(String, String), i64>,
+        limits: ClaimLimits,
+    ) -> Vec<u32> {
+        // Each tenant's endpoints (indexes), tenants in order of their longest wait.
+        let mut tenants: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (i, (t, _)) in endpoints.iter().enumerate() {
+            match tenants.iter_mut().find(|(name, _)| *name == t.as_str()) {
+                Some((_, list)) => list.push(i),
+                None => tenants.push((t, vec![i])),
+            }
+        }
+        let room: Vec<u32> = endpoints
+            .iter()
+            .map(|k| {
+                let flying = in_flight.get(k).copied().unwrap_or(0);
+                u32::try_from((i64::from(limits.per_endpoint) - flying).max(0)).unwrap_or(0)
+            })
+            .collect();
+        let mut given = vec![0u32; endpoints.len()];
+        let mut taken = vec![0u32; tenants.len()];
+        let mut next = vec![0usize; tenants.len()];
+        let mut total = 0u32;
+        loop {
+            let before = total;
+            for (ti, (_, list)) in tenants.iter().enumerate() {
+                if total >= limits.max || taken[ti] >= limits.per_tenant {
+                    continue;
+                }
+                let found = (0..list.len())
+                    .map(|step| (next[ti] + step) % list.len())
+                    .find(|&at| given[list[at]] < room[list[at]]);
+                if let Some(at) = found {
+                    given[list[at]] += 1;
+                    taken[ti] += 1;
+                    total += 1;
+                    next[ti] = (at + 1) % list.len();
+                }
+            }
+            if total == before || total >= limits.max {
+                return given;
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn key(t: &str, e: &str) -> (String, String) {
+            (t.to_owned(), e.to_owned())
+        }
+
+        #[test]
+        fn claims_are_shared_fairly() {
+            let limits = ClaimLimits {
+                max: 10,
+                per_tenant: 6,
+                per_endpoint: 4,
+            };
+            // A flooding tenant with two endpoints (one nearly full), a quiet one after it.
+            let endpoints = [key("flood", "a"), key("flood", "b"), key("quiet", "c")];
+            let flying = BTreeMap::from([(key("flood", "a"), 3)]);
+            assert_eq!(allot(&endpoints, &flying, limits), [1, 4, 4]);
+            // The claim's size bounds it; every tenant gets its first before any its second.
+            let small = ClaimLimits { max: 2, ..limits };
+            assert_eq!(allot(&endpoints, &BTreeMap::new(), small), [1, 0, 1]);
+            // A tenant's bound.
+            let one = ClaimLimits {
+                per_tenant: 1,
+                ..limits
+            };
+            assert_eq!(allot(&endpoints, &BTreeMap::new(), one), [1, 0, 1]);
+            // Full endpoints get nothing.
+            let full = BTreeMap::from([(key("quiet", "c"), 9)]);
+            assert_eq!(allot(&[key("quiet", "c")], &full, limits), [0]);
+        }
+    }
 
     #[derive(QueryableByName)]
     struct Claimed {
@@ -336,24 +443,58 @@ mod queue {
             now: DateTime<Utc>,
         ) -> Result<Vec<Delivery>, StoreError> {
             let backend = self.backend();
-            let (expire, claim) = (for_backend(EXPIRE, backend), for_backend(CLAIM, backend));
+            let expire = for_backend(EXPIRE, backend);
+            let due = for_backend(DUE_ENDPOINTS, backend);
+            let claim = for_backend(CLAIM_ENDPOINT, backend);
             let until = after(now, lease);
-            let per_endpoint = i64::from(limits.per_endpoint.max(1));
+            let id = |s: &str| {
+                s.parse::<uuid::Uuid>()
+                    .map(DbUuid)
+                    .map_err(|_| StoreError::Corrupt("webhook delivery key".into()))
+            };
             let rows: Vec<Claimed> = tx!(self, write, platform, |conn| {
                 diesel::sql_query(&expire)
                     .bind::<DbTime, _>(now)
                     .execute(conn)
                     .await?;
-                Ok(diesel::sql_query(&claim)
-                    .bind::<Text, _>(worker)
-                    .bind::<DbTime, _>(until)
+                let endpoints: Vec<DueEndpoint> = diesel::sql_query(&due)
                     .bind::<DbTime, _>(now)
-                    .bind::<DbTime, _>(now)
-                    .bind::<diesel::sql_types::BigInt, _>(i64::from(limits.per_tenant.max(1)))
-                    .bind::<diesel::sql_types::BigInt, _>(per_endpoint)
-                    .bind::<diesel::sql_types::BigInt, _>(i64::from(limits.max.max(1)))
                     .load(conn)
-                    .await?)
+                    .await?;
+                if endpoints.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let flying: Vec<InFlight> = diesel::sql_query(IN_FLIGHT).load(conn).await?;
+                let flying: BTreeMap<(String, String), i64> = flying
+                    .into_iter()
+                    .map(|f| ((f.tenant_id, f.endpoint_id), f.n))
+                    .collect();
+                let keys: Vec<(String, String)> = endpoints
+                    .into_iter()
+                    .map(|e| (e.tenant_id, e.endpoint_id))
+                    .collect();
+                let counts = allot(&keys, &flying, limits);
+                let mut claimed = Vec::new();
+                for ((tenant, endpoint), n) in keys.iter().zip(counts) {
+                    if n == 0 {
+                        continue;
+                    }
+                    let (tenant, endpoint) = (id(tenant)?, id(endpoint)?);
+                    let rows: Vec<Claimed> = diesel::sql_query(&claim)
+                        .bind::<Text, _>(worker)
+                        .bind::<DbTime, _>(until)
+                        .bind::<DbTime, _>(now)
+                        .bind::<DbId, _>(tenant)
+                        .bind::<DbId, _>(endpoint)
+                        .bind::<DbId, _>(tenant)
+                        .bind::<DbId, _>(endpoint)
+                        .bind::<DbTime, _>(now)
+                        .bind::<diesel::sql_types::BigInt, _>(i64::from(n))
+                        .load(conn)
+                        .await?;
+                    claimed.extend(rows);
+                }
+                Ok(claimed)
             })?;
             rows.into_iter().map(Delivery::try_from).collect()
         }
@@ -603,9 +744,11 @@ mod queue {
             self.listen_for_jobs();
             let db = self.clone();
             let wait = match tokio::spawn(async move { db.next_delivery_due().await }).await {
+                // Not a busy loop when what is due cannot be claimed yet (held by another
+                // process's deliveries in flight).
                 Ok(Ok(Some(due))) => (due - Utc::now()).to_std().unwrap_or_default().clamp(
-                    Duration::from_millis(5),
-                    at_most.max(Duration::from_millis(5)),
+                    Duration::from_millis(25),
+                    at_most.max(Duration::from_millis(25)),
                 ),
                 Ok(Ok(None)) => at_most,
                 Ok(Err(e)) => {

@@ -9,7 +9,7 @@ use tenantry_kernel::{Clock, SecretCipher, TenantCtx, Unexpected, WebhookAttempt
 
 use crate::delivery::{
     Attempt, AttemptOutcome, Attempted, Delivery, DeliveryQueue, DisablePolicy, Message,
-    OutgoingRequest, RetrySchedule, WebhookSender, verdict,
+    OutgoingRequest, RetrySchedule, Verdict, WebhookSender, verdict,
 };
 use crate::model::Webhook;
 use crate::pace::{Pace, Pacer};
@@ -18,6 +18,14 @@ use crate::signature::sign;
 
 /// The `User-Agent` of deliveries.
 const USER_AGENT: &str = concat!("Tenantry-Webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// What became of a batch, for the metrics: each attempt's outcome (`delivered`, `retry`,
+/// `failed`, `gone`) and duration, and how many deliveries went back for their turn.
+#[derive(Clone, Debug, Default)]
+pub struct BatchReport {
+    pub attempts: Vec<(&'static str, Duration)>,
+    pub deferred: usize,
+}
 
 #[derive(Clone)]
 pub struct DeliveryService<Q, S, C> {
@@ -56,13 +64,13 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> DeliveryService<Q, S, 
     }
 
     /// Attempts every delivery of `batch` (all of `ctx`'s tenant, claimed by `worker`) and
-    /// records the attempts.
+    /// records the attempts; what became of them.
     pub async fn deliver(
         &self,
         ctx: &TenantCtx,
         worker: &str,
         batch: Vec<Delivery>,
-    ) -> Result<(), Unexpected> {
+    ) -> Result<BatchReport, Unexpected> {
         let mut endpoint_ids: Vec<WebhookId> = batch.iter().map(|d| d.endpoint_id).collect();
         endpoint_ids.sort();
         endpoint_ids.dedup();
@@ -147,7 +155,25 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> DeliveryService<Q, S, 
                 self.policy,
                 self.clock.now(),
             )
-            .await
+            .await?;
+        Ok(BatchReport {
+            attempts: attempted
+                .iter()
+                .map(|a| {
+                    let outcome = match a.verdict {
+                        Verdict::Delivered => "delivered",
+                        Verdict::RetryAt(_) => "retry",
+                        Verdict::Failed => "failed",
+                        Verdict::Gone => "gone",
+                    };
+                    (
+                        outcome,
+                        Duration::from_millis(u64::from(a.attempt.duration_ms)),
+                    )
+                })
+                .collect(),
+            deferred: deferred.len(),
+        })
     }
 
     /// Each delivery with the wait its endpoint's rate limit asks for, and those sent back to

@@ -23,7 +23,7 @@ pub use delivery::{
     Attempt, AttemptOutcome, Attempted, ClaimLimits, Delivery, DeliveryQueue, DisablePolicy,
     Message, OutgoingRequest, RetrySchedule, Trigger, Verdict, WebhookSender, verdict,
 };
-pub use dispatch::DeliveryService;
+pub use dispatch::{BatchReport, DeliveryService};
 pub use error::{CreateWebhookError, ManualDeliveryError, WebhookError};
 pub use guard::{AddressPolicy, Blocked, blocked_range};
 pub use log::{

@@ -49,6 +49,9 @@ impl DispatcherConfig {
     }
 }
 
+/// How soon to claim again when nothing could be claimed while batches are in flight.
+const BUSY_RECHECK: Duration = Duration::from_millis(10);
+
 pub struct Dispatcher<Q, S, C> {
     service: DeliveryService<Q, S, C>,
     clock: Arc<dyn Clock>,
@@ -118,11 +121,19 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                     }
                 }
             };
+            if claimed.is_empty() && !running.is_empty() {
+                // What is due may be held back by batches in flight (an endpoint's room): claim
+                // again when one ends, or soon — not at every due time already past.
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = running.join_next() => continue,
+                    _ = tokio::time::sleep(BUSY_RECHECK) => continue,
+                }
+            }
             if claimed.is_empty() {
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = self.service.queue().wait_for_deliveries(self.config.backstop) => continue,
-                    Some(_) = running.join_next(), if !running.is_empty() => continue,
                 }
             }
             let mut by_tenant: BTreeMap<_, Vec<Delivery>> = BTreeMap::new();
@@ -136,7 +147,7 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                 };
                 let service = self.service.clone();
                 let worker = self.config.name.clone();
-                let ctx = TenantCtx::for_job(&self.edges, tenant, JobId::new());
+                let ctx = TenantCtx::for_delivery(&self.edges, tenant, &self.config.name);
                 let span = tracing::info_span!(
                     "webhook.deliver",
                     tenant_id = %tenant,
@@ -148,8 +159,15 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                     async move {
                         let started = std::time::Instant::now();
                         let n = batch.len();
-                        if let Err(e) = service.deliver(&ctx, &worker, batch).await {
-                            tracing::warn!(error = %e, deliveries = n, "dispatcher: a batch failed; it is attempted again after its lease");
+                        match service.deliver(&ctx, &worker, batch).await {
+                            Ok(report) => {
+                                for (outcome, took) in report.attempts {
+                                    metrics::counter!("tenantry_webhook_attempts_total", "outcome" => outcome).increment(1);
+                                    metrics::histogram!("tenantry_webhook_attempt_seconds").record(took.as_secs_f64());
+                                }
+                                metrics::counter!("tenantry_webhook_deferred_total").increment(report.deferred as u64);
+                            }
+                            Err(e) => tracing::warn!(error = %e, deliveries = n, "dispatcher: a batch failed; it is attempted again after its lease"),
                         }
                         metrics::histogram!("tenantry_webhook_batch_seconds")
                             .record(started.elapsed().as_secs_f64());

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Webhook delivery's numbers on SQLite and PostgreSQL, each beside a floor from the same run
+# (apps/tenantry/examples/webhook_bench.rs is the receiver and the driver): deliveries/s of a
+# 10,000-event fan-out beside the receiver's own capacity, the server's peak RSS meanwhile,
+# event→delivery latency at low load beside one round trip to the receiver, and the
+# fan-out's price on product writes. Loopback only; release build.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+eval "$(scripts/pg-test-cluster)"
+events=${BENCH_EVENTS:-10000}
+dir=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+cargo build --release -p tenantry >&2
+cargo build --release -p tenantry --example webhook_bench >&2
+
+for backend in ${BENCH_BACKENDS:-postgres sqlite}; do
+    case $backend in
+        postgres)
+            db=tenantry_bench_webhooks
+            psql "$TENANTRY_TEST_PG_URL" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
+                -c "CREATE DATABASE $db OWNER tenantry_owner" >&2
+            TENANTRY_DATABASE_URL=${TENANTRY_TEST_PG_URL%/*}/$db target/release/tenantry migrate >&2
+            url=${TENANTRY_TEST_PG_SERVICE_URL%/*}/$db
+            ;;
+        sqlite) url=sqlite://$dir/webhooks.db ;;
+    esac
+    TENANTRY_DATABASE_URL=$url TENANTRY_DB_POOL_SIZE=32 TENANTRY_BIND=127.0.0.1:18095 TENANTRY_INTERNAL_BIND=off \
+        TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail TENANTRY_MASTER_KEY_FILE=$dir/master.key \
+        TENANTRY_WEBHOOK_ALLOW_HTTP=true TENANTRY_WEBHOOK_ALLOW_CIDRS=127.0.0.1/32 \
+        target/release/tenantry serve >"$dir/serve-$backend.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18095/readyz >/dev/null && break; sleep 0.2; done
+    echo
+    echo "== webhooks on $backend"
+    target/release/examples/webhook_bench http://127.0.0.1:18095 "$pid" "$events"
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    rm -f "$dir/webhooks.db"*
+done

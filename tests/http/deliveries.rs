@@ -374,11 +374,12 @@ app_tests! {
         let seen = arrivals(&all);
         assert_eq!(seen.len(), 1000);
         assert!(seen.values().all(|n| *n == 1));
-        // Counted for the operator's dashboard (once each batch is recorded).
-        let mut metrics = String::new();
+        // Counted for the operator's dashboard (once each batch is recorded; the recorder is
+        // the process's, so tests running beside this one may add to it).
+        let (mut metrics, mut delivered) = (String::new(), 0.0);
         for _ in 0..100 {
             metrics = reqwest::get(format!("http://{}/metrics", app.internal_addr)).await.unwrap().text().await.unwrap();
-            let delivered: f64 = metrics.lines()
+            delivered = metrics.lines()
                 .find(|l| l.starts_with(r#"tenantry_webhook_attempts_total{outcome="delivered"}"#))
                 .and_then(|l| l.rsplit(' ').next())
                 .map_or(0.0, |v| v.parse().unwrap());
@@ -387,7 +388,7 @@ app_tests! {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(metrics.contains(r#"tenantry_webhook_attempts_total{outcome="delivered"} 1001"#), "{metrics}");
+        assert!(delivered >= 1001.0, "{metrics}");
         assert!(metrics.contains("tenantry_webhook_attempt_seconds_bucket"), "{metrics}");
     }
 

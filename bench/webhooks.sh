@@ -31,7 +31,7 @@ for backend in ${BENCH_BACKENDS:-postgres sqlite}; do
             ;;
         sqlite) url=sqlite://$dir/webhooks.db ;;
     esac
-    TENANTRY_DATABASE_URL=$url TENANTRY_DB_POOL_SIZE=32 TENANTRY_BIND=127.0.0.1:18095 TENANTRY_INTERNAL_BIND=off \
+    TENANTRY_DATABASE_URL=$url TENANTRY_DB_POOL_SIZE=32 TENANTRY_BIND=127.0.0.1:18095 TENANTRY_INTERNAL_BIND=127.0.0.1:18096 \
         TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail TENANTRY_MASTER_KEY_FILE=$dir/master.key \
         TENANTRY_WEBHOOK_ALLOW_HTTP=true TENANTRY_WEBHOOK_ALLOW_CIDRS=127.0.0.1/32 \
         target/release/tenantry serve >"$dir/serve-$backend.log" 2>&1 &
@@ -40,6 +40,12 @@ for backend in ${BENCH_BACKENDS:-postgres sqlite}; do
     echo
     echo "== webhooks on $backend"
     target/release/examples/webhook_bench http://127.0.0.1:18095 "$pid" "$events"
+    # Where the dispatcher's time went (all runs together): mean per claim and per batch phase.
+    curl -sf http://127.0.0.1:18096/metrics | awk '
+        /^tenantry_webhook_phase_seconds_(sum|count)/ {
+            match($0, /phase="[a-z]+"/); p = substr($0, RSTART + 7, RLENGTH - 8)
+            if ($0 ~ /_sum/) sum[p] = $NF; else n[p] = $NF }
+        END { for (p in n) if (n[p] > 0) printf "  dispatcher %-6s %8d × %6.2f ms\n", p, n[p], 1000 * sum[p] / n[p] }'
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
     rm -f "$dir/webhooks.db"*
 done

@@ -36,7 +36,8 @@ Environment variables (each also a flag above):
   TENANTRY_WEBHOOK_RETRY_SCHEDULE   waits before each retry of a delivery (default 5s,5m,30m,2h,5h,10h,10h)
   TENANTRY_WEBHOOK_TIMEOUT_SECS     seconds a delivery attempt may take (default 15)
   TENANTRY_WEBHOOK_DISABLE_AFTER_DAYS  days of failing deliveries before an endpoint is disabled (default 5)
-  TENANTRY_WEBHOOK_CONCURRENCY      webhook deliveries in flight per process (default 64)
+  TENANTRY_WEBHOOK_CONCURRENCY      webhook deliveries in flight per process (default 128)
+  TENANTRY_WEBHOOK_ENDPOINT_CONCURRENCY  one endpoint's deliveries in flight (default 100)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
   OTEL_EXPORTER_OTLP_ENDPOINT       export spans over OTLP/HTTP to <url>/v1/traces; other OTEL_* apply (unset: off)
@@ -162,9 +163,19 @@ pub struct WebhookArgs {
         long,
         global = true,
         env = "TENANTRY_WEBHOOK_CONCURRENCY",
-        default_value_t = 64
+        default_value_t = 128
     )]
     pub webhook_concurrency: usize,
+
+    /// One endpoint's webhook deliveries in flight at once, across every process (claimed and
+    /// not yet recorded: a slow receiver holds no more of the dispatchers than this).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_WEBHOOK_ENDPOINT_CONCURRENCY",
+        default_value_t = 100
+    )]
+    pub webhook_endpoint_concurrency: u32,
 }
 
 impl WebhookArgs {
@@ -179,6 +190,7 @@ impl WebhookArgs {
                 )),
             },
             concurrency: self.webhook_concurrency.max(1),
+            per_endpoint: self.webhook_endpoint_concurrency.max(1),
         })
     }
 

@@ -58,6 +58,8 @@ pub struct WebhookDelivery {
     pub disable: DisablePolicy,
     /// Deliveries in flight at once per process.
     pub concurrency: usize,
+    /// Deliveries of one endpoint in flight at once, across every process.
+    pub per_endpoint: u32,
 }
 
 impl Default for WebhookDelivery {
@@ -66,7 +68,8 @@ impl Default for WebhookDelivery {
             schedule: RetrySchedule::default(),
             timeout: Duration::from_secs(15),
             disable: DisablePolicy::default(),
-            concurrency: 64,
+            concurrency: 128,
+            per_endpoint: 100,
         }
     }
 }
@@ -271,6 +274,7 @@ impl Wiring {
             d.disable,
         );
         let mut config = DispatcherConfig::new(d.concurrency);
+        config.per_endpoint = d.per_endpoint;
         // Long enough for a batch: a wait for a rate-limited turn, the request's timeout, the
         // record — twice over. A dispatcher that died loses its claims after this.
         config.lease = (tenantry_webhooks::PACE_HORIZON + d.timeout) * 2 + Duration::from_secs(3);

@@ -87,6 +87,12 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time to deliver and record one tenant's batch of deliveries"
     );
+    describe_histogram!(
+        "tenantry_webhook_phase_seconds",
+        metrics::Unit::Seconds,
+        "Time the dispatcher spends per phase: claim (every claim, empty ones too), and per \
+         batch load (endpoints, events, secrets), send, record"
+    );
     describe_counter!(
         "tenantry_webhook_deferred_total",
         "Deliveries sent back to the queue for their turn (an endpoint's rate limit)"

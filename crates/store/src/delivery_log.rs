@@ -384,37 +384,31 @@ impl Db {
         ctx: &TenantCtx,
         endpoint: WebhookId,
     ) -> Result<TestSent, ManualDeliveryError> {
-        let db: &Db = self;
-        let done: Result<(Result<(), ManualDeliveryError>, crate::pipeline::Sealed), StoreError> = tx!(
-            @scoped db, write, crate::db::Scope::Tenant(ctx.tenant_id()), |conn| {
-                audited!(conn, ctx, |log| {
-                    let webhook = match usable(lock_endpoint!(conn, ctx, endpoint)) {
-                        Ok(w) => w,
-                        Err(e) => return Ok(Err(e)),
-                    };
-                    log.announce(
-                        (Webhook::ENTITY, endpoint.to_string(), "test_sent"),
-                        [],
-                        TEST_EVENT_TYPE,
-                        json!({
-                            "webhook_endpoint_id": endpoint,
-                            "url": webhook.url.as_str(),
-                            "message": "A test event from Tenantry: this endpoint receives events.",
-                        }),
-                        endpoint,
-                    );
-                    Ok(Ok(()))
-                })
-            }
-        );
-        let (refused, sealed) = done.map_err(|e| ManualDeliveryError::Unexpected(e.into()))?;
+        let (refused, events) = mutate!(@events self, ctx, |conn, log| {
+            let webhook = match usable(lock_endpoint!(conn, ctx, endpoint)) {
+                Ok(w) => w,
+                Err(e) => return Ok(Err(e)),
+            };
+            log.announce(
+                (Webhook::ENTITY, endpoint.to_string(), "test_sent"),
+                [],
+                TEST_EVENT_TYPE,
+                json!({
+                    "webhook_endpoint_id": endpoint,
+                    "url": webhook.url.as_str(),
+                    "message": "A test event from Tenantry: this endpoint receives events.",
+                }),
+                endpoint,
+            );
+            Ok(Ok(()))
+        })
+        .map_err(|e| ManualDeliveryError::Unexpected(e.into()))?;
         refused?;
-        let event_id = <[_]>::first(&sealed.event_ids).copied().ok_or_else(|| {
+        let event_id = <[_]>::first(&events).copied().ok_or_else(|| {
             ManualDeliveryError::Unexpected(tenantry_kernel::Unexpected::msg(
                 "the test event was not recorded",
             ))
         })?;
-        self.committed(sealed);
         Ok(TestSent { event_id })
     }
 

@@ -189,7 +189,11 @@ pub(crate) async fn seal<C: SinkConn>(
 /// the body still seals what was logged). Workers are woken after the commit when it queued
 /// jobs.
 macro_rules! mutate {
-    ($db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {{
+    ($db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {
+        mutate!(@events $db, $ctx, |$conn, $log| $body).map(|(out, _)| out)
+    };
+    // The same, giving also the ids of the events the change made, in order.
+    (@events $db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {{
         let ctx: &tenantry_kernel::TenantCtx = $ctx;
         let db: &$crate::db::Db = &$db;
         let sealed: Result<(_, $crate::pipeline::Sealed), $crate::error::StoreError> = tx!(
@@ -197,9 +201,10 @@ macro_rules! mutate {
                 audited!($conn, ctx, |$log| $body)
             }
         );
-        sealed.map(|(out, sealed)| {
+        sealed.map(|(out, mut sealed)| {
+            let events = std::mem::take(&mut sealed.event_ids);
             db.committed(sealed);
-            out
+            (out, events)
         })
     }};
 }

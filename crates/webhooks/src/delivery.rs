@@ -247,6 +247,16 @@ pub struct ClaimLimits {
     pub per_endpoint: u32,
 }
 
+/// What a claim took.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Claim {
+    pub deliveries: Vec<Delivery>,
+    /// Due deliveries were left that had room (the claim's `max` or a tenant's share ran
+    /// out): claiming again at once finds more. False when all that is due was taken or is
+    /// held back by its endpoint's room.
+    pub more: bool,
+}
+
 /// When an endpoint whose deliveries keep failing is disabled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DisablePolicy {
@@ -273,7 +283,7 @@ pub trait DeliveryQueue: Clone + Send + Sync + 'static {
         limits: ClaimLimits,
         lease: Duration,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<Delivery>, Unexpected>> + Send;
+    ) -> impl Future<Output = Result<Claim, Unexpected>> + Send;
 
     /// Resolves when deliveries may have been queued (a notification, a commit of this
     /// process, the earliest retry or lease coming due) or after `at_most`.

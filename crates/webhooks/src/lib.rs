@@ -20,7 +20,7 @@ mod signature;
 mod view;
 
 pub use delivery::{
-    Attempt, AttemptOutcome, Attempted, ClaimLimits, Delivery, DeliveryQueue, DisablePolicy,
+    Attempt, AttemptOutcome, Attempted, Claim, ClaimLimits, Delivery, DeliveryQueue, DisablePolicy,
     Message, OutgoingRequest, RetrySchedule, Trigger, Verdict, WebhookSender, verdict,
 };
 pub use dispatch::{BatchReport, DeliveryService};

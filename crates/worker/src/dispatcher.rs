@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tenantry_kernel::{Clock, Edges, JobId, SecretCipher, TenantCtx};
-use tenantry_webhooks::{ClaimLimits, Delivery, DeliveryQueue, DeliveryService, WebhookSender};
+use tenantry_webhooks::{
+    Claim, ClaimLimits, Delivery, DeliveryQueue, DeliveryService, WebhookSender,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -41,16 +43,13 @@ impl DispatcherConfig {
             name: format!("{}-{}-webhooks", std::process::id(), JobId::new()),
             concurrency: concurrency.max(1),
             per_tenant: 100,
-            per_endpoint: 50,
+            per_endpoint: 100,
             lease: Duration::from_secs(60),
             backstop: Duration::from_secs(5),
             grace: Duration::from_secs(20),
         }
     }
 }
-
-/// How soon to claim again when nothing could be claimed while batches are in flight.
-const BUSY_RECHECK: Duration = Duration::from_millis(10);
 
 pub struct Dispatcher<Q, S, C> {
     service: DeliveryService<Q, S, C>,
@@ -96,6 +95,7 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                 per_tenant: self.config.per_tenant,
                 per_endpoint: self.config.per_endpoint,
             };
+            let claiming = std::time::Instant::now();
             let claimed = self
                 .service
                 .queue()
@@ -106,7 +106,12 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                     self.clock.now(),
                 )
                 .await;
-            let claimed = match claimed {
+            metrics::histogram!("tenantry_webhook_phase_seconds", "phase" => "claim")
+                .record(claiming.elapsed().as_secs_f64());
+            let Claim {
+                deliveries: claimed,
+                more,
+            } = match claimed {
                 Ok(c) => {
                     failures = 0;
                     c
@@ -121,21 +126,6 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                     }
                 }
             };
-            if claimed.is_empty() && !running.is_empty() {
-                // What is due may be held back by batches in flight (an endpoint's room): claim
-                // again when one ends, or soon — not at every due time already past.
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = running.join_next() => continue,
-                    _ = tokio::time::sleep(BUSY_RECHECK) => continue,
-                }
-            }
-            if claimed.is_empty() {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = self.service.queue().wait_for_deliveries(self.config.backstop) => continue,
-                }
-            }
             let mut by_tenant: BTreeMap<_, Vec<Delivery>> = BTreeMap::new();
             for d in claimed {
                 by_tenant.entry(d.tenant_id).or_default().push(d);
@@ -166,6 +156,9 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                                     metrics::histogram!("tenantry_webhook_attempt_seconds").record(took.as_secs_f64());
                                 }
                                 metrics::counter!("tenantry_webhook_deferred_total").increment(report.deferred as u64);
+                                for (phase, took) in report.phases {
+                                    metrics::histogram!("tenantry_webhook_phase_seconds", "phase" => phase).record(took.as_secs_f64());
+                                }
                             }
                             Err(e) => tracing::warn!(error = %e, deliveries = n, "dispatcher: a batch failed; it is attempted again after its lease"),
                         }
@@ -175,6 +168,28 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
                     }
                     .instrument(span),
                 );
+            }
+            if more {
+                continue;
+            }
+            // Nothing more can be claimed now: claim again when a batch ends (its endpoint's
+            // room, its immediate retries), when deliveries are queued, or when the next is
+            // due (what is held back by room elsewhere: after a short wait).
+            let waiting = self
+                .service
+                .queue()
+                .wait_for_deliveries(self.config.backstop);
+            if running.is_empty() {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = waiting => {}
+                }
+            } else {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = running.join_next() => {}
+                    _ = waiting => {}
+                }
             }
         }
         drain(running, self.config.grace).await;

@@ -380,63 +380,6 @@ mod queue {
         }
     }
 
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        fn key(t: &str, e: &str) -> (String, String) {
-            (t.to_owned(), e.to_owned())
-        }
-
-        #[test]
-        fn claims_are_shared_fairly() {
-            let limits = ClaimLimits {
-                max: 10,
-                per_tenant: 6,
-                per_endpoint: 4,
-            };
-            // A flooding tenant with two endpoints (one nearly full), a quiet one after it: all
-            // the room is taken, and the flood's rest is held back by it.
-            let endpoints = [key("flood", "a"), key("flood", "b"), key("quiet", "c")];
-            let due = [100, 100, 100];
-            let flying = BTreeMap::from([(key("flood", "a"), 3)]);
-            assert_eq!(
-                allot(&endpoints, &due, &flying, limits),
-                (vec![1, 4, 4], false)
-            );
-            // The claim's size bounds it; every tenant gets its first before any its second;
-            // what had room is left for the next claim.
-            let small = ClaimLimits { max: 2, ..limits };
-            let none = BTreeMap::new();
-            assert_eq!(allot(&endpoints, &due, &none, small), (vec![1, 0, 1], true));
-            // A tenant's bound.
-            let one = ClaimLimits {
-                per_tenant: 1,
-                ..limits
-            };
-            assert_eq!(allot(&endpoints, &due, &none, one), (vec![1, 0, 1], true));
-            // Full endpoints get nothing.
-            let full = BTreeMap::from([(key("quiet", "c"), 9)]);
-            assert_eq!(
-                allot(&[key("quiet", "c")], &[5], &full, limits),
-                (vec![0], false)
-            );
-            // An endpoint gets no more than it has due; its slots go to the others.
-            let few = [1, 100, 2];
-            assert_eq!(
-                allot(&endpoints, &few, &none, limits),
-                (vec![1, 4, 2], false)
-            );
-            let wide = ClaimLimits {
-                max: 20,
-                per_tenant: 20,
-                per_endpoint: 20,
-            };
-            // (The claim's size ran out before b's room: more is there.)
-            assert_eq!(allot(&endpoints, &few, &none, wide), (vec![1, 17, 2], true));
-        }
-    }
-
     /// A claimed row.
     struct Claimed {
         tenant_id: DbUuid,
@@ -920,6 +863,63 @@ mod queue {
                 conn
             );
             Ok(())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn key(t: &str, e: &str) -> (String, String) {
+            (t.to_owned(), e.to_owned())
+        }
+
+        #[test]
+        fn claims_are_shared_fairly() {
+            let limits = ClaimLimits {
+                max: 10,
+                per_tenant: 6,
+                per_endpoint: 4,
+            };
+            // A flooding tenant with two endpoints (one nearly full), a quiet one after it: all
+            // the room is taken, and the flood's rest is held back by it.
+            let endpoints = [key("flood", "a"), key("flood", "b"), key("quiet", "c")];
+            let due = [100, 100, 100];
+            let flying = BTreeMap::from([(key("flood", "a"), 3)]);
+            assert_eq!(
+                allot(&endpoints, &due, &flying, limits),
+                (vec![1, 4, 4], false)
+            );
+            // The claim's size bounds it; every tenant gets its first before any its second;
+            // what had room is left for the next claim.
+            let small = ClaimLimits { max: 2, ..limits };
+            let none = BTreeMap::new();
+            assert_eq!(allot(&endpoints, &due, &none, small), (vec![1, 0, 1], true));
+            // A tenant's bound.
+            let one = ClaimLimits {
+                per_tenant: 1,
+                ..limits
+            };
+            assert_eq!(allot(&endpoints, &due, &none, one), (vec![1, 0, 1], true));
+            // Full endpoints get nothing.
+            let full = BTreeMap::from([(key("quiet", "c"), 9)]);
+            assert_eq!(
+                allot(&[key("quiet", "c")], &[5], &full, limits),
+                (vec![0], false)
+            );
+            // An endpoint gets no more than it has due; its slots go to the others.
+            let few = [1, 100, 2];
+            assert_eq!(
+                allot(&endpoints, &few, &none, limits),
+                (vec![1, 4, 2], false)
+            );
+            let wide = ClaimLimits {
+                max: 20,
+                per_tenant: 20,
+                per_endpoint: 20,
+            };
+            // (The claim's size ran out before b's room: more is there.)
+            assert_eq!(allot(&endpoints, &few, &none, wide), (vec![1, 17, 2], true));
         }
     }
 }

@@ -175,21 +175,10 @@ impl<Q: DeliveryQueue, S: WebhookSender, C: SecretCipher> Dispatcher<Q, S, C> {
             // Nothing more can be claimed now: claim again when a batch ends (its endpoint's
             // room, its immediate retries), when deliveries are queued, or when the next is
             // due (what is held back by room elsewhere: after a short wait).
-            let waiting = self
-                .service
-                .queue()
-                .wait_for_deliveries(self.config.backstop);
-            if running.is_empty() {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = waiting => {}
-                }
-            } else {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = running.join_next() => {}
-                    _ = waiting => {}
-                }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.service.queue().wait_for_deliveries(self.config.backstop) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
             }
         }
         drain(running, self.config.grace).await;

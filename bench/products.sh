@@ -24,6 +24,8 @@ psql_owner() { psql "$owner_url" -v ON_ERROR_STOP=1 -qAt "$@"; }
 psql "${TENANTRY_TEST_PG_URL}" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
     -c "CREATE DATABASE $db OWNER tenantry_owner" >&2
 TENANTRY_DATABASE_URL=$owner_url target/release/tenantry migrate >&2
+# Tenants start on the unlimited plan: the bench measures requests, not quotas.
+psql_owner -c "UPDATE plans SET is_default = false" -c "UPDATE plans SET is_default = true WHERE code = 'enterprise'"
 
 export TENANTRY_DATABASE_URL=$service_url TENANTRY_MIGRATION_DATABASE_URL=$owner_url
 # One pooled connection per concurrent request.

@@ -34,9 +34,13 @@ for backend in ${BENCH_BACKENDS:-postgres sqlite}; do
     TENANTRY_DATABASE_URL=$url TENANTRY_DB_POOL_SIZE=32 TENANTRY_BIND=127.0.0.1:18095 TENANTRY_INTERNAL_BIND=127.0.0.1:18096 \
         TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail TENANTRY_MASTER_KEY_FILE=$dir/master.key \
         TENANTRY_WEBHOOK_ALLOW_HTTP=true TENANTRY_WEBHOOK_ALLOW_CIDRS=127.0.0.1/32 \
+        TENANTRY_OPERATOR_TOKEN=bench-operator \
         target/release/tenantry serve >"$dir/serve-$backend.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18095/readyz >/dev/null && break; sleep 0.2; done
+    # Tenants start on the unlimited plan (webhooks are a plan feature).
+    curl -sf -X PATCH -H 'Authorization: Bearer bench-operator' -H 'Content-Type: application/json' \
+        http://127.0.0.1:18095/api/v1/platform/plans/enterprise -d '{"default": true}' >/dev/null
     echo
     echo "== webhooks on $backend"
     target/release/examples/webhook_bench http://127.0.0.1:18095 "$pid" "$events"

@@ -131,6 +131,13 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
         (("GET", "/api/v1/audit-logs/verify"), none("")),
         (("GET", "/api/v1/events"), none("?limit=100&type=product.*")),
         (("GET", "/api/v1/events/{id}"), none("")),
+        (("GET", "/api/v1/billing/subscription"), none("")),
+        // B stays on its plan (another plan would close B's own webhook routes).
+        (
+            ("POST", "/api/v1/billing/change-plan"),
+            body(json!({"plan": "enterprise"})),
+        ),
+        (("GET", "/api/v1/quotas"), none("")),
     ])
 }
 
@@ -221,6 +228,8 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/events?limit=100".to_owned(),
         format!("/api/v1/events/{}", ids["$event"]),
         "/api/v1/tenant".to_owned(),
+        "/api/v1/billing/subscription".to_owned(),
+        "/api/v1/quotas".to_owned(),
     ] {
         seen.insert(path.clone(), json_of(app, &path, token).await);
     }

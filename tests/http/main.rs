@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod auth;
+mod billing;
 mod deliveries;
 mod errors;
 mod events;

@@ -96,6 +96,16 @@ app_tests! {
             "/api/v1/platform/tenants/{tenant}/suspend",
             "/api/v1/platform/users/{user_id}/disable",
             "/api/v1/platform/users/{user_id}/enable",
+            "/api/v1/plans",
+            "/api/v1/billing/subscription",
+            "/api/v1/billing/change-plan",
+            "/api/v1/quotas",
+            "/api/v1/platform/plans",
+            "/api/v1/platform/plans/{code}",
+            "/api/v1/platform/tenants/{tenant}/subscription",
+            "/api/v1/platform/tenants/{tenant}/change-plan",
+            "/api/v1/platform/tenants/{tenant}/quotas",
+            "/api/v1/platform/tenants/{tenant}/quotas/{resource}",
             "/api/v1/platform/tenants/{tenant}/resume",
             "/api/v1/platform/tenants/{tenant}/maintenance",
             "/api/v1/platform/tenants/{tenant}/domains",
@@ -146,13 +156,13 @@ app_tests! {
                 unique.dedup();
                 assert_eq!(schemes.len(), unique.len(), "{method} {path} lists a security scheme twice");
                 // Everything under /api/v1 but sign-up, accounts, invitation tokens, the
-                // catalogue, the public tenant card and platform administration is for members
+                // catalogue, the price list, the public tenant card and platform administration is for members
                 // of the tenant, and says so (the guard-rail tests find tenant operations this way).
                 let not_for_members = path.starts_with("/api/v1/auth/")
                     || path.starts_with("/api/v1/platform/")
                     || path.starts_with("/api/v1/invitations/lookup/")
                     || path.starts_with("/api/v1/invitations/accept/")
-                    || ["/api/v1/onboard", "/api/v1/permissions", "/api/v1/event-types", "/api/v1/tenant"].contains(&path.as_str());
+                    || ["/api/v1/onboard", "/api/v1/permissions", "/api/v1/event-types", "/api/v1/tenant", "/api/v1/plans"].contains(&path.as_str());
                 if path.starts_with("/api/v1/") && !not_for_members {
                     assert!(responses["403"].to_string().contains("not_a_member"), "{method} {path} does not document not_a_member");
                     assert!(schemes.contains(&"api_key"), "{method} {path} does not accept an API key");

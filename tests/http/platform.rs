@@ -144,9 +144,12 @@ app_tests! {
             .list(&tenantry_kernel::TenantCtx::for_tests(tenant), &Default::default(), &Default::default())
             .await
             .unwrap();
-        assert_eq!(page.items.len(), 1, "the tenant's settings");
-        assert_eq!(page.items[0].actor_type, "operator");
-        assert_eq!(page.items[0].entity_type, "tenant_settings");
-        assert!(page.items[0].request_id.is_some());
+        assert_eq!(page.items.len(), 2, "the tenant's settings and subscription");
+        let types: Vec<&str> = page.items.iter().map(|e| e.entity_type.as_str()).collect();
+        assert_eq!(types, ["subscription", "tenant_settings"], "newest first");
+        for entry in &page.items {
+            assert_eq!(entry.actor_type, "operator");
+            assert!(entry.request_id.is_some());
+        }
     }
 }

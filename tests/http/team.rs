@@ -318,6 +318,9 @@ app_tests! {
             ("GET", "/api/v1/audit-logs/verify", [true, true, false, false, false]),
             ("GET", "/api/v1/events", [true, true, false, false, false]),
             ("GET", "/api/v1/events/{id}", [true, true, false, false, false]),
+            ("GET", "/api/v1/billing/subscription", [true, true, true, true, false]),
+            ("POST", "/api/v1/billing/change-plan", [true, true, false, false, false]),
+            ("GET", "/api/v1/quotas", [true, true, true, true, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();
@@ -370,6 +373,7 @@ app_tests! {
                     "/api/v1/invitations" => json!({"email": "someone@example.test", "role": "viewer"}),
                     "/api/v1/api-keys" => json!({"name": "k", "permissions": []}),
                     "/api/v1/webhooks/{id}/recover" => json!({"since": "2026-01-01T00:00:00Z"}),
+                    "/api/v1/billing/change-plan" => json!({"plan": "enterprise"}),
                     _ => json!({}),
                 };
                 let method = Method::from_bytes(method.as_bytes()).unwrap();

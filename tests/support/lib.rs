@@ -36,6 +36,8 @@ pub struct Options {
     pub webhook_rules: tenantry_webhooks::TargetRules,
     /// How deliveries are retried (default: quick retries, 100 ms then 200 ms).
     pub webhook_delivery: tenantry::wiring::WebhookDelivery,
+    /// How subscriptions' states bite (default: the service's, a week of grace).
+    pub billing: tenantry_billing::BillingPolicy,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -61,6 +63,7 @@ impl Default for Options {
                 timeout: std::time::Duration::from_secs(5),
                 ..tenantry::wiring::WebhookDelivery::default()
             },
+            billing: tenantry_billing::BillingPolicy::default(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl TestApp {
         )
         .unwrap();
         wiring.webhook_rules = options.webhook_rules.clone();
+        wiring.billing = options.billing;
         let shared = Shared::new(wiring.app_state()).unwrap();
         wiring.webhook_delivery = options.webhook_delivery.clone();
         let worker = options

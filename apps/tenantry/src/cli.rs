@@ -38,6 +38,8 @@ Environment variables (each also a flag above):
   TENANTRY_WEBHOOK_DISABLE_AFTER_DAYS  days of failing deliveries before an endpoint is disabled (default 5)
   TENANTRY_WEBHOOK_CONCURRENCY      webhook deliveries in flight per process (default 128)
   TENANTRY_WEBHOOK_ENDPOINT_CONCURRENCY  one endpoint's deliveries in flight (default 100)
+  TENANTRY_PAST_DUE_GRACE_DAYS      days a past-due tenant keeps writing before it turns read-only (default 7)
+  TENANTRY_TRIAL_END                where an unpaid trial goes: past_due or canceled (default past_due)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
   OTEL_EXPORTER_OTLP_ENDPOINT       export spans over OTLP/HTTP to <url>/v1/traces; other OTEL_* apply (unset: off)
@@ -102,7 +104,47 @@ pub struct Cli {
     pub webhooks: WebhookArgs,
 
     #[command(flatten)]
+    pub billing: BillingArgs,
+
+    #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// How subscriptions' states bite.
+#[derive(Clone, Debug, Args)]
+pub struct BillingArgs {
+    /// Days a past-due tenant keeps writing before it turns read-only (writes answer 402).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_PAST_DUE_GRACE_DAYS",
+        default_value_t = 7
+    )]
+    pub past_due_grace_days: u32,
+
+    /// Where a trial that ended without a payment goes: `past_due` or `canceled`.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_TRIAL_END",
+        default_value = "past_due"
+    )]
+    pub trial_end: String,
+}
+
+impl BillingArgs {
+    pub fn policy(&self) -> anyhow::Result<tenantry_billing::BillingPolicy> {
+        Ok(tenantry_billing::BillingPolicy {
+            past_due_grace: chrono::Duration::days(i64::from(self.past_due_grace_days)),
+            trial_end: match self.trial_end.as_str() {
+                "past_due" => tenantry_billing::TrialEnd::PastDue,
+                "canceled" => tenantry_billing::TrialEnd::Canceled,
+                other => {
+                    anyhow::bail!("TENANTRY_TRIAL_END must be past_due or canceled, not '{other}'")
+                }
+            },
+        })
+    }
 }
 
 /// What webhook deliveries may reach.

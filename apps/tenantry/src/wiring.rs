@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tenantry_audit::{AuditService, EventService};
+use tenantry_billing::{BillingPolicy, BillingService};
 use tenantry_crypto::Crypto;
 use tenantry_http::ports::PlatformReads;
 use tenantry_http::{AppState, HttpConfig, Resolver, Services};
 use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
 use tenantry_jobs::RetryPolicy;
-use tenantry_kernel::{Clock, Edges, SystemClock, Unlimited};
+use tenantry_kernel::{Clock, Edges, SystemClock};
 use tenantry_mail::MailSender;
 use tenantry_onboarding::OnboardingService;
 use tenantry_products::ProductService;
@@ -46,6 +47,8 @@ pub struct Wiring {
     pub webhook_rules: TargetRules,
     /// How webhook deliveries are sent and retried.
     pub webhook_delivery: WebhookDelivery,
+    /// How subscriptions' states bite.
+    pub billing: BillingPolicy,
     edges: Edges,
 }
 
@@ -128,6 +131,7 @@ impl Wiring {
         let mut wiring = Self::new(db, Arc::new(SystemClock), crypto, mailer, http, keys, edges)?;
         wiring.webhook_rules = cli.webhooks.target_rules()?;
         wiring.webhook_delivery = cli.webhooks.delivery()?;
+        wiring.billing = cli.billing.policy()?;
         Ok(wiring)
     }
 
@@ -151,6 +155,7 @@ impl Wiring {
             vault,
             webhook_rules: TargetRules::default(),
             webhook_delivery: WebhookDelivery::default(),
+            billing: BillingPolicy::default(),
             edges,
         })
     }
@@ -179,25 +184,17 @@ impl Wiring {
                 self.crypto.clone(),
                 self.clock.clone(),
             )),
-            products: Arc::new(ProductService::new(
-                self.db.clone(),
-                Unlimited,
-                self.clock.clone(),
-            )),
-            projects: Arc::new(ProjectService::new(
-                self.db.clone(),
-                Unlimited,
-                self.clock.clone(),
-            )),
+            products: Arc::new(ProductService::new(self.db.clone(), self.clock.clone())),
+            projects: Arc::new(ProjectService::new(self.db.clone(), self.clock.clone())),
             audit: Arc::new(AuditService::new(self.db.clone())),
             events: Arc::new(EventService::new(self.db.clone())),
             webhooks: Arc::new(WebhookService::new(
                 self.db.clone(),
                 self.vault.clone(),
-                Unlimited,
                 self.clock.clone(),
                 self.webhook_rules.clone(),
             )),
+            billing: Arc::new(self.billing()),
             reads,
         };
         AppState::new(
@@ -206,6 +203,16 @@ impl Wiring {
             self.crypto.tokens.jwks(),
             self.http.clone(),
             self.edges.clone(),
+        )
+    }
+
+    /// Plans, subscriptions and quotas; the quotas are those the entities declare.
+    pub fn billing(&self) -> BillingService<Db> {
+        BillingService::new(
+            self.db.clone(),
+            self.clock.clone(),
+            self.billing,
+            tenantry_http::quota_resources(),
         )
     }
 
@@ -288,6 +295,7 @@ impl Wiring {
     fn job_worker(&self, args: &WorkerArgs) -> AppWorker {
         let jobs = TenantryJobs::new(
             self.invitations(self.auth()),
+            self.billing(),
             self.db.clone(),
             self.clock.clone(),
             Retention {

@@ -239,6 +239,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/billing/change-plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move the tenant to another public plan. Every quota the operator has not overridden takes
+         *     the new plan's limit in the same transaction. A plan below current usage is allowed: creates
+         *     of that resource are then refused (`quota_exceeded`) until usage fits.
+         * @description **Permission:** `billing:manage` (members only: `not_a_member` otherwise).
+         */
+        post: operations["change_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/billing/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's subscription: plan, status, trial and period ends, and what it allows now.
+         * @description **Permission:** `billing:read` (members only: `not_a_member` otherwise).
+         */
+        get: operations["get_subscription"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/event-types": {
         parameters: {
             query?: never;
@@ -310,7 +352,7 @@ export interface paths {
         /**
          * Every attempt to deliver one event, to every endpoint, newest first (empty for an event
          *     no endpoint was sent).
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         get: operations["list_event_attempts"];
         put?: never;
@@ -506,6 +548,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The plans anyone may see: a pricing page's data (no sign-in). */
+        get: operations["public_plans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/jobs": {
         parameters: {
             query?: never;
@@ -524,6 +583,46 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every plan, hidden ones included, cheapest first. */
+        get: operations["list_plans"];
+        put?: never;
+        /** Create a plan. */
+        post: operations["create_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/plans/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One plan. */
+        get: operations["get_plan"];
+        put?: never;
+        post?: never;
+        /** Delete a plan nobody subscribes to (never the default). */
+        delete: operations["delete_plan"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a plan. Its subscribers' quotas follow at their next plan change (or the
+         *     operator's re-sync with `POST /api/v1/platform/tenants/{tenant}/change-plan`).
+         */
+        patch: operations["update_plan"];
         trace?: never;
     };
     "/api/v1/platform/security-events": {
@@ -600,6 +699,26 @@ export interface paths {
         patch: operations["update_branding"];
         trace?: never;
     };
+    "/api/v1/platform/tenants/{tenant}/change-plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move a tenant to any plan (hidden ones included), re-syncing its quotas that are not
+         *     overridden.
+         */
+        post: operations["platform_change_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/tenants/{tenant}/domains": {
         parameters: {
             query?: never;
@@ -672,6 +791,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/tenants/{tenant}/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's quotas. */
+        get: operations["platform_quotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/tenants/{tenant}/quotas/{resource}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Override one quota of a tenant: plan changes keep it until the override is deleted. */
+        put: operations["override_quota"];
+        post?: never;
+        /** Give one quota of a tenant back to its plan's limit. */
+        delete: operations["clear_quota_override"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/tenants/{tenant}/resume": {
         parameters: {
             query?: never;
@@ -687,6 +841,27 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/tenants/{tenant}/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's subscription. */
+        get: operations["platform_subscription"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a tenant's subscription by hand: its status (a past-due or canceled tenant is
+         *     restricted at once), trial end, period end, cancellation at period end.
+         */
+        patch: operations["update_subscription"];
         trace?: never;
     };
     "/api/v1/platform/tenants/{tenant}/suspend": {
@@ -895,6 +1070,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every countable resource: its limit, how many are used and how many remain.
+         * @description **Permission:** `billing:read` (members only: `not_a_member` otherwise).
+         */
+        get: operations["list_quotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/roles": {
         parameters: {
             query?: never;
@@ -1043,7 +1238,7 @@ export interface paths {
         };
         /**
          * The tenant's webhook endpoints (never their secrets), oldest first.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         get: operations["list_webhooks"];
         put?: never;
@@ -1051,7 +1246,7 @@ export interface paths {
          * Register a webhook endpoint. The response holds its signing secret, which is never
          *     shown again. Changes to the endpoint are audited and are events themselves
          *     (`webhook_endpoint.*`).
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         post: operations["create_webhook"];
         delete?: never;
@@ -1069,21 +1264,21 @@ export interface paths {
         };
         /**
          * One webhook endpoint.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         get: operations["get_webhook"];
         put?: never;
         post?: never;
         /**
          * Delete a webhook endpoint, with its pending deliveries and its delivery log.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         delete: operations["delete_webhook"];
         options?: never;
         head?: never;
         /**
          * Change a webhook endpoint.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         patch: operations["update_webhook"];
         trace?: never;
@@ -1099,7 +1294,7 @@ export interface paths {
          * The endpoint's delivery log, newest first: every attempt, what came back and how long it
          *     took. Kept for `TENANTRY_WEBHOOK_LOG_RETENTION_DAYS` (30 days unless the operator says
          *     otherwise).
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         get: operations["list_webhook_attempts"];
         put?: never;
@@ -1122,7 +1317,7 @@ export interface paths {
         /**
          * Send one event to the endpoint again (or for the first time: any event it subscribes to
          *     that is still kept). The attempt appears in the delivery log with trigger `manual`.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         post: operations["resend_webhook_event"];
         delete?: never;
@@ -1144,7 +1339,7 @@ export interface paths {
          * Send again every delivery to the endpoint that failed for good (out of retries, or failed
          *     while the endpoint was disabled) of an event since a time: one manual attempt each. The
          *     usual step after a receiver's outage: enable the endpoint, then recover.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         post: operations["recover_webhook"];
         delete?: never;
@@ -1166,7 +1361,7 @@ export interface paths {
          * Make a new signing secret, returned here and never again. For 24 hours deliveries carry
          *     signatures with both the new and the previous secret, so receivers can switch without
          *     missing one.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         post: operations["rotate_webhook_secret"];
         delete?: never;
@@ -1185,7 +1380,7 @@ export interface paths {
         /**
          * How the endpoint fared over the last 24 hours: attempts, success rate, response times,
          *     and what is waiting or failed now.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         get: operations["webhook_stats"];
         put?: never;
@@ -1209,7 +1404,7 @@ export interface paths {
          * Send a `webhook.test` event to this endpoint, and to no other, whatever it subscribes to
          *     (signed like every delivery; one attempt, no retries). The event is recorded like any
          *     other, so it also appears in `GET /api/v1/events`.
-         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise).
+         * @description **Permission:** `webhooks:manage` (members only: `not_a_member` otherwise). **Plan feature:** `webhooks` (`feature_not_in_plan` otherwise).
          */
         post: operations["test_webhook"];
         delete?: never;
@@ -1509,6 +1704,23 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "quota.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A quota was updated. */
+        post: operations["event_quota_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "role.created": {
         parameters: {
             query?: never;
@@ -1554,6 +1766,40 @@ export interface webhooks {
         put?: never;
         /** A role was updated. */
         post: operations["event_role_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "subscription.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A subscription was created. */
+        post: operations["event_subscription_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "subscription.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A subscription was updated. */
+        post: operations["event_subscription_updated"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1763,6 +2009,11 @@ export interface components {
             /** Format: uuid */
             tenant_id: string;
         };
+        /**
+         * @description How far the subscription lets the tenant in now.
+         * @enum {string}
+         */
+        AccessView: "full" | "read_only" | "blocked";
         AddDomainBody: {
             /** @example shop.acme.org */
             hostname: string;
@@ -1905,6 +2156,11 @@ export interface components {
             /** @description 10–128 characters, not a common password, not your e-mail address. */
             new_password: string;
         };
+        /** @description A plan to move to. */
+        ChangePlanBody: {
+            /** @example professional */
+            plan: string;
+        };
         CreateApiKeyBody: {
             expires_at?: components["schemas"]["Timestamp"] | null;
             /** @example CI deploys */
@@ -1916,6 +2172,47 @@ export interface components {
              *     ]
              */
             permissions: components["schemas"]["PermissionName"][];
+        };
+        /** @description A plan as the operator writes it. */
+        CreatePlanBody: {
+            /** @example team */
+            code: string;
+            /**
+             * @description ISO 4217.
+             * @example USD
+             */
+            currency: string;
+            /** @description New tenants start on it (another default stops being one). */
+            default?: boolean;
+            description?: string | null;
+            /** @description Flags and numbers: `{"webhooks": true, "audit_retention_days": 90}`. */
+            features?: Record<string, never>;
+            /** @example Team */
+            name: string;
+            /** Format: int64 */
+            price_monthly_minor: number;
+            /** Format: int64 */
+            price_yearly_minor: number;
+            /** @description Listed publicly and open to tenants' own plan changes (default true). */
+            public?: boolean | null;
+            /**
+             * @description `max_<resource>`: a limit, or `null` for none (`GET /api/v1/quotas` names the
+             *     resources).
+             * @example {
+             *       "max_members": 10,
+             *       "max_products": 1000
+             *     }
+             */
+            quotas?: {
+                [key: string]: number | null;
+            };
+            /**
+             * Format: int64
+             * @description Requests per hour for the whole tenant; `null`: not limited.
+             */
+            requests_per_hour?: number | null;
+            /** Format: int32 */
+            trial_days?: number;
         };
         CreateProductBody: {
             /**
@@ -2339,7 +2636,7 @@ export interface components {
          * @description A permission of the catalogue (`GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionName: "tenant:read" | "tenant:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "products:read" | "products:write" | "projects:read" | "projects:write";
+        PermissionName: "tenant:read" | "tenant:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "products:read" | "products:write" | "projects:read" | "projects:write";
         /** @description One page of the permission catalogue. */
         PermissionPage: {
             items: components["schemas"]["PermissionView"][];
@@ -2351,8 +2648,92 @@ export interface components {
             /** @example members:read */
             name: string;
         };
+        /** @description Plans, cheapest first (one page: the whole list). */
+        PlanPage: {
+            items: components["schemas"]["PlanView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description Changes to a plan: absent fields stay; `quotas` and `features` replace the whole map. */
+        PlanPatchBody: {
+            /** @description With both prices. */
+            currency?: string | null;
+            /** @description `true` makes it the default plan; the default stays one until another takes over. */
+            default?: boolean | null;
+            description?: string | null;
+            features?: Record<string, never> | null;
+            name?: string | null;
+            /** Format: int64 */
+            price_monthly_minor?: number | null;
+            /** Format: int64 */
+            price_yearly_minor?: number | null;
+            public?: boolean | null;
+            quotas?: {
+                [key: string]: number | null;
+            } | null;
+            /**
+             * Format: int64
+             * @description `null`: not limited.
+             */
+            requests_per_hour?: number | null;
+            /** Format: int32 */
+            trial_days?: number | null;
+        };
+        /** @description A plan: prices, quotas, request rate and features. */
+        PlanView: {
+            /** @example starter */
+            code: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description ISO 4217.
+             * @example USD
+             */
+            currency: string;
+            /** @description New tenants start on it. */
+            default: boolean;
+            description: string;
+            /** @description Flags (`true`/`false`) and numbers (`audit_retention_days`). */
+            features: Record<string, never>;
+            /** @example Starter */
+            name: string;
+            /**
+             * Format: int64
+             * @description Per month, in minor units.
+             * @example 0
+             */
+            price_monthly_minor: number;
+            /**
+             * Format: int64
+             * @description Per year, in minor units.
+             * @example 0
+             */
+            price_yearly_minor: number;
+            /** @description Listed publicly and open to tenants' own plan changes. */
+            public: boolean;
+            /**
+             * @description `max_<resource>`: a limit, or `null` for none; a resource not named has no limit.
+             * @example {
+             *       "max_members": 5,
+             *       "max_products": 100
+             *     }
+             */
+            quotas: {
+                [key: string]: number | null;
+            };
+            /**
+             * Format: int64
+             * @description The rate tier: requests per hour for the whole tenant (`null`: not limited).
+             * @example 100
+             */
+            requests_per_hour?: number | null;
+            /** Format: int32 */
+            trial_days: number;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** @description The body as documented in the OpenAPI spec. */
-        Problem: {
+        Problem: components["schemas"]["ProblemExtra"] & {
             /**
              * @description Stable machine-readable code.
              * @example tenant_not_found
@@ -2379,6 +2760,39 @@ export interface components {
              * @example urn:tenantry:problem:tenant_not_found
              */
             type: string;
+        };
+        /** @description Members some problems carry beside the standard ones. */
+        ProblemExtra: {
+            /**
+             * @description On `feature_not_in_plan`: the feature the route needs.
+             * @example webhooks
+             */
+            feature?: string | null;
+            /**
+             * Format: int64
+             * @description On `quota_exceeded`: the quota's limit.
+             * @example 100
+             */
+            limit?: number | null;
+            /**
+             * @description On `feature_not_in_plan`: the public plans that have it.
+             * @example [
+             *       "professional",
+             *       "enterprise"
+             *     ]
+             */
+            plans?: string[] | null;
+            /**
+             * @description On `quota_exceeded`: the resource whose quota is full.
+             * @example products
+             */
+            resource?: string | null;
+            /**
+             * Format: int64
+             * @description On `quota_exceeded`: how many are used.
+             * @example 100
+             */
+            used?: number | null;
         };
         /** @description One page of products. */
         ProductPage: {
@@ -2456,6 +2870,45 @@ export interface components {
              * @description Since when the job that has waited longest has been runnable; null when none waits.
              */
             oldest_waiting_since?: string | null;
+        };
+        /** @description A quota limit set by the operator. */
+        QuotaLimitBody: {
+            /**
+             * Format: int64
+             * @description `null`: unlimited.
+             */
+            limit?: number | null;
+        };
+        /** @description Every countable resource of the tenant (one page: the whole list). */
+        QuotaPage: {
+            items: components["schemas"]["QuotaView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One resource's quota in the tenant. */
+        QuotaView: {
+            /**
+             * Format: int64
+             * @description `null`: unlimited.
+             * @example 100
+             */
+            limit?: number | null;
+            /** @description Set by the operator for this tenant: plan changes keep it. */
+            overridden: boolean;
+            /**
+             * Format: int64
+             * @description `null` when unlimited; zero when usage is above a lowered limit (creates are refused
+             *     until it fits again).
+             * @example 58
+             */
+            remaining?: number | null;
+            /** @example products */
+            resource: string;
+            /**
+             * Format: int64
+             * @example 42
+             */
+            used: number;
         };
         Readiness: {
             /** @example postgres */
@@ -2590,6 +3043,56 @@ export interface components {
              */
             token_type: string;
             user: components["schemas"]["UserView"];
+        };
+        /** @description The tenant's subscription with its plan. */
+        SubscriptionDetailView: components["schemas"]["SubscriptionView"] & {
+            access: components["schemas"]["AccessView"];
+            /** @description The plan subscribed to: its quotas, rate tier and features. */
+            plan_details: components["schemas"]["PlanView"];
+        };
+        /** @description What the operator (manual billing) says about a subscription; absent fields stay. */
+        SubscriptionPatchBody: {
+            cancel_at_period_end?: boolean | null;
+            /**
+             * Format: date-time
+             * @description `null` clears.
+             */
+            current_period_end?: string | null;
+            status?: components["schemas"]["SubscriptionStatus"] | null;
+            /**
+             * Format: date-time
+             * @description `null` clears.
+             */
+            trial_ends_at?: string | null;
+        };
+        /** @enum {string} */
+        SubscriptionStatus: "trialing" | "active" | "past_due" | "canceled";
+        /** @description A tenant's subscription. */
+        SubscriptionView: {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end?: string | null;
+            /**
+             * Format: date-time
+             * @description When it fell past due (writes stop after the grace period).
+             */
+            past_due_since?: string | null;
+            /**
+             * @description The plan's code.
+             * @example starter
+             */
+            plan: string;
+            status: components["schemas"]["SubscriptionStatus"];
+            /** Format: uuid */
+            tenant_id: string;
+            /** Format: date-time */
+            trial_ends_at?: string | null;
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description One page of a project's tasks. */
         TaskPage: {
@@ -2968,7 +3471,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3046,7 +3561,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3139,7 +3666,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3233,7 +3772,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3298,7 +3849,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3815,6 +4378,200 @@ export interface operations {
             };
         };
     };
+    change_plan: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePlanBody"];
+            };
+        };
+        responses: {
+            /** @description The subscription on its new plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_subscription: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionDetailView"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     event_types: {
         parameters: {
             query?: never;
@@ -3891,7 +4648,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3959,7 +4728,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4046,7 +4827,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4128,7 +4921,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4206,7 +5011,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4467,7 +5284,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4535,7 +5364,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4618,7 +5459,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4684,7 +5537,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4774,7 +5639,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4966,6 +5843,26 @@ export interface operations {
             };
         };
     };
+    public_plans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public plans, cheapest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanPage"];
+                };
+            };
+        };
+    };
     queue: {
         parameters: {
             query?: never;
@@ -4995,6 +5892,337 @@ export interface operations {
             };
             /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_plans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanPage"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePlanBody"];
+            };
+        };
+        responses: {
+            /** @description The plan */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The code is taken (`plan_exists`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The plan's code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanView"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such plan (`plan_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The plan's code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such plan (`plan_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The default plan (`default_plan_required`), or a plan tenants subscribe to (`plan_in_use`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The plan's code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanPatchBody"];
+            };
+        };
+        responses: {
+            /** @description The plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such plan (`plan_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The default plan cannot stop being the default (`default_plan_required`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5485,6 +6713,96 @@ export interface operations {
             };
         };
     };
+    platform_change_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id or slug */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePlanBody"];
+            };
+        };
+        responses: {
+            /** @description The subscription on its new plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant has this id or slug (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_domains: {
         parameters: {
             query?: {
@@ -5854,6 +7172,200 @@ export interface operations {
             };
         };
     };
+    platform_quotas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id or slug */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The quotas */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaPage"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant has this id or slug (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    override_quota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id or slug */
+                tenant: string;
+                /** @description The quota's resource, e.g. `products` */
+                resource: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuotaLimitBody"];
+            };
+        };
+        responses: {
+            /** @description The quota */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant (`tenant_not_found`) or no such quota (`quota_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    clear_quota_override: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id or slug */
+                tenant: string;
+                /** @description The quota's resource, e.g. `products` */
+                resource: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The quota, on its plan's limit */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaView"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant (`tenant_not_found`) or no such quota (`quota_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     resume_tenant: {
         parameters: {
             query?: never;
@@ -5904,6 +7416,146 @@ export interface operations {
             };
             /** @description Already active (`already_active`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    platform_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id or slug */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionDetailView"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant has this id or slug (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id or slug */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionPatchBody"];
+            };
+        };
+        responses: {
+            /** @description The subscription */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant has this id or slug (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6143,7 +7795,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6221,7 +7885,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6340,7 +8016,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6435,7 +8123,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6501,7 +8201,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6582,7 +8294,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6699,7 +8423,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6777,7 +8513,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6872,7 +8620,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6938,7 +8698,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7019,7 +8791,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7131,7 +8915,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7212,7 +9008,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7250,6 +9058,83 @@ export interface operations {
             };
             /** @description Invalid fields, listed in `errors` (`validation_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_quotas: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The quotas */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaPage"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7321,7 +9206,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7399,7 +9296,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7501,7 +9410,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7591,7 +9512,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7713,7 +9646,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7781,7 +9726,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7847,7 +9804,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7928,7 +9897,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8023,7 +10004,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8155,7 +10148,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8233,7 +10238,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8328,7 +10345,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8394,7 +10423,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8475,7 +10516,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8589,7 +10642,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8659,7 +10724,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8749,7 +10826,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8853,7 +10942,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8921,7 +11022,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8989,7 +11102,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`) */
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9499,6 +11624,34 @@ export interface operations {
             };
         };
     };
+    event_quota_updated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["QuotaView"];
+                    };
+                    /** @enum {string} */
+                    type?: "quota.updated";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     event_role_created: {
         parameters: {
             query?: never;
@@ -9570,6 +11723,62 @@ export interface operations {
                     };
                     /** @enum {string} */
                     type?: "role.updated";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_subscription_created: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["SubscriptionView"];
+                    };
+                    /** @enum {string} */
+                    type?: "subscription.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_subscription_updated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["SubscriptionView"];
+                    };
+                    /** @enum {string} */
+                    type?: "subscription.updated";
                 };
             };
         };

@@ -21,6 +21,15 @@ pub trait Audited: Sized {
         &[actions::CREATED, actions::UPDATED, actions::DELETED];
     /// Fields left out of every record.
     const REDACTED: &'static [&'static str] = &[];
+    /// The quota this entity counts against (`products`), if any. Declaring it is all it takes
+    /// for the resource to be counted and limited: the change pipeline counts what the
+    /// entity's changes add and remove, in the same transaction, and refuses a change that
+    /// goes over the tenant's limit.
+    const QUOTA: Option<&'static str> = None;
+    /// Whether this entity takes up its quota now (a revoked key, a system role do not).
+    fn counted(&self) -> bool {
+        true
+    }
     /// The entity as the API returns it: an event's `data.object`.
     type View: Serialize + utoipa::ToSchema + for<'a> From<&'a Self>;
     /// The id as recorded.
@@ -99,6 +108,8 @@ impl ChangeRecord {
 pub struct ChangeLog {
     records: Vec<ChangeRecord>,
     jobs: Vec<Job>,
+    /// What the changes add to (or take from) each quota's usage.
+    usage: BTreeMap<&'static str, i64>,
 }
 
 fn object<T: Audited>(entity: &T) -> Value {
@@ -156,6 +167,7 @@ impl ChangeLog {
             })
             .collect();
         let event = event(actions::CREATED, new);
+        self.count::<T>(i64::from(new.counted()));
         self.push(
             T::ENTITY,
             new.audit_id(),
@@ -172,6 +184,7 @@ impl ChangeLog {
 
     /// Like [`ChangeLog::updated`] under a more telling action name (`toggled`, `revoked`…).
     pub fn updated_as<T: Audited>(&mut self, action: &str, old: &T, new: &T) {
+        self.count::<T>(i64::from(new.counted()) - i64::from(old.counted()));
         let before = fields(old);
         let mut after = fields(new);
         let mut changes = BTreeMap::new();
@@ -229,7 +242,23 @@ impl ChangeLog {
             })
             .collect();
         let event = event(action, old);
+        self.count::<T>(-i64::from(old.counted()));
         self.push(T::ENTITY, old.audit_id(), action, changes, Some(event));
+    }
+
+    fn count<T: Audited>(&mut self, delta: i64) {
+        if let (Some(resource), false) = (T::QUOTA, delta == 0) {
+            *self.usage.entry(resource).or_default() += delta;
+        }
+    }
+
+    /// What the changes add to (negative: free) each quota's usage; resources whose changes
+    /// cancel out are left out.
+    pub fn usage(&self) -> impl Iterator<Item = (&'static str, i64)> + '_ {
+        self.usage
+            .iter()
+            .filter(|(_, d)| **d != 0)
+            .map(|(r, d)| (*r, *d))
     }
 
     /// A security note tied to the tenant (permission denied…): audited, not an event;
@@ -316,14 +345,18 @@ impl ChangeLog {
         &self.jobs
     }
 
-    /// The records and the jobs.
-    pub fn into_parts(self) -> (Vec<ChangeRecord>, Vec<Job>) {
-        (self.records, self.jobs)
+    /// The records, the jobs and the quota usage they add (see [`ChangeLog::usage`]).
+    pub fn into_parts(self) -> (Vec<ChangeRecord>, Vec<Job>, Vec<(&'static str, i64)>) {
+        let usage = self.usage().collect();
+        (self.records, self.jobs, usage)
     }
 
     pub fn extend(&mut self, other: ChangeLog) {
         self.records.extend(other.records);
         self.jobs.extend(other.jobs);
+        for (resource, delta) in other.usage {
+            *self.usage.entry(resource).or_default() += delta;
+        }
     }
 }
 

@@ -121,6 +121,8 @@ impl EventTypePattern {
 pub struct EventKind {
     pub prefix: &'static str,
     pub actions: &'static [&'static str],
+    /// The quota the entity counts against (see [`Audited::QUOTA`]).
+    pub quota: Option<&'static str>,
     pub object_schema: String,
     pub schemas: Vec<(
         String,
@@ -139,6 +141,7 @@ impl EventKind {
         Self {
             prefix: T::EVENT_PREFIX,
             actions: T::EVENT_ACTIONS,
+            quota: T::QUOTA,
             object_schema: <T::View as ToSchema>::name().into_owned(),
             schemas,
         }

@@ -20,8 +20,8 @@ pub async fn catch_up(state: &AppState) -> Result<(), tenantry_kernel::Unexpecte
     state.auth.learn_revocations(now.access).await
 }
 
-/// Runs until the task is dropped. When the tenancy counter moves, tenant resolution is
-/// dropped; when the access counter moves, the membership cache is dropped and the revoked
+/// Runs until the task is dropped. When the tenancy counter moves, tenant resolution and
+/// the tenants' standings are dropped; when the access counter moves, the membership cache is dropped and the revoked
 /// sessions are read. Read errors are logged; the caches' TTLs remain the backstop for
 /// tenancy and membership, and the next successful read catches up on revocations.
 pub async fn follow_changes(state: web::Data<AppState>) {
@@ -41,6 +41,7 @@ pub async fn follow_changes(state: web::Data<AppState>) {
         // be served before it): it drops them.
         if seen.is_none_or(|s| s.tenancy != now.tenancy) {
             state.resolver.invalidate();
+            state.standings.invalidate();
         }
         // The first look reads every revocation whose tokens may still be unexpired.
         if seen.is_none_or(|s| s.access != now.access) {

@@ -123,10 +123,15 @@ impl FromRequest for Member {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let method = req.method().clone();
         let pattern = req.match_pattern();
-        let needed = req
-            .app_data::<web::Data<RoutePermissions>>()
+        let table = req.app_data::<web::Data<RoutePermissions>>();
+        let needed = table
             .zip(pattern.as_deref())
             .and_then(|(table, p)| table.get(method.as_str(), p));
+        let feature = table
+            .zip(pattern.as_deref())
+            .and_then(|(table, p)| table.feature(method.as_str(), p))
+            .map(str::to_owned);
+        let entitled = (method.clone(), pattern.clone().unwrap_or_default());
         // Named in the audit trail, built only when a request is refused.
         let route = move || format!("{method} {}", pattern.as_deref().unwrap_or_default());
         let check = async move {
@@ -139,7 +144,19 @@ impl FromRequest for Member {
             })?;
             let who = match caller {
                 Ok(who) => who.await?,
-                Err(key) => return key_member(&state, scope, &key, needed, &route).await,
+                Err(key) => {
+                    let member = key_member(&state, scope, &key, needed, &route).await?;
+                    let (method, pattern) = &entitled;
+                    crate::entitlements::check(
+                        &state,
+                        &member.ctx,
+                        method,
+                        pattern,
+                        feature.as_deref(),
+                    )
+                    .await?;
+                    return Ok(member);
+                }
             };
             let key = (scope.ctx.tenant_id(), who.user_id);
             let rbac = state.rbac.clone();
@@ -162,6 +179,8 @@ impl FromRequest for Member {
                 record_denial(&state, &ctx, needed, &route()).await;
                 return Err(permission_denied(needed).into());
             }
+            let (method, pattern) = &entitled;
+            crate::entitlements::check(&state, &ctx, method, pattern, feature.as_deref()).await?;
             Ok(Member {
                 ctx,
                 tenant: scope.tenant,

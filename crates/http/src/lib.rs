@@ -4,6 +4,7 @@
 mod authn;
 mod changes;
 mod dates;
+mod entitlements;
 mod fallback;
 mod guard;
 mod json;
@@ -40,6 +41,7 @@ pub use permissions::RoutePermissions;
 pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
 pub use request_context::RequestId;
 pub use resolve::{CACHE_TTL, Resolver, TenantScope};
+pub use routes::events::quota_resources;
 pub use state::{AppState, HttpConfig, Services};
 
 #[derive(OpenApi)]
@@ -63,6 +65,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
         (name = "api_keys", description = "Machine credentials bound to one tenant"),
         (name = "webhooks", description = "Endpoints that receive the tenant's events, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and GitHub's (`X-Hub-Signature-256`), retried on a schedule"),
         (name = "events", description = "Every change of a tenant's data as an event: the pull API and the catalogue of event types (each type's payload is also listed under `webhooks`)"),
+        (name = "billing", description = "Plans, the tenant's subscription and its quotas: what the tenant may do and how much of it"),
         (name = "tenant", description = "The current tenant (resolved from host or header)"),
         (name = "platform", description = "Administration across tenants (platform administrators or the operator token)"),
     ),
@@ -147,7 +150,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The document serialised exactly as served (and as checked in under `openapi/`).
 pub fn openapi_json(api: &utoipa::openapi::OpenApi) -> String {
-    let mut s = serde_json::to_string_pretty(api).unwrap_or_default();
+    // Through a `Value`, whose objects keep their keys sorted: some of utoipa's maps (an
+    // operation's extensions) are hash maps, whose order would change from run to run.
+    let sorted = serde_json::to_value(api).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&sorted).unwrap_or_default();
     s.push('\n');
     s
 }

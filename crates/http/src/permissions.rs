@@ -20,9 +20,12 @@ use utoipa::openapi::{OpenApi, RefOr};
 /// The extension naming an operation's permission.
 pub const EXTENSION: &str = "x-permission";
 
-/// Route pattern → method → the permission the guard requires (looked up without
-/// allocating: the guard asks on every member-only request).
-pub struct RoutePermissions(HashMap<String, HashMap<&'static str, Permission>>);
+/// The extension naming the plan feature an operation needs (see `crate::entitlements`).
+pub const FEATURE: &str = "x-feature";
+
+/// Route pattern → method → the permission the guard requires and the plan feature, if any
+/// (looked up without allocating: the guard asks on every member-only request).
+pub struct RoutePermissions(HashMap<String, HashMap<&'static str, (Permission, Option<String>)>>);
 
 fn operations(item: &PathItem) -> [(&'static str, Option<&Operation>); 5] {
     [
@@ -61,7 +64,8 @@ impl RoutePermissions {
     /// Every declared permission, checked: an error names each member-only operation
     /// without one and each unknown permission.
     pub fn from_spec(api: &OpenApi) -> Result<Self, String> {
-        let mut table: HashMap<String, HashMap<&'static str, Permission>> = HashMap::new();
+        let mut table: HashMap<String, HashMap<&'static str, (Permission, Option<String>)>> =
+            HashMap::new();
         let mut problems = Vec::new();
         for (path, item) in &api.paths.paths {
             for (method, op) in operations(item) {
@@ -69,7 +73,16 @@ impl RoutePermissions {
                 match (declared(op), member_only(op)) {
                     (Some(name), _) => match Permission::parse(name) {
                         Ok(p) => {
-                            table.entry(path.clone()).or_default().insert(method, p);
+                            let feature = op
+                                .extensions
+                                .as_ref()
+                                .and_then(|e| e.get(FEATURE))
+                                .and_then(|f| f.as_str())
+                                .map(str::to_owned);
+                            table
+                                .entry(path.clone())
+                                .or_default()
+                                .insert(method, (p, feature));
                         }
                         Err(e) => problems.push(format!("{method} {path}: {e}")),
                     },
@@ -89,7 +102,12 @@ impl RoutePermissions {
 
     /// The permission a route needs, by method and route pattern.
     pub fn get(&self, method: &str, pattern: &str) -> Option<Permission> {
-        self.0.get(pattern)?.get(method).copied()
+        self.0.get(pattern)?.get(method).map(|(p, _)| *p)
+    }
+
+    /// The plan feature a route needs, if it declares one.
+    pub fn feature(&self, method: &str, pattern: &str) -> Option<&str> {
+        self.0.get(pattern)?.get(method)?.1.as_deref()
     }
 }
 
@@ -105,8 +123,18 @@ pub(crate) fn document(api: &mut OpenApi) {
             op.parameters
                 .get_or_insert_with(Vec::new)
                 .insert(0, RefOr::T(crate::tenant_header()));
-            let note =
+            let mut note =
                 format!("**Permission:** `{permission}` (members only: `not_a_member` otherwise).");
+            if let Some(feature) = op
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get(FEATURE))
+                .and_then(|f| f.as_str())
+            {
+                note.push_str(&format!(
+                    " **Plan feature:** `{feature}` (`feature_not_in_plan` otherwise)."
+                ));
+            }
             op.description = Some(match op.description.take() {
                 Some(d) => format!("{d}\n\n{note}"),
                 None => note,

@@ -16,6 +16,11 @@ use tenantry_audit::{
     AuditEntry, AuditFilter, AuditRepository, AuditService, ChangeLog, Event, EventFilter,
     EventRepository, EventService, SecurityEvent, SecurityEventFilter, SecurityLog, Verification,
 };
+use tenantry_billing::{
+    BillingService, ChangePlanError, Chooser, CreatePlanError, DeletePlanError, NewPlan, Plan,
+    PlanCode, PlanPatch, PlanRepository, Quota, QuotaCatalogue, QuotaRepository, SetQuotaError,
+    Standing, Subscription, SubscriptionRepository, SubscriptionUpdate, UpdatePlanError,
+};
 use tenantry_identity::{
     AccessClaims, AccessTokens, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
     ChangePasswordError, DisplayName, FamilyId, InvalidAccessToken, InvalidApiKey, Invitation,
@@ -26,9 +31,8 @@ use tenantry_identity::{
 use tenantry_jobs::{JobQueue, QueueSummary};
 use tenantry_kernel::{
     ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, GlobalSearch,
-    InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, QuotaGate, RoleId, SearchGroup,
-    SearchKind, SearchQuery, SecretCipher, TaskId, TenantCtx, TenantId, Unexpected, UserId,
-    WebhookId,
+    InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, RoleId, SearchGroup, SearchKind,
+    SearchQuery, SecretCipher, TaskId, TenantCtx, TenantId, Unexpected, UserId, WebhookId,
 };
 use tenantry_onboarding::{
     Onboard, OnboardError, Onboarded, OnboardingRepository, OnboardingService,
@@ -336,6 +340,50 @@ driving_port! {
 }
 
 driving_port! {
+    /// Plans, subscriptions and quotas.
+    pub trait Billing<'a> for BillingService<R>, generics [R]
+        where [R: PlanRepository + SubscriptionRepository + QuotaRepository]
+    {
+        async fn plans(&self) -> Result<Vec<Plan>, Unexpected>;
+        async fn public_plans(&self) -> Result<Vec<Plan>, Unexpected>;
+        async fn plan(&self, code: &'a PlanCode) -> Result<Option<Plan>, Unexpected>;
+        async fn plans_with(&self, feature: &'a str) -> Result<Vec<PlanCode>, Unexpected>;
+        async fn create_plan(&self, new: NewPlan) -> Result<Plan, CreatePlanError>;
+        async fn update_plan(
+            &self,
+            code: &'a PlanCode,
+            patch: &'a PlanPatch,
+        ) -> Result<Plan, UpdatePlanError>;
+        async fn delete_plan(&self, code: &'a PlanCode) -> Result<(), DeletePlanError>;
+        async fn standing(&self, ctx: &'a TenantCtx) -> Result<Option<Standing>, Unexpected>;
+        async fn change_plan(
+            &self,
+            ctx: &'a TenantCtx,
+            code: &'a PlanCode,
+            by: Chooser,
+        ) -> Result<Subscription, ChangePlanError>;
+        async fn update_subscription(
+            &self,
+            ctx: &'a TenantCtx,
+            update: &'a SubscriptionUpdate,
+        ) -> Result<Subscription, ChangePlanError>;
+        async fn quotas(&self, ctx: &'a TenantCtx) -> Result<Vec<Quota>, Unexpected>;
+        async fn override_quota(
+            &self,
+            ctx: &'a TenantCtx,
+            resource: &'a str,
+            limit: Option<u64>,
+        ) -> Result<Quota, SetQuotaError>;
+        async fn clear_quota_override(
+            &self,
+            ctx: &'a TenantCtx,
+            resource: &'a str,
+        ) -> Result<Quota, SetQuotaError>;
+        fn catalogue(&self) -> &QuotaCatalogue;
+    }
+}
+
+driving_port! {
     /// A tenant's API keys, and authenticating a presented key.
     pub trait ApiKeys<'a> for ApiKeyService<R, C>, generics [R, C]
         where [R: ApiKeyRepository, C: Secrets]
@@ -347,7 +395,7 @@ driving_port! {
             name: String,
             permissions: Vec<String>,
             expires_at: Option<DateTime<Utc>>,
-        ) -> Result<(ApiKey, String), Unexpected>;
+        ) -> Result<(ApiKey, String), ApiKeyError>;
         async fn list(
             &self,
             ctx: &'a TenantCtx,
@@ -365,8 +413,8 @@ driving_port! {
 
 driving_port! {
     /// A tenant's webhook endpoints.
-    pub trait Webhooks<'a> for WebhookService<R, C, Q>, generics [R, C, Q]
-        where [R: WebhookRepository, C: SecretCipher, Q: QuotaGate]
+    pub trait Webhooks<'a> for WebhookService<R, C>, generics [R, C]
+        where [R: WebhookRepository, C: SecretCipher]
     {
         async fn create(
             &self,
@@ -421,8 +469,8 @@ driving_port! {
 
 driving_port! {
     /// The product catalogue.
-    pub trait Products<'a> for ProductService<R, Q>, generics [R, Q]
-        where [R: ProductRepository, Q: QuotaGate]
+    pub trait Products<'a> for ProductService<R>, generics [R]
+        where [R: ProductRepository]
     {
         async fn create(
             &self,
@@ -456,8 +504,8 @@ driving_port! {
 
 driving_port! {
     /// Projects and their tasks.
-    pub trait Projects<'a> for ProjectService<R, Q>, generics [R, Q]
-        where [R: ProjectRepository, Q: QuotaGate]
+    pub trait Projects<'a> for ProjectService<R>, generics [R]
+        where [R: ProjectRepository]
     {
         async fn create_project(
             &self,

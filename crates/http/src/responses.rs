@@ -56,7 +56,11 @@ pub enum MemberErrors {
     /// expired or another tenant's (`unauthorized`)
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(ProblemBody),
-    /// Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), or the role lacks the route's permission (`permission_denied`)
+    /// The subscription is past due beyond its grace period: the tenant reads but does not
+    /// write (`subscription_past_due`)
+    #[response(status = 402, content_type = "application/problem+json")]
+    PastDue(ProblemBody),
+    /// Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`)
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(ProblemBody),
     /// No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`)

@@ -8,8 +8,8 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Events, Invitations, Onboarding, PlatformReads, Products, Projects, Rbac,
-    Settings, Tenants, Webhooks,
+    ApiKeys, Audit, Auth, Billing, Events, Invitations, Onboarding, PlatformReads, Products,
+    Projects, Rbac, Settings, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -43,6 +43,7 @@ pub struct Services {
     pub audit: Arc<dyn Audit>,
     pub events: Arc<dyn Events>,
     pub webhooks: Arc<dyn Webhooks>,
+    pub billing: Arc<dyn Billing>,
     /// Resolution, readiness, change counters, search, the security log, the queue summary.
     pub reads: Arc<dyn PlatformReads>,
 }
@@ -54,6 +55,8 @@ pub struct AppState {
     pub resolver: Resolver,
     /// Memberships and their roles, cached per (tenant, user) for the guard.
     pub members: MemberCache,
+    /// Each tenant's subscription and plan, for the guard's entitlement check.
+    pub standings: crate::entitlements::StandingCache,
     /// Access tokens whose signature was checked.
     pub tokens: crate::authn::TokenCache,
     /// Refusals recorded in the last minute (see `guard::DenialWindow`).
@@ -80,6 +83,7 @@ impl AppState {
             services,
             resolver,
             members: MemberCache::new(),
+            standings: crate::entitlements::StandingCache::default(),
             tokens: crate::authn::TokenCache::new(),
             denials: crate::guard::DenialWindow::new(),
             jwks,

@@ -49,6 +49,8 @@ pub enum ApiKeyError {
     #[error("API key not found")]
     NotFound,
     #[error(transparent)]
+    Quota(#[from] tenantry_kernel::QuotaError),
+    #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
@@ -58,7 +60,7 @@ pub trait ApiKeyRepository: Clone + Send + Sync + 'static {
         ctx: &TenantCtx,
         key: &ApiKey,
         digest: &TokenDigest,
-    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+    ) -> impl Future<Output = Result<(), ApiKeyError>> + Send;
 
     /// Live and revoked keys, newest first.
     /// One page of the tenant's keys, newest first (by id).
@@ -142,7 +144,7 @@ where
         name: String,
         permissions: Vec<String>,
         expires_at: Option<DateTime<Utc>>,
-    ) -> Result<(ApiKey, String), Unexpected> {
+    ) -> Result<(ApiKey, String), ApiKeyError> {
         let prefix: String = self
             .secrets
             .refresh_secret()
@@ -249,8 +251,13 @@ where
 pub const REVOKED: &str = "revoked";
 
 impl tenantry_audit::Audited for ApiKey {
+    const QUOTA: Option<&'static str> = Some("api_keys");
     const ENTITY: &'static str = "api_key";
     const EVENT_ACTIONS: &'static [&'static str] = &[tenantry_audit::actions::CREATED, REVOKED];
+    /// A revoked key no longer takes up the quota.
+    fn counted(&self) -> bool {
+        self.revoked_at.is_none()
+    }
     type View = crate::view::ApiKeyView;
 
     fn audit_id(&self) -> String {

@@ -114,6 +114,8 @@ pub enum InvitationError {
     #[error("{0}")]
     WeakPassword(String),
     #[error(transparent)]
+    Quota(#[from] tenantry_kernel::QuotaError),
+    #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 

@@ -17,6 +17,9 @@ pub enum Job {
     /// Deletes every tenant's webhook attempts, and the deliveries that failed for good,
     /// older than the delivery log's retention (a platform job, daily).
     PruneDeliveryLog,
+    /// Applies the subscription transitions that are due (ended trials, cancellations at
+    /// period end) in each tenant concerned (a platform job, hourly).
+    AdvanceSubscriptions,
     /// Checks the queue end to end: waits `delay_ms`, then succeeds, or fails when `fail`
     /// (`tenantry jobs probe`; the benchmarks' no-op job).
     Probe {
@@ -34,6 +37,7 @@ impl Job {
         "webhook_disabled_mail",
         "prune_events",
         "prune_delivery_log",
+        "advance_subscriptions",
         "probe",
     ];
 
@@ -44,6 +48,7 @@ impl Job {
             Self::WebhookDisabledMail { .. } => "webhook_disabled_mail",
             Self::PruneEvents => "prune_events",
             Self::PruneDeliveryLog => "prune_delivery_log",
+            Self::AdvanceSubscriptions => "advance_subscriptions",
             Self::Probe { .. } => "probe",
         }
     }
@@ -53,7 +58,7 @@ impl Job {
         match self {
             // About a day of retries with the default backoff (capped at one hour).
             Self::InvitationMail { .. } | Self::WebhookDisabledMail { .. } => 12,
-            Self::PruneEvents | Self::PruneDeliveryLog => 5,
+            Self::PruneEvents | Self::PruneDeliveryLog | Self::AdvanceSubscriptions => 5,
             Self::Probe { .. } => 3,
         }
     }

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod context;
 pub mod error;
 pub mod ids;
+pub mod money;
 pub mod page;
 pub mod platform;
 pub mod quota;
@@ -21,9 +22,10 @@ pub use ids::{
     ApiKeyId, AuditEntryId, DomainId, EventId, InvitationId, JobId, ProductId, ProjectId, RoleId,
     SecurityEventId, TaskId, TenantId, UserId, WebhookAttemptId, WebhookId,
 };
+pub use money::{Currency, InvalidCurrency};
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub use platform::{ChangeCounters, ChangeVersions, DatabaseHealth, PoolStatus};
-pub use quota::{QuotaError, QuotaGate, Unlimited};
+pub use quota::QuotaError;
 pub use search::{GlobalSearch, InvalidSearch, SearchGroup, SearchHit, SearchKind, SearchQuery};
 pub use secrets::{SecretCipher, SecretSlot};
 pub use text::{TextShape, bounded_text};

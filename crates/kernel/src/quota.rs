@@ -1,40 +1,17 @@
-//! The quota hook: asked before tenant-owned records are created in bulk or one by one.
-
-use std::future::Future;
+//! A quota refusal: what every create that counts against a tenant's quota may answer.
+//!
+//! Quotas are counted and enforced by the store's change pipeline, in the transaction of the
+//! change (see `tenantry_audit::Audited::QUOTA`); this is the error it reports.
 
 use thiserror::Error;
 
-use crate::context::TenantCtx;
-use crate::error::Unexpected;
-
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum QuotaError {
-    #[error("the {resource} quota allows {remaining} more, {requested} were asked for")]
+    #[error("the {resource} quota is {limit} and {used} are used: {requested} more do not fit")]
     Exceeded {
         resource: String,
-        remaining: u64,
+        limit: u64,
+        used: u64,
         requested: u64,
     },
-    #[error(transparent)]
-    Unexpected(#[from] Unexpected),
-}
-
-/// Whether a tenant may add `count` more of `resource` (e.g. `products`).
-pub trait QuotaGate: Clone + Send + Sync + 'static {
-    fn allow(
-        &self,
-        ctx: &TenantCtx,
-        resource: &str,
-        count: u64,
-    ) -> impl Future<Output = Result<(), QuotaError>> + Send;
-}
-
-/// Allows everything: the gate until plans and quotas exist.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Unlimited;
-
-impl QuotaGate for Unlimited {
-    async fn allow(&self, _: &TenantCtx, _: &str, _: u64) -> Result<(), QuotaError> {
-        Ok(())
-    }
 }

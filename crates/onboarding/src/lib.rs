@@ -58,6 +58,8 @@ pub enum OnboardError {
     #[error(transparent)]
     Throttled(tenantry_identity::LoginError),
     #[error(transparent)]
+    Quota(#[from] tenantry_kernel::QuotaError),
+    #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 

@@ -69,7 +69,7 @@ pub fn validate(rows: &[ImportRow]) -> Result<Vec<(usize, NewProduct)>, Vec<RowE
             .ok();
         let currency = currency.and_then(|v| {
             Currency::parse(v.trim())
-                .map_err(|e| check("currency", e))
+                .map_err(|e| check("currency", crate::model::InvalidValue(e.to_string())))
                 .ok()
         });
         let minor = price.and_then(|v| match v.trim().parse::<i64>() {

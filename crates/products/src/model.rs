@@ -75,41 +75,7 @@ impl Description {
     }
 }
 
-/// Active ISO 4217 currency codes.
-pub const ISO_4217: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
-    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
-    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
-    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
-    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
-    "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
-    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
-    "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
-    "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
-    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
-    "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW",
-    "ZWG",
-];
-
-/// An ISO 4217 currency code (upper case).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Currency(&'static str);
-
-impl Currency {
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        ISO_4217
-            .iter()
-            .find(|c| **c == raw)
-            .map(|c| Self(c))
-            .ok_or_else(|| invalid("currency must be an ISO 4217 code such as EUR or USD"))
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        self.0
-    }
-}
+pub use tenantry_kernel::Currency;
 
 /// The largest price accepted, in minor units: 2^53 − 1, the largest integer every JSON
 /// client (JavaScript's numbers included) holds exactly; ninety trillion of the major unit at
@@ -190,6 +156,7 @@ pub struct Product {
 }
 
 impl tenantry_audit::Audited for Product {
+    const QUOTA: Option<&'static str> = Some("products");
     const ENTITY: &'static str = "product";
     type View = crate::view::ProductView;
 

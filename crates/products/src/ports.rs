@@ -7,8 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use tenantry_kernel::{Page, ProductId, TenantCtx, Unexpected};
 
-use crate::error::{CreateProductError, DeleteProductError, UpdateProductError};
-use crate::import::RowError;
+use crate::error::{BulkImportError, CreateProductError, DeleteProductError, UpdateProductError};
 use crate::model::{Product, ProductPatch, ProductQuery};
 
 pub trait ProductRepository: Clone + Send + Sync + 'static {
@@ -54,11 +53,12 @@ pub trait ProductRepository: Clone + Send + Sync + 'static {
         skus: &[String],
     ) -> impl Future<Output = Result<Vec<String>, Unexpected>> + Send;
 
-    /// Inserts all `products` in one transaction, or nothing. `Ok(Err(..))` when a SKU was
-    /// taken after the service checked (`existing_skus`).
+    /// Inserts all `products` in one transaction, or nothing. `BulkImportError::RowErrors`
+    /// when a SKU was taken after the service checked (`existing_skus`);
+    /// `BulkImportError::Quota` when the batch does not fit the tenant's quota.
     fn import(
         &self,
         ctx: &TenantCtx,
         rows: &[(usize, Product)],
-    ) -> impl Future<Output = Result<Result<(), Vec<RowError>>, Unexpected>> + Send;
+    ) -> impl Future<Output = Result<(), BulkImportError>> + Send;
 }

@@ -2,26 +2,22 @@
 
 use std::sync::Arc;
 
-use tenantry_kernel::{Clock, Page, ProductId, QuotaGate, TenantCtx, Unexpected};
+use tenantry_kernel::{Clock, Page, ProductId, TenantCtx, Unexpected};
 
 use crate::error::{BulkImportError, CreateProductError, DeleteProductError, UpdateProductError};
 use crate::import::{ImportRow, MAX_IMPORT_ROWS, validate};
 use crate::model::{NewProduct, Product, ProductPatch, ProductQuery};
 use crate::ports::ProductRepository;
 
-/// The quota resource name products count against.
-pub const QUOTA_RESOURCE: &str = "products";
-
 #[derive(Clone)]
-pub struct ProductService<R, Q> {
+pub struct ProductService<R> {
     repo: R,
-    quota: Q,
     clock: Arc<dyn Clock>,
 }
 
-impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
-    pub fn new(repo: R, quota: Q, clock: Arc<dyn Clock>) -> Self {
-        Self { repo, quota, clock }
+impl<R: ProductRepository> ProductService<R> {
+    pub fn new(repo: R, clock: Arc<dyn Clock>) -> Self {
+        Self { repo, clock }
     }
 
     pub async fn create(
@@ -29,7 +25,6 @@ impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
         ctx: &TenantCtx,
         new: NewProduct,
     ) -> Result<Product, CreateProductError> {
-        self.quota.allow(ctx, QUOTA_RESOURCE, 1).await?;
         let product = new.build(ctx.tenant_id(), ctx.actor().user_id(), self.clock.now());
         self.repo.create(ctx, &product).await?;
         Ok(product)
@@ -60,7 +55,7 @@ impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
         self.repo.delete(ctx, id).await
     }
 
-    /// Validates every row, asks the quota gate, then writes all rows in one transaction —
+    /// Validates every row, then writes all rows in one transaction (the quota checked for the whole batch first) —
     /// or reports every row error and writes nothing. Returns how many were imported.
     pub async fn import(
         &self,
@@ -107,19 +102,13 @@ impl<R: ProductRepository, Q: QuotaGate> ProductService<R, Q> {
             return Err(BulkImportError::RowErrors(errors));
         }
         let valid = validated.map_err(BulkImportError::RowErrors)?;
-        self.quota
-            .allow(ctx, QUOTA_RESOURCE, valid.len() as u64)
-            .await?;
         let now = self.clock.now();
         let creator = ctx.actor().user_id();
         let products: Vec<(usize, Product)> = valid
             .into_iter()
             .map(|(row, new)| (row, new.build(ctx.tenant_id(), creator, now)))
             .collect();
-        self.repo
-            .import(ctx, &products)
-            .await?
-            .map_err(BulkImportError::RowErrors)?;
+        self.repo.import(ctx, &products).await?;
         Ok(products.len())
     }
 }

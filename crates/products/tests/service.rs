@@ -1,5 +1,5 @@
-//! The catalogue's use cases against an in-memory repository: the quota gate is asked before
-//! anything is written, and an import is all or nothing.
+//! The catalogue's use cases against an in-memory repository: an import is all or nothing.
+//! (Quotas are the store's: its change pipeline counts them in the write's transaction.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use futures_executor::block_on;
-use tenantry_kernel::{
-    ManualClock, Page, ProductId, QuotaError, QuotaGate, TenantCtx, TenantId, Unexpected, Unlimited,
-};
+use tenantry_kernel::{ManualClock, Page, ProductId, TenantCtx, TenantId, Unexpected};
 use tenantry_products::*;
 
 #[derive(Clone, Default)]
@@ -65,30 +63,12 @@ impl ProductRepository for Memory {
         &self,
         _: &TenantCtx,
         rows: &[(usize, Product)],
-    ) -> Result<Result<(), Vec<RowError>>, Unexpected> {
+    ) -> Result<(), BulkImportError> {
         self.rows
             .lock()
             .unwrap()
             .extend(rows.iter().map(|(_, p)| p.clone()));
-        Ok(Ok(()))
-    }
-}
-
-/// A gate that allows `remaining` more products.
-#[derive(Clone)]
-struct Allow(u64);
-
-impl QuotaGate for Allow {
-    async fn allow(&self, _: &TenantCtx, resource: &str, count: u64) -> Result<(), QuotaError> {
-        if count <= self.0 {
-            Ok(())
-        } else {
-            Err(QuotaError::Exceeded {
-                resource: resource.into(),
-                remaining: self.0,
-                requested: count,
-            })
-        }
+        Ok(())
     }
 }
 
@@ -108,34 +88,9 @@ fn ctx() -> TenantCtx {
 }
 
 #[test]
-fn the_quota_gate_is_asked_for_the_whole_import_before_writing() {
-    let repo = Memory::default();
-    let svc = ProductService::new(
-        repo.clone(),
-        Allow(2),
-        Arc::new(ManualClock::new(Utc::now())),
-    );
-    let rows: Vec<ImportRow> = (1..=3).map(row).collect();
-    match block_on(svc.import(&ctx(), &rows)) {
-        Err(BulkImportError::Quota(QuotaError::Exceeded {
-            requested: 3,
-            remaining: 2,
-            ..
-        })) => {}
-        other => panic!("expected the quota to refuse, got {other:?}"),
-    }
-    assert!(repo.rows.lock().unwrap().is_empty(), "nothing written");
-    assert_eq!(block_on(svc.import(&ctx(), &rows[..2])).unwrap(), 2);
-}
-
-#[test]
 fn imports_are_bounded_and_report_existing_skus_with_row_errors() {
     let repo = Memory::default();
-    let svc = ProductService::new(
-        repo.clone(),
-        Unlimited,
-        Arc::new(ManualClock::new(Utc::now())),
-    );
+    let svc = ProductService::new(repo.clone(), Arc::new(ManualClock::new(Utc::now())));
     assert!(matches!(
         block_on(svc.import(&ctx(), &[])),
         Err(BulkImportError::Empty)
@@ -166,7 +121,7 @@ fn imports_are_bounded_and_report_existing_skus_with_row_errors() {
 #[test]
 fn created_products_take_tenant_and_creator_from_the_context() {
     let repo = Memory::default();
-    let svc = ProductService::new(repo, Unlimited, Arc::new(ManualClock::new(Utc::now())));
+    let svc = ProductService::new(repo, Arc::new(ManualClock::new(Utc::now())));
     let user = tenantry_kernel::UserId::new();
     let ctx = tenantry_kernel::TenantCtx::for_request(
         &tenantry_kernel::Edges::for_tests(),

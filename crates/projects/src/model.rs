@@ -56,6 +56,7 @@ pub struct Project {
 }
 
 impl tenantry_audit::Audited for Project {
+    const QUOTA: Option<&'static str> = Some("projects");
     const ENTITY: &'static str = "project";
     type View = crate::view::ProjectView;
 
@@ -88,6 +89,7 @@ pub struct Task {
 }
 
 impl tenantry_audit::Audited for Task {
+    const QUOTA: Option<&'static str> = Some("tasks");
     const ENTITY: &'static str = "task";
     const EVENT_ACTIONS: &'static [&'static str] = &[
         tenantry_audit::actions::CREATED,

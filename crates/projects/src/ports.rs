@@ -15,7 +15,7 @@ pub trait ProjectRepository: Clone + Send + Sync + 'static {
         &self,
         ctx: &TenantCtx,
         project: &Project,
-    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+    ) -> impl Future<Output = Result<(), ProjectError>> + Send;
 
     fn project(
         &self,

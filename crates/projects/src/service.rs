@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tenantry_kernel::{Clock, Page, ProjectId, QuotaGate, TaskId, TenantCtx, Unexpected};
+use tenantry_kernel::{Clock, Page, ProjectId, TaskId, TenantCtx, Unexpected};
 
 use crate::error::{ProjectError, TaskError};
 use crate::model::{
@@ -10,20 +10,15 @@ use crate::model::{
 };
 use crate::ports::ProjectRepository;
 
-/// The quota resource names projects and tasks count against.
-pub const PROJECTS_QUOTA: &str = "projects";
-pub const TASKS_QUOTA: &str = "tasks";
-
 #[derive(Clone)]
-pub struct ProjectService<R, Q> {
+pub struct ProjectService<R> {
     repo: R,
-    quota: Q,
     clock: Arc<dyn Clock>,
 }
 
-impl<R: ProjectRepository, Q: QuotaGate> ProjectService<R, Q> {
-    pub fn new(repo: R, quota: Q, clock: Arc<dyn Clock>) -> Self {
-        Self { repo, quota, clock }
+impl<R: ProjectRepository> ProjectService<R> {
+    pub fn new(repo: R, clock: Arc<dyn Clock>) -> Self {
+        Self { repo, clock }
     }
 
     pub async fn create_project(
@@ -31,7 +26,6 @@ impl<R: ProjectRepository, Q: QuotaGate> ProjectService<R, Q> {
         ctx: &TenantCtx,
         new: NewProject,
     ) -> Result<Project, ProjectError> {
-        self.quota.allow(ctx, PROJECTS_QUOTA, 1).await?;
         let now = self.clock.now();
         let project = Project {
             id: ProjectId::new(),
@@ -84,7 +78,6 @@ impl<R: ProjectRepository, Q: QuotaGate> ProjectService<R, Q> {
         project: ProjectId,
         new: NewTask,
     ) -> Result<Task, TaskError> {
-        self.quota.allow(ctx, TASKS_QUOTA, 1).await?;
         let now = self.clock.now();
         let task = Task {
             id: TaskId::new(),

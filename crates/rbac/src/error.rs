@@ -25,6 +25,8 @@ pub enum RoleError {
     #[error("the role is assigned to {members} member(s); reassign them first")]
     InUse { members: u64 },
     #[error(transparent)]
+    Quota(#[from] tenantry_kernel::QuotaError),
+    #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
@@ -40,6 +42,8 @@ pub enum MemberError {
     AlreadyMember,
     #[error("the tenant's last owner cannot be removed or given another role")]
     LastOwner,
+    #[error(transparent)]
+    Quota(#[from] tenantry_kernel::QuotaError),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }

@@ -49,6 +49,7 @@ pub enum SystemRole {
 const READ: &[&str] = &[
     "tenant:read",
     "members:read",
+    "billing:read",
     "products:read",
     "projects:read",
 ];
@@ -184,7 +185,12 @@ pub struct Member {
 }
 
 impl tenantry_audit::Audited for Role {
+    const QUOTA: Option<&'static str> = Some("roles");
     const ENTITY: &'static str = "role";
+    /// The four system roles come with every tenant and are not the tenant's to count.
+    fn counted(&self) -> bool {
+        self.system.is_none()
+    }
     type View = crate::view::RoleView;
 
     fn audit_id(&self) -> String {
@@ -204,6 +210,7 @@ impl tenantry_audit::Audited for Role {
 pub const REMOVED: &str = "removed";
 
 impl tenantry_audit::Audited for Membership {
+    const QUOTA: Option<&'static str> = Some("members");
     const ENTITY: &'static str = "membership";
     const EVENT_PREFIX: &'static str = "member";
     const EVENT_ACTIONS: &'static [&'static str] = &[

@@ -22,6 +22,11 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "webhooks:manage",
         "Register, change and test webhook endpoints and see their deliveries",
     ),
+    (
+        "billing:read",
+        "See the plan, the subscription and the quotas",
+    ),
+    ("billing:manage", "Change the plan"),
     ("products:read", "See products"),
     ("products:write", "Create, change and delete products"),
     ("projects:read", "See projects and tasks"),

@@ -173,8 +173,10 @@ impl ApiKeyRepository for Db {
         ctx: &TenantCtx,
         key: &ApiKey,
         digest: &TokenDigest,
-    ) -> Result<(), Unexpected> {
-        Ok(self.insert_api_key(ctx, key, digest).await?)
+    ) -> Result<(), tenantry_identity::ApiKeyError> {
+        self.insert_api_key(ctx, key, digest)
+            .await
+            .map_err(StoreError::refusal)
     }
 
     async fn api_keys(

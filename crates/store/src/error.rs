@@ -15,6 +15,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("configuration: {0}")]
     Config(String),
+    /// The change pipeline refused a change past a quota (the transaction rolled back).
+    #[error(transparent)]
+    Quota(#[from] tenantry_kernel::QuotaError),
 }
 
 impl StoreError {

@@ -48,6 +48,12 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
         "each tenant's data key, wrapped by a master key the database never holds; a \
          rotation re-wraps across tenants",
     ),
+    ("plans", "the operator's price list, shared by every tenant"),
+    (
+        "subscriptions",
+        "read by the request gate for every tenant and swept across tenants by the schedule; \
+         one row per tenant, keyed by it",
+    ),
     (
         "security_events",
         "account events without a tenant (platform security log)",

@@ -444,7 +444,7 @@ impl InvitationRepository for Db {
             Ok(None) => Err(InvitationError::Gone),
             Err(e) if e.is_unique_violation_of("email") => Err(InvitationError::EmailTaken),
             Err(e) if e.is_unique_violation() => Err(InvitationError::AlreadyMember),
-            Err(e) => Err(InvitationError::Unexpected(e.into())),
+            Err(e) => Err(e.refusal()),
         }
     }
 }

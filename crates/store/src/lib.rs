@@ -12,6 +12,7 @@ mod db;
 mod pipeline;
 mod api_keys;
 mod audit;
+mod billing;
 mod deliveries;
 #[macro_use]
 mod delivery_log;

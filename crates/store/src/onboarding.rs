@@ -54,7 +54,7 @@ impl OnboardingRepository for Db {
                         slug: tenant.tenant.slug.to_string(),
                     }
                 } else {
-                    OnboardError::Unexpected(e.into())
+                    e.refusal()
                 }
             })
     }

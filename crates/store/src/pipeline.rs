@@ -2,8 +2,8 @@
 //!
 //! [`mutate!`] opens a write transaction in the context's tenant and hands the body an empty
 //! [`ChangeLog`]. What the body records there becomes one [`Change`], built once and handed
-//! to every [`Sink`] in the same transaction, before the commit: the audit chain, the event
-//! outbox and the job queue. A rolled-back change leaves no entry, no event and no job; a
+//! to every [`Sink`] in the same transaction, before the commit: the quota counters, the audit
+//! chain, the event outbox, the job queue and the webhook fan-out. A rolled-back change leaves no entry, no event and no job; a
 //! committed one always has them. A new consumer of changes (metering, a search index) is
 //! one more sink, not a call to remember in each resource.
 //!
@@ -29,6 +29,8 @@ pub(crate) struct Change<'a> {
     /// The records that are events, made once (ids included) for every sink that needs them.
     pub events: Vec<Event>,
     pub jobs: Vec<Job>,
+    /// What the change adds to (negative: frees from) each quota's usage.
+    pub usage: Vec<(&'static str, i64)>,
     /// The tenant's audit chain head, locked by this transaction; `None` when there are no
     /// records (a change of jobs only).
     pub head: Option<ChainHead>,
@@ -45,8 +47,10 @@ pub(crate) trait Sink<C> {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
-/// The audit chain, the event outbox, the job queue, the webhook deliveries.
+/// The quota counters, the audit chain, the event outbox, the job queue, the webhook
+/// deliveries.
 pub(crate) type Sinks = (
+    crate::billing::QuotaCounters,
     crate::audit::AuditChain,
     crate::events::EventOutbox,
     crate::jobs::JobOutbox,
@@ -65,8 +69,9 @@ pub(crate) struct Sealed {
 
 /// PostgreSQL: the sinks' statements are pipelined — sent together on the transaction's
 /// connection without waiting for each answer (one round trip for all of them).
-impl<'c, A, E, J, W> Sink<&'c AsyncPgConnection> for (A, E, J, W)
+impl<'c, Q, A, E, J, W> Sink<&'c AsyncPgConnection> for (Q, A, E, J, W)
 where
+    Q: Sink<&'c AsyncPgConnection>,
     A: Sink<&'c AsyncPgConnection>,
     E: Sink<&'c AsyncPgConnection>,
     J: Sink<&'c AsyncPgConnection>,
@@ -76,29 +81,34 @@ where
         conn: &mut &'c AsyncPgConnection,
         change: &Change<'_>,
     ) -> Result<usize, StoreError> {
-        let (mut audit, mut events, mut jobs, mut hooks) = (*conn, *conn, *conn, *conn);
-        let (a, e, j, w) = futures_util::future::try_join4(
+        let (mut quotas, mut audit, mut events, mut jobs, mut hooks) =
+            (*conn, *conn, *conn, *conn, *conn);
+        let (q, a, e, j, w) = futures_util::future::try_join5(
+            Q::accept(&mut quotas, change),
             A::accept(&mut audit, change),
             E::accept(&mut events, change),
             J::accept(&mut jobs, change),
             W::accept(&mut hooks, change),
         )
         .await?;
-        Ok(a + e + j + w)
+        Ok(q + a + e + j + w)
     }
 }
 
 /// SQLite: one sink after the other (in process, and the write transaction already holds the
 /// database's one write lock).
-impl<A, E, J, W> Sink<SqliteConn> for (A, E, J, W)
+impl<Q, A, E, J, W> Sink<SqliteConn> for (Q, A, E, J, W)
 where
+    Q: Sink<SqliteConn>,
     A: Sink<SqliteConn>,
     E: Sink<SqliteConn>,
     J: Sink<SqliteConn>,
     W: Sink<SqliteConn>,
 {
     async fn accept(conn: &mut SqliteConn, change: &Change<'_>) -> Result<usize, StoreError> {
-        Ok(A::accept(conn, change).await?
+        // The quotas first: a refused change writes nothing else.
+        Ok(Q::accept(conn, change).await?
+            + A::accept(conn, change).await?
             + E::accept(conn, change).await?
             + J::accept(conn, change).await?
             + W::accept(conn, change).await?)
@@ -156,7 +166,7 @@ pub(crate) async fn seal<C: SinkConn>(
     if log.is_empty() {
         return Ok(Sealed::default());
     }
-    let (records, jobs) = log.into_parts();
+    let (records, jobs, usage) = log.into_parts();
     let head = if records.is_empty() {
         None
     } else {
@@ -173,6 +183,7 @@ pub(crate) async fn seal<C: SinkConn>(
         records,
         events,
         jobs,
+        usage,
         head,
     };
     let deliveries = conn.sink(&change).await?;

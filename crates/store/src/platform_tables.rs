@@ -177,3 +177,43 @@ diesel::table! {
         updated_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::DbTime;
+
+    plans (code) {
+        code -> Text,
+        name -> Text,
+        description -> Text,
+        currency -> Text,
+        price_monthly_minor -> BigInt,
+        price_yearly_minor -> BigInt,
+        quotas -> Text,
+        requests_per_hour -> Nullable<BigInt>,
+        features -> Text,
+        trial_days -> Integer,
+        public -> Bool,
+        is_default -> Bool,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    subscriptions (tenant_id) {
+        tenant_id -> DbId,
+        plan -> Text,
+        status -> Text,
+        trial_ends_at -> Nullable<DbTime>,
+        current_period_end -> Nullable<DbTime>,
+        cancel_at_period_end -> Bool,
+        past_due_since -> Nullable<DbTime>,
+        canceled_at -> Nullable<DbTime>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}

@@ -6,9 +6,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_kernel::{Page, ProductId, TenantCtx, TenantId, Unexpected, UserId};
 use tenantry_products::{
-    CreateProductError, Currency, DeleteProductError, Description, Money, Product, ProductAfter,
-    ProductName, ProductOrder, ProductPatch, ProductQuery, ProductRepository, ProductStatus,
-    RowError, Sku, UpdateProductError,
+    BulkImportError, CreateProductError, Currency, DeleteProductError, Description, Money, Product,
+    ProductAfter, ProductName, ProductOrder, ProductPatch, ProductQuery, ProductRepository,
+    ProductStatus, RowError, Sku, UpdateProductError,
 };
 
 use crate::db::{Db, SqliteConn};
@@ -46,7 +46,7 @@ impl TryFrom<ProductRow> for Product {
             description: Description::parse(&r.description).map_err(corrupt)?,
             price: Money::new(
                 r.price_minor,
-                Currency::parse(&r.currency).map_err(corrupt)?,
+                Currency::parse(&r.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             )
             .map_err(corrupt)?,
             status: ProductStatus::parse(&r.status).map_err(corrupt)?,
@@ -322,6 +322,8 @@ impl Db {
         rows: &[(usize, Product)],
     ) -> Result<(), StoreError> {
         mutate!(self, ctx, |conn, log| {
+            let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            crate::billing::check_room!(conn, ctx, Product, n);
             conn.insert_products(ctx, rows).await?;
             for (_, p) in rows {
                 log.created(p);
@@ -339,7 +341,10 @@ impl ProductRepository for Db {
                     sku: product.sku.as_str().to_owned(),
                 }
             } else {
-                CreateProductError::Unexpected(e.into())
+                e.quota().map_or_else(
+                    |e| CreateProductError::Unexpected(e.into()),
+                    CreateProductError::Quota,
+                )
             }
         })
     }
@@ -407,16 +412,21 @@ impl ProductRepository for Db {
         &self,
         ctx: &TenantCtx,
         rows: &[(usize, Product)],
-    ) -> Result<Result<(), Vec<RowError>>, Unexpected> {
+    ) -> Result<(), BulkImportError> {
         match self.import_products(ctx, rows).await {
-            Ok(()) => Ok(Ok(())),
+            Ok(()) => Ok(()),
             // Another request took one of these SKUs between the check and the insert.
-            Err(e) if e.is_unique_violation() => Ok(Err(vec![RowError::new(
-                0,
-                "sku",
-                "a product with one of these SKUs was created meanwhile; nothing was imported",
-            )])),
-            Err(e) => Err(e.into()),
+            Err(e) if e.is_unique_violation() => {
+                Err(BulkImportError::RowErrors(vec![RowError::new(
+                    0,
+                    "sku",
+                    "a product with one of these SKUs was created meanwhile; nothing was imported",
+                )]))
+            }
+            Err(e) => Err(e.quota().map_or_else(
+                |e| BulkImportError::Unexpected(e.into()),
+                BulkImportError::Quota,
+            )),
         }
     }
 }

@@ -393,8 +393,10 @@ impl Db {
 }
 
 impl ProjectRepository for Db {
-    async fn create_project(&self, ctx: &TenantCtx, project: &Project) -> Result<(), Unexpected> {
-        Ok(self.insert_project(ctx, project).await?)
+    async fn create_project(&self, ctx: &TenantCtx, project: &Project) -> Result<(), ProjectError> {
+        self.insert_project(ctx, project)
+            .await
+            .map_err(StoreError::refusal)
     }
 
     async fn project(&self, ctx: &TenantCtx, id: ProjectId) -> Result<Option<Project>, Unexpected> {
@@ -426,14 +428,14 @@ impl ProjectRepository for Db {
         match self.remove_project(ctx, id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(ProjectError::NotFound),
-            Err(e) => Err(ProjectError::Unexpected(e.into())),
+            Err(e) => Err(e.refusal()),
         }
     }
 
     async fn create_task(&self, ctx: &TenantCtx, task: &Task) -> Result<(), TaskError> {
         self.insert_task(ctx, task)
             .await
-            .map_err(|e| TaskError::Unexpected(e.into()))?
+            .map_err(StoreError::refusal::<TaskError>)?
     }
 
     async fn task(&self, ctx: &TenantCtx, id: TaskId) -> Result<Option<Task>, Unexpected> {
@@ -466,7 +468,7 @@ impl ProjectRepository for Db {
         match self.remove_task(ctx, id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(TaskError::NotFound),
-            Err(e) => Err(TaskError::Unexpected(e.into())),
+            Err(e) => Err(e.refusal()),
         }
     }
 }

@@ -415,7 +415,7 @@ impl RoleRepository for Db {
                     name: role.name.as_str().to_owned(),
                 }
             } else {
-                RoleError::Unexpected(e.into())
+                e.refusal()
             }
         })
     }
@@ -427,14 +427,14 @@ impl RoleRepository for Db {
             Err(e) if e.is_unique_violation() => Err(RoleError::NameTaken {
                 name: role.name.as_str().to_owned(),
             }),
-            Err(e) => Err(RoleError::Unexpected(e.into())),
+            Err(e) => Err(e.refusal()),
         }
     }
 
     async fn delete_role(&self, ctx: &TenantCtx, id: RoleId) -> Result<(), RoleError> {
         self.drop_role(ctx, id)
             .await
-            .map_err(|e| RoleError::Unexpected(e.into()))?
+            .map_err(StoreError::refusal::<RoleError>)?
     }
 }
 
@@ -481,7 +481,7 @@ impl MembershipRepository for Db {
                     diesel::result::DatabaseErrorKind::ForeignKeyViolation,
                     _,
                 )) => MemberError::RoleNotFound,
-                _ => MemberError::Unexpected(e.into()),
+                _ => e.refusal(),
             })
     }
 
@@ -493,14 +493,14 @@ impl MembershipRepository for Db {
     ) -> Result<Membership, MemberError> {
         self.rewrite_membership(ctx, user, Some(role))
             .await
-            .map_err(|e| MemberError::Unexpected(e.into()))??
+            .map_err(StoreError::refusal::<MemberError>)??
             .ok_or(MemberError::NotFound)
     }
 
     async fn remove_member(&self, ctx: &TenantCtx, user: UserId) -> Result<(), MemberError> {
         self.rewrite_membership(ctx, user, None)
             .await
-            .map_err(|e| MemberError::Unexpected(e.into()))?
+            .map_err(StoreError::refusal::<MemberError>)?
             .map(|_| ())
     }
 }

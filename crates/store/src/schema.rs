@@ -125,12 +125,15 @@ macro_rules! backend_schema {
                 events,
                 webhook_endpoints,
                 webhook_attempts,
+                tenant_quotas,
             );
         }
 
         diesel::joinable!(domains -> tenants (tenant_id));
         diesel::joinable!(refresh_tokens -> users (user_id));
         diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, users);
+        diesel::joinable!(subscriptions -> plans (plan));
+        diesel::allow_tables_to_appear_in_same_query!(subscriptions, plans);
 
         tenant_owned!(tenant_settings {
             display_name, logo_url, primary_color, support_email, updated_at
@@ -164,6 +167,7 @@ macro_rules! backend_schema {
             id, endpoint_id, event_id, event_type, attempt, trigger, succeeded, status_code,
             duration_ms, response_body, error, attempted_at
         });
+        tenant_owned!(tenant_quotas { resource, limit_value, used, overridden, updated_at });
         tenant_owned!(projects { id, name, description, archived, created_by, created_at, updated_at });
         tenant_owned!(tasks {
             id, project_id, title, notes, is_done, due_date, assignee_id, created_by, created_at,

@@ -203,6 +203,7 @@ macro_rules! insert_tenant_rows {
         .execute($conn)
         .await?;
         $log.created(&new.settings);
+        $crate::billing::start_subscription!($conn, $log, t);
     }};
 }
 pub(crate) use insert_tenant_rows;

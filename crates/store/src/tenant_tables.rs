@@ -230,3 +230,17 @@ diesel::table! {
         attempted_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    tenant_quotas (tenant_id, resource) {
+        tenant_id -> DbId,
+        resource -> Text,
+        limit_value -> Nullable<BigInt>,
+        used -> BigInt,
+        overridden -> Bool,
+        updated_at -> DbTime,
+    }
+}

@@ -13,6 +13,11 @@ use crate::db::{Db, DbConfig, DbConn};
 use crate::error::StoreError;
 use crate::migrate::run_migrations;
 
+/// Test databases start new tenants on `enterprise` (no quota, every feature), so a test
+/// about something else never meets a plan's limit; tests of plans choose what they test.
+const TEST_DEFAULT_PLAN: &str = "UPDATE plans SET is_default = false; \
+     UPDATE plans SET is_default = true WHERE code = 'enterprise';";
+
 pub const PG_URL_VAR: &str = "TENANTRY_TEST_PG_URL";
 pub const PG_SERVICE_URL_VAR: &str = "TENANTRY_TEST_PG_SERVICE_URL";
 
@@ -99,6 +104,9 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("tenantry.db").display());
         run_migrations(&url).await.expect("SQLite migrations");
         let db = Db::connect(&DbConfig::new(url.clone())).expect("SQLite pool");
+        db.execute_raw(TEST_DEFAULT_PLAN)
+            .await
+            .expect("the test default plan");
         TestDb {
             db,
             url,
@@ -244,9 +252,17 @@ async fn ensure_template(owner_url: &str) -> String {
                 .await
                 .expect("create template database");
         }
-        run_migrations(&with_database(owner_url, &building))
+        let building_url = with_database(owner_url, &building);
+        run_migrations(&building_url)
             .await
             .expect("migrate template");
+        let mut conn = AsyncPgConnection::establish(&building_url)
+            .await
+            .expect("connect to the template");
+        conn.batch_execute(TEST_DEFAULT_PLAN)
+            .await
+            .expect("the test default plan");
+        drop(conn);
         admin
             .batch_execute(&format!(
                 r#"ALTER DATABASE "{building}" RENAME TO "{template}""#

@@ -234,8 +234,14 @@ impl Db {
 }
 
 impl WebhookRepository for Db {
-    async fn create_webhook(&self, ctx: &TenantCtx, webhook: &Webhook) -> Result<(), Unexpected> {
-        Ok(self.insert_webhook(ctx, webhook).await?)
+    async fn create_webhook(
+        &self,
+        ctx: &TenantCtx,
+        webhook: &Webhook,
+    ) -> Result<(), tenantry_webhooks::CreateWebhookError> {
+        self.insert_webhook(ctx, webhook)
+            .await
+            .map_err(StoreError::refusal)
     }
 
     async fn webhook(&self, ctx: &TenantCtx, id: WebhookId) -> Result<Option<Webhook>, Unexpected> {

@@ -13,7 +13,7 @@ use tenantry_audit::{
     AuditFilter, AuditRepository, EventFilter, EventRepository, EventTypePattern,
 };
 use tenantry_jobs::{Job, JobFilter, JobQueue, JobState, NewJob};
-use tenantry_kernel::{PageRequest, SystemClock, TenantCtx, Unlimited};
+use tenantry_kernel::{PageRequest, SystemClock, TenantCtx};
 use tenantry_products::*;
 use tenantry_store::Db;
 use tenantry_store::backend_tests;
@@ -48,7 +48,7 @@ backend_tests! {
         let db = t.db();
         let ctx = tenant(db, "acme").await;
         let other = tenant(db, "globex").await;
-        let products = ProductService::new(db.clone(), Unlimited, Arc::new(SystemClock));
+        let products = ProductService::new(db.clone(), Arc::new(SystemClock));
         let p = products.create(&ctx, new_product("K-1")).await.unwrap();
         let patch = ProductPatch { name: Some(ProductName::parse("Tea kettle").unwrap()), ..ProductPatch::default() };
         products.update(&ctx, p.id, &patch).await.unwrap();
@@ -56,7 +56,7 @@ backend_tests! {
 
         let all = events(db, &ctx, EventFilter::default()).await;
         let types: Vec<&str> = all.iter().map(|e| e.event_type.as_str()).collect();
-        assert_eq!(types, ["product.deleted", "product.updated", "product.created", "tenant.created"], "newest first");
+        assert_eq!(types, ["product.deleted", "product.updated", "product.created", "subscription.created", "tenant.created"], "newest first");
         let created = &all[2];
         assert_eq!(created.tenant_id, ctx.tenant_id());
         assert_eq!((created.actor.kind.as_str(), created.actor.id), ("operator", None));
@@ -75,7 +75,7 @@ backend_tests! {
         assert_eq!(db.event(&ctx, created.id).await.unwrap().as_ref(), Some(created));
         // Another tenant sees none of it, by list or by id.
         let theirs = events(db, &other, EventFilter::default()).await;
-        assert_eq!(theirs.len(), 1, "their own tenant.created only");
+        assert_eq!(theirs.len(), 2, "their own tenant.created and subscription.created only");
         assert_eq!(theirs[0].tenant_id, other.tenant_id());
         assert_eq!(db.event(&other, created.id).await.unwrap(), None);
 
@@ -99,7 +99,7 @@ backend_tests! {
         // leave nothing behind, and no connection may go back to the pool mid-transaction.
         let db = t.db();
         let ctx = tenant(db, "acme").await;
-        let products = ProductService::new(db.clone(), Unlimited, Arc::new(SystemClock));
+        let products = ProductService::new(db.clone(), Arc::new(SystemClock));
         let audit = tenantry_audit::AuditService::new(db.clone());
         let pg = t.owner_url().is_some();
         let counts = async || {
@@ -158,7 +158,7 @@ backend_tests! {
         // is the tenant's commit order.
         let db = t.db();
         let ctx = tenant(db, "acme").await;
-        let products = ProductService::new(db.clone(), Unlimited, Arc::new(SystemClock));
+        let products = ProductService::new(db.clone(), Arc::new(SystemClock));
         // As many writers as the pool has connections: all in flight at once, none waiting
         // for a slot (a slow machine would time that wait out), all racing for the chain.
         let writes = (0..10).map(|i| products.create(&ctx, new_product(&format!("C-{i}"))));
@@ -186,7 +186,7 @@ backend_tests! {
     async fn events_filter_by_type_and_time_and_page_newest_first(t: &TestDb) {
         let db = t.db();
         let ctx = tenant(db, "acme").await;
-        let products = ProductService::new(db.clone(), Unlimited, Arc::new(SystemClock));
+        let products = ProductService::new(db.clone(), Arc::new(SystemClock));
         let start = Utc::now() - chrono::Duration::seconds(1);
         for i in 0..5 {
             products.create(&ctx, new_product(&format!("S-{i}"))).await.unwrap();

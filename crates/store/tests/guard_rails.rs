@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use tenantry_kernel::{ManualClock, SystemClock, TenantCtx, TenantId, Unlimited};
+use tenantry_kernel::{ManualClock, SystemClock, TenantCtx, TenantId};
 use tenantry_products::{
     Currency, Description, Money, NewProduct, ProductName, ProductService, ProductStatus, Sku,
 };
@@ -31,7 +31,6 @@ async fn tenant(db: &TestDb, slug: &str) -> TenantId {
 async fn products(db: &TestDb, t: TenantId, n: usize) {
     let svc = ProductService::new(
         db.db().clone(),
-        Unlimited,
         Arc::new(ManualClock::new(chrono::Utc::now())),
     );
     for i in 0..n {
@@ -95,7 +94,7 @@ backend_tests! {
                 // Row-level security: the transaction's tenant only, nothing without one.
                 match table {
                     "products" => assert_eq!((in_a, in_b), (3, 2)),
-                    "audit_entries" => assert_eq!((in_a, in_b), (4, 3), "settings + products"),
+                    "audit_entries" => assert_eq!((in_a, in_b), (5, 4), "settings + subscription + products"),
                     _ => assert_eq!((in_a, in_b), (1, 1), "{table}"),
                 }
                 assert_eq!(none, 0, "{table} without a tenant");
@@ -162,8 +161,9 @@ backend_tests! {
             }
         };
         let rows = vec![(1, row("NEW-1")), (2, row("NEW-2")), (3, row("S0"))];
-        let refused = db.db().import(&ctx, &rows).await.unwrap();
-        let errors = refused.expect_err("the taken SKU is refused");
+        let Err(tenantry_products::BulkImportError::RowErrors(errors)) = db.db().import(&ctx, &rows).await else {
+            panic!("the taken SKU is refused");
+        };
         assert!(errors[0].message.contains("nothing was imported"), "{errors:?}");
         assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 1, "the rows before it are gone");
         assert_eq!(db.db().unfiltered_count(Some(a), "audit_entries").await.unwrap(), entries_before, "and so are their audit entries");

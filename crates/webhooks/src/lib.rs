@@ -37,6 +37,6 @@ pub use model::{
 };
 pub use pace::{PACE_HORIZON, Pace, Pacer};
 pub use ports::WebhookRepository;
-pub use service::{QUOTA_RESOURCE, ROTATION_OVERLAP, WebhookService};
+pub use service::{ROTATION_OVERLAP, WebhookService};
 pub use signature::{Signatures, WebhookSecret, sign};
 pub use view::{AttemptView, WebhookView};

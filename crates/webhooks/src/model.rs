@@ -334,6 +334,7 @@ pub mod actions {
 }
 
 impl tenantry_audit::Audited for Webhook {
+    const QUOTA: Option<&'static str> = Some("webhooks");
     const ENTITY: &'static str = "webhook_endpoint";
     const EVENT_ACTIONS: &'static [&'static str] = &[
         tenantry_audit::actions::CREATED,

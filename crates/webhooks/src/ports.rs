@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tenantry_kernel::{EventId, Page, PageRequest, TenantCtx, Unexpected, WebhookId};
 
 use crate::delivery::Attempt;
-use crate::error::{ManualDeliveryError, WebhookError};
+use crate::error::{CreateWebhookError, ManualDeliveryError, WebhookError};
 use crate::log::{AttemptCounts, AttemptFilter, Recovered, Resend, TestSent};
 use crate::model::{SealedSecrets, Webhook, WebhookPatch};
 
@@ -16,7 +16,7 @@ pub trait WebhookRepository: Clone + Send + Sync + 'static {
         &self,
         ctx: &TenantCtx,
         webhook: &Webhook,
-    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+    ) -> impl Future<Output = Result<(), CreateWebhookError>> + Send;
 
     fn webhook(
         &self,

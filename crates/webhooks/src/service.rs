@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tenantry_kernel::{
-    Clock, EventId, Page, PageRequest, QuotaGate, SecretCipher, SecretSlot, TenantCtx, Unexpected,
-    WebhookId,
+    Clock, EventId, Page, PageRequest, SecretCipher, SecretSlot, TenantCtx, Unexpected, WebhookId,
 };
 
 use crate::delivery::Attempt;
@@ -14,9 +13,6 @@ use crate::log::{AttemptFilter, Recovered, Resend, TestSent, WebhookStats};
 use crate::model::{NewWebhook, SealedSecrets, TargetRules, Webhook, WebhookPatch};
 use crate::ports::WebhookRepository;
 use crate::signature::WebhookSecret;
-
-/// The quota resource name endpoints count against.
-pub const QUOTA_RESOURCE: &str = "webhooks";
 
 /// Where signing secrets are sealed: their table, and a column each.
 const TABLE: &str = "webhook_endpoints";
@@ -35,20 +31,18 @@ fn slot<'a>(column: &'static str, row: &'a str) -> SecretSlot<'a> {
 pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
 #[derive(Clone)]
-pub struct WebhookService<R, C, Q> {
+pub struct WebhookService<R, C> {
     repo: R,
     cipher: C,
-    quota: Q,
     clock: Arc<dyn Clock>,
     rules: TargetRules,
 }
 
-impl<R: WebhookRepository, C: SecretCipher, Q: QuotaGate> WebhookService<R, C, Q> {
-    pub fn new(repo: R, cipher: C, quota: Q, clock: Arc<dyn Clock>, rules: TargetRules) -> Self {
+impl<R: WebhookRepository, C: SecretCipher> WebhookService<R, C> {
+    pub fn new(repo: R, cipher: C, clock: Arc<dyn Clock>, rules: TargetRules) -> Self {
         Self {
             repo,
             cipher,
-            quota,
             clock,
             rules,
         }
@@ -65,7 +59,6 @@ impl<R: WebhookRepository, C: SecretCipher, Q: QuotaGate> WebhookService<R, C, Q
         ctx: &TenantCtx,
         new: NewWebhook,
     ) -> Result<(Webhook, WebhookSecret), CreateWebhookError> {
-        self.quota.allow(ctx, QUOTA_RESOURCE, 1).await?;
         let id = WebhookId::new();
         let row = id.to_string();
         let secret = WebhookSecret::generate()?;
@@ -169,7 +162,7 @@ impl<R: WebhookRepository, C: SecretCipher, Q: QuotaGate> WebhookService<R, C, Q
     }
 }
 
-impl<R: WebhookRepository, C, Q> WebhookService<R, C, Q> {
+impl<R: WebhookRepository, C> WebhookService<R, C> {
     /// The attempts of one endpoint, or of one event to every endpoint (empty for an event
     /// never sent), newest first.
     pub async fn attempts(

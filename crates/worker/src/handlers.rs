@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository, SecurityLog};
+use tenantry_billing::{BillingService, PlanRepository, QuotaRepository, SubscriptionRepository};
 use tenantry_identity::{
     AccessTokens, InvitationRepository, InvitationService, LoginThrottle, Mailer, PasswordHasher,
     Secrets, SessionRepository, UserRepository,
@@ -54,6 +55,7 @@ pub struct Retention {
 #[derive(Clone)]
 pub struct TenantryJobs<R, C, M> {
     invitations: InvitationService<R, C, M>,
+    billing: BillingService<R>,
     repo: R,
     clock: Arc<dyn Clock>,
     retention: Retention,
@@ -64,6 +66,7 @@ pub struct TenantryJobs<R, C, M> {
 impl<R, C, M> TenantryJobs<R, C, M> {
     pub fn new(
         invitations: InvitationService<R, C, M>,
+        billing: BillingService<R>,
         repo: R,
         clock: Arc<dyn Clock>,
         retention: Retention,
@@ -71,6 +74,7 @@ impl<R, C, M> TenantryJobs<R, C, M> {
     ) -> Self {
         Self {
             invitations,
+            billing,
             repo,
             clock,
             retention,
@@ -248,9 +252,30 @@ where
     }
 }
 
+impl<R, C, M> TenantryJobs<R, C, M>
+where
+    R: PlanRepository + SubscriptionRepository + QuotaRepository,
+{
+    /// Each tenant with a subscription transition due, moved on in its own context (the
+    /// change is recorded and evented there).
+    async fn advance_subscriptions(&self, claim: &ClaimedJob) -> Result<(), JobError> {
+        let due = self.billing.due().await?;
+        let mut moved = 0usize;
+        for tenant in due {
+            let ctx = TenantCtx::for_job(&self.edges, tenant, claim.id);
+            moved += usize::from(self.billing.advance(&ctx).await?);
+        }
+        tracing::info!(moved, "advanced the subscriptions that were due");
+        Ok(())
+    }
+}
+
 impl<R, C, M> JobHandler for TenantryJobs<R, C, M>
 where
     R: InvitationRepository
+        + PlanRepository
+        + SubscriptionRepository
+        + QuotaRepository
         + WebhookRepository
         + MembershipRepository
         + UserRepository
@@ -280,6 +305,7 @@ where
             }
             Job::PruneEvents => self.prune_events(claim).await,
             Job::PruneDeliveryLog => self.prune_delivery_log(claim).await,
+            Job::AdvanceSubscriptions => self.advance_subscriptions(claim).await,
             Job::Probe { delay_ms, fail } => {
                 if *delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(*delay_ms)).await;

@@ -225,6 +225,15 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
                 tracing::warn!(error = %e, kind = daily.job.kind(), "worker: cannot queue a daily job");
             }
         }
+        let mut hourly = NewJob::now(None, tenantry_jobs::Job::AdvanceSubscriptions, now);
+        hourly.dedupe_key = Some(format!(
+            "{}:{}",
+            hourly.job.kind(),
+            now.format("%Y-%m-%dT%H")
+        ));
+        if let Err(e) = self.queue.enqueue(&hourly).await {
+            tracing::warn!(error = %e, kind = hourly.job.kind(), "worker: cannot queue an hourly job");
+        }
     }
 
     /// Hands back every job still held (stopped, or claimed and not started).

@@ -192,7 +192,17 @@ impl Tenant {
 }
 
 /// Signs an organisation up through the API.
+/// Signs up an organisation on the unlimited plan (made the default first: these tests load
+/// the service, they do not test plans).
 pub async fn onboard(client: &reqwest::Client, server: &Server, slug: &str) -> Tenant {
+    let res = client
+        .patch(format!("{}/api/v1/platform/plans/enterprise", server.url))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({"default": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let res = client
         .post(format!("{}/api/v1/onboard", server.url))
         .json(&json!({

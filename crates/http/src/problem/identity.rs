@@ -102,6 +102,7 @@ impl From<ApiKeyError> for Problem {
                 "API key not found",
             )
             .detail(e.to_string()),
+            ApiKeyError::Quota(q) => q.into(),
             ApiKeyError::Unexpected(u) => Problem::internal(u),
         }
     }
@@ -134,6 +135,7 @@ impl From<InvitationError> for Problem {
                     .detail(detail)
             }
             InvitationError::WeakPassword(message) => Problem::field("password", message),
+            InvitationError::Quota(q) => q.into(),
             InvitationError::Unexpected(u) => Problem::internal(u),
         }
     }

@@ -11,6 +11,7 @@ use tenantry_kernel::Unexpected;
 use tenantry_tenancy::InvalidValue;
 use utoipa::ToSchema;
 
+pub mod billing;
 pub mod identity;
 pub mod onboarding;
 pub mod products;
@@ -64,6 +65,34 @@ pub struct Problem {
     pub maintenance_message: Option<String>,
     /// The cause of a 5xx: logged with the request id, never sent.
     pub cause: Option<Unexpected>,
+    /// Members some problems add (a quota's numbers, a missing feature); boxed, as most
+    /// problems have none.
+    pub extra: Option<Box<ProblemExtra>>,
+}
+
+/// Members some problems carry beside the standard ones.
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+pub struct ProblemExtra {
+    /// On `quota_exceeded`: the resource whose quota is full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "products")]
+    pub resource: Option<String>,
+    /// On `quota_exceeded`: the quota's limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 100)]
+    pub limit: Option<u64>,
+    /// On `quota_exceeded`: how many are used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 100)]
+    pub used: Option<u64>,
+    /// On `feature_not_in_plan`: the feature the route needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "webhooks")]
+    pub feature: Option<String>,
+    /// On `feature_not_in_plan`: the public plans that have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["professional", "enterprise"]))]
+    pub plans: Option<Vec<String>>,
 }
 
 /// The body as documented in the OpenAPI spec.
@@ -92,6 +121,8 @@ pub struct ProblemBody {
     /// The tenant's maintenance message, on `tenant_maintenance`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maintenance_message: Option<String>,
+    #[serde(flatten)]
+    pub extra: ProblemExtra,
 }
 
 impl Problem {
@@ -107,7 +138,13 @@ impl Problem {
             challenge: None,
             maintenance_message: None,
             cause: None,
+            extra: None,
         }
+    }
+
+    /// The extra members, to fill in.
+    pub fn extra_mut(&mut self) -> &mut ProblemExtra {
+        self.extra.get_or_insert_with(Box::default)
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -256,6 +293,7 @@ impl Problem {
             challenge: self.challenge,
             maintenance_message: self.maintenance_message.clone(),
             cause: None,
+            extra: self.extra.clone(),
         }
     }
 
@@ -286,6 +324,7 @@ impl Problem {
             request_id: request_id.to_owned(),
             errors: self.errors.clone(),
             maintenance_message: self.maintenance_message.clone(),
+            extra: self.extra.as_deref().cloned().unwrap_or_default(),
         }
     }
 

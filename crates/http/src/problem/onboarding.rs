@@ -14,6 +14,7 @@ impl From<OnboardError> for Problem {
             OnboardError::InvalidCredentials => LoginError::InvalidCredentials.into(),
             OnboardError::Throttled(e) => e.into(),
             OnboardError::WeakPassword(message) => Self::field("password", message),
+            OnboardError::Quota(q) => q.into(),
             OnboardError::Unexpected(u) => Self::internal(u),
         }
     }

@@ -40,22 +40,11 @@ fn sku_taken(sku: &str) -> Problem {
     ))
 }
 
-pub(crate) fn quota_exceeded(e: &tenantry_kernel::QuotaError) -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, "quota_exceeded", "Quota exceeded").detail(e.to_string())
-}
-
-pub(crate) fn quota(e: tenantry_kernel::QuotaError) -> Problem {
-    match e {
-        tenantry_kernel::QuotaError::Unexpected(u) => Problem::internal(u),
-        other => quota_exceeded(&other),
-    }
-}
-
 impl From<CreateProductError> for Problem {
     fn from(e: CreateProductError) -> Self {
         match e {
             CreateProductError::DuplicateSku { sku } => sku_taken(&sku),
-            CreateProductError::Quota(q) => quota(q),
+            CreateProductError::Quota(q) => q.into(),
             CreateProductError::Unexpected(u) => Problem::internal(u),
         }
     }
@@ -88,7 +77,7 @@ impl From<BulkImportError> for Problem {
                 Problem::field("", e.to_string())
             }
             BulkImportError::RowErrors(errors) => row_errors(errors),
-            BulkImportError::Quota(q) => quota(q),
+            BulkImportError::Quota(q) => q.into(),
             BulkImportError::Unexpected(u) => Problem::internal(u),
         }
     }

@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use tenantry_projects::{ProjectError, TaskError};
 
 use super::Problem;
-use super::products::quota;
 
 pub(crate) fn project_not_found() -> Problem {
     Problem::new(
@@ -24,7 +23,7 @@ impl From<ProjectError> for Problem {
     fn from(e: ProjectError) -> Self {
         match e {
             ProjectError::NotFound => project_not_found(),
-            ProjectError::Quota(q) => quota(q),
+            ProjectError::Quota(q) => q.into(),
             ProjectError::Unexpected(u) => Problem::internal(u),
         }
     }
@@ -43,7 +42,7 @@ pub(crate) fn task_problem(e: TaskError, missing: fn() -> Problem) -> Problem {
             "assignee_id",
             "the assignee must be a member of this tenant",
         ),
-        TaskError::Quota(q) => quota(q),
+        TaskError::Quota(q) => q.into(),
         TaskError::Unexpected(u) => Problem::internal(u),
     }
 }

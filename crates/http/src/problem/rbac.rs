@@ -36,6 +36,7 @@ impl From<RoleError> for Problem {
             RoleError::InUse { .. } => {
                 Self::new(StatusCode::CONFLICT, "role_in_use", "Role in use").detail(detail)
             }
+            RoleError::Quota(q) => q.into(),
             RoleError::Unexpected(u) => Self::internal(u),
         }
     }
@@ -68,6 +69,7 @@ impl From<MemberError> for Problem {
             MemberError::AlreadyMember => {
                 Self::new(StatusCode::CONFLICT, "already_member", "Already a member").detail(detail)
             }
+            MemberError::Quota(q) => q.into(),
             MemberError::Unexpected(u) => Self::internal(u),
         }
     }

@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use tenantry_webhooks::{CreateWebhookError, ManualDeliveryError, WebhookError};
 
 use super::Problem;
-use super::products::quota;
 
 pub(crate) fn webhook_not_found() -> Problem {
     Problem::new(
@@ -33,7 +32,7 @@ impl From<WebhookError> for Problem {
 impl From<CreateWebhookError> for Problem {
     fn from(e: CreateWebhookError) -> Self {
         match e {
-            CreateWebhookError::Quota(q) => quota(q),
+            CreateWebhookError::Quota(q) => q.into(),
             CreateWebhookError::Unexpected(u) => Problem::internal(u),
         }
     }

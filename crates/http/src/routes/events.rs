@@ -34,7 +34,15 @@ pub fn event_kinds() -> Vec<EventKind> {
         EventKind::of::<tenantry_products::Product>(),
         EventKind::of::<tenantry_projects::Project>(),
         EventKind::of::<tenantry_projects::Task>(),
+        EventKind::of::<tenantry_billing::Subscription>(),
+        EventKind::of::<tenantry_billing::Quota>(),
     ]
+}
+
+/// The resources quotas count: every entity of [`event_kinds`] that declares one
+/// (`tenantry_audit::Audited::QUOTA`).
+pub fn quota_resources() -> tenantry_billing::QuotaCatalogue {
+    tenantry_billing::QuotaCatalogue::new(event_kinds().iter().filter_map(|k| k.quota).collect())
 }
 
 /// Who made the change.

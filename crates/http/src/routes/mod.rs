@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod events;
 pub mod health;
 pub mod invitations;
@@ -34,6 +35,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         // Sign-up and the permission catalogue (no tenant, no token).
         .service(onboard::onboard)
         .service(onboard::permissions)
+        // The public price list (no tenant, no token).
+        .service(billing::public_plans)
         // Tenant-scoped: a `TenantScope` argument resolves and gates the tenant.
         .service(tenant::get_tenant)
         // Members (or API keys) only: a `Member` argument checks the permission each
@@ -49,6 +52,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(invitations::list_invitations)
         .service(invitations::resend_invitation)
         .service(invitations::revoke_invitation)
+        .service(billing::get_subscription)
+        .service(billing::change_plan)
+        .service(billing::list_quotas)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::revoke_api_key)
@@ -108,5 +114,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(platform::security_events)
         .service(platform::disable_user)
         .service(platform::enable_user)
+        .service(billing::list_plans)
+        .service(billing::create_plan)
+        .service(billing::get_plan)
+        .service(billing::update_plan)
+        .service(billing::delete_plan)
+        .service(billing::platform_subscription)
+        .service(billing::update_subscription)
+        .service(billing::platform_change_plan)
+        .service(billing::platform_quotas)
+        .service(billing::override_quota)
+        .service(billing::clear_quota_override)
         .service(jobs::queue);
 }

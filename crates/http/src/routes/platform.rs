@@ -210,7 +210,7 @@ pub struct ListTenantsQuery {
 
 type Data = web::Data<AppState>;
 
-fn tenant_ref(raw: &str) -> Result<TenantRef, Problem> {
+pub(crate) fn tenant_ref(raw: &str) -> Result<TenantRef, Problem> {
     TenantRef::parse(raw)
         .ok_or_else(|| Problem::tenant_not_found().detail("No tenant has this id or slug"))
 }

@@ -61,7 +61,7 @@ pub struct CreateProductBody {
 fn currency_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(tenantry_products::ISO_4217.iter().copied()))
+        .enum_values(Some(tenantry_kernel::money::ISO_4217.iter().copied()))
         .examples([serde_json::json!("EUR")])
         .build()
 }

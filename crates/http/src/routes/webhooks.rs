@@ -157,7 +157,7 @@ fn endpoint_id(path: ApiPath<uuid::Uuid>) -> WebhookId {
 /// shown again. Changes to the endpoint are audited and are events themselves
 /// (`webhook_endpoint.*`).
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     request_body = CreateWebhookBody,
     responses(
@@ -182,7 +182,7 @@ pub async fn create_webhook(
 
 /// The tenant's webhook endpoints (never their secrets), oldest first.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(PageQuery),
     responses(
@@ -203,7 +203,7 @@ pub async fn list_webhooks(
 
 /// One webhook endpoint.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses(
@@ -224,7 +224,7 @@ pub async fn get_webhook(
 
 /// Change a webhook endpoint.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     request_body = UpdateWebhookBody,
@@ -252,7 +252,7 @@ pub async fn update_webhook(
 
 /// Delete a webhook endpoint, with its pending deliveries and its delivery log.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses(
@@ -275,7 +275,7 @@ pub async fn delete_webhook(
 /// signatures with both the new and the previous secret, so receivers can switch without
 /// missing one.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses(
@@ -345,7 +345,7 @@ impl ListAttemptsQuery {
 /// took. Kept for `TENANTRY_WEBHOOK_LOG_RETENTION_DAYS` (30 days unless the operator says
 /// otherwise).
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ListAttemptsQuery),
     responses(
@@ -371,7 +371,7 @@ pub async fn list_webhook_attempts(
 /// Every attempt to deliver one event, to every endpoint, newest first (empty for an event
 /// no endpoint was sent).
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The event's id"), ListAttemptsQuery),
     responses(
@@ -397,7 +397,7 @@ pub async fn list_event_attempts(
 /// How the endpoint fared over the last 24 hours: attempts, success rate, response times,
 /// and what is waiting or failed now.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses(
@@ -429,7 +429,7 @@ pub struct ResendView {
 /// Send one event to the endpoint again (or for the first time: any event it subscribes to
 /// that is still kept). The attempt appears in the delivery log with trigger `manual`.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(
         ("id" = uuid::Uuid, Path, description = "The endpoint's id"),
@@ -467,7 +467,7 @@ pub struct RecoverBody {
 /// while the endpoint was disabled) of an event since a time: one manual attempt each. The
 /// usual step after a receiver's outage: enable the endpoint, then recover.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     request_body = RecoverBody,
@@ -504,7 +504,7 @@ pub struct TestSentView {
 /// (signed like every delivery; one attempt, no retries). The event is recorded like any
 /// other, so it also appears in `GET /api/v1/events`.
 #[utoipa::path(
-    extensions(("x-permission" = json!("webhooks:manage"))),
+    extensions(("x-permission" = json!("webhooks:manage")), ("x-feature" = json!("webhooks"))),
     tag = "webhooks", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses(

@@ -1,0 +1,16 @@
+//! Billing: plans (platform reference data: prices, quotas, a request rate, feature flags),
+//! each tenant's subscription to one, and the tenant's quotas — limits synced from the plan
+//! (or set by the operator) and usage counted by the store's change pipeline, in the same
+//! transaction as the change that uses them.
+
+pub mod error;
+pub mod model;
+pub mod ports;
+pub mod service;
+pub mod view;
+
+pub use error::*;
+pub use model::*;
+pub use ports::*;
+pub use service::{BillingPolicy, BillingService, Chooser, Standing};
+pub use view::*;

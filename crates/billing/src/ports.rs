@@ -1,0 +1,79 @@
+//! What billing needs from outside: the store implements every port.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
+
+use crate::error::{CreatePlanError, DeletePlanError, UpdatePlanError};
+use crate::model::{Plan, PlanCode, Quota, Subscription};
+
+/// Plans: platform reference data.
+pub trait PlanRepository: Clone + Send + Sync + 'static {
+    /// Every plan, cheapest first (monthly price, then code).
+    fn plans(&self) -> impl Future<Output = Result<Vec<Plan>, Unexpected>> + Send;
+
+    fn plan(
+        &self,
+        code: &PlanCode,
+    ) -> impl Future<Output = Result<Option<Plan>, Unexpected>> + Send;
+
+    /// Returns `CreatePlanError::Duplicate` when the code is taken. A default plan takes the
+    /// default from the previous one in the same transaction.
+    fn create_plan(&self, plan: &Plan) -> impl Future<Output = Result<(), CreatePlanError>> + Send;
+
+    /// Saves a changed plan; `UpdatePlanError::NotFound` when it is gone. Becoming the default
+    /// takes it from the previous one in the same transaction.
+    fn save_plan(&self, plan: &Plan) -> impl Future<Output = Result<(), UpdatePlanError>> + Send;
+
+    /// `DeletePlanError::NotFound`, `IsDefault`, or `InUse` while a tenant subscribes to it.
+    fn delete_plan(
+        &self,
+        code: &PlanCode,
+    ) -> impl Future<Output = Result<(), DeletePlanError>> + Send;
+}
+
+/// Each tenant's subscription (created with the tenant, on the default plan).
+pub trait SubscriptionRepository: Clone + Send + Sync + 'static {
+    fn subscription(
+        &self,
+        ctx: &TenantCtx,
+    ) -> impl Future<Output = Result<Option<Subscription>, Unexpected>> + Send;
+
+    /// Saves `new` (the tenant's subscription read as `old`) and records the change. With
+    /// `limits` (a plan change), every quota of the tenant the operator has not overridden
+    /// takes the limit given for its resource, in the same transaction.
+    fn save_subscription(
+        &self,
+        ctx: &TenantCtx,
+        old: &Subscription,
+        new: &Subscription,
+        limits: Option<&[(&'static str, Option<u64>)]>,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+
+    /// Tenants whose subscription has a scheduled transition due at `now` (a trial that ended,
+    /// a cancellation at a period end that passed).
+    fn subscriptions_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<TenantId>, Unexpected>> + Send;
+}
+
+/// The tenant's quotas: limits, and usage the store counts as changes are recorded.
+pub trait QuotaRepository: Clone + Send + Sync + 'static {
+    /// The tenant's quota rows (a resource never used may have none yet).
+    fn quotas(
+        &self,
+        ctx: &TenantCtx,
+    ) -> impl Future<Output = Result<Vec<Quota>, Unexpected>> + Send;
+
+    /// Sets the limit of `resource` in this tenant, marked as the operator's (`overridden`)
+    /// or as the plan's; records the change.
+    fn set_quota_limit(
+        &self,
+        ctx: &TenantCtx,
+        resource: &'static str,
+        limit: Option<u64>,
+        overridden: bool,
+    ) -> impl Future<Output = Result<Quota, Unexpected>> + Send;
+}

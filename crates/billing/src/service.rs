@@ -1,0 +1,298 @@
+//! Billing's use cases.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use tenantry_kernel::{Clock, TenantCtx, TenantId, Unexpected};
+
+use crate::error::{
+    ChangePlanError, CreatePlanError, DeletePlanError, SetQuotaError, UpdatePlanError,
+};
+use crate::model::{
+    Access, InvalidValue, MAX_QUOTA_LIMIT, NewPlan, Plan, PlanCode, PlanPatch, Quota,
+    QuotaCatalogue, Subscription, SubscriptionUpdate, TrialEnd,
+};
+use crate::ports::{PlanRepository, QuotaRepository, SubscriptionRepository};
+
+/// How subscriptions' states bite.
+#[derive(Clone, Copy, Debug)]
+pub struct BillingPolicy {
+    /// How long a past-due tenant keeps writing before it turns read-only.
+    pub past_due_grace: Duration,
+    /// Where a trial that ended without a payment goes.
+    pub trial_end: TrialEnd,
+}
+
+impl Default for BillingPolicy {
+    fn default() -> Self {
+        Self {
+            past_due_grace: Duration::days(7),
+            trial_end: TrialEnd::PastDue,
+        }
+    }
+}
+
+/// A tenant's subscription with its plan: what the request gate reads.
+#[derive(Clone, Debug)]
+pub struct Standing {
+    pub subscription: Subscription,
+    pub plan: Plan,
+    pub access: Access,
+}
+
+/// Who asks for a plan change: the tenant may choose public plans only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chooser {
+    Tenant,
+    Operator,
+}
+
+#[derive(Clone)]
+pub struct BillingService<R> {
+    repo: R,
+    clock: Arc<dyn Clock>,
+    policy: BillingPolicy,
+    catalogue: QuotaCatalogue,
+}
+
+impl<R> BillingService<R>
+where
+    R: PlanRepository + SubscriptionRepository + QuotaRepository,
+{
+    pub fn new(
+        repo: R,
+        clock: Arc<dyn Clock>,
+        policy: BillingPolicy,
+        catalogue: QuotaCatalogue,
+    ) -> Self {
+        Self {
+            repo,
+            clock,
+            policy,
+            catalogue,
+        }
+    }
+
+    pub fn catalogue(&self) -> &QuotaCatalogue {
+        &self.catalogue
+    }
+
+    pub fn policy(&self) -> BillingPolicy {
+        self.policy
+    }
+
+    pub async fn plans(&self) -> Result<Vec<Plan>, Unexpected> {
+        self.repo.plans().await
+    }
+
+    /// The plans a pricing page lists.
+    pub async fn public_plans(&self) -> Result<Vec<Plan>, Unexpected> {
+        let mut plans = self.repo.plans().await?;
+        plans.retain(|p| p.public);
+        Ok(plans)
+    }
+
+    pub async fn plan(&self, code: &PlanCode) -> Result<Option<Plan>, Unexpected> {
+        self.repo.plan(code).await
+    }
+
+    /// The public plans that have `feature` (what a refusal names).
+    pub async fn plans_with(&self, feature: &str) -> Result<Vec<PlanCode>, Unexpected> {
+        Ok(self
+            .public_plans()
+            .await?
+            .into_iter()
+            .filter(|p| p.features.has(feature))
+            .map(|p| p.code)
+            .collect())
+    }
+
+    pub async fn create_plan(&self, new: NewPlan) -> Result<Plan, CreatePlanError> {
+        let plan = new.build(self.clock.now());
+        self.repo.create_plan(&plan).await?;
+        Ok(plan)
+    }
+
+    pub async fn update_plan(
+        &self,
+        code: &PlanCode,
+        patch: &PlanPatch,
+    ) -> Result<Plan, UpdatePlanError> {
+        let old = self
+            .repo
+            .plan(code)
+            .await?
+            .ok_or(UpdatePlanError::NotFound)?;
+        if old.is_default && patch.is_default == Some(false) {
+            return Err(UpdatePlanError::DefaultRequired);
+        }
+        let plan = patch.apply(&old, self.clock.now());
+        self.repo.save_plan(&plan).await?;
+        Ok(plan)
+    }
+
+    pub async fn delete_plan(&self, code: &PlanCode) -> Result<(), DeletePlanError> {
+        self.repo.delete_plan(code).await
+    }
+
+    /// The tenant's subscription, its plan and how far it lets the tenant in now.
+    pub async fn standing(&self, ctx: &TenantCtx) -> Result<Option<Standing>, Unexpected> {
+        let Some(subscription) = self.repo.subscription(ctx).await? else {
+            return Ok(None);
+        };
+        let plan = self.repo.plan(&subscription.plan).await?.ok_or_else(|| {
+            Unexpected::msg(format!(
+                "the subscription names a missing plan '{}'",
+                subscription.plan
+            ))
+        })?;
+        let access = subscription.access(self.clock.now(), self.policy.past_due_grace);
+        Ok(Some(Standing {
+            subscription,
+            plan,
+            access,
+        }))
+    }
+
+    /// Moves the tenant to the plan `code` and re-syncs every quota the operator has not
+    /// overridden to the new plan's limits, in one transaction.
+    pub async fn change_plan(
+        &self,
+        ctx: &TenantCtx,
+        code: &PlanCode,
+        by: Chooser,
+    ) -> Result<Subscription, ChangePlanError> {
+        let unknown = || ChangePlanError::UnknownPlan {
+            code: code.as_str().to_owned(),
+        };
+        let plan = self.repo.plan(code).await?.ok_or_else(unknown)?;
+        if by == Chooser::Tenant && !plan.public {
+            return Err(unknown());
+        }
+        let old = self
+            .repo
+            .subscription(ctx)
+            .await?
+            .ok_or(ChangePlanError::NoSubscription)?;
+        let mut new = old.clone();
+        new.change_plan(&plan, self.clock.now());
+        let limits: Vec<(&'static str, Option<u64>)> = self
+            .catalogue
+            .resources()
+            .iter()
+            .map(|r| (*r, plan.quotas.limit(r)))
+            .collect();
+        self.repo
+            .save_subscription(ctx, &old, &new, Some(&limits))
+            .await?;
+        Ok(new)
+    }
+
+    /// The operator's (or a billing provider's) word on the subscription: status, trial end,
+    /// period end, cancellation at period end. Recorded and evented like every change.
+    pub async fn update_subscription(
+        &self,
+        ctx: &TenantCtx,
+        update: &SubscriptionUpdate,
+    ) -> Result<Subscription, ChangePlanError> {
+        let old = self
+            .repo
+            .subscription(ctx)
+            .await?
+            .ok_or(ChangePlanError::NoSubscription)?;
+        let mut new = old.clone();
+        new.apply(update, self.clock.now());
+        self.repo.save_subscription(ctx, &old, &new, None).await?;
+        Ok(new)
+    }
+
+    /// Every countable resource with its limit, usage and what remains: a resource without a
+    /// row yet has the plan's limit and no usage.
+    pub async fn quotas(&self, ctx: &TenantCtx) -> Result<Vec<Quota>, Unexpected> {
+        let rows = self.repo.quotas(ctx).await?;
+        let plan = match self.standing(ctx).await? {
+            Some(s) => Some(s.plan),
+            None => None,
+        };
+        Ok(self
+            .catalogue
+            .resources()
+            .iter()
+            .map(|r| {
+                rows.iter()
+                    .find(|q| q.resource == *r)
+                    .cloned()
+                    .unwrap_or_else(|| Quota {
+                        resource: (*r).to_owned(),
+                        limit: plan.as_ref().and_then(|p| p.quotas.limit(r)),
+                        used: 0,
+                        overridden: false,
+                    })
+            })
+            .collect())
+    }
+
+    fn resource(&self, raw: &str) -> Result<&'static str, SetQuotaError> {
+        self.catalogue
+            .find(raw)
+            .ok_or_else(|| SetQuotaError::UnknownResource {
+                resource: raw.to_owned(),
+            })
+    }
+
+    /// The operator's limit for one resource of this tenant (`None`: unlimited); plan changes
+    /// keep it until [`Self::clear_quota_override`].
+    pub async fn override_quota(
+        &self,
+        ctx: &TenantCtx,
+        resource: &str,
+        limit: Option<u64>,
+    ) -> Result<Quota, SetQuotaError> {
+        let resource = self.resource(resource)?;
+        if limit.is_some_and(|l| l > MAX_QUOTA_LIMIT) {
+            return Err(SetQuotaError::Invalid(InvalidValue(format!(
+                "limit must be between 0 and {MAX_QUOTA_LIMIT}, or null for no limit"
+            ))));
+        }
+        Ok(self
+            .repo
+            .set_quota_limit(ctx, resource, limit, true)
+            .await?)
+    }
+
+    /// Gives one resource of this tenant back to its plan's limit.
+    pub async fn clear_quota_override(
+        &self,
+        ctx: &TenantCtx,
+        resource: &str,
+    ) -> Result<Quota, SetQuotaError> {
+        let resource = self.resource(resource)?;
+        let limit = self
+            .standing(ctx)
+            .await?
+            .and_then(|s| s.plan.quotas.limit(resource));
+        Ok(self
+            .repo
+            .set_quota_limit(ctx, resource, limit, false)
+            .await?)
+    }
+
+    /// Tenants with a scheduled subscription transition due now.
+    pub async fn due(&self) -> Result<Vec<TenantId>, Unexpected> {
+        self.repo.subscriptions_due(self.clock.now()).await
+    }
+
+    /// Applies the scheduled transitions due now to the tenant's subscription (an ended trial,
+    /// a cancellation at period end); the change is recorded and evented. Whether it changed.
+    pub async fn advance(&self, ctx: &TenantCtx) -> Result<bool, Unexpected> {
+        let Some(old) = self.repo.subscription(ctx).await? else {
+            return Ok(false);
+        };
+        let mut new = old.clone();
+        if !new.advance(self.clock.now(), self.policy.trial_end) {
+            return Ok(false);
+        }
+        self.repo.save_subscription(ctx, &old, &new, None).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,117 @@
+//! What the tenant's subscription lets a request do, checked by the member guard after the
+//! permission: a canceled subscription answers only the billing routes (403
+//! `subscription_canceled`), a past-due one beyond its grace period reads but does not write
+//! (402 `subscription_past_due`), and a route that declares a plan feature (`x-feature`)
+//! answers 403 `feature_not_in_plan` to a tenant whose plan lacks it.
+//!
+//! Each tenant's standing (subscription and plan) is cached like tenant resolution: dropped on
+//! every change in this process and when the platform's tenancy counter moves (another
+//! instance), with a TTL of a few seconds as the backstop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix_web::http::Method;
+use moka::future::Cache;
+use tenantry_billing::{Access, Standing};
+use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
+
+use crate::problem::Problem;
+use crate::problem::billing::{feature_not_in_plan, subscription_canceled, subscription_past_due};
+use crate::state::AppState;
+
+/// How long a standing is trusted without an invalidation.
+pub const STANDING_TTL: Duration = Duration::from_secs(5);
+
+/// The routes a tenant reaches whatever its subscription's state: where it pays.
+pub const BILLING_PREFIX: &str = "/api/v1/billing/";
+
+type Entry = Option<Arc<Standing>>;
+
+/// Each tenant's subscription and plan, cached.
+#[derive(Clone)]
+pub struct StandingCache {
+    cache: Cache<TenantId, Entry>,
+    generation: Arc<AtomicU64>,
+}
+
+impl Default for StandingCache {
+    fn default() -> Self {
+        Self {
+            cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(STANDING_TTL)
+                .build(),
+            generation: Arc::default(),
+        }
+    }
+}
+
+impl StandingCache {
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_all();
+    }
+
+    async fn get(&self, state: &AppState, ctx: &TenantCtx) -> Result<Entry, Unexpected> {
+        let key = ctx.tenant_id();
+        let cached = self.cache.get(&key).await;
+        crate::metrics::cache_lookup("standing", cached.is_some());
+        if let Some(hit) = cached {
+            return Ok(hit);
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let entry = state.billing.standing(ctx).await?.map(Arc::new);
+        if self.generation.load(Ordering::SeqCst) == generation {
+            self.cache.insert(key, entry.clone()).await;
+            if self.generation.load(Ordering::SeqCst) != generation {
+                self.cache.invalidate(&key).await;
+            }
+        }
+        Ok(entry)
+    }
+}
+
+fn reads_only(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Lets the request through, or says why its tenant's subscription does not.
+pub async fn check(
+    state: &AppState,
+    ctx: &TenantCtx,
+    method: &Method,
+    pattern: &str,
+    feature: Option<&str>,
+) -> Result<(), Problem> {
+    let Some(standing) = state
+        .standings
+        .get(state, ctx)
+        .await
+        .map_err(Problem::internal)?
+    else {
+        return Ok(());
+    };
+    // Billing routes stay open whatever the state: they are how a tenant gets back in.
+    if !pattern.starts_with(BILLING_PREFIX) {
+        match standing.access {
+            Access::Full => {}
+            Access::ReadOnly if reads_only(method) => {}
+            Access::ReadOnly => return Err(subscription_past_due()),
+            Access::Blocked => return Err(subscription_canceled()),
+        }
+    }
+    if let Some(feature) = feature.filter(|f| !standing.plan.features.has(f)) {
+        let plans = state
+            .billing
+            .plans_with(feature)
+            .await
+            .map_err(Problem::internal)?;
+        return Err(feature_not_in_plan(
+            feature,
+            plans.iter().map(|p| p.as_str().to_owned()).collect(),
+        ));
+    }
+    Ok(())
+}

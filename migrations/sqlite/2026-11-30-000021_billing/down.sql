@@ -1,0 +1,3 @@
+DROP TABLE tenant_quotas;
+DROP TABLE subscriptions;
+DROP TABLE plans;

@@ -78,7 +78,7 @@ app_tests! {
             ("/api/v1/webhooks", 4, 3),
             ("/api/v1/roles", 7, 3),
             ("/api/v1/members", 1, 1),
-            ("/api/v1/permissions", 15, 5),
+            ("/api/v1/permissions", 16, 5),
             ("/api/v1/auth/tenants", 1, 1),
         ] {
             let (items, pages) = walk(app, path, &t, limit).await;

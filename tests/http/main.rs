@@ -22,6 +22,7 @@ mod resolution;
 mod revocation;
 mod spec_bounds;
 mod team;
+mod usage;
 mod webhooks;
 
 #[test]

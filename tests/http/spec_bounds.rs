@@ -297,6 +297,8 @@ app_tests! {
                 |_| json!({"plan": "enterprise"})),
             case(Method::PUT, "/api/v1/platform/tenants/{tenant}/quotas/{resource}", "/api/v1/platform/tenants/zmaint/quotas/products".into(), Caller::Operator,
                 |_| json!({"limit": 10})),
+            case(Method::POST, "/api/v1/platform/metrics", "/api/v1/platform/metrics".into(), Caller::Operator,
+                |n| json!({"code": format!("m{n}"), "name": "Storage", "aggregation": "sum", "field": "gb"})),
             case(Method::PATCH, "/api/v1/auth/me", "/api/v1/auth/me".into(), Caller::Ann,
                 |_| json!({"display_name": "Ann"})),
             BodyCase {

@@ -321,6 +321,8 @@ app_tests! {
             ("GET", "/api/v1/billing/subscription", [true, true, true, true, false]),
             ("POST", "/api/v1/billing/change-plan", [true, true, false, false, false]),
             ("GET", "/api/v1/quotas", [true, true, true, true, false]),
+            ("POST", "/api/v1/usage-events", [true, true, false, false, false]),
+            ("GET", "/api/v1/usage", [true, true, true, true, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();

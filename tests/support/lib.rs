@@ -168,7 +168,7 @@ impl TestApp {
                 let metrics = tenantry_http::internal_server(metrics_listener, &shared).unwrap();
                 let metrics_handle = metrics.handle();
                 actix_web::rt::spawn(metrics);
-                let server = tenantry_http::server(listener, shared, &options).unwrap();
+                let server = tenantry_http::server(listener, shared.clone(), &options).unwrap();
                 let worker = worker.map(|w| {
                     actix_web::rt::spawn(w.run(async {
                         worker_stopped.await.ok();
@@ -176,6 +176,7 @@ impl TestApp {
                 });
                 tx.send(server.handle()).unwrap();
                 server.await.unwrap();
+                tenantry_http::flush_api_calls(&shared).await;
                 metrics_handle.stop(false).await;
                 drop(stop_worker);
                 if let Some(w) = worker {
@@ -310,16 +311,23 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
+impl TestApp {
+    /// Stops the server gracefully (what SIGTERM does), keeping the database.
+    pub fn stop(&mut self) {
         let handle = self.handle.clone();
-        // Stop the server before the database goes away.
         std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)))
             .join()
             .ok();
         if let Some(t) = self.thread.take() {
             t.join().ok();
         }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server before the database goes away.
+        self.stop();
         self.db.take();
     }
 }

@@ -301,7 +301,7 @@ async fn serve(cli: &Cli) -> Result<()> {
     if let Some(metrics) = metrics {
         actix_web::rt::spawn(metrics);
     }
-    let server = tenantry_http::server(listener, shared, &options)?;
+    let server = tenantry_http::server(listener, shared.clone(), &options)?;
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         let name = signals.recv().await;
@@ -323,6 +323,7 @@ async fn serve(cli: &Cli) -> Result<()> {
         "serving: docs at http://{address}/docs/"
     );
     server.await?;
+    tenantry_http::flush_api_calls(&shared).await;
     if let Some(worker) = worker {
         worker.await.ok();
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tenantry_audit::{AuditService, EventService};
-use tenantry_billing::{BillingPolicy, BillingService};
+use tenantry_billing::{BillingPolicy, BillingService, UsageService};
 use tenantry_crypto::Crypto;
 use tenantry_http::ports::PlatformReads;
 use tenantry_http::{AppState, HttpConfig, Resolver, Services};
@@ -195,6 +195,7 @@ impl Wiring {
                 self.webhook_rules.clone(),
             )),
             billing: Arc::new(self.billing()),
+            metering: Arc::new(UsageService::new(self.db.clone(), self.clock.clone())),
             reads,
         };
         AppState::new(

@@ -585,6 +585,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every billable metric. */
+        get: operations["list_metrics"];
+        put?: never;
+        /** Define a billable metric. */
+        post: operations["create_metric"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/plans": {
         parameters: {
             query?: never;
@@ -875,6 +893,26 @@ export interface paths {
         put?: never;
         /** Suspend a tenant: its requests then get 403 `tenant_inactive`. */
         post: operations["suspend_tenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every tenant's total of every metric for one month: the invoicing run's input (as CSV with
+         *     `Accept: text/csv`). Tenants and metrics without usage are left out.
+         */
+        get: operations["period_usage"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1223,6 +1261,47 @@ export interface paths {
         get: operations["get_tenant"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's usage of one metric, aggregated per day or month.
+         * @description **Permission:** `billing:read` (members only: `not_a_member` otherwise).
+         */
+        get: operations["get_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report usage events (at most 100). Each is checked on its own; the valid ones are stored
+         *     together. Idempotent on `transaction_id`: a replay is accepted again and counts once.
+         * @description **Permission:** `usage:write` (members only: `not_a_member` otherwise).
+         */
+        post: operations["report_usage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2018,6 +2097,8 @@ export interface components {
             /** @example shop.acme.org */
             hostname: string;
         };
+        /** @enum {string} */
+        AggregationDto: "count" | "unique_count" | "sum" | "max" | "latest";
         /** @description One page of API keys. */
         ApiKeyPage: {
             items: components["schemas"]["ApiKeyView"][];
@@ -2172,6 +2253,19 @@ export interface components {
              *     ]
              */
             permissions: components["schemas"]["PermissionName"][];
+        };
+        /** @description A billable metric as the operator defines it. */
+        CreateMetricBody: {
+            aggregation: components["schemas"]["AggregationDto"];
+            /** @example storage_gb */
+            code: string;
+            /**
+             * @description The property aggregated: required except for `count` (which ignores it).
+             * @example gb
+             */
+            field?: string | null;
+            /** @example Storage (GB) */
+            name: string;
         };
         /** @description A plan as the operator writes it. */
         CreatePlanBody: {
@@ -2603,6 +2697,31 @@ export interface components {
             /** Format: uuid */
             user_id: string;
         };
+        /** @description Every billable metric (one page). */
+        MetricPage: {
+            items: components["schemas"]["MetricView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A billable metric. */
+        MetricView: {
+            /**
+             * @description `count`, `unique_count`, `sum`, `max` or `latest`.
+             * @example sum
+             */
+            aggregation: string;
+            /** @example storage_gb */
+            code: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description The property aggregated (none for a count).
+             * @example gb
+             */
+            field?: string | null;
+            /** @example Storage (GB) */
+            name: string;
+        };
         OnboardBody: {
             /** @example Acme Inc */
             organisation_name: string;
@@ -2632,11 +2751,17 @@ export interface components {
             session: components["schemas"]["SessionView"];
             tenant: components["schemas"]["TenantView"];
         };
+        /** @description Every tenant's totals for a period. */
+        PeriodUsageView: {
+            items: components["schemas"]["TenantUsageView"][];
+            /** @example 2026-11 */
+            period: string;
+        };
         /**
          * @description A permission of the catalogue (`GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionName: "tenant:read" | "tenant:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "products:read" | "products:write" | "projects:read" | "projects:write";
+        PermissionName: "tenant:read" | "tenant:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "usage:write" | "products:read" | "products:write" | "projects:read" | "projects:write";
         /** @description One page of the permission catalogue. */
         PermissionPage: {
             items: components["schemas"]["PermissionView"][];
@@ -3149,6 +3274,15 @@ export interface components {
         };
         /** @enum {string} */
         TenantStatusDto: "active" | "suspended";
+        /** @description One tenant's total of one metric. */
+        TenantUsageView: {
+            metric: string;
+            /** Format: uuid */
+            tenant_id: string;
+            tenant_slug: string;
+            /** Format: double */
+            value: number;
+        };
         /** @description A tenant as platform operators see it. */
         TenantView: {
             /** Format: date-time */
@@ -3244,6 +3378,73 @@ export interface components {
             /** Format: int64 */
             rate_limit?: number | null;
             url?: string | null;
+        };
+        /** @description A batch of usage events. */
+        UsageBatchBody: {
+            /** @description 1 to 100 events. */
+            events: components["schemas"]["UsageEventBody"][];
+        };
+        /** @description Each event's outcome, in the order sent. */
+        UsageBatchView: {
+            accepted: number;
+            rejected: number;
+            results: components["schemas"]["UsageResultView"][];
+        };
+        /** @description One bucket. */
+        UsageBucketView: {
+            /**
+             * @description `YYYY-MM-DD` (day) or `YYYY-MM` (month).
+             * @example 2026-11-29
+             */
+            period: string;
+            /**
+             * Format: double
+             * @example 42
+             */
+            value: number;
+        };
+        /** @description One usage event. */
+        UsageEventBody: {
+            /**
+             * @description A billable metric's code (`GET /api/v1/platform/metrics`).
+             * @example storage_gb
+             */
+            metric: string;
+            /** @description What the metric aggregates reads (e.g. `{"gb": 1.5}` for a sum of `gb`). */
+            properties?: Record<string, never>;
+            /**
+             * Format: date-time
+             * @description When it happened: at most 5 minutes ahead, at most 35 days ago.
+             */
+            timestamp: string;
+            /**
+             * @description Your id for the event: sending it again counts once.
+             * @example evt_2026_11_29_0001
+             */
+            transaction_id: string;
+        };
+        /** @description A metric's usage per bucket (buckets without events are left out). */
+        UsageReportView: {
+            /** @description `count`, `unique_count`, `sum`, `max` or `latest`. */
+            aggregation: string;
+            /** @description The property aggregated (none for a count). */
+            field?: string | null;
+            /** Format: date-time */
+            from: string;
+            items: components["schemas"]["UsageBucketView"][];
+            metric: string;
+            /** Format: date-time */
+            to: string;
+        };
+        /** @description What became of one event. */
+        UsageResultView: {
+            error?: string | null;
+            /**
+             * @description `accepted` (counted, now or when first sent) or `rejected` (see `error`).
+             * @example accepted
+             */
+            status: string;
+            transaction_id: string;
         };
         /** @enum {string} */
         UserStatusDto: "active" | "disabled";
@@ -5901,6 +6102,131 @@ export interface operations {
             };
         };
     };
+    list_metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricPage"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_metric: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateMetricBody"];
+            };
+        };
+        responses: {
+            /** @description The metric */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The code is taken (`metric_exists`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_plans: {
         parameters: {
             query?: never;
@@ -7615,6 +7941,63 @@ export interface operations {
             };
             /** @description Already suspended (`already_suspended`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    period_usage: {
+        parameters: {
+            query: {
+                /**
+                 * @description A calendar month, `YYYY-MM` (UTC).
+                 * @example 2026-11
+                 */
+                period: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The totals (or, as CSV, one row per tenant and metric) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeriodUsageView"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10088,6 +10471,224 @@ export interface operations {
                 };
             };
             /** @description Tenant in maintenance (`tenant_maintenance`), with `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_usage: {
+        parameters: {
+            query: {
+                /**
+                 * @description The metric's code.
+                 * @example api_calls
+                 */
+                metric: string;
+                /** @description From this time (inclusive; default: the start of the current month, UTC). */
+                from?: components["schemas"]["Timestamp"];
+                /** @description Until this time (exclusive; default: now). */
+                to?: components["schemas"]["Timestamp"];
+                /** @description Buckets: `day` (default) or `month`, UTC. */
+                granularity?: "day" | "month";
+            };
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The buckets, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReportView"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    report_usage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageBatchBody"];
+            };
+        };
+        responses: {
+            /** @description Each event's outcome */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageBatchView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
             503: {
                 headers: {
                     [name: string]: unknown;

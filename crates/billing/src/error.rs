@@ -48,6 +48,32 @@ pub enum ChangePlanError {
 }
 
 #[derive(Debug, Error)]
+pub enum CreateMetricError {
+    #[error("a metric with code '{code}' exists")]
+    Duplicate { code: String },
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum IngestUsageError {
+    #[error("a batch holds 1 to {max} events, not {got}")]
+    BatchSize { got: usize, max: usize },
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
+pub enum UsageQueryError {
+    #[error("no metric '{code}'")]
+    UnknownMetric { code: String },
+    #[error("{0}")]
+    Invalid(InvalidValue),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, Error)]
 pub enum SetQuotaError {
     #[error("'{resource}' is not a quota")]
     UnknownResource { resource: String },

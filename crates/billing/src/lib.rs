@@ -4,13 +4,17 @@
 //! transaction as the change that uses them.
 
 pub mod error;
+pub mod metering;
 pub mod model;
 pub mod ports;
 pub mod service;
+pub mod usage;
 pub mod view;
 
 pub use error::*;
+pub use metering::*;
 pub use model::*;
 pub use ports::*;
 pub use service::{BillingPolicy, BillingService, Chooser, Standing};
+pub use usage::{ReportedUsage, UsageOutcome, UsageService};
 pub use view::*;

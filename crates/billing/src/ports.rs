@@ -5,7 +5,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
 
-use crate::error::{CreatePlanError, DeletePlanError, UpdatePlanError};
+use crate::error::{CreateMetricError, CreatePlanError, DeletePlanError, UpdatePlanError};
+use crate::metering::{BucketAggregates, Granularity, Metric, UsageEvent};
 use crate::model::{Plan, PlanCode, Quota, Subscription};
 
 /// Plans: platform reference data.
@@ -76,4 +77,33 @@ pub trait QuotaRepository: Clone + Send + Sync + 'static {
         limit: Option<u64>,
         overridden: bool,
     ) -> impl Future<Output = Result<Quota, Unexpected>> + Send;
+}
+
+/// Billable metrics and the usage events tenants report.
+pub trait MeteringRepository: Clone + Send + Sync + 'static {
+    fn metrics(&self) -> impl Future<Output = Result<Vec<Metric>, Unexpected>> + Send;
+
+    /// Returns `CreateMetricError::Duplicate` when the code is taken.
+    fn create_metric(
+        &self,
+        metric: &Metric,
+    ) -> impl Future<Output = Result<(), CreateMetricError>> + Send;
+
+    /// Stores the events; one whose transaction id this tenant already reported is left as it
+    /// was (it counts once).
+    fn record_usage(
+        &self,
+        ctx: &TenantCtx,
+        events: &[UsageEvent],
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+
+    /// The aggregates of `metric`'s events in `[from, to)`, per bucket, oldest first.
+    fn aggregate_usage(
+        &self,
+        ctx: &TenantCtx,
+        metric: &Metric,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        granularity: Granularity,
+    ) -> impl Future<Output = Result<Vec<BucketAggregates>, Unexpected>> + Send;
 }

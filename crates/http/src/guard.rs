@@ -155,6 +155,7 @@ impl FromRequest for Member {
                         feature.as_deref(),
                     )
                     .await?;
+                    state.api_calls.record(member.ctx.tenant_id());
                     return Ok(member);
                 }
             };
@@ -181,6 +182,7 @@ impl FromRequest for Member {
             }
             let (method, pattern) = &entitled;
             crate::entitlements::check(&state, &ctx, method, pattern, feature.as_deref()).await?;
+            state.api_calls.record(ctx.tenant_id());
             Ok(Member {
                 ctx,
                 tenant: scope.tenant,

@@ -1,6 +1,7 @@
 //! The actix-web adapter: tenant resolution, problem+json errors, request ids and tracing,
 //! the route table and its OpenAPI description.
 
+mod api_calls;
 mod authn;
 mod changes;
 mod dates;
@@ -272,6 +273,7 @@ pub fn server(
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
     actix_web::rt::spawn(changes::follow_changes(shared.state.clone()));
+    actix_web::rt::spawn(api_calls::keep_flushing(shared.state.clone()));
     let mut server = HttpServer::new(move || app(shared.clone()))
         .shutdown_timeout(options.shutdown_timeout_secs)
         // A client has this long to send its request head (slowloris); bodies have their
@@ -285,6 +287,12 @@ pub fn server(
         server = server.workers(n);
     }
     Ok(server.run())
+}
+
+/// Writes the API calls counted since the last flush: call it after the server stopped, so
+/// the last seconds' calls are metered too.
+pub async fn flush_api_calls(shared: &Shared) {
+    api_calls::flush(&shared.state).await;
 }
 
 /// The internal listener, on its own address so it is never reachable through a tenant's

@@ -17,9 +17,11 @@ use tenantry_audit::{
     EventRepository, EventService, SecurityEvent, SecurityEventFilter, SecurityLog, Verification,
 };
 use tenantry_billing::{
-    BillingService, ChangePlanError, Chooser, CreatePlanError, DeletePlanError, NewPlan, Plan,
-    PlanCode, PlanPatch, PlanRepository, Quota, QuotaCatalogue, QuotaRepository, SetQuotaError,
-    Standing, Subscription, SubscriptionRepository, SubscriptionUpdate, UpdatePlanError,
+    Aggregation, BillingService, ChangePlanError, Chooser, CreateMetricError, CreatePlanError,
+    DeletePlanError, Granularity, IngestUsageError, MeteringRepository, Metric, MetricCode,
+    NewPlan, Plan, PlanCode, PlanName, PlanPatch, PlanRepository, Quota, QuotaCatalogue,
+    QuotaRepository, ReportedUsage, SetQuotaError, Standing, Subscription, SubscriptionRepository,
+    SubscriptionUpdate, UpdatePlanError, UsageBucket, UsageOutcome, UsageQueryError, UsageService,
 };
 use tenantry_identity::{
     AccessClaims, AccessTokens, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
@@ -380,6 +382,34 @@ driving_port! {
             resource: &'a str,
         ) -> Result<Quota, SetQuotaError>;
         fn catalogue(&self) -> &QuotaCatalogue;
+    }
+}
+
+driving_port! {
+    /// Billable metrics, usage ingestion and aggregation.
+    pub trait Metering<'a> for UsageService<R>, generics [R]
+        where [R: MeteringRepository]
+    {
+        async fn metrics(&self) -> Result<Vec<Metric>, Unexpected>;
+        async fn create_metric(
+            &self,
+            code: MetricCode,
+            name: PlanName,
+            aggregation: Aggregation,
+        ) -> Result<Metric, CreateMetricError>;
+        async fn ingest(
+            &self,
+            ctx: &'a TenantCtx,
+            batch: Vec<ReportedUsage>,
+        ) -> Result<Vec<UsageOutcome>, IngestUsageError>;
+        async fn usage(
+            &self,
+            ctx: &'a TenantCtx,
+            metric: &'a str,
+            from: DateTime<Utc>,
+            to: DateTime<Utc>,
+            granularity: Granularity,
+        ) -> Result<(Metric, Vec<UsageBucket>), UsageQueryError>;
     }
 }
 

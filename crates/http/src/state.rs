@@ -8,8 +8,8 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Billing, Events, Invitations, Onboarding, PlatformReads, Products,
-    Projects, Rbac, Settings, Tenants, Webhooks,
+    ApiKeys, Audit, Auth, Billing, Events, Invitations, Metering, Onboarding, PlatformReads,
+    Products, Projects, Rbac, Settings, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -44,6 +44,7 @@ pub struct Services {
     pub events: Arc<dyn Events>,
     pub webhooks: Arc<dyn Webhooks>,
     pub billing: Arc<dyn Billing>,
+    pub metering: Arc<dyn Metering>,
     /// Resolution, readiness, change counters, search, the security log, the queue summary.
     pub reads: Arc<dyn PlatformReads>,
 }
@@ -57,6 +58,8 @@ pub struct AppState {
     pub members: MemberCache,
     /// Each tenant's subscription and plan, for the guard's entitlement check.
     pub standings: crate::entitlements::StandingCache,
+    /// API calls counted in memory until the next flush (the `api_calls` metric).
+    pub api_calls: crate::api_calls::ApiCallMeter,
     /// Access tokens whose signature was checked.
     pub tokens: crate::authn::TokenCache,
     /// Refusals recorded in the last minute (see `guard::DenialWindow`).
@@ -84,6 +87,7 @@ impl AppState {
             resolver,
             members: MemberCache::new(),
             standings: crate::entitlements::StandingCache::default(),
+            api_calls: crate::api_calls::ApiCallMeter::default(),
             tokens: crate::authn::TokenCache::new(),
             denials: crate::guard::DenialWindow::new(),
             jwks,

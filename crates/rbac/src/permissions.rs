@@ -27,6 +27,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "See the plan, the subscription and the quotas",
     ),
     ("billing:manage", "Change the plan"),
+    ("usage:write", "Report usage events (metered billing)"),
     ("products:read", "See products"),
     ("products:write", "Create, change and delete products"),
     ("projects:read", "See projects and tasks"),

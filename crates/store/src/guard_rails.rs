@@ -50,6 +50,10 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
     ),
     ("plans", "the operator's price list, shared by every tenant"),
     (
+        "billable_metrics",
+        "the operator's metrics, shared by every tenant",
+    ),
+    (
         "subscriptions",
         "read by the request gate for every tenant and swept across tenants by the schedule; \
          one row per tenant, keyed by it",

@@ -37,6 +37,7 @@ mod tenancy;
 #[allow(clippy::expect_used, clippy::panic)]
 pub mod testing;
 mod types;
+mod usage;
 mod webhooks;
 
 pub use db::{Backend, Db, DbConfig};

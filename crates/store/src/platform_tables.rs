@@ -217,3 +217,16 @@ diesel::table! {
         updated_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::DbTime;
+
+    billable_metrics (code) {
+        code -> Text,
+        name -> Text,
+        aggregation -> Text,
+        field -> Nullable<Text>,
+        created_at -> DbTime,
+    }
+}

@@ -126,6 +126,7 @@ macro_rules! backend_schema {
                 webhook_endpoints,
                 webhook_attempts,
                 tenant_quotas,
+                usage_events,
             );
         }
 
@@ -168,6 +169,9 @@ macro_rules! backend_schema {
             duration_ms, response_body, error, attempted_at
         });
         tenant_owned!(tenant_quotas { resource, limit_value, used, overridden, updated_at });
+        tenant_owned!(usage_events {
+            transaction_id, metric, occurred_at, day, value, unique_key, properties, received_at
+        });
         tenant_owned!(projects { id, name, description, archived, created_by, created_at, updated_at });
         tenant_owned!(tasks {
             id, project_id, title, notes, is_done, due_date, assignee_id, created_by, created_at,

@@ -244,3 +244,20 @@ diesel::table! {
         updated_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    usage_events (tenant_id, transaction_id) {
+        tenant_id -> DbId,
+        transaction_id -> Text,
+        metric -> Text,
+        occurred_at -> DbTime,
+        day -> Text,
+        value -> Nullable<Double>,
+        unique_key -> Nullable<Text>,
+        properties -> Text,
+        received_at -> DbTime,
+    }
+}

@@ -145,3 +145,41 @@ impl From<SetQuotaError> for Problem {
         }
     }
 }
+
+impl From<tenantry_billing::CreateMetricError> for Problem {
+    fn from(e: tenantry_billing::CreateMetricError) -> Self {
+        match e {
+            e @ tenantry_billing::CreateMetricError::Duplicate { .. } => {
+                Problem::new(StatusCode::CONFLICT, "metric_exists", "Metric exists")
+                    .detail(e.to_string())
+            }
+            tenantry_billing::CreateMetricError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}
+
+impl From<tenantry_billing::IngestUsageError> for Problem {
+    fn from(e: tenantry_billing::IngestUsageError) -> Self {
+        match e {
+            e @ tenantry_billing::IngestUsageError::BatchSize { .. } => {
+                Problem::field("events", e.to_string())
+            }
+            tenantry_billing::IngestUsageError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}
+
+impl From<tenantry_billing::UsageQueryError> for Problem {
+    fn from(e: tenantry_billing::UsageQueryError) -> Self {
+        match e {
+            e @ tenantry_billing::UsageQueryError::UnknownMetric { .. } => Problem::new(
+                StatusCode::NOT_FOUND,
+                "metric_not_found",
+                "Metric not found",
+            )
+            .detail(e.to_string()),
+            tenantry_billing::UsageQueryError::Invalid(v) => Problem::invalid_query(v.0),
+            tenantry_billing::UsageQueryError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}

@@ -25,7 +25,7 @@ use crate::state::AppState;
 type Data = web::Data<AppState>;
 
 /// A short list as one page (no cursor).
-fn whole<T>(items: Vec<T>) -> tenantry_kernel::Page<T> {
+pub(crate) fn whole<T>(items: Vec<T>) -> tenantry_kernel::Page<T> {
     tenantry_kernel::Page {
         items,
         next_cursor: None,

@@ -15,6 +15,7 @@ pub mod projects;
 pub mod search;
 pub mod team;
 pub mod tenant;
+pub mod usage;
 pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -55,6 +56,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(billing::get_subscription)
         .service(billing::change_plan)
         .service(billing::list_quotas)
+        .service(usage::report_usage)
+        .service(usage::get_usage)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::revoke_api_key)
@@ -125,5 +128,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(billing::platform_quotas)
         .service(billing::override_quota)
         .service(billing::clear_quota_override)
+        .service(usage::list_metrics)
+        .service(usage::create_metric)
+        .service(usage::period_usage)
         .service(jobs::queue);
 }

@@ -1,0 +1,2 @@
+DROP TABLE usage_events;
+DROP TABLE billable_metrics;

@@ -1,0 +1,218 @@
+//! Usage metering over HTTP: billable metrics, idempotent ingestion, aggregation, the
+//! operator's period totals.
+
+use chrono::{Duration, SecondsFormat, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tenantry_tests::{TestApp, app_tests, problem};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn owner(app: &TestApp, slug: &str) -> String {
+    let body = app
+        .onboard(slug, &format!("owner@{slug}.test"), PASSWORD)
+        .await;
+    body["session"]["access_token"].as_str().unwrap().to_owned()
+}
+
+fn call(
+    app: &TestApp,
+    slug: &str,
+    method: Method,
+    path: &str,
+    token: &str,
+) -> reqwest::RequestBuilder {
+    app.request(method, path)
+        .header("X-Tenant-ID", slug)
+        .bearer_auth(token)
+}
+
+async fn ok(res: reqwest::Response, status: u16) -> Value {
+    let url = res.url().clone();
+    let got = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(got, status, "{url}: {body}");
+    body
+}
+
+async fn metric(app: &TestApp, code: &str, aggregation: &str, field: Option<&str>) {
+    let res = app
+        .operator(Method::POST, "/api/v1/platform/metrics")
+        .json(&json!({"code": code, "name": code, "aggregation": aggregation, "field": field}))
+        .send()
+        .await
+        .unwrap();
+    ok(res, 201).await;
+}
+
+fn at(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+async fn usage(app: &TestApp, t: &str, query: &str) -> Value {
+    ok(
+        call(
+            app,
+            "acme",
+            Method::GET,
+            &format!("/api/v1/usage?{query}"),
+            t,
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await
+}
+
+app_tests! {
+    async fn usage_events_count_once_and_aggregate_per_day_and_month(app) {
+        let t = owner(app, "acme").await;
+        metric(app, "storage_gb", "sum", Some("gb")).await;
+        metric(app, "active_users", "unique_count", Some("user")).await;
+        metric(app, "peak_seats", "max", Some("seats")).await;
+        metric(app, "balance", "latest", Some("amount")).await;
+        metric(app, "logins", "count", None).await;
+        let res = app.operator(Method::POST, "/api/v1/platform/metrics").json(&json!({"code": "logins", "name": "x", "aggregation": "count"})).send().await.unwrap();
+        problem(res, 409, "metric_exists").await;
+        let res = app.operator(Method::POST, "/api/v1/platform/metrics").json(&json!({"code": "bad", "name": "x", "aggregation": "sum"})).send().await.unwrap();
+        assert_eq!(problem(res, 422, "validation_failed").await["errors"][0]["field"], "field");
+
+        let now = Utc::now();
+        let today = now - Duration::minutes(1);
+        let yesterday = now - Duration::days(1);
+        let events = json!({"events": [
+            {"transaction_id": "s-1", "metric": "storage_gb", "timestamp": at(yesterday), "properties": {"gb": 1.5}},
+            {"transaction_id": "s-2", "metric": "storage_gb", "timestamp": at(today), "properties": {"gb": 2}},
+            {"transaction_id": "s-3", "metric": "storage_gb", "timestamp": at(today), "properties": {"gb": 0.5}},
+            {"transaction_id": "u-1", "metric": "active_users", "timestamp": at(today), "properties": {"user": "ann"}},
+            {"transaction_id": "u-2", "metric": "active_users", "timestamp": at(today), "properties": {"user": "bob"}},
+            {"transaction_id": "u-3", "metric": "active_users", "timestamp": at(today), "properties": {"user": "ann"}},
+            {"transaction_id": "p-1", "metric": "peak_seats", "timestamp": at(today), "properties": {"seats": 7}},
+            {"transaction_id": "p-2", "metric": "peak_seats", "timestamp": at(today), "properties": {"seats": 3}},
+            {"transaction_id": "b-1", "metric": "balance", "timestamp": at(today - Duration::seconds(30)), "properties": {"amount": 10}},
+            {"transaction_id": "b-2", "metric": "balance", "timestamp": at(today), "properties": {"amount": 4}},
+            {"transaction_id": "l-1", "metric": "logins", "timestamp": at(today)},
+            {"transaction_id": "x-1", "metric": "nope", "timestamp": at(today)},
+            {"transaction_id": "x-2", "metric": "storage_gb", "timestamp": at(now + Duration::hours(1)), "properties": {"gb": 1}},
+            {"transaction_id": "x-3", "metric": "storage_gb", "timestamp": at(now - Duration::days(40)), "properties": {"gb": 1}},
+            {"transaction_id": "x-4", "metric": "storage_gb", "timestamp": at(today), "properties": {"gb": "lots"}},
+        ]});
+        let first = ok(call(app, "acme", Method::POST, "/api/v1/usage-events", &t).json(&events).send().await.unwrap(), 200).await;
+        assert_eq!((first["accepted"].as_u64(), first["rejected"].as_u64()), (Some(11), Some(4)), "{first}");
+        let errors: Vec<&str> = first["results"].as_array().unwrap().iter().filter_map(|r| r["error"].as_str()).collect();
+        assert!(errors[0].contains("no metric 'nope'") && errors[1].contains("future") && errors[2].contains("past") && errors[3].contains("properties.gb"), "{errors:?}");
+        // A replay answers the same and counts once.
+        let again = ok(call(app, "acme", Method::POST, "/api/v1/usage-events", &t).json(&events).send().await.unwrap(), 200).await;
+        assert_eq!(again, first);
+
+        let (from, to) = (at(now - Duration::days(3)), at(now + Duration::minutes(1)));
+        let day = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+        let storage = usage(app, &t, &format!("metric=storage_gb&from={from}&to={to}")).await;
+        assert_eq!(storage["aggregation"], "sum");
+        assert_eq!(storage["items"], json!([{"period": day(yesterday), "value": 1.5}, {"period": day(today), "value": 2.5}]));
+        let value = |v: &Value| v["items"].as_array().unwrap().last().unwrap()["value"].as_f64().unwrap();
+        assert_eq!(value(&usage(app, &t, &format!("metric=active_users&from={from}&to={to}")).await), 2.0);
+        assert_eq!(value(&usage(app, &t, &format!("metric=peak_seats&from={from}&to={to}")).await), 7.0);
+        assert_eq!(value(&usage(app, &t, &format!("metric=balance&from={from}&to={to}")).await), 4.0);
+        assert_eq!(value(&usage(app, &t, &format!("metric=logins&from={from}&to={to}")).await), 1.0);
+        let monthly = usage(app, &t, &format!("metric=storage_gb&from={from}&to={to}&granularity=month")).await;
+        let total: f64 = monthly["items"].as_array().unwrap().iter().map(|b| b["value"].as_f64().unwrap()).sum();
+        assert_eq!(total, 4.0, "{monthly}");
+        assert!(monthly["items"][0]["period"].as_str().unwrap().len() == 7);
+        let res = call(app, "acme", Method::GET, "/api/v1/usage?metric=nope", &t).send().await.unwrap();
+        problem(res, 404, "metric_not_found").await;
+        let res = call(app, "acme", Method::GET, &format!("/api/v1/usage?metric=logins&from={to}&to={from}"), &t).send().await.unwrap();
+        problem(res, 400, "invalid_query").await;
+
+        // Batches are 1 to 100 events.
+        let many: Vec<Value> = (0..101).map(|i| json!({"transaction_id": format!("m-{i}"), "metric": "logins", "timestamp": at(today)})).collect();
+        let res = call(app, "acme", Method::POST, "/api/v1/usage-events", &t).json(&json!({"events": many})).send().await.unwrap();
+        assert_eq!(problem(res, 422, "validation_failed").await["errors"][0]["field"], "events");
+        let res = call(app, "acme", Method::POST, "/api/v1/usage-events", &t).json(&json!({"events": []})).send().await.unwrap();
+        problem(res, 422, "validation_failed").await;
+
+        // Another tenant's usage is its own; the operator totals every tenant for a month.
+        let b = owner(app, "beta").await;
+        let theirs = ok(call(app, "beta", Method::GET, &format!("/api/v1/usage?metric=storage_gb&from={from}&to={to}"), &b).send().await.unwrap(), 200).await;
+        assert_eq!(theirs["items"], json!([]));
+        let period = today.format("%Y-%m").to_string();
+        let res = app.operator(Method::GET, &format!("/api/v1/platform/usage?period={period}")).send().await.unwrap();
+        let totals = ok(res, 200).await;
+        let acme: Vec<(&str, f64)> = totals["items"].as_array().unwrap().iter()
+            .filter(|i| i["tenant_slug"] == "acme")
+            .map(|i| (i["metric"].as_str().unwrap(), i["value"].as_f64().unwrap()))
+            .collect();
+        assert!(acme.contains(&("active_users", 2.0)) && acme.contains(&("logins", 1.0)), "{totals}");
+        assert!(!totals["items"].as_array().unwrap().iter().any(|i| i["tenant_slug"] == "beta" && i["metric"] == "storage_gb"));
+        let csv = app.operator(Method::GET, &format!("/api/v1/platform/usage?period={period}")).header("Accept", "text/csv").send().await.unwrap();
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+        let text = csv.text().await.unwrap();
+        assert!(text.starts_with("period,tenant_id,tenant_slug,metric,value\n"), "{text}");
+        assert!(text.contains(&format!("{period},")) && text.contains(",acme,logins,1\n"), "{text}");
+        let res = app.operator(Method::GET, "/api/v1/platform/usage?period=2026-13").send().await.unwrap();
+        problem(res, 400, "invalid_query").await;
+    }
+}
+
+/// API calls are counted in memory and written on a schedule and when the server stops.
+async fn api_calls_are_metered_and_kept_over_a_graceful_stop(db: tenantry_store::testing::TestDb) {
+    let mut app = TestApp::start(db, tenantry_tests::Options::default()).await;
+    let body = app.onboard("acme", "owner@acme.test", PASSWORD).await;
+    let t = body["session"]["access_token"].as_str().unwrap().to_owned();
+    let tenant: tenantry_kernel::TenantId = body["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    for _ in 0..7 {
+        ok(
+            call(&app, "acme", Method::GET, "/api/v1/products", &t)
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+    }
+    // Refused before reaching the tenant: not a call of the tenant's.
+    let res = call(&app, "acme", Method::GET, "/api/v1/products", "not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    app.stop();
+    let usage = tenantry_billing::UsageService::new(
+        app.db().db().clone(),
+        std::sync::Arc::new(tenantry_kernel::SystemClock),
+    );
+    let ctx = tenantry_kernel::TenantCtx::for_tests(tenant);
+    let now = Utc::now();
+    let (_, buckets) = usage
+        .usage(
+            &ctx,
+            "api_calls",
+            now - Duration::days(1),
+            now + Duration::minutes(1),
+            tenantry_billing::Granularity::Day,
+        )
+        .await
+        .unwrap();
+    let total: f64 = buckets.iter().map(|b| b.value).sum();
+    assert_eq!(
+        total, 7.0,
+        "every call that reached the tenant, none lost on the stop"
+    );
+}
+
+#[tokio::test]
+async fn api_calls_are_metered_on_sqlite() {
+    api_calls_are_metered_and_kept_over_a_graceful_stop(
+        tenantry_store::testing::TestDb::sqlite().await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn api_calls_are_metered_on_postgres() {
+    if let Some(db) = tenantry_store::testing::TestDb::postgres().await {
+        api_calls_are_metered_and_kept_over_a_graceful_stop(db).await;
+    }
+}

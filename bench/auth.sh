@@ -24,7 +24,7 @@ start() {
     local name=$1 bin=$2 port=$3
     mkdir -p "$dir/$name"
     TENANTRY_DATABASE_URL=${4:-sqlite://$dir/$name/bench.db} \
-        TENANTRY_BIND=127.0.0.1:$port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/$name/mail \
+        TENANTRY_BIND=127.0.0.1:$port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/$name/mail TENANTRY_RATE_LIMITS=off \
         $pin_server "$bin" serve &
     pids+=($!)
     for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done

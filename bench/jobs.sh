@@ -56,7 +56,7 @@ echo
 echo "== POST /api/v1/products, before and after the outbox (PostgreSQL, $connections connections, ${duration}s, median of $rounds)"
 serve() { # binary, database url, port: starts a server (in this shell, so cleanup stops it)
     TENANTRY_DATABASE_URL=$2 TENANTRY_DB_POOL_SIZE=$connections TENANTRY_BIND=127.0.0.1:$3 TENANTRY_INTERNAL_BIND=off \
-        TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail-$3 "$1" serve >"$dir/serve-$3.log" 2>&1 &
+        TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail-$3 TENANTRY_RATE_LIMITS=off "$1" serve >"$dir/serve-$3.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$3/healthz" >/dev/null && break; sleep 0.2; done
 }

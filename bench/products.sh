@@ -30,6 +30,8 @@ psql_owner -c "UPDATE plans SET is_default = false" -c "UPDATE plans SET is_defa
 export TENANTRY_DATABASE_URL=$service_url TENANTRY_MIGRATION_DATABASE_URL=$owner_url
 # One pooled connection per concurrent request.
 export TENANTRY_DB_POOL_SIZE=$connections
+# Limits off: this bench measures the read and write paths (the limits have their own).
+export TENANTRY_RATE_LIMITS=off
 TENANTRY_BIND=127.0.0.1:$port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail \
     target/release/tenantry serve &
 pid=$!

@@ -32,7 +32,7 @@ for backend in ${BENCH_BACKENDS:-postgres sqlite}; do
         sqlite) url=sqlite://$dir/webhooks.db ;;
     esac
     TENANTRY_DATABASE_URL=$url TENANTRY_DB_POOL_SIZE=32 TENANTRY_BIND=127.0.0.1:18095 TENANTRY_INTERNAL_BIND=127.0.0.1:18096 \
-        TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail TENANTRY_MASTER_KEY_FILE=$dir/master.key \
+        TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail TENANTRY_MASTER_KEY_FILE=$dir/master.key TENANTRY_RATE_LIMITS=off \
         TENANTRY_WEBHOOK_ALLOW_HTTP=true TENANTRY_WEBHOOK_ALLOW_CIDRS=127.0.0.1/32 \
         TENANTRY_OPERATOR_TOKEN=bench-operator \
         target/release/tenantry serve >"$dir/serve-$backend.log" 2>&1 &

@@ -13,7 +13,7 @@ start_tenantry() {
     LIVE_DIR=$(mktemp -d)
     LIVE_URL=http://127.0.0.1:$port
     local env=(TENANTRY_BIND=127.0.0.1:$port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$LIVE_DIR/mail
-        TENANTRY_OPERATOR_TOKEN=$LIVE_OPERATOR_TOKEN TENANTRY_JOB_RETRY_BASE_MS=200 ${LIVE_ENV[@]+"${LIVE_ENV[@]}"})
+        TENANTRY_OPERATOR_TOKEN=$LIVE_OPERATOR_TOKEN TENANTRY_JOB_RETRY_BASE_MS=200 TENANTRY_RATE_LIMITS=off ${LIVE_ENV[@]+"${LIVE_ENV[@]}"})
     case $backend in
         sqlite) env+=(TENANTRY_DATABASE_URL=sqlite://$LIVE_DIR/tenantry.db) ;;
         postgres)

@@ -18,6 +18,7 @@ mod openapi;
 mod platform;
 mod products;
 mod projects;
+mod rate_limits;
 mod resolution;
 mod revocation;
 mod spec_bounds;

@@ -38,6 +38,9 @@ pub struct Options {
     pub webhook_delivery: tenantry::wiring::WebhookDelivery,
     /// How subscriptions' states bite (default: the service's, a week of grace).
     pub billing: tenantry_billing::BillingPolicy,
+    /// Request limits (default: plan tiers on; anonymous calls unlimited, as the tests sign
+    /// up many organisations from one address).
+    pub rate_limits: tenantry_http::rate_limit::RateLimitConfig,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -64,6 +67,10 @@ impl Default for Options {
                 ..tenantry::wiring::WebhookDelivery::default()
             },
             billing: tenantry_billing::BillingPolicy::default(),
+            rate_limits: tenantry_http::rate_limit::RateLimitConfig {
+                anonymous_per_hour: None,
+                ..Default::default()
+            },
         }
     }
 }
@@ -117,6 +124,7 @@ impl TestApp {
             body_timeout: options.body_timeout,
             operator_token: options.operator_token.clone(),
             public_url: "https://app.example.test".to_owned(),
+            rate_limits: options.rate_limits.clone(),
         };
         let mailer = match &options.smtp_url {
             Some(url) => {

@@ -38,6 +38,9 @@ Environment variables (each also a flag above):
   TENANTRY_WEBHOOK_DISABLE_AFTER_DAYS  days of failing deliveries before an endpoint is disabled (default 5)
   TENANTRY_WEBHOOK_CONCURRENCY      webhook deliveries in flight per process (default 128)
   TENANTRY_WEBHOOK_ENDPOINT_CONCURRENCY  one endpoint's deliveries in flight (default 100)
+  TENANTRY_RATE_LIMITS              on (plan tiers per tenant, anonymous calls per address) or off (default on)
+  TENANTRY_RATE_LIMIT_ANONYMOUS_PER_HOUR  anonymous calls per client address per hour, 0 for none (default 50)
+  TENANTRY_RATE_LIMIT_CALLER_PERCENT  one user's or API key's share of the tenant's tier (default 100)
   TENANTRY_PAST_DUE_GRACE_DAYS      days a past-due tenant keeps writing before it turns read-only (default 7)
   TENANTRY_TRIAL_END                where an unpaid trial goes: past_due or canceled (default past_due)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
@@ -107,7 +110,62 @@ pub struct Cli {
     pub billing: BillingArgs,
 
     #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
+
+    #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// How requests are limited (decision 0031).
+#[derive(Clone, Debug, Args)]
+pub struct RateLimitArgs {
+    /// `on` (each tenant's plan tier, anonymous calls per address) or `off` (no limits, no
+    /// headers).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_RATE_LIMITS",
+        default_value = "on"
+    )]
+    pub rate_limits: String,
+
+    /// Anonymous calls per client address per hour (0: not limited). Sign-in and sign-up keep
+    /// their own throttles.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_RATE_LIMIT_ANONYMOUS_PER_HOUR",
+        default_value_t = 50
+    )]
+    pub rate_limit_anonymous_per_hour: u64,
+
+    /// The share of its tenant's tier one user or API key may use, in percent (100: no
+    /// separate limit).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_RATE_LIMIT_CALLER_PERCENT",
+        default_value_t = 100
+    )]
+    pub rate_limit_caller_percent: u64,
+}
+
+impl RateLimitArgs {
+    pub fn config(&self) -> anyhow::Result<tenantry_http::rate_limit::RateLimitConfig> {
+        let enabled = match self.rate_limits.as_str() {
+            "on" => true,
+            "off" => false,
+            other => anyhow::bail!("TENANTRY_RATE_LIMITS must be on or off, not '{other}'"),
+        };
+        if !(1..=100).contains(&self.rate_limit_caller_percent) {
+            anyhow::bail!("TENANTRY_RATE_LIMIT_CALLER_PERCENT must be 1 to 100");
+        }
+        Ok(tenantry_http::rate_limit::RateLimitConfig {
+            enabled,
+            anonymous_per_hour: Some(self.rate_limit_anonymous_per_hour).filter(|n| *n > 0),
+            caller_percent: self.rate_limit_caller_percent,
+        })
+    }
 }
 
 /// How subscriptions' states bite.

@@ -118,6 +118,7 @@ impl Wiring {
             body_timeout: std::time::Duration::from_secs(cli.serve.body_timeout_secs.max(1)),
             operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
             public_url: cli.serve.public_url.clone(),
+            rate_limits: cli.rate_limits.config()?,
         };
         let mailer = match cli.serve.smtp_url.as_deref().filter(|u| !u.is_empty()) {
             Some(url) => MailSender::smtp(url, &cli.serve.mail_from)?,

@@ -3703,6 +3703,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -3820,6 +3832,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -3890,6 +3914,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4004,6 +4040,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -4073,6 +4121,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4683,6 +4743,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -4760,6 +4832,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -4789,6 +4873,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventTypeList"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4880,6 +4973,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -4952,6 +5057,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5059,6 +5176,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -5145,6 +5274,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5262,6 +5403,18 @@ export interface operations {
             };
             /** @description Invalid fields, listed in `errors` (`validation_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5390,6 +5543,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The tenant is in maintenance (`tenant_maintenance`), with `Retry-After` */
             503: {
                 headers: {
@@ -5433,6 +5595,15 @@ export interface operations {
             };
             /** @description Used, revoked, expired or unknown (`invitation_gone`) */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5516,6 +5687,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -5588,6 +5771,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5691,6 +5886,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -5770,6 +5977,18 @@ export interface operations {
             };
             /** @description The last owner (`last_owner`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5899,6 +6118,18 @@ export interface operations {
             };
             /** @description Invalid fields, listed in `errors` (`validation_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6042,6 +6273,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     public_plans: {
@@ -6060,6 +6300,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PlanPage"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6100,6 +6349,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_metrics: {
@@ -6131,6 +6389,15 @@ export interface operations {
             };
             /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6225,6 +6492,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_plans: {
@@ -6256,6 +6532,15 @@ export interface operations {
             };
             /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6350,6 +6635,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_plan: {
@@ -6393,6 +6687,15 @@ export interface operations {
             };
             /** @description No such plan (`plan_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6450,6 +6753,15 @@ export interface operations {
             };
             /** @description The default plan (`default_plan_required`), or a plan tenants subscribe to (`plan_in_use`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6556,6 +6868,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     security_events: {
@@ -6616,6 +6937,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_tenants: {
@@ -6663,6 +6993,15 @@ export interface operations {
             };
             /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6757,6 +7096,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     show_tenant: {
@@ -6800,6 +7148,15 @@ export interface operations {
             };
             /** @description No tenant has this id or slug (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6897,6 +7254,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_branding: {
@@ -6940,6 +7306,15 @@ export interface operations {
             };
             /** @description No tenant has this id or slug (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7037,6 +7412,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     platform_change_plan: {
@@ -7127,6 +7511,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_domains: {
@@ -7187,6 +7580,15 @@ export interface operations {
             };
             /** @description No tenant has this id or slug (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7293,6 +7695,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     set_primary_domain: {
@@ -7354,6 +7765,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     verify_domain: {
@@ -7399,6 +7819,15 @@ export interface operations {
             };
             /** @description No tenant has this id or slug, or the tenant has no such domain (`tenant_not_found`, `domain_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7496,6 +7925,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     platform_quotas: {
@@ -7539,6 +7977,15 @@ export interface operations {
             };
             /** @description No tenant has this id or slug (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7638,6 +8085,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clear_quota_override: {
@@ -7683,6 +8139,15 @@ export interface operations {
             };
             /** @description No tenant (`tenant_not_found`) or no such quota (`quota_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7749,6 +8214,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     platform_subscription: {
@@ -7792,6 +8266,15 @@ export interface operations {
             };
             /** @description No tenant has this id or slug (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7889,6 +8372,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     suspend_tenant: {
@@ -7941,6 +8433,15 @@ export interface operations {
             };
             /** @description Already suspended (`already_suspended`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8005,6 +8506,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     disable_user: {
@@ -8055,6 +8565,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     enable_user: {
@@ -8098,6 +8617,15 @@ export interface operations {
             };
             /** @description No such user (`user_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8201,6 +8729,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8335,6 +8875,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -8457,6 +9009,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -8537,6 +9101,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -8607,6 +9183,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8744,6 +9332,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -8829,6 +9429,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8954,6 +9566,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -9034,6 +9658,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -9104,6 +9740,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9232,6 +9880,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -9321,6 +9981,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9449,6 +10121,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -9518,6 +10202,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9612,6 +10308,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9746,6 +10454,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -9825,6 +10545,18 @@ export interface operations {
             };
             /** @description In use or a system role (`role_in_use`, `system_role`, `owner_role_locked`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9962,6 +10694,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -10060,6 +10804,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -10140,6 +10896,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -10210,6 +10978,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10338,6 +11118,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -10418,6 +11210,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -10463,6 +11267,15 @@ export interface operations {
             };
             /** @description No tenant matches (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10561,6 +11374,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10686,6 +11511,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -10772,6 +11609,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10897,6 +11746,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -10977,6 +11838,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -11047,6 +11920,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11175,6 +12060,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -11274,6 +12171,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -11357,6 +12266,18 @@ export interface operations {
             };
             /** @description The endpoint is disabled (`webhook_disabled`) or does not subscribe to the event's type (`event_not_subscribed`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11494,6 +12415,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -11574,6 +12507,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
              *     now (`database_unavailable`); both with `Retry-After`
              */
@@ -11646,6 +12591,18 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11735,6 +12692,18 @@ export interface operations {
             };
             /** @description The endpoint is disabled (`webhook_disabled`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -77,21 +77,22 @@ fn reads_only(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Lets the request through, or says why its tenant's subscription does not.
+/// Lets the request through, or says why its tenant's subscription does not; gives the
+/// tenant's rate tier (requests per hour; `None`: not limited).
 pub async fn check(
     state: &AppState,
     ctx: &TenantCtx,
     method: &Method,
     pattern: &str,
     feature: Option<&str>,
-) -> Result<(), Problem> {
+) -> Result<Option<u64>, Problem> {
     let Some(standing) = state
         .standings
         .get(state, ctx)
         .await
         .map_err(Problem::internal)?
     else {
-        return Ok(());
+        return Ok(None);
     };
     // Billing routes stay open whatever the state: they are how a tenant gets back in.
     if !pattern.starts_with(BILLING_PREFIX) {
@@ -113,5 +114,5 @@ pub async fn check(
             plans.iter().map(|p| p.as_str().to_owned()).collect(),
         ));
     }
-    Ok(())
+    Ok(standing.plan.requests_per_hour)
 }

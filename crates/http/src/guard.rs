@@ -132,6 +132,7 @@ impl FromRequest for Member {
             .and_then(|(table, p)| table.feature(method.as_str(), p))
             .map(str::to_owned);
         let entitled = (method.clone(), pattern.clone().unwrap_or_default());
+        let checked = crate::rate_limit::checked_of(req);
         // Named in the audit trail, built only when a request is refused.
         let route = move || format!("{method} {}", pattern.as_deref().unwrap_or_default());
         let check = async move {
@@ -147,12 +148,27 @@ impl FromRequest for Member {
                 Err(key) => {
                     let member = key_member(&state, scope, &key, needed, &route).await?;
                     let (method, pattern) = &entitled;
-                    crate::entitlements::check(
+                    let tier = crate::entitlements::check(
                         &state,
                         &member.ctx,
                         method,
                         pattern,
                         feature.as_deref(),
+                    )
+                    .await?;
+                    let caller = member
+                        .api_key
+                        .map(|k| format!("key:{k}"))
+                        .unwrap_or_default();
+                    crate::rate_limit::enforce(
+                        &state.rate_limits,
+                        checked.as_ref(),
+                        &crate::rate_limit::member_policies(
+                            &state.rate_limits.config,
+                            member.ctx.tenant_id(),
+                            &caller,
+                            tier,
+                        ),
                     )
                     .await?;
                     state.api_calls.record(member.ctx.tenant_id());
@@ -181,7 +197,20 @@ impl FromRequest for Member {
                 return Err(permission_denied(needed).into());
             }
             let (method, pattern) = &entitled;
-            crate::entitlements::check(&state, &ctx, method, pattern, feature.as_deref()).await?;
+            let tier =
+                crate::entitlements::check(&state, &ctx, method, pattern, feature.as_deref())
+                    .await?;
+            crate::rate_limit::enforce(
+                &state.rate_limits,
+                checked.as_ref(),
+                &crate::rate_limit::member_policies(
+                    &state.rate_limits.config,
+                    ctx.tenant_id(),
+                    &format!("user:{}", who.user_id),
+                    tier,
+                ),
+            )
+            .await?;
             state.api_calls.record(ctx.tenant_id());
             Ok(Member {
                 ctx,

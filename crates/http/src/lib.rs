@@ -15,6 +15,7 @@ mod paging;
 pub mod permissions;
 pub mod ports;
 mod problem;
+pub mod rate_limit;
 mod request_context;
 mod resolve;
 mod responses;
@@ -145,6 +146,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     // After the routes are in: the derive's modifiers run before they are.
     permissions::document(&mut api);
+    rate_limit::document(&mut api);
     routes::events::document(&mut api);
     api
 }
@@ -206,6 +208,7 @@ pub fn app(
 > {
     let limit = shared.state.config.body_limit;
     App::new()
+        .wrap(from_fn(rate_limit::middleware))
         .wrap(from_fn(request_context::request_context))
         .app_data(shared.state.clone())
         .app_data(shared.spec_json.clone())

@@ -37,7 +37,7 @@ fn operations(item: &PathItem) -> [(&'static str, Option<&Operation>); 5] {
     ]
 }
 
-fn operations_mut(item: &mut PathItem) -> [Option<&mut Operation>; 5] {
+pub(crate) fn operations_mut(item: &mut PathItem) -> [Option<&mut Operation>; 5] {
     [
         item.get.as_mut(),
         item.post.as_mut(),

@@ -66,6 +66,10 @@ pub enum MemberErrors {
     /// No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`)
     #[response(status = 404, content_type = "application/problem+json")]
     TenantNotFound(ProblemBody),
+    /// The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+    /// `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+    #[response(status = 429, content_type = "application/problem+json")]
+    RateLimited(ProblemBody),
     /// Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
     /// now (`database_unavailable`); both with `Retry-After`
     #[response(status = 503, content_type = "application/problem+json")]

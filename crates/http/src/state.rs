@@ -26,6 +26,8 @@ pub struct HttpConfig {
     pub operator_token: Option<String>,
     /// Where people reach the product (invitation links start with it).
     pub public_url: String,
+    /// How requests are limited.
+    pub rate_limits: crate::rate_limit::RateLimitConfig,
 }
 
 /// The services the HTTP adapter drives, as ports (see [`crate::ports`]): the composition
@@ -60,6 +62,8 @@ pub struct AppState {
     pub standings: crate::entitlements::StandingCache,
     /// API calls counted in memory until the next flush (the `api_calls` metric).
     pub api_calls: crate::api_calls::ApiCallMeter,
+    /// Request limits: in this process unless the composition root gives a shared store.
+    pub rate_limits: crate::rate_limit::RateLimits,
     /// Access tokens whose signature was checked.
     pub tokens: crate::authn::TokenCache,
     /// Refusals recorded in the last minute (see `guard::DenialWindow`).
@@ -88,6 +92,7 @@ impl AppState {
             members: MemberCache::new(),
             standings: crate::entitlements::StandingCache::default(),
             api_calls: crate::api_calls::ApiCallMeter::default(),
+            rate_limits: crate::rate_limit::RateLimits::in_process(config.rate_limits.clone()),
             tokens: crate::authn::TokenCache::new(),
             denials: crate::guard::DenialWindow::new(),
             jwks,

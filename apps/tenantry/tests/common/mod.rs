@@ -74,6 +74,8 @@ impl Launch {
             .env("TENANTRY_OPERATOR_TOKEN", OPERATOR_TOKEN)
             .env("TENANTRY_MAIL_DIR", dir.path().join("mail"))
             .env("TENANTRY_LOG", "info")
+            // Load and fault tests: no request limits (tests of the limits set them).
+            .env("TENANTRY_RATE_LIMITS", "off")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         if let Some(owner) = &self.migration_url {

@@ -135,3 +135,88 @@ app_tests! {
         assert_eq!(app.get("/openapi.json").send().await.unwrap().status(), 200);
     }
 }
+
+/// Two instances count against one budget through Redis; with Redis gone they serve on (no
+/// limit, no headers, the failure counted), and limit again once it is back.
+async fn instances_share_limits_through_redis_and_serve_on_without_it(
+    db: tenantry_store::testing::TestDb,
+) {
+    let Some(mut redis) = tenantry_tests::RedisServer::start() else {
+        return;
+    };
+    let options = Options {
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    };
+    let a = TestApp::start(db, options).await;
+    let b = a.another_instance();
+    let t = owner(&a, "acme").await;
+    tier(&a, "acme", "tiny", json!(3)).await;
+    let mut states = Vec::new();
+    for app in [&a, &b, &a] {
+        let res = get(app, "acme", &t).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        states.push(headers(&res).1);
+    }
+    for (state, left) in states.iter().zip([2, 1, 0]) {
+        assert!(
+            state.starts_with(&format!("\"tenant\";r={left};t=")),
+            "{states:?}"
+        );
+    }
+    for app in [&b, &a] {
+        problem(
+            get(app, "acme", &t).send().await.unwrap(),
+            429,
+            "rate_limited",
+        )
+        .await;
+    }
+
+    redis.stop();
+    for app in [&a, &b] {
+        let res = get(app, "acme", &t).send().await.unwrap();
+        assert_eq!(res.status(), 200, "fail open");
+        assert!(res.headers().get("ratelimit").is_none());
+    }
+    let metrics = reqwest::get(format!("http://{}/metrics", a.internal_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("tenantry_rate_limit_errors_total") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+
+    redis.restart();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut limited = false;
+    for _ in 0..6 {
+        let res = get(&a, "acme", &t).send().await.unwrap();
+        if res.status() == 429 {
+            limited = true;
+            break;
+        }
+        assert!(res.headers().get("ratelimit").is_some() || res.status() == 200);
+    }
+    assert!(limited, "limits are back with Redis");
+}
+
+#[tokio::test]
+async fn redis_limits_on_sqlite() {
+    instances_share_limits_through_redis_and_serve_on_without_it(
+        tenantry_store::testing::TestDb::sqlite().await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn redis_limits_on_postgres() {
+    if let Some(db) = tenantry_store::testing::TestDb::postgres().await {
+        instances_share_limits_through_redis_and_serve_on_without_it(db).await;
+    }
+}

@@ -41,6 +41,8 @@ pub struct Options {
     /// Request limits (default: plan tiers on; anonymous calls unlimited, as the tests sign
     /// up many organisations from one address).
     pub rate_limits: tenantry_http::rate_limit::RateLimitConfig,
+    /// `redis://…` to keep the limits' counters in Redis.
+    pub redis_url: Option<String>,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -71,6 +73,7 @@ impl Default for Options {
                 anonymous_per_hour: None,
                 ..Default::default()
             },
+            redis_url: None,
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct TestApp {
     pub crypto: tenantry_crypto::Crypto,
     /// The master key its vault seals with.
     pub master_key: tenantry_secrets::MasterKey,
+    /// What it was started with (another instance gets the same).
+    options: Options,
 }
 
 impl TestApp {
@@ -108,11 +113,7 @@ impl TestApp {
     /// caches: what another replica behind a load balancer would be. Stops when dropped; the
     /// database stays with the first.
     pub fn another_instance(&self) -> TestApp {
-        let options = Options {
-            master_key: self.master_key.clone(),
-            ..Options::default()
-        };
-        Self::launch(self.db().url(), self.crypto.clone(), &options)
+        Self::launch(self.db().url(), self.crypto.clone(), &self.options)
     }
 
     /// Starts the app on its own connection pool, as a separate process would have: the test's
@@ -154,6 +155,10 @@ impl TestApp {
         .unwrap();
         wiring.webhook_rules = options.webhook_rules.clone();
         wiring.billing = options.billing;
+        wiring.rate_store = options.redis_url.as_deref().map(|url| {
+            std::sync::Arc::new(tenantry_limits::RedisStore::new(url).unwrap())
+                as std::sync::Arc<dyn tenantry_limits::RateStore>
+        });
         let shared = Shared::new(wiring.app_state()).unwrap();
         wiring.webhook_delivery = options.webhook_delivery.clone();
         let worker = options
@@ -209,6 +214,7 @@ impl TestApp {
             app_db,
             crypto,
             master_key: options.master_key.clone(),
+            options: options.clone(),
         }
     }
 
@@ -406,4 +412,79 @@ macro_rules! app_tests {
             }
         }
     )*};
+}
+
+/// A `redis-server` of the test's own on a loopback port (no persistence), stopped when
+/// dropped. `None`, with a notice, where `redis-server` is not installed (CI installs it).
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let mut server = Self { child: None, port };
+        if !server.spawn() {
+            eprintln!(
+                "\n*** Redis tests SKIPPED: redis-server is not installed (apt-get install redis-server) ***\n"
+            );
+            return None;
+        }
+        Some(server)
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills it (the limits' counters go with it).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.stop();
+        assert!(self.spawn(), "redis-server restarts");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

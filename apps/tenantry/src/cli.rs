@@ -41,6 +41,7 @@ Environment variables (each also a flag above):
   TENANTRY_RATE_LIMITS              on (plan tiers per tenant, anonymous calls per address) or off (default on)
   TENANTRY_RATE_LIMIT_ANONYMOUS_PER_HOUR  anonymous calls per client address per hour, 0 for none (default 50)
   TENANTRY_RATE_LIMIT_CALLER_PERCENT  one user's or API key's share of the tenant's tier (default 100)
+  TENANTRY_REDIS_URL                keep the rate limits' counters in Redis, shared by every instance (unset: in process)
   TENANTRY_PAST_DUE_GRACE_DAYS      days a past-due tenant keeps writing before it turns read-only (default 7)
   TENANTRY_TRIAL_END                where an unpaid trial goes: past_due or canceled (default past_due)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
@@ -148,6 +149,12 @@ pub struct RateLimitArgs {
         default_value_t = 100
     )]
     pub rate_limit_caller_percent: u64,
+
+    /// Keep the limits' counters in Redis (`redis://host:port/db`), shared by every instance;
+    /// unset: in each process. When Redis cannot be reached requests go through (logged and
+    /// counted).
+    #[arg(long, global = true, env = "TENANTRY_REDIS_URL")]
+    pub redis_url: Option<String>,
 }
 
 impl RateLimitArgs {

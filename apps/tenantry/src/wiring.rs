@@ -49,6 +49,8 @@ pub struct Wiring {
     pub webhook_delivery: WebhookDelivery,
     /// How subscriptions' states bite.
     pub billing: BillingPolicy,
+    /// Where the rate limits count (`None`: in the process).
+    pub rate_store: Option<Arc<dyn tenantry_limits::RateStore>>,
     edges: Edges,
 }
 
@@ -133,6 +135,15 @@ impl Wiring {
         wiring.webhook_rules = cli.webhooks.target_rules()?;
         wiring.webhook_delivery = cli.webhooks.delivery()?;
         wiring.billing = cli.billing.policy()?;
+        if let Some(url) = cli
+            .rate_limits
+            .redis_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
+            let store = tenantry_limits::RedisStore::new(url)?;
+            wiring.rate_store = Some(Arc::new(store));
+        }
         Ok(wiring)
     }
 
@@ -157,6 +168,7 @@ impl Wiring {
             webhook_rules: TargetRules::default(),
             webhook_delivery: WebhookDelivery::default(),
             billing: BillingPolicy::default(),
+            rate_store: None,
             edges,
         })
     }
@@ -199,13 +211,17 @@ impl Wiring {
             metering: Arc::new(UsageService::new(self.db.clone(), self.clock.clone())),
             reads,
         };
-        AppState::new(
+        let mut state = AppState::new(
             services,
             resolver,
             self.crypto.tokens.jwks(),
             self.http.clone(),
             self.edges.clone(),
-        )
+        );
+        if let Some(store) = &self.rate_store {
+            state.rate_limits.store = store.clone();
+        }
+        state
     }
 
     /// Plans, subscriptions and quotas; the quotas are those the entities declare.

@@ -29,7 +29,7 @@ ci:
     bash .ci/run
 
 # Every benchmark below, one after the other
-bench: bench-products bench-jobs bench-webhooks
+bench: bench-products bench-jobs bench-webhooks bench-billing
 
 # Benchmark: products on PostgreSQL (100 tenants × 10,000) against the pgbench floor
 # (release build, loopback; installs wrk and PostgreSQL if missing)
@@ -63,3 +63,8 @@ sdk-check:
 fuzz:
     cargo build -p tenantry
     scripts/fuzz-api
+
+# Benchmark: request limits (off, in-process, Redis) on reads and creates, usage ingestion
+# and a million-event aggregation on PostgreSQL, each against its floor
+bench-billing:
+    bash bench/billing.sh

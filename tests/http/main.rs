@@ -22,6 +22,7 @@ mod rate_limits;
 mod resolution;
 mod revocation;
 mod spec_bounds;
+mod stripe;
 mod team;
 mod usage;
 mod webhooks;

@@ -100,6 +100,7 @@ app_tests! {
             "/api/v1/billing/subscription",
             "/api/v1/billing/change-plan",
             "/api/v1/quotas",
+            "/api/v1/billing/webhooks/stripe",
             "/api/v1/usage-events",
             "/api/v1/usage",
             "/api/v1/platform/metrics",
@@ -166,7 +167,7 @@ app_tests! {
                     || path.starts_with("/api/v1/platform/")
                     || path.starts_with("/api/v1/invitations/lookup/")
                     || path.starts_with("/api/v1/invitations/accept/")
-                    || ["/api/v1/onboard", "/api/v1/permissions", "/api/v1/event-types", "/api/v1/tenant", "/api/v1/plans"].contains(&path.as_str());
+                    || ["/api/v1/onboard", "/api/v1/permissions", "/api/v1/event-types", "/api/v1/tenant", "/api/v1/plans", "/api/v1/billing/webhooks/stripe"].contains(&path.as_str());
                 if path.starts_with("/api/v1/") && !not_for_members {
                     assert!(responses["403"].to_string().contains("not_a_member"), "{method} {path} does not document not_a_member");
                     assert!(schemes.contains(&"api_key"), "{method} {path} does not accept an API key");

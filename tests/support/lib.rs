@@ -19,6 +19,8 @@ pub use smtp::{Received, SmtpSink};
 
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
 pub const TOKEN_ISSUER: &str = "tenantry-test";
+/// The Stripe webhook secret every test app is configured with.
+pub const STRIPE_SECRET: &str = "whsec_tenantry_test_secret";
 
 /// Knobs a test may turn.
 #[derive(Clone)]
@@ -126,6 +128,7 @@ impl TestApp {
             operator_token: options.operator_token.clone(),
             public_url: "https://app.example.test".to_owned(),
             rate_limits: options.rate_limits.clone(),
+            stripe_webhook_secrets: vec![STRIPE_SECRET.to_owned()],
         };
         let mailer = match &options.smtp_url {
             Some(url) => {

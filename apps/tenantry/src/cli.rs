@@ -42,6 +42,7 @@ Environment variables (each also a flag above):
   TENANTRY_RATE_LIMIT_ANONYMOUS_PER_HOUR  anonymous calls per client address per hour, 0 for none (default 50)
   TENANTRY_RATE_LIMIT_CALLER_PERCENT  one user's or API key's share of the tenant's tier (default 100)
   TENANTRY_REDIS_URL                keep the rate limits' counters in Redis, shared by every instance (unset: in process)
+  TENANTRY_STRIPE_WEBHOOK_SECRET    signing secret(s) of the Stripe webhook endpoint, comma-separated (unset: off)
   TENANTRY_PAST_DUE_GRACE_DAYS      days a past-due tenant keeps writing before it turns read-only (default 7)
   TENANTRY_TRIAL_END                where an unpaid trial goes: past_due or canceled (default past_due)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
@@ -155,6 +156,16 @@ pub struct RateLimitArgs {
     /// counted).
     #[arg(long, global = true, env = "TENANTRY_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// Signing secret(s) of the Stripe webhook endpoint (`whsec_…`, comma-separated during a
+    /// rotation); unset: `POST /api/v1/billing/webhooks/stripe` answers 404.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    pub stripe_webhook_secret: Option<String>,
 }
 
 impl RateLimitArgs {

@@ -121,6 +121,16 @@ impl Wiring {
             operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
             public_url: cli.serve.public_url.clone(),
             rate_limits: cli.rate_limits.config()?,
+            stripe_webhook_secrets: cli
+                .rate_limits
+                .stripe_webhook_secret
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
         };
         let mailer = match cli.serve.smtp_url.as_deref().filter(|u| !u.is_empty()) {
             Some(url) => MailSender::smtp(url, &cli.serve.mail_from)?,

@@ -281,6 +281,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/billing/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe's webhook endpoint: subscription events (`customer.subscription.created|updated|deleted`,
+         *     `invoice.paid`, `invoice.payment_failed`) move the tenant named in the object's metadata
+         *     (`tenant_id`: id or slug; optional `plan`: a plan code). Verifies `Stripe-Signature`
+         *     (HMAC-SHA256 of `t.payload` with `TENANTRY_STRIPE_WEBHOOK_SECRET`, 5 minutes of tolerance,
+         *     any of several `v1`); applies each event id once.
+         */
+        post: operations["stripe_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/event-types": {
         parameters: {
             query?: never;
@@ -2977,6 +3000,17 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description What became of a provider's event. */
+        ProviderEventReceipt: {
+            /**
+             * @description Changed a tenant's subscription (false: a type Tenantry does not follow, or no tenant
+             *     named in its metadata).
+             */
+            applied: boolean;
+            /** @description Seen before (by its id): not applied again. */
+            duplicate: boolean;
+            received: boolean;
+        };
         QueueView: {
             /** @description How many jobs of each kind are in each state. */
             counts: components["schemas"]["JobCountView"][];
@@ -4848,6 +4882,52 @@ export interface operations {
              *     now (`database_unavailable`); both with `Retry-After`
              */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    stripe_webhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `t=<unix time>,v1=<hex HMAC-SHA256>` */
+                "Stripe-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Stripe event, as Stripe sends it */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderEventReceipt"];
+                };
+            };
+            /** @description Missing, stale or wrong signature (`invalid_signature`), or not a Stripe event (`malformed_json`); nothing recorded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No Stripe secret is configured (`not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,7 +7,9 @@ pub mod error;
 pub mod metering;
 pub mod model;
 pub mod ports;
+pub mod provider;
 pub mod service;
+pub mod stripe;
 pub mod usage;
 pub mod view;
 
@@ -15,6 +17,7 @@ pub use error::*;
 pub use metering::*;
 pub use model::*;
 pub use ports::*;
+pub use provider::{ProviderChange, ProviderEvent};
 pub use service::{BillingPolicy, BillingService, Chooser, Standing};
 pub use usage::{ReportedUsage, UsageOutcome, UsageService};
 pub use view::*;

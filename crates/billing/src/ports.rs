@@ -8,6 +8,7 @@ use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
 use crate::error::{CreateMetricError, CreatePlanError, DeletePlanError, UpdatePlanError};
 use crate::metering::{BucketAggregates, Granularity, Metric, UsageEvent};
 use crate::model::{Plan, PlanCode, Quota, Subscription};
+use crate::provider::ProviderEvent;
 
 /// Plans: platform reference data.
 pub trait PlanRepository: Clone + Send + Sync + 'static {
@@ -58,6 +59,24 @@ pub trait SubscriptionRepository: Clone + Send + Sync + 'static {
         &self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<TenantId>, Unexpected>> + Send;
+}
+
+/// The provider events already received (idempotency on the provider's event id).
+pub trait ProviderEventLog: Clone + Send + Sync + 'static {
+    /// Notes the event; `false` when `(provider, id)` was noted before.
+    fn note_provider_event(
+        &self,
+        provider: &str,
+        event: &ProviderEvent,
+        tenant: Option<TenantId>,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
+    /// Forgets it (its change could not be applied: the provider's retry will apply it).
+    fn forget_provider_event(
+        &self,
+        provider: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 }
 
 /// The tenant's quotas: limits, and usage the store counts as changes are recorded.

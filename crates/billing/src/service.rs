@@ -10,9 +10,10 @@ use crate::error::{
 };
 use crate::model::{
     Access, InvalidValue, MAX_QUOTA_LIMIT, NewPlan, Plan, PlanCode, PlanPatch, Quota,
-    QuotaCatalogue, Subscription, SubscriptionUpdate, TrialEnd,
+    QuotaCatalogue, Subscription, SubscriptionStatus, SubscriptionUpdate, TrialEnd,
 };
-use crate::ports::{PlanRepository, QuotaRepository, SubscriptionRepository};
+use crate::ports::{PlanRepository, ProviderEventLog, QuotaRepository, SubscriptionRepository};
+use crate::provider::{ProviderChange, ProviderEvent};
 
 /// How subscriptions' states bite.
 #[derive(Clone, Copy, Debug)]
@@ -294,5 +295,84 @@ where
         }
         self.repo.save_subscription(ctx, &old, &new, None).await?;
         Ok(true)
+    }
+}
+
+impl<R> BillingService<R>
+where
+    R: PlanRepository + SubscriptionRepository + QuotaRepository + ProviderEventLog,
+{
+    /// Notes a billing provider's event; `false` when it was received before (then it is not
+    /// applied again).
+    pub async fn note_provider_event(
+        &self,
+        provider: &str,
+        event: &ProviderEvent,
+        tenant: Option<TenantId>,
+    ) -> Result<bool, Unexpected> {
+        self.repo.note_provider_event(provider, event, tenant).await
+    }
+
+    /// Forgets a noted event whose change could not be applied (the provider retries).
+    pub async fn forget_provider_event(&self, provider: &str, id: &str) -> Result<(), Unexpected> {
+        self.repo.forget_provider_event(provider, id).await
+    }
+
+    /// What the provider says, applied to the tenant's subscription (recorded and evented like
+    /// every change): its plan (any plan, public or not), status, period and trial; a paid
+    /// invoice makes a past-due subscription active, a failed payment an active one past due.
+    pub async fn apply_provider_change(
+        &self,
+        ctx: &TenantCtx,
+        change: &ProviderChange,
+    ) -> Result<Option<Subscription>, ChangePlanError> {
+        let status = |s| SubscriptionUpdate {
+            status: Some(s),
+            ..SubscriptionUpdate::default()
+        };
+        let current = || async {
+            self.repo
+                .subscription(ctx)
+                .await?
+                .ok_or(ChangePlanError::NoSubscription)
+        };
+        let update = match change {
+            ProviderChange::Ignored => return Ok(None),
+            ProviderChange::Subscription {
+                status: new_status,
+                plan,
+                current_period_end,
+                cancel_at_period_end,
+                trial_ends_at,
+            } => {
+                if let Some(code) = plan {
+                    let code = PlanCode::parse(code)
+                        .map_err(|_| ChangePlanError::UnknownPlan { code: code.clone() })?;
+                    if current().await?.plan != code {
+                        self.change_plan(ctx, &code, Chooser::Operator).await?;
+                    }
+                }
+                SubscriptionUpdate {
+                    status: *new_status,
+                    trial_ends_at: *trial_ends_at,
+                    current_period_end: current_period_end.map(Some),
+                    cancel_at_period_end: *cancel_at_period_end,
+                }
+            }
+            ProviderChange::Canceled => status(SubscriptionStatus::Canceled),
+            ProviderChange::Paid => match current().await?.status {
+                SubscriptionStatus::PastDue | SubscriptionStatus::Trialing => {
+                    status(SubscriptionStatus::Active)
+                }
+                _ => return Ok(None),
+            },
+            ProviderChange::PaymentFailed => match current().await?.status {
+                SubscriptionStatus::Active | SubscriptionStatus::Trialing => {
+                    status(SubscriptionStatus::PastDue)
+                }
+                _ => return Ok(None),
+            },
+        };
+        Ok(Some(self.update_subscription(ctx, &update).await?))
     }
 }

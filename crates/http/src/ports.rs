@@ -19,9 +19,10 @@ use tenantry_audit::{
 use tenantry_billing::{
     Aggregation, BillingService, ChangePlanError, Chooser, CreateMetricError, CreatePlanError,
     DeletePlanError, Granularity, IngestUsageError, MeteringRepository, Metric, MetricCode,
-    NewPlan, Plan, PlanCode, PlanName, PlanPatch, PlanRepository, Quota, QuotaCatalogue,
-    QuotaRepository, ReportedUsage, SetQuotaError, Standing, Subscription, SubscriptionRepository,
-    SubscriptionUpdate, UpdatePlanError, UsageBucket, UsageOutcome, UsageQueryError, UsageService,
+    NewPlan, Plan, PlanCode, PlanName, PlanPatch, PlanRepository, ProviderChange, ProviderEvent,
+    ProviderEventLog, Quota, QuotaCatalogue, QuotaRepository, ReportedUsage, SetQuotaError,
+    Standing, Subscription, SubscriptionRepository, SubscriptionUpdate, UpdatePlanError,
+    UsageBucket, UsageOutcome, UsageQueryError, UsageService,
 };
 use tenantry_identity::{
     AccessClaims, AccessTokens, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
@@ -344,7 +345,7 @@ driving_port! {
 driving_port! {
     /// Plans, subscriptions and quotas.
     pub trait Billing<'a> for BillingService<R>, generics [R]
-        where [R: PlanRepository + SubscriptionRepository + QuotaRepository]
+        where [R: PlanRepository + SubscriptionRepository + QuotaRepository + ProviderEventLog]
     {
         async fn plans(&self) -> Result<Vec<Plan>, Unexpected>;
         async fn public_plans(&self) -> Result<Vec<Plan>, Unexpected>;
@@ -381,6 +382,22 @@ driving_port! {
             ctx: &'a TenantCtx,
             resource: &'a str,
         ) -> Result<Quota, SetQuotaError>;
+        async fn note_provider_event(
+            &self,
+            provider: &'a str,
+            event: &'a ProviderEvent,
+            tenant: Option<TenantId>,
+        ) -> Result<bool, Unexpected>;
+        async fn forget_provider_event(
+            &self,
+            provider: &'a str,
+            id: &'a str,
+        ) -> Result<(), Unexpected>;
+        async fn apply_provider_change(
+            &self,
+            ctx: &'a TenantCtx,
+            change: &'a ProviderChange,
+        ) -> Result<Option<Subscription>, ChangePlanError>;
         fn catalogue(&self) -> &QuotaCatalogue;
     }
 }

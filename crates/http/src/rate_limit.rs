@@ -171,6 +171,7 @@ fn anonymous_call(req: &ServiceRequest) -> bool {
     path.starts_with("/api/v1/")
         && !path.starts_with("/api/v1/auth/")
         && path != "/api/v1/onboard"
+        && !path.starts_with("/api/v1/billing/webhooks/")
         && !req.headers().contains_key(AUTHORIZATION)
         && !req.headers().contains_key("x-api-key")
 }
@@ -248,6 +249,7 @@ pub(crate) fn document(api: &mut utoipa::openapi::OpenApi) {
     for (path, item) in api.paths.paths.iter_mut() {
         if !path.starts_with("/api/v1/")
             || path.starts_with("/api/v1/auth/")
+            || path.starts_with("/api/v1/billing/webhooks/")
             || path == "/api/v1/onboard"
         {
             continue;

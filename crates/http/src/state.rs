@@ -28,6 +28,9 @@ pub struct HttpConfig {
     pub public_url: String,
     /// How requests are limited.
     pub rate_limits: crate::rate_limit::RateLimitConfig,
+    /// Signing secrets of the Stripe webhook endpoint (several during a rotation; none: the
+    /// route answers 404).
+    pub stripe_webhook_secrets: Vec<String>,
 }
 
 /// The services the HTTP adapter drives, as ports (see [`crate::ports`]): the composition

@@ -561,6 +561,45 @@ impl Db {
     }
 }
 
+impl tenantry_billing::ProviderEventLog for Db {
+    async fn note_provider_event(
+        &self,
+        provider: &str,
+        event: &tenantry_billing::ProviderEvent,
+        tenant: Option<TenantId>,
+    ) -> Result<bool, Unexpected> {
+        let now = Utc::now();
+        let inserted: usize = tx!(self, write, platform, |conn| {
+            Ok(diesel::insert_into(billing_events::table)
+                .values((
+                    billing_events::provider.eq(provider),
+                    billing_events::event_id.eq(&event.id),
+                    billing_events::event_type.eq(&event.kind),
+                    billing_events::tenant_id.eq(tenant.map(DbUuid::from)),
+                    billing_events::received_at.eq(now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?)
+        })?;
+        Ok(inserted == 1)
+    }
+
+    async fn forget_provider_event(&self, provider: &str, id: &str) -> Result<(), Unexpected> {
+        tx!(self, write, platform, |conn| {
+            diesel::delete(
+                billing_events::table
+                    .filter(billing_events::provider.eq(provider))
+                    .filter(billing_events::event_id.eq(id)),
+            )
+            .execute(conn)
+            .await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(())
+    }
+}
+
 impl PlanRepository for Db {
     async fn plans(&self) -> Result<Vec<Plan>, Unexpected> {
         Ok(self.load_plans().await?)

@@ -199,17 +199,21 @@ impl Db {
         let tenant = DbUuid::from(ctx.tenant_id());
         let (buckets, states): (Vec<BucketRow>, Vec<(String, i64)>) =
             tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-                let buckets = diesel::sql_query(&sql)
-                    .bind::<DbId, _>(tenant)
-                    .bind::<DbId, _>(DbUuid::from(endpoint))
-                    .bind::<DbTime, _>(since)
-                    .load(conn)
-                    .await?;
+                // The deliveries' states first: on PostgreSQL each statement of a read
+                // committed transaction sees its own snapshot, and an attempt is recorded in
+                // the transaction that settles its delivery — read in this order, a delivery
+                // counted as failed always has its last attempt counted too.
                 let states = webhook_deliveries::table
                     .filter(webhook_deliveries::tenant_id.eq(tenant))
                     .filter(webhook_deliveries::endpoint_id.eq(DbUuid::from(endpoint)))
                     .group_by(webhook_deliveries::state)
                     .select((webhook_deliveries::state, diesel::dsl::count_star()))
+                    .load(conn)
+                    .await?;
+                let buckets = diesel::sql_query(&sql)
+                    .bind::<DbId, _>(tenant)
+                    .bind::<DbId, _>(DbUuid::from(endpoint))
+                    .bind::<DbTime, _>(since)
                     .load(conn)
                     .await?;
                 Ok((buckets, states))

@@ -50,6 +50,10 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
     ),
     ("plans", "the operator's price list, shared by every tenant"),
     (
+        "billing_events",
+        "a billing provider's event ids, received before their tenant is known",
+    ),
+    (
         "billable_metrics",
         "the operator's metrics, shared by every tenant",
     ),

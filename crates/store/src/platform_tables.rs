@@ -230,3 +230,16 @@ diesel::table! {
         created_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    billing_events (provider, event_id) {
+        provider -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        tenant_id -> Nullable<DbId>,
+        received_at -> DbTime,
+    }
+}

@@ -682,3 +682,117 @@ pub async fn clear_quota_override(
     let q = state.billing.clear_quota_override(&ctx, &resource).await?;
     Ok(web::Json(QuotaView::from(&q)))
 }
+
+/// What became of a provider's event.
+#[derive(Serialize, ToSchema)]
+pub struct ProviderEventReceipt {
+    pub received: bool,
+    /// Seen before (by its id): not applied again.
+    pub duplicate: bool,
+    /// Changed a tenant's subscription (false: a type Tenantry does not follow, or no tenant
+    /// named in its metadata).
+    pub applied: bool,
+}
+
+/// Stripe's webhook endpoint: subscription events (`customer.subscription.created|updated|deleted`,
+/// `invoice.paid`, `invoice.payment_failed`) move the tenant named in the object's metadata
+/// (`tenant_id`: id or slug; optional `plan`: a plan code). Verifies `Stripe-Signature`
+/// (HMAC-SHA256 of `t.payload` with `TENANTRY_STRIPE_WEBHOOK_SECRET`, 5 minutes of tolerance,
+/// any of several `v1`); applies each event id once.
+#[utoipa::path(
+    tag = "billing",
+    request_body(content = Object, content_type = "application/json", description = "A Stripe event, as Stripe sends it"),
+    params(("Stripe-Signature" = String, Header, description = "`t=<unix time>,v1=<hex HMAC-SHA256>`")),
+    responses(
+        (status = 200, description = "Received", body = ProviderEventReceipt),
+        (status = 400, description = "Missing, stale or wrong signature (`invalid_signature`), or not a Stripe event (`malformed_json`); nothing recorded", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No Stripe secret is configured (`not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/billing/webhooks/stripe")]
+pub async fn stripe_webhook(
+    req: HttpRequest,
+    state: Data,
+    body: web::Bytes,
+) -> Result<web::Json<ProviderEventReceipt>, Problem> {
+    const PROVIDER: &str = "stripe";
+    let secrets = &state.config.stripe_webhook_secrets;
+    if secrets.is_empty() {
+        return Err(Problem::not_found());
+    }
+    let header = req
+        .headers()
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tenantry_billing::stripe::verify(header, &body, secrets, state.auth.now())
+        .map_err(|e| invalid_signature(&e.to_string()))?;
+    let event = tenantry_billing::stripe::parse(&body)
+        .map_err(|e| Problem::malformed_json(e.to_string()))?;
+    let tenant = match event
+        .tenant
+        .as_deref()
+        .and_then(tenantry_tenancy::TenantRef::parse)
+    {
+        Some(r) => state.tenants.find(&r).await.ok(),
+        None => None,
+    };
+    let fresh = state
+        .billing
+        .note_provider_event(PROVIDER, &event, tenant.as_ref().map(|t| t.id))
+        .await
+        .map_err(Problem::internal)?;
+    if !fresh {
+        return Ok(web::Json(ProviderEventReceipt {
+            received: true,
+            duplicate: true,
+            applied: false,
+        }));
+    }
+    let Some(tenant) = tenant else {
+        tracing::warn!(event = %event.id, kind = %event.kind, "a billing event names no known tenant");
+        return Ok(web::Json(ProviderEventReceipt {
+            received: true,
+            duplicate: false,
+            applied: false,
+        }));
+    };
+    let ctx = TenantCtx::for_request(
+        &state.edges,
+        tenant.id,
+        tenantry_kernel::Actor::System,
+        crate::request_context::origin_of(&req),
+    );
+    match state
+        .billing
+        .apply_provider_change(&ctx, &event.change)
+        .await
+    {
+        Ok(changed) => {
+            state.standings.invalidate();
+            Ok(web::Json(ProviderEventReceipt {
+                received: true,
+                duplicate: false,
+                applied: changed.is_some(),
+            }))
+        }
+        Err(e) => {
+            // Not applied: forgotten, so the provider's retry applies it.
+            state
+                .billing
+                .forget_provider_event(PROVIDER, &event.id)
+                .await
+                .map_err(Problem::internal)?;
+            Err(e.into())
+        }
+    }
+}
+
+fn invalid_signature(detail: &str) -> Problem {
+    Problem::new(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "invalid_signature",
+        "Invalid signature",
+    )
+    .detail(detail)
+}

@@ -38,6 +38,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(onboard::permissions)
         // The public price list (no tenant, no token).
         .service(billing::public_plans)
+        // The billing provider's webhook (its signature is its credential).
+        .service(billing::stripe_webhook)
         // Tenant-scoped: a `TenantScope` argument resolves and gates the tenant.
         .service(tenant::get_tenant)
         // Members (or API keys) only: a `Member` argument checks the permission each

@@ -96,6 +96,12 @@ const onboarded = await ok(
 const accessToken = onboarded.session?.access_token ?? "";
 const owner = createTenantryClient({ baseUrl, tenant: slug, accessToken });
 
+// 0. Webhooks are a plan feature: the owner moves to a plan that has them.
+const subscription = await ok(
+  owner.POST("/api/v1/billing/change-plan", { body: { plan: "professional" } }),
+);
+check(subscription.plan === "professional", "the owner chose a plan with webhooks");
+
 // 1. Register an endpoint for product events; the secret is shown this once.
 const endpoint = await ok(
   owner.POST("/api/v1/webhooks", {

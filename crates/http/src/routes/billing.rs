@@ -716,15 +716,16 @@ pub async fn stripe_webhook(
     body: web::Bytes,
 ) -> Result<web::Json<ProviderEventReceipt>, Problem> {
     const PROVIDER: &str = "stripe";
-    let secrets = &state.config.stripe_webhook_secrets;
-    if secrets.is_empty() {
-        return Err(Problem::not_found());
-    }
+    // Unsigned is refused first, configured or not.
     let header = req
         .headers()
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+        .ok_or_else(|| invalid_signature("the Stripe-Signature header is missing"))?;
+    let secrets = &state.config.stripe_webhook_secrets;
+    if secrets.is_empty() {
+        return Err(Problem::not_found());
+    }
     tenantry_billing::stripe::verify(header, &body, secrets, state.auth.now())
         .map_err(|e| invalid_signature(&e.to_string()))?;
     let event = tenantry_billing::stripe::parse(&body)

@@ -203,11 +203,18 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .filter(|s| s.rate_limits.config.enabled);
+    // Limits off: nothing to check, no slot to allocate, no headers.
+    if state.is_none() {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     let checked = Checked::default();
     req.extensions_mut().insert(checked.clone());
-    let state = req.app_data::<web::Data<AppState>>().cloned();
     let anonymous = state
-        .filter(|s| s.rate_limits.config.enabled && anonymous_call(&req))
+        .filter(|_| anonymous_call(&req))
         .and_then(|s| s.rate_limits.config.anonymous_per_hour.map(|n| (s, n)));
     if let Some((state, per_hour)) = anonymous {
         let ip = req

@@ -27,6 +27,16 @@ impl From<QuotaError> for Problem {
     }
 }
 
+/// A billing provider's webhook without a valid signature.
+pub(crate) fn invalid_signature(detail: &str) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_signature",
+        "Invalid signature",
+    )
+    .detail(detail)
+}
+
 pub(crate) fn plan_not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "plan_not_found", "Plan not found")
         .detail("No plan with this code exists")

@@ -17,7 +17,7 @@ use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath, present};
 use crate::operator::Operator;
 use crate::paging::page_of;
-use crate::problem::billing::plan_not_found;
+use crate::problem::billing::{invalid_signature, plan_not_found};
 use crate::problem::{Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors, OperatorErrors, TenantNotFound};
 use crate::state::AppState;
@@ -787,13 +787,4 @@ pub async fn stripe_webhook(
             Err(e.into())
         }
     }
-}
-
-fn invalid_signature(detail: &str) -> Problem {
-    Problem::new(
-        actix_web::http::StatusCode::BAD_REQUEST,
-        "invalid_signature",
-        "Invalid signature",
-    )
-    .detail(detail)
 }

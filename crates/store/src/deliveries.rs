@@ -585,9 +585,9 @@ mod queue {
             }
             let tenant = DbUuid::from(ctx.tenant_id());
             // Per endpoint: whether anything got through, and whether a receiver said 410.
-            let mut endpoints: BTreeMap<WebhookId, (bool, bool)> = BTreeMap::new();
+            let mut seen: BTreeMap<WebhookId, (bool, bool)> = BTreeMap::new();
             for a in attempted {
-                let e = endpoints.entry(a.delivery.endpoint_id).or_default();
+                let e = seen.entry(a.delivery.endpoint_id).or_default();
                 e.0 |= a.attempt.succeeded;
                 e.1 |= a.verdict == Verdict::Gone;
             }
@@ -615,6 +615,27 @@ mod queue {
                 if attempted.is_empty() {
                     return Ok(());
                 }
+                // An endpoint deleted while its deliveries were in flight took their queue rows
+                // with it: its attempts are not recorded (the rest of the batch is). The
+                // endpoints that remain are held until commit.
+                let ids: Vec<DbUuid> = seen.keys().map(|id| DbUuid::from(*id)).collect();
+                let live = conn.live_endpoints(ctx, ids.clone()).await?;
+                let endpoints: BTreeMap<WebhookId, (bool, bool)> = seen
+                    .iter()
+                    .filter(|(id, _)| live.contains(&DbUuid::from(**id)))
+                    .map(|(id, seen)| (*id, *seen))
+                    .collect();
+                let kept: Vec<Attempted>;
+                let attempted: &[Attempted] = if live.len() == ids.len() {
+                    attempted
+                } else {
+                    kept = attempted
+                        .iter()
+                        .filter(|a| endpoints.contains_key(&a.delivery.endpoint_id))
+                        .cloned()
+                        .collect();
+                    &kept
+                };
                 conn.insert_attempts(ctx, attempted).await?;
                 // The queue: delivered rows leave it (one statement per endpoint).
                 let mut delivered: BTreeMap<WebhookId, Vec<DbUuid>> = BTreeMap::new();
@@ -819,6 +840,14 @@ mod queue {
 
     /// Inserts attempts inside the caller's tenant transaction.
     trait InsertAttempts {
+        /// Which of `ids` are still endpoints of the tenant, each held (not deletable) until
+        /// the transaction ends.
+        fn live_endpoints(
+            &mut self,
+            ctx: &TenantCtx,
+            ids: Vec<DbUuid>,
+        ) -> impl std::future::Future<Output = Result<Vec<DbUuid>, StoreError>> + Send;
+
         fn insert_attempts(
             &mut self,
             ctx: &TenantCtx,
@@ -827,6 +856,20 @@ mod queue {
     }
 
     impl InsertAttempts for diesel_async::AsyncPgConnection {
+        async fn live_endpoints(
+            &mut self,
+            ctx: &TenantCtx,
+            ids: Vec<DbUuid>,
+        ) -> Result<Vec<DbUuid>, StoreError> {
+            use crate::schema::pg::*;
+            Ok(webhook_endpoints::of(ctx)
+                .filter(webhook_endpoints::id.eq_any(ids))
+                .select(webhook_endpoints::id)
+                .for_key_share()
+                .load(self)
+                .await?)
+        }
+
         async fn insert_attempts(
             &mut self,
             ctx: &TenantCtx,
@@ -847,6 +890,20 @@ mod queue {
     }
 
     impl InsertAttempts for crate::db::SqliteConn {
+        /// A write transaction holds the whole database already.
+        async fn live_endpoints(
+            &mut self,
+            ctx: &TenantCtx,
+            ids: Vec<DbUuid>,
+        ) -> Result<Vec<DbUuid>, StoreError> {
+            use crate::schema::sqlite::*;
+            Ok(webhook_endpoints::of(ctx)
+                .filter(webhook_endpoints::id.eq_any(ids))
+                .select(webhook_endpoints::id)
+                .load(self)
+                .await?)
+        }
+
         async fn insert_attempts(
             &mut self,
             ctx: &TenantCtx,

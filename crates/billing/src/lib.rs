@@ -18,6 +18,6 @@ pub use metering::*;
 pub use model::*;
 pub use ports::*;
 pub use provider::{ProviderChange, ProviderEvent};
-pub use service::{BillingPolicy, BillingService, Chooser, Standing};
+pub use service::{BillingPolicy, BillingService, Chooser, ProviderReceipt, Standing};
 pub use usage::{ReportedUsage, UsageOutcome, UsageService};
 pub use view::*;

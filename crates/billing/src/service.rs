@@ -41,6 +41,19 @@ pub struct Standing {
     pub access: Access,
 }
 
+/// What became of a provider's event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderReceipt {
+    /// Seen before (by its id): not applied again.
+    Duplicate,
+    /// It names no tenant Tenantry knows: noted, nothing changed.
+    NoTenant,
+    /// A type Tenantry does not follow, or nothing to change.
+    Ignored,
+    /// The tenant's subscription changed.
+    Applied,
+}
+
 /// Who asks for a plan change: the tenant may choose public plans only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Chooser {
@@ -302,26 +315,40 @@ impl<R> BillingService<R>
 where
     R: PlanRepository + SubscriptionRepository + QuotaRepository + ProviderEventLog,
 {
-    /// Notes a billing provider's event; `false` when it was received before (then it is not
-    /// applied again).
-    pub async fn note_provider_event(
+    /// Receives a billing provider's verified event, once per id: noted, then applied to the
+    /// subscription of the tenant it names (`target`, resolved by the caller; `None` when it
+    /// names no known tenant). An event whose change fails is forgotten again, so the
+    /// provider's retry applies it.
+    pub async fn receive_provider_event(
         &self,
         provider: &str,
         event: &ProviderEvent,
-        tenant: Option<TenantId>,
-    ) -> Result<bool, Unexpected> {
-        self.repo.note_provider_event(provider, event, tenant).await
-    }
-
-    /// Forgets a noted event whose change could not be applied (the provider retries).
-    pub async fn forget_provider_event(&self, provider: &str, id: &str) -> Result<(), Unexpected> {
-        self.repo.forget_provider_event(provider, id).await
+        target: Option<&TenantCtx>,
+    ) -> Result<ProviderReceipt, ChangePlanError> {
+        let fresh = self
+            .repo
+            .note_provider_event(provider, event, target.map(TenantCtx::tenant_id))
+            .await?;
+        if !fresh {
+            return Ok(ProviderReceipt::Duplicate);
+        }
+        let Some(ctx) = target else {
+            return Ok(ProviderReceipt::NoTenant);
+        };
+        match self.apply_provider_change(ctx, &event.change).await {
+            Ok(Some(_)) => Ok(ProviderReceipt::Applied),
+            Ok(None) => Ok(ProviderReceipt::Ignored),
+            Err(e) => {
+                self.repo.forget_provider_event(provider, &event.id).await?;
+                Err(e)
+            }
+        }
     }
 
     /// What the provider says, applied to the tenant's subscription (recorded and evented like
     /// every change): its plan (any plan, public or not), status, period and trial; a paid
     /// invoice makes a past-due subscription active, a failed payment an active one past due.
-    pub async fn apply_provider_change(
+    async fn apply_provider_change(
         &self,
         ctx: &TenantCtx,
         change: &ProviderChange,

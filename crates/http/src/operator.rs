@@ -72,6 +72,21 @@ impl Operator {
             crate::request_context::origin_of(req),
         )
     }
+
+    /// The same for the tenant a path names (`raw`: its id or slug): 404 `tenant_not_found`
+    /// when there is none.
+    pub async fn ctx_in(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+        raw: &str,
+    ) -> Result<TenantCtx, Problem> {
+        let tenant = state
+            .tenants
+            .find(&crate::routes::platform::tenant_ref(raw)?)
+            .await?;
+        Ok(self.ctx_for(tenant.id, req))
+    }
 }
 
 async fn check(state: &AppState, bearer: Option<&str>) -> Result<Operator, Problem> {

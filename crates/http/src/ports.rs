@@ -19,8 +19,8 @@ use tenantry_audit::{
 use tenantry_billing::{
     Aggregation, BillingService, ChangePlanError, Chooser, CreateMetricError, CreatePlanError,
     DeletePlanError, Granularity, IngestUsageError, MeteringRepository, Metric, MetricCode,
-    NewPlan, Plan, PlanCode, PlanName, PlanPatch, PlanRepository, ProviderChange, ProviderEvent,
-    ProviderEventLog, Quota, QuotaCatalogue, QuotaRepository, ReportedUsage, SetQuotaError,
+    NewPlan, Plan, PlanCode, PlanName, PlanPatch, PlanRepository, ProviderEvent, ProviderEventLog,
+    ProviderReceipt, Quota, QuotaCatalogue, QuotaRepository, ReportedUsage, SetQuotaError,
     Standing, Subscription, SubscriptionRepository, SubscriptionUpdate, UpdatePlanError,
     UsageBucket, UsageOutcome, UsageQueryError, UsageService,
 };
@@ -382,22 +382,12 @@ driving_port! {
             ctx: &'a TenantCtx,
             resource: &'a str,
         ) -> Result<Quota, SetQuotaError>;
-        async fn note_provider_event(
+        async fn receive_provider_event(
             &self,
             provider: &'a str,
             event: &'a ProviderEvent,
-            tenant: Option<TenantId>,
-        ) -> Result<bool, Unexpected>;
-        async fn forget_provider_event(
-            &self,
-            provider: &'a str,
-            id: &'a str,
-        ) -> Result<(), Unexpected>;
-        async fn apply_provider_change(
-            &self,
-            ctx: &'a TenantCtx,
-            change: &'a ProviderChange,
-        ) -> Result<Option<Subscription>, ChangePlanError>;
+            target: Option<&'a TenantCtx>,
+        ) -> Result<ProviderReceipt, ChangePlanError>;
         fn catalogue(&self) -> &QuotaCatalogue;
     }
 }

@@ -7,8 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use tenantry_billing::{
     Access, Chooser, FeatureValue, Features, NewPlan, PlanCode, PlanDescription, PlanName,
-    PlanPatch, PlanView, Prices, QuotaLimits, QuotaView, Standing, SubscriptionStatus,
-    SubscriptionUpdate, SubscriptionView, check_plan_numbers,
+    PlanPatch, PlanView, Prices, ProviderReceipt, QuotaLimits, QuotaView, Standing,
+    SubscriptionStatus, SubscriptionUpdate, SubscriptionView, check_plan_numbers,
 };
 use tenantry_kernel::{Currency, TenantCtx};
 use utoipa::ToSchema;
@@ -475,20 +475,6 @@ pub async fn delete_plan(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The tenant the path names, as platform administration acting inside it.
-async fn tenant_ctx(
-    op: &Operator,
-    state: &AppState,
-    req: &HttpRequest,
-    raw: &str,
-) -> Result<TenantCtx, Problem> {
-    let tenant = state
-        .tenants
-        .find(&super::platform::tenant_ref(raw)?)
-        .await?;
-    Ok(op.ctx_for(tenant.id, req))
-}
-
 /// A tenant's subscription.
 #[utoipa::path(
     tag = "platform", security(("operator_token" = [])),
@@ -506,7 +492,7 @@ pub async fn platform_subscription(
     state: Data,
     path: web::Path<String>,
 ) -> Result<web::Json<SubscriptionDetailView>, Problem> {
-    let ctx = tenant_ctx(&op, &state, &req, &path).await?;
+    let ctx = op.ctx_in(&state, &req, &path).await?;
     let standing = standing_of(&state, &ctx).await?;
     Ok(web::Json(SubscriptionDetailView::from(&standing)))
 }
@@ -547,7 +533,7 @@ pub async fn update_subscription(
     path: web::Path<String>,
     body: ApiJson<SubscriptionPatchBody>,
 ) -> Result<web::Json<SubscriptionView>, Problem> {
-    let ctx = tenant_ctx(&op, &state, &req, &path).await?;
+    let ctx = op.ctx_in(&state, &req, &path).await?;
     let b = body.0;
     let update = SubscriptionUpdate {
         status: b.status,
@@ -581,7 +567,7 @@ pub async fn platform_change_plan(
     path: web::Path<String>,
     body: ApiJson<ChangePlanBody>,
 ) -> Result<web::Json<SubscriptionView>, Problem> {
-    let ctx = tenant_ctx(&op, &state, &req, &path).await?;
+    let ctx = op.ctx_in(&state, &req, &path).await?;
     let code = plan_code(&body.0.plan)?;
     let s = state
         .billing
@@ -608,7 +594,7 @@ pub async fn platform_quotas(
     state: Data,
     path: web::Path<String>,
 ) -> Result<web::Json<QuotaPage>, Problem> {
-    let ctx = tenant_ctx(&op, &state, &req, &path).await?;
+    let ctx = op.ctx_in(&state, &req, &path).await?;
     let quotas = state
         .billing
         .quotas(&ctx)
@@ -649,7 +635,7 @@ pub async fn override_quota(
     body: ApiJson<QuotaLimitBody>,
 ) -> Result<web::Json<QuotaView>, Problem> {
     let (tenant, resource) = path.into_inner();
-    let ctx = tenant_ctx(&op, &state, &req, &tenant).await?;
+    let ctx = op.ctx_in(&state, &req, &tenant).await?;
     let q = state
         .billing
         .override_quota(&ctx, &resource, body.0.limit)
@@ -678,7 +664,7 @@ pub async fn clear_quota_override(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<QuotaView>, Problem> {
     let (tenant, resource) = path.into_inner();
-    let ctx = tenant_ctx(&op, &state, &req, &tenant).await?;
+    let ctx = op.ctx_in(&state, &req, &tenant).await?;
     let q = state.billing.clear_quota_override(&ctx, &resource).await?;
     Ok(web::Json(QuotaView::from(&q)))
 }
@@ -738,53 +724,28 @@ pub async fn stripe_webhook(
         Some(r) => state.tenants.find(&r).await.ok(),
         None => None,
     };
-    let fresh = state
+    let target = tenant.map(|t| {
+        TenantCtx::for_request(
+            &state.edges,
+            t.id,
+            tenantry_kernel::Actor::System,
+            crate::request_context::origin_of(&req),
+        )
+    });
+    let receipt = state
         .billing
-        .note_provider_event(PROVIDER, &event, tenant.as_ref().map(|t| t.id))
-        .await
-        .map_err(Problem::internal)?;
-    if !fresh {
-        return Ok(web::Json(ProviderEventReceipt {
-            received: true,
-            duplicate: true,
-            applied: false,
-        }));
-    }
-    let Some(tenant) = tenant else {
-        tracing::warn!(event = %event.id, kind = %event.kind, "a billing event names no known tenant");
-        return Ok(web::Json(ProviderEventReceipt {
-            received: true,
-            duplicate: false,
-            applied: false,
-        }));
-    };
-    let ctx = TenantCtx::for_request(
-        &state.edges,
-        tenant.id,
-        tenantry_kernel::Actor::System,
-        crate::request_context::origin_of(&req),
-    );
-    match state
-        .billing
-        .apply_provider_change(&ctx, &event.change)
-        .await
-    {
-        Ok(changed) => {
-            state.standings.invalidate();
-            Ok(web::Json(ProviderEventReceipt {
-                received: true,
-                duplicate: false,
-                applied: changed.is_some(),
-            }))
+        .receive_provider_event(PROVIDER, &event, target.as_ref())
+        .await?;
+    match receipt {
+        ProviderReceipt::Applied => state.standings.invalidate(),
+        ProviderReceipt::NoTenant => {
+            tracing::warn!(event = %event.id, kind = %event.kind, "a billing event names no known tenant");
         }
-        Err(e) => {
-            // Not applied: forgotten, so the provider's retry applies it.
-            state
-                .billing
-                .forget_provider_event(PROVIDER, &event.id)
-                .await
-                .map_err(Problem::internal)?;
-            Err(e.into())
-        }
+        ProviderReceipt::Duplicate | ProviderReceipt::Ignored => {}
     }
+    Ok(web::Json(ProviderEventReceipt {
+        received: true,
+        duplicate: receipt == ProviderReceipt::Duplicate,
+        applied: receipt == ProviderReceipt::Applied,
+    }))
 }

@@ -578,8 +578,10 @@ pub async fn get_branding(
     state: Data,
     path: web::Path<String>,
 ) -> Result<web::Json<BrandingView>, Problem> {
-    let tenant = state.tenants.find(&tenant_ref(&path)?).await?;
-    let settings = state.settings.get(&op.ctx_for(tenant.id, &req)).await?;
+    let settings = state
+        .settings
+        .get(&op.ctx_in(&state, &req, &path).await?)
+        .await?;
     Ok(web::Json(BrandingView::from(&settings.branding)))
 }
 

@@ -2,40 +2,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tenantry_tests::{Options, TestApp, app_tests, problem};
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn owner(app: &TestApp, slug: &str) -> String {
-    let body = app
-        .onboard(slug, &format!("owner@{slug}.test"), PASSWORD)
-        .await;
-    body["session"]["access_token"].as_str().unwrap().to_owned()
-}
-
-fn call(
-    app: &TestApp,
-    slug: &str,
-    method: Method,
-    path: &str,
-    token: &str,
-) -> reqwest::RequestBuilder {
-    app.request(method, path)
-        .header("X-Tenant-ID", slug)
-        .bearer_auth(token)
-}
-
-async fn ok(res: reqwest::Response, status: u16) -> Value {
-    let url = res.url().clone();
-    let got = res.status().as_u16();
-    let body: Value = if got == 204 {
-        Value::Null
-    } else {
-        res.json().await.unwrap()
-    };
-    assert_eq!(got, status, "{url}: {body}");
-    body
-}
+use tenantry_tests::{Options, TestApp, app_tests, call, ok, owner, problem};
 
 async fn operator(app: &TestApp, method: Method, path: &str, body: Value) -> Value {
     let res = app.operator(method, path).json(&body).send().await.unwrap();

@@ -10,9 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tenantry_telemetry::testing::{HttpSink, Posted};
-use tenantry_tests::{Options, SmtpSink, TestApp, app_tests, problem};
-
-const PASSWORD: &str = "correct horse battery";
+use tenantry_tests::{Options, SmtpSink, TestApp, app_tests, call, owner, problem};
 
 /// Deliveries reach loopback receivers over plain HTTP, retried after 100 ms then 200 ms.
 fn loopback() -> Options {
@@ -31,25 +29,6 @@ fn patient() -> Options {
     o.webhook_delivery.schedule =
         tenantry_webhooks::RetrySchedule::parse("300ms,600ms,1s,2s").unwrap();
     o
-}
-
-async fn owner(app: &TestApp, slug: &str) -> String {
-    let a = app
-        .onboard(slug, &format!("owner@{slug}.test"), PASSWORD)
-        .await;
-    a["session"]["access_token"].as_str().unwrap().to_owned()
-}
-
-fn call(
-    app: &TestApp,
-    slug: &str,
-    method: Method,
-    path: &str,
-    token: &str,
-) -> reqwest::RequestBuilder {
-    app.request(method, path)
-        .header("X-Tenant-ID", slug)
-        .bearer_auth(token)
 }
 
 async fn json_of(res: reqwest::Response, status: u16) -> Value {
@@ -461,6 +440,31 @@ app_tests! {
         json_of(call(app, "acme", Method::PATCH, &format!("/api/v1/webhooks/{id}"), &t).json(&json!({"enabled": true})).send().await.unwrap(), 200).await;
         product(app, "acme", &t, "GONE-2").await;
         received(&sink, Duration::from_secs(10), |p| p.len() >= 2).await;
+    }
+
+    async fn an_endpoint_deleted_mid_flight_leaves_the_batch_recorded(app) with (loopback()) {
+        let t = owner(app, "acme").await;
+        let slow = HttpSink::start();
+        slow.reply_after(Duration::from_millis(1500));
+        let gone = endpoint(app, "acme", &t, &format!("{}/slow", slow.url()), json!(["product.*"])).await;
+        let fast = HttpSink::start();
+        let kept = endpoint(app, "acme", &t, &format!("{}/fast", fast.url()), json!(["product.*"])).await;
+        product(app, "acme", &t, "FLIGHT-1").await;
+        // Both deliveries are in one batch; the slow one is in flight when its endpoint goes.
+        received(&slow, Duration::from_secs(10), |p| !p.is_empty()).await;
+        let res = call(app, "acme", Method::DELETE, &format!("/api/v1/webhooks/{gone}"), &t).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 204);
+        // The batch is recorded without the deleted endpoint's attempt: the other's delivery
+        // is logged once, delivered, and not sent again.
+        let log = poll(app, "acme", &t, &format!("/api/v1/webhooks/{kept}/attempts"), 10, |v| !v["items"].as_array().unwrap().is_empty()).await;
+        let items = log["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{log}");
+        assert_eq!(items[0]["succeeded"], true, "{log}");
+        let stats = json_of(call(app, "acme", Method::GET, &format!("/api/v1/webhooks/{kept}/stats"), &t).send().await.unwrap(), 200).await;
+        assert_eq!(stats["pending_deliveries"], 0, "{stats}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(fast.received().len(), 1);
+        assert_eq!(slow.received().len(), 1);
     }
 }
 

@@ -4,16 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use tenantry_http::rate_limit::RateLimitConfig;
-use tenantry_tests::{Options, TestApp, app_tests, problem};
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn owner(app: &TestApp, slug: &str) -> String {
-    let body = app
-        .onboard(slug, &format!("owner@{slug}.test"), PASSWORD)
-        .await;
-    body["session"]["access_token"].as_str().unwrap().to_owned()
-}
+use tenantry_tests::{Options, PASSWORD, TestApp, app_tests, owner, problem};
 
 fn get(app: &TestApp, slug: &str, token: &str) -> reqwest::RequestBuilder {
     app.get("/api/v1/products")

@@ -4,36 +4,7 @@
 use chrono::{Duration, SecondsFormat, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tenantry_tests::{TestApp, app_tests, problem};
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn owner(app: &TestApp, slug: &str) -> String {
-    let body = app
-        .onboard(slug, &format!("owner@{slug}.test"), PASSWORD)
-        .await;
-    body["session"]["access_token"].as_str().unwrap().to_owned()
-}
-
-fn call(
-    app: &TestApp,
-    slug: &str,
-    method: Method,
-    path: &str,
-    token: &str,
-) -> reqwest::RequestBuilder {
-    app.request(method, path)
-        .header("X-Tenant-ID", slug)
-        .bearer_auth(token)
-}
-
-async fn ok(res: reqwest::Response, status: u16) -> Value {
-    let url = res.url().clone();
-    let got = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(got, status, "{url}: {body}");
-    body
-}
+use tenantry_tests::{PASSWORD, TestApp, app_tests, call, ok, owner, problem};
 
 async fn metric(app: &TestApp, code: &str, aggregation: &str, field: Option<&str>) {
     let res = app

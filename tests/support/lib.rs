@@ -349,6 +349,40 @@ impl Drop for TestApp {
     }
 }
 
+/// The password the tests' owners sign up with.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Signs up organisation `slug` (owner `owner@{slug}.test`); returns the owner's access token.
+pub async fn owner(app: &TestApp, slug: &str) -> String {
+    let body = app
+        .onboard(slug, &format!("owner@{slug}.test"), PASSWORD)
+        .await;
+    body["session"]["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
+/// A request to a route of tenant `slug`, as a member holding `token` sends it.
+pub fn call(app: &TestApp, slug: &str, method: Method, path: &str, token: &str) -> RequestBuilder {
+    app.request(method, path)
+        .header("X-Tenant-ID", slug)
+        .bearer_auth(token)
+}
+
+/// The JSON body of a response that must have `status` (null for a 204).
+pub async fn ok(res: Response, status: u16) -> Value {
+    let url = res.url().clone();
+    let got = res.status().as_u16();
+    let body: Value = if got == 204 {
+        Value::Null
+    } else {
+        res.json().await.expect("a JSON body")
+    };
+    assert_eq!(got, status, "{url}: {body}");
+    body
+}
+
 /// A problem body, checked for the RFC 9457 members every error must carry, with its
 /// request id matching the response header.
 pub async fn problem(res: Response, status: u16, code: &str) -> Value {

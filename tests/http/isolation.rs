@@ -241,14 +241,15 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         seen.insert(path.clone(), json_of(app, &path, token).await);
     }
     let db = app.db().db();
-    // A's own calls here are metered into `usage_events` whenever the meter flushes: A's
-    // activity, not B's doing (the usage route is compared in the replay itself).
+    // A's own calls here are metered into `usage_events` (and its rollups) whenever the
+    // meter flushes: A's activity, not B's doing (the usage route is compared in the replay
+    // itself).
     for table in db
         .tenant_tables()
         .await
         .unwrap()
         .into_iter()
-        .filter(|t| t != "usage_events")
+        .filter(|t| !t.starts_with("usage_"))
     {
         let n = db
             .unfiltered_count(

@@ -1,7 +1,7 @@
 //! Usage metering over HTTP: billable metrics, idempotent ingestion, aggregation, the
 //! operator's period totals.
 
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{Datelike, Duration, SecondsFormat, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tenantry_tests::{PASSWORD, TestApp, app_tests, call, ok, owner, problem};
@@ -15,6 +15,9 @@ async fn metric(app: &TestApp, code: &str, aggregation: &str, field: Option<&str
         .unwrap();
     ok(res, 201).await;
 }
+
+/// A usage event as a test reports it: id, metric, time, `v`, `u`.
+type Reported = (String, &'static str, chrono::DateTime<Utc>, f64, String);
 
 fn at(t: chrono::DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -124,6 +127,68 @@ app_tests! {
         assert!(text.contains(&format!("{period},")) && text.contains(",acme,logins,1\n"), "{text}");
         let res = app.operator(Method::GET, "/api/v1/platform/usage?period=2026-13").send().await.unwrap();
         problem(res, 400, "invalid_query").await;
+    }
+
+    async fn aggregates_read_from_rollups_match_the_events_themselves(app) {
+        let t = owner(app, "acme").await;
+        let kinds = [("rx_count", "count", None), ("rx_sum", "sum", Some("v")), ("rx_users", "unique_count", Some("u")), ("rx_max", "max", Some("v")), ("rx_last", "latest", Some("v"))];
+        for (code, aggregation, field) in kinds {
+            metric(app, code, aggregation, field).await;
+        }
+        // 300 events over the last 20 days, at distinct times, in three batches sent at once
+        // (concurrent rollup writes), then one replayed (counted once).
+        let now = Utc::now();
+        let events: Vec<Reported> = (0..300i64)
+            .map(|i| {
+                let ts = now - Duration::seconds(60 + i * 5711);
+                (format!("rx-{i:03}"), kinds[(i % 5) as usize].0, ts, ((i * 7) % 23) as f64 * 0.5, format!("user-{}", (i * 13) % 17))
+            })
+            .collect();
+        let batch = |part: &[Reported]| {
+            json!({"events": part.iter().map(|(id, m, ts, v, u)| json!({"transaction_id": id, "metric": m, "timestamp": at(*ts), "properties": {"v": v, "u": u}})).collect::<Vec<_>>()})
+        };
+        let token = t.as_str();
+        let send = |body: Value| async move {
+            let r = ok(call(app, "acme", Method::POST, "/api/v1/usage-events", token).json(&body).send().await.unwrap(), 200).await;
+            assert_eq!(r["accepted"], 100, "{r}");
+        };
+        futures_util::future::join3(send(batch(&events[..100])), send(batch(&events[100..200])), send(batch(&events[200..]))).await;
+        send(batch(&events[100..200])).await;
+
+        let midnight = |t: chrono::DateTime<Utc>| t.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let month_start = midnight(now).with_day(1).unwrap();
+        let prev_month = midnight(month_start - Duration::days(1)).with_day(1).unwrap();
+        let base = midnight(now - Duration::days(15));
+        let ranges = [
+            (now - Duration::days(21), now + Duration::minutes(1)),
+            (midnight(now - Duration::days(10)), midnight(now - Duration::days(2))),
+            (base + Duration::hours(3), base + Duration::hours(20)),
+            (base + Duration::hours(20), base + Duration::hours(26)),
+            (month_start, now + Duration::minutes(1)),
+            (prev_month, month_start),
+        ];
+        for (code, aggregation, _) in kinds {
+            for (from, to) in ranges {
+                for (granularity, len) in [("day", 10), ("month", 7)] {
+                    let mut expected: std::collections::BTreeMap<String, Vec<&Reported>> = Default::default();
+                    for e in events.iter().filter(|e| e.1 == code && e.2 >= from && e.2 < to) {
+                        expected.entry(e.2.format("%Y-%m-%d").to_string()[..len].to_owned()).or_default().push(e);
+                    }
+                    let expected: Vec<Value> = expected.into_iter().map(|(period, es)| {
+                        let value = match aggregation {
+                            "count" => es.len() as f64,
+                            "sum" => es.iter().map(|e| e.3).sum(),
+                            "max" => es.iter().map(|e| e.3).fold(f64::MIN, f64::max),
+                            "latest" => es.iter().max_by_key(|e| (e.2, e.0.clone())).unwrap().3,
+                            _ => es.iter().map(|e| e.4.as_str()).collect::<std::collections::BTreeSet<_>>().len() as f64,
+                        };
+                        json!({"period": period, "value": value})
+                    }).collect();
+                    let got = usage(app, &t, &format!("metric={code}&from={}&to={}&granularity={granularity}", at(from), at(to))).await;
+                    assert_eq!(got["items"], Value::Array(expected), "{code} {granularity} [{from}, {to})");
+                }
+            }
+        }
     }
 }
 

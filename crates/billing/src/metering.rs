@@ -301,6 +301,13 @@ impl Period {
         Ok(Self { first })
     }
 
+    /// The month `day` is in.
+    pub fn of(day: NaiveDate) -> Self {
+        Self {
+            first: day.with_day(1).unwrap_or(day),
+        }
+    }
+
     /// `[start, end)` in UTC.
     pub fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
         let next = if self.first.month() == 12 {
@@ -320,6 +327,89 @@ impl Period {
 
     pub fn name(&self) -> String {
         self.first.format("%Y-%m").to_string()
+    }
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+/// How an aggregation over `[from, to)` reads the store: the whole UTC days inside it from
+/// the day rollups kept as events arrive, the parts of days at its ends (at most two) from
+/// the events themselves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coverage {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The whole days, `[first, end)`: empty (`first == end`) when the range holds none.
+    pub days: (NaiveDate, NaiveDate),
+    /// The parts of days outside `days`, each `[start, end)` and not empty.
+    pub edges: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// One calendar month of a coverage: distinct values do not add up across days, so a count
+/// of them reads a month's own rollup when the month is whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonthCoverage {
+    pub period: Period,
+    /// The whole month lies in the range.
+    pub whole: bool,
+    /// The range's part inside the month.
+    pub part: Coverage,
+}
+
+impl Coverage {
+    pub fn of(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let day = from.date_naive();
+        let first = if from == midnight(day) {
+            day
+        } else {
+            day.succ_opt().unwrap_or(day)
+        };
+        let end = to.date_naive();
+        if first >= end {
+            return Self {
+                from,
+                to,
+                days: (first, first),
+                edges: if from < to { vec![(from, to)] } else { vec![] },
+            };
+        }
+        let mut edges = Vec::new();
+        if from < midnight(first) {
+            edges.push((from, midnight(first)));
+        }
+        if midnight(end) < to {
+            edges.push((midnight(end), to));
+        }
+        Self {
+            from,
+            to,
+            days: (first, end),
+            edges,
+        }
+    }
+
+    pub fn has_days(&self) -> bool {
+        self.days.0 < self.days.1
+    }
+
+    /// The months the range touches, oldest first.
+    pub fn months(&self) -> Vec<MonthCoverage> {
+        let mut out = Vec::new();
+        let mut period = Period::of(self.from.date_naive());
+        loop {
+            let (start, end) = period.bounds();
+            if start >= self.to || start >= end {
+                return out;
+            }
+            out.push(MonthCoverage {
+                period,
+                whole: self.from <= start && end <= self.to,
+                part: Self::of(self.from.max(start), self.to.min(end)),
+            });
+            period = Period::of(end.date_naive());
+        }
     }
 }
 
@@ -394,5 +484,51 @@ mod tests {
         assert_eq!(b.to_rfc3339(), "2027-01-01T00:00:00+00:00");
         assert!(Period::parse("2026-13").is_err());
         assert!(Period::parse("2026-1").is_err());
+    }
+
+    #[test]
+    fn a_range_reads_whole_days_from_rollups_and_its_ends_from_events() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // Midnight to midnight: whole days only.
+        let c = Coverage::of(t("2026-11-01T00:00:00Z"), t("2026-12-10T00:00:00Z"));
+        assert_eq!(c.days, (d("2026-11-01"), d("2026-12-10")));
+        assert!(c.edges.is_empty());
+        let months = c.months();
+        assert_eq!(months.len(), 2);
+        assert!(months[0].whole && !months[1].whole);
+        assert_eq!(months[0].period.name(), "2026-11");
+        assert_eq!(months[1].part.days, (d("2026-12-01"), d("2026-12-10")));
+        // Month to date: whole days, then today's part.
+        let c = Coverage::of(t("2026-11-01T00:00:00Z"), t("2026-11-30T06:15:00Z"));
+        assert_eq!(c.days, (d("2026-11-01"), d("2026-11-30")));
+        assert_eq!(
+            c.edges,
+            vec![(t("2026-11-30T00:00:00Z"), t("2026-11-30T06:15:00Z"))]
+        );
+        assert!(!c.months()[0].whole);
+        // Both ends inside days.
+        let c = Coverage::of(t("2026-11-03T10:00:00Z"), t("2026-11-05T01:00:00Z"));
+        assert_eq!(c.days, (d("2026-11-04"), d("2026-11-05")));
+        assert_eq!(
+            c.edges,
+            vec![
+                (t("2026-11-03T10:00:00Z"), t("2026-11-04T00:00:00Z")),
+                (t("2026-11-05T00:00:00Z"), t("2026-11-05T01:00:00Z")),
+            ]
+        );
+        // Within one day, or across one midnight: no whole day, the events read directly.
+        let c = Coverage::of(t("2026-11-03T10:00:00Z"), t("2026-11-04T09:00:00Z"));
+        assert!(!c.has_days());
+        assert_eq!(
+            c.edges,
+            vec![(t("2026-11-03T10:00:00Z"), t("2026-11-04T09:00:00Z"))]
+        );
+        // A whole year: twelve whole months, and December's end is January's start.
+        let c = Coverage::of(t("2026-01-01T00:00:00Z"), t("2027-01-01T00:00:00Z"));
+        let months = c.months();
+        assert_eq!(months.len(), 12);
+        assert!(months.iter().all(|m| m.whole && m.part.edges.is_empty()));
+        assert_eq!(months[11].part.days, (d("2026-12-01"), d("2027-01-01")));
     }
 }

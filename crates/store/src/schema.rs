@@ -127,6 +127,8 @@ macro_rules! backend_schema {
                 webhook_attempts,
                 tenant_quotas,
                 usage_events,
+                usage_rollups,
+                usage_uniques,
             );
         }
 
@@ -172,6 +174,10 @@ macro_rules! backend_schema {
         tenant_owned!(usage_events {
             transaction_id, metric, occurred_at, day, value, unique_key, properties, received_at
         });
+        tenant_owned!(usage_rollups {
+            metric, day, shard, events, total, maximum, latest_at, latest_id, latest
+        });
+        tenant_owned!(usage_uniques { metric, period, unique_key });
         tenant_owned!(projects { id, name, description, archived, created_by, created_at, updated_at });
         tenant_owned!(tasks {
             id, project_id, title, notes, is_done, due_date, assignee_id, created_by, created_at,

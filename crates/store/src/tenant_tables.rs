@@ -261,3 +261,33 @@ diesel::table! {
         received_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    usage_rollups (tenant_id, metric, day, shard) {
+        tenant_id -> DbId,
+        metric -> Text,
+        day -> Text,
+        shard -> SmallInt,
+        events -> BigInt,
+        total -> Nullable<Double>,
+        maximum -> Nullable<Double>,
+        latest_at -> DbTime,
+        latest_id -> Text,
+        latest -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::DbId;
+
+    usage_uniques (tenant_id, metric, period, unique_key) {
+        tenant_id -> DbId,
+        metric -> Text,
+        period -> Text,
+        unique_key -> Text,
+    }
+}

@@ -1,12 +1,14 @@
 //! Billable metrics (platform rows) and usage events (tenant rows, idempotent on the tenant's
 //! transaction id), aggregated per day or month by the database.
 
-use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_billing::{
-    Aggregation, BucketAggregates, CreateMetricError, Granularity, MeteringRepository, Metric,
-    MetricCode, PlanName, UsageEvent,
+    Aggregation, BucketAggregates, Coverage, CreateMetricError, Granularity, MeteringRepository,
+    Metric, MetricCode, PlanName, UsageEvent,
 };
 use tenantry_kernel::{TenantCtx, Unexpected};
 
@@ -57,28 +59,74 @@ macro_rules! usage_values {
 }
 
 /// Inserts usage events inside the caller's tenant transaction, skipping transaction ids the
-/// tenant already has.
+/// tenant already has; gives the events inserted.
 trait InsertUsage {
-    fn insert_usage(
+    fn insert_usage<'e>(
         &mut self,
         ctx: &TenantCtx,
-        events: &[UsageEvent],
+        events: &'e [UsageEvent],
         now: DateTime<Utc>,
+    ) -> impl std::future::Future<Output = Result<Vec<&'e UsageEvent>, StoreError>> + Send;
+
+    /// Notes each distinct value a unique count reads (sorted: concurrent batches take their
+    /// row locks in one order), skipping those noted before.
+    fn insert_uniques(
+        &mut self,
+        ctx: &TenantCtx,
+        uniques: &BTreeSet<(&str, String, &str)>,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A unique value's columns for INSERT.
+macro_rules! unique_values {
+    ($u:expr) => {{
+        let (metric, period, key) = $u;
+        (
+            usage_uniques::metric.eq(*metric),
+            usage_uniques::period.eq(period.as_str()),
+            usage_uniques::unique_key.eq(*key),
+        )
+    }};
 }
 
 impl InsertUsage for diesel_async::AsyncPgConnection {
     /// One multi-row statement per chunk.
-    async fn insert_usage(
+    async fn insert_usage<'e>(
         &mut self,
         ctx: &TenantCtx,
-        events: &[UsageEvent],
+        events: &'e [UsageEvent],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<&'e UsageEvent>, StoreError> {
         use crate::schema::pg::*;
+        let mut inserted = Vec::with_capacity(events.len());
         for chunk in events.chunks(crate::db::INSERT_CHUNK) {
             let rows: Vec<_> = chunk.iter().map(|e| usage_values!(e, now)).collect();
-            usage_events::insert_many(ctx, rows)
+            let new: HashSet<String> = usage_events::insert_many(ctx, rows)
+                .on_conflict_do_nothing()
+                .returning(usage_events::transaction_id)
+                .get_results::<String>(self)
+                .await?
+                .into_iter()
+                .collect();
+            inserted.extend(
+                chunk
+                    .iter()
+                    .filter(|e| new.contains(e.transaction_id.as_str())),
+            );
+        }
+        Ok(inserted)
+    }
+
+    async fn insert_uniques(
+        &mut self,
+        ctx: &TenantCtx,
+        uniques: &BTreeSet<(&str, String, &str)>,
+    ) -> Result<(), StoreError> {
+        use crate::schema::pg::*;
+        let uniques: Vec<_> = uniques.iter().collect();
+        for chunk in uniques.chunks(crate::db::INSERT_CHUNK) {
+            let rows: Vec<_> = chunk.iter().map(|u| unique_values!(u)).collect();
+            usage_uniques::insert_many(ctx, rows)
                 .on_conflict_do_nothing()
                 .execute(self)
                 .await?;
@@ -89,15 +137,34 @@ impl InsertUsage for diesel_async::AsyncPgConnection {
 
 impl InsertUsage for SqliteConn {
     /// Row by row (in process, inside the one write transaction).
-    async fn insert_usage(
+    async fn insert_usage<'e>(
         &mut self,
         ctx: &TenantCtx,
-        events: &[UsageEvent],
+        events: &'e [UsageEvent],
         now: DateTime<Utc>,
+    ) -> Result<Vec<&'e UsageEvent>, StoreError> {
+        use crate::schema::sqlite::*;
+        let mut inserted = Vec::with_capacity(events.len());
+        for e in events {
+            let n = usage_events::insert(ctx, usage_values!(e, now))
+                .on_conflict_do_nothing()
+                .execute(self)
+                .await?;
+            if n > 0 {
+                inserted.push(e);
+            }
+        }
+        Ok(inserted)
+    }
+
+    async fn insert_uniques(
+        &mut self,
+        ctx: &TenantCtx,
+        uniques: &BTreeSet<(&str, String, &str)>,
     ) -> Result<(), StoreError> {
         use crate::schema::sqlite::*;
-        for e in events {
-            usage_events::insert(ctx, usage_values!(e, now))
+        for u in uniques {
+            usage_uniques::insert(ctx, unique_values!(u))
                 .on_conflict_do_nothing()
                 .execute(self)
                 .await?;
@@ -106,7 +173,60 @@ impl InsertUsage for SqliteConn {
     }
 }
 
-type Aggregates = (String, i64, i64, Option<f64>, Option<f64>);
+/// Shards per tenant, metric and day in `usage_rollups`.
+const ROLLUP_SHARDS: u64 = 16;
+
+/// What a batch adds to one day's rollup of one metric.
+struct DayRollup<'e> {
+    metric: &'e str,
+    day: String,
+    events: i64,
+    total: Option<f64>,
+    maximum: Option<f64>,
+    /// The newest event: its time, transaction id and value.
+    latest: (DateTime<Utc>, &'e str, Option<f64>),
+}
+
+fn add(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+fn greater(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The inserted events rolled up per metric and day, in key order (so concurrent batches
+/// lock rollup rows in one order).
+fn day_rollups<'e>(events: &[&'e UsageEvent]) -> Vec<DayRollup<'e>> {
+    let mut out: BTreeMap<(&'e str, String), DayRollup<'e>> = BTreeMap::new();
+    for e in events {
+        let day = e.day().format("%Y-%m-%d").to_string();
+        let newest = (e.timestamp, e.transaction_id.as_str(), e.value);
+        let r = out
+            .entry((e.metric.as_str(), day.clone()))
+            .or_insert_with(|| DayRollup {
+                metric: e.metric.as_str(),
+                day,
+                events: 0,
+                total: None,
+                maximum: None,
+                latest: newest,
+            });
+        r.events += 1;
+        r.total = add(r.total, e.value);
+        r.maximum = greater(r.maximum, e.value);
+        if (newest.0, newest.1) > (r.latest.0, r.latest.1) {
+            r.latest = newest;
+        }
+    }
+    out.into_values().collect()
+}
 
 impl Db {
     async fn load_metrics(&self) -> Result<Vec<Metric>, StoreError> {
@@ -140,15 +260,85 @@ impl Db {
         ctx: &TenantCtx,
         events: &[UsageEvent],
     ) -> Result<(), StoreError> {
+        use diesel::dsl::sql;
+        use diesel::sql_types::{BigInt, Double, Nullable, SmallInt, Text};
         let now = Utc::now();
         // Through the pipeline's transaction, recording nothing: usage is data, not a change
-        // to audit.
+        // to audit. The rollups change with the events, in the same transaction.
         mutate!(self, ctx, |conn, _log| {
-            conn.insert_usage(ctx, events, now).await?;
+            let inserted = conn.insert_usage(ctx, events, now).await?;
+            let Some(first) = <[_]>::first(&inserted) else {
+                return Ok(());
+            };
+            let shard = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::hash::DefaultHasher::new();
+                first.transaction_id.as_str().hash(&mut h);
+                i16::try_from(h.finish() % ROLLUP_SHARDS).unwrap_or(0)
+            };
+            for r in day_rollups(&inserted) {
+                sql::<BigInt>(
+                    "INSERT INTO usage_rollups (tenant_id, metric, day, shard, events, total, \
+                     maximum, latest_at, latest_id, latest) VALUES (",
+                )
+                .bind::<DbId, _>(DbUuid::from(ctx.tenant_id()))
+                .sql(", ")
+                .bind::<Text, _>(r.metric)
+                .sql(", ")
+                .bind::<Text, _>(r.day.as_str())
+                .sql(", ")
+                .bind::<SmallInt, _>(shard)
+                .sql(", ")
+                .bind::<BigInt, _>(r.events)
+                .sql(", ")
+                .bind::<Nullable<Double>, _>(r.total)
+                .sql(", ")
+                .bind::<Nullable<Double>, _>(r.maximum)
+                .sql(", ")
+                .bind::<DbTime, _>(r.latest.0)
+                .sql(", ")
+                .bind::<Text, _>(r.latest.1)
+                .sql(", ")
+                .bind::<Nullable<Double>, _>(r.latest.2)
+                .sql(concat!(
+                    ") ON CONFLICT (tenant_id, metric, day, shard) DO UPDATE SET ",
+                    "events = usage_rollups.events + excluded.events, ",
+                    "total = COALESCE(usage_rollups.total + excluded.total, usage_rollups.total, ",
+                    "excluded.total), ",
+                    "maximum = CASE WHEN excluded.maximum > usage_rollups.maximum ",
+                    "THEN excluded.maximum ELSE COALESCE(usage_rollups.maximum, excluded.maximum) END, ",
+                    "latest = CASE WHEN (excluded.latest_at, excluded.latest_id) > ",
+                    "(usage_rollups.latest_at, usage_rollups.latest_id) ",
+                    "THEN excluded.latest ELSE usage_rollups.latest END, ",
+                    "latest_id = CASE WHEN (excluded.latest_at, excluded.latest_id) > ",
+                    "(usage_rollups.latest_at, usage_rollups.latest_id) ",
+                    "THEN excluded.latest_id ELSE usage_rollups.latest_id END, ",
+                    "latest_at = CASE WHEN (excluded.latest_at, excluded.latest_id) > ",
+                    "(usage_rollups.latest_at, usage_rollups.latest_id) ",
+                    "THEN excluded.latest_at ELSE usage_rollups.latest_at END",
+                ))
+                .execute(conn)
+                .await?;
+            }
+            let mut uniques = BTreeSet::new();
+            for e in &inserted {
+                if let Some(key) = e.unique.as_deref() {
+                    let day = e.day().format("%Y-%m-%d").to_string();
+                    uniques.insert((e.metric.as_str(), day[..7].to_owned(), key));
+                    uniques.insert((e.metric.as_str(), day, key));
+                }
+            }
+            if !uniques.is_empty() {
+                conn.insert_uniques(ctx, &uniques).await?;
+            }
             Ok(())
         })
     }
 
+    /// A metric's aggregates per bucket over `[from, to)`: the whole days from the rollups,
+    /// the parts of days at the ends from the events; a count of distinct values from the
+    /// month's own set when the month is whole, else from the days' sets and the ends' events
+    /// together.
     async fn aggregates(
         &self,
         ctx: &TenantCtx,
@@ -157,69 +347,277 @@ impl Db {
         to: DateTime<Utc>,
         granularity: Granularity,
     ) -> Result<Vec<BucketAggregates>, StoreError> {
-        use diesel::dsl::sql;
+        use diesel::dsl::{count_star, sql};
         use diesel::sql_types::{BigInt, Double, Nullable, Text};
         let n = granularity.prefix_len();
+        let cover = Coverage::of(from, to);
+        let code = metric.code.as_str();
+        let tenant = DbUuid::from(ctx.tenant_id());
         let latest = matches!(metric.aggregation, Aggregation::Latest(_));
-        tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            // One statement, its FROM inside the literal: the grouping expression is the
-            // day's prefix, which the DSL cannot group by; every value is a bind.
-            let rows: Vec<Aggregates> = diesel::select(
-                sql::<(Text, BigInt, BigInt, Nullable<Double>, Nullable<Double>)>(&format!(
-                    "substr(day, 1, {n}) AS period, COUNT(*), COUNT(DISTINCT unique_key), \
-                     SUM(value), MAX(value) FROM usage_events WHERE tenant_id = "
-                ))
-                .bind::<DbId, _>(DbUuid::from(ctx.tenant_id()))
-                .sql(" AND metric = ")
-                .bind::<Text, _>(metric.code.as_str())
-                .sql(" AND occurred_at >= ")
-                .bind::<DbTime, _>(from)
-                .sql(" AND occurred_at < ")
-                .bind::<DbTime, _>(to)
-                .sql(" GROUP BY period ORDER BY period"),
-            )
-            .load(conn)
-            .await?;
-            let mut buckets: Vec<BucketAggregates> = rows
-                .into_iter()
-                .map(|(period, count, unique, sum, max)| BucketAggregates {
-                    period,
-                    count,
-                    unique,
-                    sum,
-                    max,
-                    latest: None,
-                })
-                .collect();
-            if latest {
-                // The newest event's value in each bucket.
-                let newest: Vec<(String, Option<f64>)> = diesel::select(
-                    sql::<(Text, Nullable<Double>)>(&format!(
-                        "period, value FROM (SELECT substr(day, 1, {n}) AS period, value, \
-                         ROW_NUMBER() OVER (PARTITION BY substr(day, 1, {n}) \
-                         ORDER BY occurred_at DESC, transaction_id DESC) AS rn \
-                         FROM usage_events WHERE tenant_id = "
-                    ))
-                    .bind::<DbId, _>(DbUuid::from(ctx.tenant_id()))
+        let unique = matches!(metric.aggregation, Aggregation::UniqueCount(_));
+        // `$q` continued with the tenant, the metric and up to two intervals of time (an
+        // absent one empty): one statement shape serves every range.
+        macro_rules! within {
+            ($q:expr, $intervals:expr) => {{
+                let intervals: &[(DateTime<Utc>, DateTime<Utc>)] = $intervals;
+                let interval = |i: usize| intervals.get(i).copied().unwrap_or((from, from));
+                let (e1, e2) = (interval(0), interval(1));
+                $q.bind::<DbId, _>(tenant)
                     .sql(" AND metric = ")
-                    .bind::<Text, _>(metric.code.as_str())
-                    .sql(" AND occurred_at >= ")
-                    .bind::<DbTime, _>(from)
+                    .bind::<Text, _>(code)
+                    .sql(" AND ((occurred_at >= ")
+                    .bind::<DbTime, _>(e1.0)
                     .sql(" AND occurred_at < ")
-                    .bind::<DbTime, _>(to)
-                    .sql(") newest WHERE rn = 1"),
+                    .bind::<DbTime, _>(e1.1)
+                    .sql(") OR (occurred_at >= ")
+                    .bind::<DbTime, _>(e2.0)
+                    .sql(" AND occurred_at < ")
+                    .bind::<DbTime, _>(e2.1)
+                    .sql("))")
+            }};
+        }
+        tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            let mut parts: BTreeMap<String, Part> = BTreeMap::new();
+            if cover.has_days() {
+                let rows: Vec<RollupRow> = usage_rollups::of(ctx)
+                    .filter(usage_rollups::metric.eq(code))
+                    .filter(usage_rollups::day.ge(day_name(cover.days.0)))
+                    .filter(usage_rollups::day.lt(day_name(cover.days.1)))
+                    .select((
+                        usage_rollups::day,
+                        usage_rollups::events,
+                        usage_rollups::total,
+                        usage_rollups::maximum,
+                        usage_rollups::latest_at,
+                        usage_rollups::latest_id,
+                        usage_rollups::latest,
+                    ))
+                    .load(conn)
+                    .await?;
+                for (day, count, sum, max, at, id, value) in rows {
+                    parts.entry(day[..n].to_owned()).or_default().add(Part {
+                        count,
+                        sum,
+                        max,
+                        latest: Some((at, id, value)),
+                        unique: None,
+                    });
+                }
+            }
+            if !cover.edges.is_empty() {
+                // The grouping expression is the day's prefix, which the DSL cannot group by:
+                // the statement is a literal, every value in it a bind.
+                let rows: Vec<EdgeRow> = diesel::select(
+                    within!(
+                        sql::<(Text, BigInt, BigInt, Nullable<Double>, Nullable<Double>)>(
+                            &format!(
+                                "substr(day, 1, {n}) AS period, COUNT(*), \
+                                 COUNT(DISTINCT unique_key), SUM(value), MAX(value) \
+                                 FROM usage_events WHERE tenant_id = "
+                            )
+                        ),
+                        &cover.edges
+                    )
+                    .sql(" GROUP BY period"),
                 )
                 .load(conn)
                 .await?;
-                for b in &mut buckets {
-                    b.latest = newest
-                        .iter()
-                        .find(|(p, _)| *p == b.period)
-                        .and_then(|(_, v)| *v);
+                for (period, count, distinct, sum, max) in rows {
+                    parts.entry(period).or_default().add(Part {
+                        count,
+                        sum,
+                        max,
+                        latest: None,
+                        // An end lies inside one day: its distinct values are that day's.
+                        unique: (granularity == Granularity::Day).then_some(distinct),
+                    });
+                }
+                if latest {
+                    let rows: Vec<(String, DateTime<Utc>, String, Option<f64>)> = diesel::select(
+                        within!(
+                            sql::<(Text, DbTime, Text, Nullable<Double>)>(&format!(
+                                "period, occurred_at, transaction_id, value FROM \
+                                 (SELECT substr(day, 1, {n}) AS period, occurred_at, \
+                                 transaction_id, value, ROW_NUMBER() OVER (PARTITION BY \
+                                 substr(day, 1, {n}) ORDER BY occurred_at DESC, \
+                                 transaction_id DESC) AS rn FROM usage_events WHERE tenant_id = "
+                            )),
+                            &cover.edges
+                        )
+                        .sql(") newest WHERE rn = 1"),
+                    )
+                    .load(conn)
+                    .await?;
+                    for (period, at, id, value) in rows {
+                        parts.entry(period).or_default().add(Part {
+                            latest: Some((at, id, value)),
+                            ..Part::default()
+                        });
+                    }
                 }
             }
-            Ok(buckets)
+            if unique {
+                let counted = |period: String, n: i64, parts: &mut BTreeMap<String, Part>| {
+                    if let Some(p) = parts.get_mut(&period) {
+                        p.unique = Some(n);
+                    }
+                };
+                let sets = usage_uniques::of(ctx)
+                    .filter(usage_uniques::metric.eq(code))
+                    .group_by(usage_uniques::period)
+                    .select((usage_uniques::period, count_star()));
+                match granularity {
+                    Granularity::Day if cover.has_days() => {
+                        let rows: Vec<(String, i64)> = sets
+                            .filter(usage_uniques::period.ge(day_name(cover.days.0)))
+                            .filter(usage_uniques::period.lt(day_name(cover.days.1)))
+                            .filter(usage_uniques::period.like("____-__-__"))
+                            .load(conn)
+                            .await?;
+                        for (period, n) in rows {
+                            counted(period, n, &mut parts);
+                        }
+                    }
+                    Granularity::Day => {}
+                    Granularity::Month => {
+                        let months = cover.months();
+                        // A month is read from its own set when the range holds all of it, or
+                        // all of its events (a month to date: nothing after `to` yet).
+                        let mut whole: Vec<String> = Vec::new();
+                        let mut partial = Vec::new();
+                        for m in &months {
+                            let (start, end) = m.period.bounds();
+                            let outside: Vec<_> = [(start, m.part.from), (m.part.to, end)]
+                                .into_iter()
+                                .filter(|(a, b)| a < b)
+                                .collect();
+                            let holds_all = m.whole || {
+                                let found: i64 = diesel::select(
+                                    within!(
+                                        sql::<BigInt>(
+                                            "COUNT(*) FROM (SELECT 1 AS one FROM usage_events \
+                                         WHERE tenant_id = "
+                                        ),
+                                        &outside
+                                    )
+                                    .sql(" LIMIT 1) outside"),
+                                )
+                                .get_result(conn)
+                                .await?;
+                                found == 0
+                            };
+                            if holds_all {
+                                whole.push(m.period.name());
+                            } else {
+                                partial.push(m);
+                            }
+                        }
+                        if !whole.is_empty() {
+                            let rows: Vec<(String, i64)> = sets
+                                .filter(usage_uniques::period.eq_any(&whole))
+                                .load(conn)
+                                .await?;
+                            for (period, n) in rows {
+                                counted(period, n, &mut parts);
+                            }
+                        }
+                        for m in months.iter().filter(|m| !m.whole) {
+                            let part = &m.part;
+                            let n: i64 = diesel::select(
+                                within!(
+                                    sql::<BigInt>(
+                                        "COUNT(DISTINCT k) FROM (SELECT unique_key AS k \
+                                     FROM usage_uniques WHERE tenant_id = "
+                                    )
+                                    .bind::<DbId, _>(tenant)
+                                    .sql(" AND metric = ")
+                                    .bind::<Text, _>(code)
+                                    .sql(" AND period LIKE '____-__-__' AND period >= ")
+                                    .bind::<Text, _>(day_name(part.days.0))
+                                    .sql(" AND period < ")
+                                    .bind::<Text, _>(day_name(part.days.1))
+                                    .sql(
+                                        " UNION ALL SELECT unique_key FROM usage_events \
+                                     WHERE tenant_id = "
+                                    ),
+                                    &part.edges
+                                )
+                                .sql(") u"),
+                            )
+                            .get_result(conn)
+                            .await?;
+                            counted(m.period.name(), n, &mut parts);
+                        }
+                    }
+                }
+            }
+            Ok(parts
+                .into_iter()
+                .filter(|(_, p)| p.count > 0)
+                .map(|(period, p)| p.into_bucket(period))
+                .collect())
         })
+    }
+}
+
+fn day_name(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// An end's events as read: bucket, events, distinct values, sum, max.
+type EdgeRow = (String, i64, i64, Option<f64>, Option<f64>);
+
+/// A day's rollup as read: day, events, total, maximum, newest event's time, id and value.
+type RollupRow = (
+    String,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    DateTime<Utc>,
+    String,
+    Option<f64>,
+);
+
+/// Part of one bucket's aggregates (a day's rollup, an end's events), added up.
+#[derive(Default)]
+struct Part {
+    count: i64,
+    sum: Option<f64>,
+    max: Option<f64>,
+    /// The newest event: time, transaction id, value.
+    latest: Option<(DateTime<Utc>, String, Option<f64>)>,
+    /// Distinct values, when counted for the whole bucket.
+    unique: Option<i64>,
+}
+
+impl Part {
+    fn add(&mut self, other: Part) {
+        self.count += other.count;
+        self.sum = add(self.sum, other.sum);
+        self.max = greater(self.max, other.max);
+        if let Some(l) = other.latest {
+            let newer = self
+                .latest
+                .as_ref()
+                .is_none_or(|(at, id, _)| (l.0, l.1.as_str()) > (*at, id.as_str()));
+            if newer {
+                self.latest = Some(l);
+            }
+        }
+        if other.unique.is_some() {
+            self.unique = other.unique;
+        }
+    }
+
+    fn into_bucket(self, period: String) -> BucketAggregates {
+        BucketAggregates {
+            period,
+            count: self.count,
+            unique: self.unique.unwrap_or(0),
+            sum: self.sum,
+            max: self.max,
+            latest: self.latest.and_then(|(_, _, v)| v),
+        }
     }
 }
 

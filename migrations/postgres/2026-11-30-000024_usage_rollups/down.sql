@@ -1,0 +1,2 @@
+DROP TABLE usage_uniques;
+DROP TABLE usage_rollups;

@@ -355,25 +355,19 @@ impl Db {
         let tenant = DbUuid::from(ctx.tenant_id());
         let latest = matches!(metric.aggregation, Aggregation::Latest(_));
         let unique = matches!(metric.aggregation, Aggregation::UniqueCount(_));
-        // `$q` continued with the tenant, the metric and up to two intervals of time (an
-        // absent one empty): one statement shape serves every range.
+        // `$q` continued with the tenant, the metric and one interval of time: a range of the
+        // index (`tenant, metric, occurred_at`); two intervals are two statements or a UNION,
+        // never an OR, which PostgreSQL answers by scanning the metric's every event.
         macro_rules! within {
-            ($q:expr, $intervals:expr) => {{
-                let intervals: &[(DateTime<Utc>, DateTime<Utc>)] = $intervals;
-                let interval = |i: usize| intervals.get(i).copied().unwrap_or((from, from));
-                let (e1, e2) = (interval(0), interval(1));
+            ($q:expr, $interval:expr) => {{
+                let (start, end): (DateTime<Utc>, DateTime<Utc>) = $interval;
                 $q.bind::<DbId, _>(tenant)
                     .sql(" AND metric = ")
                     .bind::<Text, _>(code)
-                    .sql(" AND ((occurred_at >= ")
-                    .bind::<DbTime, _>(e1.0)
+                    .sql(" AND occurred_at >= ")
+                    .bind::<DbTime, _>(start)
                     .sql(" AND occurred_at < ")
-                    .bind::<DbTime, _>(e1.1)
-                    .sql(") OR (occurred_at >= ")
-                    .bind::<DbTime, _>(e2.0)
-                    .sql(" AND occurred_at < ")
-                    .bind::<DbTime, _>(e2.1)
-                    .sql("))")
+                    .bind::<DbTime, _>(end)
             }};
         }
         tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
@@ -404,7 +398,7 @@ impl Db {
                     });
                 }
             }
-            if !cover.edges.is_empty() {
+            for &edge in &cover.edges {
                 // The grouping expression is the day's prefix, which the DSL cannot group by:
                 // the statement is a literal, every value in it a bind.
                 let rows: Vec<EdgeRow> = diesel::select(
@@ -416,7 +410,7 @@ impl Db {
                                  FROM usage_events WHERE tenant_id = "
                             )
                         ),
-                        &cover.edges
+                        edge
                     )
                     .sql(" GROUP BY period"),
                 )
@@ -435,21 +429,18 @@ impl Db {
                 if latest {
                     let rows: Vec<(String, DateTime<Utc>, String, Option<f64>)> = diesel::select(
                         within!(
-                            sql::<(Text, DbTime, Text, Nullable<Double>)>(&format!(
-                                "period, occurred_at, transaction_id, value FROM \
-                                 (SELECT substr(day, 1, {n}) AS period, occurred_at, \
-                                 transaction_id, value, ROW_NUMBER() OVER (PARTITION BY \
-                                 substr(day, 1, {n}) ORDER BY occurred_at DESC, \
-                                 transaction_id DESC) AS rn FROM usage_events WHERE tenant_id = "
-                            )),
-                            &cover.edges
+                            sql::<(Text, DbTime, Text, Nullable<Double>)>(
+                                "day, occurred_at, transaction_id, value FROM usage_events \
+                                 WHERE tenant_id = "
+                            ),
+                            edge
                         )
-                        .sql(") newest WHERE rn = 1"),
+                        .sql(" ORDER BY occurred_at DESC, transaction_id DESC LIMIT 1"),
                     )
                     .load(conn)
                     .await?;
-                    for (period, at, id, value) in rows {
-                        parts.entry(period).or_default().add(Part {
+                    for (day, at, id, value) in rows {
+                        parts.entry(day[..n].to_owned()).or_default().add(Part {
                             latest: Some((at, id, value)),
                             ..Part::default()
                         });
@@ -491,21 +482,25 @@ impl Db {
                                 .into_iter()
                                 .filter(|(a, b)| a < b)
                                 .collect();
-                            let holds_all = m.whole || {
+                            let mut holds_all = true;
+                            for &interval in outside.iter().filter(|_| !m.whole) {
                                 let found: i64 = diesel::select(
                                     within!(
                                         sql::<BigInt>(
                                             "COUNT(*) FROM (SELECT 1 AS one FROM usage_events \
-                                         WHERE tenant_id = "
+                                             WHERE tenant_id = "
                                         ),
-                                        &outside
+                                        interval
                                     )
                                     .sql(" LIMIT 1) outside"),
                                 )
                                 .get_result(conn)
                                 .await?;
-                                found == 0
-                            };
+                                if found > 0 {
+                                    holds_all = false;
+                                    break;
+                                }
+                            }
                             if holds_all {
                                 whole.push(m.period.name());
                             } else {
@@ -521,26 +516,35 @@ impl Db {
                                 counted(period, n, &mut parts);
                             }
                         }
-                        for m in months.iter().filter(|m| !m.whole) {
+                        for m in partial {
                             let part = &m.part;
+                            let edge =
+                                |i: usize| part.edges.get(i).copied().unwrap_or((from, from));
                             let n: i64 = diesel::select(
                                 within!(
-                                    sql::<BigInt>(
-                                        "COUNT(DISTINCT k) FROM (SELECT unique_key AS k \
-                                     FROM usage_uniques WHERE tenant_id = "
+                                    within!(
+                                        sql::<BigInt>(
+                                            "COUNT(DISTINCT k) FROM (SELECT unique_key AS k \
+                                             FROM usage_uniques WHERE tenant_id = "
+                                        )
+                                        .bind::<DbId, _>(tenant)
+                                        .sql(" AND metric = ")
+                                        .bind::<Text, _>(code)
+                                        .sql(" AND period LIKE '____-__-__' AND period >= ")
+                                        .bind::<Text, _>(day_name(part.days.0))
+                                        .sql(" AND period < ")
+                                        .bind::<Text, _>(day_name(part.days.1))
+                                        .sql(
+                                            " UNION ALL SELECT unique_key FROM usage_events \
+                                             WHERE tenant_id = "
+                                        ),
+                                        edge(0)
                                     )
-                                    .bind::<DbId, _>(tenant)
-                                    .sql(" AND metric = ")
-                                    .bind::<Text, _>(code)
-                                    .sql(" AND period LIKE '____-__-__' AND period >= ")
-                                    .bind::<Text, _>(day_name(part.days.0))
-                                    .sql(" AND period < ")
-                                    .bind::<Text, _>(day_name(part.days.1))
                                     .sql(
                                         " UNION ALL SELECT unique_key FROM usage_events \
-                                     WHERE tenant_id = "
+                                         WHERE tenant_id = "
                                     ),
-                                    &part.edges
+                                    edge(1)
                                 )
                                 .sql(") u"),
                             )

@@ -121,10 +121,22 @@ wrk_rps() { # path, [wrk args]
         -H "Authorization: Bearer $token" "$@" "$base$path" | awk '/Requests\/sec/ {print $2}'
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+wrk_read() { # the list route: requests/s, and the server's CPU time per request (µs)
+    local before after out
+    before=$(cpu_ticks)
+    out=$(wrk -t2 -c"$connections" -d"${duration}s" -H "X-Tenant-ID: t001" \
+        -H "Authorization: Bearer $token" "$base/api/v1/products?limit=20")
+    after=$(cpu_ticks)
+    awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" '
+        /requests in/ {n = $1} /Requests\/sec/ {r = $2}
+        END {printf "%s %.1f\n", r, (a - b) * 1e6 / hz / n}' <<<"$out"
+}
+
 redis-server --port $redis_port --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
 redis_pid=$!
-declare -A list create
-for mode in off in-process redis; do list[$mode]=""; create[$mode]=""; done
+declare -A list cpu create
+for mode in off in-process redis; do list[$mode]=""; cpu[$mode]=""; create[$mode]=""; done
 # A warm-up the numbers do not keep (page cache, plans, the first rows' splits).
 start_server warm-up TENANTRY_RATE_LIMITS=off
 token=$(login t001)
@@ -143,7 +155,9 @@ for round in $(seq 1 "$rounds"); do
                 TENANTRY_REDIS_URL=redis://127.0.0.1:$redis_port/ ;;
         esac
         token=$(login t001)
-        list[$mode]+=" $(wrk_rps '/api/v1/products?limit=20')"
+        read -r rps us < <(wrk_read)
+        list[$mode]+=" $rps"
+        cpu[$mode]+=" $us"
         create[$mode]+=" $(wrk_rps /api/v1/products -s bench/create_product.lua)"
         stop_server
     done
@@ -152,14 +166,18 @@ echo
 echo "PostgreSQL, $connections connections, ${duration}s each, $rounds rounds, $(nproc) cores"
 for mode in off in-process redis; do
     # shellcheck disable=SC2086
-    printf '%-48s %10.0f req/s   POST /api/v1/products %8.0f req/s\n' \
-        "GET /api/v1/products?limit=20, limits $mode" "$(median ${list[$mode]})" "$(median ${create[$mode]})"
+    printf '%-48s %10.0f req/s %7.1f µs CPU   POST /api/v1/products %8.0f req/s\n' \
+        "GET /api/v1/products?limit=20, limits $mode" "$(median ${list[$mode]})" \
+        "$(median ${cpu[$mode]})" "$(median ${create[$mode]})"
+    printf '    rounds: GET%s | POST%s\n' "${list[$mode]}" "${create[$mode]}"
 done
 ratio() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%-48s %9.1f%%\n", n, 100 * (1 - a / b) }'; }
 # shellcheck disable=SC2086
 {
     ratio "$(median ${list[in-process]})" "$(median ${list[off]})" "price on reads, in-process"
     ratio "$(median ${list[redis]})" "$(median ${list[off]})" "price on reads, Redis"
+    ratio "$(median ${cpu[off]})" "$(median ${cpu[in-process]})" "server CPU per read spent on limits, in-process"
+    ratio "$(median ${cpu[off]})" "$(median ${cpu[redis]})" "server CPU per read spent on limits, Redis"
     ratio "$(median ${create[in-process]})" "$(median ${create[off]})" "price on creates, in-process"
     ratio "$(median ${create[redis]})" "$(median ${create[off]})" "price on creates, Redis"
 }

@@ -164,6 +164,32 @@ async fn instances_share_limits_through_redis_and_serve_on_without_it(
         .await;
     }
 
+    // A burst at both instances at once: exactly the tier's quota gets through, each request
+    // with its own place in it (checks that arrive together go to Redis together).
+    let u = owner(&a, "burst").await;
+    tier(&a, "burst", "ten", json!(10)).await;
+    let burst = (0..30).map(|i| get(if i % 2 == 0 { &a } else { &b }, "burst", &u).send());
+    let mut left = Vec::new();
+    let mut refused = 0;
+    for res in futures_util::future::join_all(burst).await {
+        let res = res.unwrap();
+        match res.status().as_u16() {
+            200 => {
+                let state = headers(&res).1;
+                let r = state
+                    .split_once("r=")
+                    .and_then(|(_, rest)| rest.split(';').next())
+                    .and_then(|r| r.parse::<u64>().ok());
+                left.push(r.unwrap_or_else(|| panic!("{state}")));
+            }
+            429 => refused += 1,
+            other => panic!("status {other}"),
+        }
+    }
+    left.sort_unstable();
+    assert_eq!(left, (0..10).collect::<Vec<u64>>());
+    assert_eq!(refused, 20);
+
     redis.stop();
     for app in [&a, &b] {
         let res = get(app, "acme", &t).send().await.unwrap();

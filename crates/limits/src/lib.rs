@@ -15,7 +15,7 @@ mod redis_store;
 pub use redis_store::RedisStore;
 
 /// A limit: `quota` requests per `window_secs`, named as the headers name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Policy {
     pub name: &'static str,
     pub quota: u64,

@@ -1,10 +1,16 @@
-//! Counters in Redis, shared by every instance: one atomic script per check (GCRA on the key's
+//! Counters in Redis, shared by every instance: one atomic script per call (GCRA on the key's
 //! stored arrival time, with Redis's own clock so instances' clocks do not matter), the key
 //! expiring when its quota is whole again. Connected lazily and reconnected by the client's
 //! connection manager; while Redis cannot be reached each check fails fast (the caller lets
 //! the request through) and a new connection is tried at most once a second.
+//!
+//! Checks of one key that arrive while a call for it is in flight wait for the next call and
+//! go in it together (the script takes a count and admits as many as fit, in order): under
+//! load a busy tenant costs a round trip per batch, not per request, and the verdicts are the
+//! ones one call per request would have given.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
@@ -13,45 +19,122 @@ use tenantry_kernel::Unexpected;
 
 use crate::{Policy, RateStore, Verdict, ceil_secs};
 
-/// GCRA in one step: KEYS[1] the key, ARGV[1] the emission interval and ARGV[2] the window
-/// (ms). Returns {allowed (1/0), now, the arrival time stored (after this request when
-/// allowed)}.
+/// GCRA for `ARGV[3]` requests in order: KEYS[1] the key, ARGV[1] the emission interval and
+/// ARGV[2] the window (ms). Admits the first as many as fit; returns {how many, now, the
+/// arrival time before them}.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local emission = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local nxt = tat + emission
-if nxt > now + window then
-  return {0, now, tat}
+local fit = math.floor((now + window - tat) / emission)
+if fit > n then fit = n end
+if fit < 0 then fit = 0 end
+if fit > 0 then
+  local nxt = tat + fit * emission
+  redis.call('SET', KEYS[1], nxt, 'PX', nxt - now)
 end
-redis.call('SET', KEYS[1], nxt, 'PX', nxt - now)
-return {1, now, nxt}
+return {fit, now, tat}
 ";
+
+/// The verdicts of `n` requests in order when the first `fit` were admitted, at Redis's `now`
+/// with the key's arrival time `tat` before them (what [`crate::gcra`] gives one at a time).
+fn verdicts(policy: Policy, n: usize, fit: u64, now: u64, tat: u64) -> Vec<Verdict> {
+    let window = policy.window_secs.saturating_mul(1000);
+    let emission = (window / policy.quota.max(1)).max(1);
+    let last = tat + fit * emission;
+    (0..n as u64)
+        .map(|i| {
+            if i < fit {
+                let after = tat + (i + 1) * emission;
+                Verdict {
+                    policy,
+                    allowed: true,
+                    remaining: (now + window).saturating_sub(after) / emission,
+                    reset_secs: ceil_secs(after.saturating_sub(now)),
+                    retry_after_secs: 0,
+                }
+            } else {
+                Verdict {
+                    policy,
+                    allowed: false,
+                    remaining: 0,
+                    reset_secs: ceil_secs(last.saturating_sub(now)),
+                    retry_after_secs: ceil_secs((last + emission).saturating_sub(window + now))
+                        .max(1),
+                }
+            }
+        })
+        .collect()
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Verdict, Unexpected>>;
 
 /// How long a check may wait for Redis before the request goes on without it.
 const TIMEOUT: Duration = Duration::from_millis(250);
 
 pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     client: redis::Client,
     script: redis::Script,
     manager: tokio::sync::OnceCell<ConnectionManager>,
     /// When the last failed connection attempt was: the next waits a second.
     failed_at: Mutex<Option<Instant>>,
+    /// Per key and policy with a call in flight: the checks waiting for the next call.
+    lanes: Mutex<HashMap<(String, Policy), Vec<Reply>>>,
 }
 
 impl RedisStore {
     /// A store for `url` (`redis://host:port/db`); nothing is connected yet.
     pub fn new(url: &str) -> Result<Self, Unexpected> {
         Ok(Self {
-            client: redis::Client::open(url)
-                .map_err(|e| Unexpected::msg(format!("TENANTRY_REDIS_URL: {e}")))?,
-            script: redis::Script::new(GCRA),
-            manager: tokio::sync::OnceCell::new(),
-            failed_at: Mutex::new(None),
+            inner: Arc::new(Inner {
+                client: redis::Client::open(url)
+                    .map_err(|e| Unexpected::msg(format!("TENANTRY_REDIS_URL: {e}")))?,
+                script: redis::Script::new(GCRA),
+                manager: tokio::sync::OnceCell::new(),
+                failed_at: Mutex::new(None),
+                lanes: Mutex::new(HashMap::new()),
+            }),
         })
+    }
+}
+
+impl Inner {
+    /// The checks waiting on `lane`, taken; `None` (and the lane closed) when there are none.
+    fn next_batch(&self, lane: &(String, Policy)) -> Option<Vec<Reply>> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        match lanes.get_mut(lane) {
+            Some(waiting) if !waiting.is_empty() => Some(std::mem::take(waiting)),
+            _ => {
+                lanes.remove(lane);
+                None
+            }
+        }
+    }
+
+    /// Sends the lane's waiting checks, a call per batch, until none wait.
+    async fn drain(self: Arc<Self>, lane: (String, Policy)) {
+        while let Some(batch) = self.next_batch(&lane) {
+            match self.call(&lane.0, lane.1, batch.len()).await {
+                Ok(verdicts) => {
+                    for (reply, v) in batch.into_iter().zip(verdicts) {
+                        let _ = reply.send(Ok(v));
+                    }
+                }
+                Err(e) => {
+                    for reply in batch {
+                        let _ = reply.send(Err(Unexpected::unavailable(e.to_string())));
+                    }
+                }
+            }
+        }
     }
 
     async fn connection(&self) -> Result<ConnectionManager, Unexpected> {
@@ -84,6 +167,22 @@ impl RedisStore {
             }
         }
     }
+
+    /// One script call for `n` requests of `key` under `policy`: their verdicts, in order.
+    async fn call(&self, key: &str, policy: Policy, n: usize) -> Result<Vec<Verdict>, Unexpected> {
+        let mut conn = self.connection().await?;
+        let window = policy.window_secs.saturating_mul(1000);
+        let emission = (window / policy.quota.max(1)).max(1);
+        let mut invocation = self.script.key(format!("tenantry:rl:{key}"));
+        invocation.arg(emission).arg(window).arg(n);
+        let run = invocation.invoke_async::<(i64, i64, i64)>(&mut conn);
+        let (fit, now, tat) = tokio::time::timeout(TIMEOUT, run)
+            .await
+            .map_err(|_| Unexpected::unavailable("Redis did not answer in time"))?
+            .map_err(|e| Unexpected::unavailable(format!("Redis: {e}")))?;
+        let num = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(verdicts(policy, n, num(fit), num(now), num(tat)))
+    }
 }
 
 impl RateStore for RedisStore {
@@ -94,38 +193,75 @@ impl RateStore for RedisStore {
         _now_ms: u64,
     ) -> BoxFuture<'a, Result<Verdict, Unexpected>> {
         Box::pin(async move {
-            let mut conn = self.connection().await?;
-            let window = policy.window_secs.saturating_mul(1000);
-            let emission = (window / policy.quota.max(1)).max(1);
-            let mut invocation = self.script.key(format!("tenantry:rl:{key}"));
-            invocation.arg(emission).arg(window);
-            let run = invocation.invoke_async::<(i64, i64, i64)>(&mut conn);
-            let (allowed, now, tat) = tokio::time::timeout(TIMEOUT, run)
+            let lane = (key.to_owned(), policy);
+            let waiting = {
+                let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
+                match lanes.get_mut(&lane) {
+                    // A call for the key is in flight: this check goes in the next one.
+                    Some(waiting) => {
+                        let (reply, answer) = tokio::sync::oneshot::channel();
+                        waiting.push(reply);
+                        Some(answer)
+                    }
+                    None => {
+                        lanes.insert(lane.clone(), Vec::new());
+                        None
+                    }
+                }
+            };
+            if let Some(answer) = waiting {
+                // Its batch's call waits at most for the one in flight and its own.
+                return match tokio::time::timeout(TIMEOUT * 2 + Duration::from_millis(50), answer)
+                    .await
+                {
+                    Ok(Ok(verdict)) => verdict,
+                    _ => Err(Unexpected::unavailable("Redis did not answer in time")),
+                };
+            }
+            let mine = self
+                .inner
+                .call(key, policy, 1)
                 .await
-                .map_err(|_| Unexpected::unavailable("Redis did not answer in time"))?
-                .map_err(|e| Unexpected::unavailable(format!("Redis: {e}")))?;
-            let (now, tat) = (
-                u64::try_from(now).unwrap_or(0),
-                u64::try_from(tat).unwrap_or(0),
-            );
-            Ok(if allowed == 1 {
-                Verdict {
-                    policy,
-                    allowed: true,
-                    remaining: (now + window).saturating_sub(tat) / emission,
-                    reset_secs: ceil_secs(tat.saturating_sub(now)),
-                    retry_after_secs: 0,
-                }
+                .map(|mut v| v.remove(0));
+            // Whoever arrived meanwhile is sent by a task of its own: this request goes on now.
+            let inner = self.inner.clone();
+            let pending = inner
+                .lanes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&lane)
+                .is_some_and(|w| !w.is_empty());
+            if pending {
+                tokio::spawn(inner.drain(lane));
             } else {
-                Verdict {
-                    policy,
-                    allowed: false,
-                    remaining: 0,
-                    reset_secs: ceil_secs(tat.saturating_sub(now)),
-                    retry_after_secs: ceil_secs((tat + emission).saturating_sub(window + now))
-                        .max(1),
-                }
-            })
+                inner.next_batch(&lane);
+            }
+            mine
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIER: Policy = Policy {
+        name: "tenant",
+        quota: 4,
+        window_secs: 3600,
+    };
+
+    #[test]
+    fn a_batch_gets_the_verdicts_one_call_each_would_give() {
+        let now = 1_000_000_000;
+        // Six requests against a fresh key: four fit.
+        let batch = verdicts(TIER, 6, 4, now, now);
+        let mut tat = None;
+        for v in &batch {
+            let (next, one) = crate::gcra(tat, now, TIER);
+            assert_eq!(*v, one);
+            tat = next.or(tat);
+        }
+        assert_eq!(batch.iter().filter(|v| v.allowed).count(), 4);
     }
 }

@@ -172,6 +172,14 @@ for mode in off in-process redis; do
     printf '    rounds: GET%s | POST%s\n' "${list[$mode]}" "${create[$mode]}"
 done
 ratio() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%-48s %9.1f%%\n", n, 100 * (1 - a / b) }'; }
+# How many limited requests one script call carried (checks of one key travel together).
+calls=$(redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' |
+    awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ {n += $3} END {print n + 0}')
+# shellcheck disable=SC2086
+awk -v c="$calls" -v d="$duration" -v l="${list[redis]}" -v p="${create[redis]}" 'BEGIN {
+    n = split(l, a, " "); for (i = 1; i <= n; i++) r += a[i] * d
+    n = split(p, a, " "); for (i = 1; i <= n; i++) r += a[i] * d
+    printf "%-48s %10.2f\n", "requests per Redis call", (c > 0 ? r / c : 0) }'
 # shellcheck disable=SC2086
 {
     ratio "$(median ${list[in-process]})" "$(median ${list[off]})" "price on reads, in-process"
@@ -180,6 +188,41 @@ ratio() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%-48s %9.1f%%\n", n
     ratio "$(median ${cpu[off]})" "$(median ${cpu[redis]})" "server CPU per read spent on limits, Redis"
     ratio "$(median ${create[in-process]})" "$(median ${create[off]})" "price on creates, in-process"
     ratio "$(median ${create[redis]})" "$(median ${create[off]})" "price on creates, Redis"
+}
+
+# Quota accounting cannot be switched off (it is part of every create's transaction), so its
+# own price is measured at the database: the create's transaction as the service sends it
+# (product, audit head, entry, event), with and without the quota counter's UPDATE.
+create_sql() { # 1: with the quota counter
+    echo "BEGIN;"
+    echo "SET LOCAL app.tenant_id = '$t1';"
+    echo "INSERT INTO products (tenant_id, id, name, sku, description, price_minor, currency, status, created_by, created_at, updated_at) VALUES ('$t1', gen_random_uuid(), 'Floor', 'F-' || gen_random_uuid(), '', 1, 'EUR', 'active', NULL, now(), now());"
+    echo "UPDATE audit_heads SET seq = seq WHERE tenant_id = '$t1' RETURNING seq, hash;"
+    [ "$1" = 1 ] && echo "UPDATE tenant_quotas SET used = used + 1, updated_at = now() WHERE tenant_id = '$t1' AND resource = 'products' RETURNING used, limit_value;"
+    echo "INSERT INTO audit_entries (tenant_id, seq, id, at, actor_type, actor_id, api_key_id, entity_type, entity_id, action, changes, request_id, ip, user_agent, prev_hash, hash) SELECT tenant_id, seq + 1, gen_random_uuid(), now(), 'system', NULL, NULL, 'product', gen_random_uuid()::text, 'created', '{}', NULL, '127.0.0.1', 'pgbench', hash, md5(random()::text) FROM audit_heads WHERE tenant_id = '$t1';"
+    echo "UPDATE audit_heads SET seq = seq + 1, hash = md5(random()::text) WHERE tenant_id = '$t1';"
+    echo "INSERT INTO events (tenant_id, id, type, occurred_at, payload) VALUES ('$t1', gen_random_uuid(), 'product.created', now(), '{}');"
+    echo "COMMIT;"
+}
+create_sql 0 >"$dir/create-bare.sql"
+create_sql 1 >"$dir/create-quota.sql"
+bare=""
+quota=""
+for round in $(seq 1 "$rounds"); do
+    for f in bare quota; do
+        tps=$(pgbench "$service_url" -n -M prepared -c "$connections" -j 2 -T "$duration" \
+            -f "$dir/create-$f.sql" 2>/dev/null | awk '/^tps/ {print $3}')
+        if [ "$f" = bare ]; then bare+=" $tps"; else quota+=" $tps"; fi
+    done
+done
+echo
+# shellcheck disable=SC2086
+{
+    printf '%-48s %10.0f tx/s   (rounds:%s)\n' "floor: a create's transaction, no quota counter" \
+        "$(median $bare)" "$bare"
+    printf '%-48s %10.0f tx/s   (rounds:%s)\n' "the same with the quota counter" \
+        "$(median $quota)" "$quota"
+    ratio "$(median $quota)" "$(median $bare)" "price of quota accounting, one tenant's creates"
 }
 
 # Ingestion: batches of 100 events, each id once.

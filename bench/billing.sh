@@ -172,6 +172,16 @@ for mode in off in-process redis; do
     printf '    rounds: GET%s | POST%s\n' "${list[$mode]}" "${create[$mode]}"
 done
 ratio() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%-48s %9.1f%%\n", n, 100 * (1 - a / b) }'; }
+# The price within each round (its modes ran minutes apart, not the whole run), the median of
+# the rounds' — and beside it the ratio of the medians.
+paired() { # on, off (a value per round each), label
+    local per
+    per=$(awk -v a="$1" -v b="$2" 'BEGIN { k = split(a, x, " "); split(b, y, " ")
+        for (i = 1; i <= k; i++) print 100 * (1 - x[i] / y[i]) }')
+    # shellcheck disable=SC2086
+    awk -v n="$3" -v m="$(median $per)" -v on="$(median $1)" -v off="$(median $2)" \
+        'BEGIN { printf "%-48s %9.1f%%   (of the medians: %.1f%%)\n", n, m, 100 * (1 - on / off) }'
+}
 # How many limited requests one script call carried (checks of one key travel together).
 calls=$(redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' |
     awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ {n += $3} END {print n + 0}')
@@ -182,12 +192,12 @@ awk -v c="$calls" -v d="$duration" -v l="${list[redis]}" -v p="${create[redis]}"
     printf "%-48s %10.2f\n", "requests per Redis call", (c > 0 ? r / c : 0) }'
 # shellcheck disable=SC2086
 {
-    ratio "$(median ${list[in-process]})" "$(median ${list[off]})" "price on reads, in-process"
-    ratio "$(median ${list[redis]})" "$(median ${list[off]})" "price on reads, Redis"
+    paired "${list[in-process]}" "${list[off]}" "price on reads, in-process"
+    paired "${list[redis]}" "${list[off]}" "price on reads, Redis"
     ratio "$(median ${cpu[off]})" "$(median ${cpu[in-process]})" "server CPU per read spent on limits, in-process"
     ratio "$(median ${cpu[off]})" "$(median ${cpu[redis]})" "server CPU per read spent on limits, Redis"
-    ratio "$(median ${create[in-process]})" "$(median ${create[off]})" "price on creates, in-process"
-    ratio "$(median ${create[redis]})" "$(median ${create[off]})" "price on creates, Redis"
+    paired "${create[in-process]}" "${create[off]}" "price on creates, in-process"
+    paired "${create[redis]}" "${create[off]}" "price on creates, Redis"
 }
 
 # Quota accounting cannot be switched off (it is part of every create's transaction), so its

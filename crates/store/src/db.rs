@@ -161,7 +161,17 @@ impl Db {
                 manager_config.recycling_method = RecyclingMethod::Fast;
                 manager_config.custom_setup = Box::new(|url| {
                     let url = url.to_owned();
-                    on_db_runtime(async move { AsyncPgConnection::establish(&url).await }).boxed()
+                    on_db_runtime(async move {
+                        let mut conn = AsyncPgConnection::establish(&url).await?;
+                        // No JIT: the planner estimates a tenant's slice of a shared table from
+                        // the whole table, and compiling a plan (10-35 ms) cost more than the
+                        // short queries it was for (decision 0030).
+                        conn.batch_execute("SET jit = off")
+                            .await
+                            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                        Ok(conn)
+                    })
+                    .boxed()
                 });
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
                     config.url.as_str(),

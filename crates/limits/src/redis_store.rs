@@ -7,7 +7,9 @@
 //! Checks of one key that arrive while a call for it is in flight wait for the next call and
 //! go in it together (the script takes a count and admits as many as fit, in order): under
 //! load a busy tenant costs a round trip per batch, not per request, and the verdicts are the
-//! ones one call per request would have given.
+//! ones one call per request would have given. The calls of a key run in one task at a time,
+//! spawned by the check that found none in flight, so a request dropped midway (its client
+//! gone) never strands the checks waiting behind it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -119,9 +121,11 @@ impl Inner {
         }
     }
 
-    /// Sends the lane's waiting checks, a call per batch, until none wait.
-    async fn drain(self: Arc<Self>, lane: (String, Policy)) {
-        while let Some(batch) = self.next_batch(&lane) {
+    /// Sends `batch`, then the lane's checks that wait by then, a call per batch, until none
+    /// wait.
+    async fn drain(self: Arc<Self>, lane: (String, Policy), batch: Vec<Reply>) {
+        let mut next = Some(batch);
+        while let Some(batch) = next {
             match self.call(&lane.0, lane.1, batch.len()).await {
                 Ok(verdicts) => {
                     for (reply, v) in batch.into_iter().zip(verdicts) {
@@ -134,6 +138,7 @@ impl Inner {
                     }
                 }
             }
+            next = self.next_batch(&lane);
         }
     }
 
@@ -194,49 +199,31 @@ impl RateStore for RedisStore {
     ) -> BoxFuture<'a, Result<Verdict, Unexpected>> {
         Box::pin(async move {
             let lane = (key.to_owned(), policy);
-            let waiting = {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let lead = {
                 let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
                 match lanes.get_mut(&lane) {
                     // A call for the key is in flight: this check goes in the next one.
                     Some(waiting) => {
-                        let (reply, answer) = tokio::sync::oneshot::channel();
                         waiting.push(reply);
-                        Some(answer)
+                        None
                     }
                     None => {
                         lanes.insert(lane.clone(), Vec::new());
-                        None
+                        Some(reply)
                     }
                 }
             };
-            if let Some(answer) = waiting {
-                // Its batch's call waits at most for the one in flight and its own.
-                return match tokio::time::timeout(TIMEOUT * 2 + Duration::from_millis(50), answer)
-                    .await
-                {
-                    Ok(Ok(verdict)) => verdict,
-                    _ => Err(Unexpected::unavailable("Redis did not answer in time")),
-                };
+            // The calls run in a task of their own: a request that goes away (its client
+            // disconnected) cannot leave the lane without a sender.
+            if let Some(reply) = lead {
+                tokio::spawn(self.inner.clone().drain(lane, vec![reply]));
             }
-            let mine = self
-                .inner
-                .call(key, policy, 1)
-                .await
-                .map(|mut v| v.remove(0));
-            // Whoever arrived meanwhile is sent by a task of its own: this request goes on now.
-            let inner = self.inner.clone();
-            let pending = inner
-                .lanes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&lane)
-                .is_some_and(|w| !w.is_empty());
-            if pending {
-                tokio::spawn(inner.drain(lane));
-            } else {
-                inner.next_batch(&lane);
+            // At most a connection, the call in flight and this check's own.
+            match tokio::time::timeout(TIMEOUT * 3 + Duration::from_millis(50), answer).await {
+                Ok(Ok(verdict)) => verdict,
+                _ => Err(Unexpected::unavailable("Redis did not answer in time")),
             }
-            mine
         })
     }
 }

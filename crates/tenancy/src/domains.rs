@@ -348,7 +348,7 @@ pub trait DomainProbe: Send + Sync + 'static {
 pub fn claimable(hostname: &Hostname, base: &BaseDomain) -> Result<(), InvalidValue> {
     if hostname.is_within(base) {
         return Err(InvalidValue(format!(
-            "'{hostname}' lies under the platform's domain; tenants get subdomains by their slug"
+            "'{hostname}' lies under the platform's base domain; tenants get subdomains by their slug"
         )));
     }
     if psl::suffix_str(hostname.as_str()) == Some(hostname.as_str()) {

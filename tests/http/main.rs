@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod billing;
 mod deliveries;
+mod domains;
 mod errors;
 mod events;
 mod invitations;

@@ -80,7 +80,7 @@ app_tests! {
 app_tests! {
     async fn the_tls_proxy_may_ask_only_for_our_names(app) {
         let ask = |domain: &str| {
-            let url = format!("http://{}/tls/ask?domain={domain}", app.internal_addr);
+            let url = format!("http://{}/internal/tls/ask?domain={domain}", app.internal_addr);
             async move { reqwest::get(url).await.unwrap().status().as_u16() }
         };
         app.onboard("acme", "ann@acme.test", "correct horse battery").await;
@@ -94,6 +94,6 @@ app_tests! {
         assert_eq!(res.status(), 200);
         assert_eq!(ask("portal.acme.example").await, 200, "once verified");
         assert_eq!(ask("evil.example").await, 404);
-        assert_eq!(app.get("/tls/ask?domain=acme.localhost").send().await.unwrap().status(), 404, "not on the API's listener");
+        assert_eq!(app.get("/internal/tls/ask?domain=acme.localhost").send().await.unwrap().status(), 404, "not on the API's listener");
     }
 }

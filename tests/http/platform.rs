@@ -113,7 +113,9 @@ app_tests! {
             app.operator(Method::POST, &format!("/api/v1/platform/tenants/{tenant}/domains")).json(&json!({"hostname": host})).send()
         };
         assert_eq!(add("acme", "shop.acme.test").await.unwrap().status(), 201);
-        problem(add("beta", "SHOP.acme.test").await.unwrap(), 409, "hostname_taken").await;
+        // A pending claim does not block another tenant's: the first verified wins.
+        assert_eq!(add("beta", "SHOP.acme.test").await.unwrap().status(), 201);
+        problem(add("acme", "shop.acme.test").await.unwrap(), 409, "domain_exists").await;
         problem(add("beta", "beta2.localhost").await.unwrap(), 422, "hostname_reserved").await;
         problem(add("beta", "not a host").await.unwrap(), 422, "validation_failed").await;
 
@@ -121,7 +123,8 @@ app_tests! {
             app.operator(Method::POST, &format!("/api/v1/platform/tenants/{tenant}/domains/{host}/primary")).send()
         };
         problem(primary("acme", "shop.acme.test").await.unwrap(), 409, "domain_not_verified").await;
-        problem(primary("beta", "shop.acme.test").await.unwrap(), 404, "domain_not_found").await;
+        problem(primary("beta", "shop.acme.test").await.unwrap(), 409, "domain_not_verified").await;
+        problem(primary("beta", "other.acme.test").await.unwrap(), 404, "domain_not_found").await;
         let res = app.operator(Method::POST, "/api/v1/platform/tenants/acme/domains/shop.acme.test/verify").send().await.unwrap();
         assert_eq!(res.json::<Value>().await.unwrap()["status"], "verified");
         let res = primary("acme", "shop.acme.test").await.unwrap();
@@ -130,6 +133,11 @@ app_tests! {
         let primaries: Vec<&Value> = domains.as_array().unwrap().iter().filter(|d| d["is_primary"] == true).collect();
         assert_eq!(primaries.len(), 1);
         assert_eq!(primaries[0]["hostname"], "shop.acme.test");
+        // Verified by acme: beta's claim cannot be verified, and nobody may add it now.
+        let res = app.operator(Method::POST, "/api/v1/platform/tenants/beta/domains/shop.acme.test/verify").send().await.unwrap();
+        assert_eq!(res.json::<Value>().await.unwrap()["status"], "pending");
+        app.create_tenant("gamma", "Gamma").await;
+        problem(add("gamma", "shop.acme.test").await.unwrap(), 409, "hostname_taken").await;
     }
 }
 

@@ -45,6 +45,10 @@ pub struct Options {
     pub rate_limits: tenantry_http::rate_limit::RateLimitConfig,
     /// `redis://…` to keep the limits' counters in Redis.
     pub redis_url: Option<String>,
+    /// The DNS server domain checks ask (a [`DnsServer`]); `None`: the system's.
+    pub dns_resolver: Option<std::net::SocketAddr>,
+    /// How domain checks judge over time.
+    pub domain_policy: tenantry_tenancy::CheckPolicy,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -76,6 +80,8 @@ impl Default for Options {
                 ..Default::default()
             },
             redis_url: None,
+            dns_resolver: None,
+            domain_policy: tenantry_tenancy::CheckPolicy::default(),
         }
     }
 }
@@ -162,6 +168,20 @@ impl TestApp {
             std::sync::Arc::new(tenantry_limits::RedisStore::new(url).unwrap())
                 as std::sync::Arc<dyn tenantry_limits::RateStore>
         });
+        if let Some(at) = options.dns_resolver {
+            // The test's DNS server answers for the test's names; their addresses are on
+            // loopback, which the HTTP check may reach here.
+            wiring.domain_probe = Arc::new(
+                tenantry_dns::DnsProbe::new(tenantry_dns::ProbeConfig {
+                    resolver: Some(at),
+                    timeout: std::time::Duration::from_secs(2),
+                    addresses: tenantry_webhooks::AddressPolicy::parse("127.0.0.0/8").unwrap(),
+                    http_port: 80,
+                })
+                .unwrap(),
+            );
+        }
+        wiring.domain_config.policy = options.domain_policy;
         let shared = Shared::new(wiring.app_state()).unwrap();
         wiring.webhook_delivery = options.webhook_delivery.clone();
         let worker = options
@@ -523,5 +543,75 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A real DNS server for the test (dnslib's, `tests/support/dns_server.py`) on a loopback
+/// port, serving the records of a file the test rewrites at will: a record can appear late,
+/// or go.
+pub struct DnsServer {
+    child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    zone: tempfile::NamedTempFile,
+}
+
+impl DnsServer {
+    /// `None` (the test is skipped, loudly) when Python's dnslib is not installed; the
+    /// interpreter is `TENANTRY_TEST_PYTHON`, else `python3`.
+    pub fn start() -> Option<Self> {
+        let python = std::env::var("TENANTRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let has_dnslib = std::process::Command::new(&python)
+            .args(["-c", "import dnslib"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_dnslib {
+            eprintln!(
+                "\n*** DNS tests SKIPPED: Python's dnslib is missing (pip install dnslib) ***\n"
+            );
+            return None;
+        }
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let zone = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(zone.path(), "{}").unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/support/dns_server.py");
+        let mut child = std::process::Command::new(&python)
+            .args([script, "--port", &port.to_string(), "--zone"])
+            .arg(zone.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        // It prints "ready" once both listeners are up.
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ready", "the DNS server started");
+        Some(Self {
+            child,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            zone,
+        })
+    }
+
+    /// Serves exactly these records from now on: `{"name": {"TXT": [..], "A": [..]},
+    /// "alias": {"CNAME": "name."}}`.
+    pub fn serve(&self, records: &Value) {
+        let tmp = self.zone.path().with_extension("next");
+        std::fs::write(&tmp, records.to_string()).unwrap();
+        std::fs::rename(&tmp, self.zone.path()).unwrap();
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const ENV_HELP: &str = "\
 Environment variables (each also a flag above):
   TENANTRY_BIND                     address to serve on (default 127.0.0.1:8080)
-  TENANTRY_INTERNAL_BIND            /metrics and /tls/ask listener, or off (default 127.0.0.1:9464)
+  TENANTRY_INTERNAL_BIND            /metrics and /internal/tls/ask listener, or off (default 127.0.0.1:9464)
   TENANTRY_DATABASE_URL             sqlite://path or postgres://user:pass@host/db (default sqlite://./data/tenantry.db)
   TENANTRY_MIGRATION_DATABASE_URL   PostgreSQL URL of the schema owner, for migrations (default: TENANTRY_DATABASE_URL)
   TENANTRY_DB_POOL_SIZE             maximum database connections (default 10)
@@ -45,6 +45,10 @@ Environment variables (each also a flag above):
   TENANTRY_STRIPE_WEBHOOK_SECRET    signing secret(s) of the Stripe webhook endpoint, comma-separated (unset: off)
   TENANTRY_PAST_DUE_GRACE_DAYS      days a past-due tenant keeps writing before it turns read-only (default 7)
   TENANTRY_TRIAL_END                where an unpaid trial goes: past_due or canceled (default past_due)
+  TENANTRY_DNS_RESOLVER             the DNS server custom-domain checks ask, ip:port (default: the system's)
+  TENANTRY_DOMAIN_CNAME_TARGET      where tenants point their custom domains (default: the base domain)
+  TENANTRY_DOMAIN_GRACE_HOURS       hours a verified domain keeps routing after its proof disappeared (default 72)
+  TENANTRY_DOMAIN_RECHECK_HOURS     hours between checks of a verified domain (default 6)
   TENANTRY_LOG                      log filter, e.g. info or tenantry=debug,info (default info)
   TENANTRY_LOG_FORMAT               text or json (default text)
   OTEL_EXPORTER_OTLP_ENDPOINT       export spans over OTLP/HTTP to <url>/v1/traces; other OTEL_* apply (unset: off)
@@ -110,6 +114,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub billing: BillingArgs,
+
+    #[command(flatten)]
+    pub domains: DomainArgs,
 
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
@@ -183,6 +190,46 @@ impl RateLimitArgs {
             anonymous_per_hour: Some(self.rate_limit_anonymous_per_hour).filter(|n| *n > 0),
             caller_percent: self.rate_limit_caller_percent,
         })
+    }
+}
+
+/// How custom domains are checked.
+#[derive(Clone, Debug, Args)]
+pub struct DomainArgs {
+    /// The DNS server custom-domain checks ask (`ip:port`); unset: the system's resolvers.
+    #[arg(long, global = true, env = "TENANTRY_DNS_RESOLVER")]
+    pub dns_resolver: Option<std::net::SocketAddr>,
+
+    /// What tenants point their custom domains at (a CNAME); unset: the base domain.
+    #[arg(long, global = true, env = "TENANTRY_DOMAIN_CNAME_TARGET")]
+    pub domain_cname_target: Option<String>,
+
+    /// Hours a verified domain keeps routing after its proof disappeared.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_DOMAIN_GRACE_HOURS",
+        default_value_t = 72
+    )]
+    pub domain_grace_hours: u32,
+
+    /// Hours between checks of a verified domain.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_DOMAIN_RECHECK_HOURS",
+        default_value_t = 6
+    )]
+    pub domain_recheck_hours: u32,
+}
+
+impl DomainArgs {
+    pub fn policy(&self) -> tenantry_tenancy::CheckPolicy {
+        tenantry_tenancy::CheckPolicy {
+            grace: chrono::Duration::hours(i64::from(self.domain_grace_hours)),
+            recheck_every: chrono::Duration::hours(i64::from(self.domain_recheck_hours.max(1))),
+            ..Default::default()
+        }
     }
 }
 
@@ -389,7 +436,7 @@ pub struct ServeArgs {
     pub bind: SocketAddr,
 
     /// Address of the internal listener — Prometheus' `GET /metrics` and the TLS proxy's
-    /// `GET /tls/ask?domain=` — or `off`. Kept apart from the API so tenants' hosts never
+    /// `GET /internal/tls/ask?domain=` — or `off`. Kept apart from the API so tenants' hosts never
     /// reach it.
     #[arg(
         long,

@@ -293,7 +293,7 @@ async fn serve(cli: &Cli) -> Result<()> {
         addr => {
             let listener = TcpListener::bind(addr)
                 .with_context(|| format!("cannot listen on {addr} (internal: metrics, TLS ask)"))?;
-            tracing::info!(address = %listener.local_addr()?, "internal listener: /metrics, /tls/ask");
+            tracing::info!(address = %listener.local_addr()?, "internal listener: /metrics, /internal/tls/ask");
             Some(tenantry_http::internal_server(listener, &shared)?)
         }
     };
@@ -512,22 +512,25 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
             tenant,
             hostname: h,
         }) => {
-            print_domain(&svc.add_domain(&tenant_ref(tenant)?, hostname(h)?).await?);
+            let ctx = wiring.cli_ctx(svc.find(&tenant_ref(tenant)?).await?.id);
+            let domains = wiring.domains(std::sync::Arc::new(tenantry_tenancy::NoListener));
+            print_domain(&domains.add(&ctx, hostname(h)?).await?);
         }
         TenantCommand::Domain(DomainCommand::Verify {
             tenant,
             hostname: h,
         }) => {
-            print_domain(
-                &svc.verify_domain(&tenant_ref(tenant)?, &hostname(h)?)
-                    .await?,
-            );
+            let ctx = wiring.cli_ctx(svc.find(&tenant_ref(tenant)?).await?.id);
+            let domains = wiring.domains(std::sync::Arc::new(tenantry_tenancy::NoListener));
+            print_domain(&domains.force_verify(&ctx, &hostname(h)?).await?);
         }
         TenantCommand::Domain(DomainCommand::Primary {
             tenant,
             hostname: h,
         }) => {
-            print_domain(&svc.set_primary(&tenant_ref(tenant)?, &hostname(h)?).await?);
+            let ctx = wiring.cli_ctx(svc.find(&tenant_ref(tenant)?).await?.id);
+            let domains = wiring.domains(std::sync::Arc::new(tenantry_tenancy::NoListener));
+            print_domain(&domains.set_primary(&ctx, &hostname(h)?).await?);
         }
         TenantCommand::Domain(DomainCommand::List { tenant }) => {
             let r = tenant_ref(tenant)?;

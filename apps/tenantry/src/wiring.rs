@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use tenantry_audit::{AuditService, EventService};
 use tenantry_billing::{BillingPolicy, BillingService, UsageService};
 use tenantry_crypto::Crypto;
+use tenantry_dns::{DnsProbe, ProbeConfig};
 use tenantry_http::ports::PlatformReads;
 use tenantry_http::{AppState, HttpConfig, Resolver, Services};
 use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
@@ -23,7 +24,10 @@ use tenantry_rbac::RbacService;
 use tenantry_secrets::{KeySource, Vault};
 use tenantry_sender::HttpSender;
 use tenantry_store::Db;
-use tenantry_tenancy::{NoListener, SettingsService, TenantChangeListener, TenantService};
+use tenantry_tenancy::{
+    CheckPolicy, DomainConfig, DomainProbe, DomainService, NoListener, SettingsService,
+    TenantChangeListener, TenantService,
+};
 use tenantry_webhooks::{
     DeliveryService, DisablePolicy, RetrySchedule, TargetRules, WebhookService,
 };
@@ -51,6 +55,9 @@ pub struct Wiring {
     pub billing: BillingPolicy,
     /// Where the rate limits count (`None`: in the process).
     pub rate_store: Option<Arc<dyn tenantry_limits::RateStore>>,
+    /// How custom domains are checked, and what their owners are told.
+    pub domain_probe: Arc<dyn DomainProbe>,
+    pub domain_config: DomainConfig,
     edges: Edges,
 }
 
@@ -145,6 +152,23 @@ impl Wiring {
         wiring.webhook_rules = cli.webhooks.target_rules()?;
         wiring.webhook_delivery = cli.webhooks.delivery()?;
         wiring.billing = cli.billing.policy()?;
+        wiring.domain_probe = Arc::new(
+            DnsProbe::new(ProbeConfig {
+                resolver: cli.domains.dns_resolver,
+                addresses: wiring.webhook_rules.addresses.clone(),
+                ..probe_defaults()
+            })
+            .map_err(anyhow::Error::msg)?,
+        );
+        wiring.domain_config.policy = cli.domains.policy();
+        if let Some(target) = cli
+            .domains
+            .domain_cname_target
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            target.clone_into(&mut wiring.domain_config.cname_target);
+        }
         if let Some(url) = cli
             .rate_limits
             .redis_url
@@ -168,6 +192,13 @@ impl Wiring {
         edges: Edges,
     ) -> Result<Self> {
         let vault = Vault::new(db.clone(), keys).context("the master key")?;
+        let domain_probe = Arc::new(DnsProbe::new(probe_defaults()).map_err(anyhow::Error::msg)?);
+        let domain_config = DomainConfig {
+            base_domain: http.base_domain.clone(),
+            cname_target: http.base_domain.as_str().to_owned(),
+            policy: CheckPolicy::default(),
+            max_custom: 20,
+        };
         Ok(Self {
             db,
             clock,
@@ -179,6 +210,8 @@ impl Wiring {
             webhook_delivery: WebhookDelivery::default(),
             billing: BillingPolicy::default(),
             rate_store: None,
+            domain_probe,
+            domain_config,
             edges,
         })
     }
@@ -192,7 +225,12 @@ impl Wiring {
         let auth = self.auth();
         let services = Services {
             tenants: Arc::new(tenants.clone()),
-            settings: Arc::new(SettingsService::new(self.db.clone(), self.clock.clone())),
+            settings: Arc::new(SettingsService::new(
+                self.db.clone(),
+                self.clock.clone(),
+                Arc::new(resolver.clone()),
+            )),
+            domains: Arc::new(self.domains(Arc::new(resolver.clone()))),
             auth: Arc::new(auth.clone()),
             rbac: Arc::new(RbacService::new(self.db.clone(), self.clock.clone())),
             onboarding: Arc::new(OnboardingService::new(
@@ -270,6 +308,32 @@ impl Wiring {
         )
     }
 
+    /// A command run by the operator inside one tenant (the CLI's domain commands): the
+    /// system acts, the origin names the CLI.
+    pub fn cli_ctx(&self, tenant: tenantry_kernel::TenantId) -> tenantry_kernel::TenantCtx {
+        tenantry_kernel::TenantCtx::for_request(
+            &self.edges,
+            tenant,
+            tenantry_kernel::Actor::System,
+            Arc::new(tenantry_kernel::Origin {
+                request_id: Some("cli".to_owned()),
+                ..Default::default()
+            }),
+        )
+    }
+
+    /// A tenant's domains and their checks, announcing routing changes to `listener`.
+    pub fn domains(&self, listener: Arc<dyn TenantChangeListener>) -> DomainService<Db> {
+        DomainService::new(
+            self.db.clone(),
+            self.domain_probe.clone(),
+            self.clock.clone(),
+            listener,
+            tenantry_crypto::random_token,
+            self.domain_config.clone(),
+        )
+    }
+
     /// Sending, delivering and accepting invitations (signing up through `auth`).
     fn invitations(
         &self,
@@ -324,6 +388,8 @@ impl Wiring {
         let jobs = TenantryJobs::new(
             self.invitations(self.auth()),
             self.billing(),
+            // Another process's resolution cache follows the change counter.
+            self.domains(Arc::new(NoListener)),
             self.db.clone(),
             self.clock.clone(),
             Retention {
@@ -347,6 +413,17 @@ impl Wiring {
             config,
             self.edges.clone(),
         )
+    }
+}
+
+/// Domain checks as served: the system's resolvers, 5 s per lookup or request, public
+/// addresses only, the challenge file on port 80.
+pub fn probe_defaults() -> ProbeConfig {
+    ProbeConfig {
+        resolver: None,
+        timeout: Duration::from_secs(5),
+        addresses: tenantry_webhooks::AddressPolicy::default(),
+        http_port: 80,
     }
 }
 

@@ -304,6 +304,99 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's domains, primary first (then by hostname).
+         * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["list_domains"];
+        put?: never;
+        /**
+         * Add a custom domain. It is `pending` (it does not route) until its TXT record or HTTP
+         *     file is found: the worker looks every minute at first, then less often, for 30 days
+         *     before marking it `failed`; `POST …/verify` looks at once. A hostname another tenant
+         *     verified is taken; one another tenant only claimed is not (the first verified wins).
+         * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise). **Plan feature:** `custom_domains` (`feature_not_in_plan` otherwise).
+         */
+        post: operations["add_domain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/domains/{hostname}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the tenant's domains.
+         * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["get_domain"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a custom domain (the subdomain stays). A primary one hands the role back to the
+         *     subdomain.
+         * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise).
+         */
+        delete: operations["remove_domain"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/domains/{hostname}/primary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a verified domain the tenant's canonical hostname: browsers on its other hostnames
+         *     are redirected there.
+         * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise).
+         */
+        post: operations["set_primary_domain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/domains/{hostname}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Look for the domain's TXT record or HTTP file now.
+         * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise). **Plan feature:** `custom_domains` (`feature_not_in_plan` otherwise).
+         */
+        post: operations["verify_domain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/event-types": {
         parameters: {
             query?: never;
@@ -804,7 +897,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark a domain verified (an operator's override until DNS verification exists). */
+        /**
+         * Mark a domain verified without a check: the operator's override, for a proof given some
+         *     other way. A hostname another tenant verified stays theirs (`hostname_taken`).
+         */
         post: operations["verify_domain"];
         delete?: never;
         options?: never;
@@ -1219,6 +1315,32 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's settings.
+         * @description **Permission:** `settings:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["get_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the tenant's settings: each present part replaces the stored one (branding field
+         *     by field). The security policy takes effect on the next request, on every instance
+         *     within a second.
+         * @description **Permission:** `settings:manage` (members only: `not_a_member` otherwise).
+         */
+        patch: operations["update_settings"];
         trace?: never;
     };
     "/api/v1/tasks/{id}": {
@@ -2236,17 +2358,25 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor?: string | null;
         };
+        /** @description Branding fields: absent stays, `null` clears, a value sets. */
         BrandingPatchBody: {
             display_name?: string | null;
             /**
              * Format: uri
-             * @description An absolute http(s) URL.
+             * @description An absolute https URL.
+             * @example https://cdn.acme.com/logo.svg
              */
             logo_url?: string | null;
             /** @example #0055ff */
             primary_color?: string | null;
             /** Format: email */
             support_email?: string | null;
+            /**
+             * Format: uri
+             * @description An absolute https URL.
+             * @example https://help.acme.com
+             */
+            support_url?: string | null;
         };
         BrandingView: {
             display_name?: string | null;
@@ -2254,6 +2384,7 @@ export interface components {
             /** @example #0055ff */
             primary_color?: string | null;
             support_email?: string | null;
+            support_url?: string | null;
         };
         ChangePasswordBody: {
             current_password: string;
@@ -2424,6 +2555,45 @@ export interface components {
             key: string;
         };
         /**
+         * @description A Content-Security-Policy: each directive a list of CSP sources (keywords such as
+         *     `'self'`, nonces and hashes, schemes such as `https:`, hosts such as
+         *     `https://cdn.acme.com` or `*.acme.com`). No wildcards in `script_src`; `'unsafe-eval'`
+         *     only with `allow_unsafe_eval`.
+         */
+        CspBody: {
+            allow_unsafe_eval?: boolean;
+            connect_src?: string[];
+            /** @description Who may frame the tenant's pages; empty: nobody. */
+            frame_ancestors?: string[];
+            frame_src?: string[];
+            img_src?: string[];
+            /**
+             * @example [
+             *       "'self'",
+             *       "https://cdn.acme.com"
+             *     ]
+             */
+            script_src?: string[];
+            style_src?: string[];
+        };
+        /** @description The tenant's Content-Security-Policy directives (each a list of CSP sources). */
+        CspView: {
+            allow_unsafe_eval: boolean;
+            connect_src: string[];
+            /** @description Who may frame the tenant's pages; empty: nobody. */
+            frame_ancestors: string[];
+            frame_src: string[];
+            img_src: string[];
+            /**
+             * @example [
+             *       "'self'",
+             *       "https://cdn.acme.com"
+             *     ]
+             */
+            script_src: string[];
+            style_src: string[];
+        };
+        /**
          * @description Where an invitation's e-mail stands.
          * @enum {string}
          */
@@ -2433,26 +2603,65 @@ export interface components {
          * @enum {string}
          */
         DisabledReason: "manual" | "gone" | "failing";
+        /** @description A DNS record to publish. */
+        DnsRecord: {
+            /** @example _tenantry-challenge.portal.acme.com */
+            name: string;
+            /** @example TXT */
+            type: string;
+            value: string;
+        };
         /** @enum {string} */
-        DomainKindDto: "subdomain" | "custom";
+        DomainKind: "subdomain" | "custom";
         /** @description One page of a tenant's domains. */
         DomainPage: {
             items: components["schemas"]["DomainView"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor?: string | null;
         };
+        /**
+         * @description What to publish for a custom domain: the TXT record **or** the HTTP file proves the
+         *     hostname is the tenant's; the CNAME (or the DNS provider's ALIAS at a zone apex) sends its
+         *     traffic here.
+         */
+        DomainRecords: {
+            cname: components["schemas"]["DnsRecord"];
+            http: components["schemas"]["HttpChallenge"];
+            txt: components["schemas"]["DnsRecord"];
+        };
         /** @enum {string} */
-        DomainStatusDto: "pending" | "verified";
+        DomainStatus: "pending" | "verified" | "failed";
+        /** @description A domain as the API returns it and as `domain.*` events carry it. */
         DomainView: {
+            /** @description Why the last check did not find the challenge. */
+            check_error?: string | null;
+            /** @description Where the hostname's CNAME pointed at the last check. */
+            cname_target?: string | null;
             /** Format: date-time */
             created_at: string;
-            /** @example shop.acme.org */
+            /** @example portal.acme.com */
             hostname: string;
             /** Format: uuid */
             id: string;
             is_primary: boolean;
-            kind: components["schemas"]["DomainKindDto"];
-            status: components["schemas"]["DomainStatusDto"];
+            kind: components["schemas"]["DomainKind"];
+            /** Format: date-time */
+            last_checked_at?: string | null;
+            /**
+             * Format: date-time
+             * @description A verified domain whose challenge disappeared: when it was first missed (it routes
+             *     until the grace period ends).
+             */
+            lost_at?: string | null;
+            /** Format: date-time */
+            next_check_at?: string | null;
+            /**
+             * @description `pending` (waiting for its proof, not routing), `verified` (routing) or `failed` (not
+             *     proven within 30 days; checked again only when asked).
+             */
+            status: components["schemas"]["DomainStatus"];
+            /** @description The challenge to publish (custom domains only). */
+            verification_token?: string | null;
             /** Format: date-time */
             verified_at?: string | null;
         };
@@ -2532,6 +2741,13 @@ export interface components {
         Health: {
             /** @example ok */
             status: string;
+        };
+        /** @description A file to serve over plain http on the hostname. */
+        HttpChallenge: {
+            /** @description The whole body (a 200 answer; surrounding whitespace is ignored). */
+            body: string;
+            /** @example http://portal.acme.com/.well-known/tenantry-challenge/3vQ… */
+            url: string;
         };
         ImportResult: {
             /**
@@ -2687,6 +2903,12 @@ export interface components {
             /** @description Shown to clients while maintenance is on (1–500 characters). */
             message?: string | null;
         };
+        /** @description Whether the tenant is closed for maintenance. */
+        MaintenanceView: {
+            enabled: boolean;
+            /** @description Shown to the tenant's users while it is closed. */
+            message?: string | null;
+        };
         /** @description One page of members. */
         MemberPage: {
             items: components["schemas"]["MemberView"][];
@@ -2745,6 +2967,14 @@ export interface components {
             /** @example Storage (GB) */
             name: string;
         };
+        NewDomainBody: {
+            /**
+             * @description A hostname the tenant controls (IDN allowed); not under the platform's domain, not a
+             *     public suffix, not an IP address.
+             * @example portal.acme.com
+             */
+            hostname: string;
+        };
         OnboardBody: {
             /** @example Acme Inc */
             organisation_name: string;
@@ -2784,7 +3014,7 @@ export interface components {
          * @description A permission of the catalogue (`GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionName: "tenant:read" | "tenant:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "usage:write" | "products:read" | "products:write" | "projects:read" | "projects:write";
+        PermissionName: "tenant:read" | "tenant:manage" | "settings:manage" | "domains:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "usage:write" | "products:read" | "products:write" | "projects:read" | "projects:write";
         /** @description One page of the permission catalogue. */
         PermissionPage: {
             items: components["schemas"]["PermissionView"][];
@@ -3180,6 +3410,45 @@ export interface components {
             /** Format: uuid */
             user_id?: string | null;
         };
+        /** @description Each present part replaces the stored one. */
+        SecurityPatchBody: {
+            /**
+             * @description Browser origins allowed to call the API (`https://app.acme.com`).
+             * @example [
+             *       "https://app.acme.com"
+             *     ]
+             */
+            cors_origins?: string[] | null;
+            csp?: components["schemas"]["CspBody"] | null;
+            /**
+             * @description CIDR ranges or addresses allowed to reach the tenant; `[]`: everyone. Refusals are
+             *     403 `ip_not_allowed`.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            ip_allowlist?: string[] | null;
+        };
+        /** @description The tenant's security policy at the edge. */
+        SecurityView: {
+            /**
+             * @description Browser origins allowed to call the API (CORS).
+             * @example [
+             *       "https://app.acme.com"
+             *     ]
+             */
+            cors_origins: string[];
+            csp?: components["schemas"]["CspView"] | null;
+            /**
+             * @description Networks allowed to reach the tenant (CIDR); empty: everyone.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            ip_allowlist: string[];
+        };
         /** @description A new session: a short-lived access token and the refresh token that renews it. */
         SessionView: {
             /** Format: date-time */
@@ -3202,6 +3471,22 @@ export interface components {
              */
             token_type: string;
             user: components["schemas"]["UserView"];
+        };
+        /** @description A change to the settings: absent parts stay. */
+        SettingsPatchBody: {
+            branding?: components["schemas"]["BrandingPatchBody"] | null;
+            /**
+             * @description A language tag (`en`, `pt-BR`); `null` clears.
+             * @example en-GB
+             */
+            locale?: string | null;
+            maintenance?: components["schemas"]["MaintenanceBody"] | null;
+            security?: components["schemas"]["SecurityPatchBody"] | null;
+            /**
+             * @description An IANA time zone (`Europe/London`); `null` clears.
+             * @example Europe/London
+             */
+            time_zone?: string | null;
         };
         /** @description The tenant's subscription with its plan. */
         SubscriptionDetailView: components["schemas"]["SubscriptionView"] & {
@@ -3282,6 +3567,22 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description A domain of the tenant, with what to publish while it waits. */
+        TenantDomain: components["schemas"]["DomainView"] & {
+            records?: components["schemas"]["DomainRecords"] | null;
+            /**
+             * Format: date-time
+             * @description A verified domain whose proof disappeared stops routing at this time unless the proof
+             *     comes back.
+             */
+            routing_until?: string | null;
+        };
+        /** @description One page of the tenant's domains. */
+        TenantDomainPage: {
+            items: components["schemas"]["TenantDomain"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         /** @description One page of tenants. */
         TenantPage: {
             items: components["schemas"]["TenantView"][];
@@ -3298,11 +3599,17 @@ export interface components {
             /** @example acme */
             slug: string;
         };
-        /** @description The tenant's settings as `tenant.*` events carry them: its id, branding and last change. */
+        /** @description The tenant's settings, as the API returns them and `tenant.*` events carry them. */
         TenantSettingsView: {
             branding: components["schemas"]["BrandingView"];
             /** Format: uuid */
             id: string;
+            /** @example en-GB */
+            locale?: string | null;
+            maintenance: components["schemas"]["MaintenanceView"];
+            security: components["schemas"]["SecurityView"];
+            /** @example Europe/London */
+            time_zone?: string | null;
             /** Format: date-time */
             updated_at: string;
         };
@@ -4928,6 +5235,634 @@ export interface operations {
             };
             /** @description No Stripe secret is configured (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_domains: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of domains */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDomainPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    add_domain: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewDomainBody"];
+            };
+        };
+        responses: {
+            /** @description The domain, pending, with the records to publish */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDomain"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Verified by another tenant (`hostname_taken`), already added (`domain_exists`) or too many (`domain_limit_reached`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_domain: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description One of the tenant's hostnames */
+                hostname: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDomain"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_domain: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description One of the tenant's hostnames */
+                hostname: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The subdomain (`subdomain_required`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_primary_domain: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description One of the tenant's hostnames */
+                hostname: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domain, primary */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDomain"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not verified (`domain_not_verified`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verify_domain: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description One of the tenant's hostnames */
+                hostname: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domain after the check: `verified`, or still `pending` with `check_error` saying what was missing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDomain"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10876,6 +11811,224 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_settings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantSettingsView"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_settings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsPatchBody"];
+            };
+        };
+        responses: {
+            /** @description The settings as saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantSettingsView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

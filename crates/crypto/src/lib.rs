@@ -8,7 +8,7 @@ mod tokens;
 
 pub use hasher::Argon2Hasher;
 pub use keys::{KeyError, SigningKeyMaterial};
-pub use secrets::RandomSecrets;
+pub use secrets::{RandomSecrets, random_token};
 pub use tokens::{Jwks, JwtTokens};
 
 /// Everything the identity service needs from this crate, in one value.

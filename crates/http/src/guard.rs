@@ -57,6 +57,24 @@ impl MemberCache {
         self.cache.invalidate_all();
     }
 
+    /// The caller's active membership in the context's tenant and its role, through the
+    /// cache.
+    pub async fn membership(
+        &self,
+        rbac: &Arc<dyn crate::ports::Rbac>,
+        ctx: &TenantCtx,
+        user: UserId,
+    ) -> Result<Entry, Unexpected> {
+        let rbac = rbac.clone();
+        let ctx = ctx.clone();
+        self.get_or_load((ctx.tenant_id(), user), async move {
+            rbac.permissions_of(&ctx, user)
+                .await
+                .map(|m| m.map(Arc::new))
+        })
+        .await
+    }
+
     async fn get_or_load(
         &self,
         key: (TenantId, UserId),
@@ -175,16 +193,9 @@ impl FromRequest for Member {
                     return Ok(member);
                 }
             };
-            let key = (scope.ctx.tenant_id(), who.user_id);
-            let rbac = state.rbac.clone();
-            let ctx = scope.ctx.clone();
             let entry = state
                 .members
-                .get_or_load(key, async move {
-                    rbac.permissions_of(&ctx, who.user_id)
-                        .await
-                        .map(|m| m.map(Arc::new))
-                })
+                .membership(&state.rbac, &scope.ctx, who.user_id)
                 .await
                 .map_err(Problem::internal)?;
             let role = entry.ok_or_else(|| {

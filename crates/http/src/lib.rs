@@ -299,8 +299,8 @@ pub async fn flush_api_calls(shared: &Shared) {
 }
 
 /// The internal listener, on its own address so it is never reachable through a tenant's
-/// host (decision 0024): `GET /metrics` in Prometheus' text format, and `GET /tls/ask` for a
-/// TLS proxy issuing certificates on demand. One worker; stopped with the handle like the
+/// host (decision 0024): `GET /metrics` in Prometheus' text format, and
+/// `GET /internal/tls/ask` for a TLS proxy issuing certificates on demand. One worker; stopped with the handle like the
 /// API server. Also keeps the histograms drained between scrapes.
 pub fn internal_server(listener: TcpListener, shared: &Shared) -> std::io::Result<Server> {
     metrics::handle();
@@ -310,6 +310,8 @@ pub fn internal_server(listener: TcpListener, shared: &Shared) -> std::io::Resul
         App::new()
             .app_data(state.clone())
             .route("/metrics", web::get().to(metrics::scrape))
+            .route("/internal/tls/ask", web::get().to(tls_ask))
+            // The name it had first.
             .route("/tls/ask", web::get().to(tls_ask))
     })
     .workers(1)
@@ -324,9 +326,10 @@ struct AskQuery {
 }
 
 /// Caddy's `on_demand_tls { ask … }` (and any proxy like it): 200 when a certificate for
-/// `domain` may be issued — the platform's own host, a tenant's subdomain, or a custom domain
-/// a tenant has verified — else 404, so nobody can make the proxy request certificates for
-/// names that are not ours.
+/// `domain` may be issued — the platform's own host, an active tenant's subdomain, or a
+/// custom domain an active tenant has verified — else 404, so nobody can make the proxy
+/// request certificates for names that are not ours. An indexed lookup through the
+/// resolution cache; no DNS.
 async fn tls_ask(state: web::Data<AppState>, query: web::Query<AskQuery>) -> HttpResponse {
     let domain = query
         .domain
@@ -336,7 +339,7 @@ async fn tls_ask(state: web::Data<AppState>, query: web::Query<AskQuery>) -> Htt
     let ours = domain == state.config.base_domain.as_str()
         || matches!(
             state.resolver.resolve(Some(&domain), None).await,
-            Ok(Some(_))
+            Ok(Some(t)) if t.status == tenantry_tenancy::TenantStatus::Active
         );
     if ours {
         HttpResponse::Ok().finish()

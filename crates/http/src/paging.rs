@@ -51,14 +51,21 @@ macro_rules! page_of {
             pub next_cursor: Option<String>,
         }
 
+        // Not every envelope uses both.
+        #[allow(dead_code)]
         impl $name {
             /// The envelope of a domain page, each item turned into its view.
             pub fn of<T>(page: tenantry_kernel::Page<T>) -> Self
             where
                 for<'x> $item: From<&'x T>,
             {
+                Self::map(page, |t| <$item>::from(t))
+            }
+
+            /// The envelope of a domain page, each item turned into a view by `view`.
+            pub fn map<T>(page: tenantry_kernel::Page<T>, view: impl Fn(&T) -> $item) -> Self {
                 Self {
-                    items: page.items.iter().map(<$item>::from).collect(),
+                    items: page.items.iter().map(view).collect(),
                     next_cursor: page.next_cursor,
                 }
             }

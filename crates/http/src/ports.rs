@@ -53,10 +53,10 @@ use tenantry_rbac::{
     RoleError, RoleName, RoleRepository, UserTenant, UserTenants,
 };
 use tenantry_tenancy::{
-    AddDomainError, BaseDomain, BrandingPatch, ChangeDomainError, CreateTenantError, Domain,
-    DomainRepository, FindTenantError, Hostname, MaintenanceMessage, SettingsRepository,
-    SettingsService, Slug, Tenant, TenantFilter, TenantName, TenantRef, TenantRepository,
-    TenantService, TenantSettings, UpdateTenantError,
+    AddDomainError, BaseDomain, ChangeDomainError, CreateTenantError, Domain, DomainConfig,
+    DomainRepository, DomainService, FindTenantError, Hostname, MaintenanceMessage, SettingsPatch,
+    SettingsRepository, SettingsService, Slug, Tenant, TenantFilter, TenantName, TenantRef,
+    TenantRepository, TenantService, TenantSettings, UpdateTenantError,
 };
 use tenantry_webhooks::{
     Attempt, AttemptFilter, CreateWebhookError, ManualDeliveryError, NewWebhook, Recovered, Resend,
@@ -132,21 +132,6 @@ driving_port! {
         ) -> Result<Tenant, UpdateTenantError>;
         async fn end_maintenance(&self, r: &'a TenantRef) -> Result<Tenant, UpdateTenantError>;
         async fn domains(&self, r: &'a TenantRef) -> Result<Vec<Domain>, FindTenantError>;
-        async fn add_domain(
-            &self,
-            r: &'a TenantRef,
-            hostname: Hostname,
-        ) -> Result<Domain, AddDomainError>;
-        async fn verify_domain(
-            &self,
-            r: &'a TenantRef,
-            hostname: &'a Hostname,
-        ) -> Result<Domain, ChangeDomainError>;
-        async fn set_primary(
-            &self,
-            r: &'a TenantRef,
-            hostname: &'a Hostname,
-        ) -> Result<Domain, ChangeDomainError>;
         fn base_domain(&self) -> &BaseDomain;
     }
 }
@@ -155,11 +140,45 @@ driving_port! {
     /// A tenant's own settings.
     pub trait Settings<'a> for SettingsService<S>, generics [S] where [S: SettingsRepository] {
         async fn get(&self, ctx: &'a TenantCtx) -> Result<TenantSettings, Unexpected>;
-        async fn update_branding(
+        async fn update(
             &self,
             ctx: &'a TenantCtx,
-            patch: BrandingPatch,
+            patch: SettingsPatch,
         ) -> Result<TenantSettings, Unexpected>;
+    }
+}
+
+driving_port! {
+    /// A tenant's domains: custom hostnames, their checks, the primary one.
+    pub trait Domains<'a> for DomainService<R>, generics [R] where [R: DomainRepository] {
+        async fn list(&self, ctx: &'a TenantCtx) -> Result<Vec<Domain>, Unexpected>;
+        async fn get(
+            &self,
+            ctx: &'a TenantCtx,
+            hostname: &'a Hostname,
+        ) -> Result<Domain, ChangeDomainError>;
+        async fn add(&self, ctx: &'a TenantCtx, hostname: Hostname) -> Result<Domain, AddDomainError>;
+        async fn remove(
+            &self,
+            ctx: &'a TenantCtx,
+            hostname: &'a Hostname,
+        ) -> Result<(), ChangeDomainError>;
+        async fn set_primary(
+            &self,
+            ctx: &'a TenantCtx,
+            hostname: &'a Hostname,
+        ) -> Result<Domain, ChangeDomainError>;
+        async fn verify_now(
+            &self,
+            ctx: &'a TenantCtx,
+            hostname: &'a Hostname,
+        ) -> Result<Domain, ChangeDomainError>;
+        async fn force_verify(
+            &self,
+            ctx: &'a TenantCtx,
+            hostname: &'a Hostname,
+        ) -> Result<Domain, ChangeDomainError>;
+        fn config(&self) -> &DomainConfig;
     }
 }
 

@@ -187,8 +187,10 @@ impl FromRequest for TenantScope {
 }
 
 /// The tenant's lifecycle gate, as every route into a tenant applies it: a suspended tenant
-/// answers 403 `tenant_inactive`, one in maintenance 503 — except to the operator's staff,
-/// who pass a maintenance (to check on it); nobody passes a suspension.
+/// answers 403 `tenant_inactive`, one in maintenance 503 — except to the tenant's own
+/// administrators (members whose role may manage its settings, as the seeds' admin bypass)
+/// and the operator's staff, who pass a maintenance (to do it, or check on it); nobody
+/// passes a suspension.
 pub async fn pass_gate(
     state: &AppState,
     tenant: &Tenant,
@@ -196,14 +198,37 @@ pub async fn pass_gate(
 ) -> Result<(), Problem> {
     match tenant.gate() {
         Ok(()) => Ok(()),
-        Err(Gate::Maintenance { .. }) if is_platform_admin(state, bearer).await? => Ok(()),
+        Err(Gate::Maintenance { .. }) if may_pass_maintenance(state, tenant, bearer).await? => {
+            Ok(())
+        }
         Err(gate) => Err(Problem::from(gate)),
     }
 }
 
-async fn is_platform_admin(state: &AppState, bearer: Option<&str>) -> Result<bool, Problem> {
+const SETTINGS_MANAGE: tenantry_rbac::Permission =
+    tenantry_rbac::Permission::known("settings:manage");
+
+async fn may_pass_maintenance(
+    state: &AppState,
+    tenant: &Tenant,
+    bearer: Option<&str>,
+) -> Result<bool, Problem> {
     let Some(Some((claims, _))) = bearer.map(|t| state.verify_access_token(t)) else {
         return Ok(false);
     };
-    Ok(state.reads.is_platform_admin(claims.user_id).await?)
+    if state.reads.is_platform_admin(claims.user_id).await? {
+        return Ok(true);
+    }
+    let ctx = TenantCtx::for_request(
+        &state.edges,
+        tenant.id,
+        Actor::User(claims.user_id),
+        Arc::default(),
+    );
+    let role = state
+        .members
+        .membership(&state.rbac, &ctx, claims.user_id)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(role.is_some_and(|r| r.1.allows(SETTINGS_MANAGE)))
 }

@@ -8,8 +8,8 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Billing, Events, Invitations, Metering, Onboarding, PlatformReads,
-    Products, Projects, Rbac, Settings, Tenants, Webhooks,
+    ApiKeys, Audit, Auth, Billing, Domains, Events, Invitations, Metering, Onboarding,
+    PlatformReads, Products, Projects, Rbac, Settings, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -38,6 +38,7 @@ pub struct HttpConfig {
 pub struct Services {
     pub tenants: Arc<dyn Tenants>,
     pub settings: Arc<dyn Settings>,
+    pub domains: Arc<dyn Domains>,
     pub auth: Arc<dyn Auth>,
     pub rbac: Arc<dyn Rbac>,
     pub onboarding: Arc<dyn Onboarding>,

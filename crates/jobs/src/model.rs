@@ -20,6 +20,9 @@ pub enum Job {
     /// Applies the subscription transitions that are due (ended trials, cancellations at
     /// period end) in each tenant concerned (a platform job, hourly).
     AdvanceSubscriptions,
+    /// Checks the custom domains whose check is due (pending ones for their proof, verified
+    /// ones for its loss), each in its tenant's context (a platform job, every minute).
+    CheckDomains,
     /// Checks the queue end to end: waits `delay_ms`, then succeeds, or fails when `fail`
     /// (`tenantry jobs probe`; the benchmarks' no-op job).
     Probe {
@@ -38,6 +41,7 @@ impl Job {
         "prune_events",
         "prune_delivery_log",
         "advance_subscriptions",
+        "check_domains",
         "probe",
     ];
 
@@ -49,6 +53,7 @@ impl Job {
             Self::PruneEvents => "prune_events",
             Self::PruneDeliveryLog => "prune_delivery_log",
             Self::AdvanceSubscriptions => "advance_subscriptions",
+            Self::CheckDomains => "check_domains",
             Self::Probe { .. } => "probe",
         }
     }
@@ -59,6 +64,8 @@ impl Job {
             // About a day of retries with the default backoff (capped at one hour).
             Self::InvitationMail { .. } | Self::WebhookDisabledMail { .. } => 12,
             Self::PruneEvents | Self::PruneDeliveryLog | Self::AdvanceSubscriptions => 5,
+            // The next minute's sweep does the same work.
+            Self::CheckDomains => 1,
             Self::Probe { .. } => 3,
         }
     }

@@ -8,9 +8,14 @@ use crate::model::InvalidValue;
 /// Every permission, with what it allows.
 pub const CATALOGUE: &[(&str, &str)] = &[
     ("tenant:read", "See the tenant's profile and settings"),
+    ("tenant:manage", "Reserved for the tenant's owners"),
     (
-        "tenant:manage",
-        "Change the tenant's settings, branding and domains",
+        "settings:manage",
+        "Change the tenant's settings: branding, locale, maintenance, security policy",
+    ),
+    (
+        "domains:manage",
+        "Add, verify, promote and remove the tenant's domains",
     ),
     ("members:read", "See the tenant's members"),
     ("members:manage", "Invite, re-role and remove members"),

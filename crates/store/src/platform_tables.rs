@@ -32,6 +32,14 @@ diesel::table! {
         is_primary -> Bool,
         created_at -> DbTime,
         verified_at -> Nullable<DbTime>,
+        verification_token -> Nullable<Text>,
+        pending_since -> Nullable<DbTime>,
+        next_check_at -> Nullable<DbTime>,
+        last_checked_at -> Nullable<DbTime>,
+        check_error -> Nullable<Text>,
+        lost_at -> Nullable<DbTime>,
+        cname_target -> Nullable<Text>,
+        revision -> BigInt,
     }
 }
 

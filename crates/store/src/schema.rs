@@ -139,7 +139,8 @@ macro_rules! backend_schema {
         diesel::allow_tables_to_appear_in_same_query!(subscriptions, plans);
 
         tenant_owned!(tenant_settings {
-            display_name, logo_url, primary_color, support_email, updated_at
+            display_name, logo_url, primary_color, support_email, updated_at, support_url, locale,
+            time_zone, security
         });
         tenant_owned!(roles { id, name, permissions, system_role, created_at, updated_at });
         tenant_owned!(memberships { user_id, role_id, status, created_at });

@@ -8,9 +8,10 @@ use tenantry_kernel::{
     Unexpected,
 };
 use tenantry_tenancy::{
-    AddDomainError, Branding, BrandingPatch, Color, CreateTenantError, Domain, DomainKind,
-    DomainRepository, DomainStatus, Hostname, MaintenanceMessage, NewTenant, SettingsRepository,
-    Slug, Tenant, TenantFilter, TenantName, TenantRepository, TenantSettings, TenantStatus, WebUrl,
+    AddDomainError, Branding, Color, CreateTenantError, Domain, DomainKind, DomainRepository,
+    DomainStatus, Hostname, Locale, Maintenance, MaintenanceMessage, NewTenant, SavedDomain,
+    SecurityPolicy, SettingsPatch, SettingsRepository, Slug, Tenant, TenantFilter, TenantName,
+    TenantRepository, TenantSettings, TenantStatus, TimeZone, WebUrl,
 };
 
 use crate::db::Db;
@@ -68,6 +69,14 @@ struct DomainRow {
     is_primary: bool,
     created_at: DateTime<Utc>,
     verified_at: Option<DateTime<Utc>>,
+    verification_token: Option<String>,
+    pending_since: Option<DateTime<Utc>>,
+    next_check_at: Option<DateTime<Utc>>,
+    last_checked_at: Option<DateTime<Utc>>,
+    check_error: Option<String>,
+    lost_at: Option<DateTime<Utc>>,
+    cname_target: Option<String>,
+    revision: i64,
 }
 
 impl TryFrom<DomainRow> for Domain {
@@ -84,6 +93,14 @@ impl TryFrom<DomainRow> for Domain {
             is_primary: r.is_primary,
             created_at: r.created_at,
             verified_at: r.verified_at,
+            verification_token: r.verification_token,
+            pending_since: r.pending_since,
+            next_check_at: r.next_check_at,
+            last_checked_at: r.last_checked_at,
+            check_error: r.check_error,
+            lost_at: r.lost_at,
+            cname_target: r.cname_target,
+            revision: r.revision,
         })
     }
 }
@@ -96,12 +113,15 @@ struct SettingsRow {
     primary_color: Option<String>,
     support_email: Option<String>,
     updated_at: DateTime<Utc>,
+    support_url: Option<String>,
+    locale: Option<String>,
+    time_zone: Option<String>,
+    security: String,
 }
 
-impl TryFrom<SettingsRow> for TenantSettings {
-    type Error = StoreError;
-
-    fn try_from(r: SettingsRow) -> Result<Self, StoreError> {
+impl SettingsRow {
+    /// The settings, with the maintenance state kept on the tenant's record.
+    fn into_settings(self, tenant: &TenantRow) -> Result<TenantSettings, StoreError> {
         fn opt<T, E>(
             v: Option<String>,
             what: &str,
@@ -111,34 +131,51 @@ impl TryFrom<SettingsRow> for TenantSettings {
                 .transpose()
         }
         Ok(TenantSettings {
-            tenant_id: TenantId::from_uuid(r.tenant_id.0),
+            tenant_id: TenantId::from_uuid(self.tenant_id.0),
             branding: Branding {
-                display_name: opt(r.display_name, "display name", TenantName::parse)?,
-                logo_url: opt(r.logo_url, "logo URL", WebUrl::parse)?,
-                primary_color: opt(r.primary_color, "colour", Color::parse)?,
-                support_email: opt(r.support_email, "support e-mail", Email::parse)?,
+                display_name: opt(self.display_name, "display name", TenantName::parse)?,
+                logo_url: opt(self.logo_url, "logo URL", WebUrl::stored)?,
+                primary_color: opt(self.primary_color, "colour", Color::parse)?,
+                support_email: opt(self.support_email, "support e-mail", Email::parse)?,
+                support_url: opt(self.support_url, "support URL", WebUrl::stored)?,
             },
-            updated_at: r.updated_at,
+            locale: opt(self.locale, "locale", Locale::parse)?,
+            time_zone: opt(self.time_zone, "time zone", TimeZone::parse)?,
+            maintenance: Maintenance {
+                enabled: tenant.maintenance,
+                message: opt(
+                    tenant.maintenance_message.clone(),
+                    "maintenance message",
+                    MaintenanceMessage::parse,
+                )?,
+            },
+            security: SecurityPolicy::from_json(&self.security)
+                .map_err(|e| StoreError::Corrupt(e.0))?,
+            updated_at: self.updated_at,
         })
     }
 }
 
-/// Branding as nullable column values, in `tenant_settings` order.
-pub(crate) fn branding_columns(
-    b: &Branding,
-) -> (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-) {
-    (
-        b.display_name.as_ref().map(|v| v.as_str().to_owned()),
-        b.logo_url.as_ref().map(|v| v.as_str().to_owned()),
-        b.primary_color.as_ref().map(|v| v.as_str().to_owned()),
-        b.support_email.as_ref().map(|v| v.as_str().to_owned()),
-    )
+/// A settings row's values (all but the tenant id), in `tenant_settings` order.
+macro_rules! settings_values {
+    ($s:expr) => {{
+        let s: &tenantry_tenancy::TenantSettings = $s;
+        let b = &s.branding;
+        let text = |v: Option<&str>| v.map(str::to_owned);
+        (
+            tenant_settings::display_name.eq(text(b.display_name.as_ref().map(|v| v.as_str()))),
+            tenant_settings::logo_url.eq(text(b.logo_url.as_ref().map(|v| v.as_str()))),
+            tenant_settings::primary_color.eq(text(b.primary_color.as_ref().map(|v| v.as_str()))),
+            tenant_settings::support_email.eq(text(b.support_email.as_ref().map(|v| v.as_str()))),
+            tenant_settings::updated_at.eq(s.updated_at),
+            tenant_settings::support_url.eq(text(b.support_url.as_ref().map(|v| v.as_str()))),
+            tenant_settings::locale.eq(text(s.locale.as_ref().map(|v| v.as_str()))),
+            tenant_settings::time_zone.eq(text(s.time_zone.as_ref().map(|v| v.as_str()))),
+            tenant_settings::security.eq(s.security.to_json()),
+        )
+    }};
 }
+pub(crate) use settings_values;
 
 /// Records, in the same transaction, that tenants or domains changed: every instance's
 /// resolution cache follows this counter (see `Db::change_versions`).
@@ -174,8 +211,6 @@ macro_rules! insert_tenant_rows {
     ($conn:ident, $log:ident, $ctx:expr, $new:expr) => {{
         let new: &tenantry_tenancy::NewTenant = $new;
         let t = &new.tenant;
-        let (display_name, logo_url, primary_color, support_email) =
-            $crate::tenancy::branding_columns(&new.settings.branding);
         diesel::insert_into(tenants::table)
             .values((
                 tenants::id.eq(DbUuid::from(t.id)),
@@ -190,18 +225,9 @@ macro_rules! insert_tenant_rows {
             .execute($conn)
             .await?;
         insert_domain!($conn, &new.subdomain);
-        tenant_settings::insert(
-            $ctx,
-            (
-                tenant_settings::display_name.eq(&display_name),
-                tenant_settings::logo_url.eq(&logo_url),
-                tenant_settings::primary_color.eq(&primary_color),
-                tenant_settings::support_email.eq(&support_email),
-                tenant_settings::updated_at.eq(new.settings.updated_at),
-            ),
-        )
-        .execute($conn)
-        .await?;
+        tenant_settings::insert($ctx, $crate::tenancy::settings_values!(&new.settings))
+            .execute($conn)
+            .await?;
         $log.created(&new.settings);
         $crate::billing::start_subscription!($conn, $log, t);
     }};
@@ -222,6 +248,9 @@ macro_rules! insert_domain {
                 domains::is_primary.eq(d.is_primary),
                 domains::created_at.eq(d.created_at),
                 domains::verified_at.eq(d.verified_at),
+                domains::verification_token.eq(d.verification_token.as_deref()),
+                domains::pending_since.eq(d.pending_since),
+                domains::next_check_at.eq(d.next_check_at),
             ))
             .execute($conn)
             .await?;
@@ -319,13 +348,6 @@ impl Db {
         Ok(n == 1)
     }
 
-    async fn insert_domain(&self, d: &Domain) -> Result<(), StoreError> {
-        tx!(self, write, platform, |conn| {
-            insert_domain!(conn, d);
-            Ok(())
-        })
-    }
-
     async fn load_domains(&self, tenant: TenantId) -> Result<Vec<Domain>, StoreError> {
         let rows: Vec<DomainRow> = run!(self, |conn| {
             domains::table
@@ -337,51 +359,151 @@ impl Db {
         rows.into_iter().map(Domain::try_from).collect()
     }
 
-    async fn verify_domain(&self, id: DomainId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        tx!(self, write, platform, |conn| {
-            bump_tenancy_version!(conn);
-            diesel::update(domains::table.find(DbUuid::from(id)))
-                .set((
-                    domains::status.eq(DomainStatus::Verified.as_str()),
-                    domains::verified_at.eq(Some(at)),
-                ))
-                .execute(conn)
-                .await?;
+    async fn insert_custom_domain(&self, ctx: &TenantCtx, d: &Domain) -> Result<(), StoreError> {
+        mutate!(self, ctx, |conn, log| {
+            insert_domain!(conn, d);
+            log.created(d);
             Ok(())
         })
     }
 
-    async fn make_primary(&self, tenant: TenantId, id: DomainId) -> Result<(), StoreError> {
-        let tenant = DbUuid::from(tenant);
-        let id = DbUuid::from(id);
-        // Clear the old primary first: the partial unique index allows one per tenant at
-        // any statement boundary.
-        tx!(self, write, platform, |conn| {
-            bump_tenancy_version!(conn);
-            diesel::update(
-                domains::table
-                    .filter(domains::tenant_id.eq(tenant))
-                    .filter(domains::is_primary.eq(true)),
-            )
-            .set(domains::is_primary.eq(false))
-            .execute(conn)
-            .await?;
+    /// Saves a checked (or overridden) domain over the revision it was read at.
+    async fn write_domain(
+        &self,
+        ctx: &TenantCtx,
+        before: &Domain,
+        after: &Domain,
+        action: Option<&'static str>,
+    ) -> Result<SavedDomain, StoreError> {
+        let tenant = DbUuid::from(ctx.tenant_id());
+        // Only what changes routing moves every instance's resolution cache on.
+        let routing = before.status != after.status || before.is_primary != after.is_primary;
+        let saved = mutate!(self, ctx, |conn, log| {
             let n = diesel::update(
                 domains::table
+                    .filter(domains::id.eq(DbUuid::from(before.id)))
                     .filter(domains::tenant_id.eq(tenant))
-                    .filter(domains::id.eq(id)),
+                    .filter(domains::revision.eq(before.revision)),
             )
-            .set(domains::is_primary.eq(true))
+            .set((
+                domains::status.eq(after.status.as_str()),
+                domains::is_primary.eq(after.is_primary),
+                domains::verified_at.eq(after.verified_at),
+                domains::pending_since.eq(after.pending_since),
+                domains::next_check_at.eq(after.next_check_at),
+                domains::last_checked_at.eq(after.last_checked_at),
+                domains::check_error.eq(after.check_error.as_deref()),
+                domains::lost_at.eq(after.lost_at),
+                domains::cname_target.eq(after.cname_target.as_deref()),
+                domains::revision.eq(before.revision + 1),
+            ))
             .execute(conn)
             .await?;
-            if n != 1 {
-                // Rolls the transaction back: the tenant keeps its old primary.
-                return Err(StoreError::Corrupt(
-                    "domain vanished while becoming primary".into(),
-                ));
+            if n == 0 {
+                return Ok(SavedDomain::Stale);
             }
-            Ok(())
+            if before.is_primary && !after.is_primary {
+                subdomain_becomes_primary!(conn, tenant);
+            }
+            if routing {
+                bump_tenancy_version!(conn);
+            }
+            if let Some(action) = action {
+                log.updated_as(action, before, after);
+            }
+            Ok(SavedDomain::Saved)
+        });
+        match saved {
+            // Another tenant's verified claim holds the hostname.
+            Err(e) if e.is_unique_violation_of("hostname") => Ok(SavedDomain::HostnameTaken),
+            other => other,
+        }
+    }
+
+    async fn promote_domain(&self, ctx: &TenantCtx, d: &Domain) -> Result<SavedDomain, StoreError> {
+        let tenant = DbUuid::from(ctx.tenant_id());
+        let promoted = mutate!(self, ctx, |conn, log| {
+            let rows: Vec<DomainRow> = domains::table
+                .filter(domains::tenant_id.eq(tenant))
+                .load(conn)
+                .await?;
+            let domains = rows
+                .into_iter()
+                .map(Domain::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(target) = domains
+                .iter()
+                .find(|x| x.id == d.id && x.status == DomainStatus::Verified)
+            else {
+                return Ok(SavedDomain::Stale);
+            };
+            // Clear the old primary first: the partial unique index allows one per tenant
+            // at any statement boundary.
+            for old in domains.iter().filter(|x| x.is_primary && x.id != d.id) {
+                diesel::update(domains::table.find(DbUuid::from(old.id)))
+                    .set((
+                        domains::is_primary.eq(false),
+                        domains::revision.eq(domains::revision + 1),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let mut after = old.clone();
+                after.is_primary = false;
+                log.updated(old, &after);
+            }
+            diesel::update(domains::table.find(DbUuid::from(target.id)))
+                .set((
+                    domains::is_primary.eq(true),
+                    domains::revision.eq(domains::revision + 1),
+                ))
+                .execute(conn)
+                .await?;
+            let mut after = target.clone();
+            after.is_primary = true;
+            log.updated(target, &after);
+            bump_tenancy_version!(conn);
+            Ok(SavedDomain::Saved)
+        })?;
+        Ok(promoted)
+    }
+
+    async fn delete_domain(&self, ctx: &TenantCtx, d: &Domain) -> Result<bool, StoreError> {
+        let tenant = DbUuid::from(ctx.tenant_id());
+        mutate!(self, ctx, |conn, log| {
+            let n = diesel::delete(
+                domains::table
+                    .filter(domains::id.eq(DbUuid::from(d.id)))
+                    .filter(domains::tenant_id.eq(tenant))
+                    .filter(domains::kind.eq(DomainKind::Custom.as_str())),
+            )
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if d.is_primary {
+                subdomain_becomes_primary!(conn, tenant);
+            }
+            bump_tenancy_version!(conn);
+            log.deleted(d);
+            Ok(true)
         })
+    }
+
+    async fn load_due_domains(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Domain>, StoreError> {
+        let rows: Vec<DomainRow> = run!(self, |conn| {
+            domains::table
+                .filter(domains::next_check_at.le(now))
+                .order(domains::next_check_at.asc())
+                .limit(i64::from(limit))
+                .load(conn)
+                .await?
+        });
+        rows.into_iter().map(Domain::try_from).collect()
     }
 
     async fn tenant_for_host(&self, hostname: &Hostname) -> Result<Option<Tenant>, StoreError> {
@@ -399,57 +521,91 @@ impl Db {
     }
 
     async fn load_settings(&self, ctx: &TenantCtx) -> Result<TenantSettings, StoreError> {
-        let row: Option<SettingsRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(tenant_settings::of(ctx).first(conn).await.optional()?)
-        })?;
-        row.ok_or_else(|| {
+        let rows: Option<(SettingsRow, TenantRow)> =
+            tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+                let settings: Option<SettingsRow> =
+                    tenant_settings::of(ctx).first(conn).await.optional()?;
+                let tenant: Option<TenantRow> = tenants::table
+                    .find(DbUuid::from(ctx.tenant_id()))
+                    .first(conn)
+                    .await
+                    .optional()?;
+                Ok(settings.zip(tenant))
+            })?;
+        let (settings, tenant) = rows.ok_or_else(|| {
             StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id()))
-        })?
-        .try_into()
+        })?;
+        settings.into_settings(&tenant)
     }
 
-    async fn patch_branding(
+    /// Read-modify-write under the settings row's lock (taken by a no-op update): a
+    /// concurrent patch applies after this one, to what this one saved.
+    async fn patch_settings(
         &self,
         ctx: &TenantCtx,
-        patch: &BrandingPatch,
+        patch: &SettingsPatch,
         at: DateTime<Utc>,
     ) -> Result<TenantSettings, StoreError> {
-        // Absent fields are left out of the SET list: one statement, no read-modify-write.
-        fn text<T>(field: &Option<Option<T>>, as_str: fn(&T) -> &str) -> Option<Option<String>> {
-            field
-                .as_ref()
-                .map(|v| v.as_ref().map(|v| as_str(v).to_owned()))
-        }
-        let display_name = text(&patch.display_name, TenantName::as_str);
-        let logo_url = text(&patch.logo_url, WebUrl::as_str);
-        let primary_color = text(&patch.primary_color, Color::as_str);
-        let support_email = text(&patch.support_email, Email::as_str);
+        let id = DbUuid::from(ctx.tenant_id());
         mutate!(self, ctx, |conn, log| {
-            let old: Option<SettingsRow> = diesel::update(tenant_settings::of(ctx))
+            let missing =
+                || StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id()));
+            let row: SettingsRow = diesel::update(tenant_settings::of(ctx))
                 .set(tenant_settings::updated_at.eq(tenant_settings::updated_at))
                 .get_result(conn)
                 .await
-                .optional()?;
-            let row: Option<SettingsRow> = diesel::update(tenant_settings::of(ctx))
-                .set((
-                    display_name.map(|v| tenant_settings::display_name.eq(v)),
-                    logo_url.map(|v| tenant_settings::logo_url.eq(v)),
-                    primary_color.map(|v| tenant_settings::primary_color.eq(v)),
-                    support_email.map(|v| tenant_settings::support_email.eq(v)),
-                    tenant_settings::updated_at.eq(at),
-                ))
-                .get_result(conn)
-                .await
-                .optional()?;
-            let missing =
-                || StoreError::Corrupt(format!("tenant {} has no settings", ctx.tenant_id()));
-            let old: TenantSettings = old.ok_or_else(missing)?.try_into()?;
-            let new: TenantSettings = row.ok_or_else(missing)?.try_into()?;
+                .optional()?
+                .ok_or_else(missing)?;
+            let tenant: TenantRow = tenants::table.find(id).first(conn).await?;
+            let old = row.into_settings(&tenant)?;
+            let mut new = old.clone();
+            patch.clone().apply_to(&mut new);
+            new.updated_at = at;
+            diesel::update(tenant_settings::of(ctx))
+                .set(settings_values!(&new))
+                .execute(conn)
+                .await?;
+            if new.maintenance != old.maintenance {
+                diesel::update(tenants::table.find(id))
+                    .set((
+                        tenants::maintenance.eq(new.maintenance.enabled),
+                        tenants::maintenance_message.eq(new
+                            .maintenance
+                            .message
+                            .as_ref()
+                            .map(|m| m.as_str())),
+                        tenants::updated_at.eq(at),
+                        tenants::revision.eq(tenants::revision + 1),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            // Every instance's edge caches (branding on refusals, security policy) follow.
+            bump_tenancy_version!(conn);
             log.updated(&old, &new);
             Ok(new)
         })
     }
 }
+
+/// Makes the tenant's subdomain its primary domain again (after the primary custom domain
+/// went or stopped routing).
+macro_rules! subdomain_becomes_primary {
+    ($conn:ident, $tenant:expr) => {
+        diesel::update(
+            domains::table
+                .filter(domains::tenant_id.eq($tenant))
+                .filter(domains::kind.eq(DomainKind::Subdomain.as_str())),
+        )
+        .set((
+            domains::is_primary.eq(true),
+            domains::revision.eq(domains::revision + 1),
+        ))
+        .execute($conn)
+        .await?;
+    };
+}
+use subdomain_becomes_primary;
 
 impl TenantRepository for Db {
     async fn create_tenant(
@@ -490,10 +646,10 @@ impl TenantRepository for Db {
 }
 
 impl DomainRepository for Db {
-    async fn add_domain(&self, domain: &Domain) -> Result<(), AddDomainError> {
-        self.insert_domain(domain).await.map_err(|e| {
+    async fn add_domain(&self, ctx: &TenantCtx, domain: &Domain) -> Result<(), AddDomainError> {
+        self.insert_custom_domain(ctx, domain).await.map_err(|e| {
             if e.is_unique_violation() {
-                AddDomainError::HostnameTaken {
+                AddDomainError::AlreadyAdded {
                     hostname: domain.hostname.to_string(),
                 }
             } else {
@@ -506,16 +662,30 @@ impl DomainRepository for Db {
         Ok(self.load_domains(tenant).await?)
     }
 
-    async fn mark_domain_verified(
+    async fn save_domain(
         &self,
-        id: DomainId,
-        at: DateTime<Utc>,
-    ) -> Result<(), Unexpected> {
-        Ok(self.verify_domain(id, at).await?)
+        ctx: &TenantCtx,
+        before: &Domain,
+        after: &Domain,
+        action: Option<&'static str>,
+    ) -> Result<SavedDomain, Unexpected> {
+        Ok(self.write_domain(ctx, before, after, action).await?)
     }
 
-    async fn set_primary_domain(&self, tenant: TenantId, id: DomainId) -> Result<(), Unexpected> {
-        Ok(self.make_primary(tenant, id).await?)
+    async fn make_primary(
+        &self,
+        ctx: &TenantCtx,
+        domain: &Domain,
+    ) -> Result<SavedDomain, Unexpected> {
+        Ok(self.promote_domain(ctx, domain).await?)
+    }
+
+    async fn remove_domain(&self, ctx: &TenantCtx, domain: &Domain) -> Result<bool, Unexpected> {
+        Ok(self.delete_domain(ctx, domain).await?)
+    }
+
+    async fn due_domains(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Domain>, Unexpected> {
+        Ok(self.load_due_domains(now, limit).await?)
     }
 
     async fn tenant_by_verified_hostname(
@@ -531,13 +701,13 @@ impl SettingsRepository for Db {
         Ok(self.load_settings(ctx).await?)
     }
 
-    async fn update_branding(
+    async fn update_settings(
         &self,
         ctx: &TenantCtx,
-        patch: &BrandingPatch,
+        patch: &SettingsPatch,
         at: DateTime<Utc>,
     ) -> Result<TenantSettings, Unexpected> {
-        Ok(self.patch_branding(ctx, patch, at).await?)
+        Ok(self.patch_settings(ctx, patch, at).await?)
     }
 }
 

@@ -13,6 +13,10 @@ diesel::table! {
         primary_color -> Nullable<Text>,
         support_email -> Nullable<Text>,
         updated_at -> DbTime,
+        support_url -> Nullable<Text>,
+        locale -> Nullable<Text>,
+        time_zone -> Nullable<Text>,
+        security -> Text,
     }
 }
 

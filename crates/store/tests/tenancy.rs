@@ -36,6 +36,49 @@ async fn create(db: &Db, slug: &str) -> Tenant {
         .unwrap()
 }
 
+/// Domains of the test's tenants: the operator's override stands for a found proof.
+fn domains(db: &Db, base: &str) -> DomainService<Db> {
+    struct NeverFound;
+    impl DomainProbe for NeverFound {
+        fn probe<'a>(
+            &'a self,
+            _: &'a Hostname,
+            _: &'a str,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Probe> + Send + 'a>> {
+            Box::pin(async {
+                Probe {
+                    evidence: Evidence::Missing("no record".into()),
+                    cname: None,
+                }
+            })
+        }
+    }
+    DomainService::new(
+        db.clone(),
+        Arc::new(NeverFound),
+        Arc::new(SystemClock),
+        Arc::new(NoListener),
+        || "token".to_owned(),
+        DomainConfig {
+            base_domain: BaseDomain::parse(base).unwrap(),
+            cname_target: base.to_owned(),
+            policy: CheckPolicy::default(),
+            max_custom: 20,
+        },
+    )
+}
+
+fn settings_service(db: &Db) -> SettingsService<Db> {
+    SettingsService::new(db.clone(), Arc::new(SystemClock), Arc::new(NoListener))
+}
+
+fn branding(patch: BrandingPatch) -> SettingsPatch {
+    SettingsPatch {
+        branding: patch,
+        ..Default::default()
+    }
+}
+
 fn host(s: &str) -> Hostname {
     Hostname::parse(s).unwrap()
 }
@@ -84,8 +127,10 @@ backend_tests! {
         let db = t.db();
         let a = create(db, "acme").await;
         // Another base domain makes `beta.example.com` a custom domain we can take first.
-        let other = TenantService::new(db.clone(), Arc::new(SystemClock), BaseDomain::parse("other.test").unwrap(), Arc::new(NoListener), tenantry_kernel::Edges::for_tests());
-        other.add_domain(&TenantRef::Id(a.id), host("beta.example.com")).await.unwrap();
+        let other = domains(db, "other.test");
+        let ctx = TenantCtx::for_tests(a.id);
+        other.add(&ctx, host("beta.example.com")).await.unwrap();
+        other.force_verify(&ctx, &host("beta.example.com")).await.unwrap();
         let err = service(db)
             .create(Slug::parse("beta").unwrap(), TenantName::parse("Beta").unwrap())
             .await
@@ -139,16 +184,24 @@ backend_tests! {
 
     async fn domains_resolve_only_when_verified_and_stay_unique(t: &TestDb) {
         let db = t.db();
-        let svc = service(db);
+        let svc = domains(db, "example.com");
         let a = create(db, "acme").await;
         let b = create(db, "beta").await;
-        let (ra, rb) = (TenantRef::Id(a.id), TenantRef::Id(b.id));
-        svc.add_domain(&ra, host("shop.acme.org")).await.unwrap();
-        let err = svc.add_domain(&rb, host("Shop.ACME.org")).await.unwrap_err();
-        assert!(matches!(err, AddDomainError::HostnameTaken { .. }), "{err:?}");
+        let (ra, rb) = (TenantCtx::for_tests(a.id), TenantCtx::for_tests(b.id));
+        svc.add(&ra, host("shop.acme.org")).await.unwrap();
+        // A pending claim does not block another tenant's.
+        svc.add(&rb, host("Shop.ACME.org")).await.unwrap();
+        let err = svc.add(&ra, host("shop.acme.org")).await.unwrap_err();
+        assert!(matches!(err, AddDomainError::AlreadyAdded { .. }), "{err:?}");
 
         assert_eq!(db.tenant_by_verified_hostname(&host("shop.acme.org")).await.unwrap(), None);
-        svc.verify_domain(&ra, &host("shop.acme.org")).await.unwrap();
+        svc.force_verify(&ra, &host("shop.acme.org")).await.unwrap();
+        // The database keeps one verified claim per hostname: the first wins.
+        let lost = svc.force_verify(&rb, &host("shop.acme.org")).await.unwrap();
+        assert_eq!(lost.status, DomainStatus::Pending);
+        assert!(lost.check_error.unwrap().contains("another tenant"));
+        let err = svc.add(&TenantCtx::for_tests(create(db, "gamma").await.id), host("shop.acme.org")).await.unwrap_err();
+        assert!(matches!(err, AddDomainError::HostnameTaken { .. }), "{err:?}");
         let found = db.tenant_by_verified_hostname(&host("shop.acme.org")).await.unwrap().unwrap();
         assert_eq!(found.id, a.id);
         let sub = db.tenant_by_verified_hostname(&host("beta.example.com")).await.unwrap().unwrap();
@@ -157,11 +210,11 @@ backend_tests! {
 
     async fn one_primary_domain_per_tenant(t: &TestDb) {
         let db = t.db();
-        let svc = service(db);
+        let svc = domains(db, "example.com");
         let a = create(db, "acme").await;
-        let r = TenantRef::Id(a.id);
-        svc.add_domain(&r, host("shop.acme.org")).await.unwrap();
-        svc.verify_domain(&r, &host("shop.acme.org")).await.unwrap();
+        let r = TenantCtx::for_tests(a.id);
+        svc.add(&r, host("shop.acme.org")).await.unwrap();
+        svc.force_verify(&r, &host("shop.acme.org")).await.unwrap();
         svc.set_primary(&r, &host("shop.acme.org")).await.unwrap();
         let domains = db.domains_of(a.id).await.unwrap();
         let primaries: Vec<_> = domains.iter().filter(|d| d.is_primary).map(|d| d.hostname.as_str()).collect();
@@ -169,10 +222,10 @@ backend_tests! {
         assert_eq!(domains[0].hostname.as_str(), "shop.acme.org", "primary first");
         assert!(domains[0].verified_at.is_some());
         // The database itself refuses a second primary.
-        let mut second = Domain::custom(a.id, host("www.acme.org"), chrono::Utc::now());
+        let mut second = Domain::custom(a.id, host("www.acme.org"), "t".into(), chrono::Utc::now());
         second.is_primary = true;
         second.status = DomainStatus::Verified;
-        assert!(db.add_domain(&second).await.is_err());
+        assert!(db.add_domain(&r, &second).await.is_err());
         svc.set_primary(&r, &host("acme.example.com")).await.unwrap();
         let primaries: Vec<_> = db.domains_of(a.id).await.unwrap().into_iter().filter(|d| d.is_primary).collect();
         assert_eq!(primaries.len(), 1);
@@ -219,13 +272,13 @@ backend_tests! {
         let db = t.db();
         let a = create(db, "acme").await;
         let ctx = TenantCtx::for_tests(a.id);
-        let settings = SettingsService::new(db.clone(), Arc::new(SystemClock));
+        let settings = settings_service(db);
         let colour = {
             let s = settings.clone();
             let ctx = ctx.clone();
             tokio::spawn(async move {
                 let patch = BrandingPatch { primary_color: Some(Some(Color::parse("#123456").unwrap())), ..Default::default() };
-                s.update_branding(&ctx, patch).await
+                s.update(&ctx, branding(patch)).await
             })
         };
         let name = {
@@ -233,7 +286,7 @@ backend_tests! {
             let ctx = ctx.clone();
             tokio::spawn(async move {
                 let patch = BrandingPatch { display_name: Some(Some(TenantName::parse("ACME").unwrap())), ..Default::default() };
-                s.update_branding(&ctx, patch).await
+                s.update(&ctx, branding(patch)).await
             })
         };
         colour.await.unwrap().unwrap();
@@ -256,11 +309,13 @@ backend_tests! {
         let r = TenantRef::Id(a.id);
         svc.suspend(&r).await.unwrap();
         moved("suspend", db.change_versions().await.unwrap().tenancy);
-        svc.add_domain(&r, host("shop.acme.org")).await.unwrap();
+        let doms = domains(db, "example.com");
+        let ctx = TenantCtx::for_tests(a.id);
+        doms.add(&ctx, host("shop.acme.org")).await.unwrap();
         moved("add domain", db.change_versions().await.unwrap().tenancy);
-        svc.verify_domain(&r, &host("shop.acme.org")).await.unwrap();
+        doms.force_verify(&ctx, &host("shop.acme.org")).await.unwrap();
         moved("verify", db.change_versions().await.unwrap().tenancy);
-        svc.set_primary(&r, &host("shop.acme.org")).await.unwrap();
+        doms.set_primary(&ctx, &host("shop.acme.org")).await.unwrap();
         moved("primary", db.change_versions().await.unwrap().tenancy);
         // A failed change moves nothing.
         let before = db.change_versions().await.unwrap().tenancy;
@@ -272,20 +327,25 @@ backend_tests! {
         let db = t.db();
         let a = create(db, "acme").await;
         let b = create(db, "beta").await;
-        let settings = SettingsService::new(db.clone(), Arc::new(SystemClock));
+        let settings = settings_service(db);
         let patch = BrandingPatch {
             display_name: Some(Some(TenantName::parse("ACME Corp").unwrap())),
             logo_url: Some(Some(WebUrl::parse("https://cdn.acme.org/logo.png").unwrap())),
             primary_color: Some(Some(Color::parse("#FF0066").unwrap())),
             support_email: Some(Some(tenantry_kernel::Email::parse("help@acme.org").unwrap())),
+            support_url: Some(Some(WebUrl::parse("https://help.acme.org").unwrap())),
         };
-        let saved = settings.update_branding(&TenantCtx::for_tests(a.id), patch).await.unwrap();
+        let mut patch = branding(patch);
+        patch.security.ip_allowlist = Some(IpAllowlist::parse(&["10.0.0.0/8"]).unwrap());
+        patch.locale = Some(Some(Locale::parse("de-DE").unwrap()));
+        let saved = settings.update(&TenantCtx::for_tests(a.id), patch).await.unwrap();
+        assert!(!saved.security.ip_allowlist.is_empty());
         assert_eq!(saved.branding.primary_color.as_ref().map(Color::as_str), Some("#ff0066"));
         let again = settings.get(&TenantCtx::for_tests(a.id)).await.unwrap();
         assert_eq!(again, saved);
         assert_eq!(settings.get(&TenantCtx::for_tests(b.id)).await.unwrap().branding, Branding::default());
         let cleared = settings
-            .update_branding(&TenantCtx::for_tests(a.id), BrandingPatch { logo_url: Some(None), ..Default::default() })
+            .update(&TenantCtx::for_tests(a.id), branding(BrandingPatch { logo_url: Some(None), ..Default::default() }))
             .await
             .unwrap();
         assert_eq!(cleared.branding.logo_url, None);

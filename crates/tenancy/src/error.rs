@@ -36,12 +36,16 @@ pub enum UpdateTenantError {
 pub enum AddDomainError {
     #[error("tenant not found")]
     TenantNotFound,
+    /// Another tenant verified it (a pending claim elsewhere does not block).
     #[error("hostname '{hostname}' is already in use")]
     HostnameTaken { hostname: String },
-    #[error(
-        "hostname '{hostname}' lies under the platform's base domain; tenants get subdomains by their slug"
-    )]
-    HostnameReserved { hostname: String },
+    #[error("the tenant already has the domain '{hostname}'")]
+    AlreadyAdded { hostname: String },
+    /// Under the platform's base domain, or a public suffix.
+    #[error("{reason}")]
+    HostnameReserved { hostname: String, reason: String },
+    #[error("a tenant has at most {limit} custom domains")]
+    TooMany { limit: usize },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -54,6 +58,9 @@ pub enum ChangeDomainError {
     DomainNotFound { hostname: String },
     #[error("domain '{hostname}' is not verified yet")]
     NotVerified { hostname: String },
+    /// The subdomain is the tenant's address on the platform: it cannot be removed.
+    #[error("'{hostname}' is the tenant's subdomain; it cannot be removed")]
+    SubdomainKept { hostname: String },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }

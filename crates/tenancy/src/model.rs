@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tenantry_kernel::{DomainId, Email, TenantId};
+use tenantry_kernel::{Email, TenantId};
 use thiserror::Error;
 
 /// Why a value was refused. The message is meant for the API client.
@@ -372,101 +372,6 @@ impl Tenant {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DomainKind {
-    /// `<slug>.<base domain>`, created with the tenant.
-    Subdomain,
-    /// A hostname the tenant owns and points at the platform.
-    Custom,
-}
-
-impl DomainKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Subdomain => "subdomain",
-            Self::Custom => "custom",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "subdomain" => Some(Self::Subdomain),
-            "custom" => Some(Self::Custom),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DomainStatus {
-    Pending,
-    Verified,
-}
-
-impl DomainStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Verified => "verified",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(Self::Pending),
-            "verified" => Some(Self::Verified),
-            _ => None,
-        }
-    }
-}
-
-/// A hostname that reaches a tenant. Unique across the platform; a tenant has exactly one
-/// primary domain (its canonical address).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Domain {
-    pub id: DomainId,
-    pub tenant_id: TenantId,
-    pub hostname: Hostname,
-    pub kind: DomainKind,
-    pub status: DomainStatus,
-    pub is_primary: bool,
-    pub created_at: DateTime<Utc>,
-    pub verified_at: Option<DateTime<Utc>>,
-}
-
-impl Domain {
-    /// The subdomain a tenant is born with: verified (the platform owns the base domain) and
-    /// primary.
-    pub fn subdomain(tenant_id: TenantId, hostname: Hostname, now: DateTime<Utc>) -> Self {
-        Self {
-            id: DomainId::new(),
-            tenant_id,
-            hostname,
-            kind: DomainKind::Subdomain,
-            status: DomainStatus::Verified,
-            is_primary: true,
-            created_at: now,
-            verified_at: Some(now),
-        }
-    }
-
-    /// A custom domain starts pending: it does not resolve until verified.
-    pub fn custom(tenant_id: TenantId, hostname: Hostname, now: DateTime<Utc>) -> Self {
-        Self {
-            id: DomainId::new(),
-            tenant_id,
-            hostname,
-            kind: DomainKind::Custom,
-            status: DomainStatus::Pending,
-            is_primary: false,
-            created_at: now,
-            verified_at: None,
-        }
-    }
-}
-
 /// A CSS colour in `#rrggbb` form, lower-cased.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -487,19 +392,30 @@ impl Color {
     }
 }
 
-/// An absolute `https` (or `http`) URL of at most 2,048 characters.
+/// An absolute `https` URL of at most 2,048 characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct WebUrl(String);
 
 impl WebUrl {
+    /// An absolute `https` URL (what settings accept: a logo or a support page served over
+    /// plain http would be blocked as mixed content, or read by anyone on the way).
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let s = raw.trim();
+        if !s.starts_with("https://") {
+            return Err(invalid("must be an https URL"));
+        }
+        Self::stored(s)
+    }
+
+    /// An absolute `http(s)` URL, as values saved before https was required may be.
+    pub fn stored(raw: &str) -> Result<Self, InvalidValue> {
         use validator::ValidateUrl;
         let s = raw.trim();
         let scheme_ok = s.starts_with("https://") || s.starts_with("http://");
         if s.len() > 2048 || !scheme_ok || !s.validate_url() {
             return Err(invalid(
-                "must be an absolute http(s) URL of at most 2048 characters",
+                "must be an absolute https URL of at most 2048 characters",
             ));
         }
         Ok(Self(s.to_owned()))
@@ -518,6 +434,7 @@ pub struct Branding {
     pub logo_url: Option<WebUrl>,
     pub primary_color: Option<Color>,
     pub support_email: Option<Email>,
+    pub support_url: Option<WebUrl>,
 }
 
 /// A change to branding: `None` leaves a field alone, `Some(None)` clears it.
@@ -527,6 +444,7 @@ pub struct BrandingPatch {
     pub logo_url: Option<Option<WebUrl>>,
     pub primary_color: Option<Option<Color>>,
     pub support_email: Option<Option<Email>>,
+    pub support_url: Option<Option<WebUrl>>,
 }
 
 impl Branding {
@@ -536,6 +454,7 @@ impl Branding {
             logo_url,
             primary_color,
             support_email,
+            support_url,
         } = patch;
         if let Some(v) = display_name {
             self.display_name = v;
@@ -549,6 +468,108 @@ impl Branding {
         if let Some(v) = support_email {
             self.support_email = v;
         }
+        if let Some(v) = support_url {
+            self.support_url = v;
+        }
+    }
+}
+
+/// A BCP 47 language tag as people write them: `en`, `pt-BR`, `zh-Hant-TW`, `es-419`
+/// (language, optional script, optional region), in canonical case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Locale(String);
+
+impl Locale {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let bad = || invalid("locale must be a language tag such as 'en', 'pt-BR' or 'zh-Hant-TW'");
+        let mut parts = raw.trim().split(['-', '_']);
+        let language = parts.next().unwrap_or_default();
+        if !(2..=3).contains(&language.len()) || !language.bytes().all(|b| b.is_ascii_alphabetic())
+        {
+            return Err(bad());
+        }
+        let mut out = language.to_ascii_lowercase();
+        let mut next = parts.next();
+        if let Some(script) =
+            next.filter(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            out.push('-');
+            out.push_str(&script[..1].to_ascii_uppercase());
+            out.push_str(&script[1..].to_ascii_lowercase());
+            next = parts.next();
+        }
+        if let Some(region) = next {
+            let alpha = region.len() == 2 && region.bytes().all(|b| b.is_ascii_alphabetic());
+            let digits = region.len() == 3 && region.bytes().all(|b| b.is_ascii_digit());
+            if !(alpha || digits) {
+                return Err(bad());
+            }
+            out.push('-');
+            out.push_str(&region.to_ascii_uppercase());
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(Self(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An IANA time zone name (`Europe/Berlin`, `America/Sao_Paulo`, `UTC`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TimeZone(String);
+
+impl TimeZone {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let tz: chrono_tz::Tz = raw
+            .trim()
+            .parse()
+            .map_err(|_| invalid("time zone must be an IANA name such as 'Europe/Berlin'"))?;
+        Ok(Self(tz.name().to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether the tenant is closed for maintenance, and what its users are told.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Maintenance {
+    pub enabled: bool,
+    pub message: Option<MaintenanceMessage>,
+}
+
+/// A change to the settings: each present part replaces the stored one (branding field by
+/// field).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SettingsPatch {
+    pub branding: BrandingPatch,
+    pub locale: Option<Option<Locale>>,
+    pub time_zone: Option<Option<TimeZone>>,
+    pub maintenance: Option<Maintenance>,
+    pub security: crate::security::SecurityPatch,
+}
+
+impl SettingsPatch {
+    /// Applies the patch to the settings as they are.
+    pub fn apply_to(self, settings: &mut TenantSettings) {
+        settings.branding.apply(self.branding);
+        if let Some(v) = self.locale {
+            settings.locale = v;
+        }
+        if let Some(v) = self.time_zone {
+            settings.time_zone = v;
+        }
+        if let Some(v) = self.maintenance {
+            settings.maintenance = v;
+        }
+        settings.security.apply(self.security);
     }
 }
 
@@ -558,7 +579,27 @@ impl Branding {
 pub struct TenantSettings {
     pub tenant_id: TenantId,
     pub branding: Branding,
+    pub locale: Option<Locale>,
+    pub time_zone: Option<TimeZone>,
+    /// Kept on the tenant's own record (resolution reads it before any settings).
+    pub maintenance: Maintenance,
+    pub security: crate::security::SecurityPolicy,
     pub updated_at: DateTime<Utc>,
+}
+
+impl TenantSettings {
+    /// A new tenant's settings: nothing set, open, no restrictions.
+    pub fn empty(tenant_id: TenantId, now: DateTime<Utc>) -> Self {
+        Self {
+            tenant_id,
+            branding: Branding::default(),
+            locale: None,
+            time_zone: None,
+            maintenance: Maintenance::default(),
+            security: crate::security::SecurityPolicy::default(),
+            updated_at: now,
+        }
+    }
 }
 
 impl tenantry_audit::Audited for TenantSettings {
@@ -581,6 +622,12 @@ impl tenantry_audit::Audited for TenantSettings {
             "logo_url": b.logo_url.as_ref().map(WebUrl::as_str),
             "primary_color": b.primary_color.as_ref().map(Color::as_str),
             "support_email": b.support_email.as_ref().map(|e| e.as_str()),
+            "support_url": b.support_url.as_ref().map(WebUrl::as_str),
+            "locale": self.locale.as_ref().map(Locale::as_str),
+            "time_zone": self.time_zone.as_ref().map(TimeZone::as_str),
+            "maintenance": self.maintenance.enabled,
+            "maintenance_message": self.maintenance.message.as_ref().map(MaintenanceMessage::as_str),
+            "security": serde_json::to_value(&self.security).unwrap_or_default(),
         })
     }
 }
@@ -715,6 +762,19 @@ mod tests {
         assert!(WebUrl::parse("https://cdn.example.com/logo.png").is_ok());
         assert!(WebUrl::parse("javascript:alert(1)").is_err());
         assert!(WebUrl::parse("ftp://x.example.com/a").is_err());
+        assert!(WebUrl::parse("http://x.example.com/a").is_err());
+        assert!(WebUrl::stored("http://x.example.com/a").is_ok());
+        assert_eq!(Locale::parse("pt_br").unwrap().as_str(), "pt-BR");
+        assert_eq!(Locale::parse("zh-hant-tw").unwrap().as_str(), "zh-Hant-TW");
+        assert_eq!(Locale::parse("es-419").unwrap().as_str(), "es-419");
+        for bad in ["", "e", "english", "en-", "en-USA", "en-US-x", "12"] {
+            assert!(Locale::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            TimeZone::parse("Europe/Berlin").unwrap().as_str(),
+            "Europe/Berlin"
+        );
+        assert!(TimeZone::parse("Mars/Olympus").is_err());
     }
 
     #[test]

@@ -4,10 +4,11 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use tenantry_kernel::{DomainId, Page, PageRequest, TenantCtx, TenantId, Unexpected};
+use tenantry_kernel::{Page, PageRequest, TenantCtx, TenantId, Unexpected};
 
+use crate::domains::Domain;
 use crate::error::{AddDomainError, CreateTenantError};
-use crate::model::{BrandingPatch, Domain, Hostname, Slug, Tenant, TenantSettings, TenantStatus};
+use crate::model::{Hostname, SettingsPatch, Slug, Tenant, TenantSettings, TenantStatus};
 
 /// Everything a new tenant starts with, written in one transaction.
 #[derive(Clone, Debug)]
@@ -27,11 +28,7 @@ impl NewTenant {
     ) -> Self {
         let tenant = Tenant::new(slug, name, now);
         let subdomain = Domain::subdomain(tenant.id, base.subdomain(&tenant.slug), now);
-        let settings = TenantSettings {
-            tenant_id: tenant.id,
-            branding: Default::default(),
-            updated_at: now,
-        };
+        let settings = TenantSettings::empty(tenant.id, now);
         Self {
             tenant,
             subdomain,
@@ -84,10 +81,25 @@ pub trait TenantRepository: Clone + Send + Sync + 'static {
     -> impl Future<Output = Result<bool, Unexpected>> + Send;
 }
 
+/// How saving a domain went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SavedDomain {
+    Saved,
+    /// It changed (or went) since it was read: nothing was written.
+    Stale,
+    /// It would be verified, but another tenant verified the hostname first: nothing was
+    /// written.
+    HostnameTaken,
+}
+
+/// Domains: a platform table (resolution reads it before a tenant is known), changed only
+/// inside the owning tenant's context, through the change pipeline.
 pub trait DomainRepository: Clone + Send + Sync + 'static {
-    /// Returns [`AddDomainError::HostnameTaken`] when any tenant already has the hostname.
+    /// Adds a custom domain to the context's tenant. Returns
+    /// [`AddDomainError::AlreadyAdded`] when the tenant already has the hostname.
     fn add_domain(
         &self,
+        ctx: &TenantCtx,
         domain: &Domain,
     ) -> impl Future<Output = Result<(), AddDomainError>> + Send;
 
@@ -97,18 +109,41 @@ pub trait DomainRepository: Clone + Send + Sync + 'static {
         tenant: TenantId,
     ) -> impl Future<Output = Result<Vec<Domain>, Unexpected>> + Send;
 
-    fn mark_domain_verified(
+    /// Saves `after` over `before` (same id) if the stored domain is still at
+    /// `before.revision`, recording `action` (`verified`, `failed`, …) in the pipeline, or
+    /// nothing when `None` (a check that changed only the schedule). A
+    /// domain that stops being primary hands the role back to the tenant's subdomain in the
+    /// same transaction.
+    fn save_domain(
         &self,
-        id: DomainId,
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+        ctx: &TenantCtx,
+        before: &Domain,
+        after: &Domain,
+        action: Option<&'static str>,
+    ) -> impl Future<Output = Result<SavedDomain, Unexpected>> + Send;
 
-    /// Makes `id` the tenant's only primary domain, atomically.
-    fn set_primary_domain(
+    /// Makes `domain` (verified) the tenant's only primary domain, atomically. Returns
+    /// [`SavedDomain::Stale`] when it is no longer verified or gone.
+    fn make_primary(
         &self,
-        tenant: TenantId,
-        id: DomainId,
-    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+        ctx: &TenantCtx,
+        domain: &Domain,
+    ) -> impl Future<Output = Result<SavedDomain, Unexpected>> + Send;
+
+    /// Deletes a custom domain; when it was primary, the subdomain becomes primary again.
+    /// False when it was already gone.
+    fn remove_domain(
+        &self,
+        ctx: &TenantCtx,
+        domain: &Domain,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
+    /// Custom domains whose next check is due, oldest due first, across tenants.
+    fn due_domains(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Domain>, Unexpected>> + Send;
 
     /// The tenant a **verified** domain points to; pending domains do not resolve.
     fn tenant_by_verified_hostname(
@@ -126,12 +161,12 @@ pub trait SettingsRepository: Clone + Send + Sync + 'static {
         ctx: &TenantCtx,
     ) -> impl Future<Output = Result<TenantSettings, Unexpected>> + Send;
 
-    /// Applies the patch in one statement (fields it leaves out stay as stored, whatever
-    /// concurrent patches did to them) and returns the settings as saved.
-    fn update_branding(
+    /// Applies the patch to the settings as stored, under the row's lock (maintenance goes
+    /// to the tenant's record in the same transaction), and returns them as saved.
+    fn update_settings(
         &self,
         ctx: &TenantCtx,
-        patch: &BrandingPatch,
+        patch: &SettingsPatch,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<TenantSettings, Unexpected>> + Send;
 }

@@ -4,12 +4,10 @@ use std::sync::Arc;
 
 use tenantry_kernel::{Clock, Edges, Page, PageRequest, TenantCtx, Unexpected};
 
-use crate::error::{
-    AddDomainError, ChangeDomainError, CreateTenantError, FindTenantError, UpdateTenantError,
-};
+use crate::domains::Domain;
+use crate::error::{CreateTenantError, FindTenantError, UpdateTenantError};
 use crate::model::{
-    BaseDomain, BrandingPatch, Domain, DomainStatus, Hostname, MaintenanceMessage, Slug, Tenant,
-    TenantName, TenantSettings,
+    BaseDomain, MaintenanceMessage, SettingsPatch, Slug, Tenant, TenantName, TenantSettings,
 };
 use crate::ports::{
     DomainRepository, NewTenant, SettingsRepository, TenantChangeListener, TenantFilter,
@@ -171,81 +169,6 @@ where
         let tenant = self.find(r).await?;
         Ok(self.repo.domains_of(tenant.id).await?)
     }
-
-    /// Attaches a custom domain, pending until verified. Hosts under the base domain are
-    /// refused: those are tenants' subdomains, given by slug.
-    pub async fn add_domain(
-        &self,
-        r: &TenantRef,
-        hostname: Hostname,
-    ) -> Result<Domain, AddDomainError> {
-        if hostname.is_within(&self.base_domain) {
-            return Err(AddDomainError::HostnameReserved {
-                hostname: hostname.to_string(),
-            });
-        }
-        let tenant = self.find(r).await?;
-        let domain = Domain::custom(tenant.id, hostname, self.clock.now());
-        self.repo.add_domain(&domain).await?;
-        self.listener.tenant_changed(tenant.id);
-        Ok(domain)
-    }
-
-    /// Marks a domain verified (an operator's override until DNS verification exists).
-    /// Verifying a verified domain changes nothing.
-    pub async fn verify_domain(
-        &self,
-        r: &TenantRef,
-        hostname: &Hostname,
-    ) -> Result<Domain, ChangeDomainError> {
-        let mut domain = self.domain_of(r, hostname).await?;
-        if domain.status == DomainStatus::Pending {
-            let now = self.clock.now();
-            self.repo.mark_domain_verified(domain.id, now).await?;
-            domain.status = DomainStatus::Verified;
-            domain.verified_at = Some(now);
-            self.listener.tenant_changed(domain.tenant_id);
-        }
-        Ok(domain)
-    }
-
-    /// Makes a verified domain the tenant's primary one; the previous primary stays attached.
-    pub async fn set_primary(
-        &self,
-        r: &TenantRef,
-        hostname: &Hostname,
-    ) -> Result<Domain, ChangeDomainError> {
-        let mut domain = self.domain_of(r, hostname).await?;
-        if domain.status != DomainStatus::Verified {
-            return Err(ChangeDomainError::NotVerified {
-                hostname: hostname.to_string(),
-            });
-        }
-        if !domain.is_primary {
-            self.repo
-                .set_primary_domain(domain.tenant_id, domain.id)
-                .await?;
-            domain.is_primary = true;
-            self.listener.tenant_changed(domain.tenant_id);
-        }
-        Ok(domain)
-    }
-
-    async fn domain_of(
-        &self,
-        r: &TenantRef,
-        hostname: &Hostname,
-    ) -> Result<Domain, ChangeDomainError> {
-        let tenant = self.find(r).await?;
-        self.repo
-            .domains_of(tenant.id)
-            .await?
-            .into_iter()
-            .find(|d| &d.hostname == hostname)
-            .ok_or_else(|| ChangeDomainError::DomainNotFound {
-                hostname: hostname.to_string(),
-            })
-    }
 }
 
 /// Tenant settings, always inside one tenant's context.
@@ -253,24 +176,33 @@ where
 pub struct SettingsService<S> {
     repo: S,
     clock: Arc<dyn Clock>,
+    listener: Arc<dyn TenantChangeListener>,
 }
 
 impl<S: SettingsRepository> SettingsService<S> {
-    pub fn new(repo: S, clock: Arc<dyn Clock>) -> Self {
-        Self { repo, clock }
+    pub fn new(repo: S, clock: Arc<dyn Clock>, listener: Arc<dyn TenantChangeListener>) -> Self {
+        Self {
+            repo,
+            clock,
+            listener,
+        }
     }
 
     pub async fn get(&self, ctx: &TenantCtx) -> Result<TenantSettings, Unexpected> {
         self.repo.settings(ctx).await
     }
 
-    pub async fn update_branding(
+    /// Applies the patch; the tenant's caches (resolution, edge policy) are dropped.
+    pub async fn update(
         &self,
         ctx: &TenantCtx,
-        patch: BrandingPatch,
+        patch: SettingsPatch,
     ) -> Result<TenantSettings, Unexpected> {
-        self.repo
-            .update_branding(ctx, &patch, self.clock.now())
-            .await
+        let saved = self
+            .repo
+            .update_settings(ctx, &patch, self.clock.now())
+            .await?;
+        self.listener.tenant_changed(ctx.tenant_id());
+        Ok(saved)
     }
 }

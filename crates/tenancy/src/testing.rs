@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use tenantry_kernel::{DomainId, Page, PageRequest, TenantCtx, TenantId, Unexpected};
+use tenantry_kernel::{Page, PageRequest, TenantCtx, TenantId, Unexpected};
 
+use crate::domains::{Domain, DomainKind, DomainStatus};
 use crate::error::{AddDomainError, CreateTenantError};
-use crate::model::{BrandingPatch, Domain, DomainStatus, Hostname, Slug, Tenant, TenantSettings};
+use crate::model::{Hostname, SettingsPatch, Slug, Tenant, TenantSettings};
 use crate::ports::{
-    DomainRepository, NewTenant, SettingsRepository, TenantChangeListener, TenantFilter,
-    TenantRepository,
+    DomainRepository, NewTenant, SavedDomain, SettingsRepository, TenantChangeListener,
+    TenantFilter, TenantRepository,
 };
 
 #[derive(Default)]
@@ -105,19 +106,15 @@ impl TenantRepository for InMemoryTenancy {
 }
 
 impl DomainRepository for InMemoryTenancy {
-    async fn add_domain(&self, domain: &Domain) -> Result<(), AddDomainError> {
+    async fn add_domain(&self, ctx: &TenantCtx, domain: &Domain) -> Result<(), AddDomainError> {
         let mut s = self.lock();
-        if s.domains.iter().any(|d| d.hostname == domain.hostname) {
-            return Err(AddDomainError::HostnameTaken {
+        if s.domains
+            .iter()
+            .any(|d| d.tenant_id == ctx.tenant_id() && d.hostname == domain.hostname)
+        {
+            return Err(AddDomainError::AlreadyAdded {
                 hostname: domain.hostname.to_string(),
             });
-        }
-        if domain.is_primary
-            && s.domains
-                .iter()
-                .any(|d| d.tenant_id == domain.tenant_id && d.is_primary)
-        {
-            return Err(Unexpected::msg("a second primary domain").into());
         }
         s.domains.push(domain.clone());
         Ok(())
@@ -135,25 +132,102 @@ impl DomainRepository for InMemoryTenancy {
         Ok(v)
     }
 
-    async fn mark_domain_verified(
+    async fn save_domain(
         &self,
-        id: DomainId,
-        at: DateTime<Utc>,
-    ) -> Result<(), Unexpected> {
+        ctx: &TenantCtx,
+        before: &Domain,
+        after: &Domain,
+        _action: Option<&'static str>,
+    ) -> Result<SavedDomain, Unexpected> {
         let mut s = self.lock();
-        if let Some(d) = s.domains.iter_mut().find(|d| d.id == id) {
-            d.status = DomainStatus::Verified;
-            d.verified_at = Some(at);
+        let taken = after.status == DomainStatus::Verified
+            && s.domains.iter().any(|d| {
+                d.id != after.id
+                    && d.hostname == after.hostname
+                    && d.status == DomainStatus::Verified
+            });
+        if taken {
+            return Ok(SavedDomain::HostnameTaken);
         }
-        Ok(())
+        let Some(stored) = s
+            .domains
+            .iter_mut()
+            .find(|d| d.id == before.id && d.tenant_id == ctx.tenant_id())
+        else {
+            return Ok(SavedDomain::Stale);
+        };
+        if stored.revision != before.revision {
+            return Ok(SavedDomain::Stale);
+        }
+        *stored = Domain {
+            revision: before.revision + 1,
+            ..after.clone()
+        };
+        if before.is_primary && !after.is_primary {
+            for d in s.domains.iter_mut() {
+                if d.tenant_id == ctx.tenant_id() && d.kind == DomainKind::Subdomain {
+                    d.is_primary = true;
+                }
+            }
+        }
+        Ok(SavedDomain::Saved)
     }
 
-    async fn set_primary_domain(&self, tenant: TenantId, id: DomainId) -> Result<(), Unexpected> {
+    async fn make_primary(
+        &self,
+        ctx: &TenantCtx,
+        domain: &Domain,
+    ) -> Result<SavedDomain, Unexpected> {
         let mut s = self.lock();
-        for d in s.domains.iter_mut().filter(|d| d.tenant_id == tenant) {
-            d.is_primary = d.id == id;
+        let ok = s.domains.iter().any(|d| {
+            d.id == domain.id
+                && d.tenant_id == ctx.tenant_id()
+                && d.status == DomainStatus::Verified
+        });
+        if !ok {
+            return Ok(SavedDomain::Stale);
         }
-        Ok(())
+        for d in s
+            .domains
+            .iter_mut()
+            .filter(|d| d.tenant_id == ctx.tenant_id())
+        {
+            let primary = d.id == domain.id;
+            if d.is_primary != primary {
+                d.is_primary = primary;
+                d.revision += 1;
+            }
+        }
+        Ok(SavedDomain::Saved)
+    }
+
+    async fn remove_domain(&self, ctx: &TenantCtx, domain: &Domain) -> Result<bool, Unexpected> {
+        let mut s = self.lock();
+        let before = s.domains.len();
+        s.domains
+            .retain(|d| !(d.id == domain.id && d.tenant_id == ctx.tenant_id()));
+        let removed = s.domains.len() < before;
+        if removed && domain.is_primary {
+            for d in s.domains.iter_mut() {
+                if d.tenant_id == ctx.tenant_id() && d.kind == DomainKind::Subdomain {
+                    d.is_primary = true;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn due_domains(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Domain>, Unexpected> {
+        let mut due: Vec<Domain> = self
+            .lock()
+            .domains
+            .iter()
+            .filter(|d| d.next_check_at.is_some_and(|t| t <= now))
+            .cloned()
+            .collect();
+        due.sort_by_key(|d| d.next_check_at);
+        due.truncate(limit as usize);
+        Ok(due)
     }
 
     async fn tenant_by_verified_hostname(
@@ -172,17 +246,25 @@ impl DomainRepository for InMemoryTenancy {
 
 impl SettingsRepository for InMemoryTenancy {
     async fn settings(&self, ctx: &TenantCtx) -> Result<TenantSettings, Unexpected> {
-        self.lock()
+        let s = self.lock();
+        let mut settings = s
             .settings
             .get(&ctx.tenant_id())
             .cloned()
-            .ok_or_else(|| Unexpected::msg("tenant has no settings row"))
+            .ok_or_else(|| Unexpected::msg("tenant has no settings row"))?;
+        if let Some(t) = s.tenants.get(&ctx.tenant_id()) {
+            settings.maintenance = crate::model::Maintenance {
+                enabled: t.maintenance,
+                message: t.maintenance_message.clone(),
+            };
+        }
+        Ok(settings)
     }
 
-    async fn update_branding(
+    async fn update_settings(
         &self,
         ctx: &TenantCtx,
-        patch: &BrandingPatch,
+        patch: &SettingsPatch,
         at: DateTime<Utc>,
     ) -> Result<TenantSettings, Unexpected> {
         let mut s = self.lock();
@@ -190,9 +272,15 @@ impl SettingsRepository for InMemoryTenancy {
             .settings
             .get_mut(&ctx.tenant_id())
             .ok_or_else(|| Unexpected::msg("tenant has no settings row"))?;
-        row.branding.apply(patch.clone());
+        patch.clone().apply_to(row);
         row.updated_at = at;
-        Ok(row.clone())
+        let saved = row.clone();
+        if let Some(t) = s.tenants.get_mut(&ctx.tenant_id()) {
+            t.maintenance = saved.maintenance.enabled;
+            t.maintenance_message = saved.maintenance.message.clone();
+            t.revision += 1;
+        }
+        Ok(saved)
     }
 }
 

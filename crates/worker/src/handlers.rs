@@ -13,7 +13,7 @@ use tenantry_identity::{
 use tenantry_jobs::{ClaimedJob, Job};
 use tenantry_kernel::{Clock, Edges, PageRequest, TenantCtx, Unexpected};
 use tenantry_rbac::MembershipRepository;
-use tenantry_tenancy::{TenantFilter, TenantRepository};
+use tenantry_tenancy::{DomainRepository, DomainService, TenantFilter, TenantRepository};
 use tenantry_webhooks::{DisabledReason, WebhookRepository};
 
 /// Why a job did not succeed.
@@ -56,6 +56,7 @@ pub struct Retention {
 pub struct TenantryJobs<R, C, M> {
     invitations: InvitationService<R, C, M>,
     billing: BillingService<R>,
+    domains: DomainService<R>,
     repo: R,
     clock: Arc<dyn Clock>,
     retention: Retention,
@@ -67,6 +68,7 @@ impl<R, C, M> TenantryJobs<R, C, M> {
     pub fn new(
         invitations: InvitationService<R, C, M>,
         billing: BillingService<R>,
+        domains: DomainService<R>,
         repo: R,
         clock: Arc<dyn Clock>,
         retention: Retention,
@@ -75,6 +77,7 @@ impl<R, C, M> TenantryJobs<R, C, M> {
         Self {
             invitations,
             billing,
+            domains,
             repo,
             clock,
             retention,
@@ -270,6 +273,40 @@ where
     }
 }
 
+/// Domains checked per sweep, and at once: a sweep that cannot finish its batch in a minute
+/// leaves the rest to the next one.
+const DOMAIN_BATCH: u32 = 200;
+const DOMAIN_CHECKS_AT_ONCE: usize = 16;
+
+impl<R, C, M> TenantryJobs<R, C, M>
+where
+    R: DomainRepository,
+{
+    /// Checks each due domain in its own tenant's context (a change is recorded and evented
+    /// there); a domain whose check failed to save is tried again by the next sweep.
+    async fn check_domains(&self, claim: &ClaimedJob) -> Result<(), JobError> {
+        use futures_util::StreamExt as _;
+        let due = self.domains.due(DOMAIN_BATCH).await?;
+        let checked = due.len();
+        let failures = futures_util::stream::iter(due)
+            .map(|domain| async move {
+                let ctx = TenantCtx::for_job(&self.edges, domain.tenant_id, claim.id);
+                let hostname = domain.hostname.clone();
+                self.domains
+                    .check(&ctx, domain)
+                    .await
+                    .map_err(|e| tracing::warn!(%hostname, error = %e, "domain check not saved"))
+                    .is_err()
+            })
+            .buffer_unordered(DOMAIN_CHECKS_AT_ONCE)
+            .filter(|failed| std::future::ready(*failed))
+            .count()
+            .await;
+        tracing::info!(checked, failures, "checked the domains that were due");
+        Ok(())
+    }
+}
+
 impl<R, C, M> JobHandler for TenantryJobs<R, C, M>
 where
     R: InvitationRepository
@@ -284,6 +321,7 @@ where
         + SecurityLog
         + EventRepository
         + TenantRepository
+        + DomainRepository
         + AuditRepository,
     C: PasswordHasher + AccessTokens + Secrets,
     M: Mailer,
@@ -306,6 +344,7 @@ where
             Job::PruneEvents => self.prune_events(claim).await,
             Job::PruneDeliveryLog => self.prune_delivery_log(claim).await,
             Job::AdvanceSubscriptions => self.advance_subscriptions(claim).await,
+            Job::CheckDomains => self.check_domains(claim).await,
             Job::Probe { delay_ms, fail } => {
                 if *delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(*delay_ms)).await;

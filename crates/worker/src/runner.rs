@@ -110,7 +110,9 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
             while running.try_join_next().is_some() {}
             if tokio::time::Instant::now() >= next_schedule {
                 self.keep_schedules().await;
-                next_schedule = tokio::time::Instant::now() + Duration::from_secs(3600);
+                // The finest schedule is a minute's (domain checks); a period's job is queued
+                // once, by its dedupe key.
+                next_schedule = tokio::time::Instant::now() + Duration::from_secs(60);
             }
             // Start what the free permits allow.
             while !ready.is_empty() {
@@ -233,6 +235,15 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
         ));
         if let Err(e) = self.queue.enqueue(&hourly).await {
             tracing::warn!(error = %e, kind = hourly.job.kind(), "worker: cannot queue an hourly job");
+        }
+        let mut minutely = NewJob::now(None, tenantry_jobs::Job::CheckDomains, now);
+        minutely.dedupe_key = Some(format!(
+            "{}:{}",
+            minutely.job.kind(),
+            now.format("%Y-%m-%dT%H:%M")
+        ));
+        if let Err(e) = self.queue.enqueue(&minutely).await {
+            tracing::warn!(error = %e, kind = minutely.job.kind(), "worker: cannot queue a job");
         }
     }
 

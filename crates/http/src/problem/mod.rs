@@ -394,6 +394,21 @@ impl Fields {
         v.and_then(|v| self.take(field, parse(&v)))
     }
 
+    /// A nullable field of a patch: absent stays `None`, `null` is `Some(None)` (clear),
+    /// a value is parsed (an error is recorded).
+    pub fn nullable<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        v: Option<Option<String>>,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Option<Option<T>> {
+        match v {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) => self.take(field, parse(&raw)).map(Some),
+        }
+    }
+
     /// 422 listing every recorded error, or Ok when there is none.
     pub fn finish(self) -> Result<(), Problem> {
         if self.0.is_empty() {

@@ -58,11 +58,23 @@ impl From<AddDomainError> for Problem {
                 "Hostname already in use",
             )
             .detail(e.to_string()),
+            AddDomainError::AlreadyAdded { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "domain_exists",
+                "Domain already added",
+            )
+            .detail(e.to_string()),
             AddDomainError::HostnameReserved { .. } => {
                 let mut p = Self::field("hostname", e.to_string());
                 p.code = "hostname_reserved";
                 p
             }
+            AddDomainError::TooMany { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "domain_limit_reached",
+                "Too many custom domains",
+            )
+            .detail(e.to_string()),
             AddDomainError::Unexpected(u) => Self::internal(u),
         }
     }
@@ -82,6 +94,12 @@ impl From<ChangeDomainError> for Problem {
                 StatusCode::CONFLICT,
                 "domain_not_verified",
                 "Domain not verified",
+            )
+            .detail(e.to_string()),
+            ChangeDomainError::SubdomainKept { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "subdomain_required",
+                "The subdomain stays",
             )
             .detail(e.to_string()),
             ChangeDomainError::Unexpected(u) => Self::internal(u),

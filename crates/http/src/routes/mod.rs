@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod domains;
 pub mod events;
 pub mod health;
 pub mod invitations;
@@ -13,6 +14,7 @@ pub mod platform;
 pub mod products;
 pub mod projects;
 pub mod search;
+pub mod settings;
 pub mod team;
 pub mod tenant;
 pub mod usage;
@@ -55,6 +57,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(invitations::list_invitations)
         .service(invitations::resend_invitation)
         .service(invitations::revoke_invitation)
+        .service(settings::get_settings)
+        .service(settings::update_settings)
+        .service(domains::list_domains)
+        .service(domains::add_domain)
+        .service(domains::get_domain)
+        .service(domains::verify_domain)
+        .service(domains::set_primary_domain)
+        .service(domains::remove_domain)
         .service(billing::get_subscription)
         .service(billing::change_plan)
         .service(billing::list_quotas)

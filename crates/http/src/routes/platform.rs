@@ -7,16 +7,16 @@ use serde::{Deserialize, Serialize};
 use tenantry_identity::{UserError, UserStatus};
 use tenantry_kernel::{Cursor, Page, PageRequest, UserId};
 use tenantry_tenancy::{
-    BrandingPatch, BrandingView, Color, Domain, DomainKind, DomainStatus, Hostname, InvalidValue,
-    MaintenanceMessage, Slug, Tenant, TenantFilter, TenantName, TenantRef, TenantStatus, WebUrl,
+    BrandingView, DomainView, Hostname, MaintenanceMessage, Slug, Tenant, TenantFilter, TenantName,
+    TenantRef, TenantStatus,
 };
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::json::{ApiJson, ApiPath, ApiQuery, present};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::operator::Operator;
 use crate::paging::PageQuery;
-use crate::problem::{FieldError, Problem, field_errors};
+use crate::problem::{Problem, field_errors};
 use crate::responses::{
     BodyErrors, OperatorErrors, QueryErrors, TenantNotFound, TenantOrDomainNotFound,
 };
@@ -98,52 +98,6 @@ impl From<Page<Tenant>> for TenantPage {
     }
 }
 
-#[derive(Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DomainKindDto {
-    Subdomain,
-    Custom,
-}
-
-#[derive(Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DomainStatusDto {
-    Pending,
-    Verified,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DomainView {
-    pub id: Uuid,
-    #[schema(example = "shop.acme.org")]
-    pub hostname: String,
-    pub kind: DomainKindDto,
-    pub status: DomainStatusDto,
-    pub is_primary: bool,
-    pub created_at: DateTime<Utc>,
-    pub verified_at: Option<DateTime<Utc>>,
-}
-
-impl From<&Domain> for DomainView {
-    fn from(d: &Domain) -> Self {
-        Self {
-            id: *d.id.as_uuid(),
-            hostname: d.hostname.to_string(),
-            kind: match d.kind {
-                DomainKind::Subdomain => DomainKindDto::Subdomain,
-                DomainKind::Custom => DomainKindDto::Custom,
-            },
-            status: match d.status {
-                DomainStatus::Pending => DomainStatusDto::Pending,
-                DomainStatus::Verified => DomainStatusDto::Verified,
-            },
-            is_primary: d.is_primary,
-            created_at: d.created_at,
-            verified_at: d.verified_at,
-        }
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTenantBody {
     /// 3–63 characters of `a-z0-9-`; becomes the subdomain.
@@ -179,23 +133,6 @@ pub struct AddDomainBody {
     pub hostname: String,
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct BrandingPatchBody {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
-    pub display_name: Option<Option<String>>,
-    /// An absolute http(s) URL.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
-    pub logo_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "#0055ff", pattern = "^#[0-9A-Fa-f]{6}$")]
-    pub primary_color: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
-    pub support_email: Option<Option<String>>,
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListTenantsQuery {
@@ -223,7 +160,7 @@ fn tenant_cursor(c: Cursor) -> Result<Cursor, tenantry_kernel::page::InvalidCurs
     }
 }
 
-fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
+pub(crate) fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
     Hostname::parse(raw).map_err(|_| {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -491,19 +428,21 @@ crate::paging::page_of!(
 )]
 #[post("/api/v1/platform/tenants/{tenant}/domains")]
 pub async fn add_domain(
-    _op: Operator,
+    op: Operator,
+    req: HttpRequest,
     state: Data,
     path: web::Path<String>,
     body: ApiJson<AddDomainBody>,
 ) -> Result<HttpResponse, Problem> {
-    let r = tenant_ref(&path)?;
+    let ctx = op.ctx_in(&state, &req, &path).await?;
     let hostname = Hostname::parse(&body.0.hostname)
         .map_err(|e| Problem::validation(field_errors([("hostname", Some(&e))])))?;
-    let domain = state.tenants.add_domain(&r, hostname).await?;
+    let domain = state.domains.add(&ctx, hostname).await?;
     Ok(HttpResponse::Created().json(DomainView::from(&domain)))
 }
 
-/// Mark a domain verified (an operator's override until DNS verification exists).
+/// Mark a domain verified without a check: the operator's override, for a proof given some
+/// other way. A hostname another tenant verified stays theirs (`hostname_taken`).
 #[utoipa::path(
     tag = "platform",
     security(("operator_token" = [])),
@@ -519,14 +458,16 @@ pub async fn add_domain(
 )]
 #[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/verify")]
 pub async fn verify_domain(
-    _op: Operator,
+    op: Operator,
+    req: HttpRequest,
     state: Data,
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<DomainView>, Problem> {
     let (tenant, hostname) = path.into_inner();
+    let ctx = op.ctx_in(&state, &req, &tenant).await?;
     let domain = state
-        .tenants
-        .verify_domain(&tenant_ref(&tenant)?, &hostname_in_path(&hostname)?)
+        .domains
+        .force_verify(&ctx, &hostname_in_path(&hostname)?)
         .await?;
     Ok(web::Json(DomainView::from(&domain)))
 }
@@ -548,14 +489,16 @@ pub async fn verify_domain(
 )]
 #[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/primary")]
 pub async fn set_primary_domain(
-    _op: Operator,
+    op: Operator,
+    req: HttpRequest,
     state: Data,
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<DomainView>, Problem> {
     let (tenant, hostname) = path.into_inner();
+    let ctx = op.ctx_in(&state, &req, &tenant).await?;
     let domain = state
-        .tenants
-        .set_primary(&tenant_ref(&tenant)?, &hostname_in_path(&hostname)?)
+        .domains
+        .set_primary(&ctx, &hostname_in_path(&hostname)?)
         .await?;
     Ok(web::Json(DomainView::from(&domain)))
 }
@@ -590,7 +533,7 @@ pub async fn get_branding(
     tag = "platform",
     security(("operator_token" = [])),
     params(("tenant" = String, Path, description = "Tenant id or slug")),
-    request_body = BrandingPatchBody,
+    request_body = crate::routes::settings::BrandingPatchBody,
     responses(
         (status = 200, description = "The tenant's branding", body = BrandingView),
         TenantNotFound,
@@ -604,66 +547,20 @@ pub async fn update_branding(
     req: HttpRequest,
     state: Data,
     path: web::Path<String>,
-    body: ApiJson<BrandingPatchBody>,
+    body: ApiJson<crate::routes::settings::BrandingPatchBody>,
 ) -> Result<web::Json<BrandingView>, Problem> {
-    let r = tenant_ref(&path)?;
-    let patch = branding_patch(body.0).map_err(Problem::validation)?;
-    let tenant = state.tenants.find(&r).await?;
+    let mut fields = crate::problem::Fields::default();
+    let branding = body.0.parse(&mut fields, "");
+    fields.finish()?;
+    let patch = tenantry_tenancy::SettingsPatch {
+        branding,
+        ..Default::default()
+    };
     let settings = state
         .settings
-        .update_branding(&op.ctx_for(tenant.id, &req), patch)
+        .update(&op.ctx_in(&state, &req, &path).await?, patch)
         .await?;
     Ok(web::Json(BrandingView::from(&settings.branding)))
-}
-
-/// Parses each present field; collects every invalid one.
-fn branding_patch(body: BrandingPatchBody) -> Result<BrandingPatch, Vec<FieldError>> {
-    fn field<T>(
-        errors: &mut Vec<FieldError>,
-        name: &str,
-        value: Option<Option<String>>,
-        parse: impl Fn(&str) -> Result<T, InvalidValue>,
-    ) -> Option<Option<T>> {
-        match value {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(raw)) => match parse(&raw) {
-                Ok(v) => Some(Some(v)),
-                Err(e) => {
-                    errors.push(FieldError {
-                        field: name.to_owned(),
-                        message: e.0,
-                        row: None,
-                    });
-                    None
-                }
-            },
-        }
-    }
-    let mut errors = Vec::new();
-    let patch = BrandingPatch {
-        display_name: field(
-            &mut errors,
-            "display_name",
-            body.display_name,
-            TenantName::parse,
-        ),
-        logo_url: field(&mut errors, "logo_url", body.logo_url, WebUrl::parse),
-        primary_color: field(
-            &mut errors,
-            "primary_color",
-            body.primary_color,
-            Color::parse,
-        ),
-        support_email: field(&mut errors, "support_email", body.support_email, |s| {
-            tenantry_kernel::Email::parse(s).map_err(|e| InvalidValue(e.to_string()))
-        }),
-    };
-    if errors.is_empty() {
-        Ok(patch)
-    } else {
-        Err(errors)
-    }
 }
 
 /// The platform security log: account events (logins, failures, lockouts, logouts, password

@@ -1,0 +1,244 @@
+//! The current tenant's settings (`settings:manage`): branding, locale and time zone,
+//! maintenance, and the security policy its edge enforces (IP allowlist, CSP, CORS origins).
+//! Changes are audited and evented (`tenant.updated`).
+
+use actix_web::{get, patch, web};
+use serde::Deserialize;
+use tenantry_tenancy::{
+    BrandingPatch, Color, CorsOrigin, Csp, InvalidValue, IpAllowlist, Locale, Maintenance,
+    MaintenanceMessage, SecurityPatch, SettingsPatch, TenantName, TenantSettingsView, TimeZone,
+    WebUrl,
+};
+use utoipa::ToSchema;
+
+use crate::guard::Member;
+use crate::json::{ApiJson, present};
+use crate::problem::{Fields, Problem};
+use crate::responses::{BodyErrors, MemberErrors};
+use crate::state::AppState;
+
+type Data = web::Data<AppState>;
+
+/// Branding fields: absent stays, `null` clears, a value sets.
+#[derive(Deserialize, ToSchema)]
+pub struct BrandingPatchBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    pub display_name: Option<Option<String>>,
+    /// An absolute https URL.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048, example = "https://cdn.acme.com/logo.svg")]
+    pub logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "#0055ff", pattern = "^#[0-9A-Fa-f]{6}$")]
+    pub primary_color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
+    pub support_email: Option<Option<String>>,
+    /// An absolute https URL.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048, example = "https://help.acme.com")]
+    pub support_url: Option<Option<String>>,
+}
+
+impl BrandingPatchBody {
+    /// Parses each present field, recording the invalid ones under `prefix`.
+    pub(crate) fn parse(self, f: &mut Fields, prefix: &str) -> BrandingPatch {
+        let name = |field: &str| format!("{prefix}{field}");
+        BrandingPatch {
+            display_name: f.nullable(&name("display_name"), self.display_name, TenantName::parse),
+            logo_url: f.nullable(&name("logo_url"), self.logo_url, WebUrl::parse),
+            primary_color: f.nullable(&name("primary_color"), self.primary_color, Color::parse),
+            support_email: f.nullable(
+                &name("support_email"),
+                self.support_email,
+                tenantry_kernel::Email::parse,
+            ),
+            support_url: f.nullable(&name("support_url"), self.support_url, WebUrl::parse),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MaintenanceBody {
+    /// Closed to everyone but the tenant's administrators (those who may manage settings)
+    /// and the operator's staff; they get 503 `tenant_maintenance`.
+    pub enabled: bool,
+    #[schema(max_length = 500)]
+    pub message: Option<String>,
+}
+
+/// A Content-Security-Policy: each directive a list of CSP sources (keywords such as
+/// `'self'`, nonces and hashes, schemes such as `https:`, hosts such as
+/// `https://cdn.acme.com` or `*.acme.com`). No wildcards in `script_src`; `'unsafe-eval'`
+/// only with `allow_unsafe_eval`.
+#[derive(Deserialize, ToSchema)]
+pub struct CspBody {
+    #[serde(default)]
+    #[schema(max_items = 30, example = json!(["'self'", "https://cdn.acme.com"]))]
+    pub script_src: Vec<String>,
+    #[serde(default)]
+    #[schema(max_items = 30)]
+    pub style_src: Vec<String>,
+    #[serde(default)]
+    #[schema(max_items = 30)]
+    pub img_src: Vec<String>,
+    #[serde(default)]
+    #[schema(max_items = 30)]
+    pub connect_src: Vec<String>,
+    #[serde(default)]
+    #[schema(max_items = 30)]
+    pub frame_src: Vec<String>,
+    /// Who may frame the tenant's pages; empty: nobody.
+    #[serde(default)]
+    #[schema(max_items = 30)]
+    pub frame_ancestors: Vec<String>,
+    #[serde(default)]
+    pub allow_unsafe_eval: bool,
+}
+
+/// Each present part replaces the stored one.
+#[derive(Deserialize, ToSchema)]
+pub struct SecurityPatchBody {
+    /// CIDR ranges or addresses allowed to reach the tenant; `[]`: everyone. Refusals are
+    /// 403 `ip_not_allowed`.
+    #[schema(max_items = 100, example = json!(["203.0.113.0/24", "2001:db8::/32"]))]
+    pub ip_allowlist: Option<Vec<String>>,
+    /// `null` goes back to the default policy.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<CspBody>)]
+    pub csp: Option<Option<CspBody>>,
+    /// Browser origins allowed to call the API (`https://app.acme.com`).
+    #[schema(max_items = 50, example = json!(["https://app.acme.com"]))]
+    pub cors_origins: Option<Vec<String>>,
+}
+
+/// A change to the settings: absent parts stay.
+#[derive(Deserialize, ToSchema)]
+pub struct SettingsPatchBody {
+    pub branding: Option<BrandingPatchBody>,
+    /// A language tag (`en`, `pt-BR`); `null` clears.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "en-GB", max_length = 20)]
+    pub locale: Option<Option<String>>,
+    /// An IANA time zone (`Europe/London`); `null` clears.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "Europe/London", max_length = 64)]
+    pub time_zone: Option<Option<String>>,
+    pub maintenance: Option<MaintenanceBody>,
+    pub security: Option<SecurityPatchBody>,
+}
+
+impl SettingsPatchBody {
+    fn parse(self) -> Result<SettingsPatch, Problem> {
+        let mut f = Fields::default();
+        let branding = self
+            .branding
+            .map(|b| b.parse(&mut f, "branding."))
+            .unwrap_or_default();
+        let locale = f.nullable("locale", self.locale, Locale::parse);
+        let time_zone = f.nullable("time_zone", self.time_zone, TimeZone::parse);
+        let maintenance = self.maintenance.and_then(|m| {
+            let message = match m.message.filter(|s| !s.trim().is_empty()) {
+                None => Some(None),
+                Some(raw) => f
+                    .take("maintenance.message", MaintenanceMessage::parse(&raw))
+                    .map(Some),
+            }?;
+            Some(Maintenance {
+                enabled: m.enabled,
+                message,
+            })
+        });
+        let security = match self.security {
+            None => SecurityPatch::default(),
+            Some(s) => SecurityPatch {
+                ip_allowlist: s
+                    .ip_allowlist
+                    .and_then(|l| f.take("security.ip_allowlist", IpAllowlist::parse(&l))),
+                csp: match s.csp {
+                    None => None,
+                    Some(None) => Some(None),
+                    Some(Some(c)) => {
+                        let csp = Csp {
+                            script_src: c.script_src,
+                            style_src: c.style_src,
+                            img_src: c.img_src,
+                            connect_src: c.connect_src,
+                            frame_src: c.frame_src,
+                            frame_ancestors: c.frame_ancestors,
+                            allow_unsafe_eval: c.allow_unsafe_eval,
+                        };
+                        f.take("security.csp", csp.validate().map(|()| csp))
+                            .map(Some)
+                    }
+                },
+                cors_origins: s.cors_origins.and_then(|list| {
+                    if list.len() > tenantry_tenancy::MAX_ORIGINS {
+                        let too_many: Result<Vec<CorsOrigin>, _> = Err(InvalidValue(format!(
+                            "at most {} origins",
+                            tenantry_tenancy::MAX_ORIGINS
+                        )));
+                        return f.take("security.cors_origins", too_many);
+                    }
+                    f.take(
+                        "security.cors_origins",
+                        list.iter()
+                            .map(|o| CorsOrigin::parse(o))
+                            .collect::<Result<Vec<_>, _>>(),
+                    )
+                }),
+            },
+        };
+        f.finish()?;
+        Ok(SettingsPatch {
+            branding,
+            locale,
+            time_zone,
+            maintenance,
+            security,
+        })
+    }
+}
+
+/// The tenant's settings.
+#[utoipa::path(
+    extensions(("x-permission" = json!("settings:manage"))),
+    tag = "tenant", security(("bearer_token" = [])),
+    responses(
+        (status = 200, description = "The settings", body = TenantSettingsView),
+        MemberErrors,
+    )
+)]
+#[get("/api/v1/settings")]
+pub async fn get_settings(
+    m: Member,
+    state: Data,
+) -> Result<web::Json<TenantSettingsView>, Problem> {
+    let settings = state.settings.get(&m.ctx).await?;
+    Ok(web::Json(TenantSettingsView::from(&settings)))
+}
+
+/// Change the tenant's settings: each present part replaces the stored one (branding field
+/// by field). The security policy takes effect on the next request, on every instance
+/// within a second.
+#[utoipa::path(
+    extensions(("x-permission" = json!("settings:manage"))),
+    tag = "tenant", security(("bearer_token" = [])),
+    request_body = SettingsPatchBody,
+    responses(
+        (status = 200, description = "The settings as saved", body = TenantSettingsView),
+        MemberErrors,
+        BodyErrors,
+    )
+)]
+#[patch("/api/v1/settings")]
+pub async fn update_settings(
+    m: Member,
+    state: Data,
+    body: ApiJson<SettingsPatchBody>,
+) -> Result<web::Json<TenantSettingsView>, Problem> {
+    let patch = body.0.parse()?;
+    let settings = state.settings.update(&m.ctx, patch).await?;
+    Ok(web::Json(TenantSettingsView::from(&settings)))
+}

@@ -145,6 +145,21 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
             ),
         ),
         (("GET", "/api/v1/usage"), none("?metric=api_calls")),
+        (("GET", "/api/v1/settings"), none("")),
+        // B changes its own settings, harmlessly.
+        (
+            ("PATCH", "/api/v1/settings"),
+            body(json!({"branding": {"display_name": "Beta renamed"}})),
+        ),
+        (("GET", "/api/v1/domains"), none("")),
+        (
+            ("POST", "/api/v1/domains"),
+            body(json!({"hostname": "intruder.example.org"})),
+        ),
+        (("GET", "/api/v1/domains/{hostname}"), none("")),
+        (("DELETE", "/api/v1/domains/{hostname}"), none("")),
+        (("POST", "/api/v1/domains/{hostname}/verify"), none("")),
+        (("POST", "/api/v1/domains/{hostname}/primary"), none("")),
     ])
 }
 
@@ -168,6 +183,8 @@ fn path_id(path: &str, ids: &Ids) -> String {
         "$event"
     } else if path.starts_with("/api/v1/webhooks/") {
         "$webhook"
+    } else if path.starts_with("/api/v1/domains/") {
+        "$domain"
     } else {
         panic!("no id kind for {path}")
     };
@@ -237,6 +254,8 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/tenant".to_owned(),
         "/api/v1/billing/subscription".to_owned(),
         "/api/v1/quotas".to_owned(),
+        "/api/v1/settings".to_owned(),
+        "/api/v1/domains".to_owned(),
     ] {
         seen.insert(path.clone(), json_of(app, &path, token).await);
     }
@@ -342,6 +361,15 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         json!({"url": "https://zanzibar.example.com/hook", "description": "Zanzibar hook", "enabled": false}),
     )
     .await;
+    // A custom domain, still pending (verifying it would need a DNS server here).
+    let domain = post(
+        app,
+        "/api/v1/domains",
+        "acme",
+        token,
+        json!({"hostname": "zanzibar.acme-corp.example"}),
+    )
+    .await;
     // The invitation's e-mail goes out from a job: wait for it, so that A's data stays still.
     for _ in 0..200 {
         if json_of(app, "/api/v1/invitations", token).await["items"][0]["delivery"] != "pending" {
@@ -361,6 +389,7 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         ("$webhook", id(&webhook, "id")),
         ("$event", id(&events["items"][0], "id")),
         ("$user", user.to_owned()),
+        ("$domain", id(&domain, "hostname")),
     ])
 }
 

@@ -68,6 +68,11 @@ app_tests! {
             assert_eq!(res.status(), 201);
         }
         for n in 0..3 {
+            let res = call(app, Method::POST, "/api/v1/domains", &t)
+                .json(&json!({"hostname": format!("shop{n}.acme.example")})).send().await.unwrap();
+            assert_eq!(res.status(), 201);
+        }
+        for n in 0..3 {
             let res = call(app, Method::POST, "/api/v1/roles", &t)
                 .json(&json!({"name": format!("custom{n}"), "permissions": []})).send().await.unwrap();
             assert_eq!(res.status(), 201);
@@ -78,7 +83,8 @@ app_tests! {
             ("/api/v1/webhooks", 4, 3),
             ("/api/v1/roles", 7, 3),
             ("/api/v1/members", 1, 1),
-            ("/api/v1/permissions", 16, 5),
+            ("/api/v1/permissions", 18, 5),
+            ("/api/v1/domains", 4, 3),
             ("/api/v1/auth/tenants", 1, 1),
         ] {
             let (items, pages) = walk(app, path, &t, limit).await;
@@ -102,7 +108,10 @@ app_tests! {
         // The operator's list of a tenant's domains pages the same way.
         let domains: Value = app.operator(Method::GET, "/api/v1/platform/tenants/acme/domains?limit=1").send().await.unwrap().json().await.unwrap();
         assert_eq!(domains["items"][0]["hostname"], "acme.localhost");
-        assert_eq!(domains["next_cursor"], Value::Null);
+        let (all, pages) = walk(app, "/api/v1/domains", &t, 1).await;
+        assert_eq!((all.len(), pages), (4, 4));
+        assert_eq!(all[0]["hostname"], "acme.localhost", "the primary first");
+        assert!(domains["next_cursor"].is_string());
     }
 
     async fn members_page_in_the_order_they_joined(app) {

@@ -117,6 +117,11 @@ app_tests! {
             "/api/v1/platform/tenants/{tenant}/domains/{hostname}/verify",
             "/api/v1/platform/tenants/{tenant}/domains/{hostname}/primary",
             "/api/v1/platform/tenants/{tenant}/branding",
+            "/api/v1/settings",
+            "/api/v1/domains",
+            "/api/v1/domains/{hostname}",
+            "/api/v1/domains/{hostname}/verify",
+            "/api/v1/domains/{hostname}/primary",
         ]
         .into();
         assert_eq!(paths, expected);

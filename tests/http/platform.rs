@@ -38,14 +38,20 @@ app_tests! {
         // An ordinary user, even a tenant owner, is not platform staff.
         problem(app.get("/api/v1/platform/tenants").bearer_auth(&ann).send().await.unwrap(), 403, "platform_admin_required").await;
 
-        // Maintenance: staff pass, members do not; suspension stops everyone.
+        // Maintenance: staff and the tenant's administrators pass, members do not;
+        // suspension stops everyone.
+        let member = app.create_user("mo@acme.test", "correct horse battery").await;
+        app.add_member(a["tenant"]["id"].as_str().unwrap(), member.id, "member").await;
+        let mo = app.login("mo@acme.test", "correct horse battery").await["access_token"].as_str().unwrap().to_owned();
         let res = app.request(Method::PUT, "/api/v1/platform/tenants/acme/maintenance").bearer_auth(&staff).json(&json!({"enabled": true})).send().await.unwrap();
         assert_eq!(res.status(), 200);
         assert_eq!(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&staff).send().await.unwrap().status(), 200);
-        problem(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&ann).send().await.unwrap(), 503, "tenant_maintenance").await;
+        assert_eq!(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&ann).send().await.unwrap().status(), 200, "the owner");
+        problem(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&mo).send().await.unwrap(), 503, "tenant_maintenance").await;
         problem(app.get_as_host("acme.localhost", "/api/v1/tenant").send().await.unwrap(), 503, "tenant_maintenance").await;
         app.request(Method::POST, "/api/v1/platform/tenants/acme/suspend").bearer_auth(&staff).send().await.unwrap();
         problem(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&staff).send().await.unwrap(), 403, "tenant_inactive").await;
+        problem(app.get_as_host("acme.localhost", "/api/v1/tenant").bearer_auth(&ann).send().await.unwrap(), 403, "tenant_inactive").await;
     }
 
     async fn create_show_rename(app) {

@@ -126,6 +126,7 @@ app_tests! {
             "logo_url": "https://cdn.acme.test/l.png",
             "primary_color": "#ff0066",
             "support_email": "help@acme.test",
+            "support_url": null,
         }));
         let other = profile(app.get_as_host("beta.localhost", "/api/v1/tenant").send().await.unwrap()).await;
         assert_eq!(other["branding"]["display_name"], Value::Null);

@@ -323,6 +323,14 @@ app_tests! {
             ("GET", "/api/v1/quotas", [true, true, true, true, false]),
             ("POST", "/api/v1/usage-events", [true, true, false, false, false]),
             ("GET", "/api/v1/usage", [true, true, true, true, false]),
+            ("GET", "/api/v1/settings", [true, true, false, false, false]),
+            ("PATCH", "/api/v1/settings", [true, true, false, false, false]),
+            ("GET", "/api/v1/domains", [true, true, false, false, false]),
+            ("POST", "/api/v1/domains", [true, true, false, false, false]),
+            ("GET", "/api/v1/domains/{hostname}", [true, true, false, false, false]),
+            ("DELETE", "/api/v1/domains/{hostname}", [true, true, false, false, false]),
+            ("POST", "/api/v1/domains/{hostname}/verify", [true, true, false, false, false]),
+            ("POST", "/api/v1/domains/{hostname}/primary", [true, true, false, false, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();
@@ -367,7 +375,8 @@ app_tests! {
                 .replace("{user_id}", &ghost.to_string())
                 .replace("{role_id}", &ghost.to_string())
                 .replace("{event_id}", &ghost.to_string())
-                .replace("{id}", &ghost.to_string());
+                .replace("{id}", &ghost.to_string())
+                .replace("{hostname}", "ghost.example.org");
             for (i, bearer) in tokens.iter().enumerate() {
                 let body = match *path {
                     "/api/v1/roles" => json!({"name": format!("r{}", uuid::Uuid::now_v7().simple()), "permissions": []}),

@@ -315,7 +315,7 @@ export interface paths {
          * The tenant's domains, primary first (then by hostname).
          * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise).
          */
-        get: operations["list_domains"];
+        get: operations["list_tenant_domains"];
         put?: never;
         /**
          * Add a custom domain. It is `pending` (it does not route) until its TXT record or HTTP
@@ -324,7 +324,7 @@ export interface paths {
          *     verified is taken; one another tenant only claimed is not (the first verified wins).
          * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise). **Plan feature:** `custom_domains` (`feature_not_in_plan` otherwise).
          */
-        post: operations["add_domain"];
+        post: operations["add_tenant_domain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -342,7 +342,7 @@ export interface paths {
          * One of the tenant's domains.
          * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise).
          */
-        get: operations["get_domain"];
+        get: operations["get_tenant_domain"];
         put?: never;
         post?: never;
         /**
@@ -350,7 +350,7 @@ export interface paths {
          *     subdomain.
          * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise).
          */
-        delete: operations["remove_domain"];
+        delete: operations["remove_tenant_domain"];
         options?: never;
         head?: never;
         patch?: never;
@@ -370,7 +370,7 @@ export interface paths {
          *     are redirected there.
          * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise).
          */
-        post: operations["set_primary_domain"];
+        post: operations["set_primary_tenant_domain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -390,7 +390,7 @@ export interface paths {
          * Look for the domain's TXT record or HTTP file now.
          * @description **Permission:** `domains:manage` (members only: `not_a_member` otherwise). **Plan feature:** `custom_domains` (`feature_not_in_plan` otherwise).
          */
-        post: operations["verify_domain"];
+        post: operations["verify_tenant_domain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1701,6 +1701,142 @@ export interface webhooks {
         put?: never;
         /** A api key was revoked. */
         post: operations["event_api_key_revoked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "domain.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A domain was created. */
+        post: operations["event_domain_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "domain.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A domain was deleted. */
+        post: operations["event_domain_deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "domain.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A domain was failed. */
+        post: operations["event_domain_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "domain.unverified": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A domain was unverified. */
+        post: operations["event_domain_unverified"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "domain.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A domain was updated. */
+        post: operations["event_domain_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "domain.verification_lost": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A domain was verification_lost. */
+        post: operations["event_domain_verification_lost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "domain.verification_recovered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A domain was verification_recovered. */
+        post: operations["event_domain_verification_recovered"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "domain.verified": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A domain was verified. */
+        post: operations["event_domain_verified"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5244,7 +5380,7 @@ export interface operations {
             };
         };
     };
-    list_domains: {
+    list_tenant_domains: {
         parameters: {
             query?: {
                 /** @description Page size, 1–100 (default 20). */
@@ -5350,7 +5486,7 @@ export interface operations {
             };
         };
     };
-    add_domain: {
+    add_tenant_domain: {
         parameters: {
             query?: never;
             header?: {
@@ -5488,7 +5624,7 @@ export interface operations {
             };
         };
     };
-    get_domain: {
+    get_tenant_domain: {
         parameters: {
             query?: never;
             header?: {
@@ -5580,7 +5716,7 @@ export interface operations {
             };
         };
     };
-    remove_domain: {
+    remove_tenant_domain: {
         parameters: {
             query?: never;
             header?: {
@@ -5679,7 +5815,7 @@ export interface operations {
             };
         };
     };
-    set_primary_domain: {
+    set_primary_tenant_domain: {
         parameters: {
             query?: never;
             header?: {
@@ -5780,7 +5916,7 @@ export interface operations {
             };
         };
     };
-    verify_domain: {
+    verify_tenant_domain: {
         parameters: {
             query?: never;
             header?: {
@@ -14050,6 +14186,230 @@ export interface operations {
                     };
                     /** @enum {string} */
                     type?: "api_key.revoked";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_domain_created: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DomainView"];
+                    };
+                    /** @enum {string} */
+                    type?: "domain.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_domain_deleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DomainView"];
+                    };
+                    /** @enum {string} */
+                    type?: "domain.deleted";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_domain_failed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DomainView"];
+                    };
+                    /** @enum {string} */
+                    type?: "domain.failed";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_domain_unverified: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DomainView"];
+                    };
+                    /** @enum {string} */
+                    type?: "domain.unverified";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_domain_updated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DomainView"];
+                    };
+                    /** @enum {string} */
+                    type?: "domain.updated";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_domain_verification_lost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DomainView"];
+                    };
+                    /** @enum {string} */
+                    type?: "domain.verification_lost";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_domain_verification_recovered: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DomainView"];
+                    };
+                    /** @enum {string} */
+                    type?: "domain.verification_recovered";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_domain_verified: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DomainView"];
+                    };
+                    /** @enum {string} */
+                    type?: "domain.verified";
                 };
             };
         };

@@ -84,12 +84,14 @@ impl From<ChangeDomainError> for Problem {
     fn from(e: ChangeDomainError) -> Self {
         match e {
             ChangeDomainError::TenantNotFound => FindTenantError::NotFound.into(),
+            // The same answer whatever was asked: another tenant's hostname and one nobody
+            // has are indistinguishable.
             ChangeDomainError::DomainNotFound { .. } => Self::new(
                 StatusCode::NOT_FOUND,
                 "domain_not_found",
                 "Domain not found",
             )
-            .detail(e.to_string()),
+            .detail("The tenant has no such domain"),
             ChangeDomainError::NotVerified { .. } => Self::new(
                 StatusCode::CONFLICT,
                 "domain_not_verified",

@@ -116,7 +116,7 @@ pub struct NewDomainBody {
     )
 )]
 #[get("/api/v1/domains")]
-pub async fn list_domains(
+pub async fn list_tenant_domains(
     m: Member,
     state: Data,
     query: ApiQuery<PageQuery>,
@@ -152,7 +152,7 @@ pub async fn list_domains(
     )
 )]
 #[post("/api/v1/domains")]
-pub async fn add_domain(
+pub async fn add_tenant_domain(
     m: Member,
     state: Data,
     body: ApiJson<NewDomainBody>,
@@ -175,7 +175,7 @@ pub async fn add_domain(
     )
 )]
 #[get("/api/v1/domains/{hostname}")]
-pub async fn get_domain(
+pub async fn get_tenant_domain(
     m: Member,
     state: Data,
     path: web::Path<String>,
@@ -196,7 +196,7 @@ pub async fn get_domain(
     )
 )]
 #[post("/api/v1/domains/{hostname}/verify")]
-pub async fn verify_domain(
+pub async fn verify_tenant_domain(
     m: Member,
     state: Data,
     path: web::Path<String>,
@@ -222,7 +222,7 @@ pub async fn verify_domain(
     )
 )]
 #[post("/api/v1/domains/{hostname}/primary")]
-pub async fn set_primary_domain(
+pub async fn set_primary_tenant_domain(
     m: Member,
     state: Data,
     path: web::Path<String>,
@@ -248,7 +248,7 @@ pub async fn set_primary_domain(
     )
 )]
 #[delete("/api/v1/domains/{hostname}")]
-pub async fn remove_domain(
+pub async fn remove_tenant_domain(
     m: Member,
     state: Data,
     path: web::Path<String>,

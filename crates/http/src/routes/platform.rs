@@ -167,7 +167,7 @@ pub(crate) fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
             "domain_not_found",
             "Domain not found",
         )
-        .detail(format!("The tenant has no domain '{raw}'"))
+        .detail("The tenant has no such domain")
     })
 }
 

@@ -119,11 +119,11 @@ pub struct SettingsPatchBody {
     pub branding: Option<BrandingPatchBody>,
     /// A language tag (`en`, `pt-BR`); `null` clears.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "en-GB", max_length = 20)]
+    #[schema(value_type = Option<String>, example = "en-GB", pattern = "^[A-Za-z]{2,3}([-_][A-Za-z]{4})?([-_]([A-Za-z]{2}|[0-9]{3}))?$")]
     pub locale: Option<Option<String>>,
     /// An IANA time zone (`Europe/London`); `null` clears.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "Europe/London", max_length = 64)]
+    #[schema(value_type = Option<String>, example = "Europe/London")]
     pub time_zone: Option<Option<String>>,
     pub maintenance: Option<MaintenanceBody>,
     pub security: Option<SecurityPatchBody>,

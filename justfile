@@ -29,7 +29,11 @@ ci:
     bash .ci/run
 
 # Every benchmark below, one after the other
-bench: bench-products bench-jobs bench-webhooks bench-billing
+bench: bench-products bench-jobs bench-webhooks bench-billing bench-edge
+
+# Benchmark: the tenant's edge — resolution by custom domain vs subdomain, the TLS ask
+bench-edge:
+    bash bench/edge.sh
 
 # Benchmark: products on PostgreSQL (100 tenants × 10,000) against the pgbench floor
 # (release build, loopback; installs wrk and PostgreSQL if missing)

@@ -34,6 +34,7 @@ fn with_dns(dns: &DnsServer) -> Options {
 async fn resolves_to(app: &TestApp, host: &str) -> Option<String> {
     let res = app
         .get_as_host(host, "/api/v1/tenant")
+        .header("X-Tenantry-No-Redirect", "1")
         .send()
         .await
         .unwrap();
@@ -305,6 +306,128 @@ async fn domains_against_a_real_dns_server(dns: &DnsServer, app: &TestApp) {
     problem(res, 404, "domain_not_found").await;
 }
 
+/// The other proof: the challenge file, served by Python's own `http.server` from a
+/// directory, found through the test's DNS server.
+async fn the_http_file_proves_a_domain(dns: &DnsServer, app: &TestApp, root: &std::path::Path) {
+    let t = owner(app, "acme").await;
+    let d = ok(
+        call(app, "acme", Method::POST, "/api/v1/domains", &t)
+            .json(&json!({"hostname": "files.acme.test"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let token = d["verification_token"].as_str().unwrap().to_owned();
+    dns.serve(&json!({"files.acme.test": {"A": ["127.0.0.1"]}}));
+    let verify = || {
+        call(
+            app,
+            "acme",
+            Method::POST,
+            "/api/v1/domains/files.acme.test/verify",
+            &t,
+        )
+        .send()
+    };
+    // The web server is there, the file is not.
+    let d = ok(verify().await.unwrap(), 200).await;
+    assert_eq!(d["status"], "pending");
+    assert!(d["check_error"].as_str().unwrap().contains("404"), "{d}");
+    // The wrong body is no proof.
+    let file = root.join(".well-known/tenantry-challenge").join(&token);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "something else").unwrap();
+    let d = ok(verify().await.unwrap(), 200).await;
+    assert_eq!(d["status"], "pending");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let d = ok(verify().await.unwrap(), 200).await;
+    assert_eq!(d["status"], "verified", "{d}");
+}
+
+/// Python's `http.server` on a loopback port, serving `root`.
+struct WebServer(std::process::Child, u16);
+
+impl WebServer {
+    fn start(root: &std::path::Path) -> Self {
+        std::fs::create_dir_all(root).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let python = std::env::var("TENANTRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = std::process::Command::new(python)
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Dropped (killed and waited for) if it never answers.
+        let server = Self(child, port);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        drop(server);
+        panic!("http.server did not start");
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+fn with_dns_and_web(dns: &DnsServer, web: &WebServer) -> Options {
+    Options {
+        domain_http_port: web.1,
+        ..with_dns(dns)
+    }
+}
+
+#[tokio::test]
+async fn the_http_file_proves_a_domain_sqlite() {
+    let Some(dns) = DnsServer::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let web = WebServer::start(root.path());
+    let app = TestApp::start(
+        tenantry_store::testing::TestDb::sqlite().await,
+        with_dns_and_web(&dns, &web),
+    )
+    .await;
+    the_http_file_proves_a_domain(&dns, &app, root.path()).await;
+}
+
+#[tokio::test]
+async fn the_http_file_proves_a_domain_postgres() {
+    let Some(dns) = DnsServer::start() else {
+        return;
+    };
+    let Some(db) = tenantry_store::testing::TestDb::postgres().await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let web = WebServer::start(root.path());
+    let app = TestApp::start(db, with_dns_and_web(&dns, &web)).await;
+    the_http_file_proves_a_domain(&dns, &app, root.path()).await;
+}
+
 #[tokio::test]
 async fn domains_verified_over_dns_sqlite() {
     let Some(dns) = DnsServer::start() else {
@@ -392,7 +515,7 @@ app_tests! {
                 "locale": "en_gb",
                 "time_zone": "Europe/London",
                 "security": {
-                    "ip_allowlist": ["203.0.113.0/24", "2001:db8::1"],
+                    "ip_allowlist": ["203.0.113.0/24", "2001:db8::1", "127.0.0.1"],
                     "csp": {"script_src": ["'self'", "https://cdn.acme.test"]},
                     "cors_origins": ["https://app.acme.test"]
                 }
@@ -403,7 +526,7 @@ app_tests! {
         assert_eq!(s["branding"]["primary_color"], "#0055ff");
         assert_eq!(s["locale"], "en-GB");
         assert_eq!(s["time_zone"], "Europe/London");
-        assert_eq!(s["security"]["ip_allowlist"], json!(["203.0.113.0/24", "2001:db8::1/128"]));
+        assert_eq!(s["security"]["ip_allowlist"], json!(["203.0.113.0/24", "2001:db8::1/128", "127.0.0.1/32"]));
         assert_eq!(s["security"]["csp"]["script_src"], json!(["'self'", "https://cdn.acme.test"]));
         // Absent parts stay; null clears.
         let s = ok(call(app, "acme", Method::PATCH, "/api/v1/settings", &t)

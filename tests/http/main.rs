@@ -8,6 +8,7 @@ mod auth;
 mod billing;
 mod deliveries;
 mod domains;
+mod edge;
 mod errors;
 mod events;
 mod invitations;

@@ -61,7 +61,11 @@ app_tests! {
 
         let res = app.operator(Method::POST, "/api/v1/platform/tenants/acme/domains/shop.acme.test/verify").send().await.unwrap();
         assert_eq!(res.status(), 200);
-        let body = profile(app.get_as_host("shop.acme.test", "/api/v1/tenant").send().await.unwrap()).await;
+        // A browser (no credentials) is sent to the primary hostname; anything else is served.
+        let res = app.get_as_host("shop.acme.test", "/api/v1/tenant").send().await.unwrap();
+        assert_eq!(res.status(), 301);
+        assert!(res.headers()["location"].to_str().unwrap().starts_with("http://acme.localhost:"));
+        let body = profile(app.get_as_host("shop.acme.test", "/api/v1/tenant").header("X-Tenantry-No-Redirect", "1").send().await.unwrap()).await;
         assert_eq!(body["slug"], "acme");
 
         // An unknown custom host falls back to the header (a proxy's own name, say).

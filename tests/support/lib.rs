@@ -49,6 +49,12 @@ pub struct Options {
     pub dns_resolver: Option<std::net::SocketAddr>,
     /// How domain checks judge over time.
     pub domain_policy: tenantry_tenancy::CheckPolicy,
+    /// The port the HTTP proof is fetched from (80 in production; a test's server here).
+    pub domain_http_port: u16,
+    /// Proxies whose forwarding headers are believed (none by default).
+    pub trusted_proxies: &'static str,
+    /// Whether platform staff pass a tenant's IP allowlist.
+    pub allowlist_admin_bypass: bool,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -82,6 +88,9 @@ impl Default for Options {
             redis_url: None,
             dns_resolver: None,
             domain_policy: tenantry_tenancy::CheckPolicy::default(),
+            domain_http_port: 80,
+            trusted_proxies: "",
+            allowlist_admin_bypass: false,
         }
     }
 }
@@ -135,6 +144,9 @@ impl TestApp {
             public_url: "https://app.example.test".to_owned(),
             rate_limits: options.rate_limits.clone(),
             stripe_webhook_secrets: vec![STRIPE_SECRET.to_owned()],
+            trusted_proxies: tenantry_http::client::TrustedProxies::parse(options.trusted_proxies)
+                .unwrap(),
+            allowlist_admin_bypass: options.allowlist_admin_bypass,
         };
         let mailer = match &options.smtp_url {
             Some(url) => {
@@ -176,7 +188,7 @@ impl TestApp {
                     resolver: Some(at),
                     timeout: std::time::Duration::from_secs(2),
                     addresses: tenantry_webhooks::AddressPolicy::parse("127.0.0.0/8").unwrap(),
-                    http_port: 80,
+                    http_port: options.domain_http_port,
                 })
                 .unwrap(),
             );

@@ -45,6 +45,8 @@ Environment variables (each also a flag above):
   TENANTRY_STRIPE_WEBHOOK_SECRET    signing secret(s) of the Stripe webhook endpoint, comma-separated (unset: off)
   TENANTRY_PAST_DUE_GRACE_DAYS      days a past-due tenant keeps writing before it turns read-only (default 7)
   TENANTRY_TRIAL_END                where an unpaid trial goes: past_due or canceled (default past_due)
+  TENANTRY_TRUSTED_PROXIES          proxies whose Forwarded / X-Forwarded-For headers name the client, CIDRs (default none)
+  TENANTRY_ALLOWLIST_ADMIN_BYPASS   let platform staff through tenants' IP allowlists (default false)
   TENANTRY_DNS_RESOLVER             the DNS server custom-domain checks ask, ip:port (default: the system's)
   TENANTRY_DOMAIN_CNAME_TARGET      where tenants point their custom domains (default: the base domain)
   TENANTRY_DOMAIN_GRACE_HOURS       hours a verified domain keeps routing after its proof disappeared (default 72)
@@ -468,6 +470,25 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub operator_token: Option<String>,
+
+    /// Proxies (CIDRs or addresses, comma-separated) whose `Forwarded` / `X-Forwarded-For`
+    /// and `X-Forwarded-Proto` headers are believed; any other peer is the client itself.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_TRUSTED_PROXIES",
+        default_value = ""
+    )]
+    pub trusted_proxies: String,
+
+    /// Let the operator's staff through a tenant's IP allowlist.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_ALLOWLIST_ADMIN_BYPASS",
+        default_value_t = false
+    )]
+    pub allowlist_admin_bypass: bool,
 
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, global = true, env = "TENANTRY_WORKERS")]

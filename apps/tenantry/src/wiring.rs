@@ -128,6 +128,11 @@ impl Wiring {
             operator_token: cli.serve.operator_token.clone().filter(|t| !t.is_empty()),
             public_url: cli.serve.public_url.clone(),
             rate_limits: cli.rate_limits.config()?,
+            trusted_proxies: tenantry_http::client::TrustedProxies::parse(
+                &cli.serve.trusted_proxies,
+            )
+            .map_err(|e| anyhow::anyhow!("TENANTRY_TRUSTED_PROXIES: {e}"))?,
+            allowlist_admin_bypass: cli.serve.allowlist_admin_bypass,
             stripe_webhook_secrets: cli
                 .rate_limits
                 .stripe_webhook_secret

@@ -158,6 +158,9 @@ impl FromRequest for Member {
                 state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
             // Tenant first (404/403/503), then the caller (401), then membership (403).
             let scope = scope.await?;
+            // The tenant's gates further on (subscription, rate limit) answer branded.
+            let (bt, bs) = (scope.tenant.clone(), scope.settings.clone());
+            let brand = move |p: Problem| p.branded(crate::problem::TenantBrand::of(&bt, &bs));
             let needed = needed.ok_or_else(|| {
                 Problem::internal(Unexpected::msg("tenant route without a permission entry"))
             })?;
@@ -173,7 +176,8 @@ impl FromRequest for Member {
                         pattern,
                         feature.as_deref(),
                     )
-                    .await?;
+                    .await
+                    .map_err(&brand)?;
                     let caller = member
                         .api_key
                         .map(|k| format!("key:{k}"))
@@ -188,7 +192,8 @@ impl FromRequest for Member {
                             tier,
                         ),
                     )
-                    .await?;
+                    .await
+                    .map_err(&brand)?;
                     state.api_calls.record(member.ctx.tenant_id());
                     return Ok(member);
                 }
@@ -210,7 +215,8 @@ impl FromRequest for Member {
             let (method, pattern) = &entitled;
             let tier =
                 crate::entitlements::check(&state, &ctx, method, pattern, feature.as_deref())
-                    .await?;
+                    .await
+                    .map_err(&brand)?;
             crate::rate_limit::enforce(
                 &state.rate_limits,
                 checked.as_ref(),
@@ -221,7 +227,8 @@ impl FromRequest for Member {
                     tier,
                 ),
             )
-            .await?;
+            .await
+            .map_err(&brand)?;
             state.api_calls.record(ctx.tenant_id());
             Ok(Member {
                 ctx,
@@ -398,6 +405,20 @@ async fn record_denial(state: &AppState, ctx: &TenantCtx, needed: Permission, ro
     );
     let who = format!("{}|{:?}|{route}", ctx.tenant_id(), ctx.actor());
     record_refusal(state, ctx, who, log).await;
+}
+
+/// Records in the tenant's audit trail that a request from an address outside its allowlist
+/// was refused (once a minute per address).
+pub(crate) async fn ip_refused(state: &AppState, ctx: &TenantCtx, ip: std::net::IpAddr) {
+    let mut log = tenantry_audit::ChangeLog::new();
+    log.note(
+        "request",
+        ip.to_string(),
+        "ip_not_allowed",
+        [("ip", serde_json::Value::from(ip.to_string()))],
+    );
+    let key = format!("{}|ip|{ip}", ctx.tenant_id());
+    record_refusal(state, ctx, key, log).await;
 }
 
 /// Records in a key's own tenant's audit trail that the key was presented and refused.

@@ -4,7 +4,9 @@
 mod api_calls;
 mod authn;
 mod changes;
+pub mod client;
 mod dates;
+pub mod edge;
 mod entitlements;
 mod fallback;
 mod guard;
@@ -40,7 +42,7 @@ pub use guard::Member;
 pub use json::BodyLimit;
 pub use operator::Operator;
 pub use permissions::RoutePermissions;
-pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem};
+pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem, TenantBrand};
 pub use request_context::RequestId;
 pub use resolve::{CACHE_TTL, Resolver, TenantScope};
 pub use routes::events::quota_resources;
@@ -209,6 +211,7 @@ pub fn app(
     let limit = shared.state.config.body_limit;
     App::new()
         .wrap(from_fn(rate_limit::middleware))
+        .wrap(from_fn(edge::middleware))
         .wrap(from_fn(request_context::request_context))
         .app_data(shared.state.clone())
         .app_data(shared.spec_json.clone())

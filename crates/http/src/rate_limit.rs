@@ -217,9 +217,10 @@ pub async fn middleware(
         .filter(|_| anonymous_call(&req))
         .and_then(|s| s.rate_limits.config.anonymous_per_hour.map(|n| (s, n)));
     if let Some((state, per_hour)) = anonymous {
-        let ip = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
+        let ip = crate::client::ClientAddr::of(&req)
+            .map(|c| c.ip)
+            .or_else(|| req.peer_addr().map(|a| a.ip()))
+            .map(|ip| ip.to_string())
             .unwrap_or_default();
         let policy = Policy {
             name: "anonymous",

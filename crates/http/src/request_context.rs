@@ -49,6 +49,9 @@ pub async fn request_context(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = sane_incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    if let Some(state) = req.app_data::<actix_web::web::Data<crate::state::AppState>>() {
+        crate::client::record(&req, &state.config.trusted_proxies);
+    }
     let path = req.path().to_owned();
     // The `otel.*`, `http.*` fields name and describe the span for an OpenTelemetry export
     // (the semantic conventions for an HTTP server); logs show them as plain fields.
@@ -75,6 +78,8 @@ pub async fn request_context(
         req.head_mut().method = Method::GET;
     }
     let started = Instant::now();
+    let html = prefers_html(&req);
+    let https = crate::client::ClientAddr::of(&req).is_some_and(|c| c.https);
     // The handler runs as its own task: a client that hangs up mid-request drops this future,
     // not the handler's, so no database call is cancelled half-way (an embedded SQLite call
     // cannot be abandoned on actix's single-threaded workers).
@@ -95,15 +100,16 @@ pub async fn request_context(
     }
 
     let mut res = match result {
-        Ok(res) => as_problem_if_error(res.map_into_boxed_body(), &path, &request_id),
+        Ok(res) => as_problem_if_error(res.map_into_boxed_body(), &path, &request_id, html),
         Err(err) => {
             // The request is gone with the error: hand actix a ready-made response instead.
             let problem = problem_of(&err);
             log_failure(&problem, Some(&err));
-            let mut rendered = problem.render(&path, &request_id);
+            let mut rendered = problem.render_for(&path, &request_id, html);
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 rendered.headers_mut().insert(REQUEST_ID_HEADER, v);
             }
+            crate::edge::secure(rendered.headers_mut(), &path, https, None);
             record_status(&span, problem.status.as_u16());
             tracing::info!(status = problem.status.as_u16(), "request completed");
             crate::metrics::observe_request(
@@ -120,6 +126,12 @@ pub async fn request_context(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    let tenant = res
+        .request()
+        .extensions()
+        .get::<crate::edge::TenantEdge>()
+        .map(|e| e.settings.clone());
+    crate::edge::secure(res.headers_mut(), &path, https, tenant.as_deref());
     let elapsed = started.elapsed();
     record_status(&span, res.status().as_u16());
     tracing::info!(
@@ -188,6 +200,7 @@ fn as_problem_if_error(
     res: ServiceResponse<BoxBody>,
     path: &str,
     request_id: &str,
+    html: bool,
 ) -> ServiceResponse<BoxBody> {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -212,7 +225,7 @@ fn as_problem_if_error(
             p
         }
     };
-    let mut rendered = problem.render(path, request_id);
+    let mut rendered = problem.render_for(path, request_id, html);
     // Keep headers the handler set on purpose (e.g. Retry-After is re-rendered from the problem).
     for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE
@@ -225,8 +238,21 @@ fn as_problem_if_error(
     res.into_response(rendered)
 }
 
-/// Where a request came from, as the change pipeline records it: request id, the TCP peer's
-/// address (see docs/decisions on forwarding headers) and the user agent (first 512 bytes).
+/// Whether the client ranks HTML first (a browser): a tenant's gates then answer a branded
+/// page instead of problem+json.
+fn prefers_html(req: &ServiceRequest) -> bool {
+    use actix_web::http::header::{Accept, Header as _};
+    Accept::parse(req).is_ok_and(|accept| {
+        accept
+            .ranked()
+            .first()
+            .is_some_and(|m| m.essence_str() == "text/html")
+    })
+}
+
+/// Where a request came from, as the change pipeline records it: request id, the client's
+/// address ([`crate::client`]: the peer, or what trusted proxies say) and the user agent
+/// (first 512 bytes).
 pub fn origin_of(req: &HttpRequest) -> std::sync::Arc<tenantry_kernel::Origin> {
     let user_agent = req
         .headers()
@@ -241,7 +267,10 @@ pub fn origin_of(req: &HttpRequest) -> std::sync::Arc<tenantry_kernel::Origin> {
         });
     std::sync::Arc::new(tenantry_kernel::Origin {
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: crate::client::ClientAddr::of(req)
+            .map(|c| c.ip)
+            .or_else(|| req.peer_addr().map(|a| a.ip()))
+            .map(|ip| ip.to_string()),
         user_agent,
     })
 }

@@ -14,11 +14,12 @@ use actix_web::{FromRequest, HttpRequest, web};
 use moka::future::Cache;
 use tenantry_kernel::{Actor, TenantCtx, TenantId, Unexpected};
 use tenantry_tenancy::{
-    BaseDomain, Gate, HostClass, Hostname, Tenant, TenantChangeListener, TenantRef, classify_host,
+    BaseDomain, Gate, HostClass, Hostname, Tenant, TenantChangeListener, TenantRef, TenantSettings,
+    classify_host,
 };
 
 use crate::ports::PlatformReads;
-use crate::problem::Problem;
+use crate::problem::{Problem, TenantBrand};
 use crate::state::AppState;
 
 pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
@@ -40,6 +41,11 @@ pub struct Resolver {
     repo: Arc<dyn PlatformReads>,
     base_domain: BaseDomain,
     cache: Cache<Key, Option<Arc<Tenant>>>,
+    /// Each tenant's settings as its edge applies them (allowlist, CSP, CORS, branding on
+    /// refusals), dropped with every resolution.
+    settings: Cache<TenantId, Arc<TenantSettings>>,
+    /// Each tenant's primary hostname (the canonical redirect's target).
+    primaries: Cache<TenantId, Option<Hostname>>,
     /// Bumped by every invalidation: an answer read while it moved may predate the change
     /// and is not cached.
     generation: Arc<AtomicU64>,
@@ -51,6 +57,14 @@ impl Resolver {
             repo,
             base_domain,
             cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            settings: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            primaries: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
@@ -90,23 +104,72 @@ impl Resolver {
     }
 
     async fn lookup(&self, key: Key) -> Result<Option<Arc<Tenant>>, Unexpected> {
-        let cached = self.cache.get(&key).await;
-        crate::metrics::cache_lookup("tenant", cached.is_some());
+        let repo = &self.repo;
+        let load = async {
+            Ok(match &key {
+                Key::Host(h) => repo.tenant_by_verified_hostname(h).await?,
+                Key::Ref(TenantRef::Slug(s)) => repo.tenant_by_slug(s).await?,
+                Key::Ref(TenantRef::Id(id)) => repo.tenant_by_id(*id).await?,
+            }
+            .map(Arc::new))
+        };
+        self.through("tenant", &self.cache, key.clone(), load).await
+    }
+
+    /// A tenant's settings through the cache; `load` reads them when they are not cached.
+    pub async fn settings_of(
+        &self,
+        tenant: TenantId,
+        load: impl Future<Output = Result<TenantSettings, Unexpected>>,
+    ) -> Result<Arc<TenantSettings>, Unexpected> {
+        let load = async { load.await.map(Arc::new) };
+        self.through("tenant_settings", &self.settings, tenant, load)
+            .await
+    }
+
+    /// A tenant's primary hostname through the cache; `load` lists its domains when it is
+    /// not cached.
+    pub async fn primary_host(
+        &self,
+        tenant: TenantId,
+        load: impl Future<Output = Result<Vec<tenantry_tenancy::Domain>, Unexpected>>,
+    ) -> Result<Option<Hostname>, Unexpected> {
+        let load = async {
+            Ok(load
+                .await?
+                .into_iter()
+                .find(|d| d.is_primary)
+                .map(|d| d.hostname))
+        };
+        self.through("primary_host", &self.primaries, tenant, load)
+            .await
+    }
+
+    /// `key`'s value from `cache`, else from `load` — kept unless an invalidation happened
+    /// meanwhile (the answer may predate the change).
+    async fn through<K, V>(
+        &self,
+        label: &'static str,
+        cache: &Cache<K, V>,
+        key: K,
+        load: impl Future<Output = Result<V, Unexpected>>,
+    ) -> Result<V, Unexpected>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let cached = cache.get(&key).await;
+        crate::metrics::cache_lookup(label, cached.is_some());
         if let Some(hit) = cached {
             return Ok(hit);
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let found = match &key {
-            Key::Host(h) => self.repo.tenant_by_verified_hostname(h).await?,
-            Key::Ref(TenantRef::Slug(s)) => self.repo.tenant_by_slug(s).await?,
-            Key::Ref(TenantRef::Id(id)) => self.repo.tenant_by_id(*id).await?,
-        }
-        .map(Arc::new);
+        let found = load.await?;
         if self.generation.load(Ordering::SeqCst) == generation {
-            self.cache.insert(key.clone(), found.clone()).await;
+            cache.insert(key.clone(), found.clone()).await;
             // An invalidation between the check and the insert must still win.
             if self.generation.load(Ordering::SeqCst) != generation {
-                self.cache.invalidate(&key).await;
+                cache.invalidate(&key).await;
             }
         }
         Ok(found)
@@ -116,6 +179,8 @@ impl Resolver {
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_all();
+        self.settings.invalidate_all();
+        self.primaries.invalidate_all();
     }
 }
 
@@ -131,6 +196,8 @@ impl TenantChangeListener for Resolver {
 pub struct TenantScope {
     pub ctx: TenantCtx,
     pub tenant: Arc<Tenant>,
+    /// Its settings, as the edge applied them.
+    pub settings: Arc<TenantSettings>,
 }
 
 impl TenantScope {
@@ -166,6 +233,11 @@ impl FromRequest for TenantScope {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let origin = crate::request_context::origin_of(req);
+        let client = crate::client::ClientAddr::of(req)
+            .map(|c| c.ip)
+            .or_else(|| req.peer_addr().map(|a| a.ip()));
+        // The response's headers (the tenant's CSP) need what resolution found.
+        let edge_req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
@@ -176,11 +248,34 @@ impl FromRequest for TenantScope {
                 .map_err(Problem::internal)?
                 .ok_or_else(Problem::tenant_not_found)?;
             tracing::Span::current().record("tenant_id", tracing::field::display(tenant.id));
-            pass_gate(&state, &tenant, bearer.as_deref()).await?;
+            // Before any credential: public reads of the tenant act as the system.
+            let ctx = TenantCtx::for_request(&state.edges, tenant.id, Actor::System, origin);
+            let settings = state
+                .resolver
+                .settings_of(tenant.id, state.settings.get(&ctx))
+                .await
+                .map_err(Problem::internal)?;
+            actix_web::HttpMessage::extensions_mut(&edge_req).insert(crate::edge::TenantEdge {
+                settings: settings.clone(),
+            });
+            let brand = || TenantBrand::of(&tenant, &settings);
+            if let Some(ip) = client
+                && !settings.security.ip_allowlist.allows(ip)
+            {
+                let staff = state.config.allowlist_admin_bypass
+                    && is_platform_admin(&state, bearer.as_deref()).await?;
+                if !staff {
+                    crate::guard::ip_refused(&state, &ctx, ip).await;
+                    return Err(Problem::ip_not_allowed().branded(brand()).into());
+                }
+            }
+            pass_gate(&state, &tenant, bearer.as_deref())
+                .await
+                .map_err(|p| p.branded(brand()))?;
             Ok(TenantScope {
-                // Before any credential: public reads of the tenant act as the system.
-                ctx: TenantCtx::for_request(&state.edges, tenant.id, Actor::System, origin),
+                ctx,
                 tenant,
+                settings,
             })
         })
     }
@@ -207,6 +302,13 @@ pub async fn pass_gate(
 
 const SETTINGS_MANAGE: tenantry_rbac::Permission =
     tenantry_rbac::Permission::known("settings:manage");
+
+async fn is_platform_admin(state: &AppState, bearer: Option<&str>) -> Result<bool, Problem> {
+    let Some(Some((claims, _))) = bearer.map(|t| state.verify_access_token(t)) else {
+        return Ok(false);
+    };
+    Ok(state.reads.is_platform_admin(claims.user_id).await?)
+}
 
 async fn may_pass_maintenance(
     state: &AppState,

@@ -60,7 +60,7 @@ pub enum MemberErrors {
     /// write (`subscription_past_due`)
     #[response(status = 402, content_type = "application/problem+json")]
     PastDue(ProblemBody),
-    /// Suspended tenant (`tenant_inactive`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`)
+    /// Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`)
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(ProblemBody),
     /// No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`)

@@ -28,6 +28,10 @@ pub struct HttpConfig {
     pub public_url: String,
     /// How requests are limited.
     pub rate_limits: crate::rate_limit::RateLimitConfig,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    pub trusted_proxies: crate::client::TrustedProxies,
+    /// Whether the operator's staff pass a tenant's IP allowlist.
+    pub allowlist_admin_bypass: bool,
     /// Signing secrets of the Stripe webhook endpoint (several during a rotation; none: the
     /// route answers 404).
     pub stripe_webhook_secrets: Vec<String>,

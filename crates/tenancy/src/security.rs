@@ -19,18 +19,15 @@ fn invalid(msg: impl Into<String>) -> InvalidValue {
     InvalidValue(msg.into())
 }
 
-/// Networks allowed to reach the tenant; empty means everyone.
+/// A set of IP networks as people write them: CIDR ranges (`203.0.113.0/24`,
+/// `2001:db8::/32`) or single addresses; host bits are cleared (`10.1.2.3/8` is
+/// `10.0.0.0/8`), duplicates dropped.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct IpAllowlist(Vec<IpNet>);
+pub struct Networks(Vec<IpNet>);
 
-impl IpAllowlist {
-    /// CIDR ranges (`203.0.113.0/24`, `2001:db8::/32`) or single addresses; host bits are
-    /// cleared (`10.1.2.3/8` is `10.0.0.0/8`), duplicates dropped.
+impl Networks {
     pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Self, InvalidValue> {
-        if items.len() > MAX_NETWORKS {
-            return Err(invalid(format!("at most {MAX_NETWORKS} networks")));
-        }
         let mut nets = Vec::with_capacity(items.len());
         for raw in items {
             let s = raw.as_ref().trim();
@@ -46,24 +43,59 @@ impl IpAllowlist {
         Ok(Self(nets))
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// A comma- or space-separated list (a configuration value).
+    pub fn parse_list(list: &str) -> Result<Self, InvalidValue> {
+        let items: Vec<&str> = list
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Self::parse(&items)
     }
 
-    pub fn networks(&self) -> &[IpNet] {
-        &self.0
-    }
-
-    /// Whether `ip` may reach the tenant (an IPv4-mapped IPv6 address counts as its IPv4).
-    pub fn allows(&self, ip: IpAddr) -> bool {
-        if self.0.is_empty() {
-            return true;
-        }
+    /// Whether `ip` is in one of the networks (an IPv4-mapped IPv6 address counts as its
+    /// IPv4 address); never when there are none.
+    pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
         self.0.iter().any(|n| n.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_slice(&self) -> &[IpNet] {
+        &self.0
+    }
+}
+
+/// Networks allowed to reach the tenant; empty means everyone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IpAllowlist(Networks);
+
+impl IpAllowlist {
+    /// At most [`MAX_NETWORKS`] networks (see [`Networks::parse`]).
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Self, InvalidValue> {
+        if items.len() > MAX_NETWORKS {
+            return Err(invalid(format!("at most {MAX_NETWORKS} networks")));
+        }
+        Networks::parse(items).map(Self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn networks(&self) -> &[IpNet] {
+        self.0.as_slice()
+    }
+
+    /// Whether `ip` may reach the tenant.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.0.is_empty() || self.0.contains(ip)
     }
 }
 

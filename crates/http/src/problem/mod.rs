@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 pub mod billing;
 pub mod identity;
 pub mod onboarding;
+mod page;
 pub mod products;
 pub mod projects;
 pub mod rbac;
@@ -93,6 +94,45 @@ pub struct ProblemExtra {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = json!(["professional", "enterprise"]))]
     pub plans: Option<Vec<String>>,
+    /// On a tenant's gates (`tenant_inactive`, `tenant_maintenance`, `ip_not_allowed`,
+    /// `rate_limited`, `subscription_*`): who the tenant is to its users, so a client can
+    /// show a branded page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantBrand>,
+}
+
+/// A tenant's public face, on the problems its gates answer.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TenantBrand {
+    /// The display name, else the tenant's name.
+    #[schema(example = "Acme")]
+    pub display_name: String,
+    pub logo_url: Option<String>,
+    #[schema(example = "#0055ff")]
+    pub primary_color: Option<String>,
+    pub support_email: Option<String>,
+    pub support_url: Option<String>,
+}
+
+impl TenantBrand {
+    pub fn of(
+        tenant: &tenantry_tenancy::Tenant,
+        settings: &tenantry_tenancy::TenantSettings,
+    ) -> Self {
+        let b = &settings.branding;
+        Self {
+            display_name: b
+                .display_name
+                .as_ref()
+                .unwrap_or(&tenant.name)
+                .as_str()
+                .to_owned(),
+            logo_url: b.logo_url.as_ref().map(|v| v.as_str().to_owned()),
+            primary_color: b.primary_color.as_ref().map(|v| v.as_str().to_owned()),
+            support_email: b.support_email.as_ref().map(|v| v.as_str().to_owned()),
+            support_url: b.support_url.as_ref().map(|v| v.as_str().to_owned()),
+        }
+    }
 }
 
 /// The body as documented in the OpenAPI spec.
@@ -147,6 +187,17 @@ impl Problem {
         self.extra.get_or_insert_with(Box::default)
     }
 
+    /// The same problem, carrying the tenant's brand (one of its gates refused the request).
+    pub fn branded(mut self, brand: TenantBrand) -> Self {
+        self.extra_mut().tenant = Some(brand);
+        self
+    }
+
+    /// Whether it carries a tenant's brand (and may be shown as a branded page).
+    pub fn brand(&self) -> Option<&TenantBrand> {
+        self.extra.as_ref().and_then(|e| e.tenant.as_ref())
+    }
+
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
@@ -155,6 +206,16 @@ impl Problem {
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
             .detail("No resource exists at this path")
+    }
+
+    /// The tenant's IP allowlist refused the client (nothing of the tenant is revealed).
+    pub fn ip_not_allowed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "ip_not_allowed",
+            "Address not allowed",
+        )
+        .detail("This tenant accepts requests only from the networks it allows")
     }
 
     pub fn tenant_not_found() -> Self {
@@ -328,7 +389,24 @@ impl Problem {
         }
     }
 
-    /// The full response; the request-id middleware calls this with the request's path and id.
+    /// The full response; the request-id middleware calls this with the request's path and
+    /// id. A branded problem is a small HTML page instead for a client that prefers HTML
+    /// (`html`).
+    pub fn render_for(&self, instance: &str, request_id: &str, html: bool) -> HttpResponse {
+        match self.brand() {
+            Some(brand) if html => {
+                let mut res = HttpResponse::build(self.status);
+                if let Some(secs) = self.retry_after {
+                    res.insert_header((header::RETRY_AFTER, secs.to_string()));
+                }
+                res.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+                    .body(page::branded(self, brand, request_id))
+            }
+            _ => self.render(instance, request_id),
+        }
+    }
+
+    /// The full response as problem+json.
     pub fn render(&self, instance: &str, request_id: &str) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));

@@ -2,7 +2,7 @@
 //! maintenance, and the security policy its edge enforces (IP allowlist, CSP, CORS origins).
 //! Changes are audited and evented (`tenant.updated`).
 
-use actix_web::{get, patch, web};
+use actix_web::{HttpRequest, get, patch, web};
 use serde::Deserialize;
 use tenantry_tenancy::{
     BrandingPatch, Color, CorsOrigin, Csp, InvalidValue, IpAllowlist, Locale, Maintenance,
@@ -11,6 +11,7 @@ use tenantry_tenancy::{
 };
 use utoipa::ToSchema;
 
+use crate::client::ClientAddr;
 use crate::guard::Member;
 use crate::json::{ApiJson, present};
 use crate::problem::{Fields, Problem};
@@ -235,10 +236,25 @@ pub async fn get_settings(
 #[patch("/api/v1/settings")]
 pub async fn update_settings(
     m: Member,
+    req: HttpRequest,
     state: Data,
     body: ApiJson<SettingsPatchBody>,
 ) -> Result<web::Json<TenantSettingsView>, Problem> {
     let patch = body.0.parse()?;
+    // An allowlist that leaves out the address changing it would lock its author out.
+    if let (Some(list), Some(client)) = (&patch.security.ip_allowlist, ClientAddr::of(&req))
+        && !list.allows(client.ip)
+    {
+        let mut f = Fields::default();
+        f.take::<(), _>(
+            "security.ip_allowlist",
+            Err(format!(
+                "it leaves out your own address ({}): you would lock yourself out",
+                client.ip
+            )),
+        );
+        f.finish()?;
+    }
     let settings = state.settings.update(&m.ctx, patch).await?;
     Ok(web::Json(TenantSettingsView::from(&settings)))
 }

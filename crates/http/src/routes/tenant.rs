@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use crate::problem::Problem;
 use crate::resolve::TenantScope;
-use crate::state::AppState;
 
 /// What a tenant's own users (and anonymous visitors of its host) may know about it.
 #[derive(Serialize, ToSchema)]
@@ -31,16 +30,14 @@ pub struct TenantProfile {
     responses(
         (status = 200, description = "The tenant's public profile", body = TenantProfile),
         (status = 404, description = "No tenant matches (`tenant_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "Tenant suspended (`tenant_inactive`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Tenant suspended (`tenant_inactive`), or the client's address is outside the tenant's allowlist (`ip_not_allowed`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "Tenant in maintenance (`tenant_maintenance`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/tenant")]
-pub async fn get_tenant(
-    scope: TenantScope,
-    state: web::Data<AppState>,
-) -> Result<web::Json<TenantProfile>, Problem> {
-    let settings = state.settings.get(&scope.ctx).await?;
+pub async fn get_tenant(scope: TenantScope) -> Result<web::Json<TenantProfile>, Problem> {
+    // The settings resolution cached: the profile costs no database call.
+    let settings = &scope.settings;
     Ok(web::Json(TenantProfile {
         id: *scope.tenant.id.as_uuid(),
         slug: scope.tenant.slug.to_string(),

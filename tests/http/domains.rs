@@ -428,6 +428,87 @@ async fn the_http_file_proves_a_domain_postgres() {
     the_http_file_proves_a_domain(&dns, &app, root.path()).await;
 }
 
+/// Nobody asks: the worker's sweep (the backbone job) finds the record and verifies.
+async fn the_worker_verifies_due_domains(dns: &DnsServer, app: &TestApp) {
+    use tenantry_jobs::JobQueue;
+    let t = owner(app, "acme").await;
+    let d = ok(
+        call(app, "acme", Method::POST, "/api/v1/domains", &t)
+            .json(&json!({"hostname": "swept.acme.test"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    assert!(d["next_check_at"].is_string(), "due at once: {d}");
+    let token = d["verification_token"].as_str().unwrap().to_owned();
+    dns.serve(&json!({"_tenantry-challenge.swept.acme.test": {"TXT": [token]}}));
+    // The sweep as the worker's schedule queues it every minute.
+    let job =
+        tenantry_jobs::NewJob::now(None, tenantry_jobs::Job::CheckDomains, chrono::Utc::now());
+    assert!(app.db().db().enqueue(&job).await.unwrap());
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        let d = ok(
+            call(
+                app,
+                "acme",
+                Method::GET,
+                "/api/v1/domains/swept.acme.test",
+                &t,
+            )
+            .send()
+            .await
+            .unwrap(),
+            200,
+        )
+        .await;
+        status = d["status"].clone();
+        if status == "verified" {
+            // The next look is hours away.
+            let next: chrono::DateTime<chrono::Utc> =
+                d["next_check_at"].as_str().unwrap().parse().unwrap();
+            assert!(
+                next > chrono::Utc::now() + chrono::Duration::hours(5),
+                "{d}"
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "verified");
+    assert_eq!(
+        resolves_to(app, "swept.acme.test").await.as_deref(),
+        Some("acme")
+    );
+}
+
+#[tokio::test]
+async fn the_worker_verifies_due_domains_sqlite() {
+    let Some(dns) = DnsServer::start() else {
+        return;
+    };
+    let app = TestApp::start(
+        tenantry_store::testing::TestDb::sqlite().await,
+        with_dns(&dns),
+    )
+    .await;
+    the_worker_verifies_due_domains(&dns, &app).await;
+}
+
+#[tokio::test]
+async fn the_worker_verifies_due_domains_postgres() {
+    let Some(dns) = DnsServer::start() else {
+        return;
+    };
+    let Some(db) = tenantry_store::testing::TestDb::postgres().await else {
+        return;
+    };
+    let app = TestApp::start(db, with_dns(&dns)).await;
+    the_worker_verifies_due_domains(&dns, &app).await;
+}
+
 #[tokio::test]
 async fn domains_verified_over_dns_sqlite() {
     let Some(dns) = DnsServer::start() else {

@@ -94,6 +94,11 @@ app_tests! {
         assert_eq!(res.status(), 200);
         assert_eq!(ask("portal.acme.example").await, 200, "once verified");
         assert_eq!(ask("evil.example").await, 404);
+        // Only an active tenant's names: suspended, its domains get no certificate.
+        let res = app.operator(Method::POST, "/api/v1/platform/tenants/acme/suspend").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(ask("portal.acme.example").await, 404);
+        assert_eq!(ask("acme.localhost").await, 404);
         assert_eq!(app.get("/internal/tls/ask?domain=acme.localhost").send().await.unwrap().status(), 404, "not on the API's listener");
     }
 }

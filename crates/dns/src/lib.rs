@@ -208,10 +208,15 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let found = resolver
-                .lookup_ip(format!("{host}."))
-                .await
-                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+            let found = resolver.lookup_ip(format!("{host}.")).await.map_err(|e| {
+                // What the domain's owner can act on, not the resolver's query dump.
+                let why = if e.is_no_records_found() {
+                    format!("{host} has no address")
+                } else {
+                    format!("{host} could not be resolved")
+                };
+                Box::<dyn std::error::Error + Send + Sync>::from(why)
+            })?;
             let allowed: Vec<SocketAddr> = found
                 .iter()
                 .filter(|ip| policy.check(*ip).is_ok())

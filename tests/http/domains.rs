@@ -352,36 +352,48 @@ struct WebServer(std::process::Child, u16);
 impl WebServer {
     fn start(root: &std::path::Path) -> Self {
         std::fs::create_dir_all(root).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let python = std::env::var("TENANTRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let child = std::process::Command::new(python)
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(root)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Dropped (killed and waited for) if it never answers.
-        let server = Self(child, port);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
+        // A free port may be taken by another test's server before this one binds it: on a
+        // failed start, another port.
+        for _ in 0..10 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = std::process::Command::new(&python)
+                .args([
+                    "-m",
+                    "http.server",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--directory",
+                ])
+                .arg(root)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            // Dropped (killed and waited for) if it never answers.
+            let mut server = Self(child, port);
+            for _ in 0..200 {
+                if let Ok(Some(_)) = server.0.try_wait() {
+                    break; // it exited: the port was taken
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    // Answering, and still ours (not another process on a port it lost).
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    if let Ok(None) = server.0.try_wait() {
+                        return server;
+                    }
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(server);
         }
-        drop(server);
-        panic!("http.server did not start");
+        panic!("http.server did not start on any of 10 ports");
     }
 }
 

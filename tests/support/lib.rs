@@ -582,34 +582,42 @@ impl DnsServer {
             );
             return None;
         }
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let zone = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(zone.path(), "{}").unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/support/dns_server.py");
-        let mut child = std::process::Command::new(&python)
-            .args([script, "--port", &port.to_string(), "--zone"])
-            .arg(zone.path())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
+        // A free UDP port may be another server's TCP port (tests start servers side by
+        // side): on a failed bind, another port.
+        for _ in 0..10 {
+            let port = std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = std::process::Command::new(&python)
+                .args([script, "--port", &port.to_string(), "--zone"])
+                .arg(zone.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            // It prints "ready" once both listeners are up, and exits if either cannot bind.
+            let mut line = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+                &mut line,
+            )
             .unwrap();
-        // It prints "ready" once both listeners are up.
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line.trim(), "ready", "the DNS server started");
-        Some(Self {
-            child,
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            zone,
-        })
+            if line.trim() == "ready" {
+                return Some(Self {
+                    child,
+                    addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                    zone,
+                });
+            }
+            child.kill().ok();
+            child.wait().ok();
+        }
+        panic!("the DNS server did not start on any of 10 ports");
     }
 
     /// Serves exactly these records from now on: `{"name": {"TXT": [..], "A": [..]},

@@ -51,6 +51,14 @@ app_tests! {
             "/api/v1/auth/me",
             "/api/v1/auth/password",
             "/api/v1/auth/tenants",
+            "/api/v1/auth/sessions",
+            "/api/v1/auth/sessions/{id}",
+            "/api/v1/auth/mfa",
+            "/api/v1/auth/mfa/totp",
+            "/api/v1/auth/mfa/totp/confirm",
+            "/api/v1/auth/mfa/totp/disable",
+            "/api/v1/auth/mfa/recovery-codes",
+            "/api/v1/auth/mfa/verify",
             "/api/v1/onboard",
             "/api/v1/permissions",
             "/api/v1/members",
@@ -152,7 +160,7 @@ app_tests! {
                         );
                     }
                 }
-                if ["/api/v1/auth/me", "/api/v1/auth/password", "/api/v1/auth/tenants", "/api/v1/auth/me/security-events"].contains(&path.as_str()) {
+                if path.starts_with("/api/v1/auth/") && !["/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/auth/mfa/verify"].contains(&path.as_str()) {
                     assert!(op["security"].is_array(), "{method} {path} does not declare the bearer token");
                     assert!(responses.contains_key("401"), "{method} {path} does not document 401");
                 }

@@ -14,7 +14,9 @@ use tenantry_tenancy::BaseDomain;
 
 pub use tenantry_store::testing::report_postgres_suite;
 
+mod authenticator;
 mod smtp;
+pub use authenticator::Authenticator;
 pub use smtp::{Received, SmtpSink};
 
 pub const OPERATOR_TOKEN: &str = "test-operator-token";

@@ -427,6 +427,7 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
                             owner_email: email,
                             owner_name,
                             password: password.clone(),
+                            second_factor: None,
                             origin: tenantry_kernel::Origin::default(),
                         })
                         .await?;

@@ -287,7 +287,7 @@ impl Wiring {
         )
     }
 
-    /// Accounts and sessions.
+    /// Accounts, sessions and second factors (TOTP secrets sealed with the platform's key).
     pub fn auth(&self) -> AuthService<Db, Crypto> {
         AuthService::new(
             self.db.clone(),
@@ -295,6 +295,7 @@ impl Wiring {
             self.clock.clone(),
             AuthPolicy::default(),
         )
+        .with_platform_cipher(Arc::new(self.vault.clone()))
     }
 
     /// Tenant lifecycle outside the server: another process may be serving, and its

@@ -120,7 +120,9 @@ export interface paths {
         /**
          * Log in with e-mail and password.
          * @description An unknown e-mail and a wrong password get the same answer. Five failures for one account
-         *     within 15 minutes lock it for 15 minutes; one address is limited too.
+         *     within 15 minutes lock it for 15 minutes; one address is limited too. An account with MFA
+         *     on answers `mfa_required` with an `mfa_ticket`: send it with a code to
+         *     `/api/v1/auth/mfa/verify`.
          */
         post: operations["login"];
         delete?: never;
@@ -184,6 +186,123 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's second factors. */
+        get: operations["mfa_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace the recovery codes (a code proves the caller holds the authenticator). */
+        post: operations["regenerate_recovery_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start enrolling a TOTP authenticator.
+         * @description Returns a new secret (its URI and QR code); MFA is on once a code from the app confirms it.
+         *     Starting again replaces a pending secret.
+         */
+        post: operations["start_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the pending authenticator with a code.
+         * @description MFA is then on: the caller's other sessions end, and ten one-time recovery codes are
+         *     returned (shown once). Wrong codes count with failed logins toward the lock.
+         */
+        post: operations["confirm_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/totp/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn TOTP off.
+         * @description Needs the password and a code (or a recovery code); the caller's other sessions end.
+         */
+        post: operations["disable_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The second step of a login with MFA on: the ticket and a code open the session.
+         * @description A code works once; wrong codes count with failed logins toward the lock. The ticket lasts
+         *     five minutes and works for one session.
+         */
+        post: operations["verify_mfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/password": {
         parameters: {
             query?: never;
@@ -217,6 +336,43 @@ export interface paths {
          */
         post: operations["refresh"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's live sessions, oldest first. */
+        get: operations["my_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the caller's sessions (the current one too: that is a logout). Its tokens stop
+         *     working at once, on every instance.
+         */
+        delete: operations["end_my_session"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2532,6 +2688,13 @@ export interface components {
             /** @example professional */
             plan: string;
         };
+        ConfirmTotpBody: {
+            /**
+             * @description The authenticator's current six-digit code.
+             * @example 123456
+             */
+            code: string;
+        };
         CreateApiKeyBody: {
             expires_at?: components["schemas"]["Timestamp"] | null;
             /** @example CI deploys */
@@ -2734,6 +2897,14 @@ export interface components {
          * @enum {string}
          */
         Delivery: "pending" | "sent" | "failed";
+        DisableTotpBody: {
+            /**
+             * @description A TOTP code or a recovery code.
+             * @example 123456
+             */
+            code: string;
+            password: string;
+        };
         /**
          * @description Why an endpoint stopped receiving deliveries without anyone turning it off.
          * @enum {string}
@@ -3103,6 +3274,21 @@ export interface components {
             /** @example Storage (GB) */
             name: string;
         };
+        /** @description The caller's second factors. */
+        MfaStatusView: {
+            /** Format: date-time */
+            enabled_at?: string | null;
+            /**
+             * Format: int32
+             * @description Unused recovery codes.
+             * @example 10
+             */
+            recovery_codes_left: number;
+            /** @description A confirmed TOTP authenticator: password logins need a code. */
+            totp_enabled: boolean;
+            /** @description An enrolment waits for its first code (`/auth/mfa/totp/confirm`). */
+            totp_pending: boolean;
+        };
         NewDomainBody: {
             /**
              * @description A hostname the tenant controls (IDN allowed); not under the platform's domain, not a
@@ -3112,6 +3298,12 @@ export interface components {
             hostname: string;
         };
         OnboardBody: {
+            /**
+             * @description For an existing account with MFA on: a code from its authenticator (or one of its
+             *     recovery codes).
+             * @example 123456
+             */
+            mfa_code?: string | null;
             /** @example Acme Inc */
             organisation_name: string;
             /**
@@ -3289,6 +3481,16 @@ export interface components {
              */
             limit?: number | null;
             /**
+             * @description On `mfa_required` after a right password: the ticket to send with a code to
+             *     `/api/v1/auth/mfa/verify`.
+             */
+            mfa_ticket?: string | null;
+            /**
+             * Format: date-time
+             * @description On `mfa_required`: when the ticket expires.
+             */
+            mfa_ticket_expires_at?: string | null;
+            /**
              * @description On `feature_not_in_plan`: the public plans that have it.
              * @example [
              *       "professional",
@@ -3460,8 +3662,24 @@ export interface components {
              */
             queued: number;
         };
+        /** @description One-time recovery codes, shown once: each replaces a TOTP code once. */
+        RecoveryCodesView: {
+            /**
+             * @example [
+             *       "abcd-efgh-ijkl-mnop"
+             *     ]
+             */
+            recovery_codes: string[];
+        };
         RefreshBody: {
             refresh_token: string;
+        };
+        RegenerateCodesBody: {
+            /**
+             * @description A TOTP code or a recovery code.
+             * @example 123456
+             */
+            code: string;
         };
         RenameTenantBody: {
             name: string;
@@ -3566,6 +3784,11 @@ export interface components {
              *     ]
              */
             ip_allowlist?: string[] | null;
+            /**
+             * @description Members must have a second factor (TOTP): those without one get 403
+             *     `mfa_enrollment_required` on this tenant's routes until they enrol.
+             */
+            require_mfa?: boolean | null;
         };
         /** @description The tenant's security policy at the edge. */
         SecurityView: {
@@ -3585,6 +3808,36 @@ export interface components {
              *     ]
              */
             ip_allowlist: string[];
+            /** @description Members without a second factor get 403 `mfa_enrollment_required`. */
+            require_mfa: boolean;
+        };
+        /** @description One of the caller's sessions: a login and the refresh tokens descending from it. */
+        SessionInfoView: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description The session of the token that asks. */
+            current: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @description Where it was last used from. */
+            ip?: string | null;
+            /**
+             * Format: date-time
+             * @description The last refresh.
+             */
+            last_used_at: string;
+            /**
+             * @description `password`, `mfa` (password and a second factor) or `sign_up`.
+             * @example password
+             */
+            method: string;
+            user_agent?: string | null;
+        };
+        /** @description One page of the caller's sessions. */
+        SessionPage: {
+            items: components["schemas"]["SessionInfoView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
         };
         /** @description A new session: a short-lived access token and the refresh token that renews it. */
         SessionView: {
@@ -3804,6 +4057,21 @@ export interface components {
          * @example 2030-01-31T09:30:00Z
          */
         Timestamp: string;
+        /** @description A new authenticator's secret, shown once: add it to an app, then confirm with a code. */
+        TotpEnrolmentView: {
+            /**
+             * @description The key URI authenticator apps read (RFC 6238, SHA-1, 6 digits, 30 s).
+             * @example otpauth://totp/Tenantry:ann%40example.com?secret=JBSW…&issuer=Tenantry
+             */
+            otpauth_uri: string;
+            /** @description The URI as a QR code: `data:image/png;base64,…`, ready for an `<img src>`. */
+            qr_code: string;
+            /**
+             * @description The secret in base32, for typing in.
+             * @example JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+             */
+            secret: string;
+        };
         /**
          * @description Who asked for an attempt.
          * @enum {string}
@@ -3984,6 +4252,20 @@ export interface components {
             first_broken_id?: string | null;
             /** @description True when every entry still has its hash and follows the one before it. */
             ok: boolean;
+        };
+        VerifyMfaBody: {
+            /**
+             * @description The authenticator's six-digit code (or send `recovery_code`).
+             * @example 123456
+             */
+            code?: string | null;
+            /**
+             * @description One of the recovery codes, instead of `code`.
+             * @example abcd-efgh-ijkl-mnop
+             */
+            recovery_code?: string | null;
+            /** @description `mfa_ticket` from the login's `mfa_required` answer. */
+            ticket: string;
         };
         /**
          * @description A header value sent with every delivery.
@@ -4676,7 +4958,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong e-mail or password (`invalid_credentials`) */
+            /** @description Wrong e-mail or password (`invalid_credentials`), or the password is right and a second factor is needed (`mfa_required`, with `mfa_ticket` and `mfa_ticket_expires_at`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4930,6 +5212,446 @@ export interface operations {
             };
         };
     };
+    mfa_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's MFA state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaStatusView"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    regenerate_recovery_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegenerateCodesBody"];
+            };
+        };
+        responses: {
+            /** @description The new recovery codes; the old ones no longer work */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong code (`invalid_mfa_code`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MFA is not on (`mfa_not_enabled`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong codes (`account_locked`, `too_many_attempts`), with `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new secret, shown once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolmentView"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An authenticator is already enabled (`mfa_already_enabled`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirm_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmTotpBody"];
+            };
+        };
+        responses: {
+            /** @description MFA is on; the recovery codes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong code (`invalid_mfa_code`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No enrolment to confirm (`mfa_enrollment_not_started`) or already enabled (`mfa_already_enabled`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong codes or passwords (`account_locked`, `too_many_attempts`), with `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    disable_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisableTotpBody"];
+            };
+        };
+        responses: {
+            /** @description MFA is off */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong password (`wrong_password`) or code (`invalid_mfa_code`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MFA is not on (`mfa_not_enabled`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong codes or passwords (`account_locked`, `too_many_attempts`), with `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verify_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyMfaBody"];
+            };
+        };
+        responses: {
+            /** @description A new session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, expired or spent ticket (`invalid_mfa_ticket`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong, replayed or expired code, or unknown or spent recovery code (`invalid_mfa_code`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong codes or passwords (`account_locked`, `too_many_attempts`), with `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     change_password: {
         parameters: {
             query?: never;
@@ -5075,6 +5797,91 @@ export interface operations {
             };
             /** @description Invalid fields, listed in `errors` (`validation_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    my_sessions: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the caller's live sessions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    end_my_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session is over */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No live session of the caller has this id (`session_not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7347,8 +8154,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The e-mail has an account and this is not its password (`invalid_credentials`) */
+            /** @description The e-mail has an account and this is not its password (`invalid_credentials`), or the account has MFA on and no `mfa_code` came (`mfa_required`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account's `mfa_code` is wrong or used (`invalid_mfa_code`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

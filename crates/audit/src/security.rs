@@ -23,10 +23,23 @@ pub enum SecurityEventKind {
     AccountDisabled,
     /// The operator enabled the account again.
     AccountEnabled,
+    /// The user confirmed a TOTP authenticator: their other sessions ended.
+    MfaEnabled,
+    /// The user turned TOTP off (password and a code): their other sessions ended.
+    MfaDisabled,
+    /// A wrong, replayed or expired second factor (a TOTP or a recovery code), or an unknown
+    /// or spent MFA ticket: counted with failed logins toward the lock.
+    MfaFailed,
+    /// A one-time recovery code was spent instead of a TOTP code.
+    RecoveryCodeUsed,
+    /// The user asked for a new set of recovery codes (the old ones stopped working).
+    RecoveryCodesRegenerated,
+    /// The user ended one of their sessions from the session list.
+    SessionRevoked,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 15] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -36,6 +49,12 @@ impl SecurityEventKind {
         Self::PasswordCheckFailed,
         Self::AccountDisabled,
         Self::AccountEnabled,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::MfaFailed,
+        Self::RecoveryCodeUsed,
+        Self::RecoveryCodesRegenerated,
+        Self::SessionRevoked,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -49,6 +68,12 @@ impl SecurityEventKind {
             Self::PasswordCheckFailed => "password_check_failed",
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::MfaFailed => "mfa_failed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::SessionRevoked => "session_revoked",
         }
     }
 

@@ -5,11 +5,13 @@ mod hasher;
 mod keys;
 mod secrets;
 mod tokens;
+mod totp;
 
 pub use hasher::Argon2Hasher;
 pub use keys::{KeyError, SigningKeyMaterial};
 pub use secrets::{RandomSecrets, random_token};
 pub use tokens::{Jwks, JwtTokens};
+pub use totp::TotpCodes;
 
 /// Everything the identity service needs from this crate, in one value.
 #[derive(Clone)]
@@ -17,6 +19,7 @@ pub struct Crypto {
     pub hasher: Argon2Hasher,
     pub tokens: JwtTokens,
     pub secrets: RandomSecrets,
+    pub codes: TotpCodes,
 }
 
 impl Crypto {
@@ -29,6 +32,7 @@ impl Crypto {
             hasher: Argon2Hasher::new()?,
             tokens: JwtTokens::new(key, issuer).map_err(tenantry_kernel::Unexpected::new)?,
             secrets: RandomSecrets,
+            codes: TotpCodes,
         })
     }
 }
@@ -38,8 +42,8 @@ mod delegation {
 
     use chrono::{DateTime, Utc};
     use tenantry_identity::{
-        AccessClaims, AccessTokens, FamilyId, InvalidAccessToken, NewPassword, PasswordHash,
-        PasswordHasher, RefreshSecret, Secrets, TokenDigest,
+        AccessClaims, AccessTokens, FamilyId, InvalidAccessToken, NewPassword, OneTimeCodes,
+        PasswordHash, PasswordHasher, RefreshSecret, Secrets, TokenDigest, TotpProvisioning,
     };
     use tenantry_kernel::Unexpected;
 
@@ -92,6 +96,29 @@ mod delegation {
 
         fn digest(&self, secret: &RefreshSecret) -> TokenDigest {
             self.secrets.digest(secret)
+        }
+    }
+
+    impl OneTimeCodes for Crypto {
+        fn totp_secret(&self) -> Vec<u8> {
+            self.codes.totp_secret()
+        }
+
+        fn totp_provisioning(
+            &self,
+            secret: &[u8],
+            account: &str,
+            issuer: &str,
+        ) -> Result<TotpProvisioning, Unexpected> {
+            self.codes.totp_provisioning(secret, account, issuer)
+        }
+
+        fn totp_step(&self, secret: &[u8], code: &str, now: DateTime<Utc>) -> Option<i64> {
+            self.codes.totp_step(secret, code, now)
+        }
+
+        fn recovery_code(&self) -> String {
+            self.codes.recovery_code()
         }
     }
 }

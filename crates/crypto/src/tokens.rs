@@ -17,6 +17,10 @@ struct Claims {
     iss: String,
     /// The session (refresh-token family) the token was issued for.
     sid: String,
+    /// How the session authenticated (RFC 8176): `pwd`, and `otp` and `mfa` after a second
+    /// factor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<String>,
 }
 
 /// Signs and verifies access tokens with one Ed25519 key.
@@ -88,6 +92,11 @@ impl AccessTokens for JwtTokens {
             jti: claims.jti.clone(),
             iss: self.issuer.clone(),
             sid: family.as_uuid().to_string(),
+            amr: if claims.mfa {
+                vec!["pwd".into(), "otp".into(), "mfa".into()]
+            } else {
+                vec!["pwd".into()]
+            },
         };
         jsonwebtoken::encode(&header, &body, &self.encoding).map_err(Unexpected::new)
     }
@@ -116,6 +125,7 @@ impl AccessTokens for JwtTokens {
             issued_at: DateTime::from_timestamp(c.iat, 0).ok_or(InvalidAccessToken)?,
             expires_at,
             jti: c.jti,
+            mfa: c.amr.iter().any(|m| m == "mfa"),
         };
         let family = uuid::Uuid::parse_str(&c.sid).map_err(|_| InvalidAccessToken)?;
         Ok((claims, FamilyId::from_uuid(family)))
@@ -140,6 +150,7 @@ mod tests {
             issued_at: now,
             expires_at: now + Duration::minutes(15),
             jti: "jti-1".into(),
+            mfa: false,
         }
     }
 

@@ -17,6 +17,8 @@ pub struct Authenticated {
     pub user_id: UserId,
     /// The session (refresh-token family) the token belongs to.
     pub session: FamilyId,
+    /// The session passed a second factor (a tenant requiring MFA lets it in).
+    pub mfa: bool,
 }
 
 impl FromRequest for Authenticated {
@@ -42,6 +44,7 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
     Ok(Authenticated {
         user_id: claims.user_id,
         session,
+        mfa: claims.mfa,
     })
 }
 

@@ -114,6 +114,8 @@ pub struct Member {
     /// What the caller may do here: the member's role, or the key's own permissions.
     pub permissions: PermissionSet,
     pub api_key: Option<ApiKeyId>,
+    /// The caller's session passed a second factor (never for an API key).
+    pub mfa: bool,
 }
 
 /// An API key in `X-API-Key`, or as a bearer token starting with `tnt_`.
@@ -207,6 +209,9 @@ impl FromRequest for Member {
                 Problem::new(StatusCode::FORBIDDEN, "not_a_member", "Not a member")
                     .detail("You are not an active member of this tenant")
             })?;
+            if scope.settings.security.require_mfa && !who.mfa {
+                return Err(brand(mfa_enrollment_required()).into());
+            }
             let ctx = scope.acting(&state.edges, Actor::User(who.user_id));
             if !role.1.allows(needed) {
                 record_denial(&state, &ctx, needed, &route()).await;
@@ -236,6 +241,7 @@ impl FromRequest for Member {
                 user_id: who.user_id,
                 permissions: role.1.permissions.clone(),
                 api_key: None,
+                mfa: who.mfa,
             })
         };
         // The check runs as its own task and body extractors wait for it before reporting
@@ -260,6 +266,19 @@ impl FromRequest for Member {
             })?
         })
     }
+}
+
+/// The tenant requires a second factor and the caller's session has none.
+fn mfa_enrollment_required() -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "mfa_enrollment_required",
+        "MFA required",
+    )
+    .detail(
+        "This organisation requires multi-factor authentication: enrol a TOTP authenticator \
+         (/api/v1/auth/mfa/totp), then refresh your session or log in again",
+    )
 }
 
 /// The guard for a caller presenting an API key: a live key of this tenant holding `needed`.
@@ -324,6 +343,7 @@ async fn key_member(
         user_id: key.created_by,
         permissions,
         api_key: Some(key.id),
+        mfa: false,
     })
 }
 

@@ -63,6 +63,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Sessions and the caller's own account"),
+        (name = "mfa", description = "Second factors: TOTP authenticators, recovery codes and the login's second step"),
         (name = "onboarding", description = "Signing up an organisation"),
         (name = "team", description = "Members, roles and permissions of the current tenant"),
         (name = "invitations", description = "Inviting people into a tenant"),

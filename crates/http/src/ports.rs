@@ -25,11 +25,15 @@ use tenantry_billing::{
     UsageBucket, UsageOutcome, UsageQueryError, UsageService,
 };
 use tenantry_identity::{
-    AccessClaims, AccessTokens, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
+    AccessClaims, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
     ChangePasswordError, DisplayName, FamilyId, InvalidAccessToken, InvalidApiKey, Invitation,
     InvitationError, InvitationPreview, InvitationRepository, InvitationService, LoginError,
-    LoginThrottle, Mailer, PasswordHasher, PlatformAdmins, RefreshError, RefreshSecret, Secrets,
-    Session, SessionRepository, User, UserError, UserRepository, UserStatus,
+    Mailer, PlatformAdmins, RefreshError, RefreshSecret, Secrets, Session, User, UserError,
+    UserStatus,
+};
+use tenantry_identity::{
+    IdentityCrypto, IdentityStore, MfaError, MfaStatus, SecondFactor, SessionError, SessionInfo,
+    TotpProvisioning,
 };
 use tenantry_jobs::{JobQueue, QueueSummary};
 use tenantry_kernel::{
@@ -186,8 +190,8 @@ driving_port! {
     /// Accounts and sessions.
     pub trait Auth<'a> for AuthService<R, C>, generics [R, C]
         where [
-            R: UserRepository + SessionRepository + LoginThrottle + SecurityLog,
-            C: PasswordHasher + AccessTokens + Secrets,
+            R: IdentityStore,
+            C: IdentityCrypto,
         ]
     {
         async fn login(
@@ -223,6 +227,42 @@ driving_port! {
             new: &'a str,
             origin: &'a Origin,
         ) -> Result<(), ChangePasswordError>;
+        async fn sessions(&self, user: UserId) -> Result<Vec<SessionInfo>, Unexpected>;
+        async fn end_session(
+            &self,
+            user: UserId,
+            session: FamilyId,
+            origin: &'a Origin,
+        ) -> Result<(), SessionError>;
+        async fn mfa_status(&self, user: UserId) -> Result<MfaStatus, Unexpected>;
+        async fn start_totp(&self, user: UserId) -> Result<TotpProvisioning, MfaError>;
+        async fn confirm_totp(
+            &self,
+            user: UserId,
+            current: FamilyId,
+            code: &'a str,
+            origin: &'a Origin,
+        ) -> Result<Vec<String>, MfaError>;
+        async fn disable_totp(
+            &self,
+            user: UserId,
+            current: FamilyId,
+            password: &'a str,
+            factor: &'a SecondFactor,
+            origin: &'a Origin,
+        ) -> Result<(), MfaError>;
+        async fn regenerate_recovery_codes(
+            &self,
+            user: UserId,
+            factor: &'a SecondFactor,
+            origin: &'a Origin,
+        ) -> Result<Vec<String>, MfaError>;
+        async fn verify_mfa(
+            &self,
+            ticket: &'a str,
+            factor: &'a SecondFactor,
+            origin: &'a Origin,
+        ) -> Result<Session, MfaError>;
         fn now(&self) -> DateTime<Utc>;
         fn authenticate(&self, token: &str) -> Result<(AccessClaims, FamilyId), InvalidAccessToken>;
         fn session_revoked(&self, session: FamilyId) -> bool;
@@ -299,11 +339,8 @@ driving_port! {
             R: OnboardingRepository
                 + TenantRepository
                 + DomainRepository
-                + UserRepository
-                + SessionRepository
-                + LoginThrottle
-                + SecurityLog,
-            C: PasswordHasher + AccessTokens + Secrets,
+                + IdentityStore,
+            C: IdentityCrypto,
         ]
     {
         async fn onboard(&self, req: Onboard) -> Result<Onboarded, OnboardError>;
@@ -315,11 +352,8 @@ driving_port! {
     pub trait Invitations<'a> for InvitationService<R, C, M>, generics [R, C, M]
         where [
             R: InvitationRepository
-                + UserRepository
-                + SessionRepository
-                + LoginThrottle
-                + SecurityLog,
-            C: PasswordHasher + AccessTokens + Secrets,
+                + IdentityStore,
+            C: IdentityCrypto,
             M: Mailer,
         ]
     {

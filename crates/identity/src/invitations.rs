@@ -17,9 +17,7 @@ use thiserror::Error;
 use crate::model::{
     DisplayName, NewPassword, PasswordHash, RefreshSecret, Session, TokenDigest, User,
 };
-use crate::ports::{
-    AccessTokens, LoginThrottle, PasswordHasher, Secrets, SessionRepository, UserRepository,
-};
+use crate::ports::{IdentityCrypto, IdentityStore};
 use crate::service::AuthService;
 
 pub const INVITATION_TTL_DAYS: i64 = 7;
@@ -233,12 +231,8 @@ impl<R, C, M> InvitationService<R, C, M> {
 
 impl<R, C, M> InvitationService<R, C, M>
 where
-    R: InvitationRepository
-        + UserRepository
-        + SessionRepository
-        + LoginThrottle
-        + tenantry_audit::SecurityLog,
-    C: PasswordHasher + AccessTokens + Secrets,
+    R: InvitationRepository + IdentityStore,
+    C: IdentityCrypto,
     M: Mailer,
 {
     pub fn new(
@@ -470,7 +464,10 @@ where
                 self.auth.now(),
             )
             .await?;
-        let session = self.auth.start_session(user).await?;
+        let session = self
+            .auth
+            .start_session(user, origin, crate::model::SessionMethod::SignUp)
+            .await?;
         Ok((invitation, session))
     }
 }

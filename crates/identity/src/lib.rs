@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod error;
 pub mod invitations;
+pub mod mfa;
 pub mod model;
 pub mod ports;
 pub mod revocation;
@@ -15,6 +16,7 @@ pub mod view;
 pub use api_keys::*;
 pub use error::*;
 pub use invitations::*;
+pub use mfa::{MfaStatus, RECOVERY_CODES, SecondFactor};
 pub use model::*;
 pub use ports::*;
 pub use revocation::RevokedSessions;

@@ -207,6 +207,49 @@ pub struct AccessClaims {
     pub expires_at: DateTime<Utc>,
     /// The token's own id.
     pub jti: String,
+    /// The session passed a second factor (or the user's MFA was on when it was renewed): a
+    /// tenant that requires MFA lets it in. Carried as `amr: ["pwd", "otp", "mfa"]`.
+    pub mfa: bool,
+}
+
+/// How a session started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionMethod {
+    /// E-mail and password.
+    Password,
+    /// E-mail, password and a second factor.
+    Mfa,
+    /// Signing up (onboarding a new organisation, accepting an invitation).
+    SignUp,
+}
+
+impl SessionMethod {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Mfa => "mfa",
+            Self::SignUp => "sign_up",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Password, Self::Mfa, Self::SignUp]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// A session as its owner sees it: one login and the refresh tokens descending from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: FamilyId,
+    pub user_id: UserId,
+    pub method: SessionMethod,
+    pub created_at: DateTime<Utc>,
+    /// The last refresh (access tokens are checked without the database).
+    pub last_used_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// An access token and a refresh token, as login and refresh return them.

@@ -4,12 +4,12 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use tenantry_kernel::{Email, Unexpected, UserId};
+use tenantry_kernel::{Email, Origin, Unexpected, UserId};
 
 use crate::error::{CreateUserError, InvalidAccessToken};
 use crate::model::{
     AccessClaims, DisplayName, FamilyId, NewPassword, PasswordHash, RefreshRecord, RefreshSecret,
-    TokenDigest, User, UserStatus,
+    SessionInfo, TokenDigest, User, UserStatus,
 };
 
 /// Users are platform records (one person, many tenants).
@@ -84,20 +84,40 @@ pub enum Rotation {
 }
 
 pub trait SessionRepository: Clone + Send + Sync + 'static {
-    fn insert_refresh(
+    /// Records a new session and its first refresh token, in one transaction.
+    fn open_session(
         &self,
-        record: &RefreshRecord,
+        session: &SessionInfo,
+        first: &RefreshRecord,
     ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 
     /// In one transaction: spends `old` and stores `new` (whose family and user are taken from
-    /// `old`), or revokes the family of a reused token.
+    /// `old`), or revokes the family of a reused token. A rotation stamps the session as used
+    /// now from `origin`.
     fn rotate_refresh(
         &self,
         old: &TokenDigest,
         new_digest: &TokenDigest,
         new_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        origin: &Origin,
     ) -> impl Future<Output = Result<Rotation, Unexpected>> + Send;
+
+    /// The user's live sessions (a live refresh token in the family), oldest first (by id: a
+    /// session id is a UUIDv7).
+    fn live_sessions(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<SessionInfo>, Unexpected>> + Send;
+
+    /// Ends one live session of `user`; false when it is not theirs or not live.
+    fn revoke_session(
+        &self,
+        user: UserId,
+        session: FamilyId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
 
     /// Revokes the token's family (logout) and names its user and the family. Unknown tokens
     /// are ignored (`None`).
@@ -214,3 +234,157 @@ pub trait PlatformAdmins: Clone + Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 }
+
+/// A user's TOTP authenticator as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TotpRecord {
+    /// Sealed with the platform's data key.
+    pub sealed_secret: String,
+    pub created_at: DateTime<Utc>,
+    /// `None` while the enrolment waits for its first code.
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+/// Second factors: TOTP secrets, recovery codes and the tickets between a password and a code.
+pub trait MfaRepository: Clone + Send + Sync + 'static {
+    fn totp(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<Option<TotpRecord>, Unexpected>> + Send;
+
+    /// True when the user has a confirmed authenticator.
+    fn mfa_enabled(&self, user: UserId) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
+    /// Starts (or restarts) an enrolment with a new sealed secret; false, with nothing
+    /// changed, when the user has a confirmed authenticator.
+    fn begin_totp(
+        &self,
+        user: UserId,
+        sealed_secret: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
+    /// In one transaction: confirms the pending authenticator with the time step of the code
+    /// that proved it, stores the recovery codes' digests (replacing any) and revokes every
+    /// other session of the user (naming them). `None` when there was no pending enrolment
+    /// (confirmed meanwhile, or never started).
+    fn confirm_totp(
+        &self,
+        user: UserId,
+        step: i64,
+        recovery_digests: &[TokenDigest],
+        keep: FamilyId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Vec<FamilyId>>, Unexpected>> + Send;
+
+    /// Accepts the time step of a code once: true when it is later than every step accepted
+    /// before (one conditional update: two concurrent uses of a code, one wins).
+    fn use_totp_step(
+        &self,
+        user: UserId,
+        step: i64,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
+    /// Spends an unused recovery code; false when there is none with this digest.
+    fn use_recovery_code(
+        &self,
+        user: UserId,
+        digest: &TokenDigest,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
+    /// Replaces the user's recovery codes.
+    fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        digests: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+
+    fn recovery_codes_left(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<u32, Unexpected>> + Send;
+
+    /// In one transaction: deletes the authenticator and the recovery codes and revokes every
+    /// other session of the user (naming them).
+    fn remove_totp(
+        &self,
+        user: UserId,
+        keep: FamilyId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<FamilyId>, Unexpected>> + Send;
+
+    fn insert_mfa_ticket(
+        &self,
+        digest: &TokenDigest,
+        user: UserId,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+
+    /// The user of an unexpired, unspent ticket.
+    fn mfa_ticket_user(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<UserId>, Unexpected>> + Send;
+
+    /// Spends the ticket (one conditional update); false when it was spent or expired.
+    fn spend_mfa_ticket(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+}
+
+/// What a new TOTP authenticator needs to be added to an app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TotpProvisioning {
+    /// The secret in base32, for typing in.
+    pub secret: String,
+    /// `otpauth://totp/…` (the key URI format authenticator apps read).
+    pub uri: String,
+    /// The URI as a QR code: a PNG as a `data:image/png;base64,…` URL.
+    pub qr_png_data_url: String,
+}
+
+/// Time-based one-time passwords (RFC 6238: SHA-1, 6 digits, 30 s) and recovery codes.
+pub trait OneTimeCodes: Clone + Send + Sync + 'static {
+    /// 160 random bits.
+    fn totp_secret(&self) -> Vec<u8>;
+
+    fn totp_provisioning(
+        &self,
+        secret: &[u8],
+        account: &str,
+        issuer: &str,
+    ) -> Result<TotpProvisioning, Unexpected>;
+
+    /// The time step of `code` when it is valid for `secret` at `now` (the current step or
+    /// one either side, for clock drift).
+    fn totp_step(&self, secret: &[u8], code: &str, now: DateTime<Utc>) -> Option<i64>;
+
+    /// A recovery code as shown to the user (80 random bits, `xxxx-xxxx-xxxx-xxxx`).
+    fn recovery_code(&self) -> String;
+}
+
+/// Everything [`crate::AuthService`] needs from the store, in one bound.
+pub trait IdentityStore:
+    UserRepository + SessionRepository + LoginThrottle + tenantry_audit::SecurityLog + MfaRepository
+{
+}
+
+impl<T> IdentityStore for T where
+    T: UserRepository
+        + SessionRepository
+        + LoginThrottle
+        + tenantry_audit::SecurityLog
+        + MfaRepository
+{
+}
+
+/// Everything [`crate::AuthService`] needs from the crypto adapter, in one bound.
+pub trait IdentityCrypto: PasswordHasher + AccessTokens + Secrets + OneTimeCodes {}
+
+impl<T> IdentityCrypto for T where T: PasswordHasher + AccessTokens + Secrets + OneTimeCodes {}

@@ -4,20 +4,19 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use tenantry_audit::{SecurityEvent, SecurityEventKind, SecurityLog};
-use tenantry_kernel::{Clock, Email, Origin, Unexpected, UserId};
+use tenantry_audit::{SecurityEvent, SecurityEventKind};
+use tenantry_kernel::{Clock, Email, Origin, PlatformCipher, Unexpected, UserId};
 
 use crate::error::{
-    ChangePasswordError, CreateUserError, InvalidAccessToken, LoginError, RefreshError, UserError,
+    ChangePasswordError, CreateUserError, InvalidAccessToken, LoginError, RefreshError,
+    SessionError, UserError,
 };
 use crate::model::{
-    AccessClaims, DisplayName, FamilyId, NewPassword, RefreshRecord, RefreshSecret, Session, User,
-    UserStatus,
+    AccessClaims, DisplayName, FamilyId, NewPassword, RefreshRecord, RefreshSecret, Session,
+    SessionInfo, SessionMethod, User, UserStatus,
 };
-use crate::ports::{
-    AccessTokens, LoginThrottle, PasswordHasher, Rotation, Secrets, SessionRepository,
-    UserRepository,
-};
+use crate::ports::Rotation;
+use crate::ports::{IdentityCrypto, IdentityStore};
 use crate::revocation::RevokedSessions;
 
 /// Lifetimes and limits.
@@ -32,6 +31,10 @@ pub struct AuthPolicy {
     pub failure_window: Duration,
     /// How long a lock lasts after the failure that caused it.
     pub lockout: Duration,
+    /// How long the ticket between a right password and the second factor lasts.
+    pub mfa_ticket_ttl: Duration,
+    /// The issuer authenticator apps show beside the account.
+    pub totp_issuer: String,
 }
 
 impl Default for AuthPolicy {
@@ -43,6 +46,8 @@ impl Default for AuthPolicy {
             address_failure_limit: 50,
             failure_window: Duration::minutes(15),
             lockout: Duration::minutes(15),
+            mfa_ticket_ttl: Duration::minutes(5),
+            totp_issuer: "Tenantry".to_owned(),
         }
     }
 }
@@ -51,18 +56,20 @@ impl Default for AuthPolicy {
 /// (hasher, token signer, secrets).
 #[derive(Clone)]
 pub struct AuthService<R, C> {
-    repo: R,
-    crypto: C,
+    pub(crate) repo: R,
+    pub(crate) crypto: C,
     clock: Arc<dyn Clock>,
-    policy: AuthPolicy,
+    pub(crate) policy: AuthPolicy,
     /// Shared by every clone: what this process knows of revoked sessions.
     revoked: Arc<RevokedSessions>,
+    /// Seals users' TOTP secrets; without one, enrolling fails.
+    pub(crate) cipher: Option<Arc<dyn PlatformCipher>>,
 }
 
 impl<R, C> AuthService<R, C>
 where
-    R: UserRepository + SessionRepository + LoginThrottle + SecurityLog,
-    C: PasswordHasher + AccessTokens + Secrets,
+    R: IdentityStore,
+    C: IdentityCrypto,
 {
     pub fn new(repo: R, crypto: C, clock: Arc<dyn Clock>, policy: AuthPolicy) -> Self {
         Self {
@@ -71,7 +78,15 @@ where
             clock,
             policy,
             revoked: Arc::default(),
+            cipher: None,
         }
+    }
+
+    /// Seals the users' TOTP secrets with `cipher` (the platform's data key).
+    #[must_use]
+    pub fn with_platform_cipher(mut self, cipher: Arc<dyn PlatformCipher>) -> Self {
+        self.cipher = Some(cipher);
+        self
     }
 
     pub fn policy(&self) -> &AuthPolicy {
@@ -100,11 +115,17 @@ where
         origin: &Origin,
     ) -> Result<Session, LoginError> {
         let user = self.verify_credentials(email, password, origin).await?;
-        Ok(self.start_session(user).await?)
+        if self.repo.mfa_enabled(user.id).await? {
+            let (ticket, expires_at) = self.mfa_ticket(&user).await?;
+            return Err(LoginError::MfaRequired { ticket, expires_at });
+        }
+        Ok(self
+            .start_session(user, origin, SessionMethod::Password)
+            .await?)
     }
 
     /// Appends to the platform security log.
-    async fn record(
+    pub(crate) async fn record(
         &self,
         kind: SecurityEventKind,
         user: Option<UserId>,
@@ -206,7 +227,7 @@ where
     /// Admits one password check under the lockout rules, recording it as a failure until
     /// [`Self::password_attempt_succeeded`] says otherwise. Every route that verifies a
     /// password goes through here, so guesses count together whatever the route.
-    async fn begin_password_attempt(
+    pub(crate) async fn begin_password_attempt(
         &self,
         email_key: &str,
         origin: &Origin,
@@ -221,18 +242,36 @@ where
     }
 
     /// A right password forgets the account's failures.
-    async fn password_attempt_succeeded(&self, email_key: &str) -> Result<(), Unexpected> {
+    pub(crate) async fn password_attempt_succeeded(
+        &self,
+        email_key: &str,
+    ) -> Result<(), Unexpected> {
         self.repo.clear_failures(email_key).await
     }
 
     /// Opens a session for a user whose credentials were already checked (login, onboarding,
-    /// accepting an invitation).
-    pub async fn start_session(&self, user: User) -> Result<Session, Unexpected> {
+    /// accepting an invitation), from `origin`.
+    pub async fn start_session(
+        &self,
+        user: User,
+        origin: &Origin,
+        method: SessionMethod,
+    ) -> Result<Session, Unexpected> {
         let now = self.clock.now();
         self.repo.record_login(user.id, now).await?;
         let family = FamilyId::new();
-        let (refresh_token, refresh_expires_at) = self.new_refresh(user.id, family, now).await?;
-        let (access_token, access_expires_at) = self.new_access(user.id, family, now)?;
+        let info = SessionInfo {
+            id: family,
+            user_id: user.id,
+            method,
+            created_at: now,
+            last_used_at: now,
+            ip: origin.ip.clone(),
+            user_agent: origin.user_agent.clone(),
+        };
+        let (refresh_token, refresh_expires_at) = self.new_refresh(&info, now).await?;
+        let mfa = method == SessionMethod::Mfa;
+        let (access_token, access_expires_at) = self.new_access(user.id, family, now, mfa)?;
         Ok(Session {
             user: User {
                 last_login_at: Some(now),
@@ -309,21 +348,19 @@ where
 
     async fn new_refresh(
         &self,
-        user_id: UserId,
-        family: FamilyId,
+        session: &SessionInfo,
         now: DateTime<Utc>,
     ) -> Result<(RefreshSecret, DateTime<Utc>), Unexpected> {
         let secret = self.crypto.refresh_secret();
         let expires_at = now + self.policy.refresh_ttl;
-        self.repo
-            .insert_refresh(&RefreshRecord {
-                digest: self.crypto.digest(&secret),
-                user_id,
-                family,
-                issued_at: now,
-                expires_at,
-            })
-            .await?;
+        let first = RefreshRecord {
+            digest: self.crypto.digest(&secret),
+            user_id: session.user_id,
+            family: session.id,
+            issued_at: now,
+            expires_at,
+        };
+        self.repo.open_session(session, &first).await?;
         Ok((secret, expires_at))
     }
 
@@ -332,12 +369,14 @@ where
         user_id: UserId,
         family: FamilyId,
         now: DateTime<Utc>,
+        mfa: bool,
     ) -> Result<(String, DateTime<Utc>), Unexpected> {
         let claims = AccessClaims {
             user_id,
             issued_at: now,
             expires_at: now + self.policy.access_ttl,
             jti: self.crypto.token_id(),
+            mfa,
         };
         Ok((self.crypto.sign_token(&claims, family)?, claims.expires_at))
     }
@@ -359,6 +398,7 @@ where
                 &self.crypto.digest(&new_secret),
                 new_expires_at,
                 now,
+                origin,
             )
             .await?;
         let (user_id, family) = match rotation {
@@ -384,7 +424,10 @@ where
                 return Err(RefreshError::InvalidToken);
             }
         };
-        let (access_token, access_expires_at) = self.new_access(user_id, family, now)?;
+        // A session renewed while the user has MFA on counts as passed: the sessions that
+        // predate the enrolment ended with it, except the one that proved a code.
+        let mfa = self.repo.mfa_enabled(user_id).await?;
+        let (access_token, access_expires_at) = self.new_access(user_id, family, now, mfa)?;
         Ok(Session {
             user,
             issued_at: now,
@@ -439,9 +482,31 @@ where
         Ok(())
     }
 
+    /// The user's live sessions, oldest first.
+    pub async fn sessions(&self, user: UserId) -> Result<Vec<SessionInfo>, Unexpected> {
+        self.repo.live_sessions(user, self.clock.now()).await
+    }
+
+    /// Ends one of the user's sessions (the current one included: that is a logout).
+    pub async fn end_session(
+        &self,
+        user: UserId,
+        session: FamilyId,
+        origin: &Origin,
+    ) -> Result<(), SessionError> {
+        let now = self.clock.now();
+        if !self.repo.revoke_session(user, session, now).await? {
+            return Err(SessionError::NotFound);
+        }
+        self.ended([session], now);
+        self.record(SecurityEventKind::SessionRevoked, Some(user), None, origin)
+            .await?;
+        Ok(())
+    }
+
     /// Sessions this process just revoked: their tokens are refused here at once (other
     /// processes learn of them through the counter).
-    fn ended(&self, families: impl IntoIterator<Item = FamilyId>, at: DateTime<Utc>) {
+    pub(crate) fn ended(&self, families: impl IntoIterator<Item = FamilyId>, at: DateTime<Utc>) {
         let keep = self.policy.access_ttl;
         self.revoked
             .merge(families.into_iter().map(|f| (f, at)), None, at, keep);

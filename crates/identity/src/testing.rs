@@ -9,11 +9,12 @@ use tenantry_kernel::{Email, Unexpected, UserId};
 use crate::error::{CreateUserError, InvalidAccessToken};
 use crate::model::{
     AccessClaims, DisplayName, FamilyId, NewPassword, PasswordHash, RefreshRecord, RefreshSecret,
-    TokenDigest, User, UserStatus,
+    SessionInfo, TokenDigest, User, UserStatus,
 };
 use crate::ports::{
-    AccessTokens, Failures, LoginThrottle, PasswordHasher, RevokedSince, Rotation, Secrets,
-    SessionRepository, UserRepository,
+    AccessTokens, Failures, LoginThrottle, MfaRepository, OneTimeCodes, PasswordHasher,
+    RevokedSince, Rotation, Secrets, SessionRepository, TotpProvisioning, TotpRecord,
+    UserRepository,
 };
 
 #[derive(Clone, Debug)]
@@ -32,6 +33,12 @@ struct State {
     tokens: HashMap<TokenDigest, StoredToken>,
     failures: Vec<(String, Option<String>, DateTime<Utc>)>,
     events: Vec<tenantry_audit::SecurityEvent>,
+    sessions: HashMap<FamilyId, SessionInfo>,
+    totp: HashMap<UserId, (TotpRecord, Option<i64>)>,
+    /// (user, digest) → used.
+    recovery: HashMap<(UserId, TokenDigest), bool>,
+    /// digest → (user, expires, spent).
+    tickets: HashMap<TokenDigest, (UserId, DateTime<Utc>, bool)>,
 }
 
 impl State {
@@ -168,8 +175,14 @@ impl UserRepository for InMemoryIdentity {
 }
 
 impl SessionRepository for InMemoryIdentity {
-    async fn insert_refresh(&self, record: &RefreshRecord) -> Result<(), Unexpected> {
-        self.lock().tokens.insert(
+    async fn open_session(
+        &self,
+        session: &SessionInfo,
+        record: &RefreshRecord,
+    ) -> Result<(), Unexpected> {
+        let mut s = self.lock();
+        s.sessions.insert(session.id, session.clone());
+        s.tokens.insert(
             record.digest.clone(),
             StoredToken {
                 record: record.clone(),
@@ -180,14 +193,59 @@ impl SessionRepository for InMemoryIdentity {
         Ok(())
     }
 
+    async fn live_sessions(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionInfo>, Unexpected> {
+        let s = self.lock();
+        let mut live: Vec<SessionInfo> = s
+            .sessions
+            .values()
+            .filter(|i| i.user_id == user)
+            .filter(|i| {
+                s.tokens.values().any(|t| {
+                    t.record.family == i.id
+                        && !t.spent
+                        && t.revoked.is_none()
+                        && t.record.expires_at > now
+                })
+            })
+            .cloned()
+            .collect();
+        live.sort_by_key(|i| *i.id.as_uuid());
+        Ok(live)
+    }
+
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session: FamilyId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Unexpected> {
+        let mut s = self.lock();
+        let ended = s.revoke(now, |t| {
+            t.record.user_id == user && t.record.family == session && !t.spent
+        });
+        Ok(!ended.is_empty())
+    }
+
     async fn rotate_refresh(
         &self,
         old: &TokenDigest,
         new_digest: &TokenDigest,
         new_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        origin: &tenantry_kernel::Origin,
     ) -> Result<Rotation, Unexpected> {
         let mut s = self.lock();
+        if let Some(family) = s.tokens.get(old).map(|t| t.record.family)
+            && let Some(info) = s.sessions.get_mut(&family)
+        {
+            info.last_used_at = now;
+            info.ip.clone_from(&origin.ip);
+            info.user_agent.clone_from(&origin.user_agent);
+        }
         let Some(token) = s.tokens.get(old).cloned() else {
             return Ok(Rotation::Invalid);
         };
@@ -262,6 +320,171 @@ impl SessionRepository for InMemoryIdentity {
         rows.sort_unstable_by_key(|(f, at)| (*f.as_uuid(), *at));
         rows.dedup();
         Ok(rows)
+    }
+}
+
+impl MfaRepository for InMemoryIdentity {
+    async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>, Unexpected> {
+        Ok(self.lock().totp.get(&user).map(|(r, _)| r.clone()))
+    }
+
+    async fn mfa_enabled(&self, user: UserId) -> Result<bool, Unexpected> {
+        Ok(self
+            .lock()
+            .totp
+            .get(&user)
+            .is_some_and(|(r, _)| r.confirmed_at.is_some()))
+    }
+
+    async fn begin_totp(
+        &self,
+        user: UserId,
+        sealed_secret: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, Unexpected> {
+        let mut s = self.lock();
+        if s.totp
+            .get(&user)
+            .is_some_and(|(r, _)| r.confirmed_at.is_some())
+        {
+            return Ok(false);
+        }
+        let record = TotpRecord {
+            sealed_secret: sealed_secret.to_owned(),
+            created_at: at,
+            confirmed_at: None,
+        };
+        s.totp.insert(user, (record, None));
+        Ok(true)
+    }
+
+    async fn confirm_totp(
+        &self,
+        user: UserId,
+        step: i64,
+        recovery_digests: &[TokenDigest],
+        keep: FamilyId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Vec<FamilyId>>, Unexpected> {
+        let mut s = self.lock();
+        match s.totp.get_mut(&user) {
+            Some((r, last)) if r.confirmed_at.is_none() => {
+                r.confirmed_at = Some(at);
+                *last = Some(step);
+            }
+            _ => return Ok(None),
+        }
+        s.recovery.retain(|(u, _), _| *u != user);
+        for d in recovery_digests {
+            s.recovery.insert((user, d.clone()), false);
+        }
+        Ok(Some(s.revoke(at, |t| {
+            t.record.user_id == user && t.record.family != keep
+        })))
+    }
+
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, Unexpected> {
+        let mut s = self.lock();
+        Ok(match s.totp.get_mut(&user) {
+            Some((_, last)) if last.is_none_or(|l| l < step) => {
+                *last = Some(step);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        digest: &TokenDigest,
+        _at: DateTime<Utc>,
+    ) -> Result<bool, Unexpected> {
+        let mut s = self.lock();
+        Ok(match s.recovery.get_mut(&(user, digest.clone())) {
+            Some(used) if !*used => {
+                *used = true;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        digests: &[TokenDigest],
+        _at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        let mut s = self.lock();
+        s.recovery.retain(|(u, _), _| *u != user);
+        for d in digests {
+            s.recovery.insert((user, d.clone()), false);
+        }
+        Ok(())
+    }
+
+    async fn recovery_codes_left(&self, user: UserId) -> Result<u32, Unexpected> {
+        let s = self.lock();
+        let left = s
+            .recovery
+            .iter()
+            .filter(|((u, _), used)| *u == user && !**used)
+            .count();
+        Ok(u32::try_from(left).unwrap_or(u32::MAX))
+    }
+
+    async fn remove_totp(
+        &self,
+        user: UserId,
+        keep: FamilyId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<FamilyId>, Unexpected> {
+        let mut s = self.lock();
+        s.totp.remove(&user);
+        s.recovery.retain(|(u, _), _| *u != user);
+        Ok(s.revoke(at, |t| t.record.user_id == user && t.record.family != keep))
+    }
+
+    async fn insert_mfa_ticket(
+        &self,
+        digest: &TokenDigest,
+        user: UserId,
+        _at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), Unexpected> {
+        self.lock()
+            .tickets
+            .insert(digest.clone(), (user, expires_at, false));
+        Ok(())
+    }
+
+    async fn mfa_ticket_user(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, Unexpected> {
+        Ok(self
+            .lock()
+            .tickets
+            .get(digest)
+            .filter(|(_, exp, spent)| *exp > now && !*spent)
+            .map(|(u, _, _)| *u))
+    }
+
+    async fn spend_mfa_ticket(
+        &self,
+        digest: &TokenDigest,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Unexpected> {
+        let mut s = self.lock();
+        Ok(match s.tickets.get_mut(digest) {
+            Some((_, exp, spent)) if *exp > now && !*spent => {
+                *spent = true;
+                true
+            }
+            _ => false,
+        })
     }
 }
 
@@ -396,6 +619,7 @@ impl AccessTokens for FakeCrypto {
                 issued_at: now,
                 expires_at: exp,
                 jti: jti.to_owned(),
+                mfa: false,
             },
             FamilyId::from_uuid(family),
         ))
@@ -413,6 +637,73 @@ impl Secrets for FakeCrypto {
 
     fn digest(&self, secret: &RefreshSecret) -> TokenDigest {
         TokenDigest(format!("digest({})", secret.0))
+    }
+}
+
+/// The fake authenticator's code for `secret` at time step `step`: what an app would show.
+pub fn fake_totp_code(secret: &[u8], step: i64) -> String {
+    let seed: i64 = secret.iter().map(|b| i64::from(*b)).sum();
+    format!("{:06}", (seed * 7919 + step).rem_euclid(1_000_000))
+}
+
+impl OneTimeCodes for FakeCrypto {
+    fn totp_secret(&self) -> Vec<u8> {
+        self.next().to_be_bytes().to_vec()
+    }
+
+    fn totp_provisioning(
+        &self,
+        secret: &[u8],
+        account: &str,
+        issuer: &str,
+    ) -> Result<TotpProvisioning, Unexpected> {
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(TotpProvisioning {
+            secret: hex.clone(),
+            uri: format!("otpauth://totp/{issuer}:{account}?secret={hex}&issuer={issuer}"),
+            qr_png_data_url: "data:image/png;base64,".to_owned(),
+        })
+    }
+
+    fn totp_step(&self, secret: &[u8], code: &str, now: DateTime<Utc>) -> Option<i64> {
+        let current = now.timestamp().div_euclid(30);
+        (current - 1..=current + 1).find(|s| fake_totp_code(secret, *s) == code)
+    }
+
+    fn recovery_code(&self) -> String {
+        format!("rc{:014}", self.next())
+    }
+}
+
+/// A platform cipher that seals by prefixing: only for tests.
+pub struct PlainCipher;
+
+impl tenantry_kernel::PlatformCipher for PlainCipher {
+    fn seal_platform<'a>(
+        &'a self,
+        slot: tenantry_kernel::SecretSlot<'a>,
+        plaintext: &'a [u8],
+    ) -> tenantry_kernel::SealFuture<'a, String> {
+        let hex: String = plaintext.iter().map(|b| format!("{b:02x}")).collect();
+        let sealed = format!("plain:{}:{hex}", slot.row);
+        Box::pin(async move { Ok(sealed) })
+    }
+
+    fn open_platform<'a>(
+        &'a self,
+        slot: tenantry_kernel::SecretSlot<'a>,
+        sealed: &'a str,
+    ) -> tenantry_kernel::SealFuture<'a, Vec<u8>> {
+        let prefix = format!("plain:{}:", slot.row);
+        let opened = sealed
+            .strip_prefix(&prefix)
+            .map(|hex| {
+                (0..hex.len() / 2)
+                    .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                    .collect()
+            })
+            .ok_or_else(|| Unexpected::msg("sealed for another slot"));
+        Box::pin(async move { opened })
     }
 }
 

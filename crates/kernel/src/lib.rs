@@ -27,7 +27,7 @@ pub use page::{Cursor, Limit, Page, PageRequest};
 pub use platform::{ChangeCounters, ChangeVersions, DatabaseHealth, PoolStatus};
 pub use quota::QuotaError;
 pub use search::{GlobalSearch, InvalidSearch, SearchGroup, SearchHit, SearchKind, SearchQuery};
-pub use secrets::{SecretCipher, SecretSlot};
+pub use secrets::{PlatformCipher, SealFuture, SecretCipher, SecretSlot};
 pub use text::{TextShape, bounded_text};
 pub mod email;
 pub use email::Email;

@@ -33,3 +33,25 @@ pub trait SecretCipher: Clone + Send + Sync + 'static {
         sealed: &str,
     ) -> impl Future<Output = Result<Vec<u8>, Unexpected>> + Send;
 }
+
+/// What [`PlatformCipher`] returns.
+pub type SealFuture<'a, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, Unexpected>> + Send + 'a>>;
+
+/// Seals and opens secrets that belong to no tenant (a user's TOTP secret) with the platform's
+/// own data key, bound to their slot like a tenant's. Object-safe: services hold it as
+/// `Arc<dyn PlatformCipher>`.
+pub trait PlatformCipher: Send + Sync + 'static {
+    fn seal_platform<'a>(
+        &'a self,
+        slot: SecretSlot<'a>,
+        plaintext: &'a [u8],
+    ) -> SealFuture<'a, String>;
+
+    /// Fails when the value was sealed for another slot, or altered.
+    fn open_platform<'a>(
+        &'a self,
+        slot: SecretSlot<'a>,
+        sealed: &'a str,
+    ) -> SealFuture<'a, Vec<u8>>;
+}

@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use tenantry_identity::{
-    AccessTokens, AuthService, DisplayName, LoginThrottle, NewPassword, PasswordHash,
-    PasswordHasher, Secrets, Session, SessionRepository, User, UserRepository,
+    AuthService, DisplayName, IdentityCrypto, IdentityStore, MfaError, NewPassword, PasswordHash,
+    SecondFactor, Session, SessionMethod, User,
 };
 use tenantry_kernel::{Actor, Edges, Email, TenantCtx, Unexpected};
 use tenantry_rbac::{Membership, MembershipStatus, Role};
@@ -23,6 +23,8 @@ pub struct Onboard {
     pub owner_email: Email,
     pub owner_name: DisplayName,
     pub password: String,
+    /// A TOTP code, when the e-mail's account has MFA on.
+    pub second_factor: Option<SecondFactor>,
     /// Where the request came from: the login throttle and the security log when the
     /// e-mail has an account.
     pub origin: tenantry_kernel::Origin,
@@ -57,6 +59,10 @@ pub enum OnboardError {
     /// Too many failed attempts on the existing account (or from this address).
     #[error(transparent)]
     Throttled(tenantry_identity::LoginError),
+    /// The existing account has MFA on: its code is missing, wrong or used
+    /// ([`MfaError::InvalidCode`]), or checking it was throttled.
+    #[error(transparent)]
+    SecondFactor(MfaError),
     #[error(transparent)]
     Quota(#[from] tenantry_kernel::QuotaError),
     #[error(transparent)]
@@ -96,14 +102,8 @@ pub struct OnboardingService<R, C> {
 
 impl<R, C> OnboardingService<R, C>
 where
-    R: OnboardingRepository
-        + TenantRepository
-        + DomainRepository
-        + UserRepository
-        + SessionRepository
-        + LoginThrottle
-        + tenantry_audit::SecurityLog,
-    C: PasswordHasher + AccessTokens + Secrets,
+    R: OnboardingRepository + TenantRepository + DomainRepository + IdentityStore,
+    C: IdentityCrypto,
 {
     pub fn new(repo: R, tenants: TenantService<R>, auth: AuthService<R, C>, edges: Edges) -> Self {
         Self {
@@ -143,6 +143,13 @@ where
                         tenantry_identity::LoginError::Unexpected(u) => OnboardError::Unexpected(u),
                         throttled => OnboardError::Throttled(throttled),
                     })?;
+                self.auth
+                    .require_second_factor(&user, req.second_factor.as_ref(), &req.origin)
+                    .await
+                    .map_err(|e| match e {
+                        MfaError::Unexpected(u) => OnboardError::Unexpected(u),
+                        other => OnboardError::SecondFactor(other),
+                    })?;
                 NewOwner::Existing(user)
             }
             None => {
@@ -167,11 +174,12 @@ where
             created_at: now,
         };
         // The new owner creates the tenant.
+        let origin = std::sync::Arc::new(req.origin);
         let ctx = TenantCtx::for_new_tenant(
             &self.edges,
             new.tenant.id,
             Actor::User(membership.user_id),
-            std::sync::Arc::new(req.origin),
+            origin.clone(),
         );
         self.repo
             .onboard(&ctx, &new, &owner, &roles, &membership)
@@ -181,7 +189,14 @@ where
         let user = match owner {
             NewOwner::Existing(u) | NewOwner::New { user: u, .. } => u,
         };
-        let session = self.auth.start_session(user).await?;
+        let method = if owner_created {
+            SessionMethod::SignUp
+        } else if self.auth.mfa_status(user.id).await?.totp_enabled {
+            SessionMethod::Mfa
+        } else {
+            SessionMethod::Password
+        };
+        let session = self.auth.start_session(user, &origin, method).await?;
         Ok(Onboarded {
             tenant: new.tenant,
             session,

@@ -15,7 +15,7 @@ mod master;
 mod vault;
 
 pub use master::{KeyConfigError, KeySource, MasterKey, MasterKeys};
-pub use vault::{DataKeyStore, Rotation, Vault, WrappedKey};
+pub use vault::{DataKeyStore, PLATFORM_KEY_OWNER, Rotation, Vault, WrappedKey};
 
 #[cfg(test)]
 mod tests;

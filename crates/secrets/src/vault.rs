@@ -9,7 +9,9 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use aes_kw::KwAes256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use tenantry_kernel::{SecretCipher, SecretSlot, TenantCtx, TenantId, Unexpected};
+use tenantry_kernel::{
+    PlatformCipher, SealFuture, SecretCipher, SecretSlot, TenantCtx, TenantId, Unexpected,
+};
 use zeroize::Zeroizing;
 
 use crate::master::{KeyConfigError, KeySource, MasterKey, MasterKeys};
@@ -22,7 +24,12 @@ pub struct WrappedKey {
     pub wrapped: Vec<u8>,
 }
 
-/// Storage of the tenants' wrapped data keys (one per tenant). The table holds nothing
+/// The owner the platform's own data key is stored under: no tenant has the nil id. Sealed
+/// values of the platform are bound to it like a tenant's to theirs.
+pub const PLATFORM_KEY_OWNER: TenantId = TenantId::from_uuid(uuid::Uuid::nil());
+
+/// Storage of the tenants' wrapped data keys (one per tenant, and the platform's under
+/// [`PLATFORM_KEY_OWNER`]). The table holds nothing
 /// readable without a master key, which never reaches the database.
 pub trait DataKeyStore: Clone + Send + Sync + 'static {
     fn data_key(
@@ -258,17 +265,17 @@ impl<S: DataKeyStore> Vault<S> {
     }
 }
 
-impl<S: DataKeyStore> SecretCipher for Vault<S> {
-    async fn seal(
+impl<S: DataKeyStore> Vault<S> {
+    async fn seal_for(
         &self,
-        ctx: &TenantCtx,
+        owner: TenantId,
         slot: SecretSlot<'_>,
         plaintext: &[u8],
     ) -> Result<String, Unexpected> {
-        let cipher = self.cipher(ctx.tenant_id()).await?;
+        let cipher = self.cipher(owner).await?;
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(Unexpected::new)?;
-        let aad = associated_data(ctx.tenant_id(), &slot);
+        let aad = associated_data(owner, &slot);
         let sealed = cipher
             .encrypt(
                 &Nonce::from(nonce),
@@ -284,9 +291,9 @@ impl<S: DataKeyStore> SecretCipher for Vault<S> {
         Ok(format!("{SEALED_PREFIX}{}", STANDARD.encode(out)))
     }
 
-    async fn open(
+    async fn open_for(
         &self,
-        ctx: &TenantCtx,
+        owner: TenantId,
         slot: SecretSlot<'_>,
         sealed: &str,
     ) -> Result<Vec<u8>, Unexpected> {
@@ -299,8 +306,8 @@ impl<S: DataKeyStore> SecretCipher for Vault<S> {
         let nonce: [u8; NONCE_LEN] = nonce
             .try_into()
             .map_err(|_| unexpected("a sealed secret is malformed"))?;
-        let cipher = self.cipher(ctx.tenant_id()).await?;
-        let aad = associated_data(ctx.tenant_id(), &slot);
+        let cipher = self.cipher(owner).await?;
+        let aad = associated_data(owner, &slot);
         cipher
             .decrypt(
                 &Nonce::from(nonce),
@@ -315,5 +322,43 @@ impl<S: DataKeyStore> SecretCipher for Vault<S> {
                     slot.table, slot.column
                 ))
             })
+    }
+}
+
+impl<S: DataKeyStore> SecretCipher for Vault<S> {
+    async fn seal(
+        &self,
+        ctx: &TenantCtx,
+        slot: SecretSlot<'_>,
+        plaintext: &[u8],
+    ) -> Result<String, Unexpected> {
+        self.seal_for(ctx.tenant_id(), slot, plaintext).await
+    }
+
+    async fn open(
+        &self,
+        ctx: &TenantCtx,
+        slot: SecretSlot<'_>,
+        sealed: &str,
+    ) -> Result<Vec<u8>, Unexpected> {
+        self.open_for(ctx.tenant_id(), slot, sealed).await
+    }
+}
+
+impl<S: DataKeyStore> PlatformCipher for Vault<S> {
+    fn seal_platform<'a>(
+        &'a self,
+        slot: SecretSlot<'a>,
+        plaintext: &'a [u8],
+    ) -> SealFuture<'a, String> {
+        Box::pin(self.seal_for(PLATFORM_KEY_OWNER, slot, plaintext))
+    }
+
+    fn open_platform<'a>(
+        &'a self,
+        slot: SecretSlot<'a>,
+        sealed: &'a str,
+    ) -> SealFuture<'a, Vec<u8>> {
+        Box::pin(self.open_for(PLATFORM_KEY_OWNER, slot, sealed))
     }
 }

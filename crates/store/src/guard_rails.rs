@@ -48,6 +48,23 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
         "each tenant's data key, wrapped by a master key the database never holds; a \
          rotation re-wraps across tenants",
     ),
+    (
+        "platform_keys",
+        "the platform's own data key (users' TOTP secrets), wrapped like the tenants'",
+    ),
+    (
+        "sessions",
+        "a person's logins, listed and ended by that person across tenants",
+    ),
+    (
+        "user_totp",
+        "a person's second factor, used before a tenant is known",
+    ),
+    ("recovery_codes", "a person's one-time MFA recovery codes"),
+    (
+        "mfa_tickets",
+        "the step between a password and a second factor, before a tenant is known",
+    ),
     ("plans", "the operator's price list, shared by every tenant"),
     (
         "billing_events",

@@ -6,10 +6,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_identity::{
     CreateUserError, DisplayName, Failures, FamilyId, LoginThrottle, PasswordHash, PlatformAdmins,
-    RefreshRecord, RevokedSince, Rotation, SessionRepository, TokenDigest, User, UserRepository,
-    UserStatus,
+    RefreshRecord, RevokedSince, Rotation, SessionInfo, SessionMethod, SessionRepository,
+    TokenDigest, User, UserRepository, UserStatus,
 };
-use tenantry_kernel::{Email, Unexpected, UserId};
+use tenantry_kernel::{Email, Origin, Unexpected, UserId};
 
 use crate::db::Db;
 use crate::error::StoreError;
@@ -106,6 +106,23 @@ macro_rules! revoke_live_tokens {
             .collect::<Vec<FamilyId>>()
     }};
 }
+
+pub(crate) use revoke_live_tokens;
+
+/// Revokes every live session of `$user` but `$keep` (password and MFA changes), naming them.
+macro_rules! revoke_other_sessions {
+    ($conn:ident, $at:expr, $user:expr, $keep:expr) => {{
+        let (user, keep): (DbUuid, DbUuid) = ($user, $keep);
+        revoke_live_tokens!(
+            $conn,
+            $at,
+            refresh_tokens::user_id
+                .eq(user)
+                .and(refresh_tokens::family.ne(keep))
+        )
+    }};
+}
+pub(crate) use revoke_other_sessions;
 
 /// Failed logins older than this are deleted as new ones arrive.
 const FAILURE_RETENTION: Duration = Duration::days(1);
@@ -213,18 +230,24 @@ impl Db {
                 .set(users::password_hash.eq(&hash.0))
                 .execute(conn)
                 .await?;
-            Ok(revoke_live_tokens!(
-                conn,
-                at,
-                refresh_tokens::user_id
-                    .eq(user)
-                    .and(refresh_tokens::family.ne(keep))
-            ))
+            Ok(revoke_other_sessions!(conn, at, user, keep))
         })
     }
 
-    async fn insert_refresh_token(&self, r: &RefreshRecord) -> Result<(), StoreError> {
+    async fn insert_session(&self, s: &SessionInfo, r: &RefreshRecord) -> Result<(), StoreError> {
         tx!(self, write, platform, |conn| {
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id.eq(DbUuid::from(s.id)),
+                    sessions::user_id.eq(DbUuid::from(s.user_id)),
+                    sessions::method.eq(s.method.as_str()),
+                    sessions::created_at.eq(s.created_at),
+                    sessions::last_used_at.eq(s.last_used_at),
+                    sessions::ip.eq(s.ip.as_deref()),
+                    sessions::user_agent.eq(s.user_agent.as_deref()),
+                ))
+                .execute(conn)
+                .await?;
             diesel::insert_into(refresh_tokens::table)
                 .values((
                     refresh_tokens::digest.eq(&r.digest.0),
@@ -245,6 +268,7 @@ impl Db {
         new: &TokenDigest,
         new_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        origin: &Origin,
     ) -> Result<Rotation, StoreError> {
         tx!(self, write, platform, |conn| {
             // Spending is one conditional UPDATE: of two concurrent refreshes with the same
@@ -281,6 +305,14 @@ impl Db {
                         refresh_tokens::family.eq(family),
                         refresh_tokens::issued_at.eq(now),
                         refresh_tokens::expires_at.eq(new_expires_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::update(sessions::table.find(family))
+                    .set((
+                        sessions::last_used_at.eq(now),
+                        sessions::ip.eq(origin.ip.as_deref()),
+                        sessions::user_agent.eq(origin.user_agent.as_deref()),
                     ))
                     .execute(conn)
                     .await?;
@@ -323,6 +355,75 @@ impl Db {
                 FamilyId::from_uuid(family.0),
             )))
         })
+    }
+
+    async fn load_live_sessions(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        type Row = (
+            DbUuid,
+            DbUuid,
+            String,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            Option<String>,
+            Option<String>,
+        );
+        let user = DbUuid::from(user);
+        let rows: Vec<Row> = run!(self, |conn| {
+            let live = refresh_tokens::table
+                .filter(refresh_tokens::family.eq(sessions::id))
+                .filter(refresh_tokens::spent_at.is_null())
+                .filter(refresh_tokens::revoked_at.is_null())
+                .filter(refresh_tokens::expires_at.gt(now));
+            sessions::table
+                .filter(sessions::user_id.eq(user))
+                .filter(diesel::dsl::exists(live))
+                .order(sessions::id.asc())
+                .load(conn)
+                .await?
+        });
+        rows.into_iter()
+            .map(
+                |(id, user_id, method, created_at, last_used_at, ip, user_agent)| {
+                    Ok(SessionInfo {
+                        id: FamilyId::from_uuid(id.0),
+                        user_id: UserId::from_uuid(user_id.0),
+                        method: SessionMethod::parse(&method).ok_or_else(|| {
+                            StoreError::Corrupt(format!("session method {method:?}"))
+                        })?,
+                        created_at,
+                        last_used_at,
+                        ip,
+                        user_agent,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Ends a live session of `user`; whether there was one.
+    async fn end_session(
+        &self,
+        user: UserId,
+        session: FamilyId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (user, family) = (DbUuid::from(user), DbUuid::from(session));
+        let ended = tx!(self, write, platform, |conn| {
+            Ok(revoke_live_tokens!(
+                conn,
+                now,
+                refresh_tokens::family
+                    .eq(family)
+                    .and(refresh_tokens::user_id.eq(user))
+                    .and(refresh_tokens::spent_at.is_null())
+                    .and(refresh_tokens::expires_at.gt(now))
+            ))
+        })?;
+        Ok(!ended.is_empty())
     }
 
     /// The sessions revoked since `since`, with when.
@@ -505,8 +606,12 @@ impl UserRepository for Db {
 }
 
 impl SessionRepository for Db {
-    async fn insert_refresh(&self, record: &RefreshRecord) -> Result<(), Unexpected> {
-        Ok(self.insert_refresh_token(record).await?)
+    async fn open_session(
+        &self,
+        session: &SessionInfo,
+        first: &RefreshRecord,
+    ) -> Result<(), Unexpected> {
+        Ok(self.insert_session(session, first).await?)
     }
 
     async fn rotate_refresh(
@@ -515,8 +620,28 @@ impl SessionRepository for Db {
         new_digest: &TokenDigest,
         new_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        origin: &Origin,
     ) -> Result<Rotation, Unexpected> {
-        Ok(self.rotate(old, new_digest, new_expires_at, now).await?)
+        Ok(self
+            .rotate(old, new_digest, new_expires_at, now, origin)
+            .await?)
+    }
+
+    async fn live_sessions(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionInfo>, Unexpected> {
+        Ok(self.load_live_sessions(user, now).await?)
+    }
+
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session: FamilyId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Unexpected> {
+        Ok(self.end_session(user, session, now).await?)
     }
 
     async fn revoke_family_of(

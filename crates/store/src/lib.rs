@@ -23,6 +23,7 @@ pub mod guard_rails;
 mod identity;
 mod invitations;
 mod jobs;
+mod mfa;
 mod migrate;
 mod onboarding;
 mod paging;

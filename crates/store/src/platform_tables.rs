@@ -168,6 +168,72 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
+    use super::DbTime;
+
+    platform_keys (slot) {
+        slot -> Integer,
+        kek_id -> Text,
+        wrapped -> Text,
+        created_at -> DbTime,
+        rotated_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    sessions (id) {
+        id -> DbId,
+        user_id -> DbId,
+        method -> Text,
+        created_at -> DbTime,
+        last_used_at -> DbTime,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    user_totp (user_id) {
+        user_id -> DbId,
+        secret -> Text,
+        created_at -> DbTime,
+        confirmed_at -> Nullable<DbTime>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    recovery_codes (user_id, digest) {
+        user_id -> DbId,
+        digest -> Text,
+        created_at -> DbTime,
+        used_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    mfa_tickets (digest) {
+        digest -> Text,
+        user_id -> DbId,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+        used_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
     use super::{DbId, DbTime};
 
     webhook_deliveries (tenant_id, endpoint_id, event_id) {

@@ -134,7 +134,7 @@ macro_rules! backend_schema {
 
         diesel::joinable!(domains -> tenants (tenant_id));
         diesel::joinable!(refresh_tokens -> users (user_id));
-        diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, users);
+        diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, users, sessions);
         diesel::joinable!(subscriptions -> plans (plan));
         diesel::allow_tables_to_appear_in_same_query!(subscriptions, plans);
 

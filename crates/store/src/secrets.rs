@@ -7,7 +7,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_kernel::{TenantId, Unexpected};
-use tenantry_secrets::{DataKeyStore, WrappedKey};
+use tenantry_secrets::{DataKeyStore, PLATFORM_KEY_OWNER, WrappedKey};
 
 use crate::db::Db;
 use crate::error::StoreError;
@@ -20,6 +20,66 @@ fn decode(kek_id: String, wrapped: &str) -> Result<WrappedKey, StoreError> {
             .decode(wrapped)
             .map_err(|e| StoreError::Corrupt(format!("a wrapped data key: {e}")))?,
     })
+}
+
+/// The platform's own data key: one row of `platform_keys` (the vault names it
+/// [`PLATFORM_KEY_OWNER`]).
+impl Db {
+    async fn load_platform_key(&self) -> Result<Option<WrappedKey>, StoreError> {
+        let row: Option<(String, String)> = tx!(self, read, tenant = None, |conn| {
+            Ok(platform_keys::table
+                .select((platform_keys::kek_id, platform_keys::wrapped))
+                .first(conn)
+                .await
+                .optional()?)
+        })?;
+        row.map(|(k, w)| decode(k, &w)).transpose()
+    }
+
+    async fn insert_platform_key(&self, key: &WrappedKey) -> Result<WrappedKey, StoreError> {
+        let wrapped = STANDARD.encode(&key.wrapped);
+        let (kek, stored): (String, String) = tx!(self, write, platform, |conn| {
+            diesel::insert_into(platform_keys::table)
+                .values((
+                    platform_keys::slot.eq(1),
+                    platform_keys::kek_id.eq(&key.kek_id),
+                    platform_keys::wrapped.eq(&wrapped),
+                    platform_keys::created_at.eq(Utc::now()),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            Ok(platform_keys::table
+                .select((platform_keys::kek_id, platform_keys::wrapped))
+                .first(conn)
+                .await?)
+        })?;
+        decode(kek, &stored)
+    }
+
+    async fn swap_platform_key(
+        &self,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> Result<bool, StoreError> {
+        let (old_wrapped, new_wrapped) =
+            (STANDARD.encode(&old.wrapped), STANDARD.encode(&new.wrapped));
+        let n = tx!(self, write, platform, |conn| {
+            Ok(diesel::update(
+                platform_keys::table
+                    .filter(platform_keys::kek_id.eq(&old.kek_id))
+                    .filter(platform_keys::wrapped.eq(&old_wrapped)),
+            )
+            .set((
+                platform_keys::kek_id.eq(&new.kek_id),
+                platform_keys::wrapped.eq(&new_wrapped),
+                platform_keys::rotated_at.eq(Some(Utc::now())),
+            ))
+            .execute(conn)
+            .await?)
+        })?;
+        Ok(n > 0)
+    }
 }
 
 impl Db {
@@ -128,6 +188,9 @@ impl Db {
 
 impl DataKeyStore for Db {
     async fn data_key(&self, tenant: TenantId) -> Result<Option<WrappedKey>, Unexpected> {
+        if tenant == PLATFORM_KEY_OWNER {
+            return Ok(self.load_platform_key().await?);
+        }
         Ok(self.load_data_key(tenant).await?)
     }
 
@@ -136,6 +199,9 @@ impl DataKeyStore for Db {
         tenant: TenantId,
         key: &WrappedKey,
     ) -> Result<WrappedKey, Unexpected> {
+        if tenant == PLATFORM_KEY_OWNER {
+            return Ok(self.insert_platform_key(key).await?);
+        }
         Ok(self.insert_data_key(tenant, key).await?)
     }
 
@@ -145,6 +211,9 @@ impl DataKeyStore for Db {
         old: &WrappedKey,
         new: &WrappedKey,
     ) -> Result<bool, Unexpected> {
+        if tenant == PLATFORM_KEY_OWNER {
+            return Ok(self.swap_platform_key(old, new).await?);
+        }
         Ok(self.swap_data_key(tenant, old, new).await?)
     }
 
@@ -153,10 +222,25 @@ impl DataKeyStore for Db {
         kek_id: &str,
         limit: u32,
     ) -> Result<Vec<(TenantId, WrappedKey)>, Unexpected> {
-        Ok(self.load_keys_not_under(kek_id, limit).await?)
+        let mut keys = Vec::new();
+        if let Some(k) = self.load_platform_key().await?
+            && k.kek_id != kek_id
+        {
+            keys.push((PLATFORM_KEY_OWNER, k));
+        }
+        keys.extend(self.load_keys_not_under(kek_id, limit).await?);
+        keys.truncate(limit as usize);
+        Ok(keys)
     }
 
     async fn data_key_counts(&self) -> Result<Vec<(String, u64)>, Unexpected> {
-        Ok(self.count_data_keys().await?)
+        let mut counts = self.count_data_keys().await?;
+        if let Some(k) = self.load_platform_key().await? {
+            match counts.iter_mut().find(|(id, _)| *id == k.kek_id) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((k.kek_id, 1)),
+            }
+        }
+        Ok(counts)
     }
 }

@@ -48,6 +48,7 @@ fn request(slug: &str, email: &str, password: &str) -> Onboard {
         owner_email: Email::parse(email).unwrap(),
         owner_name: DisplayName::parse("Ann Lee").unwrap(),
         password: password.to_owned(),
+        second_factor: None,
         origin: tenantry_kernel::Origin::default(),
     }
 }

@@ -295,6 +295,10 @@ pub struct SecurityPolicy {
     pub csp: Option<Csp>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<CorsOrigin>,
+    /// Members must have a second factor: those without one get 403
+    /// `mfa_enrollment_required` on this tenant's routes (API keys are not people).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_mfa: bool,
 }
 
 /// A change to the security policy: each present part replaces the stored one.
@@ -303,6 +307,7 @@ pub struct SecurityPatch {
     pub ip_allowlist: Option<IpAllowlist>,
     pub csp: Option<Option<Csp>>,
     pub cors_origins: Option<Vec<CorsOrigin>>,
+    pub require_mfa: Option<bool>,
 }
 
 impl SecurityPolicy {
@@ -324,6 +329,9 @@ impl SecurityPolicy {
         }
         if let Some(v) = patch.cors_origins {
             self.cors_origins = v;
+        }
+        if let Some(v) = patch.require_mfa {
+            self.require_mfa = v;
         }
     }
 
@@ -427,6 +435,7 @@ mod tests {
             ip_allowlist: IpAllowlist::parse(&["10.0.0.0/8"]).unwrap(),
             csp: Some(Csp::default()),
             cors_origins: vec![],
+            require_mfa: true,
         };
         let json = policy.to_json();
         assert_eq!(SecurityPolicy::from_json(&json).unwrap(), policy);

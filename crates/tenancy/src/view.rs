@@ -59,6 +59,8 @@ pub struct SecurityView {
     /// Browser origins allowed to call the API (CORS).
     #[schema(example = json!(["https://app.acme.com"]))]
     pub cors_origins: Vec<String>,
+    /// Members without a second factor get 403 `mfa_enrollment_required`.
+    pub require_mfa: bool,
 }
 
 impl From<&crate::SecurityPolicy> for SecurityView {
@@ -84,6 +86,7 @@ impl From<&crate::SecurityPolicy> for SecurityView {
                 .iter()
                 .map(|o| o.as_str().to_owned())
                 .collect(),
+            require_mfa: p.require_mfa,
         }
     }
 }

@@ -4,12 +4,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository, SecurityLog};
+use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository};
 use tenantry_billing::{BillingService, PlanRepository, QuotaRepository, SubscriptionRepository};
-use tenantry_identity::{
-    AccessTokens, InvitationRepository, InvitationService, LoginThrottle, Mailer, PasswordHasher,
-    Secrets, SessionRepository, UserRepository,
-};
+use tenantry_identity::{IdentityCrypto, IdentityStore};
+use tenantry_identity::{InvitationRepository, InvitationService, Mailer};
 use tenantry_jobs::{ClaimedJob, Job};
 use tenantry_kernel::{Clock, Edges, PageRequest, TenantCtx, Unexpected};
 use tenantry_rbac::MembershipRepository;
@@ -315,15 +313,12 @@ where
         + QuotaRepository
         + WebhookRepository
         + MembershipRepository
-        + UserRepository
-        + SessionRepository
-        + LoginThrottle
-        + SecurityLog
+        + IdentityStore
         + EventRepository
         + TenantRepository
         + DomainRepository
         + AuditRepository,
-    C: PasswordHasher + AccessTokens + Secrets,
+    C: IdentityCrypto,
     M: Mailer,
 {
     async fn run(

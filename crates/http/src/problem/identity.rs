@@ -2,8 +2,8 @@
 
 use actix_web::http::StatusCode;
 use tenantry_identity::{
-    ApiKeyError, ChangePasswordError, CreateUserError, InvitationError, LoginError, RefreshError,
-    UserError,
+    ApiKeyError, ChangePasswordError, CreateUserError, InvitationError, LoginError, MfaError,
+    RefreshError, SessionError, UserError,
 };
 
 use super::Problem;
@@ -37,7 +37,80 @@ impl From<LoginError> for Problem {
                 p.retry_after = Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX));
                 p
             }
+            LoginError::MfaRequired { ticket, expires_at } => {
+                let mut p = Self::mfa_required().detail(
+                    "The password is right and this account has MFA on: send the ticket and a \
+                     code to /api/v1/auth/mfa/verify",
+                );
+                let extra = p.extra_mut();
+                extra.mfa_ticket = Some(ticket);
+                extra.mfa_ticket_expires_at = Some(expires_at);
+                p
+            }
             LoginError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl Problem {
+    /// A password alone is not enough for this account.
+    pub fn mfa_required() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "mfa_required", "MFA required")
+    }
+}
+
+impl From<MfaError> for Problem {
+    fn from(e: MfaError) -> Self {
+        let detail = e.to_string();
+        match e {
+            MfaError::AlreadyEnabled => Self::new(
+                StatusCode::CONFLICT,
+                "mfa_already_enabled",
+                "MFA already enabled",
+            )
+            .detail(detail),
+            MfaError::NoEnrolment => Self::new(
+                StatusCode::CONFLICT,
+                "mfa_enrollment_not_started",
+                "No enrolment to confirm",
+            )
+            .detail(detail),
+            MfaError::NotEnabled => {
+                Self::new(StatusCode::CONFLICT, "mfa_not_enabled", "MFA not enabled").detail(detail)
+            }
+            MfaError::Required => Self::mfa_required()
+                .detail("This account has MFA on: send a code from its authenticator as mfa_code"),
+            MfaError::InvalidCode => {
+                Self::new(StatusCode::FORBIDDEN, "invalid_mfa_code", "Invalid code")
+                    .detail("The code is wrong, already used or outside its time window")
+            }
+            MfaError::InvalidTicket => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_mfa_ticket",
+                "Invalid MFA ticket",
+            )
+            .detail(detail),
+            MfaError::WrongPassword => {
+                Self::new(StatusCode::FORBIDDEN, "wrong_password", "Wrong password")
+                    .detail("The password is wrong")
+            }
+            MfaError::Throttled(e) => e.into(),
+            MfaError::NotFound => Self::unauthorized("The account no longer exists"),
+            MfaError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<SessionError> for Problem {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "session_not_found",
+                "Session not found",
+            )
+            .detail(e.to_string()),
+            SessionError::Unexpected(u) => Self::internal(u),
         }
     }
 }

@@ -99,6 +99,13 @@ pub struct ProblemExtra {
     /// show a branded page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<TenantBrand>,
+    /// On `mfa_required` after a right password: the ticket to send with a code to
+    /// `/api/v1/auth/mfa/verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_ticket: Option<String>,
+    /// On `mfa_required`: when the ticket expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_ticket_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A tenant's public face, on the problems its gates answer.

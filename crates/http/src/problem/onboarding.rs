@@ -13,6 +13,7 @@ impl From<OnboardError> for Problem {
             OnboardError::EmailTaken => CreateUserError::EmailTaken.into(),
             OnboardError::InvalidCredentials => LoginError::InvalidCredentials.into(),
             OnboardError::Throttled(e) => e.into(),
+            OnboardError::SecondFactor(e) => e.into(),
             OnboardError::WeakPassword(message) => Self::field("password", message),
             OnboardError::Quota(q) => q.into(),
             OnboardError::Unexpected(u) => Self::internal(u),

@@ -1,6 +1,6 @@
 //! Sessions and the caller's own account. Platform-level: no tenant is needed.
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantry_audit::{SecurityEvent, SecurityEventFilter, SecurityEventKind};
@@ -166,13 +166,15 @@ type Data = web::Data<AppState>;
 /// Log in with e-mail and password.
 ///
 /// An unknown e-mail and a wrong password get the same answer. Five failures for one account
-/// within 15 minutes lock it for 15 minutes; one address is limited too.
+/// within 15 minutes lock it for 15 minutes; one address is limited too. An account with MFA
+/// on answers `mfa_required` with an `mfa_ticket`: send it with a code to
+/// `/api/v1/auth/mfa/verify`.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginBody,
     responses(
         (status = 200, description = "A new session", body = SessionView),
-        (status = 401, description = "Wrong e-mail or password (`invalid_credentials`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong e-mail or password (`invalid_credentials`), or the password is right and a second factor is needed (`mfa_required`, with `mfa_ticket` and `mfa_ticket_expires_at`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "Account locked (`account_locked`) or address limited (`too_many_attempts`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         BodyErrors,
     )
@@ -315,6 +317,89 @@ pub async fn change_password(
             who.session,
             &b.current_password,
             &b.new_password,
+            &origin_of(&req),
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// One of the caller's sessions: a login and the refresh tokens descending from it.
+#[derive(Serialize, ToSchema)]
+pub struct SessionInfoView {
+    pub id: Uuid,
+    /// `password`, `mfa` (password and a second factor) or `sign_up`.
+    #[schema(example = "password")]
+    pub method: String,
+    pub created_at: DateTime<Utc>,
+    /// The last refresh.
+    pub last_used_at: DateTime<Utc>,
+    /// Where it was last used from.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session of the token that asks.
+    pub current: bool,
+}
+
+page_of!(
+    /// One page of the caller's sessions.
+    SessionPage of SessionInfoView
+);
+
+/// The caller's live sessions, oldest first.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer_token" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of the caller's live sessions", body = SessionPage),
+        QueryErrors,
+        Unauthenticated,
+    )
+)]
+#[get("/api/v1/auth/sessions")]
+pub async fn my_sessions(
+    who: Authenticated,
+    state: Data,
+    query: ApiQuery<PageQuery>,
+) -> Result<web::Json<SessionPage>, Problem> {
+    let page = query.0.by_id()?;
+    let sessions = state.auth.sessions(who.user_id).await?;
+    let found = tenantry_kernel::Page::from_sorted(sessions, &page, |s| s.id.as_uuid().to_string());
+    Ok(web::Json(SessionPage::map(found, |s| SessionInfoView {
+        id: *s.id.as_uuid(),
+        method: s.method.as_str().to_owned(),
+        created_at: s.created_at,
+        last_used_at: s.last_used_at,
+        ip: s.ip.clone(),
+        user_agent: s.user_agent.clone(),
+        current: s.id == who.session,
+    })))
+}
+
+/// End one of the caller's sessions (the current one too: that is a logout). Its tokens stop
+/// working at once, on every instance.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer_token" = [])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    responses(
+        (status = 204, description = "The session is over"),
+        (status = 404, description = "No live session of the caller has this id (`session_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        Unauthenticated,
+    )
+)]
+#[delete("/api/v1/auth/sessions/{id}")]
+pub async fn end_my_session(
+    req: HttpRequest,
+    who: Authenticated,
+    state: Data,
+    id: crate::json::ApiPath<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    state
+        .auth
+        .end_session(
+            who.user_id,
+            tenantry_identity::FamilyId::from_uuid(id.into_inner()),
             &origin_of(&req),
         )
         .await?;

@@ -9,6 +9,7 @@ pub mod events;
 pub mod health;
 pub mod invitations;
 pub mod jobs;
+pub mod mfa;
 pub mod onboard;
 pub mod platform;
 pub mod products;
@@ -35,6 +36,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::change_password)
         .service(auth::my_tenants)
         .service(auth::my_security_events)
+        .service(auth::my_sessions)
+        .service(auth::end_my_session)
+        .service(mfa::mfa_status)
+        .service(mfa::start_totp)
+        .service(mfa::confirm_totp)
+        .service(mfa::disable_totp)
+        .service(mfa::regenerate_recovery_codes)
+        .service(mfa::verify_mfa)
         // Sign-up and the permission catalogue (no tenant, no token).
         .service(onboard::onboard)
         .service(onboard::permissions)

@@ -44,6 +44,10 @@ pub struct OnboardBody {
     /// account: its current password.
     #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    /// For an existing account with MFA on: a code from its authenticator (or one of its
+    /// recovery codes).
+    #[schema(example = "123456")]
+    pub mfa_code: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -64,7 +68,8 @@ pub struct OnboardedView {
     request_body = OnboardBody,
     responses(
         (status = 201, description = "The tenant and the owner's session", body = OnboardedView),
-        (status = 401, description = "The e-mail has an account and this is not its password (`invalid_credentials`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "The e-mail has an account and this is not its password (`invalid_credentials`), or the account has MFA on and no `mfa_code` came (`mfa_required`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The account's `mfa_code` is wrong or used (`invalid_mfa_code`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Slug or e-mail taken (`slug_taken`, `email_taken`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "The existing account is locked (`account_locked`) or the address limited (`too_many_attempts`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         BodyErrors,
@@ -98,6 +103,7 @@ pub async fn onboard(
             owner_email: email.clone(),
             owner_name: name.clone(),
             password: b.password,
+            second_factor: b.mfa_code.map(crate::routes::mfa::factor_of),
             origin: (*crate::request_context::origin_of(&req)).clone(),
         })
         .await?;

@@ -112,6 +112,9 @@ pub struct SecurityPatchBody {
     /// Browser origins allowed to call the API (`https://app.acme.com`).
     #[schema(max_items = 50, example = json!(["https://app.acme.com"]))]
     pub cors_origins: Option<Vec<String>>,
+    /// Members must have a second factor (TOTP): those without one get 403
+    /// `mfa_enrollment_required` on this tenant's routes until they enrol.
+    pub require_mfa: Option<bool>,
 }
 
 /// A change to the settings: absent parts stay.
@@ -189,6 +192,7 @@ impl SettingsPatchBody {
                             .collect::<Result<Vec<_>, _>>(),
                     )
                 }),
+                require_mfa: s.require_mfa,
             },
         };
         f.finish()?;
@@ -252,6 +256,18 @@ pub async fn update_settings(
                 "it leaves out your own address ({}): you would lock yourself out",
                 client.ip
             )),
+        );
+        f.finish()?;
+    }
+    // Requiring MFA without a second factor of one's own would lock its author out too.
+    if patch.security.require_mfa == Some(true) && !m.mfa {
+        let mut f = Fields::default();
+        f.take::<(), _>(
+            "security.require_mfa",
+            Err(
+                "enrol a second factor (/api/v1/auth/mfa/totp) and log in with it first: \
+                 you would lock yourself out",
+            ),
         );
         f.finish()?;
     }

@@ -99,6 +99,7 @@ app_tests! {
             "/api/v1/events/{id}",
             "/api/v1/event-types",
             "/api/v1/platform/jobs",
+            "/api/v1/platform/impersonations",
             "/api/v1/platform/tenants",
             "/api/v1/platform/tenants/{tenant}",
             "/api/v1/platform/tenants/{tenant}/suspend",

@@ -837,6 +837,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/impersonations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Act as a member of a tenant, for support: a short-lived access token for that user in
+         *     that tenant, naming the administrator.
+         * @description Only a platform administrator's own token may ask (not the operator token). Every change
+         *     made with it is recorded with both the user and the administrator; the user's security
+         *     events say who and why; the tenant's audit trail records the start. A tenant can forbid it
+         *     (`security.allow_impersonation`).
+         */
+        post: operations["impersonate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/jobs": {
         parameters: {
             query?: never;
@@ -2633,6 +2657,11 @@ export interface components {
             hash: string;
             /** Format: uuid */
             id: string;
+            /**
+             * Format: uuid
+             * @description The platform administrator who acted as `actor_id` (support impersonation).
+             */
+            impersonator_id?: string | null;
             ip?: string | null;
             /** @description SHA-256 of the previous entry ("" for the first). */
             prev_hash: string;
@@ -3055,6 +3084,52 @@ export interface components {
             body: string;
             /** @example http://portal.acme.com/.well-known/tenantry-challenge/3vQ… */
             url: string;
+        };
+        ImpersonateBody: {
+            /**
+             * Format: int64
+             * @description Minutes the token lasts: 1–30 (default 30).
+             */
+            minutes?: number | null;
+            /**
+             * @description Why: shown to the user in their security events and kept in the tenant's audit trail.
+             * @example Ticket #4711: the export fails
+             */
+            reason: string;
+            /**
+             * @description The tenant (id or slug) to act in: the token works there only.
+             * @example acme
+             */
+            tenant: string;
+            /**
+             * Format: uuid
+             * @description The member to act as.
+             */
+            user_id: string;
+        };
+        /** @description A token to act as a member, for support. */
+        ImpersonationView: {
+            /**
+             * @description An access token for the user, carrying the administrator as `act` (RFC 8693); it
+             *     works in `tenant_id` only, cannot be refreshed, and cannot change the user's password,
+             *     second factor, sessions or API keys.
+             */
+            access_token: string;
+            /** Format: date-time */
+            expires_at: string;
+            /**
+             * Format: int64
+             * @example 1800
+             */
+            expires_in: number;
+            /** Format: uuid */
+            impersonator_id: string;
+            reason: string;
+            /** Format: uuid */
+            tenant_id: string;
+            /** @example Bearer */
+            token_type: string;
+            user: components["schemas"]["UserView"];
         };
         ImportResult: {
             /**
@@ -3750,14 +3825,18 @@ export interface components {
         SecurityEventView: {
             /** Format: date-time */
             at: string;
+            /** @description In words, when the event says more (`impersonated`: by whom, and why). */
+            detail?: string | null;
             /** @description The (normalised) e-mail a login named. */
             email?: string | null;
             /** Format: uuid */
             id: string;
             ip?: string | null;
             /**
-             * @description `login_succeeded`, `login_failed`, `locked_out`, `logout`, `refresh_reuse_detected`
-             *     or `password_changed`.
+             * @description `login_succeeded`, `login_failed`, `locked_out`, `logout`, `refresh_reuse_detected`,
+             *     `password_changed`, `password_check_failed`, `account_disabled`, `account_enabled`,
+             *     `mfa_enabled`, `mfa_disabled`, `mfa_failed`, `recovery_code_used`,
+             *     `recovery_codes_regenerated`, `session_revoked` or `impersonated`.
              * @example login_failed
              */
             kind: string;
@@ -3767,6 +3846,11 @@ export interface components {
         };
         /** @description Each present part replaces the stored one. */
         SecurityPatchBody: {
+            /**
+             * @description Whether the operator's staff may act as a member for support (recorded in the audit
+             *     trail and the member's security events). On by default.
+             */
+            allow_impersonation?: boolean | null;
             /**
              * @description Browser origins allowed to call the API (`https://app.acme.com`).
              * @example [
@@ -3792,6 +3876,8 @@ export interface components {
         };
         /** @description The tenant's security policy at the edge. */
         SecurityView: {
+            /** @description The operator's staff may act as a member for support (each time on the record). */
+            allow_impersonation: boolean;
             /**
              * @description Browser origins allowed to call the API (CORS).
              * @example [
@@ -8281,6 +8367,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PlanPage"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    impersonate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImpersonateBody"];
+            };
+        };
+        responses: {
+            /** @description The token */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImpersonationView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant (`tenant_not_found`) or the user is no active member of it (`member_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */

@@ -23,6 +23,8 @@ pub struct AuditEntry {
     pub actor_type: String,
     pub actor_id: Option<UserId>,
     pub api_key_id: Option<ApiKeyId>,
+    /// The platform administrator who acted as `actor_id` (support impersonation).
+    pub impersonator_id: Option<UserId>,
     pub entity_type: String,
     pub entity_id: String,
     pub action: String,
@@ -51,6 +53,9 @@ struct Content<'a> {
     actor_type: &'a str,
     actor_id: &'a Option<UserId>,
     api_key_id: &'a Option<ApiKeyId>,
+    /// Hashed only when present: entries from before impersonation existed keep their hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    impersonator_id: &'a Option<UserId>,
     entity_type: &'a str,
     entity_id: &'a str,
     action: &'a str,
@@ -73,6 +78,7 @@ impl AuditEntry {
             actor_type: &self.actor_type,
             actor_id: &self.actor_id,
             api_key_id: &self.api_key_id,
+            impersonator_id: &self.impersonator_id,
             entity_type: &self.entity_type,
             entity_id: &self.entity_id,
             action: &self.action,
@@ -111,6 +117,7 @@ impl ChainHead {
                     actor_type: actor.kind().to_owned(),
                     actor_id: actor.user_id(),
                     api_key_id: actor.api_key_id(),
+                    impersonator_id: actor.impersonator(),
                     changes: r.changes_json(),
                     entity_type: r.entity_type.clone(),
                     entity_id: r.entity_id.clone(),

@@ -36,10 +36,13 @@ pub enum SecurityEventKind {
     RecoveryCodesRegenerated,
     /// The user ended one of their sessions from the session list.
     SessionRevoked,
+    /// A platform administrator started acting as the user (support impersonation); the
+    /// detail names them and their reason.
+    Impersonated,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -55,6 +58,7 @@ impl SecurityEventKind {
         Self::RecoveryCodeUsed,
         Self::RecoveryCodesRegenerated,
         Self::SessionRevoked,
+        Self::Impersonated,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -74,6 +78,7 @@ impl SecurityEventKind {
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::SessionRevoked => "session_revoked",
+            Self::Impersonated => "impersonated",
         }
     }
 
@@ -94,6 +99,8 @@ pub struct SecurityEvent {
     pub email: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// What else the event says, in words (who impersonated the user, and why).
+    pub detail: Option<String>,
 }
 
 impl SecurityEvent {
@@ -106,6 +113,7 @@ impl SecurityEvent {
             email: None,
             ip: None,
             user_agent: None,
+            detail: None,
         }
     }
 }

@@ -21,6 +21,17 @@ struct Claims {
     /// factor.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     amr: Vec<String>,
+    /// The platform administrator acting as `sub` (RFC 8693), on an impersonation token...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    act: Option<Act>,
+    /// ...which works in this tenant only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tid: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Act {
+    sub: String,
 }
 
 /// Signs and verifies access tokens with one Ed25519 key.
@@ -97,6 +108,10 @@ impl AccessTokens for JwtTokens {
             } else {
                 vec!["pwd".into()]
             },
+            act: claims.impersonation.map(|i| Act {
+                sub: i.admin.to_string(),
+            }),
+            tid: claims.impersonation.map(|i| i.tenant.to_string()),
         };
         jsonwebtoken::encode(&header, &body, &self.encoding).map_err(Unexpected::new)
     }
@@ -126,6 +141,15 @@ impl AccessTokens for JwtTokens {
             expires_at,
             jti: c.jti,
             mfa: c.amr.iter().any(|m| m == "mfa"),
+            impersonation: match (c.act, c.tid) {
+                (None, None) => None,
+                (Some(act), Some(tid)) => Some(tenantry_identity::Impersonation {
+                    admin: act.sub.parse().map_err(|_| InvalidAccessToken)?,
+                    tenant: tid.parse().map_err(|_| InvalidAccessToken)?,
+                }),
+                // One without the other is no token of ours.
+                _ => return Err(InvalidAccessToken),
+            },
         };
         let family = uuid::Uuid::parse_str(&c.sid).map_err(|_| InvalidAccessToken)?;
         Ok((claims, FamilyId::from_uuid(family)))
@@ -151,6 +175,7 @@ mod tests {
             expires_at: now + Duration::minutes(15),
             jti: "jti-1".into(),
             mfa: false,
+            impersonation: None,
         }
     }
 

@@ -19,6 +19,32 @@ pub struct Authenticated {
     pub session: FamilyId,
     /// The session passed a second factor (a tenant requiring MFA lets it in).
     pub mfa: bool,
+    /// A platform administrator acts as the user, inside one tenant.
+    pub impersonation: Option<tenantry_identity::Impersonation>,
+}
+
+impl Authenticated {
+    /// Refuses what an impersonating administrator may not do as the user: change their
+    /// password, second factor, sessions, SSO or API keys (403 `not_while_impersonating`).
+    pub fn not_impersonating(&self) -> Result<(), Problem> {
+        refuse_impersonation(self.impersonation.map(|i| i.admin))
+    }
+}
+
+/// 403 `not_while_impersonating` when `impersonator` is set.
+pub fn refuse_impersonation(impersonator: Option<UserId>) -> Result<(), Problem> {
+    match impersonator {
+        None => Ok(()),
+        Some(_) => Err(Problem::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "not_while_impersonating",
+            "Not while impersonating",
+        )
+        .detail(
+            "An administrator acting as this user cannot change their password, second \
+             factor, sessions, SSO or API keys",
+        )),
+    }
 }
 
 impl FromRequest for Authenticated {
@@ -45,6 +71,7 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
         user_id: claims.user_id,
         session,
         mfa: claims.mfa,
+        impersonation: claims.impersonation,
     })
 }
 

@@ -116,6 +116,8 @@ pub struct Member {
     pub api_key: Option<ApiKeyId>,
     /// The caller's session passed a second factor (never for an API key).
     pub mfa: bool,
+    /// The platform administrator acting as `user_id` (support impersonation).
+    pub impersonator: Option<UserId>,
 }
 
 /// An API key in `X-API-Key`, or as a bearer token starting with `tnt_`.
@@ -200,6 +202,30 @@ impl FromRequest for Member {
                     return Ok(member);
                 }
             };
+            let actor = match who.impersonation {
+                None => Actor::User(who.user_id),
+                Some(imp) => {
+                    // An impersonation token works in its one tenant, while the tenant allows.
+                    if imp.tenant != scope.tenant.id {
+                        return Err(impersonation_refused(
+                            "impersonation_out_of_scope",
+                            "This impersonation token was issued for another tenant",
+                        )
+                        .into());
+                    }
+                    if !scope.settings.security.allow_impersonation {
+                        return Err(brand(impersonation_refused(
+                            "impersonation_forbidden",
+                            "This organisation does not allow support impersonation",
+                        ))
+                        .into());
+                    }
+                    Actor::Impersonated {
+                        user: who.user_id,
+                        by: imp.admin,
+                    }
+                }
+            };
             let entry = state
                 .members
                 .membership(&state.rbac, &scope.ctx, who.user_id)
@@ -209,10 +235,11 @@ impl FromRequest for Member {
                 Problem::new(StatusCode::FORBIDDEN, "not_a_member", "Not a member")
                     .detail("You are not an active member of this tenant")
             })?;
-            if scope.settings.security.require_mfa && !who.mfa {
+            // The administrator's own sign-in stands in for the user's second factor.
+            if scope.settings.security.require_mfa && !who.mfa && who.impersonation.is_none() {
                 return Err(brand(mfa_enrollment_required()).into());
             }
-            let ctx = scope.acting(&state.edges, Actor::User(who.user_id));
+            let ctx = scope.acting(&state.edges, actor);
             if !role.1.allows(needed) {
                 record_denial(&state, &ctx, needed, &route()).await;
                 return Err(permission_denied(needed).into());
@@ -242,6 +269,7 @@ impl FromRequest for Member {
                 permissions: role.1.permissions.clone(),
                 api_key: None,
                 mfa: who.mfa,
+                impersonator: who.impersonation.map(|i| i.admin),
             })
         };
         // The check runs as its own task and body extractors wait for it before reporting
@@ -266,6 +294,11 @@ impl FromRequest for Member {
             })?
         })
     }
+}
+
+/// An impersonation token presented where it does not work.
+pub fn impersonation_refused(code: &'static str, detail: &str) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, code, "Impersonation refused").detail(detail)
 }
 
 /// The tenant requires a second factor and the caller's session has none.
@@ -344,6 +377,7 @@ async fn key_member(
         permissions,
         api_key: Some(key.id),
         mfa: false,
+        impersonator: None,
     })
 }
 

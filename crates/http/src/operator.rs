@@ -109,6 +109,10 @@ async fn check(state: &AppState, bearer: Option<&str>) -> Result<Operator, Probl
     let Some((claims, _)) = state.verify_access_token(presented) else {
         return Err(Problem::unauthorized("The token is not valid"));
     };
+    // Acting as a member never carries the administrator's own powers.
+    if claims.impersonation.is_some() {
+        return Err(platform_admin_required());
+    }
     if state.reads.is_platform_admin(claims.user_id).await? {
         tracing::Span::current().record("user_id", tracing::field::display(claims.user_id));
         return Ok(Operator {

@@ -32,8 +32,8 @@ use tenantry_identity::{
     UserStatus,
 };
 use tenantry_identity::{
-    IdentityCrypto, IdentityStore, MfaError, MfaStatus, SecondFactor, SessionError, SessionInfo,
-    TotpProvisioning,
+    IdentityCrypto, IdentityStore, Impersonation, MfaError, MfaStatus, SecondFactor, SessionError,
+    SessionInfo, TotpProvisioning,
 };
 use tenantry_jobs::{JobQueue, QueueSummary};
 use tenantry_kernel::{
@@ -228,6 +228,14 @@ driving_port! {
             origin: &'a Origin,
         ) -> Result<(), ChangePasswordError>;
         async fn sessions(&self, user: UserId) -> Result<Vec<SessionInfo>, Unexpected>;
+        async fn impersonate(
+            &self,
+            user_id: UserId,
+            target: Impersonation,
+            ttl: chrono::Duration,
+            detail: String,
+            origin: &'a Origin,
+        ) -> Result<(User, String, DateTime<Utc>), UserError>;
         async fn end_session(
             &self,
             user: UserId,

@@ -307,6 +307,10 @@ async fn is_platform_admin(state: &AppState, bearer: Option<&str>) -> Result<boo
     let Some(Some((claims, _))) = bearer.map(|t| state.verify_access_token(t)) else {
         return Ok(false);
     };
+    // An administrator acting as a member has the member's standing, not their own.
+    if claims.impersonation.is_some() {
+        return Ok(false);
+    }
     Ok(state.reads.is_platform_admin(claims.user_id).await?)
 }
 
@@ -318,7 +322,7 @@ async fn may_pass_maintenance(
     let Some(Some((claims, _))) = bearer.map(|t| state.verify_access_token(t)) else {
         return Ok(false);
     };
-    if state.reads.is_platform_admin(claims.user_id).await? {
+    if claims.impersonation.is_none() && state.reads.is_platform_admin(claims.user_id).await? {
         return Ok(true);
     }
     let ctx = TenantCtx::for_request(

@@ -210,6 +210,15 @@ pub struct AccessClaims {
     /// The session passed a second factor (or the user's MFA was on when it was renewed): a
     /// tenant that requires MFA lets it in. Carried as `amr: ["pwd", "otp", "mfa"]`.
     pub mfa: bool,
+    /// Set on a token a platform administrator acts with as this user (RFC 8693 `act`).
+    pub impersonation: Option<Impersonation>,
+}
+
+/// Who acts as the token's user, and where (an impersonation token works in one tenant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Impersonation {
+    pub admin: UserId,
+    pub tenant: tenantry_kernel::TenantId,
 }
 
 /// How a session started.
@@ -221,6 +230,8 @@ pub enum SessionMethod {
     Mfa,
     /// Signing up (onboarding a new organisation, accepting an invitation).
     SignUp,
+    /// A platform administrator acting as the user: no refresh token, minutes long.
+    Impersonation,
 }
 
 impl SessionMethod {
@@ -229,11 +240,12 @@ impl SessionMethod {
             Self::Password => "password",
             Self::Mfa => "mfa",
             Self::SignUp => "sign_up",
+            Self::Impersonation => "impersonation",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Password, Self::Mfa, Self::SignUp]
+        [Self::Password, Self::Mfa, Self::SignUp, Self::Impersonation]
             .into_iter()
             .find(|m| m.as_str() == s)
     }

@@ -84,11 +84,12 @@ pub enum Rotation {
 }
 
 pub trait SessionRepository: Clone + Send + Sync + 'static {
-    /// Records a new session and its first refresh token, in one transaction.
+    /// Records a new session and its first refresh token (none for an impersonation), in one
+    /// transaction.
     fn open_session(
         &self,
         session: &SessionInfo,
-        first: &RefreshRecord,
+        first: Option<&RefreshRecord>,
     ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 
     /// In one transaction: spends `old` and stores `new` (whose family and user are taken from

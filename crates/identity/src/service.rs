@@ -35,6 +35,8 @@ pub struct AuthPolicy {
     pub mfa_ticket_ttl: Duration,
     /// The issuer authenticator apps show beside the account.
     pub totp_issuer: String,
+    /// The longest an impersonation token lasts (30 minutes at most).
+    pub impersonation_ttl: Duration,
 }
 
 impl Default for AuthPolicy {
@@ -48,6 +50,7 @@ impl Default for AuthPolicy {
             lockout: Duration::minutes(15),
             mfa_ticket_ttl: Duration::minutes(5),
             totp_issuer: "Tenantry".to_owned(),
+            impersonation_ttl: Duration::minutes(30),
         }
     }
 }
@@ -360,7 +363,7 @@ where
             issued_at: now,
             expires_at,
         };
-        self.repo.open_session(session, &first).await?;
+        self.repo.open_session(session, Some(&first)).await?;
         Ok((secret, expires_at))
     }
 
@@ -377,6 +380,7 @@ where
             expires_at: now + self.policy.access_ttl,
             jti: self.crypto.token_id(),
             mfa,
+            impersonation: None,
         };
         Ok((self.crypto.sign_token(&claims, family)?, claims.expires_at))
     }
@@ -480,6 +484,52 @@ where
             .await?;
         self.revoked.merge(revoked, Some(counter), now, keep);
         Ok(())
+    }
+
+    /// An access token for `admin` to act as `user` inside `tenant` (support impersonation):
+    /// at most `policy.impersonation_ttl` long, without a refresh token, carrying the
+    /// administrator (`act`). The user's security events say who and why. Whether the user may
+    /// be impersonated there (membership, the tenant's policy) is the caller's to check.
+    pub async fn impersonate(
+        &self,
+        user_id: UserId,
+        target: crate::model::Impersonation,
+        ttl: Duration,
+        detail: String,
+        origin: &Origin,
+    ) -> Result<(User, String, DateTime<Utc>), UserError> {
+        let user = match self.repo.user_by_id(user_id).await? {
+            Some(u) if u.status == UserStatus::Active => u,
+            _ => return Err(UserError::NotFound),
+        };
+        let now = self.clock.now();
+        let family = FamilyId::new();
+        let info = SessionInfo {
+            id: family,
+            user_id,
+            method: SessionMethod::Impersonation,
+            created_at: now,
+            last_used_at: now,
+            ip: origin.ip.clone(),
+            user_agent: origin.user_agent.clone(),
+        };
+        self.repo.open_session(&info, None).await?;
+        let claims = AccessClaims {
+            user_id,
+            issued_at: now,
+            expires_at: now + ttl.min(self.policy.impersonation_ttl),
+            jti: self.crypto.token_id(),
+            mfa: false,
+            impersonation: Some(target),
+        };
+        let token = self.crypto.sign_token(&claims, family)?;
+        let mut event = SecurityEvent::new(SecurityEventKind::Impersonated, now);
+        event.user_id = Some(user_id);
+        event.ip.clone_from(&origin.ip);
+        event.user_agent.clone_from(&origin.user_agent);
+        event.detail = Some(detail);
+        self.repo.record(event).await?;
+        Ok((user, token, claims.expires_at))
     }
 
     /// The user's live sessions, oldest first.

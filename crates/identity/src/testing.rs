@@ -178,18 +178,20 @@ impl SessionRepository for InMemoryIdentity {
     async fn open_session(
         &self,
         session: &SessionInfo,
-        record: &RefreshRecord,
+        record: Option<&RefreshRecord>,
     ) -> Result<(), Unexpected> {
         let mut s = self.lock();
         s.sessions.insert(session.id, session.clone());
-        s.tokens.insert(
-            record.digest.clone(),
-            StoredToken {
-                record: record.clone(),
-                spent: false,
-                revoked: None,
-            },
-        );
+        if let Some(record) = record {
+            s.tokens.insert(
+                record.digest.clone(),
+                StoredToken {
+                    record: record.clone(),
+                    spent: false,
+                    revoked: None,
+                },
+            );
+        }
         Ok(())
     }
 
@@ -620,6 +622,7 @@ impl AccessTokens for FakeCrypto {
                 expires_at: exp,
                 jti: jti.to_owned(),
                 mfa: false,
+                impersonation: None,
             },
             FamilyId::from_uuid(family),
         ))

@@ -15,6 +15,9 @@ pub enum Actor {
     ApiKey { key: ApiKeyId, user: UserId },
     /// A platform administrator acting across tenants.
     PlatformAdmin(UserId),
+    /// A platform administrator acting as `user` (support impersonation): recorded as the
+    /// user, with the administrator beside.
+    Impersonated { user: UserId, by: UserId },
     /// The operator token (automation of the platform API).
     Operator,
 }
@@ -25,7 +28,7 @@ impl Actor {
     pub const fn kind(&self) -> &'static str {
         match self {
             Self::System => "system",
-            Self::User(_) => "user",
+            Self::User(_) | Self::Impersonated { .. } => "user",
             Self::ApiKey { .. } => "api_key",
             Self::PlatformAdmin(_) => "platform_admin",
             Self::Operator => "operator",
@@ -35,8 +38,19 @@ impl Actor {
     /// The person behind the action, when there is one.
     pub const fn user_id(&self) -> Option<UserId> {
         match self {
-            Self::User(u) | Self::ApiKey { user: u, .. } | Self::PlatformAdmin(u) => Some(*u),
+            Self::User(u)
+            | Self::ApiKey { user: u, .. }
+            | Self::PlatformAdmin(u)
+            | Self::Impersonated { user: u, .. } => Some(*u),
             Self::System | Self::Operator => None,
+        }
+    }
+
+    /// The administrator impersonating the user, during an impersonation.
+    pub const fn impersonator(&self) -> Option<UserId> {
+        match self {
+            Self::Impersonated { by, .. } => Some(*by),
+            _ => None,
         }
     }
 

@@ -36,6 +36,7 @@ struct EntryRow {
     user_agent: Option<String>,
     prev_hash: String,
     hash: String,
+    impersonator_id: Option<DbUuid>,
 }
 
 impl From<EntryRow> for AuditEntry {
@@ -48,6 +49,7 @@ impl From<EntryRow> for AuditEntry {
             actor_type: r.actor_type,
             actor_id: r.actor_id.map(|u| UserId::from_uuid(u.0)),
             api_key_id: r.api_key_id.map(|k| ApiKeyId::from_uuid(k.0)),
+            impersonator_id: r.impersonator_id.map(|u| UserId::from_uuid(u.0)),
             entity_type: r.entity_type,
             entity_id: r.entity_id,
             action: r.action,
@@ -153,6 +155,7 @@ macro_rules! entry_values {
             audit_entries::actor_type.eq(&$e.actor_type),
             audit_entries::actor_id.eq($e.actor_id.map(DbUuid::from)),
             audit_entries::api_key_id.eq($e.api_key_id.map(DbUuid::from)),
+            audit_entries::impersonator_id.eq($e.impersonator_id.map(DbUuid::from)),
             audit_entries::entity_type.eq(&$e.entity_type),
             audit_entries::entity_id.eq(&$e.entity_id),
             audit_entries::action.eq(&$e.action),
@@ -290,6 +293,7 @@ struct SecurityEventRow {
     email: Option<String>,
     ip: Option<String>,
     user_agent: Option<String>,
+    detail: Option<String>,
 }
 
 impl TryFrom<SecurityEventRow> for SecurityEvent {
@@ -305,6 +309,7 @@ impl TryFrom<SecurityEventRow> for SecurityEvent {
             email: r.email,
             ip: r.ip,
             user_agent: r.user_agent,
+            detail: r.detail,
         })
     }
 }
@@ -321,6 +326,7 @@ impl Db {
                     security_events::email.eq(&e.email),
                     security_events::ip.eq(&e.ip),
                     security_events::user_agent.eq(&e.user_agent),
+                    security_events::detail.eq(&e.detail),
                 ))
                 .execute(conn)
                 .await?;

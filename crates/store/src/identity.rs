@@ -234,7 +234,11 @@ impl Db {
         })
     }
 
-    async fn insert_session(&self, s: &SessionInfo, r: &RefreshRecord) -> Result<(), StoreError> {
+    async fn insert_session(
+        &self,
+        s: &SessionInfo,
+        first: Option<&RefreshRecord>,
+    ) -> Result<(), StoreError> {
         tx!(self, write, platform, |conn| {
             diesel::insert_into(sessions::table)
                 .values((
@@ -248,6 +252,7 @@ impl Db {
                 ))
                 .execute(conn)
                 .await?;
+            let Some(r) = first else { return Ok(()) };
             diesel::insert_into(refresh_tokens::table)
                 .values((
                     refresh_tokens::digest.eq(&r.digest.0),
@@ -609,7 +614,7 @@ impl SessionRepository for Db {
     async fn open_session(
         &self,
         session: &SessionInfo,
-        first: &RefreshRecord,
+        first: Option<&RefreshRecord>,
     ) -> Result<(), Unexpected> {
         Ok(self.insert_session(session, first).await?)
     }

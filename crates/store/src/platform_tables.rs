@@ -129,6 +129,7 @@ diesel::table! {
         email -> Nullable<Text>,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }
 

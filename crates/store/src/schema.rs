@@ -155,7 +155,7 @@ macro_rules! backend_schema {
         tenant_owned!(audit_heads { seq, hash });
         tenant_owned!(audit_entries {
             seq, id, at, actor_type, actor_id, api_key_id, entity_type, entity_id, action,
-            changes, request_id, ip, user_agent, prev_hash, hash
+            changes, request_id, ip, user_agent, prev_hash, hash, impersonator_id
         });
         tenant_owned!(products {
             id, name, sku, description, price_minor, currency, status, created_by, created_at,

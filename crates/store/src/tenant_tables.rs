@@ -119,6 +119,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         prev_hash -> Text,
         hash -> Text,
+        impersonator_id -> Nullable<DbId>,
     }
 }
 

@@ -287,7 +287,7 @@ impl CorsOrigin {
 }
 
 /// The security part of a tenant's settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityPolicy {
     #[serde(default, skip_serializing_if = "IpAllowlist::is_empty")]
     pub ip_allowlist: IpAllowlist,
@@ -299,6 +299,30 @@ pub struct SecurityPolicy {
     /// `mfa_enrollment_required` on this tenant's routes (API keys are not people).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_mfa: bool,
+    /// The operator's staff may act as a member for support (on the record). On by default.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub allow_impersonation: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
+impl Default for SecurityPolicy {
+    fn default() -> Self {
+        Self {
+            ip_allowlist: IpAllowlist::default(),
+            csp: None,
+            cors_origins: Vec::new(),
+            require_mfa: false,
+            allow_impersonation: true,
+        }
+    }
 }
 
 /// A change to the security policy: each present part replaces the stored one.
@@ -308,6 +332,7 @@ pub struct SecurityPatch {
     pub csp: Option<Option<Csp>>,
     pub cors_origins: Option<Vec<CorsOrigin>>,
     pub require_mfa: Option<bool>,
+    pub allow_impersonation: Option<bool>,
 }
 
 impl SecurityPolicy {
@@ -332,6 +357,9 @@ impl SecurityPolicy {
         }
         if let Some(v) = patch.require_mfa {
             self.require_mfa = v;
+        }
+        if let Some(v) = patch.allow_impersonation {
+            self.allow_impersonation = v;
         }
     }
 
@@ -436,6 +464,7 @@ mod tests {
             csp: Some(Csp::default()),
             cors_origins: vec![],
             require_mfa: true,
+            allow_impersonation: false,
         };
         let json = policy.to_json();
         assert_eq!(SecurityPolicy::from_json(&json).unwrap(), policy);

@@ -61,6 +61,8 @@ pub struct SecurityView {
     pub cors_origins: Vec<String>,
     /// Members without a second factor get 403 `mfa_enrollment_required`.
     pub require_mfa: bool,
+    /// The operator's staff may act as a member for support (each time on the record).
+    pub allow_impersonation: bool,
 }
 
 impl From<&crate::SecurityPolicy> for SecurityView {
@@ -87,6 +89,7 @@ impl From<&crate::SecurityPolicy> for SecurityView {
                 .map(|o| o.as_str().to_owned())
                 .collect(),
             require_mfa: p.require_mfa,
+            allow_impersonation: p.allow_impersonation,
         }
     }
 }

@@ -52,6 +52,7 @@ pub async fn create_api_key(
     state: Data,
     body: ApiJson<CreateApiKeyBody>,
 ) -> Result<HttpResponse, Problem> {
+    crate::authn::refuse_impersonation(m.impersonator)?;
     let b = body.0;
     // A key's name follows the rules of a person's display name.
     let name = DisplayName::parse(&b.name).map_err(|e| Problem::field("name", e.0))?;
@@ -125,6 +126,7 @@ pub async fn revoke_api_key(
     state: Data,
     path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
+    crate::authn::refuse_impersonation(m.impersonator)?;
     state
         .api_keys
         .revoke(&m.ctx, ApiKeyId::from_uuid(path.into_inner()))

@@ -30,6 +30,8 @@ pub struct AuditEntryView {
     /// The person acting (for an API key: its creator).
     pub actor_id: Option<uuid::Uuid>,
     pub api_key_id: Option<uuid::Uuid>,
+    /// The platform administrator who acted as `actor_id` (support impersonation).
+    pub impersonator_id: Option<uuid::Uuid>,
     #[schema(example = "product")]
     pub entity_type: String,
     pub entity_id: String,
@@ -57,6 +59,7 @@ impl From<&AuditEntry> for AuditEntryView {
             actor_type: e.actor_type.clone(),
             actor_id: e.actor_id.map(|u| *u.as_uuid()),
             api_key_id: e.api_key_id.map(|k| *k.as_uuid()),
+            impersonator_id: e.impersonator_id.map(|u| *u.as_uuid()),
             entity_type: e.entity_type.clone(),
             entity_id: e.entity_id.clone(),
             action: e.action.clone(),
@@ -83,6 +86,7 @@ const AUDIT_COLUMNS: &[&str] = &[
     "actor_type",
     "actor_id",
     "api_key_id",
+    "impersonator_id",
     "entity_type",
     "entity_id",
     "action",

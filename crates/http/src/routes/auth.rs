@@ -309,6 +309,7 @@ pub async fn change_password(
     state: Data,
     body: ApiJson<ChangePasswordBody>,
 ) -> Result<HttpResponse, Problem> {
+    who.not_impersonating()?;
     let b = body.0;
     state
         .auth
@@ -395,6 +396,7 @@ pub async fn end_my_session(
     state: Data,
     id: crate::json::ApiPath<Uuid>,
 ) -> Result<HttpResponse, Problem> {
+    who.not_impersonating()?;
     state
         .auth
         .end_session(
@@ -493,8 +495,10 @@ pub async fn security_events(
 pub struct SecurityEventView {
     pub id: uuid::Uuid,
     pub at: chrono::DateTime<chrono::Utc>,
-    /// `login_succeeded`, `login_failed`, `locked_out`, `logout`, `refresh_reuse_detected`
-    /// or `password_changed`.
+    /// `login_succeeded`, `login_failed`, `locked_out`, `logout`, `refresh_reuse_detected`,
+    /// `password_changed`, `password_check_failed`, `account_disabled`, `account_enabled`,
+    /// `mfa_enabled`, `mfa_disabled`, `mfa_failed`, `recovery_code_used`,
+    /// `recovery_codes_regenerated`, `session_revoked` or `impersonated`.
     #[schema(example = "login_failed")]
     pub kind: String,
     pub user_id: Option<uuid::Uuid>,
@@ -502,6 +506,8 @@ pub struct SecurityEventView {
     pub email: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// In words, when the event says more (`impersonated`: by whom, and why).
+    pub detail: Option<String>,
 }
 
 impl From<&SecurityEvent> for SecurityEventView {
@@ -514,6 +520,7 @@ impl From<&SecurityEvent> for SecurityEventView {
             email: e.email.clone(),
             ip: e.ip.clone(),
             user_agent: e.user_agent.clone(),
+            detail: e.detail.clone(),
         }
     }
 }

@@ -135,6 +135,7 @@ pub async fn start_totp(
     who: Authenticated,
     state: Data,
 ) -> Result<web::Json<TotpEnrolmentView>, Problem> {
+    who.not_impersonating()?;
     let p = state.auth.start_totp(who.user_id).await?;
     Ok(web::Json(TotpEnrolmentView {
         secret: p.secret,
@@ -167,6 +168,7 @@ pub async fn confirm_totp(
     state: Data,
     body: ApiJson<ConfirmTotpBody>,
 ) -> Result<web::Json<RecoveryCodesView>, Problem> {
+    who.not_impersonating()?;
     let codes = state
         .auth
         .confirm_totp(who.user_id, who.session, &body.0.code, &origin_of(&req))
@@ -199,6 +201,7 @@ pub async fn disable_totp(
     state: Data,
     body: ApiJson<DisableTotpBody>,
 ) -> Result<HttpResponse, Problem> {
+    who.not_impersonating()?;
     let b = body.0;
     state
         .auth
@@ -234,6 +237,7 @@ pub async fn regenerate_recovery_codes(
     state: Data,
     body: ApiJson<RegenerateCodesBody>,
 ) -> Result<web::Json<RecoveryCodesView>, Problem> {
+    who.not_impersonating()?;
     let codes = state
         .auth
         .regenerate_recovery_codes(who.user_id, &factor_of(body.0.code), &origin_of(&req))

@@ -122,6 +122,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(invitations::lookup_invitation)
         .service(invitations::accept_invitation)
         // Operator API: an `Operator` argument requires the operator token.
+        .service(platform::impersonate)
         .service(platform::list_tenants)
         .service(platform::create_tenant)
         .service(platform::show_tenant)

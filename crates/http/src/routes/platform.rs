@@ -648,3 +648,163 @@ async fn set_user_status(
         })?;
     Ok(web::Json(UserView::from(&user)))
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct ImpersonateBody {
+    /// The member to act as.
+    pub user_id: uuid::Uuid,
+    /// The tenant (id or slug) to act in: the token works there only.
+    #[schema(example = "acme")]
+    pub tenant: String,
+    /// Why: shown to the user in their security events and kept in the tenant's audit trail.
+    #[schema(
+        example = "Ticket #4711: the export fails",
+        min_length = 1,
+        max_length = 500
+    )]
+    pub reason: String,
+    /// Minutes the token lasts: 1–30 (default 30).
+    #[schema(minimum = 1, maximum = 30)]
+    pub minutes: Option<i64>,
+}
+
+/// A token to act as a member, for support.
+#[derive(Serialize, ToSchema)]
+pub struct ImpersonationView {
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// An access token for the user, carrying the administrator as `act` (RFC 8693); it
+    /// works in `tenant_id` only, cannot be refreshed, and cannot change the user's password,
+    /// second factor, sessions or API keys.
+    pub access_token: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    #[schema(example = 1800)]
+    pub expires_in: i64,
+    pub user: UserView,
+    pub tenant_id: uuid::Uuid,
+    pub impersonator_id: uuid::Uuid,
+    pub reason: String,
+}
+
+/// Act as a member of a tenant, for support: a short-lived access token for that user in
+/// that tenant, naming the administrator.
+///
+/// Only a platform administrator's own token may ask (not the operator token). Every change
+/// made with it is recorded with both the user and the administrator; the user's security
+/// events say who and why; the tenant's audit trail records the start. A tenant can forbid it
+/// (`security.allow_impersonation`).
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    request_body = ImpersonateBody,
+    responses(
+        (status = 201, description = "The token", body = ImpersonationView),
+        (status = 403, description = "Not a platform administrator's own token (`platform_admin_required`), or the tenant forbids impersonation (`impersonation_forbidden`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (`tenant_not_found`) or the user is no active member of it (`member_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+        BodyErrors,
+    )
+)]
+#[post("/api/v1/platform/impersonations")]
+pub async fn impersonate(
+    op: Operator,
+    req: HttpRequest,
+    state: Data,
+    body: ApiJson<ImpersonateBody>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.0;
+    let Some(admin) = op.admin else {
+        return Err(crate::operator::platform_admin_required().detail(
+            "Impersonation needs a platform administrator's own access token, not the \
+             operator token: the administrator is named on everything done with it",
+        ));
+    };
+    let reason = b.reason.trim().to_owned();
+    let mut f = crate::problem::Fields::default();
+    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+        f.take::<(), _>("reason", Err("1–500 characters without control characters"));
+    }
+    let minutes = b.minutes.unwrap_or(30);
+    if !(1..=30).contains(&minutes) {
+        f.take::<(), _>("minutes", Err("between 1 and 30"));
+    }
+    if admin.as_uuid() == &b.user_id {
+        f.take::<(), _>("user_id", Err("you cannot impersonate yourself"));
+    }
+    f.finish()?;
+    let ctx = op.ctx_in(&state, &req, &b.tenant).await?;
+    let settings = state.settings.get(&ctx).await?;
+    if !settings.security.allow_impersonation {
+        return Err(crate::guard::impersonation_refused(
+            "impersonation_forbidden",
+            "This organisation does not allow support impersonation",
+        ));
+    }
+    let user = UserId::from_uuid(b.user_id);
+    if state.rbac.permissions_of(&ctx, user).await?.is_none() {
+        return Err(Problem::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "member_not_found",
+            "Member not found",
+        )
+        .detail("The user is no active member of this tenant"));
+    }
+    let tenant = state.tenants.find(&tenant_ref(&b.tenant)?).await?;
+    let admin_email = state.auth.me(admin).await?.email.as_str().to_owned();
+    let detail = format!(
+        "impersonated by {admin_email} in {} because: {reason}",
+        tenant.slug.as_str()
+    );
+    let origin = crate::request_context::origin_of(&req);
+    let (user, token, expires_at) = state
+        .auth
+        .impersonate(
+            user,
+            tenantry_identity::Impersonation {
+                admin,
+                tenant: tenant.id,
+            },
+            chrono::Duration::minutes(minutes),
+            detail,
+            &origin,
+        )
+        .await
+        .map_err(|e| match e {
+            tenantry_identity::UserError::NotFound => Problem::new(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "member_not_found",
+                "Member not found",
+            )
+            .detail("The user's account is disabled or gone"),
+            other => other.into(),
+        })?;
+    let mut log = tenantry_audit::ChangeLog::new();
+    log.note(
+        "user",
+        user.id.to_string(),
+        "impersonation_started",
+        [
+            ("reason", serde_json::Value::from(reason.clone())),
+            (
+                "impersonator_id",
+                serde_json::Value::from(admin.to_string()),
+            ),
+            (
+                "expires_at",
+                serde_json::Value::from(expires_at.to_rfc3339()),
+            ),
+        ],
+    );
+    state.audit.record(&ctx, log).await?;
+    let now = state.auth.now();
+    Ok(HttpResponse::Created().json(ImpersonationView {
+        token_type: "Bearer",
+        access_token: token,
+        expires_at,
+        expires_in: (expires_at - now).num_seconds().max(0),
+        user: UserView::from(&user),
+        tenant_id: *tenant.id.as_uuid(),
+        impersonator_id: *admin.as_uuid(),
+        reason,
+    }))
+}

@@ -115,6 +115,9 @@ pub struct SecurityPatchBody {
     /// Members must have a second factor (TOTP): those without one get 403
     /// `mfa_enrollment_required` on this tenant's routes until they enrol.
     pub require_mfa: Option<bool>,
+    /// Whether the operator's staff may act as a member for support (recorded in the audit
+    /// trail and the member's security events). On by default.
+    pub allow_impersonation: Option<bool>,
 }
 
 /// A change to the settings: absent parts stay.
@@ -193,6 +196,7 @@ impl SettingsPatchBody {
                     )
                 }),
                 require_mfa: s.require_mfa,
+                allow_impersonation: s.allow_impersonation,
             },
         };
         f.finish()?;

@@ -112,7 +112,7 @@ app_tests! {
             .crypto
             .tokens
             .sign_token(
-                &AccessClaims { user_id: user.id, issued_at: now - Duration::minutes(30), expires_at: now - Duration::minutes(15), jti: "old".into() , mfa: false, impersonation: None },
+                &AccessClaims { user_id: user.id, issued_at: now - Duration::minutes(30), expires_at: now - Duration::minutes(15), jti: "old".into() , mfa: false, impersonation: None, sso_tenant: None },
                 FamilyId::new(),
             )
             .unwrap();
@@ -120,7 +120,7 @@ app_tests! {
             .unwrap()
             .tokens
             .sign_token(
-                &AccessClaims { user_id: user.id, issued_at: now, expires_at: now + Duration::minutes(15), jti: "x".into(), mfa: false, impersonation: None },
+                &AccessClaims { user_id: user.id, issued_at: now, expires_at: now + Duration::minutes(15), jti: "x".into(), mfa: false, impersonation: None, sso_tenant: None },
                 FamilyId::new(),
             )
             .unwrap();

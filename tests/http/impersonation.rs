@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tenantry_tests::{OPERATOR_TOKEN, TestApp, app_tests, call, ok, problem};
+use tenantry_tests::{OPERATOR_TOKEN, TestApp, app_tests, call, jwt_claims, ok, problem};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -29,17 +29,6 @@ async fn impersonate(app: &TestApp, token: &str, body: Value) -> reqwest::Respon
         .send()
         .await
         .unwrap()
-}
-
-fn claims(token: &str) -> Value {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 app_tests! {
@@ -71,7 +60,7 @@ app_tests! {
         assert_eq!(imp["user"]["email"], "ann@acme.test");
         assert_eq!(imp["impersonator_id"], admin.id.to_string());
         assert!((590..=600).contains(&imp["expires_in"].as_i64().unwrap()), "{imp}");
-        let c = claims(&it);
+        let c = jwt_claims(&it);
         assert_eq!(c["sub"], ann_id);
         assert_eq!(c["act"]["sub"], admin.id.to_string());
         assert_eq!(c["tid"], imp["tenant_id"]);

@@ -160,7 +160,25 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
         (("DELETE", "/api/v1/domains/{hostname}"), none("")),
         (("POST", "/api/v1/domains/{hostname}/verify"), none("")),
         (("POST", "/api/v1/domains/{hostname}/primary"), none("")),
+        (("GET", "/api/v1/sso/providers"), none("")),
+        (
+            ("POST", "/api/v1/sso/providers"),
+            body(sso_provider("http://127.0.0.1:9")),
+        ),
+        (("GET", "/api/v1/sso/providers/{id}"), none("")),
+        (
+            ("PUT", "/api/v1/sso/providers/{id}"),
+            body(sso_provider("http://127.0.0.1:9")),
+        ),
+        (("DELETE", "/api/v1/sso/providers/{id}"), none("")),
     ])
+}
+
+fn sso_provider(issuer: &str) -> Value {
+    json!({
+        "name": "Intruder IdP", "issuer": issuer, "client_id": "intruder", "client_secret": "x",
+        "allowed_domains": ["intruder.test"], "redirect_uris": ["https://intruder.test/cb"],
+    })
 }
 
 /// Which of A's ids a path's `{param}` stands for.
@@ -185,6 +203,8 @@ fn path_id(path: &str, ids: &Ids) -> String {
         "$webhook"
     } else if path.starts_with("/api/v1/domains/") {
         "$domain"
+    } else if path.starts_with("/api/v1/sso/providers/") {
+        "$sso_provider"
     } else {
         panic!("no id kind for {path}")
     };
@@ -256,6 +276,8 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/quotas".to_owned(),
         "/api/v1/settings".to_owned(),
         "/api/v1/domains".to_owned(),
+        "/api/v1/sso/providers".to_owned(),
+        format!("/api/v1/sso/providers/{}", ids["$sso_provider"]),
     ] {
         seen.insert(path.clone(), json_of(app, &path, token).await);
     }
@@ -377,6 +399,43 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    // An SSO provider, written through the store (saving one over HTTP needs a live issuer).
+    let sso = {
+        use tenantry_identity::SsoRepository;
+        let tenant: tenantry_kernel::TenantId = json_of(app, "/api/v1/tenant", token).await["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ctx = tenantry_kernel::TenantCtx::for_request(
+            &tenantry_kernel::Edges::for_tests(),
+            tenant,
+            tenantry_kernel::Actor::System,
+            std::sync::Arc::default(),
+        );
+        let now = chrono::Utc::now();
+        let provider = tenantry_identity::SsoProvider {
+            id: tenantry_kernel::SsoProviderId::new(),
+            tenant_id: tenant,
+            name: "Zanzibar IdP".into(),
+            issuer: "https://idp.zanzibar.example".into(),
+            client_id: "zanzibar".into(),
+            scopes: vec!["email".into()],
+            allowed_domains: vec!["acme.test".into()],
+            redirect_uris: vec!["https://app.zanzibar.example/cb".into()],
+            default_role: "member".into(),
+            jit: false,
+            enforce: false,
+            created_at: now,
+            updated_at: now,
+        };
+        app.db()
+            .db()
+            .insert_sso_provider(&ctx, &provider, "v1:not-a-real-seal")
+            .await
+            .unwrap();
+        provider.id.to_string()
+    };
     let events = json_of(app, "/api/v1/events?limit=1", token).await;
     let id = |v: &Value, field: &str| v[field].as_str().unwrap().to_owned();
     BTreeMap::from([
@@ -390,6 +449,7 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         ("$event", id(&events["items"][0], "id")),
         ("$user", user.to_owned()),
         ("$domain", id(&domain, "hostname")),
+        ("$sso_provider", sso),
     ])
 }
 

@@ -27,6 +27,7 @@ mod resolution;
 mod revocation;
 mod sessions;
 mod spec_bounds;
+mod sso;
 mod stripe;
 mod team;
 mod usage;

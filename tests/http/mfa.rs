@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tenantry_tests::{Authenticator, TestApp, app_tests, call, ok, problem};
+use tenantry_tests::{Authenticator, TestApp, app_tests, call, jwt_claims, ok, problem};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -77,15 +77,7 @@ async fn refresh(app: &TestApp, session: &Value) -> reqwest::Response {
 }
 
 fn amr(token: &str) -> Value {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
-    claims["amr"].clone()
+    jwt_claims(token)["amr"].clone()
 }
 
 async fn security_kinds(app: &TestApp, token: &str) -> Vec<String> {

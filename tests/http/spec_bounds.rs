@@ -42,6 +42,17 @@ const NOT_WALKED: &[(&str, &str, &str)] = &[
     ),
     (
         "post",
+        "/api/v1/sso/providers",
+        "saving needs a live issuer's discovery; its bounds are walked in sso.rs against a real \
+         provider",
+    ),
+    (
+        "put",
+        "/api/v1/sso/providers/{id}",
+        "as POST /api/v1/sso/providers (the same body)",
+    ),
+    (
+        "post",
         "/api/v1/platform/impersonations",
         "needs a platform administrator's own token and a member; its bounds (reason 1–500, \
          minutes 1–30) are walked in impersonation.rs",

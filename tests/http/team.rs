@@ -331,6 +331,11 @@ app_tests! {
             ("DELETE", "/api/v1/domains/{hostname}", [true, true, false, false, false]),
             ("POST", "/api/v1/domains/{hostname}/verify", [true, true, false, false, false]),
             ("POST", "/api/v1/domains/{hostname}/primary", [true, true, false, false, false]),
+            ("GET", "/api/v1/sso/providers", [true, true, false, false, false]),
+            ("POST", "/api/v1/sso/providers", [true, true, false, false, false]),
+            ("GET", "/api/v1/sso/providers/{id}", [true, true, false, false, false]),
+            ("PUT", "/api/v1/sso/providers/{id}", [true, true, false, false, false]),
+            ("DELETE", "/api/v1/sso/providers/{id}", [true, true, false, false, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();

@@ -15,8 +15,10 @@ use tenantry_tenancy::BaseDomain;
 pub use tenantry_store::testing::report_postgres_suite;
 
 mod authenticator;
+mod oidc_provider;
 mod smtp;
 pub use authenticator::Authenticator;
+pub use oidc_provider::{Browser, OidcProvider};
 pub use smtp::{Received, SmtpSink};
 
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
@@ -196,7 +198,7 @@ impl TestApp {
             );
         }
         wiring.domain_config.policy = options.domain_policy;
-        let shared = Shared::new(wiring.app_state()).unwrap();
+        let shared = Shared::new(wiring.app_state().unwrap()).unwrap();
         wiring.webhook_delivery = options.webhook_delivery.clone();
         let worker = options
             .worker
@@ -636,4 +638,16 @@ impl Drop for DnsServer {
         self.child.kill().ok();
         self.child.wait().ok();
     }
+}
+
+/// The payload of a JWT (an access token), unverified: what a client reads from it.
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims")
 }

@@ -263,7 +263,7 @@ async fn serve(cli: &Cli) -> Result<()> {
         );
     }
     tracing::info!(mail = %wiring.mailer.describe(), "outgoing mail");
-    let shared = Shared::new(wiring.app_state())?;
+    let shared = Shared::new(wiring.app_state()?)?;
     let listener = TcpListener::bind(cli.serve.bind)
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
     let options = ServerOptions {

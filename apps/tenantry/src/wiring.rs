@@ -223,7 +223,7 @@ impl Wiring {
 
     /// What the HTTP adapter serves: every service over the store, handed over as the
     /// adapter's ports. The tenant service announces its changes to the adapter's resolver.
-    pub fn app_state(&self) -> AppState {
+    pub fn app_state(&self) -> Result<AppState> {
         let reads: Arc<dyn PlatformReads> = Arc::new(self.db.clone());
         let resolver = Resolver::new(reads.clone(), self.http.base_domain.clone());
         let tenants = self.tenants_announcing_to(Arc::new(resolver.clone()));
@@ -237,6 +237,7 @@ impl Wiring {
             )),
             domains: Arc::new(self.domains(Arc::new(resolver.clone()))),
             auth: Arc::new(auth.clone()),
+            sso: Arc::new(self.sso(auth.clone())?),
             rbac: Arc::new(RbacService::new(self.db.clone(), self.clock.clone())),
             onboarding: Arc::new(OnboardingService::new(
                 self.db.clone(),
@@ -274,7 +275,7 @@ impl Wiring {
         if let Some(store) = &self.rate_store {
             state.rate_limits.store = store.clone();
         }
-        state
+        Ok(state)
     }
 
     /// Plans, subscriptions and quotas; the quotas are those the entities declare.
@@ -296,6 +297,31 @@ impl Wiring {
             AuthPolicy::default(),
         )
         .with_platform_cipher(Arc::new(self.vault.clone()))
+    }
+
+    /// Single sign-on: providers reached through the outbound guard (the webhooks' address
+    /// rules), the browser sent back to `<public URL>/api/v1/sso/callback`.
+    pub fn sso(
+        &self,
+        auth: AuthService<Db, Crypto>,
+    ) -> Result<tenantry_identity::SsoService<Db, Crypto, tenantry_oidc::Oidc, Vault<Db>>> {
+        let http = tenantry_sender::guarded_client(
+            self.webhook_rules.addresses.clone(),
+            std::time::Duration::from_secs(10),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let callback = format!(
+            "{}/api/v1/sso/callback",
+            self.http.public_url.trim_end_matches('/')
+        );
+        Ok(tenantry_identity::SsoService::new(
+            self.db.clone(),
+            auth,
+            tenantry_oidc::Oidc::new(http),
+            self.vault.clone(),
+            self.edges.clone(),
+            &callback,
+        ))
     }
 
     /// Tenant lifecycle outside the server: another process may be serving, and its

@@ -378,6 +378,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/sso/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange the one-time code from an SSO sign-in for a session. Each code works once, for
+         *     a minute.
+         */
+        post: operations["sso_exchange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/tenants": {
         parameters: {
             query?: never;
@@ -1523,6 +1543,103 @@ export interface paths {
         patch: operations["update_settings"];
         trace?: never;
     };
+    "/api/v1/sso/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where providers send the browser back (register this URL at each provider). Redirects on
+         *     to the client's `redirect_uri` with a one-time `code`, or with `error` and
+         *     `error_description`; an unknown, expired or replayed `state` is answered here.
+         */
+        get: operations["sso_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sso/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's SSO providers, oldest first.
+         * @description **Permission:** `sso:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["list_sso_providers"];
+        put?: never;
+        /**
+         * Add an OpenID Connect provider. Register `callback_url` (from `GET /api/v1/sso/providers`'s
+         *     provider answers, and `/api/v1/sso/callback` under the public URL) at the provider.
+         * @description **Permission:** `sso:manage` (members only: `not_a_member` otherwise). **Plan feature:** `sso` (`feature_not_in_plan` otherwise).
+         */
+        post: operations["create_sso_provider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sso/providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One SSO provider.
+         * @description **Permission:** `sso:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["get_sso_provider"];
+        /**
+         * Replace an SSO provider's settings (the secret stays unless one is sent).
+         * @description **Permission:** `sso:manage` (members only: `not_a_member` otherwise). **Plan feature:** `sso` (`feature_not_in_plan` otherwise).
+         */
+        put: operations["replace_sso_provider"];
+        post?: never;
+        /**
+         * Remove an SSO provider (its people's accounts and memberships stay).
+         * @description **Permission:** `sso:manage` (members only: `not_a_member` otherwise).
+         */
+        delete: operations["delete_sso_provider"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sso/{provider_id}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sign in through one of the tenant's providers: redirects the browser to the provider
+         *     (with `state`, `nonce` and PKCE S256).
+         * @description The browser comes back to `/api/v1/sso/callback`, which sends it on to `redirect_uri`
+         *     with `code` (one-time, a minute long: exchange it at `/api/v1/auth/sso/exchange`) or with
+         *     `error` (the refusal's code) and `error_description`.
+         */
+        get: operations["sso_authorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks/{id}": {
         parameters: {
             query?: never;
@@ -2306,6 +2423,57 @@ export interface webhooks {
         put?: never;
         /** A role was updated. */
         post: operations["event_role_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sso_provider.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A sso provider was created. */
+        post: operations["event_sso_provider_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sso_provider.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A sso provider was deleted. */
+        post: operations["event_sso_provider_deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sso_provider.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A sso provider was updated. */
+        post: operations["event_sso_provider_updated"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3417,7 +3585,7 @@ export interface components {
          * @description A permission of the catalogue (`GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionName: "tenant:read" | "tenant:manage" | "settings:manage" | "domains:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "usage:write" | "products:read" | "products:write" | "projects:read" | "projects:write";
+        PermissionName: "tenant:read" | "tenant:manage" | "settings:manage" | "domains:manage" | "sso:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "usage:write" | "products:read" | "products:write" | "projects:read" | "projects:write";
         /** @description One page of the permission catalogue. */
         PermissionPage: {
             items: components["schemas"]["PermissionView"][];
@@ -3963,6 +4131,107 @@ export interface components {
              * @example Europe/London
              */
             time_zone?: string | null;
+        };
+        SsoExchangeBody: {
+            /** @description The one-time `code` the callback sent the browser back with. */
+            code: string;
+        };
+        /** @description A provider's settings; a replacement sends them all (the secret only to change it). */
+        SsoProviderBody: {
+            /**
+             * @description E-mail domains whose people may sign in (at least one).
+             * @example [
+             *       "acme.com"
+             *     ]
+             */
+            allowed_domains: string[];
+            /** @example 0oa1b2c3d4 */
+            client_id: string;
+            /** @description Required when creating; stored sealed, never returned. */
+            client_secret?: string | null;
+            /**
+             * @description The role of members created just in time (default `member`).
+             * @example member
+             */
+            default_role?: string | null;
+            /** @description People of `allowed_domains` may use this tenant only through SSO (default false). */
+            enforce?: boolean;
+            /**
+             * @description The issuer (its `/.well-known/openid-configuration` is read when saving): https, or
+             *     http on a loopback address.
+             * @example https://acme.okta.com
+             */
+            issuer: string;
+            /** @description Create accounts and memberships on first sign-in (default false). */
+            jit?: boolean;
+            /** @example Acme Okta */
+            name: string;
+            /**
+             * @description Where a client may ask to be sent back with its one-time code (exact match): https,
+             *     http on a loopback address, or an app's scheme (`com.acme.app:/sso`).
+             * @example [
+             *       "https://app.acme.com/sso/done"
+             *     ]
+             */
+            redirect_uris: string[];
+            /**
+             * @description Besides `openid` (default `email profile`).
+             * @example [
+             *       "email",
+             *       "profile"
+             *     ]
+             */
+            scopes?: string[] | null;
+        };
+        /** @description One page of the tenant's SSO providers. */
+        SsoProviderPage: {
+            items: components["schemas"]["SsoProviderView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /**
+         * @description A tenant's SSO provider as its administrators see it (and as its events carry it): never
+         *     the client secret.
+         */
+        SsoProviderView: {
+            /**
+             * @example [
+             *       "acme.com"
+             *     ]
+             */
+            allowed_domains: string[];
+            /** @example 0oa1b2c3d4 */
+            client_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @example member */
+            default_role: string;
+            enforce: boolean;
+            /** @description Always true: a secret is stored (sealed), and never returned. */
+            has_client_secret: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @example https://acme.okta.com */
+            issuer: string;
+            jit: boolean;
+            /** @example Acme Okta */
+            name: string;
+            /**
+             * @example [
+             *       "https://app.acme.com/sso/done"
+             *     ]
+             */
+            redirect_uris: string[];
+            /**
+             * @description Requested besides `openid`.
+             * @example [
+             *       "email",
+             *       "profile"
+             *     ]
+             */
+            scopes: string[];
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description The tenant's subscription with its plan. */
         SubscriptionDetailView: components["schemas"]["SubscriptionView"] & {
@@ -5968,6 +6237,75 @@ export interface operations {
             };
             /** @description No live session of the caller has this id (`session_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sso_exchange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoExchangeBody"];
+            };
+        };
+        responses: {
+            /** @description A new session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, expired or already used code (`sso_code_invalid`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13210,6 +13548,665 @@ export interface operations {
             };
         };
     };
+    sso_callback: {
+        parameters: {
+            query?: {
+                state?: string;
+                code?: string;
+                /** @description The provider's refusal (`access_denied`, `login_required`, …). */
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the client's redirect_uri, with `code` or `error` */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_sso_providers: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of providers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoProviderPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_sso_provider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoProviderBody"];
+            };
+        };
+        responses: {
+            /** @description The provider (never its secret) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoProviderView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_sso_provider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The provider's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoProviderView"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replace_sso_provider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The provider's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoProviderBody"];
+            };
+        };
+        responses: {
+            /** @description The provider as saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoProviderView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_sso_provider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The provider's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sso_authorize: {
+        parameters: {
+            query: {
+                /**
+                 * @description Where to send the browser back with the one-time code: one of the provider's
+                 *     `redirect_uris`, exactly.
+                 */
+                redirect_uri: string;
+            };
+            header?: never;
+            path: {
+                /** @description The provider's id */
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's authorization endpoint */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The plan lacks SSO (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant (`tenant_not_found`) or provider (`sso_provider_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_task: {
         parameters: {
             query?: never;
@@ -15898,6 +16895,90 @@ export interface operations {
                     };
                     /** @enum {string} */
                     type?: "role.updated";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_sso_provider_created: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["SsoProviderView"];
+                    };
+                    /** @enum {string} */
+                    type?: "sso_provider.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_sso_provider_deleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["SsoProviderView"];
+                    };
+                    /** @enum {string} */
+                    type?: "sso_provider.deleted";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_sso_provider_updated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["SsoProviderView"];
+                    };
+                    /** @enum {string} */
+                    type?: "sso_provider.updated";
                 };
             };
         };

@@ -39,10 +39,14 @@ pub enum SecurityEventKind {
     /// A platform administrator started acting as the user (support impersonation); the
     /// detail names them and their reason.
     Impersonated,
+    /// A sign-in through a tenant's identity provider (the detail names the tenant).
+    SsoLoginSucceeded,
+    /// A refused SSO step: the detail names the refusal's code and why.
+    SsoLoginFailed,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 18] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -59,6 +63,8 @@ impl SecurityEventKind {
         Self::RecoveryCodesRegenerated,
         Self::SessionRevoked,
         Self::Impersonated,
+        Self::SsoLoginSucceeded,
+        Self::SsoLoginFailed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -79,6 +85,8 @@ impl SecurityEventKind {
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::SessionRevoked => "session_revoked",
             Self::Impersonated => "impersonated",
+            Self::SsoLoginSucceeded => "sso_login_succeeded",
+            Self::SsoLoginFailed => "sso_login_failed",
         }
     }
 

@@ -27,6 +27,9 @@ struct Claims {
     /// ...which works in this tenant only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tid: Option<String>,
+    /// The tenant whose identity provider signed the session in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sso_tid: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -112,6 +115,7 @@ impl AccessTokens for JwtTokens {
                 sub: i.admin.to_string(),
             }),
             tid: claims.impersonation.map(|i| i.tenant.to_string()),
+            sso_tid: claims.sso_tenant.map(|t| t.to_string()),
         };
         jsonwebtoken::encode(&header, &body, &self.encoding).map_err(Unexpected::new)
     }
@@ -150,6 +154,10 @@ impl AccessTokens for JwtTokens {
                 // One without the other is no token of ours.
                 _ => return Err(InvalidAccessToken),
             },
+            sso_tenant: c
+                .sso_tid
+                .map(|t| t.parse().map_err(|_| InvalidAccessToken))
+                .transpose()?,
         };
         let family = uuid::Uuid::parse_str(&c.sid).map_err(|_| InvalidAccessToken)?;
         Ok((claims, FamilyId::from_uuid(family)))
@@ -176,6 +184,7 @@ mod tests {
             jti: "jti-1".into(),
             mfa: false,
             impersonation: None,
+            sso_tenant: None,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct Authenticated {
     pub mfa: bool,
     /// A platform administrator acts as the user, inside one tenant.
     pub impersonation: Option<tenantry_identity::Impersonation>,
+    /// The tenant whose identity provider opened the session.
+    pub sso_tenant: Option<tenantry_kernel::TenantId>,
 }
 
 impl Authenticated {
@@ -72,6 +74,7 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
         session,
         mfa: claims.mfa,
         impersonation: claims.impersonation,
+        sso_tenant: claims.sso_tenant,
     })
 }
 

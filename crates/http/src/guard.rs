@@ -240,6 +240,9 @@ impl FromRequest for Member {
                 return Err(brand(mfa_enrollment_required()).into());
             }
             let ctx = scope.acting(&state.edges, actor);
+            crate::sso_policy::check(&state, &ctx, &who)
+                .await
+                .map_err(&brand)?;
             if !role.1.allows(needed) {
                 record_denial(&state, &ctx, needed, &route()).await;
                 return Err(permission_denied(needed).into());

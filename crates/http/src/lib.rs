@@ -22,6 +22,7 @@ mod request_context;
 mod resolve;
 mod responses;
 mod routes;
+mod sso_policy;
 mod state;
 
 use std::net::TcpListener;
@@ -64,6 +65,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Sessions and the caller's own account"),
         (name = "mfa", description = "Second factors: TOTP authenticators, recovery codes and the login's second step"),
+        (name = "sso", description = "Single sign-on over OpenID Connect: a tenant's providers and the sign-in through them"),
         (name = "onboarding", description = "Signing up an organisation"),
         (name = "team", description = "Members, roles and permissions of the current tenant"),
         (name = "invitations", description = "Inviting people into a tenant"),

@@ -32,14 +32,16 @@ use tenantry_identity::{
     UserStatus,
 };
 use tenantry_identity::{
-    IdentityCrypto, IdentityStore, Impersonation, MfaError, MfaStatus, SecondFactor, SessionError,
-    SessionInfo, TotpProvisioning,
+    IdentityCrypto, IdentityStore, Impersonation, MfaError, MfaStatus, OidcClient, Redirect,
+    SecondFactor, SessionError, SessionInfo, SsoConfigError, SsoLoginError, SsoProvider,
+    SsoProviderDraft, SsoRepository, SsoService, TotpProvisioning,
 };
 use tenantry_jobs::{JobQueue, QueueSummary};
 use tenantry_kernel::{
     ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, GlobalSearch,
     InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, RoleId, SearchGroup, SearchKind,
-    SearchQuery, SecretCipher, TaskId, TenantCtx, TenantId, Unexpected, UserId, WebhookId,
+    SearchQuery, SecretCipher, SsoProviderId, TaskId, TenantCtx, TenantId, Unexpected, UserId,
+    WebhookId,
 };
 use tenantry_onboarding::{
     Onboard, OnboardError, Onboarded, OnboardingRepository, OnboardingService,
@@ -149,6 +151,50 @@ driving_port! {
             ctx: &'a TenantCtx,
             patch: SettingsPatch,
         ) -> Result<TenantSettings, Unexpected>;
+    }
+}
+
+driving_port! {
+    /// Single sign-on: a tenant's OpenID Connect providers and the sign-in through them.
+    pub trait Sso<'a> for SsoService<R, C, O, V>, generics [R, C, O, V]
+        where [R: IdentityStore + SsoRepository, C: IdentityCrypto, O: OidcClient, V: SecretCipher]
+    {
+        async fn list(&self, ctx: &'a TenantCtx) -> Result<Vec<SsoProvider>, Unexpected>;
+        async fn get(
+            &self,
+            ctx: &'a TenantCtx,
+            id: SsoProviderId,
+        ) -> Result<SsoProvider, SsoConfigError>;
+        async fn check_issuer(&self, issuer: &'a str) -> Result<(), String>;
+        async fn create(
+            &self,
+            ctx: &'a TenantCtx,
+            draft: SsoProviderDraft,
+        ) -> Result<SsoProvider, SsoConfigError>;
+        async fn replace(
+            &self,
+            ctx: &'a TenantCtx,
+            id: SsoProviderId,
+            draft: SsoProviderDraft,
+        ) -> Result<SsoProvider, SsoConfigError>;
+        async fn delete(&self, ctx: &'a TenantCtx, id: SsoProviderId) -> Result<(), SsoConfigError>;
+        async fn enforced_domains(&self, ctx: &'a TenantCtx) -> Result<Vec<String>, Unexpected>;
+        async fn authorize(
+            &self,
+            ctx: &'a TenantCtx,
+            id: SsoProviderId,
+            redirect_uri: &'a str,
+            origin: &'a Origin,
+        ) -> Result<String, SsoLoginError>;
+        async fn callback(
+            &self,
+            state: &'a str,
+            code: Option<&'a str>,
+            provider_error: Option<&'a str>,
+            origin: &'a Origin,
+        ) -> Result<Redirect, SsoLoginError>;
+        async fn exchange(&self, code: &'a str, origin: &'a Origin) -> Result<Session, SsoLoginError>;
+        fn callback_url(&self) -> String;
     }
 }
 

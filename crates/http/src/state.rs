@@ -9,7 +9,7 @@ use tenantry_tenancy::BaseDomain;
 use crate::guard::MemberCache;
 use crate::ports::{
     ApiKeys, Audit, Auth, Billing, Domains, Events, Invitations, Metering, Onboarding,
-    PlatformReads, Products, Projects, Rbac, Settings, Tenants, Webhooks,
+    PlatformReads, Products, Projects, Rbac, Settings, Sso, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -44,6 +44,7 @@ pub struct Services {
     pub settings: Arc<dyn Settings>,
     pub domains: Arc<dyn Domains>,
     pub auth: Arc<dyn Auth>,
+    pub sso: Arc<dyn Sso>,
     pub rbac: Arc<dyn Rbac>,
     pub onboarding: Arc<dyn Onboarding>,
     pub invitations: Arc<dyn Invitations>,
@@ -76,6 +77,8 @@ pub struct AppState {
     pub tokens: crate::authn::TokenCache,
     /// Refusals recorded in the last minute (see `guard::DenialWindow`).
     pub denials: crate::guard::DenialWindow,
+    /// The e-mail domains each tenant makes sign in through SSO (see `crate::sso_policy`).
+    pub sso_enforced: crate::sso_policy::EnforcedDomains,
     /// The public half of the token-signing key, served at `/.well-known/jwks.json`.
     pub jwks: Jwks,
     pub config: HttpConfig,
@@ -103,6 +106,7 @@ impl AppState {
             rate_limits: crate::rate_limit::RateLimits::in_process(config.rate_limits.clone()),
             tokens: crate::authn::TokenCache::new(),
             denials: crate::guard::DenialWindow::new(),
+            sso_enforced: crate::sso_policy::EnforcedDomains::default(),
             jwks,
             config,
             edges,

@@ -9,6 +9,7 @@ pub mod model;
 pub mod ports;
 pub mod revocation;
 pub mod service;
+pub mod sso;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod view;
@@ -21,4 +22,5 @@ pub use model::*;
 pub use ports::*;
 pub use revocation::RevokedSessions;
 pub use service::{AuthPolicy, AuthService};
-pub use view::{ApiKeyView, InvitationView};
+pub use sso::*;
+pub use view::{ApiKeyView, InvitationView, SsoProviderView};

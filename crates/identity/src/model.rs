@@ -212,6 +212,9 @@ pub struct AccessClaims {
     pub mfa: bool,
     /// Set on a token a platform administrator acts with as this user (RFC 8693 `act`).
     pub impersonation: Option<Impersonation>,
+    /// The tenant whose identity provider signed this session in (a tenant enforcing SSO
+    /// lets it in).
+    pub sso_tenant: Option<tenantry_kernel::TenantId>,
 }
 
 /// Who acts as the token's user, and where (an impersonation token works in one tenant).
@@ -232,6 +235,8 @@ pub enum SessionMethod {
     SignUp,
     /// A platform administrator acting as the user: no refresh token, minutes long.
     Impersonation,
+    /// Through a tenant's identity provider (OpenID Connect).
+    Sso,
 }
 
 impl SessionMethod {
@@ -241,13 +246,20 @@ impl SessionMethod {
             Self::Mfa => "mfa",
             Self::SignUp => "sign_up",
             Self::Impersonation => "impersonation",
+            Self::Sso => "sso",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Password, Self::Mfa, Self::SignUp, Self::Impersonation]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            Self::Password,
+            Self::Mfa,
+            Self::SignUp,
+            Self::Impersonation,
+            Self::Sso,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 }
 
@@ -262,6 +274,8 @@ pub struct SessionInfo {
     pub last_used_at: DateTime<Utc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The tenant whose identity provider opened it (an SSO session).
+    pub sso_tenant: Option<tenantry_kernel::TenantId>,
 }
 
 /// An access token and a refresh token, as login and refresh return them.

@@ -76,7 +76,12 @@ pub trait UserRepository: Clone + Send + Sync + 'static {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// The token was live: it is now spent and `new` replaces it in the same family.
-    Rotated { user_id: UserId, family: FamilyId },
+    Rotated {
+        user_id: UserId,
+        family: FamilyId,
+        /// The session's SSO tenant, kept by its renewed tokens.
+        sso_tenant: Option<tenantry_kernel::TenantId>,
+    },
     /// The token had been spent or revoked already: its whole family is now revoked.
     Reused { user_id: UserId, family: FamilyId },
     /// Unknown or expired.

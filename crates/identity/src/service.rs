@@ -127,6 +127,21 @@ where
             .await?)
     }
 
+    /// Appends an event to the platform security log as it is.
+    pub(crate) async fn log_event(&self, event: SecurityEvent) -> Result<(), Unexpected> {
+        self.repo.record(event).await
+    }
+
+    /// The stored digest of a secret handed out (states, one-time codes).
+    pub(crate) fn digest(&self, secret: &str) -> crate::model::TokenDigest {
+        self.crypto.digest(&RefreshSecret(secret.to_owned()))
+    }
+
+    /// 256 random bits, for a secret handed out once.
+    pub(crate) fn fresh_secret(&self) -> String {
+        self.crypto.refresh_secret().0
+    }
+
     /// Appends to the platform security log.
     pub(crate) async fn record(
         &self,
@@ -260,6 +275,27 @@ where
         origin: &Origin,
         method: SessionMethod,
     ) -> Result<Session, Unexpected> {
+        self.open(user, origin, method, None).await
+    }
+
+    /// Opens a session for a user `tenant`'s identity provider vouched for.
+    pub async fn start_sso_session(
+        &self,
+        user: User,
+        origin: &Origin,
+        tenant: tenantry_kernel::TenantId,
+    ) -> Result<Session, Unexpected> {
+        self.open(user, origin, SessionMethod::Sso, Some(tenant))
+            .await
+    }
+
+    async fn open(
+        &self,
+        user: User,
+        origin: &Origin,
+        method: SessionMethod,
+        sso_tenant: Option<tenantry_kernel::TenantId>,
+    ) -> Result<Session, Unexpected> {
         let now = self.clock.now();
         self.repo.record_login(user.id, now).await?;
         let family = FamilyId::new();
@@ -271,10 +307,12 @@ where
             last_used_at: now,
             ip: origin.ip.clone(),
             user_agent: origin.user_agent.clone(),
+            sso_tenant,
         };
         let (refresh_token, refresh_expires_at) = self.new_refresh(&info, now).await?;
         let mfa = method == SessionMethod::Mfa;
-        let (access_token, access_expires_at) = self.new_access(user.id, family, now, mfa)?;
+        let (access_token, access_expires_at) =
+            self.new_access(user.id, family, now, mfa, sso_tenant)?;
         Ok(Session {
             user: User {
                 last_login_at: Some(now),
@@ -373,6 +411,7 @@ where
         family: FamilyId,
         now: DateTime<Utc>,
         mfa: bool,
+        sso_tenant: Option<tenantry_kernel::TenantId>,
     ) -> Result<(String, DateTime<Utc>), Unexpected> {
         let claims = AccessClaims {
             user_id,
@@ -381,6 +420,7 @@ where
             jti: self.crypto.token_id(),
             mfa,
             impersonation: None,
+            sso_tenant,
         };
         Ok((self.crypto.sign_token(&claims, family)?, claims.expires_at))
     }
@@ -405,8 +445,12 @@ where
                 origin,
             )
             .await?;
-        let (user_id, family) = match rotation {
-            Rotation::Rotated { user_id, family } => (user_id, family),
+        let (user_id, family, sso_tenant) = match rotation {
+            Rotation::Rotated {
+                user_id,
+                family,
+                sso_tenant,
+            } => (user_id, family, sso_tenant),
             Rotation::Reused { user_id, family } => {
                 self.ended([family], now);
                 let kind = SecurityEventKind::RefreshReuseDetected;
@@ -431,7 +475,8 @@ where
         // A session renewed while the user has MFA on counts as passed: the sessions that
         // predate the enrolment ended with it, except the one that proved a code.
         let mfa = self.repo.mfa_enabled(user_id).await?;
-        let (access_token, access_expires_at) = self.new_access(user_id, family, now, mfa)?;
+        let (access_token, access_expires_at) =
+            self.new_access(user_id, family, now, mfa, sso_tenant)?;
         Ok(Session {
             user,
             issued_at: now,
@@ -512,6 +557,7 @@ where
             last_used_at: now,
             ip: origin.ip.clone(),
             user_agent: origin.user_agent.clone(),
+            sso_tenant: None,
         };
         self.repo.open_session(&info, None).await?;
         let claims = AccessClaims {
@@ -521,6 +567,7 @@ where
             jti: self.crypto.token_id(),
             mfa: false,
             impersonation: Some(target),
+            sso_tenant: None,
         };
         let token = self.crypto.sign_token(&claims, family)?;
         let mut event = SecurityEvent::new(SecurityEventKind::Impersonated, now);

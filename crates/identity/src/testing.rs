@@ -279,9 +279,14 @@ impl SessionRepository for InMemoryIdentity {
                 revoked: None,
             },
         );
+        let sso_tenant = s
+            .sessions
+            .get(&token.record.family)
+            .and_then(|i| i.sso_tenant);
         Ok(Rotation::Rotated {
             user_id: token.record.user_id,
             family: token.record.family,
+            sso_tenant,
         })
     }
 
@@ -623,6 +628,7 @@ impl AccessTokens for FakeCrypto {
                 jti: jti.to_owned(),
                 mfa: false,
                 impersonation: None,
+                sso_tenant: None,
             },
             FamilyId::from_uuid(family),
         ))

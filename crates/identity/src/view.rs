@@ -66,3 +66,51 @@ impl From<&crate::ApiKey> for ApiKeyView {
         }
     }
 }
+
+/// A tenant's SSO provider as its administrators see it (and as its events carry it): never
+/// the client secret.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SsoProviderView {
+    pub id: uuid::Uuid,
+    #[schema(example = "Acme Okta")]
+    pub name: String,
+    #[schema(example = "https://acme.okta.com")]
+    pub issuer: String,
+    #[schema(example = "0oa1b2c3d4")]
+    pub client_id: String,
+    /// Requested besides `openid`.
+    #[schema(example = json!(["email", "profile"]))]
+    pub scopes: Vec<String>,
+    #[schema(example = json!(["acme.com"]))]
+    pub allowed_domains: Vec<String>,
+    #[schema(example = json!(["https://app.acme.com/sso/done"]))]
+    pub redirect_uris: Vec<String>,
+    #[schema(example = "member")]
+    pub default_role: String,
+    pub jit: bool,
+    pub enforce: bool,
+    /// Always true: a secret is stored (sealed), and never returned.
+    pub has_client_secret: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&crate::SsoProvider> for SsoProviderView {
+    fn from(p: &crate::SsoProvider) -> Self {
+        Self {
+            id: *p.id.as_uuid(),
+            name: p.name.clone(),
+            issuer: p.issuer.clone(),
+            client_id: p.client_id.clone(),
+            scopes: p.scopes.clone(),
+            allowed_domains: p.allowed_domains.clone(),
+            redirect_uris: p.redirect_uris.clone(),
+            default_role: p.default_role.clone(),
+            jit: p.jit,
+            enforce: p.enforce,
+            has_client_secret: true,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}

@@ -82,6 +82,10 @@ id_type!(
     ApiKeyId
 );
 id_type!(
+    /// Identifies a tenant's single sign-on (OpenID Connect) provider.
+    SsoProviderId
+);
+id_type!(
     /// Identifies an entry of a tenant's audit trail.
     AuditEntryId
 );

@@ -17,6 +17,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "domains:manage",
         "Add, verify, promote and remove the tenant's domains",
     ),
+    (
+        "sso:manage",
+        "Configure single sign-on providers and directory sync (SCIM)",
+    ),
     ("members:read", "See the tenant's members"),
     ("members:manage", "Invite, re-role and remove members"),
     ("roles:manage", "Create, change and delete roles"),

@@ -64,6 +64,23 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+/// A client for other outbound calls of the platform (an identity provider's discovery, keys
+/// and token endpoint) under the same rules: every address checked by `policy`, no
+/// redirects, no proxy, bounded by `timeout`.
+pub fn guarded_client(policy: AddressPolicy, timeout: Duration) -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .dns_resolver(Arc::new(GuardedResolver {
+            policy: Arc::new(policy),
+        }))
+        .build()
+        .map_err(|e| format!("cannot build an outbound HTTP client: {e}"))
+}
+
 /// Sends deliveries.
 #[derive(Clone)]
 pub struct HttpSender {

@@ -65,6 +65,32 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
         "mfa_tickets",
         "the step between a password and a second factor, before a tenant is known",
     ),
+    (
+        "sso_logins",
+        "an SSO sign-in under way, found by its state when the browser returns to the one \
+         callback of every tenant",
+    ),
+    (
+        "sso_codes",
+        "the one-time codes a client exchanges for a session, before a tenant is known",
+    ),
+    (
+        "user_identities",
+        "which identity provider's subject is which person (people are platform-wide)",
+    ),
+    (
+        "sso_logins",
+        "an SSO sign-in under way, found by its state when the browser returns to the one \
+         callback of every tenant",
+    ),
+    (
+        "sso_codes",
+        "the one-time codes a client exchanges for a session, before a tenant is known",
+    ),
+    (
+        "user_identities",
+        "which identity provider's subject is which person (people are platform-wide)",
+    ),
     ("plans", "the operator's price list, shared by every tenant"),
     (
         "billing_events",

@@ -249,6 +249,7 @@ impl Db {
                     sessions::last_used_at.eq(s.last_used_at),
                     sessions::ip.eq(s.ip.as_deref()),
                     sessions::user_agent.eq(s.user_agent.as_deref()),
+                    sessions::sso_tenant_id.eq(s.sso_tenant.map(DbUuid::from)),
                 ))
                 .execute(conn)
                 .await?;
@@ -313,17 +314,22 @@ impl Db {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::update(sessions::table.find(family))
+                let sso: Option<Option<DbUuid>> = diesel::update(sessions::table.find(family))
                     .set((
                         sessions::last_used_at.eq(now),
                         sessions::ip.eq(origin.ip.as_deref()),
                         sessions::user_agent.eq(origin.user_agent.as_deref()),
                     ))
-                    .execute(conn)
-                    .await?;
+                    .returning(sessions::sso_tenant_id)
+                    .get_result(conn)
+                    .await
+                    .optional()?;
                 return Ok(Rotation::Rotated {
                     user_id: UserId::from_uuid(user_id.0),
                     family: FamilyId::from_uuid(family.0),
+                    sso_tenant: sso
+                        .flatten()
+                        .map(|t| tenantry_kernel::TenantId::from_uuid(t.0)),
                 });
             }
             if spent_at.is_some() || revoked_at.is_some() {
@@ -375,6 +381,7 @@ impl Db {
             DateTime<Utc>,
             Option<String>,
             Option<String>,
+            Option<DbUuid>,
         );
         let user = DbUuid::from(user);
         let rows: Vec<Row> = run!(self, |conn| {
@@ -392,7 +399,7 @@ impl Db {
         });
         rows.into_iter()
             .map(
-                |(id, user_id, method, created_at, last_used_at, ip, user_agent)| {
+                |(id, user_id, method, created_at, last_used_at, ip, user_agent, sso)| {
                     Ok(SessionInfo {
                         id: FamilyId::from_uuid(id.0),
                         user_id: UserId::from_uuid(user_id.0),
@@ -403,6 +410,7 @@ impl Db {
                         last_used_at,
                         ip,
                         user_agent,
+                        sso_tenant: sso.map(|t| tenantry_kernel::TenantId::from_uuid(t.0)),
                     })
                 },
             )

@@ -33,6 +33,7 @@ mod rbac;
 mod schema;
 mod search;
 mod secrets;
+mod sso;
 mod tenancy;
 #[cfg(feature = "testing")]
 #[allow(clippy::expect_used, clippy::panic)]

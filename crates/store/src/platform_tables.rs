@@ -192,6 +192,50 @@ diesel::table! {
         last_used_at -> DbTime,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        sso_tenant_id -> Nullable<DbId>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    sso_logins (state_digest) {
+        state_digest -> Text,
+        tenant_id -> DbId,
+        provider_id -> DbId,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        redirect_uri -> Text,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+        used_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    sso_codes (digest) {
+        digest -> Text,
+        user_id -> DbId,
+        tenant_id -> DbId,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+        used_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    user_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        user_id -> DbId,
+        created_at -> DbTime,
     }
 }
 

@@ -117,6 +117,7 @@ macro_rules! backend_schema {
                 memberships,
                 invitations,
                 api_keys,
+                sso_providers,
                 audit_heads,
                 audit_entries,
                 products,
@@ -147,6 +148,10 @@ macro_rules! backend_schema {
         tenant_owned!(invitations {
             id, email, email_normalized, role_id, invited_by, token_digest, created_at,
             expires_at, accepted_at, revoked_at, delivery
+        });
+        tenant_owned!(sso_providers {
+            id, name, issuer, client_id, client_secret, scopes, allowed_domains, redirect_uris,
+            default_role, jit, enforce, created_at, updated_at
         });
         tenant_owned!(api_keys {
             id, name, prefix, secret_digest, permissions, created_by, created_at, last_used_at,

@@ -296,3 +296,25 @@ diesel::table! {
         unique_key -> Text,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    sso_providers (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        client_secret -> Text,
+        scopes -> Text,
+        allowed_domains -> Text,
+        redirect_uris -> Text,
+        default_role -> Text,
+        jit -> Bool,
+        enforce -> Bool,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}

@@ -58,6 +58,7 @@ db_uuid_from!(
     tenantry_kernel::RoleId,
     tenantry_kernel::InvitationId,
     tenantry_kernel::ApiKeyId,
+    tenantry_kernel::SsoProviderId,
     tenantry_kernel::AuditEntryId,
     tenantry_kernel::SecurityEventId,
     tenantry_kernel::ProductId,

@@ -18,6 +18,7 @@ mod page;
 pub mod products;
 pub mod projects;
 pub mod rbac;
+pub mod sso;
 pub mod tenancy;
 pub mod webhooks;
 

@@ -31,6 +31,7 @@ pub fn event_kinds() -> Vec<EventKind> {
         EventKind::of::<tenantry_rbac::Role>(),
         EventKind::of::<tenantry_identity::Invitation>(),
         EventKind::of::<tenantry_identity::ApiKey>(),
+        EventKind::of::<tenantry_identity::SsoProvider>(),
         EventKind::of::<tenantry_webhooks::Webhook>(),
         EventKind::of::<tenantry_products::Product>(),
         EventKind::of::<tenantry_projects::Project>(),

@@ -16,6 +16,7 @@ pub mod products;
 pub mod projects;
 pub mod search;
 pub mod settings;
+pub mod sso;
 pub mod team;
 pub mod tenant;
 pub mod usage;
@@ -44,6 +45,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(mfa::disable_totp)
         .service(mfa::regenerate_recovery_codes)
         .service(mfa::verify_mfa)
+        .service(sso::sso_exchange)
+        // Single sign-on: the browser's way in (a tenant's provider, the one callback).
+        .service(sso::sso_callback)
+        .service(sso::sso_authorize)
         // Sign-up and the permission catalogue (no tenant, no token).
         .service(onboard::onboard)
         .service(onboard::permissions)
@@ -66,6 +71,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(invitations::list_invitations)
         .service(invitations::resend_invitation)
         .service(invitations::revoke_invitation)
+        .service(sso::list_sso_providers)
+        .service(sso::create_sso_provider)
+        .service(sso::get_sso_provider)
+        .service(sso::replace_sso_provider)
+        .service(sso::delete_sso_provider)
         .service(settings::get_settings)
         .service(settings::update_settings)
         .service(domains::list_tenant_domains)

@@ -40,9 +40,10 @@ async fn sign_in(app: &TestApp, provider: &str, email: &str) -> reqwest::Url {
 
 /// Up to the provider's redirect back to Tenantry's callback (not yet followed).
 async fn callback_url(app: &TestApp, provider: &str, email: &str) -> (reqwest::Url, String) {
+    // The client knows who is signing in: the provider is told (login_hint).
     let res = app
         .get(&format!(
-            "/api/v1/sso/{provider}/authorize?redirect_uri={SPA}"
+            "/api/v1/sso/{provider}/authorize?redirect_uri={SPA}&login_hint={email}"
         ))
         .header("X-Tenant-ID", "acme")
         .send()
@@ -56,11 +57,9 @@ async fn callback_url(app: &TestApp, provider: &str, email: &str) -> (reqwest::U
         Some("S256")
     );
     assert!(query(&parsed, "nonce").is_some() && query(&parsed, "state").is_some());
+    assert_eq!(query(&parsed, "login_hint").as_deref(), Some(email));
     let state = query(&parsed, "state").unwrap();
-    // The person types their e-mail at the provider.
-    let back = Browser::default()
-        .follow(&format!("{to_idp}&login_hint={email}"), CALLBACK)
-        .await;
+    let back = Browser::default().follow(&to_idp, CALLBACK).await;
     (back, state)
 }
 

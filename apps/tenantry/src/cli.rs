@@ -285,9 +285,10 @@ pub struct WebhookArgs {
     )]
     pub webhook_allow_http: bool,
 
-    /// Networks webhook deliveries may reach besides public addresses (comma-separated
-    /// CIDRs, e.g. `127.0.0.1/32,10.20.0.0/16`). Private, loopback, link-local and other
-    /// non-public addresses are refused otherwise; nothing else opens that guard.
+    /// Networks webhook deliveries and tenants' SSO identity providers may reach besides
+    /// public addresses (comma-separated CIDRs, e.g. `127.0.0.1/32,10.20.0.0/16`). Private,
+    /// loopback, link-local and other non-public addresses are refused otherwise; nothing
+    /// else opens that guard.
     #[arg(
         long,
         global = true,

@@ -14149,6 +14149,8 @@ export interface operations {
                  *     `redirect_uris`, exactly.
                  */
                 redirect_uri: string;
+                /** @description Who is signing in, if the client knows (an e-mail): passed on to the provider. */
+                login_hint?: string;
             };
             header?: never;
             path: {

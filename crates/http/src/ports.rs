@@ -184,6 +184,7 @@ driving_port! {
             ctx: &'a TenantCtx,
             id: SsoProviderId,
             redirect_uri: &'a str,
+            login_hint: Option<&'a str>,
             origin: &'a Origin,
         ) -> Result<String, SsoLoginError>;
         async fn callback(

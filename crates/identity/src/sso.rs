@@ -247,10 +247,12 @@ pub trait OidcClient: Clone + Send + Sync + 'static {
     /// Reads the issuer's discovery document (when a provider is saved).
     fn discover(&self, issuer: &str) -> impl Future<Output = Result<(), OidcError>> + Send;
 
-    /// A new authorization request (random state and nonce, PKCE S256).
+    /// A new authorization request (random state and nonce, PKCE S256), passing on who the
+    /// client says is signing in (`login_hint`), if it knows.
     fn authorization(
         &self,
         settings: &OidcSettings,
+        login_hint: Option<&str>,
     ) -> impl Future<Output = Result<AuthorizationRequest, OidcError>> + Send;
 
     /// Exchanges the code (with the PKCE verifier) and checks the ID token.
@@ -674,9 +676,10 @@ where
         ctx: &TenantCtx,
         id: SsoProviderId,
         redirect_uri: &str,
+        login_hint: Option<&str>,
         origin: &Origin,
     ) -> Result<String, SsoLoginError> {
-        let result = self.begin(ctx, id, redirect_uri).await;
+        let result = self.begin(ctx, id, redirect_uri, login_hint).await;
         if let Err(e) = &result {
             self.refused(e, None, None, origin).await?;
         }
@@ -688,6 +691,7 @@ where
         ctx: &TenantCtx,
         id: SsoProviderId,
         redirect_uri: &str,
+        login_hint: Option<&str>,
     ) -> Result<String, SsoLoginError> {
         let (provider, settings) = self.settings(ctx, id).await?;
         if !provider.redirect_uris.iter().any(|u| u == redirect_uri) {
@@ -695,7 +699,7 @@ where
         }
         let request = self
             .oidc
-            .authorization(&settings)
+            .authorization(&settings, login_hint)
             .await
             .map_err(SsoLoginError::Oidc)?;
         let now = self.auth.now();

@@ -133,6 +133,7 @@ impl OidcClient for Oidc {
     async fn authorization(
         &self,
         settings: &OidcSettings,
+        login_hint: Option<&str>,
     ) -> Result<AuthorizationRequest, OidcError> {
         let metadata = self.metadata(&settings.issuer).await?;
         let redirect = RedirectUrl::new(settings.callback.clone())
@@ -151,6 +152,9 @@ impl OidcClient for Oidc {
         );
         for scope in &settings.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if let Some(hint) = login_hint {
+            request = request.add_extra_param("login_hint", hint.to_owned());
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         Ok(AuthorizationRequest {

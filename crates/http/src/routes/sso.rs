@@ -306,6 +306,9 @@ pub struct AuthorizeQuery {
     /// Where to send the browser back with the one-time code: one of the provider's
     /// `redirect_uris`, exactly.
     pub redirect_uri: String,
+    /// Who is signing in, if the client knows (an e-mail): passed on to the provider.
+    #[param(max_length = 254)]
+    pub login_hint: Option<String>,
 }
 
 /// Sign in through one of the tenant's providers: redirects the browser to the provider
@@ -341,12 +344,24 @@ pub async fn sso_authorize(
         Some("sso"),
     )
     .await?;
+    let q = query.0;
+    let hint = q
+        .login_hint
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty());
+    if hint.is_some_and(|h| h.chars().count() > 254 || h.chars().any(char::is_control)) {
+        return Err(Problem::invalid_query(
+            "login_hint: at most 254 characters, without control characters",
+        ));
+    }
     let url = state
         .sso
         .authorize(
             &scope.ctx,
             SsoProviderId::from_uuid(path.into_inner()),
-            &query.0.redirect_uri,
+            &q.redirect_uri,
+            hint,
             &origin_of(&req),
         )
         .await?;

@@ -3,23 +3,25 @@
 //! `sso_required` otherwise — a password session, or another tenant's SSO).
 //!
 //! Each tenant's enforced domains are cached for a few seconds (dropped at once in this
-//! process when a provider changes); the caller's e-mail is read only for tenants that
-//! enforce something.
+//! process when a provider changes); the caller's e-mail domain is read only for tenants that
+//! enforce something, and cached for a minute (an account's e-mail does not change through
+//! the API).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
+use tenantry_kernel::{TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::authn::Authenticated;
 use crate::problem::Problem;
 use crate::state::AppState;
 
-/// Each tenant's enforced e-mail domains.
+/// Each tenant's enforced e-mail domains, and the e-mail domains of the people asked about.
 #[derive(Clone)]
 pub struct EnforcedDomains {
     cache: moka::future::Cache<TenantId, Arc<Vec<String>>>,
+    people: moka::future::Cache<UserId, Arc<str>>,
 }
 
 impl Default for EnforcedDomains {
@@ -28,6 +30,10 @@ impl Default for EnforcedDomains {
             cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(5))
+                .build(),
+            people: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(60))
                 .build(),
         }
     }
@@ -46,6 +52,17 @@ impl EnforcedDomains {
         let found = Arc::new(state.sso.enforced_domains(ctx).await?);
         self.cache.insert(ctx.tenant_id(), found.clone()).await;
         Ok(found)
+    }
+
+    /// The domain of the user's e-mail, through the cache.
+    async fn domain_of(&self, state: &AppState, user: UserId) -> Result<Arc<str>, Problem> {
+        if let Some(hit) = self.people.get(&user).await {
+            return Ok(hit);
+        }
+        let email = state.auth.me(user).await?.email.normalized();
+        let domain: Arc<str> = email.rsplit('@').next().unwrap_or_default().into();
+        self.people.insert(user, domain.clone()).await;
+        Ok(domain)
     }
 }
 
@@ -69,9 +86,8 @@ pub async fn check(state: &AppState, ctx: &TenantCtx, who: &Authenticated) -> Re
     if domains.is_empty() {
         return Ok(());
     }
-    let email = state.auth.me(who.user_id).await?.email.normalized();
-    let domain = email.rsplit('@').next().unwrap_or_default();
-    if domains.iter().any(|d| d == domain) {
+    let domain = state.sso_enforced.domain_of(state, who.user_id).await?;
+    if domains.iter().any(|d| **d == *domain) {
         return Err(sso_required());
     }
     Ok(())

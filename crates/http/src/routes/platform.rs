@@ -732,7 +732,8 @@ pub async fn impersonate(
         f.take::<(), _>("user_id", Err("you cannot impersonate yourself"));
     }
     f.finish()?;
-    let ctx = op.ctx_in(&state, &req, &b.tenant).await?;
+    let tenant = state.tenants.find(&tenant_ref(&b.tenant)?).await?;
+    let ctx = op.ctx_for(tenant.id, &req);
     let settings = state.settings.get(&ctx).await?;
     if !settings.security.allow_impersonation {
         return Err(crate::guard::impersonation_refused(
@@ -742,14 +743,9 @@ pub async fn impersonate(
     }
     let user = UserId::from_uuid(b.user_id);
     if state.rbac.permissions_of(&ctx, user).await?.is_none() {
-        return Err(Problem::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "member_not_found",
-            "Member not found",
-        )
-        .detail("The user is no active member of this tenant"));
+        return Err(Problem::from(tenantry_rbac::MemberError::NotFound)
+            .detail("The user is no active member of this tenant"));
     }
-    let tenant = state.tenants.find(&tenant_ref(&b.tenant)?).await?;
     let admin_email = state.auth.me(admin).await?.email.as_str().to_owned();
     let detail = format!(
         "impersonated by {admin_email} in {} because: {reason}",
@@ -770,12 +766,10 @@ pub async fn impersonate(
         )
         .await
         .map_err(|e| match e {
-            tenantry_identity::UserError::NotFound => Problem::new(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "member_not_found",
-                "Member not found",
-            )
-            .detail("The user's account is disabled or gone"),
+            tenantry_identity::UserError::NotFound => {
+                Problem::from(tenantry_rbac::MemberError::NotFound)
+                    .detail("The user's account is disabled or gone")
+            }
             other => other.into(),
         })?;
     let mut log = tenantry_audit::ChangeLog::new();

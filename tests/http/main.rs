@@ -25,6 +25,7 @@ mod projects;
 mod rate_limits;
 mod resolution;
 mod revocation;
+mod scim;
 mod sessions;
 mod spec_bounds;
 mod sso;

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tenantry_tests::{Browser, OidcProvider, TestApp, app_tests, call, jwt_claims, ok, problem};
 
 const PASSWORD: &str = "correct horse battery";
-const CALLBACK: &str = "https://app.example.test/api/v1/sso/callback";
-const SPA: &str = "https://spa.acme.test/sso/done";
+pub(crate) const CALLBACK: &str = "https://app.example.test/api/v1/sso/callback";
+pub(crate) const SPA: &str = "https://spa.acme.test/sso/done";
 
 fn provider_body(issuer: &str) -> Value {
     json!({
@@ -19,7 +19,7 @@ fn provider_body(issuer: &str) -> Value {
     })
 }
 
-fn query(url: &reqwest::Url, name: &str) -> Option<String> {
+pub(crate) fn query(url: &reqwest::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
@@ -27,7 +27,7 @@ fn query(url: &reqwest::Url, name: &str) -> Option<String> {
 
 /// A person signs in through the provider: authorize, the provider's pages (the browser's
 /// cookie jar), the callback. The URL the client is finally sent to.
-async fn sign_in(app: &TestApp, provider: &str, email: &str) -> reqwest::Url {
+pub(crate) async fn sign_in(app: &TestApp, provider: &str, email: &str) -> reqwest::Url {
     let (url, _) = callback_url(app, provider, email).await;
     let res = app
         .get(&format!("{}?{}", url.path(), url.query().unwrap()))
@@ -63,7 +63,7 @@ async fn callback_url(app: &TestApp, provider: &str, email: &str) -> (reqwest::U
     (back, state)
 }
 
-async fn exchange(app: &TestApp, code: &str) -> reqwest::Response {
+pub(crate) async fn exchange(app: &TestApp, code: &str) -> reqwest::Response {
     app.request(Method::POST, "/api/v1/auth/sso/exchange")
         .json(&json!({"code": code}))
         .send()

@@ -238,6 +238,10 @@ impl Wiring {
             domains: Arc::new(self.domains(Arc::new(resolver.clone()))),
             auth: Arc::new(auth.clone()),
             sso: Arc::new(self.sso(auth.clone())?),
+            scim: Arc::new(tenantry_identity::ScimService::new(
+                self.db.clone(),
+                auth.clone(),
+            )),
             rbac: Arc::new(RbacService::new(self.db.clone(), self.clock.clone())),
             onboarding: Arc::new(OnboardingService::new(
                 self.db.clone(),

@@ -19,7 +19,7 @@ pub struct AuditEntry {
     /// Position in the tenant's chain, from 1 without gaps.
     pub seq: i64,
     pub at: DateTime<Utc>,
-    /// `user`, `api_key`, `platform_admin`, `operator` or `system`.
+    /// `user`, `api_key`, `platform_admin`, `operator`, `directory` (SCIM) or `system`.
     pub actor_type: String,
     pub actor_id: Option<UserId>,
     pub api_key_id: Option<ApiKeyId>,

@@ -14,7 +14,7 @@ use crate::change::{Audited, ChangeRecord};
 /// Who made the change, as an event names them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventActor {
-    /// `user`, `api_key`, `platform_admin`, `operator` or `system`.
+    /// `user`, `api_key`, `platform_admin`, `operator`, `directory` (SCIM) or `system`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The person, when there is one (for an API key: the user it acts for).

@@ -22,6 +22,7 @@ mod request_context;
 mod resolve;
 mod responses;
 mod routes;
+mod scim;
 mod sso_policy;
 mod state;
 
@@ -66,6 +67,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
         (name = "auth", description = "Sessions and the caller's own account"),
         (name = "mfa", description = "Second factors: TOTP authenticators, recovery codes and the login's second step"),
         (name = "sso", description = "Single sign-on over OpenID Connect: a tenant's providers and the sign-in through them"),
+        (name = "scim", description = "SCIM 2.0 provisioning: the tokens a tenant gives its directory. The protocol itself answers under `/scim/v2` (RFC 7644; its own discovery at `/scim/v2/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`)"),
         (name = "onboarding", description = "Signing up an organisation"),
         (name = "team", description = "Members, roles and permissions of the current tenant"),
         (name = "invitations", description = "Inviting people into a tenant"),
@@ -232,6 +234,8 @@ pub fn app(
         .into_utoipa_app()
         .configure(routes::configure)
         .into_app()
+        // SCIM 2.0 (RFC 7644): its own errors and self-description, outside the OpenAPI.
+        .configure(routes::scim::protocol)
         .route("/openapi.json", web::get().to(serve_spec))
         .route("/docs", web::get().to(docs_redirect))
         .service(

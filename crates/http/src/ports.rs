@@ -36,12 +36,16 @@ use tenantry_identity::{
     SecondFactor, SessionError, SessionInfo, SsoConfigError, SsoLoginError, SsoProvider,
     SsoProviderDraft, SsoRepository, SsoService, TotpProvisioning,
 };
+use tenantry_identity::{
+    ScimError, ScimFilter, ScimPage, ScimRepository, ScimService, ScimToken, ScimUser,
+    ScimUserDraft,
+};
 use tenantry_jobs::{JobQueue, QueueSummary};
 use tenantry_kernel::{
     ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, GlobalSearch,
-    InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, RoleId, SearchGroup, SearchKind,
-    SearchQuery, SecretCipher, SsoProviderId, TaskId, TenantCtx, TenantId, Unexpected, UserId,
-    WebhookId,
+    InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, RoleId, ScimTokenId, ScimUserId,
+    SearchGroup, SearchKind, SearchQuery, SecretCipher, SsoProviderId, TaskId, TenantCtx, TenantId,
+    Unexpected, UserId, WebhookId,
 };
 use tenantry_onboarding::{
     Onboard, OnboardError, Onboarded, OnboardingRepository, OnboardingService,
@@ -151,6 +155,49 @@ driving_port! {
             ctx: &'a TenantCtx,
             patch: SettingsPatch,
         ) -> Result<TenantSettings, Unexpected>;
+    }
+}
+
+driving_port! {
+    /// SCIM provisioning: a tenant's directory tokens and the users its directory writes.
+    pub trait Scim<'a> for ScimService<R, C>, generics [R, C]
+        where [R: IdentityStore + ScimRepository, C: IdentityCrypto]
+    {
+        async fn create_token(
+            &self,
+            ctx: &'a TenantCtx,
+            name: String,
+            default_role: String,
+        ) -> Result<(ScimToken, String), ScimError>;
+        async fn tokens(&self, ctx: &'a TenantCtx) -> Result<Vec<ScimToken>, Unexpected>;
+        async fn revoke_token(&self, ctx: &'a TenantCtx, id: ScimTokenId) -> Result<(), ScimError>;
+        async fn authenticate(
+            &self,
+            ctx: &'a TenantCtx,
+            secret: &'a str,
+        ) -> Result<Option<ScimToken>, Unexpected>;
+        async fn users(
+            &self,
+            ctx: &'a TenantCtx,
+            filter: &'a ScimFilter,
+            start_index: u64,
+            count: u64,
+        ) -> Result<ScimPage, Unexpected>;
+        async fn user(&self, ctx: &'a TenantCtx, id: ScimUserId) -> Result<ScimUser, ScimError>;
+        async fn create(
+            &self,
+            ctx: &'a TenantCtx,
+            token: &'a ScimToken,
+            draft: ScimUserDraft,
+        ) -> Result<ScimUser, ScimError>;
+        async fn replace(
+            &self,
+            ctx: &'a TenantCtx,
+            token: &'a ScimToken,
+            id: ScimUserId,
+            draft: ScimUserDraft,
+        ) -> Result<ScimUser, ScimError>;
+        async fn delete(&self, ctx: &'a TenantCtx, id: ScimUserId) -> Result<(), ScimError>;
     }
 }
 

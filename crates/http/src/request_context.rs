@@ -206,6 +206,14 @@ fn as_problem_if_error(
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
+    // SCIM answers its own error bodies (RFC 7644 §3.12), already logged.
+    let is_scim = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == crate::scim::SCIM_JSON.as_bytes());
+    if is_scim {
+        return res;
+    }
     let problem = match res.response().error() {
         Some(err) => {
             let p = problem_of(err);

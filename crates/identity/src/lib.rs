@@ -8,6 +8,7 @@ pub mod mfa;
 pub mod model;
 pub mod ports;
 pub mod revocation;
+pub mod scim;
 pub mod service;
 pub mod sso;
 #[cfg(feature = "testing")]
@@ -21,6 +22,7 @@ pub use mfa::{MfaStatus, RECOVERY_CODES, SecondFactor};
 pub use model::*;
 pub use ports::*;
 pub use revocation::RevokedSessions;
+pub use scim::*;
 pub use service::{AuthPolicy, AuthService};
 pub use sso::*;
-pub use view::{ApiKeyView, InvitationView, SsoProviderView};
+pub use view::{ApiKeyView, InvitationView, ScimTokenView, ScimUserView, SsoProviderView};

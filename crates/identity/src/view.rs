@@ -114,3 +114,69 @@ impl From<&crate::SsoProvider> for SsoProviderView {
         }
     }
 }
+
+/// A tenant's SCIM token as its administrators see it (and as its events carry it): never the
+/// secret.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ScimTokenView {
+    pub id: uuid::Uuid,
+    #[schema(example = "Okta provisioning")]
+    pub name: String,
+    /// The role of the members the directory provisions.
+    #[schema(example = "member")]
+    pub default_role: String,
+    pub created_by: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<&crate::ScimToken> for ScimTokenView {
+    fn from(t: &crate::ScimToken) -> Self {
+        Self {
+            id: *t.id.as_uuid(),
+            name: t.name.clone(),
+            default_role: t.default_role.clone(),
+            created_by: t.created_by.map(|u| *u.as_uuid()),
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+/// A user of the tenant's directory as its events carry it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ScimUserView {
+    pub id: uuid::Uuid,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub formatted_name: Option<String>,
+    pub emails: Vec<String>,
+    /// Unset: the directory did not say (counts as active).
+    pub active: Option<bool>,
+    /// The Tenantry account the record provisions (none until an e-mail address is known).
+    pub user_id: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&crate::ScimUser> for ScimUserView {
+    fn from(u: &crate::ScimUser) -> Self {
+        Self {
+            id: *u.id.as_uuid(),
+            user_name: u.user_name.clone(),
+            external_id: u.external_id.clone(),
+            display_name: u.display_name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            formatted_name: u.formatted_name.clone(),
+            emails: u.emails.iter().map(|e| e.value.clone()).collect(),
+            active: u.active,
+            user_id: u.user_id.map(|id| *id.as_uuid()),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}

@@ -20,11 +20,13 @@ pub enum Actor {
     Impersonated { user: UserId, by: UserId },
     /// The operator token (automation of the platform API).
     Operator,
+    /// The tenant's directory, provisioning through SCIM with one of the tenant's tokens.
+    Directory,
 }
 
 impl Actor {
     /// The kind, as stored and reported: `system`, `user`, `api_key`, `platform_admin`,
-    /// `operator`.
+    /// `operator`, `directory`.
     pub const fn kind(&self) -> &'static str {
         match self {
             Self::System => "system",
@@ -32,6 +34,7 @@ impl Actor {
             Self::ApiKey { .. } => "api_key",
             Self::PlatformAdmin(_) => "platform_admin",
             Self::Operator => "operator",
+            Self::Directory => "directory",
         }
     }
 
@@ -42,7 +45,7 @@ impl Actor {
             | Self::ApiKey { user: u, .. }
             | Self::PlatformAdmin(u)
             | Self::Impersonated { user: u, .. } => Some(*u),
-            Self::System | Self::Operator => None,
+            Self::System | Self::Operator | Self::Directory => None,
         }
     }
 

@@ -86,6 +86,14 @@ id_type!(
     SsoProviderId
 );
 id_type!(
+    /// Identifies a tenant's SCIM (directory provisioning) token.
+    ScimTokenId
+);
+id_type!(
+    /// Identifies a user of a tenant's directory, as SCIM names it.
+    ScimUserId
+);
+id_type!(
     /// Identifies an entry of a tenant's audit trail.
     AuditEntryId
 );

@@ -20,7 +20,8 @@ pub use context::{Actor, Edges, Origin, TenantCtx};
 pub use error::Unexpected;
 pub use ids::{
     ApiKeyId, AuditEntryId, DomainId, EventId, InvitationId, JobId, ProductId, ProjectId, RoleId,
-    SecurityEventId, SsoProviderId, TaskId, TenantId, UserId, WebhookAttemptId, WebhookId,
+    ScimTokenId, ScimUserId, SecurityEventId, SsoProviderId, TaskId, TenantId, UserId,
+    WebhookAttemptId, WebhookId,
 };
 pub use money::{Currency, InvalidCurrency};
 pub use page::{Cursor, Limit, Page, PageRequest};

@@ -31,6 +31,7 @@ mod products;
 mod projects;
 mod rbac;
 mod schema;
+mod scim;
 mod search;
 mod secrets;
 mod sso;

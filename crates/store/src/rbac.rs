@@ -60,8 +60,8 @@ impl TryFrom<RoleRow> for Role {
 pub(crate) struct MembershipRow {
     tenant_id: DbUuid,
     user_id: DbUuid,
-    role_id: DbUuid,
-    status: String,
+    pub(crate) role_id: DbUuid,
+    pub(crate) status: String,
     created_at: DateTime<Utc>,
 }
 
@@ -129,6 +129,71 @@ macro_rules! insert_membership {
     }};
 }
 pub(crate) use insert_membership;
+
+/// Gives `$user`'s membership another role (`Some`) or removes it (`None`), inside a
+/// transaction of `$ctx`'s tenant, refusing to leave the tenant without an active owner:
+/// `Result<Option<Membership>, MemberError>` (the new membership; `None` once removed).
+/// Membership changes are serialised per tenant (a row lock on PostgreSQL; SQLite has one
+/// writer), so two owners demoting each other cannot both succeed.
+macro_rules! rewrite_membership {
+    ($conn:ident, $log:ident, $ctx:expr, $user:expr, $role:expr) => {
+        'rewrite: {
+            let (user, role): (DbUuid, Option<RoleId>) = (DbUuid::from($user), $role);
+            diesel::update(tenant_settings::of($ctx))
+                .set(tenant_settings::updated_at.eq(tenant_settings::updated_at))
+                .execute($conn)
+                .await?;
+            let owner_roles: Vec<DbUuid> = roles::of($ctx)
+                .filter(roles::system_role.eq(SystemRole::Owner.name()))
+                .select(roles::id)
+                .load($conn)
+                .await?;
+            let current: Option<MembershipRow> = memberships::of($ctx)
+                .filter(memberships::user_id.eq(user))
+                .first($conn)
+                .await
+                .optional()?;
+            let Some(current) = current else {
+                break 'rewrite Err(MemberError::NotFound);
+            };
+            let is_owner = current.status == MembershipStatus::Active.as_str()
+                && owner_roles.contains(&current.role_id);
+            let stays_owner = role.is_some_and(|r| owner_roles.contains(&DbUuid::from(r)));
+            if is_owner && !stays_owner {
+                let others: i64 = memberships::of($ctx)
+                    .filter(memberships::user_id.ne(user))
+                    .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
+                    .filter(memberships::role_id.eq_any(&owner_roles))
+                    .count()
+                    .get_result($conn)
+                    .await?;
+                if others == 0 {
+                    break 'rewrite Err(MemberError::LastOwner);
+                }
+            }
+            let old: Membership = current.try_into()?;
+            let target = memberships::of($ctx).filter(memberships::user_id.eq(user));
+            bump_access_version!($conn);
+            match role {
+                Some(role) => {
+                    let row: MembershipRow = diesel::update(target)
+                        .set(memberships::role_id.eq(DbUuid::from(role)))
+                        .get_result($conn)
+                        .await?;
+                    let new: Membership = row.try_into()?;
+                    $log.updated(&old, &new);
+                    Ok(Some(new))
+                }
+                None => {
+                    diesel::delete(target).execute($conn).await?;
+                    $log.deleted_as(tenantry_rbac::REMOVED, &old);
+                    Ok(None)
+                }
+            }
+        }
+    };
+}
+pub(crate) use rewrite_membership;
 
 impl Db {
     async fn insert_member(
@@ -336,61 +401,8 @@ impl Db {
         user: UserId,
         role: Option<RoleId>,
     ) -> Result<Result<Option<Membership>, MemberError>, StoreError> {
-        let user = DbUuid::from(user);
         mutate!(self, ctx, |conn, log| {
-            // Serialise membership changes per tenant (a row lock on PostgreSQL; SQLite has one
-            // writer), so two owners demoting each other cannot both succeed.
-            diesel::update(tenant_settings::of(ctx))
-                .set(tenant_settings::updated_at.eq(tenant_settings::updated_at))
-                .execute(conn)
-                .await?;
-            let owner_roles: Vec<DbUuid> = roles::of(ctx)
-                .filter(roles::system_role.eq(SystemRole::Owner.name()))
-                .select(roles::id)
-                .load(conn)
-                .await?;
-            let current: Option<MembershipRow> = memberships::of(ctx)
-                .filter(memberships::user_id.eq(user))
-                .first(conn)
-                .await
-                .optional()?;
-            let Some(current) = current else {
-                return Ok(Err(MemberError::NotFound));
-            };
-            let is_owner = current.status == MembershipStatus::Active.as_str()
-                && owner_roles.contains(&current.role_id);
-            let stays_owner = role.is_some_and(|r| owner_roles.contains(&DbUuid::from(r)));
-            if is_owner && !stays_owner {
-                let others: i64 = memberships::of(ctx)
-                    .filter(memberships::user_id.ne(user))
-                    .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
-                    .filter(memberships::role_id.eq_any(&owner_roles))
-                    .count()
-                    .get_result(conn)
-                    .await?;
-                if others == 0 {
-                    return Ok(Err(MemberError::LastOwner));
-                }
-            }
-            let old: Membership = current.try_into()?;
-            let target = memberships::of(ctx).filter(memberships::user_id.eq(user));
-            bump_access_version!(conn);
-            match role {
-                Some(role) => {
-                    let row: MembershipRow = diesel::update(target)
-                        .set(memberships::role_id.eq(DbUuid::from(role)))
-                        .get_result(conn)
-                        .await?;
-                    let new: Membership = row.try_into()?;
-                    log.updated(&old, &new);
-                    Ok(Ok(Some(new)))
-                }
-                None => {
-                    diesel::delete(target).execute(conn).await?;
-                    log.deleted_as(tenantry_rbac::REMOVED, &old);
-                    Ok(Ok(None))
-                }
-            }
+            Ok(rewrite_membership!(conn, log, ctx, user, role))
         })
     }
 }

@@ -118,6 +118,8 @@ macro_rules! backend_schema {
                 invitations,
                 api_keys,
                 sso_providers,
+                scim_tokens,
+                scim_users,
                 audit_heads,
                 audit_entries,
                 products,
@@ -152,6 +154,13 @@ macro_rules! backend_schema {
         tenant_owned!(sso_providers {
             id, name, issuer, client_id, client_secret, scopes, allowed_domains, redirect_uris,
             default_role, jit, enforce, created_at, updated_at
+        });
+        tenant_owned!(scim_tokens {
+            id, name, digest, default_role, created_by, created_at, last_used_at
+        });
+        tenant_owned!(scim_users {
+            id, user_name, user_name_key, external_id, display_name, given_name, family_name,
+            formatted_name, emails, active, user_id, created_at, updated_at
         });
         tenant_owned!(api_keys {
             id, name, prefix, secret_digest, permissions, created_by, created_at, last_used_at,

@@ -318,3 +318,41 @@ diesel::table! {
         updated_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    scim_tokens (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        digest -> Text,
+        default_role -> Text,
+        created_by -> Nullable<DbId>,
+        created_at -> DbTime,
+        last_used_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    scim_users (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        user_name -> Text,
+        user_name_key -> Text,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        formatted_name -> Nullable<Text>,
+        emails -> Text,
+        active -> Nullable<Bool>,
+        user_id -> Nullable<DbId>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}

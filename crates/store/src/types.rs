@@ -59,6 +59,8 @@ db_uuid_from!(
     tenantry_kernel::InvitationId,
     tenantry_kernel::ApiKeyId,
     tenantry_kernel::SsoProviderId,
+    tenantry_kernel::ScimTokenId,
+    tenantry_kernel::ScimUserId,
     tenantry_kernel::AuditEntryId,
     tenantry_kernel::SecurityEventId,
     tenantry_kernel::ProductId,

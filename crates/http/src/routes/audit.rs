@@ -24,7 +24,7 @@ pub struct AuditEntryView {
     /// Position in the tenant's chain (1, 2, 3…).
     pub seq: i64,
     pub at: DateTime<Utc>,
-    /// `user`, `api_key`, `platform_admin`, `operator` or `system`.
+    /// `user`, `api_key`, `platform_admin`, `operator`, `directory` (SCIM) or `system`.
     #[schema(example = "user")]
     pub actor_type: String,
     /// The person acting (for an API key: its creator).

@@ -32,6 +32,8 @@ pub fn event_kinds() -> Vec<EventKind> {
         EventKind::of::<tenantry_identity::Invitation>(),
         EventKind::of::<tenantry_identity::ApiKey>(),
         EventKind::of::<tenantry_identity::SsoProvider>(),
+        EventKind::of::<tenantry_identity::ScimToken>(),
+        EventKind::of::<tenantry_identity::ScimUser>(),
         EventKind::of::<tenantry_webhooks::Webhook>(),
         EventKind::of::<tenantry_products::Product>(),
         EventKind::of::<tenantry_projects::Project>(),
@@ -50,7 +52,7 @@ pub fn quota_resources() -> tenantry_billing::QuotaCatalogue {
 /// Who made the change.
 #[derive(Serialize, ToSchema)]
 pub struct EventActorView {
-    /// `user`, `api_key`, `platform_admin`, `operator` or `system`.
+    /// `user`, `api_key`, `platform_admin`, `operator`, `directory` (SCIM) or `system`.
     #[serde(rename = "type")]
     #[schema(example = "user")]
     pub kind: String,

@@ -14,6 +14,7 @@ pub mod onboard;
 pub mod platform;
 pub mod products;
 pub mod projects;
+pub mod scim;
 pub mod search;
 pub mod settings;
 pub mod sso;
@@ -76,6 +77,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sso::get_sso_provider)
         .service(sso::replace_sso_provider)
         .service(sso::delete_sso_provider)
+        .service(scim::list_scim_tokens)
+        .service(scim::create_scim_token)
+        .service(scim::revoke_scim_token)
         .service(settings::get_settings)
         .service(settings::update_settings)
         .service(domains::list_tenant_domains)

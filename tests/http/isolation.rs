@@ -171,6 +171,12 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
             body(sso_provider("http://127.0.0.1:9")),
         ),
         (("DELETE", "/api/v1/sso/providers/{id}"), none("")),
+        (("GET", "/api/v1/scim/tokens"), none("")),
+        (
+            ("POST", "/api/v1/scim/tokens"),
+            body(json!({"name": "Intruder directory"})),
+        ),
+        (("DELETE", "/api/v1/scim/tokens/{id}"), none("")),
     ])
 }
 
@@ -205,6 +211,8 @@ fn path_id(path: &str, ids: &Ids) -> String {
         "$domain"
     } else if path.starts_with("/api/v1/sso/providers/") {
         "$sso_provider"
+    } else if path.starts_with("/api/v1/scim/tokens/") {
+        "$scim_token"
     } else {
         panic!("no id kind for {path}")
     };
@@ -278,6 +286,7 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/domains".to_owned(),
         "/api/v1/sso/providers".to_owned(),
         format!("/api/v1/sso/providers/{}", ids["$sso_provider"]),
+        "/api/v1/scim/tokens".to_owned(),
     ] {
         seen.insert(path.clone(), json_of(app, &path, token).await);
     }
@@ -400,7 +409,7 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     // An SSO provider, written through the store (saving one over HTTP needs a live issuer).
-    let sso = {
+    let (sso, scim) = {
         use tenantry_identity::SsoRepository;
         let tenant: tenantry_kernel::TenantId = json_of(app, "/api/v1/tenant", token).await["id"]
             .as_str()
@@ -434,7 +443,48 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
             .insert_sso_provider(&ctx, &provider, "v1:not-a-real-seal")
             .await
             .unwrap();
-        provider.id.to_string()
+        // A SCIM token and a directory user (a token is for a plan with SSO, which A lacks).
+        use tenantry_identity::ScimRepository;
+        let token = tenantry_identity::ScimToken {
+            id: tenantry_kernel::ScimTokenId::new(),
+            tenant_id: tenant,
+            name: "Zanzibar directory".into(),
+            default_role: "member".into(),
+            created_by: None,
+            created_at: now,
+            last_used_at: None,
+        };
+        let db = app.db().db();
+        db.insert_scim_token(
+            &ctx,
+            &token,
+            &tenantry_identity::TokenDigest("zanzibar".into()),
+        )
+        .await
+        .unwrap();
+        let record = tenantry_identity::ScimUser {
+            id: tenantry_kernel::ScimUserId::new(),
+            tenant_id: tenant,
+            user_name: "zanzibar".into(),
+            external_id: Some("zanzibar".into()),
+            display_name: None,
+            given_name: None,
+            family_name: None,
+            formatted_name: None,
+            emails: vec![],
+            active: Some(true),
+            user_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let write = tenantry_identity::ScimWrite {
+            record,
+            replacing: None,
+            link: None,
+            role: "member".into(),
+        };
+        db.write_scim_user(&ctx, &write).await.unwrap();
+        (provider.id.to_string(), token.id.to_string())
     };
     let events = json_of(app, "/api/v1/events?limit=1", token).await;
     let id = |v: &Value, field: &str| v[field].as_str().unwrap().to_owned();
@@ -450,6 +500,7 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         ("$user", user.to_owned()),
         ("$domain", id(&domain, "hostname")),
         ("$sso_provider", sso),
+        ("$scim_token", scim),
     ])
 }
 

@@ -163,8 +163,21 @@ app_tests! {
         let res = call(app, "acme", Method::POST, "/api/v1/scim/tokens", &ot).json(&json!({"name": "", "default_role": "nobody"})).send().await.unwrap();
         let p = problem(res, 422, "validation_failed").await;
         assert_eq!(p["errors"][0]["field"], "name");
+        let res = call(app, "acme", Method::POST, "/api/v1/scim/tokens", &ot).json(&json!({"name": "n".repeat(101)})).send().await.unwrap();
+        problem(res, 422, "validation_failed").await;
+        let res = call(app, "acme", Method::POST, "/api/v1/scim/tokens", &ot).json(&json!({"name": "n".repeat(100)})).send().await.unwrap();
+        let longest = ok(res, 201).await;
+        let res = call(app, "acme", Method::DELETE, &format!("/api/v1/scim/tokens/{}", longest["id"].as_str().unwrap()), &ot).send().await.unwrap();
+        assert_eq!(res.status(), 204);
         let res = call(app, "acme", Method::POST, "/api/v1/scim/tokens", &ot).json(&json!({"name": "Okta", "default_role": "nobody"})).send().await.unwrap();
         problem(res, 422, "validation_failed").await;
+        // An administrator cannot hand the directory a role above their own.
+        let admin = app.create_user("adam@acme.test", PASSWORD).await;
+        app.add_member(owner["tenant"]["id"].as_str().unwrap(), admin.id, "admin").await;
+        let at = app.login("adam@acme.test", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+        let res = call(app, "acme", Method::POST, "/api/v1/scim/tokens", &at).json(&json!({"name": "Okta", "default_role": "owner"})).send().await.unwrap();
+        let p = problem(res, 422, "validation_failed").await;
+        assert!(p["errors"][0]["message"].as_str().unwrap().contains("tenant:manage"), "{p}");
         let created = scim_token(app, "acme", &ot).await;
         let token = created["token"].as_str().unwrap().to_owned();
         assert!(token.starts_with("scim_"));
@@ -286,6 +299,40 @@ app_tests! {
         scim_error(scim(app, Method::GET, "/Groups", &token).send().await.unwrap(), 404, None).await;
         scim_error(scim(app, Method::PUT, "/ServiceProviderConfig", &token).send().await.unwrap(), 405, None).await;
         scim_error(scim(app, Method::POST, "/.search", &token).json(&json!({})).send().await.unwrap(), 501, None).await;
+
+        // Hostile bodies: a SCIM error, never a failure of the server, nothing written.
+        let before = answer(scim(app, Method::GET, "/Users?count=0", &token).send().await.unwrap(), 200).await["totalResults"].clone();
+        let long = "x".repeat(70_000);
+        let many: Vec<Value> = (0..21).map(|n| json!({"value": format!("u{n}@acme.test")})).collect();
+        for body in [
+            json!(null), json!([]), json!("userName"), json!({"userName": 7}), json!({"userName": ["a"]}),
+            json!({"userName": {"a": 1}}), json!({"userName": long}), json!({"userName": "a\u{0}b"}),
+            json!({"userName": "ok1", "emails": "a@acme.test"}), json!({"userName": "ok2", "emails": [7]}),
+            json!({"userName": "ok3", "emails": [{"value": null}]}), json!({"userName": "ok4", "emails": many}),
+            json!({"userName": "ok5", "emails": [{"value": "a@acme.test", "primary": true}, {"value": "b@acme.test", "primary": true}]}),
+            json!({"userName": "ok6", "active": 1}), json!({"userName": "ok7", "name": "Ann"}),
+            json!({"userName": "ok8", "name": {"givenName": 5}}), json!({"userName": "ok9", "externalId": long}),
+            json!({"userName": "ok10", "emails": [{"value": "a@acme.test", "type": long}]}),
+        ] {
+            let res = scim(app, Method::POST, "/Users", &token).json(&body).send().await.unwrap();
+            let e = answer(res, 400).await;
+            assert!(e["scimType"].is_string() && e["status"] == "400", "{body}: {e}");
+        }
+        for ops in [
+            json!("replace"), json!([7]), json!([{"op": "frobnicate", "path": "active", "value": true}]),
+            json!([{"op": "add", "path": 7, "value": true}]), json!([{"op": "remove"}]),
+            json!([{"op": "replace", "path": "emails[type co \"x\"].value", "value": "a@acme.test"}]),
+            json!([{"op": "replace", "path": "emails[type eq \"none\"].value", "value": "a@acme.test"}]),
+            json!([{"op": "replace", "path": "name", "value": "flat"}]), json!([{"op": "replace", "path": "emails[", "value": 1}]),
+            json!([{"op": "remove", "path": "userName"}]), json!([{"op": "replace", "path": "active", "value": "maybe"}]),
+            json!([{"op": "add", "value": 7}]),
+        ] {
+            let res = scim(app, Method::PATCH, &a_path, &token).json(&patch(ops.clone())).send().await.unwrap();
+            let e = answer(res, 400).await;
+            assert!(e["scimType"].is_string() && e["status"] == "400", "{ops}: {e}");
+        }
+        let after = answer(scim(app, Method::GET, "/Users?count=0", &token).send().await.unwrap(), 200).await["totalResults"].clone();
+        assert_eq!(before, after);
 
         // Credentials: none, forged, another tenant's name on this secret, revoked.
         let res = app.get("/scim/v2/Users").send().await.unwrap();

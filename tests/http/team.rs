@@ -336,6 +336,9 @@ app_tests! {
             ("GET", "/api/v1/sso/providers/{id}", [true, true, false, false, false]),
             ("PUT", "/api/v1/sso/providers/{id}", [true, true, false, false, false]),
             ("DELETE", "/api/v1/sso/providers/{id}", [true, true, false, false, false]),
+            ("GET", "/api/v1/scim/tokens", [true, true, false, false, false]),
+            ("POST", "/api/v1/scim/tokens", [true, true, false, false, false]),
+            ("DELETE", "/api/v1/scim/tokens/{id}", [true, true, false, false, false]),
         ];
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let tenant = a["tenant"]["id"].as_str().unwrap().to_owned();

@@ -1496,6 +1496,51 @@ export interface paths {
         patch: operations["update_role"];
         trace?: never;
     };
+    "/api/v1/scim/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's SCIM tokens (never their secrets), oldest first.
+         * @description **Permission:** `sso:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["list_scim_tokens"];
+        put?: never;
+        /**
+         * Create a SCIM token for the tenant's directory (Okta, Entra ID, …). The response holds
+         *     the token; it is never shown again.
+         * @description **Permission:** `sso:manage` (members only: `not_a_member` otherwise). **Plan feature:** `sso` (`feature_not_in_plan` otherwise).
+         */
+        post: operations["create_scim_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scim/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a SCIM token: the directory's next request with it is refused.
+         * @description **Permission:** `sso:manage` (members only: `not_a_member` otherwise).
+         */
+        delete: operations["revoke_scim_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/search": {
         parameters: {
             query?: never;
@@ -2429,6 +2474,108 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "scim_token.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A scim token was created. */
+        post: operations["event_scim_token_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "scim_token.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A scim token was deleted. */
+        post: operations["event_scim_token_deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "scim_token.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A scim token was updated. */
+        post: operations["event_scim_token_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "scim_user.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A scim user was created. */
+        post: operations["event_scim_user_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "scim_user.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A scim user was deleted. */
+        post: operations["event_scim_user_deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "scim_user.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A scim user was updated. */
+        post: operations["event_scim_user_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "sso_provider.created": {
         parameters: {
             query?: never;
@@ -2808,7 +2955,7 @@ export interface components {
              */
             actor_id?: string | null;
             /**
-             * @description `user`, `api_key`, `platform_admin`, `operator` or `system`.
+             * @description `user`, `api_key`, `platform_admin`, `operator`, `directory` (SCIM) or `system`.
              * @example user
              */
             actor_type: string;
@@ -2996,6 +3143,16 @@ export interface components {
              */
             permissions: components["schemas"]["PermissionName"][];
         };
+        CreateScimTokenBody: {
+            /**
+             * @description The role of members the directory provisions (default `member`); it may grant only
+             *     what the caller has.
+             * @example member
+             */
+            default_role?: string | null;
+            /** @example Okta provisioning */
+            name: string;
+        };
         CreateTaskBody: {
             /**
              * Format: uuid
@@ -3049,6 +3206,16 @@ export interface components {
         CreatedApiKeyView: components["schemas"]["ApiKeyView"] & {
             /** @description `tnt_<prefix>_<secret>`: send it as `X-API-Key` or `Authorization: Bearer`. */
             key: string;
+        };
+        /** @description A new SCIM token: the only time its secret is shown. */
+        CreatedScimTokenView: components["schemas"]["ScimTokenView"] & {
+            /**
+             * @description The SCIM base URL to give the directory (`…/scim/v2`).
+             * @example https://api.example.com/scim/v2
+             */
+            base_url: string;
+            /** @description `scim_<tenant>_<secret>`: the directory sends it as `Authorization: Bearer`. */
+            token: string;
         };
         /**
          * @description A Content-Security-Policy: each directive a list of CSP sources (keywords such as
@@ -3179,7 +3346,7 @@ export interface components {
              */
             id?: string | null;
             /**
-             * @description `user`, `api_key`, `platform_admin`, `operator` or `system`.
+             * @description `user`, `api_key`, `platform_admin`, `operator`, `directory` (SCIM) or `system`.
              * @example user
              */
             type: string;
@@ -3959,6 +4126,56 @@ export interface components {
             system: boolean;
             /** Format: date-time */
             updated_at: string;
+        };
+        /** @description One page of the tenant's SCIM tokens. */
+        ScimTokenPage: {
+            items: components["schemas"]["ScimTokenView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /**
+         * @description A tenant's SCIM token as its administrators see it (and as its events carry it): never the
+         *     secret.
+         */
+        ScimTokenView: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            created_by?: string | null;
+            /**
+             * @description The role of the members the directory provisions.
+             * @example member
+             */
+            default_role: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            /** @example Okta provisioning */
+            name: string;
+        };
+        /** @description A user of the tenant's directory as its events carry it. */
+        ScimUserView: {
+            /** @description Unset: the directory did not say (counts as active). */
+            active?: boolean | null;
+            /** Format: date-time */
+            created_at: string;
+            display_name?: string | null;
+            emails: string[];
+            external_id?: string | null;
+            family_name?: string | null;
+            formatted_name?: string | null;
+            given_name?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: uuid
+             * @description The Tenantry account the record provisions (none until an e-mail address is known).
+             */
+            user_id?: string | null;
+            user_name: string;
         };
         SearchGroupView: {
             /**
@@ -13220,6 +13437,331 @@ export interface operations {
             };
         };
     };
+    list_scim_tokens: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScimTokenPage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_scim_token: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateScimTokenBody"];
+            };
+        };
+        responses: {
+            /** @description The token, with its secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedScimTokenView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_scim_token: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The token's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     search: {
         parameters: {
             query: {
@@ -16897,6 +17439,174 @@ export interface operations {
                     };
                     /** @enum {string} */
                     type?: "role.updated";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_scim_token_created: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["ScimTokenView"];
+                    };
+                    /** @enum {string} */
+                    type?: "scim_token.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_scim_token_deleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["ScimTokenView"];
+                    };
+                    /** @enum {string} */
+                    type?: "scim_token.deleted";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_scim_token_updated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["ScimTokenView"];
+                    };
+                    /** @enum {string} */
+                    type?: "scim_token.updated";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_scim_user_created: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["ScimUserView"];
+                    };
+                    /** @enum {string} */
+                    type?: "scim_user.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_scim_user_deleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["ScimUserView"];
+                    };
+                    /** @enum {string} */
+                    type?: "scim_user.deleted";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_scim_user_updated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["ScimUserView"];
+                    };
+                    /** @enum {string} */
+                    type?: "scim_user.updated";
                 };
             };
         };

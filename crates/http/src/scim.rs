@@ -663,17 +663,18 @@ pub fn apply_patch(current: &Value, body: &Value) -> Result<Map<String, Value>, 
             Some(path) => apply_at(&mut user, &kind, &path, value)?,
         }
     }
-    if let Some(Value::Array(emails)) = user.get_mut("emails") {
-        if let Some(last) = emails.iter().rposition(|e| {
-            e.get("primary")
-                .is_some_and(|p| boolean(p, "").unwrap_or(false))
-        }) {
-            for (i, e) in emails.iter_mut().enumerate() {
-                if i != last
-                    && let Value::Object(m) = e
-                {
-                    m.insert("primary".into(), Value::Bool(false));
-                }
+    let is_primary = |e: &Value| {
+        e.get("primary")
+            .is_some_and(|p| boolean(p, "").unwrap_or(false))
+    };
+    if let Some(Value::Array(emails)) = user.get_mut("emails")
+        && let Some(last) = emails.iter().rposition(is_primary)
+    {
+        for (i, e) in emails.iter_mut().enumerate() {
+            if i != last
+                && let Value::Object(m) = e
+            {
+                m.insert("primary".into(), Value::Bool(false));
             }
         }
     }

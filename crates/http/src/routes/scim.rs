@@ -67,10 +67,20 @@ crate::paging::page_of!(
     ScimTokenPage of ScimTokenView
 );
 
-/// Where this server answers SCIM, as the request reached it.
+/// Where this server answers SCIM, as the request reached it: its Host header, and https
+/// when the connection or a trusted proxy says so (never a client's forwarding headers).
 fn base_url(req: &HttpRequest) -> String {
-    let ci = req.connection_info();
-    format!("{}://{}/scim/v2", ci.scheme(), ci.host())
+    let https = req.uri().scheme_str() == Some("https")
+        || crate::client::ClientAddr::of(req).is_some_and(|c| c.https);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{host}/scim/v2")
 }
 
 /// Create a SCIM token for the tenant's directory (Okta, Entra ID, …). The response holds

@@ -356,11 +356,7 @@ impl WebServer {
         // A free port may be taken by another test's server before this one binds it: on a
         // failed start, another port.
         for _ in 0..10 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = tenantry_tests::free_port();
             let child = std::process::Command::new(&python)
                 .args([
                     "-m",

@@ -171,6 +171,19 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
             body(sso_provider("http://127.0.0.1:9")),
         ),
         (("DELETE", "/api/v1/sso/providers/{id}"), none("")),
+        (("GET", "/api/v1/settings/smtp"), none("")),
+        // B sets and removes its own mail server, harmlessly.
+        (
+            ("PUT", "/api/v1/settings/smtp"),
+            body(
+                json!({"host": "mx.intruder.test", "from_address": "x@intruder.test", "tls": "none"}),
+            ),
+        ),
+        (
+            ("POST", "/api/v1/settings/smtp/test"),
+            body(json!({"to": "victim@acme.test"})),
+        ),
+        (("DELETE", "/api/v1/settings/smtp"), none("")),
         (("GET", "/api/v1/scim/tokens"), none("")),
         (
             ("POST", "/api/v1/scim/tokens"),
@@ -287,6 +300,7 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/sso/providers".to_owned(),
         format!("/api/v1/sso/providers/{}", ids["$sso_provider"]),
         "/api/v1/scim/tokens".to_owned(),
+        "/api/v1/settings/smtp".to_owned(),
     ] {
         seen.insert(path.clone(), json_of(app, &path, token).await);
     }
@@ -408,6 +422,20 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    // A mail server of A's own (after the invitation's mail, which went out already).
+    let res = call(
+        app,
+        "PUT",
+        "/api/v1/settings/smtp",
+        "acme",
+        token,
+        Some(&json!({"host": "mx.zanzibar.example", "username": "zanzibar", "password": "zanzibar-secret",
+            "from_address": "no-reply@zanzibar.example"})),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
     // An SSO provider, written through the store (saving one over HTTP needs a live issuer).
     let (sso, scim) = {
         use tenantry_identity::SsoRepository;

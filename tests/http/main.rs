@@ -27,6 +27,7 @@ mod resolution;
 mod revocation;
 mod scim;
 mod sessions;
+mod smtp;
 mod spec_bounds;
 mod sso;
 mod stripe;

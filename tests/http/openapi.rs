@@ -65,6 +65,8 @@ app_tests! {
             "/api/v1/sso/{provider_id}/authorize",
             "/api/v1/sso/callback",
             "/api/v1/scim/tokens",
+            "/api/v1/settings/smtp",
+            "/api/v1/settings/smtp/test",
             "/api/v1/scim/tokens/{id}",
             "/api/v1/onboard",
             "/api/v1/permissions",

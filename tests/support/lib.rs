@@ -651,3 +651,95 @@ pub fn jwt_claims(token: &str) -> Value {
     )
     .expect("JSON claims")
 }
+
+/// A real SMTP server (Python's aiosmtpd, `support/smtp_server.py`) on a loopback port,
+/// requiring AUTH with one user and password; it keeps what it accepts. Stopped on drop.
+pub struct SmtpServer {
+    child: std::process::Child,
+    pub port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl SmtpServer {
+    /// `None` (the test is skipped, loudly) when Python's aiosmtpd is not installed; the
+    /// interpreter is `TENANTRY_TEST_PYTHON`, else `python3`.
+    pub fn start(user: &str, password: &str) -> Option<Self> {
+        use std::io::BufRead;
+        let python = std::env::var("TENANTRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let ok = std::process::Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "\n*** SMTP tests SKIPPED: Python's aiosmtpd is missing (pip install aiosmtpd) ***\n"
+            );
+            return None;
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/support/smtp_server.py");
+        for _ in 0..10 {
+            let port = free_port();
+            let mut child = std::process::Command::new(&python)
+                .args([script, &port.to_string(), user, password])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            if lines.next().and_then(Result::ok).as_deref() != Some("ready") {
+                let _ = child.kill();
+                let _ = child.wait();
+                continue;
+            }
+            let received = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+            let keep = received.clone();
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                        keep.lock().unwrap().push(v);
+                    }
+                }
+            });
+            return Some(Self {
+                child,
+                port,
+                received,
+            });
+        }
+        panic!("the SMTP server did not start");
+    }
+
+    /// The messages accepted so far: `{login, from, to, data}`.
+    pub fn received(&self) -> Vec<Value> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits up to ten seconds for `n` messages.
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..400 {
+            if self.received().len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        self.received()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port free on loopback now (another test's server may take it before the caller
+/// binds it: callers retry a failed start on another).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -25,11 +25,7 @@ impl OidcProvider {
             return None;
         }
         for _ in 0..10 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = crate::free_port();
             let mut child = std::process::Command::new("node")
                 .current_dir(dir())
                 .args(["provider.mjs", "--port", &port.to_string()])

@@ -16,7 +16,7 @@ use tenantry_http::{AppState, HttpConfig, Resolver, Services};
 use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
 use tenantry_jobs::RetryPolicy;
 use tenantry_kernel::{Clock, Edges, SystemClock};
-use tenantry_mail::MailSender;
+use tenantry_mail::{MailSender, Relays};
 use tenantry_onboarding::OnboardingService;
 use tenantry_products::ProductService;
 use tenantry_projects::ProjectService;
@@ -24,6 +24,7 @@ use tenantry_rbac::RbacService;
 use tenantry_secrets::{KeySource, Vault};
 use tenantry_sender::HttpSender;
 use tenantry_store::Db;
+use tenantry_tenancy::SmtpService;
 use tenantry_tenancy::{
     CheckPolicy, DomainConfig, DomainProbe, DomainService, NoListener, SettingsService,
     TenantChangeListener, TenantService,
@@ -238,6 +239,7 @@ impl Wiring {
             domains: Arc::new(self.domains(Arc::new(resolver.clone()))),
             auth: Arc::new(auth.clone()),
             sso: Arc::new(self.sso(auth.clone())?),
+            smtp: Arc::new(self.smtp()),
             scim: Arc::new(tenantry_identity::ScimService::new(
                 self.db.clone(),
                 auth.clone(),
@@ -370,6 +372,26 @@ impl Wiring {
         )
     }
 
+    /// A tenant's own mail server: its settings, its test message, and what its mail goes
+    /// through (reached only where the outbound guard allows).
+    pub fn smtp(&self) -> SmtpService<Db, Vault<Db>, Relays> {
+        SmtpService::new(
+            self.db.clone(),
+            self.vault.clone(),
+            Relays::new(self.webhook_rules.addresses.clone()),
+            self.clock.clone(),
+        )
+    }
+
+    /// The mailer: each tenant's mail through its own server when it has one, else the
+    /// platform's.
+    pub fn tenant_mailer(&self) -> MailSender {
+        self.mailer.clone().with_tenant_relays(
+            Arc::new(self.smtp()),
+            Relays::new(self.webhook_rules.addresses.clone()),
+        )
+    }
+
     /// Sending, delivering and accepting invitations (signing up through `auth`).
     fn invitations(
         &self,
@@ -379,7 +401,7 @@ impl Wiring {
             self.db.clone(),
             auth,
             self.crypto.clone(),
-            self.mailer.clone(),
+            self.tenant_mailer(),
             self.http.public_url.clone(),
             self.edges.clone(),
         )

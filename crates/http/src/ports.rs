@@ -68,6 +68,9 @@ use tenantry_tenancy::{
     SettingsRepository, SettingsService, Slug, Tenant, TenantFilter, TenantName, TenantRef,
     TenantRepository, TenantService, TenantSettings, UpdateTenantError,
 };
+use tenantry_tenancy::{
+    SmtpDraft, SmtpError, SmtpProbe, SmtpRepository, SmtpService, SmtpSettings,
+};
 use tenantry_webhooks::{
     Attempt, AttemptFilter, CreateWebhookError, ManualDeliveryError, NewWebhook, Recovered, Resend,
     TargetRules, TestSent, Webhook, WebhookError, WebhookPatch, WebhookRepository, WebhookSecret,
@@ -155,6 +158,18 @@ driving_port! {
             ctx: &'a TenantCtx,
             patch: SettingsPatch,
         ) -> Result<TenantSettings, Unexpected>;
+    }
+}
+
+driving_port! {
+    /// The tenant's own mail server.
+    pub trait Smtp<'a> for SmtpService<R, V, P>, generics [R, V, P]
+        where [R: SmtpRepository, V: SecretCipher, P: SmtpProbe]
+    {
+        async fn get(&self, ctx: &'a TenantCtx) -> Result<SmtpSettings, SmtpError>;
+        async fn put(&self, ctx: &'a TenantCtx, draft: SmtpDraft) -> Result<SmtpSettings, Unexpected>;
+        async fn delete(&self, ctx: &'a TenantCtx) -> Result<(), SmtpError>;
+        async fn test(&self, ctx: &'a TenantCtx, to: &'a Email) -> Result<String, SmtpError>;
     }
 }
 

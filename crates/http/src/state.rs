@@ -9,7 +9,7 @@ use tenantry_tenancy::BaseDomain;
 use crate::guard::MemberCache;
 use crate::ports::{
     ApiKeys, Audit, Auth, Billing, Domains, Events, Invitations, Metering, Onboarding,
-    PlatformReads, Products, Projects, Rbac, Scim, Settings, Sso, Tenants, Webhooks,
+    PlatformReads, Products, Projects, Rbac, Scim, Settings, Smtp, Sso, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -46,6 +46,7 @@ pub struct Services {
     pub auth: Arc<dyn Auth>,
     pub sso: Arc<dyn Sso>,
     pub scim: Arc<dyn Scim>,
+    pub smtp: Arc<dyn Smtp>,
     pub rbac: Arc<dyn Rbac>,
     pub onboarding: Arc<dyn Onboarding>,
     pub invitations: Arc<dyn Invitations>,

@@ -125,9 +125,14 @@ pub struct OutgoingMail {
     pub text: String,
 }
 
-/// Sends e-mail (SMTP in production, files when no server is configured).
+/// Sends e-mail on a tenant's behalf (through its own server when it has one; SMTP in
+/// production, files when no server is configured).
 pub trait Mailer: Clone + Send + Sync + 'static {
-    fn send(&self, mail: &OutgoingMail) -> impl Future<Output = Result<(), Unexpected>> + Send;
+    fn send(
+        &self,
+        ctx: &TenantCtx,
+        mail: &OutgoingMail,
+    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
 }
 
 pub trait InvitationRepository: Clone + Send + Sync + 'static {
@@ -320,7 +325,7 @@ where
                 inv.expires_at.format("%Y-%m-%d %H:%M UTC"),
             ),
         };
-        match self.mailer.send(&mail).await {
+        match self.mailer.send(ctx, &mail).await {
             Ok(()) => {
                 self.repo
                     .set_invitation_delivery(ctx, id, Delivery::Sent)

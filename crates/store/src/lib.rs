@@ -34,6 +34,7 @@ mod schema;
 mod scim;
 mod search;
 mod secrets;
+mod smtp;
 mod sso;
 mod tenancy;
 #[cfg(feature = "testing")]

@@ -120,6 +120,7 @@ macro_rules! backend_schema {
                 sso_providers,
                 scim_tokens,
                 scim_users,
+                tenant_smtp,
                 audit_heads,
                 audit_entries,
                 products,
@@ -154,6 +155,9 @@ macro_rules! backend_schema {
         tenant_owned!(sso_providers {
             id, name, issuer, client_id, client_secret, scopes, allowed_domains, redirect_uris,
             default_role, jit, enforce, created_at, updated_at
+        });
+        tenant_owned!(tenant_smtp {
+            host, port, tls, username, password, from_address, from_name, created_at, updated_at
         });
         tenant_owned!(scim_tokens {
             id, name, digest, default_role, created_by, created_at, last_used_at

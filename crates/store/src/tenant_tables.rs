@@ -356,3 +356,21 @@ diesel::table! {
         updated_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    tenant_smtp (tenant_id) {
+        tenant_id -> DbId,
+        host -> Text,
+        port -> Integer,
+        tls -> Text,
+        username -> Nullable<Text>,
+        password -> Nullable<Text>,
+        from_address -> Text,
+        from_name -> Nullable<Text>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}

@@ -9,6 +9,7 @@ pub mod ports;
 pub mod resolution;
 pub mod security;
 pub mod service;
+pub mod smtp;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod view;
@@ -21,4 +22,5 @@ pub use ports::*;
 pub use resolution::{HostClass, TenantRef, classify_host};
 pub use security::*;
 pub use service::{SettingsService, TenantService};
-pub use view::{BrandingView, DomainView, TenantSettingsView};
+pub use smtp::*;
+pub use view::{BrandingView, DomainView, SmtpSettingsView, TenantSettingsView};

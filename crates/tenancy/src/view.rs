@@ -174,3 +174,45 @@ impl From<&crate::Domain> for DomainView {
         }
     }
 }
+
+/// The tenant's own mail server, as its administrators see it (and `smtp_settings.*` events
+/// carry it): never the password.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SmtpSettingsView {
+    /// The tenant's id.
+    pub id: uuid::Uuid,
+    #[schema(example = "smtp.acme.com")]
+    pub host: String,
+    #[schema(example = 587)]
+    pub port: u16,
+    /// `starttls` (required), `tls` (from the first byte) or `none` (a private relay only).
+    #[schema(example = "starttls")]
+    pub tls: String,
+    #[schema(example = "mailer@acme.com")]
+    pub username: Option<String>,
+    /// Whether a password is stored (sealed; never returned).
+    pub has_password: bool,
+    #[schema(example = "no-reply@acme.com")]
+    pub from_address: String,
+    #[schema(example = "Acme")]
+    pub from_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&crate::smtp::SmtpSettings> for SmtpSettingsView {
+    fn from(s: &crate::smtp::SmtpSettings) -> Self {
+        Self {
+            id: *s.tenant_id.as_uuid(),
+            host: s.host.clone(),
+            port: s.port,
+            tls: s.tls.as_str().to_owned(),
+            username: s.username.clone(),
+            has_password: s.has_password,
+            from_address: s.from_address.as_str().to_owned(),
+            from_name: s.from_name.clone(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}

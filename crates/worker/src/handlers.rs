@@ -239,7 +239,7 @@ where
                     subject: format!("Webhook endpoint disabled: {}", webhook.url.as_str()),
                     text: text.clone(),
                 };
-                self.invitations.mailer().send(&mail).await?;
+                self.invitations.mailer().send(ctx, &mail).await?;
             }
             match members
                 .next_cursor

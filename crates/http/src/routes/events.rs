@@ -27,6 +27,7 @@ pub fn event_kinds() -> Vec<EventKind> {
     vec![
         EventKind::of::<tenantry_tenancy::TenantSettings>(),
         EventKind::of::<tenantry_tenancy::Domain>(),
+        EventKind::of::<tenantry_tenancy::SmtpSettings>(),
         EventKind::of::<tenantry_rbac::Membership>(),
         EventKind::of::<tenantry_rbac::Role>(),
         EventKind::of::<tenantry_identity::Invitation>(),

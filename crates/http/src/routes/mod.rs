@@ -17,6 +17,7 @@ pub mod projects;
 pub mod scim;
 pub mod search;
 pub mod settings;
+pub mod smtp;
 pub mod sso;
 pub mod team;
 pub mod tenant;
@@ -82,6 +83,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(scim::revoke_scim_token)
         .service(settings::get_settings)
         .service(settings::update_settings)
+        .service(smtp::get_smtp)
+        .service(smtp::put_smtp)
+        .service(smtp::delete_smtp)
+        .service(smtp::test_smtp)
         .service(domains::list_tenant_domains)
         .service(domains::add_tenant_domain)
         .service(domains::get_tenant_domain)

@@ -22,39 +22,76 @@ fn decode(kek_id: String, wrapped: &str) -> Result<WrappedKey, StoreError> {
     })
 }
 
-/// The platform's own data key: one row of `platform_keys` (the vault names it
-/// [`PLATFORM_KEY_OWNER`]).
-impl Db {
-    async fn load_platform_key(&self) -> Result<Option<WrappedKey>, StoreError> {
-        let row: Option<(String, String)> = tx!(self, read, tenant = None, |conn| {
-            Ok(platform_keys::table
-                .select((platform_keys::kek_id, platform_keys::wrapped))
+/// A wrapped key's row in `$table` (`platform_keys` or `tenant_keys`, which share their
+/// key columns), chosen by the owner column `$owner` equal to `$value`: read it, insert it
+/// unless one is there (answering the one stored), or swap it for a re-wrapped one only if
+/// it is still the old one.
+macro_rules! key_row {
+    (load, $db:expr, $table:ident, $owner:ident = $value:expr) => {{
+        let row: Option<(String, String)> = tx!($db, read, tenant = None, |conn| {
+            Ok($table::table
+                .filter($table::$owner.eq($value))
+                .select(($table::kek_id, $table::wrapped))
                 .first(conn)
                 .await
                 .optional()?)
         })?;
         row.map(|(k, w)| decode(k, &w)).transpose()
-    }
-
-    async fn insert_platform_key(&self, key: &WrappedKey) -> Result<WrappedKey, StoreError> {
+    }};
+    (insert, $db:expr, $table:ident, $owner:ident = $value:expr, $key:expr) => {{
+        let key: &WrappedKey = $key;
         let wrapped = STANDARD.encode(&key.wrapped);
-        let (kek, stored): (String, String) = tx!(self, write, platform, |conn| {
-            diesel::insert_into(platform_keys::table)
+        let (kek, stored): (String, String) = tx!($db, write, platform, |conn| {
+            diesel::insert_into($table::table)
                 .values((
-                    platform_keys::slot.eq(1),
-                    platform_keys::kek_id.eq(&key.kek_id),
-                    platform_keys::wrapped.eq(&wrapped),
-                    platform_keys::created_at.eq(Utc::now()),
+                    $table::$owner.eq($value),
+                    $table::kek_id.eq(&key.kek_id),
+                    $table::wrapped.eq(&wrapped),
+                    $table::created_at.eq(Utc::now()),
                 ))
                 .on_conflict_do_nothing()
                 .execute(conn)
                 .await?;
-            Ok(platform_keys::table
-                .select((platform_keys::kek_id, platform_keys::wrapped))
+            Ok($table::table
+                .filter($table::$owner.eq($value))
+                .select(($table::kek_id, $table::wrapped))
                 .first(conn)
                 .await?)
         })?;
         decode(kek, &stored)
+    }};
+    (swap, $db:expr, $table:ident, $owner:ident = $value:expr, $old:expr, $new:expr) => {{
+        let (old, new): (&WrappedKey, &WrappedKey) = ($old, $new);
+        let (old_wrapped, new_wrapped) =
+            (STANDARD.encode(&old.wrapped), STANDARD.encode(&new.wrapped));
+        let n = tx!($db, write, platform, |conn| {
+            Ok(diesel::update(
+                $table::table
+                    .filter($table::$owner.eq($value))
+                    .filter($table::kek_id.eq(&old.kek_id))
+                    .filter($table::wrapped.eq(&old_wrapped)),
+            )
+            .set((
+                $table::kek_id.eq(&new.kek_id),
+                $table::wrapped.eq(&new_wrapped),
+                $table::rotated_at.eq(Some(Utc::now())),
+            ))
+            .execute(conn)
+            .await?)
+        })?;
+        Ok(n > 0)
+    }};
+}
+
+/// The platform's own data key: the one row of `platform_keys` (slot 1; the vault names it
+/// [`PLATFORM_KEY_OWNER`]).
+impl Db {
+    async fn load_platform_key(&self) -> Result<Option<WrappedKey>, StoreError> {
+        key_row!(load, self, platform_keys, slot = 1)
+    }
+
+    async fn insert_platform_key(&self, key: &WrappedKey) -> Result<WrappedKey, StoreError> {
+        key_row!(insert, self, platform_keys, slot = 1, key)
     }
 
     async fn swap_platform_key(
@@ -62,37 +99,13 @@ impl Db {
         old: &WrappedKey,
         new: &WrappedKey,
     ) -> Result<bool, StoreError> {
-        let (old_wrapped, new_wrapped) =
-            (STANDARD.encode(&old.wrapped), STANDARD.encode(&new.wrapped));
-        let n = tx!(self, write, platform, |conn| {
-            Ok(diesel::update(
-                platform_keys::table
-                    .filter(platform_keys::kek_id.eq(&old.kek_id))
-                    .filter(platform_keys::wrapped.eq(&old_wrapped)),
-            )
-            .set((
-                platform_keys::kek_id.eq(&new.kek_id),
-                platform_keys::wrapped.eq(&new_wrapped),
-                platform_keys::rotated_at.eq(Some(Utc::now())),
-            ))
-            .execute(conn)
-            .await?)
-        })?;
-        Ok(n > 0)
+        key_row!(swap, self, platform_keys, slot = 1, old, new)
     }
 }
 
 impl Db {
     async fn load_data_key(&self, tenant: TenantId) -> Result<Option<WrappedKey>, StoreError> {
-        let row: Option<(String, String)> = tx!(self, read, tenant = None, |conn| {
-            Ok(tenant_keys::table
-                .filter(tenant_keys::tenant_id.eq(DbUuid::from(tenant)))
-                .select((tenant_keys::kek_id, tenant_keys::wrapped))
-                .first(conn)
-                .await
-                .optional()?)
-        })?;
-        row.map(|(k, w)| decode(k, &w)).transpose()
+        key_row!(load, self, tenant_keys, tenant_id = DbUuid::from(tenant))
     }
 
     async fn insert_data_key(
@@ -100,25 +113,13 @@ impl Db {
         tenant: TenantId,
         key: &WrappedKey,
     ) -> Result<WrappedKey, StoreError> {
-        let wrapped = STANDARD.encode(&key.wrapped);
-        let (kek, stored): (String, String) = tx!(self, write, platform, |conn| {
-            diesel::insert_into(tenant_keys::table)
-                .values((
-                    tenant_keys::tenant_id.eq(DbUuid::from(tenant)),
-                    tenant_keys::kek_id.eq(&key.kek_id),
-                    tenant_keys::wrapped.eq(&wrapped),
-                    tenant_keys::created_at.eq(Utc::now()),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            Ok(tenant_keys::table
-                .filter(tenant_keys::tenant_id.eq(DbUuid::from(tenant)))
-                .select((tenant_keys::kek_id, tenant_keys::wrapped))
-                .first(conn)
-                .await?)
-        })?;
-        decode(kek, &stored)
+        key_row!(
+            insert,
+            self,
+            tenant_keys,
+            tenant_id = DbUuid::from(tenant),
+            key
+        )
     }
 
     async fn swap_data_key(
@@ -127,24 +128,14 @@ impl Db {
         old: &WrappedKey,
         new: &WrappedKey,
     ) -> Result<bool, StoreError> {
-        let (old_wrapped, new_wrapped) =
-            (STANDARD.encode(&old.wrapped), STANDARD.encode(&new.wrapped));
-        let n = tx!(self, write, platform, |conn| {
-            Ok(diesel::update(
-                tenant_keys::table
-                    .filter(tenant_keys::tenant_id.eq(DbUuid::from(tenant)))
-                    .filter(tenant_keys::kek_id.eq(&old.kek_id))
-                    .filter(tenant_keys::wrapped.eq(&old_wrapped)),
-            )
-            .set((
-                tenant_keys::kek_id.eq(&new.kek_id),
-                tenant_keys::wrapped.eq(&new_wrapped),
-                tenant_keys::rotated_at.eq(Some(Utc::now())),
-            ))
-            .execute(conn)
-            .await?)
-        })?;
-        Ok(n > 0)
+        key_row!(
+            swap,
+            self,
+            tenant_keys,
+            tenant_id = DbUuid::from(tenant),
+            old,
+            new
+        )
     }
 
     async fn load_keys_not_under(

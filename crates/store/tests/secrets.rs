@@ -62,6 +62,30 @@ backend_tests! {
             assert_eq!(after.open(ctx, SLOT, s).await.unwrap(), b"s");
         }
     }
+
+    async fn the_platform_s_own_key_is_rotated_with_the_tenants(t: &TestDb) {
+        use tenantry_kernel::PlatformCipher;
+        let db = t.db();
+        let (old, new) = (MasterKey::generate(), MasterKey::generate());
+        let before = vault(db, &[&old]);
+        // The first seal makes the platform key (two vaults at once: still one row).
+        let (a, b) = futures_util::future::join(
+            before.seal_platform(SLOT, b"totp a"),
+            vault(db, &[&old]).seal_platform(SLOT, b"totp b"),
+        )
+        .await;
+        let ctx = tenant(db, "acme").await;
+        let tenant_sealed = before.seal(&ctx, SLOT, b"s").await.unwrap();
+        assert_eq!(db.data_key_counts().await.unwrap(), vec![(old.id().to_owned(), 2)]);
+        let rotation = vault(db, &[&new, &old]).rotate().await.unwrap();
+        assert_eq!((rotation.rewrapped, rotation.counts), (2, vec![(new.id().to_owned(), 2)]));
+        // A second rotation finds nothing left under the old key.
+        assert_eq!(vault(db, &[&new, &old]).rotate().await.unwrap().rewrapped, 0);
+        let after = vault(db, &[&new]);
+        assert_eq!(after.open_platform(SLOT, &a.unwrap()).await.unwrap(), b"totp a");
+        assert_eq!(after.open_platform(SLOT, &b.unwrap()).await.unwrap(), b"totp b");
+        assert_eq!(after.open(&ctx, SLOT, &tenant_sealed).await.unwrap(), b"s");
+    }
 }
 
 #[test]

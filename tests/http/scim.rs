@@ -281,6 +281,14 @@ app_tests! {
         assert_eq!(answer(scim(app, Method::GET, &a_path, &token).send().await.unwrap(), 200).await.get("active"), None);
         ok(call(app, "acme", Method::GET, "/api/v1/tenant", &ot).send().await.unwrap(), 200).await;
 
+        // The directory removes only people it could have made: an administrator linked by
+        // address stays, whatever the record says (the token's role is `member`).
+        let adam = answer(scim(app, Method::POST, "/Users", &token).json(&json!({"userName": "adam@acme.test"})).send().await.unwrap(), 201).await;
+        let adam_path = format!("/Users/{}", adam["id"].as_str().unwrap());
+        scim_error(scim(app, Method::PATCH, &adam_path, &token).json(&patch(json!([{"op": "replace", "path": "active", "value": false}]))).send().await.unwrap(), 409, Some("mutability")).await;
+        scim_error(scim(app, Method::DELETE, &adam_path, &token).send().await.unwrap(), 409, Some("mutability")).await;
+        assert!(member_emails(app, "acme", &ot).await.contains(&"adam@acme.test".to_owned()));
+
         // A record without an address provisions nobody until one arrives.
         let d = answer(scim(app, Method::POST, "/Users", &token).json(&json!({"userName": "e5f1c0de"})).send().await.unwrap(), 201).await;
         let members = member_emails(app, "acme", &ot).await.len();
@@ -294,7 +302,15 @@ app_tests! {
         scim_error(scim(app, Method::POST, "/Users", &token).json(&json!({"emails": []})).send().await.unwrap(), 400, Some("invalidValue")).await;
         scim_error(scim(app, Method::POST, "/Users", &token).json(&json!({"userName": "x", "emails": [{"value": "not-an-address"}]})).send().await.unwrap(), 400, Some("invalidValue")).await;
         scim_error(scim(app, Method::PATCH, &a_path, &token).json(&json!({"Operations": []})).send().await.unwrap(), 400, Some("invalidSyntax")).await;
-        scim_error(scim(app, Method::PATCH, &a_path, &token).json(&patch(json!([{"op": "replace", "path": "password", "value": "x"}]))).send().await.unwrap(), 400, Some("invalidPath")).await;
+        // Entra ID sends attributes this service does not keep beside real changes: those are
+        // ignored, the rest applies.
+        let entra = answer(scim(app, Method::PATCH, &a_path, &token).json(&patch(json!([
+            {"op": "Replace", "path": "title", "value": "CEO"},
+            {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"},
+            {"op": "Replace", "path": "displayName", "value": "Ann A"},
+        ]))).send().await.unwrap(), 200).await;
+        assert_eq!(entra["displayName"], "Ann A");
+        scim_error(scim(app, Method::PATCH, &a_path, &token).json(&patch(json!([{"op": "replace", "path": "id", "value": "x"}]))).send().await.unwrap(), 400, Some("mutability")).await;
         scim_error(scim(app, Method::GET, "/Users/not-an-id", &token).send().await.unwrap(), 404, None).await;
         scim_error(scim(app, Method::GET, "/Groups", &token).send().await.unwrap(), 404, None).await;
         scim_error(scim(app, Method::PUT, "/ServiceProviderConfig", &token).send().await.unwrap(), 405, None).await;

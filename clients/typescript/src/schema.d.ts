@@ -4465,7 +4465,10 @@ export interface components {
              * @example smtp.acme.com
              */
             host: string;
-            /** @description Stored sealed, never returned. A new username without a password clears the old one. */
+            /**
+             * @description Stored sealed, never returned. Kept when omitted only while host, port, TLS mode and
+             *     username stay the same: a password never follows its settings to another server.
+             */
             password?: string | null;
             /**
              * Format: int32

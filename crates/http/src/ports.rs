@@ -212,7 +212,12 @@ driving_port! {
             id: ScimUserId,
             draft: ScimUserDraft,
         ) -> Result<ScimUser, ScimError>;
-        async fn delete(&self, ctx: &'a TenantCtx, id: ScimUserId) -> Result<(), ScimError>;
+        async fn delete(
+            &self,
+            ctx: &'a TenantCtx,
+            token: &'a ScimToken,
+            id: ScimUserId,
+        ) -> Result<(), ScimError>;
     }
 }
 

@@ -115,12 +115,15 @@ impl From<ScimError> for ScimProblem {
             ScimError::NotFound => Self::not_found("No such user in this directory"),
             ScimError::Uniqueness(_) => Self::new(StatusCode::CONFLICT, Some("uniqueness"), detail),
             ScimError::InvalidValue(_) => Self::invalid_value(detail),
-            ScimError::LastOwner => Self::new(StatusCode::CONFLICT, Some("mutability"), detail),
+            ScimError::LastOwner | ScimError::BeyondToken => {
+                Self::new(StatusCode::CONFLICT, Some("mutability"), detail)
+            }
             ScimError::RoleNotFound(_) => Self::new(
                 StatusCode::CONFLICT,
                 None,
                 format!("{detail}: give the SCIM token a role that exists"),
             ),
+            ScimError::Quota(_) => Self::new(StatusCode::FORBIDDEN, None, detail),
             ScimError::Unexpected(u) => Self::internal(u),
         }
     }
@@ -182,14 +185,14 @@ fn canonical(name: &str, among: &[&'static str]) -> Option<&'static str> {
 
 /// An attribute name without the User schema's URN prefix.
 fn unqualified(name: &str) -> &str {
-    let prefix = USER_SCHEMA.len() + 1;
-    if name.len() > prefix
-        && name[..USER_SCHEMA.len()].eq_ignore_ascii_case(USER_SCHEMA)
-        && name.as_bytes()[USER_SCHEMA.len()] == b':'
-    {
-        &name[prefix..]
-    } else {
-        name
+    let n = USER_SCHEMA.len();
+    let prefixed = name
+        .get(..n)
+        .is_some_and(|p| p.eq_ignore_ascii_case(USER_SCHEMA))
+        && name.as_bytes().get(n) == Some(&b':');
+    match name.get(n + 1..) {
+        Some(rest) if prefixed && !rest.is_empty() => rest,
+        _ => name,
     }
 }
 
@@ -380,9 +383,20 @@ fn subs_of(attr: &str) -> &'static [&'static str] {
     }
 }
 
-fn parse_path(raw: &str) -> Result<PatchPath, ScimProblem> {
+/// A name as schemas spell them (a URN's parts included).
+fn well_formed(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":._-$".contains(&b))
+}
+
+/// `None`: a well-formed path to an attribute this service does not keep (a directory's
+/// extension or profile field, such as Entra ID's `title` or the enterprise extension):
+/// the operation is ignored, as such attributes are in a POST or PUT.
+fn parse_path(raw: &str) -> Result<Option<PatchPath>, ScimProblem> {
     let raw = unqualified(raw.trim());
-    let bad = || ScimProblem::invalid_path(format!("{raw:?} is not a path this service knows"));
+    let bad = || ScimProblem::invalid_path(format!("{raw:?} is not a valid attribute path"));
     let (head, filter, tail) = match raw.find('[') {
         Some(open) => {
             let close = raw.rfind(']').ok_or_else(bad)?;
@@ -390,6 +404,9 @@ fn parse_path(raw: &str) -> Result<PatchPath, ScimProblem> {
                 return Err(bad());
             }
             let rest = &raw[close + 1..];
+            if !rest.is_empty() && !rest.starts_with('.') {
+                return Err(bad());
+            }
             (
                 &raw[..open],
                 Some(&raw[open + 1..close]),
@@ -401,13 +418,28 @@ fn parse_path(raw: &str) -> Result<PatchPath, ScimProblem> {
             None => (raw, None, None),
         },
     };
-    let attr = canonical(head, TOP)
-        .filter(|a| !matches!(*a, "schemas" | "id" | "meta"))
-        .ok_or_else(bad)?;
+    if !well_formed(head) || tail.is_some_and(|t| !well_formed(t)) {
+        return Err(bad());
+    }
+    let Some(attr) = canonical(head, TOP) else {
+        return Ok(None);
+    };
+    if matches!(attr, "schemas" | "id" | "meta") {
+        return Err(ScimProblem::new(
+            StatusCode::BAD_REQUEST,
+            Some("mutability"),
+            format!("{attr} is read-only"),
+        ));
+    }
     let subs = subs_of(attr);
-    let sub = tail
-        .map(|s| canonical(s, subs).ok_or_else(bad))
-        .transpose()?;
+    let sub = match tail {
+        None => None,
+        Some(t) => match canonical(t, subs) {
+            Some(c) => Some(c),
+            None if subs.is_empty() => return Err(bad()),
+            None => return Ok(None),
+        },
+    };
     let filter = filter
         .map(|f| {
             if attr != "emails" {
@@ -417,7 +449,7 @@ fn parse_path(raw: &str) -> Result<PatchPath, ScimProblem> {
             Ok(ValueFilter { sub, value })
         })
         .transpose()?;
-    Ok(PatchPath { attr, filter, sub })
+    Ok(Some(PatchPath { attr, filter, sub }))
 }
 
 /// `attr eq "value"` (or `eq true`/`false`): the attribute (among `names`) and the value.
@@ -650,7 +682,11 @@ pub fn apply_patch(current: &Value, body: &Value) -> Result<Map<String, Value>, 
             .ok_or_else(|| ScimProblem::invalid_syntax("op must be add, replace or remove"))?;
         let path = match get("path") {
             None | Some(Value::Null) => None,
-            Some(Value::String(p)) => Some(parse_path(&p)?),
+            Some(Value::String(p)) => match parse_path(&p)? {
+                Some(path) => Some(path),
+                // An attribute this service does not keep: nothing to change.
+                None => continue,
+            },
             Some(_) => return Err(ScimProblem::invalid_path("path must be a string")),
         };
         let value = get("value");
@@ -882,13 +918,43 @@ mod tests {
 
     #[test]
     fn paths_are_read_case_insensitively_with_or_without_the_urn() {
-        let p = parse_path("urn:ietf:params:scim:schemas:core:2.0:User:name.GivenName").unwrap();
+        let p = parse_path("urn:ietf:params:scim:schemas:core:2.0:User:name.GivenName")
+            .unwrap()
+            .unwrap();
         assert_eq!((p.attr, p.sub), ("name", Some("givenName")));
-        let p = parse_path("emails[type eq \"work\"].value").unwrap();
+        let p = parse_path("emails[type eq \"work\"].value")
+            .unwrap()
+            .unwrap();
         assert_eq!(p.attr, "emails");
         assert_eq!(p.filter.unwrap().value, json!("work"));
-        assert!(parse_path("password").is_err());
+        // What Entra ID sends besides: attributes this service does not keep are ignored.
+        for kept_elsewhere in [
+            "title",
+            "phoneNumbers[type eq \"work\"].value",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            "name.middleName",
+        ] {
+            assert!(
+                parse_path(kept_elsewhere).unwrap().is_none(),
+                "{kept_elsewhere}"
+            );
+        }
         assert!(parse_path("id").is_err());
+        assert!(parse_path("emails[").is_err());
+        assert!(parse_path("userName.x").is_err());
+        assert!(parse_path("bad path").is_err());
+    }
+
+    #[test]
+    fn names_with_multibyte_characters_at_the_urn_boundary_do_not_panic() {
+        let odd = format!("{}\u{e9}xx", &USER_SCHEMA[..USER_SCHEMA.len() - 1]);
+        assert_eq!(unqualified(&odd), odd);
+        assert!(parse_path(&odd).is_err());
+        assert_eq!(
+            project(json!({"id": "1"}), Some(&odd), Some(&odd)),
+            json!({"id": "1"})
+        );
+        assert_eq!(unqualified(&format!("{USER_SCHEMA}:userName")), "userName");
     }
 
     #[test]

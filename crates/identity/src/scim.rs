@@ -227,8 +227,17 @@ pub enum ScimError {
     InvalidValue(String),
     #[error("the tenant's last owner cannot be deactivated or removed")]
     LastOwner,
+    /// The member's role grants more than the token's role: the directory may remove only
+    /// the people it could have made.
+    #[error(
+        "this member's role grants more than this directory's token may grant: an administrator removes them"
+    )]
+    BeyondToken,
     #[error("no role named {0:?} in this tenant")]
     RoleNotFound(String),
+    /// The plan's limit on members (or another quota) is reached.
+    #[error(transparent)]
+    Quota(#[from] tenantry_kernel::QuotaError),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -301,18 +310,21 @@ pub trait ScimRepository: Clone + Send + Sync + 'static {
     /// Writes the record and its consequences (see the module's rules): the record as
     /// stored, and the sessions ended. [`ScimError::NotFound`] (replacing a record that is
     /// gone), [`ScimError::Uniqueness`] (the userName, or the account, is another record's),
-    /// [`ScimError::LastOwner`], [`ScimError::RoleNotFound`].
+    /// [`ScimError::LastOwner`], [`ScimError::BeyondToken`] (deactivating a member whose role
+    /// grants more than `write.role`), [`ScimError::RoleNotFound`].
     fn write_scim_user(
         &self,
         ctx: &TenantCtx,
         write: &ScimWrite,
     ) -> impl Future<Output = Result<(ScimUser, Vec<FamilyId>), ScimError>> + Send;
 
-    /// Deletes the record, removing its membership and ending its sessions here.
+    /// Deletes the record, removing its membership (unless its role grants more than the
+    /// role named `token_role`: [`ScimError::BeyondToken`]) and ending its sessions here.
     fn delete_scim_user(
         &self,
         ctx: &TenantCtx,
         id: ScimUserId,
+        token_role: &str,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<FamilyId>, ScimError>> + Send;
 }
@@ -501,9 +513,17 @@ where
         Ok(stored)
     }
 
-    pub async fn delete(&self, ctx: &TenantCtx, id: ScimUserId) -> Result<(), ScimError> {
+    pub async fn delete(
+        &self,
+        ctx: &TenantCtx,
+        token: &ScimToken,
+        id: ScimUserId,
+    ) -> Result<(), ScimError> {
         let now = self.auth.now();
-        let ended = self.repo.delete_scim_user(ctx, id, now).await?;
+        let ended = self
+            .repo
+            .delete_scim_user(ctx, id, &token.default_role, now)
+            .await?;
         self.auth.ended(ended, now);
         Ok(())
     }

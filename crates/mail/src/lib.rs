@@ -160,14 +160,19 @@ impl Relays {
         let resolved = tokio::net::lookup_host((s.host.as_str(), s.port))
             .await
             .map_err(|e| format!("{} does not resolve: {e}", s.host))?;
-        let mut refused = None;
         for address in resolved {
-            match self.policy.check(address.ip()) {
-                Ok(()) => return Ok(address),
-                Err(blocked) => refused = Some(blocked.to_string()),
+            if self.policy.check(address.ip()).is_ok() {
+                return Ok(address);
             }
         }
-        Err(refused.unwrap_or_else(|| format!("{} has no address", s.host)))
+        // Which private address it was is the operator's business, not the tenant's.
+        Err(format!("{} has no address tenant mail may go to", s.host))
+    }
+
+    /// Whether the operator opened the network of `address` (credentials may then go there
+    /// without TLS: a relay on a private network).
+    fn opened(&self, address: std::net::IpAddr) -> bool {
+        self.policy.allowed().iter().any(|n| n.contains(&address))
     }
 
     /// One connection for one message (no pool: nothing of a tenant's outlives its send),
@@ -178,6 +183,16 @@ impl Relays {
         let address = self.address(relay).await?;
         let params =
             || TlsParameters::new(s.host.clone()).map_err(|e| format!("TLS for {}: {e}", s.host));
+        let credentials = match (&s.username, &relay.password) {
+            (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password.clone())),
+            _ => None,
+        };
+        if s.tls == SmtpTls::None && credentials.is_some() && !self.opened(address.ip()) {
+            return Err(format!(
+                "{}: credentials go only over TLS, or to a private network the operator opened",
+                s.host
+            ));
+        }
         let hello = ClientId::default();
         let wrapped = match s.tls {
             SmtpTls::Tls => Some(params()?),
@@ -199,15 +214,13 @@ impl Relays {
             }
             conn.starttls(params()?, &hello).await.map_err(failed)?;
         }
-        if let (Some(user), Some(password)) = (&s.username, &relay.password) {
-            let credentials = Credentials::new(user.clone(), password.clone());
-            if let Err(e) = conn
-                .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+        if let Some(credentials) = &credentials
+            && let Err(e) = conn
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
-            {
-                conn.abort().await;
-                return Err(failed(e));
-            }
+        {
+            conn.abort().await;
+            return Err(failed(e));
         }
         let sent = conn.send(message.envelope(), &message.formatted()).await;
         let response = match sent {

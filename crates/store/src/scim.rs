@@ -120,16 +120,48 @@ macro_rules! end_tenant_sessions {
     }};
 }
 
-/// Removes `$user`'s membership, if any (the last-owner rule holds), and ends the sessions
-/// of this tenant's identity provider: the sessions ended, or the refusal.
+/// Whether `$user`'s membership (if any) has a role granting a permission the role named
+/// `$token_role` lacks.
+macro_rules! beyond_token {
+    ($conn:ident, $ctx:expr, $user:expr, $token_role:expr) => {{
+        let words = |p: &str| -> std::collections::BTreeSet<String> {
+            p.split_whitespace().map(str::to_owned).collect()
+        };
+        let member: Option<String> = memberships::of($ctx)
+            .filter(memberships::user_id.eq(DbUuid::from($user)))
+            .inner_join(roles::on($ctx, roles::id.eq(memberships::role_id)))
+            .select(roles::permissions)
+            .first($conn)
+            .await
+            .optional()?;
+        let token: Option<String> = roles::of($ctx)
+            .filter(roles::name.eq($token_role))
+            .select(roles::permissions)
+            .first($conn)
+            .await
+            .optional()?;
+        match member {
+            None => false,
+            Some(m) => !words(&m).is_subset(&words(&token.unwrap_or_default())),
+        }
+    }};
+}
+
+/// Removes `$user`'s membership, if any — only when its role grants nothing beyond the
+/// token's role `$token_role`, and the last-owner rule holds — and ends the sessions of this
+/// tenant's identity provider: the sessions ended, or the refusal.
 macro_rules! withdraw {
-    ($conn:ident, $log:ident, $ctx:expr, $user:expr, $at:expr) => {{
+    ($conn:ident, $log:ident, $ctx:expr, $user:expr, $token_role:expr, $at:expr) => {{
         let user: UserId = $user;
-        match rewrite_membership!($conn, $log, $ctx, user, None) {
-            Ok(_) | Err(MemberError::NotFound) => {
-                Ok(end_tenant_sessions!($conn, $ctx, DbUuid::from(user), $at))
+        if beyond_token!($conn, $ctx, user, $token_role) {
+            Err(Refused::Scim(ScimError::BeyondToken))
+        } else {
+            match rewrite_membership!($conn, $log, $ctx, user, None) {
+                Ok(_) | Err(MemberError::NotFound) => {
+                    Ok(end_tenant_sessions!($conn, $ctx, DbUuid::from(user), $at))
+                }
+                Err(e) => Err(Refused::from(e)),
             }
-            Err(e) => Err(Refused::from(e)),
         }
     }};
 }
@@ -373,10 +405,12 @@ impl Db {
                         });
                     }
                 }
-                (Some(user), false) => match withdraw!(conn, log, ctx, user, record.updated_at) {
-                    Ok(families) => ended = families,
-                    Err(e) => return Ok(Err(e)),
-                },
+                (Some(user), false) => {
+                    match withdraw!(conn, log, ctx, user, &w.role, record.updated_at) {
+                        Ok(families) => ended = families,
+                        Err(e) => return Ok(Err(e)),
+                    }
+                }
                 (None, _) => {}
             }
             if let Some((user, hash)) = new_user {
@@ -429,6 +463,7 @@ impl Db {
         &self,
         ctx: &TenantCtx,
         id: ScimUserId,
+        token_role: &str,
         at: DateTime<Utc>,
     ) -> Result<Result<Vec<FamilyId>, Refused>, StoreError> {
         let id = DbUuid::from(id);
@@ -444,7 +479,7 @@ impl Db {
             let old: ScimUser = row.try_into()?;
             let mut ended = vec![];
             if let Some(user) = old.user_id {
-                match withdraw!(conn, log, ctx, user, at) {
+                match withdraw!(conn, log, ctx, user, token_role, at) {
                     Ok(families) => ended = families,
                     Err(e) => return Ok(Err(e)),
                 }
@@ -462,6 +497,7 @@ fn refused<T>(r: Result<Result<T, Refused>, StoreError>) -> Result<T, ScimError>
     match r {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(Refused::Scim(e))) => Err(e),
+        Err(StoreError::Quota(q)) => Err(ScimError::Quota(q)),
         Err(e) if e.is_unique_violation_of("user_name_key") => Err(ScimError::Uniqueness(
             "another user of this directory has this userName".into(),
         )),
@@ -545,8 +581,9 @@ impl ScimRepository for Db {
         &self,
         ctx: &TenantCtx,
         id: ScimUserId,
+        token_role: &str,
         at: DateTime<Utc>,
     ) -> Result<Vec<FamilyId>, ScimError> {
-        refused(self.remove_user(ctx, id, at).await)
+        refused(self.remove_user(ctx, id, token_role, at).await)
     }
 }

@@ -198,19 +198,26 @@ where
             .0)
     }
 
-    /// Saves the relay. A new username without a password clears the old password (it was
-    /// another account's).
+    /// Saves the relay. The stored password is kept only for the same account on the same
+    /// server (host, port, TLS mode and username unchanged): otherwise, unless a password is
+    /// sent, it is dropped — a password never follows its settings to another server.
     pub async fn put(&self, ctx: &TenantCtx, draft: SmtpDraft) -> Result<SmtpSettings, Unexpected> {
         let now = self.clock.now();
         let old = self.repo.smtp_settings(ctx).await?.map(|(s, _)| s);
         let tenant = ctx.tenant_id().to_string();
+        let same_account = old.as_ref().is_some_and(|o| {
+            o.host == draft.host
+                && o.port == draft.port
+                && o.tls == draft.tls
+                && o.username == draft.username
+        });
         let sealed = match &draft.password {
             Some(p) => Some(Some(
                 self.cipher
                     .seal(ctx, password_slot(&tenant), p.as_bytes())
                     .await?,
             )),
-            None if old.as_ref().is_some_and(|o| o.username != draft.username) => Some(None),
+            None if !same_account && old.is_some() => Some(None),
             None => None,
         };
         let has_password = match &sealed {

@@ -400,9 +400,9 @@ struct ListRequest {
 async fn list(
     req: &HttpRequest,
     state: &AppState,
+    d: Directory,
     l: ListRequest,
 ) -> Result<HttpResponse, ScimProblem> {
-    let d = directory(req, state).await?;
     let filter = wire::parse_filter(l.filter.as_deref())?;
     let start = number(l.start_index.as_ref(), "startIndex", 1)?.max(1);
     let count = number(l.count.as_ref(), "count", 100)?.clamp(0, wire::MAX_RESULTS as i64);
@@ -429,6 +429,7 @@ async fn list(
 }
 
 async fn list_users(req: HttpRequest, state: Data) -> Result<HttpResponse, ScimProblem> {
+    let d = directory(&req, &state).await?;
     let l = ListRequest {
         filter: param(&req, "filter")?,
         start_index: param(&req, "startIndex")?.map(Value::String),
@@ -436,7 +437,7 @@ async fn list_users(req: HttpRequest, state: Data) -> Result<HttpResponse, ScimP
         attributes: param(&req, "attributes")?,
         excluded: param(&req, "excludedAttributes")?,
     };
-    list(&req, &state, l).await
+    list(&req, &state, d, l).await
 }
 
 async fn search_users(
@@ -444,6 +445,7 @@ async fn search_users(
     state: Data,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimProblem> {
+    let d = directory(&req, &state).await?;
     let body = body_json(payload, &state).await?;
     let get = |name: &str| {
         body.as_object().and_then(|o| {
@@ -472,7 +474,7 @@ async fn search_users(
         attributes: names(get("attributes")),
         excluded: names(get("excludedAttributes")),
     };
-    list(&req, &state, l).await
+    list(&req, &state, d, l).await
 }
 
 async fn get_user(
@@ -545,7 +547,7 @@ async fn delete_user(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimProblem> {
     let d = directory(&req, &state).await?;
-    state.scim.delete(&d.ctx, user_id(&id)?).await?;
+    state.scim.delete(&d.ctx, &d.token, user_id(&id)?).await?;
     state.members.invalidate();
     Ok(HttpResponse::NoContent().finish())
 }

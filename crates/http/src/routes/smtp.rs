@@ -61,7 +61,8 @@ pub struct SmtpBody {
     pub tls: Option<TlsMode>,
     #[schema(example = "mailer@acme.com", min_length = 1, max_length = 255)]
     pub username: Option<String>,
-    /// Stored sealed, never returned. A new username without a password clears the old one.
+    /// Stored sealed, never returned. Kept when omitted only while host, port, TLS mode and
+    /// username stay the same: a password never follows its settings to another server.
     #[schema(min_length = 1, max_length = 512)]
     pub password: Option<String>,
     #[schema(example = "no-reply@acme.com", format = Email, max_length = 254)]

@@ -27,6 +27,16 @@ async fn invite(app: &TestApp, slug: &str, owner: &str, email: &str) -> Value {
     .await
 }
 
+/// Saves a tenant's mail server: the settings as answered.
+async fn put_smtp(app: &TestApp, slug: &str, owner: &str, body: &Value) -> Value {
+    let res = call(app, slug, Method::PUT, "/api/v1/settings/smtp", owner)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    ok(res, 200).await
+}
+
 /// The test message's outcome: `{delivered, answer}`.
 async fn test_message(app: &TestApp, slug: &str, owner: &str) -> Value {
     let res = call(app, slug, Method::POST, "/api/v1/settings/smtp/test", owner)
@@ -104,18 +114,11 @@ async fn each_tenant_mails_through_its_own_server(db: tenantry_store::testing::T
         ["host", "port", "username", "password", "from_address"]
     );
 
-    let saved = ok(
-        call(app, "acme", Method::PUT, "/api/v1/settings/smtp", &acme)
-            .json(&relay(
-                &acme_mx,
-                "acme-mailer",
-                "acme-secret",
-                "no-reply@acme.test",
-            ))
-            .send()
-            .await
-            .unwrap(),
-        200,
+    let saved = put_smtp(
+        app,
+        "acme",
+        &acme,
+        &relay(&acme_mx, "acme-mailer", "acme-secret", "no-reply@acme.test"),
     )
     .await;
     assert_eq!(
@@ -135,18 +138,16 @@ async fn each_tenant_mails_through_its_own_server(db: tenantry_store::testing::T
     )
     .await;
     assert_eq!(read, saved);
-    ok(
-        call(app, "globex", Method::PUT, "/api/v1/settings/smtp", &globex)
-            .json(&relay(
-                &globex_mx,
-                "globex-mailer",
-                "globex-secret",
-                "no-reply@globex.test",
-            ))
-            .send()
-            .await
-            .unwrap(),
-        200,
+    put_smtp(
+        app,
+        "globex",
+        &globex,
+        &relay(
+            &globex_mx,
+            "globex-mailer",
+            "globex-secret",
+            "no-reply@globex.test",
+        ),
     )
     .await;
 
@@ -202,15 +203,7 @@ async fn each_tenant_mails_through_its_own_server(db: tenantry_store::testing::T
         "not-the-secret",
         "no-reply@acme.test",
     );
-    let s = ok(
-        call(app, "acme", Method::PUT, "/api/v1/settings/smtp", &acme)
-            .json(&wrong)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let s = put_smtp(app, "acme", &acme, &wrong).await;
     assert_eq!(s["has_password"], true);
     let t = test_message(app, "acme", &acme).await;
     assert_eq!(t["delivered"], false);
@@ -226,15 +219,7 @@ async fn each_tenant_mails_through_its_own_server(db: tenantry_store::testing::T
     assert_eq!(acme_mx.received().len(), 2);
     // Fixed: the retry goes out through acme's server, once.
     wrong["password"] = json!("acme-secret");
-    ok(
-        call(app, "acme", Method::PUT, "/api/v1/settings/smtp", &acme)
-            .json(&wrong)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    put_smtp(app, "acme", &acme, &wrong).await;
     let a = acme_mx.wait_for(3).await;
     assert_eq!(a[2]["to"], json!(["carl@example.test"]));
     for _ in 0..100 {
@@ -249,27 +234,11 @@ async fn each_tenant_mails_through_its_own_server(db: tenantry_store::testing::T
     // server does not get it (an administrator cannot redirect the stored password).
     let mut same = relay(&acme_mx, "acme-mailer", "x", "no-reply@acme.test");
     same.as_object_mut().unwrap().remove("password");
-    let s = ok(
-        call(app, "acme", Method::PUT, "/api/v1/settings/smtp", &acme)
-            .json(&same)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let s = put_smtp(app, "acme", &acme, &same).await;
     assert_eq!(s["has_password"], true);
     let mut other = same.clone();
     other["host"] = json!("mx.elsewhere.example");
-    let s = ok(
-        call(app, "acme", Method::PUT, "/api/v1/settings/smtp", &acme)
-            .json(&other)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let s = put_smtp(app, "acme", &acme, &other).await;
     assert_eq!(s["has_password"], false);
 
     // On the record, without the password.
@@ -333,13 +302,11 @@ async fn a_tenant_server_on_a_private_address_is_refused(db: tenantry_store::tes
         .as_str()
         .unwrap()
         .to_owned();
-    ok(
-        call(app, "acme", Method::PUT, "/api/v1/settings/smtp", &owner)
-            .json(&relay(&mx, "u", "p", "no-reply@acme.test"))
-            .send()
-            .await
-            .unwrap(),
-        200,
+    put_smtp(
+        app,
+        "acme",
+        &owner,
+        &relay(&mx, "u", "p", "no-reply@acme.test"),
     )
     .await;
     let t = test_message(app, "acme", &owner).await;

@@ -519,9 +519,20 @@ async fn replace_user(
     let d = directory(&req, &state).await?;
     let id = user_id(&id)?;
     let draft = draft_of(&body_json(payload, &state).await?)?;
+    save(&req, &state, &d, id, draft).await
+}
+
+/// Replaces the record with `draft` (PUT, and PATCH once applied): its representation.
+async fn save(
+    req: &HttpRequest,
+    state: &AppState,
+    d: &Directory,
+    id: ScimUserId,
+    draft: ScimUserDraft,
+) -> Result<HttpResponse, ScimProblem> {
     let user = state.scim.replace(&d.ctx, &d.token, id, draft).await?;
     state.members.invalidate();
-    Ok(scim_json(StatusCode::OK, &shown(&req, &user)?))
+    Ok(scim_json(StatusCode::OK, &shown(req, &user)?))
 }
 
 async fn patch_user(
@@ -536,9 +547,7 @@ async fn patch_user(
     let current = state.scim.user(&d.ctx, id).await?;
     let patched = wire::apply_patch(&wire::render(&current, ""), &body)?;
     let draft = wire::parse_user(&patched)?;
-    let user = state.scim.replace(&d.ctx, &d.token, id, draft).await?;
-    state.members.invalidate();
-    Ok(scim_json(StatusCode::OK, &shown(&req, &user)?))
+    save(&req, &state, &d, id, draft).await
 }
 
 async fn delete_user(

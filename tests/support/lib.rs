@@ -59,6 +59,10 @@ pub struct Options {
     pub trusted_proxies: &'static str,
     /// Whether platform staff pass a tenant's IP allowlist.
     pub allowlist_admin_bypass: bool,
+    /// Where files are kept (default: a fresh directory; another instance shares it).
+    pub files: tenantry_objects::Backend,
+    /// The largest file when a tenant's plan does not say.
+    pub max_file_bytes: u64,
 }
 
 /// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
@@ -95,6 +99,12 @@ impl Default for Options {
             domain_http_port: 80,
             trusted_proxies: "",
             allowlist_admin_bypass: false,
+            files: tenantry_objects::Backend::local(
+                &std::env::temp_dir()
+                    .join(format!("tenantry-files-{}", uuid::Uuid::now_v7().simple())),
+            )
+            .unwrap(),
+            max_file_bytes: 1 << 30,
         }
     }
 }
@@ -151,6 +161,7 @@ impl TestApp {
             trusted_proxies: tenantry_http::client::TrustedProxies::parse(options.trusted_proxies)
                 .unwrap(),
             allowlist_admin_bypass: options.allowlist_admin_bypass,
+            max_file_bytes: options.max_file_bytes,
         };
         let mailer = match &options.smtp_url {
             Some(url) => {
@@ -179,6 +190,7 @@ impl TestApp {
         )
         .unwrap();
         wiring.webhook_rules = options.webhook_rules.clone();
+        wiring.storage = Arc::new(tenantry_objects::Storage::new(options.files.clone()));
         wiring.billing = options.billing;
         wiring.rate_store = options.redis_url.as_deref().map(|url| {
             std::sync::Arc::new(tenantry_limits::RedisStore::new(url).unwrap())

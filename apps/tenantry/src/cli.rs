@@ -47,6 +47,11 @@ Environment variables (each also a flag above):
   TENANTRY_TRIAL_END                where an unpaid trial goes: past_due or canceled (default past_due)
   TENANTRY_TRUSTED_PROXIES          proxies whose Forwarded / X-Forwarded-For headers name the client, CIDRs (default none)
   TENANTRY_ALLOWLIST_ADMIN_BYPASS   let platform staff through tenants' IP allowlists (default false)
+  TENANTRY_FILES                    where files are kept: a directory or s3://bucket (default ./data/files)
+  TENANTRY_FILES_S3_ENDPOINT        the S3 service, when not AWS (e.g. http://127.0.0.1:9000)
+  TENANTRY_FILES_S3_REGION          the bucket's region (default us-east-1)
+  TENANTRY_FILES_S3_ACCESS_KEY_ID   S3 credentials (with TENANTRY_FILES_S3_SECRET_ACCESS_KEY)
+  TENANTRY_FILES_MAX_BYTES          largest file when a tenant's plan does not say (default 1073741824)
   TENANTRY_DNS_RESOLVER             the DNS server custom-domain checks ask, ip:port (default: the system's)
   TENANTRY_DOMAIN_CNAME_TARGET      where tenants point their custom domains (default: the base domain)
   TENANTRY_DOMAIN_GRACE_HOURS       hours a verified domain keeps routing after its proof disappeared (default 72)
@@ -119,6 +124,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub domains: DomainArgs,
+
+    #[command(flatten)]
+    pub files: FileArgs,
 
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
@@ -232,6 +240,81 @@ impl DomainArgs {
             recheck_every: chrono::Duration::hours(i64::from(self.domain_recheck_hours.max(1))),
             ..Default::default()
         }
+    }
+}
+
+/// Where tenants' files are kept.
+#[derive(Clone, Debug, Args)]
+pub struct FileArgs {
+    /// A directory, or an S3 bucket as `s3://bucket` (with the TENANTRY_FILES_S3_* settings).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_FILES",
+        default_value = "./data/files"
+    )]
+    pub files: String,
+
+    /// The S3 endpoint, for a service other than AWS (`http://127.0.0.1:9000`).
+    #[arg(long, global = true, env = "TENANTRY_FILES_S3_ENDPOINT")]
+    pub files_s3_endpoint: Option<String>,
+
+    /// The bucket's region.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_FILES_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub files_s3_region: String,
+
+    #[arg(long, global = true, env = "TENANTRY_FILES_S3_ACCESS_KEY_ID")]
+    pub files_s3_access_key_id: Option<String>,
+
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_FILES_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub files_s3_secret_access_key: Option<String>,
+
+    /// The largest file a tenant may upload when its plan does not say (`max_file_bytes`).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_FILES_MAX_BYTES",
+        default_value_t = 1 << 30
+    )]
+    pub files_max_bytes: u64,
+}
+
+impl FileArgs {
+    /// The store these settings name.
+    pub fn backend(&self) -> anyhow::Result<tenantry_objects::Backend> {
+        let backend = match self.files.strip_prefix("s3://") {
+            Some(bucket) => {
+                let (Some(key), Some(secret)) = (
+                    self.files_s3_access_key_id.clone(),
+                    self.files_s3_secret_access_key.clone(),
+                ) else {
+                    anyhow::bail!(
+                        "TENANTRY_FILES={}: set TENANTRY_FILES_S3_ACCESS_KEY_ID and \
+                         TENANTRY_FILES_S3_SECRET_ACCESS_KEY",
+                        self.files
+                    );
+                };
+                tenantry_objects::Backend::s3(&tenantry_objects::S3Config {
+                    endpoint: self.files_s3_endpoint.clone().filter(|e| !e.is_empty()),
+                    region: self.files_s3_region.clone(),
+                    bucket: bucket.trim_end_matches('/').to_owned(),
+                    access_key_id: key,
+                    secret_access_key: secret,
+                })
+            }
+            None => tenantry_objects::Backend::local(std::path::Path::new(&self.files)),
+        };
+        backend.map_err(|e| anyhow::anyhow!("TENANTRY_FILES={}: {e}", self.files))
     }
 }
 

@@ -11,12 +11,14 @@ use tenantry_audit::{AuditService, EventService};
 use tenantry_billing::{BillingPolicy, BillingService, UsageService};
 use tenantry_crypto::Crypto;
 use tenantry_dns::{DnsProbe, ProbeConfig};
+use tenantry_files::{FileService, ObjectStorage};
 use tenantry_http::ports::PlatformReads;
 use tenantry_http::{AppState, HttpConfig, Resolver, Services};
 use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
 use tenantry_jobs::RetryPolicy;
 use tenantry_kernel::{Clock, Edges, SystemClock};
 use tenantry_mail::{MailSender, Relays};
+use tenantry_objects::{Backend, Storage};
 use tenantry_onboarding::OnboardingService;
 use tenantry_products::ProductService;
 use tenantry_projects::ProjectService;
@@ -33,7 +35,7 @@ use tenantry_webhooks::{
     DeliveryService, DisablePolicy, RetrySchedule, TargetRules, WebhookService,
 };
 use tenantry_worker::{
-    Dispatcher, DispatcherConfig, Retention, TenantryJobs, Worker, WorkerConfig,
+    Dispatcher, DispatcherConfig, JobServices, Retention, TenantryJobs, Worker, WorkerConfig,
 };
 
 use crate::cli::{Cli, WorkerArgs};
@@ -59,6 +61,9 @@ pub struct Wiring {
     /// How custom domains are checked, and what their owners are told.
     pub domain_probe: Arc<dyn DomainProbe>,
     pub domain_config: DomainConfig,
+    /// Where files' content lives (a throwaway directory until [`Wiring::build`] sets the
+    /// configured one).
+    pub storage: Arc<dyn ObjectStorage>,
     edges: Edges,
 }
 
@@ -144,6 +149,7 @@ impl Wiring {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            max_file_bytes: cli.files.files_max_bytes,
         };
         let mailer = match cli.serve.smtp_url.as_deref().filter(|u| !u.is_empty()) {
             Some(url) => MailSender::smtp(url, &cli.serve.mail_from)?,
@@ -167,6 +173,7 @@ impl Wiring {
             .map_err(anyhow::Error::msg)?,
         );
         wiring.domain_config.policy = cli.domains.policy();
+        wiring.storage = Arc::new(Storage::new(cli.files.backend()?));
         if let Some(target) = cli
             .domains
             .domain_cname_target
@@ -218,6 +225,13 @@ impl Wiring {
             rate_store: None,
             domain_probe,
             domain_config,
+            storage: Arc::new(Storage::new(
+                Backend::local(
+                    &std::env::temp_dir()
+                        .join(format!("tenantry-files-{}", uuid::Uuid::now_v7().simple())),
+                )
+                .map_err(anyhow::Error::new)?,
+            )),
             edges,
         })
     }
@@ -258,6 +272,7 @@ impl Wiring {
                 self.clock.clone(),
             )),
             products: Arc::new(ProductService::new(self.db.clone(), self.clock.clone())),
+            files: Arc::new(self.files()),
             projects: Arc::new(ProjectService::new(self.db.clone(), self.clock.clone())),
             audit: Arc::new(AuditService::new(self.db.clone())),
             events: Arc::new(EventService::new(self.db.clone())),
@@ -282,6 +297,11 @@ impl Wiring {
             state.rate_limits.store = store.clone();
         }
         Ok(state)
+    }
+
+    /// Tenants' files, their content in the platform's storage.
+    pub fn files(&self) -> FileService<Db> {
+        FileService::new(self.db.clone(), self.storage.clone(), self.clock.clone())
     }
 
     /// Plans, subscriptions and quotas; the quotas are those the entities declare.
@@ -444,10 +464,13 @@ impl Wiring {
     /// The job worker.
     fn job_worker(&self, args: &WorkerArgs) -> AppWorker {
         let jobs = TenantryJobs::new(
-            self.invitations(self.auth()),
-            self.billing(),
-            // Another process's resolution cache follows the change counter.
-            self.domains(Arc::new(NoListener)),
+            JobServices {
+                invitations: self.invitations(self.auth()),
+                billing: self.billing(),
+                // Another process's resolution cache follows the change counter.
+                domains: self.domains(Arc::new(NoListener)),
+                files: self.files(),
+            },
             self.db.clone(),
             self.clock.clone(),
             Retention {

@@ -30,6 +30,11 @@ pub trait Audited: Sized {
     fn counted(&self) -> bool {
         true
     }
+    /// How much of its quota this entity takes up: one when [`Audited::counted`] (a quota
+    /// of things), or a measure of it (a file's bytes count against `storage_bytes`).
+    fn quota_amount(&self) -> i64 {
+        i64::from(self.counted())
+    }
     /// The entity as the API returns it: an event's `data.object`.
     type View: Serialize + utoipa::ToSchema + for<'a> From<&'a Self>;
     /// The id as recorded.
@@ -167,7 +172,7 @@ impl ChangeLog {
             })
             .collect();
         let event = event(actions::CREATED, new);
-        self.count::<T>(i64::from(new.counted()));
+        self.count::<T>(new.quota_amount());
         self.push(
             T::ENTITY,
             new.audit_id(),
@@ -184,7 +189,7 @@ impl ChangeLog {
 
     /// Like [`ChangeLog::updated`] under a more telling action name (`toggled`, `revoked`…).
     pub fn updated_as<T: Audited>(&mut self, action: &str, old: &T, new: &T) {
-        self.count::<T>(i64::from(new.counted()) - i64::from(old.counted()));
+        self.count::<T>(new.quota_amount() - old.quota_amount());
         let before = fields(old);
         let mut after = fields(new);
         let mut changes = BTreeMap::new();
@@ -242,7 +247,7 @@ impl ChangeLog {
             })
             .collect();
         let event = event(action, old);
-        self.count::<T>(-i64::from(old.counted()));
+        self.count::<T>(-old.quota_amount());
         self.push(T::ENTITY, old.audit_id(), action, changes, Some(event));
     }
 

@@ -77,6 +77,26 @@ fn reads_only(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// A number the tenant's plan sets among its features (`max_file_bytes`); `None` when the
+/// tenant has no subscription or its plan does not say.
+pub async fn plan_number(
+    state: &AppState,
+    ctx: &TenantCtx,
+    feature: &str,
+) -> Result<Option<u64>, Problem> {
+    let standing = state
+        .standings
+        .get(state, ctx)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(
+        standing.and_then(|s| match s.plan.features.as_map().get(feature) {
+            Some(tenantry_billing::FeatureValue::Number(n)) => Some(*n),
+            _ => None,
+        }),
+    )
+}
+
 /// Lets the request through, or says why its tenant's subscription does not; gives the
 /// tenant's rate tier (requests per hour; `None`: not limited).
 pub async fn check(

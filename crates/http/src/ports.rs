@@ -24,6 +24,10 @@ use tenantry_billing::{
     Standing, Subscription, SubscriptionRepository, SubscriptionUpdate, UpdatePlanError,
     UsageBucket, UsageOutcome, UsageQueryError, UsageService,
 };
+use tenantry_files::{
+    ByteStream, ContentError, DeleteFileError, FileName, FileQuery, FileRepository, FileService,
+    StoredFile, Upload, UploadError,
+};
 use tenantry_identity::{
     AccessClaims, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
     ChangePasswordError, DisplayName, FamilyId, InvalidAccessToken, InvalidApiKey, Invitation,
@@ -42,7 +46,7 @@ use tenantry_identity::{
 };
 use tenantry_jobs::{JobQueue, QueueSummary};
 use tenantry_kernel::{
-    ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, GlobalSearch,
+    ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, FileId, GlobalSearch,
     InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, RoleId, ScimTokenId, ScimUserId,
     SearchGroup, SearchKind, SearchQuery, SecretCipher, SsoProviderId, TaskId, TenantCtx, TenantId,
     Unexpected, UserId, WebhookId,
@@ -51,8 +55,9 @@ use tenantry_onboarding::{
     Onboard, OnboardError, Onboarded, OnboardingRepository, OnboardingService,
 };
 use tenantry_products::{
-    BulkImportError, CreateProductError, DeleteProductError, ImportRow, NewProduct, Product,
-    ProductPatch, ProductQuery, ProductRepository, ProductService, UpdateProductError,
+    BulkImportError, CreateProductError, DeleteProductError, ImageError, ImportRow, NewProduct,
+    Product, ProductImage, ProductPatch, ProductQuery, ProductRepository, ProductService,
+    UpdateProductError,
 };
 use tenantry_projects::{
     NewProject, NewTask, Project, ProjectError, ProjectPatch, ProjectQuery, ProjectRepository,
@@ -711,6 +716,23 @@ driving_port! {
             ctx: &'a TenantCtx,
             rows: &'a [ImportRow],
         ) -> Result<usize, BulkImportError>;
+        async fn attach_image(
+            &self,
+            ctx: &'a TenantCtx,
+            product: ProductId,
+            file: FileId,
+        ) -> Result<ProductImage, ImageError>;
+        async fn images(
+            &self,
+            ctx: &'a TenantCtx,
+            product: ProductId,
+        ) -> Result<Option<Vec<ProductImage>>, Unexpected>;
+        async fn detach_image(
+            &self,
+            ctx: &'a TenantCtx,
+            product: ProductId,
+            file: FileId,
+        ) -> Result<(), ImageError>;
     }
 }
 
@@ -766,6 +788,45 @@ driving_port! {
         ) -> Result<Task, TaskError>;
         async fn toggle_task(&self, ctx: &'a TenantCtx, id: TaskId) -> Result<Task, TaskError>;
         async fn delete_task(&self, ctx: &'a TenantCtx, id: TaskId) -> Result<(), TaskError>;
+    }
+}
+
+driving_port! {
+    /// The tenant's files: uploads driven chunk by chunk, downloads streamed.
+    pub trait Files<'a> for FileService<R>, generics [R] where [R: FileRepository] {
+        async fn begin(
+            &self,
+            ctx: &'a TenantCtx,
+            name: FileName,
+            max_file: u64,
+        ) -> Result<Upload, UploadError>;
+        async fn write(
+            &self,
+            ctx: &'a TenantCtx,
+            up: &'a mut Upload,
+            chunk: bytes::Bytes,
+        ) -> Result<(), UploadError>;
+        async fn finish(&self, ctx: &'a TenantCtx, up: Upload) -> Result<StoredFile, UploadError>;
+        async fn abort(&self, up: &'a mut Upload) -> ();
+        async fn get(&self, ctx: &'a TenantCtx, id: FileId) -> Result<Option<StoredFile>, Unexpected>;
+        async fn list(
+            &self,
+            ctx: &'a TenantCtx,
+            query: &'a FileQuery,
+        ) -> Result<Page<StoredFile>, Unexpected>;
+        async fn content(
+            &self,
+            ctx: &'a TenantCtx,
+            file: &'a StoredFile,
+            range: Option<std::ops::Range<u64>>,
+        ) -> Result<ByteStream, ContentError>;
+        async fn link(
+            &self,
+            ctx: &'a TenantCtx,
+            id: FileId,
+            ttl: std::time::Duration,
+        ) -> Result<Option<(String, DateTime<Utc>)>, ContentError>;
+        async fn delete(&self, ctx: &'a TenantCtx, id: FileId) -> Result<StoredFile, DeleteFileError>;
     }
 }
 

@@ -8,7 +8,7 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Billing, Domains, Events, Invitations, Metering, Onboarding,
+    ApiKeys, Audit, Auth, Billing, Domains, Events, Files, Invitations, Metering, Onboarding,
     PlatformReads, Products, Projects, Rbac, Scim, Settings, Smtp, Sso, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
@@ -35,6 +35,8 @@ pub struct HttpConfig {
     /// Signing secrets of the Stripe webhook endpoint (several during a rotation; none: the
     /// route answers 404).
     pub stripe_webhook_secrets: Vec<String>,
+    /// The largest file a tenant may upload when its plan does not say (`max_file_bytes`).
+    pub max_file_bytes: u64,
 }
 
 /// The services the HTTP adapter drives, as ports (see [`crate::ports`]): the composition
@@ -52,6 +54,7 @@ pub struct Services {
     pub invitations: Arc<dyn Invitations>,
     pub api_keys: Arc<dyn ApiKeys>,
     pub products: Arc<dyn Products>,
+    pub files: Arc<dyn Files>,
     pub projects: Arc<dyn Projects>,
     pub audit: Arc<dyn Audit>,
     pub events: Arc<dyn Events>,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenantry_kernel::{InvitationId, JobId, TenantId, WebhookId};
+use tenantry_kernel::{FileId, InvitationId, JobId, TenantId, WebhookId};
 
 /// Every kind of background job. Stored as JSON tagged by `kind`; a job carries ids only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,6 +12,9 @@ pub enum Job {
     InvitationMail { invitation_id: InvitationId },
     /// Tells a tenant's owners by e-mail that a webhook endpoint was disabled (a tenant job).
     WebhookDisabledMail { endpoint_id: WebhookId },
+    /// Removes a deleted file's content from storage (a tenant job; the record went with
+    /// the delete, in the transaction that queued this).
+    DeleteFileContent { file_id: FileId },
     /// Deletes every tenant's events older than the retention (a platform job, daily).
     PruneEvents,
     /// Deletes every tenant's webhook attempts, and the deliveries that failed for good,
@@ -38,6 +41,7 @@ impl Job {
     pub const KINDS: &[&str] = &[
         "invitation_mail",
         "webhook_disabled_mail",
+        "delete_file_content",
         "prune_events",
         "prune_delivery_log",
         "advance_subscriptions",
@@ -50,6 +54,7 @@ impl Job {
         match self {
             Self::InvitationMail { .. } => "invitation_mail",
             Self::WebhookDisabledMail { .. } => "webhook_disabled_mail",
+            Self::DeleteFileContent { .. } => "delete_file_content",
             Self::PruneEvents => "prune_events",
             Self::PruneDeliveryLog => "prune_delivery_log",
             Self::AdvanceSubscriptions => "advance_subscriptions",
@@ -62,7 +67,9 @@ impl Job {
     pub const fn max_attempts(&self) -> u32 {
         match self {
             // About a day of retries with the default backoff (capped at one hour).
-            Self::InvitationMail { .. } | Self::WebhookDisabledMail { .. } => 12,
+            Self::InvitationMail { .. }
+            | Self::WebhookDisabledMail { .. }
+            | Self::DeleteFileContent { .. } => 12,
             Self::PruneEvents | Self::PruneDeliveryLog | Self::AdvanceSubscriptions => 5,
             // The next minute's sweep does the same work.
             Self::CheckDomains => 1,

@@ -94,6 +94,10 @@ id_type!(
     ScimUserId
 );
 id_type!(
+    /// Identifies a tenant's stored file (and names its object: `tenants/<tenant>/<file>`).
+    FileId
+);
+id_type!(
     /// Identifies an entry of a tenant's audit trail.
     AuditEntryId
 );

@@ -3,6 +3,7 @@
 //! a repository port that the store implements through the mutation pipeline, and a service.
 
 pub mod error;
+pub mod images;
 pub mod import;
 pub mod model;
 pub mod ports;
@@ -10,6 +11,7 @@ pub mod service;
 pub mod view;
 
 pub use error::*;
+pub use images::{ImageError, MAX_IMAGES, ProductImage, ProductImageView};
 pub use import::{ImportRow, MAX_IMPORT_ROWS, RowError};
 pub use model::*;
 pub use ports::*;

@@ -5,9 +5,10 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use tenantry_kernel::{Page, ProductId, TenantCtx, Unexpected};
+use tenantry_kernel::{FileId, Page, ProductId, TenantCtx, Unexpected};
 
 use crate::error::{BulkImportError, CreateProductError, DeleteProductError, UpdateProductError};
+use crate::images::{ImageError, ProductImage};
 use crate::model::{Product, ProductPatch, ProductQuery};
 
 pub trait ProductRepository: Clone + Send + Sync + 'static {
@@ -61,4 +62,30 @@ pub trait ProductRepository: Clone + Send + Sync + 'static {
         ctx: &TenantCtx,
         rows: &[(usize, Product)],
     ) -> impl Future<Output = Result<(), BulkImportError>> + Send;
+
+    /// Attaches one of the tenant's image files after the product's last image, in one
+    /// transaction: `ProductNotFound`, `FileNotFound`, `NotAnImage`, `AlreadyAttached` or
+    /// `TooMany` (more than [`crate::MAX_IMAGES`]).
+    fn attach_image(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+        file: FileId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<ProductImage, ImageError>> + Send;
+
+    /// The product's images in order; `None` for an unknown product.
+    fn images(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+    ) -> impl Future<Output = Result<Option<Vec<ProductImage>>, Unexpected>> + Send;
+
+    /// `ProductNotFound`, or `NotAttached` when the file is not one of its images.
+    fn detach_image(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+        file: FileId,
+    ) -> impl Future<Output = Result<(), ImageError>> + Send;
 }

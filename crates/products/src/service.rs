@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use tenantry_kernel::{Clock, Page, ProductId, TenantCtx, Unexpected};
+use tenantry_kernel::{Clock, FileId, Page, ProductId, TenantCtx, Unexpected};
+
+use crate::images::{ImageError, ProductImage};
 
 use crate::error::{BulkImportError, CreateProductError, DeleteProductError, UpdateProductError};
 use crate::import::{ImportRow, MAX_IMPORT_ROWS, validate};
@@ -53,6 +55,34 @@ impl<R: ProductRepository> ProductService<R> {
 
     pub async fn delete(&self, ctx: &TenantCtx, id: ProductId) -> Result<(), DeleteProductError> {
         self.repo.delete(ctx, id).await
+    }
+
+    pub async fn attach_image(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+        file: FileId,
+    ) -> Result<ProductImage, ImageError> {
+        self.repo
+            .attach_image(ctx, product, file, self.clock.now())
+            .await
+    }
+
+    pub async fn images(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+    ) -> Result<Option<Vec<ProductImage>>, Unexpected> {
+        self.repo.images(ctx, product).await
+    }
+
+    pub async fn detach_image(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+        file: FileId,
+    ) -> Result<(), ImageError> {
+        self.repo.detach_image(ctx, product, file).await
     }
 
     /// Validates every row, then writes all rows in one transaction (the quota checked for the whole batch first) —

@@ -51,6 +51,7 @@ const READ: &[&str] = &[
     "members:read",
     "billing:read",
     "products:read",
+    "files:read",
     "projects:read",
 ];
 
@@ -82,7 +83,9 @@ impl SystemRole {
                 .into_iter()
                 .filter(|p| p.as_str() != "tenant:manage")
                 .collect(),
-            Self::Member => Self::set(&[READ, &["products:write", "projects:write"]].concat()),
+            Self::Member => {
+                Self::set(&[READ, &["products:write", "files:write", "projects:write"]].concat())
+            }
             Self::Viewer => Self::set(READ),
         }
     }

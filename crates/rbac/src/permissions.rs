@@ -39,6 +39,11 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("usage:write", "Report usage events (metered billing)"),
     ("products:read", "See products"),
     ("products:write", "Create, change and delete products"),
+    ("files:read", "See and download files"),
+    (
+        "files:write",
+        "Upload and delete files and attach them to products",
+    ),
     ("projects:read", "See projects and tasks"),
     (
         "projects:write",

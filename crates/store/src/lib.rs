@@ -18,6 +18,7 @@ mod deliveries;
 mod delivery_log;
 mod error;
 mod events;
+mod files;
 #[cfg(feature = "testing")]
 pub mod guard_rails;
 mod identity;

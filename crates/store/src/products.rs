@@ -4,11 +4,12 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use tenantry_kernel::{Page, ProductId, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{FileId, Page, ProductId, TenantCtx, TenantId, Unexpected, UserId};
 use tenantry_products::{
-    BulkImportError, CreateProductError, Currency, DeleteProductError, Description, Money, Product,
-    ProductAfter, ProductName, ProductOrder, ProductPatch, ProductQuery, ProductRepository,
-    ProductStatus, RowError, Sku, UpdateProductError,
+    BulkImportError, CreateProductError, Currency, DeleteProductError, Description, ImageError,
+    MAX_IMAGES, Money, Product, ProductAfter, ProductImage, ProductName, ProductOrder,
+    ProductPatch, ProductQuery, ProductRepository, ProductStatus, RowError, Sku,
+    UpdateProductError,
 };
 
 use crate::db::{Db, SqliteConn};
@@ -333,6 +334,158 @@ impl Db {
     }
 }
 
+#[derive(Queryable)]
+struct ImageRow {
+    tenant_id: DbUuid,
+    product_id: DbUuid,
+    file_id: DbUuid,
+    position: i32,
+    attached_at: DateTime<Utc>,
+}
+
+impl From<ImageRow> for ProductImage {
+    fn from(r: ImageRow) -> Self {
+        Self {
+            tenant_id: TenantId::from_uuid(r.tenant_id.0),
+            product_id: ProductId::from_uuid(r.product_id.0),
+            file_id: FileId::from_uuid(r.file_id.0),
+            position: u32::try_from(r.position).unwrap_or_default(),
+            attached_at: r.attached_at,
+        }
+    }
+}
+
+impl Db {
+    /// Attaches `file` after the product's last image. The product's row is locked first (a
+    /// no-op update), so its images change one request at a time.
+    async fn insert_image(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+        now: DateTime<Utc>,
+        file: FileId,
+    ) -> Result<Result<ProductImage, ImageError>, StoreError> {
+        mutate!(self, ctx, |conn, log| {
+            let locked: Option<DbUuid> =
+                diesel::update(products::of(ctx).filter(products::id.eq(DbUuid::from(product))))
+                    .set(products::updated_at.eq(products::updated_at))
+                    .returning(products::id)
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+            if locked.is_none() {
+                return Ok(Err(ImageError::ProductNotFound));
+            }
+            let kind: Option<String> = files::of(ctx)
+                .filter(files::id.eq(DbUuid::from(file)))
+                .select(files::content_type)
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(kind) = kind else {
+                return Ok(Err(ImageError::FileNotFound));
+            };
+            if !kind.starts_with("image/") {
+                return Ok(Err(ImageError::NotAnImage { content_type: kind }));
+            }
+            let mine = product_images::of(ctx)
+                .filter(product_images::product_id.eq(DbUuid::from(product)));
+            let attached: Vec<DbUuid> = mine.select(product_images::file_id).load(conn).await?;
+            if attached.contains(&DbUuid::from(file)) {
+                return Ok(Err(ImageError::AlreadyAttached));
+            }
+            if attached.len() >= MAX_IMAGES {
+                return Ok(Err(ImageError::TooMany));
+            }
+            let image = ProductImage {
+                tenant_id: ctx.tenant_id(),
+                product_id: product,
+                file_id: file,
+                position: u32::try_from(attached.len()).unwrap_or(u32::MAX),
+                attached_at: now,
+            };
+            product_images::insert(
+                ctx,
+                (
+                    product_images::product_id.eq(DbUuid::from(product)),
+                    product_images::file_id.eq(DbUuid::from(file)),
+                    product_images::position.eq(i32::try_from(image.position).unwrap_or(i32::MAX)),
+                    product_images::attached_at.eq(now),
+                ),
+            )
+            .execute(conn)
+            .await?;
+            log.created(&image);
+            Ok(Ok(image))
+        })
+    }
+
+    async fn load_images(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+    ) -> Result<Option<Vec<ProductImage>>, StoreError> {
+        let rows: Option<Vec<ImageRow>> =
+            tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+                let exists: Option<DbUuid> = products::of(ctx)
+                    .filter(products::id.eq(DbUuid::from(product)))
+                    .select(products::id)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    product_images::of(ctx)
+                        .filter(product_images::product_id.eq(DbUuid::from(product)))
+                        .select(product_images::all_columns)
+                        .order(product_images::position.asc())
+                        .load(conn)
+                        .await?,
+                ))
+            })?;
+        Ok(rows.map(|r| r.into_iter().map(ProductImage::from).collect()))
+    }
+
+    /// Detaches the image and closes the gap it leaves in the order.
+    async fn remove_image(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+        file: FileId,
+    ) -> Result<Result<(), ImageError>, StoreError> {
+        mutate!(self, ctx, |conn, log| {
+            let locked: Option<DbUuid> =
+                diesel::update(products::of(ctx).filter(products::id.eq(DbUuid::from(product))))
+                    .set(products::updated_at.eq(products::updated_at))
+                    .returning(products::id)
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+            if locked.is_none() {
+                return Ok(Err(ImageError::ProductNotFound));
+            }
+            let mine = product_images::of(ctx)
+                .filter(product_images::product_id.eq(DbUuid::from(product)));
+            let old: Option<ImageRow> =
+                diesel::delete(mine.filter(product_images::file_id.eq(DbUuid::from(file))))
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+            let Some(old) = old else {
+                return Ok(Err(ImageError::NotAttached));
+            };
+            diesel::update(mine.filter(product_images::position.gt(old.position)))
+                .set(product_images::position.eq(product_images::position - 1))
+                .execute(conn)
+                .await?;
+            log.deleted(&ProductImage::from(old));
+            Ok(Ok(()))
+        })
+    }
+}
+
 impl ProductRepository for Db {
     async fn create(&self, ctx: &TenantCtx, product: &Product) -> Result<(), CreateProductError> {
         self.insert_product(ctx, product).await.map_err(|e| {
@@ -428,5 +581,36 @@ impl ProductRepository for Db {
                 BulkImportError::Quota,
             )),
         }
+    }
+
+    async fn attach_image(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+        file: FileId,
+        now: DateTime<Utc>,
+    ) -> Result<ProductImage, ImageError> {
+        self.insert_image(ctx, product, now, file)
+            .await
+            .map_err(|e| ImageError::Unexpected(e.into()))?
+    }
+
+    async fn images(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+    ) -> Result<Option<Vec<ProductImage>>, Unexpected> {
+        Ok(self.load_images(ctx, product).await?)
+    }
+
+    async fn detach_image(
+        &self,
+        ctx: &TenantCtx,
+        product: ProductId,
+        file: FileId,
+    ) -> Result<(), ImageError> {
+        self.remove_image(ctx, product, file)
+            .await
+            .map_err(|e| ImageError::Unexpected(e.into()))?
     }
 }

@@ -124,6 +124,8 @@ macro_rules! backend_schema {
                 audit_heads,
                 audit_entries,
                 products,
+                files,
+                product_images,
                 projects,
                 tasks,
                 events,
@@ -179,6 +181,8 @@ macro_rules! backend_schema {
             id, name, sku, description, price_minor, currency, status, created_by, created_at,
             updated_at
         });
+        tenant_owned!(files { id, name, content_type, size, sha256, created_by, created_at });
+        tenant_owned!(product_images { product_id, file_id, position, attached_at });
         tenant_owned!(events { id, event_type, occurred_at, payload });
         tenant_owned!(webhook_endpoints {
             id, url, description, event_types, match_keys, disabled_reason, headers, rate_limit,

@@ -374,3 +374,32 @@ diesel::table! {
         updated_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    files (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        name -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        created_by -> Nullable<DbId>,
+        created_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    product_images (tenant_id, product_id, file_id) {
+        tenant_id -> DbId,
+        product_id -> DbId,
+        file_id -> DbId,
+        position -> Integer,
+        attached_at -> DbTime,
+    }
+}

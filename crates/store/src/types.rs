@@ -61,6 +61,7 @@ db_uuid_from!(
     tenantry_kernel::SsoProviderId,
     tenantry_kernel::ScimTokenId,
     tenantry_kernel::ScimUserId,
+    tenantry_kernel::FileId,
     tenantry_kernel::AuditEntryId,
     tenantry_kernel::SecurityEventId,
     tenantry_kernel::ProductId,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository};
 use tenantry_billing::{BillingService, PlanRepository, QuotaRepository, SubscriptionRepository};
+use tenantry_files::{FileRepository, FileService};
 use tenantry_identity::{IdentityCrypto, IdentityStore};
 use tenantry_identity::{InvitationRepository, InvitationService, Mailer};
 use tenantry_jobs::{ClaimedJob, Job};
@@ -49,12 +50,22 @@ pub struct Retention {
     pub delivery_log: chrono::Duration,
 }
 
+/// The services jobs act through.
+#[derive(Clone)]
+pub struct JobServices<R, C, M> {
+    pub invitations: InvitationService<R, C, M>,
+    pub billing: BillingService<R>,
+    pub domains: DomainService<R>,
+    pub files: FileService<R>,
+}
+
 /// Tenantry's jobs, run through its services.
 #[derive(Clone)]
 pub struct TenantryJobs<R, C, M> {
     invitations: InvitationService<R, C, M>,
     billing: BillingService<R>,
     domains: DomainService<R>,
+    files: FileService<R>,
     repo: R,
     clock: Arc<dyn Clock>,
     retention: Retention,
@@ -64,18 +75,23 @@ pub struct TenantryJobs<R, C, M> {
 
 impl<R, C, M> TenantryJobs<R, C, M> {
     pub fn new(
-        invitations: InvitationService<R, C, M>,
-        billing: BillingService<R>,
-        domains: DomainService<R>,
+        services: JobServices<R, C, M>,
         repo: R,
         clock: Arc<dyn Clock>,
         retention: Retention,
         edges: Edges,
     ) -> Self {
+        let JobServices {
+            invitations,
+            billing,
+            domains,
+            files,
+        } = services;
         Self {
             invitations,
             billing,
             domains,
+            files,
             repo,
             clock,
             retention,
@@ -308,6 +324,7 @@ where
 impl<R, C, M> JobHandler for TenantryJobs<R, C, M>
 where
     R: InvitationRepository
+        + FileRepository
         + PlanRepository
         + SubscriptionRepository
         + QuotaRepository
@@ -335,6 +352,9 @@ where
             Job::WebhookDisabledMail { endpoint_id } => {
                 self.webhook_disabled_mail(tenant_of(ctx)?, *endpoint_id)
                     .await
+            }
+            Job::DeleteFileContent { file_id } => {
+                Ok(self.files.erase_content(tenant_of(ctx)?, *file_id).await?)
             }
             Job::PruneEvents => self.prune_events(claim).await,
             Job::PruneDeliveryLog => self.prune_delivery_log(claim).await,

@@ -16,5 +16,5 @@ mod handlers;
 mod runner;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig};
-pub use handlers::{JobError, JobHandler, Retention, TenantryJobs};
+pub use handlers::{JobError, JobHandler, JobServices, Retention, TenantryJobs};
 pub use runner::{Worker, WorkerConfig};

@@ -12,6 +12,7 @@ use tenantry_tenancy::InvalidValue;
 use utoipa::ToSchema;
 
 pub mod billing;
+pub mod files;
 pub mod identity;
 pub mod onboarding;
 mod page;
@@ -63,6 +64,8 @@ pub struct Problem {
     pub allow: Option<String>,
     /// `WWW-Authenticate` header of a 401.
     pub challenge: Option<&'static str>,
+    /// `Content-Range` header of a 416 (`bytes */<length>`).
+    pub content_range: Option<String>,
     /// The tenant's message, on `tenant_maintenance`.
     pub maintenance_message: Option<String>,
     /// The cause of a 5xx: logged with the request id, never sent.
@@ -184,6 +187,7 @@ impl Problem {
             retry_after: None,
             allow: None,
             challenge: None,
+            content_range: None,
             maintenance_message: None,
             cause: None,
             extra: None,
@@ -360,6 +364,7 @@ impl Problem {
             retry_after: self.retry_after,
             allow: self.allow.clone(),
             challenge: self.challenge,
+            content_range: self.content_range.clone(),
             maintenance_message: self.maintenance_message.clone(),
             cause: None,
             extra: self.extra.clone(),
@@ -426,6 +431,9 @@ impl Problem {
         }
         if let Some(challenge) = self.challenge {
             res.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let Some(range) = &self.content_range {
+            res.insert_header((header::CONTENT_RANGE, range.clone()));
         }
         let body = serde_json::to_vec(&self.body(instance, request_id)).unwrap_or_default();
         res.body(body)

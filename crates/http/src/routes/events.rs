@@ -37,6 +37,8 @@ pub fn event_kinds() -> Vec<EventKind> {
         EventKind::of::<tenantry_identity::ScimUser>(),
         EventKind::of::<tenantry_webhooks::Webhook>(),
         EventKind::of::<tenantry_products::Product>(),
+        EventKind::of::<tenantry_products::ProductImage>(),
+        EventKind::of::<tenantry_files::StoredFile>(),
         EventKind::of::<tenantry_projects::Project>(),
         EventKind::of::<tenantry_projects::Task>(),
         EventKind::of::<tenantry_billing::Subscription>(),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 pub mod domains;
 pub mod events;
+pub mod files;
 pub mod health;
 pub mod invitations;
 pub mod jobs;
@@ -119,6 +120,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(products::get_product)
         .service(products::update_product)
         .service(products::delete_product)
+        .service(files::attach_image)
+        .service(files::list_images)
+        .service(files::detach_image)
+        .service(files::upload_file)
+        .service(files::list_files)
+        .service(files::get_file)
+        .service(files::file_content)
+        .service(files::file_link)
+        .service(files::delete_file)
         .service(projects::list_projects)
         .service(projects::create_project)
         .service(projects::get_project)

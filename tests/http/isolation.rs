@@ -100,6 +100,23 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
             body(json!({"name": "hijacked"})),
         ),
         (("DELETE", "/api/v1/products/{id}"), none("")),
+        (("GET", "/api/v1/products/{id}/images"), none("")),
+        (
+            ("POST", "/api/v1/products/{id}/images"),
+            body(json!({"file_id": "$file"})),
+        ),
+        (
+            ("DELETE", "/api/v1/products/{id}/images/{file_id}"),
+            none(""),
+        ),
+        (("GET", "/api/v1/files"), none("?content_type=image/*")),
+        // JSON, not the multipart an upload is: B's own upload is refused (415); A's host
+        // refuses B before the body is read.
+        (("POST", "/api/v1/files"), body(json!({"file": "intruder"}))),
+        (("GET", "/api/v1/files/{id}"), none("")),
+        (("GET", "/api/v1/files/{id}/content"), none("")),
+        (("GET", "/api/v1/files/{id}/link"), none("")),
+        (("DELETE", "/api/v1/files/{id}"), none("")),
         (("GET", "/api/v1/projects"), none("?q=zanzibar")),
         (
             ("POST", "/api/v1/projects"),
@@ -226,6 +243,8 @@ fn path_id(path: &str, ids: &Ids) -> String {
         "$sso_provider"
     } else if path.starts_with("/api/v1/scim/tokens/") {
         "$scim_token"
+    } else if path.starts_with("/api/v1/files/") {
+        "$file"
     } else {
         panic!("no id kind for {path}")
     };
@@ -279,6 +298,9 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
     let mut seen = serde_json::Map::new();
     for path in [
         "/api/v1/products?limit=100".to_owned(),
+        format!("/api/v1/products/{}/images", ids["$product"]),
+        "/api/v1/files?limit=100".to_owned(),
+        format!("/api/v1/files/{}", ids["$file"]),
         "/api/v1/projects?limit=100".to_owned(),
         format!("/api/v1/projects/{}/tasks?limit=100", ids["$project"]),
         "/api/v1/roles".to_owned(),
@@ -514,10 +536,43 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         db.write_scim_user(&ctx, &write).await.unwrap();
         (provider.id.to_string(), token.id.to_string())
     };
+    // A file, attached to A's product as its image.
+    let boundary = "zanzibar-boundary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"zanzibar.png\"\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde",
+    );
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = call(app, "POST", "/api/v1/files", "acme", token, None)
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let file: Value = res.json().await.unwrap();
+    post(
+        app,
+        &format!(
+            "/api/v1/products/{}/images",
+            product["id"].as_str().unwrap()
+        ),
+        "acme",
+        token,
+        json!({"file_id": file["id"]}),
+    )
+    .await;
     let events = json_of(app, "/api/v1/events?limit=1", token).await;
     let id = |v: &Value, field: &str| v[field].as_str().unwrap().to_owned();
     BTreeMap::from([
         ("$product", id(&product, "id")),
+        ("$file", id(&file, "id")),
         ("$project", id(&project, "id")),
         ("$task", id(&task, "id")),
         ("$role", id(&role, "id")),
@@ -568,8 +623,10 @@ app_tests! {
                 let has_path_id = path.contains('{');
                 let url = if has_path_id {
                     let id = path_id(path, &ids);
-                    // A second id in the path is A's event (a resend).
-                    let path = path.replace("{event_id}", &ids["$event"]);
+                    // A second id in the path is A's event (a resend) or file (an image).
+                    let path = path
+                        .replace("{event_id}", &ids["$event"])
+                        .replace("{file_id}", &ids["$file"]);
                     let start = path.find('{').unwrap();
                     let end = path.find('}').unwrap();
                     format!("{}{id}{}{}", &path[..start], &path[end + 1..], plan.query)

@@ -11,6 +11,7 @@ mod domains;
 mod edge;
 mod errors;
 mod events;
+mod files;
 mod impersonation;
 mod invitations;
 mod isolation;

@@ -298,6 +298,15 @@ app_tests! {
             ("GET", "/api/v1/events/{id}/attempts", [true, true, false, false, false]),
             ("GET", "/api/v1/products", [true, true, true, true, false]),
             ("POST", "/api/v1/products", [true, true, true, false, false]),
+            ("GET", "/api/v1/products/{id}/images", [true, true, true, true, false]),
+            ("POST", "/api/v1/products/{id}/images", [true, true, true, false, false]),
+            ("DELETE", "/api/v1/products/{id}/images/{file_id}", [true, true, true, false, false]),
+            ("GET", "/api/v1/files", [true, true, true, true, false]),
+            ("POST", "/api/v1/files", [true, true, true, false, false]),
+            ("GET", "/api/v1/files/{id}", [true, true, true, true, false]),
+            ("GET", "/api/v1/files/{id}/content", [true, true, true, true, false]),
+            ("GET", "/api/v1/files/{id}/link", [true, true, true, true, false]),
+            ("DELETE", "/api/v1/files/{id}", [true, true, true, false, false]),
             ("POST", "/api/v1/products/bulk-import", [true, true, true, false, false]),
             ("GET", "/api/v1/products/{id}", [true, true, true, true, false]),
             ("PATCH", "/api/v1/products/{id}", [true, true, true, false, false]),
@@ -387,6 +396,7 @@ app_tests! {
                 .replace("{user_id}", &ghost.to_string())
                 .replace("{role_id}", &ghost.to_string())
                 .replace("{event_id}", &ghost.to_string())
+                .replace("{file_id}", &ghost.to_string())
                 .replace("{id}", &ghost.to_string())
                 .replace("{hostname}", "ghost.example.org");
             for (i, bearer) in tokens.iter().enumerate() {

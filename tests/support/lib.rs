@@ -755,3 +755,86 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A real S3-compatible server (moto's, from Python) on loopback: one bucket per name, each
+/// reachable only with its own credentials (IAM identity policies enforced), or anyone's with
+/// `open`. Stops when dropped.
+pub struct S3Server {
+    child: std::process::Child,
+    pub endpoint: String,
+    /// Each bucket's `{access_key_id, secret_access_key}`.
+    pub credentials: Value,
+}
+
+impl S3Server {
+    /// `None` (the test is skipped, loudly) when Python's moto is not installed; the
+    /// interpreter is `TENANTRY_TEST_PYTHON`, else `python3`.
+    pub fn start(buckets: &[&str], open: bool) -> Option<Self> {
+        use std::io::BufRead;
+        let python = std::env::var("TENANTRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let ok = std::process::Command::new(&python)
+            .args(["-c", "import moto.server, boto3"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "\n*** S3 tests SKIPPED: Python's moto is missing (pip install 'moto[server]' boto3) ***\n"
+            );
+            return None;
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/support/s3_server.py");
+        for _ in 0..10 {
+            let port = free_port();
+            let mut args = vec![script.to_owned(), port.to_string()];
+            if open {
+                args.push("--open".to_owned());
+            }
+            args.extend(buckets.iter().map(|b| (*b).to_owned()));
+            let mut child = std::process::Command::new(&python)
+                .args(&args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            match lines
+                .next()
+                .and_then(Result::ok)
+                .map(|l| serde_json::from_str(&l))
+            {
+                Some(Ok(credentials)) => {
+                    return Some(Self {
+                        child,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        credentials,
+                    });
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+        }
+        panic!("moto's S3 server did not start");
+    }
+
+    /// The storage settings of `bucket`, with its own credentials.
+    pub fn config(&self, bucket: &str) -> tenantry_objects::S3Config {
+        let c = &self.credentials[bucket];
+        tenantry_objects::S3Config {
+            endpoint: Some(self.endpoint.clone()),
+            region: "us-east-1".to_owned(),
+            bucket: bucket.to_owned(),
+            access_key_id: c["access_key_id"].as_str().unwrap().to_owned(),
+            secret_access_key: c["secret_access_key"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -655,6 +655,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's files, newest first.
+         * @description **Permission:** `files:read` (members only: `not_a_member` otherwise).
+         */
+        get: operations["list_files"];
+        put?: never;
+        /**
+         * Upload a file: one `file` part of a `multipart/form-data` body, streamed to storage. Its
+         *     type is read from its content and must be one tenants may store; its size is limited by
+         *     the plan (`max_file_bytes`) and counted against the `storage_bytes` quota.
+         * @description **Permission:** `files:write` (members only: `not_a_member` otherwise).
+         */
+        post: operations["upload_file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One file's metadata.
+         * @description **Permission:** `files:read` (members only: `not_a_member` otherwise).
+         */
+        get: operations["get_file"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a file: it disappears at once (its bytes freed from the quota, detached from every
+         *     product); its content is removed from storage just after.
+         * @description **Permission:** `files:write` (members only: `not_a_member` otherwise).
+         */
+        delete: operations["delete_file"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a file, streamed: `Content-Type` as sniffed at upload, `ETag` (its SHA-256),
+         *     `If-None-Match` (304), and one byte range (`Range: bytes=…`, 206; `If-Range` honoured).
+         * @description **Permission:** `files:read` (members only: `not_a_member` otherwise).
+         */
+        get: operations["file_content"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A short-lived link that downloads the file straight from the storage, without
+         *     credentials (large files need not pass through the API). Only where the storage signs
+         *     links (S3); on local disk, 409 `links_unavailable`.
+         * @description **Permission:** `files:read` (members only: `not_a_member` otherwise).
+         */
+        get: operations["file_link"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations": {
         parameters: {
             query?: never;
@@ -1349,6 +1443,51 @@ export interface paths {
          * @description **Permission:** `products:write` (members only: `not_a_member` otherwise).
          */
         patch: operations["update_product"];
+        trace?: never;
+    };
+    "/api/v1/products/{id}/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A product's images, in order.
+         * @description **Permission:** `products:read` (members only: `not_a_member` otherwise).
+         */
+        get: operations["list_images"];
+        put?: never;
+        /**
+         * Attach an image (one of the tenant's image files) after the product's last one; a product
+         *     holds at most 20.
+         * @description **Permission:** `files:write` (members only: `not_a_member` otherwise).
+         */
+        post: operations["attach_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{id}/images/{file_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Detach an image from the product (the file stays); the images after it move up.
+         * @description **Permission:** `files:write` (members only: `not_a_member` otherwise).
+         */
+        delete: operations["detach_image"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/projects": {
@@ -2233,6 +2372,40 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "file.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A file was created. */
+        post: operations["event_file_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "file.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A file was deleted. */
+        post: operations["event_file_deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "invitation.accepted": {
         parameters: {
             query?: never;
@@ -2397,6 +2570,40 @@ export interface webhooks {
         put?: never;
         /** A product was updated. */
         post: operations["event_product_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "product_image.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A product image was created. */
+        post: operations["event_product_image_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "product_image.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A product image was deleted. */
+        post: operations["event_product_image_deleted"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2998,6 +3205,13 @@ export interface components {
             /** Format: date-time */
             revoked_at?: string | null;
         };
+        AttachImageBody: {
+            /**
+             * Format: uuid
+             * @description One of the tenant's files, of an image type.
+             */
+            file_id: string;
+        };
         /** @description One page of the delivery log, newest first. */
         AttemptPage: {
             items: components["schemas"]["AttemptView"][];
@@ -3508,6 +3722,46 @@ export interface components {
             /** @description The 1-based row of a bulk import the error belongs to. */
             row?: number | null;
         };
+        FileLink: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description Downloads the file without credentials until `expires_at`. */
+            url: string;
+        };
+        /** @description One page of files, newest first. */
+        FilePage: {
+            items: components["schemas"]["FileView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        FileView: {
+            /**
+             * @description Read from the content itself.
+             * @example image/png
+             */
+            content_type: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The user who uploaded it (or whose API key did); null once that account is gone.
+             */
+            created_by?: string | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description The name it was uploaded with (metadata only).
+             * @example photo.png
+             */
+            name: string;
+            /** @description Hex SHA-256 of the content (also the download's `ETag`). */
+            sha256: string;
+            /**
+             * Format: int64
+             * @example 48213
+             */
+            size: number;
+        };
         Health: {
             /** @example ok */
             status: string;
@@ -3851,7 +4105,7 @@ export interface components {
          * @description A permission of the catalogue (`GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionName: "tenant:read" | "tenant:manage" | "settings:manage" | "domains:manage" | "sso:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "usage:write" | "products:read" | "products:write" | "projects:read" | "projects:write";
+        PermissionName: "tenant:read" | "tenant:manage" | "settings:manage" | "domains:manage" | "sso:manage" | "members:read" | "members:manage" | "roles:manage" | "api_keys:manage" | "audit:read" | "events:read" | "webhooks:manage" | "billing:read" | "billing:manage" | "usage:write" | "products:read" | "products:write" | "files:read" | "files:write" | "projects:read" | "projects:write";
         /** @description One page of the permission catalogue. */
         PermissionPage: {
             items: components["schemas"]["PermissionView"][];
@@ -4019,6 +4273,23 @@ export interface components {
              * @example 100
              */
             used?: number | null;
+        };
+        ProductImageView: {
+            /** Format: date-time */
+            attached_at: string;
+            /** Format: uuid */
+            file_id: string;
+            /**
+             * Format: int32
+             * @example 0
+             */
+            position: number;
+            /** Format: uuid */
+            product_id: string;
+        };
+        ProductImages: {
+            /** @description In order (`position` 0 first). */
+            items: components["schemas"]["ProductImageView"][];
         };
         /** @description One page of products. */
         ProductPage: {
@@ -4896,6 +5167,15 @@ export interface components {
             /** Format: int64 */
             rate_limit?: number | null;
             url?: string | null;
+        };
+        /** @description The multipart form of an upload (documents the request body; it is read as a stream). */
+        UploadForm: {
+            /**
+             * Format: binary
+             * @description The file. Its name (`filename` in the part's `Content-Disposition`) is kept as
+             *     metadata; its type is read from the content.
+             */
+            file: string;
         };
         /** @description A batch of usage events. */
         UsageBatchBody: {
@@ -7968,6 +8248,674 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_files: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /**
+                 * @description Only files of this type (`image/png`) or family (`image/*`).
+                 * @example image/*
+                 */
+                content_type?: string;
+            };
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of files */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilePage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload_file: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["UploadForm"];
+            };
+        };
+        responses: {
+            /** @description The file */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileView"];
+                };
+            };
+            /** @description Not a readable multipart body (`malformed_multipart`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled (`request_timeout`) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Larger than the plan allows (`file_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not multipart (`unsupported_media_type`) or a type tenants may not store (`file_type_not_allowed`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No `file` part, or a bad file name (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_file: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The file's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileView"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_file: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The file's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    file_content: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+                /** @description One byte range, e.g. `bytes=0-1023` */
+                Range?: string | null;
+                /** @description An `ETag` you hold: 304 if it is still current */
+                "If-None-Match"?: string | null;
+            };
+            path: {
+                /** @description The file's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The content */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            /** @description The requested range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            /** @description Your copy is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No byte of the range exists (`range_not_satisfiable`) */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    file_link: {
+        parameters: {
+            query?: {
+                /** @description How long the link works, in seconds (default 300, at most 3600). */
+                expires_in?: number;
+            };
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The file's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileLink"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This storage does not sign links (`links_unavailable`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12229,6 +13177,331 @@ export interface operations {
             };
             /** @description Invalid fields, listed in `errors` (`validation_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_images: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The product's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The images */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductImages"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    attach_image: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The product's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttachImageBody"];
+            };
+        };
+        responses: {
+            /** @description The image */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductImageView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already attached (`image_already_attached`) or 20 images (`too_many_images`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    detach_image: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path: {
+                /** @description The product's id */
+                id: string;
+                /** @description The image's file id */
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Detached */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17597,6 +18870,62 @@ export interface operations {
             };
         };
     };
+    event_file_created: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["FileView"];
+                    };
+                    /** @enum {string} */
+                    type?: "file.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_file_deleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["FileView"];
+                    };
+                    /** @enum {string} */
+                    type?: "file.deleted";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     event_invitation_accepted: {
         parameters: {
             query?: never;
@@ -17864,6 +19193,62 @@ export interface operations {
                     };
                     /** @enum {string} */
                     type?: "product.updated";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_product_image_created: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["ProductImageView"];
+                    };
+                    /** @enum {string} */
+                    type?: "product_image.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_product_image_deleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["ProductImageView"];
+                    };
+                    /** @enum {string} */
+                    type?: "product_image.deleted";
                 };
             };
         };

@@ -137,7 +137,7 @@ pub struct ListFilesQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only files of this type (`image/png`) or family (`image/*`).
-    #[param(example = "image/*", max_length = 201)]
+    #[param(example = "image/*")]
     pub content_type: Option<String>,
 }
 

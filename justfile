@@ -29,7 +29,12 @@ ci:
     bash .ci/run
 
 # Every benchmark below, one after the other
-bench: bench-products bench-jobs bench-webhooks bench-billing bench-edge
+bench: bench-products bench-jobs bench-webhooks bench-billing bench-edge bench-files
+
+# Benchmark: files — a 256 MiB upload and download to local disk and to S3 (moto), beside
+# cat and boto3 on the same bytes, and the server's peak memory meanwhile
+bench-files:
+    bash bench/files.sh
 
 # Benchmark: the tenant's edge — resolution by custom domain vs subdomain, the TLS ask
 bench-edge:

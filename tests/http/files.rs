@@ -918,3 +918,238 @@ async fn links_download_from_the_bucket() {
     );
     assert_eq!(res.bytes().await.unwrap().as_ref(), image.as_slice());
 }
+
+/// Tenants' own buckets (moto, IAM enforced): settings checked with a test object before they
+/// are saved; files already there moved by the worker; new files go to the tenant's bucket
+/// only; back to the platform's store on delete.
+async fn own_buckets(db: tenantry_store::testing::TestDb) {
+    let Some(s3) = S3Server::start(&["acme-own", "globex-own"], false) else {
+        return;
+    };
+    let dir = scratch();
+    let app = &TestApp::start(
+        db,
+        Options {
+            // The test's S3 server is on loopback: opened like a private network.
+            webhook_rules: tenantry_webhooks::TargetRules {
+                allow_http: false,
+                addresses: tenantry_webhooks::AddressPolicy::parse("127.0.0.1/32").unwrap(),
+            },
+            ..local(&dir)
+        },
+    )
+    .await;
+    let acme = owner(app, "acme").await;
+    let globex = owner(app, "globex").await;
+    let body = |bucket: &str, creds_of: &str| {
+        let c = &s3.credentials[creds_of];
+        json!({"endpoint": s3.endpoint, "region": "us-east-1", "bucket": bucket,
+               "access_key_id": c["access_key_id"], "secret_access_key": c["secret_access_key"]})
+    };
+    let put_storage = |slug: &'static str, token: &str, body: Value| {
+        call(app, slug, Method::PUT, "/api/v1/settings/storage", token)
+            .json(&body)
+            .send()
+    };
+    let storage = |slug: &'static str, token: String| async move {
+        ok(
+            call(app, slug, Method::GET, "/api/v1/settings/storage", &token)
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await
+    };
+    let moved = |slug: &'static str, token: String| async move {
+        for _ in 0..200 {
+            let s = storage(slug, token.clone()).await;
+            if s["move"]["to_move"] == 0 {
+                return s;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{slug}'s files were not moved");
+    };
+
+    // A file in the platform's store first (two parts once it goes to S3).
+    let early = text(7 << 20);
+    let before = put_file(app, "acme", &acme, "before.txt", &early).await;
+    let before_id = before["id"].as_str().unwrap().to_owned();
+    assert_eq!(stored(dir.as_path()).len(), 1);
+
+    // Refused before anything is saved: another tenant's credentials, a wrong secret, an
+    // address the outbound guard does not allow, invalid fields.
+    problem(
+        put_storage("acme", &acme, body("acme-own", "globex-own"))
+            .await
+            .unwrap(),
+        422,
+        "storage_check_failed",
+    )
+    .await;
+    let mut wrong = body("acme-own", "acme-own");
+    wrong["secret_access_key"] = json!("not-the-secret");
+    problem(
+        put_storage("acme", &acme, wrong).await.unwrap(),
+        422,
+        "storage_check_failed",
+    )
+    .await;
+    let mut private = body("acme-own", "acme-own");
+    private["endpoint"] = json!("http://10.0.0.1:9000");
+    let p = problem(
+        put_storage("acme", &acme, private).await.unwrap(),
+        422,
+        "storage_check_failed",
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("not allowed"), "{p}");
+    let mut invalid = body("Not_A_Bucket", "acme-own");
+    invalid["endpoint"] = json!("ftp://example.com/path");
+    let p = problem(
+        put_storage("acme", &acme, invalid).await.unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["endpoint", "bucket"]);
+    assert_eq!(storage("acme", acme.clone()).await["bucket"], Value::Null);
+
+    // Saved: the secret is never shown; the file already there is moved.
+    let saved = ok(
+        put_storage("acme", &acme, body("acme-own", "acme-own"))
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let secret = s3.credentials["acme-own"]["secret_access_key"]
+        .as_str()
+        .unwrap();
+    assert!(!saved.to_string().contains(secret));
+    assert_eq!(saved["bucket"]["bucket"], "acme-own");
+    let done = moved("acme", acme.clone()).await;
+    assert_eq!(done["move"], json!({"files": 1, "to_move": 0}));
+    assert!(!done.to_string().contains(secret));
+    assert_eq!(
+        stored(dir.as_path()),
+        Vec::<String>::new(),
+        "the platform's store keeps nothing of acme's"
+    );
+    let res = content(app, "acme", &acme, &before_id)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert!(res.bytes().await.unwrap().as_ref() == early.as_slice());
+
+    // New files go to acme's bucket only; globex's go to its own.
+    let after = put_file(app, "acme", &acme, "after.png", &png(100)).await;
+    ok(
+        put_storage("globex", &globex, body("globex-own", "globex-own"))
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let theirs = put_file(app, "globex", &globex, "theirs.txt", b"globex only").await;
+    assert_eq!(stored(dir.as_path()), Vec::<String>::new());
+    let tenant_of = |token: String, slug: &'static str| async move {
+        ok(
+            call(app, slug, Method::GET, "/api/v1/tenant", &token)
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let acme_id = tenant_of(acme.clone(), "acme").await;
+    let globex_id = tenant_of(globex.clone(), "globex").await;
+    let acme_bucket = tenantry_objects::Backend::s3(&s3.config("acme-own")).unwrap();
+    let globex_bucket = tenantry_objects::Backend::s3(&s3.config("globex-own")).unwrap();
+    for f in [&before, &after] {
+        let key = format!("tenants/{acme_id}/{}", f["id"].as_str().unwrap());
+        assert!(
+            acme_bucket.read(&key, None).await.is_ok(),
+            "{key} in acme's bucket"
+        );
+    }
+    let key = format!("tenants/{globex_id}/{}", theirs["id"].as_str().unwrap());
+    assert!(globex_bucket.read(&key, None).await.is_ok());
+
+    // Back to the platform's store.
+    ok(
+        call(
+            app,
+            "acme",
+            Method::DELETE,
+            "/api/v1/settings/storage",
+            &acme,
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    moved("acme", acme.clone()).await;
+    assert_eq!(stored(dir.as_path()).len(), 2);
+    let before_key = format!("tenants/{acme_id}/{before_id}");
+    assert!(matches!(
+        acme_bucket.read(&before_key, None).await,
+        Err(tenantry_files::StorageError::NotFound)
+    ));
+    let res = content(app, "acme", &acme, &before_id)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert!(res.bytes().await.unwrap().as_ref() == early.as_slice());
+    problem(
+        call(
+            app,
+            "acme",
+            Method::DELETE,
+            "/api/v1/settings/storage",
+            &acme,
+        )
+        .send()
+        .await
+        .unwrap(),
+        404,
+        "storage_not_configured",
+    )
+    .await;
+    let audit = ok(
+        call(app, "acme", Method::GET, "/api/v1/audit-logs/verify", &acme)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(audit["ok"], true, "{audit}");
+}
+
+#[tokio::test]
+async fn tenants_own_buckets_sqlite() {
+    own_buckets(tenantry_store::testing::TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn tenants_own_buckets_postgres() {
+    if let Some(db) = tenantry_store::testing::TestDb::postgres().await {
+        own_buckets(db).await;
+    }
+}

@@ -117,6 +117,16 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
         (("GET", "/api/v1/files/{id}/content"), none("")),
         (("GET", "/api/v1/files/{id}/link"), none("")),
         (("DELETE", "/api/v1/files/{id}"), none("")),
+        (("GET", "/api/v1/settings/storage"), none("")),
+        // B's own bucket settings, checked against a host that does not exist: refused.
+        (
+            ("PUT", "/api/v1/settings/storage"),
+            body(
+                json!({"endpoint": "https://intruder.invalid", "bucket": "intruder",
+                "access_key_id": "intruder", "secret_access_key": "intruder"}),
+            ),
+        ),
+        (("DELETE", "/api/v1/settings/storage"), none("")),
         (("GET", "/api/v1/projects"), none("?q=zanzibar")),
         (
             ("POST", "/api/v1/projects"),
@@ -323,6 +333,7 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         format!("/api/v1/sso/providers/{}", ids["$sso_provider"]),
         "/api/v1/scim/tokens".to_owned(),
         "/api/v1/settings/smtp".to_owned(),
+        "/api/v1/settings/storage".to_owned(),
     ] {
         seen.insert(path.clone(), json_of(app, &path, token).await);
     }

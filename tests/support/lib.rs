@@ -190,7 +190,7 @@ impl TestApp {
         )
         .unwrap();
         wiring.webhook_rules = options.webhook_rules.clone();
-        wiring.storage = Arc::new(tenantry_objects::Storage::new(options.files.clone()));
+        wiring.files_backend = options.files.clone();
         wiring.billing = options.billing;
         wiring.rate_store = options.redis_url.as_deref().map(|url| {
             std::sync::Arc::new(tenantry_limits::RedisStore::new(url).unwrap())

@@ -11,14 +11,14 @@ use tenantry_audit::{AuditService, EventService};
 use tenantry_billing::{BillingPolicy, BillingService, UsageService};
 use tenantry_crypto::Crypto;
 use tenantry_dns::{DnsProbe, ProbeConfig};
-use tenantry_files::{FileService, ObjectStorage};
+use tenantry_files::{BucketService, FileService};
 use tenantry_http::ports::PlatformReads;
 use tenantry_http::{AppState, HttpConfig, Resolver, Services};
 use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
 use tenantry_jobs::RetryPolicy;
 use tenantry_kernel::{Clock, Edges, SystemClock};
 use tenantry_mail::{MailSender, Relays};
-use tenantry_objects::{Backend, Storage};
+use tenantry_objects::{Backend, Prober, Storage, TenantReach};
 use tenantry_onboarding::OnboardingService;
 use tenantry_products::ProductService;
 use tenantry_projects::ProjectService;
@@ -61,9 +61,9 @@ pub struct Wiring {
     /// How custom domains are checked, and what their owners are told.
     pub domain_probe: Arc<dyn DomainProbe>,
     pub domain_config: DomainConfig,
-    /// Where files' content lives (a throwaway directory until [`Wiring::build`] sets the
-    /// configured one).
-    pub storage: Arc<dyn ObjectStorage>,
+    /// The platform's store for files' content (a throwaway directory until
+    /// [`Wiring::build`] sets the configured one); tenants' own buckets come on top.
+    pub files_backend: Backend,
     edges: Edges,
 }
 
@@ -173,7 +173,7 @@ impl Wiring {
             .map_err(anyhow::Error::msg)?,
         );
         wiring.domain_config.policy = cli.domains.policy();
-        wiring.storage = Arc::new(Storage::new(cli.files.backend()?));
+        wiring.files_backend = cli.files.backend()?;
         if let Some(target) = cli
             .domains
             .domain_cname_target
@@ -225,13 +225,11 @@ impl Wiring {
             rate_store: None,
             domain_probe,
             domain_config,
-            storage: Arc::new(Storage::new(
-                Backend::local(
-                    &std::env::temp_dir()
-                        .join(format!("tenantry-files-{}", uuid::Uuid::now_v7().simple())),
-                )
-                .map_err(anyhow::Error::new)?,
-            )),
+            files_backend: Backend::local(
+                &std::env::temp_dir()
+                    .join(format!("tenantry-files-{}", uuid::Uuid::now_v7().simple())),
+            )
+            .map_err(anyhow::Error::new)?,
             edges,
         })
     }
@@ -272,7 +270,8 @@ impl Wiring {
                 self.clock.clone(),
             )),
             products: Arc::new(ProductService::new(self.db.clone(), self.clock.clone())),
-            files: Arc::new(self.files()),
+            files: Arc::new(self.files()?),
+            buckets: Arc::new(self.buckets()?),
             projects: Arc::new(ProjectService::new(self.db.clone(), self.clock.clone())),
             audit: Arc::new(AuditService::new(self.db.clone())),
             events: Arc::new(EventService::new(self.db.clone())),
@@ -299,9 +298,40 @@ impl Wiring {
         Ok(state)
     }
 
-    /// Tenants' files, their content in the platform's storage.
-    pub fn files(&self) -> FileService<Db> {
-        FileService::new(self.db.clone(), self.storage.clone(), self.clock.clone())
+    /// Tenants' files: their content in the platform's store or the tenant's own bucket.
+    pub fn files(&self) -> Result<FileService<Db>> {
+        let storage = Storage::new(self.files_backend.clone())
+            .with_tenant_buckets(Arc::new(self.buckets()?), self.tenant_reach()?);
+        Ok(FileService::new(
+            self.db.clone(),
+            Arc::new(storage),
+            self.clock.clone(),
+        ))
+    }
+
+    /// Tenants' own buckets: checked before saving, secrets sealed with the tenant's key.
+    pub fn buckets(&self) -> Result<BucketService<Db, Vault<Db>, Prober>> {
+        Ok(BucketService::new(
+            self.db.clone(),
+            self.vault.clone(),
+            Prober(self.tenant_reach()?),
+            self.clock.clone(),
+        ))
+    }
+
+    /// How tenants' buckets are reached: only where webhooks may go (the outbound guard),
+    /// transfers of any length but no minute of silence.
+    fn tenant_reach(&self) -> Result<TenantReach> {
+        let policy = self.webhook_rules.addresses.clone();
+        let client = tenantry_sender::guarded_builder(policy.clone())
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .context("the client of tenants' buckets")?;
+        Ok(TenantReach {
+            client,
+            check: Arc::new(move |ip| policy.check(ip).map_err(|b| b.to_string())),
+        })
     }
 
     /// Plans, subscriptions and quotas; the quotas are those the entities declare.
@@ -456,20 +486,20 @@ impl Wiring {
         // record — twice over. A dispatcher that died loses its claims after this.
         config.lease = (tenantry_webhooks::PACE_HORIZON + d.timeout) * 2 + Duration::from_secs(3);
         Ok(Background {
-            jobs: self.job_worker(args),
+            jobs: self.job_worker(args)?,
             webhooks: Dispatcher::new(service, self.clock.clone(), config, self.edges.clone()),
         })
     }
 
     /// The job worker.
-    fn job_worker(&self, args: &WorkerArgs) -> AppWorker {
+    fn job_worker(&self, args: &WorkerArgs) -> Result<AppWorker> {
         let jobs = TenantryJobs::new(
             JobServices {
                 invitations: self.invitations(self.auth()),
                 billing: self.billing(),
                 // Another process's resolution cache follows the change counter.
                 domains: self.domains(Arc::new(NoListener)),
-                files: self.files(),
+                files: self.files()?,
             },
             self.db.clone(),
             self.clock.clone(),
@@ -487,13 +517,13 @@ impl Wiring {
             base: Duration::from_millis(args.job_retry_base_ms.max(1)),
             ..RetryPolicy::default()
         };
-        Worker::new(
+        Ok(Worker::new(
             self.db.clone(),
             jobs,
             self.clock.clone(),
             config,
             self.edges.clone(),
-        )
+        ))
     }
 }
 

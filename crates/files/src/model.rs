@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tenantry_kernel::{FileId, PageRequest, TenantId, TextShape, UserId};
+use tenantry_kernel::{BucketId, FileId, PageRequest, TenantId, TextShape, UserId};
 
 /// Why a value was refused: the message names the rule.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +86,9 @@ pub struct StoredFile {
     pub sha256: String,
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
+    /// Where the content is: the platform's store (`None`) or one of the tenant's buckets.
+    #[serde(skip)]
+    pub location: Option<BucketId>,
 }
 
 impl StoredFile {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use tenantry_kernel::{FileId, Page, TenantCtx, Unexpected};
+use tenantry_kernel::{BucketId, FileId, Page, TenantCtx, Unexpected};
 
 use crate::error::DeleteFileError;
 use crate::model::{FileQuery, StoredFile};
@@ -44,6 +44,14 @@ pub trait FileRepository: Clone + Send + Sync + 'static {
         id: FileId,
     ) -> impl Future<Output = Result<StoredFile, DeleteFileError>> + Send;
 
+    /// Records that the content of `file` now lives `at`; false when the file is gone.
+    fn relocate(
+        &self,
+        ctx: &TenantCtx,
+        file: FileId,
+        at: Location,
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
     /// The tenant's `storage_bytes` use and limit (`None`: no limit).
     fn storage_quota(
         &self,
@@ -73,12 +81,17 @@ impl From<StorageError> for Unexpected {
 /// Object content, streamed.
 pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
 
-/// Where content lives: the platform's store, or the tenant's own bucket.
+/// Where content lives: `None` is the platform's store, `Some` one of the tenant's own
+/// buckets (a record of [`crate::buckets::BucketRepository`]).
+pub type Location = Option<BucketId>;
+
+/// The stores content lives in.
 pub trait ObjectStorage: Send + Sync + 'static {
     /// Starts writing `key`; nothing is visible under it until [`ObjectWriter::finish`].
     fn writer<'a>(
         &'a self,
         ctx: &'a TenantCtx,
+        at: Location,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Box<dyn ObjectWriter>, StorageError>>;
 
@@ -86,6 +99,7 @@ pub trait ObjectStorage: Send + Sync + 'static {
     fn read<'a>(
         &'a self,
         ctx: &'a TenantCtx,
+        at: Location,
         key: &'a str,
         range: Option<Range<u64>>,
     ) -> BoxFuture<'a, Result<ByteStream, StorageError>>;
@@ -94,6 +108,7 @@ pub trait ObjectStorage: Send + Sync + 'static {
     fn delete<'a>(
         &'a self,
         ctx: &'a TenantCtx,
+        at: Location,
         key: &'a str,
     ) -> BoxFuture<'a, Result<(), StorageError>>;
 
@@ -103,6 +118,7 @@ pub trait ObjectStorage: Send + Sync + 'static {
     fn presign<'a>(
         &'a self,
         ctx: &'a TenantCtx,
+        at: Location,
         key: &'a str,
         expires_in: Duration,
         content_type: &'a str,
@@ -118,4 +134,13 @@ pub trait ObjectWriter: Send {
     fn finish(self: Box<Self>) -> BoxFuture<'static, Result<(), StorageError>>;
     /// Drops what was written; nothing appears under the key.
     fn abort(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// Opens a tenant's bucket record for the storage adapter (the settings with the secret).
+pub trait BucketLookup: Send + Sync + 'static {
+    fn access<'a>(
+        &'a self,
+        ctx: &'a TenantCtx,
+        id: BucketId,
+    ) -> BoxFuture<'a, Result<Option<crate::buckets::BucketAccess>, Unexpected>>;
 }

@@ -9,11 +9,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tenantry_kernel::{Clock, FileId, Page, QuotaError, TenantCtx, Unexpected};
+use tenantry_kernel::{
+    BucketId, Clock, FileId, Page, QuotaError, SecretCipher, TenantCtx, Unexpected,
+};
+
+use crate::buckets::{
+    BucketAccess, BucketDraft, BucketProbe, BucketRepository, BucketSettings, MoveState,
+    secret_slot,
+};
 
 use crate::error::{ContentError, DeleteFileError, UploadError};
 use crate::model::{FileName, FileQuery, STORAGE_QUOTA, StoredFile, object_key};
-use crate::ports::{ByteStream, FileRepository, ObjectStorage, ObjectWriter};
+use crate::ports::{
+    BucketLookup, ByteStream, FileRepository, Location, ObjectStorage, ObjectWriter, StorageError,
+};
 use crate::sniff::{SNIFF_BYTES, allowed, sniff};
 
 /// The longest a download link may live.
@@ -31,6 +40,8 @@ pub struct FileService<R> {
 pub struct Upload {
     id: FileId,
     key: String,
+    /// The store it goes to: the tenant's current one.
+    location: Location,
     name: FileName,
     max_file: u64,
     /// The quota's use and limit when the upload began (the write itself is checked again).
@@ -53,7 +64,7 @@ impl Upload {
     }
 }
 
-impl<R: FileRepository> FileService<R> {
+impl<R: FileRepository + BucketRepository> FileService<R> {
     pub fn new(repo: R, storage: Arc<dyn ObjectStorage>, clock: Arc<dyn Clock>) -> Self {
         Self {
             repo,
@@ -73,6 +84,7 @@ impl<R: FileRepository> FileService<R> {
         Ok(Upload {
             id,
             key: object_key(ctx.tenant_id(), id),
+            location: self.repo.current_bucket(ctx).await?.map(|b| b.id),
             name,
             max_file,
             quota: self.repo.storage_quota(ctx).await?,
@@ -135,7 +147,7 @@ impl<R: FileRepository> FileService<R> {
             });
         }
         up.content_type = Some(kind);
-        let mut writer = self.storage.writer(ctx, &up.key).await?;
+        let mut writer = self.storage.writer(ctx, up.location, &up.key).await?;
         let head = Bytes::from(std::mem::take(&mut up.head));
         if let Err(e) = writer.write(head).await {
             writer.abort().await;
@@ -166,9 +178,10 @@ impl<R: FileRepository> FileService<R> {
             sha256: hex(&up.digest.finalize()),
             created_by: ctx.actor().user_id(),
             created_at: self.clock.now(),
+            location: up.location,
         };
         if let Err(e) = self.repo.create(ctx, &file).await {
-            if let Err(gone) = self.storage.delete(ctx, &up.key).await {
+            if let Err(gone) = self.storage.delete(ctx, up.location, &up.key).await {
                 tracing::warn!(key = %up.key, error = %gone, "an unrecorded upload's object could not be removed");
             }
             return Err(e.into());
@@ -203,7 +216,10 @@ impl<R: FileRepository> FileService<R> {
         file: &StoredFile,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, ContentError> {
-        Ok(self.storage.read(ctx, &file.key(), range).await?)
+        Ok(self
+            .storage
+            .read(ctx, file.location, &file.key(), range)
+            .await?)
     }
 
     /// A link that downloads `id` without credentials for `ttl` (at most
@@ -224,6 +240,7 @@ impl<R: FileRepository> FileService<R> {
             .storage
             .presign(
                 ctx,
+                file.location,
                 &file.key(),
                 ttl,
                 &file.content_type,
@@ -240,13 +257,191 @@ impl<R: FileRepository> FileService<R> {
         self.repo.delete(ctx, id).await
     }
 
-    /// Removes the content of a deleted file (the job the delete queued); already gone is
-    /// done.
-    pub async fn erase_content(&self, ctx: &TenantCtx, id: FileId) -> Result<(), Unexpected> {
+    /// Removes the content of a deleted file from where it was (the job the delete queued);
+    /// already gone is done.
+    pub async fn erase_content(
+        &self,
+        ctx: &TenantCtx,
+        id: FileId,
+        at: Location,
+    ) -> Result<(), Unexpected> {
         Ok(self
             .storage
-            .delete(ctx, &object_key(ctx.tenant_id(), id))
+            .delete(ctx, at, &object_key(ctx.tenant_id(), id))
             .await?)
+    }
+
+    /// Moves every file of the tenant to its current store, a few at a time: each copied,
+    /// then recorded there, then removed from where it was (a failure leaves it readable
+    /// where it was; the job is retried). Then forgets the buckets nothing is in any more.
+    pub async fn move_files(&self, ctx: &TenantCtx) -> Result<MoveState, Unexpected> {
+        loop {
+            let (to, batch) = self.repo.misplaced_files(ctx, MOVE_BATCH).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for file in batch {
+                let key = file.key();
+                self.copy(ctx, file.location, to, &key).await?;
+                if self.repo.relocate(ctx, file.id, to).await? {
+                    self.storage.delete(ctx, file.location, &key).await?;
+                } else {
+                    // Deleted meanwhile: its delete job removes it where it was.
+                    self.storage.delete(ctx, to, &key).await?;
+                }
+            }
+        }
+        self.repo.drop_empty_buckets(ctx).await?;
+        self.repo.move_state(ctx).await
+    }
+
+    async fn copy(
+        &self,
+        ctx: &TenantCtx,
+        from: Location,
+        to: Location,
+        key: &str,
+    ) -> Result<(), StorageError> {
+        use futures_util::StreamExt as _;
+        let mut body = self.storage.read(ctx, from, key, None).await?;
+        let mut writer = self.storage.writer(ctx, to, key).await?;
+        while let Some(chunk) = body.next().await {
+            let written = match chunk {
+                Ok(chunk) => writer.write(chunk).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                writer.abort().await;
+                return Err(e);
+            }
+        }
+        writer.finish().await
+    }
+}
+
+/// Files moved per round of [`FileService::move_files`].
+const MOVE_BATCH: u32 = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BucketError {
+    #[error("no bucket of its own")]
+    NotConfigured,
+    #[error("the bucket could not be used: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+/// A tenant's own bucket: its settings, checked before they are saved, the secret sealed.
+#[derive(Clone)]
+pub struct BucketService<R, V, P> {
+    repo: R,
+    cipher: V,
+    probe: Arc<P>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<R, V, P> BucketService<R, V, P>
+where
+    R: BucketRepository,
+    V: SecretCipher,
+    P: BucketProbe,
+{
+    pub fn new(repo: R, cipher: V, probe: P, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            repo,
+            cipher,
+            probe: Arc::new(probe),
+            clock,
+        }
+    }
+
+    /// The current bucket (none: the platform's store) and how far the move to it is.
+    pub async fn get(
+        &self,
+        ctx: &TenantCtx,
+    ) -> Result<(Option<BucketSettings>, MoveState), Unexpected> {
+        Ok((
+            self.repo.current_bucket(ctx).await?,
+            self.repo.move_state(ctx).await?,
+        ))
+    }
+
+    /// Checks the bucket with a test object, then saves it as the tenant's store (the
+    /// secret sealed) and queues moving every file there.
+    pub async fn put(
+        &self,
+        ctx: &TenantCtx,
+        draft: BucketDraft,
+    ) -> Result<(BucketSettings, MoveState), BucketError> {
+        self.probe
+            .probe(&draft.access)
+            .await
+            .map_err(|e| BucketError::Refused(e.to_string()))?;
+        let a = draft.access;
+        let bucket = BucketSettings {
+            id: BucketId::new(),
+            tenant_id: ctx.tenant_id(),
+            endpoint: a.endpoint,
+            region: a.region,
+            bucket: a.bucket,
+            access_key_id: a.access_key_id,
+            created_at: self.clock.now(),
+        };
+        let id = bucket.id.to_string();
+        let sealed = self
+            .cipher
+            .seal(ctx, secret_slot(&id), a.secret_access_key.as_bytes())
+            .await?;
+        self.repo.save_bucket(ctx, &bucket, &sealed).await?;
+        Ok((bucket, self.repo.move_state(ctx).await?))
+    }
+
+    /// Back to the platform's store (files move back).
+    pub async fn delete(&self, ctx: &TenantCtx) -> Result<MoveState, BucketError> {
+        self.repo
+            .clear_bucket(ctx)
+            .await?
+            .ok_or(BucketError::NotConfigured)?;
+        Ok(self.repo.move_state(ctx).await?)
+    }
+
+    /// A record's settings with the secret opened.
+    pub async fn access(
+        &self,
+        ctx: &TenantCtx,
+        id: BucketId,
+    ) -> Result<Option<BucketAccess>, Unexpected> {
+        let Some((b, sealed)) = self.repo.bucket(ctx, id).await? else {
+            return Ok(None);
+        };
+        let secret = self
+            .cipher
+            .open(ctx, secret_slot(&b.id.to_string()), &sealed)
+            .await?;
+        Ok(Some(BucketAccess {
+            endpoint: b.endpoint,
+            region: b.region,
+            bucket: b.bucket,
+            access_key_id: b.access_key_id,
+            secret_access_key: String::from_utf8(secret)
+                .map_err(|e| Unexpected::msg(e.to_string()))?,
+        }))
+    }
+}
+
+impl<R, V, P> BucketLookup for BucketService<R, V, P>
+where
+    R: BucketRepository,
+    V: SecretCipher,
+    P: BucketProbe,
+{
+    fn access<'a>(
+        &'a self,
+        ctx: &'a TenantCtx,
+        id: BucketId,
+    ) -> futures_util::future::BoxFuture<'a, Result<Option<BucketAccess>, Unexpected>> {
+        Box::pin(BucketService::access(self, ctx, id))
     }
 }
 

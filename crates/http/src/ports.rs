@@ -25,8 +25,9 @@ use tenantry_billing::{
     UsageBucket, UsageOutcome, UsageQueryError, UsageService,
 };
 use tenantry_files::{
+    BucketDraft, BucketError, BucketProbe, BucketRepository, BucketService, BucketSettings,
     ByteStream, ContentError, DeleteFileError, FileName, FileQuery, FileRepository, FileService,
-    StoredFile, Upload, UploadError,
+    MoveState, StoredFile, Upload, UploadError,
 };
 use tenantry_identity::{
     AccessClaims, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
@@ -793,7 +794,9 @@ driving_port! {
 
 driving_port! {
     /// The tenant's files: uploads driven chunk by chunk, downloads streamed.
-    pub trait Files<'a> for FileService<R>, generics [R] where [R: FileRepository] {
+    pub trait Files<'a> for FileService<R>, generics [R]
+        where [R: FileRepository + BucketRepository]
+    {
         async fn begin(
             &self,
             ctx: &'a TenantCtx,
@@ -827,6 +830,24 @@ driving_port! {
             ttl: std::time::Duration,
         ) -> Result<Option<(String, DateTime<Utc>)>, ContentError>;
         async fn delete(&self, ctx: &'a TenantCtx, id: FileId) -> Result<StoredFile, DeleteFileError>;
+    }
+}
+
+driving_port! {
+    /// The tenant's own bucket.
+    pub trait Buckets<'a> for BucketService<R, V, P>, generics [R, V, P]
+        where [R: BucketRepository, V: SecretCipher, P: BucketProbe]
+    {
+        async fn get(
+            &self,
+            ctx: &'a TenantCtx,
+        ) -> Result<(Option<BucketSettings>, MoveState), Unexpected>;
+        async fn put(
+            &self,
+            ctx: &'a TenantCtx,
+            draft: BucketDraft,
+        ) -> Result<(BucketSettings, MoveState), BucketError>;
+        async fn delete(&self, ctx: &'a TenantCtx) -> Result<MoveState, BucketError>;
     }
 }
 

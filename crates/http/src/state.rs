@@ -8,8 +8,9 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Billing, Domains, Events, Files, Invitations, Metering, Onboarding,
-    PlatformReads, Products, Projects, Rbac, Scim, Settings, Smtp, Sso, Tenants, Webhooks,
+    ApiKeys, Audit, Auth, Billing, Buckets, Domains, Events, Files, Invitations, Metering,
+    Onboarding, PlatformReads, Products, Projects, Rbac, Scim, Settings, Smtp, Sso, Tenants,
+    Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -55,6 +56,7 @@ pub struct Services {
     pub api_keys: Arc<dyn ApiKeys>,
     pub products: Arc<dyn Products>,
     pub files: Arc<dyn Files>,
+    pub buckets: Arc<dyn Buckets>,
     pub projects: Arc<dyn Projects>,
     pub audit: Arc<dyn Audit>,
     pub events: Arc<dyn Events>,

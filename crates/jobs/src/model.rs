@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenantry_kernel::{FileId, InvitationId, JobId, TenantId, WebhookId};
+use tenantry_kernel::{BucketId, FileId, InvitationId, JobId, TenantId, WebhookId};
 
 /// Every kind of background job. Stored as JSON tagged by `kind`; a job carries ids only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,7 +14,15 @@ pub enum Job {
     WebhookDisabledMail { endpoint_id: WebhookId },
     /// Removes a deleted file's content from storage (a tenant job; the record went with
     /// the delete, in the transaction that queued this).
-    DeleteFileContent { file_id: FileId },
+    DeleteFileContent {
+        file_id: FileId,
+        /// Where it was (none: the platform's store).
+        #[serde(default)]
+        location: Option<BucketId>,
+    },
+    /// Moves a tenant's files to its current store, after its bucket settings changed (a
+    /// tenant job).
+    MoveFiles,
     /// Deletes every tenant's events older than the retention (a platform job, daily).
     PruneEvents,
     /// Deletes every tenant's webhook attempts, and the deliveries that failed for good,
@@ -42,6 +50,7 @@ impl Job {
         "invitation_mail",
         "webhook_disabled_mail",
         "delete_file_content",
+        "move_files",
         "prune_events",
         "prune_delivery_log",
         "advance_subscriptions",
@@ -55,6 +64,7 @@ impl Job {
             Self::InvitationMail { .. } => "invitation_mail",
             Self::WebhookDisabledMail { .. } => "webhook_disabled_mail",
             Self::DeleteFileContent { .. } => "delete_file_content",
+            Self::MoveFiles => "move_files",
             Self::PruneEvents => "prune_events",
             Self::PruneDeliveryLog => "prune_delivery_log",
             Self::AdvanceSubscriptions => "advance_subscriptions",
@@ -69,7 +79,8 @@ impl Job {
             // About a day of retries with the default backoff (capped at one hour).
             Self::InvitationMail { .. }
             | Self::WebhookDisabledMail { .. }
-            | Self::DeleteFileContent { .. } => 12,
+            | Self::DeleteFileContent { .. }
+            | Self::MoveFiles => 12,
             Self::PruneEvents | Self::PruneDeliveryLog | Self::AdvanceSubscriptions => 5,
             // The next minute's sweep does the same work.
             Self::CheckDomains => 1,

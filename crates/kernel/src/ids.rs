@@ -98,6 +98,10 @@ id_type!(
     FileId
 );
 id_type!(
+    /// Identifies a tenant's own bucket settings (each save is a new one).
+    BucketId
+);
+id_type!(
     /// Identifies an entry of a tenant's audit trail.
     AuditEntryId
 );

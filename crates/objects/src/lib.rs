@@ -2,6 +2,7 @@
 //! `./data/files`) or an S3-compatible bucket. Uploads go out in parts as they arrive and
 //! downloads stream, so memory stays bounded whatever a file's size.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path as FsPath;
 use std::sync::Arc;
@@ -17,8 +18,11 @@ use object_store::signer::{Method, SignedUrlOptions, Signer};
 use object_store::{
     ClientOptions, GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart,
 };
-use tenantry_files::{ByteStream, FileName, ObjectStorage, ObjectWriter, StorageError};
-use tenantry_kernel::TenantCtx;
+use tenantry_files::{
+    BucketAccess, BucketLookup, BucketProbe, ByteStream, FileName, Location, ObjectStorage,
+    ObjectWriter, StorageError,
+};
+use tenantry_kernel::{BucketId, TenantCtx, TenantId};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Where an S3-compatible bucket is and how to sign in to it.
@@ -59,6 +63,15 @@ impl Backend {
 
     /// A bucket. Needs the rustls provider installed (the binary does so at start).
     pub fn s3(config: &S3Config) -> Result<Self, StorageError> {
+        Self::s3_through(config, None)
+    }
+
+    /// A bucket reached through `client` (a tenant's: one whose resolver checks every
+    /// address), or object_store's own client.
+    pub fn s3_through(
+        config: &S3Config,
+        client: Option<reqwest::Client>,
+    ) -> Result<Self, StorageError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = AmazonS3Builder::new()
             .with_region(&config.region)
@@ -76,6 +89,9 @@ impl Backend {
             builder = builder
                 .with_endpoint(endpoint)
                 .with_allow_http(endpoint.starts_with("http://"));
+        }
+        if let Some(client) = client {
+            builder = builder.with_http_connector(Shared(client));
         }
         Ok(Self::S3(Arc::new(builder.build().map_err(failed)?)))
     }
@@ -216,6 +232,16 @@ fn failed(e: object_store::Error) -> StorageError {
     }
 }
 
+/// object_store's requests through a client of ours.
+#[derive(Debug)]
+struct Shared(reqwest::Client);
+
+impl object_store::client::HttpConnector for Shared {
+    fn connect(&self, _: &ClientOptions) -> object_store::Result<object_store::client::HttpClient> {
+        Ok(object_store::client::HttpClient::new(self.0.clone()))
+    }
+}
+
 /// A multipart upload: parts are sent as they fill, one in flight while the next fills.
 struct Writer(WriteMultipart);
 
@@ -243,19 +269,125 @@ impl ObjectWriter for Writer {
     }
 }
 
-/// The platform's storage: every tenant's files in one store, under `tenants/<tenant>/`.
-#[derive(Clone, Debug)]
+/// Whether a tenant's endpoint may be reached at this address (the outbound guard).
+pub type AddressCheck = Arc<dyn Fn(std::net::IpAddr) -> Result<(), String> + Send + Sync>;
+
+/// How tenants' own buckets are reached: through `client` (its resolver checks every address
+/// a name resolves to), with literal addresses checked by `check`.
+#[derive(Clone)]
+pub struct TenantReach {
+    pub client: reqwest::Client,
+    pub check: AddressCheck,
+}
+
+impl TenantReach {
+    /// A backend for a tenant's bucket: refused when its endpoint is a literal address the
+    /// guard does not allow.
+    pub fn backend(&self, access: &BucketAccess) -> Result<Backend, StorageError> {
+        if let Some(endpoint) = &access.endpoint {
+            let host = endpoint
+                .split_once("://")
+                .map_or(endpoint.as_str(), |(_, rest)| rest);
+            let host = host.split('/').next().unwrap_or(host);
+            let host = match host.rsplit_once(':') {
+                Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+                _ => host,
+            };
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+                (self.check)(ip).map_err(|why| {
+                    StorageError::Denied(format!("the endpoint's address is not allowed: {why}"))
+                })?;
+            }
+        }
+        Backend::s3_through(
+            &S3Config {
+                endpoint: access.endpoint.clone(),
+                region: access.region.clone(),
+                bucket: access.bucket.clone(),
+                access_key_id: access.access_key_id.clone(),
+                secret_access_key: access.secret_access_key.clone(),
+            },
+            Some(self.client.clone()),
+        )
+    }
+}
+
+/// Checks a tenant's bucket settings with a test object before they are saved.
+#[derive(Clone)]
+pub struct Prober(pub TenantReach);
+
+impl BucketProbe for Prober {
+    fn probe<'a>(&'a self, access: &'a BucketAccess) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            self.0
+                .backend(access)?
+                .probe("tenantry-check/write-test")
+                .await
+        }
+        .boxed()
+    }
+}
+
+/// Where files' content is: the platform's store, and tenants' own buckets (each record
+/// opened once, then kept: records never change, a new save is a new record).
+#[derive(Clone)]
 pub struct Storage {
     default: Backend,
+    tenants: Option<(Arc<dyn BucketLookup>, TenantReach)>,
+    opened: Arc<std::sync::Mutex<HashMap<(TenantId, BucketId), Backend>>>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("default", &self.default)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Storage {
     pub fn new(default: Backend) -> Self {
-        Self { default }
+        Self {
+            default,
+            tenants: None,
+            opened: Arc::default(),
+        }
     }
 
-    fn backend(&self, _ctx: &TenantCtx) -> &Backend {
-        &self.default
+    /// With tenants' own buckets, opened through `lookup` and reached through `reach`.
+    pub fn with_tenant_buckets(
+        mut self,
+        lookup: Arc<dyn BucketLookup>,
+        reach: TenantReach,
+    ) -> Self {
+        self.tenants = Some((lookup, reach));
+        self
+    }
+
+    async fn backend(&self, ctx: &TenantCtx, at: Location) -> Result<Backend, StorageError> {
+        let Some(id) = at else {
+            return Ok(self.default.clone());
+        };
+        let key = (ctx.tenant_id(), id);
+        if let Some(b) = self.opened.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(b);
+        }
+        let Some((lookup, reach)) = &self.tenants else {
+            return Err(StorageError::Failed(
+                "tenants' buckets are not set up here".into(),
+            ));
+        };
+        let access = lookup
+            .access(ctx, id)
+            .await
+            .map_err(|e| StorageError::Failed(e.into_inner().to_string()))?
+            .ok_or_else(|| StorageError::Failed(format!("no bucket record {id}")))?;
+        let backend = reach.backend(&access)?;
+        if let Ok(mut m) = self.opened.lock() {
+            m.insert(key, backend.clone());
+        }
+        Ok(backend)
     }
 }
 
@@ -263,38 +395,46 @@ impl ObjectStorage for Storage {
     fn writer<'a>(
         &'a self,
         ctx: &'a TenantCtx,
+        at: Location,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Box<dyn ObjectWriter>, StorageError>> {
-        self.backend(ctx).writer(key).boxed()
+        async move { self.backend(ctx, at).await?.writer(key).await }.boxed()
     }
 
     fn read<'a>(
         &'a self,
         ctx: &'a TenantCtx,
+        at: Location,
         key: &'a str,
         range: Option<Range<u64>>,
     ) -> BoxFuture<'a, Result<ByteStream, StorageError>> {
-        self.backend(ctx).read(key, range).boxed()
+        async move { self.backend(ctx, at).await?.read(key, range).await }.boxed()
     }
 
     fn delete<'a>(
         &'a self,
         ctx: &'a TenantCtx,
+        at: Location,
         key: &'a str,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.backend(ctx).delete(key).boxed()
+        async move { self.backend(ctx, at).await?.delete(key).await }.boxed()
     }
 
     fn presign<'a>(
         &'a self,
         ctx: &'a TenantCtx,
+        at: Location,
         key: &'a str,
         expires_in: Duration,
         content_type: &'a str,
         filename: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, StorageError>> {
-        self.backend(ctx)
-            .presign(key, expires_in, content_type, filename)
-            .boxed()
+        async move {
+            self.backend(ctx, at)
+                .await?
+                .presign(key, expires_in, content_type, filename)
+                .await
+        }
+        .boxed()
     }
 }

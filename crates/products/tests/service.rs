@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use futures_executor::block_on;
-use tenantry_kernel::{ManualClock, Page, ProductId, TenantCtx, TenantId, Unexpected};
+use tenantry_kernel::{FileId, ManualClock, Page, ProductId, TenantCtx, TenantId, Unexpected};
 use tenantry_products::*;
 
 #[derive(Clone, Default)]
@@ -69,6 +69,26 @@ impl ProductRepository for Memory {
             .unwrap()
             .extend(rows.iter().map(|(_, p)| p.clone()));
         Ok(())
+    }
+    // Images are the store's (tests/http/files.rs); this repository holds none.
+    async fn attach_image(
+        &self,
+        _: &TenantCtx,
+        _: ProductId,
+        _: FileId,
+        _: DateTime<Utc>,
+    ) -> Result<ProductImage, ImageError> {
+        Err(ImageError::FileNotFound)
+    }
+    async fn images(
+        &self,
+        ctx: &TenantCtx,
+        id: ProductId,
+    ) -> Result<Option<Vec<ProductImage>>, Unexpected> {
+        Ok(self.get(ctx, id).await?.map(|_| vec![]))
+    }
+    async fn detach_image(&self, _: &TenantCtx, _: ProductId, _: FileId) -> Result<(), ImageError> {
+        Err(ImageError::NotAttached)
     }
 }
 

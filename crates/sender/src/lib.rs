@@ -64,6 +64,19 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+/// A client builder under the same rules (every address checked by `policy`, no redirects,
+/// no proxy) and no bound on a whole request: for transfers of any size (a tenant's own
+/// bucket); the caller sets connect and read timeouts.
+pub fn guarded_builder(policy: AddressPolicy) -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver {
+            policy: Arc::new(policy),
+        }))
+}
+
 /// A client for other outbound calls of the platform (an identity provider's discovery, keys
 /// and token endpoint) under the same rules: every address checked by `policy`, no
 /// redirects, no proxy, bounded by `timeout`.

@@ -7,10 +7,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenantry_billing::QuotaLimits;
 use tenantry_files::{
-    CreateFileError, DeleteFileError, FileName, FileQuery, FileRepository, STORAGE_QUOTA,
-    StoredFile, TypeFilter,
+    BucketRepository, BucketSettings, CreateFileError, DeleteFileError, FileName, FileQuery,
+    FileRepository, Location, MoveState, STORAGE_QUOTA, StoredFile, TypeFilter,
 };
-use tenantry_kernel::{FileId, Page, TenantCtx, TenantId, Unexpected, UserId};
+use tenantry_kernel::{BucketId, FileId, Page, TenantCtx, TenantId, Unexpected, UserId};
 
 use crate::db::Db;
 use crate::error::StoreError;
@@ -26,6 +26,7 @@ pub(crate) struct FileRow {
     sha256: String,
     created_by: Option<DbUuid>,
     created_at: DateTime<Utc>,
+    location: Option<DbUuid>,
 }
 
 impl TryFrom<FileRow> for StoredFile {
@@ -41,6 +42,7 @@ impl TryFrom<FileRow> for StoredFile {
             sha256: r.sha256,
             created_by: r.created_by.map(|u| UserId::from_uuid(u.0)),
             created_at: r.created_at,
+            location: r.location.map(|b| BucketId::from_uuid(b.0)),
         })
     }
 }
@@ -63,6 +65,7 @@ impl Db {
                     files::sha256.eq(&f.sha256),
                     files::created_by.eq(f.created_by.map(DbUuid::from)),
                     files::created_at.eq(f.created_at),
+                    files::location.eq(f.location.map(DbUuid::from)),
                 ),
             )
             .execute(conn)
@@ -129,7 +132,10 @@ impl Db {
             let Some(old) = old else { return Ok(None) };
             let old = StoredFile::try_from(old)?;
             log.deleted(&old);
-            log.enqueue(tenantry_jobs::Job::DeleteFileContent { file_id: id });
+            log.enqueue(tenantry_jobs::Job::DeleteFileContent {
+                file_id: id,
+                location: old.location,
+            });
             Ok(Some(old))
         })
     }
@@ -202,5 +208,241 @@ impl FileRepository for Db {
 
     async fn storage_quota(&self, ctx: &TenantCtx) -> Result<Option<(u64, u64)>, Unexpected> {
         Ok(self.load_storage_quota(ctx).await?)
+    }
+
+    async fn relocate(
+        &self,
+        ctx: &TenantCtx,
+        file: FileId,
+        at: Location,
+    ) -> Result<bool, Unexpected> {
+        // Where the content lives is no change of the file's own: nothing is recorded.
+        Ok(mutate!(self, ctx, |conn, _log| {
+            let n = diesel::update(files::of(ctx).filter(files::id.eq(DbUuid::from(file))))
+                .set(files::location.eq(at.map(DbUuid::from)))
+                .execute(conn)
+                .await?;
+            Ok(n > 0)
+        })?)
+    }
+}
+
+#[derive(Queryable)]
+struct BucketRow {
+    tenant_id: DbUuid,
+    id: DbUuid,
+    endpoint: Option<String>,
+    region: String,
+    bucket: String,
+    access_key_id: String,
+    secret: String,
+    /// Selected with the row; the queries filter on it.
+    _is_current: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl BucketRow {
+    fn settings(self) -> (BucketSettings, String) {
+        (
+            BucketSettings {
+                id: BucketId::from_uuid(self.id.0),
+                tenant_id: TenantId::from_uuid(self.tenant_id.0),
+                endpoint: self.endpoint,
+                region: self.region,
+                bucket: self.bucket,
+                access_key_id: self.access_key_id,
+                created_at: self.created_at,
+            },
+            self.secret,
+        )
+    }
+}
+
+impl Db {
+    async fn load_bucket(
+        &self,
+        ctx: &TenantCtx,
+        id: Option<BucketId>,
+    ) -> Result<Option<(BucketSettings, String)>, StoreError> {
+        let row: Option<BucketRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+            let q = tenant_buckets::of(ctx)
+                .select(tenant_buckets::all_columns)
+                .into_boxed();
+            let q = match id {
+                Some(id) => q.filter(tenant_buckets::id.eq(DbUuid::from(id))),
+                None => q.filter(tenant_buckets::is_current.eq(true)),
+            };
+            Ok(q.first(conn).await.optional()?)
+        })?;
+        Ok(row.map(BucketRow::settings))
+    }
+
+    /// Retires the current record (if any), then makes `new` current; queues the move.
+    async fn switch_bucket(
+        &self,
+        ctx: &TenantCtx,
+        new: Option<(&BucketSettings, &str)>,
+    ) -> Result<Option<BucketSettings>, StoreError> {
+        mutate!(self, ctx, |conn, log| {
+            let old: Option<BucketRow> =
+                diesel::update(tenant_buckets::of(ctx).filter(tenant_buckets::is_current.eq(true)))
+                    .set(tenant_buckets::is_current.eq(false))
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+            let old = old.map(|r| r.settings().0);
+            if let Some(old) = &old {
+                log.deleted(old);
+            }
+            if let Some((b, sealed)) = new {
+                tenant_buckets::insert(
+                    ctx,
+                    (
+                        tenant_buckets::id.eq(DbUuid::from(b.id)),
+                        tenant_buckets::endpoint.eq(b.endpoint.as_deref()),
+                        tenant_buckets::region.eq(&b.region),
+                        tenant_buckets::bucket.eq(&b.bucket),
+                        tenant_buckets::access_key_id.eq(&b.access_key_id),
+                        tenant_buckets::secret.eq(sealed),
+                        tenant_buckets::is_current.eq(true),
+                        tenant_buckets::created_at.eq(b.created_at),
+                    ),
+                )
+                .execute(conn)
+                .await?;
+                log.created(b);
+            }
+            if old.is_some() || new.is_some() {
+                log.enqueue(tenantry_jobs::Job::MoveFiles);
+            }
+            Ok(old)
+        })
+    }
+
+    async fn load_move_state(&self, ctx: &TenantCtx) -> Result<MoveState, StoreError> {
+        let (files, to_move): (i64, i64) =
+            tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+                let current: Option<DbUuid> = tenant_buckets::of(ctx)
+                    .filter(tenant_buckets::is_current.eq(true))
+                    .select(tenant_buckets::id)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let all: i64 = files::of(ctx).count().get_result(conn).await?;
+                let placed: i64 = match current {
+                    Some(c) => {
+                        files::of(ctx)
+                            .filter(files::location.eq(c))
+                            .count()
+                            .get_result(conn)
+                            .await?
+                    }
+                    None => {
+                        files::of(ctx)
+                            .filter(files::location.is_null())
+                            .count()
+                            .get_result(conn)
+                            .await?
+                    }
+                };
+                Ok((all, all - placed))
+            })?;
+        Ok(MoveState {
+            files: files.max(0) as u64,
+            to_move: to_move.max(0) as u64,
+        })
+    }
+
+    async fn load_misplaced(
+        &self,
+        ctx: &TenantCtx,
+        limit: u32,
+    ) -> Result<(Location, Vec<StoredFile>), StoreError> {
+        let (current, rows): (Option<DbUuid>, Vec<FileRow>) =
+            tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
+                let current: Option<DbUuid> = tenant_buckets::of(ctx)
+                    .filter(tenant_buckets::is_current.eq(true))
+                    .select(tenant_buckets::id)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let q = files::of(ctx).select(files::all_columns).into_boxed();
+                let q = match current {
+                    Some(c) => q.filter(files::location.ne(c).or(files::location.is_null())),
+                    None => q.filter(files::location.is_not_null()),
+                };
+                let rows = q
+                    .order(files::id.asc())
+                    .limit(i64::from(limit))
+                    .load(conn)
+                    .await?;
+                Ok((current, rows))
+            })?;
+        Ok((current.map(|c| BucketId::from_uuid(c.0)), files_of(rows)?))
+    }
+
+    async fn remove_empty_buckets(&self, ctx: &TenantCtx) -> Result<(), StoreError> {
+        mutate!(self, ctx, |conn, _log| {
+            let used: Vec<Option<DbUuid>> = files::of(ctx)
+                .filter(files::location.is_not_null())
+                .select(files::location)
+                .distinct()
+                .load(conn)
+                .await?;
+            let used: Vec<DbUuid> = used.into_iter().flatten().collect();
+            diesel::delete(
+                tenant_buckets::of(ctx)
+                    .filter(tenant_buckets::is_current.eq(false))
+                    .filter(tenant_buckets::id.ne_all(used)),
+            )
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+impl BucketRepository for Db {
+    async fn current_bucket(&self, ctx: &TenantCtx) -> Result<Option<BucketSettings>, Unexpected> {
+        Ok(self.load_bucket(ctx, None).await?.map(|(b, _)| b))
+    }
+
+    async fn bucket(
+        &self,
+        ctx: &TenantCtx,
+        id: BucketId,
+    ) -> Result<Option<(BucketSettings, String)>, Unexpected> {
+        Ok(self.load_bucket(ctx, Some(id)).await?)
+    }
+
+    async fn save_bucket(
+        &self,
+        ctx: &TenantCtx,
+        bucket: &BucketSettings,
+        sealed_secret: &str,
+    ) -> Result<(), Unexpected> {
+        self.switch_bucket(ctx, Some((bucket, sealed_secret)))
+            .await?;
+        Ok(())
+    }
+
+    async fn clear_bucket(&self, ctx: &TenantCtx) -> Result<Option<BucketSettings>, Unexpected> {
+        Ok(self.switch_bucket(ctx, None).await?)
+    }
+
+    async fn move_state(&self, ctx: &TenantCtx) -> Result<MoveState, Unexpected> {
+        Ok(self.load_move_state(ctx).await?)
+    }
+
+    async fn misplaced_files(
+        &self,
+        ctx: &TenantCtx,
+        limit: u32,
+    ) -> Result<(Location, Vec<StoredFile>), Unexpected> {
+        Ok(self.load_misplaced(ctx, limit).await?)
+    }
+
+    async fn drop_empty_buckets(&self, ctx: &TenantCtx) -> Result<(), Unexpected> {
+        Ok(self.remove_empty_buckets(ctx).await?)
     }
 }

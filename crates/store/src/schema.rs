@@ -125,6 +125,7 @@ macro_rules! backend_schema {
                 audit_entries,
                 products,
                 files,
+                tenant_buckets,
                 product_images,
                 projects,
                 tasks,
@@ -181,7 +182,12 @@ macro_rules! backend_schema {
             id, name, sku, description, price_minor, currency, status, created_by, created_at,
             updated_at
         });
-        tenant_owned!(files { id, name, content_type, size, sha256, created_by, created_at });
+        tenant_owned!(files {
+            id, name, content_type, size, sha256, created_by, created_at, location
+        });
+        tenant_owned!(tenant_buckets {
+            id, endpoint, region, bucket, access_key_id, secret, is_current, created_at
+        });
         tenant_owned!(product_images { product_id, file_id, position, attached_at });
         tenant_owned!(events { id, event_type, occurred_at, payload });
         tenant_owned!(webhook_endpoints {

@@ -388,6 +388,24 @@ diesel::table! {
         sha256 -> Text,
         created_by -> Nullable<DbId>,
         created_at -> DbTime,
+        location -> Nullable<DbId>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    tenant_buckets (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        endpoint -> Nullable<Text>,
+        region -> Text,
+        bucket -> Text,
+        access_key_id -> Text,
+        secret -> Text,
+        is_current -> Bool,
+        created_at -> DbTime,
     }
 }
 

@@ -62,6 +62,7 @@ db_uuid_from!(
     tenantry_kernel::ScimTokenId,
     tenantry_kernel::ScimUserId,
     tenantry_kernel::FileId,
+    tenantry_kernel::BucketId,
     tenantry_kernel::AuditEntryId,
     tenantry_kernel::SecurityEventId,
     tenantry_kernel::ProductId,

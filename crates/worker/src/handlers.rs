@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository};
 use tenantry_billing::{BillingService, PlanRepository, QuotaRepository, SubscriptionRepository};
-use tenantry_files::{FileRepository, FileService};
+use tenantry_files::{BucketRepository, FileRepository, FileService};
 use tenantry_identity::{IdentityCrypto, IdentityStore};
 use tenantry_identity::{InvitationRepository, InvitationService, Mailer};
 use tenantry_jobs::{ClaimedJob, Job};
@@ -325,6 +325,7 @@ impl<R, C, M> JobHandler for TenantryJobs<R, C, M>
 where
     R: InvitationRepository
         + FileRepository
+        + BucketRepository
         + PlanRepository
         + SubscriptionRepository
         + QuotaRepository
@@ -353,8 +354,18 @@ where
                 self.webhook_disabled_mail(tenant_of(ctx)?, *endpoint_id)
                     .await
             }
-            Job::DeleteFileContent { file_id } => {
-                Ok(self.files.erase_content(tenant_of(ctx)?, *file_id).await?)
+            Job::DeleteFileContent { file_id, location } => Ok(self
+                .files
+                .erase_content(tenant_of(ctx)?, *file_id, *location)
+                .await?),
+            Job::MoveFiles => {
+                let state = self.files.move_files(tenant_of(ctx)?).await?;
+                tracing::info!(
+                    files = state.files,
+                    left = state.to_move,
+                    "moved files to the tenant's store"
+                );
+                Ok(())
             }
             Job::PruneEvents => self.prune_events(claim).await,
             Job::PruneDeliveryLog => self.prune_delivery_log(claim).await,

@@ -1,7 +1,7 @@
 //! problem+json for files and products' images: each error's status and stable code.
 
 use actix_web::http::StatusCode;
-use tenantry_files::{ContentError, DeleteFileError, StorageError, UploadError};
+use tenantry_files::{BucketError, ContentError, DeleteFileError, StorageError, UploadError};
 use tenantry_products::{ImageError, MAX_IMAGES};
 
 use super::Problem;
@@ -107,6 +107,28 @@ impl From<ImageError> for Problem {
                     .detail("The file is not one of this product's images")
             }
             ImageError::Unexpected(u) => Problem::internal(u),
+        }
+    }
+}
+
+impl From<BucketError> for Problem {
+    fn from(e: BucketError) -> Self {
+        match e {
+            BucketError::NotConfigured => Problem::new(
+                StatusCode::NOT_FOUND,
+                "storage_not_configured",
+                "No bucket of its own",
+            )
+            .detail("This tenant's files are in the platform's storage"),
+            BucketError::Refused(why) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "storage_check_failed",
+                "The bucket could not be used",
+            )
+            .detail(format!(
+                "A test object could not be written, read back and removed: {why}; nothing was saved"
+            )),
+            BucketError::Unexpected(u) => Problem::internal(u),
         }
     }
 }

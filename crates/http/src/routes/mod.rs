@@ -20,6 +20,7 @@ pub mod search;
 pub mod settings;
 pub mod smtp;
 pub mod sso;
+pub mod storage;
 pub mod team;
 pub mod tenant;
 pub mod usage;
@@ -88,6 +89,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(smtp::put_smtp)
         .service(smtp::delete_smtp)
         .service(smtp::test_smtp)
+        .service(storage::get_storage)
+        .service(storage::put_storage)
+        .service(storage::delete_storage)
         .service(domains::list_tenant_domains)
         .service(domains::add_tenant_domain)
         .service(domains::get_tenant_domain)

@@ -1,0 +1,2 @@
+ALTER TABLE files DROP COLUMN location;
+DROP TABLE tenant_buckets;

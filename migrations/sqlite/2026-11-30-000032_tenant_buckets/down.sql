@@ -1,0 +1,3 @@
+DROP INDEX files_by_location;
+ALTER TABLE files DROP COLUMN location;
+DROP TABLE tenant_buckets;

@@ -35,7 +35,7 @@ peak_rss() {
         r=$(awk '/VmRSS/ { print $2 }' /proc/"$pid"/status 2>/dev/null || echo 0)
         [ "${r:-0}" -gt "$peak" ] && peak=$r && echo "$peak" > "$out"
         sleep 0.02
-      done ) &
+      done ) >/dev/null 2>&1 &
     local sampler=$!
     "$@"
     kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
@@ -45,13 +45,19 @@ start() {
     rm -f "$dir/tenantry.db"*
     env TENANTRY_DATABASE_URL="sqlite://$dir/tenantry.db" TENANTRY_BIND=127.0.0.1:$port \
         TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn TENANTRY_RATE_LIMITS=off \
-        TENANTRY_MAIL_DIR="$dir/mail" TENANTRY_MASTER_KEY_FILE="$dir/master.key" "$@" \
+        TENANTRY_MAIL_DIR="$dir/mail" TENANTRY_MASTER_KEY_FILE="$dir/master.key" \
+        TENANTRY_OPERATOR_TOKEN=bench "$@" \
         target/release/tenantry serve >"$dir/serve.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
     curl -sf -H 'Content-Type: application/json' "$base/api/v1/onboard" -d '{
       "organisation_name": "Acme", "slug": "acme", "owner_email": "owner@acme.test",
       "owner_name": "Owner", "password": "correct horse battery"}' >/dev/null
+    # The default plan takes files of 25 MiB: this one, 1 GiB.
+    curl -sf -X PATCH -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' \
+        "$base/api/v1/platform/plans/starter" -d '{"features": {"audit_retention_days": 30,
+        "custom_domains": false, "dedicated_storage": false, "ip_allowlist": false, "sso": false,
+        "webhooks": false, "max_file_bytes": 1073741824}}' >/dev/null
     token=$(curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/login" \
         -d '{"email": "owner@acme.test", "password": "correct horse battery"}' \
         | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
@@ -89,7 +95,8 @@ echo "files: $size_mib MiB ($bytes bytes) through the API, SQLite, one tenant"
 
 # Local disk.
 start TENANTRY_FILES="$dir/files"
-read -r up down extra < <(through_api)
+through_api > "$dir/result"
+read -r up down extra < "$dir/result"
 t0=$(now); cat "$dir/big.txt" > "$dir/files/floor-copy"; t1=$(now)
 cat "$dir/files/floor-copy" > /dev/null; t2=$(now)
 rm -f "$dir/files/floor-copy"
@@ -106,8 +113,9 @@ key=$(echo "$creds" | sed -E 's/.*"access_key_id": "([^"]+)".*/\1/')
 secret=$(echo "$creds" | sed -E 's/.*"secret_access_key": "([^"]+)".*/\1/')
 start TENANTRY_FILES=s3://bench-files TENANTRY_FILES_S3_ENDPOINT="http://127.0.0.1:$s3port" \
     TENANTRY_FILES_S3_ACCESS_KEY_ID="$key" TENANTRY_FILES_S3_SECRET_ACCESS_KEY="$secret"
-read -r up down extra < <(through_api)
-read -r fup fdown < <("$python" - "$s3port" "$key" "$secret" "$dir/big.txt" <<'EOF'
+through_api > "$dir/result"
+read -r up down extra < "$dir/result"
+"$python" - "$s3port" "$key" "$secret" "$dir/big.txt" > "$dir/floor" <<'EOF'
 import sys, time, boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
@@ -121,6 +129,6 @@ t0 = time.time(); s3.upload_file(path, "bench-files", "floor", Config=cfg); t1 =
 s3.download_file("bench-files", "floor", path + ".floor", Config=cfg); t2 = time.time()
 print(t1 - t0, t2 - t1)
 EOF
-)
+read -r fup fdown < "$dir/floor"
 rm -f "$dir/big.txt.floor"
 report s3 "$up" "$down" "$extra" "$fup" "$fdown"

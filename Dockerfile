@@ -13,6 +13,9 @@ RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/tenantry tena
 COPY --from=build /src/target/release/tenantry /usr/local/bin/tenantry
 USER tenantry
 WORKDIR /var/lib/tenantry
+# The master key file and files' content (TENANTRY_FILES) live here: a volume in compose,
+# owned by tenantry because the image's directory is.
+RUN mkdir -p /var/lib/tenantry/data
 # The API; and the internal listener (/metrics, /tls/ask) for the container network only.
 ENV TENANTRY_BIND=0.0.0.0:8080 \
     TENANTRY_INTERNAL_BIND=0.0.0.0:9464

@@ -1052,13 +1052,25 @@ async fn own_buckets(db: tenantry_store::testing::TestDb) {
 
     // New files go to acme's bucket only; globex's go to its own.
     let after = put_file(app, "acme", &acme, "after.png", &png(100)).await;
+    // Globex's, set by the operator for it.
     ok(
-        put_storage("globex", &globex, body("globex-own", "globex-own"))
+        app.operator(Method::PUT, "/api/v1/platform/tenants/globex/storage")
+            .json(&body("globex-own", "globex-own"))
+            .send()
             .await
             .unwrap(),
         200,
     )
     .await;
+    let seen = ok(
+        app.operator(Method::GET, "/api/v1/platform/tenants/globex/storage")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(seen["bucket"]["bucket"], "globex-own");
     let theirs = put_file(app, "globex", &globex, "theirs.txt", b"globex only").await;
     assert_eq!(stored(dir.as_path()), Vec::<String>::new());
     let tenant_of = |token: String, slug: &'static str| async move {

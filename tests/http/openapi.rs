@@ -101,6 +101,7 @@ app_tests! {
             "/api/v1/files/{id}/content",
             "/api/v1/files/{id}/link",
             "/api/v1/settings/storage",
+            "/api/v1/platform/tenants/{tenant}/storage",
             "/api/v1/audit-logs",
             "/api/v1/projects",
             "/api/v1/projects/{id}",

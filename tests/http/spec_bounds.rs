@@ -41,6 +41,11 @@ const NOT_WALKED: &[(&str, &str, &str)] = &[
          against a real S3 server",
     ),
     (
+        "put",
+        "/api/v1/platform/tenants/{tenant}/storage",
+        "as PUT /api/v1/settings/storage (the same body)",
+    ),
+    (
         "post",
         "/api/v1/invitations/accept/{token}",
         "each accepted value spends an invitation; its fields are DisplayName and NewPassword, \

@@ -265,10 +265,20 @@ impl<R: FileRepository + BucketRepository> FileService<R> {
         id: FileId,
         at: Location,
     ) -> Result<(), Unexpected> {
-        Ok(self
+        match self
             .storage
             .delete(ctx, at, &object_key(ctx.tenant_id(), id))
-            .await?)
+            .await
+        {
+            Ok(()) => Ok(()),
+            // Its bucket record is gone (retired, then dropped as empty once the file's row
+            // went): nothing left to reach it with.
+            Err(StorageError::NotFound) => {
+                tracing::warn!(file = %id, "a deleted file's bucket is no longer known; its object stays there");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Moves every file of the tenant to its current store, a few at a time: each copied,

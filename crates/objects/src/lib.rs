@@ -382,7 +382,8 @@ impl Storage {
             .access(ctx, id)
             .await
             .map_err(|e| StorageError::Failed(e.into_inner().to_string()))?
-            .ok_or_else(|| StorageError::Failed(format!("no bucket record {id}")))?;
+            // A retired record dropped once no file was in it.
+            .ok_or(StorageError::NotFound)?;
         let backend = reach.backend(&access)?;
         if let Ok(mut m) = self.opened.lock() {
             m.insert(key, backend.clone());

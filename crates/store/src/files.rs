@@ -71,6 +71,17 @@ impl Db {
             .execute(conn)
             .await?;
             log.created(f);
+            // The tenant's store changed while this upload was under way (and that move may
+            // be over): move it too.
+            let current: Option<DbUuid> = tenant_buckets::of(ctx)
+                .filter(tenant_buckets::is_current.eq(true))
+                .select(tenant_buckets::id)
+                .first(conn)
+                .await
+                .optional()?;
+            if current.map(|c| c.0) != f.location.map(|l| *l.as_uuid()) {
+                log.enqueue(tenantry_jobs::Job::MoveFiles);
+            }
             Ok(())
         })
     }

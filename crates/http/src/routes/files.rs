@@ -100,18 +100,18 @@ pub async fn upload_file(
     let name = FileName::parse(&raw_name).map_err(|e| Problem::field("file", e.0))?;
     let mut up = state.files.begin(&m.ctx, name, max_file).await?;
     loop {
-        match tokio::time::timeout(idle, field.next()).await {
+        let refused = match tokio::time::timeout(idle, field.next()).await {
             Ok(None) => break,
-            Ok(Some(Ok(chunk))) => state.files.write(&m.ctx, &mut up, chunk).await?,
-            failed => {
-                state.files.abort(&mut up).await;
-                return Err(match failed {
-                    Err(_) => Problem::request_timeout(idle),
-                    Ok(Some(Err(e))) => malformed_multipart(&e),
-                    Ok(_) => Problem::internal(tenantry_kernel::Unexpected::msg("unreachable")),
-                });
+            Ok(Some(Ok(chunk))) => {
+                // A refused chunk aborts the upload itself.
+                state.files.write(&m.ctx, &mut up, chunk).await?;
+                continue;
             }
-        }
+            Ok(Some(Err(e))) => malformed_multipart(&e),
+            Err(_) => Problem::request_timeout(idle),
+        };
+        state.files.abort(&mut up).await;
+        return Err(refused);
     }
     let file = state.files.finish(&m.ctx, up).await?;
     Ok(HttpResponse::Created()
@@ -217,8 +217,8 @@ pub async fn get_file(
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` you hold: 304 if it is still current"),
     ),
     responses(
-        (status = 200, description = "The content", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The content, as its `content_type`", content_type = "*/*", body = Vec<u8>),
+        (status = 206, description = "The requested range, as its `content_type`", content_type = "*/*", body = Vec<u8>),
         (status = 304, description = "Your copy is current"),
         (status = 404, description = "No such file here (`file_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 416, description = "No byte of the range exists (`range_not_satisfiable`)", body = ProblemBody, content_type = "application/problem+json"),

@@ -1,15 +1,16 @@
 //! The tenant's own bucket (`settings:manage`, plan feature `dedicated_storage`): its files
 //! then go there only, and those it already has are moved there by a background job.
 
-use actix_web::{HttpResponse, delete, get, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use serde::{Deserialize, Serialize};
 use tenantry_files::{BucketAccess, BucketDraft, BucketSettings, BucketView, MoveState};
 use utoipa::ToSchema;
 
 use crate::guard::Member;
 use crate::json::ApiJson;
+use crate::operator::Operator;
 use crate::problem::{FieldError, Problem, ProblemBody};
-use crate::responses::{BodyErrors, MemberErrors};
+use crate::responses::{BodyErrors, MemberErrors, OperatorErrors};
 use crate::state::AppState;
 
 type Data = web::Data<AppState>;
@@ -85,7 +86,14 @@ pub async fn put_storage(
     state: Data,
     body: ApiJson<StorageBody>,
 ) -> Result<web::Json<StorageView>, Problem> {
-    let b = body.0;
+    save(&state, &m.ctx, body.0).await
+}
+
+async fn save(
+    state: &AppState,
+    ctx: &tenantry_kernel::TenantCtx,
+    b: StorageBody,
+) -> Result<web::Json<StorageView>, Problem> {
     let draft = BucketDraft::parse(BucketAccess {
         endpoint: b.endpoint.filter(|e| !e.is_empty()),
         region: b.region.unwrap_or_else(|| "us-east-1".to_owned()),
@@ -101,7 +109,7 @@ pub async fn put_storage(
                 .collect(),
         )
     })?;
-    let (bucket, progress) = state.buckets.put(&m.ctx, draft).await?;
+    let (bucket, progress) = state.buckets.put(ctx, draft).await?;
     Ok(web::Json(view(Some(&bucket), progress)))
 }
 
@@ -118,5 +126,75 @@ pub async fn put_storage(
 #[delete("/api/v1/settings/storage")]
 pub async fn delete_storage(m: Member, state: Data) -> Result<HttpResponse, Problem> {
     let progress = state.buckets.delete(&m.ctx).await?;
+    Ok(HttpResponse::Ok().json(view(None, progress)))
+}
+
+/// A tenant's storage, as the operator sees it.
+#[utoipa::path(
+    tag = "platform", security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    responses(
+        (status = 200, description = "The storage", body = StorageView),
+        (status = 404, description = "No tenant (`tenant_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+    )
+)]
+#[get("/api/v1/platform/tenants/{tenant}/storage")]
+pub async fn get_tenant_storage(
+    op: Operator,
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<String>,
+) -> Result<web::Json<StorageView>, Problem> {
+    let ctx = op.ctx_in(&state, &req, &path.into_inner()).await?;
+    let (bucket, progress) = state.buckets.get(&ctx).await?;
+    Ok(web::Json(view(bucket.as_ref(), progress)))
+}
+
+/// Give a tenant its own bucket, whatever its plan (the operator's call): checked with a test
+/// object first, then its files move there.
+#[utoipa::path(
+    tag = "platform", security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    request_body = StorageBody,
+    responses(
+        (status = 200, description = "Saved; the move has started", body = StorageView),
+        (status = 404, description = "No tenant (`tenant_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid settings (`validation_failed`) or a bucket that could not be used (`storage_check_failed`): nothing was saved", body = ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+        BodyErrors,
+    )
+)]
+#[put("/api/v1/platform/tenants/{tenant}/storage")]
+pub async fn put_tenant_storage(
+    op: Operator,
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<String>,
+    body: ApiJson<StorageBody>,
+) -> Result<web::Json<StorageView>, Problem> {
+    let ctx = op.ctx_in(&state, &req, &path.into_inner()).await?;
+    save(&state, &ctx, body.0).await
+}
+
+/// Put a tenant's files back in the platform's storage.
+#[utoipa::path(
+    tag = "platform", security(("operator_token" = [])),
+    params(("tenant" = String, Path, description = "Tenant id or slug")),
+    responses(
+        (status = 200, description = "The move back has started", body = StorageView),
+        (status = 404, description = "No tenant (`tenant_not_found`) or no bucket of its own (`storage_not_configured`)", body = ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+    )
+)]
+#[delete("/api/v1/platform/tenants/{tenant}/storage")]
+pub async fn delete_tenant_storage(
+    op: Operator,
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let ctx = op.ctx_in(&state, &req, &path.into_inner()).await?;
+    let progress = state.buckets.delete(&ctx).await?;
     Ok(HttpResponse::Ok().json(view(None, progress)))
 }

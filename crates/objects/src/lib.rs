@@ -91,7 +91,15 @@ impl Backend {
                 .with_allow_http(endpoint.starts_with("http://"));
         }
         if let Some(client) = client {
-            builder = builder.with_http_connector(Shared(client));
+            // A tenant's endpoint: a few retries, not object_store's ten over three minutes.
+            builder =
+                builder
+                    .with_http_connector(Shared(client))
+                    .with_retry(object_store::RetryConfig {
+                        max_retries: 3,
+                        retry_timeout: Duration::from_secs(30),
+                        ..Default::default()
+                    });
         }
         Ok(Self::S3(Arc::new(builder.build().map_err(failed)?)))
     }
@@ -313,6 +321,9 @@ impl TenantReach {
     }
 }
 
+/// How long checking a tenant's bucket may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
+
 /// Checks a tenant's bucket settings with a test object before they are saved.
 #[derive(Clone)]
 pub struct Prober(pub TenantReach);
@@ -320,10 +331,17 @@ pub struct Prober(pub TenantReach);
 impl BucketProbe for Prober {
     fn probe<'a>(&'a self, access: &'a BucketAccess) -> BoxFuture<'a, Result<(), StorageError>> {
         async move {
-            self.0
-                .backend(access)?
-                .probe("tenantry-check/write-test")
+            let backend = self.0.backend(access)?;
+            // A save waits for this: an endpoint that does not answer is a refusal, not a
+            // request hanging through object_store's retries.
+            tokio::time::timeout(PROBE_TIMEOUT, backend.probe("tenantry-check/write-test"))
                 .await
+                .map_err(|_| {
+                    StorageError::Failed(format!(
+                        "no answer within {} seconds",
+                        PROBE_TIMEOUT.as_secs()
+                    ))
+                })?
         }
         .boxed()
     }

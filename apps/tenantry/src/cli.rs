@@ -861,6 +861,45 @@ pub enum TenantCommand {
     /// Manage a tenant's domains.
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// Write the tenant's archive (docs/archive-format.md). The operator's archive carries
+    /// password hashes, API key digests and the tenant's data key, so it must be encrypted
+    /// (--recipient or --passphrase-file) unless --unencrypted says otherwise.
+    Export {
+        /// Tenant id or slug.
+        tenant: String,
+        /// Where to write it (created; replaced only when complete).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Encrypt to this age recipient (age1…); repeatable.
+        #[arg(long = "recipient", conflicts_with_all = ["passphrase_file", "unencrypted"])]
+        recipients: Vec<String>,
+        /// Encrypt with the passphrase in this file (its first line).
+        #[arg(long, conflicts_with = "unencrypted")]
+        passphrase_file: Option<std::path::PathBuf>,
+        /// Write it in the clear (credentials included): only where the file is protected
+        /// otherwise.
+        #[arg(long)]
+        unencrypted: bool,
+        /// The tenant's own export instead: no credentials, not importable.
+        #[arg(long)]
+        without_credentials: bool,
+    },
+    /// Import an operator's archive into this instance, in one transaction: ids, audit chain,
+    /// passwords and API keys as they were. Refused, with nothing written, when the tenant,
+    /// its slug, a domain or an account's e-mail is taken here.
+    Import {
+        /// The archive file.
+        archive: std::path::PathBuf,
+        /// Import under this slug (and subdomain) instead of the archive's.
+        #[arg(long)]
+        slug: Option<String>,
+        /// An age identity file whose key opens the archive.
+        #[arg(long, conflicts_with = "passphrase_file")]
+        identity: Option<std::path::PathBuf>,
+        /// The file holding the archive's passphrase.
+        #[arg(long)]
+        passphrase_file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -533,6 +533,39 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
             let domains = wiring.domains(std::sync::Arc::new(tenantry_tenancy::NoListener));
             print_domain(&domains.set_primary(&ctx, &hostname(h)?).await?);
         }
+        TenantCommand::Export {
+            tenant,
+            out,
+            recipients,
+            passphrase_file,
+            unencrypted,
+            without_credentials,
+        } => {
+            let args = crate::archives::ExportArgs {
+                tenant,
+                out,
+                recipients,
+                passphrase_file: passphrase_file.as_deref(),
+                unencrypted: *unencrypted,
+                without_credentials: *without_credentials,
+            };
+            crate::archives::export(&wiring, args).await?;
+        }
+        TenantCommand::Import {
+            archive,
+            slug,
+            identity,
+            passphrase_file,
+        } => {
+            crate::archives::import(
+                &wiring,
+                archive,
+                slug.as_deref(),
+                identity.as_deref(),
+                passphrase_file.as_deref(),
+            )
+            .await?;
+        }
         TenantCommand::Domain(DomainCommand::List { tenant }) => {
             let r = tenant_ref(tenant)?;
             for d in svc.domains(&r).await? {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use tenantry_archive::ArchiveService;
 use tenantry_audit::{AuditService, EventService};
 use tenantry_billing::{BillingPolicy, BillingService, UsageService};
 use tenantry_crypto::Crypto;
@@ -306,6 +307,25 @@ impl Wiring {
             self.db.clone(),
             Arc::new(storage),
             self.clock.clone(),
+        ))
+    }
+
+    /// Tenants' archives: the operator's export and import (and, later, backups).
+    pub fn archives(&self) -> Result<ArchiveService<Db, Vault<Db>>> {
+        let storage = Storage::new(self.files_backend.clone())
+            .with_tenant_buckets(Arc::new(self.buckets()?), self.tenant_reach()?);
+        let backend = match self.db.backend() {
+            tenantry_store::Backend::Postgres => "postgres",
+            tenantry_store::Backend::Sqlite => "sqlite",
+        };
+        Ok(ArchiveService::new(
+            self.db.clone(),
+            self.vault.clone(),
+            Arc::new(self.vault.clone()),
+            Arc::new(storage),
+            self.edges.clone(),
+            format!("tenantry {} ({backend})", env!("CARGO_PKG_VERSION")),
+            self.http.base_domain.as_str().to_owned(),
         ))
     }
 

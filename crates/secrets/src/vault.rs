@@ -266,6 +266,31 @@ impl<S: DataKeyStore> Vault<S> {
 }
 
 impl<S: DataKeyStore> Vault<S> {
+    /// The tenant's data key in the clear, for an operator's archive (`None`: it has none).
+    pub async fn export_data_key(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<Zeroizing<[u8; 32]>>, Unexpected> {
+        let Some(wrapped) = self.store.data_key(tenant).await? else {
+            return Ok(None);
+        };
+        Ok(Some(unwrap(&self.master(&wrapped.kek_id)?, &wrapped)?))
+    }
+
+    /// `key` (an imported tenant's data key) wrapped under the newest master key.
+    pub fn wrap_data_key(&self, key: &[u8]) -> Result<WrappedKey, Unexpected> {
+        let key: &[u8; 32] = key
+            .try_into()
+            .map_err(|_| unexpected("a data key is 32 bytes"))?;
+        let current = match &*self.source {
+            KeySource::File(_) => self.reload()?.current().clone(),
+            KeySource::Given(keys) => keys.current().clone(),
+        };
+        wrap(&current, key)
+    }
+}
+
+impl<S: DataKeyStore> Vault<S> {
     async fn seal_for(
         &self,
         owner: TenantId,

@@ -11,6 +11,7 @@ mod db;
 #[macro_use]
 mod pipeline;
 mod api_keys;
+mod archive;
 mod audit;
 mod billing;
 mod deliveries;
@@ -45,6 +46,7 @@ mod types;
 mod usage;
 mod webhooks;
 
+pub use archive::NOT_ARCHIVED;
 pub use db::{Backend, Db, DbConfig};
 pub use error::StoreError;
 pub use migrate::{MigrationStatus, run_migrations};

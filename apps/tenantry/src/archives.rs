@@ -1,0 +1,142 @@
+//! `tenantry tenant export` and `tenantry tenant import`: the operator's archives on disk.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use tenantry_archive::{ArchiveKind, Sealing, SecretString, Unsealing};
+use tenantry_kernel::Actor;
+use tenantry_tenancy::Slug;
+
+use crate::wiring::Wiring;
+
+fn passphrase(file: &Path) -> Result<SecretString> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the passphrase file {}", file.display()))?;
+    let line = text.lines().next().unwrap_or_default().to_owned();
+    if line.is_empty() {
+        bail!("the passphrase file {} is empty", file.display());
+    }
+    Ok(SecretString::from(line))
+}
+
+/// What `tenant export` was told.
+pub struct ExportArgs<'a> {
+    pub tenant: &'a str,
+    pub out: &'a Path,
+    pub recipients: &'a [String],
+    pub passphrase_file: Option<&'a Path>,
+    pub unencrypted: bool,
+    pub without_credentials: bool,
+}
+
+pub async fn export(wiring: &Wiring, args: ExportArgs<'_>) -> Result<()> {
+    let kind = if args.without_credentials {
+        ArchiveKind::Export
+    } else {
+        ArchiveKind::Operator
+    };
+    let sealing = if !args.recipients.is_empty() {
+        Sealing::Recipients(tenantry_archive::recipients(
+            args.recipients.iter().map(String::as_str),
+        )?)
+    } else if let Some(file) = args.passphrase_file {
+        Sealing::Passphrase(passphrase(file)?)
+    } else if args.unencrypted || kind == ArchiveKind::Export {
+        Sealing::None
+    } else {
+        bail!(
+            "an operator's archive carries password hashes, API key digests and the tenant's \
+             data key: encrypt it (--recipient age1… or --passphrase-file FILE), or say \
+             --unencrypted"
+        );
+    };
+    // Written beside the target and renamed once complete: a failed export leaves no
+    // half-archive under the name.
+    let partial = PathBuf::from(format!("{}.partial", args.out.display()));
+    let file = create_private(&partial)?;
+    let written = wiring
+        .archives()?
+        .export(args.tenant, kind, Box::new(file), sealing, Actor::System)
+        .await;
+    let manifest = match written {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e).context("export failed");
+        }
+    };
+    std::fs::rename(&partial, args.out)
+        .with_context(|| format!("renaming {} to {}", partial.display(), args.out.display()))?;
+    let rows: u64 = manifest.entities.values().map(|e| e.rows).sum();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "exported {} ({}) to {}: {} rows in {} entities, {} files ({} bytes), {} archive",
+        manifest.header.tenant.slug,
+        manifest.header.tenant.id,
+        args.out.display(),
+        rows,
+        manifest.entities.len(),
+        manifest.files.count,
+        manifest.files.bytes,
+        kind.as_str()
+    )?;
+    Ok(())
+}
+
+fn create_private(path: &Path) -> Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
+}
+
+pub async fn import(
+    wiring: &Wiring,
+    archive: &Path,
+    slug: Option<&str>,
+    identity: Option<&Path>,
+    passphrase_file: Option<&Path>,
+) -> Result<()> {
+    let slug = slug
+        .map(|s| {
+            Slug::parse(s)
+                .map(|s| s.as_str().to_owned())
+                .map_err(|e| anyhow!("invalid slug '{s}': {e}"))
+        })
+        .transpose()?;
+    let unsealing = match (identity, passphrase_file) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading the identity file {}", file.display()))?;
+            Unsealing::identity_file(&text)?
+        }
+        (None, Some(file)) => Unsealing::Passphrase(passphrase(file)?),
+        (None, None) => Unsealing::None,
+    };
+    let imported = wiring
+        .archives()?
+        .import(archive, unsealing, slug, Actor::System)
+        .await
+        .context("import failed; nothing was written")?;
+    let rows: u64 = imported.rows.iter().map(|(_, n)| n).sum();
+    println!(
+        "imported {} ({}) at {}: {} rows, {} files",
+        imported.tenant.slug,
+        imported.tenant.id,
+        wiring
+            .tenants()
+            .base_domain()
+            .subdomain(&Slug::parse(&imported.tenant.slug).map_err(|e| anyhow!("{e}"))?),
+        rows,
+        imported.files
+    );
+    Ok(())
+}

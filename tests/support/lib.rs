@@ -124,6 +124,11 @@ pub struct TestApp {
     pub crypto: tenantry_crypto::Crypto,
     /// The master key its vault seals with.
     pub master_key: tenantry_secrets::MasterKey,
+    /// Its archives (what `tenantry tenant export / import` run).
+    pub archives: tenantry_archive::ArchiveService<
+        tenantry_store::Db,
+        tenantry_secrets::Vault<tenantry_store::Db>,
+    >,
     /// What it was started with (another instance gets the same).
     options: Options,
 }
@@ -211,6 +216,7 @@ impl TestApp {
         }
         wiring.domain_config.policy = options.domain_policy;
         let shared = Shared::new(wiring.app_state().unwrap()).unwrap();
+        let archives = wiring.archives().unwrap();
         wiring.webhook_delivery = options.webhook_delivery.clone();
         let worker = options
             .worker
@@ -265,6 +271,7 @@ impl TestApp {
             app_db,
             crypto,
             master_key: options.master_key.clone(),
+            archives,
             options: options.clone(),
         }
     }
@@ -359,7 +366,7 @@ impl TestApp {
             user_id: user,
             role_id: role.id,
             status: tenantry_rbac::MembershipStatus::Active,
-            created_at: chrono::Utc::now(),
+            created_at: tenantry_kernel::Clock::now(&SystemClock),
         };
         db.add_member(&ctx, &m).await.unwrap();
     }

@@ -103,6 +103,8 @@ struct Facts {
     /// File id → (SHA-256, size) as its record says.
     files: HashMap<String, (String, u64)>,
     data_key: Option<Vec<u8>>,
+    /// Whether any account brings a second factor.
+    totp: bool,
     checked: bool,
 }
 
@@ -410,6 +412,9 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
 
     /// Notes what the checks and the rewrite need from the small entities.
     fn learn(&self, facts: &mut Facts, entity: &str, lines: &[u8]) -> Result<(), ImportError> {
+        if entity == "user_totp" && !lines.is_empty() {
+            facts.totp = true;
+        }
         let interesting = ["domains", "users", "subscriptions", "files", KEY_ENTITY];
         if !interesting.contains(&entity) {
             return Ok(());
@@ -496,6 +501,13 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                 ("slug", Value::String(facts.slug.clone())),
             ],
         };
+        if facts.totp {
+            // Sealing may first make this instance's platform key, a write of its own: make
+            // it now, not inside the import's transaction (SQLite has one writer).
+            self.platform
+                .seal_platform(totp_slot("archive-import"), b"")
+                .await?;
+        }
         let want = Want {
             rows: true,
             files: false,

@@ -697,3 +697,36 @@ impl ArchiveStore for Db {
         }
     }
 }
+
+/// Where the live schema (table → columns) and the catalogue disagree.
+#[cfg(feature = "testing")]
+pub(crate) fn catalogue_gaps(live: &[(String, Vec<String>)]) -> Vec<String> {
+    let mut out = vec![];
+    for (name, columns) in live {
+        let Some(table) = table(name) else {
+            if !NOT_ARCHIVED.iter().any(|(t, _)| t == name) {
+                out.push(format!(
+                    "{name}: not in the archives' catalogue (store/src/archive.rs) nor in NOT_ARCHIVED"
+                ));
+            }
+            continue;
+        };
+        let implicit = |c: &str| c == "tenant_id" && table.rows == Rows::Tenant;
+        for c in columns.iter().filter(|c| !implicit(c)) {
+            if table.kind_of(c).is_none() {
+                out.push(format!("{name}.{c}: a column the archives do not carry"));
+            }
+        }
+        for (c, _) in table.columns {
+            if !columns.iter().any(|l| l == c) {
+                out.push(format!("{name}.{c}: in the catalogue but not in the schema"));
+            }
+        }
+    }
+    for t in TABLES {
+        if !live.iter().any(|(name, _)| name == t.name) {
+            out.push(format!("{}: in the catalogue but not in the schema", t.name));
+        }
+    }
+    out
+}

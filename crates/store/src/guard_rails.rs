@@ -78,19 +78,6 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
         "user_identities",
         "which identity provider's subject is which person (people are platform-wide)",
     ),
-    (
-        "sso_logins",
-        "an SSO sign-in under way, found by its state when the browser returns to the one \
-         callback of every tenant",
-    ),
-    (
-        "sso_codes",
-        "the one-time codes a client exchanges for a session, before a tenant is known",
-    ),
-    (
-        "user_identities",
-        "which identity provider's subject is which person (people are platform-wide)",
-    ),
     ("plans", "the operator's price list, shared by every tenant"),
     (
         "billing_events",
@@ -459,5 +446,62 @@ impl Db {
             .map(|n| n.name)
             .filter(|n| !is_platform(n) && !is_sqlite_search_table(n))
             .collect())
+    }
+}
+
+#[derive(QueryableByName)]
+struct TableColumn {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+impl Db {
+    /// Every way the live schema and the archives' catalogue disagree: a table neither
+    /// archived nor listed in [`crate::NOT_ARCHIVED`], or an archived table with a column the
+    /// catalogue does not carry (or one it no longer has). A table added without export,
+    /// import and purge support fails here.
+    pub async fn archive_catalogue_gaps(&self) -> Result<Vec<String>, StoreError> {
+        let sql = match self.backend() {
+            crate::db::Backend::Postgres => {
+                // The catalog, not information_schema: that shows only tables this role
+                // may read.
+                "SELECT c.relname::text AS table_name, a.attname::text AS column_name
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0
+                   AND NOT a.attisdropped AND a.attgenerated = ''
+                   AND c.relname <> '__diesel_schema_migrations'
+                 ORDER BY 1, a.attnum"
+            }
+            crate::db::Backend::Sqlite => {
+                "SELECT m.name AS table_name, p.name AS column_name
+                 FROM sqlite_master m, pragma_table_info(m.name) p
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+                   AND m.name <> '__diesel_schema_migrations'
+                 ORDER BY 1, p.cid"
+            }
+        };
+        let live: Vec<TableColumn> = match self.conn().await? {
+            DbConn::Pg(mut c) => diesel::sql_query(sql).load(&mut c).await?,
+            DbConn::Sqlite(mut c) => diesel::sql_query(sql).load(&mut c).await?,
+        };
+        let mut tables: Vec<&str> = live.iter().map(|c| c.table_name.as_str()).collect();
+        tables.dedup();
+        Ok(crate::archive::catalogue_gaps(
+            &tables
+                .into_iter()
+                .filter(|t| !is_sqlite_search_table(t))
+                .map(|t| {
+                    let cols = live
+                        .iter()
+                        .filter(|c| c.table_name == t)
+                        .map(|c| c.column_name.clone())
+                        .collect();
+                    (t.to_owned(), cols)
+                })
+                .collect::<Vec<(String, Vec<String>)>>(),
+        ))
     }
 }

@@ -51,6 +51,15 @@ fn postgres_suite() {
 }
 
 backend_tests! {
+    async fn every_table_and_column_is_in_the_archives(db: &TestDb) {
+        let gaps = db.db().archive_catalogue_gaps().await.unwrap();
+        assert!(gaps.is_empty(), "the archives' catalogue is behind the schema:\n{}", gaps.join("\n"));
+        db.as_owner("ALTER TABLE products ADD COLUMN colour TEXT; CREATE TABLE notes (tenant_id TEXT, id TEXT)").await;
+        let gaps = db.db().archive_catalogue_gaps().await.unwrap();
+        assert!(gaps.iter().any(|g| g.starts_with("products.colour")), "{gaps:?}");
+        assert!(gaps.iter().any(|g| g.starts_with("notes:")), "{gaps:?}");
+    }
+
     async fn the_schema_follows_the_isolation_rules(db: &TestDb) {
         let violations = db.db().isolation_violations().await.unwrap();
         assert!(violations.is_empty(), "isolation rules broken:\n{}", violations.join("\n"));

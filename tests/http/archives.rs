@@ -637,3 +637,64 @@ async fn own_export_does_not_import() {
     );
     std::fs::remove_file(path).ok();
 }
+
+/// The other side of the encryption is the reference `age` (apt `age`, CI installs it): it
+/// opens what Tenantry writes to its recipient, and what it encrypts Tenantry imports.
+#[tokio::test]
+async fn archives_interoperate_with_the_reference_age() {
+    let Ok(keygen) = std::process::Command::new("age-keygen").output() else {
+        eprintln!("age is not installed: skipping (CI installs it)");
+        return;
+    };
+    let identity = String::from_utf8(keygen.stdout).unwrap();
+    let recipient = identity
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_owned();
+    let key_file = archive_path().with_extension("key");
+    std::fs::write(&key_file, &identity).unwrap();
+    let (options, _) = local_files();
+    let a = TestApp::start(TestDb::sqlite().await, options).await;
+    build(&a, "portable").await;
+
+    // Tenantry → age: the reference opens it; inside, a tar.gz with the documented entries.
+    let sealed = archive_path();
+    let to = tenantry_archive::recipients([recipient.as_str()]).unwrap();
+    export(&a, "portable", &sealed, Sealing::Recipients(to)).await;
+    let opened = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&key_file)
+        .arg(&sealed)
+        .output()
+        .unwrap();
+    assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+    let plain = archive_path().with_extension("gz");
+    std::fs::write(&plain, &opened.stdout).unwrap();
+    let listing = std::process::Command::new("tar").arg("tzf").arg(&plain).output().unwrap();
+    let names = String::from_utf8(listing.stdout).unwrap();
+    let names: Vec<&str> = names.lines().collect();
+    assert_eq!(names.first(), Some(&"archive.json"));
+    assert_eq!(names.last(), Some(&"manifest.json"));
+    assert!(names.contains(&"entities/products/000001.jsonl"), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("files/")), "{names:?}");
+
+    // age → Tenantry: the plain archive encrypted by the reference imports with the identity.
+    let by_age = archive_path();
+    let status = std::process::Command::new("age")
+        .args(["-r", &recipient, "-o"])
+        .arg(&by_age)
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (other, _) = local_files();
+    let b = TestApp::start(TestDb::sqlite().await, other).await;
+    let unsealing = Unsealing::identity_file(&identity).unwrap();
+    let imported = b.archives.import(&by_age, unsealing, None, Actor::System).await.unwrap();
+    assert_eq!(imported.tenant.slug, "portable");
+    assert_eq!(imported.files, 1);
+    for p in [key_file, sealed, plain, by_age] {
+        std::fs::remove_file(p).ok();
+    }
+}

@@ -668,15 +668,26 @@ async fn archives_interoperate_with_the_reference_age() {
         .arg(&sealed)
         .output()
         .unwrap();
-    assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+    assert!(
+        opened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
     let plain = archive_path().with_extension("gz");
     std::fs::write(&plain, &opened.stdout).unwrap();
-    let listing = std::process::Command::new("tar").arg("tzf").arg(&plain).output().unwrap();
+    let listing = std::process::Command::new("tar")
+        .arg("tzf")
+        .arg(&plain)
+        .output()
+        .unwrap();
     let names = String::from_utf8(listing.stdout).unwrap();
     let names: Vec<&str> = names.lines().collect();
     assert_eq!(names.first(), Some(&"archive.json"));
     assert_eq!(names.last(), Some(&"manifest.json"));
-    assert!(names.contains(&"entities/products/000001.jsonl"), "{names:?}");
+    assert!(
+        names.contains(&"entities/products/000001.jsonl"),
+        "{names:?}"
+    );
     assert!(names.iter().any(|n| n.starts_with("files/")), "{names:?}");
 
     // age → Tenantry: the plain archive encrypted by the reference imports with the identity.
@@ -691,10 +702,131 @@ async fn archives_interoperate_with_the_reference_age() {
     let (other, _) = local_files();
     let b = TestApp::start(TestDb::sqlite().await, other).await;
     let unsealing = Unsealing::identity_file(&identity).unwrap();
-    let imported = b.archives.import(&by_age, unsealing, None, Actor::System).await.unwrap();
+    let imported = b
+        .archives
+        .import(&by_age, unsealing, None, Actor::System)
+        .await
+        .unwrap();
     assert_eq!(imported.tenant.slug, "portable");
     assert_eq!(imported.files, 1);
     for p in [key_file, sealed, plain, by_age] {
         std::fs::remove_file(p).ok();
     }
+}
+
+/// An account already on the target instance (same id) is kept as it is: the archive's
+/// copy of its second factor is not added. Another account with the archive's e-mail is a
+/// clear conflict, with nothing written.
+#[tokio::test]
+async fn accounts_already_here_are_kept() {
+    if !Authenticator::available() {
+        return;
+    }
+    let (options, _) = local_files();
+    let a = TestApp::start(TestDb::sqlite().await, options).await;
+    let (other, _) = local_files();
+    let b = TestApp::start(TestDb::sqlite().await, other).await;
+    build(&a, "first").await;
+    let path = archive_path();
+    export(&a, "first", &path, Sealing::None).await;
+    b.archives
+        .import(&path, Unsealing::None, None, Actor::System)
+        .await
+        .unwrap();
+
+    // The same person owns a second organisation on A and turns on a second factor there.
+    let email = "owner@first.test";
+    a.onboard("second", email, PASSWORD).await;
+    let t = a.login(email, PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let e = ok(
+        call(&a, "second", Method::POST, "/api/v1/auth/mfa/totp", &t)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let mut auth = Authenticator::from_uri(e["otpauth_uri"].as_str().unwrap());
+    let code = auth.next_code().await;
+    ok(
+        call(
+            &a,
+            "second",
+            Method::POST,
+            "/api/v1/auth/mfa/totp/confirm",
+            &t,
+        )
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    export(&a, "second", &path, Sealing::None).await;
+    let imported = b
+        .archives
+        .import(&path, Unsealing::None, None, Actor::System)
+        .await
+        .unwrap();
+    assert_eq!(imported.tenant.slug, "second");
+    // On B the account is as it was: no second factor arrived with the archive.
+    let session = b.login(email, PASSWORD).await;
+    assert!(session["access_token"].is_string(), "{session}");
+
+    // Someone else holds the e-mail of the archive's owner on B: refused, nothing written.
+    b.create_user("owner@third.test", PASSWORD).await;
+    build(&a, "third").await;
+    export(&a, "third", &path, Sealing::None).await;
+    let before = tenants(&b).await;
+    let refused = b
+        .archives
+        .import(&path, Unsealing::None, None, Actor::System)
+        .await;
+    assert!(
+        matches!(&refused, Err(ImportError::UserConflict { email, .. }) if email == "owner@third.test"),
+        "{refused:?}"
+    );
+    assert_eq!(tenants(&b).await, before);
+    std::fs::remove_file(path).ok();
+}
+
+/// A destination that fails part-way: the export stops with the error (no hang, no
+/// transaction left open).
+#[tokio::test]
+async fn an_export_that_cannot_write_stops() {
+    struct Failing;
+    impl std::io::Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::other("disk full"))
+        }
+    }
+    let (options, _) = local_files();
+    let a = TestApp::start(TestDb::sqlite().await, options).await;
+    build(&a, "stuck").await;
+    let written = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        a.archives.export(
+            "stuck",
+            ArchiveKind::Operator,
+            Box::new(Failing),
+            Sealing::None,
+            Actor::System,
+        ),
+    )
+    .await
+    .expect("the export ends");
+    let err = written.expect_err("a failing destination fails the export");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    // The instance goes on: another export works.
+    let path = archive_path();
+    export(&a, "stuck", &path, Sealing::None).await;
+    std::fs::remove_file(path).ok();
 }

@@ -55,6 +55,7 @@ pub async fn export(wiring: &Wiring, args: ExportArgs<'_>) -> Result<()> {
     // half-archive under the name.
     let partial = PathBuf::from(format!("{}.partial", args.out.display()));
     let file = create_private(&partial)?;
+    let on_disk = file.try_clone().context("the archive file")?;
     let written = wiring
         .archives()?
         .export(args.tenant, kind, Box::new(file), sealing, Actor::System)
@@ -66,6 +67,8 @@ pub async fn export(wiring: &Wiring, args: ExportArgs<'_>) -> Result<()> {
             return Err(e).context("export failed");
         }
     };
+    // On disk before it takes the name: a crash never leaves a cut archive under it.
+    on_disk.sync_all().context("writing the archive to disk")?;
     std::fs::rename(&partial, args.out)
         .with_context(|| format!("renaming {} to {}", partial.display(), args.out.display()))?;
     let rows: u64 = manifest.entities.values().map(|e| e.rows).sum();

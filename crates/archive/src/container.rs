@@ -161,6 +161,9 @@ impl ArchiveWriter {
         let mut sent = 0u64;
         while let Some(chunk) = content.next().await {
             let chunk = chunk.map_err(|e| ArchiveError::Storage(e.to_string()))?;
+            if chunk.is_empty() {
+                continue;
+            }
             sent += chunk.len() as u64;
             if sent > size {
                 break;
@@ -178,14 +181,12 @@ impl ArchiveWriter {
 
     /// Writes the manifest and closes every layer; the manifest written.
     pub async fn finish(self) -> Result<Manifest, ArchiveError> {
-        let sent = self.tx.send(Msg::Finish).await;
+        // Had the thread stopped, its own error (below) says why.
+        let _ = self.tx.send(Msg::Finish).await;
         drop(self.tx);
-        let written = self
-            .done
+        self.done
             .await
-            .map_err(|e| ArchiveError::Io(io::Error::other(e.to_string())))?;
-        sent.map_err(|_| ArchiveError::Io(io::Error::other("the archive writer stopped")))
-            .and(written)
+            .map_err(|e| ArchiveError::Io(io::Error::other(e.to_string())))?
     }
 
     /// Stops without a manifest (what was written is not a valid archive).
@@ -366,6 +367,8 @@ pub enum Piece {
         entity: String,
         lines: Vec<u8>,
     },
+    /// Every row has been read (files or the manifest come next): sent once.
+    RowsDone,
     /// A file starts: `size` bytes follow as chunks, then [`Piece::FileEnd`].
     File {
         id: String,
@@ -454,6 +457,7 @@ fn read_archive(
     let mut entities: BTreeMap<String, Totals> = BTreeMap::new();
     let mut files = FileTotals::default();
     let mut manifest: Option<Manifest> = None;
+    let mut rows_done = false;
     for entry in tar.entries().map_err(|e| damaged(e.to_string()))? {
         let mut entry = entry.map_err(|e| damaged(e.to_string()))?;
         let path = entry.path().map_err(|e| damaged(e.to_string()))?;
@@ -467,6 +471,10 @@ fn read_archive(
             return Err(ArchiveError::Malformed(format!(
                 "{path} before {HEADER_PATH}: not a Tenantry archive"
             )));
+        }
+        if !rows_done && matches!(kind, Entry::File(_) | Entry::Manifest) {
+            rows_done = true;
+            send(Piece::RowsDone)?;
         }
         match kind {
             Entry::Header => {
@@ -485,6 +493,9 @@ fn read_archive(
                 send(Piece::Header(h))?;
             }
             Entry::Part(entity) => {
+                if files.count > 0 {
+                    return Err(damaged(format!("{path} after the files")));
+                }
                 if size > MAX_PART_BYTES {
                     return Err(damaged(format!("{path} is {size} bytes")));
                 }

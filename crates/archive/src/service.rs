@@ -8,6 +8,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use tenantry_files::{ObjectStorage, object_key};
 use tenantry_kernel::{
     Actor, BucketId, Edges, FileId, PlatformCipher, SecretSlot, TenantCtx, TenantId, Unexpected,
@@ -92,6 +93,32 @@ fn text<'a>(row: &'a Map<String, Value>, field: &str) -> &'a str {
     row.get(field).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// Whether pass 2 read the rows pass 1 checked (the file could have changed in between).
+fn same_rows(
+    checked: &Manifest,
+    seen: HashMap<String, (u64, u64, Sha256)>,
+) -> Result<(), ImportError> {
+    let mut seen: HashMap<String, (u64, u64, String)> = seen
+        .into_iter()
+        .map(|(k, (rows, parts, h))| (k, (rows, parts, crate::container::hex(&h.finalize()))))
+        .collect();
+    for (name, totals) in &checked.entities {
+        let (rows, parts, sha) =
+            seen.remove(name)
+                .unwrap_or((0, 0, crate::container::hex(&Sha256::new().finalize())));
+        if rows != totals.rows || parts != totals.parts || sha != totals.sha256 {
+            return Err(ArchiveError::Damaged(format!(
+                "{name} changed between the two readings of the archive"
+            ))
+            .into());
+        }
+    }
+    if let Some(extra) = seen.keys().next() {
+        return Err(ArchiveError::Damaged(format!("{extra} is not in the manifest")).into());
+    }
+    Ok(())
+}
+
 /// What the first pass of an import learns from the archive.
 #[derive(Default)]
 struct Facts {
@@ -105,6 +132,10 @@ struct Facts {
     data_key: Option<Vec<u8>>,
     /// Whether any account brings a second factor.
     totp: bool,
+    /// What pass 1 read and checked (pass 2 must read the same).
+    manifest: Option<Manifest>,
+    /// Files stored so far.
+    stored: usize,
     checked: bool,
 }
 
@@ -176,9 +207,11 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             }
         }
         let (tx, mut rx) = mpsc::channel::<RowPart>(2);
-        let mut files: Vec<(String, u64, Option<String>)> = Vec::new();
         let dump = self.store.dump(ctx.tenant_id(), kind, tx);
-        let forward = async {
+        // Owns the receiver: when it stops early, the dump's next send fails and the
+        // snapshot's transaction ends with it.
+        let forward = async move {
+            let mut files: Vec<(String, u64, Option<String>)> = Vec::new();
             while let Some(mut part) = rx.recv().await {
                 if part.rows > 0 {
                     if part.entity == "files" {
@@ -198,10 +231,10 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                 }
                 writer.rows(&part.entity, part.lines, part.rows).await?;
             }
-            Ok::<_, ExportError>(())
+            Ok::<_, ExportError>(files)
         };
         let (dumped, forwarded) = futures_util::future::join(dump, forward).await;
-        forwarded?;
+        let files = forwarded?;
         dumped?;
         for (id, size, location) in files {
             let file = id
@@ -342,6 +375,7 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                     facts.header = Some(h);
                 }
                 Piece::Rows { entity, lines } => self.learn(facts, &entity, &lines)?,
+                Piece::RowsDone => self.check(facts).await?,
                 Piece::File { id, size } => {
                     self.check(facts).await?;
                     let tenant = self.tenant_of(facts)?;
@@ -367,10 +401,13 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                     file = Some((id, w, ctx, key));
                 }
                 Piece::Chunk(bytes) => {
-                    if let Some((_, w, _, _)) = file.as_mut() {
-                        w.write(bytes)
-                            .await
-                            .map_err(|e| ArchiveError::Storage(e.to_string()))?;
+                    if let Some((_, w, _, _)) = file.as_mut()
+                        && let Err(e) = w.write(bytes).await
+                    {
+                        if let Some((_, w, _, _)) = file.take() {
+                            w.abort().await;
+                        }
+                        return Err(ArchiveError::Storage(e.to_string()).into());
                     }
                 }
                 Piece::FileEnd { sha256 } => {
@@ -384,13 +421,24 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                         ))
                         .into());
                     }
+                    // (A failed finish leaves nothing under the key.)
                     w.finish()
                         .await
                         .map_err(|e| ArchiveError::Storage(e.to_string()))?;
                     written.push((ctx, key));
+                    facts.stored += 1;
                 }
-                Piece::Manifest(_) => {
+                Piece::Manifest(m) => {
                     self.check(facts).await?;
+                    if facts.stored != facts.files.len() {
+                        return Err(ArchiveError::Damaged(format!(
+                            "{} file records, {} files",
+                            facts.files.len(),
+                            facts.stored
+                        ))
+                        .into());
+                    }
+                    facts.manifest = Some(m);
                     return Ok(());
                 }
             }
@@ -515,12 +563,26 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
         let mut rx = container::read(Self::open(path)?, unsealing.clone(), want);
         let (tx, store_rx) = mpsc::channel::<Incoming>(2);
         let load = self.store.load(&ctx, &plan, store_rx);
+        let checked = facts
+            .manifest
+            .as_ref()
+            .ok_or_else(|| ArchiveError::Malformed("no manifest".to_owned()))?;
         let feed = async move {
+            // The rows are checked against pass 1's manifest as they go, and the load is
+            // ended (committed) once they all match: before the files, which pass 1 stored.
+            let mut seen: HashMap<String, (u64, u64, Sha256)> = HashMap::new();
             while let Some(piece) = rx.recv().await {
                 match piece? {
-                    Piece::Rows { entity, lines } if entity != KEY_ENTITY => {
+                    Piece::Rows { entity, lines } => {
+                        let count = lines.iter().filter(|b| **b == b'\n').count() as u64;
+                        let totals = seen.entry(entity.clone()).or_default();
+                        totals.0 += count;
+                        totals.1 += 1;
+                        totals.2.update(&lines);
+                        if entity == KEY_ENTITY {
+                            continue;
+                        }
                         let rows = self.rewrite(facts, &entity, lines).await?;
-                        let count = rows.iter().filter(|b| **b == b'\n').count() as u64;
                         let part = RowPart {
                             entity,
                             lines: rows,
@@ -530,7 +592,8 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                             return Ok(());
                         }
                     }
-                    Piece::Manifest(_) => {
+                    Piece::RowsDone => {
+                        same_rows(checked, seen)?;
                         let _ = tx.send(Incoming::End).await;
                         return Ok(());
                     }

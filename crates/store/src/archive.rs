@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use serde_json::{Map, Value};
 use tenantry_archive::{
@@ -208,6 +208,13 @@ impl Table {
             Rows::TenantRow => format!("id = '{tenant}'"),
             Rows::Tenant => format!("tenant_id = '{tenant}'"),
             Rows::Users => format!("id IN ({})", users()),
+            // A person's links to identity providers: only this tenant's providers (the
+            // links to other tenants' are theirs).
+            Rows::UserOwned if self.name == "user_identities" => format!(
+                "user_id IN ({}) AND issuer IN \
+                 (SELECT issuer FROM sso_providers WHERE tenant_id = '{tenant}')",
+                users()
+            ),
             Rows::UserOwned => format!("user_id IN ({})", users()),
         }
     }
@@ -224,16 +231,20 @@ impl Table {
             Backend::Postgres => {
                 let key = self.key.join(", ");
                 format!(
-                    "DECLARE archive_rows NO SCROLL CURSOR FOR SELECT 0::bigint AS k, \
+                    "DECLARE archive_rows NO SCROLL CURSOR FOR SELECT \
                      json_build_object({pairs})::text AS row FROM {name} WHERE {filter} \
                      ORDER BY {key}"
                 )
             }
-            // Keyset on rowid: `{after}` is replaced per page.
-            Backend::Sqlite => format!(
-                "SELECT rowid AS k, json_object({pairs}) AS row FROM {name} \
-                 WHERE {filter} AND rowid > {{after}} ORDER BY rowid LIMIT {PAGE}"
-            ),
+            // Keyset on the key (its index): `{after}` is replaced per page, by nothing or
+            // by a comparison with the previous page's last row (bound as its JSON).
+            Backend::Sqlite => {
+                let key = self.key.join(", ");
+                format!(
+                    "SELECT json_object({pairs}) AS row FROM {name} \
+                     WHERE {filter}{{after}} ORDER BY {key} LIMIT {PAGE}"
+                )
+            }
         }
     }
 
@@ -285,14 +296,26 @@ impl Table {
 
 const PAGE: usize = 1_000;
 
+impl Table {
+    /// SQLite: the rows after the one whose JSON is bound as the first parameter.
+    fn after_last(&self) -> String {
+        let key = self.key.join(", ");
+        let last = self
+            .key
+            .iter()
+            .map(|k| format!("json_extract(?1, '$.\"{k}\"')"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(" AND ({key}) > ({last})")
+    }
+}
+
 fn table(entity: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == entity)
 }
 
 #[derive(QueryableByName)]
 struct JsonRow {
-    #[diesel(sql_type = BigInt)]
-    k: i64,
     #[diesel(sql_type = Text)]
     row: String,
 }
@@ -357,13 +380,13 @@ fn incoming(kind: Kind, value: Value, backend: Backend) -> Result<Value, String>
     })
 }
 
-/// One part's rows as the JSON array its INSERT reads.
+/// One part's rows, checked and converted for its INSERT (which reads them as a JSON array).
 fn incoming_rows(
     table: &Table,
     lines: &[u8],
     backend: Backend,
     tenant: TenantId,
-) -> Result<(String, u64), ImportError> {
+) -> Result<Vec<Value>, ImportError> {
     let rejected = |detail: String| ImportError::Rejected {
         entity: table.name.to_owned(),
         detail,
@@ -386,8 +409,14 @@ fn incoming_rows(
         }
         out.push(Value::Object(converted));
     }
-    let n = out.len() as u64;
-    Ok((Value::Array(out).to_string(), n))
+    Ok(out)
+}
+
+fn user_of(row: &Value, column: &str) -> String {
+    row.get(column)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Dumps every table into `out` on an open read transaction (`$conn`).
@@ -396,6 +425,12 @@ macro_rules! dump_body {
         let (backend, tenant, kind, out): (Backend, TenantId, ArchiveKind, &mpsc::Sender<RowPart>) =
             ($backend, $tenant, $kind, $out);
         let closed = || StoreError::Connection("the archive stopped reading".to_owned());
+        if backend == Backend::Postgres {
+            // One snapshot for every table (READ COMMITTED would give each cursor its own).
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute($conn)
+                .await?;
+        }
         for table in TABLES.iter().filter(|t| t.carried_in(kind)) {
             let entity = table.name.to_owned();
             out.send(RowPart {
@@ -409,24 +444,32 @@ macro_rules! dump_body {
             if backend == Backend::Postgres {
                 diesel::sql_query(select.clone()).execute($conn).await?;
             }
-            let mut after = 0i64;
+            let mut last: Option<String> = None;
             let (mut lines, mut rows) = (Vec::new(), 0u64);
             loop {
-                let page: Vec<JsonRow> = match backend {
-                    Backend::Postgres => {
+                let page: Vec<JsonRow> = match (backend, &last) {
+                    (Backend::Postgres, _) => {
                         diesel::sql_query(format!("FETCH FORWARD {PAGE} FROM archive_rows"))
                             .load($conn)
                             .await?
                     }
-                    Backend::Sqlite => {
-                        diesel::sql_query(select.replace("{after}", &after.to_string()))
+                    (Backend::Sqlite, None) => {
+                        diesel::sql_query(select.replace("{after}", ""))
+                            .load($conn)
+                            .await?
+                    }
+                    (Backend::Sqlite, Some(row)) => {
+                        diesel::sql_query(select.replace("{after}", &table.after_last()))
+                            .bind::<Text, _>(row)
                             .load($conn)
                             .await?
                     }
                 };
                 let done = page.len() < PAGE;
+                if let Some(r) = page.last() {
+                    last = Some(r.row.clone());
+                }
                 for r in page {
-                    after = r.k;
                     let raw: Map<String, Value> = serde_json::from_str(&r.row)
                         .map_err(|e| StoreError::Corrupt(format!("{entity}: {e}")))?;
                     let mut row = Map::new();
@@ -573,6 +616,9 @@ impl ArchiveStore for Db {
             ));
         }
         let mut conflicts = Vec::new();
+        if let Err(e) = tenantry_tenancy::Slug::parse(&check.slug) {
+            conflicts.push(ImportError::InvalidSlug(check.slug.clone(), e.to_string()));
+        }
         for (what, sql) in queries {
             let found: Vec<Found> = run!(self, |conn| diesel::sql_query(&sql).load(conn).await)
                 .map_err(StoreError::from)?;
@@ -624,6 +670,7 @@ impl ArchiveStore for Db {
         let loaded: Result<((), crate::pipeline::Sealed), StoreError> = tx!(
             @scoped self, write, crate::db::Scope::Tenant(tenant), |conn| {
                 let mut ended = false;
+                let mut kept = std::collections::HashSet::<String>::new();
                 while let Some(message) = rows.recv().await {
                     let part = match message {
                         Incoming::End => {
@@ -642,13 +689,31 @@ impl ArchiveStore for Db {
                         });
                         return Err(StoreError::Corrupt("rejected".to_owned()));
                     };
-                    let (json, n) = match incoming_rows(table, &part.lines, backend, tenant) {
+                    let mut values = match incoming_rows(table, &part.lines, backend, tenant) {
                         Ok(x) => x,
                         Err(e) => {
                             failure = Some(e);
                             return Err(StoreError::Corrupt("rejected".to_owned()));
                         }
                     };
+                    match table.rows {
+                        // Accounts already here are kept as they are, and so are their
+                        // second factors, recovery codes and identity links.
+                        Rows::Users => {
+                            let ids: Vec<String> = values.iter().map(|v| user_of(v, "id")).collect();
+                            let sql = format!(
+                                "SELECT CAST(id AS TEXT) AS found, '' AS other FROM users \
+                                 WHERE CAST(id AS TEXT) IN ({})",
+                                quoted(&ids)
+                            );
+                            let found: Vec<Found> = diesel::sql_query(sql).load(conn).await?;
+                            kept.extend(found.into_iter().map(|f| f.found));
+                        }
+                        Rows::UserOwned => values.retain(|v| !kept.contains(&user_of(v, "user_id"))),
+                        _ => {}
+                    }
+                    let n = values.len() as u64;
+                    let json = Value::Array(values).to_string();
                     let inserted = diesel::sql_query(table.insert(backend, tenant))
                         .bind::<Text, _>(json)
                         .execute(conn)
@@ -719,13 +784,18 @@ pub(crate) fn catalogue_gaps(live: &[(String, Vec<String>)]) -> Vec<String> {
         }
         for (c, _) in table.columns {
             if !columns.iter().any(|l| l == c) {
-                out.push(format!("{name}.{c}: in the catalogue but not in the schema"));
+                out.push(format!(
+                    "{name}.{c}: in the catalogue but not in the schema"
+                ));
             }
         }
     }
     for t in TABLES {
         if !live.iter().any(|(name, _)| name == t.name) {
-            out.push(format!("{}: in the catalogue but not in the schema", t.name));
+            out.push(format!(
+                "{}: in the catalogue but not in the schema",
+                t.name
+            ));
         }
     }
     out

@@ -884,6 +884,21 @@ pub enum TenantCommand {
         #[arg(long)]
         without_credentials: bool,
     },
+    /// Check that tenants are sound: row-level security on every tenant table (PostgreSQL),
+    /// an active owner, the system roles, a verified primary domain that resolves, quotas
+    /// that follow the plan, an audit chain that verifies, no dead jobs. Exits 1 when a check
+    /// fails.
+    Validate {
+        /// Tenant id or slug.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        tenant: Option<String>,
+        /// Every tenant.
+        #[arg(long)]
+        all: bool,
+        /// One JSON report per tenant (an array), for machines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Import an operator's archive into this instance, in one transaction: ids, audit chain,
     /// passwords and API keys as they were. Refused, with nothing written, when the tenant,
     /// its slug, a domain or an account's e-mail is taken here.

@@ -551,6 +551,29 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
             };
             crate::archives::export(&wiring, args).await?;
         }
+        TenantCommand::Validate { tenant, all, json } => {
+            let validator = wiring.validator();
+            let keys = match tenant {
+                Some(t) if !all => vec![t.clone()],
+                _ => validator.tenants().await?,
+            };
+            let mut reports = Vec::with_capacity(keys.len());
+            for key in &keys {
+                reports.push(validator.validate(key).await?);
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                for r in &reports {
+                    print_report(r);
+                }
+            }
+            let failed = reports.iter().filter(|r| !r.ok).count();
+            if failed > 0 {
+                db.close();
+                anyhow::bail!("{failed} of {} tenant(s) failed a check", reports.len());
+            }
+        }
         TenantCommand::Import {
             archive,
             slug,
@@ -575,6 +598,19 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
     }
     db.close();
     Ok(())
+}
+
+fn print_report(r: &tenantry_lifecycle::Report) {
+    let id = r.id.map(|i| i.to_string()).unwrap_or_default();
+    println!("{} {} {}", if r.ok { "ok  " } else { "FAIL" }, r.tenant, id);
+    for c in &r.checks {
+        println!(
+            "  {} {:<20} {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
 }
 
 fn print_tenant(t: &Tenant) {

@@ -310,6 +310,11 @@ impl Wiring {
         ))
     }
 
+    /// The soundness checks of `tenantry tenant validate`.
+    pub fn validator(&self) -> tenantry_lifecycle::TenantValidator<Db> {
+        tenantry_lifecycle::TenantValidator::new(self.db.clone(), self.edges.clone())
+    }
+
     /// Tenants' archives: the operator's export and import (and, later, backups).
     pub fn archives(&self) -> Result<ArchiveService<Db, Vault<Db>>> {
         let storage = Storage::new(self.files_backend.clone())

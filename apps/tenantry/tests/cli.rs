@@ -558,3 +558,135 @@ fn misconfigured_telemetry_stops_the_start_with_a_clear_error() {
         assert!(!dir.path().join("data").exists(), "nothing started");
     }
 }
+
+/// `tenant validate`: every check passes on a tenant made by the CLI; a quota that no longer
+/// follows the plan and a primary domain that does not resolve fail it (exit 1), in text and
+/// in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_validate_reports_each_check() {
+    async fn on(db: TestDb) {
+        let run = |args: &[&str]| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+            cmd.args(args)
+                .env_clear()
+                .env("TENANTRY_DATABASE_URL", db.url())
+                .env("TENANTRY_BASE_DOMAIN", "localhost")
+                .env("TENANTRY_LOG", "warn")
+                .env("TENANTRY_OWNER_PASSWORD", "correct horse battery");
+            if let Some(owner) = db.owner_url() {
+                cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
+            }
+            cmd.output().unwrap()
+        };
+        let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+        let made = run(&[
+            "tenant",
+            "create",
+            "--slug",
+            "sound",
+            "--name",
+            "Sound",
+            "--owner-email",
+            "o@sound.test",
+        ]);
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let out = run(&["tenant", "validate", "sound"]);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            text(&out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for name in [
+            "row_level_security",
+            "owner",
+            "system_roles",
+            "primary_domain",
+            "quotas",
+            "audit_chain",
+            "jobs",
+        ] {
+            assert!(
+                text(&out)
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("ok") && l.contains(name)),
+                "{name}: {}",
+                text(&out)
+            );
+        }
+        let rls = text(&out)
+            .lines()
+            .find(|l| l.contains("row_level_security"))
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            rls.contains("not applicable"),
+            db.owner_url().is_none(),
+            "{rls}"
+        );
+
+        // A tenant without an owner, whose quota was changed behind the plan's back.
+        let bare = run(&["tenant", "create", "--slug", "bare", "--name", "Bare"]);
+        assert!(bare.status.success());
+        let raise = "UPDATE tenant_quotas SET limit_value = 999 WHERE resource = 'members'";
+        if db.owner_url().is_some() {
+            db.as_owner(&format!(
+                "ALTER TABLE tenant_quotas NO FORCE ROW LEVEL SECURITY; {raise}; \
+                 ALTER TABLE tenant_quotas FORCE ROW LEVEL SECURITY;"
+            ))
+            .await;
+        } else {
+            db.as_owner(raise).await;
+        }
+        let out = run(&["tenant", "validate", "--all", "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let reports: serde_json::Value = serde_json::from_str(&text(&out)).unwrap();
+        let failed = |slug: &str, check: &str| {
+            reports
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["tenant"] == slug)
+                .unwrap()["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == check && c["ok"] == false)
+        };
+        assert!(failed("bare", "owner"), "{reports}");
+        assert!(
+            failed("sound", "quotas") && !failed("bare", "quotas"),
+            "{reports}"
+        );
+        assert!(!failed("sound", "audit_chain"), "{reports}");
+        let out = run(&["tenant", "validate", "nobody"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out).contains("no tenant has this id or slug"),
+            "{}",
+            text(&out)
+        );
+        if db.owner_url().is_some() {
+            // A table whose row-level security is no longer forced is named.
+            db.as_owner("ALTER TABLE products NO FORCE ROW LEVEL SECURITY")
+                .await;
+            let out = run(&["tenant", "validate", "sound"]);
+            let line = text(&out)
+                .lines()
+                .find(|l| l.contains("row_level_security"))
+                .unwrap()
+                .to_owned();
+            assert!(line.contains("FAIL") && line.contains("products"), "{line}");
+            db.as_owner("ALTER TABLE products FORCE ROW LEVEL SECURITY")
+                .await;
+        }
+    }
+    on(TestDb::sqlite().await).await;
+    if let Some(db) = TestDb::postgres().await {
+        on(db).await;
+    }
+}

@@ -22,6 +22,7 @@ mod events;
 mod files;
 #[cfg(feature = "testing")]
 pub mod guard_rails;
+mod health;
 mod identity;
 mod invitations;
 mod jobs;

@@ -175,11 +175,16 @@ const USER_REFERENCES: &[(&str, &str)] = &[
     ("tasks", "assignee_id"),
 ];
 
+/// Account-wide values that say nothing about the tenant (when someone last signed in,
+/// to any tenant): like credentials, only operators' archives carry them.
+const ACCOUNT_WIDE: &[(&str, &str)] = &[("users", "last_login_at")];
+
 impl Table {
     fn columns(&self, kind: ArchiveKind) -> impl Iterator<Item = &(&'static str, Kind)> {
-        self.columns
-            .iter()
-            .filter(move |(_, k)| kind == ArchiveKind::Operator || *k != Kind::Secret)
+        self.columns.iter().filter(move |(c, k)| {
+            kind == ArchiveKind::Operator
+                || (*k != Kind::Secret && !ACCOUNT_WIDE.contains(&(self.name, *c)))
+        })
     }
 
     fn carried_in(&self, kind: ArchiveKind) -> bool {

@@ -165,6 +165,29 @@ async fn build(app: &TestApp, slug: &str) -> (String, String, Value) {
     (t, key["key"].as_str().unwrap().to_owned(), ids)
 }
 
+/// Signs `email` in on `app` and turns on TOTP for it there; the authenticator.
+async fn enrol_totp(app: &TestApp, slug: &str, email: &str) -> Authenticator {
+    let t = app.login(email, PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = call(app, slug, Method::POST, "/api/v1/auth/mfa/totp", &t)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let e = ok(started, 200).await;
+    let mut auth = Authenticator::from_uri(e["otpauth_uri"].as_str().unwrap());
+    let code = auth.next_code().await;
+    let confirmed = call(app, slug, Method::POST, "/api/v1/auth/mfa/totp/confirm", &t)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    ok(confirmed, 200).await;
+    auth
+}
+
 /// Values that change by being read or signed in with, not by the move; and the times of
 /// the plans, which are each instance's own price list.
 fn steady(mut v: Value) -> Value {
@@ -382,31 +405,7 @@ async fn round_trip(source: TestDb, target: TestDb) {
         .await;
         a.add_member(tenant["id"].as_str().unwrap(), user.id, "member")
             .await;
-        let t = a.login(email, PASSWORD).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let e = ok(
-            call(&a, slug, Method::POST, "/api/v1/auth/mfa/totp", &t)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap(),
-            200,
-        )
-        .await;
-        let mut auth = Authenticator::from_uri(e["otpauth_uri"].as_str().unwrap());
-        let code = auth.next_code().await;
-        ok(
-            call(&a, slug, Method::POST, "/api/v1/auth/mfa/totp/confirm", &t)
-                .json(&json!({"code": code}))
-                .send()
-                .await
-                .unwrap(),
-            200,
-        )
-        .await;
-        totp = Some(auth);
+        totp = Some(enrol_totp(&a, slug, email).await);
     }
     let token_a = a.login(&owner_email, PASSWORD).await["access_token"]
         .as_str()
@@ -737,36 +736,7 @@ async fn accounts_already_here_are_kept() {
     // The same person owns a second organisation on A and turns on a second factor there.
     let email = "owner@first.test";
     a.onboard("second", email, PASSWORD).await;
-    let t = a.login(email, PASSWORD).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let e = ok(
-        call(&a, "second", Method::POST, "/api/v1/auth/mfa/totp", &t)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    let mut auth = Authenticator::from_uri(e["otpauth_uri"].as_str().unwrap());
-    let code = auth.next_code().await;
-    ok(
-        call(
-            &a,
-            "second",
-            Method::POST,
-            "/api/v1/auth/mfa/totp/confirm",
-            &t,
-        )
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap(),
-        200,
-    )
-    .await;
+    enrol_totp(&a, "second", email).await;
     export(&a, "second", &path, Sealing::None).await;
     let imported = b
         .archives

@@ -34,6 +34,7 @@ pub struct Imported {
 }
 
 /// Writes and imports archives.
+#[derive(Clone)]
 pub struct ArchiveService<S, K> {
     store: S,
     keys: K,
@@ -42,20 +43,6 @@ pub struct ArchiveService<S, K> {
     edges: Edges,
     producer: String,
     base_domain: String,
-}
-
-impl<S: Clone, K: Clone> Clone for ArchiveService<S, K> {
-    fn clone(&self) -> Self {
-        Self {
-            store: self.store.clone(),
-            keys: self.keys.clone(),
-            platform: self.platform.clone(),
-            storage: self.storage.clone(),
-            edges: self.edges.clone(),
-            producer: self.producer.clone(),
-            base_domain: self.base_domain.clone(),
-        }
-    }
 }
 
 fn totp_slot(user: &str) -> SecretSlot<'_> {

@@ -102,14 +102,7 @@ async fn build(app: &TestApp, slug: &str) -> (String, String, Value) {
         200,
     )
     .await;
-    let permissions: Value = ok(
-        call(app, slug, Method::GET, "/api/v1/permissions", &t)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let permissions: Value = get_ok(app, slug, "/api/v1/permissions", &t).await;
     let all: Vec<Value> = permissions["items"]
         .as_array()
         .unwrap()
@@ -214,6 +207,25 @@ fn steady(mut v: Value) -> Value {
     v
 }
 
+/// The JSON answer of a GET that must succeed.
+async fn get_ok(app: &TestApp, slug: &str, path: &str, token: &str) -> Value {
+    ok(
+        call(app, slug, Method::GET, path, token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await
+}
+
+/// A request's status and its body, without what changes by being read.
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let res = request.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, steady(res.json().await.unwrap_or(Value::Null)))
+}
+
 /// Every GET a tenant's member (or the operator, for this tenant) can make, with its answer.
 async fn answers(app: &TestApp, slug: &str, token: &str, ids: &Value) -> Vec<(String, u16, Value)> {
     let id = |k: &str| ids[k].as_str().unwrap().to_owned();
@@ -258,25 +270,11 @@ async fn answers(app: &TestApp, slug: &str, token: &str, ids: &Value) -> Vec<(St
         format!("/api/v1/files/{file}"),
         format!("/api/v1/domains/{slug}.localhost"),
     ]);
-    let events: Value = ok(
-        call(app, slug, Method::GET, "/api/v1/events", token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let events: Value = get_ok(app, slug, "/api/v1/events", token).await;
     for e in events["items"].as_array().unwrap().iter().take(3) {
         paths.push(format!("/api/v1/events/{}", e["id"].as_str().unwrap()));
     }
-    let hooks: Value = ok(
-        call(app, slug, Method::GET, "/api/v1/webhooks", token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let hooks: Value = get_ok(app, slug, "/api/v1/webhooks", token).await;
     for h in hooks["items"].as_array().unwrap() {
         paths.push(format!("/api/v1/webhooks/{}", h["id"].as_str().unwrap()));
         paths.push(format!(
@@ -286,33 +284,15 @@ async fn answers(app: &TestApp, slug: &str, token: &str, ids: &Value) -> Vec<(St
     }
     let mut out = vec![];
     for path in paths {
-        let res = call(app, slug, Method::GET, &path, token)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        out.push((path, status, steady(body)));
+        let (status, body) = answer(call(app, slug, Method::GET, &path, token)).await;
+        out.push((path, status, body));
     }
-    let tenant_id = call(app, slug, Method::GET, "/api/v1/tenant", token)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let tenant = get_ok(app, slug, "/api/v1/tenant", token).await;
+    let tenant_id = tenant["id"].as_str().unwrap();
     for path in ["", "/quotas", "/subscription", "/domains", "/branding"] {
         let path = format!("/api/v1/platform/tenants/{tenant_id}{path}");
-        let res = app.operator(Method::GET, &path).send().await.unwrap();
-        let status = res.status().as_u16();
-        out.push((
-            path,
-            status,
-            steady(res.json().await.unwrap_or(Value::Null)),
-        ));
+        let (status, body) = answer(app.operator(Method::GET, &path)).await;
+        out.push((path, status, body));
     }
     let content = call(
         app,
@@ -334,20 +314,7 @@ async fn answers(app: &TestApp, slug: &str, token: &str, ids: &Value) -> Vec<(St
 }
 
 async fn audit(app: &TestApp, slug: &str, token: &str) -> Vec<Value> {
-    let page: Value = ok(
-        call(
-            app,
-            slug,
-            Method::GET,
-            "/api/v1/audit-logs?limit=100",
-            token,
-        )
-        .send()
-        .await
-        .unwrap(),
-        200,
-    )
-    .await;
+    let page: Value = get_ok(app, slug, "/api/v1/audit-logs?limit=100", token).await;
     page["items"].as_array().unwrap().clone()
 }
 
@@ -539,14 +506,7 @@ async fn round_trip(source: TestDb, target: TestDb) {
         ))
     );
     for (path, app, token) in [("a", &a, &token_a), ("b", &b, &token_b)] {
-        let verify = ok(
-            call(app, slug, Method::GET, "/api/v1/audit-logs/verify", token)
-                .send()
-                .await
-                .unwrap(),
-            200,
-        )
-        .await;
+        let verify = get_ok(app, slug, "/api/v1/audit-logs/verify", token).await;
         assert_eq!(verify["ok"], true, "{path}: {verify}");
     }
 

@@ -32,7 +32,13 @@ fn upload(app: &TestApp, slug: &str, token: &str, body: Vec<u8>) -> reqwest::Req
         .body(body)
 }
 
-async fn put_file(app: &TestApp, slug: &str, token: &str, filename: &str, content: &[u8]) -> Value {
+pub(crate) async fn put_file(
+    app: &TestApp,
+    slug: &str,
+    token: &str,
+    filename: &str,
+    content: &[u8],
+) -> Value {
     let res = upload(app, slug, token, form("file", filename, content))
         .send()
         .await
@@ -41,7 +47,7 @@ async fn put_file(app: &TestApp, slug: &str, token: &str, filename: &str, conten
 }
 
 /// A small valid PNG (a 1×1 image) padded with `extra` bytes of a text chunk.
-fn png(extra: usize) -> Vec<u8> {
+pub(crate) fn png(extra: usize) -> Vec<u8> {
     let mut p =
         b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde".to_vec();
     p.extend(std::iter::repeat_n(b'p', extra));
@@ -54,7 +60,7 @@ fn text(len: usize) -> Vec<u8> {
 }
 
 /// Every file under `dir`, relative to it.
-fn stored(dir: &Path) -> Vec<String> {
+pub(crate) fn stored(dir: &Path) -> Vec<String> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
@@ -113,7 +119,7 @@ async fn storage_used(app: &TestApp, slug: &str, token: &str) -> Value {
 }
 
 /// Waits (for the worker) until `check` holds.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..100 {
         if check() {
             return;

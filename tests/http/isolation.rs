@@ -118,6 +118,11 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
         (("GET", "/api/v1/files/{id}/link"), none("")),
         (("DELETE", "/api/v1/files/{id}"), none("")),
         (("GET", "/api/v1/settings/storage"), none("")),
+        // B's own export of B: nothing of A's in it.
+        (("POST", "/api/v1/exports"), body(json!({}))),
+        (("GET", "/api/v1/exports"), none("")),
+        (("GET", "/api/v1/exports/{id}"), none("")),
+        (("GET", "/api/v1/exports/{id}/download"), none("")),
         // B's own bucket settings, checked against a host that does not exist: refused.
         (
             ("PUT", "/api/v1/settings/storage"),
@@ -255,6 +260,8 @@ fn path_id(path: &str, ids: &Ids) -> String {
         "$scim_token"
     } else if path.starts_with("/api/v1/files/") {
         "$file"
+    } else if path.starts_with("/api/v1/exports/") {
+        "$export"
     } else {
         panic!("no id kind for {path}")
     };
@@ -334,6 +341,8 @@ async fn snapshot(app: &TestApp, token: &str, ids: &Ids, tenant: &str) -> Value 
         "/api/v1/scim/tokens".to_owned(),
         "/api/v1/settings/smtp".to_owned(),
         "/api/v1/settings/storage".to_owned(),
+        "/api/v1/exports".to_owned(),
+        format!("/api/v1/exports/{}", ids["$export"]),
     ] {
         seen.insert(path.clone(), json_of(app, &path, token).await);
     }
@@ -579,11 +588,25 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
         json!({"file_id": file["id"]}),
     )
     .await;
+    // An export of A, written by the worker before anything is compared.
+    let export = post(app, "/api/v1/exports", "acme", token, json!({})).await;
+    let export_path = format!("/api/v1/exports/{}", export["id"].as_str().unwrap());
+    for _ in 0..300 {
+        if json_of(app, &export_path, token).await["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        json_of(app, &export_path, token).await["status"],
+        "completed"
+    );
     let events = json_of(app, "/api/v1/events?limit=1", token).await;
     let id = |v: &Value, field: &str| v[field].as_str().unwrap().to_owned();
     BTreeMap::from([
         ("$product", id(&product, "id")),
         ("$file", id(&file, "id")),
+        ("$export", id(&export, "id")),
         ("$project", id(&project, "id")),
         ("$task", id(&task, "id")),
         ("$role", id(&role, "id")),

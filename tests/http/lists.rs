@@ -83,7 +83,7 @@ app_tests! {
             ("/api/v1/webhooks", 4, 3),
             ("/api/v1/roles", 7, 3),
             ("/api/v1/members", 1, 1),
-            ("/api/v1/permissions", 21, 5),
+            ("/api/v1/permissions", 22, 5),
             ("/api/v1/domains", 4, 3),
             ("/api/v1/auth/tenants", 1, 1),
         ] {

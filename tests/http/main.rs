@@ -12,6 +12,7 @@ mod domains;
 mod edge;
 mod errors;
 mod events;
+mod exports;
 mod files;
 mod impersonation;
 mod invitations;

@@ -307,6 +307,11 @@ app_tests! {
             ("GET", "/api/v1/files/{id}/content", [true, true, true, true, false]),
             ("GET", "/api/v1/files/{id}/link", [true, true, true, true, false]),
             ("DELETE", "/api/v1/files/{id}", [true, true, true, false, false]),
+            // All of the tenant's data in one download: the owners' alone by default.
+            ("POST", "/api/v1/exports", [true, false, false, false, false]),
+            ("GET", "/api/v1/exports", [true, false, false, false, false]),
+            ("GET", "/api/v1/exports/{id}", [true, false, false, false, false]),
+            ("GET", "/api/v1/exports/{id}/download", [true, false, false, false, false]),
             ("POST", "/api/v1/products/bulk-import", [true, true, true, false, false]),
             ("GET", "/api/v1/products/{id}", [true, true, true, true, false]),
             ("PATCH", "/api/v1/products/{id}", [true, true, true, false, false]),

@@ -36,6 +36,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     /// The background worker, as `serve` runs it (with quick retries); `None`: no worker.
     pub worker: Option<tenantry::cli::WorkerArgs>,
+    /// How long a data export can be downloaded.
+    pub export_ttl: chrono::Duration,
     /// The master key sealing tenants' secrets (a second instance gets the first's).
     pub master_key: tenantry_secrets::MasterKey,
     /// What webhook targets may be (default: https only, public addresses only).
@@ -81,6 +83,7 @@ impl Default for Options {
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             smtp_url: None,
             worker: Some(test_worker()),
+            export_ttl: chrono::Duration::days(7),
             master_key: tenantry_secrets::MasterKey::generate(),
             webhook_rules: tenantry_webhooks::TargetRules::default(),
             webhook_delivery: tenantry::wiring::WebhookDelivery {
@@ -196,6 +199,7 @@ impl TestApp {
         .unwrap();
         wiring.webhook_rules = options.webhook_rules.clone();
         wiring.files_backend = options.files.clone();
+        wiring.export_ttl = options.export_ttl;
         wiring.billing = options.billing;
         wiring.rate_store = options.redis_url.as_deref().map(|url| {
             std::sync::Arc::new(tenantry_limits::RedisStore::new(url).unwrap())

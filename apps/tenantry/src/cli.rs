@@ -287,6 +287,15 @@ pub struct FileArgs {
         default_value_t = 1 << 30
     )]
     pub files_max_bytes: u64,
+
+    /// How long a tenant's data export can be downloaded before its archive is deleted.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_EXPORT_LINK_HOURS",
+        default_value_t = 168
+    )]
+    pub export_link_hours: u32,
 }
 
 impl FileArgs {

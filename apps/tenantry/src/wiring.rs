@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tenantry_archive::ArchiveService;
+use tenantry_archive::{ArchiveConfig, ArchiveService};
 use tenantry_audit::{AuditService, EventService};
 use tenantry_billing::{BillingPolicy, BillingService, UsageService};
 use tenantry_crypto::Crypto;
@@ -65,6 +65,8 @@ pub struct Wiring {
     /// The platform's store for files' content (a throwaway directory until
     /// [`Wiring::build`] sets the configured one); tenants' own buckets come on top.
     pub files_backend: Backend,
+    /// How long a tenant's data export can be downloaded.
+    pub export_ttl: chrono::Duration,
     edges: Edges,
 }
 
@@ -122,7 +124,7 @@ impl Background {
 }
 
 /// The worker as the app runs it.
-pub type AppWorker = Worker<Db, TenantryJobs<Db, Crypto, MailSender>>;
+pub type AppWorker = Worker<Db, TenantryJobs<Db, Crypto, MailSender, Vault<Db>>>;
 
 impl Wiring {
     /// Opens the database (applying migrations) and builds every adapter from `cli`.
@@ -175,6 +177,7 @@ impl Wiring {
         );
         wiring.domain_config.policy = cli.domains.policy();
         wiring.files_backend = cli.files.backend()?;
+        wiring.export_ttl = chrono::Duration::hours(i64::from(cli.files.export_link_hours.max(1)));
         if let Some(target) = cli
             .domains
             .domain_cname_target
@@ -231,6 +234,7 @@ impl Wiring {
                     .join(format!("tenantry-files-{}", uuid::Uuid::now_v7().simple())),
             )
             .map_err(anyhow::Error::new)?,
+            export_ttl: chrono::Duration::days(7),
             edges,
         })
     }
@@ -272,6 +276,7 @@ impl Wiring {
             )),
             products: Arc::new(ProductService::new(self.db.clone(), self.clock.clone())),
             files: Arc::new(self.files()?),
+            exports: Arc::new(self.archives()?),
             buckets: Arc::new(self.buckets()?),
             projects: Arc::new(ProjectService::new(self.db.clone(), self.clock.clone())),
             audit: Arc::new(AuditService::new(self.db.clone())),
@@ -329,8 +334,12 @@ impl Wiring {
             Arc::new(self.vault.clone()),
             Arc::new(storage),
             self.edges.clone(),
-            format!("tenantry {} ({backend})", env!("CARGO_PKG_VERSION")),
-            self.http.base_domain.as_str().to_owned(),
+            self.clock.clone(),
+            ArchiveConfig {
+                producer: format!("tenantry {} ({backend})", env!("CARGO_PKG_VERSION")),
+                base_domain: self.http.base_domain.as_str().to_owned(),
+                export_ttl: self.export_ttl,
+            },
         ))
     }
 
@@ -525,6 +534,7 @@ impl Wiring {
                 // Another process's resolution cache follows the change counter.
                 domains: self.domains(Arc::new(NoListener)),
                 files: self.files()?,
+                archives: self.archives()?,
             },
             self.db.clone(),
             self.clock.clone(),

@@ -4,12 +4,19 @@
 
 mod container;
 mod error;
+mod export_service;
+pub mod exports;
 mod format;
 mod ports;
 mod service;
 
 pub use container::{ArchiveWriter, Piece, Sealing, Unsealing, Want, read, recipients};
 pub use error::{ArchiveError, ExportError, ImportError};
+pub use export_service::ExportJobError;
+pub use exports::{
+    DataExport, ExportChange, ExportDownloadError, ExportRepository, ExportStatus, ExportView,
+    RequestExportError,
+};
 pub use format::{
     ArchiveKind, EntityTotals, FORMAT, FileTotals, Header, Manifest, PART_BYTES, PART_ROWS,
     TenantRef, VERSION,
@@ -17,7 +24,7 @@ pub use format::{
 pub use ports::{
     ArchiveStore, ImportCheck, Incoming, KeyEscrow, LoadPlan, LoadReport, RowPart, StoredKey,
 };
-pub use service::{ArchiveService, Imported, KEY_ENTITY};
+pub use service::{ArchiveConfig, ArchiveService, Imported, KEY_ENTITY};
 
 /// Age's secret type, for passphrases.
 pub use age::secrecy::SecretString;

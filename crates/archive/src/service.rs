@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -11,7 +12,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tenantry_files::{ObjectStorage, object_key};
 use tenantry_kernel::{
-    Actor, BucketId, Edges, FileId, PlatformCipher, SecretSlot, TenantCtx, TenantId, Unexpected,
+    Actor, BucketId, Clock, Edges, FileId, PlatformCipher, SecretSlot, TenantCtx, TenantId,
+    Unexpected,
 };
 use tokio::sync::mpsc;
 
@@ -33,16 +35,27 @@ pub struct Imported {
     pub files: u64,
 }
 
+/// What the archive service is told about its instance.
+#[derive(Clone, Debug)]
+pub struct ArchiveConfig {
+    /// Names this software and backend in archives' headers.
+    pub producer: String,
+    /// Where imported tenants get their subdomain.
+    pub base_domain: String,
+    /// How long a tenant's export can be downloaded.
+    pub export_ttl: chrono::Duration,
+}
+
 /// Writes and imports archives.
 #[derive(Clone)]
 pub struct ArchiveService<S, K> {
-    store: S,
+    pub(crate) store: S,
     keys: K,
     platform: Arc<dyn PlatformCipher>,
-    storage: Arc<dyn ObjectStorage>,
+    pub(crate) storage: Arc<dyn ObjectStorage>,
     edges: Edges,
-    producer: String,
-    base_domain: String,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: ArchiveConfig,
 }
 
 fn totp_slot(user: &str) -> SecretSlot<'_> {
@@ -106,6 +119,13 @@ fn same_rows(
     Ok(())
 }
 
+/// What an export has written so far.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    pub rows: AtomicU64,
+    pub files: AtomicU64,
+}
+
 /// What the first pass of an import learns from the archive.
 #[derive(Default)]
 struct Facts {
@@ -127,16 +147,14 @@ struct Facts {
 }
 
 impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
-    /// `producer` names this software and backend in archives' headers; `base_domain` is where
-    /// imported tenants get their subdomain.
     pub fn new(
         store: S,
         keys: K,
         platform: Arc<dyn PlatformCipher>,
         storage: Arc<dyn ObjectStorage>,
         edges: Edges,
-        producer: String,
-        base_domain: String,
+        clock: Arc<dyn Clock>,
+        config: ArchiveConfig,
     ) -> Self {
         Self {
             store,
@@ -144,8 +162,8 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             platform,
             storage,
             edges,
-            producer,
-            base_domain,
+            clock,
+            config,
         }
     }
 
@@ -162,15 +180,29 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
         sealing: Sealing,
         actor: Actor,
     ) -> Result<Manifest, ExportError> {
+        self.export_counted(key, kind, out, sealing, actor, &Progress::default())
+            .await
+    }
+
+    /// [`ArchiveService::export`], counting in `progress` what it wrote so far.
+    pub(crate) async fn export_counted(
+        &self,
+        key: &str,
+        kind: ArchiveKind,
+        out: Box<dyn Write + Send>,
+        sealing: Sealing,
+        actor: Actor,
+        progress: &Progress,
+    ) -> Result<Manifest, ExportError> {
         let tenant = self
             .store
             .archived_tenant(key)
             .await?
             .ok_or(ExportError::NoSuchTenant)?;
         let ctx = self.ctx(tenant.id, actor);
-        let header = Header::new(kind, tenant, self.producer.clone());
+        let header = Header::new(kind, tenant, self.config.producer.clone());
         let writer = ArchiveWriter::start(out, sealing, header)?;
-        match self.write_tenant(&ctx, kind, &writer).await {
+        match self.write_tenant(&ctx, kind, &writer, progress).await {
             Ok(()) => Ok(writer.finish().await?),
             Err(e) => {
                 writer.abandon().await;
@@ -184,6 +216,7 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
         ctx: &TenantCtx,
         kind: ArchiveKind,
         writer: &ArchiveWriter,
+        progress: &Progress,
     ) -> Result<(), ExportError> {
         if kind == ArchiveKind::Operator {
             writer.entity(KEY_ENTITY).await?;
@@ -216,7 +249,9 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                         part.lines = self.open_totp(&part).await?;
                     }
                 }
-                writer.rows(&part.entity, part.lines, part.rows).await?;
+                let rows = part.rows;
+                writer.rows(&part.entity, part.lines, rows).await?;
+                progress.rows.fetch_add(rows, Ordering::Relaxed);
             }
             Ok::<_, ExportError>(files)
         };
@@ -238,6 +273,7 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                 .await
                 .map_err(|e| ArchiveError::Storage(format!("file {id}: {e}")))?;
             writer.file(&id, size, content).await?;
+            progress.files.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -442,7 +478,7 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
     }
 
     fn subdomain(&self, slug: &str) -> String {
-        format!("{slug}.{}", self.base_domain)
+        format!("{slug}.{}", self.config.base_domain)
     }
 
     /// Notes what the checks and the rewrite need from the small entities.

@@ -108,11 +108,18 @@ impl ChangeRecord {
     }
 }
 
+/// A job a change asks for, and when it may run (`None`: as soon as the change commits).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggedJob {
+    pub job: Job,
+    pub not_before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The changes of one transaction, in the order they happened, and the jobs they ask for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChangeLog {
     records: Vec<ChangeRecord>,
-    jobs: Vec<Job>,
+    jobs: Vec<LoggedJob>,
     /// What the changes add to (or take from) each quota's usage.
     usage: BTreeMap<&'static str, i64>,
 }
@@ -313,7 +320,19 @@ impl ChangeLog {
 
     /// Asks for `job` to run in this tenant once the transaction commits.
     pub fn enqueue(&mut self, job: Job) {
-        self.jobs.push(job);
+        self.jobs.push(LoggedJob {
+            job,
+            not_before: None,
+        });
+    }
+
+    /// Asks for `job` to run in this tenant once the transaction commits and not before
+    /// `at` (an export's expiry).
+    pub fn enqueue_at(&mut self, job: Job, at: chrono::DateTime<chrono::Utc>) {
+        self.jobs.push(LoggedJob {
+            job,
+            not_before: Some(at),
+        });
     }
 
     fn push(
@@ -346,12 +365,12 @@ impl ChangeLog {
         &self.records
     }
 
-    pub fn jobs(&self) -> &[Job] {
+    pub fn jobs(&self) -> &[LoggedJob] {
         &self.jobs
     }
 
     /// The records, the jobs and the quota usage they add (see [`ChangeLog::usage`]).
-    pub fn into_parts(self) -> (Vec<ChangeRecord>, Vec<Job>, Vec<(&'static str, i64)>) {
+    pub fn into_parts(self) -> (Vec<ChangeRecord>, Vec<LoggedJob>, Vec<(&'static str, i64)>) {
         let usage = self.usage().collect();
         (self.records, self.jobs, usage)
     }

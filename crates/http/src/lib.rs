@@ -75,6 +75,7 @@ custom domain) or, when the host names none, from the `X-Tenant-ID` header (id o
         (name = "webhooks", description = "Endpoints that receive the tenant's events, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and GitHub's (`X-Hub-Signature-256`), retried on a schedule"),
         (name = "events", description = "Every change of a tenant's data as an event: the pull API and the catalogue of event types (each type's payload is also listed under `webhooks`)"),
         (name = "files", description = "The tenant's files: uploads (multipart, streamed, typed by their content), downloads with ranges, short-lived links on S3"),
+        (name = "exports", description = "Everything the tenant owns in one archive (JSON Lines per entity, a checksummed manifest, the files; gzip, optionally age-encrypted), written by a job and downloadable until its link expires"),
         (name = "billing", description = "Plans, the tenant's subscription and its quotas: what the tenant may do and how much of it"),
         (name = "tenant", description = "The current tenant (resolved from host or header)"),
         (name = "platform", description = "Administration across tenants (platform administrators or the operator token)"),

@@ -12,6 +12,10 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
+use tenantry_archive::{
+    ArchiveService, ArchiveStore, DataExport, ExportDownloadError, ExportRepository, KeyEscrow,
+    RequestExportError,
+};
 use tenantry_audit::{
     AuditEntry, AuditFilter, AuditRepository, AuditService, ChangeLog, Event, EventFilter,
     EventRepository, EventService, SecurityEvent, SecurityEventFilter, SecurityLog, Verification,
@@ -47,10 +51,10 @@ use tenantry_identity::{
 };
 use tenantry_jobs::{JobQueue, QueueSummary};
 use tenantry_kernel::{
-    ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, FileId, GlobalSearch,
-    InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, RoleId, ScimTokenId, ScimUserId,
-    SearchGroup, SearchKind, SearchQuery, SecretCipher, SsoProviderId, TaskId, TenantCtx, TenantId,
-    Unexpected, UserId, WebhookId,
+    ApiKeyId, ChangeCounters, ChangeVersions, DatabaseHealth, Email, EventId, ExportId, FileId,
+    GlobalSearch, InvitationId, Origin, Page, PageRequest, ProductId, ProjectId, RoleId,
+    ScimTokenId, ScimUserId, SearchGroup, SearchKind, SearchQuery, SecretCipher, SsoProviderId,
+    TaskId, TenantCtx, TenantId, Unexpected, UserId, WebhookId,
 };
 use tenantry_onboarding::{
     Onboard, OnboardError, Onboarded, OnboardingRepository, OnboardingService,
@@ -117,6 +121,34 @@ macro_rules! driving_port {
             )*
         }
     };
+}
+
+driving_port! {
+    /// The tenant's own data exports.
+    pub trait Exports<'a> for ArchiveService<S, K>, generics [S, K]
+        where [S: ArchiveStore + ExportRepository, K: KeyEscrow]
+    {
+        async fn request_export(
+            &self,
+            ctx: &'a TenantCtx,
+            recipients: Vec<String>,
+        ) -> Result<DataExport, RequestExportError>;
+        async fn exports(
+            &self,
+            ctx: &'a TenantCtx,
+            page: &'a PageRequest,
+        ) -> Result<Page<DataExport>, Unexpected>;
+        async fn find_export(
+            &self,
+            ctx: &'a TenantCtx,
+            id: ExportId,
+        ) -> Result<Option<DataExport>, Unexpected>;
+        async fn export_content(
+            &self,
+            ctx: &'a TenantCtx,
+            id: ExportId,
+        ) -> Result<(DataExport, tenantry_files::ByteStream), ExportDownloadError>;
+    }
 }
 
 driving_port! {

@@ -8,7 +8,7 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Billing, Buckets, Domains, Events, Files, Invitations, Metering,
+    ApiKeys, Audit, Auth, Billing, Buckets, Domains, Events, Exports, Files, Invitations, Metering,
     Onboarding, PlatformReads, Products, Projects, Rbac, Scim, Settings, Smtp, Sso, Tenants,
     Webhooks,
 };
@@ -56,6 +56,7 @@ pub struct Services {
     pub api_keys: Arc<dyn ApiKeys>,
     pub products: Arc<dyn Products>,
     pub files: Arc<dyn Files>,
+    pub exports: Arc<dyn Exports>,
     pub buckets: Arc<dyn Buckets>,
     pub projects: Arc<dyn Projects>,
     pub audit: Arc<dyn Audit>,

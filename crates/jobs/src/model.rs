@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenantry_kernel::{BucketId, FileId, InvitationId, JobId, TenantId, WebhookId};
+use tenantry_kernel::{BucketId, ExportId, FileId, InvitationId, JobId, TenantId, WebhookId};
 
 /// Every kind of background job. Stored as JSON tagged by `kind`; a job carries ids only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,11 @@ pub enum Job {
     /// Moves a tenant's files to its current store, after its bucket settings changed (a
     /// tenant job).
     MoveFiles,
+    /// Writes a tenant's data export into its archive (a tenant job).
+    TenantExport { export_id: ExportId },
+    /// Deletes an export's archive once its download link expired (a tenant job, queued to
+    /// run at the expiry).
+    ExpireExport { export_id: ExportId },
     /// Deletes every tenant's events older than the retention (a platform job, daily).
     PruneEvents,
     /// Deletes every tenant's webhook attempts, and the deliveries that failed for good,
@@ -51,6 +56,8 @@ impl Job {
         "webhook_disabled_mail",
         "delete_file_content",
         "move_files",
+        "tenant_export",
+        "expire_export",
         "prune_events",
         "prune_delivery_log",
         "advance_subscriptions",
@@ -65,6 +72,8 @@ impl Job {
             Self::WebhookDisabledMail { .. } => "webhook_disabled_mail",
             Self::DeleteFileContent { .. } => "delete_file_content",
             Self::MoveFiles => "move_files",
+            Self::TenantExport { .. } => "tenant_export",
+            Self::ExpireExport { .. } => "expire_export",
             Self::PruneEvents => "prune_events",
             Self::PruneDeliveryLog => "prune_delivery_log",
             Self::AdvanceSubscriptions => "advance_subscriptions",
@@ -80,7 +89,11 @@ impl Job {
             Self::InvitationMail { .. }
             | Self::WebhookDisabledMail { .. }
             | Self::DeleteFileContent { .. }
-            | Self::MoveFiles => 12,
+            | Self::MoveFiles
+            | Self::ExpireExport { .. } => 12,
+            // An export writes its archive again from the start: a few tries, then the
+            // export says it failed.
+            Self::TenantExport { .. } => 3,
             Self::PruneEvents | Self::PruneDeliveryLog | Self::AdvanceSubscriptions => 5,
             // The next minute's sweep does the same work.
             Self::CheckDomains => 1,

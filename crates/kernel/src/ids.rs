@@ -102,6 +102,10 @@ id_type!(
     BucketId
 );
 id_type!(
+    /// Identifies a tenant's data export (and names its archive's object).
+    ExportId
+);
+id_type!(
     /// Identifies an entry of a tenant's audit trail.
     AuditEntryId
 );

@@ -79,9 +79,11 @@ impl SystemRole {
     pub fn default_permissions(self) -> PermissionSet {
         match self {
             Self::Owner => Permission::all(),
+            // Everything but what stays the owners': the tenant itself and all of its data in
+            // one download.
             Self::Admin => Permission::all()
                 .into_iter()
-                .filter(|p| p.as_str() != "tenant:manage")
+                .filter(|p| !matches!(p.as_str(), "tenant:manage" | "data:export"))
                 .collect(),
             Self::Member => {
                 Self::set(&[READ, &["products:write", "files:write", "projects:write"]].concat())

@@ -26,6 +26,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("roles:manage", "Create, change and delete roles"),
     ("api_keys:manage", "Create and revoke API keys"),
     ("audit:read", "Read the audit trail"),
+    (
+        "data:export",
+        "Export all of the tenant's data (owners only by default)",
+    ),
     ("events:read", "Read the event log"),
     (
         "webhooks:manage",

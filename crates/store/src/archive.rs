@@ -147,6 +147,10 @@ pub const NOT_ARCHIVED: &[(&str, &str)] = &[
         "work in flight on this instance (an import queues none)",
     ),
     (
+        "exports",
+        "this instance's downloads: their archives stay where they were written",
+    ),
+    (
         "refresh_tokens",
         "sessions end with a move: people sign in again",
     ),

@@ -68,7 +68,7 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for JobOutbox {
             let mut shared = *conn;
             async move {
                 let conn = &mut shared;
-                let new = NewJob::now(tenant, job.clone(), change.at);
+                let new = logged_job(tenant, job, change.at);
                 insert_job!(conn, &new, tenant, change.at);
                 Ok::<_, StoreError>(())
             }
@@ -84,11 +84,24 @@ impl Sink<SqliteConn> for JobOutbox {
         use crate::schema::sqlite::*;
         let tenant = Some(change.ctx.tenant_id());
         for job in &change.jobs {
-            let new = NewJob::now(tenant, job.clone(), change.at);
+            let new = logged_job(tenant, job, change.at);
             insert_job!(conn, &new, tenant, change.at);
         }
         Ok(0)
     }
+}
+
+/// The queue's row for a job a change asked for.
+fn logged_job(
+    tenant: Option<TenantId>,
+    logged: &tenantry_audit::LoggedJob,
+    at: DateTime<Utc>,
+) -> NewJob {
+    let mut new = NewJob::now(tenant, logged.job.clone(), at);
+    if let Some(later) = logged.not_before {
+        new.run_at = later.max(at);
+    }
+    new
 }
 
 /// Delivered to every listener when the transaction commits (and never if it rolls back).

@@ -19,6 +19,7 @@ mod deliveries;
 mod delivery_log;
 mod error;
 mod events;
+mod exports;
 mod files;
 #[cfg(feature = "testing")]
 pub mod guard_rails;

@@ -13,8 +13,7 @@ use std::future::Future;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel_async::AsyncPgConnection;
-use tenantry_audit::{ChainHead, ChangeLog, ChangeRecord, Event};
-use tenantry_jobs::Job;
+use tenantry_audit::{ChainHead, ChangeLog, ChangeRecord, Event, LoggedJob};
 use tenantry_kernel::TenantCtx;
 
 use crate::db::SqliteConn;
@@ -28,7 +27,7 @@ pub(crate) struct Change<'a> {
     pub records: Vec<ChangeRecord>,
     /// The records that are events, made once (ids included) for every sink that needs them.
     pub events: Vec<Event>,
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<LoggedJob>,
     /// What the change adds to (negative: frees from) each quota's usage.
     pub usage: Vec<(&'static str, i64)>,
     /// The tenant's audit chain head, locked by this transaction; `None` when there are no

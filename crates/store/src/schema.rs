@@ -126,6 +126,7 @@ macro_rules! backend_schema {
                 products,
                 files,
                 tenant_buckets,
+                exports,
                 product_images,
                 projects,
                 tasks,
@@ -189,6 +190,10 @@ macro_rules! backend_schema {
             id, endpoint, region, bucket, access_key_id, secret, is_current, created_at
         });
         tenant_owned!(product_images { product_id, file_id, position, attached_at });
+        tenant_owned!(exports {
+            id, status, recipients, requested_by, created_at, started_at, completed_at,
+            expires_at, rows_written, files_written, size, sha256, error
+        });
         tenant_owned!(events { id, event_type, occurred_at, payload });
         tenant_owned!(webhook_endpoints {
             id, url, description, event_types, match_keys, disabled_reason, headers, rate_limit,

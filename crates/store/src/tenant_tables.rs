@@ -421,3 +421,25 @@ diesel::table! {
         attached_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    exports (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        status -> Text,
+        recipients -> Text,
+        requested_by -> Nullable<DbId>,
+        created_at -> DbTime,
+        started_at -> Nullable<DbTime>,
+        completed_at -> Nullable<DbTime>,
+        expires_at -> Nullable<DbTime>,
+        rows_written -> BigInt,
+        files_written -> BigInt,
+        size -> Nullable<BigInt>,
+        sha256 -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}

@@ -63,6 +63,7 @@ db_uuid_from!(
     tenantry_kernel::ScimUserId,
     tenantry_kernel::FileId,
     tenantry_kernel::BucketId,
+    tenantry_kernel::ExportId,
     tenantry_kernel::AuditEntryId,
     tenantry_kernel::SecurityEventId,
     tenantry_kernel::ProductId,

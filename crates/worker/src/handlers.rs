@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tenantry_archive::{ArchiveService, ArchiveStore, ExportJobError, ExportRepository, KeyEscrow};
 use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository};
 use tenantry_billing::{BillingService, PlanRepository, QuotaRepository, SubscriptionRepository};
 use tenantry_files::{BucketRepository, FileRepository, FileService};
@@ -22,6 +23,15 @@ pub enum JobError {
     Retry(String),
     /// Will fail the same way every time: dead at once.
     Permanent(String),
+}
+
+impl From<ExportJobError> for JobError {
+    fn from(e: ExportJobError) -> Self {
+        match e {
+            ExportJobError::Retry(m) => Self::Retry(m),
+            ExportJobError::Permanent(m) => Self::Permanent(m),
+        }
+    }
 }
 
 impl From<Unexpected> for JobError {
@@ -52,20 +62,22 @@ pub struct Retention {
 
 /// The services jobs act through.
 #[derive(Clone)]
-pub struct JobServices<R, C, M> {
+pub struct JobServices<R, C, M, K> {
     pub invitations: InvitationService<R, C, M>,
     pub billing: BillingService<R>,
     pub domains: DomainService<R>,
     pub files: FileService<R>,
+    pub archives: ArchiveService<R, K>,
 }
 
 /// Tenantry's jobs, run through its services.
 #[derive(Clone)]
-pub struct TenantryJobs<R, C, M> {
+pub struct TenantryJobs<R, C, M, K> {
     invitations: InvitationService<R, C, M>,
     billing: BillingService<R>,
     domains: DomainService<R>,
     files: FileService<R>,
+    archives: ArchiveService<R, K>,
     repo: R,
     clock: Arc<dyn Clock>,
     retention: Retention,
@@ -73,9 +85,9 @@ pub struct TenantryJobs<R, C, M> {
     edges: Edges,
 }
 
-impl<R, C, M> TenantryJobs<R, C, M> {
+impl<R, C, M, K> TenantryJobs<R, C, M, K> {
     pub fn new(
-        services: JobServices<R, C, M>,
+        services: JobServices<R, C, M, K>,
         repo: R,
         clock: Arc<dyn Clock>,
         retention: Retention,
@@ -86,12 +98,14 @@ impl<R, C, M> TenantryJobs<R, C, M> {
             billing,
             domains,
             files,
+            archives,
         } = services;
         Self {
             invitations,
             billing,
             domains,
             files,
+            archives,
             repo,
             clock,
             retention,
@@ -104,7 +118,7 @@ fn tenant_of(ctx: Option<&TenantCtx>) -> Result<&TenantCtx, JobError> {
     ctx.ok_or_else(|| JobError::Permanent("a tenant job without a tenant".to_owned()))
 }
 
-impl<R, C, M> TenantryJobs<R, C, M>
+impl<R, C, M, K> TenantryJobs<R, C, M, K>
 where
     R: EventRepository + TenantRepository + AuditRepository,
 {
@@ -184,7 +198,7 @@ where
     }
 }
 
-impl<R, C, M> TenantryJobs<R, C, M>
+impl<R, C, M, K> TenantryJobs<R, C, M, K>
 where
     R: EventRepository + TenantRepository + AuditRepository + WebhookRepository,
 {
@@ -201,7 +215,7 @@ where
     }
 }
 
-impl<R, C, M> TenantryJobs<R, C, M>
+impl<R, C, M, K> TenantryJobs<R, C, M, K>
 where
     R: WebhookRepository + MembershipRepository,
     M: Mailer,
@@ -269,7 +283,7 @@ where
     }
 }
 
-impl<R, C, M> TenantryJobs<R, C, M>
+impl<R, C, M, K> TenantryJobs<R, C, M, K>
 where
     R: PlanRepository + SubscriptionRepository + QuotaRepository,
 {
@@ -292,7 +306,7 @@ where
 const DOMAIN_BATCH: u32 = 200;
 const DOMAIN_CHECKS_AT_ONCE: usize = 16;
 
-impl<R, C, M> TenantryJobs<R, C, M>
+impl<R, C, M, K> TenantryJobs<R, C, M, K>
 where
     R: DomainRepository,
 {
@@ -321,7 +335,7 @@ where
     }
 }
 
-impl<R, C, M> JobHandler for TenantryJobs<R, C, M>
+impl<R, C, M, K> JobHandler for TenantryJobs<R, C, M, K>
 where
     R: InvitationRepository
         + FileRepository
@@ -335,9 +349,12 @@ where
         + EventRepository
         + TenantRepository
         + DomainRepository
-        + AuditRepository,
+        + AuditRepository
+        + ArchiveStore
+        + ExportRepository,
     C: IdentityCrypto,
     M: Mailer,
+    K: KeyEscrow + Clone,
 {
     async fn run(
         &self,
@@ -367,6 +384,14 @@ where
                 );
                 Ok(())
             }
+            Job::TenantExport { export_id } => Ok(self
+                .archives
+                .run_export(tenant_of(ctx)?, *export_id, claim.is_last_attempt())
+                .await?),
+            Job::ExpireExport { export_id } => Ok(self
+                .archives
+                .expire_export(tenant_of(ctx)?, *export_id)
+                .await?),
             Job::PruneEvents => self.prune_events(claim).await,
             Job::PruneDeliveryLog => self.prune_delivery_log(claim).await,
             Job::AdvanceSubscriptions => self.advance_subscriptions(claim).await,

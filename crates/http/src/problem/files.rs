@@ -13,7 +13,7 @@ pub fn file_not_found() -> Problem {
 }
 
 /// A storage outage (or a tenant bucket refusing its credentials): worth retrying later.
-fn storage_unavailable(e: &StorageError) -> Problem {
+pub(crate) fn storage_unavailable(e: &StorageError) -> Problem {
     let mut p = Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "storage_unavailable",

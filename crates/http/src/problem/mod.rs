@@ -12,6 +12,7 @@ use tenantry_tenancy::InvalidValue;
 use utoipa::ToSchema;
 
 pub mod billing;
+pub mod exports;
 pub mod files;
 pub mod identity;
 pub mod onboarding;

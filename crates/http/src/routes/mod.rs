@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 pub mod domains;
 pub mod events;
+pub mod exports;
 pub mod files;
 pub mod health;
 pub mod invitations;
@@ -136,6 +137,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(files::file_content)
         .service(files::file_link)
         .service(files::delete_file)
+        .service(exports::create_export)
+        .service(exports::list_exports)
+        .service(exports::get_export)
+        .service(exports::download_export)
         .service(projects::list_projects)
         .service(projects::create_project)
         .service(projects::get_project)

@@ -1,0 +1,2 @@
+DROP TABLE exports;
+UPDATE roles SET permissions = trim(replace(' ' || permissions || ' ', ' data:export ', ' '));

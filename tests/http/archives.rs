@@ -760,3 +760,143 @@ async fn an_export_that_cannot_write_stops() {
     export(&a, "stuck", &path, Sealing::None).await;
     std::fs::remove_file(path).ok();
 }
+
+/// The platform API imports what `tenantry tenant import` does: the body streamed, the key in
+/// a header; every refusal a problem with its code and nothing written.
+#[tokio::test]
+async fn the_platform_api_imports_an_archive() {
+    let (source_options, _) = local_files();
+    let (target_options, _) = local_files();
+    let a = TestApp::start(TestDb::sqlite().await, source_options).await;
+    let target = match TestDb::postgres().await {
+        Some(db) => db,
+        None => TestDb::sqlite().await,
+    };
+    let b = TestApp::start(target, target_options).await;
+    let slug = "by-api";
+    let (_, key, _) = build(&a, slug).await;
+    let sealed = archive_path();
+    export(
+        &a,
+        slug,
+        &sealed,
+        Sealing::Passphrase(SecretString::from(PASSPHRASE.to_owned())),
+    )
+    .await;
+    let bytes = std::fs::read(&sealed).unwrap();
+    let send = |body: Vec<u8>, headers: &[(&str, &str)]| {
+        let mut req = b
+            .operator(Method::POST, "/api/v1/platform/tenants/import")
+            .header("Content-Type", "application/octet-stream")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send()
+    };
+    let with_passphrase = [("X-Archive-Passphrase", PASSPHRASE)];
+
+    // Refusals, each with nothing written.
+    let mut damaged = bytes.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x55;
+    problem(
+        send(damaged, &with_passphrase).await.unwrap(),
+        422,
+        "archive_invalid",
+    )
+    .await;
+    problem(
+        send(bytes.clone(), &[("X-Archive-Passphrase", "nope")])
+            .await
+            .unwrap(),
+        422,
+        "archive_key_wrong",
+    )
+    .await;
+    problem(
+        send(bytes.clone(), &[]).await.unwrap(),
+        422,
+        "archive_encrypted",
+    )
+    .await;
+    problem(
+        send(b"not an archive".to_vec(), &[]).await.unwrap(),
+        422,
+        "archive_invalid",
+    )
+    .await;
+    problem(send(vec![], &[]).await.unwrap(), 422, "archive_invalid").await;
+    let own = archive_path();
+    a.archives
+        .export(
+            slug,
+            ArchiveKind::Export,
+            Box::new(std::fs::File::create(&own).unwrap()),
+            Sealing::None,
+            Actor::System,
+        )
+        .await
+        .unwrap();
+    problem(
+        send(std::fs::read(&own).unwrap(), &[]).await.unwrap(),
+        422,
+        "archive_not_importable",
+    )
+    .await;
+    problem(
+        b.operator(Method::POST, "/api/v1/platform/tenants/import")
+            .header("Content-Type", "application/json")
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    problem(
+        b.request(Method::POST, "/api/v1/platform/tenants/import")
+            .header("Content-Type", "application/octet-stream")
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(tenants(&b).await, 0);
+
+    // Imported: the owner signs in, the key works, the trail verifies.
+    let imported = ok(send(bytes.clone(), &with_passphrase).await.unwrap(), 201).await;
+    assert_eq!(imported["slug"], slug);
+    assert_eq!(imported["rows"]["products"], 3);
+    assert_eq!(imported["files"], 1);
+    let token = b.login(&format!("owner@{slug}.test"), PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let by_key = b
+        .get("/api/v1/products")
+        .header("X-Tenant-ID", slug)
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_key.status(), 200);
+    let verified = get_ok(&b, slug, "/api/v1/audit-logs/verify", &token).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+
+    // Once more: the tenant is here already, under any slug.
+    problem(
+        send(bytes.clone(), &with_passphrase).await.unwrap(),
+        409,
+        "tenant_exists",
+    )
+    .await;
+    assert_eq!(tenants(&b).await, 1);
+    for path in [sealed, own] {
+        std::fs::remove_file(path).ok();
+    }
+}

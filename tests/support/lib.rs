@@ -170,6 +170,7 @@ impl TestApp {
                 .unwrap(),
             allowlist_admin_bypass: options.allowlist_admin_bypass,
             max_file_bytes: options.max_file_bytes,
+            max_import_bytes: 1 << 30,
         };
         let mailer = match &options.smtp_url {
             Some(url) => {

@@ -296,6 +296,15 @@ pub struct FileArgs {
         default_value_t = 168
     )]
     pub export_link_hours: u32,
+
+    /// The largest operator's archive `POST /api/v1/platform/tenants/import` takes.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_IMPORT_MAX_BYTES",
+        default_value_t = 1 << 36
+    )]
+    pub import_max_bytes: u64,
 }
 
 impl FileArgs {

@@ -153,6 +153,7 @@ impl Wiring {
                 .map(str::to_owned)
                 .collect(),
             max_file_bytes: cli.files.files_max_bytes,
+            max_import_bytes: cli.files.import_max_bytes,
         };
         let mailer = match cli.serve.smtp_url.as_deref().filter(|u| !u.is_empty()) {
             Some(url) => MailSender::smtp(url, &cli.serve.mail_from)?,
@@ -277,6 +278,7 @@ impl Wiring {
             products: Arc::new(ProductService::new(self.db.clone(), self.clock.clone())),
             files: Arc::new(self.files()?),
             exports: Arc::new(self.archives()?),
+            imports: Arc::new(self.archives()?),
             buckets: Arc::new(self.buckets()?),
             projects: Arc::new(ProjectService::new(self.db.clone(), self.clock.clone())),
             audit: Arc::new(AuditService::new(self.db.clone())),

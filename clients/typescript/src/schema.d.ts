@@ -1160,6 +1160,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/tenants/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import an operator's archive (`tenantry tenant export`; gzip, or age-encrypted — send the
+         *     passphrase as `X-Archive-Passphrase` or the identity as `X-Archive-Identity`). Everything
+         *     is checked before anything is written, then every row goes in one transaction: ids
+         *     preserved, the audit chain preserved and a `tenant imported` entry appended. A slug or
+         *     verified domain already taken is refused with nothing written.
+         */
+        post: operations["import_tenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/tenants/{tenant}": {
         parameters: {
             query?: never;
@@ -4125,6 +4148,21 @@ export interface components {
             price_minor: number;
             sku: string;
             status?: components["schemas"]["ProductStatus"] | null;
+        };
+        /** @description What an import wrote. */
+        ImportedView: {
+            /**
+             * Format: int64
+             * @description Files stored.
+             */
+            files: number;
+            /** @description Rows written per entity. */
+            rows: {
+                [key: string]: number;
+            };
+            slug: string;
+            /** Format: uuid */
+            tenant_id: string;
         };
         /** @description One page of pending invitations. */
         InvitationPage: {
@@ -11711,6 +11749,114 @@ export interface operations {
                 };
             };
             /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_tenant: {
+        parameters: {
+            query?: {
+                /** @description Import under this slug instead of the archive's. */
+                slug?: string;
+            };
+            header?: {
+                /** @description The passphrase the archive was encrypted with */
+                "X-Archive-Passphrase"?: string | null;
+                /** @description An age identity (`AGE-SECRET-KEY-1…`) of a recipient the archive was encrypted to */
+                "X-Archive-Identity"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The archive */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            /** @description Imported */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportedView"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant, its slug, one of its domains or an account's e-mail is taken here (`tenant_exists`, `slug_taken`, `domain_taken`, `account_conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Larger than this instance takes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not sent as application/octet-stream or application/gzip (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an importable archive, damaged, or the key does not open it (`archive_invalid`, `archive_not_importable`, `archive_encrypted`, `archive_key_wrong`, `plan_unknown`, `archive_rejected`, `validation_failed`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -13,8 +13,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use tenantry_archive::{
-    ArchiveService, ArchiveStore, DataExport, ExportDownloadError, ExportRepository, KeyEscrow,
-    RequestExportError,
+    ArchiveService, ArchiveStore, DataExport, ExportDownloadError, ExportRepository, ImportError,
+    Imported, KeyEscrow, RequestExportError, Unsealing,
 };
 use tenantry_audit::{
     AuditEntry, AuditFilter, AuditRepository, AuditService, ChangeLog, Event, EventFilter,
@@ -148,6 +148,21 @@ driving_port! {
             ctx: &'a TenantCtx,
             id: ExportId,
         ) -> Result<(DataExport, tenantry_files::ByteStream), ExportDownloadError>;
+    }
+}
+
+driving_port! {
+    /// Operators' archives, imported through the platform API.
+    pub trait Imports<'a> for ArchiveService<S, K>, generics [S, K]
+        where [S: ArchiveStore, K: KeyEscrow]
+    {
+        async fn import(
+            &self,
+            path: &'a std::path::Path,
+            unsealing: Unsealing,
+            slug: Option<String>,
+            actor: tenantry_kernel::Actor,
+        ) -> Result<Imported, ImportError>;
     }
 }
 

@@ -8,9 +8,9 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Billing, Buckets, Domains, Events, Exports, Files, Invitations, Metering,
-    Onboarding, PlatformReads, Products, Projects, Rbac, Scim, Settings, Smtp, Sso, Tenants,
-    Webhooks,
+    ApiKeys, Audit, Auth, Billing, Buckets, Domains, Events, Exports, Files, Imports, Invitations,
+    Metering, Onboarding, PlatformReads, Products, Projects, Rbac, Scim, Settings, Smtp, Sso,
+    Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -38,6 +38,8 @@ pub struct HttpConfig {
     pub stripe_webhook_secrets: Vec<String>,
     /// The largest file a tenant may upload when its plan does not say (`max_file_bytes`).
     pub max_file_bytes: u64,
+    /// The largest archive `POST /api/v1/platform/tenants/import` takes.
+    pub max_import_bytes: u64,
 }
 
 /// The services the HTTP adapter drives, as ports (see [`crate::ports`]): the composition
@@ -57,6 +59,8 @@ pub struct Services {
     pub products: Arc<dyn Products>,
     pub files: Arc<dyn Files>,
     pub exports: Arc<dyn Exports>,
+    /// Operators' archives imported through the platform API.
+    pub imports: Arc<dyn Imports>,
     pub buckets: Arc<dyn Buckets>,
     pub projects: Arc<dyn Projects>,
     pub audit: Arc<dyn Audit>,

@@ -11,8 +11,8 @@ use tenantry_kernel::Unexpected;
 use tenantry_tenancy::InvalidValue;
 use utoipa::ToSchema;
 
+pub mod archives;
 pub mod billing;
-pub mod exports;
 pub mod files;
 pub mod identity;
 pub mod onboarding;

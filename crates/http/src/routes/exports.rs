@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::guard::Member;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::paging::{PageQuery, page_of};
-use crate::problem::exports::export_not_found;
+use crate::problem::archives::export_not_found;
 use crate::problem::{Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
 use crate::state::AppState;

@@ -9,6 +9,7 @@ pub mod events;
 pub mod exports;
 pub mod files;
 pub mod health;
+pub mod imports;
 pub mod invitations;
 pub mod jobs;
 pub mod mfa;
@@ -165,6 +166,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         // Operator API: an `Operator` argument requires the operator token.
         .service(platform::impersonate)
         .service(platform::list_tenants)
+        .service(imports::import_tenant)
         .service(platform::create_tenant)
         .service(platform::show_tenant)
         .service(platform::rename_tenant)

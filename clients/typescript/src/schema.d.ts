@@ -8994,13 +8994,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The archive */
+            /** @description The archive: gzip, or age-encrypted */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/gzip": number[];
+                    "application/octet-stream": number[];
                 };
             };
             /**

@@ -127,7 +127,10 @@ pub async fn get_export(
     tag = "exports", security(("bearer_token" = [])),
     params(("id" = uuid::Uuid, Path, description = "The export's id")),
     responses(
-        (status = 200, description = "The archive", content_type = "application/gzip", body = Vec<u8>),
+        (status = 200, description = "The archive: gzip, or age-encrypted", content(
+            (Vec<u8> = "application/gzip"),
+            (Vec<u8> = "application/octet-stream"),
+        )),
         (status = 404, description = "No such export here (`export_not_found`)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Not written yet, or failed (`export_not_ready`)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 410, description = "Its link expired and the archive is deleted (`export_expired`)", body = ProblemBody, content_type = "application/problem+json"),

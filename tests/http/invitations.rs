@@ -77,6 +77,68 @@ async fn invite(app: &TestApp, owner: &str, email: &str, role: &str) -> reqwest:
 }
 
 mail_tests! {
+    // Bulk provisioning from the seeds' CSV format: every row error listed and nothing
+    // written, then all tenants at once, each on its plan with the file's quotas, each owner
+    // invited by the platform and able to accept.
+    async fn operators_provision_tenants_from_csv(app, sink) {
+        let bulk = |body: &str| app.operator(Method::POST, "/api/v1/platform/tenants/bulk").header("Content-Type", "text/csv").body(body.to_owned()).send();
+        let count = || async {
+            let list: Value = app.operator(Method::GET, "/api/v1/platform/tenants?limit=100").send().await.unwrap().json().await.unwrap();
+            list["items"].as_array().unwrap().len()
+        };
+        let bad = "name,subdomain,plan_type,contact_email,max_assets,max_users\n\
+                   \"Acme Corp\",acme,professional,admin@acme.com,500,50\n\
+                   ,Not A Slug,gold,nobody,-1,ten\n\
+                   \"Acme Again\",acme,basic,admin@acme2.com,,\n";
+        let p = problem(bulk(bad).await.unwrap(), 422, "validation_failed").await;
+        let errors: Vec<(u64, String)> = p["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["field"].as_str().unwrap().to_owned())).collect();
+        for expected in [(3, "name"), (3, "subdomain"), (3, "plan_type"), (3, "contact_email"), (3, "max_assets"), (3, "max_users"), (4, "subdomain")] {
+            assert!(errors.contains(&(expected.0, expected.1.to_owned())), "{expected:?} in {p}");
+        }
+        assert_eq!(errors.len(), 7, "{p}");
+        let p = problem(bulk("name,slug\nA,a\n").await.unwrap(), 422, "validation_failed").await;
+        assert_eq!(p["errors"][0]["row"], 1, "{p}");
+        problem(app.operator(Method::POST, "/api/v1/platform/tenants/bulk").header("Content-Type", "application/json").body("{}").send().await.unwrap(), 415, "unsupported_media_type").await;
+        assert_eq!(count().await, 0, "nothing written");
+
+        let good = "name,subdomain,plan_type,contact_email,max_assets,max_users\n\
+                    \"Acme Corp\",acme,professional,admin@acme.com,500,50\n\
+                    \"Beta Inc\",beta,basic,admin@beta.com,100,10\n";
+        let res = bulk(good).await.unwrap();
+        assert_eq!(res.status(), 201);
+        let created: Value = res.json().await.unwrap();
+        let items = created["items"].as_array().unwrap();
+        assert_eq!((items[0]["slug"].as_str(), items[0]["plan"].as_str()), (Some("acme"), Some("professional")));
+        assert_eq!((items[1]["slug"].as_str(), items[1]["plan"].as_str()), (Some("beta"), Some("starter")));
+        assert_eq!(count().await, 2);
+        // Once more: both subdomains are taken now.
+        let p = problem(bulk(good).await.unwrap(), 422, "validation_failed").await;
+        assert_eq!(p["errors"].as_array().unwrap().len(), 2, "{p}");
+
+        // The platform invites each owner; the link works.
+        let mails = sink.wait_for(2).await;
+        let acme_mail = mails.iter().find(|m| m.to == ["admin@acme.com"]).unwrap();
+        assert!(acme_mail.data.contains("Subject: You are invited to Acme Corp"), "{}", acme_mail.data);
+        let token = token_of(acme_mail);
+        let preview: Value = app.get(&format!("/api/v1/invitations/lookup/{token}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!((preview["inviter_name"].clone(), preview["role"].clone()), (Value::Null, json!("owner")), "{preview}");
+        let res = app.request(Method::POST, &format!("/api/v1/invitations/accept/{token}")).json(&json!({"display_name": "Ada", "password": PASSWORD})).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        let accepted: Value = res.json().await.unwrap();
+        let owner = accepted["session"]["access_token"].as_str().unwrap().to_owned();
+        let get = |path: &'static str| app.get(path).header("X-Tenant-ID", "acme").bearer_auth(&owner).send();
+        let quotas: Value = get("/api/v1/quotas").await.unwrap().json().await.unwrap();
+        let quota = |r: &str| quotas["items"].as_array().unwrap().iter().find(|q| q["resource"] == r).cloned().unwrap();
+        assert_eq!((quota("products")["limit"].clone(), quota("products")["overridden"].clone()), (json!(500), json!(true)), "{quotas}");
+        assert_eq!(quota("members")["limit"], 50, "{quotas}");
+        let subscription: Value = get("/api/v1/billing/subscription").await.unwrap().json().await.unwrap();
+        assert_eq!(subscription["plan"], "professional");
+        let roles: Value = get("/api/v1/roles").await.unwrap().json().await.unwrap();
+        assert_eq!(roles["items"].as_array().unwrap().len(), 4);
+        let trail: Value = get("/api/v1/audit-logs/verify").await.unwrap().json().await.unwrap();
+        assert_eq!(trail["ok"], true, "{trail}");
+    }
+
     async fn a_closed_tenant_s_invitations_wait_until_it_opens(app, sink) {
         let a = app.onboard("acme", "ann@acme.test", PASSWORD).await;
         let owner = a["session"]["access_token"].as_str().unwrap().to_owned();

@@ -122,6 +122,7 @@ app_tests! {
             "/api/v1/platform/impersonations",
             "/api/v1/platform/tenants",
             "/api/v1/platform/tenants/import",
+            "/api/v1/platform/tenants/bulk",
             "/api/v1/platform/tenants/{tenant}",
             "/api/v1/platform/tenants/{tenant}/suspend",
             "/api/v1/platform/users/{user_id}/disable",

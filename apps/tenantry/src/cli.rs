@@ -933,6 +933,14 @@ pub enum TenantCommand {
         #[arg(long)]
         passphrase_file: Option<std::path::PathBuf>,
     },
+    /// Create many tenants from a CSV file (`name,subdomain,plan_type,contact_email` and
+    /// optionally `max_assets,max_users`, the products and members quotas): every row is
+    /// checked first (all errors listed, nothing written), then all are created in one
+    /// transaction, each owner invited by e-mail.
+    ImportCsv {
+        /// The CSV file (`-`: standard input).
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use tenantry_crypto::SigningKeyMaterial;
 use tenantry_http::{ServerOptions, Shared};
 use tenantry_identity::DisplayName;
@@ -588,6 +588,41 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
                 passphrase_file.as_deref(),
             )
             .await?;
+        }
+        TenantCommand::ImportCsv { file } => {
+            let bytes = if file.as_os_str() == "-" {
+                let mut all = vec![];
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut all)?;
+                all
+            } else {
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+            };
+            let created = wiring
+                .provisioning()
+                .provision_csv(
+                    &bytes,
+                    tenantry_kernel::Actor::System,
+                    tenantry_kernel::Origin::default(),
+                )
+                .await;
+            match created {
+                Ok(created) => {
+                    for p in &created {
+                        println!(
+                            "created tenant {} ({}) on {}, owner {} invited",
+                            p.tenant.slug, p.tenant.id, p.plan, p.owner_email
+                        );
+                    }
+                    println!("{} tenant(s) created", created.len());
+                }
+                Err(tenantry_onboarding::bulk::BulkError::Invalid(errors)) => {
+                    for e in &errors {
+                        eprintln!("line {}: {}: {}", e.line, e.field, e.message);
+                    }
+                    bail!("{} row error(s): nothing was created", errors.len());
+                }
+                Err(tenantry_onboarding::bulk::BulkError::Unexpected(e)) => return Err(e.into()),
+            }
         }
         TenantCommand::Domain(DomainCommand::List { tenant }) => {
             let r = tenant_ref(tenant)?;

@@ -21,6 +21,7 @@ use tenantry_kernel::{Clock, Edges, SystemClock};
 use tenantry_mail::{MailSender, Relays};
 use tenantry_objects::{Backend, Prober, Storage, TenantReach};
 use tenantry_onboarding::OnboardingService;
+use tenantry_onboarding::bulk::BulkProvisioning;
 use tenantry_products::ProductService;
 use tenantry_projects::ProjectService;
 use tenantry_rbac::RbacService;
@@ -279,6 +280,7 @@ impl Wiring {
             files: Arc::new(self.files()?),
             exports: Arc::new(self.archives()?),
             imports: Arc::new(self.archives()?),
+            provisioning: Arc::new(self.provisioning()),
             buckets: Arc::new(self.buckets()?),
             projects: Arc::new(ProjectService::new(self.db.clone(), self.clock.clone())),
             audit: Arc::new(AuditService::new(self.db.clone())),
@@ -499,6 +501,17 @@ impl Wiring {
             self.db.clone(),
             self.tenants(),
             self.auth(),
+            self.edges.clone(),
+        )
+    }
+
+    /// Creating many tenants from a CSV file.
+    pub fn provisioning(&self) -> BulkProvisioning<Db, Crypto> {
+        BulkProvisioning::new(
+            self.db.clone(),
+            self.crypto.clone(),
+            self.http.base_domain.clone(),
+            self.clock.clone(),
             self.edges.clone(),
         )
     }

@@ -690,3 +690,65 @@ async fn tenant_validate_reports_each_check() {
         on(db).await;
     }
 }
+
+/// `tenant import-csv`: a file with a bad row creates nothing and names the line; a good one
+/// creates every tenant (on its plan) and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_import_csv_creates_all_or_nothing() {
+    async fn on(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+            cmd.args(args)
+                .env_clear()
+                .env("TENANTRY_DATABASE_URL", db.url())
+                .env("TENANTRY_BASE_DOMAIN", "localhost")
+                .env("TENANTRY_LOG", "warn");
+            if let Some(owner) = db.owner_url() {
+                cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
+            }
+            cmd.output().unwrap()
+        };
+        let header = "name,subdomain,plan_type,contact_email,max_assets,max_users\n";
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(
+            &bad,
+            format!("{header}\"Acme Corp\",acme,professional,admin@acme.com,500,50\nBeta,beta,gold,admin@beta.com,,\n"),
+        )
+        .unwrap();
+        let out = run(&["tenant", "import-csv", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("line 3: plan_type"), "{stderr}");
+        let listed = run(&["tenant", "list"]);
+        assert!(!String::from_utf8_lossy(&listed.stdout).contains("acme"));
+
+        let good = dir.path().join("good.csv");
+        std::fs::write(
+            &good,
+            format!("{header}\"Acme Corp\",acme,professional,admin@acme.com,500,50\n\"Beta Inc\",beta,basic,admin@beta.com,100,10\n"),
+        )
+        .unwrap();
+        let out = run(&["tenant", "import-csv", good.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("created tenant beta") && stdout.contains("on starter"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("2 tenant(s) created"), "{stdout}");
+        let listed = String::from_utf8_lossy(&run(&["tenant", "list"]).stdout).into_owned();
+        assert!(
+            listed.contains("acme") && listed.contains("beta"),
+            "{listed}"
+        );
+    }
+    on(TestDb::sqlite().await).await;
+    if let Some(db) = TestDb::postgres().await {
+        on(db).await;
+    }
+}

@@ -1160,6 +1160,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/tenants/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create many tenants from a CSV file (`text/csv`): the columns `name`, `subdomain` (the
+         *     slug), `plan_type` (a plan code; `basic` means `starter`), `contact_email` (invited as
+         *     owner: no password travels in a file), and optionally `max_assets` and `max_users` (the
+         *     `products` and `members` quotas, overriding the plan's). Every row is checked first: a
+         *     422 lists every row error (`row` is the file's line) and nothing is created. Then all of
+         *     them are created in one transaction.
+         */
+        post: operations["provision_tenants"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/tenants/import": {
         parameters: {
             query?: never;
@@ -4174,8 +4198,11 @@ export interface components {
         InvitationPreviewView: {
             /** Format: date-time */
             expires_at: string;
-            /** @example Ann Lee */
-            inviter_name: string;
+            /**
+             * @description Who invited (null: the platform).
+             * @example Ann Lee
+             */
+            inviter_name?: string | null;
             /** @example member */
             role: string;
             /** @example Acme Inc */
@@ -4196,8 +4223,11 @@ export interface components {
             expires_at: string;
             /** Format: uuid */
             id: string;
-            /** Format: uuid */
-            invited_by: string;
+            /**
+             * Format: uuid
+             * @description Who invited (null: the platform, provisioning the tenant).
+             */
+            invited_by?: string | null;
             /** Format: date-time */
             revoked_at?: string | null;
             /** Format: uuid */
@@ -4696,6 +4726,20 @@ export interface components {
             /** @description Seen before (by its id): not applied again. */
             duplicate: boolean;
             received: boolean;
+        };
+        ProvisionedList: {
+            items: components["schemas"]["ProvisionedView"][];
+        };
+        /** @description One tenant a CSV row created. */
+        ProvisionedView: {
+            /** Format: uuid */
+            invitation_id: string;
+            /** @description Invited as the tenant's owner (the e-mail is on its way). */
+            owner_email: string;
+            plan: string;
+            slug: string;
+            /** Format: uuid */
+            tenant_id: string;
         };
         QueueView: {
             /** @description How many jobs of each kind are in each state. */
@@ -11750,6 +11794,85 @@ export interface operations {
                 };
             };
             /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    provision_tenants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The CSV file, with its header line */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Created, in the file's order */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionedList"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Larger than the body limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not sent as text/csv (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Row errors, all of them; nothing created (`validation_failed`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -56,6 +56,7 @@ use tenantry_kernel::{
     ScimTokenId, ScimUserId, SearchGroup, SearchKind, SearchQuery, SecretCipher, SsoProviderId,
     TaskId, TenantCtx, TenantId, Unexpected, UserId, WebhookId,
 };
+use tenantry_onboarding::bulk::{BulkError, BulkProvisioning, Provisioned, ProvisioningRepository};
 use tenantry_onboarding::{
     Onboard, OnboardError, Onboarded, OnboardingRepository, OnboardingService,
 };
@@ -163,6 +164,20 @@ driving_port! {
             slug: Option<String>,
             actor: tenantry_kernel::Actor,
         ) -> Result<Imported, ImportError>;
+    }
+}
+
+driving_port! {
+    /// Creating many tenants from a CSV file (platform administration).
+    pub trait Provisioning<'a> for BulkProvisioning<R, C>, generics [R, C]
+        where [R: ProvisioningRepository, C: tenantry_identity::Secrets]
+    {
+        async fn provision_csv(
+            &self,
+            csv: &'a [u8],
+            actor: tenantry_kernel::Actor,
+            origin: Origin,
+        ) -> Result<Vec<Provisioned>, BulkError>;
     }
 }
 

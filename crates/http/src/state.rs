@@ -9,8 +9,8 @@ use tenantry_tenancy::BaseDomain;
 use crate::guard::MemberCache;
 use crate::ports::{
     ApiKeys, Audit, Auth, Billing, Buckets, Domains, Events, Exports, Files, Imports, Invitations,
-    Metering, Onboarding, PlatformReads, Products, Projects, Rbac, Scim, Settings, Smtp, Sso,
-    Tenants, Webhooks,
+    Metering, Onboarding, PlatformReads, Products, Projects, Provisioning, Rbac, Scim, Settings,
+    Smtp, Sso, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -61,6 +61,8 @@ pub struct Services {
     pub exports: Arc<dyn Exports>,
     /// Operators' archives imported through the platform API.
     pub imports: Arc<dyn Imports>,
+    /// Tenants created from a CSV file.
+    pub provisioning: Arc<dyn Provisioning>,
     pub buckets: Arc<dyn Buckets>,
     pub projects: Arc<dyn Projects>,
     pub audit: Arc<dyn Audit>,

@@ -28,7 +28,8 @@ pub struct Invitation {
     pub tenant_id: TenantId,
     pub email: Email,
     pub role_id: RoleId,
-    pub invited_by: UserId,
+    /// The member who invited (none: the platform, provisioning the tenant).
+    pub invited_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
@@ -84,7 +85,8 @@ pub const fn mail_job(id: InvitationId) -> tenantry_jobs::Job {
 pub struct InvitationPreview {
     pub invitation: Invitation,
     pub tenant_name: String,
-    pub inviter_name: String,
+    /// The inviting member's name (none: the platform invited).
+    pub inviter_name: Option<String>,
     pub role_name: String,
 }
 
@@ -277,7 +279,7 @@ where
             tenant_id: ctx.tenant_id(),
             email,
             role_id: role,
-            invited_by: inviter.id,
+            invited_by: Some(inviter.id),
             created_at: now,
             expires_at: now + Duration::days(INVITATION_TTL_DAYS),
             accepted_at: None,
@@ -314,12 +316,22 @@ where
             return Ok(());
         };
         let inv = &preview.invitation;
-        let (tenant, inviter) = (&preview.tenant_name, &preview.inviter_name);
+        let tenant = &preview.tenant_name;
+        let (subject, opening) = match &preview.inviter_name {
+            Some(inviter) => (
+                format!("{inviter} invited you to {tenant}"),
+                format!("{inviter} invited you to join {tenant}"),
+            ),
+            None => (
+                format!("You are invited to {tenant}"),
+                format!("You are invited to join {tenant}"),
+            ),
+        };
         let mail = OutgoingMail {
             to: inv.email.clone(),
-            subject: format!("{inviter} invited you to {tenant}"),
+            subject,
             text: format!(
-                "{inviter} invited you to join {tenant} as {}.\n\nAccept the invitation:\n{}\n\nThe link works once and expires on {}.\n",
+                "{opening} as {}.\n\nAccept the invitation:\n{}\n\nThe link works once and expires on {}.\n",
                 preview.role_name,
                 self.accept_link(&token),
                 inv.expires_at.format("%Y-%m-%d %H:%M UTC"),

@@ -11,7 +11,8 @@ pub struct InvitationView {
     pub id: uuid::Uuid,
     pub email: String,
     pub role_id: uuid::Uuid,
-    pub invited_by: uuid::Uuid,
+    /// Who invited (null: the platform, provisioning the tenant).
+    pub invited_by: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
@@ -27,7 +28,7 @@ impl From<&crate::Invitation> for InvitationView {
             id: *i.id.as_uuid(),
             email: i.email.as_str().to_owned(),
             role_id: *i.role_id.as_uuid(),
-            invited_by: *i.invited_by.as_uuid(),
+            invited_by: i.invited_by.map(|u| *u.as_uuid()),
             created_at: i.created_at,
             expires_at: i.expires_at,
             accepted_at: i.accepted_at,

@@ -2,6 +2,8 @@
 //! and settings, its owner (a new user, or an existing one who proved their password), the
 //! default roles and the owner's membership. Any failure leaves nothing behind.
 
+pub mod bulk;
+
 use std::future::Future;
 
 use tenantry_identity::{

@@ -173,14 +173,27 @@ pub(crate) use subscription_values;
 /// transaction, and records it.
 macro_rules! start_subscription {
     ($conn:ident, $log:ident, $tenant:expr) => {{
-        let tenant: &tenantry_tenancy::Tenant = $tenant;
         let row: Option<$crate::billing::PlanRow> = plans::table
             .filter(plans::is_default.eq(true))
             .first($conn)
             .await
             .optional()?;
-        let plan: tenantry_billing::Plan = row
-            .ok_or_else(|| $crate::error::StoreError::Corrupt("no default plan".into()))?
+        $crate::billing::start_subscription!(@on $conn, $log, $tenant, row, "no default plan")
+    }};
+    // On the plan with this code.
+    ($conn:ident, $log:ident, $tenant:expr, plan = $code:expr) => {{
+        let code: &str = $code;
+        let row: Option<$crate::billing::PlanRow> = plans::table
+            .filter(plans::code.eq(code))
+            .first($conn)
+            .await
+            .optional()?;
+        $crate::billing::start_subscription!(@on $conn, $log, $tenant, row, "no such plan")
+    }};
+    (@on $conn:ident, $log:ident, $tenant:expr, $row:expr, $missing:expr) => {{
+        let tenant: &tenantry_tenancy::Tenant = $tenant;
+        let plan: tenantry_billing::Plan = $row
+            .ok_or_else(|| $crate::error::StoreError::Corrupt($missing.into()))?
             .try_into()?;
         let s = tenantry_billing::Subscription::start(tenant.id, &plan, tenant.created_at);
         diesel::insert_into(subscriptions::table)

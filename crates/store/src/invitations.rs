@@ -27,7 +27,7 @@ struct InvitationRow {
     email: String,
     _email_normalized: String,
     role_id: DbUuid,
-    invited_by: DbUuid,
+    invited_by: Option<DbUuid>,
     _token_digest: String,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -46,7 +46,7 @@ impl TryFrom<InvitationRow> for Invitation {
             email: Email::parse(&r.email)
                 .map_err(|_| StoreError::Corrupt(format!("e-mail {:?}", r.email)))?,
             role_id: RoleId::from_uuid(r.role_id.0),
-            invited_by: UserId::from_uuid(r.invited_by.0),
+            invited_by: r.invited_by.map(|u| UserId::from_uuid(u.0)),
             created_at: r.created_at,
             expires_at: r.expires_at,
             accepted_at: r.accepted_at,
@@ -79,11 +79,15 @@ macro_rules! names_of {
             .select(tenants::name)
             .first($conn)
             .await?;
-        let inviter: String = users::table
-            .find($row.invited_by)
-            .select(users::display_name)
-            .first($conn)
-            .await?;
+        let inviter: Option<String> = match $row.invited_by {
+            Some(by) => users::table
+                .find(by)
+                .select(users::display_name)
+                .first($conn)
+                .await
+                .optional()?,
+            None => None,
+        };
         let role: String = $role.select(roles::name).first($conn).await?;
         (tenant_name, inviter, role)
     }};
@@ -124,7 +128,7 @@ impl Db {
                     invitations::email.eq(inv.email.as_str()),
                     invitations::email_normalized.eq(&email_key),
                     invitations::role_id.eq(DbUuid::from(inv.role_id)),
-                    invitations::invited_by.eq(DbUuid::from(inv.invited_by)),
+                    invitations::invited_by.eq(inv.invited_by.map(DbUuid::from)),
                     invitations::token_digest.eq(&digest.0),
                     invitations::created_at.eq(inv.created_at),
                     invitations::expires_at.eq(inv.expires_at),
@@ -271,7 +275,7 @@ impl Db {
     }
 
     async fn preview(&self, digest: &TokenDigest) -> Result<Option<InvitationPreview>, StoreError> {
-        let found: Option<(InvitationRow, String, String, String)> =
+        let found: Option<(InvitationRow, String, Option<String>, String)> =
             tx!(self, read, invitation = digest.0.clone(), |conn, cross| {
                 let row: Option<InvitationRow> = invitations::unscoped(cross)
                     .filter(invitations::token_digest.eq(&digest.0))

@@ -209,6 +209,15 @@ pub(crate) use bump_access_version;
 /// it (`$ctx`), logging the settings in `$log`; shared by tenant creation and onboarding.
 macro_rules! insert_tenant_rows {
     ($conn:ident, $log:ident, $ctx:expr, $new:expr) => {{
+        $crate::tenancy::insert_tenant_rows!(@rows $conn, $log, $ctx, $new);
+        $crate::billing::start_subscription!($conn, $log, &$new.tenant);
+    }};
+    // On the plan with this code.
+    ($conn:ident, $log:ident, $ctx:expr, $new:expr, plan = $code:expr) => {{
+        $crate::tenancy::insert_tenant_rows!(@rows $conn, $log, $ctx, $new);
+        $crate::billing::start_subscription!($conn, $log, &$new.tenant, plan = $code);
+    }};
+    (@rows $conn:ident, $log:ident, $ctx:expr, $new:expr) => {{
         let new: &tenantry_tenancy::NewTenant = $new;
         let t = &new.tenant;
         diesel::insert_into(tenants::table)
@@ -229,7 +238,6 @@ macro_rules! insert_tenant_rows {
             .execute($conn)
             .await?;
         $log.created(&new.settings);
-        $crate::billing::start_subscription!($conn, $log, t);
     }};
 }
 pub(crate) use insert_tenant_rows;

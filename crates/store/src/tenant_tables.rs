@@ -58,7 +58,7 @@ diesel::table! {
         email -> Text,
         email_normalized -> Text,
         role_id -> DbId,
-        invited_by -> DbId,
+        invited_by -> Nullable<DbId>,
         token_digest -> Text,
         created_at -> DbTime,
         expires_at -> DbTime,

@@ -58,6 +58,25 @@ impl From<ExportDownloadError> for Problem {
     }
 }
 
+impl From<tenantry_onboarding::bulk::BulkError> for Problem {
+    fn from(e: tenantry_onboarding::bulk::BulkError) -> Self {
+        use tenantry_onboarding::bulk::BulkError;
+        match e {
+            BulkError::Invalid(errors) => Problem::validation(
+                errors
+                    .into_iter()
+                    .map(|e| super::FieldError {
+                        row: usize::try_from(e.line).ok(),
+                        ..super::FieldError::new(e.field, e.message)
+                    })
+                    .collect(),
+            )
+            .detail("Nothing was created: every row error of the file is listed (`row` is the file's line; 1 is the header)"),
+            BulkError::Unexpected(e) => Problem::internal(e),
+        }
+    }
+}
+
 fn archive_problem(e: ArchiveError) -> Problem {
     let unprocessable = |code: &'static str, title: &'static str, detail: String| {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, title).detail(detail)

@@ -204,3 +204,75 @@ async fn spool(state: &AppState, mut payload: web::Payload) -> Result<Spool, Pro
     }
     Ok(spool)
 }
+
+/// One tenant a CSV row created.
+#[derive(Serialize, ToSchema)]
+pub struct ProvisionedView {
+    pub tenant_id: uuid::Uuid,
+    pub slug: String,
+    pub plan: String,
+    /// Invited as the tenant's owner (the e-mail is on its way).
+    pub owner_email: String,
+    pub invitation_id: uuid::Uuid,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProvisionedList {
+    pub items: Vec<ProvisionedView>,
+}
+
+/// Create many tenants from a CSV file (`text/csv`): the columns `name`, `subdomain` (the
+/// slug), `plan_type` (a plan code; `basic` means `starter`), `contact_email` (invited as
+/// owner: no password travels in a file), and optionally `max_assets` and `max_users` (the
+/// `products` and `members` quotas, overriding the plan's). Every row is checked first: a
+/// 422 lists every row error (`row` is the file's line) and nothing is created. Then all of
+/// them are created in one transaction.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file, with its header line"),
+    responses(
+        (status = 201, description = "Created, in the file's order", body = ProvisionedList),
+        (status = 413, description = "Larger than the body limit (`payload_too_large`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Not sent as text/csv (`unsupported_media_type`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Row errors, all of them; nothing created (`validation_failed`)", body = ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+    )
+)]
+#[post("/api/v1/platform/tenants/bulk")]
+pub async fn provision_tenants(
+    op: Operator,
+    req: HttpRequest,
+    state: Data,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let csv = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.essence_str() == "text/csv");
+    if !csv {
+        return Err(Problem::unsupported_media_type().detail("Send the file as text/csv"));
+    }
+    let created = state
+        .provisioning
+        .provision_csv(
+            &body,
+            op.actor(),
+            (*crate::request_context::origin_of(&req)).clone(),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(ProvisionedList {
+        items: created
+            .into_iter()
+            .map(|p| ProvisionedView {
+                tenant_id: *p.tenant.id.as_uuid(),
+                slug: p.tenant.slug.as_str().to_owned(),
+                plan: p.plan,
+                owner_email: p.owner_email.as_str().to_owned(),
+                invitation_id: *p.invitation.as_uuid(),
+            })
+            .collect(),
+    }))
+}

@@ -33,7 +33,8 @@ pub struct InvitationPreviewView {
     #[schema(example = "Acme Inc")]
     pub tenant_name: String,
     #[schema(example = "Ann Lee")]
-    pub inviter_name: String,
+    /// Who invited (null: the platform).
+    pub inviter_name: Option<String>,
     #[schema(example = "member")]
     pub role: String,
     pub expires_at: DateTime<Utc>,

@@ -167,6 +167,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(platform::impersonate)
         .service(platform::list_tenants)
         .service(imports::import_tenant)
+        .service(imports::provision_tenants)
         .service(platform::create_tenant)
         .service(platform::show_tenant)
         .service(platform::rename_tenant)

@@ -29,12 +29,16 @@ ci:
     bash .ci/run
 
 # Every benchmark below, one after the other
-bench: bench-products bench-jobs bench-webhooks bench-billing bench-edge bench-files bench-archive
+bench: bench-products bench-jobs bench-webhooks bench-billing bench-edge bench-files bench-archive bench-provision
 
 # Benchmark: archives — a tenant of 1,000,000 products exported and imported on SQLite and
 # PostgreSQL: peak memory over start-up, time beside the database's own JSON dump
 bench-archive:
     bash bench/archive.sh
+
+# Benchmark: bulk provisioning from CSV (2,000 tenants in one transaction), tenants/s
+bench-provision:
+    bash bench/provision.sh
 
 # Benchmark: files — a 256 MiB upload and download to local disk and to S3 (moto), beside
 # cat and boto3 on the same bytes, and the server's peak memory meanwhile

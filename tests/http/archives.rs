@@ -900,3 +900,172 @@ async fn the_platform_api_imports_an_archive() {
         std::fs::remove_file(path).ok();
     }
 }
+
+/// Every row an operator's archive would carry of `tenant`, as the store dumps them.
+async fn rows_of(app: &TestApp, tenant: tenantry_kernel::TenantId) -> Vec<u8> {
+    use tenantry_archive::ArchiveStore as _;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let db = app.db().db().clone();
+    let dump = tokio::spawn(async move { db.dump(tenant, ArchiveKind::Operator, tx).await });
+    let mut all = vec![];
+    while let Some(part) = rx.recv().await {
+        all.extend_from_slice(part.entity.as_bytes());
+        all.extend_from_slice(&part.lines);
+    }
+    dump.await.unwrap().unwrap();
+    all
+}
+
+/// A backup, then changes (a product deleted, one added, a file uploaded, the settings
+/// changed), then the restore: the tenant answers every GET as at the backup, the file made
+/// since is gone from the store, its chain verifies and ends with `tenant restored`; the
+/// other tenant is untouched byte for byte.
+async fn restore_replaces_one_tenant(db: TestDb) {
+    let (options, dir) = local_files();
+    let app = TestApp::start(db, options).await;
+    let (_, _, ids) = build(&app, "keeper").await;
+    build(&app, "bystander").await;
+    let token = app.login("owner@keeper.test", PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tenant_of =
+        |v: Value| -> tenantry_kernel::TenantId { v["id"].as_str().unwrap().parse().unwrap() };
+    let keeper = tenant_of(get_ok(&app, "keeper", "/api/v1/tenant", &token).await);
+    let bystander_token = app.login("owner@bystander.test", PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bystander = tenant_of(get_ok(&app, "bystander", "/api/v1/tenant", &bystander_token).await);
+    let ctx = tenantry_kernel::TenantCtx::for_tests(keeper);
+
+    let before = answers(&app, "keeper", &token, &ids).await;
+    let files_before = stored_files(&dir);
+    let backup = app.archives.back_up(&ctx).await.unwrap();
+    assert!(backup.encrypted());
+    assert!(backup.rows > 20, "{backup:?}");
+    let listed = app.archives.backups(&ctx).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let bystander_rows = rows_of(&app, bystander).await;
+
+    let product = ids["product"].as_str().unwrap();
+    let res = call(
+        &app,
+        "keeper",
+        Method::DELETE,
+        &format!("/api/v1/products/{product}"),
+        &token,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 204);
+    ok(
+        call(&app, "keeper", Method::POST, "/api/v1/products", &token)
+            .json(&json!({"name": "Later", "sku": "L-1", "price_minor": 5, "currency": "EUR"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    ok(
+        call(&app, "keeper", Method::PATCH, "/api/v1/settings", &token)
+            .json(&json!({"display_name": "Changed"}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let later = crate::files::put_file(&app, "keeper", &token, "later.png", PNG).await;
+    let changed = get_ok(&app, "keeper", "/api/v1/products", &token).await;
+    assert!(changed.to_string().contains("Later"));
+
+    let missing = app
+        .archives
+        .restore(&ctx, tenantry_kernel::BackupId::new(), Actor::System)
+        .await;
+    assert!(
+        matches!(missing, Err(ImportError::NoSuchBackup)),
+        "{missing:?}"
+    );
+    app.archives
+        .restore(&ctx, backup.id, Actor::System)
+        .await
+        .unwrap();
+
+    // History stays: the events of the changes since the backup are still in the feed.
+    let data = |all: Vec<(String, u16, Value)>| -> Vec<(String, u16, Value)> {
+        all.into_iter()
+            .filter(|(path, _, _)| !path.starts_with("/api/v1/events/") && path != "/api/v1/events")
+            .collect()
+    };
+    let before = data(before);
+    let after = data(answers(&app, "keeper", &token, &ids).await);
+    for ((path, status, body), (path_b, status_b, body_b)) in before.iter().zip(&after) {
+        assert_eq!(path, path_b);
+        assert_eq!(
+            (status, body),
+            (status_b, body_b),
+            "GET {path} differs after the restore"
+        );
+    }
+    assert_eq!(before.len(), after.len());
+    let gone = call(
+        &app,
+        "keeper",
+        Method::GET,
+        &format!("/api/v1/files/{}", later["id"].as_str().unwrap()),
+        &token,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(gone.status(), 404);
+    assert_eq!(
+        stored_files(&dir),
+        files_before,
+        "the later file's content is deleted"
+    );
+    let trail = audit(&app, "keeper", &token).await;
+    assert_eq!(
+        (
+            trail[0]["entity_type"].as_str(),
+            trail[0]["action"].as_str()
+        ),
+        (Some("tenant"), Some("restored")),
+        "{}",
+        trail[0]
+    );
+    let verify = get_ok(&app, "keeper", "/api/v1/audit-logs/verify", &token).await;
+    assert_eq!(verify["ok"], true, "{verify}");
+    assert_eq!(
+        rows_of(&app, bystander).await,
+        bystander_rows,
+        "the other tenant is untouched"
+    );
+    assert_eq!(app.archives.backups(&ctx).await.unwrap().len(), 1);
+}
+
+/// The tenants' files on disk, but backups (which are files too).
+fn stored_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = crate::files::stored(dir)
+        .into_iter()
+        .filter(|p| !p.starts_with("backups/"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn a_restore_replaces_one_tenant_on_sqlite() {
+    restore_replaces_one_tenant(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_restore_replaces_one_tenant_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        restore_replaces_one_tenant(db).await;
+    }
+}

@@ -143,3 +143,82 @@ pub async fn import(
     );
     Ok(())
 }
+
+/// The tenant named `key` (id or slug), as the archives know it.
+async fn tenant(wiring: &Wiring, key: &str) -> Result<tenantry_archive::TenantRef> {
+    use tenantry_archive::ArchiveStore as _;
+    wiring
+        .db
+        .archived_tenant(key)
+        .await?
+        .ok_or_else(|| anyhow!("tenant not found: no tenant has the id or slug '{key}'"))
+}
+
+/// `tenant backups list`.
+pub async fn backups_list(wiring: &Wiring, key: &str) -> Result<()> {
+    let t = tenant(wiring, key).await?;
+    let list = wiring.archives()?.backups(&wiring.cli_ctx(t.id)).await?;
+    println!(
+        "{:<36}  {:<20}  {:>12}  {:>9}  {:>6}  ENCRYPTED",
+        "ID", "CREATED", "BYTES", "ROWS", "FILES"
+    );
+    for b in list {
+        println!(
+            "{:<36}  {:<20}  {:>12}  {:>9}  {:>6}  {}",
+            b.id,
+            b.created_at.format("%Y-%m-%d %H:%M:%S"),
+            b.size,
+            b.rows,
+            b.files,
+            if b.encrypted() { "yes" } else { "no" }
+        );
+    }
+    Ok(())
+}
+
+/// `tenant backups create`.
+pub async fn backup_create(wiring: &Wiring, key: &str) -> Result<()> {
+    let t = tenant(wiring, key).await?;
+    let b = wiring
+        .archives()?
+        .back_up(&wiring.cli_ctx(t.id))
+        .await
+        .map_err(|e| match e {
+            tenantry_archive::ExportJobError::Retry(m)
+            | tenantry_archive::ExportJobError::Permanent(m) => anyhow!("the backup failed: {m}"),
+        })?;
+    println!(
+        "backup {} of {}: {} rows, {} files, {} bytes{}",
+        b.id,
+        t.slug,
+        b.rows,
+        b.files,
+        b.size,
+        if b.encrypted() { ", encrypted" } else { "" }
+    );
+    Ok(())
+}
+
+/// `tenant restore`.
+pub async fn restore(wiring: &Wiring, key: &str, backup: &str, confirm: bool) -> Result<()> {
+    let t = tenant(wiring, key).await?;
+    let id = backup
+        .parse::<tenantry_kernel::BackupId>()
+        .map_err(|_| anyhow!("'{backup}' is not a backup id"))?;
+    if !confirm {
+        bail!(
+            "this replaces all of {}'s data with the backup's: say --confirm",
+            t.slug
+        );
+    }
+    let restored = wiring
+        .archives()?
+        .restore(&wiring.cli_ctx(t.id), id, Actor::System)
+        .await?;
+    let rows: u64 = restored.rows.iter().map(|(_, n)| n).sum();
+    println!(
+        "restored {} from backup {id}: {rows} rows, {} files",
+        t.slug, restored.files
+    );
+    Ok(())
+}

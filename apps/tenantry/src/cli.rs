@@ -305,6 +305,11 @@ pub struct FileArgs {
         default_value_t = 1 << 36
     )]
     pub import_max_bytes: u64,
+
+    /// Write tenants' backups unencrypted (by default each is encrypted to an age identity
+    /// sealed under the tenant's data key).
+    #[arg(long, global = true, env = "TENANTRY_BACKUPS_UNENCRYPTED")]
+    pub backups_unencrypted: bool,
 }
 
 impl FileArgs {
@@ -721,6 +726,10 @@ pub struct WorkerArgs {
         default_value_t = 30
     )]
     pub webhook_log_retention_days: u32,
+
+    /// No daily backups of every tenant (`tenantry tenant backups create` still takes one).
+    #[arg(long, global = true, env = "TENANTRY_NO_BACKUPS")]
+    pub no_backups: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -941,6 +950,35 @@ pub enum TenantCommand {
         /// The CSV file (`-`: standard input).
         file: std::path::PathBuf,
     },
+    /// A tenant's backups (the worker takes one of every tenant daily).
+    #[command(subcommand)]
+    Backups(BackupCommand),
+    /// Replace a tenant's data with one of its backups, in one transaction (other tenants
+    /// are not touched); a `tenant restored` entry is appended to its audit trail.
+    Restore {
+        /// Tenant id or slug.
+        tenant: String,
+        /// The backup's id (`tenantry tenant backups list`).
+        #[arg(long)]
+        backup: String,
+        /// Say that the tenant's current data is to be replaced.
+        #[arg(long)]
+        confirm: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// The tenant's backups, newest first.
+    List {
+        /// Tenant id or slug.
+        tenant: String,
+    },
+    /// Take a backup of the tenant now.
+    Create {
+        /// Tenant id or slug.
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -999,6 +1037,7 @@ impl Default for WorkerArgs {
             job_lease_secs: 60,
             event_retention_days: 30,
             webhook_log_retention_days: 30,
+            no_backups: false,
         }
     }
 }

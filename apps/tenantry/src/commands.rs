@@ -15,8 +15,8 @@ use tenantry_tenancy::{
 };
 
 use crate::cli::{
-    AdminCommand, Cli, Command, DbArgs, DomainCommand, JobsCommand, KeyArgs, KeysCommand,
-    MaintenanceCommand, ServeArgs, TenantCommand,
+    AdminCommand, BackupCommand, Cli, Command, DbArgs, DomainCommand, JobsCommand, KeyArgs,
+    KeysCommand, MaintenanceCommand, ServeArgs, TenantCommand,
 };
 use crate::wiring::{ShutdownSignals, Wiring};
 
@@ -588,6 +588,19 @@ async fn tenant(cli: &Cli, cmd: &TenantCommand) -> Result<()> {
                 passphrase_file.as_deref(),
             )
             .await?;
+        }
+        TenantCommand::Backups(BackupCommand::List { tenant }) => {
+            crate::archives::backups_list(&wiring, tenant).await?;
+        }
+        TenantCommand::Backups(BackupCommand::Create { tenant }) => {
+            crate::archives::backup_create(&wiring, tenant).await?;
+        }
+        TenantCommand::Restore {
+            tenant,
+            backup,
+            confirm,
+        } => {
+            crate::archives::restore(&wiring, tenant, backup, *confirm).await?;
         }
         TenantCommand::ImportCsv { file } => {
             let bytes = if file.as_os_str() == "-" {

@@ -68,6 +68,8 @@ pub struct Wiring {
     pub files_backend: Backend,
     /// How long a tenant's data export can be downloaded.
     pub export_ttl: chrono::Duration,
+    /// Whether tenants' backups are encrypted (the default).
+    pub backups_encrypted: bool,
     edges: Edges,
 }
 
@@ -180,6 +182,7 @@ impl Wiring {
         wiring.domain_config.policy = cli.domains.policy();
         wiring.files_backend = cli.files.backend()?;
         wiring.export_ttl = chrono::Duration::hours(i64::from(cli.files.export_link_hours.max(1)));
+        wiring.backups_encrypted = !cli.files.backups_unencrypted;
         if let Some(target) = cli
             .domains
             .domain_cname_target
@@ -237,6 +240,7 @@ impl Wiring {
             )
             .map_err(anyhow::Error::new)?,
             export_ttl: chrono::Duration::days(7),
+            backups_encrypted: true,
             edges,
         })
     }
@@ -343,6 +347,7 @@ impl Wiring {
                 producer: format!("tenantry {} ({backend})", env!("CARGO_PKG_VERSION")),
                 base_domain: self.http.base_domain.as_str().to_owned(),
                 export_ttl: self.export_ttl,
+                backups_encrypted: self.backups_encrypted,
             },
         ))
     }
@@ -563,6 +568,7 @@ impl Wiring {
         );
         let mut config = WorkerConfig::new(args.worker_concurrency);
         config.lease = Duration::from_secs(args.job_lease_secs.max(1));
+        config.daily_backups = !args.no_backups;
         config.retry = RetryPolicy {
             base: Duration::from_millis(args.job_retry_base_ms.max(1)),
             ..RetryPolicy::default()

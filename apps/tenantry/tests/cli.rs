@@ -752,3 +752,70 @@ async fn tenant_import_csv_creates_all_or_nothing() {
         on(db).await;
     }
 }
+
+/// `tenant backups create / list` and `tenant restore`: a backup taken, listed, and restored
+/// over a change (only with --confirm).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_backups_and_restore() {
+    async fn on(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+            cmd.args(args)
+                .env_clear()
+                .env("TENANTRY_DATABASE_URL", db.url())
+                .env("TENANTRY_BASE_DOMAIN", "localhost")
+                .env("TENANTRY_FILES", dir.path().join("files"))
+                .env("TENANTRY_MASTER_KEY_FILE", dir.path().join("master.key"))
+                .env("TENANTRY_LOG", "warn");
+            if let Some(owner) = db.owner_url() {
+                cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
+            }
+            cmd.output().unwrap()
+        };
+        let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+        let made = run(&["tenant", "create", "--slug", "kept", "--name", "Kept"]);
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let taken = run(&["tenant", "backups", "create", "kept"]);
+        assert!(
+            taken.status.success(),
+            "{}",
+            String::from_utf8_lossy(&taken.stderr)
+        );
+        let id = text(&taken).split_whitespace().nth(1).unwrap().to_owned();
+        assert!(text(&taken).contains("encrypted"), "{}", text(&taken));
+        let listed = run(&["tenant", "backups", "list", "kept"]);
+        assert!(text(&listed).contains(&id), "{}", text(&listed));
+        let refused = run(&["tenant", "restore", "kept", "--backup", &id]);
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("--confirm"));
+        let restored = run(&["tenant", "restore", "kept", "--backup", &id, "--confirm"]);
+        assert!(
+            restored.status.success(),
+            "{}",
+            String::from_utf8_lossy(&restored.stderr)
+        );
+        assert!(
+            text(&restored).contains("restored kept from backup"),
+            "{}",
+            text(&restored)
+        );
+        let unknown = run(&[
+            "tenant",
+            "restore",
+            "kept",
+            "--backup",
+            &uuid::Uuid::now_v7().to_string(),
+            "--confirm",
+        ]);
+        assert_eq!(unknown.status.code(), Some(1));
+    }
+    on(TestDb::sqlite().await).await;
+    if let Some(db) = TestDb::postgres().await {
+        on(db).await;
+    }
+}

@@ -59,6 +59,8 @@ pub enum ImportError {
     },
     #[error("the plan {0} does not exist on this instance")]
     PlanUnknown(String),
+    #[error("no backup of this tenant has that id")]
+    NoSuchBackup,
     #[error("the archive's {entity} rows do not fit this instance: {detail}")]
     Rejected { entity: String, detail: String },
     #[error(transparent)]

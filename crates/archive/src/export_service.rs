@@ -17,7 +17,7 @@ use crate::exports::{
     DataExport, ExportChange, ExportDownloadError, ExportRepository, ExportStatus, MAX_RECIPIENTS,
     RequestExportError,
 };
-use crate::format::ArchiveKind;
+use crate::format::{ArchiveKind, Manifest};
 use crate::ports::{ArchiveStore, KeyEscrow};
 use crate::service::{ArchiveService, Progress};
 
@@ -95,6 +95,55 @@ async fn pump(
         object.write(chunk).await.map_err(|e| e.to_string())?;
     }
     Ok((size, container::hex(&sha.finalize())))
+}
+
+impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
+    /// Writes an archive of `kind` of `ctx`'s tenant into the platform's store under `key`,
+    /// streamed; gives its manifest, size and SHA-256. Nothing is left under `key` on failure.
+    pub(crate) async fn archive_into_storage(
+        &self,
+        ctx: &TenantCtx,
+        key: &str,
+        kind: ArchiveKind,
+        sealing: Sealing,
+        progress: &Progress,
+    ) -> Result<(Manifest, u64, String), ExportJobError> {
+        let mut object = self
+            .storage
+            .writer(ctx, None, key)
+            .await
+            .map_err(|e| ExportJobError::Retry(format!("storage: {e}")))?;
+        let (tx, rx) = mpsc::channel::<Bytes>(4);
+        let out = ToStorage {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let tenant = ctx.tenant_id().to_string();
+        let written =
+            self.export_counted(&tenant, kind, Box::new(out), sealing, ctx.actor(), progress);
+        let copied = pump(rx, &mut object);
+        let (written, copied) = futures_util::future::join(written, copied).await;
+        let outcome = match (written, copied) {
+            (Ok(manifest), Ok(sum)) => Ok((manifest, sum)),
+            (Err(ExportError::NoSuchTenant), _) => {
+                Err(ExportJobError::Permanent("the tenant is gone".to_owned()))
+            }
+            (Err(e), _) => Err(ExportJobError::Retry(e.to_string())),
+            (Ok(_), Err(e)) => Err(ExportJobError::Retry(format!("storage: {e}"))),
+        };
+        let (manifest, (size, sha256)) = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                object.abort().await;
+                return Err(e);
+            }
+        };
+        object
+            .finish()
+            .await
+            .map_err(|e| ExportJobError::Retry(format!("storage: {e}")))?;
+        Ok((manifest, size, sha256))
+    }
 }
 
 impl<S, K> ArchiveService<S, K>
@@ -230,68 +279,27 @@ where
         } else {
             Sealing::None
         };
-        let key = export.object_key();
-        let mut object = self
-            .storage
-            .writer(ctx, None, &key)
-            .await
-            .map_err(|e| ExportJobError::Retry(format!("storage: {e}")))?;
-        let (tx, rx) = mpsc::channel::<Bytes>(4);
-        let out = ToStorage {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        };
         let progress = Progress::default();
-        let tenant = ctx.tenant_id().to_string();
-        let written = self.export_counted(
-            &tenant,
-            ArchiveKind::Export,
-            Box::new(out),
-            sealing,
-            ctx.actor(),
-            &progress,
-        );
-        let copied = pump(rx, &mut object);
+        let key = export.object_key();
+        let written = self.archive_into_storage(ctx, &key, ArchiveKind::Export, sealing, &progress);
+        let mut written = std::pin::pin!(written);
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
         tick.tick().await;
-        let (written, copied) = {
-            let both = futures_util::future::join(written, copied);
-            let mut both = std::pin::pin!(both);
-            loop {
-                tokio::select! {
-                    done = &mut both => break done,
-                    _ = tick.tick() => {
-                        let now = DataExport {
-                            rows: progress.rows.load(Ordering::Relaxed),
-                            files: progress.files.load(Ordering::Relaxed),
-                            ..export.clone()
-                        };
-                        if let Err(e) = self.store.update_export(ctx, &now, ExportChange::Progress).await {
-                            tracing::warn!(error = %e, "an export's progress was not saved");
-                        }
+        let (manifest, size, sha256) = loop {
+            tokio::select! {
+                done = &mut written => break done?,
+                _ = tick.tick() => {
+                    let now = DataExport {
+                        rows: progress.rows.load(Ordering::Relaxed),
+                        files: progress.files.load(Ordering::Relaxed),
+                        ..export.clone()
+                    };
+                    if let Err(e) = self.store.update_export(ctx, &now, ExportChange::Progress).await {
+                        tracing::warn!(error = %e, "an export's progress was not saved");
                     }
                 }
             }
         };
-        let outcome = match (written, copied) {
-            (Ok(manifest), Ok(sum)) => Ok((manifest, sum)),
-            (Err(ExportError::NoSuchTenant), _) => {
-                Err(ExportJobError::Permanent("the tenant is gone".to_owned()))
-            }
-            (Err(e), _) => Err(ExportJobError::Retry(e.to_string())),
-            (Ok(_), Err(e)) => Err(ExportJobError::Retry(format!("storage: {e}"))),
-        };
-        let (manifest, (size, sha256)) = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                object.abort().await;
-                return Err(e);
-            }
-        };
-        object
-            .finish()
-            .await
-            .map_err(|e| ExportJobError::Retry(format!("storage: {e}")))?;
         let now = self.clock.now();
         Ok(DataExport {
             status: ExportStatus::Completed,

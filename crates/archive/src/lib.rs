@@ -2,6 +2,8 @@
 //! operator's archive that moves a tenant between instances (SQLite ⇄ PostgreSQL), and
 //! backups; and the service that writes and imports them.
 
+mod backup_service;
+pub mod backups;
 mod container;
 mod error;
 mod export_service;
@@ -10,6 +12,7 @@ mod format;
 mod ports;
 mod service;
 
+pub use backups::{Backup, BackupRepository};
 pub use container::{ArchiveWriter, Piece, Sealing, Unsealing, Want, read, recipients};
 pub use error::{ArchiveError, ExportError, ImportError};
 pub use export_service::ExportJobError;

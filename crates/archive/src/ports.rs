@@ -19,6 +19,8 @@ pub struct RowPart {
 /// What an import needs checked before it writes anything, gathered from the archive.
 #[derive(Clone, Debug, Default)]
 pub struct ImportCheck {
+    /// A restore over this tenant: its own slug, domains and id are no conflict.
+    pub replacing: Option<TenantId>,
     pub tenant: Option<TenantId>,
     pub slug: String,
     /// Every hostname of the tenant's domains (after the subdomain is re-derived).
@@ -39,6 +41,11 @@ pub struct StoredKey {
 #[derive(Clone, Debug)]
 pub struct LoadPlan {
     pub data_key: Option<StoredKey>,
+    /// A restore: the tenant's rows are deleted first (its tenant record and the accounts
+    /// stay), in the same transaction.
+    pub replace: bool,
+    /// The audit action appended (`imported`, `restored`).
+    pub action: &'static str,
     /// Recorded with the `tenant imported` audit entry.
     pub details: Vec<(&'static str, serde_json::Value)>,
 }

@@ -44,13 +44,15 @@ pub struct ArchiveConfig {
     pub base_domain: String,
     /// How long a tenant's export can be downloaded.
     pub export_ttl: chrono::Duration,
+    /// Whether backups are encrypted (the default; off only when the operator says so).
+    pub backups_encrypted: bool,
 }
 
 /// Writes and imports archives.
 #[derive(Clone)]
 pub struct ArchiveService<S, K> {
     pub(crate) store: S,
-    keys: K,
+    pub(crate) keys: K,
     platform: Arc<dyn PlatformCipher>,
     pub(crate) storage: Arc<dyn ObjectStorage>,
     edges: Edges,
@@ -144,6 +146,17 @@ struct Facts {
     /// Files stored so far.
     stored: usize,
     checked: bool,
+    /// A restore: the tenant whose data the archive replaces.
+    replacing: Option<Replacing>,
+}
+
+/// What a restore replaces.
+#[derive(Clone, Debug)]
+pub(crate) struct Replacing {
+    pub tenant: TenantId,
+    /// The tenant's files before: id and location (`None`: the platform's store).
+    pub files: Vec<(String, Option<String>)>,
+    pub backup: tenantry_kernel::BackupId,
 }
 
 impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
@@ -316,9 +329,22 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
         slug: Option<String>,
         actor: Actor,
     ) -> Result<Imported, ImportError> {
+        self.import_as(path, unsealing, slug, actor, None).await
+    }
+
+    /// [`ArchiveService::import`], or with `replacing` the restore of a backup over its tenant.
+    pub(crate) async fn import_as(
+        &self,
+        path: &Path,
+        unsealing: Unsealing,
+        slug: Option<String>,
+        actor: Actor,
+        replacing: Option<Replacing>,
+    ) -> Result<Imported, ImportError> {
         let unsealing = Arc::new(unsealing);
         let mut facts = Facts {
             slug: slug.unwrap_or_default(),
+            replacing,
             ..Facts::default()
         };
         let mut written: Vec<(TenantCtx, String)> = Vec::new();
@@ -329,6 +355,9 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             Ok(()) => self.write_rows(path, &unsealing, &facts, &actor).await,
             Err(e) => Err(e),
         };
+        if let (Ok(_), Some(r)) = (&result, &facts.replacing) {
+            self.drop_replaced_files(r, &facts, &actor).await;
+        }
         match result {
             Ok(rows) => Ok(Imported {
                 tenant: TenantRef {
@@ -392,6 +421,14 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                     if h.kind != ArchiveKind::Operator {
                         return Err(ImportError::NotImportable);
                     }
+                    if let Some(r) = &facts.replacing
+                        && h.tenant.id != r.tenant
+                    {
+                        return Err(ArchiveError::Damaged(
+                            "the backup is another tenant's".to_owned(),
+                        )
+                        .into());
+                    }
                     if facts.slug.is_empty() {
                         facts.slug = h.tenant.slug.clone();
                     }
@@ -448,7 +485,15 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                     w.finish()
                         .await
                         .map_err(|e| ArchiveError::Storage(e.to_string()))?;
-                    written.push((ctx, key));
+                    // A restore rewrites the files the tenant still has with the same bytes:
+                    // those stay whatever happens next.
+                    let kept = facts
+                        .replacing
+                        .as_ref()
+                        .is_some_and(|r| r.files.iter().any(|(f, at)| *f == id && at.is_none()));
+                    if !kept {
+                        written.push((ctx, key));
+                    }
                     facts.stored += 1;
                 }
                 Piece::Manifest(m) => {
@@ -467,6 +512,28 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             }
         }
         Err(ArchiveError::Damaged("the archive ended early".to_owned()).into())
+    }
+
+    /// After a restore: the content of files the backup does not have, and of files that
+    /// were in the tenant's own bucket (the restored records say the platform's store, where
+    /// the backup's bytes now are).
+    async fn drop_replaced_files(&self, r: &Replacing, facts: &Facts, actor: &Actor) {
+        let ctx = self.ctx(r.tenant, *actor);
+        for (id, at) in &r.files {
+            if at.is_none() && facts.files.contains_key(id) {
+                continue;
+            }
+            let (Ok(file), Ok(at)) = (
+                id.parse::<FileId>(),
+                at.as_deref().map(str::parse::<BucketId>).transpose(),
+            ) else {
+                continue;
+            };
+            let key = object_key(r.tenant, file);
+            if let Err(e) = self.storage.delete(&ctx, at, &key).await {
+                tracing::warn!(key, error = %e, "a file the restore replaced was left behind");
+            }
+        }
     }
 
     fn tenant_of(&self, facts: &Facts) -> Result<TenantId, ImportError> {
@@ -525,6 +592,7 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             return Ok(());
         }
         let check = ImportCheck {
+            replacing: facts.replacing.as_ref().map(|r| r.tenant),
             tenant: Some(self.tenant_of(facts)?),
             slug: facts.slug.clone(),
             hostnames: facts.hostnames.clone(),
@@ -556,12 +624,23 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             .as_ref()
             .ok_or_else(|| ArchiveError::Malformed("no header".to_owned()))?;
         let ctx = self.ctx(header.tenant.id, *actor);
+        let restoring = facts.replacing.as_ref().map(|r| r.backup);
         let plan = LoadPlan {
-            data_key: facts
-                .data_key
-                .as_deref()
-                .map(|k| self.keys.wrap_key(k))
-                .transpose()?,
+            // A restore keeps the tenant's key (the backup's is the same one).
+            data_key: match restoring {
+                Some(_) => None,
+                None => facts
+                    .data_key
+                    .as_deref()
+                    .map(|k| self.keys.wrap_key(k))
+                    .transpose()?,
+            },
+            replace: restoring.is_some(),
+            action: if restoring.is_some() {
+                "restored"
+            } else {
+                "imported"
+            },
             details: vec![
                 (
                     "archive_created_at",
@@ -570,7 +649,10 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                 ("producer", Value::String(header.producer.clone())),
                 ("archived_slug", Value::String(header.tenant.slug.clone())),
                 ("slug", Value::String(facts.slug.clone())),
-            ],
+            ]
+            .into_iter()
+            .chain(restoring.map(|b| ("backup", Value::String(b.to_string()))))
+            .collect(),
         };
         if facts.totp {
             // Sealing may first make this instance's platform key, a write of its own: make

@@ -28,6 +28,10 @@ pub enum Job {
     /// Deletes an export's archive once its download link expired (a tenant job, queued to
     /// run at the expiry).
     ExpireExport { export_id: ExportId },
+    /// Writes a backup of a tenant and deletes those its plan no longer keeps (a tenant job).
+    TenantBackup,
+    /// Queues today's backup of every tenant (a platform job, daily).
+    BackupTenants,
     /// Deletes every tenant's events older than the retention (a platform job, daily).
     PruneEvents,
     /// Deletes every tenant's webhook attempts, and the deliveries that failed for good,
@@ -58,6 +62,8 @@ impl Job {
         "move_files",
         "tenant_export",
         "expire_export",
+        "tenant_backup",
+        "backup_tenants",
         "prune_events",
         "prune_delivery_log",
         "advance_subscriptions",
@@ -74,6 +80,8 @@ impl Job {
             Self::MoveFiles => "move_files",
             Self::TenantExport { .. } => "tenant_export",
             Self::ExpireExport { .. } => "expire_export",
+            Self::TenantBackup => "tenant_backup",
+            Self::BackupTenants => "backup_tenants",
             Self::PruneEvents => "prune_events",
             Self::PruneDeliveryLog => "prune_delivery_log",
             Self::AdvanceSubscriptions => "advance_subscriptions",
@@ -93,7 +101,8 @@ impl Job {
             | Self::ExpireExport { .. } => 12,
             // An export writes its archive again from the start: a few tries, then the
             // export says it failed.
-            Self::TenantExport { .. } => 3,
+            Self::TenantExport { .. } | Self::TenantBackup => 3,
+            Self::BackupTenants => 5,
             Self::PruneEvents | Self::PruneDeliveryLog | Self::AdvanceSubscriptions => 5,
             // The next minute's sweep does the same work.
             Self::CheckDomains => 1,

@@ -106,6 +106,10 @@ id_type!(
     ExportId
 );
 id_type!(
+    /// Identifies a backup of a tenant (and names its archive's object).
+    BackupId
+);
+id_type!(
     /// Identifies an entry of a tenant's audit trail.
     AuditEntryId
 );

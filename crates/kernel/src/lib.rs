@@ -19,9 +19,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Actor, Edges, Origin, TenantCtx};
 pub use error::Unexpected;
 pub use ids::{
-    ApiKeyId, AuditEntryId, BucketId, DomainId, EventId, ExportId, FileId, InvitationId, JobId,
-    ProductId, ProjectId, RoleId, ScimTokenId, ScimUserId, SecurityEventId, SsoProviderId, TaskId,
-    TenantId, UserId, WebhookAttemptId, WebhookId,
+    ApiKeyId, AuditEntryId, BackupId, BucketId, DomainId, EventId, ExportId, FileId, InvitationId,
+    JobId, ProductId, ProjectId, RoleId, ScimTokenId, ScimUserId, SecurityEventId, SsoProviderId,
+    TaskId, TenantId, UserId, WebhookAttemptId, WebhookId,
 };
 pub use money::{Currency, InvalidCurrency};
 pub use page::{Cursor, Limit, Page, PageRequest};

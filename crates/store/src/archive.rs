@@ -151,6 +151,10 @@ pub const NOT_ARCHIVED: &[(&str, &str)] = &[
         "this instance's downloads: their archives stay where they were written",
     ),
     (
+        "backups",
+        "this instance's copies of the tenant: a restore keeps the list as it is",
+    ),
+    (
         "refresh_tokens",
         "sessions end with a move: people sign in again",
     ),
@@ -163,6 +167,19 @@ pub const NOT_ARCHIVED: &[(&str, &str)] = &[
         "security_events",
         "the platform's security log, not tied to the tenant",
     ),
+];
+
+/// What happened, not what is: a restore keeps these as they are (the backup's are an
+/// earlier part of the same history) and appends `tenant restored` to the audit trail.
+pub const RESTORE_KEEPS: &[&str] = &[
+    "audit_heads",
+    "audit_entries",
+    "events",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "usage_events",
+    "usage_rollups",
+    "usage_uniques",
 ];
 
 /// Columns of tenant tables that name a user: who else than members the archive carries.
@@ -589,7 +606,12 @@ impl ArchiveStore for Db {
 
     async fn import_conflicts(&self, check: &ImportCheck) -> Result<Vec<ImportError>, Unexpected> {
         let mut queries: Vec<(&'static str, String)> = Vec::new();
-        if let Some(t) = check.tenant {
+        // A restore's own tenant holds its slug, domains and id: no conflict.
+        let others = |column: &str| match check.replacing {
+            Some(r) => format!(" AND CAST({column} AS TEXT) <> '{r}'"),
+            None => String::new(),
+        };
+        if let Some(t) = check.tenant.filter(|_| check.replacing.is_none()) {
             queries.push((
                 "tenant",
                 format!(
@@ -600,16 +622,18 @@ impl ArchiveStore for Db {
         queries.push((
             "slug",
             format!(
-                "SELECT slug AS found, '' AS other FROM tenants WHERE slug = {}",
-                quote(&check.slug)
+                "SELECT slug AS found, '' AS other FROM tenants WHERE slug = {}{}",
+                quote(&check.slug),
+                others("id")
             ),
         ));
         if !check.hostnames.is_empty() {
             queries.push((
                 "domain",
                 format!(
-                    "SELECT hostname AS found, '' AS other FROM domains WHERE hostname IN ({})",
-                    quoted(&check.hostnames)
+                    "SELECT hostname AS found, '' AS other FROM domains WHERE hostname IN ({}){}",
+                    quoted(&check.hostnames),
+                    others("tenant_id")
                 ),
             ));
         }
@@ -680,6 +704,21 @@ impl ArchiveStore for Db {
             @scoped self, write, crate::db::Scope::Tenant(tenant), |conn| {
                 let mut ended = false;
                 let mut kept = std::collections::HashSet::<String>::new();
+                if plan.replace {
+                    // A restore: the tenant's rows go first (its record and the accounts
+                    // stay), in the reverse of the order that satisfies foreign keys.
+                    for t in TABLES
+                        .iter()
+                        .rev()
+                        .filter(|t| t.rows == Rows::Tenant && !RESTORE_KEEPS.contains(&t.name))
+                    {
+                        diesel::sql_query(format!("DELETE FROM {} WHERE tenant_id = '{tenant}'", t.name))
+                            .execute(conn)
+                            .await?;
+                    }
+                    use diesel::ExpressionMethods as _;
+                    crate::tenancy::bump_access_version!(conn);
+                }
                 while let Some(message) = rows.recv().await {
                     let part = match message {
                         Incoming::End => {
@@ -688,7 +727,8 @@ impl ArchiveStore for Db {
                         }
                         Incoming::Rows(part) => part,
                     };
-                    if part.rows == 0 {
+                    let kept_as_is = part.entity == "tenants" || RESTORE_KEEPS.contains(&part.entity.as_str());
+                    if part.rows == 0 || (plan.replace && kept_as_is) {
                         continue;
                     }
                     let Some(table) = table(&part.entity) else {
@@ -760,7 +800,7 @@ impl ArchiveStore for Db {
                     crate::tenancy::bump_tenancy_version!(conn);
                 }
                 audited!(conn, ctx, |log| {
-                    log.note("tenant", tenant.to_string(), "imported", plan.details.clone());
+                    log.note("tenant", tenant.to_string(), plan.action, plan.details.clone());
                     Ok(())
                 })
             }

@@ -13,6 +13,7 @@ mod pipeline;
 mod api_keys;
 mod archive;
 mod audit;
+mod backups;
 mod billing;
 mod deliveries;
 #[macro_use]
@@ -33,6 +34,7 @@ mod onboarding;
 mod paging;
 mod products;
 mod projects;
+mod provisioning;
 mod rbac;
 mod schema;
 mod scim;

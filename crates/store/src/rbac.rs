@@ -91,24 +91,30 @@ macro_rules! insert_roles {
         let ctx: &tenantry_kernel::TenantCtx = $ctx;
         for role in $roles {
             let role: &tenantry_rbac::Role = role;
-            roles::insert(
-                ctx,
-                (
-                    roles::id.eq(DbUuid::from(role.id)),
-                    roles::name.eq(role.name.as_str()),
-                    roles::permissions.eq($crate::rbac::permissions_column(&role.permissions)),
-                    roles::system_role.eq(role.system.map(tenantry_rbac::SystemRole::name)),
-                    roles::created_at.eq(role.created_at),
-                    roles::updated_at.eq(role.updated_at),
-                ),
-            )
-            .execute($conn)
-            .await?;
+            roles::insert(ctx, $crate::rbac::role_values!(role))
+                .execute($conn)
+                .await?;
             $log.created(role);
         }
     }};
 }
 pub(crate) use insert_roles;
+
+/// A role's columns (but the tenant's).
+macro_rules! role_values {
+    ($role:expr) => {{
+        let role: &tenantry_rbac::Role = $role;
+        (
+            roles::id.eq(DbUuid::from(role.id)),
+            roles::name.eq(role.name.as_str()),
+            roles::permissions.eq($crate::rbac::permissions_column(&role.permissions)),
+            roles::system_role.eq(role.system.map(tenantry_rbac::SystemRole::name)),
+            roles::created_at.eq(role.created_at),
+            roles::updated_at.eq(role.updated_at),
+        )
+    }};
+}
+pub(crate) use role_values;
 
 /// Inserts a membership inside a transaction of `$ctx`'s tenant, logging it in `$log`.
 macro_rules! insert_membership {

@@ -127,6 +127,7 @@ macro_rules! backend_schema {
                 files,
                 tenant_buckets,
                 exports,
+                backups,
                 product_images,
                 projects,
                 tasks,
@@ -190,6 +191,9 @@ macro_rules! backend_schema {
             id, endpoint, region, bucket, access_key_id, secret, is_current, created_at
         });
         tenant_owned!(product_images { product_id, file_id, position, attached_at });
+        tenant_owned!(backups {
+            id, created_at, size, sha256, row_count, file_count, identity
+        });
         tenant_owned!(exports {
             id, status, recipients, requested_by, created_at, started_at, completed_at,
             expires_at, rows_written, files_written, size, sha256, error

@@ -219,18 +219,8 @@ macro_rules! insert_tenant_rows {
     }};
     (@rows $conn:ident, $log:ident, $ctx:expr, $new:expr) => {{
         let new: &tenantry_tenancy::NewTenant = $new;
-        let t = &new.tenant;
         diesel::insert_into(tenants::table)
-            .values((
-                tenants::id.eq(DbUuid::from(t.id)),
-                tenants::slug.eq(t.slug.as_str()),
-                tenants::name.eq(t.name.as_str()),
-                tenants::status.eq(t.status.as_str()),
-                tenants::maintenance.eq(t.maintenance),
-                tenants::maintenance_message.eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
-                tenants::created_at.eq(t.created_at),
-                tenants::updated_at.eq(t.updated_at),
-            ))
+            .values($crate::tenancy::tenant_values!(&new.tenant))
             .execute($conn)
             .await?;
         insert_domain!($conn, &new.subdomain);
@@ -245,27 +235,53 @@ pub(crate) use insert_tenant_rows;
 /// Inserts a domain row; shared by tenant creation and `add_domain`.
 macro_rules! insert_domain {
     ($conn:ident, $d:expr) => {{
-        let d: &tenantry_tenancy::Domain = $d;
         diesel::insert_into(domains::table)
-            .values((
-                domains::id.eq(DbUuid::from(d.id)),
-                domains::tenant_id.eq(DbUuid::from(d.tenant_id)),
-                domains::hostname.eq(d.hostname.as_str()),
-                domains::kind.eq(d.kind.as_str()),
-                domains::status.eq(d.status.as_str()),
-                domains::is_primary.eq(d.is_primary),
-                domains::created_at.eq(d.created_at),
-                domains::verified_at.eq(d.verified_at),
-                domains::verification_token.eq(d.verification_token.as_deref()),
-                domains::pending_since.eq(d.pending_since),
-                domains::next_check_at.eq(d.next_check_at),
-            ))
+            .values($crate::tenancy::domain_values!($d))
             .execute($conn)
             .await?;
         bump_tenancy_version!($conn);
     }};
 }
 pub(crate) use insert_domain;
+
+/// A tenant's columns.
+macro_rules! tenant_values {
+    ($t:expr) => {{
+        let t: &tenantry_tenancy::Tenant = $t;
+        (
+            tenants::id.eq(DbUuid::from(t.id)),
+            tenants::slug.eq(t.slug.as_str()),
+            tenants::name.eq(t.name.as_str()),
+            tenants::status.eq(t.status.as_str()),
+            tenants::maintenance.eq(t.maintenance),
+            tenants::maintenance_message.eq(t.maintenance_message.as_ref().map(|m| m.as_str())),
+            tenants::created_at.eq(t.created_at),
+            tenants::updated_at.eq(t.updated_at),
+        )
+    }};
+}
+pub(crate) use tenant_values;
+
+/// A domain's columns.
+macro_rules! domain_values {
+    ($d:expr) => {{
+        let d: &tenantry_tenancy::Domain = $d;
+        (
+            domains::id.eq(DbUuid::from(d.id)),
+            domains::tenant_id.eq(DbUuid::from(d.tenant_id)),
+            domains::hostname.eq(d.hostname.as_str()),
+            domains::kind.eq(d.kind.as_str()),
+            domains::status.eq(d.status.as_str()),
+            domains::is_primary.eq(d.is_primary),
+            domains::created_at.eq(d.created_at),
+            domains::verified_at.eq(d.verified_at),
+            domains::verification_token.eq(d.verification_token.as_deref()),
+            domains::pending_since.eq(d.pending_since),
+            domains::next_check_at.eq(d.next_check_at),
+        )
+    }};
+}
+pub(crate) use domain_values;
 
 impl Db {
     async fn insert_tenant(&self, ctx: &TenantCtx, new: &NewTenant) -> Result<(), StoreError> {

@@ -443,3 +443,19 @@ diesel::table! {
         error -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    backups (tenant_id, id) {
+        tenant_id -> DbId,
+        id -> DbId,
+        created_at -> DbTime,
+        size -> BigInt,
+        sha256 -> Text,
+        row_count -> BigInt,
+        file_count -> BigInt,
+        identity -> Nullable<Text>,
+    }
+}

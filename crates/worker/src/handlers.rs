@@ -4,7 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tenantry_archive::{ArchiveService, ArchiveStore, ExportJobError, ExportRepository, KeyEscrow};
+use tenantry_archive::{
+    ArchiveService, ArchiveStore, BackupRepository, ExportJobError, ExportRepository, KeyEscrow,
+};
 use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository};
 use tenantry_billing::{BillingService, PlanRepository, QuotaRepository, SubscriptionRepository};
 use tenantry_files::{BucketRepository, FileRepository, FileService};
@@ -351,10 +353,12 @@ where
         + DomainRepository
         + AuditRepository
         + ArchiveStore
-        + ExportRepository,
+        + ExportRepository
+        + BackupRepository
+        + tenantry_jobs::JobQueue,
     C: IdentityCrypto,
     M: Mailer,
-    K: KeyEscrow + Clone,
+    K: KeyEscrow + tenantry_kernel::SecretCipher + Clone,
 {
     async fn run(
         &self,
@@ -392,6 +396,23 @@ where
                 .archives
                 .expire_export(tenant_of(ctx)?, *export_id)
                 .await?),
+            Job::TenantBackup => {
+                let backup = self.archives.back_up(tenant_of(ctx)?).await?;
+                tracing::info!(backup = %backup.id, rows = backup.rows, size = backup.size, "backed up a tenant");
+                Ok(())
+            }
+            Job::BackupTenants => {
+                let now = self.clock.now();
+                let day = now.format("%Y-%m-%d");
+                let tenants = self.repo.tenants_to_back_up().await?;
+                for tenant in &tenants {
+                    let mut job = tenantry_jobs::NewJob::now(Some(*tenant), Job::TenantBackup, now);
+                    job.dedupe_key = Some(format!("tenant_backup:{tenant}:{day}"));
+                    tenantry_jobs::JobQueue::enqueue(&self.repo, &job).await?;
+                }
+                tracing::info!(tenants = tenants.len(), "queued today's backups");
+                Ok(())
+            }
             Job::PruneEvents => self.prune_events(claim).await,
             Job::PruneDeliveryLog => self.prune_delivery_log(claim).await,
             Job::AdvanceSubscriptions => self.advance_subscriptions(claim).await,

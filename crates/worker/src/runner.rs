@@ -28,6 +28,8 @@ pub struct WorkerConfig {
     pub retry: RetryPolicy,
     /// How long running jobs may finish after shutdown was asked for.
     pub grace: Duration,
+    /// Whether every tenant is backed up daily.
+    pub daily_backups: bool,
 }
 
 impl WorkerConfig {
@@ -40,6 +42,7 @@ impl WorkerConfig {
             backstop: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             grace: Duration::from_secs(20),
+            daily_backups: true,
         }
     }
 }
@@ -217,10 +220,17 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
     /// Keeps the platform's recurring jobs queued (one per period, by dedupe key).
     async fn keep_schedules(&self) {
         let now = self.clock.now();
+        let backups = self
+            .config
+            .daily_backups
+            .then_some(tenantry_jobs::Job::BackupTenants);
         for job in [
             tenantry_jobs::Job::PruneEvents,
             tenantry_jobs::Job::PruneDeliveryLog,
-        ] {
+        ]
+        .into_iter()
+        .chain(backups)
+        {
             let mut daily = NewJob::now(None, job, now);
             daily.dedupe_key = Some(format!("{}:{}", daily.job.kind(), now.format("%Y-%m-%d")));
             if let Err(e) = self.queue.enqueue(&daily).await {

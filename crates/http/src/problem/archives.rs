@@ -135,6 +135,12 @@ impl From<ImportError> for Problem {
                 "Archive rejected",
             )
             .detail(detail),
+            ImportError::NoSuchBackup => Problem::new(
+                StatusCode::NOT_FOUND,
+                "backup_not_found",
+                "Backup not found",
+            )
+            .detail(detail),
             ImportError::Unexpected(e) => Problem::internal(e),
         }
     }

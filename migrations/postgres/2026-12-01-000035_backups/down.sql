@@ -1,0 +1,2 @@
+DROP TABLE backups;
+UPDATE plans SET features = (features::jsonb - 'backup_retention_days')::text;

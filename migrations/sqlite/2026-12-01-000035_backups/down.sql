@@ -1,0 +1,2 @@
+DROP TABLE backups;
+UPDATE plans SET features = json_remove(features, '$.backup_retention_days');

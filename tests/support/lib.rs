@@ -67,10 +67,12 @@ pub struct Options {
     pub max_file_bytes: u64,
 }
 
-/// A worker as `serve` runs it, retrying after 100 ms instead of seconds.
+/// A worker as `serve` runs it, retrying after 100 ms instead of seconds, without the daily
+/// backups (which would put objects in the tests' file stores when they pleased).
 pub fn test_worker() -> tenantry::cli::WorkerArgs {
     tenantry::cli::WorkerArgs {
         job_retry_base_ms: 100,
+        no_backups: true,
         ..tenantry::cli::WorkerArgs::default()
     }
 }

@@ -1069,3 +1069,55 @@ async fn a_restore_replaces_one_tenant_on_postgres() {
         restore_replaces_one_tenant(db).await;
     }
 }
+
+/// The daily schedule: a worker that starts backs up every tenant once (the day's jobs are
+/// de-duplicated), encrypted, into the file store.
+#[tokio::test]
+async fn the_worker_backs_up_every_tenant_daily() {
+    let (options, dir) = local_files();
+    let app = TestApp::start(TestDb::sqlite().await, options).await;
+    let mut tenants = vec![];
+    for slug in ["daily-a", "daily-b"] {
+        let token = owner(&app, slug).await;
+        let t: Value = get_ok(&app, slug, "/api/v1/tenant", &token).await;
+        tenants.push(
+            t["id"]
+                .as_str()
+                .unwrap()
+                .parse::<tenantry_kernel::TenantId>()
+                .unwrap(),
+        );
+    }
+    let worker = tenantry::cli::WorkerArgs {
+        no_backups: false,
+        ..tenantry_tests::test_worker()
+    };
+    let replica = app.another_instance_with(worker);
+    for tenant in &tenants {
+        let ctx = tenantry_kernel::TenantCtx::for_tests(*tenant);
+        let mut backups = vec![];
+        for _ in 0..300 {
+            backups = app.archives.backups(&ctx).await.unwrap();
+            if !backups.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(backups.len(), 1, "{tenant}");
+        assert!(backups[0].encrypted());
+        let key = backups[0].object_key();
+        assert!(crate::files::stored(&dir).contains(&key), "{key}");
+    }
+    // A second start the same day queues no second round.
+    drop(replica);
+    let again = app.another_instance_with(tenantry::cli::WorkerArgs {
+        no_backups: false,
+        ..tenantry_tests::test_worker()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    drop(again);
+    for tenant in &tenants {
+        let ctx = tenantry_kernel::TenantCtx::for_tests(*tenant);
+        assert_eq!(app.archives.backups(&ctx).await.unwrap().len(), 1);
+    }
+}

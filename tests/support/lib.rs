@@ -157,6 +157,16 @@ impl TestApp {
         Self::launch(self.db().url(), self.crypto.clone(), &self.options)
     }
 
+    /// [`TestApp::another_instance`] running `worker` (a replica that runs the background
+    /// work, started after the first instance made its data).
+    pub fn another_instance_with(&self, worker: tenantry::cli::WorkerArgs) -> TestApp {
+        let options = Options {
+            worker: Some(worker),
+            ..self.options.clone()
+        };
+        Self::launch(self.db().url(), self.crypto.clone(), &options)
+    }
+
     /// Starts the app on its own connection pool, as a separate process would have: the test's
     /// pool is driven by the test's runtime, which blocks while the app stops.
     fn launch(url: &str, crypto: tenantry_crypto::Crypto, options: &Options) -> TestApp {

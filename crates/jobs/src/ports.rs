@@ -28,6 +28,11 @@ pub trait JobQueue: Clone + Send + Sync + 'static {
     /// Queues a job; `false` when its dedupe key is already waiting or running.
     fn enqueue(&self, job: &NewJob) -> impl Future<Output = Result<bool, Unexpected>> + Send;
 
+    /// Queues the job of a period (its dedupe key names the period: `prune_events:2026-12-01`)
+    /// unless that period's was queued before — even if it ran and left the queue since;
+    /// `false` then. Periods are remembered for a few days.
+    fn enqueue_once(&self, job: &NewJob) -> impl Future<Output = Result<bool, Unexpected>> + Send;
+
     /// Claims up to `max` runnable jobs (queued with `run_at` past, or running with an
     /// ended lease) for `worker` until `now + lease`, oldest first. Two workers never hold
     /// the same job at once. A job whose ended lease was its last attempt is declared dead

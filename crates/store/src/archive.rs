@@ -146,6 +146,7 @@ pub const NOT_ARCHIVED: &[(&str, &str)] = &[
         "jobs",
         "work in flight on this instance (an import queues none)",
     ),
+    ("job_periods", "this instance's schedule"),
     (
         "exports",
         "this instance's downloads: their archives stay where they were written",

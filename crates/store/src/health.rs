@@ -37,6 +37,10 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
     ("signing_keys", "the token-signing key of the platform"),
     ("platform_admins", "the operator's staff"),
     (
+        "job_periods",
+        "which periods' scheduled jobs were queued: the schedule's memory across workers",
+    ),
+    (
         "jobs",
         "the queue workers claim across tenants; a row holds ids, never tenant data",
     ),

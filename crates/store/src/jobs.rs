@@ -436,6 +436,37 @@ impl Db {
         Ok(inserted > 0)
     }
 
+    /// Queues `job` unless its period (dedupe key) was queued before: the period is recorded
+    /// in the same transaction, and periods older than three days are forgotten.
+    async fn enqueue_period(&self, job: &NewJob) -> Result<bool, StoreError> {
+        let Some(period) = job.dedupe_key.as_deref() else {
+            return self.enqueue_job(job).await;
+        };
+        let now = Utc::now();
+        let inserted = tx!(self, write, platform, |conn| {
+            diesel::delete(
+                job_periods::table
+                    .filter(job_periods::queued_at.lt(now - chrono::Duration::days(3))),
+            )
+            .execute(conn)
+            .await?;
+            let new = diesel::insert_into(job_periods::table)
+                .values((
+                    job_periods::dedupe_key.eq(period),
+                    job_periods::queued_at.eq(now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if new == 0 {
+                return Ok(0);
+            }
+            Ok(insert_job!(conn, job, job.tenant_id, now))
+        })?;
+        self.jobs_committed(inserted);
+        Ok(inserted > 0)
+    }
+
     /// When the next job comes due without anyone enqueueing: the earliest scheduled run
     /// (a retry) or the earliest lease to end (a worker that died).
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -626,6 +657,10 @@ impl Db {
 }
 
 impl JobQueue for Db {
+    async fn enqueue_once(&self, job: &NewJob) -> Result<bool, Unexpected> {
+        Ok(self.enqueue_period(job).await?)
+    }
+
     async fn enqueue(&self, job: &NewJob) -> Result<bool, Unexpected> {
         Ok(self.enqueue_job(job).await?)
     }

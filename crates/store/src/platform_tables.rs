@@ -362,3 +362,13 @@ diesel::table! {
         received_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::DbTime;
+
+    job_periods (dedupe_key) {
+        dedupe_key -> Text,
+        queued_at -> DbTime,
+    }
+}

@@ -408,7 +408,7 @@ where
                 for tenant in &tenants {
                     let mut job = tenantry_jobs::NewJob::now(Some(*tenant), Job::TenantBackup, now);
                     job.dedupe_key = Some(format!("tenant_backup:{tenant}:{day}"));
-                    tenantry_jobs::JobQueue::enqueue(&self.repo, &job).await?;
+                    tenantry_jobs::JobQueue::enqueue_once(&self.repo, &job).await?;
                 }
                 tracing::info!(tenants = tenants.len(), "queued today's backups");
                 Ok(())

@@ -233,7 +233,7 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
         {
             let mut daily = NewJob::now(None, job, now);
             daily.dedupe_key = Some(format!("{}:{}", daily.job.kind(), now.format("%Y-%m-%d")));
-            if let Err(e) = self.queue.enqueue(&daily).await {
+            if let Err(e) = self.queue.enqueue_once(&daily).await {
                 tracing::warn!(error = %e, kind = daily.job.kind(), "worker: cannot queue a daily job");
             }
         }
@@ -243,7 +243,7 @@ impl<Q: JobQueue, H: JobHandler> Worker<Q, H> {
             hourly.job.kind(),
             now.format("%Y-%m-%dT%H")
         ));
-        if let Err(e) = self.queue.enqueue(&hourly).await {
+        if let Err(e) = self.queue.enqueue_once(&hourly).await {
             tracing::warn!(error = %e, kind = hourly.job.kind(), "worker: cannot queue an hourly job");
         }
         let mut minutely = NewJob::now(None, tenantry_jobs::Job::CheckDomains, now);

@@ -8,9 +8,22 @@ use tenantry_store::testing::TestDb;
 
 struct Cli {
     db: TestDb,
+    /// More settings than the database's (`TENANTRY_BASE_DOMAIN` is example.com unless
+    /// given here).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Cli {
+    fn new(db: TestDb) -> Self {
+        Self { db, env: vec![] }
+    }
+
+    /// With these settings too.
+    fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.env.push((name, value.into()));
+        self
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
         cmd.args(args)
@@ -20,6 +33,9 @@ impl Cli {
             .env("TENANTRY_LOG", "warn");
         if let Some(owner) = self.db.owner_url() {
             cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
+        }
+        for (name, value) in &self.env {
+            cmd.env(name, value);
         }
         cmd.output().expect("run tenantry")
     }
@@ -47,11 +63,9 @@ impl Cli {
 }
 
 async fn each_backend(test: impl Fn(&Cli)) {
-    test(&Cli {
-        db: TestDb::sqlite().await,
-    });
+    test(&Cli::new(TestDb::sqlite().await));
     if let Some(db) = TestDb::postgres().await {
-        test(&Cli { db });
+        test(&Cli::new(db));
     }
 }
 
@@ -565,19 +579,10 @@ fn misconfigured_telemetry_stops_the_start_with_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_validate_reports_each_check() {
     async fn on(db: TestDb) {
-        let run = |args: &[&str]| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
-            cmd.args(args)
-                .env_clear()
-                .env("TENANTRY_DATABASE_URL", db.url())
-                .env("TENANTRY_BASE_DOMAIN", "localhost")
-                .env("TENANTRY_LOG", "warn")
-                .env("TENANTRY_OWNER_PASSWORD", "correct horse battery");
-            if let Some(owner) = db.owner_url() {
-                cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
-            }
-            cmd.output().unwrap()
-        };
+        let cli = Cli::new(db)
+            .with("TENANTRY_BASE_DOMAIN", "localhost")
+            .with("TENANTRY_OWNER_PASSWORD", "correct horse battery");
+        let (db, run) = (&cli.db, |args: &[&str]| cli.run(args));
         let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
         let made = run(&[
             "tenant",
@@ -697,18 +702,8 @@ async fn tenant_validate_reports_each_check() {
 async fn tenant_import_csv_creates_all_or_nothing() {
     async fn on(db: TestDb) {
         let dir = tempfile::tempdir().unwrap();
-        let run = |args: &[&str]| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
-            cmd.args(args)
-                .env_clear()
-                .env("TENANTRY_DATABASE_URL", db.url())
-                .env("TENANTRY_BASE_DOMAIN", "localhost")
-                .env("TENANTRY_LOG", "warn");
-            if let Some(owner) = db.owner_url() {
-                cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
-            }
-            cmd.output().unwrap()
-        };
+        let cli = Cli::new(db);
+        let run = |args: &[&str]| cli.run(args);
         let header = "name,subdomain,plan_type,contact_email,max_assets,max_users\n";
         let bad = dir.path().join("bad.csv");
         std::fs::write(
@@ -759,20 +754,11 @@ async fn tenant_import_csv_creates_all_or_nothing() {
 async fn tenant_backups_and_restore() {
     async fn on(db: TestDb) {
         let dir = tempfile::tempdir().unwrap();
-        let run = |args: &[&str]| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
-            cmd.args(args)
-                .env_clear()
-                .env("TENANTRY_DATABASE_URL", db.url())
-                .env("TENANTRY_BASE_DOMAIN", "localhost")
-                .env("TENANTRY_FILES", dir.path().join("files"))
-                .env("TENANTRY_MASTER_KEY_FILE", dir.path().join("master.key"))
-                .env("TENANTRY_LOG", "warn");
-            if let Some(owner) = db.owner_url() {
-                cmd.env("TENANTRY_MIGRATION_DATABASE_URL", owner);
-            }
-            cmd.output().unwrap()
-        };
+        let path = |p: &str| dir.path().join(p).display().to_string();
+        let cli = Cli::new(db)
+            .with("TENANTRY_FILES", path("files"))
+            .with("TENANTRY_MASTER_KEY_FILE", path("master.key"));
+        let run = |args: &[&str]| cli.run(args);
         let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
         let made = run(&["tenant", "create", "--slug", "kept", "--name", "Kept"]);
         assert!(

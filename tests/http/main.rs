@@ -7,6 +7,7 @@ mod api_keys;
 mod archives;
 mod auth;
 mod billing;
+mod deletion;
 mod deliveries;
 mod domains;
 mod edge;

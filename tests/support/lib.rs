@@ -38,6 +38,8 @@ pub struct Options {
     pub worker: Option<tenantry::cli::WorkerArgs>,
     /// How long a data export can be downloaded.
     pub export_ttl: chrono::Duration,
+    /// Between an organisation's deletion request and its purge.
+    pub purge_grace: chrono::Duration,
     /// The master key sealing tenants' secrets (a second instance gets the first's).
     pub master_key: tenantry_secrets::MasterKey,
     /// What webhook targets may be (default: https only, public addresses only).
@@ -86,6 +88,7 @@ impl Default for Options {
             smtp_url: None,
             worker: Some(test_worker()),
             export_ttl: chrono::Duration::days(7),
+            purge_grace: chrono::Duration::days(7),
             master_key: tenantry_secrets::MasterKey::generate(),
             webhook_rules: tenantry_webhooks::TargetRules::default(),
             webhook_delivery: tenantry::wiring::WebhookDelivery {
@@ -167,6 +170,13 @@ impl TestApp {
         Self::launch(self.db().url(), self.crypto.clone(), &options)
     }
 
+    /// [`TestApp::another_instance`] started with options `change` made to this one's.
+    pub fn another_instance_configured(&self, change: impl FnOnce(&mut Options)) -> TestApp {
+        let mut options = self.options.clone();
+        change(&mut options);
+        Self::launch(self.db().url(), self.crypto.clone(), &options)
+    }
+
     /// Starts the app on its own connection pool, as a separate process would have: the test's
     /// pool is driven by the test's runtime, which blocks while the app stops.
     fn launch(url: &str, crypto: tenantry_crypto::Crypto, options: &Options) -> TestApp {
@@ -213,6 +223,7 @@ impl TestApp {
         wiring.webhook_rules = options.webhook_rules.clone();
         wiring.files_backend = options.files.clone();
         wiring.export_ttl = options.export_ttl;
+        wiring.purge_grace = options.purge_grace;
         wiring.billing = options.billing;
         wiring.rate_store = options.redis_url.as_deref().map(|url| {
             std::sync::Arc::new(tenantry_limits::RedisStore::new(url).unwrap())

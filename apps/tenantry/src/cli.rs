@@ -297,6 +297,16 @@ pub struct FileArgs {
     )]
     pub export_link_hours: u32,
 
+    /// Days between an owner's request to delete their organisation and its purge (the
+    /// owner or the operator may cancel until then).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_PURGE_GRACE_DAYS",
+        default_value_t = 7
+    )]
+    pub purge_grace_days: u32,
+
     /// The largest operator's archive `POST /api/v1/platform/tenants/import` takes.
     #[arg(
         long,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tenantry_archive::{ArchiveConfig, ArchiveService};
+use tenantry_archive::{ArchiveConfig, ArchiveService, PlatformKeys};
 use tenantry_audit::{AuditService, EventService};
 use tenantry_billing::{BillingPolicy, BillingService, UsageService};
 use tenantry_crypto::Crypto;
@@ -70,6 +70,8 @@ pub struct Wiring {
     pub export_ttl: chrono::Duration,
     /// Whether tenants' backups are encrypted (the default).
     pub backups_encrypted: bool,
+    /// Between a tenant's deletion request and its purge.
+    pub purge_grace: chrono::Duration,
     edges: Edges,
 }
 
@@ -183,6 +185,7 @@ impl Wiring {
         wiring.files_backend = cli.files.backend()?;
         wiring.export_ttl = chrono::Duration::hours(i64::from(cli.files.export_link_hours.max(1)));
         wiring.backups_encrypted = !cli.files.backups_unencrypted;
+        wiring.purge_grace = chrono::Duration::days(i64::from(cli.files.purge_grace_days));
         if let Some(target) = cli
             .domains
             .domain_cname_target
@@ -241,6 +244,7 @@ impl Wiring {
             .map_err(anyhow::Error::new)?,
             export_ttl: chrono::Duration::days(7),
             backups_encrypted: true,
+            purge_grace: chrono::Duration::days(tenantry_archive::purge::DEFAULT_GRACE_DAYS),
             edges,
         })
     }
@@ -283,6 +287,7 @@ impl Wiring {
             products: Arc::new(ProductService::new(self.db.clone(), self.clock.clone())),
             files: Arc::new(self.files()?),
             exports: Arc::new(self.archives()?),
+            deletions: Arc::new(self.archives()?),
             imports: Arc::new(self.archives()?),
             provisioning: Arc::new(self.provisioning()),
             buckets: Arc::new(self.buckets()?),
@@ -339,7 +344,10 @@ impl Wiring {
         Ok(ArchiveService::new(
             self.db.clone(),
             self.vault.clone(),
-            Arc::new(self.vault.clone()),
+            PlatformKeys {
+                cipher: Arc::new(self.vault.clone()),
+                signer: Arc::new(self.crypto.tokens.clone()),
+            },
             Arc::new(storage),
             self.edges.clone(),
             self.clock.clone(),
@@ -348,6 +356,7 @@ impl Wiring {
                 base_domain: self.http.base_domain.as_str().to_owned(),
                 export_ttl: self.export_ttl,
                 backups_encrypted: self.backups_encrypted,
+                purge_grace: self.purge_grace,
             },
         ))
     }

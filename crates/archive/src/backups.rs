@@ -26,10 +26,15 @@ pub struct Backup {
     pub identity: Option<String>,
 }
 
+/// Where a backup's archive is, in the platform's store.
+pub fn backup_key(tenant: TenantId, id: BackupId) -> String {
+    format!("backups/{tenant}/{id}")
+}
+
 impl Backup {
     /// Where its archive is, in the platform's store.
     pub fn object_key(&self) -> String {
-        format!("backups/{}/{}", self.tenant_id, self.id)
+        backup_key(self.tenant_id, self.id)
     }
 
     pub fn encrypted(&self) -> bool {

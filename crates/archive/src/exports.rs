@@ -60,6 +60,11 @@ impl ExportStatus {
     }
 }
 
+/// Where an export's archive is, in the platform's store.
+pub fn export_key(tenant: TenantId, id: ExportId) -> String {
+    format!("tenants/{tenant}/exports/{id}")
+}
+
 /// One export of a tenant's data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DataExport {
@@ -107,7 +112,7 @@ impl DataExport {
 
     /// Where its archive is, in the platform's store.
     pub fn object_key(&self) -> String {
-        format!("tenants/{}/exports/{}", self.tenant_id, self.id)
+        export_key(self.tenant_id, self.id)
     }
 
     pub fn encrypted(&self) -> bool {

@@ -10,6 +10,8 @@ mod export_service;
 pub mod exports;
 mod format;
 mod ports;
+pub mod purge;
+mod purge_service;
 mod service;
 
 pub use backups::{Backup, BackupRepository};
@@ -27,7 +29,10 @@ pub use format::{
 pub use ports::{
     ArchiveStore, ImportCheck, Incoming, KeyEscrow, LoadPlan, LoadReport, RowPart, StoredKey,
 };
-pub use service::{ArchiveConfig, ArchiveService, Imported, KEY_ENTITY};
+pub use purge::{
+    DeletionError, DeletionRepository, DeletionView, Purge, PurgeView, TenantDeletion,
+};
+pub use service::{ArchiveConfig, ArchiveService, Imported, KEY_ENTITY, PlatformKeys};
 
 /// Age's secret type, for passphrases.
 pub use age::secrecy::SecretString;
@@ -46,5 +51,9 @@ impl<S: tenantry_secrets::DataKeyStore> KeyEscrow for tenantry_secrets::Vault<S>
             kek_id: wrapped.kek_id,
             wrapped: wrapped.wrapped,
         })
+    }
+
+    fn forget_key(&self, tenant: tenantry_kernel::TenantId) {
+        self.forget(tenant);
     }
 }

@@ -105,4 +105,8 @@ pub trait KeyEscrow: Send + Sync + 'static {
 
     /// `key` wrapped under this instance's current master key.
     fn wrap_key(&self, key: &[u8]) -> Result<StoredKey, Unexpected>;
+
+    /// Forgets what this process holds of the tenant's data key (its stored copy went with
+    /// the tenant's purge).
+    fn forget_key(&self, tenant: TenantId);
 }

@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tenantry_files::{ObjectStorage, object_key};
 use tenantry_kernel::{
-    Actor, BucketId, Clock, Edges, FileId, PlatformCipher, SecretSlot, TenantCtx, TenantId,
-    Unexpected,
+    Actor, BucketId, Clock, Edges, FileId, PlatformCipher, SecretSlot, StatementSigner, TenantCtx,
+    TenantId, Unexpected,
 };
 use tokio::sync::mpsc;
 
@@ -46,6 +46,8 @@ pub struct ArchiveConfig {
     pub export_ttl: chrono::Duration,
     /// Whether backups are encrypted (the default; off only when the operator says so).
     pub backups_encrypted: bool,
+    /// Between a tenant's deletion request and its purge.
+    pub purge_grace: chrono::Duration,
 }
 
 /// Writes and imports archives.
@@ -53,11 +55,20 @@ pub struct ArchiveConfig {
 pub struct ArchiveService<S, K> {
     pub(crate) store: S,
     pub(crate) keys: K,
-    platform: Arc<dyn PlatformCipher>,
+    pub(crate) platform: PlatformKeys,
     pub(crate) storage: Arc<dyn ObjectStorage>,
     edges: Edges,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: ArchiveConfig,
+}
+
+/// The platform's own keys, as archives use them.
+#[derive(Clone)]
+pub struct PlatformKeys {
+    /// Seals what belongs to no tenant (people's TOTP secrets, re-sealed on import).
+    pub cipher: Arc<dyn PlatformCipher>,
+    /// Signs purge certificates.
+    pub signer: Arc<dyn StatementSigner>,
 }
 
 fn totp_slot(user: &str) -> SecretSlot<'_> {
@@ -163,7 +174,7 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
     pub fn new(
         store: S,
         keys: K,
-        platform: Arc<dyn PlatformCipher>,
+        platform: PlatformKeys,
         storage: Arc<dyn ObjectStorage>,
         edges: Edges,
         clock: Arc<dyn Clock>,
@@ -300,6 +311,7 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             let sealed = text(row, "secret").to_owned();
             let open = self
                 .platform
+                .cipher
                 .open_platform(totp_slot(&user), &sealed)
                 .await?;
             row.insert("secret".to_owned(), Value::String(STANDARD.encode(open)));
@@ -313,7 +325,11 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             let open = STANDARD
                 .decode(text(row, "secret"))
                 .map_err(|e| ArchiveError::Damaged(format!("user_totp: {e}")))?;
-            let sealed = self.platform.seal_platform(totp_slot(&user), &open).await?;
+            let sealed = self
+                .platform
+                .cipher
+                .seal_platform(totp_slot(&user), &open)
+                .await?;
             row.insert("secret".to_owned(), Value::String(sealed));
         }
         Ok(())
@@ -658,6 +674,7 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             // Sealing may first make this instance's platform key, a write of its own: make
             // it now, not inside the import's transaction (SQLite has one writer).
             self.platform
+                .cipher
                 .seal_platform(totp_slot("archive-import"), b"")
                 .await?;
         }

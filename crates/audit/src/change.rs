@@ -166,6 +166,11 @@ impl ChangeLog {
     }
 
     pub fn created<T: Audited>(&mut self, new: &T) {
+        self.created_as(actions::CREATED, new);
+    }
+
+    /// Like [`ChangeLog::created`] under a more telling action name (`requested`…).
+    pub fn created_as<T: Audited>(&mut self, action: &str, new: &T) {
         let changes = fields(new)
             .into_iter()
             .map(|(k, v)| {
@@ -178,15 +183,9 @@ impl ChangeLog {
                 )
             })
             .collect();
-        let event = event(actions::CREATED, new);
+        let event = event(action, new);
         self.count::<T>(new.quota_amount());
-        self.push(
-            T::ENTITY,
-            new.audit_id(),
-            actions::CREATED,
-            changes,
-            Some(event),
-        );
+        self.push(T::ENTITY, new.audit_id(), action, changes, Some(event));
     }
 
     /// Records the fields that differ; an update that changed nothing records nothing.

@@ -95,6 +95,18 @@ impl JwtTokens {
     }
 }
 
+impl tenantry_kernel::StatementSigner for JwtTokens {
+    fn sign_statement(&self, typ: &str, claims: &str) -> Result<String, Unexpected> {
+        let mut body: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(claims).map_err(Unexpected::new)?;
+        body.insert("iss".into(), serde_json::Value::String(self.issuer.clone()));
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, &body, &self.encoding).map_err(Unexpected::new)
+    }
+}
+
 impl AccessTokens for JwtTokens {
     fn sign_token(&self, claims: &AccessClaims, family: FamilyId) -> Result<String, Unexpected> {
         let mut header = Header::new(Algorithm::EdDSA);

@@ -13,8 +13,9 @@
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use tenantry_archive::{
-    ArchiveService, ArchiveStore, DataExport, ExportDownloadError, ExportRepository, ImportError,
-    Imported, KeyEscrow, RequestExportError, Unsealing,
+    ArchiveService, ArchiveStore, DataExport, DeletionError, DeletionRepository,
+    ExportDownloadError, ExportRepository, ImportError, Imported, KeyEscrow, Purge,
+    RequestExportError, TenantDeletion, Unsealing,
 };
 use tenantry_audit::{
     AuditEntry, AuditFilter, AuditRepository, AuditService, ChangeLog, Event, EventFilter,
@@ -149,6 +150,27 @@ driving_port! {
             ctx: &'a TenantCtx,
             id: ExportId,
         ) -> Result<(DataExport, tenantry_files::ByteStream), ExportDownloadError>;
+    }
+}
+
+driving_port! {
+    /// A whole tenant's deletion (the owners') and what stays of purged tenants (the
+    /// operator's).
+    pub trait Deletions<'a> for ArchiveService<S, K>, generics [S, K]
+        where [S: ArchiveStore + DeletionRepository, K: KeyEscrow]
+    {
+        async fn request_deletion(
+            &self,
+            ctx: &'a TenantCtx,
+            user: UserId,
+            typed_slug: &'a str,
+        ) -> Result<TenantDeletion, DeletionError>;
+        async fn deletion(&self, ctx: &'a TenantCtx) -> Result<Option<TenantDeletion>, Unexpected>;
+        async fn cancel_deletion(
+            &self,
+            ctx: &'a TenantCtx,
+        ) -> Result<TenantDeletion, DeletionError>;
+        async fn purges(&self, page: &'a PageRequest) -> Result<Page<Purge>, Unexpected>;
     }
 }
 
@@ -439,6 +461,13 @@ driving_port! {
             current: FamilyId,
             password: &'a str,
             factor: &'a SecondFactor,
+            origin: &'a Origin,
+        ) -> Result<(), MfaError>;
+        async fn confirm_identity(
+            &self,
+            user: UserId,
+            password: &'a str,
+            factor: Option<&'a SecondFactor>,
             origin: &'a Origin,
         ) -> Result<(), MfaError>;
         async fn regenerate_recovery_codes(

@@ -238,6 +238,13 @@ impl FromRequest for TenantScope {
             .or_else(|| req.peer_addr().map(|a| a.ip()));
         // The response's headers (the tenant's CSP) need what resolution found.
         let edge_req = req.clone();
+        // A tenant suspended for its deletion still answers the routes that show and cancel
+        // it (to its owners: the membership guard still applies).
+        let open_while_deleting = req.match_pattern().is_some_and(|p| {
+            crate::routes::deletion::OPEN_WHILE_DELETING
+                .iter()
+                .any(|(m, route)| req.method().as_str() == *m && p == *route)
+        });
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| Problem::internal(Unexpected::msg("app state missing")))?;
@@ -269,9 +276,13 @@ impl FromRequest for TenantScope {
                     return Err(Problem::ip_not_allowed().branded(brand()).into());
                 }
             }
-            pass_gate(&state, &tenant, bearer.as_deref())
-                .await
-                .map_err(|p| p.branded(brand()))?;
+            let deleting =
+                open_while_deleting && tenant.status == tenantry_tenancy::TenantStatus::Suspended;
+            if !deleting {
+                pass_gate(&state, &tenant, bearer.as_deref())
+                    .await
+                    .map_err(|p| p.branded(brand()))?;
+            }
             Ok(TenantScope {
                 ctx,
                 tenant,

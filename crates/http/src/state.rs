@@ -8,9 +8,9 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Billing, Buckets, Domains, Events, Exports, Files, Imports, Invitations,
-    Metering, Onboarding, PlatformReads, Products, Projects, Provisioning, Rbac, Scim, Settings,
-    Smtp, Sso, Tenants, Webhooks,
+    ApiKeys, Audit, Auth, Billing, Buckets, Deletions, Domains, Events, Exports, Files, Imports,
+    Invitations, Metering, Onboarding, PlatformReads, Products, Projects, Provisioning, Rbac, Scim,
+    Settings, Smtp, Sso, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -59,6 +59,8 @@ pub struct Services {
     pub products: Arc<dyn Products>,
     pub files: Arc<dyn Files>,
     pub exports: Arc<dyn Exports>,
+    /// Tenants' deletions and the certificates of purged ones.
+    pub deletions: Arc<dyn Deletions>,
     /// Operators' archives imported through the platform API.
     pub imports: Arc<dyn Imports>,
     /// Tenants created from a CSV file.

@@ -313,6 +313,25 @@ where
         Ok(())
     }
 
+    /// Checks that the caller is the account's owner before something that cannot be undone
+    /// (deleting an organisation, or the account): the password, under the lockout rules,
+    /// and a second factor when the account has one (`Required` without it).
+    pub async fn confirm_identity(
+        &self,
+        user_id: UserId,
+        password: &str,
+        factor: Option<&SecondFactor>,
+        origin: &Origin,
+    ) -> Result<(), MfaError> {
+        let user = self.user(user_id).await?;
+        self.check_password(&user, password, origin).await?;
+        if self.repo.mfa_enabled(user_id).await? {
+            let factor = factor.ok_or(MfaError::Required)?;
+            self.spend_factor(&user, factor, origin).await?;
+        }
+        Ok(())
+    }
+
     /// A fresh set of recovery codes for a factor (the old ones stop working).
     pub async fn regenerate_recovery_codes(
         &self,

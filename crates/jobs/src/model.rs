@@ -30,6 +30,10 @@ pub enum Job {
     ExpireExport { export_id: ExportId },
     /// Writes a backup of a tenant and deletes those its plan no longer keeps (a tenant job).
     TenantBackup,
+    /// Purges a tenant whose deletion is due: its objects, every row it owns, its data key
+    /// (a tenant job, queued with the request to run when the grace period ends; it does
+    /// nothing if the deletion was cancelled).
+    PurgeTenant,
     /// Queues today's backup of every tenant (a platform job, daily).
     BackupTenants,
     /// Deletes every tenant's events older than the retention (a platform job, daily).
@@ -63,6 +67,7 @@ impl Job {
         "tenant_export",
         "expire_export",
         "tenant_backup",
+        "purge_tenant",
         "backup_tenants",
         "prune_events",
         "prune_delivery_log",
@@ -81,6 +86,7 @@ impl Job {
             Self::TenantExport { .. } => "tenant_export",
             Self::ExpireExport { .. } => "expire_export",
             Self::TenantBackup => "tenant_backup",
+            Self::PurgeTenant => "purge_tenant",
             Self::BackupTenants => "backup_tenants",
             Self::PruneEvents => "prune_events",
             Self::PruneDeliveryLog => "prune_delivery_log",
@@ -98,7 +104,8 @@ impl Job {
             | Self::WebhookDisabledMail { .. }
             | Self::DeleteFileContent { .. }
             | Self::MoveFiles
-            | Self::ExpireExport { .. } => 12,
+            | Self::ExpireExport { .. }
+            | Self::PurgeTenant => 12,
             // An export writes its archive again from the start: a few tries, then the
             // export says it failed.
             Self::TenantExport { .. } | Self::TenantBackup => 3,

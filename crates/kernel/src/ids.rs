@@ -110,6 +110,10 @@ id_type!(
     BackupId
 );
 id_type!(
+    /// Identifies the purge of a tenant (its certificate).
+    PurgeId
+);
+id_type!(
     /// Identifies an entry of a tenant's audit trail.
     AuditEntryId
 );

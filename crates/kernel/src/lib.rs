@@ -20,15 +20,15 @@ pub use context::{Actor, Edges, Origin, TenantCtx};
 pub use error::Unexpected;
 pub use ids::{
     ApiKeyId, AuditEntryId, BackupId, BucketId, DomainId, EventId, ExportId, FileId, InvitationId,
-    JobId, ProductId, ProjectId, RoleId, ScimTokenId, ScimUserId, SecurityEventId, SsoProviderId,
-    TaskId, TenantId, UserId, WebhookAttemptId, WebhookId,
+    JobId, ProductId, ProjectId, PurgeId, RoleId, ScimTokenId, ScimUserId, SecurityEventId,
+    SsoProviderId, TaskId, TenantId, UserId, WebhookAttemptId, WebhookId,
 };
 pub use money::{Currency, InvalidCurrency};
 pub use page::{Cursor, Limit, Page, PageRequest};
 pub use platform::{ChangeCounters, ChangeVersions, DatabaseHealth, PoolStatus};
 pub use quota::QuotaError;
 pub use search::{GlobalSearch, InvalidSearch, SearchGroup, SearchHit, SearchKind, SearchQuery};
-pub use secrets::{PlatformCipher, SealFuture, SecretCipher, SecretSlot};
+pub use secrets::{PlatformCipher, SealFuture, SecretCipher, SecretSlot, StatementSigner};
 pub use text::{TextShape, bounded_text};
 pub mod email;
 pub use email::Email;

@@ -55,3 +55,12 @@ pub trait PlatformCipher: Send + Sync + 'static {
         sealed: &'a str,
     ) -> SealFuture<'a, Vec<u8>>;
 }
+
+/// Signs statements the platform vouches for (a purge certificate) with the platform's key:
+/// a compact JWS (EdDSA) that anyone can check against the keys the platform publishes
+/// (`/.well-known/jwks.json`). Object-safe: services hold it as `Arc<dyn StatementSigner>`.
+pub trait StatementSigner: Send + Sync + 'static {
+    /// `claims` is a JSON object; the signer adds its issuer (`iss`) and names the statement's
+    /// kind in the header's `typ`.
+    fn sign_statement(&self, typ: &str, claims: &str) -> Result<String, Unexpected>;
+}

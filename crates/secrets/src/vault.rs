@@ -277,6 +277,12 @@ impl<S: DataKeyStore> Vault<S> {
         Ok(Some(unwrap(&self.master(&wrapped.kek_id)?, &wrapped)?))
     }
 
+    /// Drops this process's unwrapped copy of the tenant's data key (its stored copy is gone:
+    /// the tenant was purged).
+    pub fn forget(&self, tenant: TenantId) {
+        self.ciphers.invalidate(&tenant);
+    }
+
     /// `key` (an imported tenant's data key) wrapped under the newest master key.
     pub fn wrap_data_key(&self, key: &[u8]) -> Result<WrappedKey, Unexpected> {
         let key: &[u8; 32] = key

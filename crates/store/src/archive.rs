@@ -165,6 +165,14 @@ pub const NOT_ARCHIVED: &[(&str, &str)] = &[
     ("sso_logins", "minutes-long steps of a sign-in"),
     ("sso_codes", "minutes-long steps of a sign-in"),
     (
+        "tenant_deletions",
+        "a pending deletion is this instance's: an archive of the tenant carries none",
+    ),
+    (
+        "purges",
+        "the certificates of tenants purged from this instance",
+    ),
+    (
         "security_events",
         "the platform's security log, not tied to the tenant",
     ),

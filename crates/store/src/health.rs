@@ -102,6 +102,10 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
         "security_events",
         "account events without a tenant (platform security log)",
     ),
+    (
+        "purges",
+        "the certificates of purged tenants: what stays once a tenant is gone",
+    ),
 ];
 
 #[derive(QueryableByName)]

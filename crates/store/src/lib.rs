@@ -15,6 +15,7 @@ mod archive;
 mod audit;
 mod backups;
 mod billing;
+mod deletions;
 mod deliveries;
 #[macro_use]
 mod delivery_log;

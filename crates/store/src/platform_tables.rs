@@ -372,3 +372,21 @@ diesel::table! {
         queued_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    purges (id) {
+        id -> DbId,
+        tenant_id -> DbId,
+        slug -> Text,
+        requested_by -> Nullable<DbId>,
+        requested_at -> DbTime,
+        purged_at -> DbTime,
+        row_counts -> Text,
+        objects -> BigInt,
+        accounts -> BigInt,
+        certificate -> Text,
+    }
+}

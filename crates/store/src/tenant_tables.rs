@@ -459,3 +459,15 @@ diesel::table! {
         identity -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::super::{DbId, DbTime};
+
+    tenant_deletions (tenant_id) {
+        tenant_id -> DbId,
+        requested_by -> Nullable<DbId>,
+        requested_at -> DbTime,
+        purge_after -> DbTime,
+    }
+}

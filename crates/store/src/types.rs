@@ -64,6 +64,7 @@ db_uuid_from!(
     tenantry_kernel::FileId,
     tenantry_kernel::BucketId,
     tenantry_kernel::ExportId,
+    tenantry_kernel::PurgeId,
     tenantry_kernel::BackupId,
     tenantry_kernel::AuditEntryId,
     tenantry_kernel::SecurityEventId,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tenantry_archive::{
-    ArchiveService, ArchiveStore, BackupRepository, ExportJobError, ExportRepository, KeyEscrow,
+    ArchiveService, ArchiveStore, BackupRepository, DeletionRepository, ExportJobError,
+    ExportRepository, KeyEscrow,
 };
 use tenantry_audit::{AuditRepository, ChangeLog, EventFilter, EventRepository};
 use tenantry_billing::{BillingService, PlanRepository, QuotaRepository, SubscriptionRepository};
@@ -355,6 +356,7 @@ where
         + ArchiveStore
         + ExportRepository
         + BackupRepository
+        + DeletionRepository
         + tenantry_jobs::JobQueue,
     C: IdentityCrypto,
     M: Mailer,
@@ -399,6 +401,11 @@ where
             Job::TenantBackup => {
                 let backup = self.archives.back_up(tenant_of(ctx)?).await?;
                 tracing::info!(backup = %backup.id, rows = backup.rows, size = backup.size, "backed up a tenant");
+                Ok(())
+            }
+            Job::PurgeTenant => {
+                // Nothing when the deletion was cancelled: the job outlives its request.
+                self.archives.purge(tenant_of(ctx)?).await?;
                 Ok(())
             }
             Job::BackupTenants => {

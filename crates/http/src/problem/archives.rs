@@ -2,7 +2,9 @@
 //! status and stable code.
 
 use actix_web::http::StatusCode;
-use tenantry_archive::{ArchiveError, ExportDownloadError, ImportError, RequestExportError};
+use tenantry_archive::{
+    ArchiveError, DeletionError, ExportDownloadError, ImportError, RequestExportError,
+};
 
 use super::Problem;
 
@@ -30,6 +32,28 @@ impl From<RequestExportError> for Problem {
             )
             .detail("An export of this tenant is queued or running; wait for it to end"),
             RequestExportError::Unexpected(e) => Problem::internal(e),
+        }
+    }
+}
+
+impl From<DeletionError> for Problem {
+    fn from(e: DeletionError) -> Self {
+        match e {
+            DeletionError::SlugMismatch => Problem::field(
+                "slug",
+                "type this organisation's slug exactly, to confirm its deletion",
+            ),
+            DeletionError::AlreadyPending => {
+                Problem::new(StatusCode::CONFLICT, "deletion_pending", "Deletion pending")
+                    .detail("This organisation's deletion is already scheduled; cancel it first")
+            }
+            DeletionError::NotPending => Problem::new(
+                StatusCode::NOT_FOUND,
+                "no_deletion_pending",
+                "No deletion pending",
+            )
+            .detail("No deletion of this organisation is scheduled"),
+            DeletionError::Unexpected(e) => Problem::internal(e),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod deletion;
 pub mod domains;
 pub mod events;
 pub mod exports;
@@ -87,6 +88,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(scim::revoke_scim_token)
         .service(settings::get_settings)
         .service(settings::update_settings)
+        .service(deletion::request_deletion)
+        .service(deletion::get_deletion)
+        .service(deletion::cancel_deletion)
+        .service(deletion::cancel_tenant_deletion)
+        .service(deletion::list_purges)
         .service(smtp::get_smtp)
         .service(smtp::put_smtp)
         .service(smtp::delete_smtp)

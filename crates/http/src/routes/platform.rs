@@ -322,16 +322,26 @@ pub async fn suspend_tenant(
     responses(
         (status = 200, description = "The tenant", body = TenantView),
         TenantNotFound,
-        (status = 409, description = "Already active (`already_active`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already active (`already_active`), or suspended for its deletion (`deletion_pending`: cancel the deletion instead)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         OperatorErrors,
     )
 )]
 #[post("/api/v1/platform/tenants/{tenant}/resume")]
 pub async fn resume_tenant(
-    _op: Operator,
+    op: Operator,
+    req: HttpRequest,
     state: Data,
     path: web::Path<String>,
 ) -> Result<web::Json<TenantView>, Problem> {
+    let found = state.tenants.find(&tenant_ref(&path)?).await?;
+    if state
+        .deletions
+        .deletion(&op.ctx_for(found.id, &req))
+        .await?
+        .is_some()
+    {
+        return Err(crate::routes::deletion::deletion_pending());
+    }
     let tenant = state.tenants.resume(&tenant_ref(&path)?).await?;
     Ok(web::Json(TenantView::from(&tenant)))
 }

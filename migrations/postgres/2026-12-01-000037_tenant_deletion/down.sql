@@ -1,0 +1,2 @@
+DROP TABLE purges;
+DROP TABLE tenant_deletions;

@@ -216,6 +216,13 @@ fn plans() -> BTreeMap<(&'static str, &'static str), Plan> {
             body(json!({"to": "victim@acme.test"})),
         ),
         (("DELETE", "/api/v1/settings/smtp"), none("")),
+        // B's owner asks for B's deletion naming A: the slug is not B's, nothing is written.
+        (
+            ("POST", "/api/v1/settings/deletion"),
+            body(json!({"slug": "acme", "password": PASSWORD})),
+        ),
+        (("GET", "/api/v1/settings/deletion"), none("")),
+        (("DELETE", "/api/v1/settings/deletion"), none("")),
         (("GET", "/api/v1/scim/tokens"), none("")),
         (
             ("POST", "/api/v1/scim/tokens"),
@@ -387,6 +394,80 @@ async fn post(app: &TestApp, path: &str, tenant: &str, token: &str, body: Value)
         .unwrap();
     assert!(res.status().is_success(), "{path}: {}", res.status());
     res.json().await.unwrap()
+}
+
+/// Rows of `tenant` in every table that has a tenant column.
+async fn rows_of(app: &TestApp, tenant: &str) -> BTreeMap<String, i64> {
+    let db = app.db().db();
+    let mut rows = BTreeMap::new();
+    for table in db.tables_with_tenant_rows().await.unwrap() {
+        let n = db
+            .unfiltered_count(
+                tenant.parse().ok(),
+                &format!("{table} WHERE tenant_id = '{tenant}'"),
+            )
+            .await
+            .unwrap();
+        rows.insert(table, n);
+    }
+    rows
+}
+
+/// A's history beyond [`furnish_a`]: usage reported, a webhook delivery attempted (a test
+/// send to an endpoint nobody answers), and a bucket of its own (written through the store:
+/// saving one over HTTP checks it against a live S3).
+async fn furnish_history(app: &TestApp, token: &str, tenant: tenantry_kernel::TenantId) {
+    let now = chrono::Utc::now().to_rfc3339();
+    let res = app.operator(Method::POST, "/api/v1/platform/metrics").json(&json!({"code": "zanzibar_users", "name": "Users", "aggregation": "unique_count", "field": "user"})).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let res = call(app, "POST", "/api/v1/usage-events", "acme", token, Some(&json!({"events": [
+        {"transaction_id": "zanzibar-1", "metric": "api_calls", "timestamp": now, "properties": {"calls": 1}},
+        {"transaction_id": "zanzibar-2", "metric": "zanzibar_users", "timestamp": now, "properties": {"user": "zanzibar"}},
+    ]}))).send().await.unwrap();
+    assert!(res.status().is_success(), "usage: {}", res.status());
+    let hooks = json_of(app, "/api/v1/webhooks", token).await;
+    let id = hooks["items"][0]["id"].as_str().unwrap().to_owned();
+    let hook = format!("/api/v1/webhooks/{id}");
+    let res = call(
+        app,
+        "PATCH",
+        &hook,
+        "acme",
+        token,
+        Some(&json!({"enabled": true})),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = call(
+        app,
+        "POST",
+        &format!("{hook}/test"),
+        "acme",
+        token,
+        Some(&json!({})),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(res.status().is_success(), "webhook test: {}", res.status());
+    use tenantry_files::BucketRepository;
+    let ctx = tenantry_kernel::TenantCtx::for_tests(tenant);
+    let bucket = tenantry_files::BucketSettings {
+        id: tenantry_kernel::BucketId::new(),
+        tenant_id: tenant,
+        endpoint: Some("https://s3.zanzibar.example".into()),
+        region: "eu-west-1".into(),
+        bucket: "zanzibar".into(),
+        access_key_id: "zanzibar".into(),
+        created_at: chrono::Utc::now(),
+    };
+    app.db()
+        .db()
+        .save_bucket(&ctx, &bucket, "v1:not-a-real-seal")
+        .await
+        .unwrap();
 }
 
 /// Tenant A with one of everything; returns A's ids by placeholder.
@@ -622,6 +703,63 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
 }
 
 app_tests! {
+    // The purge's guard rail: A with a row in every tenant-owned table of the live schema,
+    // deleted with no grace period; the purge's certificate counts each of those tables, and
+    // afterwards no table anywhere holds a row of A. A table added later without a way to
+    // furnish it here fails the first check; one the purge would leave behind, the second.
+    async fn a_purge_leaves_no_row_of_the_tenant(app) with (tenantry_tests::Options {
+        purge_grace: chrono::Duration::zero(),
+        ..tenantry_tests::Options::default()
+    }) {
+        let (a_token, a_tenant, a_user) = owner(app, "acme").await;
+        let (b_token, b_tenant, _) = owner(app, "beta").await;
+        furnish_a(app, &a_token, &a_user).await;
+        post(app, "/api/v1/products", "beta", &b_token, json!({"name": "Beta thing", "sku": "B-1", "price_minor": 1, "currency": "EUR"})).await;
+        let tenant: tenantry_kernel::TenantId = a_tenant.parse().unwrap();
+        let ctx = tenantry_kernel::TenantCtx::for_tests(tenant);
+        // What the API does not make on demand: a backup, usage, a delivery attempt.
+        app.archives.back_up(&ctx).await.unwrap();
+        furnish_history(app, &a_token, tenant).await;
+        let db = app.db().db();
+        let mut before = BTreeMap::new();
+        for table in db.tables_with_tenant_rows().await.unwrap() {
+            let n = db.unfiltered_count(Some(tenant), &format!("{table} WHERE tenant_id = '{a_tenant}'")).await.unwrap();
+            before.insert(table, n);
+        }
+        let b_before = rows_of(app, &b_tenant).await;
+
+        let res = call(app, "POST", "/api/v1/settings/deletion", "acme", &a_token, Some(&json!({"slug": "acme", "password": PASSWORD}))).send().await.unwrap();
+        assert_eq!(res.status(), 202);
+        let mut purge = Value::Null;
+        for _ in 0..300 {
+            let page: Value = app.operator(Method::GET, "/api/v1/platform/purges").send().await.unwrap().json().await.unwrap();
+            if let Some(p) = page["items"].as_array().unwrap().iter().find(|p| p["tenant_id"] == a_tenant.as_str()) {
+                purge = p.clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(purge.is_object(), "A was not purged");
+
+        let empty: Vec<String> = db.tenant_tables().await.unwrap().into_iter().filter(|t| purge["rows"][t.as_str()].as_u64().unwrap_or(0) == 0).collect();
+        assert!(empty.is_empty(), "no row of A in {empty:?} when it was purged: furnish them here (furnish_a, furnish_history) so that the purge is proven on them");
+        // The request itself adds to the history (its audit entry, its event, deliveries).
+        for (table, n) in &before {
+            if *n > 0 && table != "jobs" {
+                assert!(purge["rows"][table.as_str()].as_i64().unwrap_or(0) >= *n, "{table}: the certificate counts the {n} rows there were");
+            }
+        }
+        let mut left = vec![];
+        for table in db.tables_with_tenant_rows().await.unwrap() {
+            let n = db.unfiltered_count(Some(tenant), &format!("{table} WHERE tenant_id = '{a_tenant}'")).await.unwrap();
+            if n > 0 {
+                left.push(format!("{table}: {n}"));
+            }
+        }
+        assert!(left.is_empty(), "rows of A left after its purge: {left:?}");
+        assert_eq!(rows_of(app, &b_tenant).await, b_before, "B is untouched");
+    }
+
     async fn every_tenant_operation_replayed_from_another_tenant(app) {
         let (a_token, a_tenant, a_user) = owner(app, "acme").await;
         let (b_token, _, _) = owner(app, "beta").await;

@@ -357,6 +357,10 @@ app_tests! {
             ("GET", "/api/v1/settings/storage", [true, true, false, false, false]),
             ("PUT", "/api/v1/settings/storage", [true, true, false, false, false]),
             ("DELETE", "/api/v1/settings/storage", [true, true, false, false, false]),
+            // The owners' alone: admins do not hold tenant:manage.
+            ("POST", "/api/v1/settings/deletion", [true, false, false, false, false]),
+            ("GET", "/api/v1/settings/deletion", [true, false, false, false, false]),
+            ("DELETE", "/api/v1/settings/deletion", [true, false, false, false, false]),
             ("GET", "/api/v1/scim/tokens", [true, true, false, false, false]),
             ("POST", "/api/v1/scim/tokens", [true, true, false, false, false]),
             ("DELETE", "/api/v1/scim/tokens/{id}", [true, true, false, false, false]),

@@ -1122,6 +1122,27 @@ export interface paths {
         patch: operations["update_plan"];
         trace?: never;
     };
+    "/api/v1/platform/purges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The certificates of purged tenants, newest first: what stays of each (tenant id, slug, who
+         *     asked, when it went, rows per table, objects and accounts deleted), signed with the
+         *     platform's key (a JWS to check against `/.well-known/jwks.json`).
+         */
+        get: operations["list_purges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/security-events": {
         parameters: {
             query?: never;
@@ -1258,6 +1279,26 @@ export interface paths {
          */
         post: operations["platform_change_plan"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/tenants/{tenant}/deletion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a tenant's scheduled deletion (platform administration): nothing is purged and the
+         *     tenant is active again.
+         */
+        delete: operations["cancel_tenant_deletion"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1865,6 +1906,40 @@ export interface paths {
         patch: operations["update_settings"];
         trace?: never;
     };
+    "/api/v1/settings/deletion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organisation's scheduled deletion (reachable while it is suspended for it).
+         * @description **Permission:** `tenant:manage` (members only: `not_a_member` otherwise).
+         */
+        get: operations["get_deletion"];
+        put?: never;
+        /**
+         * Delete the organisation: it is suspended at once (every member is locked out) and
+         *     everything it owns — data, files, backups, exports, webhooks, API keys, its data key — is
+         *     destroyed when the grace period ends (`purge_after`, 7 days by default), unless an owner
+         *     (`DELETE /api/v1/settings/deletion`) or the operator cancels before. Accounts that belong
+         *     to no other organisation are deleted with it. Needs the slug typed back and the caller's
+         *     password (and a code, with MFA on).
+         * @description **Permission:** `tenant:manage` (members only: `not_a_member` otherwise).
+         */
+        post: operations["request_deletion"];
+        /**
+         * Cancel the scheduled deletion: nothing is purged and the organisation opens again
+         *     (reachable while it is suspended for its deletion).
+         * @description **Permission:** `tenant:manage` (members only: `not_a_member` otherwise).
+         */
+        delete: operations["cancel_deletion"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/smtp": {
         parameters: {
             query?: never;
@@ -2398,6 +2473,40 @@ export interface webhooks {
         put?: never;
         /** A api key was revoked. */
         post: operations["event_api_key_revoked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "deletion.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A deletion was cancelled. */
+        post: operations["event_deletion_cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "deletion.requested": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A deletion was requested. */
+        post: operations["event_deletion_requested"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3847,6 +3956,20 @@ export interface components {
             script_src: string[];
             style_src: string[];
         };
+        /** @description A pending deletion as the API returns it and its events carry it. */
+        DeletionView: {
+            /**
+             * Format: date-time
+             * @description When everything the tenant owns is destroyed, unless cancelled before.
+             */
+            purge_after: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: uuid */
+            requested_by?: string | null;
+            /** Format: uuid */
+            tenant_id: string;
+        };
         /**
          * @description Where an invitation's e-mail stands.
          * @enum {string}
@@ -4741,6 +4864,43 @@ export interface components {
             /** Format: uuid */
             tenant_id: string;
         };
+        /** @description One page of purge certificates, newest first. */
+        PurgePage: {
+            items: components["schemas"]["PurgeView"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A purge certificate as the platform API lists it. */
+        PurgeView: {
+            /**
+             * Format: int64
+             * @description Accounts deleted (they belonged to no other tenant).
+             */
+            accounts: number;
+            /**
+             * @description The signed statement (JWS, EdDSA): check it with the key of `/.well-known/jwks.json`
+             *     its header's `kid` names.
+             */
+            certificate: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description Objects deleted from storage.
+             */
+            objects: number;
+            /** Format: date-time */
+            purged_at: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: uuid */
+            requested_by?: string | null;
+            /** @description Rows deleted per table. */
+            rows: Record<string, never>;
+            slug: string;
+            /** Format: uuid */
+            tenant_id: string;
+        };
         QueueView: {
             /** @description How many jobs of each kind are in each state. */
             counts: components["schemas"]["JobCountView"][];
@@ -4844,6 +5004,14 @@ export interface components {
         };
         RenameTenantBody: {
             name: string;
+        };
+        RequestDeletionBody: {
+            /** @description A TOTP or recovery code, when the caller's account has MFA on. */
+            mfa_code?: string | null;
+            /** @description The caller's password. */
+            password: string;
+            /** @description The organisation's slug, typed back. */
+            slug: string;
         };
         /**
          * @description What a resend did.
@@ -11585,6 +11753,70 @@ export interface operations {
             };
         };
     };
+    list_purges: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of purge certificates */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurgePage"];
+                };
+            };
+            /**
+             * @description A list's query parameters were wrong: a limit out of range or a malformed filter
+             *     (`invalid_query`), or a cursor this list did not issue (`invalid_cursor`)
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     security_events: {
         parameters: {
             query?: {
@@ -12415,6 +12647,63 @@ export interface operations {
             };
         };
     };
+    cancel_tenant_deletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id or slug */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled; the tenant is active again */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant (`tenant_not_found`), or no deletion scheduled (`no_deletion_pending`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_domains: {
         parameters: {
             query?: {
@@ -13098,7 +13387,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already active (`already_active`) */
+            /** @description Already active (`already_active`), or suspended for its deletion (`deletion_pending`: cancel the deletion instead) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16807,6 +17096,320 @@ export interface operations {
             };
         };
     };
+    get_deletion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deletion and when the purge runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionView"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    request_deletion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestDeletionBody"];
+            };
+        };
+        responses: {
+            /** @description Scheduled: the organisation is suspended until its purge */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionView"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A deletion is already scheduled (`deletion_pending`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancel_deletion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tenant's id or slug, when the host does not name it (`<slug>.<base domain>` or a verified custom domain) */
+                "X-Tenant-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled; the organisation is active again */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Missing, invalid or expired access token, or an API key that is invalid, revoked,
+             *     expired or another tenant's (`unauthorized`)
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The subscription is past due beyond its grace period: the tenant reads but does not
+             *     write (`subscription_past_due`)
+             */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Suspended tenant (`tenant_inactive`), a client address outside the tenant's allowlist (`ip_not_allowed`), not a member (`not_a_member`), the role lacks the route's permission (`permission_denied`), the subscription is canceled (`subscription_canceled`), or the plan lacks the route's feature (`feature_not_in_plan`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The tenant's plan tier or the caller's share of it is used up (`rate_limited`), with
+             *     `Retry-After`; every limited answer carries `RateLimit-Policy` and `RateLimit`
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Tenant in maintenance (`tenant_maintenance`), or the database cannot be reached right
+             *     now (`database_unavailable`); both with `Retry-After`
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_smtp: {
         parameters: {
             query?: never;
@@ -20197,6 +20800,62 @@ export interface operations {
                     };
                     /** @enum {string} */
                     type?: "api_key.revoked";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_deletion_cancelled: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DeletionView"];
+                    };
+                    /** @enum {string} */
+                    type?: "deletion.cancelled";
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_deletion_requested: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventView"] & {
+                    data?: {
+                        object?: components["schemas"]["DeletionView"];
+                    };
+                    /** @enum {string} */
+                    type?: "deletion.requested";
                 };
             };
         };

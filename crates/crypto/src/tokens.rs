@@ -303,4 +303,31 @@ mod tests {
         v.set_issuer(&["iss"]);
         assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &v).is_ok());
     }
+
+    #[test]
+    fn a_signed_statement_verifies_with_the_published_key_and_is_no_access_token() {
+        use tenantry_kernel::StatementSigner as _;
+        let key = SigningKeyMaterial::generate();
+        let t = JwtTokens::new(&key, "https://tenantry.test").unwrap();
+        let statement = t
+            .sign_statement("purge+jwt", r#"{"sub":"tenant","jti":"p1","iat":1}"#)
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&statement).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("purge+jwt"));
+        assert_eq!(header.kid.as_deref(), Some(key.kid().as_str()));
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_issuer(&["https://tenantry.test"]);
+        v.set_required_spec_claims(&["iss", "sub"]);
+        v.validate_exp = false;
+        let decoding = DecodingKey::from_ed_components(&key.public_x()).unwrap();
+        let data = jsonwebtoken::decode::<serde_json::Value>(&statement, &decoding, &v).unwrap();
+        assert_eq!(data.claims["sub"], "tenant");
+        assert_eq!(data.claims["iss"], "https://tenantry.test");
+        // No expiry, no session: never an access token.
+        assert!(t.verify_token(&statement, Utc::now()).is_err());
+        assert!(
+            t.sign_statement("x", "[1]").is_err(),
+            "claims are an object"
+        );
+    }
 }

@@ -41,6 +41,7 @@ pub fn event_kinds() -> Vec<EventKind> {
         EventKind::of::<tenantry_files::StoredFile>(),
         EventKind::of::<tenantry_files::BucketSettings>(),
         EventKind::of::<tenantry_archive::DataExport>(),
+        EventKind::of::<tenantry_archive::TenantDeletion>(),
         EventKind::of::<tenantry_projects::Project>(),
         EventKind::of::<tenantry_projects::Task>(),
         EventKind::of::<tenantry_billing::Subscription>(),

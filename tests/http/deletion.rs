@@ -474,3 +474,94 @@ async fn an_owner_deletes_the_organisation_on_postgres() {
         deletes_an_organisation(db).await;
     }
 }
+
+/// Once the purge began deleting, neither the owner nor the operator can call it off; a purge
+/// that stopped part-way begins again with the next worker, and finishes.
+async fn a_purge_under_way_stays(db: TestDb) {
+    use tenantry_archive::DeletionRepository;
+    let dir = files_dir();
+    let first = TestApp::start(
+        db,
+        Options {
+            worker: None,
+            ..options(&dir, chrono::Duration::zero())
+        },
+    )
+    .await;
+    let body = first.onboard("going", "owner@going.test", PASSWORD).await;
+    let token = body["session"]["access_token"].as_str().unwrap().to_owned();
+    let tenant: tenantry_kernel::TenantId = body["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    ok(
+        request(
+            &first,
+            "going",
+            &token,
+            json!({"slug": "going", "password": PASSWORD}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    // What the job does first (then it stopped, say the worker was killed).
+    let ctx = tenantry_kernel::TenantCtx::for_tests(tenant);
+    let started = first
+        .db()
+        .db()
+        .start_purge(&ctx, chrono::Utc::now())
+        .await
+        .unwrap()
+        .expect("due");
+    assert!(started.purge_started_at.is_some());
+    let seen = ok(
+        call(
+            &first,
+            "going",
+            Method::GET,
+            "/api/v1/settings/deletion",
+            &token,
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert!(seen["purge_started_at"].is_string());
+    problem(
+        call(
+            &first,
+            "going",
+            Method::DELETE,
+            "/api/v1/settings/deletion",
+            &token,
+        )
+        .send()
+        .await
+        .unwrap(),
+        409,
+        "purge_under_way",
+    )
+    .await;
+    problem(
+        first
+            .operator(Method::DELETE, "/api/v1/platform/tenants/going/deletion")
+            .send()
+            .await
+            .unwrap(),
+        409,
+        "purge_under_way",
+    )
+    .await;
+    let worker = first.another_instance_with(tenantry_tests::test_worker());
+    let purge = purged(&worker, &tenant.to_string()).await;
+    assert_eq!(purge["slug"], "going");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_under_way_cannot_be_cancelled() {
+    a_purge_under_way_stays(TestDb::sqlite().await).await;
+    if let Some(db) = TestDb::postgres().await {
+        a_purge_under_way_stays(db).await;
+    }
+}

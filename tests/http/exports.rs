@@ -348,6 +348,50 @@ async fn an_export_waits_its_turn() {
     .await;
 }
 
+/// Requests at once: the database lets exactly one export be pending, the others are told
+/// one is under way.
+async fn racing_requests_queue_one(db: TestDb) {
+    let dir = files_dir();
+    let app = TestApp::start(
+        db,
+        Options {
+            worker: None,
+            ..options(&dir, chrono::Duration::days(7))
+        },
+    )
+    .await;
+    let token = owner(&app, "racing").await;
+    let sends = (0..8).map(|_| {
+        call(&app, "racing", Method::POST, "/api/v1/exports", &token)
+            .json(&json!({}))
+            .send()
+    });
+    let mut statuses: Vec<u16> = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 409, 409, 409, 409, 409, 409, 409]);
+    let list = ok(
+        call(&app, "racing", Method::GET, "/api/v1/exports", &token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_requests_queue_one_export() {
+    racing_requests_queue_one(TestDb::sqlite().await).await;
+    if let Some(db) = TestDb::postgres().await {
+        racing_requests_queue_one(db).await;
+    }
+}
+
 /// Encrypted to the caller's age recipient: the reference `age` (CI installs it) opens the
 /// download, and so does Tenantry's reader with the identity. Then the link expires: the
 /// download answers 410 and the archive is gone from the store.

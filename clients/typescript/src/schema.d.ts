@@ -3963,6 +3963,11 @@ export interface components {
              * @description When everything the tenant owns is destroyed, unless cancelled before.
              */
             purge_after: string;
+            /**
+             * Format: date-time
+             * @description When the purge began: it can no longer be cancelled.
+             */
+            purge_started_at?: string | null;
             /** Format: date-time */
             requested_at: string;
             /** Format: uuid */
@@ -12693,6 +12698,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The purge has begun (`purge_under_way`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
             429: {
                 headers: {
@@ -17377,6 +17391,15 @@ export interface operations {
             };
             /** @description No tenant matches the host or `X-Tenant-ID` (`tenant_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The purge has begun (`purge_under_way`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

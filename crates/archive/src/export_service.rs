@@ -168,7 +168,11 @@ where
             return Err(RequestExportError::InProgress);
         }
         let export = DataExport::queued(ctx, recipients, self.clock.now());
-        self.store.create_export(ctx, &export).await?;
+        // The check above is the quick answer; the database's one-pending-export index is the
+        // guarantee when two requests race.
+        if !self.store.create_export(ctx, &export).await? {
+            return Err(RequestExportError::InProgress);
+        }
         Ok(export)
     }
 

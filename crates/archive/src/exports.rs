@@ -227,12 +227,12 @@ pub enum ExportChange {
 /// Exports as the database keeps them.
 pub trait ExportRepository: Clone + Send + Sync + 'static {
     /// Records `export` (audited, `export.created`) and queues the job that writes it, in one
-    /// transaction.
+    /// transaction; `false` (nothing written) when another export of the tenant is pending.
     fn create_export(
         &self,
         ctx: &TenantCtx,
         export: &DataExport,
-    ) -> impl Future<Output = Result<(), Unexpected>> + Send;
+    ) -> impl Future<Output = Result<bool, Unexpected>> + Send;
 
     fn export(
         &self,

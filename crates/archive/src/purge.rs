@@ -31,6 +31,8 @@ pub struct TenantDeletion {
     pub requested_at: DateTime<Utc>,
     /// The purge runs from then on.
     pub purge_after: DateTime<Utc>,
+    /// When the purge began deleting (from then on it cannot be cancelled).
+    pub purge_started_at: Option<DateTime<Utc>>,
 }
 
 /// A pending deletion as the API returns it and its events carry it.
@@ -41,6 +43,8 @@ pub struct DeletionView {
     pub requested_at: DateTime<Utc>,
     /// When everything the tenant owns is destroyed, unless cancelled before.
     pub purge_after: DateTime<Utc>,
+    /// When the purge began: it can no longer be cancelled.
+    pub purge_started_at: Option<DateTime<Utc>>,
 }
 
 impl From<&TenantDeletion> for DeletionView {
@@ -50,6 +54,7 @@ impl From<&TenantDeletion> for DeletionView {
             requested_by: d.requested_by.map(|u| *u.as_uuid()),
             requested_at: d.requested_at,
             purge_after: d.purge_after,
+            purge_started_at: d.purge_started_at,
         }
     }
 }
@@ -192,8 +197,16 @@ pub trait DeletionRepository: Clone + Send + Sync + 'static {
         ctx: &TenantCtx,
     ) -> impl Future<Output = Result<Option<TenantDeletion>, Unexpected>> + Send;
 
-    /// Removes the pending deletion and resumes the tenant, audited; the deletion it removed
-    /// (`None`: there was none).
+    /// Marks the deletion's purge as begun, if it is due at `now` (a purge that began before,
+    /// and stopped, begins again); `None` when it was cancelled or is not due.
+    fn start_purge(
+        &self,
+        ctx: &TenantCtx,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<TenantDeletion>, Unexpected>> + Send;
+
+    /// Removes the pending deletion and resumes the tenant, audited, unless its purge began;
+    /// the deletion as it was (`None`: there was none; `purge_started_at` set: it stays).
     fn cancel_deletion(
         &self,
         ctx: &TenantCtx,
@@ -237,6 +250,8 @@ pub enum DeletionError {
     AlreadyPending,
     #[error("no deletion of this organisation is pending")]
     NotPending,
+    #[error("the purge has begun and can no longer be cancelled")]
+    PurgeUnderWay,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }

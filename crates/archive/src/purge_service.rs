@@ -37,6 +37,7 @@ where
             requested_by: Some(user),
             requested_at: now,
             purge_after: now + self.config.purge_grace,
+            purge_started_at: None,
         };
         if !self.store.request_deletion(ctx, &deletion).await? {
             return Err(DeletionError::AlreadyPending);
@@ -51,23 +52,27 @@ where
 
     /// Calls the pending deletion off (the owner, or the operator) and resumes the tenant.
     pub async fn cancel_deletion(&self, ctx: &TenantCtx) -> Result<TenantDeletion, DeletionError> {
-        self.store
+        let deletion = self
+            .store
             .cancel_deletion(ctx, self.clock.now())
             .await?
-            .ok_or(DeletionError::NotPending)
+            .ok_or(DeletionError::NotPending)?;
+        if deletion.purge_started_at.is_some() {
+            return Err(DeletionError::PurgeUnderWay);
+        }
+        Ok(deletion)
     }
 
-    /// The purge job: once the deletion is due, deletes the tenant's objects from storage,
-    /// then every row it owns and its data key in one transaction that records the signed
-    /// certificate. Nothing to do (`None`) when the deletion was cancelled or is not due yet
-    /// (a job left from a request that was cancelled and made again).
+    /// The purge job: once the deletion is due, marks it begun (no cancelling after), deletes
+    /// the tenant's objects from storage, then every row it owns and its data key in one
+    /// transaction that records the signed certificate. Nothing to do (`None`) when the
+    /// deletion was cancelled or is not due yet (a job left from a request that was cancelled
+    /// and made again).
     pub async fn purge(&self, ctx: &TenantCtx) -> Result<Option<Purge>, ExportJobError> {
-        let Some(deletion) = self.store.deletion(ctx).await? else {
+        // From here on the deletion cannot be cancelled: what is deleted next is not undone.
+        let Some(deletion) = self.store.start_purge(ctx, self.clock.now()).await? else {
             return Ok(None);
         };
-        if self.clock.now() < deletion.purge_after {
-            return Ok(None);
-        }
         let mut objects = 0u64;
         for (at, key) in self.store.tenant_objects(ctx).await?.keys(ctx.tenant_id()) {
             match self.storage.delete(ctx, at, &key).await {

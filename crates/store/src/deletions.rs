@@ -29,6 +29,7 @@ struct DeletionRow {
     requested_by: Option<DbUuid>,
     requested_at: DateTime<Utc>,
     purge_after: DateTime<Utc>,
+    purge_started_at: Option<DateTime<Utc>>,
 }
 
 impl From<DeletionRow> for TenantDeletion {
@@ -38,6 +39,7 @@ impl From<DeletionRow> for TenantDeletion {
             requested_by: r.requested_by.map(|u| UserId::from_uuid(u.0)),
             requested_at: r.requested_at,
             purge_after: r.purge_after,
+            purge_started_at: r.purge_started_at,
         }
     }
 }
@@ -200,12 +202,49 @@ impl Db {
             let row: Option<DeletionRow> =
                 tenant_deletions::of(ctx).first(conn).await.optional()?;
             let Some(row) = row else { return Ok(None) };
-            diesel::delete(tenant_deletions::of(ctx))
-                .execute(conn)
-                .await?;
+            // Not once its purge began (on PostgreSQL a purge starting now holds the row: this
+            // waits for it, then finds the row marked, or gone).
+            let removed = diesel::delete(
+                tenant_deletions::of(ctx).filter(tenant_deletions::purge_started_at.is_null()),
+            )
+            .execute(conn)
+            .await?;
+            if removed == 0 {
+                let now_row: Option<DeletionRow> =
+                    tenant_deletions::of(ctx).first(conn).await.optional()?;
+                return Ok(now_row.map(TenantDeletion::from));
+            }
             set_status!(conn, ctx.tenant_id(), TenantStatus::Active, now);
             let d = TenantDeletion::from(row);
             log.deleted_as(CANCELLED, &d);
+            Ok(Some(d))
+        })
+    }
+
+    async fn begin_purge(
+        &self,
+        ctx: &TenantCtx,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TenantDeletion>, StoreError> {
+        mutate!(self, ctx, |conn, _log| {
+            let row: Option<DeletionRow> =
+                tenant_deletions::of(ctx).first(conn).await.optional()?;
+            let Some(row) = row else { return Ok(None) };
+            if row.purge_after > now {
+                return Ok(None);
+            }
+            let started = row.purge_started_at.unwrap_or(now);
+            // Holds the row (PostgreSQL) until this commits; a cancellation racing in finds it
+            // marked, or this finds it gone.
+            let marked = diesel::update(tenant_deletions::of(ctx))
+                .set(tenant_deletions::purge_started_at.eq(Some(started)))
+                .execute(conn)
+                .await?;
+            if marked == 0 {
+                return Ok(None);
+            }
+            let mut d = TenantDeletion::from(row);
+            d.purge_started_at = Some(started);
             Ok(Some(d))
         })
     }
@@ -218,6 +257,23 @@ impl Db {
                 .await?;
             let exports: Vec<DbUuid> = exports::of(ctx).select(exports::id).load(conn).await?;
             let backups: Vec<DbUuid> = backups::of(ctx).select(backups::id).load(conn).await?;
+            // Files deleted before whose content's removal is still queued (or gave up): the
+            // cascade takes those jobs with the tenant.
+            let queued: Vec<String> = jobs::table
+                .filter(jobs::tenant_id.eq(Some(DbUuid::from(ctx.tenant_id()))))
+                .filter(jobs::kind.eq("delete_file_content"))
+                .select(jobs::payload)
+                .load(conn)
+                .await?;
+            let deleted = queued.iter().filter_map(|p| {
+                match tenantry_jobs::JobPayload::parse("delete_file_content", p) {
+                    tenantry_jobs::JobPayload::Known(Job::DeleteFileContent {
+                        file_id,
+                        location,
+                    }) => Some((file_id, location)),
+                    _ => None,
+                }
+            });
             Ok(TenantObjects {
                 files: files
                     .into_iter()
@@ -227,6 +283,7 @@ impl Db {
                             at.map(|a| BucketId::from_uuid(a.0)),
                         )
                     })
+                    .chain(deleted)
                     .collect(),
                 exports: exports
                     .into_iter()
@@ -271,9 +328,15 @@ impl Db {
             // Everything the tenant owns goes with it (every tenant table refers to `tenants`
             // with ON DELETE CASCADE; the guard rail checks none is left behind).
             bump_tenancy_version!(conn);
-            diesel::delete(tenants::table.find(DbUuid::from(tenant)))
+            let gone = diesel::delete(tenants::table.find(DbUuid::from(tenant)))
                 .execute(conn)
                 .await?;
+            if gone != 1 {
+                // Another run of the job purged it meanwhile: nothing of this one stays.
+                return Err(StoreError::Corrupt(
+                    "the tenant was purged by another run of the job".into(),
+                ));
+            }
             let mut left = vec![];
             for t in &tables {
                 let n = rows_of!(conn, t, tenant);
@@ -370,11 +433,23 @@ impl DeletionRepository for Db {
         ctx: &TenantCtx,
         d: &TenantDeletion,
     ) -> Result<bool, Unexpected> {
-        Ok(self.insert_deletion(ctx, d).await?)
+        match self.insert_deletion(ctx, d).await {
+            // Two requests at once on PostgreSQL: both saw none pending, the key let one in.
+            Err(e) if e.is_unique_violation_of("tenant_deletions") => Ok(false),
+            other => Ok(other?),
+        }
     }
 
     async fn deletion(&self, ctx: &TenantCtx) -> Result<Option<TenantDeletion>, Unexpected> {
         Ok(self.load_deletion(ctx).await?)
+    }
+
+    async fn start_purge(
+        &self,
+        ctx: &TenantCtx,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TenantDeletion>, Unexpected> {
+        Ok(self.begin_purge(ctx, now).await?)
     }
 
     async fn cancel_deletion(

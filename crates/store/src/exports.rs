@@ -189,8 +189,17 @@ impl Db {
 }
 
 impl ExportRepository for Db {
-    async fn create_export(&self, ctx: &TenantCtx, export: &DataExport) -> Result<(), Unexpected> {
-        Ok(self.insert_export(ctx, export).await?)
+    async fn create_export(
+        &self,
+        ctx: &TenantCtx,
+        export: &DataExport,
+    ) -> Result<bool, Unexpected> {
+        match self.insert_export(ctx, export).await {
+            Ok(()) => Ok(true),
+            // `exports_one_pending`: another request got there first.
+            Err(e) if e.is_unique_violation_of("exports") => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn export(

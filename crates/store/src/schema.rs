@@ -195,7 +195,7 @@ macro_rules! backend_schema {
         tenant_owned!(backups {
             id, created_at, size, sha256, row_count, file_count, identity
         });
-        tenant_owned!(tenant_deletions { requested_by, requested_at, purge_after });
+        tenant_owned!(tenant_deletions { requested_by, requested_at, purge_after, purge_started_at });
         tenant_owned!(exports {
             id, status, recipients, requested_by, created_at, started_at, completed_at,
             expires_at, rows_written, files_written, size, sha256, error

@@ -469,5 +469,6 @@ diesel::table! {
         requested_by -> Nullable<DbId>,
         requested_at -> DbTime,
         purge_after -> DbTime,
+        purge_started_at -> Nullable<DbTime>,
     }
 }

@@ -53,6 +53,11 @@ impl From<DeletionError> for Problem {
                 "No deletion pending",
             )
             .detail("No deletion of this organisation is scheduled"),
+            DeletionError::PurgeUnderWay => {
+                Problem::new(StatusCode::CONFLICT, "purge_under_way", "Purge under way").detail(
+                    "The purge of this organisation has begun: it can no longer be cancelled",
+                )
+            }
             DeletionError::Unexpected(e) => Problem::internal(e),
         }
     }

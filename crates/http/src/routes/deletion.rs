@@ -47,7 +47,9 @@ fn not_for_api_keys() -> Problem {
         "person_required",
         "A person must do this",
     )
-    .detail("Deleting an organisation takes an owner's own session, not an API key")
+    .detail(
+        "Deleting an organisation, or calling it off, takes an owner's own session, not an API key",
+    )
 }
 
 /// Delete the organisation: it is suspended at once (every member is locked out) and
@@ -135,12 +137,16 @@ pub async fn get_deletion(m: Member, state: Data) -> Result<web::Json<DeletionVi
     responses(
         (status = 204, description = "Cancelled; the organisation is active again"),
         (status = 404, description = "None is scheduled (`no_deletion_pending`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The purge has begun (`purge_under_way`)", body = ProblemBody, content_type = "application/problem+json"),
         MemberErrors,
     )
 )]
 #[delete("/api/v1/settings/deletion")]
 pub async fn cancel_deletion(m: Member, state: Data) -> Result<HttpResponse, Problem> {
     crate::authn::refuse_impersonation(m.impersonator)?;
+    if m.api_key.is_some() {
+        return Err(not_for_api_keys());
+    }
     state.deletions.cancel_deletion(&m.ctx).await?;
     state.resolver.invalidate();
     Ok(HttpResponse::NoContent().finish())
@@ -154,6 +160,7 @@ pub async fn cancel_deletion(m: Member, state: Data) -> Result<HttpResponse, Pro
     responses(
         (status = 204, description = "Cancelled; the tenant is active again"),
         (status = 404, description = "No such tenant (`tenant_not_found`), or no deletion scheduled (`no_deletion_pending`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The purge has begun (`purge_under_way`)", body = ProblemBody, content_type = "application/problem+json"),
         OperatorErrors,
     )
 )]

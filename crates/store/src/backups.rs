@@ -9,6 +9,7 @@ use tenantry_kernel::{BackupId, TenantCtx, TenantId, Unexpected};
 use crate::db::Db;
 use crate::error::StoreError;
 use crate::types::DbUuid;
+use crate::types::{count, stored};
 
 #[derive(Queryable)]
 struct BackupRow {
@@ -20,14 +21,6 @@ struct BackupRow {
     row_count: i64,
     file_count: i64,
     identity: Option<String>,
-}
-
-fn count(n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn stored(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl TryFrom<BackupRow> for Backup {

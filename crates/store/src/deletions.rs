@@ -22,6 +22,7 @@ use crate::error::StoreError;
 use crate::paging::{after_id, fetch};
 use crate::tenancy::bump_tenancy_version;
 use crate::types::DbUuid;
+use crate::types::{count, stored};
 
 #[derive(Queryable)]
 struct DeletionRow {
@@ -56,14 +57,6 @@ struct PurgeRow {
     objects: i64,
     accounts: i64,
     certificate: String,
-}
-
-fn count(n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn stored(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl TryFrom<PurgeRow> for Purge {

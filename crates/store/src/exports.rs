@@ -13,6 +13,7 @@ use crate::db::Db;
 use crate::error::StoreError;
 use crate::paging::{after_id, fetch};
 use crate::types::DbUuid;
+use crate::types::{count, stored};
 
 #[derive(Queryable)]
 struct ExportRow {
@@ -30,14 +31,6 @@ struct ExportRow {
     size: Option<i64>,
     sha256: Option<String>,
     error: Option<String>,
-}
-
-fn count(n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn stored(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl TryFrom<ExportRow> for DataExport {

@@ -15,6 +15,7 @@ use tenantry_onboarding::bulk::{Provision, ProvisioningRepository};
 use crate::db::{Db, Scope, SqliteConn};
 use crate::error::StoreError;
 use crate::types::DbUuid;
+use crate::types::stored;
 
 /// Platform rows per multi-row statement (the widest, domains, has 11 columns).
 const CHUNK: usize = 500;
@@ -35,10 +36,6 @@ pub(crate) trait ProvisionConn: Send {
         ctx: &TenantCtx,
         p: &Provision,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-fn stored(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// The columns of one tenant's rows, shared by both backends.

@@ -77,3 +77,13 @@ db_uuid_from!(
     tenantry_kernel::WebhookAttemptId,
     tenantry_identity::FamilyId
 );
+
+/// A count read from the database (a `bigint`) as the domain holds it.
+pub(crate) fn count(n: i64) -> Result<u64, crate::error::StoreError> {
+    u64::try_from(n).map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))
+}
+
+/// A count as the database stores it.
+pub(crate) fn stored(n: u64) -> Result<i64, crate::error::StoreError> {
+    i64::try_from(n).map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))
+}

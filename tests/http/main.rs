@@ -11,6 +11,7 @@ mod deletion;
 mod deliveries;
 mod domains;
 mod edge;
+mod erasure;
 mod errors;
 mod events;
 mod exports;

@@ -15,7 +15,9 @@ use tenantry_dns::{DnsProbe, ProbeConfig};
 use tenantry_files::{BucketService, FileService};
 use tenantry_http::ports::PlatformReads;
 use tenantry_http::{AppState, HttpConfig, Resolver, Services};
-use tenantry_identity::{ApiKeyService, AuthPolicy, AuthService, InvitationService};
+use tenantry_identity::{
+    ApiKeyService, AuthPolicy, AuthService, ErasureService, InvitationService,
+};
 use tenantry_jobs::RetryPolicy;
 use tenantry_kernel::{Clock, Edges, SystemClock};
 use tenantry_mail::{MailSender, Relays};
@@ -216,7 +218,8 @@ impl Wiring {
         keys: KeySource,
         edges: Edges,
     ) -> Result<Self> {
-        let vault = Vault::new(db.clone(), keys).context("the master key")?;
+        let vault = Vault::new(db.key_store(), keys).context("the master key")?;
+        db.seal_personal_data_with(Arc::new(vault.clone()));
         let domain_probe = Arc::new(DnsProbe::new(probe_defaults()).map_err(anyhow::Error::msg)?);
         let domain_config = DomainConfig {
             base_domain: http.base_domain.clone(),
@@ -275,6 +278,11 @@ impl Wiring {
             onboarding: Arc::new(OnboardingService::new(
                 self.db.clone(),
                 tenants,
+                auth.clone(),
+                self.edges.clone(),
+            )),
+            erasure: Arc::new(ErasureService::new(
+                self.db.clone(),
                 auth.clone(),
                 self.edges.clone(),
             )),

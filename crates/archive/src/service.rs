@@ -71,10 +71,22 @@ pub struct PlatformKeys {
     pub signer: Arc<dyn StatementSigner>,
 }
 
-fn totp_slot(user: &str) -> SecretSlot<'_> {
+/// People's rows sealed under the platform's key, and the column: their TOTP secrets and
+/// their person keys. An operator's archive carries them open (the archive is encrypted as a
+/// whole); an import seals them again under its own platform key.
+const PLATFORM_SEALED: &[(&str, &str)] = &[("user_totp", "secret"), ("person_keys", "sealed_key")];
+
+fn platform_sealed(entity: &str) -> Option<(&'static str, &'static str)> {
+    PLATFORM_SEALED.iter().copied().find(|(e, _)| *e == entity)
+}
+
+fn platform_slot<'a>(
+    (table, column): (&'static str, &'static str),
+    user: &'a str,
+) -> SecretSlot<'a> {
     SecretSlot {
-        table: "user_totp",
-        column: "secret",
+        table,
+        column,
         row: user,
     }
 }
@@ -150,8 +162,9 @@ struct Facts {
     /// File id → (SHA-256, size) as its record says.
     files: HashMap<String, (String, u64)>,
     data_key: Option<Vec<u8>>,
-    /// Whether any account brings a second factor.
-    totp: bool,
+    /// Whether any account brings a value sealed under the platform's key (a second factor,
+    /// a person key).
+    platform_sealed: bool,
     /// What pass 1 read and checked (pass 2 must read the same).
     manifest: Option<Manifest>,
     /// Files stored so far.
@@ -269,8 +282,8 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                             ));
                         }
                     }
-                    if part.entity == "user_totp" {
-                        part.lines = self.open_totp(&part).await?;
+                    if let Some(sealed) = platform_sealed(&part.entity) {
+                        part.lines = self.open_sealed(sealed, &part).await?;
                     }
                 }
                 let rows = part.rows;
@@ -302,35 +315,43 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
         Ok(())
     }
 
-    /// TOTP secrets are sealed under this instance's platform key: an operator's archive
-    /// carries them open (the archive is encrypted as a whole), the import seals them again.
-    async fn open_totp(&self, part: &RowPart) -> Result<Vec<u8>, ExportError> {
+    /// Opens a [`PLATFORM_SEALED`] column of `part` for the archive.
+    async fn open_sealed(
+        &self,
+        sealed: (&'static str, &'static str),
+        part: &RowPart,
+    ) -> Result<Vec<u8>, ExportError> {
         let mut rows = parse_lines(&part.entity, &part.lines)?;
         for row in &mut rows {
             let user = text(row, "user_id").to_owned();
-            let sealed = text(row, "secret").to_owned();
+            let value = text(row, sealed.1).to_owned();
             let open = self
                 .platform
                 .cipher
-                .open_platform(totp_slot(&user), &sealed)
+                .open_platform(platform_slot(sealed, &user), &value)
                 .await?;
-            row.insert("secret".to_owned(), Value::String(STANDARD.encode(open)));
+            row.insert(sealed.1.to_owned(), Value::String(STANDARD.encode(open)));
         }
         Ok(to_lines(&rows))
     }
 
-    async fn seal_totp(&self, rows: &mut [Map<String, Value>]) -> Result<(), ImportError> {
+    /// Seals a [`PLATFORM_SEALED`] column of `rows` again, under this instance's key.
+    async fn seal_again(
+        &self,
+        sealed: (&'static str, &'static str),
+        rows: &mut [Map<String, Value>],
+    ) -> Result<(), ImportError> {
         for row in rows {
             let user = text(row, "user_id").to_owned();
             let open = STANDARD
-                .decode(text(row, "secret"))
-                .map_err(|e| ArchiveError::Damaged(format!("user_totp: {e}")))?;
-            let sealed = self
+                .decode(text(row, sealed.1))
+                .map_err(|e| ArchiveError::Damaged(format!("{}: {e}", sealed.0)))?;
+            let value = self
                 .platform
                 .cipher
-                .seal_platform(totp_slot(&user), &open)
+                .seal_platform(platform_slot(sealed, &user), &open)
                 .await?;
-            row.insert("secret".to_owned(), Value::String(sealed));
+            row.insert(sealed.1.to_owned(), Value::String(value));
         }
         Ok(())
     }
@@ -566,8 +587,8 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
 
     /// Notes what the checks and the rewrite need from the small entities.
     fn learn(&self, facts: &mut Facts, entity: &str, lines: &[u8]) -> Result<(), ImportError> {
-        if entity == "user_totp" && !lines.is_empty() {
-            facts.totp = true;
+        if platform_sealed(entity).is_some() && !lines.is_empty() {
+            facts.platform_sealed = true;
         }
         let interesting = ["domains", "users", "subscriptions", "files", KEY_ENTITY];
         if !interesting.contains(&entity) {
@@ -670,12 +691,12 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
             .chain(restoring.map(|b| ("backup", Value::String(b.to_string()))))
             .collect(),
         };
-        if facts.totp {
+        if facts.platform_sealed {
             // Sealing may first make this instance's platform key, a write of its own: make
             // it now, not inside the import's transaction (SQLite has one writer).
             self.platform
                 .cipher
-                .seal_platform(totp_slot("archive-import"), b"")
+                .seal_platform(platform_slot(PLATFORM_SEALED[0], "archive-import"), b"")
                 .await?;
         }
         let want = Want {
@@ -739,10 +760,14 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
         entity: &str,
         lines: Vec<u8>,
     ) -> Result<Vec<u8>, ImportError> {
-        if !["tenants", "domains", "user_totp", "files"].contains(&entity) {
+        if !["tenants", "domains", "files"].contains(&entity) && platform_sealed(entity).is_none() {
             return Ok(lines);
         }
         let mut rows = parse_lines(entity, &lines)?;
+        if let Some(sealed) = platform_sealed(entity) {
+            self.seal_again(sealed, &mut rows).await?;
+            return Ok(to_lines(&rows));
+        }
         match entity {
             "tenants" => {
                 for row in &mut rows {
@@ -759,7 +784,6 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
                     }
                 }
             }
-            "user_totp" => self.seal_totp(&mut rows).await?,
             _ => {
                 for row in &mut rows {
                     row.insert("location".to_owned(), Value::Null);

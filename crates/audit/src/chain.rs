@@ -7,7 +7,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tenantry_kernel::{ApiKeyId, AuditEntryId, TenantCtx, TenantId, UserId};
+use tenantry_kernel::{ApiKeyId, AuditEntryId, Origin, TenantCtx, TenantId, UserId};
 
 use crate::change::ChangeRecord;
 
@@ -96,16 +96,18 @@ impl AuditEntry {
 
 impl ChainHead {
     /// Turns a transaction's change records into the next entries of the chain, advancing
-    /// the head. The caller holds the tenant's chain lock until they are stored.
+    /// the head. The caller holds the tenant's chain lock until they are stored. `origin` is
+    /// where the change came from as it is stored (its personal fields sealed): the hash
+    /// covers the stored form, so the chain still verifies once those fields are erased.
     pub fn seal(
         &mut self,
         ctx: &TenantCtx,
+        origin: &Origin,
         at: DateTime<Utc>,
         records: &[ChangeRecord],
     ) -> Vec<AuditEntry> {
         let at = at.trunc_subsecs(6);
         let actor = ctx.actor();
-        let origin = ctx.origin();
         records
             .iter()
             .map(|r| {
@@ -221,7 +223,7 @@ mod tests {
         for i in 0..n {
             let mut log = ChangeLog::new();
             log.note("thing", i.to_string(), "poked", [("n", json!(i))]);
-            out.extend(head.seal(&ctx, Utc::now(), log.records()));
+            out.extend(head.seal(&ctx, ctx.origin(), Utc::now(), log.records()));
         }
         out
     }

@@ -43,10 +43,12 @@ pub enum SecurityEventKind {
     SsoLoginSucceeded,
     /// A refused SSO step: the detail names the refusal's code and why.
     SsoLoginFailed,
+    /// An account was deleted (by its owner or the operator): the detail names it by id only.
+    AccountErased,
 }
 
 impl SecurityEventKind {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -65,6 +67,7 @@ impl SecurityEventKind {
         Self::Impersonated,
         Self::SsoLoginSucceeded,
         Self::SsoLoginFailed,
+        Self::AccountErased,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -87,6 +90,7 @@ impl SecurityEventKind {
             Self::Impersonated => "impersonated",
             Self::SsoLoginSucceeded => "sso_login_succeeded",
             Self::SsoLoginFailed => "sso_login_failed",
+            Self::AccountErased => "account_erased",
         }
     }
 

@@ -36,10 +36,10 @@ use tenantry_files::{
 };
 use tenantry_identity::{
     AccessClaims, ApiKey, ApiKeyError, ApiKeyRepository, ApiKeyService, AuthService,
-    ChangePasswordError, DisplayName, FamilyId, InvalidAccessToken, InvalidApiKey, Invitation,
-    InvitationError, InvitationPreview, InvitationRepository, InvitationService, LoginError,
-    Mailer, PlatformAdmins, RefreshError, RefreshSecret, Secrets, Session, User, UserError,
-    UserStatus,
+    ChangePasswordError, DisplayName, EraseError, ErasureRepository, ErasureService, FamilyId,
+    InvalidAccessToken, InvalidApiKey, Invitation, InvitationError, InvitationPreview,
+    InvitationRepository, InvitationService, LoginError, Mailer, PlatformAdmins, RefreshError,
+    RefreshSecret, Secrets, Session, User, UserError, UserStatus,
 };
 use tenantry_identity::{
     IdentityCrypto, IdentityStore, Impersonation, MfaError, MfaStatus, OidcClient, Redirect,
@@ -171,6 +171,27 @@ driving_port! {
             ctx: &'a TenantCtx,
         ) -> Result<TenantDeletion, DeletionError>;
         async fn purges(&self, page: &'a PageRequest) -> Result<Page<Purge>, Unexpected>;
+    }
+}
+
+driving_port! {
+    /// Erasing one person: by themselves, or by the operator.
+    pub trait Erasure<'a> for ErasureService<S, C>, generics [S, C]
+        where [S: ErasureRepository + IdentityStore, C: IdentityCrypto]
+    {
+        async fn erase_self(
+            &self,
+            user: UserId,
+            password: &'a str,
+            factor: Option<&'a SecondFactor>,
+            origin: &'a Origin,
+        ) -> Result<(), EraseError>;
+        async fn erase_account(
+            &self,
+            user: UserId,
+            actor: tenantry_kernel::Actor,
+            origin: &'a Origin,
+        ) -> Result<(), EraseError>;
     }
 }
 

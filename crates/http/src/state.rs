@@ -8,9 +8,9 @@ use tenantry_tenancy::BaseDomain;
 
 use crate::guard::MemberCache;
 use crate::ports::{
-    ApiKeys, Audit, Auth, Billing, Buckets, Deletions, Domains, Events, Exports, Files, Imports,
-    Invitations, Metering, Onboarding, PlatformReads, Products, Projects, Provisioning, Rbac, Scim,
-    Settings, Smtp, Sso, Tenants, Webhooks,
+    ApiKeys, Audit, Auth, Billing, Buckets, Deletions, Domains, Erasure, Events, Exports, Files,
+    Imports, Invitations, Metering, Onboarding, PlatformReads, Products, Projects, Provisioning,
+    Rbac, Scim, Settings, Smtp, Sso, Tenants, Webhooks,
 };
 use crate::resolve::Resolver;
 
@@ -49,6 +49,8 @@ pub struct Services {
     pub settings: Arc<dyn Settings>,
     pub domains: Arc<dyn Domains>,
     pub auth: Arc<dyn Auth>,
+    /// Deleting one person's account (GDPR erasure).
+    pub erasure: Arc<dyn Erasure>,
     pub sso: Arc<dyn Sso>,
     pub scim: Arc<dyn Scim>,
     pub smtp: Arc<dyn Smtp>,

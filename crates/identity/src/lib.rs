@@ -2,6 +2,7 @@
 //! tokens) and the login throttle. Pure: the ports say what it needs from outside.
 
 pub mod api_keys;
+pub mod erasure;
 pub mod error;
 pub mod invitations;
 pub mod mfa;
@@ -16,6 +17,7 @@ pub mod testing;
 pub mod view;
 
 pub use api_keys::*;
+pub use erasure::{EraseError, Erased, ErasureRepository, ErasureService};
 pub use error::*;
 pub use invitations::*;
 pub use mfa::{MfaStatus, RECOVERY_CODES, SecondFactor};

@@ -57,6 +57,16 @@ impl Actor {
         }
     }
 
+    /// The person at the keyboard: the impersonating administrator during an impersonation,
+    /// else the person behind the action. Where the action came from (IP, user agent) is
+    /// their personal data.
+    pub const fn person(&self) -> Option<UserId> {
+        match self.impersonator() {
+            Some(by) => Some(by),
+            None => self.user_id(),
+        }
+    }
+
     pub const fn api_key_id(&self) -> Option<ApiKeyId> {
         match self {
             Self::ApiKey { key, .. } => Some(*key),

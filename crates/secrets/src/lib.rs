@@ -10,11 +10,16 @@
 //!   open ([`Vault`], the [`tenantry_kernel::SecretCipher`] adapter).
 //! - `tenantry keys rotate` re-wraps the data keys under a new master key; data keys do not
 //!   change, so sealed values and running servers are untouched ([`Vault::rotate`]).
+//! - One **person key** per account for the personal fields of append-only records (the
+//!   audit trail's IP and user agent, the security log): sealed under the platform's data
+//!   key and deleted with the account, which erases those fields ([`PersonKey`]).
 
 mod master;
+mod personal;
 mod vault;
 
 pub use master::{KeyConfigError, KeySource, MasterKey, MasterKeys};
+pub use personal::{ERASED, PersonKey, Stored, person_key_slot};
 pub use vault::{DataKeyStore, PLATFORM_KEY_OWNER, Rotation, Vault, WrappedKey};
 
 #[cfg(test)]

@@ -96,6 +96,7 @@ catalogue! {
     users: Users, Both, [id] { id: Id, email: Text, email_normalized: Text, display_name: Text, status: Text, password_hash: Secret, created_at: Time, last_login_at: Time },
     user_identities: UserOwned, Both, [issuer, subject] { issuer: Text, subject: Text, user_id: Id, created_at: Time },
     user_totp: UserOwned, Operator, [user_id] { user_id: Id, secret: Text, created_at: Time, confirmed_at: Time, last_step: Int },
+    person_keys: UserOwned, Operator, [user_id] { user_id: Id, sealed_key: Text, created_at: Time },
     recovery_codes: UserOwned, Operator, [user_id, digest] { user_id: Id, digest: Text, created_at: Time, used_at: Time },
     roles: Tenant, Both, [id] { id: Id, name: Text, permissions: Text, system_role: Text, created_at: Time, updated_at: Time },
     memberships: Tenant, Both, [user_id] { user_id: Id, role_id: Id, status: Text, created_at: Time },
@@ -709,6 +710,10 @@ impl ArchiveStore for Db {
         let tenant = ctx.tenant_id();
         let mut report: LoadReport = Vec::new();
         let mut failure: Option<ImportError> = None;
+        let person = self
+            .person_of(ctx)
+            .await
+            .map_err(|e| ImportError::Unexpected(e.into()))?;
         let loaded: Result<((), crate::pipeline::Sealed), StoreError> = tx!(
             @scoped self, write, crate::db::Scope::Tenant(tenant), |conn| {
                 let mut ended = false;
@@ -808,7 +813,7 @@ impl ArchiveStore for Db {
                     use diesel::ExpressionMethods as _;
                     crate::tenancy::bump_tenancy_version!(conn);
                 }
-                audited!(conn, ctx, |log| {
+                audited!(conn, ctx, &person, |log| {
                     log.note("tenant", tenant.to_string(), plan.action, plan.details.clone());
                     Ok(())
                 })

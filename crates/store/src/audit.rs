@@ -15,6 +15,7 @@ use tenantry_kernel::{
 
 use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
+use crate::personal::field;
 use crate::pipeline::{Change, Sink};
 use crate::types::DbUuid;
 
@@ -116,7 +117,7 @@ macro_rules! append_changes_body {
         };
         let ctx = $change.ctx;
         let mut chain = head.clone();
-        let entries = chain.seal(ctx, $change.at, &$change.records);
+        let entries = chain.seal(ctx, &$change.origin, $change.at, &$change.records);
         let advance = diesel::update(audit_heads::of(ctx)).set((
             audit_heads::seq.eq(chain.seq),
             audit_heads::hash.eq(&chain.hash),
@@ -230,8 +231,27 @@ impl Db {
                 .load(conn)
                 .await?)
         })?;
-        let entries = rows.into_iter().map(AuditEntry::from).collect();
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            entries.push(self.readable_entry(AuditEntry::from(row)).await?);
+        }
         Ok(Page::from_rows(entries, page.limit, |e| e.seq.to_string()))
+    }
+
+    /// The entry as the trail shows it: its person's fields open, or `erased` (the chain is
+    /// verified on the entries as stored, [`AuditRepository::chain_segment`]).
+    async fn readable_entry(&self, mut e: AuditEntry) -> Result<AuditEntry, StoreError> {
+        let tenant = Some(e.tenant_id);
+        e.ip = self
+            .read_personal(e.ip.take(), &field("audit_entries.ip", tenant))
+            .await?;
+        e.user_agent = self
+            .read_personal(
+                e.user_agent.take(),
+                &field("audit_entries.user_agent", tenant),
+            )
+            .await?;
+        Ok(e)
     }
 }
 
@@ -315,17 +335,42 @@ impl TryFrom<SecurityEventRow> for SecurityEvent {
 }
 
 impl Db {
+    /// Stores the event, its personal fields (e-mail, IP, user agent) sealed under its
+    /// account's key when it names one.
     async fn insert_security_event(&self, e: &SecurityEvent) -> Result<(), StoreError> {
+        let person = self
+            .person(
+                e.user_id,
+                &tenantry_kernel::Origin {
+                    request_id: None,
+                    ip: e.ip.clone().or_else(|| e.email.clone()),
+                    user_agent: e.user_agent.clone(),
+                },
+            )
+            .await?;
+        let person = &person;
         run!(self, |conn| {
+            let sealed = person
+                .seal_fields(
+                    conn,
+                    &[
+                        ("security_events.email", &e.email),
+                        ("security_events.ip", &e.ip),
+                        ("security_events.user_agent", &e.user_agent),
+                    ],
+                )
+                .await?;
+            let [email, ip, user_agent] = <[Option<String>; 3]>::try_from(sealed)
+                .map_err(|_| StoreError::Corrupt("sealed fields".into()))?;
             diesel::insert_into(security_events::table)
                 .values((
                     security_events::id.eq(DbUuid::from(e.id)),
                     security_events::at.eq(e.at),
                     security_events::kind.eq(e.kind.as_str()),
                     security_events::user_id.eq(e.user_id.map(DbUuid::from)),
-                    security_events::email.eq(&e.email),
-                    security_events::ip.eq(&e.ip),
-                    security_events::user_agent.eq(&e.user_agent),
+                    security_events::email.eq(&email),
+                    security_events::ip.eq(&ip),
+                    security_events::user_agent.eq(&user_agent),
                     security_events::detail.eq(&e.detail),
                 ))
                 .execute(conn)
@@ -370,10 +415,20 @@ impl Db {
                 .load(conn)
                 .await?
         });
-        let events = rows
-            .into_iter()
-            .map(SecurityEvent::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut e = SecurityEvent::try_from(row)?;
+            e.email = self
+                .read_personal(e.email.take(), "security_events.email")
+                .await?;
+            e.ip = self
+                .read_personal(e.ip.take(), "security_events.ip")
+                .await?;
+            e.user_agent = self
+                .read_personal(e.user_agent.take(), "security_events.user_agent")
+                .await?;
+            events.push(e);
+        }
         Ok(Page::from_rows(events, page.limit, |e| e.id.to_string()))
     }
 }

@@ -109,6 +109,8 @@ pub struct Db {
     url: std::sync::Arc<str>,
     /// Whether this process's job listener runs.
     listener_started: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The keys personal data is sealed under (`personal.rs`).
+    pub(crate) personal: std::sync::Arc<crate::personal::PersonKeys>,
 }
 
 // Lives on the stack for one query; boxing the larger variant would allocate per query.
@@ -207,6 +209,7 @@ impl Db {
             deliveries_queued: std::sync::Arc::default(),
             url: config.url.as_str().into(),
             listener_started: std::sync::Arc::default(),
+            personal: std::sync::Arc::default(),
         })
     }
 

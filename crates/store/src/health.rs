@@ -68,6 +68,11 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
     ),
     ("recovery_codes", "a person's one-time MFA recovery codes"),
     (
+        "person_keys",
+        "a person's key for their personal fields in every tenant's audit trail and the \
+         security log; deleted with the account",
+    ),
+    (
         "mfa_tickets",
         "the step between a password and a second factor, before a tenant is known",
     ),

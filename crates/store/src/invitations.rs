@@ -310,6 +310,7 @@ impl Db {
         acceptor: &Acceptor,
         now: DateTime<Utc>,
     ) -> Result<Option<Invitation>, StoreError> {
+        let person = self.person_of(ctx).await?;
         let accepted: Result<(Option<Invitation>, crate::pipeline::Sealed), StoreError> =
             tx!(self, write, invitation = digest.0.clone(), |conn, cross| {
                 let row: Option<InvitationRow> = invitations::unscoped(cross)
@@ -329,7 +330,7 @@ impl Db {
                 let user_id = match acceptor {
                     Acceptor::Existing(u) | Acceptor::New { user: u, .. } => u.id,
                 };
-                audited!(conn, ctx, |log| {
+                audited!(conn, ctx, &person, |log| {
                     // Spending is one conditional UPDATE: two concurrent accepts cannot both win.
                     let spent = diesel::update(
                         invitations::of(ctx)

@@ -19,6 +19,7 @@ mod deletions;
 mod deliveries;
 #[macro_use]
 mod delivery_log;
+mod erasure;
 mod error;
 mod events;
 mod exports;
@@ -33,6 +34,7 @@ mod mfa;
 mod migrate;
 mod onboarding;
 mod paging;
+mod personal;
 mod products;
 mod projects;
 mod provisioning;

@@ -18,10 +18,13 @@ use tenantry_kernel::TenantCtx;
 
 use crate::db::SqliteConn;
 use crate::error::StoreError;
+pub(crate) use crate::personal::Person;
 
 /// What one transaction changed in one tenant, and the jobs it asks for.
 pub(crate) struct Change<'a> {
     pub ctx: &'a TenantCtx,
+    /// Where the change came from, its personal fields sealed under the person's key.
+    pub origin: tenantry_kernel::Origin,
     /// When, to the microsecond (what both backends store).
     pub at: DateTime<Utc>,
     pub records: Vec<ChangeRecord>,
@@ -115,7 +118,7 @@ where
 }
 
 /// A write transaction's connection, as the pipeline takes it.
-pub(crate) trait SinkConn: Send {
+pub(crate) trait SinkConn: crate::personal::KeyConn {
     /// Takes the tenant's audit chain head for the rest of the transaction.
     fn lock_head(
         &mut self,
@@ -160,16 +163,20 @@ impl SinkConn for SqliteConn {
 pub(crate) async fn seal<C: SinkConn>(
     conn: &mut C,
     ctx: &TenantCtx,
+    person: &Person,
     log: ChangeLog,
 ) -> Result<Sealed, StoreError> {
     if log.is_empty() {
         return Ok(Sealed::default());
     }
     let (records, jobs, usage) = log.into_parts();
-    let head = if records.is_empty() {
-        None
+    let (head, origin) = if records.is_empty() {
+        (None, ctx.origin().clone())
     } else {
-        Some(conn.lock_head(ctx).await?)
+        let origin = person
+            .seal_origin(conn, ctx.origin(), ctx.tenant_id())
+            .await?;
+        (Some(conn.lock_head(ctx).await?), origin)
     };
     let at = Utc::now().trunc_subsecs(6);
     let events = records
@@ -178,6 +185,7 @@ pub(crate) async fn seal<C: SinkConn>(
         .collect();
     let change = Change {
         ctx,
+        origin,
         at,
         records,
         events,
@@ -197,7 +205,8 @@ pub(crate) async fn seal<C: SinkConn>(
 /// [`tenantry_audit::ChangeLog`] `$log`; whatever the body records there is sealed into every
 /// sink in the same transaction, after the body and before the commit (an early `return` in
 /// the body still seals what was logged). Workers are woken after the commit when it queued
-/// jobs.
+/// jobs. The person key for the change's personal fields is looked up first, outside the
+/// transaction.
 macro_rules! mutate {
     ($db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {
         mutate!(@events $db, $ctx, |$conn, $log| $body).map(|(out, _)| out)
@@ -206,11 +215,14 @@ macro_rules! mutate {
     (@events $db:expr, $ctx:expr, |$conn:ident, $log:ident| $body:expr) => {{
         let ctx: &tenantry_kernel::TenantCtx = $ctx;
         let db: &$crate::db::Db = &$db;
-        let sealed: Result<(_, $crate::pipeline::Sealed), $crate::error::StoreError> = tx!(
-            @scoped db, write, $crate::db::Scope::Tenant(ctx.tenant_id()), |$conn| {
-                audited!($conn, ctx, |$log| $body)
-            }
-        );
+        let sealed: Result<(_, $crate::pipeline::Sealed), $crate::error::StoreError> = async {
+            let person = db.person_of(ctx).await?;
+            tx!(
+                @scoped db, write, $crate::db::Scope::Tenant(ctx.tenant_id()), |$conn| {
+                    audited!($conn, ctx, &person, |$log| $body)
+                }
+            )
+        }.await;
         sealed.map(|(out, mut sealed)| {
             let events = std::mem::take(&mut sealed.event_ids);
             db.committed(sealed);
@@ -220,15 +232,16 @@ macro_rules! mutate {
 }
 
 /// The pipeline's part inside a transaction: `$body` with an empty ChangeLog `$log`, sealed
-/// into `$ctx`'s sinks after it; gives `(body's value, what it queued)`. For the one write that
-/// learns its tenant inside the transaction (accepting an invitation); everything else uses
-/// [`mutate!`].
+/// into `$ctx`'s sinks after it (personal fields under `$person`'s key, from
+/// [`crate::db::Db::person_of`]); gives `(body's value, what it queued)`. For the writes that
+/// learn their tenant inside the transaction (accepting an invitation) or span several;
+/// everything else uses [`mutate!`].
 macro_rules! audited {
-    ($conn:ident, $ctx:expr, |$log:ident| $body:expr) => {{
+    ($conn:ident, $ctx:expr, $person:expr, |$log:ident| $body:expr) => {{
         let mut $log = tenantry_audit::ChangeLog::new();
         let out: Result<_, $crate::error::StoreError> = async { $body }.await;
         let out = out?;
-        let sealed = $crate::pipeline::seal($conn, $ctx, $log).await?;
+        let sealed = $crate::pipeline::seal($conn, $ctx, $person, $log).await?;
         Ok((out, sealed))
     }};
 }

@@ -390,3 +390,14 @@ diesel::table! {
         certificate -> Text,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    person_keys (user_id) {
+        user_id -> DbId,
+        sealed_key -> Text,
+        created_at -> DbTime,
+    }
+}

@@ -227,6 +227,11 @@ impl Db {
         ctxs: &[TenantCtx],
         batch: &[Provision],
     ) -> Result<Vec<crate::pipeline::Sealed>, StoreError> {
+        // One actor and origin for the whole batch.
+        let person = match ctxs.first() {
+            Some(ctx) => self.person_of(ctx).await?,
+            None => crate::pipeline::Person::Nobody,
+        };
         tx!(self, write, platform, |conn| {
             let mut plans: Vec<(String, Plan)> = vec![];
             let mut subscriptions = Vec::with_capacity(batch.len());
@@ -254,7 +259,7 @@ impl Db {
             for ((ctx, p), subscription) in ctxs.iter().zip(batch).zip(&subscriptions) {
                 ProvisionConn::tenant_rows(conn, ctx, p).await?;
                 let done: Result<((), crate::pipeline::Sealed), StoreError> =
-                    audited!(conn, ctx, |log| {
+                    audited!(conn, ctx, &person, |log| {
                         log.created(&p.new.settings);
                         log.created(subscription);
                         for role in &p.roles {

@@ -47,6 +47,19 @@ enum Guard {
 }
 
 impl TestDb {
+    /// Has the database seal personal data as the composition root has it do (a vault with
+    /// a fresh master key): for tests of the store alone, without the app's own vault.
+    pub fn seal_personal_data(&self) {
+        let keys =
+            tenantry_secrets::MasterKeys::new(tenantry_secrets::MasterKey::generate(), vec![]);
+        let vault = tenantry_secrets::Vault::new(
+            self.db.key_store(),
+            tenantry_secrets::KeySource::Given(keys),
+        )
+        .expect("a vault");
+        self.db.seal_personal_data_with(std::sync::Arc::new(vault));
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }

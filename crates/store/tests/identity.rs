@@ -16,7 +16,10 @@ use tenantry_store::backend_tests;
 
 const PASSWORD: &str = "correct horse battery";
 
-fn service(db: &Db) -> (AuthService<Db, FakeCrypto>, Arc<ManualClock>) {
+/// The service over `t`, sealing personal data (the security log's) as the app does.
+fn service(t: &tenantry_store::testing::TestDb) -> (AuthService<Db, FakeCrypto>, Arc<ManualClock>) {
+    t.seal_personal_data();
+    let db = t.db();
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let svc = AuthService::new(
         db.clone(),
@@ -37,7 +40,7 @@ async fn user(svc: &AuthService<Db, FakeCrypto>, email: &str) -> User {
 
 backend_tests! {
     async fn users_round_trip_and_e_mails_are_unique(t: &TestDb) {
-        let (svc, _) = service(t.db());
+        let (svc, _) = service(t);
         let u = user(&svc, "Ann.Lee@Example.com").await;
         let (found, hash) = t.db().credentials(&Email::parse("ann.lee@EXAMPLE.com").unwrap()).await.unwrap().unwrap();
         assert_eq!(found, u);
@@ -52,7 +55,7 @@ backend_tests! {
     }
 
     async fn login_records_the_time_and_lockout_is_persisted(t: &TestDb) {
-        let (svc, clock) = service(t.db());
+        let (svc, clock) = service(t);
         let u = user(&svc, "ann@example.com").await;
         svc.login("ann@example.com", PASSWORD, &from("10.1.1.1")).await.unwrap();
         assert_eq!(t.db().user_by_id(u.id).await.unwrap().unwrap().last_login_at, Some(clock.now()));
@@ -71,7 +74,7 @@ backend_tests! {
     }
 
     async fn a_burst_of_guesses_gets_no_more_tries_than_a_sequence(t: &TestDb) {
-        let (svc, _) = service(t.db());
+        let (svc, _) = service(t);
         user(&svc, "ann@example.com").await;
         let guesses: Vec<_> = (0..12)
             .map(|i| {
@@ -92,7 +95,7 @@ backend_tests! {
     }
 
     async fn address_limit_counts_every_account(t: &TestDb) {
-        let (svc, clock) = service(t.db());
+        let (svc, clock) = service(t);
         user(&svc, "ann@example.com").await;
         for i in 0..50 {
             let _ = svc.login(&format!("u{i}@example.com"), "wrong password!", &from("203.0.113.7")).await;
@@ -106,7 +109,7 @@ backend_tests! {
     }
 
     async fn refresh_rotation_and_reuse_detection(t: &TestDb) {
-        let (svc, clock) = service(t.db());
+        let (svc, clock) = service(t);
         user(&svc, "ann@example.com").await;
         let s1 = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
         clock.advance(Duration::minutes(1));
@@ -120,7 +123,7 @@ backend_tests! {
     }
 
     async fn concurrent_refreshes_with_one_token_are_a_reuse(t: &TestDb) {
-        let (svc, _) = service(t.db());
+        let (svc, _) = service(t);
         user(&svc, "ann@example.com").await;
         let s = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
         let tasks: Vec<_> = (0..4)
@@ -143,7 +146,7 @@ backend_tests! {
     }
 
     async fn expiry_logout_and_password_change(t: &TestDb) {
-        let (svc, clock) = service(t.db());
+        let (svc, clock) = service(t);
         let u = user(&svc, "ann@example.com").await;
         let s = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
         svc.logout(&s.refresh_token, &Origin::default()).await.unwrap();
@@ -165,7 +168,7 @@ backend_tests! {
     }
 
     async fn disabled_users_are_refused(t: &TestDb) {
-        let (svc, clock) = service(t.db());
+        let (svc, clock) = service(t);
         let mut u = User::new(Email::parse("off@example.com").unwrap(), DisplayName::parse("Off").unwrap(), clock.now());
         u.status = UserStatus::Disabled;
         t.db().create_user(&u, &PasswordHash(format!("fake:{PASSWORD}"))).await.unwrap();
@@ -173,7 +176,7 @@ backend_tests! {
     }
 
     async fn revocations_are_read_by_counter_value_whatever_their_time(t: &TestDb) {
-        let (svc, clock) = service(t.db());
+        let (svc, clock) = service(t);
         user(&svc, "ann@example.com").await;
         let a = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();
         let b = svc.login("ann@example.com", PASSWORD, &Origin::default()).await.unwrap();

@@ -2,8 +2,8 @@
 
 use actix_web::http::StatusCode;
 use tenantry_identity::{
-    ApiKeyError, ChangePasswordError, CreateUserError, InvitationError, LoginError, MfaError,
-    RefreshError, SessionError, UserError,
+    ApiKeyError, ChangePasswordError, CreateUserError, EraseError, InvitationError, LoginError,
+    MfaError, RefreshError, SessionError, UserError,
 };
 
 use super::Problem;
@@ -97,6 +97,29 @@ impl From<MfaError> for Problem {
             MfaError::Throttled(e) => e.into(),
             MfaError::NotFound => Self::unauthorized("The account no longer exists"),
             MfaError::Unexpected(u) => Self::internal(u),
+        }
+    }
+}
+
+impl From<EraseError> for Problem {
+    fn from(e: EraseError) -> Self {
+        let detail = e.to_string();
+        match e {
+            EraseError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, "user_not_found", "User not found")
+                    .detail("No user has this id")
+            }
+            EraseError::LastOwner(slugs) => {
+                let mut p =
+                    Self::new(StatusCode::CONFLICT, "last_owner", "Last owner").detail(format!(
+                        "{detail}: give each organisation another owner (or delete it), then \
+                         delete the account"
+                    ));
+                p.extra_mut().owned_tenants = Some(slugs);
+                p
+            }
+            EraseError::Identity(e) => e.into(),
+            EraseError::Unexpected(u) => Self::internal(u),
         }
     }
 }

@@ -111,6 +111,11 @@ pub struct ProblemExtra {
     /// On `mfa_required`: when the ticket expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mfa_ticket_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// On `last_owner` when an account is deleted: the organisations (slugs) whose last
+    /// owner it is — each needs another owner, or to be deleted, first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["acme"]))]
+    pub owned_tenants: Option<Vec<String>>,
 }
 
 /// A tenant's public face, on the problems its gates answer.

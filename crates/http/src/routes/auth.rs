@@ -259,6 +259,60 @@ pub async fn me(who: Authenticated, state: Data) -> Result<web::Json<UserView>, 
     Ok(web::Json(UserView::from(&user)))
 }
 
+#[derive(Deserialize, ToSchema)]
+pub struct DeleteMeBody {
+    /// The caller's password.
+    #[schema(max_length = 1024)]
+    pub password: String,
+    /// A TOTP or recovery code, when the account has MFA on.
+    #[schema(max_length = 64)]
+    pub mfa_code: Option<String>,
+}
+
+/// Delete the caller's account (GDPR erasure). Its memberships are removed (each recorded in
+/// its organisation's audit trail), every session ends and the account is deleted. What the
+/// audit trails and the security log kept of the person — the IP address and user agent of
+/// their actions, the e-mail of their security events — was sealed under their own key, which
+/// goes with the account: those fields read `erased` from then on, and the audit chains still
+/// verify. The last owner of an organisation must hand it over (or delete it) first: 409
+/// `last_owner` names each such organisation in `owned_tenants`, and nothing changes. Needs
+/// the password and, with MFA on, a code.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer_token" = [])),
+    request_body = DeleteMeBody,
+    responses(
+        (status = 204, description = "The account is deleted"),
+        (status = 403, description = "Wrong password or code (`wrong_password`, `invalid_mfa_code`), or an administrator impersonating (`not_while_impersonating`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner of an organisation (`last_owner`, with `owned_tenants`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords or codes (`account_locked`, `too_many_attempts`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        Unauthenticated,
+        BodyErrors,
+    )
+)]
+#[delete("/api/v1/auth/me")]
+pub async fn delete_me(
+    req: HttpRequest,
+    who: Authenticated,
+    state: Data,
+    body: ApiJson<DeleteMeBody>,
+) -> Result<HttpResponse, Problem> {
+    who.not_impersonating()?;
+    let body = body.0;
+    crate::routes::mfa::within_bounds(&body.password, body.mfa_code.as_deref())?;
+    let factor = body.mfa_code.map(crate::routes::mfa::factor_of);
+    state
+        .erasure
+        .erase_self(
+            who.user_id,
+            &body.password,
+            factor.as_ref(),
+            &origin_of(&req),
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Change the caller's profile.
 #[utoipa::path(
     tag = "auth",

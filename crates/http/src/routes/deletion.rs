@@ -83,19 +83,10 @@ pub async fn request_deletion(
         return Err(not_for_api_keys());
     }
     let body = body.0;
-    let too_long = [
-        ("slug", body.slug.chars().count() > 63),
-        ("password", body.password.chars().count() > 1024),
-        (
-            "mfa_code",
-            body.mfa_code
-                .as_ref()
-                .is_some_and(|c| c.chars().count() > 64),
-        ),
-    ];
-    if let Some((field, _)) = too_long.iter().find(|(_, long)| *long) {
-        return Err(Problem::field(field, "too long"));
+    if body.slug.chars().count() > 63 {
+        return Err(Problem::field("slug", "too long"));
     }
+    crate::routes::mfa::within_bounds(&body.password, body.mfa_code.as_deref())?;
     let factor = body.mfa_code.map(factor_of);
     state
         .auth

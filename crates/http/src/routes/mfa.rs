@@ -18,6 +18,21 @@ use crate::state::AppState;
 type Data = web::Data<AppState>;
 
 /// A code as typed: six digits are a TOTP code, anything else a recovery code.
+/// A password and code confirming a destructive request are within their declared bounds
+/// (1024 and 64 characters): 422 on the first that is not.
+pub fn within_bounds(
+    password: &str,
+    mfa_code: Option<&str>,
+) -> Result<(), crate::problem::Problem> {
+    if password.chars().count() > 1024 {
+        return Err(crate::problem::Problem::field("password", "too long"));
+    }
+    if mfa_code.is_some_and(|c| c.chars().count() > 64) {
+        return Err(crate::problem::Problem::field("mfa_code", "too long"));
+    }
+    Ok(())
+}
+
 pub fn factor_of(code: String) -> SecondFactor {
     let trimmed = code.trim();
     if trimmed.len() == 6 && trimmed.bytes().all(|b| b.is_ascii_digit()) {

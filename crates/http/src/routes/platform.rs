@@ -1,7 +1,7 @@
 //! The operator API: tenant lifecycle, domains and branding across tenants.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenantry_identity::{UserError, UserStatus};
@@ -657,6 +657,37 @@ async fn set_user_status(
             other => other.into(),
         })?;
     Ok(web::Json(UserView::from(&user)))
+}
+
+/// Delete an account (GDPR erasure, the person's request through the operator): its
+/// memberships are removed (each recorded in its organisation's audit trail), every session
+/// ends and the account is deleted; its personal fields in the audit trails and the security
+/// log read `erased` from then on. The last owner of an organisation must be replaced first:
+/// 409 `last_owner` names each such organisation in `owned_tenants`, and nothing changes.
+#[utoipa::path(
+    tag = "platform",
+    security(("operator_token" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "The account is deleted"),
+        (status = 404, description = "No such user (`user_not_found`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner of an organisation (`last_owner`, with `owned_tenants`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        OperatorErrors,
+    )
+)]
+#[delete("/api/v1/platform/users/{user_id}")]
+pub async fn delete_user(
+    op: Operator,
+    req: HttpRequest,
+    state: Data,
+    path: ApiPath<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let origin = crate::request_context::origin_of(&req);
+    state
+        .erasure
+        .erase_account(UserId::from_uuid(path.into_inner()), op.actor(), &origin)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -151,12 +151,16 @@ async fn erases_a_person(db: TestDb) {
     .await;
     assert_eq!(p["owned_tenants"], json!(["mine"]));
     assert_eq!(by(&trail(&app, "keep", &owner).await, &person_id), before);
-    problem(
-        erase(json!({"password": "x".repeat(1025)})).await.unwrap(),
-        422,
-        "validation_failed",
-    )
-    .await;
+    for (body, field) in [
+        (json!({"password": "x".repeat(1025)}), "password"),
+        (
+            json!({"password": PASSWORD, "mfa_code": "1".repeat(65)}),
+            "mfa_code",
+        ),
+    ] {
+        let p = problem(erase(body).await.unwrap(), 422, "validation_failed").await;
+        assert_eq!(p["errors"][0]["field"], field);
+    }
     // Another owner for `mine`; then a wrong password is refused, the right one erases.
     app.add_member(&mine_id, owner_id.parse().unwrap(), "owner")
         .await;

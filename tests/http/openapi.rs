@@ -128,6 +128,7 @@ app_tests! {
             "/api/v1/platform/tenants/bulk",
             "/api/v1/platform/tenants/{tenant}",
             "/api/v1/platform/tenants/{tenant}/suspend",
+            "/api/v1/platform/users/{user_id}",
             "/api/v1/platform/users/{user_id}/disable",
             "/api/v1/platform/users/{user_id}/enable",
             "/api/v1/plans",

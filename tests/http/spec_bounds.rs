@@ -35,6 +35,12 @@ struct BodyCase {
 /// Operations with bounded body fields that this walk does not call, and why.
 const NOT_WALKED: &[(&str, &str, &str)] = &[
     (
+        "delete",
+        "/api/v1/auth/me",
+        "a body within its bounds deletes the account; erasure.rs sends each field one past its \
+         bound and checks the 422",
+    ),
+    (
         "post",
         "/api/v1/settings/deletion",
         "a body within its bounds deletes the organisation; deletion.rs sends each field one past \

@@ -159,7 +159,17 @@ export interface paths {
         get: operations["me"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete the caller's account (GDPR erasure). Its memberships are removed (each recorded in
+         *     its organisation's audit trail), every session ends and the account is deleted. What the
+         *     audit trails and the security log kept of the person — the IP address and user agent of
+         *     their actions, the e-mail of their security events — was sealed under their own key, which
+         *     goes with the account: those fields read `erased` from then on, and the audit chains still
+         *     verify. The last owner of an organisation must hand it over (or delete it) first: 409
+         *     `last_owner` names each such organisation in `owned_tenants`, and nothing changes. Needs
+         *     the password and, with MFA on, a code.
+         */
+        delete: operations["delete_me"];
         options?: never;
         head?: never;
         /** Change the caller's profile. */
@@ -1506,6 +1516,29 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an account (GDPR erasure, the person's request through the operator): its
+         *     memberships are removed (each recorded in its organisation's audit trail), every session
+         *     ends and the account is deleted; its personal fields in the audit trails and the security
+         *     log read `erased` from then on. The last owner of an organisation must be replaced first:
+         *     409 `last_owner` names each such organisation in `owned_tenants`, and nothing changes.
+         */
+        delete: operations["delete_user"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3956,6 +3989,12 @@ export interface components {
             script_src: string[];
             style_src: string[];
         };
+        DeleteMeBody: {
+            /** @description A TOTP or recovery code, when the account has MFA on. */
+            mfa_code?: string | null;
+            /** @description The caller's password. */
+            password: string;
+        };
         /** @description A pending deletion as the API returns it and its events carry it. */
         DeletionView: {
             /**
@@ -4748,6 +4787,14 @@ export interface components {
              * @description On `mfa_required`: when the ticket expires.
              */
             mfa_ticket_expires_at?: string | null;
+            /**
+             * @description On `last_owner` when an account is deleted: the organisations (slugs) whose last
+             *     owner it is — each needs another owner, or to be deleted, first.
+             * @example [
+             *       "acme"
+             *     ]
+             */
+            owned_tenants?: string[] | null;
             /**
              * @description On `feature_not_in_plan`: the public plans that have it.
              * @example [
@@ -6701,6 +6748,100 @@ export interface operations {
             };
             /** @description Missing, invalid or expired access token (`unauthorized`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteMeBody"];
+            };
+        };
+        responses: {
+            /** @description The account is deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong password or code (`wrong_password`, `invalid_mfa_code`), or an administrator impersonating (`not_while_impersonating`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The last owner of an organisation (`last_owner`, with `owned_tenants`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than TENANTRY_BODY_LIMIT (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, listed in `errors` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong passwords or codes (`account_locked`, `too_many_attempts`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13912,6 +14053,72 @@ export interface operations {
             };
             /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request limit is used up (`rate_limited`), with `Retry-After`; limited answers carry `RateLimit-Policy` and `RateLimit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account is deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid token (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token of someone who is not a platform administrator (`platform_admin_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such user (`user_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The last owner of an organisation (`last_owner`, with `owned_tenants`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -75,6 +75,17 @@ async fn erases_a_person(db: TestDb) {
     let mine_id = mine["tenant"]["id"].as_str().unwrap().to_owned();
     let person_id = mine["session"]["user"]["id"].as_str().unwrap().to_owned();
     let person = person_id.parse().unwrap();
+    // Invited first (the invitee's address is the subject of that record), then added.
+    let invitation = ok(
+        call(&app, "keep", Method::POST, "/api/v1/invitations", &owner)
+            .json(&json!({"email": "Person@Erase.test", "role": "member"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let invitation_id = invitation["id"].as_str().unwrap().to_owned();
     app.add_member(&keep_id, person, "admin").await;
     // A wrong password and a login, from a recognisable client: security events.
     let failed = app
@@ -123,6 +134,29 @@ async fn erases_a_person(db: TestDb) {
     assert!(
         stored.iter().all(|v| !v.contains("Erasure-Test")),
         "{stored:?}"
+    );
+    let invited = |entries: &[Value]| {
+        entries
+            .iter()
+            .find(|e| e["entity_type"] == "invitation" && e["entity_id"] == invitation_id.as_str())
+            .unwrap()["changes"]["email"]["new"]
+            .clone()
+    };
+    assert_eq!(
+        invited(&trail(&app, "keep", &owner).await),
+        "Person@erase.test"
+    );
+    let changes = app
+        .db()
+        .db()
+        .column_values(keep_id.parse().unwrap(), "audit_entries", "changes")
+        .await
+        .unwrap();
+    assert!(
+        changes
+            .iter()
+            .all(|v| !v.to_lowercase().contains("person@erase.test")),
+        "{changes:?}"
     );
     let theirs: Vec<String> = security_events(&app)
         .await
@@ -239,6 +273,8 @@ async fn erases_a_person(db: TestDb) {
         );
         verifies(&app, slug, &owner).await;
     }
+    // The invitation's record about them: their address reads `erased` too.
+    assert_eq!(invited(&trail(&app, "keep", &owner).await), "erased");
     // The security log: the person's events kept, their fields erased; the erasure noted.
     let events = security_events(&app).await;
     for id in &theirs {

@@ -605,7 +605,8 @@ async fn furnish_a(app: &TestApp, token: &str, user: &str) -> Ids {
             created_at: now,
             last_used_at: None,
         };
-        let db = app.db().db();
+        // The app's own pool: it seals the directory user's personal fields, as the app does.
+        let db = app.app_db();
         db.insert_scim_token(
             &ctx,
             &token,

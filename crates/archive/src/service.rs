@@ -71,24 +71,27 @@ pub struct PlatformKeys {
     pub signer: Arc<dyn StatementSigner>,
 }
 
-/// People's rows sealed under the platform's key, and the column: their TOTP secrets and
-/// their person keys. An operator's archive carries them open (the archive is encrypted as a
-/// whole); an import seals them again under its own platform key.
-const PLATFORM_SEALED: &[(&str, &str)] = &[("user_totp", "secret"), ("person_keys", "sealed_key")];
+/// People's rows sealed under the platform's key: their TOTP secrets, their person keys and
+/// their addresses' keys, each `(entity, column, the row's id column)`. An operator's archive
+/// carries them open (the archive is encrypted as a whole); an import seals them again under
+/// its own platform key.
+const PLATFORM_SEALED: &[Sealed] = &[
+    ("user_totp", "secret", "user_id"),
+    ("person_keys", "sealed_key", "user_id"),
+    ("address_keys", "sealed_key", "id"),
+];
 
-fn platform_sealed(entity: &str) -> Option<(&'static str, &'static str)> {
-    PLATFORM_SEALED.iter().copied().find(|(e, _)| *e == entity)
+type Sealed = (&'static str, &'static str, &'static str);
+
+fn platform_sealed(entity: &str) -> Option<Sealed> {
+    PLATFORM_SEALED
+        .iter()
+        .copied()
+        .find(|(e, _, _)| *e == entity)
 }
 
-fn platform_slot<'a>(
-    (table, column): (&'static str, &'static str),
-    user: &'a str,
-) -> SecretSlot<'a> {
-    SecretSlot {
-        table,
-        column,
-        row: user,
-    }
+fn platform_slot<'a>((table, column, _): Sealed, row: &'a str) -> SecretSlot<'a> {
+    SecretSlot { table, column, row }
 }
 
 fn parse_lines(entity: &str, lines: &[u8]) -> Result<Vec<Map<String, Value>>, ArchiveError> {
@@ -316,14 +319,10 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
     }
 
     /// Opens a [`PLATFORM_SEALED`] column of `part` for the archive.
-    async fn open_sealed(
-        &self,
-        sealed: (&'static str, &'static str),
-        part: &RowPart,
-    ) -> Result<Vec<u8>, ExportError> {
+    async fn open_sealed(&self, sealed: Sealed, part: &RowPart) -> Result<Vec<u8>, ExportError> {
         let mut rows = parse_lines(&part.entity, &part.lines)?;
         for row in &mut rows {
-            let user = text(row, "user_id").to_owned();
+            let user = text(row, sealed.2).to_owned();
             let value = text(row, sealed.1).to_owned();
             let open = self
                 .platform
@@ -338,11 +337,11 @@ impl<S: ArchiveStore, K: KeyEscrow> ArchiveService<S, K> {
     /// Seals a [`PLATFORM_SEALED`] column of `rows` again, under this instance's key.
     async fn seal_again(
         &self,
-        sealed: (&'static str, &'static str),
+        sealed: Sealed,
         rows: &mut [Map<String, Value>],
     ) -> Result<(), ImportError> {
         for row in rows {
-            let user = text(row, "user_id").to_owned();
+            let user = text(row, sealed.2).to_owned();
             let open = STANDARD
                 .decode(text(row, sealed.1))
                 .map_err(|e| ArchiveError::Damaged(format!("{}: {e}", sealed.0)))?;

@@ -21,6 +21,15 @@ pub trait Audited: Sized {
         &[actions::CREATED, actions::UPDATED, actions::DELETED];
     /// Fields left out of every record.
     const REDACTED: &'static [&'static str] = &[];
+    /// Fields that are personal data of the record's subject ([`Audited::data_subject`]):
+    /// the audit trail stores them sealed under the key of the subject's e-mail address, which
+    /// goes when the account with that address is erased.
+    const PERSONAL: &'static [&'static str] = &[];
+    /// The normalised e-mail address of the person this entity is about, when it holds
+    /// [`Audited::PERSONAL`] fields (an invitee, a directory user).
+    fn data_subject(&self) -> Option<String> {
+        None
+    }
     /// The quota this entity counts against (`products`), if any. Declaring it is all it takes
     /// for the resource to be counted and limited: the change pipeline counts what the
     /// entity's changes add and remove, in the same transaction, and refuses a change that
@@ -88,6 +97,26 @@ pub struct ChangeRecord {
     pub changes: BTreeMap<String, FieldChange>,
     /// The event consumers see, for a change of data (none for a security note).
     pub event: Option<EventRecord>,
+    /// Whose personal data some of the fields are (sealed under their address's key).
+    pub subject: Option<Subject>,
+}
+
+/// The person a record is about, and which of its fields are their personal data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    /// Their normalised e-mail address.
+    pub address: String,
+    pub fields: &'static [&'static str],
+}
+
+fn subject<T: Audited>(entity: &T) -> Option<Subject> {
+    if T::PERSONAL.is_empty() {
+        return None;
+    }
+    entity.data_subject().map(|address| Subject {
+        address,
+        fields: T::PERSONAL,
+    })
 }
 
 /// A change as an event: `<entity>.<action>` with the object and, for an update, the old
@@ -186,6 +215,7 @@ impl ChangeLog {
         let event = event(action, new);
         self.count::<T>(new.quota_amount());
         self.push(T::ENTITY, new.audit_id(), action, changes, Some(event));
+        self.about(subject(new));
     }
 
     /// Records the fields that differ; an update that changed nothing records nothing.
@@ -231,6 +261,7 @@ impl ChangeLog {
                 event.previous_attributes = Some(previous);
             }
             self.push(T::ENTITY, new.audit_id(), action, changes, Some(event));
+            self.about(subject(new).or_else(|| subject(old)));
         }
     }
 
@@ -255,6 +286,14 @@ impl ChangeLog {
         let event = event(action, old);
         self.count::<T>(-old.quota_amount());
         self.push(T::ENTITY, old.audit_id(), action, changes, Some(event));
+        self.about(subject(old));
+    }
+
+    /// The last record is about `subject`.
+    fn about(&mut self, subject: Option<Subject>) {
+        if let Some(last) = self.records.last_mut() {
+            last.subject = subject;
+        }
     }
 
     fn count<T: Audited>(&mut self, delta: i64) {
@@ -348,6 +387,7 @@ impl ChangeLog {
             action: action.to_owned(),
             changes,
             event,
+            subject: None,
         });
     }
 

@@ -19,8 +19,8 @@ mod service;
 
 pub use chain::{AuditEntry, ChainHead, Verification, Verifier};
 pub use change::{
-    Audited, ChangeLog, ChangeRecord, EventRecord, FieldChange, LoggedJob, actions, serialized,
-    without,
+    Audited, ChangeLog, ChangeRecord, EventRecord, FieldChange, LoggedJob, Subject, actions,
+    serialized, without,
 };
 pub use events::{
     Event, EventActor, EventData, EventFilter, EventKind, EventRepository, EventService,

@@ -498,6 +498,12 @@ impl tenantry_audit::Audited for Invitation {
         invitation_actions::ACCEPTED,
     ];
     type View = crate::view::InvitationView;
+    /// The invitee's address is theirs.
+    const PERSONAL: &'static [&'static str] = &["email"];
+
+    fn data_subject(&self) -> Option<String> {
+        Some(self.email.normalized())
+    }
 
     fn audit_id(&self) -> String {
         self.id.to_string()

@@ -125,6 +125,24 @@ impl ScimUser {
 impl tenantry_audit::Audited for ScimUser {
     const ENTITY: &'static str = "scim_user";
     type View = crate::view::ScimUserView;
+    /// What the directory says of the person.
+    const PERSONAL: &'static [&'static str] = &[
+        "user_name",
+        "external_id",
+        "display_name",
+        "given_name",
+        "family_name",
+        "formatted_name",
+        "emails",
+    ];
+
+    /// The person's address, else their userName.
+    fn data_subject(&self) -> Option<String> {
+        Some(
+            self.person_email()
+                .map_or_else(|| user_name_key(&self.user_name), |e| e.normalized()),
+        )
+    }
 
     fn audit_id(&self) -> String {
         self.id.to_string()

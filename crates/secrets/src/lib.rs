@@ -19,7 +19,7 @@ mod personal;
 mod vault;
 
 pub use master::{KeyConfigError, KeySource, MasterKey, MasterKeys};
-pub use personal::{ERASED, PersonKey, Stored, person_key_slot};
+pub use personal::{ERASED, KeyRef, PersonKey, Stored, key_slot};
 pub use vault::{DataKeyStore, PLATFORM_KEY_OWNER, Rotation, Vault, WrappedKey};
 
 #[cfg(test)]

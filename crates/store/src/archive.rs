@@ -48,6 +48,10 @@ pub(crate) enum Rows {
     Users,
     /// Rows of those users (`user_id`): kept as they are when the account exists already.
     UserOwned,
+    /// Keys of the addresses the tenant's records are about (`email_normalized`: its
+    /// invitations', its directory users' and its users'); an address may hold several keys,
+    /// each kept once.
+    Addresses,
 }
 
 /// Which archives carry a table.
@@ -97,6 +101,7 @@ catalogue! {
     user_identities: UserOwned, Both, [issuer, subject] { issuer: Text, subject: Text, user_id: Id, created_at: Time },
     user_totp: UserOwned, Operator, [user_id] { user_id: Id, secret: Text, created_at: Time, confirmed_at: Time, last_step: Int },
     person_keys: UserOwned, Operator, [user_id] { user_id: Id, sealed_key: Text, created_at: Time },
+    address_keys: Addresses, Operator, [id] { id: Id, email_normalized: Text, sealed_key: Text, created_at: Time },
     recovery_codes: UserOwned, Operator, [user_id, digest] { user_id: Id, digest: Text, created_at: Time, used_at: Time },
     roles: Tenant, Both, [id] { id: Id, name: Text, permissions: Text, system_role: Text, created_at: Time, updated_at: Time },
     memberships: Tenant, Both, [user_id] { user_id: Id, role_id: Id, status: Text, created_at: Time },
@@ -252,6 +257,12 @@ impl Table {
                 users()
             ),
             Rows::UserOwned => format!("user_id IN ({})", users()),
+            Rows::Addresses => format!(
+                "email_normalized IN (SELECT email_normalized FROM invitations WHERE tenant_id = \
+                 '{tenant}' UNION SELECT user_name_key FROM scim_users WHERE tenant_id = \
+                 '{tenant}' UNION SELECT email_normalized FROM users WHERE id IN ({}))",
+                users()
+            ),
         }
     }
 
@@ -292,7 +303,7 @@ impl Table {
             .map(|(c, _)| format!("\"{c}\""))
             .collect();
         let name = self.name;
-        let keep = if matches!(self.rows, Rows::Users | Rows::UserOwned) {
+        let keep = if matches!(self.rows, Rows::Users | Rows::UserOwned | Rows::Addresses) {
             " ON CONFLICT DO NOTHING"
         } else {
             ""

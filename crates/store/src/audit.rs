@@ -242,6 +242,9 @@ impl Db {
     /// verified on the entries as stored, [`AuditRepository::chain_segment`]).
     async fn readable_entry(&self, mut e: AuditEntry) -> Result<AuditEntry, StoreError> {
         let tenant = Some(e.tenant_id);
+        e.changes = self
+            .read_changes(std::mem::take(&mut e.changes), e.tenant_id)
+            .await?;
         e.ip = self
             .read_personal(e.ip.take(), &field("audit_entries.ip", tenant))
             .await?;

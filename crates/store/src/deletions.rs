@@ -20,6 +20,7 @@ use tenantry_tenancy::TenantStatus;
 use crate::db::{CrossTenant, Db, DbConn, Rescope as _, Scope};
 use crate::error::StoreError;
 use crate::paging::{after_id, fetch};
+use crate::personal::forget_address;
 use crate::tenancy::bump_tenancy_version;
 use crate::types::DbUuid;
 use crate::types::{count, stored};
@@ -361,6 +362,12 @@ impl Db {
                     .get_result(conn)
                     .await?;
                 if elsewhere == 0 && staff == 0 {
+                    let email: String = users::table
+                        .find(user)
+                        .select(users::email_normalized)
+                        .first(conn)
+                        .await?;
+                    forget_address!(conn, &email);
                     accounts += diesel::delete(users::table.find(user)).execute(conn).await? as u64;
                 }
             }

@@ -14,6 +14,7 @@ use tenantry_rbac::{MemberError, Membership, MembershipStatus, SystemRole};
 use crate::db::{CrossTenant, Db, Rescope as _, Scope};
 use crate::error::StoreError;
 use crate::identity::revoke_live_tokens;
+use crate::personal::forget_address;
 use crate::pipeline::Sealed;
 use crate::rbac::{MembershipRow, rewrite_membership};
 use crate::tenancy::bump_access_version;
@@ -52,7 +53,7 @@ impl Db {
         // The contexts share one actor and origin.
         let person = match ctxs.first() {
             Some(ctx) => self.person_of(ctx).await,
-            None => Ok(crate::pipeline::Person::Nobody),
+            None => Ok(crate::pipeline::Personal::nobody(self)),
         }
         .map_err(|e| EraseError::Unexpected(e.into()))?;
         let mut refusal = None;
@@ -107,6 +108,14 @@ impl Db {
             }
             conn.rescope(&Scope::User(user)).await?;
             let ended = revoke_live_tokens!(conn, at, refresh_tokens::user_id.eq(id));
+            let email: String = users::table
+                .find(id)
+                .select(users::email_normalized)
+                .first(conn)
+                .await?;
+            // The person's key goes with the account (a cascade); their address's keys
+            // (invitations and directory records about them) go here.
+            forget_address!(conn, &email);
             diesel::delete(users::table.find(id)).execute(conn).await?;
             Ok((ended, sealed))
         });

@@ -68,6 +68,11 @@ pub const PLATFORM_TABLES: &[(&str, &str)] = &[
     ),
     ("recovery_codes", "a person's one-time MFA recovery codes"),
     (
+        "address_keys",
+        "keys of e-mail addresses the tenants' records are about (invitees, directory users), \
+         deleted when the account with the address is erased",
+    ),
+    (
         "person_keys",
         "a person's key for their personal fields in every tenant's audit trail and the \
          security log; deleted with the account",

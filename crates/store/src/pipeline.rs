@@ -18,7 +18,7 @@ use tenantry_kernel::TenantCtx;
 
 use crate::db::SqliteConn;
 use crate::error::StoreError;
-pub(crate) use crate::personal::Person;
+pub(crate) use crate::personal::Personal;
 
 /// What one transaction changed in one tenant, and the jobs it asks for.
 pub(crate) struct Change<'a> {
@@ -163,18 +163,21 @@ impl SinkConn for SqliteConn {
 pub(crate) async fn seal<C: SinkConn>(
     conn: &mut C,
     ctx: &TenantCtx,
-    person: &Person,
+    person: &Personal,
     log: ChangeLog,
 ) -> Result<Sealed, StoreError> {
     if log.is_empty() {
         return Ok(Sealed::default());
     }
-    let (records, jobs, usage) = log.into_parts();
+    let (mut records, jobs, usage) = log.into_parts();
     let (head, origin) = if records.is_empty() {
         (None, ctx.origin().clone())
     } else {
         let origin = person
             .seal_origin(conn, ctx.origin(), ctx.tenant_id())
+            .await?;
+        person
+            .seal_subjects(conn, &mut records, ctx.tenant_id())
             .await?;
         (Some(conn.lock_head(ctx).await?), origin)
     };

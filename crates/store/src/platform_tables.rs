@@ -401,3 +401,15 @@ diesel::table! {
         created_at -> DbTime,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::{DbId, DbTime};
+
+    address_keys (id) {
+        id -> DbId,
+        email_normalized -> Text,
+        sealed_key -> Text,
+        created_at -> DbTime,
+    }
+}

@@ -230,7 +230,7 @@ impl Db {
         // One actor and origin for the whole batch.
         let person = match ctxs.first() {
             Some(ctx) => self.person_of(ctx).await?,
-            None => crate::pipeline::Person::Nobody,
+            None => crate::pipeline::Personal::nobody(self),
         };
         tx!(self, write, platform, |conn| {
             let mut plans: Vec<(String, Plan)> = vec![];

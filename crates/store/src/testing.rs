@@ -412,8 +412,7 @@ impl Db {
     }
 }
 
-/// Declares one async test per backend (each database sealing personal data as the app does):
-/// `<name>::sqlite` always runs, `<name>::postgres`
+/// Declares one async test per backend: `<name>::sqlite` always runs, `<name>::postgres`
 /// runs when the PostgreSQL test cluster is configured and passes trivially otherwise (the
 /// `postgres_suite` marker test reports the skip).
 #[macro_export]
@@ -428,14 +427,12 @@ macro_rules! backend_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let db = $crate::testing::TestDb::sqlite().await;
-                db.seal_personal_data();
                 body(&db).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(db) = $crate::testing::TestDb::postgres().await {
-                    db.seal_personal_data();
                     body(&db).await;
                 }
             }

@@ -74,6 +74,7 @@ async fn tenant_count(db: &Db) -> usize {
 
 backend_tests! {
     async fn the_switcher_lists_a_users_own_tenants(t: &TestDb) {
+        t.seal_personal_data();
         let db = t.db();
         let ann = onboard(db, "acme", "ann@example.com").await.session.user.id;
         onboarding(db).onboard(request("beta", "ann@example.com", PASSWORD)).await.unwrap();
@@ -87,6 +88,7 @@ backend_tests! {
     }
 
     async fn onboarding_creates_everything(t: &TestDb) {
+        t.seal_personal_data();
         let db = t.db();
         let done = onboard(db, "acme", "ann@example.com").await;
         assert!(done.owner_created);
@@ -105,6 +107,7 @@ backend_tests! {
     }
 
     async fn a_failed_onboarding_writes_nothing(t: &TestDb) {
+        t.seal_personal_data();
         let db = t.db();
         onboard(db, "acme", "ann@example.com").await;
         // Slug taken: the new owner must not be created either.
@@ -118,6 +121,7 @@ backend_tests! {
     }
 
     async fn an_existing_user_is_attached_after_proving_their_password(t: &TestDb) {
+        t.seal_personal_data();
         let db = t.db();
         let first = onboard(db, "acme", "ann@example.com").await;
         let err = onboarding(db).onboard(request("beta", "ANN@example.com", "not the password")).await.unwrap_err();
@@ -131,6 +135,7 @@ backend_tests! {
     }
 
     async fn roles_are_tenant_scoped(t: &TestDb) {
+        t.seal_personal_data();
         let db = t.db();
         let a = TenantCtx::for_tests(onboard(db, "acme", "ann@example.com").await.tenant.id);
         let b = TenantCtx::for_tests(onboard(db, "beta", "bob@example.com").await.tenant.id);
@@ -153,6 +158,7 @@ backend_tests! {
     }
 
     async fn members_keep_an_owner_and_roles_in_use_stay(t: &TestDb) {
+        t.seal_personal_data();
         let db = t.db();
         let first = onboard(db, "acme", "ann@example.com").await;
         let ctx = TenantCtx::for_tests(first.tenant.id);
@@ -175,6 +181,7 @@ backend_tests! {
     }
 
     async fn member_role_and_tenant_lists_page_by_cursor(t: &TestDb) {
+        t.seal_personal_data();
         let db = t.db();
         let first = onboard(db, "acme", "ann@example.com").await;
         let ctx = TenantCtx::for_tests(first.tenant.id);

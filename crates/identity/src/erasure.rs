@@ -59,7 +59,7 @@ pub enum EraseError {
     NotFound,
     /// The person is the last active owner of these organisations (their slugs): another
     /// owner must be named, or the organisation deleted, first.
-    #[error("the last owner of {}: hand them over first", .0.join(", "))]
+    #[error("the last owner of {}", .0.join(", "))]
     LastOwner(Vec<String>),
     /// The password or the second factor did not check out.
     #[error(transparent)]

@@ -267,4 +267,23 @@ app_tests! {
         let s = ok(verify(app, json!({"ticket": ticket(app, "ann@acme.test").await, "recovery_code": codes[0]})).await, 200).await;
         ok(call(app, "acme", Method::GET, "/api/v1/settings", &access(&s)).send().await.unwrap(), 200).await;
     }
+
+    async fn erasing_an_account_with_mfa_takes_a_code(app) {
+        if !Authenticator::available() { return; }
+        app.create_user("ann@example.com", PASSWORD).await;
+        let t = access(&app.login("ann@example.com", PASSWORD).await);
+        let e = ok(post(app, "/api/v1/auth/mfa/totp", &t, json!({})).await, 200).await;
+        let mut totp = Authenticator::from_uri(e["otpauth_uri"].as_str().unwrap());
+        let res = post(app, "/api/v1/auth/mfa/totp/confirm", &t, json!({"code": totp.next_code().await})).await;
+        let codes: Vec<String> = ok(res, 200).await["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+        let erase = |body: Value| app.request(Method::DELETE, "/api/v1/auth/me").bearer_auth(&t).json(&body).send();
+        // The password alone is not enough; a wrong code neither; a recovery code is.
+        problem(erase(json!({"password": PASSWORD})).await.unwrap(), 401, "mfa_required").await;
+        problem(erase(json!({"password": PASSWORD, "mfa_code": "000000"})).await.unwrap(), 403, "invalid_mfa_code").await;
+        let done = erase(json!({"password": PASSWORD, "mfa_code": codes[0]})).await.unwrap();
+        assert_eq!(done.status(), 204);
+        problem(app.get("/api/v1/auth/me").bearer_auth(&t).send().await.unwrap(), 401, "unauthorized").await;
+        let login = app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "ann@example.com", "password": PASSWORD})).send().await.unwrap();
+        assert_eq!(login.status(), 401);
+    }
 }

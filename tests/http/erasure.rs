@@ -103,6 +103,23 @@ async fn erases_a_person(db: TestDb) {
         .send()
         .await
         .unwrap();
+    // Someone posing as sealed data under the person's key (no account: stored as sent).
+    let posing = format!("p1:{person_id}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    let unknown = app
+        .request(Method::POST, "/api/v1/auth/login")
+        .header("User-Agent", &posing)
+        .json(&json!({"email": "nobody@erase.test", "password": "not the password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 401);
+    assert!(
+        security_events(&app)
+            .await
+            .iter()
+            .any(|e| e["user_agent"] == posing.as_str()),
+        "reads as it was sent"
+    );
     let token = ok(session, 200).await["access_token"]
         .as_str()
         .unwrap()

@@ -12,22 +12,21 @@ use tenantry_tests::{PASSWORD, TestApp, call, ok, problem};
 
 const AGENT: &str = "Erasure-Test/1.0 (personal)";
 
-async fn trail(app: &TestApp, slug: &str, token: &str) -> Vec<Value> {
-    let page = ok(
-        call(
-            app,
-            slug,
-            Method::GET,
-            "/api/v1/audit-logs?limit=100",
-            token,
-        )
-        .send()
-        .await
-        .unwrap(),
-        200,
-    )
-    .await;
+/// The `items` of the page `req` answers.
+async fn items(req: reqwest::RequestBuilder) -> Vec<Value> {
+    let page = ok(req.send().await.unwrap(), 200).await;
     page["items"].as_array().unwrap().clone()
+}
+
+async fn trail(app: &TestApp, slug: &str, token: &str) -> Vec<Value> {
+    items(call(
+        app,
+        slug,
+        Method::GET,
+        "/api/v1/audit-logs?limit=100",
+        token,
+    ))
+    .await
 }
 
 async fn verifies(app: &TestApp, slug: &str, token: &str) {
@@ -44,15 +43,7 @@ async fn verifies(app: &TestApp, slug: &str, token: &str) {
 
 /// Every platform security event (newest first).
 async fn security_events(app: &TestApp) -> Vec<Value> {
-    let page = ok(
-        app.operator(Method::GET, "/api/v1/platform/security-events?limit=100")
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    page["items"].as_array().unwrap().clone()
+    items(app.operator(Method::GET, "/api/v1/platform/security-events?limit=100")).await
 }
 
 fn by(entries: &[Value], user: &str) -> Vec<Value> {

@@ -341,16 +341,8 @@ impl Db {
     /// Stores the event, its personal fields (e-mail, IP, user agent) sealed under its
     /// account's key when it names one.
     async fn insert_security_event(&self, e: &SecurityEvent) -> Result<(), StoreError> {
-        let person = self
-            .person(
-                e.user_id,
-                &tenantry_kernel::Origin {
-                    request_id: None,
-                    ip: e.ip.clone().or_else(|| e.email.clone()),
-                    user_agent: e.user_agent.clone(),
-                },
-            )
-            .await?;
+        let has_personal_data = e.email.is_some() || e.ip.is_some() || e.user_agent.is_some();
+        let person = self.person(e.user_id, has_personal_data).await?;
         let person = &person;
         run!(self, |conn| {
             let sealed = person

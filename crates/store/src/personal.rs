@@ -412,19 +412,19 @@ impl Db {
         Ok(Some(opened))
     }
 
-    /// What seals the personal data of a change made by `person` from `origin` (any of its
-    /// fields set means there is some), and of the records' subjects.
+    /// What seals the personal data of a change made by `person` (when `has_personal_data`:
+    /// an IP, a user agent, an e-mail), and of the records' subjects.
     pub(crate) async fn person(
         &self,
         person: Option<UserId>,
-        origin: &Origin,
+        has_personal_data: bool,
     ) -> Result<Personal, StoreError> {
         let cipher = self.personal.cipher.get().cloned();
         if cipher.is_some() {
             self.platform_key_ready().await?;
         }
         let author = match person {
-            Some(user) if origin.ip.is_some() || origin.user_agent.is_some() => {
+            Some(user) if has_personal_data => {
                 match self.existing_key(KeyRef::Account(user)).await? {
                     Some(key) => Person::Key(key),
                     None => Person::New(user),
@@ -437,7 +437,9 @@ impl Db {
 
     /// [`Db::person`] of a tenant change: the person at the keyboard.
     pub(crate) async fn person_of(&self, ctx: &TenantCtx) -> Result<Personal, StoreError> {
-        self.person(ctx.actor().person(), ctx.origin()).await
+        let origin = ctx.origin();
+        let has_personal_data = origin.ip.is_some() || origin.user_agent.is_some();
+        self.person(ctx.actor().person(), has_personal_data).await
     }
 
     /// A stored personal field as it reads: open, [`ERASED`] when its key is gone, as it is

@@ -9,14 +9,96 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use tenantry_kernel::TenantId;
 
 use crate::error::StoreError;
 
-pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection, SqliteCalls>;
+
+/// Names the spawner diesel-async gives a SQLite connection by default (tokio's blocking
+/// pool, finishing a call before a dropped future lets go of the connection).
+trait WrapperSpawner {
+    type Spawner;
+}
+
+impl<C, S> WrapperSpawner for SyncConnectionWrapper<C, S> {
+    type Spawner = S;
+}
+
+type BlockingPool = <SyncConnectionWrapper<SqliteConnection> as WrapperSpawner>::Spawner;
+
+thread_local! {
+    /// Whether this thread's SQLite calls run where they are made (see [`sqlite_inline`]).
+    static SQLITE_INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Where a SQLite connection's calls run: on tokio's blocking pool (a hop to another thread
+/// and back per statement), or — inside [`sqlite_inline`] — right where they are made.
+pub(crate) struct SqliteCalls(BlockingPool);
+
+impl SpawnBlocking for SqliteCalls {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> futures_util::future::BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync>>>
+    where
+        R: Send + 'static,
+    {
+        if SQLITE_INLINE.get() {
+            Box::pin(std::future::ready(Ok(task())))
+        } else {
+            self.0.spawn_blocking(task)
+        }
+    }
+
+    fn get_runtime() -> Self {
+        Self(BlockingPool::get_runtime())
+    }
+}
+
+/// A SQLite write transaction: `BEGIN IMMEDIATE` takes the single writer's lock up front
+/// (waiting on `busy_timeout`, on the blocking pool) rather than failing when a read turns into
+/// a write; commits after a body that succeeded, rolls back after one that failed.
+pub(crate) async fn sqlite_immediate<R>(
+    conn: &mut SqliteConn,
+    body: impl AsyncFnOnce(&mut SqliteConn) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    use diesel::connection::AnsiTransactionManager;
+    use diesel_async::TransactionManager;
+    type Tm = diesel_async::sync_connection_wrapper::SyncTransactionManagerWrapper<
+        AnsiTransactionManager,
+    >;
+    conn.spawn_blocking(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))
+        .await?;
+    match body(&mut *conn).await {
+        Ok(value) => {
+            <Tm as TransactionManager<SqliteConn>>::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(e) => {
+            <Tm as TransactionManager<SqliteConn>>::rollback_transaction(conn).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Runs a SQLite read transaction's calls on the thread that polls it, without a hop to the
+/// blocking pool and back for each statement: in write-ahead-log mode a reader never waits
+/// for a lock, and a short read costs microseconds, less than the hops did. Writes still go
+/// to the blocking pool, where waiting for the single writer's lock blocks no request.
+pub(crate) async fn sqlite_inline<F: Future>(read: F) -> F::Output {
+    let mut read = std::pin::pin!(read);
+    std::future::poll_fn(|cx| {
+        let was = SQLITE_INLINE.replace(true);
+        let polled = read.as_mut().poll(cx);
+        SQLITE_INLINE.set(was);
+        polled
+    })
+    .await
+}
 
 /// Which database a [`Db`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +141,33 @@ pub(crate) fn backend_of(url: &str) -> Result<Backend, StoreError> {
         Err(StoreError::Config(
             "database URL must start with sqlite:// or postgres://".into(),
         ))
+    }
+}
+
+/// A PostgreSQL URL's `pgbouncer=true` (the convention other clients use for a
+/// transaction-pooling proxy in front of the database), taken out of the URL the driver sees.
+/// Behind such a proxy consecutive transactions of one pooled connection may run on different
+/// server sessions, so nothing may outlive a transaction: no prepared statement cached by name,
+/// no statement outside a transaction (decision 0048).
+pub(crate) fn transaction_pooler(url: &str) -> (String, bool) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), false);
+    };
+    let mut pooled = false;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|param| match param.split_once('=') {
+            Some(("pgbouncer", value)) => {
+                pooled = value == "true";
+                false
+            }
+            _ => !param.is_empty(),
+        })
+        .collect();
+    if kept.is_empty() {
+        (base.to_owned(), pooled)
+    } else {
+        (format!("{base}?{}", kept.join("&")), pooled)
     }
 }
 
@@ -105,8 +214,10 @@ pub struct Db {
     jobs_queued: std::sync::Arc<tokio::sync::Notify>,
     /// Wakes this process's webhook dispatcher when a commit queued deliveries.
     deliveries_queued: std::sync::Arc<tokio::sync::Notify>,
-    /// For the PostgreSQL listener connection of the workers.
+    /// For the PostgreSQL listener connection of the workers (without `pgbouncer=true`).
     url: std::sync::Arc<str>,
+    /// Behind a transaction-pooling proxy (`pgbouncer=true`, see [`transaction_pooler`]).
+    pooled_by_transaction: bool,
     /// Whether this process's job listener runs.
     listener_started: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The keys personal data is sealed under (`personal.rs`).
@@ -142,6 +253,29 @@ fn db_runtime() -> Result<&'static tokio::runtime::Handle, diesel::ConnectionErr
         .map_err(|e| diesel::ConnectionError::BadConnection(format!("database runtime: {e}")))
 }
 
+/// Opens a PostgreSQL connection through a transaction pooler. diesel-async sets the session's
+/// time zone and encoding with prepared statements, each prepared and then executed in two
+/// round trips, between which the pooler may move the client to another server session: here
+/// they run inside a transaction, which keeps one server session until its `COMMIT`. (The
+/// pooler carries those two settings over to whichever session serves the client next.)
+async fn establish_behind_pooler(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let bad = |e: tokio_postgres::Error| diesel::ConnectionError::BadConnection(e.to_string());
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(bad)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "a database connection ended");
+        }
+    });
+    client.batch_execute("BEGIN").await.map_err(bad)?;
+    let mut conn = AsyncPgConnection::try_from(client).await?;
+    conn.batch_execute("COMMIT")
+        .await
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+    Ok(conn)
+}
+
 /// Opens a connection on [`db_runtime`].
 async fn on_db_runtime<C: Send + 'static>(
     open: impl Future<Output = diesel::ConnectionResult<C>> + Send + 'static,
@@ -157,26 +291,41 @@ async fn on_db_runtime<C: Send + 'static>(
 impl Db {
     /// Opens a pool. For SQLite the file (and its directory) is created when missing.
     pub fn connect(config: &DbConfig) -> Result<Self, StoreError> {
+        let (url, pooled_by_transaction) = transaction_pooler(&config.url);
         let pools = match config.backend()? {
             Backend::Postgres => {
                 let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
                 manager_config.recycling_method = RecyclingMethod::Fast;
-                manager_config.custom_setup = Box::new(|url| {
+                manager_config.custom_setup = Box::new(move |url| {
                     let url = url.to_owned();
                     on_db_runtime(async move {
-                        let mut conn = AsyncPgConnection::establish(&url).await?;
-                        // No JIT: the planner estimates a tenant's slice of a shared table from
-                        // the whole table, and compiling a plan (10-35 ms) cost more than the
-                        // short queries it was for (decision 0030).
-                        conn.batch_execute("SET jit = off")
-                            .await
-                            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                        let mut conn = if pooled_by_transaction {
+                            establish_behind_pooler(&url).await?
+                        } else {
+                            AsyncPgConnection::establish(&url).await?
+                        };
+                        if pooled_by_transaction {
+                            // A statement prepared by name would stay on one server session
+                            // while the next transaction runs on another.
+                            conn.set_prepared_statement_cache_size(
+                                diesel::connection::CacheSize::Disabled,
+                            );
+                        } else {
+                            // No JIT: the planner estimates a tenant's slice of a shared table
+                            // from the whole table, and compiling a plan (10-35 ms) cost more
+                            // than the short queries it was for (decision 0030). Behind a
+                            // transaction pooler the role's setting does this (docs/scaling.md).
+                            conn.batch_execute("SET jit = off").await.map_err(|e| {
+                                diesel::ConnectionError::BadConnection(e.to_string())
+                            })?;
+                        }
+                        conn.set_instrumentation(count_prepares);
                         Ok(conn)
                     })
                     .boxed()
                 });
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                    config.url.as_str(),
+                    url.as_str(),
                     manager_config,
                 );
                 Pools::Pg(build_pool(manager, config)?)
@@ -207,7 +356,8 @@ impl Db {
             pools,
             jobs_queued: std::sync::Arc::default(),
             deliveries_queued: std::sync::Arc::default(),
-            url: config.url.as_str().into(),
+            url: url.as_str().into(),
+            pooled_by_transaction,
             listener_started: std::sync::Arc::default(),
             personal: std::sync::Arc::default(),
         })
@@ -249,6 +399,11 @@ impl Db {
 
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Behind a transaction-pooling proxy (see [`transaction_pooler`]).
+    pub fn pooled_by_transaction(&self) -> bool {
+        self.pooled_by_transaction
     }
 
     pub fn backend(&self) -> Backend {
@@ -447,6 +602,22 @@ pub(crate) async fn pg_end<R>(
     }
 }
 
+/// A statement outside any transaction (`run!`). Behind a transaction pooler it goes in one:
+/// its preparation and its execution are two round trips, and the proxy may hand the second to
+/// another server session once the first has answered outside a transaction.
+pub(crate) async fn pg_statement<R>(
+    conn: &mut AsyncPgConnection,
+    pooled_by_transaction: bool,
+    body: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    if !pooled_by_transaction {
+        return body(conn).await;
+    }
+    pg_begin(conn, &Scope::Platform).await?;
+    let result = body(conn).await;
+    pg_end(conn, result).await
+}
+
 /// A pooled PostgreSQL connection inside a transaction that diesel-async's transaction
 /// manager does not track (see [`pg_read`]). Unless [`CloseUnlessEnded::ended`] says the
 /// transaction is over, dropping it takes the connection out of the pool and closes it: a
@@ -507,6 +678,99 @@ pub(crate) async fn pg_read<R>(
     result
 }
 
+thread_local! {
+    /// Statements this thread has sent to be prepared for a connection's cache (see
+    /// [`pg_read_one`]).
+    static PREPARES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Reads this process sent in one round trip (for the tests: that the path is taken).
+pub(crate) static ONE_TRIP_READS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+/// Every pooled PostgreSQL connection's instrumentation: counts, on the thread that polls the
+/// query, the statements diesel-async prepares for its cache. It is called synchronously
+/// inside that poll.
+fn count_prepares(event: diesel::connection::InstrumentationEvent<'_>) {
+    if let diesel::connection::InstrumentationEvent::CacheQuery { .. } = event {
+        PREPARES.with(|n| n.set(n.get() + 1));
+    }
+}
+
+/// A one-statement PostgreSQL read in `scope` in **one round trip**: `BEGIN READ ONLY; SET
+/// LOCAL …`, the statement and `COMMIT` are all sent before any answer is read (decision
+/// 0048). `COMMIT` goes out only once the statement has: the statement must be one the
+/// connection has prepared before (`cacheable`, and no statement was prepared while the body
+/// was first polled: diesel-async sends a cached statement's execution on that poll, a new
+/// one's preparation instead). Otherwise — the first use of a statement on a connection, a
+/// statement that cannot be cached, a connection behind a transaction pooler — the read is
+/// [`pg_read`]'s two round trips. A failed statement aborts the transaction, and the `COMMIT`
+/// behind it then rolls back; a future dropped before the end closes the connection, as in
+/// [`pg_read`].
+pub(crate) async fn pg_read_one<R>(
+    pooled: Object<AsyncPgConnection>,
+    scope: &Scope,
+    cacheable: bool,
+    body: impl AsyncFnOnce(&mut &AsyncPgConnection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let begin = begin_as(scope, "BEGIN READ ONLY");
+    let mut guard = CloseUnlessEnded(Some(pooled));
+    let Some(conn) = guard.0.as_deref_mut() else {
+        return Err(StoreError::Connection("no pooled connection".to_owned()));
+    };
+    let (begun, result, ended) = {
+        let shared: &AsyncPgConnection = conn;
+        let (mut to_begin, mut to_end, mut handle) = (shared, shared, shared);
+        let mut begun = std::pin::pin!(SimpleAsyncConnection::batch_execute(&mut to_begin, &begin));
+        // Sent on its first poll, before the statement.
+        let begun_at_once = poll_once(begun.as_mut()).await;
+        let prepared = PREPARES.get();
+        let mut result = std::pin::pin!(body(&mut handle));
+        let first = poll_once(result.as_mut()).await;
+        let statement_sent = cacheable && first.is_pending() && PREPARES.get() == prepared;
+        if statement_sent {
+            ONE_TRIP_READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let begun = ready_or(begun_at_once, begun);
+        let result = ready_or(first, result);
+        if statement_sent {
+            let mut commit =
+                std::pin::pin!(SimpleAsyncConnection::batch_execute(&mut to_end, "COMMIT"));
+            let committed_at_once = poll_once(commit.as_mut()).await;
+            futures_util::future::join3(begun, result, ready_or(committed_at_once, commit)).await
+        } else {
+            let (begun, result) = futures_util::future::join(begun, result).await;
+            let end = match (&begun, &result) {
+                (Ok(()), Ok(_)) => "COMMIT",
+                _ => "ROLLBACK",
+            };
+            let ended = SimpleAsyncConnection::batch_execute(&mut to_end, end).await;
+            (begun, result, ended)
+        }
+    };
+    // Ended cleanly, or the connection is closed with `guard`.
+    ended?;
+    guard.ended();
+    begun?;
+    result
+}
+
+/// Polls a future once, from inside the calling task (which its waker then wakes).
+async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await
+}
+
+/// A future's output when its first poll already gave it, else the rest of the future.
+async fn ready_or<T>(
+    first: std::task::Poll<T>,
+    rest: std::pin::Pin<&mut impl Future<Output = T>>,
+) -> T {
+    match first {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => rest.await,
+    }
+}
+
 /// Changes a transaction's scope part-way (a no-op on SQLite, which has no row-level
 /// security): for reads that learn their tenant from a token first.
 pub(crate) trait Rescope {
@@ -543,8 +807,13 @@ macro_rules! run {
             $crate::db::DbConn::Pg(mut pooled) => {
                 #[allow(unused_imports)]
                 use $crate::schema::pg::*;
-                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-                $body
+                let pooled_by_transaction = $db.pooled_by_transaction();
+                $crate::db::pg_statement(
+                    &mut pooled,
+                    pooled_by_transaction,
+                    async |$conn: &mut diesel_async::AsyncPgConnection| Ok($body),
+                )
+                .await?
             }
             $crate::db::DbConn::Sqlite(mut pooled) => {
                 #[allow(unused_imports)]
@@ -570,6 +839,10 @@ macro_rules! tx {
         let tenant: Option<tenantry_kernel::TenantId> = $tenant;
         tx!(@scoped $db, read, $crate::db::Scope::from(tenant), |$conn| $body)
     }};
+    ($db:expr, read_one, tenant = $tenant:expr, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
+        let tenant: Option<tenantry_kernel::TenantId> = $tenant;
+        tx!(@scoped $db, read_one, $crate::db::Scope::from(tenant), |$conn| $query, |$q| $run)
+    }};
     ($db:expr, write, platform, |$conn:ident| $body:expr) => {{
         tx!(@scoped $db, write, $crate::db::Scope::Platform, |$conn| $body)
     }};
@@ -588,7 +861,7 @@ macro_rules! tx {
         let $cross = &granted;
         tx!(@scoped $db, $mode, scope, |$conn| $body)
     }};
-    (@scoped $db:expr, $mode:ident, $scope:expr, |$conn:ident| $body:expr) => {{
+    (@scoped $db:expr, $mode:ident, $scope:expr, $($body:tt)+) => {{
         let scope: $crate::db::Scope = $scope;
         // A span per transaction (checkout included) for trace exports, under the request or
         // job it serves (the worker's idle polls make none). DEBUG under `tenantry::db`
@@ -610,19 +883,19 @@ macro_rules! tx {
                 $crate::db::DbConn::Pg(pooled) => {
                     #[allow(unused_imports)]
                     use $crate::schema::pg::*;
-                    tx!(@pg $mode, pooled, scope, |$conn| $body)
+                    tx!(@pg $mode, $db, pooled, scope, $($body)+)
                 }
                 $crate::db::DbConn::Sqlite(mut pooled) => {
                     #[allow(unused_imports)]
                     use $crate::schema::sqlite::*;
                     let _ = scope;
-                    tx!(@sqlite $mode, pooled, |$conn| $body)
+                    tx!(@sqlite $mode, pooled, $($body)+)
                 }
             }
         };
         tracing::Instrument::instrument(run, span).await
     }};
-    (@pg write, $pooled:ident, $scope:ident, |$conn:ident| $body:expr) => {{
+    (@pg write, $db:expr, $pooled:ident, $scope:ident, |$conn:ident| $body:expr) => {{
         let mut pooled = $pooled;
         let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
         // BEGIN and the scope in one round trip; a future dropped before the end leaves the
@@ -631,7 +904,7 @@ macro_rules! tx {
         let result: Result<_, $crate::error::StoreError> = async { $body }.await;
         $crate::db::pg_end($conn, result).await
     }};
-    (@pg read, $pooled:ident, $scope:ident, |$conn:ident| $body:expr) => {{
+    (@pg read, $db:expr, $pooled:ident, $scope:ident, |$conn:ident| $body:expr) => {{
         $crate::db::pg_read(
             $pooled,
             &$scope,
@@ -639,16 +912,42 @@ macro_rules! tx {
         )
         .await
     }};
+    (@pg read_one, $db:expr, $pooled:ident, $scope:ident, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
+        let query = $query;
+        // The one-round-trip read needs a statement diesel-async caches (see `pg_read_one`).
+        let cacheable = !$db.pooled_by_transaction()
+            && diesel::query_builder::QueryFragment::<diesel::pg::Pg>::is_safe_to_cache_prepared(
+                &query,
+                &diesel::pg::Pg,
+            )
+            .unwrap_or(false);
+        $crate::db::pg_read_one(
+            $pooled,
+            &$scope,
+            cacheable,
+            async move |$conn: &mut &diesel_async::AsyncPgConnection| {
+                let $q = query;
+                $run
+            },
+        )
+        .await
+    }};
     (@sqlite write, $pooled:ident, |$conn:ident| $body:expr) => {
-        $pooled
-            .immediate_transaction::<_, $crate::error::StoreError, _>(async |$conn| $body)
-            .await
+        $crate::db::sqlite_immediate(&mut $pooled, async |$conn| $body).await
     };
     (@sqlite read, $pooled:ident, |$conn:ident| $body:expr) => {{
         use diesel_async::AsyncConnection as _;
-        $pooled
-            .transaction::<_, $crate::error::StoreError, _>(async |$conn| $body)
-            .await
+        $crate::db::sqlite_inline(
+            $pooled.transaction::<_, $crate::error::StoreError, _>(async |$conn| $body),
+        )
+        .await
+    }};
+    (@sqlite read_one, $pooled:ident, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
+        let query = $query;
+        tx!(@sqlite read, $pooled, |$conn| {
+            let $q = query;
+            $run
+        })
     }};
 }
 

@@ -612,6 +612,14 @@ impl Db {
         {
             return;
         }
+        if self.pooled_by_transaction() {
+            // A transaction pooler hands LISTEN's session to other clients: other instances'
+            // jobs are found by the worker's polls (docs/scaling.md).
+            tracing::info!(
+                "behind a transaction pooler: no LISTEN; jobs queued by other instances are found by polling"
+            );
+            return;
+        }
         let db = self.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);

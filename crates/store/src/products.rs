@@ -142,13 +142,13 @@ impl Db {
         ctx: &TenantCtx,
         id: ProductId,
     ) -> Result<Option<Product>, StoreError> {
-        let row: Option<ProductRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(products::of(ctx)
-                .filter(products::id.eq(DbUuid::from(id)))
-                .first(conn)
-                .await
-                .optional()?)
-        })?;
+        let row: Option<ProductRow> = tx!(
+            self,
+            read_one,
+            tenant = Some(ctx.tenant_id()),
+            |conn| products::of(ctx).filter(products::id.eq(DbUuid::from(id))),
+            |q| Ok(q.first(conn).await.optional()?)
+        )?;
         row.map(Product::try_from).transpose()
     }
 
@@ -158,97 +158,107 @@ impl Db {
         query: &ProductQuery,
     ) -> Result<Page<Product>, StoreError> {
         let limit = i64::from(query.limit.get()) + 1;
-        let rows: Vec<ProductRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            let mut q = products::of(ctx).into_boxed();
-            if let Some(s) = query.status {
-                q = q.filter(products::status.eq(s.as_str()));
-            }
-            if let Some(min) = query.price_min {
-                q = q.filter(products::price_minor.ge(min));
-            }
-            if let Some(max) = query.price_max {
-                q = q.filter(products::price_minor.le(max));
-            }
-            if let Some(from) = query.created_from {
-                q = q.filter(products::created_at.ge(from));
-            }
-            if let Some(to) = query.created_to {
-                q = q.filter(products::created_at.lt(to));
-            }
-            if let Some(search) = &query.search {
-                q = q.filter(fts_match("products", "product_id", search));
-            }
-            // Keyset pagination on (sort value, id), in the query's direction.
-            let desc = query.descending;
-            match &query.after {
-                None => {}
-                Some(ProductAfter::CreatedAt(v, id)) => {
-                    let id = DbUuid::from(*id);
-                    q = if desc {
-                        q.filter(
-                            products::created_at
-                                .lt(*v)
-                                .or(products::created_at.eq(*v).and(products::id.lt(id))),
-                        )
-                    } else {
-                        q.filter(
-                            products::created_at
-                                .gt(*v)
-                                .or(products::created_at.eq(*v).and(products::id.gt(id))),
-                        )
-                    };
+        let rows: Vec<ProductRow> = tx!(
+            self,
+            read_one,
+            tenant = Some(ctx.tenant_id()),
+            |conn| {
+                let mut q = products::of(ctx).into_boxed();
+                if let Some(s) = query.status {
+                    q = q.filter(products::status.eq(s.as_str()));
                 }
-                Some(ProductAfter::Name(v, id)) => {
-                    let id = DbUuid::from(*id);
-                    q = if desc {
-                        q.filter(
-                            products::name
-                                .lt(v.clone())
-                                .or(products::name.eq(v.clone()).and(products::id.lt(id))),
-                        )
-                    } else {
-                        q.filter(
-                            products::name
-                                .gt(v.clone())
-                                .or(products::name.eq(v.clone()).and(products::id.gt(id))),
-                        )
-                    };
+                if let Some(min) = query.price_min {
+                    q = q.filter(products::price_minor.ge(min));
                 }
-                Some(ProductAfter::Price(v, id)) => {
-                    let id = DbUuid::from(*id);
-                    q = if desc {
-                        q.filter(
-                            products::price_minor
-                                .lt(*v)
-                                .or(products::price_minor.eq(*v).and(products::id.lt(id))),
-                        )
-                    } else {
-                        q.filter(
-                            products::price_minor
-                                .gt(*v)
-                                .or(products::price_minor.eq(*v).and(products::id.gt(id))),
-                        )
-                    };
+                if let Some(max) = query.price_max {
+                    q = q.filter(products::price_minor.le(max));
                 }
-            }
-            q = match (query.order, desc) {
-                (ProductOrder::CreatedAt, false) => {
-                    q.order((products::created_at.asc(), products::id.asc()))
+                if let Some(from) = query.created_from {
+                    q = q.filter(products::created_at.ge(from));
                 }
-                (ProductOrder::CreatedAt, true) => {
-                    q.order((products::created_at.desc(), products::id.desc()))
+                if let Some(to) = query.created_to {
+                    q = q.filter(products::created_at.lt(to));
                 }
-                (ProductOrder::Name, false) => q.order((products::name.asc(), products::id.asc())),
-                (ProductOrder::Name, true) => q.order((products::name.desc(), products::id.desc())),
-                (ProductOrder::Price, false) => {
-                    q.order((products::price_minor.asc(), products::id.asc()))
+                if let Some(search) = &query.search {
+                    q = q.filter(fts_match("products", "product_id", search));
                 }
-                (ProductOrder::Price, true) => {
-                    q.order((products::price_minor.desc(), products::id.desc()))
+                // Keyset pagination on (sort value, id), in the query's direction.
+                let desc = query.descending;
+                match &query.after {
+                    None => {}
+                    Some(ProductAfter::CreatedAt(v, id)) => {
+                        let id = DbUuid::from(*id);
+                        q = if desc {
+                            q.filter(
+                                products::created_at
+                                    .lt(*v)
+                                    .or(products::created_at.eq(*v).and(products::id.lt(id))),
+                            )
+                        } else {
+                            q.filter(
+                                products::created_at
+                                    .gt(*v)
+                                    .or(products::created_at.eq(*v).and(products::id.gt(id))),
+                            )
+                        };
+                    }
+                    Some(ProductAfter::Name(v, id)) => {
+                        let id = DbUuid::from(*id);
+                        q = if desc {
+                            q.filter(
+                                products::name
+                                    .lt(v.clone())
+                                    .or(products::name.eq(v.clone()).and(products::id.lt(id))),
+                            )
+                        } else {
+                            q.filter(
+                                products::name
+                                    .gt(v.clone())
+                                    .or(products::name.eq(v.clone()).and(products::id.gt(id))),
+                            )
+                        };
+                    }
+                    Some(ProductAfter::Price(v, id)) => {
+                        let id = DbUuid::from(*id);
+                        q = if desc {
+                            q.filter(
+                                products::price_minor
+                                    .lt(*v)
+                                    .or(products::price_minor.eq(*v).and(products::id.lt(id))),
+                            )
+                        } else {
+                            q.filter(
+                                products::price_minor
+                                    .gt(*v)
+                                    .or(products::price_minor.eq(*v).and(products::id.gt(id))),
+                            )
+                        };
+                    }
                 }
-            };
-            Ok(q.limit(limit).load(conn).await?)
-        })?;
+                q = match (query.order, desc) {
+                    (ProductOrder::CreatedAt, false) => {
+                        q.order((products::created_at.asc(), products::id.asc()))
+                    }
+                    (ProductOrder::CreatedAt, true) => {
+                        q.order((products::created_at.desc(), products::id.desc()))
+                    }
+                    (ProductOrder::Name, false) => {
+                        q.order((products::name.asc(), products::id.asc()))
+                    }
+                    (ProductOrder::Name, true) => {
+                        q.order((products::name.desc(), products::id.desc()))
+                    }
+                    (ProductOrder::Price, false) => {
+                        q.order((products::price_minor.asc(), products::id.asc()))
+                    }
+                    (ProductOrder::Price, true) => {
+                        q.order((products::price_minor.desc(), products::id.desc()))
+                    }
+                };
+                q
+            },
+            |q| Ok(q.limit(limit).load(conn).await?)
+        )?;
         let products = rows
             .into_iter()
             .map(Product::try_from)

@@ -232,6 +232,16 @@ async fn admin_conn(owner_url: &str) -> AsyncPgConnection {
         .unwrap_or_else(|e| panic!("cannot connect with {PG_URL_VAR}: {e}"))
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `pg_sleep(seconds)`.
+    fn pg_sleep(seconds: diesel::sql_types::Double);
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `current_setting(name)`: an error for a setting that does not exist.
+    fn current_setting(name: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -385,6 +395,49 @@ impl Db {
             Ok::<_, StoreError>(c.n)
         };
         tokio::time::timeout(after, read).await.is_ok()
+    }
+
+    /// Like [`Db::abandoned_read`], through the one-round-trip read (`read_one`): the
+    /// statement is run once to completion first, so that the connection has it prepared and
+    /// the abandoned run sends `COMMIT` behind it. True when it finished before being
+    /// abandoned.
+    pub async fn abandoned_one_trip_read(
+        &self,
+        tenant: TenantId,
+        seconds: f64,
+        after: std::time::Duration,
+    ) -> bool {
+        let sleep = |seconds: f64| async move {
+            tx!(
+                self,
+                read_one,
+                tenant = Some(tenant),
+                |conn| diesel::select(pg_sleep(seconds)),
+                |q| Ok(q.execute(conn).await?)
+            )
+        };
+        sleep(0.0).await.expect("a short sleep");
+        tokio::time::timeout(after, sleep(seconds)).await.is_ok()
+    }
+
+    /// A one-round-trip read (`read_one`) whose statement fails on the server (an unknown
+    /// setting), run twice on the same connection: what each returned.
+    pub async fn failing_one_trip_read(&self) -> Result<String, StoreError> {
+        tx!(
+            self,
+            read_one,
+            tenant = None,
+            |conn| diesel::select(current_setting("tenantry.no_such_setting")),
+            |q| Ok(q.get_result::<String>(conn).await?)
+        )
+    }
+
+    /// How many reads this process has sent in one round trip so far.
+    pub fn one_trip_reads() -> u64 {
+        std::sync::atomic::AtomicU64::load(
+            &crate::db::ONE_TRIP_READS,
+            std::sync::atomic::Ordering::Relaxed,
+        )
     }
 
     /// The service role's other sessions on this database (this pool's connections) that sit

@@ -146,6 +146,79 @@ backend_tests! {
         assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 2);
     }
 
+    async fn a_one_trip_read_sees_its_tenant_on_every_connection(db: &TestDb) {
+        // The list and get-by-id routes send BEGIN, the tenant, the statement and COMMIT in one
+        // round trip once a connection has the statement prepared, and two before. Either way
+        // each read sees its own tenant's rows, from many connections at once, first use and
+        // after.
+        let a = tenant(db, "acme").await;
+        let b = tenant(db, "bravo").await;
+        products(db, a, 3).await;
+        products(db, b, 2).await;
+        let svc = ProductService::new(db.db().clone(), Arc::new(SystemClock));
+        let (ca, cb) = (TenantCtx::for_tests(a), TenantCtx::for_tests(b));
+        let query = tenantry_products::ProductQuery::default();
+        let one_of_b = svc.list(&cb, &query).await.unwrap().items[0].id;
+        let before = tenantry_store::Db::one_trip_reads();
+        for _ in 0..8 {
+            let reads = (0..24).map(|i| {
+                let (svc, ca, cb, query) = (&svc, &ca, &cb, &query);
+                async move {
+                    let (ctx, n) = if i % 2 == 0 { (ca, 3) } else { (cb, 2) };
+                    let page = svc.list(ctx, query).await.unwrap();
+                    assert_eq!(page.items.len(), n);
+                    assert!(page.items.iter().all(|p| p.tenant_id == ctx.tenant_id()));
+                    let found = svc.get(ctx, one_of_b).await.unwrap();
+                    assert_eq!(found.is_some(), ctx.tenant_id() == b, "get by id in its own tenant only");
+                }
+            });
+            futures_util::future::join_all(reads).await;
+        }
+        if db.owner_url().is_some() {
+            // Behind a transaction pooler nothing is prepared across transactions: two trips.
+            let one_trip = !db.db().pooled_by_transaction();
+            assert_eq!(tenantry_store::Db::one_trip_reads() > before, one_trip, "the one-round-trip path");
+            // And no connection was left inside a transaction.
+            assert_eq!(db.db().sessions_idle_in_transaction().await.unwrap(), 0);
+        }
+    }
+
+    async fn an_abandoned_one_trip_read_leaves_no_transaction_in_the_pool(db: &TestDb) {
+        if db.owner_url().is_none() {
+            return; // SQLite: no sessions, no row-level security to carry over.
+        }
+        let a = tenant(db, "acme").await;
+        products(db, a, 2).await;
+        let before = tenantry_store::Db::one_trip_reads();
+        let finished = db
+            .db()
+            .abandoned_one_trip_read(a, 0.3, std::time::Duration::from_millis(50))
+            .await;
+        assert!(!finished);
+        let one_trip = !db.db().pooled_by_transaction();
+        assert_eq!(tenantry_store::Db::one_trip_reads() > before, one_trip, "the one-round-trip path");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(db.db().sessions_idle_in_transaction().await.unwrap(), 0);
+        for _ in 0..12 {
+            assert_eq!(db.db().unfiltered_count(None, "products").await.unwrap(), 0);
+        }
+        assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 2);
+    }
+
+    async fn a_failed_one_trip_read_rolls_back_and_keeps_its_connection(db: &TestDb) {
+        if db.owner_url().is_none() {
+            return; // The statement is PostgreSQL's.
+        }
+        // The first run prepares the statement (two round trips), the second sends COMMIT
+        // behind it; both fail on the server, and COMMIT then ends the aborted transaction.
+        for _ in 0..3 {
+            let failed = db.db().failing_one_trip_read().await;
+            assert!(failed.is_err(), "{failed:?}");
+        }
+        assert_eq!(db.db().sessions_idle_in_transaction().await.unwrap(), 0);
+        assert_eq!(db.db().unfiltered_count(None, "products").await.unwrap(), 0);
+    }
+
     async fn an_import_that_meets_a_taken_sku_writes_nothing(db: &TestDb) {
         use tenantry_products::ProductRepository;
         let a = tenant(db, "acme").await;

@@ -17,7 +17,7 @@ use tenantry_kernel::{
 };
 use tenantry_tenancy::TenantStatus;
 
-use crate::db::{CrossTenant, Db, DbConn, Rescope as _, Scope};
+use crate::db::{CrossTenant, Db, Rescope as _, Scope};
 use crate::error::StoreError;
 use crate::paging::{after_id, fetch};
 use crate::personal::forget_address;
@@ -137,14 +137,11 @@ macro_rules! set_status {
 impl Db {
     /// The tables a tenant's rows can be in (see [`PG_TENANT_COLUMNS`]).
     pub async fn tables_with_tenant_rows(&self) -> Result<Vec<String>, StoreError> {
-        let names: Vec<Name> = match self.conn().await? {
-            DbConn::Pg(mut c) => diesel::sql_query(PG_TENANT_COLUMNS).load(&mut c).await?,
-            DbConn::Sqlite(mut c) => {
-                diesel::sql_query(SQLITE_TENANT_COLUMNS)
-                    .load(&mut c)
-                    .await?
-            }
+        let sql = match self.backend() {
+            crate::db::Backend::Postgres => PG_TENANT_COLUMNS,
+            crate::db::Backend::Sqlite => SQLITE_TENANT_COLUMNS,
         };
+        let names: Vec<Name> = run!(self, |conn| diesel::sql_query(sql).load(conn).await?);
         Ok(names.into_iter().map(|n| n.name).collect())
     }
 

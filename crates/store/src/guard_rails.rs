@@ -139,7 +139,10 @@ impl Db {
     /// `tenant_id`; an index not led by `tenant_id` that is not on the reviewed list.
     pub async fn isolation_violations(&self) -> Result<Vec<String>, StoreError> {
         match self.conn().await? {
-            DbConn::Pg(mut conn) => pg_violations(&mut conn).await,
+            DbConn::Pg(mut conn) => {
+                let pooled_by_transaction = self.pooled_by_transaction();
+                crate::db::pg_statement(&mut conn, pooled_by_transaction, pg_violations).await
+            }
             DbConn::Sqlite(mut conn) => sqlite_violations(&mut conn).await,
         }
     }
@@ -349,10 +352,7 @@ impl Db {
             }
             crate::db::Backend::Sqlite => SQLITE_TABLES,
         };
-        let names: Vec<Name> = match self.conn().await? {
-            DbConn::Pg(mut c) => diesel::sql_query(sql).load(&mut c).await?,
-            DbConn::Sqlite(mut c) => diesel::sql_query(sql).load(&mut c).await?,
-        };
+        let names: Vec<Name> = run!(self, |conn| diesel::sql_query(sql).load(conn).await?);
         Ok(names
             .into_iter()
             .map(|n| n.name)
@@ -395,10 +395,7 @@ impl Db {
                  ORDER BY 1, p.cid"
             }
         };
-        let live: Vec<TableColumn> = match self.conn().await? {
-            DbConn::Pg(mut c) => diesel::sql_query(sql).load(&mut c).await?,
-            DbConn::Sqlite(mut c) => diesel::sql_query(sql).load(&mut c).await?,
-        };
+        let live: Vec<TableColumn> = run!(self, |conn| diesel::sql_query(sql).load(conn).await?);
         let mut tables: Vec<&str> = live.iter().map(|c| c.table_name.as_str()).collect();
         tables.dedup();
         Ok(crate::archive::catalogue_gaps(

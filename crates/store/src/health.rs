@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use tenantry_kernel::{TenantId, Unexpected};
 use tenantry_lifecycle::{HealthReads, TenantFacts};
 
-use crate::db::{Backend, Db, DbConn};
+use crate::db::{Backend, Db};
 use crate::error::StoreError;
 
 /// Tables without a tenant, reviewed one by one: platform data, or data read before a
@@ -230,13 +230,10 @@ impl HealthReads for Db {
                     OR NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))
              ORDER BY 1"
         );
-        let rows: Vec<One> = match self.conn().await? {
-            DbConn::Pg(mut c) => diesel::sql_query(sql)
-                .load(&mut c)
-                .await
-                .map_err(StoreError::from)?,
-            DbConn::Sqlite(_) => return Ok(None),
-        };
+        let rows: Vec<One> = run!(self, |conn| diesel::sql_query(&sql)
+            .load(conn)
+            .await
+            .map_err(StoreError::from)?);
         Ok(Some(rows.into_iter().map(|r| r.a).collect()))
     }
 

@@ -417,14 +417,18 @@ impl Db {
         let inserted = match self.conn().await? {
             crate::db::DbConn::Pg(mut pooled) => {
                 use crate::schema::pg::*;
-                let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-                // One statement, so no transaction; NOTIFY after it (a worker that wakes
-                // early finds the row already committed).
-                let n = insert_job!(conn, job, job.tenant_id, now);
-                if n > 0 {
-                    notify(conn).await?;
-                }
-                n
+                // One statement, so no transaction (but behind a transaction pooler);
+                // NOTIFY after it (a worker that wakes early finds the row already
+                // committed).
+                let pooled_by_transaction = self.pooled_by_transaction();
+                crate::db::pg_statement(&mut pooled, pooled_by_transaction, async |conn| {
+                    let n = insert_job!(conn, job, job.tenant_id, now);
+                    if n > 0 {
+                        notify(conn).await?;
+                    }
+                    Ok(n)
+                })
+                .await?
             }
             crate::db::DbConn::Sqlite(mut pooled) => {
                 use crate::schema::sqlite::*;

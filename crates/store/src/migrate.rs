@@ -7,7 +7,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::db::{Backend, Db, DbConn, SQLITE_PRAGMAS, backend_of, sqlite_path};
+use crate::db::{Backend, Db, SQLITE_PRAGMAS, backend_of, sqlite_path};
 use crate::error::StoreError;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -52,19 +52,19 @@ impl Db {
         use diesel::QueryDsl;
         use diesel_async::RunQueryDsl;
         let table = __diesel_schema_migrations::table.select(__diesel_schema_migrations::version);
-        let applied: Result<Vec<String>, diesel::result::Error> = match self.conn().await? {
-            DbConn::Pg(mut c) => table.load(&mut c).await,
-            DbConn::Sqlite(mut c) => table.load(&mut c).await,
-        };
+        let applied: Result<Vec<String>, StoreError> = run!(self, |conn| table
+            .load(conn)
+            .await
+            .map_err(StoreError::from));
         let applied: BTreeSet<String> = match applied {
             Ok(v) => v.into_iter().collect(),
             // No bookkeeping table yet: nothing is applied.
-            Err(diesel::result::Error::DatabaseError(_, info))
+            Err(StoreError::Query(diesel::result::Error::DatabaseError(_, info)))
                 if is_missing_table(info.message()) =>
             {
                 BTreeSet::new()
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         let pending = expected_versions(self.backend())?
             .into_iter()

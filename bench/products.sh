@@ -93,9 +93,12 @@ SELECT "products"."tenant_id", "products"."id", "products"."name", "products"."s
 SQL
 
 # The same statement inside the transaction the service wraps it in: row-level security needs
-# the tenant set per transaction. The service pipelines BEGIN READ ONLY + SET LOCAL with the
-# SELECT, then COMMITs (two round trips); pgbench expresses that as a pipeline, and the
-# unpipelined shape (four round trips) for comparison.
+# the tenant set per transaction. The service sends BEGIN READ ONLY, SET LOCAL, the SELECT and
+# COMMIT as one pipeline (one round trip, decision 0048); pgbench expresses that as one
+# pipeline, the older shape (the COMMIT after the answers: two round trips) as a pipeline and a
+# COMMIT, and the unpipelined shape (four round trips) for comparison.
+{ echo '\startpipeline'; echo "BEGIN READ ONLY;"; echo "SET LOCAL app.tenant_id = '$tenant_id';"
+  cat "$dir/list.sql"; echo "COMMIT;"; echo '\endpipeline'; } >"$dir/list-one-trip.sql"
 { echo '\startpipeline'; echo "BEGIN READ ONLY;"; echo "SET LOCAL app.tenant_id = '$tenant_id';"
   cat "$dir/list.sql"; echo '\endpipeline'; echo "COMMIT;"; } >"$dir/list-pipelined.sql"
 { echo "BEGIN READ ONLY;"; echo "SET LOCAL app.tenant_id = '$tenant_id';"; cat "$dir/list.sql"
@@ -111,15 +114,18 @@ echo "PostgreSQL, $tenants tenants × $per_tenant products, $connections connect
 # The list route and its floor alternate, $rounds times each, and their medians make the
 # ratio: this machine's throughput drifts by ±15 % from one minute to the next.
 rounds=${BENCH_ROUNDS:-3}
-lists=() floors=()
+lists=() floors=() one_trips=()
 for _ in $(seq 1 "$rounds"); do
     run "GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
     lists+=("$(cat "$dir/last.rps")")
     floors+=("$(pgbench_tps prepared "$dir/list.sql")")
     printf '%-44s %10.2f req/s\n' "floor: pgbench, the list SELECT (prepared)" "${floors[-1]}"
+    one_trips+=("$(pgbench_tps prepared "$dir/list-one-trip.sql")")
+    printf '%-44s %10.2f req/s\n' "floor: its RLS transaction, one round trip" "${one_trips[-1]}"
 done
 list=$(median "${lists[@]}")
 floor=$(median "${floors[@]}")
+floor_one_trip=$(median "${one_trips[@]}")
 run "GET /api/v1/products/{id}" "/api/v1/products/$product_id"
 run "GET /api/v1/products?q=copper%20kettle" "/api/v1/products?q=copper%20kettle&limit=20"
 run "  a word no product has (q=zanzibar)" "/api/v1/products?q=zanzibar&limit=20"
@@ -131,10 +137,67 @@ echo
 printf '%-44s %10.2f req/s\n' "list route, median of $rounds" "$list"
 printf '%-44s %10.2f req/s\n' "floor: the list SELECT (prepared), median" "$floor"
 printf '%-44s %10.2f req/s\n' "  the same, simple protocol" "$floor_simple"
-printf '%-44s %10.2f req/s\n' "  in the service's RLS transaction, pipelined" "$floor_pipelined"
+printf '%-44s %10.2f req/s\n' "  in the service's RLS transaction, one trip" "$floor_one_trip"
+printf '%-44s %10.2f req/s\n' "  the same, COMMIT after the answers" "$floor_pipelined"
 printf '%-44s %10.2f req/s\n' "  in that transaction, one statement a trip" "$floor_tx"
 ratio() { awk -v s="$list" -v f="$2" -v n="$1" 'BEGIN { printf "%-44s %10.0f%%\n", n, 100 * s / f }'; }
 ratio "list route / floor" "$floor"
 ratio "list route / floor (simple protocol)" "$floor_simple"
-ratio "list route / its transaction in pgbench" "$floor_pipelined"
+ratio "list route / its transaction in one trip" "$floor_one_trip"
+ratio "list route / its transaction in two trips" "$floor_pipelined"
 echo "peak RSS of the server: $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
+
+# The embedded default: the same routes on SQLite (one tenant, $per_tenant products, at most
+# 10,000: one bulk import), alternating with the PostgreSQL list route, in the same run.
+sqlite_port=$((port + 1))
+sqlite_base="http://127.0.0.1:$sqlite_port"
+env -u TENANTRY_MIGRATION_DATABASE_URL TENANTRY_DATABASE_URL="sqlite://$dir/sqlite/tenantry.db" \
+    TENANTRY_BIND=127.0.0.1:$sqlite_port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn \
+    TENANTRY_MAIL_DIR=$dir/mail target/release/tenantry serve &
+sqlite_pid=$!
+trap 'kill $pid $sqlite_pid 2>/dev/null; wait $pid $sqlite_pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 1 50); do curl -sf "$sqlite_base/healthz" >/dev/null && break; sleep 0.2; done
+curl -sf -H 'Content-Type: application/json' "$sqlite_base/api/v1/onboard" -d '{
+  "organisation_name": "Bench", "slug": "t001", "owner_email": "owner@t001.test",
+  "owner_name": "Owner", "password": "correct horse battery"}' >/dev/null
+sqlite_token=$(curl -sf -H 'Content-Type: application/json' "$sqlite_base/api/v1/auth/login" \
+    -d '{"email": "owner@t001.test", "password": "correct horse battery"}' |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+sqlite_rows=$((per_tenant < 10000 ? per_tenant : 10000))
+awk -v n="$sqlite_rows" 'BEGIN {
+    split("kettle lamp desk chair mug pan", w, " "); split("steel oak copper glass", m, " ")
+    print "name,sku,description,price_minor,currency,status"
+    for (i = 1; i <= n; i++)
+        printf "Product %d %s,SKU-%d,A fine %s item number %d,%d,EUR,%s\n", i, w[1 + i % 6], i,
+            m[1 + i % 4], i, (i * 37) % 100000, (i % 10 == 0 ? "archived" : "active")
+}' >"$dir/products.csv"
+curl -sf -H "X-Tenant-ID: t001" -H "Authorization: Bearer $sqlite_token" -H 'Content-Type: text/csv' \
+    --data-binary @"$dir/products.csv" "$sqlite_base/api/v1/products/bulk-import" >/dev/null
+sqlite_product=$(curl -sf -H "X-Tenant-ID: t001" -H "Authorization: Bearer $sqlite_token" \
+    "$sqlite_base/api/v1/products?limit=1&order=-price" | sed -E 's/.*"items":\[\{"id":"([^"]+)".*/\1/')
+run_sqlite() { # name, path
+    local out rps p50 p99
+    out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency -H "X-Tenant-ID: t001" \
+        -H "Authorization: Bearer $sqlite_token" "$sqlite_base$2")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+    echo "$rps" >"$dir/last.rps"
+}
+echo
+echo "SQLite beside PostgreSQL: one tenant of $sqlite_rows products on SQLite, $connections connections"
+sqlite_lists=() pg_lists=()
+for _ in $(seq 1 "$rounds"); do
+    run_sqlite "SQLite: GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
+    sqlite_lists+=("$(cat "$dir/last.rps")")
+    run "PostgreSQL: GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
+    pg_lists+=("$(cat "$dir/last.rps")")
+done
+run_sqlite "SQLite: GET /api/v1/products/{id}" "/api/v1/products/$sqlite_product"
+sqlite_list=$(median "${sqlite_lists[@]}")
+pg_list=$(median "${pg_lists[@]}")
+awk -v s="$sqlite_list" -v p="$pg_list" 'BEGIN {
+    printf "%-44s %10.2f req/s\n%-44s %10.2f req/s\n%-44s %10.2fx\n", "SQLite list route, median", s,
+        "PostgreSQL list route, median", p, "SQLite / PostgreSQL (target >= 2x)", s / p }'
+echo "peak RSS of the SQLite server: $(awk '/VmHWM/ {print $2, $3}' /proc/$sqlite_pid/status)"

@@ -123,7 +123,7 @@ struct SqliteForeignKey {
     from: String,
 }
 
-fn is_platform(name: &str) -> bool {
+pub(crate) fn is_platform(name: &str) -> bool {
     PLATFORM_TABLES.iter().any(|(t, _)| *t == name)
 }
 

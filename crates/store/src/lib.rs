@@ -19,6 +19,8 @@ mod deletions;
 mod deliveries;
 #[macro_use]
 mod delivery_log;
+#[cfg(feature = "testing")]
+pub mod distribution;
 mod erasure;
 mod error;
 mod events;

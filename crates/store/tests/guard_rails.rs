@@ -219,6 +219,40 @@ backend_tests! {
         assert_eq!(db.db().unfiltered_count(None, "products").await.unwrap(), 0);
     }
 
+    async fn the_schema_can_be_distributed_by_tenant(db: &TestDb) {
+        let Some(plan) = db.db().distribution_plan().await.unwrap() else {
+            return; // SQLite: one file, one machine.
+        };
+        assert!(plan.problems.is_empty(), "Citus would refuse:\n{}", plan.problems.join("\n"));
+        assert!(plan.distributed.iter().any(|t| t == "products"), "{plan:?}");
+        assert!(plan.reference.iter().any(|t| t == "tenants"), "{plan:?}");
+        // docs/scaling.md shows exactly the statements the live schema gives.
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/scaling.md")).unwrap();
+        let marker = "<!-- citus: generated from the live schema -->\n```sql\n";
+        let block = doc.split(marker).nth(1).and_then(|b| b.split("```").next()).expect("the statements in docs/scaling.md");
+        let statements = plan.statements.join("\n");
+        assert_eq!(block.trim(), statements, "docs/scaling.md is behind the schema; the statements are:\n{statements}");
+        // A table whose keys do not lead with the tenant, or a tenant table a platform table
+        // points at, is caught.
+        db.as_owner(
+            "CREATE TABLE notes (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid PRIMARY KEY);
+             CREATE TABLE note_pins (tenant_id uuid, id uuid NOT NULL, note uuid REFERENCES notes (id), UNIQUE (tenant_id, id));
+             ALTER TABLE plans ADD COLUMN sample_product uuid, ADD COLUMN sample_tenant uuid,
+                 ADD FOREIGN KEY (sample_tenant, sample_product) REFERENCES products (tenant_id, id);",
+        )
+        .await;
+        let plan = db.db().distribution_plan().await.unwrap().unwrap();
+        let problems = plan.problems.join("\n");
+        for expected in [
+            "notes.notes_pkey: a unique key of a distributed table must include tenant_id",
+            "note_pins: tenant_id, the distribution column, must be NOT NULL",
+            "note_pins.note_pins_note_fkey: a foreign key to the distributed notes must match tenant_id to tenant_id",
+            "plans.plans_sample_tenant_sample_product_fkey: a reference table cannot reference the distributed products",
+        ] {
+            assert!(problems.contains(expected), "{expected:?} not in:\n{problems}");
+        }
+    }
+
     async fn an_import_that_meets_a_taken_sku_writes_nothing(db: &TestDb) {
         use tenantry_products::ProductRepository;
         let a = tenant(db, "acme").await;

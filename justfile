@@ -49,10 +49,14 @@ bench-files:
 bench-edge:
     bash bench/edge.sh
 
-# Benchmark: products on PostgreSQL (100 tenants × 10,000) against the pgbench floor
-# (release build, loopback; installs wrk and PostgreSQL if missing)
+# Benchmark: products on PostgreSQL (100 tenants × 10,000) against the pgbench floors, and the
+# same routes on SQLite beside it (release build, loopback; installs wrk and PostgreSQL if missing)
 bench-products:
     bash bench/products.sh
+
+# A quick look after a change: the products cases on small data, a few seconds each
+bench-smoke:
+    BENCH_TENANTS=3 BENCH_PRODUCTS=1000 BENCH_SECONDS=2 BENCH_ROUNDS=1 bash bench/products.sh
 
 # Benchmark: the job queue (latency, throughput) on PostgreSQL and SQLite, and POST
 # /api/v1/products before and after the outbox

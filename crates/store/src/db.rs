@@ -834,6 +834,10 @@ macro_rules! run {
 /// second argument — the only way to reach tenant-owned tables before a tenant is known.
 /// `write` transactions on SQLite start with `BEGIN IMMEDIATE` (take the write lock up front,
 /// waiting on `busy_timeout`, rather than failing when a read turns into a write).
+/// `read_one, tenant = …, |conn| query, |q| run` is a read of exactly one statement: `query`
+/// builds it, `run` runs it (`Ok(q.load(conn).await?)`) and nothing else — on PostgreSQL its
+/// `COMMIT` may already be on its way behind the statement ([`pg_read_one`]), so a second
+/// statement in `run` would run outside the transaction.
 macro_rules! tx {
     ($db:expr, read, tenant = $tenant:expr, |$conn:ident| $body:expr) => {{
         let tenant: Option<tenantry_kernel::TenantId> = $tenant;

@@ -653,29 +653,8 @@ pub(crate) async fn pg_read<R>(
     scope: &Scope,
     body: impl AsyncFnOnce(&mut &AsyncPgConnection) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    let begin = begin_as(scope, "BEGIN READ ONLY");
-    let mut guard = CloseUnlessEnded(Some(pooled));
-    let Some(conn) = guard.0.as_deref_mut() else {
-        return Err(StoreError::Connection("no pooled connection".to_owned()));
-    };
-    let shared: &AsyncPgConnection = conn;
-    let mut handle = shared;
-    // `join` polls its first future first: BEGIN is queued on the connection before the body
-    // runs at all.
-    let (begun, result) = futures_util::future::join(
-        SimpleAsyncConnection::batch_execute(&mut &*shared, &begin),
-        body(&mut handle),
-    )
-    .await;
-    let end = match (&begun, &result) {
-        (Ok(()), Ok(_)) => "COMMIT",
-        _ => "ROLLBACK",
-    };
-    // Ended cleanly, or the connection is closed with `guard`.
-    conn.batch_execute(end).await?;
-    guard.ended();
-    begun?;
-    result
+    // The same pipeline as a one-statement read, with its COMMIT always after the answers.
+    pg_read_one(pooled, scope, false, body).await
 }
 
 thread_local! {

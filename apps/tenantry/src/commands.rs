@@ -262,6 +262,17 @@ async fn serve(cli: &Cli) -> Result<()> {
             "row-level security is not enforced: {why}; TENANTRY_ALLOW_RLS_BYPASS is set"
         );
     }
+    if !db
+        .search_uses_index()
+        .await
+        .context("cannot inspect the database's catalog")?
+    {
+        tracing::warn!(
+            "full-text search scans each tenant's rows: `@@` is not LEAKPROOF in this database, \
+             so row-level security keeps the planner off the search indexes. A superuser can \
+             allow them once (docs/postgres.md, \"Indexed search\")"
+        );
+    }
     tracing::info!(mail = %wiring.mailer.describe(), "outgoing mail");
     let shared = Shared::new(wiring.app_state()?)?;
     let listener = TcpListener::bind(cli.serve.bind)

@@ -1008,6 +1008,30 @@ impl Db {
         }
         Ok(weaknesses)
     }
+
+    /// Whether full-text searches may use their tenant-led indexes under row-level security:
+    /// on PostgreSQL, whether `@@` (`ts_match_vq`) is declared LEAKPROOF in this database, a
+    /// superuser's one-time step (decision 0050). Always true on SQLite (FTS5, no RLS).
+    pub async fn search_uses_index(&self) -> Result<bool, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Leakproof {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            leakproof: bool,
+        }
+        use diesel_async::RunQueryDsl;
+        if matches!(self.backend(), Backend::Sqlite) {
+            return Ok(true);
+        }
+        let row: Leakproof = run!(self, |conn| {
+            diesel::sql_query(
+                "SELECT proleakproof AS leakproof FROM pg_proc \
+                 WHERE oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure",
+            )
+            .get_result(conn)
+            .await?
+        });
+        Ok(row.leakproof)
+    }
 }
 
 #[cfg(test)]

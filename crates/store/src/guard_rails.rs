@@ -17,7 +17,7 @@ fn is_sqlite_search_table(name: &str) -> bool {
 }
 
 /// Indexes on tenant-owned tables that are deliberately not led by `tenant_id`, each a
-/// lookup that precedes the tenant, or a full-text index.
+/// lookup that precedes the tenant (the full-text indexes are tenant-led too: decision 0050).
 pub const UNLED_INDEXES: &[(&str, &str)] = &[
     (
         "api_keys_prefix",
@@ -31,12 +31,6 @@ pub const UNLED_INDEXES: &[(&str, &str)] = &[
         "invitations_digest",
         "finds an invitation by token before its tenant is known",
     ),
-    (
-        "products_search",
-        "GIN full-text index on the tsvector (PostgreSQL)",
-    ),
-    ("projects_search", "GIN full-text index (PostgreSQL)"),
-    ("tasks_search", "GIN full-text index (PostgreSQL)"),
 ];
 
 #[derive(QueryableByName)]

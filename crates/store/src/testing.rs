@@ -130,8 +130,43 @@ impl TestDb {
     /// A migrated PostgreSQL database reached as the service role, or `None` when no
     /// PostgreSQL test cluster is configured.
     pub async fn postgres() -> Option<TestDb> {
-        let (owner, service) = pg_urls()?;
+        let (owner, _) = pg_urls()?;
         let template = ensure_template(&owner).await;
+        Self::postgres_from(&template).await
+    }
+
+    /// Like [`TestDb::postgres`], on a database created from `template0` and migrated there:
+    /// PostgreSQL's catalog as shipped, without the superuser steps the test cluster applies
+    /// to `template1` (docs/postgres.md). Slower: it runs every migration.
+    pub async fn postgres_as_shipped() -> Option<TestDb> {
+        let (owner, _) = pg_urls()?;
+        let name = format!("tenantry_shipped_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = admin_conn(&owner).await;
+        admin
+            .batch_execute(&format!(r#"CREATE DATABASE "{name}" TEMPLATE template0"#))
+            .await
+            .expect("create a database from template0");
+        drop(admin);
+        let url = with_database(&owner, &name);
+        run_migrations(&url).await.expect("migrate");
+        let mut conn = AsyncPgConnection::establish(&url)
+            .await
+            .expect("connect as owner");
+        conn.batch_execute(TEST_DEFAULT_PLAN)
+            .await
+            .expect("the test default plan");
+        drop(conn);
+        let db = Self::postgres_from(&name).await;
+        let mut admin = admin_conn(&owner).await;
+        admin
+            .batch_execute(&format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#))
+            .await
+            .expect("drop the template0 database");
+        db
+    }
+
+    async fn postgres_from(template: &str) -> Option<TestDb> {
+        let (owner, service) = pg_urls()?;
         let name = format!("tenantry_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = admin_conn(&owner).await;
         admin
@@ -363,6 +398,54 @@ impl Db {
             Ok(diesel::sql_query(&sql).get_result(conn).await?)
         })?;
         Ok(c.n)
+    }
+
+    /// How many products match the full-text query `tsquery` (a tsquery literal), counted in
+    /// raw SQL without any tenant filter as the service, in a transaction scoped to `tenant`
+    /// (or to none). PostgreSQL only.
+    pub async fn raw_search_count(
+        &self,
+        tenant: Option<TenantId>,
+        tsquery: &str,
+    ) -> Result<i64, StoreError> {
+        let sql = format!(
+            "SELECT count(*) AS n FROM products WHERE search_vector @@ to_tsquery('simple', '{}')",
+            tsquery.replace('\'', "''")
+        );
+        let c: Count = tx!(self, read, tenant = tenant, |conn| {
+            Ok(diesel::sql_query(&sql).get_result(conn).await?)
+        })?;
+        Ok(c.n)
+    }
+
+    /// The plan PostgreSQL picks for that search in `tenant`'s transaction when it may not
+    /// read the table in order (no sequential or plain index scans): where `@@` is applied,
+    /// as an index condition or as a filter after row-level security. PostgreSQL only.
+    pub async fn search_plan(&self, tenant: TenantId, tsquery: &str) -> Result<String, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let sql = format!(
+            "EXPLAIN (COSTS OFF) SELECT id FROM products \
+             WHERE search_vector @@ to_tsquery('simple', '{}')",
+            tsquery.replace('\'', "''")
+        );
+        let lines: Vec<Line> = tx!(self, read, tenant = Some(tenant), |conn| {
+            diesel::sql_query("SET LOCAL enable_seqscan = off")
+                .execute(conn)
+                .await?;
+            diesel::sql_query("SET LOCAL enable_indexscan = off")
+                .execute(conn)
+                .await?;
+            Ok(diesel::sql_query(&sql).load(conn).await?)
+        })?;
+        Ok(lines
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// A change that records an audit entry, an event and a job through the pipeline and

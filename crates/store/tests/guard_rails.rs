@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use tenantry_kernel::{ManualClock, SystemClock, TenantCtx, TenantId};
+use tenantry_kernel::{ManualClock, SearchQuery, SystemClock, TenantCtx, TenantId};
 use tenantry_products::{
-    Currency, Description, Money, NewProduct, ProductName, ProductService, ProductStatus, Sku,
+    Currency, Description, Money, NewProduct, ProductName, ProductQuery, ProductService,
+    ProductStatus, Sku,
 };
 use tenantry_store::backend_tests;
 use tenantry_store::testing::TestDb;
@@ -45,6 +46,116 @@ async fn products(db: &TestDb, t: TenantId, n: usize) {
     }
 }
 
+/// Products named `name` (numbered), with `description`, through the service.
+async fn described(db: &TestDb, t: TenantId, name: &str, description: &str, n: usize) {
+    let svc = ProductService::new(db.db().clone(), Arc::new(SystemClock));
+    for i in 0..n {
+        let new = NewProduct {
+            name: ProductName::parse(&format!("{name} {i}")).unwrap(),
+            sku: Sku::parse(&format!("{name}-{i}")).unwrap(),
+            description: Description::parse(description).unwrap(),
+            price: Money::new(1, Currency::parse("EUR").unwrap()).unwrap(),
+            status: ProductStatus::Active,
+        };
+        svc.create(&TenantCtx::for_tests(t), new).await.unwrap();
+    }
+}
+
+/// The names of `t`'s products that a search for `q` finds, through the list route's query.
+async fn found(db: &TestDb, t: TenantId, q: &str) -> Vec<String> {
+    let svc = ProductService::new(db.db().clone(), Arc::new(SystemClock));
+    let query = ProductQuery {
+        search: Some(SearchQuery::parse(q).unwrap()),
+        ..ProductQuery::default()
+    };
+    let page = svc.list(&TenantCtx::for_tests(t), &query).await.unwrap();
+    let mut names: Vec<String> = page
+        .items
+        .into_iter()
+        .map(|p| p.name.as_str().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Searches in one tenant never see another's rows, whether PostgreSQL applies `@@` through
+/// the tenant-led index (LEAKPROOF, decision 0050) or after row-level security (the catalog as
+/// shipped): the same answers either way, and nothing without a tenant.
+async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
+    let a = tenant(db, "acme").await;
+    let b = tenant(db, "beta").await;
+    described(db, a, "Kettle", "brushed steel", 3).await;
+    described(db, a, "Lamp", "zanzibarite shade", 1).await;
+    described(db, b, "Chest", "zanzibar teak", 15).await;
+    described(db, b, "Kettle", "copper", 2).await;
+    assert_eq!(found(db, a, "zanzibar").await, ["Lamp 0"]);
+    assert_eq!(found(db, a, "zanzibar teak").await, Vec::<String>::new());
+    assert_eq!(
+        found(db, a, "kettle").await,
+        ["Kettle 0", "Kettle 1", "Kettle 2"]
+    );
+    assert_eq!(
+        found(db, b, "kettle copper").await,
+        ["Kettle 0", "Kettle 1"]
+    );
+    assert_eq!(found(db, b, "zanzibar").await.len(), 15);
+    if db.owner_url().is_none() {
+        return;
+    }
+    assert_eq!(db.db().search_uses_index().await.unwrap(), indexed);
+    // Raw SQL with no tenant filter at all: row-level security alone keeps B's rows out.
+    assert_eq!(
+        db.db()
+            .raw_search_count(Some(a), "zanzibar:*")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.db()
+            .raw_search_count(Some(b), "zanzibar:*")
+            .await
+            .unwrap(),
+        15
+    );
+    assert_eq!(
+        db.db().raw_search_count(None, "zanzibar:*").await.unwrap(),
+        0
+    );
+    assert_eq!(db.db().raw_search_count(None, "kettle:*").await.unwrap(), 0);
+    // Where `@@` runs: inside the tenant-led index when it is LEAKPROOF, after the tenant's
+    // rows are chosen otherwise. A tenant of 2,000 more products, with statistics as
+    // autovacuum would have them, so that an index is worth using.
+    db.as_owner(&format!(
+        "SELECT set_config('app.tenant_id', '{a}', false);
+         INSERT INTO products (tenant_id, id, name, sku, description, price_minor, currency,
+                               status, created_at, updated_at)
+         SELECT '{a}', gen_random_uuid(), 'Filler ' || n, 'F-' || n, 'plain', 1, 'EUR',
+                'active', now(), now()
+         FROM generate_series(1, 2000) AS n;
+         ANALYZE products"
+    ))
+    .await;
+    let plan = db.db().search_plan(a, "zanzibar:*").await.unwrap();
+    let in_index = plan
+        .lines()
+        .any(|l| l.contains("Index Cond") && l.contains("@@"));
+    assert_eq!(in_index, indexed, "{plan}");
+    assert!(plan.contains("products_search") || !indexed, "{plan}");
+    assert!(
+        plan.contains("app.tenant_id"),
+        "the tenant condition is always applied: {plan}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_without_the_superuser_step_stays_correct() {
+    let Some(db) = TestDb::postgres_as_shipped().await else {
+        return;
+    };
+    searches_stay_in_their_tenant(&db, false).await;
+}
+
 #[test]
 fn postgres_suite() {
     tenantry_store::testing::report_postgres_suite();
@@ -58,6 +169,14 @@ backend_tests! {
         let gaps = db.db().archive_catalogue_gaps().await.unwrap();
         assert!(gaps.iter().any(|g| g.starts_with("products.colour")), "{gaps:?}");
         assert!(gaps.iter().any(|g| g.starts_with("notes:")), "{gaps:?}");
+    }
+
+    async fn a_search_uses_its_tenant_led_index_and_stays_in_its_tenant(db: &TestDb) {
+        assert!(
+            db.db().search_uses_index().await.unwrap(),
+            "`@@` is not LEAKPROOF in the test cluster: run scripts/pg-test-cluster (docs/postgres.md, \"Indexed search\")"
+        );
+        searches_stay_in_their_tenant(db, true).await;
     }
 
     async fn the_schema_follows_the_isolation_rules(db: &TestDb) {
@@ -211,9 +330,13 @@ backend_tests! {
         }
         // The first run prepares the statement (two round trips), the second sends COMMIT
         // behind it; both fail on the server, and COMMIT then ends the aborted transaction.
+        let before = tenantry_store::Db::one_trip_reads();
         for _ in 0..3 {
             let failed = db.db().failing_one_trip_read().await;
             assert!(failed.is_err(), "{failed:?}");
+        }
+        if !db.db().pooled_by_transaction() {
+            assert!(tenantry_store::Db::one_trip_reads() > before, "a failing read went in one trip");
         }
         assert_eq!(db.db().sessions_idle_in_transaction().await.unwrap(), 0);
         assert_eq!(db.db().unfiltered_count(None, "products").await.unwrap(), 0);

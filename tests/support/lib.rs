@@ -262,6 +262,7 @@ impl TestApp {
                 let options = ServerOptions {
                     workers: Some(1),
                     shutdown_timeout_secs: 1,
+                    on_worker_start: Some(tenantry_http::WorkerStart(db.pool_per_worker(10))),
                 };
                 let metrics = tenantry_http::internal_server(metrics_listener, &shared).unwrap();
                 let metrics_handle = metrics.handle();

@@ -279,6 +279,9 @@ async fn serve(cli: &Cli) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
     let options = ServerOptions {
         workers: cli.serve.workers,
+        on_worker_start: Some(tenantry_http::WorkerStart(
+            db.pool_per_worker(cli.db.db_pool_size),
+        )),
         ..ServerOptions::default()
     };
     let address = listener.local_addr()?;

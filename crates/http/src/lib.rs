@@ -265,6 +265,19 @@ pub struct ServerOptions {
     pub workers: Option<usize>,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Run on each worker thread as it starts, with the number of workers (the app gives each
+    /// its own share of the database pool there).
+    pub on_worker_start: Option<WorkerStart>,
+}
+
+/// See [`ServerOptions::on_worker_start`].
+#[derive(Clone)]
+pub struct WorkerStart(pub std::sync::Arc<dyn Fn(usize) + Send + Sync>);
+
+impl std::fmt::Debug for WorkerStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkerStart")
+    }
 }
 
 impl Default for ServerOptions {
@@ -272,6 +285,7 @@ impl Default for ServerOptions {
         Self {
             workers: None,
             shutdown_timeout_secs: 30,
+            on_worker_start: None,
         }
     }
 }
@@ -289,18 +303,26 @@ pub fn server(
 ) -> std::io::Result<Server> {
     actix_web::rt::spawn(changes::follow_changes(shared.state.clone()));
     actix_web::rt::spawn(api_calls::keep_flushing(shared.state.clone()));
-    let mut server = HttpServer::new(move || app(shared.clone()))
-        .shutdown_timeout(options.shutdown_timeout_secs)
-        // A client has this long to send its request head (slowloris); bodies have their
-        // own deadline (`json::BodyTimeout`).
-        .client_request_timeout(std::time::Duration::from_secs(5))
-        // actix treats SIGINT as a forced stop; both signals should let requests finish, and
-        // the app stops the worker on the same signal.
-        .disable_signals()
-        .listen(listener)?;
-    if let Some(n) = options.workers {
-        server = server.workers(n);
-    }
+    let workers = options.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let on_start = options.on_worker_start.clone();
+    let server = HttpServer::new(move || {
+        // Called on each worker's own thread, as it starts.
+        if let Some(WorkerStart(start)) = &on_start {
+            start(workers);
+        }
+        app(shared.clone())
+    })
+    .workers(workers)
+    .shutdown_timeout(options.shutdown_timeout_secs)
+    // A client has this long to send its request head (slowloris); bodies have their
+    // own deadline (`json::BodyTimeout`).
+    .client_request_timeout(std::time::Duration::from_secs(5))
+    // actix treats SIGINT as a forced stop; both signals should let requests finish, and
+    // the app stops the worker on the same signal.
+    .disable_signals()
+    .listen(listener)?;
     Ok(server.run())
 }
 

@@ -222,6 +222,24 @@ pub struct Db {
     listener_started: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The keys personal data is sealed under (`personal.rs`).
     pub(crate) personal: std::sync::Arc<crate::personal::PersonKeys>,
+    /// The pools of the threads that serve from their own ([`Db::pool_on_this_thread`]), for
+    /// [`Db::close`] and [`Db::pool_status`]; the address of this allocation names this
+    /// database in each thread's [`THREAD_POOLS`].
+    thread_pools: std::sync::Arc<ThreadPools>,
+    acquire_timeout: Duration,
+}
+
+type ThreadPools = std::sync::Mutex<Vec<Pool<AsyncPgConnection>>>;
+/// Names a database in [`THREAD_POOLS`] without keeping it alive (an address alone could be
+/// reused by a later database).
+type ThreadPoolsOf = std::sync::Weak<ThreadPools>;
+
+thread_local! {
+    /// This thread's own PostgreSQL pool of each database that has one: a connection's driver
+    /// task runs on the runtime that opened it, so a request served from its own thread's
+    /// pool never wakes another thread for a round trip.
+    static THREAD_POOLS: std::cell::RefCell<Vec<(ThreadPoolsOf, Pool<AsyncPgConnection>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 // Lives on the stack for one query; boxing the larger variant would allocate per query.
@@ -294,41 +312,12 @@ impl Db {
         let (url, pooled_by_transaction) = transaction_pooler(&config.url);
         let pools = match config.backend()? {
             Backend::Postgres => {
-                let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-                manager_config.recycling_method = RecyclingMethod::Fast;
-                manager_config.custom_setup = Box::new(move |url| {
-                    let url = url.to_owned();
-                    on_db_runtime(async move {
-                        let mut conn = if pooled_by_transaction {
-                            establish_behind_pooler(&url).await?
-                        } else {
-                            AsyncPgConnection::establish(&url).await?
-                        };
-                        if pooled_by_transaction {
-                            // A statement prepared by name would stay on one server session
-                            // while the next transaction runs on another.
-                            conn.set_prepared_statement_cache_size(
-                                diesel::connection::CacheSize::Disabled,
-                            );
-                        } else {
-                            // No JIT: the planner estimates a tenant's slice of a shared table
-                            // from the whole table, and compiling a plan (10-35 ms) cost more
-                            // than the short queries it was for (decision 0030). Behind a
-                            // transaction pooler the role's setting does this (docs/scaling.md).
-                            conn.batch_execute("SET jit = off").await.map_err(|e| {
-                                diesel::ConnectionError::BadConnection(e.to_string())
-                            })?;
-                        }
-                        conn.set_instrumentation(count_prepares);
-                        Ok(conn)
-                    })
-                    .boxed()
-                });
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                    url.as_str(),
-                    manager_config,
-                );
-                Pools::Pg(build_pool(manager, config)?)
+                let manager = pg_manager(url.as_str(), pooled_by_transaction, true);
+                Pools::Pg(build_pool(
+                    manager,
+                    config.pool_size,
+                    config.acquire_timeout,
+                )?)
             }
             Backend::Sqlite => {
                 let path = sqlite_path(&config.url)?;
@@ -349,7 +338,11 @@ impl Db {
                     path.to_string_lossy(),
                     manager_config,
                 );
-                Pools::Sqlite(build_pool(manager, config)?)
+                Pools::Sqlite(build_pool(
+                    manager,
+                    config.pool_size,
+                    config.acquire_timeout,
+                )?)
             }
         };
         Ok(Self {
@@ -360,9 +353,104 @@ impl Db {
             pooled_by_transaction,
             listener_started: std::sync::Arc::default(),
             personal: std::sync::Arc::default(),
+            thread_pools: std::sync::Arc::default(),
+            acquire_timeout: config.acquire_timeout,
         })
     }
 
+    /// Gives the calling thread its own PostgreSQL pool of at most `size` connections, opened
+    /// on the thread's runtime and used by every query made on this thread from then on (an
+    /// HTTP worker's: its requests stay on it). A round trip then wakes no other thread: with
+    /// the shared pool, whose connections live on the database runtime, each one wakes that
+    /// runtime's thread and then the worker's again. Only for a thread whose runtime outlives
+    /// its work; a no-op on SQLite (whose reads already run in place) and when the thread has
+    /// one already.
+    pub fn pool_on_this_thread(&self, size: usize) -> Result<(), StoreError> {
+        if !matches!(self.pools, Pools::Pg(_)) || self.thread_pool().is_some() {
+            return Ok(());
+        }
+        let manager = pg_manager(&self.url, self.pooled_by_transaction, false);
+        let pool = build_pool(manager, size, self.acquire_timeout)?;
+        self.thread_pools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(pool.clone());
+        THREAD_POOLS.with(|t| {
+            let mut pools = t.borrow_mut();
+            // Pools of databases that are gone go with them.
+            pools.retain(|(of, _)| of.strong_count() > 0);
+            pools.push((std::sync::Arc::downgrade(&self.thread_pools), pool));
+        });
+        Ok(())
+    }
+
+    /// What an HTTP server runs on each worker thread as it starts, given the number of
+    /// workers: the worker's own share of `pool_size` connections ([`Db::pool_on_this_thread`]).
+    pub fn pool_per_worker(&self, pool_size: usize) -> std::sync::Arc<dyn Fn(usize) + Send + Sync> {
+        let db = self.clone();
+        std::sync::Arc::new(move |workers: usize| {
+            if let Err(e) = db.pool_on_this_thread(pool_size.div_ceil(workers.max(1))) {
+                tracing::warn!(error = %e, "an HTTP worker serves from the shared pool");
+            }
+        })
+    }
+
+    fn thread_pool(&self) -> Option<Pool<AsyncPgConnection>> {
+        THREAD_POOLS.with(|t| {
+            t.borrow()
+                .iter()
+                .find(|(of, _)| {
+                    std::ptr::eq(of.as_ptr(), std::sync::Arc::as_ptr(&self.thread_pools))
+                        && of.strong_count() > 0
+                })
+                .map(|(_, p)| p.clone())
+        })
+    }
+}
+
+/// The PostgreSQL connection manager: connections opened on [`db_runtime`] (`shared`), or on
+/// the runtime of the thread that opens them.
+fn pg_manager(
+    url: &str,
+    pooled_by_transaction: bool,
+    shared: bool,
+) -> AsyncDieselConnectionManager<AsyncPgConnection> {
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        let open = async move {
+            let mut conn = if pooled_by_transaction {
+                establish_behind_pooler(&url).await?
+            } else {
+                AsyncPgConnection::establish(&url).await?
+            };
+            if pooled_by_transaction {
+                // A statement prepared by name would stay on one server session
+                // while the next transaction runs on another.
+                conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+            } else {
+                // No JIT: the planner estimates a tenant's slice of a shared table
+                // from the whole table, and compiling a plan (10-35 ms) cost more
+                // than the short queries it was for (decision 0030). Behind a
+                // transaction pooler the role's setting does this (docs/scaling.md).
+                conn.batch_execute("SET jit = off")
+                    .await
+                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            }
+            conn.set_instrumentation(count_prepares);
+            Ok(conn)
+        };
+        if shared {
+            on_db_runtime(open).boxed()
+        } else {
+            open.boxed()
+        }
+    });
+    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config)
+}
+
+impl Db {
     /// After a commit that queued `jobs` jobs: wakes a waiting worker of this process.
     pub(crate) fn jobs_committed(&self, jobs: usize) {
         if jobs > 0 {
@@ -416,25 +504,44 @@ impl Db {
     pub(crate) async fn conn(&self) -> Result<DbConn, StoreError> {
         let waited = std::time::Instant::now();
         let conn = match &self.pools {
-            Pools::Pg(p) => p.get().await.map(DbConn::Pg),
+            Pools::Pg(p) => match self.thread_pool() {
+                Some(own) => own.get().await.map(DbConn::Pg),
+                None => p.get().await.map(DbConn::Pg),
+            },
             Pools::Sqlite(p) => p.get().await.map(DbConn::Sqlite),
         };
         metrics::histogram!("tenantry_db_pool_wait_seconds").record(waited.elapsed().as_secs_f64());
         conn.map_err(pool_error)
     }
 
-    /// The pool's connections now.
+    /// The pool's connections now, the threads' own pools included.
     pub fn pool_status(&self) -> tenantry_kernel::PoolStatus {
-        let s = match &self.pools {
+        let mut statuses = vec![match &self.pools {
             Pools::Pg(p) => p.status(),
             Pools::Sqlite(p) => p.status(),
-        };
-        tenantry_kernel::PoolStatus {
-            max_size: s.max_size,
-            size: s.size,
-            available: s.available,
-            waiting: s.waiting,
-        }
+        }];
+        statuses.extend(self.threads_pools().iter().map(Pool::status));
+        statuses.iter().fold(
+            tenantry_kernel::PoolStatus {
+                max_size: 0,
+                size: 0,
+                available: 0,
+                waiting: 0,
+            },
+            |sum, s| tenantry_kernel::PoolStatus {
+                max_size: sum.max_size + s.max_size,
+                size: sum.size + s.size,
+                available: sum.available + s.available,
+                waiting: sum.waiting + s.waiting,
+            },
+        )
+    }
+
+    fn threads_pools(&self) -> Vec<Pool<AsyncPgConnection>> {
+        self.thread_pools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Answers whether the database can be reached with a trivial round trip.
@@ -452,20 +559,24 @@ impl Db {
             Pools::Pg(p) => p.close(),
             Pools::Sqlite(p) => p.close(),
         }
+        for pool in self.threads_pools() {
+            pool.close();
+        }
     }
 }
 
 fn build_pool<C>(
     manager: AsyncDieselConnectionManager<C>,
-    config: &DbConfig,
+    size: usize,
+    acquire_timeout: Duration,
 ) -> Result<Pool<C>, StoreError>
 where
     AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
 {
     Pool::builder(manager)
-        .max_size(config.pool_size.max(1))
-        .wait_timeout(Some(config.acquire_timeout))
-        .create_timeout(Some(config.acquire_timeout))
+        .max_size(size.max(1))
+        .wait_timeout(Some(acquire_timeout))
+        .create_timeout(Some(acquire_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| StoreError::Config(format!("connection pool: {e}")))

@@ -28,8 +28,14 @@ openapi:
 ci:
     bash .ci/run
 
-# Every benchmark below, one after the other
-bench: bench-products bench-jobs bench-webhooks bench-billing bench-edge bench-files bench-archive bench-provision
+# Every benchmark below, one after the other, then issue 17's table of cases against their floors
+bench: bench-products bench-spread bench-jobs bench-webhooks bench-billing bench-edge bench-files bench-archive bench-provision
+    bash bench/table.sh
+
+# Benchmark: 10 tenants × 100,000 products against 10,000 × 100 with requests spread over
+# 1,000 tenants (a token each), and one instance against two behind PgBouncer
+bench-spread:
+    bash bench/spread.sh
 
 # Benchmark: archives — a tenant of 1,000,000 products exported and imported on SQLite and
 # PostgreSQL: peak memory over start-up, time beside the database's own JSON dump
@@ -57,6 +63,8 @@ bench-products:
 # A quick look after a change: the products cases on small data, a few seconds each
 bench-smoke:
     BENCH_TENANTS=3 BENCH_PRODUCTS=1000 BENCH_SECONDS=2 BENCH_ROUNDS=1 bash bench/products.sh
+    BENCH_SPREAD_ROWS=20000 BENCH_MANY_TENANTS=200 BENCH_SPREAD=50 BENCH_SECONDS=2 BENCH_ROUNDS=1 bash bench/spread.sh
+    bash bench/table.sh
 
 # Benchmark: the job queue (latency, throughput) on PostgreSQL and SQLite, and POST
 # /api/v1/products before and after the outbox

@@ -4,3 +4,22 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "bench: installing wrk" >&2
     apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
 fi
+
+# The end table (`just bench` prints it with bench/table.sh): one tab-separated row per case —
+# case, req/s, p50 ms, p99 ms, floor, ratio, target, met. Empty fields print as "-".
+results=${BENCH_RESULTS:-$PWD/target/bench/results.tsv}
+mkdir -p "$(dirname "$results")"
+record() { # case rps p50 p99 floor ratio target met
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"
+}
+# wrk's latency ("850.00us", "3.55ms", "1.20s") in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN { n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
+        printf "%.2f", n }'
+}
+# "met" or "not met": whether $1 >= $2 (or $1 <= $2 with a third argument "max").
+met() {
+    awk -v a="$1" -v b="$2" -v m="${3:-min}" 'BEGIN {
+        ok = (m == "max") ? (a + 0 <= b + 0) : (a + 0 >= b + 0); print ok ? "met" : "NOT MET" }'
+}

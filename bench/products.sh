@@ -5,6 +5,7 @@
 # the list route to the floor. Loopback only; installs wrk (and PostgreSQL) when missing.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+: >"$results" # the first of `just bench`: a fresh table
 
 eval "$(scripts/pg-test-cluster)"
 cargo build --release -p tenantry >&2
@@ -44,6 +45,8 @@ rss() { # pid: resident memory now, in MB (all, anonymous, file-backed)
 }
 sleep 3
 idle_rss=$(rss "$pid")
+rss_mb() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+idle_mb=$(rss_mb "$pid")
 
 echo "bench: signing up $tenants tenants" >&2
 for i in $(seq -f '%03g' 1 "$tenants"); do
@@ -92,7 +95,10 @@ run() { # name, path, [extra wrk args]; prints one line, leaves req/s in $dir/la
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$name" "$rps" "$p50" "$p99"
     echo "$rps" >"$dir/last.rps"
+    to_ms "$p50" >"$dir/last.p50"
+    to_ms "$p99" >"$dir/last.p99"
 }
+last() { cat "$dir/last.$1"; }
 
 # The list route's own statement, as the service runs it (diesel's SQL, tenant-scoped by RLS).
 cat >"$dir/list.sql" <<SQL
@@ -110,6 +116,10 @@ SQL
   cat "$dir/list.sql"; echo '\endpipeline'; echo "COMMIT;"; } >"$dir/list-pipelined.sql"
 { echo "BEGIN READ ONLY;"; echo "SET LOCAL app.tenant_id = '$tenant_id';"; cat "$dir/list.sql"
   echo "COMMIT;"; } >"$dir/list-tx.sql"
+# The get route's statement, in the same one-round-trip transaction.
+{ echo '\startpipeline'; echo "BEGIN READ ONLY;"; echo "SET LOCAL app.tenant_id = '$tenant_id';"
+  echo "SELECT \"products\".\"tenant_id\", \"products\".\"id\", \"products\".\"name\", \"products\".\"sku\", \"products\".\"description\", \"products\".\"price_minor\", \"products\".\"currency\", \"products\".\"status\", \"products\".\"created_by\", \"products\".\"created_at\", \"products\".\"updated_at\" FROM \"products\" WHERE ((\"products\".\"tenant_id\" = '$tenant_id') AND (\"products\".\"id\" = '$product_id')) LIMIT 1;"
+  echo "COMMIT;"; echo '\endpipeline'; } >"$dir/get-one-trip.sql"
 pgbench_tps() { # mode, script
     PGOPTIONS="-c app.tenant_id=$tenant_id" pgbench "$service_url" -n -M "$1" \
         -c "$connections" -j 2 -T "$duration" -f "$2" 2>/dev/null | awk '/^tps/ {print $3}'
@@ -133,10 +143,17 @@ done
 list=$(median "${lists[@]}")
 floor=$(median "${floors[@]}")
 floor_one_trip=$(median "${one_trips[@]}")
+list_p50=$(last p50) list_p99=$(last p99)
 run "GET /api/v1/products/{id}" "/api/v1/products/$product_id"
+get=$(last rps) get_p50=$(last p50) get_p99=$(last p99)
+floor_get=$(pgbench_tps prepared "$dir/get-one-trip.sql")
+printf '%-44s %10.2f req/s\n' "floor: its RLS transaction, one round trip" "$floor_get"
 run "GET /api/v1/products?q=copper%20kettle" "/api/v1/products?q=copper%20kettle&limit=20"
+frequent=$(last rps) frequent_p50=$(last p50) frequent_p99=$(last p99)
 run "  a word no product has (q=zanzibar)" "/api/v1/products?q=zanzibar&limit=20"
+rare=$(last rps) rare_p50=$(last p50) rare_p99=$(last p99)
 run "POST /api/v1/products" "/api/v1/products" -s bench/create_product.lua
+creates=$(last rps) creates_p50=$(last p50) creates_p99=$(last p99)
 floor_simple=$(pgbench_tps simple "$dir/list.sql")
 floor_pipelined=$(pgbench_tps prepared "$dir/list-pipelined.sql")
 floor_tx=$(pgbench_tps prepared "$dir/list-tx.sql")
@@ -152,7 +169,24 @@ ratio "list route / floor" "$floor"
 ratio "list route / floor (simple protocol)" "$floor_simple"
 ratio "list route / its transaction in one trip" "$floor_one_trip"
 ratio "list route / its transaction in two trips" "$floor_pipelined"
-echo "RSS of the PostgreSQL server: idle after start $idle_rss; peak $(awk '/VmHWM/ {printf "%.1f MB", $2 / 1024}' /proc/$pid/status)"
+pg_peak=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/$pid/status)
+echo "RSS of the PostgreSQL server: idle after start $idle_rss; peak $pg_peak MB"
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
+at_least() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { print (a >= r * b) ? "met" : "NOT MET" }'; }
+record "PG list ?limit=20 / one-trip floor" "$list" "$list_p50" "$list_p99" "$floor_one_trip" \
+    "$(pct "$list" "$floor_one_trip")" ">= 80%" "$(at_least "$list" "$floor_one_trip" 0.8)"
+record "PG list / prepared SELECT floor" "$list" "" "" "$floor" "$(pct "$list" "$floor")" ">= 50%" \
+    "$(at_least "$list" "$floor" 0.5)"
+record "PG list p99" "" "" "$list_p99" "" "" "<= 10 ms" "$(met "$list_p99" 10 max)"
+record "PG get by id / one-trip floor" "$get" "$get_p50" "$get_p99" "$floor_get" \
+    "$(pct "$get" "$floor_get")" ">= 80%" "$(at_least "$get" "$floor_get" 0.8)"
+record "PG get by id p99" "" "" "$get_p99" "" "" "<= 10 ms" "$(met "$get_p99" 10 max)"
+record "PG search, frequent words / list" "$frequent" "$frequent_p50" "$frequent_p99" "$list" \
+    "$(pct "$frequent" "$list")" ">= 50%" "$(at_least "$frequent" "$list" 0.5)"
+record "PG search, a word no product has / list" "$rare" "$rare_p50" "$rare_p99" "$list" \
+    "$(pct "$rare" "$list")" ">= 50%" "$(at_least "$rare" "$list" 0.5)"
+record "PG creates, one tenant (req/s)" "$creates" "$creates_p50" "$creates_p99" "" "" ">= 3000/s" \
+    "$(met "$creates" 3000)"
 
 # The embedded default: the same routes on SQLite (one tenant, $per_tenant products, at most
 # 10,000: one bulk import), alternating with the PostgreSQL list route, in the same run.
@@ -166,6 +200,7 @@ trap 'kill $pid $sqlite_pid 2>/dev/null; wait $pid $sqlite_pid 2>/dev/null; rm -
 for _ in $(seq 1 50); do curl -sf "$sqlite_base/healthz" >/dev/null && break; sleep 0.2; done
 sleep 3
 sqlite_idle_rss=$(rss "$sqlite_pid")
+sqlite_idle_mb=$(rss_mb "$sqlite_pid")
 # As on PostgreSQL: new tenants on the unlimited plan.
 sqlite3 "$dir/sqlite/tenantry.db" "UPDATE plans SET is_default = 0; UPDATE plans SET is_default = 1 WHERE code = 'enterprise'"
 curl -sf -H 'Content-Type: application/json' "$sqlite_base/api/v1/onboard" -d '{
@@ -195,6 +230,8 @@ run_sqlite() { # name, path
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
     echo "$rps" >"$dir/last.rps"
+    to_ms "$p50" >"$dir/last.p50"
+    to_ms "$p99" >"$dir/last.p99"
 }
 echo
 echo "SQLite beside PostgreSQL: one tenant of $sqlite_rows products on SQLite, $connections connections"
@@ -211,4 +248,13 @@ pg_list=$(median "${pg_lists[@]}")
 awk -v s="$sqlite_list" -v p="$pg_list" 'BEGIN {
     printf "%-44s %10.2f req/s\n%-44s %10.2f req/s\n%-44s %10.2fx\n", "SQLite list route, median", s,
         "PostgreSQL list route, median", p, "SQLite / PostgreSQL (target >= 2x)", s / p }'
-echo "RSS of the SQLite server: idle after start $sqlite_idle_rss; after its load $(rss "$sqlite_pid"); peak $(awk '/VmHWM/ {printf "%.1f MB", $2 / 1024}' /proc/$sqlite_pid/status)"
+sqlite_peak=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/$sqlite_pid/status)
+pg_peak=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/$pid/status)
+echo "RSS of the SQLite server: idle after start $sqlite_idle_rss; after its load $(rss "$sqlite_pid"); peak $sqlite_peak MB"
+record "SQLite list / PostgreSQL list" "$sqlite_list" "" "" "$pg_list" \
+    "$(awk -v s="$sqlite_list" -v p="$pg_list" 'BEGIN { printf "%.2fx", s / p }')" ">= 2x" \
+    "$(at_least "$sqlite_list" "$pg_list" 2)"
+record "idle RSS, PostgreSQL / SQLite (MB)" "" "" "" "" "$idle_mb / $sqlite_idle_mb" "<= 30" \
+    "$(met "$(printf '%s\n%s\n' "$idle_mb" "$sqlite_idle_mb" | sort -g | tail -1)" 30 max)"
+record "peak RSS under load, PG / SQLite (MB)" "" "" "" "" "$pg_peak / $sqlite_peak" "<= 100" \
+    "$(met "$(printf '%s\n%s\n' "$pg_peak" "$sqlite_peak" | sort -g | tail -1)" 100 max)"

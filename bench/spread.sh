@@ -98,6 +98,8 @@ serve tenantry_bench_few "$port"
 for i in $(seq -f '%02g' 1 "$few"); do onboard "$port" "f$i"; done
 load_products tenantry_bench_few $((rows / few))
 few_token=$(login "$port" owner@f01.test)
+# Both shapes' requests are made by the same Lua script (its cost is wrk's, on the same cores).
+echo "f01 $few_token" >"$dir/few-token"
 
 # --- the many-tenants shape: $many tenants × rows/$many products, requests over $spread
 echo "bench: $many tenants × $((rows / many)) products, requests over $spread tenants" >&2
@@ -134,14 +136,14 @@ while read -r slug; do echo "$slug $(login $((port + 1)) owner@m00001.test)"; do
 echo
 echo "PostgreSQL, $rows products either way, $connections connections, ${duration}s each, $(nproc) cores"
 # Warm both up first (caches, plans, the pools' connections), as a running service is.
-wrk_run "$port" -H "X-Tenant-ID: f01" -H "Authorization: Bearer $few_token" \
-    "http://127.0.0.1:$port/api/v1/products?limit=20" >/dev/null
+wrk_run "$port" -s bench/spread.lua "http://127.0.0.1:$port/api/v1/products?limit=20" \
+    -- "$dir/few-token" >/dev/null
 wrk_run $((port + 1)) -s bench/spread.lua "http://127.0.0.1:$((port + 1))/api/v1/products?limit=20" \
     -- "$dir/tokens" >/dev/null
 few_rps=() many_rps=() few_p99=() many_p99=()
 for _ in $(seq 1 "$rounds"); do
-    read -r rps p50 p99 < <(wrk_run "$port" -H "X-Tenant-ID: f01" -H "Authorization: Bearer $few_token" \
-        "http://127.0.0.1:$port/api/v1/products?limit=20")
+    read -r rps p50 p99 < <(wrk_run "$port" -s bench/spread.lua \
+        "http://127.0.0.1:$port/api/v1/products?limit=20" -- "$dir/few-token")
     printf '%-52s %10s req/s   p50 %7s ms   p99 %7s ms\n' "$few tenants, one tenant's list" "$rps" "$p50" "$p99"
     few_rps+=("$rps") few_p99+=("$p99")
     read -r rps p50 p99 < <(wrk_run $((port + 1)) -s bench/spread.lua \

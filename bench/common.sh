@@ -23,3 +23,29 @@ met() {
     awk -v a="$1" -v b="$2" -v m="${3:-min}" 'BEGIN {
         ok = (m == "max") ? (a + 0 <= b + 0) : (a + 0 >= b + 0); print ok ? "met" : "NOT MET" }'
 }
+
+# Loads `products per tenant` products into every tenant of the database at `owner url`, in
+# SQL as the schema's owner (one tenant's scope at a time), then analyzes them.
+load_products() { # owner url, products per tenant
+    psql "$1" -v ON_ERROR_STOP=1 -q <<SQL
+DO \$\$
+DECLARE t record;
+BEGIN
+    FOR t IN SELECT id FROM tenants LOOP
+        PERFORM set_config('app.tenant_id', t.id::text, true);
+        INSERT INTO products (tenant_id, id, name, sku, description, price_minor, currency,
+                              status, created_by, created_at, updated_at)
+        SELECT t.id, gen_random_uuid(),
+               'Product ' || n || ' ' || (ARRAY['kettle','lamp','desk','chair','mug','pan'])[1 + n % 6],
+               'SKU-' || n,
+               'A fine ' || (ARRAY['steel','oak','copper','glass'])[1 + n % 4] || ' item, number ' || n,
+               (n * 37) % 100000, 'EUR',
+               CASE WHEN n % 10 = 0 THEN 'archived' ELSE 'active' END,
+               NULL, now() - (n || ' seconds')::interval, now()
+        FROM generate_series(1, $2) AS n;
+    END LOOP;
+END
+\$\$;
+VACUUM ANALYZE products;
+SQL
+}

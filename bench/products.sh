@@ -56,27 +56,7 @@ for i in $(seq -f '%03g' 1 "$tenants"); do
 done
 
 echo "bench: loading $per_tenant products into each tenant" >&2
-psql_owner <<SQL
-DO \$\$
-DECLARE t record;
-BEGIN
-    FOR t IN SELECT id FROM tenants LOOP
-        PERFORM set_config('app.tenant_id', t.id::text, true);
-        INSERT INTO products (tenant_id, id, name, sku, description, price_minor, currency,
-                              status, created_by, created_at, updated_at)
-        SELECT t.id, gen_random_uuid(),
-               'Product ' || n || ' ' || (ARRAY['kettle','lamp','desk','chair','mug','pan'])[1 + n % 6],
-               'SKU-' || n,
-               'A fine ' || (ARRAY['steel','oak','copper','glass'])[1 + n % 4] || ' item, number ' || n,
-               (n * 37) % 100000, 'EUR',
-               CASE WHEN n % 10 = 0 THEN 'archived' ELSE 'active' END,
-               NULL, now() - (n || ' seconds')::interval, now()
-        FROM generate_series(1, $per_tenant) AS n;
-    END LOOP;
-END
-\$\$;
-VACUUM ANALYZE products;
-SQL
+load_products "$owner_url" "$per_tenant"
 
 tenant_id=$(psql_owner -c "SELECT id FROM tenants WHERE slug = 't001'")
 token=$(curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/login" \

@@ -57,26 +57,6 @@ login() { # port, email
         -d '{"email": "'"$2"'", "password": "'"$password"'"}' |
         sed -E 's/.*"access_token":"([^"]+)".*/\1/'
 }
-load_products() { # database, products per tenant
-    psql "$(owner_url "$1")" -v ON_ERROR_STOP=1 -q <<SQL
-DO \$\$
-DECLARE t record;
-BEGIN
-    FOR t IN SELECT id FROM tenants LOOP
-        PERFORM set_config('app.tenant_id', t.id::text, true);
-        INSERT INTO products (tenant_id, id, name, sku, description, price_minor, currency,
-                              status, created_by, created_at, updated_at)
-        SELECT t.id, gen_random_uuid(),
-               'Product ' || n || ' ' || (ARRAY['kettle','lamp','desk','chair','mug','pan'])[1 + n % 6],
-               'SKU-' || n, 'A fine ' || (ARRAY['steel','oak','copper','glass'])[1 + n % 4] || ' item',
-               (n * 37) % 100000, 'EUR', 'active', NULL, now() - (n || ' seconds')::interval, now()
-        FROM generate_series(1, $2) AS n;
-    END LOOP;
-END
-\$\$;
-VACUUM ANALYZE products;
-SQL
-}
 wrk_run() { # port, [wrk args...]: prints "req/s p50 p99" (milliseconds)
     local out
     out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "${@:2}" | tee "$dir/wrk.out")
@@ -96,7 +76,7 @@ echo "bench: $few tenants × $((rows / few)) products" >&2
 new_db tenantry_bench_few
 serve tenantry_bench_few "$port"
 for i in $(seq -f '%02g' 1 "$few"); do onboard "$port" "f$i"; done
-load_products tenantry_bench_few $((rows / few))
+load_products "$(owner_url tenantry_bench_few)" $((rows / few))
 few_token=$(login "$port" owner@f01.test)
 # Both shapes' requests are made by the same Lua script (its cost is wrk's, on the same cores).
 echo "f01 $few_token" >"$dir/few-token"
@@ -113,7 +93,7 @@ onboard $((port + 1)) m00001
 TENANTRY_MIGRATION_DATABASE_URL=$(owner_url tenantry_bench_many) TENANTRY_LOG=warn \
     TENANTRY_MASTER_KEY_FILE=$dir/master.key \
     $bin --database-url "$direct/tenantry_bench_many" tenant import-csv "$dir/tenants.csv" >/dev/null
-load_products tenantry_bench_many $((rows / many))
+load_products "$(owner_url tenantry_bench_many)" $((rows / many))
 # The first owner joins the first $spread organisations as their owner: one account, a token
 # (a session) per organisation.
 psql "$(owner_url tenantry_bench_many)" -v ON_ERROR_STOP=1 -q <<SQL

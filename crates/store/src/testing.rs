@@ -147,15 +147,7 @@ impl TestDb {
             .await
             .expect("create a database from template0");
         drop(admin);
-        let url = with_database(&owner, &name);
-        run_migrations(&url).await.expect("migrate");
-        let mut conn = AsyncPgConnection::establish(&url)
-            .await
-            .expect("connect as owner");
-        conn.batch_execute(TEST_DEFAULT_PLAN)
-            .await
-            .expect("the test default plan");
-        drop(conn);
+        migrate_for_tests(&with_database(&owner, &name)).await;
         let db = Self::postgres_from(&name).await;
         let mut admin = admin_conn(&owner).await;
         admin
@@ -310,17 +302,7 @@ async fn ensure_template(owner_url: &str) -> String {
                 .await
                 .expect("create template database");
         }
-        let building_url = with_database(owner_url, &building);
-        run_migrations(&building_url)
-            .await
-            .expect("migrate template");
-        let mut conn = AsyncPgConnection::establish(&building_url)
-            .await
-            .expect("connect to the template");
-        conn.batch_execute(TEST_DEFAULT_PLAN)
-            .await
-            .expect("the test default plan");
-        drop(conn);
+        migrate_for_tests(&with_database(owner_url, &building)).await;
         admin
             .batch_execute(&format!(
                 r#"ALTER DATABASE "{building}" RENAME TO "{template}""#
@@ -333,6 +315,18 @@ async fn ensure_template(owner_url: &str) -> String {
         .await
         .expect("advisory unlock");
     template
+}
+
+/// Migrates the PostgreSQL database at `url` (as its owner) and gives it the tests' default
+/// plan.
+async fn migrate_for_tests(url: &str) {
+    run_migrations(url).await.expect("migrate");
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .expect("connect as owner");
+    conn.batch_execute(TEST_DEFAULT_PLAN)
+        .await
+        .expect("the test default plan");
 }
 
 impl Db {

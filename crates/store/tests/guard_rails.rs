@@ -265,6 +265,34 @@ backend_tests! {
         assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 2);
     }
 
+    async fn a_thread_with_its_own_pool_reads_from_it(db: &TestDb) {
+        if db.owner_url().is_none() {
+            return; // SQLite: one shared pool (its reads already run in place).
+        }
+        let a = tenant(db, "acme").await;
+        products(db, a, 2).await;
+        // The shared pool is warm: a read from it opens no connection now.
+        assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 2);
+        let before = db.db().pool_status();
+        db.db().pool_on_this_thread(3).unwrap();
+        let own = db.db().pool_status();
+        assert_eq!((own.max_size, own.size), (before.max_size + 3, before.size), "opened lazily");
+        assert_eq!(db.db().unfiltered_count(Some(a), "products").await.unwrap(), 2);
+        assert_eq!(db.db().pool_status().size, before.size + 1, "this thread's read opened its own connection");
+        db.db().pool_on_this_thread(3).unwrap();
+        assert_eq!(db.db().pool_status().max_size, before.max_size + 3, "one pool a thread");
+        // Another thread has none: its read is served by the shared pool's idle connection.
+        let other = db.db().clone();
+        let seen = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(other.unfiltered_count(Some(a), "products")).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(seen, 2);
+        assert_eq!(db.db().pool_status().size, before.size + 1, "no connection opened for the other thread");
+    }
+
     async fn a_one_trip_read_sees_its_tenant_on_every_connection(db: &TestDb) {
         // The list and get-by-id routes send BEGIN, the tenant, the statement and COMMIT in one
         // round trip once a connection has the statement prepared, and two before. Either way

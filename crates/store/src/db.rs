@@ -762,10 +762,36 @@ impl Drop for CloseUnlessEnded {
 pub(crate) async fn pg_read<R>(
     pooled: Object<AsyncPgConnection>,
     scope: &Scope,
+    plans: Plans,
     body: impl AsyncFnOnce(&mut &AsyncPgConnection) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
     // The same pipeline as a one-statement read, with its COMMIT always after the answers.
-    pg_read_one(pooled, scope, false, body).await
+    pg_read_one(pooled, scope, plans, false, body).await
+}
+
+/// How PostgreSQL plans a read's statements, which diesel-async prepares once per connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plans {
+    /// PostgreSQL's default: after five executions a statement may keep one generic plan,
+    /// made without its values. Right for a statement whose best plan does not depend on
+    /// them (a list, a lookup by id), and it saves planning every time.
+    Reused,
+    /// Planned for each execution's values (`plan_cache_mode = force_custom_plan`, local to
+    /// the transaction): for a full-text search, whose best plan depends on the words — a
+    /// frequent one is found soonest in list order, a rare one only through the index. A
+    /// generic plan would pick one way for every word (decision 0052).
+    PerValue,
+}
+
+impl Plans {
+    /// `PerValue` when `searching`, else `Reused`.
+    pub(crate) fn per_value_if(searching: bool) -> Self {
+        if searching {
+            Self::PerValue
+        } else {
+            Self::Reused
+        }
+    }
 }
 
 thread_local! {
@@ -800,10 +826,17 @@ fn count_prepares(event: diesel::connection::InstrumentationEvent<'_>) {
 pub(crate) async fn pg_read_one<R>(
     pooled: Object<AsyncPgConnection>,
     scope: &Scope,
+    plans: Plans,
     cacheable: bool,
     body: impl AsyncFnOnce(&mut &AsyncPgConnection) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    let begin = begin_as(scope, "BEGIN READ ONLY");
+    let begin = begin_as(
+        scope,
+        match plans {
+            Plans::Reused => "BEGIN READ ONLY",
+            Plans::PerValue => "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan",
+        },
+    );
     let mut guard = CloseUnlessEnded(Some(pooled));
     let Some(conn) = guard.0.as_deref_mut() else {
         return Err(StoreError::Connection("no pooled connection".to_owned()));
@@ -930,12 +963,18 @@ macro_rules! run {
 /// statement in `run` would run outside the transaction.
 macro_rules! tx {
     ($db:expr, read, tenant = $tenant:expr, |$conn:ident| $body:expr) => {{
+        tx!($db, read, tenant = $tenant, plans = $crate::db::Plans::Reused, |$conn| $body)
+    }};
+    ($db:expr, read, tenant = $tenant:expr, plans = $plans:expr, |$conn:ident| $body:expr) => {{
         let tenant: Option<tenantry_kernel::TenantId> = $tenant;
-        tx!(@scoped $db, read, $crate::db::Scope::from(tenant), |$conn| $body)
+        tx!(@scoped $db, read, $crate::db::Scope::from(tenant), plans = $plans, |$conn| $body)
     }};
     ($db:expr, read_one, tenant = $tenant:expr, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
+        tx!($db, read_one, tenant = $tenant, plans = $crate::db::Plans::Reused, |$conn| $query, |$q| $run)
+    }};
+    ($db:expr, read_one, tenant = $tenant:expr, plans = $plans:expr, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
         let tenant: Option<tenantry_kernel::TenantId> = $tenant;
-        tx!(@scoped $db, read_one, $crate::db::Scope::from(tenant), |$conn| $query, |$q| $run)
+        tx!(@scoped $db, read_one, $crate::db::Scope::from(tenant), plans = $plans, |$conn| $query, |$q| $run)
     }};
     ($db:expr, write, platform, |$conn:ident| $body:expr) => {{
         tx!(@scoped $db, write, $crate::db::Scope::Platform, |$conn| $body)
@@ -999,14 +1038,18 @@ macro_rules! tx {
         $crate::db::pg_end($conn, result).await
     }};
     (@pg read, $db:expr, $pooled:ident, $scope:ident, |$conn:ident| $body:expr) => {{
+        tx!(@pg read, $db, $pooled, $scope, plans = $crate::db::Plans::Reused, |$conn| $body)
+    }};
+    (@pg read, $db:expr, $pooled:ident, $scope:ident, plans = $plans:expr, |$conn:ident| $body:expr) => {{
         $crate::db::pg_read(
             $pooled,
             &$scope,
+            $plans,
             async |$conn: &mut &diesel_async::AsyncPgConnection| $body,
         )
         .await
     }};
-    (@pg read_one, $db:expr, $pooled:ident, $scope:ident, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
+    (@pg read_one, $db:expr, $pooled:ident, $scope:ident, plans = $plans:expr, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
         let query = $query;
         // The one-round-trip read needs a statement diesel-async caches (see `pg_read_one`).
         let cacheable = !$db.pooled_by_transaction()
@@ -1018,6 +1061,7 @@ macro_rules! tx {
         $crate::db::pg_read_one(
             $pooled,
             &$scope,
+            $plans,
             cacheable,
             async move |$conn: &mut &diesel_async::AsyncPgConnection| {
                 let $q = query;
@@ -1029,6 +1073,11 @@ macro_rules! tx {
     (@sqlite write, $pooled:ident, |$conn:ident| $body:expr) => {
         $crate::db::sqlite_immediate(&mut $pooled, async |$conn| $body).await
     };
+    // `Plans` concerns PostgreSQL's plan cache only.
+    (@sqlite read, $pooled:ident, plans = $plans:expr, |$conn:ident| $body:expr) => {{
+        let _: $crate::db::Plans = $plans;
+        tx!(@sqlite read, $pooled, |$conn| $body)
+    }};
     (@sqlite read, $pooled:ident, |$conn:ident| $body:expr) => {{
         use diesel_async::AsyncConnection as _;
         $crate::db::sqlite_inline(
@@ -1036,7 +1085,8 @@ macro_rules! tx {
         )
         .await
     }};
-    (@sqlite read_one, $pooled:ident, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
+    (@sqlite read_one, $pooled:ident, plans = $plans:expr, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
+        let _: $crate::db::Plans = $plans;
         let query = $query;
         tx!(@sqlite read, $pooled, |$conn| {
             let $q = query;

@@ -162,6 +162,7 @@ impl Db {
             self,
             read_one,
             tenant = Some(ctx.tenant_id()),
+            plans = crate::db::Plans::per_value_if(query.search.is_some()),
             |conn| {
                 let mut q = products::of(ctx).into_boxed();
                 if let Some(s) = query.status {

@@ -149,27 +149,34 @@ impl Db {
         query: &ProjectQuery,
     ) -> Result<Page<Project>, StoreError> {
         let limit = i64::from(query.limit.get()) + 1;
-        let rows: Vec<ProjectRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            let mut q = projects::of(ctx).into_boxed();
-            if let Some(a) = query.archived {
-                q = q.filter(projects::archived.eq(a));
+        let plans = crate::db::Plans::per_value_if(query.search.is_some());
+        let rows: Vec<ProjectRow> = tx!(
+            self,
+            read,
+            tenant = Some(ctx.tenant_id()),
+            plans = plans,
+            |conn| {
+                let mut q = projects::of(ctx).into_boxed();
+                if let Some(a) = query.archived {
+                    q = q.filter(projects::archived.eq(a));
+                }
+                if let Some(search) = &query.search {
+                    q = q.filter(fts_match("projects", "project_id", search));
+                }
+                if let Some(after) = &query.after {
+                    let id = DbUuid(after.id);
+                    q = q.filter(
+                        projects::created_at
+                            .gt(after.at)
+                            .or(projects::created_at.eq(after.at).and(projects::id.gt(id))),
+                    );
+                }
+                Ok(q.order((projects::created_at.asc(), projects::id.asc()))
+                    .limit(limit)
+                    .load(conn)
+                    .await?)
             }
-            if let Some(search) = &query.search {
-                q = q.filter(fts_match("projects", "project_id", search));
-            }
-            if let Some(after) = &query.after {
-                let id = DbUuid(after.id);
-                q = q.filter(
-                    projects::created_at
-                        .gt(after.at)
-                        .or(projects::created_at.eq(after.at).and(projects::id.gt(id))),
-                );
-            }
-            Ok(q.order((projects::created_at.asc(), projects::id.asc()))
-                .limit(limit)
-                .load(conn)
-                .await?)
-        })?;
+        )?;
         let items = rows
             .into_iter()
             .map(Project::try_from)
@@ -288,38 +295,45 @@ impl Db {
         query: &TaskQuery,
     ) -> Result<Option<Page<Task>>, StoreError> {
         let limit = i64::from(query.limit.get()) + 1;
-        let rows: Option<Vec<TaskRow>> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            let mut q = tasks::of(ctx)
-                .filter(tasks::project_id.eq(DbUuid::from(project)))
-                .into_boxed();
-            if let Some(d) = query.is_done {
-                q = q.filter(tasks::is_done.eq(d));
+        let plans = crate::db::Plans::per_value_if(query.search.is_some());
+        let rows: Option<Vec<TaskRow>> = tx!(
+            self,
+            read,
+            tenant = Some(ctx.tenant_id()),
+            plans = plans,
+            |conn| {
+                let mut q = tasks::of(ctx)
+                    .filter(tasks::project_id.eq(DbUuid::from(project)))
+                    .into_boxed();
+                if let Some(d) = query.is_done {
+                    q = q.filter(tasks::is_done.eq(d));
+                }
+                if let Some(a) = query.assignee_id {
+                    q = q.filter(tasks::assignee_id.eq(DbUuid::from(a)));
+                }
+                if let Some(search) = &query.search {
+                    q = q.filter(fts_match("tasks", "task_id", search));
+                }
+                if let Some(after) = &query.after {
+                    let id = DbUuid(after.id);
+                    q = q.filter(
+                        tasks::created_at
+                            .gt(after.at)
+                            .or(tasks::created_at.eq(after.at).and(tasks::id.gt(id))),
+                    );
+                }
+                let rows: Vec<TaskRow> = q
+                    .order((tasks::created_at.asc(), tasks::id.asc()))
+                    .limit(limit)
+                    .load(conn)
+                    .await?;
+                // A task found proves its project; only an empty page asks whether it exists.
+                if rows.is_empty() && !project_exists!(conn, ctx, project) {
+                    return Ok(None);
+                }
+                Ok(Some(rows))
             }
-            if let Some(a) = query.assignee_id {
-                q = q.filter(tasks::assignee_id.eq(DbUuid::from(a)));
-            }
-            if let Some(search) = &query.search {
-                q = q.filter(fts_match("tasks", "task_id", search));
-            }
-            if let Some(after) = &query.after {
-                let id = DbUuid(after.id);
-                q = q.filter(
-                    tasks::created_at
-                        .gt(after.at)
-                        .or(tasks::created_at.eq(after.at).and(tasks::id.gt(id))),
-                );
-            }
-            let rows: Vec<TaskRow> = q
-                .order((tasks::created_at.asc(), tasks::id.asc()))
-                .limit(limit)
-                .load(conn)
-                .await?;
-            // A task found proves its project; only an empty page asks whether it exists.
-            if rows.is_empty() && !project_exists!(conn, ctx, project) {
-                return Ok(None);
-            }
-            Ok(Some(rows))
-        })?;
+        )?;
         let Some(rows) = rows else { return Ok(None) };
         let items = rows
             .into_iter()

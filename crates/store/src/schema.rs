@@ -227,31 +227,98 @@ macro_rules! backend_schema {
 }
 
 /// A full-text condition on a searchable table: the same type on both backends, different
-/// SQL (the explicit per-backend part of full-text search).
-pub(crate) type FtsMatch = diesel::expression::SqlLiteral<
-    diesel::sql_types::Bool,
-    diesel::expression::UncheckedBind<
-        diesel::expression::SqlLiteral<diesel::sql_types::Bool>,
-        diesel::dsl::AsExprOf<String, diesel::sql_types::Text>,
-    >,
->;
+/// SQL (the explicit per-backend part of full-text search). Unlike a raw `sql` literal it is
+/// safe to cache as a prepared statement (its text depends only on the table; the query is a
+/// bind parameter), so a search is prepared once per connection and can take the one-trip
+/// read (decision 0052).
+#[derive(Debug, Clone)]
+pub(crate) struct FtsMatch {
+    table: &'static str,
+    key: &'static str,
+    /// The backend's query text: a `simple` tsquery or an FTS5 expression.
+    query: String,
+}
+
+impl diesel::expression::Expression for FtsMatch {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for FtsMatch {}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for FtsMatch {}
+
+impl diesel::expression::ValidGrouping<()> for FtsMatch {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryId for FtsMatch {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+/// `<table>.search_vector` (generated, GIN-indexed) against a prefix tsquery.
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for FtsMatch {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(self.table);
+        out.push_sql(".search_vector @@ to_tsquery('simple', ");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.query)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// `<table>.id` among the FTS5 matches of `<table>_fts`, mapped back through
+/// `<table>_search` (`fts_rowid` → `<key>`), restricted to the row's own tenant.
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for FtsMatch {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> diesel::QueryResult<()> {
+        let t = self.table;
+        for part in [
+            t,
+            ".id IN (SELECT s.",
+            self.key,
+            " FROM ",
+            t,
+            "_fts f JOIN ",
+            t,
+        ] {
+            out.push_sql(part);
+        }
+        out.push_sql("_search s ON s.fts_rowid = f.rowid WHERE ");
+        out.push_sql(t);
+        out.push_sql("_fts MATCH ");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.query)?;
+        if t != "users" {
+            for part in [" AND s.tenant_id = ", t, ".tenant_id"] {
+                out.push_sql(part);
+            }
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
 
 pub(crate) mod pg {
     pub type DbId = diesel::sql_types::Uuid;
     pub type DbTime = diesel::sql_types::Timestamptz;
     backend_schema!();
 
-    /// `<table>.search_vector` (generated, GIN-indexed) against a prefix tsquery.
+    /// The PostgreSQL form of [`super::FtsMatch`].
     pub(crate) fn fts_match(
         table: &'static str,
-        _key: &'static str,
+        key: &'static str,
         q: &tenantry_kernel::SearchQuery,
     ) -> super::FtsMatch {
-        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-            "{table}.search_vector @@ to_tsquery('simple', "
-        ))
-        .bind::<diesel::sql_types::Text, _>(q.tsquery())
-        .sql(")")
+        super::FtsMatch {
+            table,
+            key,
+            query: q.tsquery(),
+        }
     }
 }
 
@@ -260,23 +327,16 @@ pub(crate) mod sqlite {
     pub type DbTime = diesel::sql_types::TimestamptzSqlite;
     backend_schema!();
 
-    /// `<table>.id` among the FTS5 matches of `<table>_fts`, mapped back through
-    /// `<table>_search` (`fts_rowid` → `<key>`), restricted to the row's own tenant.
+    /// The SQLite form of [`super::FtsMatch`].
     pub(crate) fn fts_match(
         table: &'static str,
         key: &'static str,
         q: &tenantry_kernel::SearchQuery,
     ) -> super::FtsMatch {
-        let same_tenant = if table == "users" {
-            String::new()
-        } else {
-            format!(" AND s.tenant_id = {table}.tenant_id")
-        };
-        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-            "{table}.id IN (SELECT s.{key} FROM {table}_fts f JOIN {table}_search s \
-             ON s.fts_rowid = f.rowid WHERE {table}_fts MATCH "
-        ))
-        .bind::<diesel::sql_types::Text, _>(q.fts5())
-        .sql(&format!("{same_tenant})"))
+        super::FtsMatch {
+            table,
+            key,
+            query: q.fts5(),
+        }
     }
 }

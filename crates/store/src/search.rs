@@ -26,63 +26,73 @@ impl Db {
         hits: u32,
     ) -> Result<Vec<(SearchKind, i64, Rows)>, StoreError> {
         let limit = i64::from(hits);
-        tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            let mut out = vec![];
-            for kind in kinds {
-                // One tenant-owned table: its full-text matches, counted and the first few
-                // by title.
-                // The hits come first; counting is only needed when they fill the page.
-                macro_rules! counted {
-                    ($hit:ident, $rows:expr) => {{
-                        let rows: Rows = $rows;
-                        let count = if (rows.len() as i64) < limit {
-                            rows.len() as i64
-                        } else {
-                            $hit().count().get_result(conn).await?
-                        };
-                        (count, rows)
-                    }};
-                }
-                macro_rules! hits {
-                    ($table:ident, $key:literal, $title:ident, $text:ident) => {{
-                        let hit = || $table::of(ctx).filter(fts_match(stringify!($table), $key, q));
-                        counted!(
-                            hit,
-                            hit()
-                                .order($table::$title.asc())
-                                .select(($table::id, $table::$title, $table::$text))
-                                .limit(limit)
-                                .load(conn)
-                                .await?
-                        )
-                    }};
-                }
-                let (count, rows): (i64, Rows) = match kind {
-                    SearchKind::Products => hits!(products, "product_id", name, description),
-                    SearchKind::Projects => hits!(projects, "project_id", name, description),
-                    SearchKind::Tasks => hits!(tasks, "task_id", title, notes),
-                    SearchKind::Members => {
-                        let hit = || {
-                            memberships::of(ctx)
-                                .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
-                                .inner_join(users::table)
-                                .filter(fts_match("users", "user_id", q))
-                        };
-                        counted!(
-                            hit,
-                            hit()
-                                .order(users::display_name.asc())
-                                .select((users::id, users::display_name, users::email))
-                                .limit(limit)
-                                .load(conn)
-                                .await?
-                        )
+        let plans = crate::db::Plans::PerValue;
+        tx!(
+            self,
+            read,
+            tenant = Some(ctx.tenant_id()),
+            plans = plans,
+            |conn| {
+                let mut out = vec![];
+                for kind in kinds {
+                    // One tenant-owned table: its full-text matches, counted and the first few
+                    // by title.
+                    // The hits come first; counting is only needed when they fill the page.
+                    macro_rules! counted {
+                        ($hit:ident, $rows:expr) => {{
+                            let rows: Rows = $rows;
+                            let count = if (rows.len() as i64) < limit {
+                                rows.len() as i64
+                            } else {
+                                $hit().count().get_result(conn).await?
+                            };
+                            (count, rows)
+                        }};
                     }
-                };
-                out.push((*kind, count, rows));
+                    macro_rules! hits {
+                        ($table:ident, $key:literal, $title:ident, $text:ident) => {{
+                            let hit =
+                                || $table::of(ctx).filter(fts_match(stringify!($table), $key, q));
+                            counted!(
+                                hit,
+                                hit()
+                                    .order($table::$title.asc())
+                                    .select(($table::id, $table::$title, $table::$text))
+                                    .limit(limit)
+                                    .load(conn)
+                                    .await?
+                            )
+                        }};
+                    }
+                    let (count, rows): (i64, Rows) = match kind {
+                        SearchKind::Products => hits!(products, "product_id", name, description),
+                        SearchKind::Projects => hits!(projects, "project_id", name, description),
+                        SearchKind::Tasks => hits!(tasks, "task_id", title, notes),
+                        SearchKind::Members => {
+                            let hit = || {
+                                memberships::of(ctx)
+                                    .filter(
+                                        memberships::status.eq(MembershipStatus::Active.as_str()),
+                                    )
+                                    .inner_join(users::table)
+                                    .filter(fts_match("users", "user_id", q))
+                            };
+                            counted!(
+                                hit,
+                                hit()
+                                    .order(users::display_name.asc())
+                                    .select((users::id, users::display_name, users::email))
+                                    .limit(limit)
+                                    .load(conn)
+                                    .await?
+                            )
+                        }
+                    };
+                    out.push((*kind, count, rows));
+                }
+                Ok(out)
             }
-            Ok(out)
-        })
+        )
     }
 }
 

@@ -442,6 +442,34 @@ impl Db {
             .join("\n"))
     }
 
+    /// The full-text searches prepared on the connection this read is given (in a test that
+    /// reads one request at a time, the pool's only one): each statement with how many of its
+    /// executions PostgreSQL planned generically and for their values. PostgreSQL only.
+    pub async fn prepared_searches(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Prepared {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            statement: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            generic_plans: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            custom_plans: i64,
+        }
+        let rows: Vec<Prepared> = tx!(self, read, tenant = None, |conn| {
+            Ok(diesel::sql_query(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+                 WHERE statement LIKE '%@@%' AND statement NOT LIKE '%pg_prepared_statements%' \
+                 ORDER BY statement",
+            )
+            .load(conn)
+            .await?)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|p| (p.statement, p.generic_plans, p.custom_plans))
+            .collect())
+    }
+
     /// A change that records an audit entry, an event and a job through the pipeline and
     /// then fails: what its rollback leaves behind (nothing).
     pub async fn change_that_fails(&self, ctx: &TenantCtx) -> Result<(), StoreError> {

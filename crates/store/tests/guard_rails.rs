@@ -136,6 +136,28 @@ async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
          ANALYZE products"
     ))
     .await;
+    // A search is one statement prepared once per connection and, on PostgreSQL, planned
+    // for its words every time: a generic plan would read a frequent word's matches through
+    // the index and sort them all, or a rare word's tenant in list order. It takes the
+    // one-round-trip read like the list does.
+    let one_trip = tenantry_store::Db::one_trip_reads();
+    for _ in 0..8 {
+        assert_eq!(found(db, a, "kettle").await.len(), 3);
+        assert_eq!(found(db, a, "filler").await.len(), 20);
+    }
+    let prepared = db.db().prepared_searches().await.unwrap();
+    let one_trip = tenantry_store::Db::one_trip_reads() - one_trip;
+    if db.db().pooled_by_transaction() {
+        // Behind a transaction pooler nothing is prepared across transactions.
+        assert_eq!((prepared.len(), one_trip), (0, 0), "{prepared:#?}");
+    } else {
+        assert_eq!(prepared.len(), 1, "{prepared:#?}");
+        let (_, generic, custom) = &prepared[0];
+        assert!(*generic == 0 && *custom >= 16, "{prepared:#?}");
+        // (As for the list, a read that finds its statement not yet prepared on its
+        // connection takes two.)
+        assert!(one_trip > 0, "searches in one round trip");
+    }
     let plan = db.db().search_plan(a, "zanzibar:*").await.unwrap();
     let in_index = plan
         .lines()

@@ -137,6 +137,14 @@ run "  a word no product has (q=zanzibar)" "/api/v1/products?q=zanzibar&limit=20
 rare=$(last rps) rare_p50=$(last p50) rare_p99=$(last p99)
 run "POST /api/v1/products" "/api/v1/products" -s bench/create_product.lua
 creates=$(last rps) creates_p50=$(last p50) creates_p99=$(last p99)
+# The floor of one tenant's writes: each takes the row lock on the tenant's audit chain head
+# and holds it through its commit, whose WAL flush (synchronous_commit = on) comes first. The
+# bare lock and commit, without any insert, at the same concurrency (the head is rewritten
+# unchanged, so the chain stays intact).
+printf '%s\n' "BEGIN;" "SET LOCAL app.tenant_id = '$tenant_id';" "UPDATE audit_heads SET seq = seq;" \
+    "COMMIT;" >"$dir/chain.sql"
+floor_chain=$(pgbench_tps simple "$dir/chain.sql")
+printf '%-44s %10.2f req/s\n' "  floor: lock the chain head and commit" "$floor_chain"
 floor_simple=$(pgbench_tps simple "$dir/list.sql")
 floor_pipelined=$(pgbench_tps prepared "$dir/list-pipelined.sql")
 floor_tx=$(pgbench_tps prepared "$dir/list-tx.sql")
@@ -168,8 +176,8 @@ record "PG search, frequent words / list" "$frequent" "$frequent_p50" "$frequent
     "$(pct "$frequent" "$list")" ">= 50%" "$(at_least "$frequent" "$list" 0.5)"
 record "PG search, a word no product has / list" "$rare" "$rare_p50" "$rare_p99" "$list" \
     "$(pct "$rare" "$list")" ">= 50%" "$(at_least "$rare" "$list" 0.5)"
-record "PG creates, one tenant (req/s)" "$creates" "$creates_p50" "$creates_p99" "" "" ">= 3000/s" \
-    "$(met "$creates" 3000)"
+record "PG creates, one tenant / chain-head floor" "$creates" "$creates_p50" "$creates_p99" \
+    "$(printf %.0f "$floor_chain")" "$(pct "$creates" "$floor_chain")" ">= 3000/s" "$(met "$creates" 3000)"
 
 # The embedded default: the same routes on SQLite (one tenant, $per_tenant products, at most
 # 10,000: one bulk import), alternating with the PostgreSQL list route, in the same run.

@@ -78,6 +78,9 @@ struct PgIndex {
     name: String,
     #[diesel(sql_type = Nullable<Text>)]
     first_column: Option<String>,
+    /// A GIN index that keeps a pending list (`fastupdate` not off).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pending_list: bool,
 }
 
 #[derive(QueryableByName)]
@@ -233,9 +236,12 @@ async fn pg_violations(
     let indexes: Vec<PgIndex> = diesel::sql_query(
         "SELECT t.relname AS table_name, i.relname AS name,
                 (SELECT a.attname::text FROM pg_attribute a
-                  WHERE a.attrelid = x.indrelid AND a.attnum = x.indkey[0]) AS first_column
+                  WHERE a.attrelid = x.indrelid AND a.attnum = x.indkey[0]) AS first_column,
+                am.amname = 'gin'
+                  AND NOT COALESCE('fastupdate=off' = ANY (i.reloptions), false) AS pending_list
          FROM pg_index x
          JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_am am ON am.oid = i.relam
          JOIN pg_class t ON t.oid = x.indrelid
          JOIN pg_namespace n ON n.oid = t.relnamespace
          WHERE n.nspname = 'public'
@@ -250,6 +256,13 @@ async fn pg_violations(
         if i.first_column.as_deref() != Some("tenant_id") && !unled_ok(&i.name) {
             out.push(format!(
                 "{}: index {} is not led by tenant_id",
+                i.table_name, i.name
+            ));
+        }
+        if i.pending_list {
+            // Every search would read the whole list of entries not yet merged (decision 0052).
+            out.push(format!(
+                "{}: GIN index {} keeps a pending list: create it WITH (fastupdate = off)",
                 i.table_name, i.name
             ));
         }

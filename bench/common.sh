@@ -24,6 +24,21 @@ met() {
         ok = (m == "max") ? (a + 0 <= b + 0) : (a + 0 >= b + 0); print ok ? "met" : "NOT MET" }'
 }
 
+# Starts a server's peak-memory mark (VmHWM) again once its resident memory has settled: what
+# sign-up and loading freed is returned to the system within a second or two (jemalloc's decay),
+# and a mark started before then would count it as the benchmark's own peak.
+reset_peak() { # pid
+    local before now
+    sleep 2 # jemalloc's decay time is 1 s (decision 0049)
+    now=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status")
+    for _ in $(seq 1 20); do
+        sleep 0.5
+        before=$now now=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status")
+        [ $((before - now)) -lt 256 ] && break # less than 256 kB returned in half a second
+    done
+    echo 5 >"/proc/$1/clear_refs"
+}
+
 # Loads `products per tenant` products into every tenant of the database at `owner url`, in
 # SQL as the schema's owner (one tenant's scope at a time), then analyzes them.
 load_products() { # owner url, products per tenant

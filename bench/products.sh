@@ -113,7 +113,7 @@ echo "PostgreSQL, $tenants tenants × $per_tenant products, $connections connect
 rounds=${BENCH_ROUNDS:-3}
 # Peak memory under the benchmark, not during sign-up and loading (password hashing is
 # memory-hard by design): the high-water marks start again here.
-echo 5 >"/proc/$pid/clear_refs"
+reset_peak "$pid"
 lists=() floors=() one_trips=()
 for _ in $(seq 1 "$rounds"); do
     run "GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
@@ -226,7 +226,7 @@ run_sqlite() { # name, path
 }
 echo
 echo "SQLite beside PostgreSQL: one tenant of $sqlite_rows products on SQLite, $connections connections"
-echo 5 >"/proc/$sqlite_pid/clear_refs"
+reset_peak "$sqlite_pid"
 sqlite_lists=() pg_lists=()
 for _ in $(seq 1 "$rounds"); do
     run_sqlite "SQLite: GET /api/v1/products?limit=20" "/api/v1/products?limit=20"

@@ -148,17 +148,13 @@ impl TestDb {
             .expect("create a database from template0");
         drop(admin);
         migrate_for_tests(&with_database(&owner, &name)).await;
-        let db = Self::postgres_from(&name).await;
-        let mut admin = admin_conn(&owner).await;
-        admin
-            .batch_execute(&format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#))
-            .await
-            .expect("drop the template0 database");
-        db
+        // Used as it is (dropped with the TestDb): copying it would need no other session on
+        // it, and autovacuum may be working on a database just migrated.
+        Self::postgres_on(name)
     }
 
     async fn postgres_from(template: &str) -> Option<TestDb> {
-        let (owner, service) = pg_urls()?;
+        let (owner, _) = pg_urls()?;
         let name = format!("tenantry_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = admin_conn(&owner).await;
         admin
@@ -168,6 +164,12 @@ impl TestDb {
             .await
             .expect("create test database from template");
         drop(admin);
+        Self::postgres_on(name)
+    }
+
+    /// The test database `name`, reached as the service role, dropped with the TestDb.
+    fn postgres_on(name: String) -> Option<TestDb> {
+        let (owner, service) = pg_urls()?;
         let url = with_database(&service, &name);
         let db = Db::connect(&DbConfig::new(url.clone())).expect("PostgreSQL pool");
         Some(TestDb {

@@ -878,9 +878,17 @@ pub(crate) async fn pg_read_one<R>(
     result
 }
 
-/// Polls a future once, from inside the calling task (which its waker then wakes).
+/// Polls a future once, from inside the calling task (which its waker then wakes), outside
+/// tokio's cooperative budget. [`pg_read_one`] takes a statement that is pending after its
+/// first poll for one that is sent; a task that has spent its budget (many ready futures in
+/// one poll, as a `join_all` of reads does) would instead see diesel-async's statement-cache
+/// lock answer "not yet" before anything is sent, and the `COMMIT` would overtake the
+/// statement, which then ran outside the tenant's transaction.
 async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
-    std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await
+    tokio::task::unconstrained(std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(future.as_mut().poll(cx))
+    }))
+    .await
 }
 
 /// A future's output when its first poll already gave it, else the rest of the future.

@@ -6,6 +6,7 @@
 //! or a member of it) are set; the database part of both URLs is replaced per test.
 
 use diesel::QueryableByName;
+use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tenantry_kernel::{TenantCtx, TenantId};
 
@@ -345,6 +346,34 @@ impl Db {
             Ok(diesel::sql_query(&sql).get_result(conn).await?)
         })?;
         Ok(c.n)
+    }
+
+    /// The tenant's products counted by a one-round-trip read (`read_one`, no tenant filter
+    /// but row-level security's) whose statement is reached only after the task has spent
+    /// tokio's cooperative budget in the same poll, as a task running many reads at once
+    /// does. Run it twice: the first run prepares the statement, the second takes one trip.
+    pub async fn products_counted_after_a_spent_budget(
+        &self,
+        tenant: TenantId,
+    ) -> Result<i64, StoreError> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for i in 0..256 {
+            let _ = tx.send(i);
+        }
+        let ctx = TenantCtx::for_tests(tenant);
+        tx!(
+            self,
+            read_one,
+            tenant = Some(tenant),
+            |conn| products::of(&ctx).count(),
+            |q| {
+                // Each message ready costs a unit of the budget (128 a poll).
+                for _ in 0..256 {
+                    rx.recv().await;
+                }
+                Ok(q.get_result(conn).await?)
+            }
+        )
     }
 
     /// Every value of a text column `column` of `table` as stored, in a transaction scoped to

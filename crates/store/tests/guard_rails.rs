@@ -378,6 +378,25 @@ backend_tests! {
         }
     }
 
+    async fn a_one_trip_read_late_in_a_busy_poll_still_sees_its_tenant(db: &TestDb) {
+        // A task that has done much in one poll has spent tokio's cooperative budget: a tokio
+        // resource it then touches answers "not yet" once, having done nothing. The
+        // one-round-trip read must not take such a "not yet" for "the statement is sent" and
+        // let its COMMIT overtake the statement, which would then run outside the tenant's
+        // transaction and, under row-level security, see no rows.
+        let a = tenant(db, "acme").await;
+        products(db, a, 3).await;
+        let before = tenantry_store::Db::one_trip_reads();
+        for _ in 0..3 {
+            assert_eq!(db.db().products_counted_after_a_spent_budget(a).await.unwrap(), 3);
+        }
+        if db.owner_url().is_some() {
+            let one_trip = !db.db().pooled_by_transaction();
+            assert_eq!(tenantry_store::Db::one_trip_reads() > before, one_trip, "the one-round-trip path");
+            assert_eq!(db.db().sessions_idle_in_transaction().await.unwrap(), 0);
+        }
+    }
+
     async fn an_abandoned_one_trip_read_leaves_no_transaction_in_the_pool(db: &TestDb) {
         if db.owner_url().is_none() {
             return; // SQLite: no sessions, no row-level security to carry over.

@@ -10,6 +10,7 @@ use tenantry_kernel::{ApiKeyId, Page, PageRequest, TenantCtx, TenantId, Unexpect
 use crate::db::Db;
 use crate::error::StoreError;
 use crate::paging::{after_id, fetch};
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -21,6 +22,7 @@ struct ApiKeyRow {
     secret_digest: String,
     permissions: String,
     created_by: DbUuid,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
     expires_at: Option<DateTime<Utc>>,

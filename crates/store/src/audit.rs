@@ -17,6 +17,7 @@ use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
 use crate::personal::field;
 use crate::pipeline::{Change, Sink};
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -24,6 +25,7 @@ struct EntryRow {
     tenant_id: DbUuid,
     seq: i64,
     id: DbUuid,
+    #[diesel(deserialize_as = DbInstant)]
     at: DateTime<Utc>,
     actor_type: String,
     actor_id: Option<DbUuid>,
@@ -310,6 +312,7 @@ impl AuditRepository for Db {
 #[derive(Queryable)]
 struct SecurityEventRow {
     id: DbUuid,
+    #[diesel(deserialize_as = DbInstant)]
     at: DateTime<Utc>,
     kind: String,
     user_id: Option<DbUuid>,

@@ -8,6 +8,7 @@ use tenantry_kernel::{BackupId, TenantCtx, TenantId, Unexpected};
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 use crate::types::{count, stored};
 
@@ -15,6 +16,7 @@ use crate::types::{count, stored};
 struct BackupRow {
     tenant_id: DbUuid,
     id: DbUuid,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
     size: i64,
     sha256: String,

@@ -15,6 +15,7 @@ use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
 use crate::pipeline::{Change, Sink};
 use crate::tenancy::bump_tenancy_version;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -31,7 +32,9 @@ pub(crate) struct PlanRow {
     trial_days: i32,
     public: bool,
     is_default: bool,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 
@@ -75,7 +78,9 @@ pub(crate) struct SubscriptionRow {
     cancel_at_period_end: bool,
     past_due_since: Option<DateTime<Utc>>,
     canceled_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 
@@ -107,6 +112,7 @@ pub(crate) struct QuotaRow {
     limit_value: Option<i64>,
     used: i64,
     overridden: bool,
+    #[diesel(deserialize_as = DbInstant)]
     _updated_at: DateTime<Utc>,
 }
 

@@ -22,6 +22,7 @@ use crate::error::StoreError;
 use crate::paging::{after_id, fetch};
 use crate::personal::forget_address;
 use crate::tenancy::bump_tenancy_version;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 use crate::types::{count, stored};
 
@@ -29,7 +30,9 @@ use crate::types::{count, stored};
 struct DeletionRow {
     tenant_id: DbUuid,
     requested_by: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     requested_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     purge_after: DateTime<Utc>,
     purge_started_at: Option<DateTime<Utc>>,
 }
@@ -52,7 +55,9 @@ struct PurgeRow {
     tenant_id: DbUuid,
     slug: String,
     requested_by: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     requested_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     purged_at: DateTime<Utc>,
     row_counts: String,
     objects: i64,

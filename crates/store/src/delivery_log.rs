@@ -16,6 +16,7 @@ use tenantry_webhooks::{
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 /// Locks endpoint `$id` of `$ctx` for the rest of the transaction (a no-op UPDATE that reads
@@ -47,6 +48,7 @@ struct AttemptRow {
     duration_ms: i32,
     response_body: Option<String>,
     error: Option<String>,
+    #[diesel(deserialize_as = DbInstant)]
     attempted_at: DateTime<Utc>,
 }
 

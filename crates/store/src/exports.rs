@@ -12,6 +12,7 @@ use tenantry_kernel::{ExportId, Page, PageRequest, TenantCtx, TenantId, Unexpect
 use crate::db::Db;
 use crate::error::StoreError;
 use crate::paging::{after_id, fetch};
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 use crate::types::{count, stored};
 
@@ -22,6 +23,7 @@ struct ExportRow {
     status: String,
     recipients: String,
     requested_by: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     completed_at: Option<DateTime<Utc>>,

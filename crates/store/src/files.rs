@@ -14,6 +14,7 @@ use tenantry_kernel::{BucketId, FileId, Page, TenantCtx, TenantId, Unexpected, U
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -25,6 +26,7 @@ pub(crate) struct FileRow {
     size: i64,
     sha256: String,
     created_by: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
     location: Option<DbUuid>,
 }
@@ -249,6 +251,7 @@ struct BucketRow {
     secret: String,
     /// Selected with the row; the queries filter on it.
     _is_current: bool,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
 }
 

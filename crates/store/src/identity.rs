@@ -14,6 +14,7 @@ use tenantry_kernel::{Email, Origin, Unexpected, UserId};
 use crate::db::Db;
 use crate::error::StoreError;
 use crate::tenancy::bump_access_version;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -24,6 +25,7 @@ struct UserRow {
     display_name: String,
     status: String,
     password_hash: String,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
 }

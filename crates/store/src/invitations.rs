@@ -18,6 +18,7 @@ use crate::error::StoreError;
 use crate::identity::insert_user_row;
 use crate::paging::{after_id, fetch};
 use crate::rbac::insert_membership;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -29,7 +30,9 @@ struct InvitationRow {
     role_id: DbUuid,
     invited_by: Option<DbUuid>,
     _token_digest: String,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     expires_at: DateTime<Utc>,
     accepted_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,

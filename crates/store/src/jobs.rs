@@ -22,6 +22,7 @@ use tenantry_kernel::{JobId, TenantId, Unexpected};
 use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
 use crate::pipeline::{Change, Sink};
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 /// The PostgreSQL notification channel of the queue.
@@ -235,11 +236,13 @@ struct JobRow {
     state: String,
     attempts: i32,
     max_attempts: i32,
+    #[diesel(deserialize_as = DbInstant)]
     run_at: DateTime<Utc>,
     _locked_by: Option<String>,
     _locked_until: Option<DateTime<Utc>>,
     last_error: Option<String>,
     _dedupe_key: Option<String>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
 }
 

@@ -14,6 +14,7 @@ use tenantry_products::{
 
 use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 /// SKUs looked up per statement when checking an import against existing rows.
@@ -30,7 +31,9 @@ pub(crate) struct ProductRow {
     currency: String,
     status: String,
     created_by: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 
@@ -351,6 +354,7 @@ struct ImageRow {
     product_id: DbUuid,
     file_id: DbUuid,
     position: i32,
+    #[diesel(deserialize_as = DbInstant)]
     attached_at: DateTime<Utc>,
 }
 

@@ -13,6 +13,7 @@ use tenantry_rbac::MembershipStatus;
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -23,7 +24,9 @@ pub(crate) struct ProjectRow {
     description: String,
     archived: bool,
     created_by: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 
@@ -56,7 +59,9 @@ pub(crate) struct TaskRow {
     due_date: Option<NaiveDate>,
     assignee_id: Option<DbUuid>,
     created_by: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 

@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::error::StoreError;
 use crate::paging::{after_id, after_time_id, fetch};
 use crate::tenancy::bump_access_version;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -24,7 +25,9 @@ pub(crate) struct RoleRow {
     name: String,
     permissions: String,
     system_role: Option<String>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 
@@ -62,6 +65,7 @@ pub(crate) struct MembershipRow {
     user_id: DbUuid,
     pub(crate) role_id: DbUuid,
     pub(crate) status: String,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
 }
 

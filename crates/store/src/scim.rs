@@ -17,6 +17,7 @@ use crate::error::StoreError;
 use crate::identity::{insert_user_row, revoke_live_tokens};
 use crate::rbac::{MembershipRow, insert_membership, rewrite_membership};
 use crate::tenancy::bump_access_version;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -27,6 +28,7 @@ struct TokenRow {
     _digest: String,
     default_role: String,
     created_by: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
 }
@@ -59,7 +61,9 @@ struct UserRow {
     emails: String,
     active: Option<bool>,
     user_id: Option<DbUuid>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 

@@ -8,6 +8,7 @@ use tenantry_tenancy::{SmtpRepository, SmtpSettings, SmtpTls};
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -20,7 +21,9 @@ struct SmtpRow {
     password: Option<String>,
     from_address: String,
     from_name: Option<String>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 

@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::error::StoreError;
 use crate::identity::insert_user_row;
 use crate::rbac::insert_membership;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -31,7 +32,9 @@ struct ProviderRow {
     default_role: String,
     jit: bool,
     enforce: bool,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 

@@ -16,6 +16,7 @@ use tenantry_tenancy::{
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -26,7 +27,9 @@ struct TenantRow {
     status: String,
     maintenance: bool,
     maintenance_message: Option<String>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
     revision: i64,
 }
@@ -67,6 +70,7 @@ struct DomainRow {
     kind: String,
     status: String,
     is_primary: bool,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
     verified_at: Option<DateTime<Utc>>,
     verification_token: Option<String>,
@@ -112,6 +116,7 @@ struct SettingsRow {
     logo_url: Option<String>,
     primary_color: Option<String>,
     support_email: Option<String>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
     support_url: Option<String>,
     locale: Option<String>,

@@ -14,6 +14,7 @@ use tenantry_kernel::{TenantCtx, Unexpected};
 
 use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -22,6 +23,7 @@ struct MetricRow {
     name: String,
     aggregation: String,
     field: Option<String>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
 }
 

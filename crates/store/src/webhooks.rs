@@ -14,6 +14,7 @@ use tenantry_webhooks::{
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::types::DbInstant;
 use crate::types::DbUuid;
 
 #[derive(Queryable)]
@@ -32,7 +33,9 @@ pub(crate) struct WebhookRow {
     previous_secret_expires_at: Option<DateTime<Utc>>,
     secret_rotated_at: Option<DateTime<Utc>>,
     failing_since: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = DbInstant)]
     created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = DbInstant)]
     updated_at: DateTime<Utc>,
 }
 

@@ -349,9 +349,12 @@ impl Db {
     }
 
     /// The tenant's products counted by a one-round-trip read (`read_one`, no tenant filter
-    /// but row-level security's) whose statement is reached only after the task has spent
-    /// tokio's cooperative budget in the same poll, as a task running many reads at once
-    /// does. Run it twice: the first run prepares the statement, the second takes one trip.
+    /// but row-level security's) reached with tokio's cooperative budget spent to nothing in
+    /// the same poll, as by sibling futures in a task running many reads at once: the
+    /// statement's own first step (diesel-async's statement-cache lock, a tokio `Mutex`) is
+    /// then the first thing to meet the empty budget. The channel below is always ready, so
+    /// nothing before the statement is pending of itself. Run it twice: the first run
+    /// prepares the statement, the second takes one trip.
     pub async fn products_counted_after_a_spent_budget(
         &self,
         tenant: TenantId,
@@ -367,8 +370,12 @@ impl Db {
             tenant = Some(tenant),
             |conn| products::of(&ctx).count(),
             |q| {
-                // Each message ready costs a unit of the budget (128 a poll).
+                // Each message received costs a unit of the budget (128 a poll); stop at
+                // none left, before the receive that would answer "not yet" itself.
                 for _ in 0..256 {
+                    if !tokio::task::coop::has_budget_remaining() {
+                        break;
+                    }
                     rx.recv().await;
                 }
                 Ok(q.get_result(conn).await?)
@@ -441,6 +448,31 @@ impl Db {
             Ok(diesel::sql_query(&sql).get_result(conn).await?)
         })?;
         Ok(c.n)
+    }
+
+    /// SQLite's plan for host resolution's lookup (`tenant_for_host`: a hostname and a status,
+    /// both bound), one line per step. SQLite only.
+    pub async fn host_lookup_plan_sqlite(&self) -> Result<String, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let steps: Vec<Step> = tx!(self, read, tenant = None, |conn| {
+            Ok(diesel::sql_query(
+                "EXPLAIN QUERY PLAN SELECT tenant_id FROM domains \
+                 WHERE hostname = ? AND status = ?",
+            )
+            .bind::<diesel::sql_types::Text, _>("shop.example.com")
+            .bind::<diesel::sql_types::Text, _>("verified")
+            .load(conn)
+            .await?)
+        })?;
+        Ok(steps
+            .into_iter()
+            .map(|s| s.detail)
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// The plan PostgreSQL picks for that search in `tenant`'s transaction when it may not

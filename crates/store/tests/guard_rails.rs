@@ -380,7 +380,8 @@ backend_tests! {
 
     async fn a_one_trip_read_late_in_a_busy_poll_still_sees_its_tenant(db: &TestDb) {
         // A task that has done much in one poll has spent tokio's cooperative budget: a tokio
-        // resource it then touches answers "not yet" once, having done nothing. The
+        // resource it then touches answers "not yet" once, having done nothing — here
+        // diesel-async's statement-cache lock, before the statement is sent. The
         // one-round-trip read must not take such a "not yet" for "the statement is sent" and
         // let its COMMIT overtake the statement, which would then run outside the tenant's
         // transaction and, under row-level security, see no rows.
@@ -395,6 +396,18 @@ backend_tests! {
             assert_eq!(tenantry_store::Db::one_trip_reads() > before, one_trip, "the one-round-trip path");
             assert_eq!(db.db().sessions_idle_in_transaction().await.unwrap(), 0);
         }
+    }
+
+    async fn a_host_is_resolved_through_an_index(db: &TestDb) {
+        // SQLite plans a statement without looking at its bound values (decision 0053), so a
+        // partial index whose condition a bound value would meet is never chosen: the
+        // hostname lookup of every unknown Host header must still not scan all domains.
+        if db.owner_url().is_some() {
+            return; // PostgreSQL: EXPLAIN QUERY PLAN is SQLite's.
+        }
+        let plan = db.db().host_lookup_plan_sqlite().await.unwrap();
+        assert!(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "{plan}");
+        assert!(!plan.contains("SCAN domains"), "{plan}");
     }
 
     async fn an_abandoned_one_trip_read_leaves_no_transaction_in_the_pool(db: &TestDb) {

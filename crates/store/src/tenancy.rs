@@ -15,6 +15,29 @@ use tenantry_tenancy::{
 };
 
 use crate::db::Db;
+
+/// Host resolution's statement: the tenant of a verified hostname (with the backend's schema in
+/// scope). Its SQLite plan is checked by `Db::host_lookup_plan_sqlite`.
+macro_rules! host_lookup {
+    ($hostname:expr) => {
+        domains::table
+            .inner_join(tenants::table)
+            .filter(domains::hostname.eq($hostname))
+            .filter(domains::status.eq(DomainStatus::Verified.as_str()))
+            .select(tenants::all_columns)
+    };
+}
+
+/// The SQL text of [`host_lookup!`] on SQLite (its two parameters bound as `?`).
+#[cfg(feature = "testing")]
+pub(crate) fn host_lookup_sql_sqlite() -> String {
+    use crate::schema::sqlite::*;
+    let text = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&host_lookup!("")).to_string();
+    text.split(" -- binds:")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
 use crate::error::StoreError;
 use crate::types::DbInstant;
 use crate::types::DbUuid;
@@ -537,11 +560,7 @@ impl Db {
 
     async fn tenant_for_host(&self, hostname: &Hostname) -> Result<Option<Tenant>, StoreError> {
         let row: Option<TenantRow> = run!(self, |conn| {
-            domains::table
-                .inner_join(tenants::table)
-                .filter(domains::hostname.eq(hostname.as_str()))
-                .filter(domains::status.eq(DomainStatus::Verified.as_str()))
-                .select(tenants::all_columns)
+            host_lookup!(hostname.as_str())
                 .first(conn)
                 .await
                 .optional()?

@@ -450,8 +450,8 @@ impl Db {
         Ok(c.n)
     }
 
-    /// SQLite's plan for host resolution's lookup (`tenant_for_host`: a hostname and a status,
-    /// both bound), one line per step. SQLite only.
+    /// SQLite's plan for host resolution's own statement (`tenant_for_host`: a hostname and a
+    /// status, both bound), one line per step. SQLite only.
     pub async fn host_lookup_plan_sqlite(&self) -> Result<String, StoreError> {
         #[derive(diesel::QueryableByName)]
         struct Step {
@@ -459,14 +459,12 @@ impl Db {
             detail: String,
         }
         let steps: Vec<Step> = tx!(self, read, tenant = None, |conn| {
-            Ok(diesel::sql_query(
-                "EXPLAIN QUERY PLAN SELECT tenant_id FROM domains \
-                 WHERE hostname = ? AND status = ?",
-            )
-            .bind::<diesel::sql_types::Text, _>("shop.example.com")
-            .bind::<diesel::sql_types::Text, _>("verified")
-            .load(conn)
-            .await?)
+            let sql = crate::tenancy::host_lookup_sql_sqlite();
+            Ok(diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind::<diesel::sql_types::Text, _>("shop.example.com")
+                .bind::<diesel::sql_types::Text, _>("verified")
+                .load(conn)
+                .await?)
         })?;
         Ok(steps
             .into_iter()

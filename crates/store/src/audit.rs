@@ -73,9 +73,11 @@ pub(crate) struct AuditChain;
 macro_rules! lock_head_body {
     ($conn:ident, $ctx:ident) => {{
         let head = || {
-            diesel::update(audit_heads::of($ctx))
-                .set(audit_heads::seq.eq(audit_heads::seq))
-                .returning((audit_heads::seq, audit_heads::hash))
+            $crate::db::Cached(
+                diesel::update(audit_heads::of($ctx))
+                    .set(audit_heads::seq.eq(audit_heads::seq))
+                    .returning((audit_heads::seq, audit_heads::hash)),
+            )
         };
         let mut found: Option<(i64, String)> = head().get_result($conn).await.optional()?;
         if found.is_none() {
@@ -120,10 +122,10 @@ macro_rules! append_changes_body {
         let ctx = $change.ctx;
         let mut chain = head.clone();
         let entries = chain.seal(ctx, &$change.origin, $change.at, &$change.records);
-        let advance = diesel::update(audit_heads::of(ctx)).set((
+        let advance = $crate::db::Cached(diesel::update(audit_heads::of(ctx)).set((
             audit_heads::seq.eq(chain.seq),
             audit_heads::hash.eq(&chain.hash),
-        ));
+        )));
         append_changes_body!(@rest $rows, $conn, ctx, entries, advance)
     }};
     // PostgreSQL: the entries and the new head in one pipelined round trip.

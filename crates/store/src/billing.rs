@@ -222,16 +222,17 @@ pub(crate) use start_subscription;
 macro_rules! count_usage {
     ($conn:ident, $ctx:expr, $resource:expr, $delta:expr, $at:expr) => {{
         let (ctx, resource, delta): (&TenantCtx, &'static str, i64) = ($ctx, $resource, $delta);
-        let counted: Option<(i64, Option<i64>)> =
+        let counted: Option<(i64, Option<i64>)> = $crate::db::Cached(
             diesel::update(tenant_quotas::of(ctx).filter(tenant_quotas::resource.eq(resource)))
                 .set((
                     tenant_quotas::used.eq(tenant_quotas::used + delta),
                     tenant_quotas::updated_at.eq($at),
                 ))
-                .returning((tenant_quotas::used, tenant_quotas::limit_value))
-                .get_result($conn)
-                .await
-                .optional()?;
+                .returning((tenant_quotas::used, tenant_quotas::limit_value)),
+        )
+        .get_result($conn)
+        .await
+        .optional()?;
         let (used, limit) = match counted {
             Some(c) => c,
             None => {

@@ -1103,6 +1103,53 @@ macro_rules! tx {
     }};
 }
 
+/// A statement diesel would prepare anew on every run — an `UPDATE`, a multi-row `INSERT`,
+/// raw SQL — kept in the connection's statement cache under its SQL text. Diesel refuses to
+/// cache these because their text can vary while their Rust type does not (a changeset's
+/// `None` fields are left out, a multi-row insert has one text per row count), so a cache keyed
+/// by type could run the wrong text; and text that varies without bound would grow the cache.
+/// Keyed by the text itself (no static query id) the first cannot happen; wrap only statements
+/// with a few texts, as the mutation pipeline's are, for the second.
+///
+/// On PostgreSQL an uncached statement costs a round trip of its own to prepare, and the
+/// statement cache stays locked meanwhile: the sinks' statements, which the pipeline sends
+/// together, were prepared one after the other while the tenant's audit chain head was
+/// locked (decision 0054). Behind a transaction pooler the cache is off and nothing changes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cached<Q>(pub Q);
+
+impl<Q> diesel::query_builder::QueryId for Cached<Q> {
+    type QueryId = ();
+    // The cache key is then the SQL text and the bind types, never the Rust type.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Cached<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Cached<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+/// Up to how many rows a multi-row insert is [`Cached`]: a change's few audit entries and
+/// events take the cache (a text per row count, so at most this many per table); a bulk
+/// import's chunks, whose sizes vary, do not.
+pub(crate) const CACHED_ROWS: usize = 8;
+
 /// Rows per multi-row INSERT (well under both backends' bind-parameter limits for the widest
 /// table written this way, audit entries with 16 columns).
 pub(crate) const INSERT_CHUNK: usize = 1_000;
@@ -1118,9 +1165,14 @@ macro_rules! insert_rows {
             insert_rows!(@$mode, $table, $ctx, rows, $conn);
         }
     };
-    (@many, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
-        $table::insert_many($ctx, $rows).execute($conn).await?
-    };
+    (@many, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {{
+        let rows = $rows;
+        if rows.len() <= $crate::db::CACHED_ROWS {
+            $crate::db::Cached($table::insert_many($ctx, rows)).execute($conn).await?
+        } else {
+            $table::insert_many($ctx, rows).execute($conn).await?
+        }
+    }};
     (@each, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
         for row in $rows {
             $table::insert($ctx, row).execute($conn).await?;

@@ -178,7 +178,12 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for WebhookFanout {
         for chunk in broadcast.chunks(EVENTS_PER_STATEMENT) {
             let sql = notifying(&fanout_sql(chunk.len(), |i| format!("${i}"), "::uuid"));
             let q = fanout_binds!(diesel::sql_query(sql), diesel::pg::Pg, change, chunk);
-            let c: Count = q.get_result(conn).await?;
+            // A text per event count: cached for a change's few events only.
+            let c: Count = if chunk.len() <= crate::db::CACHED_ROWS {
+                crate::db::Cached(q).get_result(conn).await?
+            } else {
+                q.get_result(conn).await?
+            };
             queued += usize::try_from(c.n).unwrap_or(0);
         }
         for (event, endpoint) in direct {
@@ -190,7 +195,7 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for WebhookFanout {
                 event,
                 endpoint
             );
-            let c: Count = q.get_result(conn).await?;
+            let c: Count = crate::db::Cached(q).get_result(conn).await?;
             queued += usize::try_from(c.n).unwrap_or(0);
         }
         Ok(queued)

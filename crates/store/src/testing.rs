@@ -507,6 +507,16 @@ impl Db {
     /// reads one request at a time, the pool's only one): each statement with how many of its
     /// executions PostgreSQL planned generically and for their values. PostgreSQL only.
     pub async fn prepared_searches(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        self.prepared_statements("%@@%").await
+    }
+
+    /// The statements whose text is `LIKE pattern` that the connection this read is given
+    /// keeps prepared, as [`Db::prepared_searches`]. A statement diesel-async does not cache
+    /// is closed after its one run and is not among them. PostgreSQL only.
+    pub async fn prepared_statements(
+        &self,
+        pattern: &str,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
         #[derive(diesel::QueryableByName)]
         struct Prepared {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -519,9 +529,10 @@ impl Db {
         let rows: Vec<Prepared> = tx!(self, read, tenant = None, |conn| {
             Ok(diesel::sql_query(
                 "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
-                 WHERE statement LIKE '%@@%' AND statement NOT LIKE '%pg_prepared_statements%' \
+                 WHERE statement LIKE $1 AND statement NOT LIKE '%pg_prepared_statements%' \
                  ORDER BY statement",
             )
+            .bind::<diesel::sql_types::Text, _>(pattern)
             .load(conn)
             .await?)
         })?;

@@ -30,10 +30,12 @@ async fn tenant(db: &TestDb, slug: &str) -> TenantId {
 }
 
 async fn products(db: &TestDb, t: TenantId, n: usize) {
-    let svc = ProductService::new(
-        db.db().clone(),
-        Arc::new(ManualClock::new(chrono::Utc::now())),
-    );
+    products_through(db.db(), t, n).await;
+}
+
+/// `n` products in tenant `t`, one create after the other through `db`.
+async fn products_through(db: &tenantry_store::Db, t: TenantId, n: usize) {
+    let svc = ProductService::new(db.clone(), Arc::new(ManualClock::new(chrono::Utc::now())));
     for i in 0..n {
         let new = NewProduct {
             name: ProductName::parse(&format!("P{i}")).unwrap(),
@@ -190,6 +192,45 @@ async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
         plan.contains("app.tenant_id"),
         "the tenant condition is always applied: {plan}"
     );
+}
+
+/// The statements a change runs while it holds its tenant's audit chain head — the lock, the
+/// quota counter, the audit entry, the head's advance, the event, the webhook fan-out — are
+/// prepared once per connection and reused (`db::Cached`). Diesel prepares an UPDATE, a
+/// multi-row INSERT or raw SQL anew on every run, a round trip each with the statement cache
+/// locked meanwhile: five of them one after the other inside the lock (decision 0054).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reuses_the_statements_it_runs_under_the_chain_lock() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let t = tenant(&db, "reuse").await;
+    // A fresh pool, one request at a time: every change on its one connection.
+    let fresh = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(db.url())).unwrap();
+    products_through(&fresh, t, 3).await;
+    let mut kept = Vec::new();
+    for pattern in [
+        "UPDATE \"audit\\_heads\" SET \"seq\" = \"audit\\_heads\".\"seq\"%",
+        "UPDATE \"audit\\_heads\" SET \"seq\" = $1%",
+        "UPDATE \"tenant\\_quotas\"%",
+        "INSERT INTO \"audit\\_entries\"%",
+        "INSERT INTO \"events\"%",
+        "WITH ins AS (INSERT INTO webhook\\_deliveries%",
+    ] {
+        kept.push((pattern, fresh.prepared_statements(pattern).await.unwrap()));
+    }
+    fresh.close();
+    for (pattern, prepared) in kept {
+        if db.db().pooled_by_transaction() {
+            // Behind a transaction pooler nothing is prepared across transactions.
+            assert!(prepared.is_empty(), "{pattern}: {prepared:#?}");
+            continue;
+        }
+        // One statement, run by every change (PostgreSQL counts a plan per execution).
+        assert_eq!(prepared.len(), 1, "{pattern}: {prepared:#?}");
+        let (_, generic, custom) = &prepared[0];
+        assert!(generic + custom >= 3, "{pattern}: {prepared:#?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,9 @@ use tenantry_tenancy::{
 };
 
 use crate::db::Db;
+use crate::error::StoreError;
+use crate::types::DbInstant;
+use crate::types::DbUuid;
 
 /// Host resolution's statement: the tenant of a verified hostname (with the backend's schema in
 /// scope). Its SQLite plan is checked by `Db::host_lookup_plan_sqlite`.
@@ -38,9 +41,6 @@ pub(crate) fn host_lookup_sql_sqlite() -> String {
         .unwrap_or_default()
         .to_owned()
 }
-use crate::error::StoreError;
-use crate::types::DbInstant;
-use crate::types::DbUuid;
 
 #[derive(Queryable)]
 struct TenantRow {

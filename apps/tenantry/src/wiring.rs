@@ -75,6 +75,9 @@ pub struct Wiring {
     /// Between a tenant's deletion request and its purge.
     pub purge_grace: chrono::Duration,
     edges: Edges,
+    /// The one client to tenants' own buckets, built on first use (after `webhook_rules` is
+    /// set): files, archives and their probe share it, its connections and its TLS roots.
+    reach: std::sync::OnceLock<TenantReach>,
 }
 
 /// How webhook deliveries are sent and retried.
@@ -249,6 +252,7 @@ impl Wiring {
             backups_encrypted: true,
             purge_grace: chrono::Duration::days(tenantry_archive::purge::DEFAULT_GRACE_DAYS),
             edges,
+            reach: std::sync::OnceLock::new(),
         })
     }
 
@@ -382,16 +386,20 @@ impl Wiring {
     /// How tenants' buckets are reached: only where webhooks may go (the outbound guard),
     /// transfers of any length but no minute of silence.
     fn tenant_reach(&self) -> Result<TenantReach> {
+        if let Some(reach) = self.reach.get() {
+            return Ok(reach.clone());
+        }
         let policy = self.webhook_rules.addresses.clone();
         let client = tenantry_sender::guarded_builder(policy.clone())
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(Duration::from_secs(60))
             .build()
             .context("the client of tenants' buckets")?;
-        Ok(TenantReach {
+        let reach = TenantReach {
             client,
             check: Arc::new(move |ip| policy.check(ip).map_err(|b| b.to_string())),
-        })
+        };
+        Ok(self.reach.get_or_init(|| reach).clone())
     }
 
     /// Plans, subscriptions and quotas; the quotas are those the entities declare.

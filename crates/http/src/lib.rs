@@ -150,7 +150,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(routes::configure)
+        .configure(|cfg| routes::configure(cfg))
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     // After the routes are in: the derive's modifiers run before they are.
@@ -233,9 +233,7 @@ pub fn app(
                 .error_handler(|e, _| Problem::invalid_query(e.to_string()).into()),
         )
         .app_data(web::PathConfig::default().error_handler(|_, _| Problem::not_found().into()))
-        .into_utoipa_app()
         .configure(routes::configure)
-        .into_app()
         // SCIM 2.0 (RFC 7644): its own errors and self-description, outside the OpenAPI.
         .configure(routes::scim::protocol)
         .route("/openapi.json", web::get().to(serve_spec))

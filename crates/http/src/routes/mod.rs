@@ -29,9 +29,31 @@ pub mod tenant;
 pub mod usage;
 pub mod webhooks;
 
-use utoipa_actix_web::service_config::ServiceConfig;
+use actix_web::dev::HttpServiceFactory;
+use utoipa_actix_web::OpenApiFactory;
 
-pub fn configure(cfg: &mut ServiceConfig) {
+/// Where [`configure`] registers the routes: the OpenAPI document's builder, which also
+/// collects each route's paths and schemas, or a worker's plain actix configuration, which
+/// only routes. Each HTTP worker builds its own application, so building the whole document
+/// there too cost every worker the document's allocations at start-up (bench/README.md,
+/// "Sixth session"); the document is built once, by [`crate::openapi`].
+pub trait Routes {
+    fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, route: F) -> &mut Self;
+}
+
+impl Routes for utoipa_actix_web::service_config::ServiceConfig<'_> {
+    fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, route: F) -> &mut Self {
+        utoipa_actix_web::service_config::ServiceConfig::service(self, route)
+    }
+}
+
+impl Routes for actix_web::web::ServiceConfig {
+    fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, route: F) -> &mut Self {
+        actix_web::web::ServiceConfig::service(self, route)
+    }
+}
+
+pub fn configure<C: Routes>(cfg: &mut C) {
     cfg.service(health::healthz)
         .service(health::readyz)
         // Sessions and the caller's account (no tenant).

@@ -73,7 +73,7 @@ pub(crate) struct AuditChain;
 macro_rules! lock_head_body {
     ($conn:ident, $ctx:ident) => {{
         let head = || {
-            $crate::db::Cached(
+            $crate::db::Cached::new(
                 diesel::update(audit_heads::of($ctx))
                     .set(audit_heads::seq.eq(audit_heads::seq))
                     .returning((audit_heads::seq, audit_heads::hash)),
@@ -122,7 +122,7 @@ macro_rules! append_changes_body {
         let ctx = $change.ctx;
         let mut chain = head.clone();
         let entries = chain.seal(ctx, &$change.origin, $change.at, &$change.records);
-        let advance = $crate::db::Cached(diesel::update(audit_heads::of(ctx)).set((
+        let advance = $crate::db::Cached::new(diesel::update(audit_heads::of(ctx)).set((
             audit_heads::seq.eq(chain.seq),
             audit_heads::hash.eq(&chain.hash),
         )));

@@ -222,7 +222,7 @@ pub(crate) use start_subscription;
 macro_rules! count_usage {
     ($conn:ident, $ctx:expr, $resource:expr, $delta:expr, $at:expr) => {{
         let (ctx, resource, delta): (&TenantCtx, &'static str, i64) = ($ctx, $resource, $delta);
-        let counted: Option<(i64, Option<i64>)> = $crate::db::Cached(
+        let counted: Option<(i64, Option<i64>)> = $crate::db::Cached::new(
             diesel::update(tenant_quotas::of(ctx).filter(tenant_quotas::resource.eq(resource)))
                 .set((
                     tenant_quotas::used.eq(tenant_quotas::used + delta),

@@ -1115,8 +1115,29 @@ macro_rules! tx {
 /// statement cache stays locked meanwhile: the sinks' statements, which the pipeline sends
 /// together, were prepared one after the other while the tenant's audit chain head was
 /// locked (decision 0054). Behind a transaction pooler the cache is off and nothing changes.
+///
+/// A statement whose text depends on a row count (a multi-row `INSERT`, the broadcast fan-out)
+/// takes [`Cached::rows`]: cached for a change's few rows, as diesel would run it beyond.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Cached<Q>(pub Q);
+pub(crate) struct Cached<Q> {
+    query: Q,
+    cache: bool,
+}
+
+impl<Q> Cached<Q> {
+    pub(crate) fn new(query: Q) -> Self {
+        Self { query, cache: true }
+    }
+
+    /// Cached when `rows` is at most [`CACHED_ROWS`]: a text per row count, so at most that
+    /// many texts per statement; a bulk import's chunks, whose sizes vary, are not.
+    pub(crate) fn rows(rows: usize, query: Q) -> Self {
+        Self {
+            query,
+            cache: rows <= CACHED_ROWS,
+        }
+    }
+}
 
 impl<Q> diesel::query_builder::QueryId for Cached<Q> {
     type QueryId = ();
@@ -1137,17 +1158,20 @@ where
         &'b self,
         pass: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
-        self.0.walk_ast(pass)
+        self.query.walk_ast(pass)
     }
 
-    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
-        Ok(true)
+    fn is_safe_to_cache_prepared(&self, backend: &DB) -> diesel::QueryResult<bool> {
+        if self.cache {
+            Ok(true)
+        } else {
+            self.query.is_safe_to_cache_prepared(backend)
+        }
     }
 }
 
-/// Up to how many rows a multi-row insert is [`Cached`]: a change's few audit entries and
-/// events take the cache (a text per row count, so at most this many per table); a bulk
-/// import's chunks, whose sizes vary, do not.
+/// Up to how many rows a statement whose text depends on its row count is [`Cached`]: a
+/// change's few audit entries and events take the cache; a bulk import's chunks do not.
 pub(crate) const CACHED_ROWS: usize = 8;
 
 /// Rows per multi-row INSERT (well under both backends' bind-parameter limits for the widest
@@ -1167,11 +1191,9 @@ macro_rules! insert_rows {
     };
     (@many, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {{
         let rows = $rows;
-        if rows.len() <= $crate::db::CACHED_ROWS {
-            $crate::db::Cached($table::insert_many($ctx, rows)).execute($conn).await?
-        } else {
-            $table::insert_many($ctx, rows).execute($conn).await?
-        }
+        $crate::db::Cached::rows(rows.len(), $table::insert_many($ctx, rows))
+            .execute($conn)
+            .await?
     }};
     (@each, $table:ident, $ctx:expr, $rows:expr, $conn:ident) => {
         for row in $rows {

@@ -179,11 +179,9 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for WebhookFanout {
             let sql = notifying(&fanout_sql(chunk.len(), |i| format!("${i}"), "::uuid"));
             let q = fanout_binds!(diesel::sql_query(sql), diesel::pg::Pg, change, chunk);
             // A text per event count: cached for a change's few events only.
-            let c: Count = if chunk.len() <= crate::db::CACHED_ROWS {
-                crate::db::Cached(q).get_result(conn).await?
-            } else {
-                q.get_result(conn).await?
-            };
+            let c: Count = crate::db::Cached::rows(chunk.len(), q)
+                .get_result(conn)
+                .await?;
             queued += usize::try_from(c.n).unwrap_or(0);
         }
         for (event, endpoint) in direct {
@@ -195,7 +193,7 @@ impl<'c> Sink<&'c diesel_async::AsyncPgConnection> for WebhookFanout {
                 event,
                 endpoint
             );
-            let c: Count = crate::db::Cached(q).get_result(conn).await?;
+            let c: Count = crate::db::Cached::new(q).get_result(conn).await?;
             queued += usize::try_from(c.n).unwrap_or(0);
         }
         Ok(queued)

@@ -107,7 +107,7 @@ fn logged_job(
 
 /// Delivered to every listener when the transaction commits (and never if it rolls back).
 async fn notify(mut conn: &diesel_async::AsyncPgConnection) -> Result<(), StoreError> {
-    crate::db::Cached(diesel::sql_query(format!("NOTIFY {CHANNEL}")))
+    crate::db::Cached::new(diesel::sql_query(format!("NOTIFY {CHANNEL}")))
         .execute(&mut conn)
         .await?;
     Ok(())

@@ -36,7 +36,7 @@ use utoipa_actix_web::OpenApiFactory;
 /// collects each route's paths and schemas, or a worker's plain actix configuration, which
 /// only routes. Each HTTP worker builds its own application, so building the whole document
 /// there too cost every worker the document's allocations at start-up (bench/README.md,
-/// "Sixth session"); the document is built once, by [`crate::openapi`].
+/// "Sixth results"); the document is built once, by [`crate::openapi`].
 pub trait Routes {
     fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, route: F) -> &mut Self;
 }

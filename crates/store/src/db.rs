@@ -772,9 +772,14 @@ pub(crate) async fn pg_read<R>(
 /// How PostgreSQL plans a read's statements, which diesel-async prepares once per connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Plans {
-    /// PostgreSQL's default: after five executions a statement may keep one generic plan,
-    /// made without its values. Right for a statement whose best plan does not depend on
-    /// them (a list, a lookup by id), and it saves planning every time.
+    /// One generic plan, made without the values and kept for every execution
+    /// (`plan_cache_mode = force_generic_plan`, local to the transaction), for a one-statement
+    /// read whose statement the connection keeps prepared; other reads leave the choice to
+    /// PostgreSQL. Right for a statement whose best plan does not depend on its values (a
+    /// list, a lookup by id), and it saves planning every time. PostgreSQL's own choice would
+    /// never keep it for a page: it costs a generic plan's bound `LIMIT` as a tenth of the
+    /// rows, so the plan made for `LIMIT 21` always looks cheaper and is made again on every
+    /// execution — most of a list's time in the database (decision 0056).
     Reused,
     /// Planned for each execution's values (`plan_cache_mode = force_custom_plan`, local to
     /// the transaction): for a full-text search, whose best plan depends on the words — a
@@ -832,9 +837,15 @@ pub(crate) async fn pg_read_one<R>(
 ) -> Result<R, StoreError> {
     let begin = begin_as(
         scope,
-        match plans {
-            Plans::Reused => "BEGIN READ ONLY",
-            Plans::PerValue => "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan",
+        match (plans, cacheable) {
+            // A statement prepared for this one run is planned for it, with its values.
+            (Plans::Reused, false) => "BEGIN READ ONLY",
+            (Plans::Reused, true) => {
+                "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan"
+            }
+            (Plans::PerValue, _) => {
+                "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
+            }
         },
     );
     let mut guard = CloseUnlessEnded(Some(pooled));

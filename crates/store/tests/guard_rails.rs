@@ -233,6 +233,43 @@ async fn a_change_reuses_the_statements_it_runs_under_the_chain_lock() {
     }
 }
 
+/// A page of a list is planned once per connection, not on every request. Its `LIMIT` is a
+/// bound value, which PostgreSQL costs in a generic plan as a tenth of the tenant's rows; left
+/// to choose, it would plan every execution for its values and never keep the plan
+/// (decision 0056). The read asks for the generic plan; behind a transaction pooler nothing
+/// is kept prepared and the choice stays PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_a_list_is_planned_once_per_connection() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let t = tenant(&db, "paged").await;
+    products(&db, t, 30).await;
+    db.as_owner("ANALYZE products").await;
+    // A fresh pool, one request at a time: every read on its one connection.
+    let fresh = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(db.url())).unwrap();
+    let svc = ProductService::new(fresh.clone(), Arc::new(SystemClock));
+    for _ in 0..8 {
+        let page = svc
+            .list(&TenantCtx::for_tests(t), &ProductQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 20);
+    }
+    let prepared = fresh
+        .prepared_statements("SELECT %FROM \"products\" WHERE %LIMIT $%")
+        .await
+        .unwrap();
+    fresh.close();
+    if db.db().pooled_by_transaction() {
+        assert!(prepared.is_empty(), "{prepared:#?}");
+        return;
+    }
+    assert_eq!(prepared.len(), 1, "{prepared:#?}");
+    let (_, generic, custom) = &prepared[0];
+    assert!(*generic >= 8 && *custom == 0, "{prepared:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_without_the_superuser_step_stays_correct() {
     let Some(db) = TestDb::postgres_as_shipped().await else {

@@ -39,7 +39,9 @@ pub struct PlanView {
     pub public: bool,
     /// New tenants start on it.
     pub default: bool,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -72,13 +74,19 @@ pub struct SubscriptionView {
     #[schema(example = "starter")]
     pub plan: String,
     pub status: SubscriptionStatus,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub trial_ends_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     /// When it fell past due (writes stop after the grace period).
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub past_due_since: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub canceled_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

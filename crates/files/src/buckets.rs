@@ -25,6 +25,7 @@ pub struct BucketSettings {
     pub region: String,
     pub bucket: String,
     pub access_key_id: String,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -58,6 +59,7 @@ pub struct BucketView {
     pub bucket: String,
     #[schema(example = "AKIAIOSFODNN7EXAMPLE")]
     pub access_key_id: String,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -85,6 +85,7 @@ pub struct StoredFile {
     /// Hex SHA-256 of the content.
     pub sha256: String,
     pub created_by: Option<UserId>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Where the content is: the platform's store (`None`) or one of the tenant's buckets.
     #[serde(skip)]

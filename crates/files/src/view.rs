@@ -21,6 +21,7 @@ pub struct FileView {
     pub sha256: String,
     /// The user who uploaded it (or whose API key did); null once that account is gone.
     pub created_by: Option<uuid::Uuid>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 

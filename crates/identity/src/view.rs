@@ -13,9 +13,13 @@ pub struct InvitationView {
     pub role_id: uuid::Uuid,
     /// Who invited (null: the platform, provisioning the tenant).
     pub invited_by: Option<uuid::Uuid>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub accepted_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub revoked_at: Option<DateTime<Utc>>,
     /// Where the e-mail stands: `pending` (queued or being retried), `sent`, or `failed`
     /// after every attempt (`resend` tries again with a new link).
@@ -46,9 +50,13 @@ pub struct ApiKeyView {
     pub prefix: String,
     pub permissions: Vec<String>,
     pub created_by: uuid::Uuid,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub expires_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -92,7 +100,9 @@ pub struct SsoProviderView {
     pub enforce: bool,
     /// Always true: a secret is stored (sealed), and never returned.
     pub has_client_secret: bool,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -127,7 +137,9 @@ pub struct ScimTokenView {
     #[schema(example = "member")]
     pub default_role: String,
     pub created_by: Option<uuid::Uuid>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
@@ -159,7 +171,9 @@ pub struct ScimUserView {
     pub active: Option<bool>,
     /// The Tenantry account the record provisions (none until an e-mail address is known).
     pub user_id: Option<uuid::Uuid>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

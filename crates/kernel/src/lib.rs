@@ -7,6 +7,7 @@ pub mod clock;
 pub mod context;
 pub mod error;
 pub mod ids;
+pub mod instant;
 pub mod money;
 pub mod page;
 pub mod platform;

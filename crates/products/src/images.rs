@@ -18,6 +18,7 @@ pub struct ProductImage {
     pub file_id: FileId,
     /// Its place among the product's images, from 0 (the order they were attached in).
     pub position: u32,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub attached_at: DateTime<Utc>,
 }
 
@@ -27,6 +28,7 @@ pub struct ProductImageView {
     pub file_id: uuid::Uuid,
     #[schema(example = 0)]
     pub position: u32,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub attached_at: DateTime<Utc>,
 }
 

@@ -151,7 +151,9 @@ pub struct Product {
     pub price: Money,
     pub status: ProductStatus,
     pub created_by: Option<UserId>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -24,7 +24,9 @@ pub struct ProductView {
     pub status: ProductStatus,
     /// The user who created it (or whose API key did); null once that account is gone.
     pub created_by: Option<uuid::Uuid>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

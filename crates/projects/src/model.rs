@@ -51,7 +51,9 @@ pub struct Project {
     pub description: LongText,
     pub archived: bool,
     pub created_by: Option<UserId>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -84,7 +86,9 @@ pub struct Task {
     pub due_date: Option<NaiveDate>,
     pub assignee_id: Option<UserId>,
     pub created_by: Option<UserId>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

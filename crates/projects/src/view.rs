@@ -14,7 +14,9 @@ pub struct ProjectView {
     pub description: String,
     pub archived: bool,
     pub created_by: Option<uuid::Uuid>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -44,7 +46,9 @@ pub struct TaskView {
     /// A member of the tenant.
     pub assignee_id: Option<uuid::Uuid>,
     pub created_by: Option<uuid::Uuid>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -12,7 +12,9 @@ pub struct RoleView {
     pub permissions: Vec<&'static str>,
     /// The four roles every tenant starts with are system roles.
     pub system: bool,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -37,6 +39,7 @@ pub struct MembershipView {
     pub role_id: uuid::Uuid,
     #[schema(example = "active")]
     pub status: &'static str,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 

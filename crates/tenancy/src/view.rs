@@ -105,6 +105,7 @@ pub struct TenantSettingsView {
     pub time_zone: Option<String>,
     pub maintenance: MaintenanceView,
     pub security: SecurityView,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -140,16 +141,21 @@ pub struct DomainView {
     /// proven within 30 days; checked again only when asked).
     pub status: crate::DomainStatus,
     pub is_primary: bool,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub verified_at: Option<DateTime<Utc>>,
     /// The challenge to publish (custom domains only).
     pub verification_token: Option<String>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub last_checked_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub next_check_at: Option<DateTime<Utc>>,
     /// Why the last check did not find the challenge.
     pub check_error: Option<String>,
     /// A verified domain whose challenge disappeared: when it was first missed (it routes
     /// until the grace period ends).
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub lost_at: Option<DateTime<Utc>>,
     /// Where the hostname's CNAME pointed at the last check.
     pub cname_target: Option<String>,
@@ -196,7 +202,9 @@ pub struct SmtpSettingsView {
     pub from_address: String,
     #[schema(example = "Acme")]
     pub from_name: Option<String>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -81,6 +81,7 @@ pub struct AttemptCounts {
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct WebhookStats {
     /// The start of the stretch (24 hours ago); it ends now.
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub since: DateTime<Utc>,
     pub attempts: u64,
     pub succeeded: u64,

@@ -28,13 +28,18 @@ pub struct WebhookView {
     /// At most this many deliveries per second; null: no limit.
     pub rate_limit: Option<u32>,
     /// When the signing secret was last rotated (null: never).
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub secret_rotated_at: Option<DateTime<Utc>>,
     /// Until when the secret before the last rotation is sent beside the current one (past:
     /// no longer; null: never rotated).
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     /// Since when every delivery has failed (null after a success).
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub failing_since: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -82,6 +87,7 @@ pub struct AttemptView {
     #[schema(example = "connection_refused")]
     pub error: Option<String>,
     pub error_detail: Option<String>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub attempted_at: DateTime<Utc>,
 }
 

@@ -23,6 +23,7 @@ pub struct AuditEntryView {
     pub id: uuid::Uuid,
     /// Position in the tenant's chain (1, 2, 3…).
     pub seq: i64,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub at: DateTime<Utc>,
     /// `user`, `api_key`, `platform_admin`, `operator`, `directory` (SCIM) or `system`.
     #[schema(example = "user")]

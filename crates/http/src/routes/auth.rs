@@ -33,7 +33,9 @@ pub struct UserView {
     #[schema(example = "Ann Lee")]
     pub display_name: String,
     pub status: UserStatusDto,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
@@ -71,9 +73,11 @@ pub struct SessionView {
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: i64,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub access_expires_at: DateTime<Utc>,
     /// Opaque; exchange it at `/api/v1/auth/refresh`. Each one works once.
     pub refresh_token: String,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub refresh_expires_at: DateTime<Utc>,
     pub user: UserView,
 }
@@ -385,8 +389,10 @@ pub struct SessionInfoView {
     /// `password`, `mfa` (password and a second factor) or `sign_up`.
     #[schema(example = "password")]
     pub method: String,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// The last refresh.
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub last_used_at: DateTime<Utc>,
     /// Where it was last used from.
     pub ip: Option<String>,
@@ -548,6 +554,7 @@ pub async fn security_events(
 #[derive(Serialize, ToSchema)]
 pub struct SecurityEventView {
     pub id: uuid::Uuid,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub at: chrono::DateTime<chrono::Utc>,
     /// `login_succeeded`, `login_failed`, `locked_out`, `logout`, `refresh_reuse_detected`,
     /// `password_changed`, `password_check_failed`, `account_disabled`, `account_enabled`,

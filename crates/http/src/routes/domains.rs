@@ -59,6 +59,7 @@ pub struct TenantDomain {
     pub records: Option<DomainRecords>,
     /// A verified domain whose proof disappeared stops routing at this time unless the proof
     /// comes back.
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub routing_until: Option<DateTime<Utc>>,
 }
 

@@ -88,6 +88,7 @@ pub struct EventView {
     #[serde(rename = "type")]
     #[schema(example = "product.updated")]
     pub event_type: String,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub occurred_at: DateTime<Utc>,
     pub tenant_id: uuid::Uuid,
     pub actor: EventActorView,

@@ -325,6 +325,7 @@ pub struct LinkQuery {
 pub struct FileLink {
     /// Downloads the file without credentials until `expires_at`.
     pub url: String,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 

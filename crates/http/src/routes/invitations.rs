@@ -37,6 +37,7 @@ pub struct InvitationPreviewView {
     pub inviter_name: Option<String>,
     #[schema(example = "member")]
     pub role: String,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub expires_at: DateTime<Utc>,
 }
 

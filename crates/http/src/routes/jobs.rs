@@ -24,7 +24,9 @@ pub struct JobView {
     pub attempts: u32,
     pub max_attempts: u32,
     /// When it runs (next).
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub run_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// What the last failed attempt said.
     pub last_error: Option<String>,
@@ -62,6 +64,7 @@ pub struct QueueView {
     /// How many jobs of each kind are in each state.
     pub counts: Vec<JobCountView>,
     /// Since when the job that has waited longest has been runnable; null when none waits.
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub oldest_waiting_since: Option<DateTime<Utc>>,
     /// Seconds it has waited.
     pub oldest_waiting_secs: Option<i64>,

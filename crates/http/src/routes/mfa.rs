@@ -49,6 +49,7 @@ pub struct MfaStatusView {
     pub totp_enabled: bool,
     /// An enrolment waits for its first code (`/auth/mfa/totp/confirm`).
     pub totp_pending: bool,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339_opt")]
     pub enabled_at: Option<DateTime<Utc>>,
     /// Unused recovery codes.
     #[schema(example = 10)]

@@ -59,7 +59,9 @@ pub struct TenantView {
     pub status: TenantStatusDto,
     pub maintenance: bool,
     pub maintenance_message: Option<String>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -718,6 +720,7 @@ pub struct ImpersonationView {
     /// works in `tenant_id` only, cannot be refreshed, and cannot change the user's password,
     /// second factor, sessions or API keys.
     pub access_token: String,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub expires_at: chrono::DateTime<chrono::Utc>,
     #[schema(example = 1800)]
     pub expires_in: i64,

@@ -45,6 +45,7 @@ pub struct MemberView {
     pub role: String,
     #[schema(example = "active")]
     pub status: &'static str,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 

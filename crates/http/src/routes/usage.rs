@@ -164,7 +164,9 @@ pub struct UsageReportView {
     pub aggregation: &'static str,
     /// The property aggregated (none for a count).
     pub field: Option<String>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub from: chrono::DateTime<Utc>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub to: chrono::DateTime<Utc>,
     pub items: Vec<UsageBucketView>,
 }
@@ -234,6 +236,7 @@ pub struct MetricView {
     /// The property aggregated (none for a count).
     #[schema(example = "gb")]
     pub field: Option<String>,
+    #[serde(serialize_with = "tenantry_kernel::instant::rfc3339")]
     pub created_at: chrono::DateTime<Utc>,
 }
 

@@ -31,7 +31,7 @@ async fn members(app: &TestApp, token: &str) -> reqwest::Response {
 
 /// Waits (a bounded time) until `probe` answers `want`: what another instance sees after its
 /// next poll of the change counters.
-async fn eventually<F, Fut>(want: u16, mut probe: F) -> Duration
+pub(crate) async fn eventually<F, Fut>(want: u16, mut probe: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = u16>,

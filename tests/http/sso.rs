@@ -202,16 +202,25 @@ app_tests! {
         let back = sign_in(app, &id, "bob@acme.test").await;
         assert!(query(&back, "code").is_some(), "{back}");
 
-        // Enforced: people of acme.test use this tenant through SSO only.
+        // Enforced: people of acme.test use this tenant through SSO only — on every instance
+        // within a poll of the access counter (another one has the tenant's answer cached).
+        let other = app.another_instance();
+        let products = |app: &TestApp| call(app, "acme", Method::GET, "/api/v1/products", &ot).send();
+        ok(products(&other).await.unwrap(), 200).await;
         strict["enforce"] = json!(true);
         ok(call(app, "acme", Method::PUT, &format!("/api/v1/sso/providers/{id}"), &ot).json(&strict).send().await.unwrap(), 200).await;
         let res = call(app, "acme", Method::GET, "/api/v1/products", &ot).send().await.unwrap();
         problem(res, 403, "sso_required").await;
+        let waited = crate::revocation::eventually(403, || async { products(&other).await.unwrap().status().as_u16() }).await;
+        assert!(waited < std::time::Duration::from_secs(2), "{waited:?}");
+        problem(products(&other).await.unwrap(), 403, "sso_required").await;
         ok(call(app, "acme", Method::GET, "/api/v1/products", &ann_sso).send().await.unwrap(), 200).await;
-        // Removing the provider lifts it.
+        // Removing the provider lifts it, there too.
         let res = call(app, "acme", Method::DELETE, &format!("/api/v1/sso/providers/{id}"), &ann_sso).send().await.unwrap();
         assert_eq!(res.status(), 204);
         ok(call(app, "acme", Method::GET, "/api/v1/products", &ot).send().await.unwrap(), 200).await;
+        let waited = crate::revocation::eventually(200, || async { products(&other).await.unwrap().status().as_u16() }).await;
+        assert!(waited < std::time::Duration::from_secs(2), "{waited:?}");
         let trail = ok(call(app, "acme", Method::GET, "/api/v1/audit-logs?entity_type=sso_provider", &ot).send().await.unwrap(), 200).await;
         let actions: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["deleted", "updated", "updated", "created", "deleted", "created"]);

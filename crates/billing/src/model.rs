@@ -565,6 +565,17 @@ impl Subscription {
             SubscriptionStatus::Canceled => Access::Blocked,
         }
     }
+
+    /// How long after `now` time alone changes [`Self::access`] (a past-due subscription's
+    /// grace ending); `None` when only a change to the subscription can.
+    pub fn access_changes_in(&self, now: DateTime<Utc>, grace: Duration) -> Option<Duration> {
+        match (self.status, self.past_due_since) {
+            (SubscriptionStatus::PastDue, Some(since)) if now - since < grace => {
+                Some(since + grace - now)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A subscription changed (`subscription.updated`); it is created with its tenant.
@@ -699,6 +710,16 @@ mod tests {
         let grace = Duration::days(3);
         assert_eq!(s.access(end + Duration::days(2), grace), Access::Full);
         assert_eq!(s.access(end + Duration::days(3), grace), Access::ReadOnly);
+        // A cached answer knows when time alone turns it.
+        assert_eq!(
+            s.access_changes_in(end + Duration::days(2), grace),
+            Some(Duration::days(1))
+        );
+        assert_eq!(s.access_changes_in(end + Duration::days(3), grace), None);
+        assert_eq!(
+            Subscription::start(TenantId::new(), &plan(14), t0).access_changes_in(t0, grace),
+            None
+        );
 
         let mut c = Subscription::start(TenantId::new(), &plan(1), t0);
         assert!(c.advance(t0 + Duration::days(1), TrialEnd::Canceled));

@@ -39,6 +39,9 @@ pub struct Standing {
     pub subscription: Subscription,
     pub plan: Plan,
     pub access: Access,
+    /// When time alone will change `access` (see [`Subscription::access_changes_in`]): a
+    /// cached standing must not outlive it.
+    pub access_changes_in: Option<Duration>,
 }
 
 /// What became of a provider's event.
@@ -160,11 +163,12 @@ where
                 subscription.plan
             ))
         })?;
-        let access = subscription.access(self.clock.now(), self.policy.past_due_grace);
+        let (now, grace) = (self.clock.now(), self.policy.past_due_grace);
         Ok(Some(Standing {
+            access: subscription.access(now, grace),
+            access_changes_in: subscription.access_changes_in(now, grace),
             subscription,
             plan,
-            access,
         }))
     }
 

@@ -1,8 +1,14 @@
 //! Following changes made by other processes (another instance, the CLI): the platform's
 //! change counters are polled, and each cache that depends on a counter that moved is
 //! dropped or brought up to date.
+//!
+//! Every change a request-path cache depends on moves a counter in its own transaction, so
+//! the counters, not the caches' time-to-live, bound how stale an answer may be: about one
+//! poll. While the counters cannot be read, that bound is kept by dropping the caches on
+//! every poll once [`STALE_AFTER`] has passed without a read. The caches' TTL
+//! ([`CACHE_BACKSTOP`]) is a backstop against a change that forgot its counter.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use tenantry_kernel::ChangeVersions;
@@ -11,6 +17,13 @@ use crate::state::AppState;
 
 /// How often the change counters are read.
 pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long the request-path caches (tenant resolution, settings, primary hosts, standings,
+/// memberships, SSO enforcement) keep an answer that no counter has dropped.
+pub const CACHE_BACKSTOP: Duration = Duration::from_secs(60);
+
+/// How long the caches are trusted without a successful read of the counters.
+pub const STALE_AFTER: Duration = Duration::from_secs(5);
 
 /// Reads the sessions revoked while this process was not running: before serving, so that no
 /// request is answered with a token another instance revoked. (The poller's first look does
@@ -21,11 +34,13 @@ pub async fn catch_up(state: &AppState) -> Result<(), tenantry_kernel::Unexpecte
 }
 
 /// Runs until the task is dropped. When the tenancy counter moves, tenant resolution and
-/// the tenants' standings are dropped; when the access counter moves, the membership cache is dropped and the revoked
-/// sessions are read. Read errors are logged; the caches' TTLs remain the backstop for
-/// tenancy and membership, and the next successful read catches up on revocations.
+/// the tenants' standings are dropped; when the access counter moves, the memberships and
+/// SSO enforcement are dropped and the revoked sessions are read. Read errors are logged;
+/// after [`STALE_AFTER`] without a read every poll drops the caches, and the next successful
+/// read catches up on revocations.
 pub async fn follow_changes(state: web::Data<AppState>) {
     let mut seen: Option<ChangeVersions> = None;
+    let mut last_read = Instant::now();
     let mut ticker = tokio::time::interval(CHANGE_POLL_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -34,18 +49,22 @@ pub async fn follow_changes(state: web::Data<AppState>) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the platform change counters");
+                if last_read.elapsed() >= STALE_AFTER {
+                    drop_tenancy(&state);
+                    drop_access(&state);
+                }
                 continue;
             }
         };
+        last_read = Instant::now();
         // The first look cannot tell what changed since the caches were filled (requests may
         // be served before it): it drops them.
         if seen.is_none_or(|s| s.tenancy != now.tenancy) {
-            state.resolver.invalidate();
-            state.standings.invalidate();
+            drop_tenancy(&state);
         }
         // The first look reads every revocation whose tokens may still be unexpired.
         if seen.is_none_or(|s| s.access != now.access) {
-            state.members.invalidate();
+            drop_access(&state);
             if let Err(e) = state.auth.learn_revocations(now.access).await {
                 tracing::warn!(error = %e, "cannot read the revoked sessions");
                 continue;
@@ -53,4 +72,16 @@ pub async fn follow_changes(state: web::Data<AppState>) {
         }
         seen = Some(now);
     }
+}
+
+/// What follows the tenancy counter: tenants, their domains and settings, their standings.
+fn drop_tenancy(state: &AppState) {
+    state.resolver.invalidate();
+    state.standings.invalidate();
+}
+
+/// What follows the access counter: memberships and roles, SSO enforcement.
+fn drop_access(state: &AppState) {
+    state.members.invalidate();
+    state.sso_enforced.invalidate_all();
 }

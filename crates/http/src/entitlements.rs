@@ -6,11 +6,12 @@
 //!
 //! Each tenant's standing (subscription and plan) is cached like tenant resolution: dropped on
 //! every change in this process and when the platform's tenancy counter moves (another
-//! instance), with a TTL of a few seconds as the backstop.
+//! instance), with a TTL as the backstop — and never kept past the moment time alone changes
+//! it (a past-due subscription's grace ending).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
 use moka::future::Cache;
@@ -21,8 +22,8 @@ use crate::problem::Problem;
 use crate::problem::billing::{feature_not_in_plan, subscription_canceled, subscription_past_due};
 use crate::state::AppState;
 
-/// How long a standing is trusted without an invalidation.
-pub const STANDING_TTL: Duration = Duration::from_secs(5);
+/// How long a standing is trusted without an invalidation (see [`crate::changes`]).
+pub const STANDING_TTL: Duration = crate::changes::CACHE_BACKSTOP;
 
 /// The routes a tenant reaches whatever its subscription's state: where it pays.
 pub const BILLING_PREFIX: &str = "/api/v1/billing/";
@@ -41,10 +42,38 @@ impl Default for StandingCache {
         Self {
             cache: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(STANDING_TTL)
+                .expire_after(UntilTimeTurnsIt)
                 .build(),
             generation: Arc::default(),
         }
+    }
+}
+
+/// A standing lives [`STANDING_TTL`], or less when time alone changes it sooner.
+struct UntilTimeTurnsIt;
+
+impl UntilTimeTurnsIt {
+    fn life(entry: &Entry) -> Option<Duration> {
+        let turns_in = entry.as_ref().and_then(|s| s.access_changes_in);
+        Some(turns_in.map_or(STANDING_TTL, |d| {
+            d.to_std().unwrap_or_default().min(STANDING_TTL)
+        }))
+    }
+}
+
+impl moka::Expiry<TenantId, Entry> for UntilTimeTurnsIt {
+    fn expire_after_create(&self, _: &TenantId, entry: &Entry, _: Instant) -> Option<Duration> {
+        Self::life(entry)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &TenantId,
+        entry: &Entry,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Self::life(entry)
     }
 }
 

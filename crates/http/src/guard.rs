@@ -26,8 +26,8 @@ use crate::resolve::TenantScope;
 use crate::state::AppState;
 
 /// How long a membership answer is trusted without an invalidation (changes made by another
-/// instance are seen within this time).
-pub const MEMBER_CACHE_TTL: Duration = Duration::from_secs(5);
+/// instance are followed through the access counter: see [`crate::changes`]).
+pub const MEMBER_CACHE_TTL: Duration = crate::changes::CACHE_BACKSTOP;
 
 type Entry = Option<Arc<(Membership, Role)>>;
 

@@ -24,9 +24,10 @@ use crate::state::AppState;
 
 pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
 
-/// How long a resolution is trusted without an invalidation: the backstop for changes made
-/// by another process (the CLI, another instance).
-pub const CACHE_TTL: Duration = Duration::from_secs(5);
+/// How long a resolution is trusted without an invalidation (changes made by another
+/// process, the CLI or another instance, are followed through a counter: see
+/// [`crate::changes`]).
+pub const CACHE_TTL: Duration = crate::changes::CACHE_BACKSTOP;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {

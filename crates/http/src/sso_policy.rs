@@ -2,8 +2,9 @@
 //! of that provider's e-mail domains in only with a session its SSO opened (403
 //! `sso_required` otherwise — a password session, or another tenant's SSO).
 //!
-//! Each tenant's enforced domains are cached for a few seconds (dropped at once in this
-//! process when a provider changes); the caller's e-mail domain is read only for tenants that
+//! Each tenant's enforced domains are cached (dropped at once in this process when a provider
+//! changes, and on every instance when the access counter moves: see `crate::changes`); the
+//! caller's e-mail domain is read only for tenants that
 //! enforce something, and cached for a minute (an account's e-mail does not change through
 //! the API).
 
@@ -29,7 +30,7 @@ impl Default for EnforcedDomains {
         Self {
             cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(5))
+                .time_to_live(crate::changes::CACHE_BACKSTOP)
                 .build(),
             people: moka::future::Cache::builder()
                 .max_capacity(100_000)
@@ -43,6 +44,11 @@ impl EnforcedDomains {
     /// After a provider changed here.
     pub async fn invalidate(&self, tenant: TenantId) {
         self.cache.invalidate(&tenant).await;
+    }
+
+    /// After a provider changed anywhere (the access counter moved).
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
     }
 
     async fn of(&self, state: &AppState, ctx: &TenantCtx) -> Result<Arc<Vec<String>>, Unexpected> {

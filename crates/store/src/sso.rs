@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::error::StoreError;
 use crate::identity::insert_user_row;
 use crate::rbac::insert_membership;
+use crate::tenancy::bump_access_version;
 use crate::types::DbInstant;
 use crate::types::DbUuid;
 
@@ -131,6 +132,9 @@ impl Db {
             )
             .execute(conn)
             .await?;
+            if p.enforce {
+                bump_access_version!(conn);
+            }
             log.created(p);
             Ok(true)
         })
@@ -167,6 +171,9 @@ impl Db {
                 ))
                 .execute(conn)
                 .await?;
+            if old.enforce || p.enforce {
+                bump_access_version!(conn);
+            }
             log.updated(&old, p);
             Ok(Some(true))
         })
@@ -185,7 +192,11 @@ impl Db {
             .await
             .optional()?;
             let Some(row) = row else { return Ok(false) };
-            log.deleted(&row.into_parts().0);
+            let (removed, _) = row.into_parts();
+            if removed.enforce {
+                bump_access_version!(conn);
+            }
+            log.deleted(&removed);
             Ok(true)
         })
     }

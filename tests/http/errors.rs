@@ -284,4 +284,31 @@ app_tests! {
             "owner_name": "Bo", "password": "correct horse battery"})).send().await.unwrap();
         problem(res, 503, "database_unavailable").await;
     }
+
+    async fn caches_are_trusted_only_seconds_after_the_change_counters_went_unread(app) {
+        // The caches follow the change counters and live a minute without them moving; while
+        // the counters cannot be read, they are dropped after 5 s (decision 0059).
+        let a = app.onboard("acme", "ann@acme.test", "correct horse battery").await;
+        let token = a["session"]["access_token"].as_str().unwrap().to_owned();
+        let bad_page = || app.get("/api/v1/products?limit=0").header("X-Tenant-ID", "acme").bearer_auth(&token).send();
+        // Tenant, standing and membership cached (after the poller's first look, which drops
+        // everything): the query is refused after them.
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        let first = bad_page().await.unwrap().status();
+        assert_eq!(first, 400, "the query's own refusal");
+        app.app_db().close();
+        let closed = std::time::Instant::now();
+        assert_eq!(bad_page().await.unwrap().status(), first, "still answered from the caches");
+        loop {
+            let res = bad_page().await.unwrap();
+            if res.status() == 503 {
+                problem(res, 503, "database_unavailable").await;
+                break;
+            }
+            assert_eq!(res.status(), first);
+            assert!(closed.elapsed() < std::time::Duration::from_secs(8), "the caches outlived 8 s without the counters");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(closed.elapsed() > std::time::Duration::from_secs(4), "{:?}", closed.elapsed());
+    }
 }

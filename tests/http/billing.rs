@@ -269,6 +269,31 @@ app_tests! {
         ok(call(app, "acme", Method::GET, "/api/v1/webhooks", &t).send().await.unwrap(), 200).await;
     }
 
+    async fn a_cached_standing_ends_when_the_grace_does(app) with (Options {
+        billing: tenantry_billing::BillingPolicy { past_due_grace: chrono::Duration::seconds(2), ..Default::default() },
+        ..Options::default()
+    }) {
+        // The standing is cached for up to a minute (decision 0059), but time alone ends the
+        // grace: the cached entry must not outlive it.
+        let t = owner(app, "acme").await;
+        operator(app, Method::PATCH, "/api/v1/platform/tenants/acme/subscription", json!({"status": "past_due"})).await;
+        let fell = std::time::Instant::now();
+        ok(create_product(app, "acme", &t, "IN-GRACE").await, 201).await;
+        let mut n = 0;
+        loop {
+            n += 1;
+            let res = create_product(app, "acme", &t, &format!("P-{n}")).await;
+            if res.status() == 402 {
+                problem(res, 402, "subscription_past_due").await;
+                break;
+            }
+            assert_eq!(res.status(), 201);
+            assert!(fell.elapsed() < std::time::Duration::from_secs(5), "still writable 5 s into a 2 s grace");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(fell.elapsed() >= std::time::Duration::from_millis(1500), "read-only after {:?}", fell.elapsed());
+    }
+
     async fn past_due_turns_read_only_after_the_grace_and_canceled_leaves_only_billing(app) with (Options {
         billing: tenantry_billing::BillingPolicy { past_due_grace: chrono::Duration::zero(), ..Default::default() },
         ..Options::default()

@@ -18,12 +18,10 @@ use moka::future::Cache;
 use tenantry_billing::{Access, Standing};
 use tenantry_kernel::{TenantCtx, TenantId, Unexpected};
 
+use crate::changes::CACHE_BACKSTOP;
 use crate::problem::Problem;
 use crate::problem::billing::{feature_not_in_plan, subscription_canceled, subscription_past_due};
 use crate::state::AppState;
-
-/// How long a standing is trusted without an invalidation (see [`crate::changes`]).
-pub const STANDING_TTL: Duration = crate::changes::CACHE_BACKSTOP;
 
 /// The routes a tenant reaches whatever its subscription's state: where it pays.
 pub const BILLING_PREFIX: &str = "/api/v1/billing/";
@@ -49,14 +47,14 @@ impl Default for StandingCache {
     }
 }
 
-/// A standing lives [`STANDING_TTL`], or less when time alone changes it sooner.
+/// A standing lives [`CACHE_BACKSTOP`], or less when time alone changes it sooner.
 struct UntilTimeTurnsIt;
 
 impl UntilTimeTurnsIt {
     fn life(entry: &Entry) -> Option<Duration> {
         let turns_in = entry.as_ref().and_then(|s| s.access_changes_in);
-        Some(turns_in.map_or(STANDING_TTL, |d| {
-            d.to_std().unwrap_or_default().min(STANDING_TTL)
+        Some(turns_in.map_or(CACHE_BACKSTOP, |d| {
+            d.to_std().unwrap_or_default().min(CACHE_BACKSTOP)
         }))
     }
 }

@@ -20,14 +20,11 @@ use tenantry_kernel::{Actor, ApiKeyId, TenantCtx, TenantId, Unexpected, UserId};
 use tenantry_rbac::{Membership, Permission, PermissionSet, Role};
 
 use crate::authn::Authenticated;
+use crate::changes::CACHE_BACKSTOP;
 use crate::permissions::RoutePermissions;
 use crate::problem::Problem;
 use crate::resolve::TenantScope;
 use crate::state::AppState;
-
-/// How long a membership answer is trusted without an invalidation (changes made by another
-/// instance are followed through the access counter: see [`crate::changes`]).
-pub const MEMBER_CACHE_TTL: Duration = crate::changes::CACHE_BACKSTOP;
 
 type Entry = Option<Arc<(Membership, Role)>>;
 
@@ -45,7 +42,7 @@ impl MemberCache {
         Self {
             cache: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(MEMBER_CACHE_TTL)
+                .time_to_live(CACHE_BACKSTOP)
                 .build(),
             generation: Arc::default(),
         }

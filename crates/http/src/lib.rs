@@ -46,7 +46,7 @@ pub use operator::Operator;
 pub use permissions::RoutePermissions;
 pub use problem::{FieldError, MAINTENANCE_RETRY_AFTER_SECS, Problem, TenantBrand};
 pub use request_context::RequestId;
-pub use resolve::{CACHE_TTL, Resolver, TenantScope};
+pub use resolve::{Resolver, TenantScope};
 pub use routes::events::quota_resources;
 pub use state::{AppState, HttpConfig, Services};
 

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderName};
@@ -18,16 +17,12 @@ use tenantry_tenancy::{
     classify_host,
 };
 
+use crate::changes::CACHE_BACKSTOP;
 use crate::ports::PlatformReads;
 use crate::problem::{Problem, TenantBrand};
 use crate::state::AppState;
 
 pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
-
-/// How long a resolution is trusted without an invalidation (changes made by another
-/// process, the CLI or another instance, are followed through a counter: see
-/// [`crate::changes`]).
-pub const CACHE_TTL: Duration = crate::changes::CACHE_BACKSTOP;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {
@@ -59,15 +54,15 @@ impl Resolver {
             base_domain,
             cache: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(CACHE_TTL)
+                .time_to_live(CACHE_BACKSTOP)
                 .build(),
             settings: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(CACHE_TTL)
+                .time_to_live(CACHE_BACKSTOP)
                 .build(),
             primaries: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(CACHE_TTL)
+                .time_to_live(CACHE_BACKSTOP)
                 .build(),
             generation: Arc::new(AtomicU64::new(0)),
         }

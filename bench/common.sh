@@ -6,11 +6,26 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 # The end table (`just bench` prints it with bench/table.sh): one tab-separated row per case —
-# case, req/s, p50 ms, p99 ms, floor, ratio, target, met. Empty fields print as "-".
+# case, req/s, p50 ms, p99 ms, floor, ratio, target, met, and the CPU time one request cost
+# the service and the database. Empty fields print as "-".
 results=${BENCH_RESULTS:-$PWD/target/bench/results.tsv}
 mkdir -p "$(dirname "$results")"
-record() { # case rps p50 p99 floor ratio target met
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"
+record() { # case rps p50 p99 floor ratio target met [cpu]
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-}" \
+        >>"$results"
+}
+# CPU time (user and system, in clock ticks) that processes and their reaped children used:
+# a PostgreSQL backend that exits is counted in the postmaster's children's time.
+ticks() { # pid...
+    local p s=0
+    for p in "$@"; do
+        s=$((s + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$s"
+}
+# The CPU time one request cost, in µs: ticks used by `requests` requests.
+per_request() { # ticks, requests
+    awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n ? t / hz / n * 1e6 : 0 }'
 }
 # wrk's latency ("850.00us", "3.55ms", "1.20s") in milliseconds.
 to_ms() {

@@ -66,17 +66,25 @@ product_id=$(curl -sf -H "X-Tenant-ID: t001" -H "Authorization: Bearer $token" \
     "$base/api/v1/products?limit=1&order=-price" | sed -E 's/.*"items":\[\{"id":"([^"]+)".*/\1/')
 
 run() { # name, path, [extra wrk args]; prints one line, leaves req/s in $dir/last.rps
-    local name=$1 path=$2 out rps p50 p99
+    local name=$1 path=$2 out rps p50 p99 requests service db
     shift 2
+    # The CPU the service and PostgreSQL spent, per request (server and backends, which share
+    # this machine's cores with wrk).
+    service=$(ticks "$pid") db=$(ticks $(pgrep -x postgres))
     out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency -H "X-Tenant-ID: t001" \
         -H "Authorization: Bearer $token" "$@" "$base$path")
+    service=$(($(ticks "$pid") - service)) db=$(($(ticks $(pgrep -x postgres)) - db))
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$name" "$rps" "$p50" "$p99"
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    service=$(per_request "$service" "$requests") db=$(per_request "$db" "$requests")
+    printf '%-44s %10s req/s   p50 %8s   p99 %8s   CPU %4s + %4s µs\n' "$name" "$rps" "$p50" "$p99" \
+        "$service" "$db"
     echo "$rps" >"$dir/last.rps"
     to_ms "$p50" >"$dir/last.p50"
     to_ms "$p99" >"$dir/last.p99"
+    echo "$service + $db" >"$dir/last.cpu"
 }
 last() { cat "$dir/last.$1"; }
 
@@ -126,17 +134,17 @@ done
 list=$(median "${lists[@]}")
 floor=$(median "${floors[@]}")
 floor_one_trip=$(median "${one_trips[@]}")
-list_p50=$(last p50) list_p99=$(last p99)
+list_p50=$(last p50) list_p99=$(last p99) list_cpu=$(last cpu)
 run "GET /api/v1/products/{id}" "/api/v1/products/$product_id"
-get=$(last rps) get_p50=$(last p50) get_p99=$(last p99)
+get=$(last rps) get_p50=$(last p50) get_p99=$(last p99) get_cpu=$(last cpu)
 floor_get=$(pgbench_tps prepared "$dir/get-one-trip.sql")
 printf '%-44s %10.2f req/s\n' "floor: its RLS transaction, one round trip" "$floor_get"
 run "GET /api/v1/products?q=copper%20kettle" "/api/v1/products?q=copper%20kettle&limit=20"
-frequent=$(last rps) frequent_p50=$(last p50) frequent_p99=$(last p99)
+frequent=$(last rps) frequent_p50=$(last p50) frequent_p99=$(last p99) frequent_cpu=$(last cpu)
 run "  a word no product has (q=zanzibar)" "/api/v1/products?q=zanzibar&limit=20"
-rare=$(last rps) rare_p50=$(last p50) rare_p99=$(last p99)
+rare=$(last rps) rare_p50=$(last p50) rare_p99=$(last p99) rare_cpu=$(last cpu)
 run "POST /api/v1/products" "/api/v1/products" -s bench/create_product.lua
-creates=$(last rps) creates_p50=$(last p50) creates_p99=$(last p99)
+creates=$(last rps) creates_p50=$(last p50) creates_p99=$(last p99) creates_cpu=$(last cpu)
 # The floor of one tenant's writes: each takes the row lock on the tenant's audit chain head
 # and holds it through its commit, whose WAL flush (synchronous_commit = on) comes first. The
 # bare lock and commit, without any insert, at the same concurrency (the head is rewritten
@@ -165,19 +173,20 @@ echo "RSS of the PostgreSQL server: idle after start $idle_rss; peak $pg_peak MB
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 at_least() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { print (a >= r * b) ? "met" : "NOT MET" }'; }
 record "PG list ?limit=20 / one-trip floor" "$list" "$list_p50" "$list_p99" "$(printf %.0f "$floor_one_trip")" \
-    "$(pct "$list" "$floor_one_trip")" ">= 80%" "$(at_least "$list" "$floor_one_trip" 0.8)"
+    "$(pct "$list" "$floor_one_trip")" ">= 80%" "$(at_least "$list" "$floor_one_trip" 0.8)" "$list_cpu"
 record "PG list / prepared SELECT floor" "$list" "" "" "$(printf %.0f "$floor")" "$(pct "$list" "$floor")" ">= 50%" \
     "$(at_least "$list" "$floor" 0.5)"
 record "PG list p99" "" "" "$list_p99" "" "" "<= 10 ms" "$(met "$list_p99" 10 max)"
 record "PG get by id / one-trip floor" "$get" "$get_p50" "$get_p99" "$(printf %.0f "$floor_get")" \
-    "$(pct "$get" "$floor_get")" ">= 80%" "$(at_least "$get" "$floor_get" 0.8)"
+    "$(pct "$get" "$floor_get")" ">= 80%" "$(at_least "$get" "$floor_get" 0.8)" "$get_cpu"
 record "PG get by id p99" "" "" "$get_p99" "" "" "<= 10 ms" "$(met "$get_p99" 10 max)"
 record "PG search, frequent words / list" "$frequent" "$frequent_p50" "$frequent_p99" "$list" \
-    "$(pct "$frequent" "$list")" ">= 50%" "$(at_least "$frequent" "$list" 0.5)"
+    "$(pct "$frequent" "$list")" ">= 50%" "$(at_least "$frequent" "$list" 0.5)" "$frequent_cpu"
 record "PG search, a word no product has / list" "$rare" "$rare_p50" "$rare_p99" "$list" \
-    "$(pct "$rare" "$list")" ">= 50%" "$(at_least "$rare" "$list" 0.5)"
+    "$(pct "$rare" "$list")" ">= 50%" "$(at_least "$rare" "$list" 0.5)" "$rare_cpu"
 record "PG creates, one tenant / chain-head floor" "$creates" "$creates_p50" "$creates_p99" \
-    "$(printf %.0f "$floor_chain")" "$(pct "$creates" "$floor_chain")" ">= 3000/s" "$(met "$creates" 3000)"
+    "$(printf %.0f "$floor_chain")" "$(pct "$creates" "$floor_chain")" ">= 3000/s" \
+    "$(met "$creates" 3000)" "$creates_cpu"
 
 # The embedded default: the same routes on SQLite (one tenant, $per_tenant products, at most
 # 10,000: one bulk import), alternating with the PostgreSQL list route, in the same run.
@@ -213,16 +222,20 @@ curl -sf -H "X-Tenant-ID: t001" -H "Authorization: Bearer $sqlite_token" -H 'Con
 sqlite_product=$(curl -sf -H "X-Tenant-ID: t001" -H "Authorization: Bearer $sqlite_token" \
     "$sqlite_base/api/v1/products?limit=1&order=-price" | sed -E 's/.*"items":\[\{"id":"([^"]+)".*/\1/')
 run_sqlite() { # name, path
-    local out rps p50 p99
+    local out rps p50 p99 service
+    service=$(ticks "$sqlite_pid")
     out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency -H "X-Tenant-ID: t001" \
         -H "Authorization: Bearer $sqlite_token" "$sqlite_base$2")
+    service=$(($(ticks "$sqlite_pid") - service))
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+    service=$(per_request "$service" "$(awk '/requests in/ {print $1}' <<<"$out")")
+    printf '%-44s %10s req/s   p50 %8s   p99 %8s   CPU %4s µs\n' "$1" "$rps" "$p50" "$p99" "$service"
     echo "$rps" >"$dir/last.rps"
     to_ms "$p50" >"$dir/last.p50"
     to_ms "$p99" >"$dir/last.p99"
+    echo "$service + 0" >"$dir/last.cpu"
 }
 echo
 echo "SQLite beside PostgreSQL: one tenant of $sqlite_rows products on SQLite, $connections connections"
@@ -230,7 +243,7 @@ reset_peak "$sqlite_pid"
 sqlite_lists=() pg_lists=()
 for _ in $(seq 1 "$rounds"); do
     run_sqlite "SQLite: GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
-    sqlite_lists+=("$(cat "$dir/last.rps")")
+    sqlite_lists+=("$(cat "$dir/last.rps")") sqlite_cpu=$(last cpu)
     run "PostgreSQL: GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
     pg_lists+=("$(cat "$dir/last.rps")")
 done
@@ -245,7 +258,7 @@ pg_peak=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/$pid/status)
 echo "RSS of the SQLite server: idle after start $sqlite_idle_rss; after its load $(rss "$sqlite_pid"); peak $sqlite_peak MB"
 record "SQLite list / PostgreSQL list" "$sqlite_list" "" "" "$pg_list" \
     "$(awk -v s="$sqlite_list" -v p="$pg_list" 'BEGIN { printf "%.2fx", s / p }')" ">= 2x" \
-    "$(at_least "$sqlite_list" "$pg_list" 2)"
+    "$(at_least "$sqlite_list" "$pg_list" 2)" "$sqlite_cpu"
 record "idle RSS, PostgreSQL / SQLite (MB)" "" "" "" "" "$idle_mb / $sqlite_idle_mb" "<= 30" \
     "$(met "$(printf '%s\n%s\n' "$idle_mb" "$sqlite_idle_mb" | sort -g | tail -1)" 30 max)"
 record "peak RSS under load, PG / SQLite (MB)" "" "" "" "" "$pg_peak / $sqlite_peak" "<= 100" \

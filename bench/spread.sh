@@ -26,6 +26,7 @@ rounds=${BENCH_ROUNDS:-3}
 port=${BENCH_PORT:-18181}
 dir=$(mktemp -d)
 pids=()
+declare -A pid_on # port → the instance listening there
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 password='correct horse battery'
 
@@ -43,7 +44,7 @@ serve() { # database, port, service url (optional): starts an instance, waits fo
         TENANTRY_DB_POOL_SIZE=$connections TENANTRY_RATE_LIMITS=off TENANTRY_LOG=warn \
         TENANTRY_BIND=127.0.0.1:$2 TENANTRY_INTERNAL_BIND=127.0.0.1:$(($2 + 100)) \
         TENANTRY_MAIL_DIR=$dir/mail TENANTRY_MASTER_KEY_FILE=$dir/master.key $bin serve &
-    pids+=($!)
+    pids+=($!) pid_on[$2]=$!
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return; sleep 0.2; done
     echo "bench: the instance on port $2 did not start" >&2; exit 1
 }
@@ -57,10 +58,15 @@ login() { # port, email
         -d '{"email": "'"$2"'", "password": "'"$password"'"}' |
         sed -E 's/.*"access_token":"([^"]+)".*/\1/'
 }
-wrk_run() { # port, [wrk args...]: prints "req/s p50 p99" (milliseconds)
-    local out
+wrk_run() { # port, [wrk args...]: prints "req/s p50 p99 cpu" (milliseconds; the CPU µs one
+    # request cost the instance and PostgreSQL, "service+db")
+    local out service db
+    service=$(ticks "${pid_on[$1]}") db=$(ticks $(pgrep -x postgres))
     out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "${@:2}" | tee "$dir/wrk.out")
-    echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
+    service=$(($(ticks "${pid_on[$1]}") - service)) db=$(($(ticks $(pgrep -x postgres)) - db))
+    local requests
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")") $(per_request "$service" "$requests")+$(per_request "$db" "$requests")"
 }
 hit_rates() { # port: each cache's hit rate from /metrics
     curl -sf "http://127.0.0.1:$(($1 + 100))/metrics" | awk '
@@ -122,13 +128,15 @@ wrk_run $((port + 1)) -s bench/spread.lua "http://127.0.0.1:$((port + 1))/api/v1
     -- "$dir/tokens" >/dev/null
 few_rps=() many_rps=() few_p99=() many_p99=()
 for _ in $(seq 1 "$rounds"); do
-    read -r rps p50 p99 < <(wrk_run "$port" -s bench/spread.lua \
+    read -r rps p50 p99 few_cpu < <(wrk_run "$port" -s bench/spread.lua \
         "http://127.0.0.1:$port/api/v1/products?limit=20" -- "$dir/few-token")
-    printf '%-52s %10s req/s   p50 %7s ms   p99 %7s ms\n' "$few tenants, one tenant's list" "$rps" "$p50" "$p99"
+    printf '%-52s %10s req/s   p50 %7s ms   p99 %7s ms   CPU %s µs\n' "$few tenants, one tenant's list" \
+        "$rps" "$p50" "$p99" "$few_cpu"
     few_rps+=("$rps") few_p99+=("$p99")
-    read -r rps p50 p99 < <(wrk_run $((port + 1)) -s bench/spread.lua \
+    read -r rps p50 p99 many_cpu < <(wrk_run $((port + 1)) -s bench/spread.lua \
         "http://127.0.0.1:$((port + 1))/api/v1/products?limit=20" -- "$dir/tokens")
-    printf '%-52s %10s req/s   p50 %7s ms   p99 %7s ms\n' "$many tenants, lists spread over $spread" "$rps" "$p50" "$p99"
+    printf '%-52s %10s req/s   p50 %7s ms   p99 %7s ms   CPU %s µs\n' "$many tenants, lists spread over $spread" \
+        "$rps" "$p50" "$p99" "$many_cpu"
     many_rps+=("$rps") many_p99+=("$p99")
 done
 few_median=$(median "${few_rps[@]}") many_median=$(median "${many_rps[@]}")
@@ -137,7 +145,8 @@ echo "cache hit rates, spread shape: $(hit_rates $((port + 1)))"
 awk -v a="$many_median" -v b="$few_median" 'BEGIN { printf "%-52s %10.0f%%\n", "spread / one tenant (target >= 90%)", 100 * a / b }'
 record "spread over $spread of $many tenants / one of $few" "$many_median" "" "$many_p99m" "$few_median" \
     "$(awk -v a="$many_median" -v b="$few_median" 'BEGIN { printf "%.0f%%", 100 * a / b }')" ">= 90%" \
-    "$(awk -v a="$many_median" -v b="$few_median" 'BEGIN { print (a >= 0.9 * b) ? "met" : "NOT MET" }')"
+    "$(awk -v a="$many_median" -v b="$few_median" 'BEGIN { print (a >= 0.9 * b) ? "met" : "NOT MET" }')" \
+    "${many_cpu/+/ + } (one tenant ${few_cpu/+/ + })"
 record "spread p99 / one tenant's p99" "" "" "$many_p99m" "$few_p99m" \
     "$(awk -v a="$many_p99m" -v b="$few_p99m" 'BEGIN { printf "%.2fx", a / b }')" "<= 2x" \
     "$(awk -v a="$many_p99m" -v b="$few_p99m" 'BEGIN { print (a <= 2 * b) ? "met" : "NOT MET" }')"
@@ -150,9 +159,10 @@ token_at() { login "$1" owner@f01.test; }
 t2=$(token_at $((port + 2))) t3=$(token_at $((port + 3)))
 one=() two=()
 for _ in $(seq 1 "$rounds"); do
-    read -r rps _ _ < <(wrk_run $((port + 2)) -H "X-Tenant-ID: f01" -H "Authorization: Bearer $t2" \
+    read -r rps _ _ pooled_cpu < <(wrk_run $((port + 2)) -H "X-Tenant-ID: f01" -H "Authorization: Bearer $t2" \
         "http://127.0.0.1:$((port + 2))/api/v1/products?limit=20")
-    printf '%-52s %10s req/s\n' "one instance through PgBouncer" "$rps"
+    printf '%-52s %10s req/s   CPU %s µs (PgBouncer not counted)\n' "one instance through PgBouncer" \
+        "$rps" "$pooled_cpu"
     one+=("$rps")
     half=$((connections / 2))
     wrk -t1 -c"$half" -d"${duration}s" -H "X-Tenant-ID: f01" -H "Authorization: Bearer $t2" \
@@ -167,6 +177,7 @@ for _ in $(seq 1 "$rounds"); do
 done
 one_m=$(median "${one[@]}") two_m=$(median "${two[@]}")
 record "one instance through PgBouncer / direct" "$one_m" "" "" "$few_median" \
-    "$(awk -v a="$one_m" -v b="$few_median" 'BEGIN { printf "%.0f%%", 100 * a / b }')" "(reported)" ""
+    "$(awk -v a="$one_m" -v b="$few_median" 'BEGIN { printf "%.0f%%", 100 * a / b }')" "(reported)" "" \
+    "${pooled_cpu/+/ + }"
 record "two instances through PgBouncer / one" "$two_m" "" "" "$one_m" \
     "$(awk -v a="$two_m" -v b="$one_m" 'BEGIN { printf "%.2fx", a / b }')" "(reported)" ""

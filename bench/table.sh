@@ -5,7 +5,7 @@ source "$(dirname "$0")/common.sh"
 echo
 echo "Issue 17's cases, as ratios to floors measured in the same run ($(nproc) cores, $(date -u +%F))"
 {
-    printf 'case\treq/s\tp50 ms\tp99 ms\tfloor\tratio\ttarget\tmet\n'
+    printf 'case\treq/s\tp50 ms\tp99 ms\tfloor\tratio\ttarget\tmet\tCPU µs/req (service + db)\n'
     awk -F '\t' -v OFS='\t' '{ for (i = 1; i <= NF; i++) if ($i == "") $i = "-"; print }' "$results"
 } | column -t -s $'\t'
 rm -f "$results"

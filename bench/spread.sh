@@ -152,6 +152,11 @@ record "spread p99 / one tenant's p99" "" "" "$many_p99m" "$few_p99m" \
     "$(awk -v a="$many_p99m" -v b="$few_p99m" 'BEGIN { print (a <= 2 * b) ? "met" : "NOT MET" }')"
 
 # --- past one instance: the few-tenants database through PgBouncer
+# The two direct instances are done: their pools hold up to 2 × $connections server sessions,
+# and with PgBouncer's 40 more the cluster's 100 connections ran out (an instance behind the
+# pooler then failed to start).
+kill "${pid_on[$port]}" "${pid_on[$((port + 1))]}"
+wait "${pid_on[$port]}" "${pid_on[$((port + 1))]}" 2>/dev/null || true
 pooled=$through_pooler/tenantry_bench_few?pgbouncer=true
 serve tenantry_bench_few $((port + 2)) "$pooled"
 serve tenantry_bench_few $((port + 3)) "$pooled"

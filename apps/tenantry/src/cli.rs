@@ -541,6 +541,16 @@ pub struct DbArgs {
         default_value_t = 10
     )]
     pub db_pool_size: usize,
+
+    /// Seconds a command waits at start for a PostgreSQL server it cannot reach yet (one
+    /// started beside it, a pooler refusing logins for a while), retrying; 0 fails at once.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTRY_DB_WAIT_SECONDS",
+        default_value_t = 30
+    )]
+    pub db_wait_seconds: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! What each command does: build the adapters, hand them to the services, print results.
 
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tenantry_crypto::SigningKeyMaterial;
@@ -8,7 +9,7 @@ use tenantry_http::{ServerOptions, Shared};
 use tenantry_identity::DisplayName;
 use tenantry_kernel::{Clock, Cursor, Email, Limit, PageRequest, SystemClock};
 use tenantry_onboarding::Onboard;
-use tenantry_store::{Db, DbConfig, run_migrations};
+use tenantry_store::{Backend, Db, DbConfig, MigrationStatus, StoreError, run_migrations};
 use tenantry_tenancy::{
     BaseDomain, Domain, Hostname, MaintenanceMessage, Slug, Tenant, TenantFilter, TenantName,
     TenantRef, TenantStatus,
@@ -208,8 +209,7 @@ pub(crate) async fn open_db(args: &DbArgs) -> Result<Db> {
     let mut config = DbConfig::new(args.database_url.clone());
     config.pool_size = args.db_pool_size;
     let db = Db::connect(&config).context("cannot open the database")?;
-    let status = db
-        .migration_status()
+    let status = first_contact(&db, Duration::from_secs(args.db_wait_seconds))
         .await
         .context("cannot read the migration state")?;
     if !status.is_current() {
@@ -224,6 +224,36 @@ pub(crate) async fn open_db(args: &DbArgs) -> Result<Db> {
         tracing::info!(applied = ?applied, "migrations applied");
     }
     Ok(db)
+}
+
+/// The migration state, read at start. On PostgreSQL a server that cannot be reached yet
+/// (refused, still starting, out of connections, a pooler answering "try again later") is
+/// tried again, at growing intervals of up to 2 s, until `wait` has passed; any other error
+/// (a refused role or password, no such database, a failed query) ends it at once, as does
+/// any error on SQLite, which runs in the process (decision 0061).
+async fn first_contact(db: &Db, wait: Duration) -> Result<MigrationStatus, StoreError> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match db.migration_status().await {
+            Err(e @ StoreError::Connection(_))
+                if db.backend() == Backend::Postgres
+                    && !e.is_lasting_connection_error()
+                    && Instant::now() < deadline =>
+            {
+                // The last try is made at the deadline.
+                let next = pause.min(deadline.saturating_duration_since(Instant::now()));
+                tracing::warn!(
+                    error = %e,
+                    retry_in_ms = u64::try_from(next.as_millis()).unwrap_or(u64::MAX),
+                    "cannot reach the database yet; waiting for it (TENANTRY_DB_WAIT_SECONDS)"
+                );
+                tokio::time::sleep(next).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn migrate(args: &DbArgs) -> Result<()> {

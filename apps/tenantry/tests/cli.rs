@@ -367,6 +367,87 @@ fn bad_configuration_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
 }
 
+/// A PostgreSQL nobody answers at: `serve` retries for `TENANTRY_DB_WAIT_SECONDS`, saying
+/// so, then stops with the error; with 0 it stops at once (decision 0061).
+#[test]
+fn an_unreachable_postgres_is_waited_for_then_a_clear_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for (wait, at_least, retried) in [("0", 0, false), ("2", 2, true)] {
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+            .arg("serve")
+            .env_clear()
+            .env(
+                "TENANTRY_DATABASE_URL",
+                format!("postgres://tenantry_service:x@127.0.0.1:{closed}/tenantry"),
+            )
+            .env("TENANTRY_DB_WAIT_SECONDS", wait)
+            .env("TENANTRY_BIND", "127.0.0.1:0")
+            .env("TENANTRY_INTERNAL_BIND", "off")
+            .output()
+            .unwrap();
+        let took = started.elapsed().as_secs_f64();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "wait {wait}: {stderr}");
+        assert!(
+            stderr.contains("cannot read the migration state"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let said = format!("{stdout}{stderr}").contains("cannot reach the database yet");
+        assert_eq!(said, retried, "wait {wait}: {stdout}{stderr}");
+        assert!(
+            took >= f64::from(at_least) - 0.1 && took < f64::from(at_least) + 8.0,
+            "wait {wait} took {took:.1} s"
+        );
+    }
+}
+
+/// A password PostgreSQL refuses will not change by waiting: `serve` stops at once, with the
+/// server's own reason (decision 0061).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_password_is_not_waited_for_and_says_why() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // postgres://user:password@host/db → the same with another password.
+    let url = db.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (credentials, place) = rest.split_once('@').unwrap();
+    let user = credentials.split(':').next().unwrap();
+    let wrong = format!("{scheme}://{user}:not-the-password@{place}");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .arg("serve")
+        .env_clear()
+        .env("TENANTRY_DATABASE_URL", &wrong)
+        .env("TENANTRY_DB_WAIT_SECONDS", "30")
+        .env("TENANTRY_BIND", "127.0.0.1:0")
+        .env("TENANTRY_INTERNAL_BIND", "off")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "waited for a refused password"
+    );
+    assert!(
+        stderr.contains("password authentication failed") && stderr.contains("SQLSTATE 28P01"),
+        "{stderr}"
+    );
+    assert!(
+        !format!("{stdout}{stderr}").contains("cannot reach the database yet"),
+        "{stdout}{stderr}"
+    );
+}
+
 fn http_get(addr: &str, path: &str, headers: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();

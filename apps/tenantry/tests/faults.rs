@@ -184,6 +184,37 @@ async fn postgres_restarted_under_load_fails_fast_and_recovers_by_itself() {
 }
 
 /// Sends the head and the first half of a product's body, and stops there.
+/// A service started before its PostgreSQL (a deploy bringing both up at once, a database
+/// still recovering) waits for it rather than exiting, and then migrates and serves
+/// (decision 0061).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_waits_for_a_postgres_that_is_not_up_yet() {
+    let _serial = SERIAL.lock().await;
+    let Some(cluster) = PrivateCluster::start() else {
+        eprintln!("skipped: needs the PostgreSQL suite (TENANTRY_TEST_PG_URL) and its server");
+        return;
+    };
+    cluster.stop();
+    let launch = Launch::new(&cluster.service_url(), Some(cluster.owner_url()));
+    // `start` waits up to 30 s for the server to be ready.
+    let starting = tokio::spawn(async move { launch.start().await });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!starting.is_finished(), "ready without its database");
+    cluster.start_again();
+    let server = starting.await.unwrap();
+    let log = server.log_text();
+    assert!(log.contains("cannot reach the database yet"), "{log}");
+    let tenant = onboard(&client(), &server, "late").await;
+    let products = client()
+        .get(format!("{}/api/v1/products", server.url))
+        .header("X-Tenant-ID", &tenant.slug)
+        .bearer_auth(&tenant.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(products.status(), 200);
+}
+
 async fn half_sent(server: &Server, tenant: &Tenant, n: usize) -> (TcpStream, Vec<u8>) {
     let body = json!({"name": format!("Drain {n}"), "sku": format!("DRAIN-{n}"),
                       "price_minor": 500, "currency": "EUR"})

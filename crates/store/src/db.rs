@@ -277,7 +277,7 @@ fn db_runtime() -> Result<&'static tokio::runtime::Handle, diesel::ConnectionErr
 /// they run inside a transaction, which keeps one server session until its `COMMIT`. (The
 /// pooler carries those two settings over to whichever session serves the client next.)
 async fn establish_behind_pooler(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
-    let bad = |e: tokio_postgres::Error| diesel::ConnectionError::BadConnection(e.to_string());
+    let bad = |e: tokio_postgres::Error| diesel::ConnectionError::BadConnection(describe(&e));
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .map_err(bad)?;
@@ -292,6 +292,31 @@ async fn establish_behind_pooler(url: &str) -> diesel::ConnectionResult<AsyncPgC
         .await
         .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
     Ok(conn)
+}
+
+/// Opens a PostgreSQL connection straight to the server (what diesel-async's `establish`
+/// does), keeping the server's reason when it refuses.
+async fn establish_direct(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| diesel::ConnectionError::BadConnection(describe(&e)))?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
+/// A failed connection as the server (or a pooler) stated it, with its SQLSTATE:
+/// tokio-postgres' own text for any server error is only "db error".
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// Whether a connection error will stay however long one waits: the server refused the role
+/// or its password (SQLSTATE class 28) or has no such database (3D000), as [`describe`]
+/// writes them.
+pub(crate) fn is_lasting_refusal(message: &str) -> bool {
+    message.contains("(SQLSTATE 28") || message.contains("(SQLSTATE 3D000)")
 }
 
 /// Opens a connection on [`db_runtime`].
@@ -423,7 +448,7 @@ fn pg_manager(
             let mut conn = if pooled_by_transaction {
                 establish_behind_pooler(&url).await?
             } else {
-                AsyncPgConnection::establish(&url).await?
+                establish_direct(&url).await?
             };
             if pooled_by_transaction {
                 // A statement prepared by name would stay on one server session

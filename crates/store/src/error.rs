@@ -21,6 +21,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A connection error that waiting would not end: PostgreSQL refused the role or its
+    /// password, or has no such database. Others (refused, still starting, out of
+    /// connections, a pooler's "try again later") may pass.
+    pub fn is_lasting_connection_error(&self) -> bool {
+        matches!(self, Self::Connection(why) if crate::db::is_lasting_refusal(why))
+    }
+
     /// True when the statement broke a unique constraint whose name (PostgreSQL) or message
     /// (SQLite: `UNIQUE constraint failed: users.email_normalized`) mentions `column`.
     pub(crate) fn is_unique_violation_of(&self, column: &str) -> bool {

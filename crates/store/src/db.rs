@@ -296,7 +296,7 @@ async fn establish_behind_pooler(url: &str) -> diesel::ConnectionResult<AsyncPgC
 
 /// Opens a PostgreSQL connection straight to the server (what diesel-async's `establish`
 /// does), keeping the server's reason when it refuses.
-async fn establish_direct(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+pub(crate) async fn establish_direct(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .map_err(|e| diesel::ConnectionError::BadConnection(describe(&e)))?;

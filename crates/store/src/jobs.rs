@@ -647,9 +647,8 @@ impl Db {
     }
 
     async fn listen_once(&self) -> Result<(), StoreError> {
-        use diesel_async::AsyncConnection;
         use futures_util::StreamExt;
-        let mut conn = diesel_async::AsyncPgConnection::establish(self.url())
+        let mut conn = crate::db::establish_direct(self.url())
             .await
             .map_err(|e| StoreError::Connection(e.to_string()))?;
         let webhooks = crate::deliveries::CHANNEL;

@@ -237,8 +237,13 @@ echo
 
 # Ingestion: batches of 100 events, each id once.
 cat >"$dir/usage.lua" <<'LUA'
+-- Each wrk thread its own tag: an unseeded math.random gives every thread the same number.
+local threads = 0
+function setup(thread)
+    threads = threads + 1
+    thread:set("tag", string.format("%d-%d", os.time(), threads))
+end
 local counter = 0
-local tag = tostring(math.random(1, 1e9))
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 request = function()

@@ -65,14 +65,17 @@ token=$(curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/login" \
 product_id=$(curl -sf -H "X-Tenant-ID: t001" -H "Authorization: Bearer $token" \
     "$base/api/v1/products?limit=1&order=-price" | sed -E 's/.*"items":\[\{"id":"([^"]+)".*/\1/')
 
+# The load generators' command: `taskset` prepended to it below, where the cores are split.
+load=()
+script_args=() # what follows wrk's URL: its script's arguments (`-- file`)
 run() { # name, path, [extra wrk args]; prints one line, leaves req/s in $dir/last.rps
     local name=$1 path=$2 out rps p50 p99 requests service db
     shift 2
     # The CPU the service and PostgreSQL spent, per request (server and backends, which share
     # this machine's cores with wrk).
     service=$(ticks "$pid") db=$(ticks $(pgrep -x postgres))
-    out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency -H "X-Tenant-ID: t001" \
-        -H "Authorization: Bearer $token" "$@" "$base$path")
+    out=$("${load[@]}" wrk -t2 -c"$connections" -d"${duration}s" --latency -H "X-Tenant-ID: t001" \
+        -H "Authorization: Bearer $token" "$@" "$base$path" "${script_args[@]}")
     service=$(($(ticks "$pid") - service)) db=$(($(ticks $(pgrep -x postgres)) - db))
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -81,6 +84,8 @@ run() { # name, path, [extra wrk args]; prints one line, leaves req/s in $dir/la
     service=$(per_request "$service" "$requests") db=$(per_request "$db" "$requests")
     printf '%-44s %10s req/s   p50 %8s   p99 %8s   CPU %4s + %4s µs\n' "$name" "$rps" "$p50" "$p99" \
         "$service" "$db"
+    # A case whose answers were not all successes measured something else: say so.
+    awk '/Non-2xx|Socket errors/ {print "  wrk: " $0}' <<<"$out" >&2
     echo "$rps" >"$dir/last.rps"
     to_ms "$p50" >"$dir/last.p50"
     to_ms "$p99" >"$dir/last.p99"
@@ -109,7 +114,7 @@ SQL
   echo "SELECT \"products\".\"tenant_id\", \"products\".\"id\", \"products\".\"name\", \"products\".\"sku\", \"products\".\"description\", \"products\".\"price_minor\", \"products\".\"currency\", \"products\".\"status\", \"products\".\"created_by\", \"products\".\"created_at\", \"products\".\"updated_at\" FROM \"products\" WHERE ((\"products\".\"tenant_id\" = '$tenant_id') AND (\"products\".\"id\" = '$product_id')) LIMIT 1;"
   echo "COMMIT;"; echo '\endpipeline'; } >"$dir/get-one-trip.sql"
 pgbench_tps() { # mode, script
-    PGOPTIONS="-c app.tenant_id=$tenant_id" pgbench "$service_url" -n -M "$1" \
+    PGOPTIONS="-c app.tenant_id=$tenant_id" "${load[@]}" pgbench "$service_url" -n -M "$1" \
         -c "$connections" -j 2 -T "$duration" -f "$2" 2>/dev/null | awk '/^tps/ {print $3}'
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
@@ -153,6 +158,22 @@ printf '%s\n' "BEGIN;" "SET LOCAL app.tenant_id = '$tenant_id';" "UPDATE audit_h
     "COMMIT;" >"$dir/chain.sql"
 floor_chain=$(pgbench_tps simple "$dir/chain.sql")
 printf '%-44s %10.2f req/s\n' "  floor: lock the chain head and commit" "$floor_chain"
+# The floor of any design that keeps no hot row: the product's insert alone (its indexes, the
+# full-text one included) and the commit, one tenant, the same concurrency.
+printf '%s\n' "BEGIN;" "SET LOCAL app.tenant_id = '$tenant_id';" \
+    "INSERT INTO products (tenant_id, id, name, sku, description, price_minor, currency, status, created_at, updated_at) VALUES ('$tenant_id', gen_random_uuid(), 'Floor item', 'F-' || gen_random_uuid(), 'A fine copper kettle', 1999, 'EUR', 'active', now(), now());" \
+    "COMMIT;" >"$dir/insert.sql"
+floor_insert=$(pgbench_tps simple "$dir/insert.sql")
+printf '%-44s %10.2f req/s\n' "  floor: the product's insert alone, commit" "$floor_insert"
+# Creates spread over two tenants (the core count here), each with its own token and chain.
+token2=$(curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/login" \
+    -d '{"email": "owner@t002.test", "password": "correct horse battery"}' |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+printf 't001 %s\nt002 %s\n' "$token" "$token2" >"$dir/two-tenants.txt"
+script_args=(-- "$dir/two-tenants.txt")
+run "POST /api/v1/products, two tenants" "/api/v1/products" -s bench/create_product.lua
+script_args=()
+creates_two=$(last rps) creates_two_cpu=$(last cpu)
 floor_simple=$(pgbench_tps simple "$dir/list.sql")
 floor_pipelined=$(pgbench_tps prepared "$dir/list-pipelined.sql")
 floor_tx=$(pgbench_tps prepared "$dir/list-tx.sql")
@@ -187,6 +208,50 @@ record "PG search, a word no product has / list" "$rare" "$rare_p50" "$rare_p99"
 record "PG creates, one tenant / chain-head floor" "$creates" "$creates_p50" "$creates_p99" \
     "$(printf %.0f "$floor_chain")" "$(pct "$creates" "$floor_chain")" ">= 3000/s" \
     "$(met "$creates" 3000)" "$creates_cpu"
+record "PG creates, one tenant / its insert alone" "$creates" "" "" "$(printf %.0f "$floor_insert")" \
+    "$(pct "$creates" "$floor_insert")" "reported" ""
+record "PG creates, two tenants / one tenant" "$creates_two" "" "" "$creates" \
+    "$(awk -v a="$creates_two" -v b="$creates" 'BEGIN { printf "%.2fx", a / b }')" "near-linear" "reported" \
+    "$creates_two_cpu"
+
+# The database on a core of its own, as it would be on a machine of its own: every PostgreSQL
+# process (and every backend it forks from now on) on core 0; the service, wrk and pgbench on
+# core 1. On two shared cores the service's CPU is taken from the database's, so the ratio
+# above measures the two together; here the floor is what one core of PostgreSQL can do, and
+# the ratio how close the service drives it. Reported beside the target's own case.
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    every_core=0-$(($(nproc) - 1))
+    pin() { # cores, pid...: every thread of each process
+        local cores=$1 p
+        shift
+        for p in "$@"; do taskset -a -cp "$cores" "$p" >/dev/null 2>&1 || true; done
+    }
+    pin 0 $(pgrep -x postgres)
+    pin 1 "$pid"
+    load=(taskset -c 1)
+    echo
+    echo "The database on core 0; the service, wrk and pgbench on core 1"
+    split_lists=() split_floors=()
+    for _ in $(seq 1 "$rounds"); do
+        run "split: GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
+        split_lists+=("$(last rps)") split_p50=$(last p50) split_p99=$(last p99) split_cpu=$(last cpu)
+        split_floors+=("$(pgbench_tps prepared "$dir/list-one-trip.sql")")
+        printf '%-44s %10.2f req/s\n' "split floor: its RLS transaction, one trip" "${split_floors[-1]}"
+    done
+    run "split: GET /api/v1/products/{id}" "/api/v1/products/$product_id"
+    split_get=$(last rps) split_get_p50=$(last p50) split_get_p99=$(last p99) split_get_cpu=$(last cpu)
+    split_floor_get=$(pgbench_tps prepared "$dir/get-one-trip.sql")
+    printf '%-44s %10.2f req/s\n' "split floor: its RLS transaction, one trip" "$split_floor_get"
+    load=()
+    pin "$every_core" $(pgrep -x postgres) "$pid"
+    split_list=$(median "${split_lists[@]}") split_floor=$(median "${split_floors[@]}")
+    record "split cores: PG list / one-trip floor" "$split_list" "$split_p50" "$split_p99" \
+        "$(printf %.0f "$split_floor")" "$(pct "$split_list" "$split_floor")" ">= 80% (reported)" \
+        "$(at_least "$split_list" "$split_floor" 0.8)" "$split_cpu"
+    record "split cores: PG get by id / one-trip floor" "$split_get" "$split_get_p50" "$split_get_p99" \
+        "$(printf %.0f "$split_floor_get")" "$(pct "$split_get" "$split_floor_get")" ">= 80% (reported)" \
+        "$(at_least "$split_get" "$split_floor_get" 0.8)" "$split_get_cpu"
+fi
 
 # The embedded default: the same routes on SQLite (one tenant, $per_tenant products, at most
 # 10,000: one bulk import), alternating with the PostgreSQL list route, in the same run.

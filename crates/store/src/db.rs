@@ -920,7 +920,9 @@ pub(crate) async fn pg_read_one<R>(
 /// one poll, as a `join_all` of reads does) would instead see diesel-async's statement-cache
 /// lock answer "not yet" before anything is sent, and the `COMMIT` would overtake the
 /// statement, which then ran outside the tenant's transaction.
-async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+pub(crate) async fn poll_once<F: Future>(
+    mut future: std::pin::Pin<&mut F>,
+) -> std::task::Poll<F::Output> {
     tokio::task::unconstrained(std::future::poll_fn(|cx| {
         std::task::Poll::Ready(future.as_mut().poll(cx))
     }))
@@ -928,7 +930,7 @@ async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> std::task::P
 }
 
 /// A future's output when its first poll already gave it, else the rest of the future.
-async fn ready_or<T>(
+pub(crate) async fn ready_or<T>(
     first: std::task::Poll<T>,
     rest: std::pin::Pin<&mut impl Future<Output = T>>,
 ) -> T {

@@ -98,6 +98,18 @@ impl TestDb {
         }
     }
 
+    /// On PostgreSQL, holds `ctx`'s write queue (decision 0062) in a transaction of its own
+    /// until [`HeldQueue::release`]; `None` on SQLite, whose writers queue for the file.
+    pub async fn hold_write_queue(&self, ctx: &TenantCtx) -> Option<HeldQueue> {
+        let owner = self.owner_url()?;
+        let mut conn = AsyncPgConnection::establish(&owner)
+            .await
+            .expect("connect as owner");
+        let take = format!("BEGIN; {}", crate::audit::write_queue_lock(ctx));
+        conn.batch_execute(&take).await.expect("take the queue");
+        Some(HeldQueue(conn))
+    }
+
     /// Runs SQL as the schema's owner (PostgreSQL), or on the file (SQLite): what a
     /// migration could do.
     pub async fn as_owner(&self, sql: &str) {
@@ -217,6 +229,19 @@ impl Drop for TestDb {
 /// Replaces the database name in a PostgreSQL URL.
 /// Creates tenant `slug` (with its default roles) and returns a context in it, acting as the
 /// operator.
+/// A tenant's write queue held by [`TestDb::hold_write_queue`].
+pub struct HeldQueue(AsyncPgConnection);
+
+impl HeldQueue {
+    /// Commits the transaction that held it.
+    pub async fn release(mut self) {
+        self.0
+            .batch_execute("COMMIT")
+            .await
+            .expect("release the queue");
+    }
+}
+
 pub async fn tenant_ctx(db: &Db, slug: &str) -> TenantCtx {
     let svc = tenantry_tenancy::TenantService::new(
         db.clone(),

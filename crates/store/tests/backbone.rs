@@ -183,6 +183,28 @@ backend_tests! {
         assert_eq!(by_event_id, by_chain, "newest first, by event id and by chain sequence");
     }
 
+    async fn a_tenant_s_writes_queue_behind_its_write_queue_lock(t: &TestDb) {
+        // PostgreSQL: a write takes the tenant's queue before its chain head (decision 0062),
+        // so one held elsewhere holds the write back until it is released; another tenant's
+        // writes go on. SQLite: one writer at a time already.
+        let db = t.db();
+        let (acme, other) = (tenant(db, "acme").await, tenant(db, "other").await);
+        let products = ProductService::new(db.clone(), Arc::new(SystemClock));
+        let Some(held) = t.hold_write_queue(&acme).await else { return };
+        let mut waiting = std::pin::pin!(products.create(&acme, new_product("Q-1")));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), waiting.as_mut()).await.is_err(),
+            "the write waits for its tenant's queue"
+        );
+        tokio::time::timeout(Duration::from_secs(5), products.create(&other, new_product("Q-2")))
+            .await
+            .expect("another tenant's write does not wait")
+            .unwrap();
+        held.release().await;
+        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("released").unwrap();
+        assert!(tenantry_audit::AuditService::new(db.clone()).verify(&acme).await.unwrap().ok);
+    }
+
     async fn events_filter_by_type_and_time_and_page_newest_first(t: &TestDb) {
         let db = t.db();
         let ctx = tenant(db, "acme").await;

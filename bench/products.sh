@@ -8,6 +8,8 @@ source "$(dirname "$0")/common.sh"
 : >"$results" # the first of `just bench`: a fresh table
 
 eval "$(scripts/pg-test-cluster)"
+# A run cut off while the cores were split (below) left PostgreSQL on one core: all again.
+for p in $(pgrep -x postgres); do taskset -a -cp "0-$(($(nproc) - 1))" "$p" >/dev/null 2>&1 || true; done
 cargo build --release -p tenantry >&2
 
 tenants=${BENCH_TENANTS:-100}

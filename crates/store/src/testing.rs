@@ -226,9 +226,6 @@ impl Drop for TestDb {
     }
 }
 
-/// Replaces the database name in a PostgreSQL URL.
-/// Creates tenant `slug` (with its default roles) and returns a context in it, acting as the
-/// operator.
 /// A tenant's write queue held by [`TestDb::hold_write_queue`].
 pub struct HeldQueue(AsyncPgConnection);
 
@@ -242,6 +239,9 @@ impl HeldQueue {
     }
 }
 
+/// Replaces the database name in a PostgreSQL URL.
+/// Creates tenant `slug` (with its default roles) and returns a context in it, acting as the
+/// operator.
 pub async fn tenant_ctx(db: &Db, slug: &str) -> TenantCtx {
     let svc = tenantry_tenancy::TenantService::new(
         db.clone(),

@@ -239,7 +239,6 @@ impl HeldQueue {
     }
 }
 
-/// Replaces the database name in a PostgreSQL URL.
 /// Creates tenant `slug` (with its default roles) and returns a context in it, acting as the
 /// operator.
 pub async fn tenant_ctx(db: &Db, slug: &str) -> TenantCtx {
@@ -265,6 +264,7 @@ pub async fn tenant_ctx(db: &Db, slug: &str) -> TenantCtx {
     )
 }
 
+/// Replaces the database name in a PostgreSQL URL.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),

@@ -80,12 +80,26 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
 
 /// The token of an `Authorization: Bearer <token>` header (the scheme in any case, as
 /// RFC 9110 has it).
+///
+/// Three extractors of every tenant request read it, so it is read by whole bytes: the
+/// token must be what `HeaderValue::to_str` accepts (visible ASCII and tabs), checked
+/// without a branch per byte.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    bearer_of(req.headers().get(header::AUTHORIZATION)?.as_bytes())
+}
+
+fn bearer_of(value: &[u8]) -> Option<&str> {
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, token) = (&value[..space], &value[space + 1..]);
+    let visible = token.iter().fold(true, |ok, &b| {
+        ok & ((b' '..=b'~').contains(&b) | (b == b'\t'))
+    });
+    if !scheme.eq_ignore_ascii_case(b"bearer") || !visible {
+        return None;
+    }
+    std::str::from_utf8(token)
+        .ok()
+        .map(str::trim)
         .filter(|t| !t.is_empty())
 }
 
@@ -126,5 +140,59 @@ impl TokenCache {
 impl Default for TokenCache {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the header gave before: `HeaderValue::to_str`, then split and trimmed.
+    fn as_to_str_reads_it(value: &[u8]) -> Option<&str> {
+        let text = std::str::from_utf8(value).ok()?;
+        if !text
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
+            return None;
+        }
+        let (scheme, token) = text.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    #[test]
+    fn a_bearer_token_reads_as_header_text_does() {
+        let values: &[&[u8]] = &[
+            b"Bearer abc.def",
+            b"bearer  abc ",
+            b"BEARER abc\t",
+            b"Bearer\tabc",
+            b"Basic abc",
+            b"Bearer ",
+            b"Bearer    ",
+            b"Bearerabc",
+            b"Bearer a b",
+            b"Bearer a\tb",
+            b"Bearer \x0cabc",
+            b"Bearer abc\x0c",
+            b"Bearer a\x7fb",
+            b"Bearer a\x00b",
+            "Bearer é".as_bytes(),
+            b"Bearer \xff",
+            "Béarer abc".as_bytes(),
+            b"",
+        ];
+        for value in values {
+            assert_eq!(
+                bearer_of(value),
+                as_to_str_reads_it(value),
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
+        assert_eq!(bearer_of(b"Bearer tok"), Some("tok"));
     }
 }

@@ -34,6 +34,9 @@ const MAX_LEN: usize = 30;
 /// Writes `at` into `buf`; `None` where chrono's form is not the fixed-width one (a year
 /// outside 0..=9999, or a leap second).
 fn write<'b>(at: &DateTime<Utc>, buf: &'b mut [u8; MAX_LEN]) -> Option<&'b str> {
+    // The fields of the UTC date and time, read once: each of `DateTime`'s own accessors
+    // adds the (zero) offset to the instant again.
+    let at = at.naive_utc();
     let year = at.year();
     let nano = at.nanosecond();
     if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {

@@ -29,8 +29,16 @@ pub struct Currency(&'static str);
 
 impl Currency {
     pub fn parse(raw: &str) -> Result<Self, InvalidCurrency> {
+        // Every code is three bytes, so each compares as one number, in the same order.
+        fn key(code: &str) -> u32 {
+            code.bytes().fold(0, |k, b| k << 8 | u32::from(b))
+        }
+        if raw.len() != 3 {
+            return Err(InvalidCurrency);
+        }
+        let wanted = key(raw);
         ISO_4217
-            .binary_search(&raw)
+            .binary_search_by_key(&wanted, |code| key(code))
             .map(|at| Self(ISO_4217[at]))
             .map_err(|_| InvalidCurrency)
     }
@@ -47,6 +55,7 @@ mod tests {
     #[test]
     fn every_code_parses_and_nothing_else_does() {
         assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]), "kept in order");
+        assert!(ISO_4217.iter().all(|c| c.len() == 3), "three letters each");
         for code in ISO_4217 {
             assert_eq!(Currency::parse(code).map(|c| c.as_str()), Ok(*code));
         }

@@ -14,13 +14,25 @@ pub enum TextShape {
 pub fn bounded_text(raw: &str, what: &str, max: usize, shape: TextShape) -> Result<String, String> {
     let line = shape == TextShape::Line;
     let s = if line { raw.trim() } else { raw };
-    let n = s.chars().count();
+    let allowed = |c: char| !line && matches!(c, '\n' | '\r' | '\t');
+    // ASCII text (what most fields hold) is counted and checked by bytes, without a branch per
+    // byte: every byte is one character, and the control characters are the bytes below 0x20
+    // and 0x7f.
+    let (n, control) = if s.is_ascii() {
+        let control = s.bytes().fold(false, |found, b| {
+            let kept = !line & ((b == b'\n') | (b == b'\r') | (b == b'\t'));
+            found | (((b < 0x20) | (b == 0x7f)) & !kept)
+        });
+        (s.len(), control)
+    } else {
+        let control = s.chars().any(|c| c.is_control() && !allowed(c));
+        (s.chars().count(), control)
+    };
     if line && n == 0 || n > max {
         let min = usize::from(line);
         return Err(format!("{what} must be {min} to {max} characters long"));
     }
-    let allowed = |c: char| !line && matches!(c, '\n' | '\r' | '\t');
-    if s.chars().any(|c| c.is_control() && !allowed(c)) {
+    if control {
         return Err(format!("{what} must not contain control characters"));
     }
     Ok(s.to_owned())
@@ -62,5 +74,26 @@ mod tests {
             bounded_text("ééééé", "name", 5, TextShape::Line).is_ok(),
             "characters, not bytes"
         );
+    }
+
+    #[test]
+    fn ascii_text_is_judged_as_any_text_is() {
+        // Each ASCII character alone, and beside a non-ASCII one (which takes the other path).
+        for b in 0..=0x7f_u8 {
+            let c = char::from(b);
+            for shape in [TextShape::Line, TextShape::Block] {
+                let line = shape == TextShape::Line;
+                let allowed = !c.is_control() || !line && matches!(c, '\n' | '\r' | '\t');
+                for raw in [format!("a{c}b"), format!("é{c}b")] {
+                    assert_eq!(
+                        bounded_text(&raw, "x", 3, shape).is_ok(),
+                        allowed,
+                        "{raw:?} as {shape:?}"
+                    );
+                }
+            }
+        }
+        assert!(bounded_text("abcd", "x", 3, TextShape::Block).is_err());
+        assert!(bounded_text("\u{80}", "x", 3, TextShape::Block).is_err());
     }
 }

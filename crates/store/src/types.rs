@@ -5,7 +5,7 @@ use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::{Text, Timestamptz, TimestamptzSqlite, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Text, Timestamptz, TimestamptzSqlite, Uuid as SqlUuid};
 use diesel::sqlite::{Sqlite, SqliteValue};
 use uuid::Uuid;
 
@@ -102,9 +102,19 @@ impl From<DbInstant> for DateTime<Utc> {
     }
 }
 
+/// PostgreSQL's epoch, 2000-01-01 00:00 UTC, in microseconds after the Unix epoch.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
 impl FromSql<Timestamptz, Pg> for DbInstant {
+    /// The binary form is microseconds after PostgreSQL's epoch: counted from the Unix epoch
+    /// at once (diesel adds them to its epoch as a duration, through the calendar).
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <DateTime<Utc> as FromSql<Timestamptz, Pg>>::from_sql(bytes).map(Self)
+        let micros = <i64 as FromSql<BigInt, Pg>>::from_sql(bytes)?;
+        micros
+            .checked_add(PG_EPOCH_MICROS)
+            .and_then(DateTime::from_timestamp_micros)
+            .map(Self)
+            .ok_or_else(|| "a timestamp outside chrono's range".into())
     }
 }
 
@@ -170,6 +180,32 @@ fn scan_instant(s: &[u8]) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instant_reads_from_postgresql_as_diesel_reads_it() {
+        let oid = std::num::NonZeroU32::new(1184).unwrap(); // timestamptz
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let samples = (0..20_000).map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Years about 1708 to 2292, either side of both epochs.
+            (seed % 18_446_744_073_709_551) as i64 - 9_223_372_036_854_775
+        });
+        for micros in samples.chain([0, -1, 1, -PG_EPOCH_MICROS, i64::MAX, i64::MIN]) {
+            let raw = micros.to_be_bytes();
+            let ours = <DbInstant as FromSql<Timestamptz, Pg>>::from_sql(PgValue::new(&raw, &oid))
+                .ok()
+                .map(|t| t.0);
+            let diesels =
+                <DateTime<Utc> as FromSql<Timestamptz, Pg>>::from_sql(PgValue::new(&raw, &oid))
+                    .ok();
+            assert_eq!(ours, diesels, "{micros}");
+        }
+        assert!(
+            <DbInstant as FromSql<Timestamptz, Pg>>::from_sql(PgValue::new(&[0; 4], &oid)).is_err()
+        );
+    }
 
     #[test]
     fn an_instant_reads_as_diesel_writes_it() {

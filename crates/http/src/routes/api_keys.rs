@@ -7,7 +7,7 @@ use tenantry_kernel::ApiKeyId;
 use utoipa::ToSchema;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody};
 use crate::paging::{PageQuery, page_of};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
@@ -77,7 +77,7 @@ pub async fn create_api_key(
             expires_at,
         )
         .await?;
-    Ok(HttpResponse::Created().json(CreatedApiKeyView {
+    Ok(HttpResponse::Created().json_body(CreatedApiKeyView {
         key: secret,
         api_key: ApiKeyView::from(&key),
     }))

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::dates::Timestamp;
 use crate::guard::Member;
-use crate::json::ApiQuery;
+use crate::json::{ApiQuery, JsonBody};
 use crate::paging::{csv_download, export_page, page_of, pages, wants_csv};
 use crate::problem::Problem;
 use crate::responses::{MemberErrors, QueryErrors};
@@ -189,7 +189,7 @@ pub async fn list_audit_logs(
         .audit
         .list(&m.ctx, &filter, &PageRequest { limit, after })
         .await?;
-    Ok(HttpResponse::Ok().json(AuditPage::of(page)))
+    Ok(HttpResponse::Ok().json_body(AuditPage::of(page)))
 }
 
 /// Check the tenant's hash chain from the first entry: reports the first entry that was

@@ -14,7 +14,7 @@ use tenantry_kernel::{Currency, TenantCtx};
 use utoipa::ToSchema;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, present};
+use crate::json::{ApiJson, ApiPath, JsonBody, present};
 use crate::operator::Operator;
 use crate::paging::page_of;
 use crate::problem::billing::{invalid_signature, plan_not_found};
@@ -386,7 +386,7 @@ pub async fn create_plan(
     let new = new_plan(&state, body.0)?;
     let plan = state.billing.create_plan(new).await?;
     state.standings.invalidate();
-    Ok(HttpResponse::Created().json(PlanView::from(&plan)))
+    Ok(HttpResponse::Created().json_body(PlanView::from(&plan)))
 }
 
 fn code_in_path(raw: &str) -> Result<PlanCode, Problem> {

@@ -10,7 +10,7 @@ use tenantry_archive::{DeletionView, PurgeView};
 use utoipa::ToSchema;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiQuery, JsonBody};
 use crate::operator::Operator;
 use crate::paging::{PageQuery, page_of};
 use crate::problem::{Problem, ProblemBody};
@@ -97,7 +97,7 @@ pub async fn request_deletion(
         .request_deletion(&m.ctx, m.user_id, &body.slug)
         .await?;
     state.resolver.invalidate();
-    Ok(HttpResponse::Accepted().json(DeletionView::from(&deletion)))
+    Ok(HttpResponse::Accepted().json_body(DeletionView::from(&deletion)))
 }
 
 /// The organisation's scheduled deletion (reachable while it is suspended for it).

@@ -12,7 +12,7 @@ use tenantry_tenancy::{
 use utoipa::ToSchema;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiQuery, JsonBody};
 use crate::paging::{PageQuery, page_of};
 use crate::problem::{Problem, field_errors};
 use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
@@ -161,7 +161,7 @@ pub async fn add_tenant_domain(
     let hostname = Hostname::parse(&body.0.hostname)
         .map_err(|e| Problem::validation(field_errors([("hostname", Some(&e))])))?;
     let domain = state.domains.add(&m.ctx, hostname).await?;
-    Ok(HttpResponse::Created().json(TenantDomain::of(&domain, state.domains.config())))
+    Ok(HttpResponse::Created().json_body(TenantDomain::of(&domain, state.domains.config())))
 }
 
 /// One of the tenant's domains.

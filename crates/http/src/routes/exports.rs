@@ -10,7 +10,7 @@ use tenantry_kernel::ExportId;
 use utoipa::ToSchema;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody};
 use crate::paging::{PageQuery, page_of};
 use crate::problem::archives::export_not_found;
 use crate::problem::{Problem, ProblemBody};
@@ -70,7 +70,7 @@ pub async fn create_export(
         .await?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/api/v1/exports/{}", export.id)))
-        .json(ExportView::from(&export)))
+        .json_body(ExportView::from(&export)))
 }
 
 /// The tenant's exports, newest first.

@@ -14,7 +14,7 @@ use tenantry_products::ProductImageView;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody};
 use crate::paging::page_of;
 use crate::problem::files::{file_not_found, range_not_satisfiable};
 use crate::problem::products::product_not_found;
@@ -116,7 +116,7 @@ pub async fn upload_file(
     let file = state.files.finish(&m.ctx, up).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/files/{}", file.id)))
-        .json(FileView::from(&file)))
+        .json_body(FileView::from(&file)))
 }
 
 fn malformed_multipart(e: &actix_multipart::MultipartError) -> Problem {
@@ -440,7 +440,7 @@ pub async fn attach_image(
             FileId::from_uuid(body.0.file_id),
         )
         .await?;
-    Ok(HttpResponse::Created().json(ProductImageView::from(&image)))
+    Ok(HttpResponse::Created().json_body(ProductImageView::from(&image)))
 }
 
 /// A product's images, in order.

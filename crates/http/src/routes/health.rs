@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::json::JsonBody;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -56,7 +57,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
             pending.join(", ")
         )));
     }
-    Ok(HttpResponse::Ok().json(Readiness {
+    Ok(HttpResponse::Ok().json_body(Readiness {
         status: "ready",
         database: state.reads.backend_name(),
         pending_migrations: vec![],

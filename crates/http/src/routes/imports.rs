@@ -14,7 +14,7 @@ use tenantry_kernel::Unexpected;
 use tokio::io::AsyncWriteExt as _;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::json::ApiQuery;
+use crate::json::{ApiQuery, JsonBody};
 use crate::operator::Operator;
 use crate::problem::{Problem, ProblemBody};
 use crate::responses::{OperatorErrors, QueryErrors};
@@ -155,7 +155,7 @@ pub async fn import_tenant(
         .imports
         .import(spool.path(), unsealing, query.0.slug, op.actor())
         .await?;
-    Ok(HttpResponse::Created().json(ImportedView {
+    Ok(HttpResponse::Created().json_body(ImportedView {
         tenant_id: *imported.tenant.id.as_uuid(),
         slug: imported.tenant.slug,
         rows: imported.rows.into_iter().collect(),
@@ -263,7 +263,7 @@ pub async fn provision_tenants(
             (*crate::request_context::origin_of(&req)).clone(),
         )
         .await?;
-    Ok(HttpResponse::Created().json(ProvisionedList {
+    Ok(HttpResponse::Created().json_body(ProvisionedList {
         items: created
             .into_iter()
             .map(|p| ProvisionedView {

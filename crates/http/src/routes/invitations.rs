@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::authn::Authenticated;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery, OptionalJson};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody, OptionalJson};
 use crate::paging::{PageQuery, page_of};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors, QueryErrors, TenantClosed};
@@ -98,7 +98,7 @@ pub async fn invite(
         .invitations
         .invite(&m.ctx, &inviter, email, role.id)
         .await?;
-    Ok(HttpResponse::Created().json(InvitationView::from(&invitation)))
+    Ok(HttpResponse::Created().json_body(InvitationView::from(&invitation)))
 }
 
 page_of!(
@@ -255,7 +255,7 @@ pub async fn accept_invitation(
         let user = state.auth.me(who.user_id).await?;
         let inv = state.invitations.accept_as(&token, user, &origin).await?;
         state.members.invalidate();
-        return Ok(HttpResponse::Ok().json(AcceptedView {
+        return Ok(HttpResponse::Ok().json_body(AcceptedView {
             tenant_id: *inv.tenant_id.as_uuid(),
             role_id: *inv.role_id.as_uuid(),
             session: None,
@@ -280,7 +280,7 @@ pub async fn accept_invitation(
         .accept_signing_up(&token, name, &password, &origin)
         .await?;
     state.members.invalidate();
-    Ok(HttpResponse::Created().json(AcceptedView {
+    Ok(HttpResponse::Created().json_body(AcceptedView {
         tenant_id: *inv.tenant_id.as_uuid(),
         role_id: *inv.role_id.as_uuid(),
         session: Some(SessionView::new(&session)),

@@ -9,7 +9,7 @@ use tenantry_rbac::CATALOGUE;
 use tenantry_tenancy::{InvalidValue, Slug, TenantName};
 use utoipa::ToSchema;
 
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiQuery, JsonBody};
 use crate::paging::{PageQuery, page_of};
 use crate::problem::{Problem, field_errors};
 use crate::responses::{BodyErrors, QueryErrors};
@@ -108,7 +108,7 @@ pub async fn onboard(
         })
         .await?;
     state.members.invalidate();
-    Ok(HttpResponse::Created().json(OnboardedView {
+    Ok(HttpResponse::Created().json_body(OnboardedView {
         primary_domain: state
             .tenants
             .base_domain()

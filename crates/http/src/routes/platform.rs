@@ -13,7 +13,7 @@ use tenantry_tenancy::{
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody};
 use crate::operator::Operator;
 use crate::paging::PageQuery;
 use crate::problem::{Problem, field_errors};
@@ -243,7 +243,7 @@ pub async fn create_tenant(
             crate::request_context::origin_of(&req),
         )
         .await?;
-    Ok(HttpResponse::Created().json(TenantView::from(&tenant)))
+    Ok(HttpResponse::Created().json_body(TenantView::from(&tenant)))
 }
 
 /// One tenant, by id or slug.
@@ -450,7 +450,7 @@ pub async fn add_domain(
     let hostname = Hostname::parse(&body.0.hostname)
         .map_err(|e| Problem::validation(field_errors([("hostname", Some(&e))])))?;
     let domain = state.domains.add(&ctx, hostname).await?;
-    Ok(HttpResponse::Created().json(DomainView::from(&domain)))
+    Ok(HttpResponse::Created().json_body(DomainView::from(&domain)))
 }
 
 /// Mark a domain verified without a check: the operator's override, for a proof given some
@@ -835,7 +835,7 @@ pub async fn impersonate(
     );
     state.audit.record(&ctx, log).await?;
     let now = state.auth.now();
-    Ok(HttpResponse::Created().json(ImpersonationView {
+    Ok(HttpResponse::Created().json_body(ImpersonationView {
         token_type: "Bearer",
         access_token: token,
         expires_at,

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::dates::Timestamp;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody};
 use crate::paging::{csv_download, page_of, pages, wants_csv};
 use crate::problem::products::{product_not_found, row_errors};
 use crate::problem::{Fields, Problem, ProblemBody};
@@ -240,7 +240,7 @@ pub async fn create_product(
 ) -> Result<HttpResponse, Problem> {
     let new = body.0.into_domain()?;
     let product = state.products.create(&m.ctx, new).await?;
-    Ok(HttpResponse::Created().json(ProductView::from(&product)))
+    Ok(HttpResponse::Created().json_body(ProductView::from(&product)))
 }
 
 /// List products: filters, order, full-text search and cursor pagination.
@@ -293,7 +293,7 @@ pub async fn list_products(
         ));
     }
     let page = state.products.list(&m.ctx, &query).await?;
-    Ok(HttpResponse::Ok().json(ProductPage::of(page)))
+    Ok(HttpResponse::Ok().json_body(ProductPage::of(page)))
 }
 
 /// The columns of the products' CSV export (the bulk import reads the same names).
@@ -437,7 +437,7 @@ pub async fn bulk_import(
         ImportFormat::Csv => rows_from_csv(&body)?,
     };
     let imported = state.products.import(&m.ctx, &rows).await?;
-    Ok(HttpResponse::Created().json(ImportResult { imported }))
+    Ok(HttpResponse::Created().json_body(ImportResult { imported }))
 }
 
 enum ImportFormat {

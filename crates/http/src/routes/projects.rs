@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::dates::Date;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery, present};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody, present};
 use crate::problem::projects::{project_not_found, task_not_found, task_problem};
 use crate::problem::{Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors};
@@ -153,7 +153,7 @@ pub async fn create_project(
         .projects
         .create_project(&m.ctx, NewProject { name, description })
         .await?;
-    Ok(HttpResponse::Created().json(ProjectView::from(&project)))
+    Ok(HttpResponse::Created().json_body(ProjectView::from(&project)))
 }
 
 /// List projects, oldest first.
@@ -308,7 +308,7 @@ pub async fn create_task(
         .create_task(&m.ctx, ProjectId::from_uuid(path.into_inner()), new)
         .await
         .map_err(|e| task_problem(e, project_not_found))?;
-    Ok(HttpResponse::Created().json(TaskView::from(&task)))
+    Ok(HttpResponse::Created().json_body(TaskView::from(&task)))
 }
 
 /// A project's tasks, oldest first.

@@ -13,7 +13,7 @@ use tenantry_kernel::{Actor, ScimTokenId, ScimUserId, TenantCtx};
 use utoipa::ToSchema;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody};
 use crate::paging::PageQuery;
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
@@ -124,7 +124,7 @@ pub async fn create_scim_token(
         .scim
         .create_token(&m.ctx, name.as_str().to_owned(), role_name)
         .await?;
-    Ok(HttpResponse::Created().json(CreatedScimTokenView {
+    Ok(HttpResponse::Created().json_body(CreatedScimTokenView {
         token: secret,
         base_url: base_url(&req),
         scim_token: ScimTokenView::from(&token),

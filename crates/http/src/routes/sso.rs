@@ -13,7 +13,7 @@ use tenantry_kernel::SsoProviderId;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody};
 use crate::paging::PageQuery;
 use crate::problem::{Fields, Problem};
 use crate::request_context::origin_of;
@@ -216,7 +216,7 @@ pub async fn create_sso_provider(
     discovered(&state, &draft).await?;
     let provider = state.sso.create(&m.ctx, draft).await?;
     state.sso_enforced.invalidate(m.ctx.tenant_id()).await;
-    Ok(HttpResponse::Created().json(SsoProviderView::from(&provider)))
+    Ok(HttpResponse::Created().json_body(SsoProviderView::from(&provider)))
 }
 
 /// One SSO provider.

@@ -7,7 +7,7 @@ use tenantry_files::{BucketAccess, BucketDraft, BucketSettings, BucketView, Move
 use utoipa::ToSchema;
 
 use crate::guard::Member;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, JsonBody};
 use crate::operator::Operator;
 use crate::problem::{FieldError, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors, OperatorErrors};
@@ -126,7 +126,7 @@ async fn save(
 #[delete("/api/v1/settings/storage")]
 pub async fn delete_storage(m: Member, state: Data) -> Result<HttpResponse, Problem> {
     let progress = state.buckets.delete(&m.ctx).await?;
-    Ok(HttpResponse::Ok().json(view(None, progress)))
+    Ok(HttpResponse::Ok().json_body(view(None, progress)))
 }
 
 /// A tenant's storage, as the operator sees it.
@@ -196,5 +196,5 @@ pub async fn delete_tenant_storage(
 ) -> Result<HttpResponse, Problem> {
     let ctx = op.ctx_in(&state, &req, &path.into_inner()).await?;
     let progress = state.buckets.delete(&ctx).await?;
-    Ok(HttpResponse::Ok().json(view(None, progress)))
+    Ok(HttpResponse::Ok().json_body(view(None, progress)))
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody};
 use crate::paging::{PageQuery, csv_download, export_page, page_of, pages, wants_csv};
 use crate::problem::Problem;
 use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
@@ -138,7 +138,7 @@ pub async fn list_members(
         ));
     }
     let members = state.rbac.members(&m.ctx, &page).await?;
-    Ok(HttpResponse::Ok().json(MemberPage::of(members)))
+    Ok(HttpResponse::Ok().json_body(MemberPage::of(members)))
 }
 
 /// Give a member another role. The tenant's last owner keeps the owner role.
@@ -252,7 +252,7 @@ pub async fn create_role(
         .rbac
         .create_role(&m.ctx, &m.permissions, name, permissions)
         .await?;
-    Ok(HttpResponse::Created().json(RoleView::from(&role)))
+    Ok(HttpResponse::Created().json_body(RoleView::from(&role)))
 }
 
 /// Rename a role or change its permissions. The owner role is fixed; the other system roles

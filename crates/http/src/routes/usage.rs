@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::dates::Timestamp;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiQuery, JsonBody};
 use crate::operator::Operator;
 use crate::paging::wants_csv;
 use crate::problem::{Fields, Problem, ProblemBody};
@@ -331,7 +331,7 @@ pub async fn create_metric(
         .metering
         .create_metric(code, name, aggregation)
         .await?;
-    Ok(HttpResponse::Created().json(MetricView::from(&metric)))
+    Ok(HttpResponse::Created().json_body(MetricView::from(&metric)))
 }
 
 /// The invoicing period to total.
@@ -442,7 +442,7 @@ pub async fn period_usage(
             ))
             .body(w.into_inner().unwrap_or_default()));
     }
-    Ok(HttpResponse::Ok().json(PeriodUsageView {
+    Ok(HttpResponse::Ok().json_body(PeriodUsageView {
         period: period.name(),
         items,
     }))

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::dates::Timestamp;
 use crate::guard::Member;
-use crate::json::{ApiJson, ApiPath, ApiQuery, present};
+use crate::json::{ApiJson, ApiPath, ApiQuery, JsonBody, present};
 use crate::paging::{PageQuery, page_of};
 use crate::problem::{Fields, Problem, ProblemBody};
 use crate::responses::{BodyErrors, MemberErrors, QueryErrors};
@@ -174,7 +174,7 @@ pub async fn create_webhook(
 ) -> Result<HttpResponse, Problem> {
     let new = body.0.into_domain(&state)?;
     let (webhook, secret) = state.webhooks.create(&m.ctx, new).await?;
-    Ok(HttpResponse::Created().json(WebhookWithSecret {
+    Ok(HttpResponse::Created().json_body(WebhookWithSecret {
         secret: secret.expose().to_owned(),
         webhook: WebhookView::from(&webhook),
     }))
@@ -453,7 +453,7 @@ pub async fn resend_webhook_event(
         .webhooks
         .resend(&m.ctx, WebhookId::from_uuid(id), EventId::from_uuid(event))
         .await?;
-    Ok(HttpResponse::Accepted().json(ResendView { result }))
+    Ok(HttpResponse::Accepted().json_body(ResendView { result }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -490,7 +490,7 @@ pub async fn recover_webhook(
         .webhooks
         .recover(&m.ctx, endpoint_id(path), body.0.since.0)
         .await?;
-    Ok(HttpResponse::Accepted().json(recovered))
+    Ok(HttpResponse::Accepted().json_body(recovered))
 }
 
 /// A test sent.
@@ -521,7 +521,7 @@ pub async fn test_webhook(
     path: ApiPath<uuid::Uuid>,
 ) -> Result<HttpResponse, Problem> {
     let sent = state.webhooks.send_test(&m.ctx, endpoint_id(path)).await?;
-    Ok(HttpResponse::Accepted().json(TestSentView {
+    Ok(HttpResponse::Accepted().json_body(TestSentView {
         event_id: *sent.event_id.as_uuid(),
     }))
 }

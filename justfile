@@ -60,6 +60,11 @@ bench-edge:
 bench-products:
     bash bench/products.sh
 
+# The service's instructions per list and get request under callgrind: repeatable on a noisy
+# machine, so two builds compare (`just bench-instructions old-binary new-binary`)
+bench-instructions *binaries:
+    bash bench/instructions.sh {{binaries}}
+
 # A quick look after a change: the products cases on small data, a few seconds each
 bench-smoke:
     BENCH_TENANTS=3 BENCH_PRODUCTS=1000 BENCH_SECONDS=2 BENCH_ROUNDS=1 bash bench/products.sh

@@ -288,6 +288,10 @@ impl TestApp {
         tenantry_telemetry::use_ring_for_tls();
         let client = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // The server closes a keep-alive connection after 5 s idle. A test that blocks its
+            // runtime longer (starting an identity provider) would otherwise reuse a
+            // connection whose close it has not read yet, and see it end mid-answer.
+            .pool_idle_timeout(std::time::Duration::from_secs(3))
             .build()
             .unwrap();
         TestApp {

@@ -41,10 +41,13 @@ impl JsonBody for HttpResponseBuilder {
         let mut body = Vec::with_capacity(BODY_CAPACITY);
         match serde_json::to_writer(&mut body, &value) {
             Ok(()) => self.insert_header(header::ContentType::json()).body(body),
-            Err(e) => Problem::internal(tenantry_kernel::Unexpected::msg(format!(
-                "writing a JSON response: {e}"
-            )))
-            .error_response(),
+            Err(e) => {
+                tracing::error!(cause = %e, "a JSON response could not be written");
+                Problem::internal(tenantry_kernel::Unexpected::msg(format!(
+                    "writing a JSON response: {e}"
+                )))
+                .error_response()
+            }
         }
     }
 }

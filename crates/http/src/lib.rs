@@ -174,13 +174,33 @@ pub fn openapi_json(api: &utoipa::openapi::OpenApi) -> String {
 #[derive(Clone)]
 pub struct Shared {
     state: web::Data<AppState>,
-    spec_json: web::Data<SpecJson>,
+    documents: web::Data<Documents>,
     routes: web::Data<fallback::RouteTable>,
     permissions: web::Data<RoutePermissions>,
-    event_types: web::Data<routes::events::EventTypeCatalogue>,
 }
 
-struct SpecJson(String);
+/// What is served from the OpenAPI document itself, `/openapi.json` and the catalogue of
+/// event types: built on the first request for either rather than at start, so that a server
+/// nobody asks for them does not hold them (1.4 MB; decision 0063).
+#[derive(Default)]
+pub(crate) struct Documents(std::sync::OnceLock<Served>);
+
+pub(crate) struct Served {
+    spec_json: web::Bytes,
+    event_types: web::Bytes,
+}
+
+impl Documents {
+    pub(crate) fn served(&self) -> &Served {
+        self.0.get_or_init(|| {
+            let api = openapi();
+            Served {
+                spec_json: openapi_json(&api).into(),
+                event_types: routes::events::catalogue(&api),
+            }
+        })
+    }
+}
 
 impl Shared {
     /// Fails when a member-only operation declares no permission, or one the catalogue
@@ -191,10 +211,9 @@ impl Shared {
             .map_err(|e| Unexpected::msg(format!("route permissions: {e}")))?;
         Ok(Self {
             state: web::Data::new(state),
-            spec_json: web::Data::new(SpecJson(openapi_json(&api))),
+            documents: web::Data::new(Documents::default()),
             routes: web::Data::new(fallback::RouteTable::from_spec(&api)),
             permissions: web::Data::new(permissions),
-            event_types: web::Data::new(routes::events::EventTypeCatalogue::from_spec(&api)),
         })
     }
 
@@ -221,10 +240,9 @@ pub fn app(
         .wrap(from_fn(edge::middleware))
         .wrap(from_fn(request_context::request_context))
         .app_data(shared.state.clone())
-        .app_data(shared.spec_json.clone())
+        .app_data(shared.documents.clone())
         .app_data(shared.routes.clone())
         .app_data(shared.permissions.clone())
-        .app_data(shared.event_types.clone())
         .app_data(BodyLimit(limit))
         .app_data(json::BodyTimeout(shared.state.config.body_timeout))
         .app_data(web::PayloadConfig::new(limit))
@@ -244,10 +262,10 @@ pub fn app(
         .default_service(web::to(fallback::fallback))
 }
 
-async fn serve_spec(spec: web::Data<SpecJson>) -> HttpResponse {
+async fn serve_spec(documents: web::Data<Documents>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(spec.0.clone())
+        .body(documents.served().spec_json.clone())
 }
 
 async fn docs_redirect() -> HttpResponse {

@@ -228,16 +228,14 @@ pub struct EventTypeList {
 /// Every event type, built once from the OpenAPI document and kept as the response's body:
 /// it never changes while the process runs, and as JSON text (170 KB) it is a tenth of the
 /// size of the same schemas held as `Value` trees (1.6 MB).
-pub struct EventTypeCatalogue(web::Bytes);
-
 /// Every event type, each with the JSON Schema of its events (the same schemas the OpenAPI
 /// document lists under `webhooks`).
 #[utoipa::path(tag = "events", responses((status = 200, description = "The catalogue", body = EventTypeList)))]
 #[get("/api/v1/event-types")]
-pub async fn event_types(catalogue: web::Data<EventTypeCatalogue>) -> HttpResponse {
+pub async fn event_types(documents: web::Data<crate::Documents>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(catalogue.0.clone())
+        .body(documents.served().event_types.clone())
 }
 
 const COMPONENTS: &str = "#/components/schemas/";
@@ -295,58 +293,56 @@ pub fn document(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-impl EventTypeCatalogue {
-    /// Each event type's schema made self-contained: the components it refers to, directly
-    /// or not, become its `$defs`.
-    pub fn from_spec(api: &utoipa::openapi::OpenApi) -> Self {
-        let components: BTreeMap<String, Value> = api
-            .components
-            .as_ref()
-            .map(|c| {
-                c.schemas
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), serde_json::to_value(v).ok()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut items = Vec::new();
-        for kind in event_kinds() {
-            for (event_type, description) in kind.types() {
-                let mut schema = payload_schema(&event_type, &kind.object_schema);
-                let mut defs = serde_json::Map::new();
-                let mut todo = refs(&schema);
-                while let Some(name) = todo.pop() {
-                    if defs.contains_key(&name) {
-                        continue;
-                    }
-                    let Some(def) = components.get(&name) else {
-                        continue;
-                    };
-                    todo.extend(refs(def));
-                    defs.insert(name, def.clone());
+/// The catalogue of event types as served: each type's schema made self-contained (the
+/// components it refers to, directly or not, become its `$defs`).
+pub(crate) fn catalogue(api: &utoipa::openapi::OpenApi) -> web::Bytes {
+    let components: BTreeMap<String, Value> = api
+        .components
+        .as_ref()
+        .map(|c| {
+            c.schemas
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), serde_json::to_value(v).ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut items = Vec::new();
+    for kind in event_kinds() {
+        for (event_type, description) in kind.types() {
+            let mut schema = payload_schema(&event_type, &kind.object_schema);
+            let mut defs = serde_json::Map::new();
+            let mut todo = refs(&schema);
+            while let Some(name) = todo.pop() {
+                if defs.contains_key(&name) {
+                    continue;
                 }
-                if let Value::Object(map) = &mut schema {
-                    map.insert(
-                        "$schema".into(),
-                        json!("https://json-schema.org/draft/2020-12/schema"),
-                    );
-                    map.insert("title".into(), json!(event_type));
-                    map.insert("$defs".into(), Value::Object(defs));
-                }
-                items.push(EventTypeView {
-                    event_type,
-                    description,
-                    schema: relink(schema),
-                });
+                let Some(def) = components.get(&name) else {
+                    continue;
+                };
+                todo.extend(refs(def));
+                defs.insert(name, def.clone());
             }
+            if let Value::Object(map) = &mut schema {
+                map.insert(
+                    "$schema".into(),
+                    json!("https://json-schema.org/draft/2020-12/schema"),
+                );
+                map.insert("title".into(), json!(event_type));
+                map.insert("$defs".into(), Value::Object(defs));
+            }
+            items.push(EventTypeView {
+                event_type,
+                description,
+                schema: relink(schema),
+            });
         }
-        let list = EventTypeList {
-            items,
-            next_cursor: None,
-        };
-        // Serialising a `Value` cannot fail.
-        Self(serde_json::to_vec(&list).unwrap_or_default().into())
     }
+    let list = EventTypeList {
+        items,
+        next_cursor: None,
+    };
+    // Serialising a `Value` cannot fail.
+    serde_json::to_vec(&list).unwrap_or_default().into()
 }
 
 /// The component names `value` refers to.

@@ -193,6 +193,8 @@ ratio "list route / its transaction in one trip" "$floor_one_trip"
 ratio "list route / its transaction in two trips" "$floor_pipelined"
 pg_peak=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/$pid/status)
 echo "RSS of the PostgreSQL server: idle after start $idle_rss; peak $pg_peak MB"
+# Idle RSS creeps back up as the binary's names drift from its link order (decision 0063).
+scripts/link-order check
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 at_least() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { print (a >= r * b) ? "met" : "NOT MET" }'; }
 record "PG list ?limit=20 / one-trip floor" "$list" "$list_p50" "$list_p99" "$(printf %.0f "$floor_one_trip")" \

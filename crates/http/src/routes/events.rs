@@ -225,9 +225,6 @@ pub struct EventTypeList {
     pub next_cursor: Option<String>,
 }
 
-/// Every event type, built once from the OpenAPI document and kept as the response's body:
-/// it never changes while the process runs, and as JSON text (170 KB) it is a tenth of the
-/// size of the same schemas held as `Value` trees (1.6 MB).
 /// Every event type, each with the JSON Schema of its events (the same schemas the OpenAPI
 /// document lists under `webhooks`).
 #[utoipa::path(tag = "events", responses((status = 200, description = "The catalogue", body = EventTypeList)))]
@@ -294,7 +291,10 @@ pub fn document(api: &mut utoipa::openapi::OpenApi) {
 }
 
 /// The catalogue of event types as served: each type's schema made self-contained (the
-/// components it refers to, directly or not, become its `$defs`).
+/// components it refers to, directly or not, become its `$defs`). Built once, on the first
+/// request (`crate::Documents`), and kept as the response's body: it never changes while the
+/// process runs, and as JSON text (170 KB) it is a tenth of the size of the same schemas held
+/// as `Value` trees (1.6 MB).
 pub(crate) fn catalogue(api: &utoipa::openapi::OpenApi) -> web::Bytes {
     let components: BTreeMap<String, Value> = api
         .components

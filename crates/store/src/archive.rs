@@ -674,8 +674,9 @@ impl ArchiveStore for Db {
             conflicts.push(ImportError::InvalidSlug(check.slug.clone(), e.to_string()));
         }
         for (what, sql) in queries {
-            let found: Vec<Found> = run!(self, |conn| diesel::sql_query(&sql).load(conn).await)
-                .map_err(StoreError::from)?;
+            let found: Vec<Found> =
+                run!(self, read, |conn| diesel::sql_query(&sql).load(conn).await)
+                    .map_err(StoreError::from)?;
             for f in found {
                 conflicts.push(match what {
                     "tenant" => ImportError::TenantExists(f.found),
@@ -702,8 +703,9 @@ impl ArchiveStore for Db {
                 "SELECT code AS found, '' AS other FROM plans WHERE code = {}",
                 quote(plan)
             );
-            let found: Vec<Found> = run!(self, |conn| diesel::sql_query(&sql).load(conn).await)
-                .map_err(StoreError::from)?;
+            let found: Vec<Found> =
+                run!(self, read, |conn| diesel::sql_query(&sql).load(conn).await)
+                    .map_err(StoreError::from)?;
             if found.is_empty() {
                 conflicts.push(ImportError::PlanUnknown(plan.clone()));
             }

@@ -437,7 +437,7 @@ impl Db {
             }
         };
         let limit = i64::from(page.limit.get()) + 1;
-        let rows: Vec<SecurityEventRow> = run!(self, |conn| {
+        let rows: Vec<SecurityEventRow> = run!(self, read, |conn| {
             let mut q = security_events::table.into_boxed();
             if let Some(b) = before {
                 q = q.filter(security_events::id.lt(b));

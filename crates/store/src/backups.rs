@@ -85,7 +85,7 @@ impl Db {
 
     async fn load_retention(&self, ctx: &TenantCtx) -> Result<Option<u32>, StoreError> {
         let tenant = DbUuid::from(ctx.tenant_id());
-        let features: Option<String> = run!(self, |conn| {
+        let features: Option<String> = run!(self, read, |conn| {
             subscriptions::table
                 .inner_join(plans::table)
                 .filter(subscriptions::tenant_id.eq(tenant))
@@ -105,7 +105,7 @@ impl Db {
     }
 
     async fn load_tenant_ids(&self) -> Result<Vec<TenantId>, StoreError> {
-        let ids: Vec<DbUuid> = run!(self, |conn| {
+        let ids: Vec<DbUuid> = run!(self, read, |conn| {
             tenants::table
                 .select(tenants::id)
                 .order(tenants::id.asc())

@@ -262,6 +262,11 @@ fn db_runtime() -> Result<&'static tokio::runtime::Handle, diesel::ConnectionErr
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .thread_name("tenantry-db")
+                // SQLite's blocking calls (writes, opening connections) run on this runtime's
+                // blocking threads. A start's housekeeping runs several at once; the threads
+                // it left would otherwise wait ten seconds, each holding the allocator's cache
+                // of what it freed. Under load they never wait that long.
+                .thread_keep_alive(Duration::from_secs(1))
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())
@@ -970,20 +975,39 @@ impl Rescope for SqliteConn {
 /// Runs `$body` (an expression using `$conn`, typically ending in `.await`) once for whichever
 /// backend the pool holds. The body is written once; each expansion brings that backend's
 /// `table!` modules into scope and is type-checked against that backend.
+///
+/// `run!(db, read, |conn| …)` is a body that only reads: on SQLite its calls run where they
+/// are made ([`sqlite_inline`]), as a `tx!` read's do, rather than on the blocking pool. The
+/// plain form is for a statement that writes, which may wait for the single writer's lock.
 macro_rules! run {
-    ($db:expr, |$conn:ident| $body:expr) => {{
+    (@pg $db:expr, $pooled:ident, |$conn:ident| $body:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::schema::pg::*;
+        let pooled_by_transaction = $db.pooled_by_transaction();
+        $crate::db::pg_statement(
+            &mut $pooled,
+            pooled_by_transaction,
+            async |$conn: &mut diesel_async::AsyncPgConnection| Ok($body),
+        )
+        .await?
+    }};
+    ($db:expr, read, |$conn:ident| $body:expr) => {{
         match $db.conn().await? {
-            $crate::db::DbConn::Pg(mut pooled) => {
+            $crate::db::DbConn::Pg(mut pooled) => run!(@pg $db, pooled, |$conn| $body),
+            $crate::db::DbConn::Sqlite(mut pooled) => {
                 #[allow(unused_imports)]
-                use $crate::schema::pg::*;
-                let pooled_by_transaction = $db.pooled_by_transaction();
-                $crate::db::pg_statement(
-                    &mut pooled,
-                    pooled_by_transaction,
-                    async |$conn: &mut diesel_async::AsyncPgConnection| Ok($body),
-                )
+                use $crate::schema::sqlite::*;
+                $crate::db::sqlite_inline(async {
+                    let $conn: &mut $crate::db::SqliteConn = &mut pooled;
+                    Ok::<_, $crate::error::StoreError>($body)
+                })
                 .await?
             }
+        }
+    }};
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        match $db.conn().await? {
+            $crate::db::DbConn::Pg(mut pooled) => run!(@pg $db, pooled, |$conn| $body),
             $crate::db::DbConn::Sqlite(mut pooled) => {
                 #[allow(unused_imports)]
                 use $crate::schema::sqlite::*;
@@ -1303,7 +1327,7 @@ impl Db {
         if matches!(self.backend(), Backend::Sqlite) {
             return Ok(true);
         }
-        let row: Leakproof = run!(self, |conn| {
+        let row: Leakproof = run!(self, read, |conn| {
             diesel::sql_query(
                 "SELECT proleakproof AS leakproof FROM pg_proc \
                  WHERE oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure",

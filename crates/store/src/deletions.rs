@@ -146,7 +146,7 @@ impl Db {
             crate::db::Backend::Postgres => PG_TENANT_COLUMNS,
             crate::db::Backend::Sqlite => SQLITE_TENANT_COLUMNS,
         };
-        let names: Vec<Name> = run!(self, |conn| diesel::sql_query(sql).load(conn).await?);
+        let names: Vec<Name> = run!(self, read, |conn| diesel::sql_query(sql).load(conn).await?);
         Ok(names.into_iter().map(|n| n.name).collect())
     }
 

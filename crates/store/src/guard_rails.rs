@@ -359,7 +359,7 @@ impl Db {
             }
             crate::db::Backend::Sqlite => SQLITE_TABLES,
         };
-        let names: Vec<Name> = run!(self, |conn| diesel::sql_query(sql).load(conn).await?);
+        let names: Vec<Name> = run!(self, read, |conn| diesel::sql_query(sql).load(conn).await?);
         Ok(names
             .into_iter()
             .map(|n| n.name)
@@ -402,7 +402,8 @@ impl Db {
                  ORDER BY 1, p.cid"
             }
         };
-        let live: Vec<TableColumn> = run!(self, |conn| diesel::sql_query(sql).load(conn).await?);
+        let live: Vec<TableColumn> =
+            run!(self, read, |conn| diesel::sql_query(sql).load(conn).await?);
         let mut tables: Vec<&str> = live.iter().map(|c| c.table_name.as_str()).collect();
         tables.dedup();
         Ok(crate::archive::catalogue_gaps(

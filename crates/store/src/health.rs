@@ -230,7 +230,7 @@ impl HealthReads for Db {
                     OR NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))
              ORDER BY 1"
         );
-        let rows: Vec<One> = run!(self, |conn| diesel::sql_query(&sql)
+        let rows: Vec<One> = run!(self, read, |conn| diesel::sql_query(&sql)
             .load(conn)
             .await
             .map_err(StoreError::from)?);
@@ -238,7 +238,7 @@ impl HealthReads for Db {
     }
 
     async fn tenant_slugs(&self) -> Result<Vec<String>, Unexpected> {
-        let rows: Vec<One> = run!(self, |conn| {
+        let rows: Vec<One> = run!(self, read, |conn| {
             diesel::sql_query("SELECT slug AS a, NULL AS b FROM tenants ORDER BY created_at, id")
                 .load(conn)
                 .await

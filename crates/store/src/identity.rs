@@ -142,7 +142,7 @@ impl Db {
         email: &Email,
     ) -> Result<Option<(User, PasswordHash)>, StoreError> {
         let key = email.normalized();
-        let row: Option<UserRow> = run!(self, |conn| {
+        let row: Option<UserRow> = run!(self, read, |conn| {
             users::table
                 .filter(users::email_normalized.eq(&key))
                 .first(conn)
@@ -156,7 +156,7 @@ impl Db {
         &self,
         id: UserId,
     ) -> Result<Option<(User, PasswordHash)>, StoreError> {
-        let row: Option<UserRow> = run!(self, |conn| {
+        let row: Option<UserRow> = run!(self, read, |conn| {
             users::table
                 .find(DbUuid::from(id))
                 .first(conn)
@@ -386,7 +386,7 @@ impl Db {
             Option<DbUuid>,
         );
         let user = DbUuid::from(user);
-        let rows: Vec<Row> = run!(self, |conn| {
+        let rows: Vec<Row> = run!(self, read, |conn| {
             let live = refresh_tokens::table
                 .filter(refresh_tokens::family.eq(sessions::id))
                 .filter(refresh_tokens::spent_at.is_null())
@@ -446,7 +446,7 @@ impl Db {
         &self,
         since: RevokedSince,
     ) -> Result<Vec<(FamilyId, DateTime<Utc>)>, StoreError> {
-        let rows: Vec<(DbUuid, Option<DateTime<Utc>>)> = run!(self, |conn| {
+        let rows: Vec<(DbUuid, Option<DateTime<Utc>>)> = run!(self, read, |conn| {
             let q = refresh_tokens::table
                 .select((refresh_tokens::family, refresh_tokens::revoked_at))
                 .distinct()
@@ -470,7 +470,7 @@ impl Db {
         of: FailuresOf<'_>,
         since: DateTime<Utc>,
     ) -> Result<Failures, StoreError> {
-        let rows: Vec<DateTime<Utc>> = run!(self, |conn| {
+        let rows: Vec<DateTime<Utc>> = run!(self, read, |conn| {
             let q = login_failures::table
                 .filter(login_failures::at.ge(since))
                 .into_boxed();
@@ -548,7 +548,7 @@ impl Db {
             Err(e) if e.is_unique_violation() => {}
             other => other?,
         }
-        let stored: (String, String) = run!(self, |conn| {
+        let stored: (String, String) = run!(self, read, |conn| {
             signing_keys::table
                 .find(1)
                 .select((signing_keys::kid, signing_keys::private_key_pem))
@@ -711,7 +711,7 @@ impl LoginThrottle for Db {
 impl PlatformAdmins for Db {
     async fn is_platform_admin(&self, user: UserId) -> Result<bool, Unexpected> {
         let id = DbUuid::from(user);
-        let n: i64 = run!(self, |conn| {
+        let n: i64 = run!(self, read, |conn| {
             platform_admins::table
                 .filter(platform_admins::user_id.eq(id))
                 .count()

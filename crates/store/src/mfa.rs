@@ -38,18 +38,19 @@ macro_rules! put_recovery_codes {
 
 impl Db {
     async fn load_totp(&self, user: UserId) -> Result<Option<TotpRecord>, StoreError> {
-        let row: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = run!(self, |conn| {
-            user_totp::table
-                .find(DbUuid::from(user))
-                .select((
-                    user_totp::secret,
-                    user_totp::created_at,
-                    user_totp::confirmed_at,
-                ))
-                .first(conn)
-                .await
-                .optional()?
-        });
+        let row: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)> =
+            run!(self, read, |conn| {
+                user_totp::table
+                    .find(DbUuid::from(user))
+                    .select((
+                        user_totp::secret,
+                        user_totp::created_at,
+                        user_totp::confirmed_at,
+                    ))
+                    .first(conn)
+                    .await
+                    .optional()?
+            });
         Ok(
             row.map(|(sealed_secret, created_at, confirmed_at)| TotpRecord {
                 sealed_secret,
@@ -185,7 +186,7 @@ impl Db {
 
     async fn count_recovery_codes(&self, user: UserId) -> Result<u32, StoreError> {
         let user = DbUuid::from(user);
-        let n: i64 = run!(self, |conn| {
+        let n: i64 = run!(self, read, |conn| {
             recovery_codes::table
                 .filter(recovery_codes::user_id.eq(user))
                 .filter(recovery_codes::used_at.is_null())
@@ -244,7 +245,7 @@ impl Db {
         digest: &TokenDigest,
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, StoreError> {
-        let row: Option<DbUuid> = run!(self, |conn| {
+        let row: Option<DbUuid> = run!(self, read, |conn| {
             mfa_tickets::table
                 .find(&digest.0)
                 .filter(mfa_tickets::used_at.is_null())

@@ -52,7 +52,7 @@ impl Db {
         use diesel::QueryDsl;
         use diesel_async::RunQueryDsl;
         let table = __diesel_schema_migrations::table.select(__diesel_schema_migrations::version);
-        let applied: Result<Vec<String>, StoreError> = run!(self, |conn| table
+        let applied: Result<Vec<String>, StoreError> = run!(self, read, |conn| table
             .load(conn)
             .await
             .map_err(StoreError::from));

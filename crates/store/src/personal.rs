@@ -400,7 +400,7 @@ impl Db {
             return Ok(Some(k));
         }
         let cipher = self.platform_cipher()?;
-        let stored: Option<String> = run!(self, |conn| conn.stored_key(key).await?);
+        let stored: Option<String> = run!(self, read, |conn| conn.stored_key(key).await?);
         let Some(sealed) = stored else {
             return Ok(None);
         };

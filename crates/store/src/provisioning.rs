@@ -292,7 +292,7 @@ impl Db {
     }
 
     async fn load_plan_codes(&self) -> Result<Vec<String>, StoreError> {
-        let codes: Vec<String> = run!(self, |conn| {
+        let codes: Vec<String> = run!(self, read, |conn| {
             plans::table
                 .select(plans::code)
                 .order(plans::code.asc())
@@ -305,7 +305,7 @@ impl Db {
     async fn load_taken_slugs(&self, slugs: &[String]) -> Result<Vec<String>, StoreError> {
         let mut taken = vec![];
         for chunk in slugs.chunks(CHUNK) {
-            let found: Vec<String> = run!(self, |conn| {
+            let found: Vec<String> = run!(self, read, |conn| {
                 tenants::table
                     .filter(tenants::slug.eq_any(chunk))
                     .select(tenants::slug)

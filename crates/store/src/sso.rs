@@ -287,7 +287,7 @@ impl Db {
     }
 
     async fn linked_user(&self, issuer: &str, subject: &str) -> Result<Option<UserId>, StoreError> {
-        let row: Option<DbUuid> = run!(self, |conn| {
+        let row: Option<DbUuid> = run!(self, read, |conn| {
             user_identities::table
                 .find((issuer, subject))
                 .select(user_identities::user_id)

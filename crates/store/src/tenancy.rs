@@ -320,7 +320,7 @@ impl Db {
     }
 
     async fn load_tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        let row: Option<TenantRow> = run!(self, |conn| {
+        let row: Option<TenantRow> = run!(self, read, |conn| {
             tenants::table
                 .find(DbUuid::from(id))
                 .first(conn)
@@ -331,7 +331,7 @@ impl Db {
     }
 
     async fn load_tenant_by_slug(&self, slug: &Slug) -> Result<Option<Tenant>, StoreError> {
-        let row: Option<TenantRow> = run!(self, |conn| {
+        let row: Option<TenantRow> = run!(self, read, |conn| {
             tenants::table
                 .filter(tenants::slug.eq(slug.as_str()))
                 .first(conn)
@@ -361,7 +361,7 @@ impl Db {
         };
         let status = filter.status.map(TenantStatus::as_str);
         let fetch = i64::from(page.limit.get()) + 1;
-        let rows: Vec<TenantRow> = run!(self, |conn| {
+        let rows: Vec<TenantRow> = run!(self, read, |conn| {
             let mut q = tenants::table.into_boxed();
             if let Some(status) = status {
                 q = q.filter(tenants::status.eq(status));
@@ -401,7 +401,7 @@ impl Db {
     }
 
     async fn load_domains(&self, tenant: TenantId) -> Result<Vec<Domain>, StoreError> {
-        let rows: Vec<DomainRow> = run!(self, |conn| {
+        let rows: Vec<DomainRow> = run!(self, read, |conn| {
             domains::table
                 .filter(domains::tenant_id.eq(DbUuid::from(tenant)))
                 .order((domains::is_primary.desc(), domains::id.asc()))
@@ -547,7 +547,7 @@ impl Db {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Domain>, StoreError> {
-        let rows: Vec<DomainRow> = run!(self, |conn| {
+        let rows: Vec<DomainRow> = run!(self, read, |conn| {
             domains::table
                 .filter(domains::next_check_at.le(now))
                 .order(domains::next_check_at.asc())
@@ -559,7 +559,7 @@ impl Db {
     }
 
     async fn tenant_for_host(&self, hostname: &Hostname) -> Result<Option<Tenant>, StoreError> {
-        let row: Option<TenantRow> = run!(self, |conn| {
+        let row: Option<TenantRow> = run!(self, read, |conn| {
             host_lookup!(hostname.as_str())
                 .first(conn)
                 .await
@@ -761,7 +761,7 @@ impl SettingsRepository for Db {
 
 impl Db {
     async fn read_change_versions(&self) -> Result<ChangeVersions, StoreError> {
-        let (tenancy, access) = run!(self, |conn| {
+        let (tenancy, access) = run!(self, read, |conn| {
             platform_changes::table
                 .select((
                     platform_changes::tenancy_version,

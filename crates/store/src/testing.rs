@@ -645,7 +645,7 @@ impl Db {
     /// The service role's other sessions on this database (this pool's connections) that sit
     /// inside a transaction between statements: a pooled connection should never be left like that.
     pub async fn sessions_idle_in_transaction(&self) -> Result<i64, StoreError> {
-        let c: Count = run!(self, |conn| {
+        let c: Count = run!(self, read, |conn| {
             diesel::sql_query(
                 "SELECT count(*) AS n FROM pg_stat_activity \
                  WHERE usename = current_user AND datname = current_database() \

@@ -35,7 +35,6 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use tenantry_kernel::Unexpected;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use authn::Authenticated;
@@ -147,11 +146,14 @@ pub(crate) fn tenant_header() -> utoipa::openapi::path::Parameter {
 
 /// The OpenAPI document of every route, as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut api) = App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(|cfg| routes::configure(cfg))
-        .split_for_parts();
+    let mut api = ApiDoc::openapi();
+    let mut document = routes::Document::default();
+    routes::configure(&mut document);
+    api.paths.merge(document.paths);
+    api.components
+        .get_or_insert_with(utoipa::openapi::Components::new)
+        .schemas
+        .extend(document.schemas);
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     // After the routes are in: the derive's modifiers run before they are.
     permissions::document(&mut api);

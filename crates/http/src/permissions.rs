@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! #[utoipa::path(extensions(("x-permission" = json!("products:read"))), …)]
-//! #[get("/api/v1/products")]
+//! #[get("")] // in the scope "/api/v1/products"
 //! pub async fn list_products(m: Member, …)
 //! ```
 //!

@@ -46,7 +46,7 @@ type Data = web::Data<AppState>;
         BodyErrors,
     )
 )]
-#[post("/api/v1/api-keys")]
+#[post("")]
 pub async fn create_api_key(
     m: Member,
     state: Data,
@@ -94,7 +94,7 @@ pub async fn create_api_key(
         MemberErrors,
     )
 )]
-#[get("/api/v1/api-keys")]
+#[get("")]
 pub async fn list_api_keys(
     m: Member,
     state: Data,
@@ -120,7 +120,7 @@ page_of!(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/api-keys/{id}")]
+#[delete("/{id}")]
 pub async fn revoke_api_key(
     m: Member,
     state: Data,

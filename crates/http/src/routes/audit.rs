@@ -154,7 +154,7 @@ pub struct ListAuditQuery {
         MemberErrors,
     )
 )]
-#[get("/api/v1/audit-logs")]
+#[get("")]
 pub async fn list_audit_logs(
     m: Member,
     state: Data,
@@ -202,7 +202,7 @@ pub async fn list_audit_logs(
         MemberErrors,
     )
 )]
-#[get("/api/v1/audit-logs/verify")]
+#[get("/verify")]
 pub async fn verify_audit_logs(
     m: Member,
     state: Data,

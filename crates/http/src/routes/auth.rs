@@ -183,7 +183,7 @@ type Data = web::Data<AppState>;
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/login")]
+#[post("/login")]
 pub async fn login(
     req: HttpRequest,
     state: Data,
@@ -213,7 +213,7 @@ pub async fn login(
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/refresh")]
+#[post("/refresh")]
 pub async fn refresh(
     req: HttpRequest,
     state: Data,
@@ -235,7 +235,7 @@ pub async fn refresh(
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/logout")]
+#[post("/logout")]
 pub async fn logout(
     req: HttpRequest,
     state: Data,
@@ -257,7 +257,7 @@ pub async fn logout(
         Unauthenticated,
     )
 )]
-#[get("/api/v1/auth/me")]
+#[get("/me")]
 pub async fn me(who: Authenticated, state: Data) -> Result<web::Json<UserView>, Problem> {
     let user = state.auth.me(who.user_id).await?;
     Ok(web::Json(UserView::from(&user)))
@@ -294,7 +294,7 @@ pub struct DeleteMeBody {
         BodyErrors,
     )
 )]
-#[delete("/api/v1/auth/me")]
+#[delete("/me")]
 pub async fn delete_me(
     req: HttpRequest,
     who: Authenticated,
@@ -328,7 +328,7 @@ pub async fn delete_me(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/auth/me")]
+#[patch("/me")]
 pub async fn update_me(
     who: Authenticated,
     state: Data,
@@ -360,7 +360,7 @@ pub async fn update_me(
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/password")]
+#[post("/password")]
 pub async fn change_password(
     req: HttpRequest,
     who: Authenticated,
@@ -417,7 +417,7 @@ page_of!(
         Unauthenticated,
     )
 )]
-#[get("/api/v1/auth/sessions")]
+#[get("/sessions")]
 pub async fn my_sessions(
     who: Authenticated,
     state: Data,
@@ -449,7 +449,7 @@ pub async fn my_sessions(
         Unauthenticated,
     )
 )]
-#[delete("/api/v1/auth/sessions/{id}")]
+#[delete("/sessions/{id}")]
 pub async fn end_my_session(
     req: HttpRequest,
     who: Authenticated,
@@ -500,7 +500,7 @@ pub async fn jwks(state: Data) -> web::Json<JwksView> {
         Unauthenticated,
     )
 )]
-#[get("/api/v1/auth/tenants")]
+#[get("/tenants")]
 pub async fn my_tenants(
     who: Authenticated,
     state: Data,
@@ -530,7 +530,7 @@ page_of!(
         Unauthenticated,
     )
 )]
-#[get("/api/v1/auth/me/security-events")]
+#[get("/me/security-events")]
 pub async fn my_security_events(
     who: Authenticated,
     state: Data,

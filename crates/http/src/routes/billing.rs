@@ -90,7 +90,7 @@ pub struct ChangePlanBody {
     tag = "billing",
     responses((status = 200, description = "The public plans, cheapest first", body = PlanPage))
 )]
-#[get("/api/v1/plans")]
+#[get("")]
 pub async fn public_plans(state: Data) -> Result<web::Json<PlanPage>, Problem> {
     let plans = state
         .billing
@@ -122,7 +122,7 @@ async fn standing_of(state: &AppState, ctx: &TenantCtx) -> Result<Standing, Prob
         MemberErrors,
     )
 )]
-#[get("/api/v1/billing/subscription")]
+#[get("/subscription")]
 pub async fn get_subscription(
     m: Member,
     state: Data,
@@ -148,7 +148,7 @@ fn plan_code(raw: &str) -> Result<PlanCode, Problem> {
         BodyErrors,
     )
 )]
-#[post("/api/v1/billing/change-plan")]
+#[post("/change-plan")]
 pub async fn change_plan(
     m: Member,
     state: Data,
@@ -172,7 +172,7 @@ pub async fn change_plan(
         MemberErrors,
     )
 )]
-#[get("/api/v1/quotas")]
+#[get("")]
 pub async fn list_quotas(m: Member, state: Data) -> Result<web::Json<QuotaPage>, Problem> {
     let quotas = state
         .billing
@@ -360,7 +360,7 @@ fn plan_patch(
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/plans")]
+#[get("/plans")]
 pub async fn list_plans(_op: Operator, state: Data) -> Result<web::Json<PlanPage>, Problem> {
     let plans = state.billing.plans().await.map_err(Problem::internal)?;
     Ok(web::Json(PlanPage::of(whole(plans))))
@@ -377,7 +377,7 @@ pub async fn list_plans(_op: Operator, state: Data) -> Result<web::Json<PlanPage
         BodyErrors,
     )
 )]
-#[post("/api/v1/platform/plans")]
+#[post("/plans")]
 pub async fn create_plan(
     _op: Operator,
     state: Data,
@@ -403,7 +403,7 @@ fn code_in_path(raw: &str) -> Result<PlanCode, Problem> {
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/plans/{code}")]
+#[get("/plans/{code}")]
 pub async fn get_plan(
     _op: Operator,
     state: Data,
@@ -433,7 +433,7 @@ pub async fn get_plan(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/platform/plans/{code}")]
+#[patch("/plans/{code}")]
 pub async fn update_plan(
     _op: Operator,
     state: Data,
@@ -464,7 +464,7 @@ pub async fn update_plan(
         OperatorErrors,
     )
 )]
-#[delete("/api/v1/platform/plans/{code}")]
+#[delete("/plans/{code}")]
 pub async fn delete_plan(
     _op: Operator,
     state: Data,
@@ -485,7 +485,7 @@ pub async fn delete_plan(
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/tenants/{tenant}/subscription")]
+#[get("/{tenant}/subscription")]
 pub async fn platform_subscription(
     op: Operator,
     req: HttpRequest,
@@ -525,7 +525,7 @@ pub struct SubscriptionPatchBody {
         BodyErrors,
     )
 )]
-#[patch("/api/v1/platform/tenants/{tenant}/subscription")]
+#[patch("/{tenant}/subscription")]
 pub async fn update_subscription(
     op: Operator,
     req: HttpRequest,
@@ -559,7 +559,7 @@ pub async fn update_subscription(
         BodyErrors,
     )
 )]
-#[post("/api/v1/platform/tenants/{tenant}/change-plan")]
+#[post("/{tenant}/change-plan")]
 pub async fn platform_change_plan(
     op: Operator,
     req: HttpRequest,
@@ -587,7 +587,7 @@ pub async fn platform_change_plan(
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/tenants/{tenant}/quotas")]
+#[get("/{tenant}/quotas")]
 pub async fn platform_quotas(
     op: Operator,
     req: HttpRequest,
@@ -626,7 +626,7 @@ pub struct QuotaLimitBody {
         BodyErrors,
     )
 )]
-#[put("/api/v1/platform/tenants/{tenant}/quotas/{resource}")]
+#[put("/{tenant}/quotas/{resource}")]
 pub async fn override_quota(
     op: Operator,
     req: HttpRequest,
@@ -656,7 +656,7 @@ pub async fn override_quota(
         OperatorErrors,
     )
 )]
-#[delete("/api/v1/platform/tenants/{tenant}/quotas/{resource}")]
+#[delete("/{tenant}/quotas/{resource}")]
 pub async fn clear_quota_override(
     op: Operator,
     req: HttpRequest,
@@ -695,7 +695,7 @@ pub struct ProviderEventReceipt {
         (status = 404, description = "No Stripe secret is configured (`not_found`)", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
-#[post("/api/v1/billing/webhooks/stripe")]
+#[post("/webhooks/stripe")]
 pub async fn stripe_webhook(
     req: HttpRequest,
     state: Data,

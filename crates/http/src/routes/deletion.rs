@@ -71,7 +71,7 @@ fn not_for_api_keys() -> Problem {
         BodyErrors,
     )
 )]
-#[post("/api/v1/settings/deletion")]
+#[post("/deletion")]
 pub async fn request_deletion(
     req: HttpRequest,
     m: Member,
@@ -110,7 +110,7 @@ pub async fn request_deletion(
         MemberErrors,
     )
 )]
-#[get("/api/v1/settings/deletion")]
+#[get("/deletion")]
 pub async fn get_deletion(m: Member, state: Data) -> Result<web::Json<DeletionView>, Problem> {
     let deletion = state
         .deletions
@@ -132,7 +132,7 @@ pub async fn get_deletion(m: Member, state: Data) -> Result<web::Json<DeletionVi
         MemberErrors,
     )
 )]
-#[delete("/api/v1/settings/deletion")]
+#[delete("/deletion")]
 pub async fn cancel_deletion(m: Member, state: Data) -> Result<HttpResponse, Problem> {
     crate::authn::refuse_impersonation(m.impersonator)?;
     if m.api_key.is_some() {
@@ -155,7 +155,7 @@ pub async fn cancel_deletion(m: Member, state: Data) -> Result<HttpResponse, Pro
         OperatorErrors,
     )
 )]
-#[delete("/api/v1/platform/tenants/{tenant}/deletion")]
+#[delete("/{tenant}/deletion")]
 pub async fn cancel_tenant_deletion(
     op: Operator,
     req: HttpRequest,
@@ -185,7 +185,7 @@ page_of!(
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/purges")]
+#[get("/purges")]
 pub async fn list_purges(
     _op: Operator,
     state: Data,

@@ -116,7 +116,7 @@ pub struct NewDomainBody {
         MemberErrors,
     )
 )]
-#[get("/api/v1/domains")]
+#[get("")]
 pub async fn list_tenant_domains(
     m: Member,
     state: Data,
@@ -152,7 +152,7 @@ pub async fn list_tenant_domains(
         BodyErrors,
     )
 )]
-#[post("/api/v1/domains")]
+#[post("")]
 pub async fn add_tenant_domain(
     m: Member,
     state: Data,
@@ -175,7 +175,7 @@ pub async fn add_tenant_domain(
         MemberErrors,
     )
 )]
-#[get("/api/v1/domains/{hostname}")]
+#[get("/{hostname}")]
 pub async fn get_tenant_domain(
     m: Member,
     state: Data,
@@ -196,7 +196,7 @@ pub async fn get_tenant_domain(
         MemberErrors,
     )
 )]
-#[post("/api/v1/domains/{hostname}/verify")]
+#[post("/{hostname}/verify")]
 pub async fn verify_tenant_domain(
     m: Member,
     state: Data,
@@ -222,7 +222,7 @@ pub async fn verify_tenant_domain(
         MemberErrors,
     )
 )]
-#[post("/api/v1/domains/{hostname}/primary")]
+#[post("/{hostname}/primary")]
 pub async fn set_primary_tenant_domain(
     m: Member,
     state: Data,
@@ -248,7 +248,7 @@ pub async fn set_primary_tenant_domain(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/domains/{hostname}")]
+#[delete("/{hostname}")]
 pub async fn remove_tenant_domain(
     m: Member,
     state: Data,

@@ -152,7 +152,7 @@ pub struct ListEventsQuery {
         MemberErrors,
     )
 )]
-#[get("/api/v1/events")]
+#[get("")]
 pub async fn list_events(
     m: Member,
     state: Data,
@@ -191,7 +191,7 @@ pub async fn list_events(
         MemberErrors,
     )
 )]
-#[get("/api/v1/events/{id}")]
+#[get("/{id}")]
 pub async fn get_event(
     m: Member,
     state: Data,
@@ -228,7 +228,7 @@ pub struct EventTypeList {
 /// Every event type, each with the JSON Schema of its events (the same schemas the OpenAPI
 /// document lists under `webhooks`).
 #[utoipa::path(tag = "events", responses((status = 200, description = "The catalogue", body = EventTypeList)))]
-#[get("/api/v1/event-types")]
+#[get("")]
 pub async fn event_types(documents: web::Data<crate::Documents>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())

@@ -57,7 +57,7 @@ page_of!(
         BodyErrors,
     )
 )]
-#[post("/api/v1/exports")]
+#[post("")]
 pub async fn create_export(
     m: Member,
     state: Data,
@@ -84,7 +84,7 @@ pub async fn create_export(
         MemberErrors,
     )
 )]
-#[get("/api/v1/exports")]
+#[get("")]
 pub async fn list_exports(
     m: Member,
     state: Data,
@@ -106,7 +106,7 @@ pub async fn list_exports(
         MemberErrors,
     )
 )]
-#[get("/api/v1/exports/{id}")]
+#[get("/{id}")]
 pub async fn get_export(
     m: Member,
     state: Data,
@@ -138,7 +138,7 @@ pub async fn get_export(
         MemberErrors,
     )
 )]
-#[get("/api/v1/exports/{id}/download")]
+#[get("/{id}/download")]
 pub async fn download_export(
     m: Member,
     state: Data,

@@ -58,7 +58,7 @@ pub struct UploadForm {
         MemberErrors,
     )
 )]
-#[post("/api/v1/files")]
+#[post("")]
 pub async fn upload_file(
     m: Member,
     state: Data,
@@ -152,7 +152,7 @@ pub struct ListFilesQuery {
         MemberErrors,
     )
 )]
-#[get("/api/v1/files")]
+#[get("")]
 pub async fn list_files(
     m: Member,
     state: Data,
@@ -196,7 +196,7 @@ async fn find(state: &AppState, m: &Member, id: uuid::Uuid) -> Result<StoredFile
         MemberErrors,
     )
 )]
-#[get("/api/v1/files/{id}")]
+#[get("/{id}")]
 pub async fn get_file(
     m: Member,
     state: Data,
@@ -226,7 +226,7 @@ pub async fn get_file(
         MemberErrors,
     )
 )]
-#[get("/api/v1/files/{id}/content")]
+#[get("/{id}/content")]
 pub async fn file_content(
     m: Member,
     state: Data,
@@ -344,7 +344,7 @@ pub struct FileLink {
         MemberErrors,
     )
 )]
-#[get("/api/v1/files/{id}/link")]
+#[get("/{id}/link")]
 pub async fn file_link(
     m: Member,
     state: Data,
@@ -385,7 +385,7 @@ pub async fn file_link(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/files/{id}")]
+#[delete("/{id}")]
 pub async fn delete_file(
     m: Member,
     state: Data,
@@ -425,7 +425,7 @@ pub struct ProductImages {
         BodyErrors,
     )
 )]
-#[post("/api/v1/products/{id}/images")]
+#[post("/{id}/images")]
 pub async fn attach_image(
     m: Member,
     state: Data,
@@ -454,7 +454,7 @@ pub async fn attach_image(
         MemberErrors,
     )
 )]
-#[get("/api/v1/products/{id}/images")]
+#[get("/{id}/images")]
 pub async fn list_images(
     m: Member,
     state: Data,
@@ -484,7 +484,7 @@ pub async fn list_images(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/products/{id}/images/{file_id}")]
+#[delete("/{id}/images/{file_id}")]
 pub async fn detach_image(
     m: Member,
     state: Data,

@@ -129,7 +129,7 @@ fn unsealing(req: &HttpRequest) -> Result<Unsealing, Problem> {
         OperatorErrors,
     )
 )]
-#[post("/api/v1/platform/tenants/import")]
+#[post("/import")]
 pub async fn import_tenant(
     op: Operator,
     req: HttpRequest,
@@ -239,7 +239,7 @@ pub struct ProvisionedList {
         OperatorErrors,
     )
 )]
-#[post("/api/v1/platform/tenants/bulk")]
+#[post("/bulk")]
 pub async fn provision_tenants(
     op: Operator,
     req: HttpRequest,

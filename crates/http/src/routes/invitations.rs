@@ -74,7 +74,7 @@ type Data = web::Data<AppState>;
         BodyErrors,
     )
 )]
-#[post("/api/v1/invitations")]
+#[post("")]
 pub async fn invite(
     m: Member,
     state: Data,
@@ -117,7 +117,7 @@ page_of!(
         MemberErrors,
     )
 )]
-#[get("/api/v1/invitations")]
+#[get("")]
 pub async fn list_invitations(
     m: Member,
     state: Data,
@@ -138,7 +138,7 @@ pub async fn list_invitations(
         MemberErrors,
     )
 )]
-#[post("/api/v1/invitations/{id}/resend")]
+#[post("/{id}/resend")]
 pub async fn resend_invitation(
     m: Member,
     state: Data,
@@ -160,7 +160,7 @@ pub async fn resend_invitation(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/invitations/{id}")]
+#[delete("/{id}")]
 pub async fn revoke_invitation(
     m: Member,
     state: Data,
@@ -182,7 +182,7 @@ pub async fn revoke_invitation(
         TenantClosed,
     )
 )]
-#[get("/api/v1/invitations/lookup/{token}")]
+#[get("/lookup/{token}")]
 pub async fn lookup_invitation(
     req: HttpRequest,
     state: Data,
@@ -217,7 +217,7 @@ pub async fn lookup_invitation(
         BodyErrors,
     )
 )]
-#[post("/api/v1/invitations/accept/{token}")]
+#[post("/accept/{token}")]
 pub async fn accept_invitation(
     req: HttpRequest,
     state: Data,

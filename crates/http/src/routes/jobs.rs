@@ -104,7 +104,7 @@ impl QueueView {
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/jobs")]
+#[get("/jobs")]
 pub async fn queue(
     _op: Operator,
     state: web::Data<AppState>,

@@ -119,7 +119,7 @@ pub struct VerifyMfaBody {
         Unauthenticated,
     )
 )]
-#[get("/api/v1/auth/mfa")]
+#[get("/mfa")]
 pub async fn mfa_status(
     who: Authenticated,
     state: Data,
@@ -146,7 +146,7 @@ pub async fn mfa_status(
         Unauthenticated,
     )
 )]
-#[post("/api/v1/auth/mfa/totp")]
+#[post("/mfa/totp")]
 pub async fn start_totp(
     who: Authenticated,
     state: Data,
@@ -177,7 +177,7 @@ pub async fn start_totp(
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/mfa/totp/confirm")]
+#[post("/mfa/totp/confirm")]
 pub async fn confirm_totp(
     req: HttpRequest,
     who: Authenticated,
@@ -210,7 +210,7 @@ pub async fn confirm_totp(
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/mfa/totp/disable")]
+#[post("/mfa/totp/disable")]
 pub async fn disable_totp(
     req: HttpRequest,
     who: Authenticated,
@@ -246,7 +246,7 @@ pub async fn disable_totp(
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/mfa/recovery-codes")]
+#[post("/mfa/recovery-codes")]
 pub async fn regenerate_recovery_codes(
     req: HttpRequest,
     who: Authenticated,
@@ -278,7 +278,7 @@ pub async fn regenerate_recovery_codes(
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/mfa/verify")]
+#[post("/mfa/verify")]
 pub async fn verify_mfa(
     req: HttpRequest,
     state: Data,

@@ -75,7 +75,7 @@ pub struct OnboardedView {
         BodyErrors,
     )
 )]
-#[post("/api/v1/onboard")]
+#[post("")]
 pub async fn onboard(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
@@ -140,7 +140,7 @@ impl From<&&'static (&'static str, &'static str)> for PermissionView {
         QueryErrors,
     )
 )]
-#[get("/api/v1/permissions")]
+#[get("")]
 pub async fn permissions(query: ApiQuery<PageQuery>) -> Result<web::Json<PermissionPage>, Problem> {
     let position = |name: &str| CATALOGUE.iter().position(|(n, _)| *n == name);
     let page = query.0.request(|k| position(k).is_some())?;

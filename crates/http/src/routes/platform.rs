@@ -21,6 +21,7 @@ use crate::responses::{
     BodyErrors, OperatorErrors, QueryErrors, TenantNotFound, TenantOrDomainNotFound,
 };
 use crate::routes::auth::UserView;
+use crate::routes::settings::MaintenanceBody;
 use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -121,15 +122,6 @@ pub struct RenameTenantBody {
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct MaintenanceBody {
-    /// Turn maintenance on (`true`) or off.
-    pub enabled: bool,
-    /// Shown to clients while maintenance is on (1–500 characters).
-    #[schema(min_length = 1, max_length = 500)]
-    pub message: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
 pub struct AddDomainBody {
     #[schema(example = "shop.acme.org")]
     pub hostname: String,
@@ -184,7 +176,7 @@ pub(crate) fn hostname_in_path(raw: &str) -> Result<Hostname, Problem> {
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/tenants")]
+#[get("")]
 pub async fn list_tenants(
     _op: Operator,
     state: Data,
@@ -219,7 +211,7 @@ pub async fn list_tenants(
         BodyErrors,
     )
 )]
-#[post("/api/v1/platform/tenants")]
+#[post("")]
 pub async fn create_tenant(
     op: Operator,
     req: HttpRequest,
@@ -257,7 +249,7 @@ pub async fn create_tenant(
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/tenants/{tenant}")]
+#[get("/{tenant}")]
 pub async fn show_tenant(
     _op: Operator,
     state: Data,
@@ -280,7 +272,7 @@ pub async fn show_tenant(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/platform/tenants/{tenant}")]
+#[patch("/{tenant}")]
 pub async fn rename_tenant(
     _op: Operator,
     state: Data,
@@ -306,7 +298,7 @@ pub async fn rename_tenant(
         OperatorErrors,
     )
 )]
-#[post("/api/v1/platform/tenants/{tenant}/suspend")]
+#[post("/{tenant}/suspend")]
 pub async fn suspend_tenant(
     _op: Operator,
     state: Data,
@@ -328,7 +320,7 @@ pub async fn suspend_tenant(
         OperatorErrors,
     )
 )]
-#[post("/api/v1/platform/tenants/{tenant}/resume")]
+#[post("/{tenant}/resume")]
 pub async fn resume_tenant(
     op: Operator,
     req: HttpRequest,
@@ -362,7 +354,7 @@ pub async fn resume_tenant(
         BodyErrors,
     )
 )]
-#[put("/api/v1/platform/tenants/{tenant}/maintenance")]
+#[put("/{tenant}/maintenance")]
 pub async fn set_maintenance(
     _op: Operator,
     state: Data,
@@ -398,7 +390,7 @@ pub async fn set_maintenance(
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/tenants/{tenant}/domains")]
+#[get("/{tenant}/domains")]
 pub async fn list_domains(
     _op: Operator,
     state: Data,
@@ -438,7 +430,7 @@ crate::paging::page_of!(
         (status = 422, description = "Invalid hostname (`validation_failed`) or under the base domain (`hostname_reserved`)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     )
 )]
-#[post("/api/v1/platform/tenants/{tenant}/domains")]
+#[post("/{tenant}/domains")]
 pub async fn add_domain(
     op: Operator,
     req: HttpRequest,
@@ -468,7 +460,7 @@ pub async fn add_domain(
         OperatorErrors,
     )
 )]
-#[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/verify")]
+#[post("/{tenant}/domains/{hostname}/verify")]
 pub async fn verify_domain(
     op: Operator,
     req: HttpRequest,
@@ -499,7 +491,7 @@ pub async fn verify_domain(
         OperatorErrors,
     )
 )]
-#[post("/api/v1/platform/tenants/{tenant}/domains/{hostname}/primary")]
+#[post("/{tenant}/domains/{hostname}/primary")]
 pub async fn set_primary_domain(
     op: Operator,
     req: HttpRequest,
@@ -526,7 +518,7 @@ pub async fn set_primary_domain(
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/tenants/{tenant}/branding")]
+#[get("/{tenant}/branding")]
 pub async fn get_branding(
     op: Operator,
     req: HttpRequest,
@@ -553,7 +545,7 @@ pub async fn get_branding(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/platform/tenants/{tenant}/branding")]
+#[patch("/{tenant}/branding")]
 pub async fn update_branding(
     op: Operator,
     req: HttpRequest,
@@ -587,7 +579,7 @@ pub async fn update_branding(
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/security-events")]
+#[get("/security-events")]
 pub async fn security_events(
     _op: Operator,
     state: Data,
@@ -609,7 +601,7 @@ pub async fn security_events(
         OperatorErrors,
     )
 )]
-#[post("/api/v1/platform/users/{user_id}/disable")]
+#[post("/users/{user_id}/disable")]
 pub async fn disable_user(
     _op: Operator,
     req: HttpRequest,
@@ -630,7 +622,7 @@ pub async fn disable_user(
         OperatorErrors,
     )
 )]
-#[post("/api/v1/platform/users/{user_id}/enable")]
+#[post("/users/{user_id}/enable")]
 pub async fn enable_user(
     _op: Operator,
     req: HttpRequest,
@@ -677,7 +669,7 @@ async fn set_user_status(
         OperatorErrors,
     )
 )]
-#[delete("/api/v1/platform/users/{user_id}")]
+#[delete("/users/{user_id}")]
 pub async fn delete_user(
     op: Operator,
     req: HttpRequest,
@@ -749,7 +741,7 @@ pub struct ImpersonationView {
         BodyErrors,
     )
 )]
-#[post("/api/v1/platform/impersonations")]
+#[post("/impersonations")]
 pub async fn impersonate(
     op: Operator,
     req: HttpRequest,

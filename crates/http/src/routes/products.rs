@@ -232,7 +232,7 @@ pub struct ImportRowBody {
         BodyErrors,
     )
 )]
-#[post("/api/v1/products")]
+#[post("")]
 pub async fn create_product(
     m: Member,
     state: Data,
@@ -257,7 +257,7 @@ pub async fn create_product(
         MemberErrors,
     )
 )]
-#[get("/api/v1/products")]
+#[get("")]
 pub async fn list_products(
     m: Member,
     state: Data,
@@ -321,7 +321,7 @@ const PRODUCT_COLUMNS: &[&str] = &[
         MemberErrors,
     )
 )]
-#[get("/api/v1/products/{id}")]
+#[get("/{id}")]
 pub async fn get_product(
     m: Member,
     state: Data,
@@ -350,7 +350,7 @@ pub async fn get_product(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/products/{id}")]
+#[patch("/{id}")]
 pub async fn update_product(
     m: Member,
     state: Data,
@@ -374,7 +374,7 @@ pub async fn update_product(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/products/{id}")]
+#[delete("/{id}")]
 pub async fn delete_product(
     m: Member,
     state: Data,
@@ -407,7 +407,7 @@ pub async fn delete_product(
         MemberErrors,
     )
 )]
-#[post("/api/v1/products/bulk-import")]
+#[post("/bulk-import")]
 pub async fn bulk_import(
     m: Member,
     state: Data,

@@ -135,7 +135,7 @@ fn paging(
         BodyErrors,
     )
 )]
-#[post("/api/v1/projects")]
+#[post("")]
 pub async fn create_project(
     m: Member,
     state: Data,
@@ -167,7 +167,7 @@ pub async fn create_project(
         MemberErrors,
     )
 )]
-#[get("/api/v1/projects")]
+#[get("")]
 pub async fn list_projects(
     m: Member,
     state: Data,
@@ -196,7 +196,7 @@ pub async fn list_projects(
         MemberErrors,
     )
 )]
-#[get("/api/v1/projects/{id}")]
+#[get("/{id}")]
 pub async fn get_project(
     m: Member,
     state: Data,
@@ -223,7 +223,7 @@ pub async fn get_project(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/projects/{id}")]
+#[patch("/{id}")]
 pub async fn update_project(
     m: Member,
     state: Data,
@@ -256,7 +256,7 @@ pub async fn update_project(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/projects/{id}")]
+#[delete("/{id}")]
 pub async fn delete_project(
     m: Member,
     state: Data,
@@ -282,7 +282,7 @@ pub async fn delete_project(
         BodyErrors,
     )
 )]
-#[post("/api/v1/projects/{id}/tasks")]
+#[post("/{id}/tasks")]
 pub async fn create_task(
     m: Member,
     state: Data,
@@ -323,7 +323,7 @@ pub async fn create_task(
         MemberErrors,
     )
 )]
-#[get("/api/v1/projects/{id}/tasks")]
+#[get("/{id}/tasks")]
 pub async fn list_tasks(
     m: Member,
     state: Data,
@@ -358,7 +358,7 @@ pub async fn list_tasks(
         MemberErrors,
     )
 )]
-#[get("/api/v1/tasks/{id}")]
+#[get("/{id}")]
 pub async fn get_task(
     m: Member,
     state: Data,
@@ -385,7 +385,7 @@ pub async fn get_task(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/tasks/{id}")]
+#[patch("/{id}")]
 pub async fn update_task(
     m: Member,
     state: Data,
@@ -422,7 +422,7 @@ pub async fn update_task(
         MemberErrors,
     )
 )]
-#[post("/api/v1/tasks/{id}/toggle")]
+#[post("/{id}/toggle")]
 pub async fn toggle_task(
     m: Member,
     state: Data,
@@ -447,7 +447,7 @@ pub async fn toggle_task(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/tasks/{id}")]
+#[delete("/{id}")]
 pub async fn delete_task(
     m: Member,
     state: Data,

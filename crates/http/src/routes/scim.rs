@@ -95,7 +95,7 @@ fn base_url(req: &HttpRequest) -> String {
         BodyErrors,
     )
 )]
-#[post("/api/v1/scim/tokens")]
+#[post("/tokens")]
 pub async fn create_scim_token(
     req: HttpRequest,
     m: Member,
@@ -142,7 +142,7 @@ pub async fn create_scim_token(
         MemberErrors,
     )
 )]
-#[get("/api/v1/scim/tokens")]
+#[get("/tokens")]
 pub async fn list_scim_tokens(
     m: Member,
     state: Data,
@@ -165,7 +165,7 @@ pub async fn list_scim_tokens(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/scim/tokens/{id}")]
+#[delete("/tokens/{id}")]
 pub async fn revoke_scim_token(
     m: Member,
     state: Data,

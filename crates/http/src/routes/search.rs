@@ -78,7 +78,7 @@ fn needs(kind: SearchKind) -> Permission {
         MemberErrors,
     )
 )]
-#[get("/api/v1/search")]
+#[get("")]
 pub async fn search(
     m: Member,
     state: Data,

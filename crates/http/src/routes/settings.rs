@@ -60,12 +60,17 @@ impl BrandingPatchBody {
     }
 }
 
+// Maintenance mode, set by the tenant (`PATCH /api/v1/settings`) or by the operator
+// (`PUT /api/v1/platform/tenants/{tenant}/maintenance`): one struct for both, as the document
+// holds one schema per name. While it is on, everyone but the tenant's administrators (those
+// who may manage settings) and the operator's staff gets 503 `tenant_maintenance`. (Not a doc
+// comment: that would become the schema's description.)
 #[derive(Deserialize, ToSchema)]
 pub struct MaintenanceBody {
-    /// Closed to everyone but the tenant's administrators (those who may manage settings)
-    /// and the operator's staff; they get 503 `tenant_maintenance`.
+    /// Turn maintenance on (`true`) or off.
     pub enabled: bool,
-    #[schema(max_length = 500)]
+    /// Shown to clients while maintenance is on (1–500 characters).
+    #[schema(min_length = 1, max_length = 500)]
     pub message: Option<String>,
 }
 
@@ -219,7 +224,7 @@ impl SettingsPatchBody {
         MemberErrors,
     )
 )]
-#[get("/api/v1/settings")]
+#[get("")]
 pub async fn get_settings(
     m: Member,
     state: Data,
@@ -241,7 +246,7 @@ pub async fn get_settings(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/settings")]
+#[patch("")]
 pub async fn update_settings(
     m: Member,
     req: HttpRequest,

@@ -144,7 +144,7 @@ impl SmtpBody {
         MemberErrors,
     )
 )]
-#[get("/api/v1/settings/smtp")]
+#[get("/smtp")]
 pub async fn get_smtp(m: Member, state: Data) -> Result<web::Json<SmtpSettingsView>, Problem> {
     let settings = state.smtp.get(&m.ctx).await?;
     Ok(web::Json(SmtpSettingsView::from(&settings)))
@@ -161,7 +161,7 @@ pub async fn get_smtp(m: Member, state: Data) -> Result<web::Json<SmtpSettingsVi
         BodyErrors,
     )
 )]
-#[put("/api/v1/settings/smtp")]
+#[put("/smtp")]
 pub async fn put_smtp(
     m: Member,
     state: Data,
@@ -182,7 +182,7 @@ pub async fn put_smtp(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/settings/smtp")]
+#[delete("/smtp")]
 pub async fn delete_smtp(m: Member, state: Data) -> Result<HttpResponse, Problem> {
     state.smtp.delete(&m.ctx).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -218,7 +218,7 @@ pub struct SmtpTestView {
         BodyErrors,
     )
 )]
-#[post("/api/v1/settings/smtp/test")]
+#[post("/smtp/test")]
 pub async fn test_smtp(
     m: Member,
     state: Data,

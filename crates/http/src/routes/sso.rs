@@ -181,7 +181,7 @@ crate::paging::page_of!(
         MemberErrors,
     )
 )]
-#[get("/api/v1/sso/providers")]
+#[get("/providers")]
 pub async fn list_sso_providers(
     m: Member,
     state: Data,
@@ -205,7 +205,7 @@ pub async fn list_sso_providers(
         BodyErrors,
     )
 )]
-#[post("/api/v1/sso/providers")]
+#[post("/providers")]
 pub async fn create_sso_provider(
     m: Member,
     state: Data,
@@ -230,7 +230,7 @@ pub async fn create_sso_provider(
         MemberErrors,
     )
 )]
-#[get("/api/v1/sso/providers/{id}")]
+#[get("/providers/{id}")]
 pub async fn get_sso_provider(
     m: Member,
     state: Data,
@@ -256,7 +256,7 @@ pub async fn get_sso_provider(
         BodyErrors,
     )
 )]
-#[put("/api/v1/sso/providers/{id}")]
+#[put("/providers/{id}")]
 pub async fn replace_sso_provider(
     m: Member,
     state: Data,
@@ -285,7 +285,7 @@ pub async fn replace_sso_provider(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/sso/providers/{id}")]
+#[delete("/providers/{id}")]
 pub async fn delete_sso_provider(
     m: Member,
     state: Data,
@@ -328,7 +328,7 @@ pub struct AuthorizeQuery {
         QueryErrors,
     )
 )]
-#[get("/api/v1/sso/{provider_id}/authorize")]
+#[get("/{provider_id}/authorize")]
 pub async fn sso_authorize(
     req: HttpRequest,
     scope: TenantScope,
@@ -392,7 +392,7 @@ pub struct CallbackQuery {
         QueryErrors,
     )
 )]
-#[get("/api/v1/sso/callback")]
+#[get("/callback")]
 pub async fn sso_callback(
     req: HttpRequest,
     state: Data,
@@ -431,7 +431,7 @@ pub struct SsoExchangeBody {
         BodyErrors,
     )
 )]
-#[post("/api/v1/auth/sso/exchange")]
+#[post("/sso/exchange")]
 pub async fn sso_exchange(
     req: HttpRequest,
     state: Data,

@@ -60,7 +60,7 @@ fn view(bucket: Option<&BucketSettings>, progress: MoveState) -> StorageView {
         MemberErrors,
     )
 )]
-#[get("/api/v1/settings/storage")]
+#[get("/storage")]
 pub async fn get_storage(m: Member, state: Data) -> Result<web::Json<StorageView>, Problem> {
     let (bucket, progress) = state.buckets.get(&m.ctx).await?;
     Ok(web::Json(view(bucket.as_ref(), progress)))
@@ -80,7 +80,7 @@ pub async fn get_storage(m: Member, state: Data) -> Result<web::Json<StorageView
         BodyErrors,
     )
 )]
-#[put("/api/v1/settings/storage")]
+#[put("/storage")]
 pub async fn put_storage(
     m: Member,
     state: Data,
@@ -123,7 +123,7 @@ async fn save(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/settings/storage")]
+#[delete("/storage")]
 pub async fn delete_storage(m: Member, state: Data) -> Result<HttpResponse, Problem> {
     let progress = state.buckets.delete(&m.ctx).await?;
     Ok(HttpResponse::Ok().json_body(view(None, progress)))
@@ -139,7 +139,7 @@ pub async fn delete_storage(m: Member, state: Data) -> Result<HttpResponse, Prob
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/tenants/{tenant}/storage")]
+#[get("/{tenant}/storage")]
 pub async fn get_tenant_storage(
     op: Operator,
     req: HttpRequest,
@@ -165,7 +165,7 @@ pub async fn get_tenant_storage(
         BodyErrors,
     )
 )]
-#[put("/api/v1/platform/tenants/{tenant}/storage")]
+#[put("/{tenant}/storage")]
 pub async fn put_tenant_storage(
     op: Operator,
     req: HttpRequest,
@@ -187,7 +187,7 @@ pub async fn put_tenant_storage(
         OperatorErrors,
     )
 )]
-#[delete("/api/v1/platform/tenants/{tenant}/storage")]
+#[delete("/{tenant}/storage")]
 pub async fn delete_tenant_storage(
     op: Operator,
     req: HttpRequest,

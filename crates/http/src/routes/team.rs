@@ -114,7 +114,7 @@ fn parse_name(raw: &str) -> Result<RoleName, Problem> {
         MemberErrors,
     )
 )]
-#[get("/api/v1/members")]
+#[get("")]
 pub async fn list_members(
     m: Member,
     state: Data,
@@ -155,7 +155,7 @@ pub async fn list_members(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/members/{user_id}")]
+#[patch("/{user_id}")]
 pub async fn update_member(
     m: Member,
     state: Data,
@@ -193,7 +193,7 @@ pub async fn update_member(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/members/{user_id}")]
+#[delete("/{user_id}")]
 pub async fn remove_member(
     m: Member,
     state: Data,
@@ -218,7 +218,7 @@ pub async fn remove_member(
         MemberErrors,
     )
 )]
-#[get("/api/v1/roles")]
+#[get("")]
 pub async fn list_roles(
     m: Member,
     state: Data,
@@ -240,7 +240,7 @@ pub async fn list_roles(
         BodyErrors,
     )
 )]
-#[post("/api/v1/roles")]
+#[post("")]
 pub async fn create_role(
     m: Member,
     state: Data,
@@ -270,7 +270,7 @@ pub async fn create_role(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/roles/{role_id}")]
+#[patch("/{role_id}")]
 pub async fn update_role(
     m: Member,
     state: Data,
@@ -310,7 +310,7 @@ pub async fn update_role(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/roles/{role_id}")]
+#[delete("/{role_id}")]
 pub async fn delete_role(
     m: Member,
     state: Data,

@@ -34,7 +34,7 @@ pub struct TenantProfile {
         (status = 503, description = "Tenant in maintenance (`tenant_maintenance`), with `Retry-After`", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     )
 )]
-#[get("/api/v1/tenant")]
+#[get("")]
 pub async fn get_tenant(scope: TenantScope) -> Result<web::Json<TenantProfile>, Problem> {
     // The settings resolution cached: the profile costs no database call.
     let settings = &scope.settings;

@@ -81,7 +81,7 @@ pub struct UsageBatchView {
         BodyErrors,
     )
 )]
-#[post("/api/v1/usage-events")]
+#[post("")]
 pub async fn report_usage(
     m: Member,
     state: Data,
@@ -189,7 +189,7 @@ fn month_start(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
         MemberErrors,
     )
 )]
-#[get("/api/v1/usage")]
+#[get("")]
 pub async fn get_usage(
     m: Member,
     state: Data,
@@ -288,7 +288,7 @@ pub struct CreateMetricBody {
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/metrics")]
+#[get("/metrics")]
 pub async fn list_metrics(_op: Operator, state: Data) -> Result<web::Json<MetricPage>, Problem> {
     let metrics = state.metering.metrics().await.map_err(Problem::internal)?;
     Ok(web::Json(MetricPage::of(super::billing::whole(metrics))))
@@ -305,7 +305,7 @@ pub async fn list_metrics(_op: Operator, state: Data) -> Result<web::Json<Metric
         BodyErrors,
     )
 )]
-#[post("/api/v1/platform/metrics")]
+#[post("/metrics")]
 pub async fn create_metric(
     _op: Operator,
     state: Data,
@@ -374,7 +374,7 @@ pub struct PeriodUsageView {
         OperatorErrors,
     )
 )]
-#[get("/api/v1/platform/usage")]
+#[get("/usage")]
 pub async fn period_usage(
     op: Operator,
     req: HttpRequest,

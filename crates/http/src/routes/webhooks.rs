@@ -166,7 +166,7 @@ fn endpoint_id(path: ApiPath<uuid::Uuid>) -> WebhookId {
         BodyErrors,
     )
 )]
-#[post("/api/v1/webhooks")]
+#[post("")]
 pub async fn create_webhook(
     m: Member,
     state: Data,
@@ -191,7 +191,7 @@ pub async fn create_webhook(
         MemberErrors,
     )
 )]
-#[get("/api/v1/webhooks")]
+#[get("")]
 pub async fn list_webhooks(
     m: Member,
     state: Data,
@@ -212,7 +212,7 @@ pub async fn list_webhooks(
         MemberErrors,
     )
 )]
-#[get("/api/v1/webhooks/{id}")]
+#[get("/{id}")]
 pub async fn get_webhook(
     m: Member,
     state: Data,
@@ -235,7 +235,7 @@ pub async fn get_webhook(
         BodyErrors,
     )
 )]
-#[patch("/api/v1/webhooks/{id}")]
+#[patch("/{id}")]
 pub async fn update_webhook(
     m: Member,
     state: Data,
@@ -261,7 +261,7 @@ pub async fn update_webhook(
         MemberErrors,
     )
 )]
-#[delete("/api/v1/webhooks/{id}")]
+#[delete("/{id}")]
 pub async fn delete_webhook(
     m: Member,
     state: Data,
@@ -284,7 +284,7 @@ pub async fn delete_webhook(
         MemberErrors,
     )
 )]
-#[post("/api/v1/webhooks/{id}/rotate-secret")]
+#[post("/{id}/rotate-secret")]
 pub async fn rotate_webhook_secret(
     m: Member,
     state: Data,
@@ -355,7 +355,7 @@ impl ListAttemptsQuery {
         MemberErrors,
     )
 )]
-#[get("/api/v1/webhooks/{id}/attempts")]
+#[get("/{id}/attempts")]
 pub async fn list_webhook_attempts(
     m: Member,
     state: Data,
@@ -381,7 +381,7 @@ pub async fn list_webhook_attempts(
         MemberErrors,
     )
 )]
-#[get("/api/v1/events/{id}/attempts")]
+#[get("/{id}/attempts")]
 pub async fn list_event_attempts(
     m: Member,
     state: Data,
@@ -406,7 +406,7 @@ pub async fn list_event_attempts(
         MemberErrors,
     )
 )]
-#[get("/api/v1/webhooks/{id}/stats")]
+#[get("/{id}/stats")]
 pub async fn webhook_stats(
     m: Member,
     state: Data,
@@ -442,7 +442,7 @@ pub struct ResendView {
         MemberErrors,
     )
 )]
-#[post("/api/v1/webhooks/{id}/events/{event_id}/resend")]
+#[post("/{id}/events/{event_id}/resend")]
 pub async fn resend_webhook_event(
     m: Member,
     state: Data,
@@ -479,7 +479,7 @@ pub struct RecoverBody {
         BodyErrors,
     )
 )]
-#[post("/api/v1/webhooks/{id}/recover")]
+#[post("/{id}/recover")]
 pub async fn recover_webhook(
     m: Member,
     state: Data,
@@ -514,7 +514,7 @@ pub struct TestSentView {
         MemberErrors,
     )
 )]
-#[post("/api/v1/webhooks/{id}/test")]
+#[post("/{id}/test")]
 pub async fn test_webhook(
     m: Member,
     state: Data,

@@ -66,6 +66,8 @@ impl Routes for actix_web::web::ServiceConfig {
 #[derive(Default)]
 pub struct Document {
     prefix: String,
+    /// Paths registered outside any scope (see the tests).
+    unscoped: Vec<String>,
     pub paths: Paths,
     pub schemas: Vec<(String, RefOr<Schema>)>,
 }
@@ -73,6 +75,9 @@ pub struct Document {
 impl Routes for Document {
     fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, route: F) -> &mut Self {
         let mut paths = route.paths();
+        if self.prefix.is_empty() {
+            self.unscoped.extend(paths.paths.keys().cloned());
+        }
         paths.paths = std::mem::take(&mut paths.paths)
             .into_iter()
             .map(|(path, item)| (format!("{}{path}", self.prefix), item))
@@ -324,6 +329,28 @@ pub fn configure<C: Routes>(cfg: &mut C) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scope answers every path under its prefix (unmatched ones with the 404/405
+    /// fallback), so a route under `/api/v1/<segment>` registered outside that segment's
+    /// scope would never be reached.
+    #[test]
+    fn every_api_route_is_in_its_segment_s_scope() {
+        let mut document = Document::default();
+        configure(&mut document);
+        let stray: Vec<_> = document
+            .unscoped
+            .iter()
+            .filter(|p| p.starts_with("/api/"))
+            .collect();
+        assert!(
+            stray.is_empty(),
+            "register these in their segment's scope: {stray:?}"
+        );
+        assert!(
+            document.paths.paths.len() > 100,
+            "the routes were collected"
+        );
+    }
 
     /// The document holds one schema per name, so two types of one name would show one of
     /// them for both, whichever route came last.

@@ -62,6 +62,18 @@ macro_rules! page_of {
                 Self::map(page, |t| <$item>::from(t))
             }
 
+            /// The envelope of a domain page, each item moved into its view (the hot lists:
+            /// their text is not copied).
+            pub fn taking<T>(page: tenantry_kernel::Page<T>) -> Self
+            where
+                $item: From<T>,
+            {
+                Self {
+                    items: page.items.into_iter().map(<$item>::from).collect(),
+                    next_cursor: page.next_cursor,
+                }
+            }
+
             /// The envelope of a domain page, each item turned into a view by `view`.
             pub fn map<T>(page: tenantry_kernel::Page<T>, view: impl Fn(&T) -> $item) -> Self {
                 Self {

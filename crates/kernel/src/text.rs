@@ -11,9 +11,15 @@ pub enum TextShape {
 }
 
 /// `raw` as the field `what` keeps it, or the rule it breaks (a message naming the field).
-pub fn bounded_text(raw: &str, what: &str, max: usize, shape: TextShape) -> Result<String, String> {
+/// Given a `String` that needs no trimming (a value read back from the database), it keeps
+/// that string rather than copying it.
+pub fn bounded_text<S>(raw: S, what: &str, max: usize, shape: TextShape) -> Result<String, String>
+where
+    S: AsRef<str> + Into<String>,
+{
     let line = shape == TextShape::Line;
-    let s = if line { raw.trim() } else { raw };
+    let whole = raw.as_ref();
+    let s = if line { whole.trim() } else { whole };
     let allowed = |c: char| !line && matches!(c, '\n' | '\r' | '\t');
     // ASCII text (what most fields hold) is counted and checked by bytes, without a branch per
     // byte: every byte is one character, and the control characters are the bytes below 0x20
@@ -35,7 +41,11 @@ pub fn bounded_text(raw: &str, what: &str, max: usize, shape: TextShape) -> Resu
     if control {
         return Err(format!("{what} must not contain control characters"));
     }
-    Ok(s.to_owned())
+    Ok(if s.len() == whole.len() {
+        raw.into()
+    } else {
+        s.to_owned()
+    })
 }
 
 #[cfg(test)]
@@ -53,6 +63,20 @@ mod tests {
             " a\nb "
         );
         assert_eq!(bounded_text("", "notes", 5, TextShape::Block).unwrap(), "");
+    }
+
+    #[test]
+    fn an_owned_string_is_kept_when_it_needs_no_trimming() {
+        let stored = String::from("Blue widget");
+        let at = stored.as_ptr();
+        let kept = bounded_text(stored, "name", 200, TextShape::Line).unwrap();
+        assert_eq!((kept.as_str(), kept.as_ptr()), ("Blue widget", at));
+        let padded = String::from(" Blue widget ");
+        assert_eq!(
+            bounded_text(padded, "name", 200, TextShape::Line).unwrap(),
+            "Blue widget"
+        );
+        assert!(bounded_text(String::from("a\0b"), "notes", 5, TextShape::Block).is_err());
     }
 
     #[test]

@@ -18,8 +18,19 @@ fn invalid(msg: impl Into<String>) -> InvalidValue {
 #[serde(transparent)]
 pub struct ProductName(String);
 
+impl From<ProductName> for String {
+    fn from(v: ProductName) -> Self {
+        v.0
+    }
+}
+
 impl ProductName {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        Self::parse_owned(raw)
+    }
+
+    /// As [`Self::parse`], keeping a `String` that needs no trimming rather than copying it.
+    pub fn parse_owned(raw: impl AsRef<str> + Into<String>) -> Result<Self, InvalidValue> {
         tenantry_kernel::bounded_text(raw, "name", 200, TextShape::Line)
             .map(Self)
             .map_err(InvalidValue)
@@ -36,9 +47,21 @@ impl ProductName {
 #[serde(transparent)]
 pub struct Sku(String);
 
+impl From<Sku> for String {
+    fn from(v: Sku) -> Self {
+        v.0
+    }
+}
+
 impl Sku {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let s = raw.trim();
+        Self::parse_owned(raw)
+    }
+
+    /// As [`Self::parse`], keeping a `String` that needs no trimming rather than copying it.
+    pub fn parse_owned(raw: impl AsRef<str> + Into<String>) -> Result<Self, InvalidValue> {
+        let whole = raw.as_ref();
+        let s = whole.trim();
         if s.is_empty() || s.len() > 64 {
             return Err(invalid("sku must be 1 to 64 characters long"));
         }
@@ -50,7 +73,11 @@ impl Sku {
                 "sku may contain only letters, digits, '-', '_' and '.'",
             ));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(if s.len() == whole.len() {
+            raw.into()
+        } else {
+            s.to_owned()
+        }))
     }
 
     pub fn as_str(&self) -> &str {
@@ -63,8 +90,19 @@ impl Sku {
 #[serde(transparent)]
 pub struct Description(String);
 
+impl From<Description> for String {
+    fn from(v: Description) -> Self {
+        v.0
+    }
+}
+
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        Self::parse_owned(raw)
+    }
+
+    /// As [`Self::parse`], keeping the `String` rather than copying it.
+    pub fn parse_owned(raw: impl AsRef<str> + Into<String>) -> Result<Self, InvalidValue> {
         tenantry_kernel::bounded_text(raw, "description", 10_000, TextShape::Block)
             .map(Self)
             .map_err(InvalidValue)

@@ -30,13 +30,14 @@ pub struct ProductView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&Product> for ProductView {
-    fn from(p: &Product) -> Self {
+/// A product moved into its view: its text is not copied.
+impl From<Product> for ProductView {
+    fn from(p: Product) -> Self {
         Self {
             id: *p.id.as_uuid(),
-            name: p.name.as_str().to_owned(),
-            sku: p.sku.as_str().to_owned(),
-            description: p.description.as_str().to_owned(),
+            name: p.name.into(),
+            sku: p.sku.into(),
+            description: p.description.into(),
             price_minor: p.price.minor(),
             currency: p.price.currency().as_str().to_owned(),
             status: p.status,
@@ -44,5 +45,11 @@ impl From<&Product> for ProductView {
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
+    }
+}
+
+impl From<&Product> for ProductView {
+    fn from(p: &Product) -> Self {
+        Self::from(p.clone())
     }
 }

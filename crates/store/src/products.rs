@@ -45,9 +45,9 @@ impl TryFrom<ProductRow> for Product {
         Ok(Product {
             id: ProductId::from_uuid(r.id.0),
             tenant_id: TenantId::from_uuid(r.tenant_id.0),
-            name: ProductName::parse(&r.name).map_err(corrupt)?,
-            sku: Sku::parse(&r.sku).map_err(corrupt)?,
-            description: Description::parse(&r.description).map_err(corrupt)?,
+            name: ProductName::parse_owned(r.name).map_err(corrupt)?,
+            sku: Sku::parse_owned(r.sku).map_err(corrupt)?,
+            description: Description::parse_owned(r.description).map_err(corrupt)?,
             price: Money::new(
                 r.price_minor,
                 Currency::parse(&r.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?,

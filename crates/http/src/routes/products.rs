@@ -293,7 +293,7 @@ pub async fn list_products(
         ));
     }
     let page = state.products.list(&m.ctx, &query).await?;
-    Ok(HttpResponse::Ok().json_body(ProductPage::of(page)))
+    Ok(HttpResponse::Ok().json_body(ProductPage::taking(page)))
 }
 
 /// The columns of the products' CSV export (the bulk import reads the same names).

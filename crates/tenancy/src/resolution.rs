@@ -43,8 +43,12 @@ pub fn classify_host(host: &str, base: &BaseDomain) -> HostClass {
     let Ok(hostname) = Hostname::parse(without_port) else {
         return HostClass::Platform;
     };
-    let suffix = format!(".{}", base.as_str());
-    match hostname.as_str().strip_suffix(&suffix) {
+    // The label before `.<base>`, if the name ends so.
+    let label = hostname
+        .as_str()
+        .strip_suffix(base.as_str())
+        .and_then(|rest| rest.strip_suffix('.'));
+    match label {
         Some(label) if !label.contains('.') => match Slug::parse(label) {
             Ok(slug) => HostClass::Subdomain(slug),
             Err(_) => HostClass::Platform,

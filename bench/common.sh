@@ -23,6 +23,9 @@ ticks() { # pid...
     done
     echo "$s"
 }
+# CPU time the whole machine spent, every core (user and system; idle and I/O wait not), in
+# clock ticks: what the service, the database and the load generator used together.
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 # The CPU time one request cost, in µs: ticks used by `requests` requests.
 per_request() { # ticks, requests
     awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n ? t / hz / n * 1e6 : 0 }'

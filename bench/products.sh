@@ -171,10 +171,23 @@ floor_get=$(pgbench_tps prepared "$dir/get-one-trip.sql")
 printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: its RLS transaction, one round trip" "$floor_get" \
     "$(last floor)"
 get_budget=$(budget 0.8 "$(last floor)" "$get_machine" "$get_service")
-run "GET /api/v1/products?q=copper%20kettle" "/api/v1/products?q=copper%20kettle&limit=20"
-frequent=$(last rps) frequent_p50=$(last p50) frequent_p99=$(last p99) frequent_cpu=$(last cpu)
-run "  a word no product has (q=zanzibar)" "/api/v1/products?q=zanzibar&limit=20"
-rare=$(last rps) rare_p50=$(last p50) rare_p99=$(last p99) rare_cpu=$(last cpu)
+# The searches' floor is the list route itself: each round runs it beside them, so a drift of
+# the machine between minutes moves both sides of the ratio (the ratio is the median of the
+# rounds').
+beside=() frequents=() rares=() frequent_ratios=() rare_ratios=()
+of_beside() { awk -v a="$(last rps)" -v b="${beside[-1]}" 'BEGIN { print a / b }'; }
+for _ in $(seq 1 "$rounds"); do
+    run "GET /api/v1/products?limit=20 (beside)" "/api/v1/products?limit=20"
+    beside+=("$(last rps)")
+    run "GET /api/v1/products?q=copper%20kettle" "/api/v1/products?q=copper%20kettle&limit=20"
+    frequents+=("$(last rps)") frequent_ratios+=("$(of_beside)")
+    frequent_p50=$(last p50) frequent_p99=$(last p99) frequent_cpu=$(last cpu)
+    run "  a word no product has (q=zanzibar)" "/api/v1/products?q=zanzibar&limit=20"
+    rares+=("$(last rps)") rare_ratios+=("$(of_beside)")
+    rare_p50=$(last p50) rare_p99=$(last p99) rare_cpu=$(last cpu)
+done
+frequent=$(median "${frequents[@]}") rare=$(median "${rares[@]}") list_beside=$(median "${beside[@]}")
+frequent_ratio=$(median "${frequent_ratios[@]}") rare_ratio=$(median "${rare_ratios[@]}")
 run "POST /api/v1/products" "/api/v1/products" -s bench/create_product.lua
 creates=$(last rps) creates_p50=$(last p50) creates_p99=$(last p99) creates_cpu=$(last cpu)
 # The floor of one tenant's writes: each takes the row lock on the tenant's audit chain head
@@ -235,10 +248,10 @@ record "PG get by id / one-trip floor" "$get" "$get_p50" "$get_p99" "$(printf %.
     "$(pct "$get" "$floor_get")" ">= 80%" "$(at_least "$get" "$floor_get" 0.8)" "$get_cpu"
 record "PG get: service CPU 80% allows / used" "" "" "" "" "$get_budget / $get_service µs" "reported" ""
 record "PG get by id p99" "" "" "$get_p99" "" "" "<= 10 ms" "$(met "$get_p99" 10 max)"
-record "PG search, frequent words / list" "$frequent" "$frequent_p50" "$frequent_p99" "$list" \
-    "$(pct "$frequent" "$list")" ">= 50%" "$(at_least "$frequent" "$list" 0.5)" "$frequent_cpu"
-record "PG search, a word no product has / list" "$rare" "$rare_p50" "$rare_p99" "$list" \
-    "$(pct "$rare" "$list")" ">= 50%" "$(at_least "$rare" "$list" 0.5)" "$rare_cpu"
+record "PG search, frequent words / list" "$frequent" "$frequent_p50" "$frequent_p99" "$list_beside" \
+    "$(pct "$frequent_ratio" 1)" ">= 50%" "$(at_least "$frequent_ratio" 1 0.5)" "$frequent_cpu"
+record "PG search, a word no product has / list" "$rare" "$rare_p50" "$rare_p99" "$list_beside" \
+    "$(pct "$rare_ratio" 1)" ">= 50%" "$(at_least "$rare_ratio" 1 0.5)" "$rare_cpu"
 record "PG creates, one tenant / chain-head floor" "$creates" "$creates_p50" "$creates_p99" \
     "$(printf %.0f "$floor_chain")" "$(pct "$creates" "$floor_chain")" ">= 3000/s" \
     "$(met "$creates" 3000)" "$creates_cpu"

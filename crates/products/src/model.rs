@@ -397,6 +397,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn text_read_back_is_kept_not_copied() {
+        let stored = String::from("WID-001");
+        let at = stored.as_ptr();
+        let sku = Sku::parse_owned(stored).unwrap();
+        assert_eq!((sku.as_str(), sku.as_str().as_ptr()), ("WID-001", at));
+        assert_eq!(
+            Sku::parse_owned(String::from(" WID-001 "))
+                .unwrap()
+                .as_str(),
+            "WID-001"
+        );
+        assert!(Sku::parse_owned(String::from("WID 001")).is_err());
+        let stored = String::from("Blue widget");
+        let at = stored.as_ptr();
+        let name = String::from(ProductName::parse_owned(stored).unwrap());
+        assert_eq!(
+            name.as_ptr(),
+            at,
+            "moved into a String again without a copy"
+        );
+    }
+
+    #[test]
     fn value_types_refuse_bad_input() {
         assert!(ProductName::parse("  ").is_err());
         assert!(ProductName::parse(&"x".repeat(201)).is_err());

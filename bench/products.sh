@@ -10,7 +10,8 @@ source "$(dirname "$0")/common.sh"
 eval "$(scripts/pg-test-cluster)"
 # A run cut off while the cores were split (below) left PostgreSQL on one core: all again.
 for p in $(pgrep -x postgres); do taskset -a -cp "0-$(($(nproc) - 1))" "$p" >/dev/null 2>&1 || true; done
-cargo build --release -p tenantry >&2
+# The service, and the floor of the libraries it is built on (bench/stack-floor).
+cargo build --release -p tenantry -p tenantry-stack-floor >&2
 
 tenants=${BENCH_TENANTS:-100}
 per_tenant=${BENCH_PRODUCTS:-10000}
@@ -98,6 +99,24 @@ run() { # name, path, [extra wrk args]; prints one line, leaves req/s in $dir/la
     echo "$machine" >"$dir/last.machine"
 }
 last() { cat "$dir/last.$1"; }
+# The libraries' own floor (bench/stack-floor/src/main.rs): the route's statement served by
+# actix-web and diesel-async alone, with nothing of Tenantry's around it, beside the service
+# on the same database. `select`: the statement alone; `transaction`: in the read transaction
+# row-level security needs, sent as the service sends it.
+stack() { # shape, path; prints one line, leaves req/s in $dir/last.rps
+    local out rps
+    target/release/tenantry-stack-floor "$1" "$service_url" "$tenant_id" "127.0.0.1:$((port + 1))" \
+        "$connections" &
+    local floor_pid=$!
+    for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((port + 1))$2" >/dev/null && break; sleep 0.1; done
+    out=$("${load[@]}" wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$((port + 1))$2")
+    kill "$floor_pid"
+    wait "$floor_pid" 2>/dev/null || true
+    awk '/Non-2xx|Socket errors/ {print "  wrk: " $0}' <<<"$out" >&2
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    printf '%-44s %10s req/s\n' "floor: the libraries alone, $1" "$rps"
+    echo "$rps" >"$dir/last.rps"
+}
 
 # The list route's own statement, as the service runs it (diesel's SQL, tenant-scoped by RLS).
 cat >"$dir/list.sql" <<SQL
@@ -146,9 +165,14 @@ rounds=${BENCH_ROUNDS:-3}
 # memory-hard by design): the high-water marks start again here.
 reset_peak "$pid"
 lists=() floors=() one_trips=() budgets=() select_budgets=() services=()
+stack_txs=() stack_selects=() of_stack_tx=() stack_tx_of_floor=() stack_select_of_floor=()
 for _ in $(seq 1 "$rounds"); do
     run "GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
     lists+=("$(cat "$dir/last.rps")")
+    stack transaction "/products"
+    stack_txs+=("$(last rps)")
+    stack select "/products"
+    stack_selects+=("$(last rps)")
     floors+=("$(pgbench_tps prepared "$dir/list.sql")")
     printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: pgbench, the list SELECT (prepared)" \
         "${floors[-1]}" "$(last floor)"
@@ -159,6 +183,9 @@ for _ in $(seq 1 "$rounds"); do
     printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: its RLS transaction, one round trip" \
         "${one_trips[-1]}" "$(last floor)"
     budgets+=("$(budget 0.8 "$(last floor)" "$route_machine" "$route_service")")
+    of_stack_tx+=("$(awk -v a="${lists[-1]}" -v b="${stack_txs[-1]}" 'BEGIN { print a / b }')")
+    stack_tx_of_floor+=("$(awk -v a="${stack_txs[-1]}" -v b="${floors[-1]}" 'BEGIN { print a / b }')")
+    stack_select_of_floor+=("$(awk -v a="${stack_selects[-1]}" -v b="${floors[-1]}" 'BEGIN { print a / b }')")
 done
 list=$(median "${lists[@]}")
 floor=$(median "${floors[@]}")
@@ -171,6 +198,8 @@ floor_get=$(pgbench_tps prepared "$dir/get-one-trip.sql")
 printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: its RLS transaction, one round trip" "$floor_get" \
     "$(last floor)"
 get_budget=$(budget 0.8 "$(last floor)" "$get_machine" "$get_service")
+stack transaction "/products/$product_id"
+stack_get=$(last rps)
 # The searches' floor is the list route itself: each round runs it beside them, so a drift of
 # the machine between minutes moves both sides of the ratio (the ratio is the median of the
 # rounds').
@@ -243,10 +272,18 @@ record "PG list / prepared SELECT floor" "$list" "" "" "$(printf %.0f "$floor")"
     "$(at_least "$list" "$floor" 0.5)"
 record "PG list: service CPU 50% allows / used" "" "" "" "" \
     "$(median "${select_budgets[@]}") / $list_service µs" "reported" ""
+record "PG list / the libraries' transaction read" "$list" "" "" "$(printf %.0f "$(median "${stack_txs[@]}")")" \
+    "$(pct "$(median "${of_stack_tx[@]}")" 1)" "reported" ""
+record "  libraries' transaction read / prepared SELECT" "$(median "${stack_txs[@]}")" "" "" \
+    "$(printf %.0f "$floor")" "$(pct "$(median "${stack_tx_of_floor[@]}")" 1)" "reported" ""
+record "  libraries' SELECT alone / prepared SELECT" "$(median "${stack_selects[@]}")" "" "" \
+    "$(printf %.0f "$floor")" "$(pct "$(median "${stack_select_of_floor[@]}")" 1)" "reported" ""
 record "PG list p99" "" "" "$list_p99" "" "" "<= 10 ms" "$(met "$list_p99" 10 max)"
 record "PG get by id / one-trip floor" "$get" "$get_p50" "$get_p99" "$(printf %.0f "$floor_get")" \
     "$(pct "$get" "$floor_get")" ">= 80%" "$(at_least "$get" "$floor_get" 0.8)" "$get_cpu"
 record "PG get: service CPU 80% allows / used" "" "" "" "" "$get_budget / $get_service µs" "reported" ""
+record "PG get / the libraries' transaction read" "$get" "" "" "$(printf %.0f "$stack_get")" \
+    "$(pct "$get" "$stack_get")" "reported" ""
 record "PG get by id p99" "" "" "$get_p99" "" "" "<= 10 ms" "$(met "$get_p99" 10 max)"
 record "PG search, frequent words / list" "$frequent" "$frequent_p50" "$frequent_p99" "$list_beside" \
     "$(pct "$frequent_ratio" 1)" ">= 50%" "$(at_least "$frequent_ratio" 1 0.5)" "$frequent_cpu"

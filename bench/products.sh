@@ -103,19 +103,27 @@ last() { cat "$dir/last.$1"; }
 # actix-web and diesel-async alone, with nothing of Tenantry's around it, beside the service
 # on the same database. `select`: the statement alone; `transaction`: in the read transaction
 # row-level security needs, sent as the service sends it.
-stack() { # shape, path; prints one line, leaves req/s in $dir/last.rps
-    local out rps
+stack() { # shape, path; prints one line, leaves req/s and CPU in $dir/last.*
+    local out rps requests service db machine
     target/release/tenantry-stack-floor "$1" "$service_url" "$tenant_id" "127.0.0.1:$((port + 1))" \
         "$connections" &
     local floor_pid=$!
     for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((port + 1))$2" >/dev/null && break; sleep 0.1; done
+    service=$(ticks "$floor_pid") db=$(ticks $(pgrep -x postgres)) machine=$(machine_ticks)
     out=$("${load[@]}" wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$((port + 1))$2")
+    service=$(($(ticks "$floor_pid") - service)) db=$(($(ticks $(pgrep -x postgres)) - db))
+    machine=$(($(machine_ticks) - machine))
     kill "$floor_pid"
     wait "$floor_pid" 2>/dev/null || true
     awk '/Non-2xx|Socket errors/ {print "  wrk: " $0}' <<<"$out" >&2
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    printf '%-44s %10s req/s\n' "floor: the libraries alone, $1" "$rps"
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    service=$(per_request "$service" "$requests") db=$(per_request "$db" "$requests")
+    machine=$(per_request "$machine" "$requests")
+    printf '%-44s %10s req/s   %30s CPU %4s + %4s µs (machine %4s)\n' "floor: the libraries alone, $1" \
+        "$rps" "" "$service" "$db" "$machine"
     echo "$rps" >"$dir/last.rps"
+    echo "$service + $db" >"$dir/last.cpu"
 }
 
 # The list route's own statement, as the service runs it (diesel's SQL, tenant-scoped by RLS).
@@ -170,7 +178,7 @@ for _ in $(seq 1 "$rounds"); do
     run "GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
     lists+=("$(cat "$dir/last.rps")")
     stack transaction "/products"
-    stack_txs+=("$(last rps)")
+    stack_txs+=("$(last rps)") stack_tx_cpu=$(last cpu)
     stack select "/products"
     stack_selects+=("$(last rps)")
     floors+=("$(pgbench_tps prepared "$dir/list.sql")")
@@ -199,7 +207,7 @@ printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: its RLS transaction, o
     "$(last floor)"
 get_budget=$(budget 0.8 "$(last floor)" "$get_machine" "$get_service")
 stack transaction "/products/$product_id"
-stack_get=$(last rps)
+stack_get=$(last rps) stack_get_cpu=$(last cpu)
 # The searches' floor is the list route itself: each round runs it beside them, so a drift of
 # the machine between minutes moves both sides of the ratio (the ratio is the median of the
 # rounds').
@@ -273,7 +281,7 @@ record "PG list / prepared SELECT floor" "$list" "" "" "$(printf %.0f "$floor")"
 record "PG list: service CPU 50% allows / used" "" "" "" "" \
     "$(median "${select_budgets[@]}") / $list_service µs" "reported" ""
 record "PG list / the libraries' transaction read" "$list" "" "" "$(printf %.0f "$(median "${stack_txs[@]}")")" \
-    "$(pct "$(median "${of_stack_tx[@]}")" 1)" "reported" ""
+    "$(pct "$(median "${of_stack_tx[@]}")" 1)" "reported" "" "$stack_tx_cpu (the floor's)"
 record "  libraries' transaction read / prepared SELECT" "$(median "${stack_txs[@]}")" "" "" \
     "$(printf %.0f "$floor")" "$(pct "$(median "${stack_tx_of_floor[@]}")" 1)" "reported" ""
 record "  libraries' SELECT alone / prepared SELECT" "$(median "${stack_selects[@]}")" "" "" \
@@ -283,7 +291,7 @@ record "PG get by id / one-trip floor" "$get" "$get_p50" "$get_p99" "$(printf %.
     "$(pct "$get" "$floor_get")" ">= 80%" "$(at_least "$get" "$floor_get" 0.8)" "$get_cpu"
 record "PG get: service CPU 80% allows / used" "" "" "" "" "$get_budget / $get_service µs" "reported" ""
 record "PG get / the libraries' transaction read" "$get" "" "" "$(printf %.0f "$stack_get")" \
-    "$(pct "$get" "$stack_get")" "reported" ""
+    "$(pct "$get" "$stack_get")" "reported" "" "$stack_get_cpu (the floor's)"
 record "PG get by id p99" "" "" "$get_p99" "" "" "<= 10 ms" "$(met "$get_p99" 10 max)"
 record "PG search, frequent words / list" "$frequent" "$frequent_p50" "$frequent_p99" "$list_beside" \
     "$(pct "$frequent_ratio" 1)" ">= 50%" "$(at_least "$frequent_ratio" 1 0.5)" "$frequent_cpu"

@@ -123,7 +123,7 @@ stack() { # shape, path; prints one line, leaves req/s and CPU in $dir/last.*
     printf '%-44s %10s req/s   %30s CPU %4s + %4s µs (machine %4s)\n' "floor: the libraries alone, $1" \
         "$rps" "" "$service" "$db" "$machine"
     echo "$rps" >"$dir/last.rps"
-    echo "$service + $db" >"$dir/last.cpu"
+    echo "$service + $db" >"$dir/last.floor_cpu" # not last.cpu: that is the route case's
 }
 
 # The list route's own statement, as the service runs it (diesel's SQL, tenant-scoped by RLS).
@@ -178,7 +178,7 @@ for _ in $(seq 1 "$rounds"); do
     run "GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
     lists+=("$(cat "$dir/last.rps")")
     stack transaction "/products"
-    stack_txs+=("$(last rps)") stack_tx_cpu=$(last cpu)
+    stack_txs+=("$(last rps)") stack_tx_cpu=$(last floor_cpu)
     stack select "/products"
     stack_selects+=("$(last rps)")
     floors+=("$(pgbench_tps prepared "$dir/list.sql")")
@@ -207,7 +207,7 @@ printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: its RLS transaction, o
     "$(last floor)"
 get_budget=$(budget 0.8 "$(last floor)" "$get_machine" "$get_service")
 stack transaction "/products/$product_id"
-stack_get=$(last rps) stack_get_cpu=$(last cpu)
+stack_get=$(last rps) stack_get_cpu=$(last floor_cpu)
 # The searches' floor is the list route itself: each round runs it beside them, so a drift of
 # the machine between minutes moves both sides of the ratio (the ratio is the median of the
 # rounds').

@@ -39,7 +39,8 @@ export TENANTRY_RATE_LIMITS=off
 TENANTRY_BIND=127.0.0.1:$port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn TENANTRY_MAIL_DIR=$dir/mail \
     target/release/tenantry serve &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+floor_pid= # the libraries' floor while it runs (stack, below)
+trap 'kill $pid $floor_pid 2>/dev/null; wait $pid $floor_pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done
 rss() { # pid: resident memory now, in MB (all, anonymous, file-backed)
     awk '/^(VmRSS|RssAnon|RssFile):/ {v[$1] = $2} END {
@@ -107,7 +108,7 @@ stack() { # shape, path; prints one line, leaves req/s and CPU in $dir/last.*
     local out rps requests service db machine
     target/release/tenantry-stack-floor "$1" "$service_url" "$tenant_id" "127.0.0.1:$((port + 1))" \
         "$connections" &
-    local floor_pid=$!
+    floor_pid=$!
     for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((port + 1))$2" >/dev/null && break; sleep 0.1; done
     service=$(ticks "$floor_pid") db=$(ticks $(pgrep -x postgres)) machine=$(machine_ticks)
     out=$("${load[@]}" wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$((port + 1))$2")
@@ -115,6 +116,7 @@ stack() { # shape, path; prints one line, leaves req/s and CPU in $dir/last.*
     machine=$(($(machine_ticks) - machine))
     kill "$floor_pid"
     wait "$floor_pid" 2>/dev/null || true
+    floor_pid=
     awk '/Non-2xx|Socket errors/ {print "  wrk: " $0}' <<<"$out" >&2
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -353,7 +355,7 @@ env -u TENANTRY_MIGRATION_DATABASE_URL TENANTRY_DATABASE_URL="sqlite://$dir/sqli
     TENANTRY_BIND=127.0.0.1:$sqlite_port TENANTRY_INTERNAL_BIND=off TENANTRY_LOG=warn \
     TENANTRY_MAIL_DIR=$dir/mail target/release/tenantry serve &
 sqlite_pid=$!
-trap 'kill $pid $sqlite_pid 2>/dev/null; wait $pid $sqlite_pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid $sqlite_pid $floor_pid 2>/dev/null; wait $pid $sqlite_pid $floor_pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 50); do curl -sf "$sqlite_base/healthz" >/dev/null && break; sleep 0.2; done
 sleep 3
 sqlite_idle_rss=$(rss "$sqlite_pid")

@@ -164,6 +164,7 @@ pgbench_tps() { # mode, script: prints the tps; the machine's CPU per transactio
 budget() { # target ratio, floor µs, route machine µs, route service µs
     awk -v r="$1" -v f="$2" -v m="$3" -v s="$4" 'BEGIN { printf "%.0f", f / r - (m - s) }'
 }
+quotient() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo
@@ -193,9 +194,9 @@ for _ in $(seq 1 "$rounds"); do
     printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: its RLS transaction, one round trip" \
         "${one_trips[-1]}" "$(last floor)"
     budgets+=("$(budget 0.8 "$(last floor)" "$route_machine" "$route_service")")
-    of_stack_tx+=("$(awk -v a="${lists[-1]}" -v b="${stack_txs[-1]}" 'BEGIN { print a / b }')")
-    stack_tx_of_floor+=("$(awk -v a="${stack_txs[-1]}" -v b="${floors[-1]}" 'BEGIN { print a / b }')")
-    stack_select_of_floor+=("$(awk -v a="${stack_selects[-1]}" -v b="${floors[-1]}" 'BEGIN { print a / b }')")
+    of_stack_tx+=("$(quotient "${lists[-1]}" "${stack_txs[-1]}")")
+    stack_tx_of_floor+=("$(quotient "${stack_txs[-1]}" "${floors[-1]}")")
+    stack_select_of_floor+=("$(quotient "${stack_selects[-1]}" "${floors[-1]}")")
 done
 list=$(median "${lists[@]}")
 floor=$(median "${floors[@]}")
@@ -214,7 +215,7 @@ stack_get=$(last rps) stack_get_cpu=$(last floor_cpu)
 # the machine between minutes moves both sides of the ratio (the ratio is the median of the
 # rounds').
 beside=() frequents=() rares=() frequent_ratios=() rare_ratios=()
-of_beside() { awk -v a="$(last rps)" -v b="${beside[-1]}" 'BEGIN { print a / b }'; }
+of_beside() { quotient "$(last rps)" "${beside[-1]}"; }
 for _ in $(seq 1 "$rounds"); do
     run "GET /api/v1/products?limit=20 (beside)" "/api/v1/products?limit=20"
     beside+=("$(last rps)")

@@ -102,8 +102,8 @@ run() { # name, path, [extra wrk args]; prints one line, leaves req/s in $dir/la
 last() { cat "$dir/last.$1"; }
 # The libraries' own floor (bench/stack-floor/src/main.rs): the route's statement served by
 # actix-web and diesel-async alone, with nothing of Tenantry's around it, beside the service
-# on the same database. `select`: the statement alone; `transaction`: in the read transaction
-# row-level security needs, sent as the service sends it.
+# on the same database. `select`: the statement alone; `scoped`: one statement that sets the
+# tenant for its own transaction, as the service reads (decision 0068).
 stack() { # shape, path; prints one line, leaves req/s and CPU in $dir/last.*
     local out rps requests service db machine
     target/release/tenantry-stack-floor "$1" "$service_url" "$tenant_id" "127.0.0.1:$((port + 1))" \
@@ -176,12 +176,12 @@ rounds=${BENCH_ROUNDS:-3}
 # memory-hard by design): the high-water marks start again here.
 reset_peak "$pid"
 lists=() floors=() one_trips=() budgets=() select_budgets=() services=()
-stack_txs=() stack_selects=() of_stack_tx=() stack_tx_of_floor=() stack_select_of_floor=()
+stack_reads=() stack_selects=() of_stack_read=() stack_read_of_floor=() stack_select_of_floor=()
 for _ in $(seq 1 "$rounds"); do
     run "GET /api/v1/products?limit=20" "/api/v1/products?limit=20"
     lists+=("$(cat "$dir/last.rps")")
-    stack transaction "/products"
-    stack_txs+=("$(last rps)") stack_tx_cpu=$(last floor_cpu)
+    stack scoped "/products"
+    stack_reads+=("$(last rps)") stack_read_cpu=$(last floor_cpu)
     stack select "/products"
     stack_selects+=("$(last rps)")
     floors+=("$(pgbench_tps prepared "$dir/list.sql")")
@@ -194,8 +194,8 @@ for _ in $(seq 1 "$rounds"); do
     printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: its RLS transaction, one round trip" \
         "${one_trips[-1]}" "$(last floor)"
     budgets+=("$(budget 0.8 "$(last floor)" "$route_machine" "$route_service")")
-    of_stack_tx+=("$(quotient "${lists[-1]}" "${stack_txs[-1]}")")
-    stack_tx_of_floor+=("$(quotient "${stack_txs[-1]}" "${floors[-1]}")")
+    of_stack_read+=("$(quotient "${lists[-1]}" "${stack_reads[-1]}")")
+    stack_read_of_floor+=("$(quotient "${stack_reads[-1]}" "${floors[-1]}")")
     stack_select_of_floor+=("$(quotient "${stack_selects[-1]}" "${floors[-1]}")")
 done
 list=$(median "${lists[@]}")
@@ -209,7 +209,7 @@ floor_get=$(pgbench_tps prepared "$dir/get-one-trip.sql")
 printf '%-44s %10.2f req/s   (machine %4s µs)\n' "floor: its RLS transaction, one round trip" "$floor_get" \
     "$(last floor)"
 get_budget=$(budget 0.8 "$(last floor)" "$get_machine" "$get_service")
-stack transaction "/products/$product_id"
+stack scoped "/products/$product_id"
 stack_get=$(last rps) stack_get_cpu=$(last floor_cpu)
 # The searches' floor is the list route itself: each round runs it beside them, so a drift of
 # the machine between minutes moves both sides of the ratio (the ratio is the median of the
@@ -283,17 +283,17 @@ record "PG list / prepared SELECT floor" "$list" "" "" "$(printf %.0f "$floor")"
     "$(at_least "$list" "$floor" 0.5)"
 record "PG list: service CPU 50% allows / used" "" "" "" "" \
     "$(median "${select_budgets[@]}") / $list_service µs" "reported" ""
-record "PG list / the libraries' transaction read" "$list" "" "" "$(printf %.0f "$(median "${stack_txs[@]}")")" \
-    "$(pct "$(median "${of_stack_tx[@]}")" 1)" "reported" "" "$stack_tx_cpu (the floor's)"
-record "  libraries' transaction read / prepared SELECT" "$(median "${stack_txs[@]}")" "" "" \
-    "$(printf %.0f "$floor")" "$(pct "$(median "${stack_tx_of_floor[@]}")" 1)" "reported" ""
+record "PG list / the libraries' read in scope" "$list" "" "" "$(printf %.0f "$(median "${stack_reads[@]}")")" \
+    "$(pct "$(median "${of_stack_read[@]}")" 1)" "reported" "" "$stack_read_cpu (the floor's)"
+record "  libraries' read in scope / prepared SELECT" "$(median "${stack_reads[@]}")" "" "" \
+    "$(printf %.0f "$floor")" "$(pct "$(median "${stack_read_of_floor[@]}")" 1)" "reported" ""
 record "  libraries' SELECT alone / prepared SELECT" "$(median "${stack_selects[@]}")" "" "" \
     "$(printf %.0f "$floor")" "$(pct "$(median "${stack_select_of_floor[@]}")" 1)" "reported" ""
 record "PG list p99" "" "" "$list_p99" "" "" "<= 10 ms" "$(met "$list_p99" 10 max)"
 record "PG get by id / one-trip floor" "$get" "$get_p50" "$get_p99" "$(printf %.0f "$floor_get")" \
     "$(pct "$get" "$floor_get")" ">= 80%" "$(at_least "$get" "$floor_get" 0.8)" "$get_cpu"
 record "PG get: service CPU 80% allows / used" "" "" "" "" "$get_budget / $get_service µs" "reported" ""
-record "PG get / the libraries' transaction read" "$get" "" "" "$(printf %.0f "$stack_get")" \
+record "PG get / the libraries' read in scope" "$get" "" "" "$(printf %.0f "$stack_get")" \
     "$(pct "$get" "$stack_get")" "reported" "" "$stack_get_cpu (the floor's)"
 record "PG get by id p99" "" "" "$get_p99" "" "" "<= 10 ms" "$(met "$get_p99" 10 max)"
 record "PG search, frequent words / list" "$frequent" "$frequent_p50" "$frequent_p99" "$list_beside" \

@@ -802,14 +802,15 @@ pub(crate) async fn pg_read<R>(
 /// How PostgreSQL plans a read's statements, which diesel-async prepares once per connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Plans {
-    /// One generic plan, made without the values and kept for every execution
-    /// (`plan_cache_mode = force_generic_plan`, local to the transaction), for a one-statement
-    /// read whose statement the connection keeps prepared; other reads leave the choice to
-    /// PostgreSQL. Right for a statement whose best plan does not depend on its values (a
-    /// list, a lookup by id), and it saves planning every time. PostgreSQL's own choice would
-    /// never keep it for a page: it costs a generic plan's bound `LIMIT` as a tenth of the
-    /// rows, so the plan made for `LIMIT 21` always looks cheaper and is made again on every
-    /// execution — most of a list's time in the database (decision 0056).
+    /// One generic plan, made without the values and kept for every execution, for a
+    /// one-statement read whose statement the connection keeps prepared; other reads leave
+    /// the choice to PostgreSQL. Right for a statement whose best plan does not depend on its
+    /// values (a list, a lookup by id), and it saves planning every time. The read in scope
+    /// ([`InScope`]) writes its `LIMIT` into the statement for this: PostgreSQL costs a bound
+    /// `LIMIT` in a generic plan as a tenth of the rows, so the plan made for `LIMIT 21`
+    /// would always look cheaper and be made again on every execution (decision 0056); with
+    /// the number in the text, PostgreSQL's own choice keeps the generic plan after its five
+    /// trial plans (decision 0068).
     Reused,
     /// Planned for each execution's values (`plan_cache_mode = force_custom_plan`, local to
     /// the transaction): for a full-text search, whose best plan depends on the words — a
@@ -867,15 +868,11 @@ pub(crate) async fn pg_read_one<R>(
 ) -> Result<R, StoreError> {
     let begin = begin_as(
         scope,
-        match (plans, cacheable) {
-            // A statement prepared for this one run is planned for it, with its values.
-            (Plans::Reused, false) => "BEGIN READ ONLY",
-            (Plans::Reused, true) => {
-                "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan"
-            }
-            (Plans::PerValue, _) => {
-                "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
-            }
+        match plans {
+            // A kept statement read this way is a `read_one` behind a transaction pooler
+            // (nothing kept prepared) or a multi-statement read: PostgreSQL chooses.
+            Plans::Reused => "BEGIN READ ONLY",
+            Plans::PerValue => "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan",
         },
     );
     let mut guard = CloseUnlessEnded(Some(pooled));
@@ -917,6 +914,130 @@ pub(crate) async fn pg_read_one<R>(
     guard.ended();
     begun?;
     result
+}
+
+/// A one-statement PostgreSQL read as **one statement in its own transaction** (decision
+/// 0068): [`InScope`] wraps the read's statement so that the statement itself first sets the
+/// scope (`set_config(…, true)`, local to the statement's implicit transaction) and then reads
+/// under it. One exchange with the server, where [`pg_read_one`] needs three (`BEGIN …`, the
+/// statement and `COMMIT`, each answered on its own): no `BEGIN` or `COMMIT` to send or
+/// overtake, and nothing left open when the future is dropped part-way (the transaction ends
+/// with the statement). The connection is closed all the same if the read does not finish,
+/// since its answer may still be on the way. Only for a statement diesel-async keeps prepared
+/// outside a transaction pooler: behind one, a statement's preparation and its execution
+/// could reach two server sessions.
+pub(crate) async fn pg_read_in_scope<R>(
+    pooled: Object<AsyncPgConnection>,
+    body: impl AsyncFnOnce(&mut &AsyncPgConnection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let mut guard = CloseUnlessEnded(Some(pooled));
+    let Some(conn) = guard.0.as_deref_mut() else {
+        return Err(StoreError::Connection("no pooled connection".to_owned()));
+    };
+    let result = {
+        let mut handle: &AsyncPgConnection = conn;
+        let prepared = PREPARES.get();
+        let mut result = std::pin::pin!(body(&mut handle));
+        let first = poll_once(result.as_mut()).await;
+        if first.is_pending() && PREPARES.get() == prepared {
+            ONE_TRIP_READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        ready_or(first, result).await
+    };
+    // The statement's transaction ended with it, failed or not; a broken connection is
+    // discarded when the pool next recycles it.
+    guard.ended();
+    result
+}
+
+/// A read's statement wrapped to run in its own implicit transaction under `scope` (see
+/// [`pg_read_in_scope`]):
+///
+/// ```sql
+/// WITH "scope" AS MATERIALIZED (SELECT set_config('transaction_read_only', 'on', true) AS "ready",
+///                                      set_config('app.tenant_id', $1, true))
+/// SELECT "read".* FROM "scope" CROSS JOIN LATERAL
+///   (SELECT * FROM (<the statement>) AS "q" WHERE "scope"."ready" IS NOT NULL LIMIT 21) AS "read"
+/// ```
+///
+/// The order is the plan's, not luck's: the read refers to `"scope"` and has a `LIMIT`, so
+/// PostgreSQL can neither merge it into the outer query nor run it before the scope's one row
+/// exists — a lateral subquery is the inner side of a nested loop, run for each outer row. The
+/// policies' `current_setting` is read only then. Were it ever read before, it would find no
+/// tenant (nothing else ran in this transaction, and the service never sets the tenant for a
+/// session) and row-level security would show no rows: the failure is an empty answer, never
+/// another tenant's. `transaction_read_only` makes anything the statement calls refuse to
+/// write, as `BEGIN READ ONLY` does; a data-modifying statement cannot be a subquery at all.
+///
+/// The statement has no `LIMIT` of its own: `.limit(n)` (or `.first()`) on the wrapper writes
+/// `n` into the text, where PostgreSQL can cost it ([`Plans::Reused`]). A page size is one of
+/// at most a hundred numbers, so a connection keeps at most that many texts per statement.
+pub(crate) struct InScope<Q> {
+    query: Q,
+    setting: Option<(&'static str, String)>,
+    limit: Option<i64>,
+}
+
+impl<Q> InScope<Q> {
+    pub(crate) fn new(query: Q, scope: &Scope) -> Self {
+        Self {
+            query,
+            setting: scope.setting(),
+            limit: None,
+        }
+    }
+}
+
+/// `.limit(n)` and `.first()`, as on the statement itself.
+impl<Q> diesel::QueryDsl for InScope<Q> {}
+
+impl<Q> diesel::query_dsl::methods::LimitDsl for InScope<Q> {
+    type Output = Self;
+
+    fn limit(mut self, limit: i64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for InScope<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q> diesel::query_builder::QueryId for InScope<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for InScope<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(
+            "WITH \"scope\" AS MATERIALIZED \
+             (SELECT set_config('transaction_read_only', 'on', true) AS \"ready\"",
+        );
+        if let Some((name, value)) = &self.setting {
+            // `name` is one of `Scope::setting`'s constants; the value is bound.
+            out.push_sql(", set_config('");
+            out.push_sql(name);
+            out.push_sql("', ");
+            out.push_bind_param::<diesel::sql_types::Text, _>(value)?;
+            out.push_sql(", true)");
+        }
+        out.push_sql(") SELECT \"read\".* FROM \"scope\" CROSS JOIN LATERAL (SELECT * FROM (");
+        self.query.walk_ast(out.reborrow())?;
+        out.push_sql(") AS \"q\" WHERE \"scope\".\"ready\" IS NOT NULL");
+        if let Some(limit) = self.limit {
+            out.push_sql(" LIMIT ");
+            out.push_sql(&limit.to_string());
+        }
+        out.push_sql(") AS \"read\"");
+        Ok(())
+    }
 }
 
 /// Polls a future once, from inside the calling task (which its waker then wakes), outside
@@ -1028,9 +1149,12 @@ macro_rules! run {
 /// `write` transactions on SQLite start with `BEGIN IMMEDIATE` (take the write lock up front,
 /// waiting on `busy_timeout`, rather than failing when a read turns into a write).
 /// `read_one, tenant = …, |conn| query, |q| run` is a read of exactly one statement: `query`
-/// builds it, `run` runs it (`Ok(q.load(conn).await?)`) and nothing else — on PostgreSQL its
-/// `COMMIT` may already be on its way behind the statement ([`pg_read_one`]), so a second
-/// statement in `run` would run outside the transaction.
+/// builds it, `run` runs it (`Ok(q.limit(n).load(conn).await?)`) and nothing else. On
+/// PostgreSQL `q` is the statement wrapped to set its scope itself ([`InScope`], one statement
+/// in its own transaction), or — for a search, or behind a transaction pooler — the statement
+/// with its `COMMIT` perhaps already on its way behind it ([`pg_read_one`]); either way a
+/// second statement in `run` would run outside the scope. `query` has no `LIMIT`: `run` gives
+/// it one.
 macro_rules! tx {
     ($db:expr, read, tenant = $tenant:expr, |$conn:ident| $body:expr) => {{
         tx!($db, read, tenant = $tenant, plans = $crate::db::Plans::Reused, |$conn| $body)
@@ -1121,24 +1245,39 @@ macro_rules! tx {
     }};
     (@pg read_one, $db:expr, $pooled:ident, $scope:ident, plans = $plans:expr, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
         let query = $query;
-        // The one-round-trip read needs a statement diesel-async caches (see `pg_read_one`).
+        let plans: $crate::db::Plans = $plans;
+        // Both one-round-trip reads need a statement diesel-async caches.
         let cacheable = !$db.pooled_by_transaction()
             && diesel::query_builder::QueryFragment::<diesel::pg::Pg>::is_safe_to_cache_prepared(
                 &query,
                 &diesel::pg::Pg,
             )
             .unwrap_or(false);
-        $crate::db::pg_read_one(
-            $pooled,
-            &$scope,
-            $plans,
-            cacheable,
-            async move |$conn: &mut &diesel_async::AsyncPgConnection| {
-                let $q = query;
-                $run
-            },
-        )
-        .await
+        if cacheable && plans == $crate::db::Plans::Reused {
+            // The statement in its own transaction, the scope set by the statement itself.
+            let query = $crate::db::InScope::new(query, &$scope);
+            $crate::db::pg_read_in_scope(
+                $pooled,
+                async move |$conn: &mut &diesel_async::AsyncPgConnection| {
+                    let $q = query;
+                    $run
+                },
+            )
+            .await
+        } else {
+            // A search, planned for its words by a setting sent before it (`pg_read_one`).
+            $crate::db::pg_read_one(
+                $pooled,
+                &$scope,
+                plans,
+                cacheable,
+                async move |$conn: &mut &diesel_async::AsyncPgConnection| {
+                    let $q = query;
+                    $run
+                },
+            )
+            .await
+        }
     }};
     (@sqlite write, $pooled:ident, |$conn:ident| $body:expr) => {
         $crate::db::sqlite_immediate(&mut $pooled, async |$conn| $body).await

@@ -357,6 +357,23 @@ async fn migrate_for_tests(url: &str) {
         .expect("the test default plan");
 }
 
+/// A line of PostgreSQL's `EXPLAIN`.
+#[derive(diesel::QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+impl PlanLine {
+    fn joined(lines: Vec<Self>) -> String {
+        lines
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 impl Db {
     /// Runs `SELECT count(*) FROM <from>` **without** any tenant filter, as the service,
     /// inside a transaction scoped to `tenant` (or to none): what row-level security lets a
@@ -393,6 +410,8 @@ impl Db {
             self,
             read_one,
             tenant = Some(tenant),
+            // Read as a search is: `BEGIN …`, the statement and `COMMIT` (`pg_read_one`).
+            plans = crate::db::Plans::PerValue,
             |conn| products::of(&ctx).count(),
             |q| {
                 // Each message received costs a unit of the budget (128 a poll); stop at
@@ -502,17 +521,12 @@ impl Db {
     /// read the table in order (no sequential or plain index scans): where `@@` is applied,
     /// as an index condition or as a filter after row-level security. PostgreSQL only.
     pub async fn search_plan(&self, tenant: TenantId, tsquery: &str) -> Result<String, StoreError> {
-        #[derive(diesel::QueryableByName)]
-        struct Line {
-            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-            line: String,
-        }
         let sql = format!(
             "EXPLAIN (COSTS OFF) SELECT id FROM products \
              WHERE search_vector @@ to_tsquery('simple', '{}')",
             tsquery.replace('\'', "''")
         );
-        let lines: Vec<Line> = tx!(self, read, tenant = Some(tenant), |conn| {
+        let lines: Vec<PlanLine> = tx!(self, read, tenant = Some(tenant), |conn| {
             diesel::sql_query("SET LOCAL enable_seqscan = off")
                 .execute(conn)
                 .await?;
@@ -521,11 +535,7 @@ impl Db {
                 .await?;
             Ok(diesel::sql_query(&sql).load(conn).await?)
         })?;
-        Ok(lines
-            .into_iter()
-            .map(|l| l.line)
-            .collect::<Vec<_>>()
-            .join("\n"))
+        Ok(PlanLine::joined(lines))
     }
 
     /// The full-text searches prepared on the connection this read is given (in a test that
@@ -567,6 +577,44 @@ impl Db {
             .collect())
     }
 
+    /// PostgreSQL's plan (`EXPLAIN (COSTS OFF) EXECUTE`) of the one statement whose text is
+    /// `LIKE pattern` that the connection this read is given keeps prepared, run with `args`
+    /// (quoted as literals): the plan its executions use. PostgreSQL only.
+    pub async fn prepared_plan(&self, pattern: &str, args: &[&str]) -> Result<String, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let args = args
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let lines: Vec<PlanLine> = tx!(self, read, tenant = None, |conn| {
+            let names: Vec<Name> = diesel::sql_query(
+                "SELECT name FROM pg_prepared_statements \
+                 WHERE statement LIKE $1 AND statement NOT LIKE '%pg_prepared_statements%'",
+            )
+            .bind::<diesel::sql_types::Text, _>(pattern)
+            .load(conn)
+            .await?;
+            let [Name { name }] = names.as_slice() else {
+                return Err(StoreError::Config(format!(
+                    "{} statements like {pattern}",
+                    names.len()
+                )));
+            };
+            let name = name.replace('"', "\"\"");
+            Ok(
+                diesel::sql_query(format!("EXPLAIN (COSTS OFF) EXECUTE \"{name}\"({args})"))
+                    .load(conn)
+                    .await?,
+            )
+        })?;
+        Ok(PlanLine::joined(lines))
+    }
+
     /// A change that records an audit entry, an event and a job through the pipeline and
     /// then fails: what its rollback leaves behind (nothing).
     pub async fn change_that_fails(&self, ctx: &TenantCtx) -> Result<(), StoreError> {
@@ -599,21 +647,25 @@ impl Db {
         tokio::time::timeout(after, read).await.is_ok()
     }
 
-    /// Like [`Db::abandoned_read`], through the one-round-trip read (`read_one`): the
+    /// Like [`Db::abandoned_read`], through a one-round-trip read (`read_one`): the
     /// statement is run once to completion first, so that the connection has it prepared and
-    /// the abandoned run sends `COMMIT` behind it. True when it finished before being
-    /// abandoned.
+    /// the abandoned run goes in one trip — one statement that sets its tenant itself, or
+    /// (`pipelined`) `BEGIN …`, the statement and `COMMIT` behind it. True when it finished
+    /// before being abandoned.
     pub async fn abandoned_one_trip_read(
         &self,
         tenant: TenantId,
         seconds: f64,
         after: std::time::Duration,
+        pipelined: bool,
     ) -> bool {
+        let plans = crate::db::Plans::per_value_if(pipelined);
         let sleep = |seconds: f64| async move {
             tx!(
                 self,
                 read_one,
                 tenant = Some(tenant),
+                plans = plans,
                 |conn| diesel::select(pg_sleep(seconds)),
                 |q| Ok(q.execute(conn).await?)
             )
@@ -622,13 +674,14 @@ impl Db {
         tokio::time::timeout(after, sleep(seconds)).await.is_ok()
     }
 
-    /// A one-round-trip read (`read_one`) whose statement fails on the server (an unknown
-    /// setting), run twice on the same connection: what each returned.
-    pub async fn failing_one_trip_read(&self) -> Result<String, StoreError> {
+    /// A one-round-trip read (`read_one`, `pipelined` as in [`Db::abandoned_one_trip_read`])
+    /// whose statement fails on the server (an unknown setting): what it returned.
+    pub async fn failing_one_trip_read(&self, pipelined: bool) -> Result<String, StoreError> {
         tx!(
             self,
             read_one,
             tenant = None,
+            plans = crate::db::Plans::per_value_if(pipelined),
             |conn| diesel::select(current_setting("tenantry.no_such_setting")),
             |q| Ok(q.get_result::<String>(conn).await?)
         )

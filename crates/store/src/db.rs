@@ -464,9 +464,15 @@ fn pg_manager(
                 // from the whole table, and compiling a plan (10-35 ms) cost more
                 // than the short queries it was for (decision 0030). Behind a
                 // transaction pooler the role's setting does this (docs/scaling.md).
-                conn.batch_execute("SET jit = off")
-                    .await
-                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                // And no scope of its own: a role's or database's default for the settings
+                // row-level security reads would otherwise show through wherever a
+                // statement reads them before setting its own (decision 0068).
+                conn.batch_execute(
+                    "SET jit = off; SET app.tenant_id = ''; SET app.user_id = ''; \
+                     SET app.invitation_digest = ''; SET app.api_key_prefix = ''",
+                )
+                .await
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             }
             conn.set_instrumentation(count_prepares);
             Ok(conn)
@@ -964,14 +970,17 @@ pub(crate) async fn pg_read_in_scope<R>(
 /// PostgreSQL can neither merge it into the outer query nor run it before the scope's one row
 /// exists — a lateral subquery is the inner side of a nested loop, run for each outer row. The
 /// policies' `current_setting` is read only then. Were it ever read before, it would find no
-/// tenant (nothing else ran in this transaction, and the service never sets the tenant for a
-/// session) and row-level security would show no rows: the failure is an empty answer, never
-/// another tenant's. `transaction_read_only` makes anything the statement calls refuse to
-/// write, as `BEGIN READ ONLY` does; a data-modifying statement cannot be a subquery at all.
+/// tenant (nothing else ran in this transaction, and every direct connection clears the scope
+/// settings for its session when it opens, whatever the role's or database's defaults) and
+/// row-level security would show no rows: the failure is an empty answer, never another
+/// tenant's. `transaction_read_only` makes anything the statement calls refuse to write; a
+/// data-modifying statement cannot be a subquery at all (a `FOR UPDATE` could, and would lock:
+/// reads do not write one).
 ///
 /// The statement has no `LIMIT` of its own: `.limit(n)` (or `.first()`) on the wrapper writes
-/// `n` into the text, where PostgreSQL can cost it ([`Plans::Reused`]). A page size is one of
-/// at most a hundred numbers, so a connection keeps at most that many texts per statement.
+/// `n` into the text, where PostgreSQL can cost it ([`Plans::Reused`]); without one the
+/// wrapper writes `OFFSET 0`, which keeps the order all the same. A page size is one of at most
+/// a hundred numbers, so a connection keeps at most that many texts of each statement shape.
 pub(crate) struct InScope<Q> {
     query: Q,
     setting: Option<(&'static str, String)>,
@@ -1031,9 +1040,16 @@ impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
         out.push_sql(") SELECT \"read\".* FROM \"scope\" CROSS JOIN LATERAL (SELECT * FROM (");
         self.query.walk_ast(out.reborrow())?;
         out.push_sql(") AS \"q\" WHERE \"scope\".\"ready\" IS NOT NULL");
-        if let Some(limit) = self.limit {
-            out.push_sql(" LIMIT ");
-            out.push_sql(&limit.to_string());
+        // The fence: a subquery with a `LIMIT` or an `OFFSET` is never merged into the outer
+        // query, so the read stays the nested loop's inner side, under the scope's row.
+        // Without one, PostgreSQL could lift the policy's condition above the loop, to be
+        // checked before the scope is set.
+        match self.limit {
+            Some(limit) => {
+                out.push_sql(" LIMIT ");
+                out.push_sql(&limit.to_string());
+            }
+            None => out.push_sql(" OFFSET 0"),
         }
         out.push_sql(") AS \"read\"");
         Ok(())
@@ -1265,7 +1281,8 @@ macro_rules! tx {
             )
             .await
         } else {
-            // A search, planned for its words by a setting sent before it (`pg_read_one`).
+            // A search (planned for its words by a setting sent before it), a read behind a
+            // transaction pooler, or a statement diesel-async cannot cache (`pg_read_one`).
             $crate::db::pg_read_one(
                 $pooled,
                 &$scope,

@@ -390,6 +390,23 @@ impl Db {
         Ok(c.n)
     }
 
+    /// The tenant's products counted by a read of one statement that sets its own tenant
+    /// (`read_one`, decision 0068) with no `LIMIT` and no aggregate (their ids, loaded and
+    /// counted): the form the wrapper must fence itself.
+    pub async fn products_counted_in_one_statement(
+        &self,
+        tenant: TenantId,
+    ) -> Result<i64, StoreError> {
+        let ctx = TenantCtx::for_tests(tenant);
+        tx!(
+            self,
+            read_one,
+            tenant = Some(tenant),
+            |conn| products::of(&ctx).select(products::id),
+            |q| Ok(q.load::<crate::types::DbUuid>(conn).await?.len() as i64)
+        )
+    }
+
     /// The tenant's products counted by a one-round-trip read (`read_one`, no tenant filter
     /// but row-level security's) reached with tokio's cooperative budget spent to nothing in
     /// the same poll, as by sibling futures in a task running many reads at once: the

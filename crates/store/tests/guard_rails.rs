@@ -285,6 +285,41 @@ async fn a_page_of_a_list_is_planned_once_per_connection() {
     assert!(scope < policy && policy < products, "{plan}");
 }
 
+/// A read of one statement sets its tenant before row-level security reads it, whatever the
+/// statement's shape — a page (`LIMIT 21`), a lookup (`.first()`), a count with no `LIMIT` —
+/// and whatever the sessions' default: here the database's default tenant is another one.
+/// Were the policy's setting read before the statement sets it, each read would see the other
+/// tenant's rows through the policy and its own through the statement's filter: none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_in_one_statement_sets_its_tenant_first_whatever_the_default() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let a = tenant(&db, "acme").await;
+    let b = tenant(&db, "bravo").await;
+    products(&db, a, 3).await;
+    products(&db, b, 2).await;
+    if db.db().pooled_by_transaction() {
+        return; // A pooler takes no startup options; nor does this path run behind one.
+    }
+    // Sessions that start with that default (the connection string's options), one read at a
+    // time, so that the later runs reuse the prepared statements.
+    let url = db.url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}options=-c%20app.tenant_id%3D{b}");
+    let fresh = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(&url)).unwrap();
+    let svc = ProductService::new(fresh.clone(), Arc::new(SystemClock));
+    let ctx = TenantCtx::for_tests(a);
+    for _ in 0..7 {
+        let page = svc.list(&ctx, &ProductQuery::default()).await.unwrap();
+        assert_eq!(page.items.len(), 3);
+        assert!(page.items.iter().all(|p| p.tenant_id == a));
+        assert!(svc.get(&ctx, page.items[0].id).await.unwrap().is_some());
+        assert_eq!(fresh.products_counted_in_one_statement(a).await.unwrap(), 3);
+    }
+    fresh.close();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_without_the_superuser_step_stays_correct() {
     let Some(db) = TestDb::postgres_as_shipped().await else {

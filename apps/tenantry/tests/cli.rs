@@ -568,6 +568,19 @@ fn in_flight_request_survives(signal: &str) {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let (mut child, addr, lines) = start_server(dir.path(), &[("TENANTRY_OPERATOR_TOKEN", "tok")]);
+    // "serving" is logged once the socket listens; the HTTP workers may still be starting (a
+    // debug build, two servers starting at once). A connection not yet handed to a worker
+    // when the signal closes the listener is reset, which is not what this test is about: it
+    // starts once both workers have answered.
+    for _ in 0..4 {
+        let mut probe = std::net::TcpStream::connect(&addr).unwrap();
+        probe
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        probe.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    }
     let body = br#"{"slug": "acme", "name": "Acme Inc"}"#;
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     let head = format!(

@@ -7,8 +7,8 @@
 //! - **The functions a read request runs, then those a start runs, laid out together**
 //!   (`link.order`, written by `scripts/link-order`): a request's code lies together on a few
 //!   hundred pages rather than across the 40 MB of code, and a start touches a few megabytes
-//!   rather than pages across all of it. Only with the LLVM linker Rust uses on x86-64 Linux from 1.90 on,
-//!   and only in release builds, which the file's names were taken from.
+//!   rather than pages across all of it. Only with the LLVM linker Rust uses on x86-64 Linux
+//!   from 1.90 on, and only in release builds, which the file's names were taken from.
 //!
 //! `TENANTRY_LINK_LAYOUT=off` at build time turns both off.
 

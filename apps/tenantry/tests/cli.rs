@@ -571,7 +571,7 @@ fn in_flight_request_survives(signal: &str) {
     // "serving" is logged once the socket listens; the HTTP workers may still be starting (a
     // debug build, two servers starting at once). A connection not yet handed to a worker
     // when the signal closes the listener is reset, which is not what this test is about: it
-    // starts once both workers have answered.
+    // starts once the server has answered four complete requests.
     for _ in 0..4 {
         let mut probe = std::net::TcpStream::connect(&addr).unwrap();
         probe

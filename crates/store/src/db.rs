@@ -227,6 +227,8 @@ pub struct Db {
     /// database in each thread's [`THREAD_POOLS`].
     thread_pools: std::sync::Arc<ThreadPools>,
     acquire_timeout: Duration,
+    /// The tenants' word counts that choose how a search reads (`search_words.rs`).
+    pub(crate) search_words: std::sync::Arc<crate::search_words::SearchWords>,
 }
 
 type ThreadPools = std::sync::Mutex<Vec<Pool<AsyncPgConnection>>>;
@@ -385,6 +387,7 @@ impl Db {
             personal: std::sync::Arc::default(),
             thread_pools: std::sync::Arc::default(),
             acquire_timeout: config.acquire_timeout,
+            search_words: std::sync::Arc::default(),
         })
     }
 

@@ -14,6 +14,7 @@ use tenantry_products::{
 
 use crate::db::{Db, SqliteConn};
 use crate::error::StoreError;
+use crate::search_words::SearchShape;
 use crate::types::DbInstant;
 use crate::types::DbUuid;
 
@@ -161,11 +162,25 @@ impl Db {
         query: &ProductQuery,
     ) -> Result<Page<Product>, StoreError> {
         let limit = i64::from(query.limit.get()) + 1;
+        // A search alone reads the way its tenant's word counts choose; with other filters,
+        // whose share of the rows the counts do not tell, PostgreSQL plans it for its words.
+        let filtered = query.status.is_some()
+            || query.price_min.is_some()
+            || query.price_max.is_some()
+            || query.created_from.is_some()
+            || query.created_to.is_some();
+        let shape = query.search.as_ref().map(|search| {
+            if filtered {
+                SearchShape::PerValue
+            } else {
+                self.search_shape("products", ctx.tenant_id(), search, limit)
+            }
+        });
         let rows: Vec<ProductRow> = tx!(
             self,
             read_one,
             tenant = Some(ctx.tenant_id()),
-            plans = crate::db::Plans::per_value_if(query.search.is_some()),
+            plans = shape.map_or(crate::db::Plans::Reused, SearchShape::plans),
             |conn| {
                 let mut q = products::of(ctx).into_boxed();
                 if let Some(s) = query.status {
@@ -183,8 +198,8 @@ impl Db {
                 if let Some(to) = query.created_to {
                     q = q.filter(products::created_at.lt(to));
                 }
-                if let Some(search) = &query.search {
-                    q = q.filter(fts_match("products", "product_id", search));
+                if let (Some(search), Some(shape)) = (&query.search, shape) {
+                    q = q.filter(fts_match_as("products", "product_id", search, shape));
                 }
                 // Keyset pagination on (sort value, id), in the query's direction.
                 let desc = query.descending;

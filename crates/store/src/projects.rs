@@ -13,6 +13,7 @@ use tenantry_rbac::MembershipStatus;
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::search_words::SearchShape;
 use crate::types::DbInstant;
 use crate::types::DbUuid;
 
@@ -154,7 +155,15 @@ impl Db {
         query: &ProjectQuery,
     ) -> Result<Page<Project>, StoreError> {
         let limit = i64::from(query.limit.get()) + 1;
-        let plans = crate::db::Plans::per_value_if(query.search.is_some());
+        // As the products' list: a search alone reads the way its tenant's words choose.
+        let shape = query.search.as_ref().map(|search| {
+            if query.archived.is_some() {
+                SearchShape::PerValue
+            } else {
+                self.search_shape("projects", ctx.tenant_id(), search, limit)
+            }
+        });
+        let plans = shape.map_or(crate::db::Plans::Reused, SearchShape::plans);
         let rows: Vec<ProjectRow> = tx!(
             self,
             read,
@@ -165,8 +174,8 @@ impl Db {
                 if let Some(a) = query.archived {
                     q = q.filter(projects::archived.eq(a));
                 }
-                if let Some(search) = &query.search {
-                    q = q.filter(fts_match("projects", "project_id", search));
+                if let (Some(search), Some(shape)) = (&query.search, shape) {
+                    q = q.filter(fts_match_as("projects", "project_id", search, shape));
                 }
                 if let Some(after) = &query.after {
                     let id = DbUuid(after.id);

@@ -237,6 +237,8 @@ pub(crate) struct FtsMatch {
     key: &'static str,
     /// The backend's query text: a `simple` tsquery or an FTS5 expression.
     query: String,
+    /// How PostgreSQL is to read the matches (decision 0070); SQLite has one way.
+    shape: crate::SearchShape,
 }
 
 impl diesel::expression::Expression for FtsMatch {
@@ -256,16 +258,33 @@ impl diesel::query_builder::QueryId for FtsMatch {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-/// `<table>.search_vector` (generated, GIN-indexed) against a prefix tsquery.
+/// `<table>.search_vector` (generated, GIN-indexed) against a prefix tsquery, in one of three
+/// forms, one statement text each ([`crate::SearchShape`]):
+/// - planned per value: `@@ to_tsquery('simple', $n)`, a constant PostgreSQL estimates;
+/// - through the index: `@@ (SELECT to_tsquery('simple', $n))`. The sub-select is run once
+///   per execution; written as a call, a generic plan would parse the query again on every
+///   row it tests;
+/// - in list order: `pg_catalog.ts_match_vq(…, (SELECT …))`, the function behind `@@`. No index
+///   serves a function call, so the plan reads in the sort's own order and tests each row.
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for FtsMatch {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> diesel::QueryResult<()> {
+        use crate::SearchShape;
+        let (start, query, end) = match self.shape {
+            SearchShape::PerValue => (".search_vector @@ ", "to_tsquery('simple', ", ")"),
+            SearchShape::Index => (".search_vector @@ ", "(SELECT to_tsquery('simple', ", "))"),
+            SearchShape::ListOrder => (".search_vector, ", "(SELECT to_tsquery('simple', ", ")))"),
+        };
+        if self.shape == SearchShape::ListOrder {
+            out.push_sql("pg_catalog.ts_match_vq(");
+        }
         out.push_sql(self.table);
-        out.push_sql(".search_vector @@ to_tsquery('simple', ");
+        out.push_sql(start);
+        out.push_sql(query);
         out.push_bind_param::<diesel::sql_types::Text, _>(&self.query)?;
-        out.push_sql(")");
+        out.push_sql(end);
         Ok(())
     }
 }
@@ -308,16 +327,27 @@ pub(crate) mod pg {
     pub type DbTime = diesel::sql_types::Timestamptz;
     backend_schema!();
 
-    /// The PostgreSQL form of [`super::FtsMatch`].
+    /// The PostgreSQL form of [`super::FtsMatch`], planned for its words.
     pub(crate) fn fts_match(
         table: &'static str,
         key: &'static str,
         q: &tenantry_kernel::SearchQuery,
     ) -> super::FtsMatch {
+        fts_match_as(table, key, q, crate::SearchShape::PerValue)
+    }
+
+    /// The PostgreSQL form of [`super::FtsMatch`], read the way `shape` says.
+    pub(crate) fn fts_match_as(
+        table: &'static str,
+        key: &'static str,
+        q: &tenantry_kernel::SearchQuery,
+        shape: crate::SearchShape,
+    ) -> super::FtsMatch {
         super::FtsMatch {
             table,
             key,
             query: q.tsquery(),
+            shape,
         }
     }
 }
@@ -333,10 +363,21 @@ pub(crate) mod sqlite {
         key: &'static str,
         q: &tenantry_kernel::SearchQuery,
     ) -> super::FtsMatch {
+        fts_match_as(table, key, q, crate::SearchShape::PerValue)
+    }
+
+    /// The SQLite form of [`super::FtsMatch`]: FTS5 has one way to read, whatever `shape`.
+    pub(crate) fn fts_match_as(
+        table: &'static str,
+        key: &'static str,
+        q: &tenantry_kernel::SearchQuery,
+        shape: crate::SearchShape,
+    ) -> super::FtsMatch {
         super::FtsMatch {
             table,
             key,
             query: q.fts5(),
+            shape,
         }
     }
 }

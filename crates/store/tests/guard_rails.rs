@@ -105,6 +105,34 @@ async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
         return;
     }
     assert_eq!(db.db().search_uses_index().await.unwrap(), indexed);
+    // The word counts that choose how a search reads (decision 0070) are read under the
+    // tenant's own row-level security: each tenant's hold only its own words.
+    db.db().learn_search_words("products", a).await.unwrap();
+    db.db().learn_search_words("products", b).await.unwrap();
+    let (of_a, of_b) = (
+        db.db().search_words("products", a).unwrap(),
+        db.db().search_words("products", b).unwrap(),
+    );
+    assert_eq!((of_a.rows(), of_b.rows()), (4, 17));
+    assert!(of_a.holds("kettle") && of_a.holds("brushed"), "{of_a:?}");
+    assert!(
+        of_b.holds("zanzibar") && of_b.holds("teak") && of_b.holds("copper"),
+        "{of_b:?}"
+    );
+    for theirs in ["zanzibar", "teak", "copper", "chest"] {
+        assert!(!of_a.holds(theirs), "{of_a:?}");
+    }
+    for theirs in ["brushed", "steel"] {
+        assert!(!of_b.holds(theirs), "{of_b:?}");
+    }
+    // The answers above again, now read the way the counts choose.
+    assert_eq!(found(db, a, "zanzibar").await, ["Lamp 0"]);
+    assert_eq!(found(db, a, "zanzibar teak").await, Vec::<String>::new());
+    assert_eq!(
+        found(db, b, "kettle copper").await,
+        ["Kettle 0", "Kettle 1"]
+    );
+    assert_eq!(found(db, b, "zanzibar").await.len(), 15);
     // Raw SQL with no tenant filter at all: row-level security alone keeps B's rows out.
     assert_eq!(
         db.db()
@@ -138,13 +166,13 @@ async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
          ANALYZE products"
     ))
     .await;
-    // A search is one statement prepared once per connection and, on PostgreSQL, planned
-    // for its words every time: a generic plan would read a frequent word's matches through
-    // the index and sort them all, or a rare word's tenant in list order. It takes the
-    // one-round-trip read like the list does. At this size PostgreSQL would keep planning
-    // per value anyway, so the database's sessions default to generic plans here: only the
-    // search's own setting keeps it planned for its words. A fresh pool, to get sessions
-    // that start with that default.
+    // A search with other filters is one statement prepared once per connection and, on
+    // PostgreSQL, planned for its words every time: a generic plan would read a frequent
+    // word's matches through the index and sort them all, or a rare word's tenant in list
+    // order. It takes the one-round-trip read like the list does. At this size PostgreSQL
+    // would keep planning per value anyway, so the database's sessions default to generic
+    // plans here: only the search's own setting keeps it planned for its words. A fresh pool,
+    // to get sessions that start with that default.
     db.as_owner(
         "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET plan_cache_mode = force_generic_plan', \
          current_database()); END $$",
@@ -154,6 +182,7 @@ async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
     let svc = ProductService::new(fresh.clone(), Arc::new(SystemClock));
     let search = |words: &str| ProductQuery {
         search: Some(SearchQuery::parse(words).unwrap()),
+        status: Some(ProductStatus::Active),
         ..ProductQuery::default()
     };
     let one_trip = tenantry_store::Db::one_trip_reads();
@@ -181,6 +210,76 @@ async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
         // (As for the list, a read that finds its statement not yet prepared on its
         // connection takes two.)
         assert!(one_trip > 0, "searches in one round trip");
+    }
+    // A search alone, once the process knows the tenant's words, reads the way they choose
+    // (decision 0070), each way one statement planned once: a word most of the tenant's rows
+    // hold in list order, a word three of its 2,004 rows hold through the index (or, without
+    // the superuser's step, in list order too). PostgreSQL's own default, a fresh pool.
+    db.as_owner(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET plan_cache_mode', \
+         current_database()); END $$",
+    )
+    .await;
+    let fresh = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(db.url())).unwrap();
+    let svc = ProductService::new(fresh.clone(), Arc::new(SystemClock));
+    let search = |words: &str| ProductQuery {
+        search: Some(SearchQuery::parse(words).unwrap()),
+        ..ProductQuery::default()
+    };
+    fresh.learn_search_words("products", a).await.unwrap();
+    let words = fresh.search_words("products", a).unwrap();
+    assert_eq!(words.rows(), 2_004);
+    let rare = if indexed {
+        tenantry_store::SearchShape::Index
+    } else {
+        tenantry_store::SearchShape::ListOrder
+    };
+    assert_eq!(
+        words.shape(&SearchQuery::parse("kettle").unwrap(), 21),
+        rare
+    );
+    assert_eq!(
+        words.shape(&SearchQuery::parse("filler").unwrap(), 21),
+        tenantry_store::SearchShape::ListOrder
+    );
+    for _ in 0..8 {
+        let ctx = TenantCtx::for_tests(a);
+        let kettles = svc.list(&ctx, &search("kettle")).await.unwrap().items;
+        assert_eq!(kettles.len(), 3);
+        let fillers = svc.list(&ctx, &search("filler")).await.unwrap().items;
+        assert_eq!(fillers.len(), 20);
+        assert!(
+            fillers
+                .iter()
+                .all(|p| p.name.as_str().starts_with("Filler "))
+        );
+    }
+    let in_order = fresh.prepared_statements("%ts_match_vq%").await.unwrap();
+    let through_index = fresh.prepared_statements("%@@ (SELECT%").await.unwrap();
+    let tenant = a.to_string();
+    let in_order_plan = fresh
+        .prepared_plan("%ts_match_vq%", &[&tenant, &tenant, "filler:*"])
+        .await;
+    let through_index_plan = fresh
+        .prepared_plan("%@@ (SELECT%", &[&tenant, &tenant, "kettle:*"])
+        .await;
+    fresh.close();
+    if !db.db().pooled_by_transaction() {
+        // PostgreSQL's five trial plans, then the generic plan for good.
+        let kept = |p: &[(String, i64, i64)]| p.len() == 1 && p[0].1 >= 3 && p[0].2 <= 5;
+        assert!(kept(&in_order), "{in_order:#?}");
+        let plan = in_order_plan.unwrap();
+        assert!(
+            plan.contains("products_by_created") && !plan.contains("products_search"),
+            "{plan}"
+        );
+        if indexed {
+            assert!(kept(&through_index), "{through_index:#?}");
+            let plan = through_index_plan.unwrap();
+            assert!(plan.contains("products_search"), "{plan}");
+        } else {
+            assert!(through_index.is_empty(), "{through_index:#?}");
+        }
     }
     let plan = db.db().search_plan(a, "zanzibar:*").await.unwrap();
     let in_index = plan

@@ -1477,25 +1477,25 @@ impl Db {
     /// on PostgreSQL, whether `@@` (`ts_match_vq`) is declared LEAKPROOF in this database, a
     /// superuser's one-time step (decision 0050). Always true on SQLite (FTS5, no RLS).
     pub async fn search_uses_index(&self) -> Result<bool, StoreError> {
-        #[derive(diesel::QueryableByName)]
-        struct Leakproof {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            leakproof: bool,
-        }
         use diesel_async::RunQueryDsl;
         if matches!(self.backend(), Backend::Sqlite) {
             return Ok(true);
         }
         let row: Leakproof = run!(self, read, |conn| {
-            diesel::sql_query(
-                "SELECT proleakproof AS leakproof FROM pg_proc \
-                 WHERE oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure",
-            )
-            .get_result(conn)
-            .await?
+            diesel::sql_query(LEAKPROOF_MATCH).get_result(conn).await?
         });
         Ok(row.leakproof)
     }
+}
+
+/// Whether `@@` is LEAKPROOF in this database (PostgreSQL; [`Db::search_uses_index`]).
+pub(crate) const LEAKPROOF_MATCH: &str = "SELECT proleakproof AS leakproof FROM pg_proc \
+     WHERE oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure";
+
+#[derive(diesel::QueryableByName)]
+pub(crate) struct Leakproof {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub(crate) leakproof: bool,
 }
 
 #[cfg(test)]

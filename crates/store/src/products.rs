@@ -199,7 +199,7 @@ impl Db {
                     q = q.filter(products::created_at.lt(to));
                 }
                 if let (Some(search), Some(shape)) = (&query.search, shape) {
-                    q = q.filter(fts_match_as("products", "product_id", search, shape));
+                    q = q.filter(fts_match("products", "product_id", search, shape));
                 }
                 // Keyset pagination on (sort value, id), in the query's direction.
                 let desc = query.descending;

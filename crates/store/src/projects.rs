@@ -175,7 +175,7 @@ impl Db {
                     q = q.filter(projects::archived.eq(a));
                 }
                 if let (Some(search), Some(shape)) = (&query.search, shape) {
-                    q = q.filter(fts_match_as("projects", "project_id", search, shape));
+                    q = q.filter(fts_match("projects", "project_id", search, shape));
                 }
                 if let Some(after) = &query.after {
                     let id = DbUuid(after.id);
@@ -326,7 +326,7 @@ impl Db {
                     q = q.filter(tasks::assignee_id.eq(DbUuid::from(a)));
                 }
                 if let Some(search) = &query.search {
-                    q = q.filter(fts_match("tasks", "task_id", search));
+                    q = q.filter(fts_match("tasks", "task_id", search, SearchShape::PerValue));
                 }
                 if let Some(after) = &query.after {
                     let id = DbUuid(after.id);

@@ -327,17 +327,9 @@ pub(crate) mod pg {
     pub type DbTime = diesel::sql_types::Timestamptz;
     backend_schema!();
 
-    /// The PostgreSQL form of [`super::FtsMatch`], planned for its words.
+    /// The PostgreSQL form of [`super::FtsMatch`], read the way `shape` says
+    /// (`SearchShape::PerValue` where the list does not choose, decision 0070).
     pub(crate) fn fts_match(
-        table: &'static str,
-        key: &'static str,
-        q: &tenantry_kernel::SearchQuery,
-    ) -> super::FtsMatch {
-        fts_match_as(table, key, q, crate::SearchShape::PerValue)
-    }
-
-    /// The PostgreSQL form of [`super::FtsMatch`], read the way `shape` says.
-    pub(crate) fn fts_match_as(
         table: &'static str,
         key: &'static str,
         q: &tenantry_kernel::SearchQuery,
@@ -357,17 +349,8 @@ pub(crate) mod sqlite {
     pub type DbTime = diesel::sql_types::TimestamptzSqlite;
     backend_schema!();
 
-    /// The SQLite form of [`super::FtsMatch`].
-    pub(crate) fn fts_match(
-        table: &'static str,
-        key: &'static str,
-        q: &tenantry_kernel::SearchQuery,
-    ) -> super::FtsMatch {
-        fts_match_as(table, key, q, crate::SearchShape::PerValue)
-    }
-
     /// The SQLite form of [`super::FtsMatch`]: FTS5 has one way to read, whatever `shape`.
-    pub(crate) fn fts_match_as(
+    pub(crate) fn fts_match(
         table: &'static str,
         key: &'static str,
         q: &tenantry_kernel::SearchQuery,

@@ -10,6 +10,7 @@ use tenantry_rbac::MembershipStatus;
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::search_words::SearchShape;
 use crate::types::DbUuid;
 
 /// Characters of context in a snippet.
@@ -51,8 +52,14 @@ impl Db {
                     }
                     macro_rules! hits {
                         ($table:ident, $key:literal, $title:ident, $text:ident) => {{
-                            let hit =
-                                || $table::of(ctx).filter(fts_match(stringify!($table), $key, q));
+                            let hit = || {
+                                $table::of(ctx).filter(fts_match(
+                                    stringify!($table),
+                                    $key,
+                                    q,
+                                    SearchShape::PerValue,
+                                ))
+                            };
                             counted!(
                                 hit,
                                 hit()
@@ -75,7 +82,7 @@ impl Db {
                                         memberships::status.eq(MembershipStatus::Active.as_str()),
                                     )
                                     .inner_join(users::table)
-                                    .filter(fts_match("users", "user_id", q))
+                                    .filter(fts_match("users", "user_id", q, SearchShape::PerValue))
                             };
                             counted!(
                                 hit,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use diesel_async::RunQueryDsl;
 use tenantry_kernel::{SearchQuery, TenantId};
 
-use crate::db::{Backend, Db, Plans};
+use crate::db::{Backend, Db, LEAKPROOF_MATCH, Leakproof, Plans};
 use crate::error::StoreError;
 
 /// How a search statement reads its rows on PostgreSQL (SQLite's FTS5 has one way).
@@ -62,8 +62,8 @@ const KEPT_SHARE: i64 = 1_000;
 const KEPT_WORDS: i64 = 4_096;
 /// Counts older than this are read again in the background (still used meanwhile).
 const REFRESH_AFTER: Duration = Duration::from_secs(120);
-/// Counts unused for this long are dropped; it also bounds how long a deleted tenant's words
-/// stay in memory.
+/// Counts are dropped this long after they were read (a search reads them again once they are
+/// [`REFRESH_AFTER`] old); it also bounds how long a deleted tenant's words stay in memory.
 const KEPT_FOR: Duration = Duration::from_secs(600);
 /// The memory all counts may take.
 const KEPT_BYTES: u64 = 8 << 20;
@@ -171,7 +171,6 @@ impl Default for SearchWords {
             known: moka::sync::Cache::builder()
                 .max_capacity(KEPT_BYTES)
                 .weigher(|_, k: &Arc<Known>| k.words.bytes())
-                .time_to_idle(KEPT_FOR)
                 .time_to_live(KEPT_FOR)
                 .build(),
             reading: Mutex::default(),
@@ -202,12 +201,6 @@ struct Word {
     word: String,
     #[diesel(sql_type = diesel::sql_types::Integer)]
     ndoc: i32,
-}
-
-#[derive(diesel::QueryableByName)]
-struct Leakproof {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    leakproof: bool,
 }
 
 impl Db {
@@ -274,9 +267,13 @@ impl Db {
         if self.backend() != Backend::Postgres || !TABLES.contains(&table) {
             return Ok(());
         }
-        let count = format!("SELECT count(*) AS n FROM {table}");
+        // The tenant written into both statements as well as set for row-level security: the
+        // same two guards as every tenant read (`of(ctx)` and the policy). A tenant id is a
+        // UUID: nothing in it needs quoting.
+        let count = format!("SELECT count(*) AS n FROM {table} WHERE tenant_id = '{tenant}'");
         let words = format!(
-            "SELECT word, ndoc FROM ts_stat('SELECT search_vector FROM {table}') \
+            "SELECT word, ndoc FROM ts_stat('SELECT search_vector FROM {table} \
+             WHERE tenant_id = ''{tenant}''') \
              WHERE ndoc >= $1 ORDER BY ndoc DESC, word LIMIT {KEPT_WORDS}"
         );
         let (rows, indexed, words) = tx!(self, read, tenant = Some(tenant), |conn| {
@@ -287,12 +284,8 @@ impl Db {
                 )
                 .load(conn)
                 .await?;
-            let Leakproof { leakproof } = diesel::sql_query(
-                "SELECT proleakproof AS leakproof FROM pg_proc \
-                 WHERE oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure",
-            )
-            .get_result(conn)
-            .await?;
+            let Leakproof { leakproof } =
+                diesel::sql_query(LEAKPROOF_MATCH).get_result(conn).await?;
             Ok((n, leakproof, words))
         })?;
         let words = TenantWords::new(

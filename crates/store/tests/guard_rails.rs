@@ -80,6 +80,27 @@ async fn found(db: &TestDb, t: TenantId, q: &str) -> Vec<String> {
     names
 }
 
+/// A new pool of one connection on `db` after `ALTER DATABASE … <setting>` (its sessions start
+/// with it), and the products service on it.
+async fn fresh_pool(
+    db: &TestDb,
+    setting: &str,
+) -> (tenantry_store::Db, ProductService<tenantry_store::Db>) {
+    db.as_owner(&format!(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I {setting}', current_database()); END $$"
+    ))
+    .await;
+    // One connection: the statements a test reads back are those its searches prepared, and
+    // a read in the background waits for the search that started it.
+    let config = tenantry_store::DbConfig {
+        pool_size: 1,
+        ..tenantry_store::DbConfig::new(db.url())
+    };
+    let fresh = tenantry_store::Db::connect(&config).unwrap();
+    let svc = ProductService::new(fresh.clone(), Arc::new(SystemClock));
+    (fresh, svc)
+}
+
 /// Searches in one tenant never see another's rows, whether PostgreSQL applies `@@` through
 /// the tenant-led index (LEAKPROOF, decision 0050) or after row-level security (the catalog as
 /// shipped): the same answers either way, and nothing without a tenant.
@@ -173,13 +194,7 @@ async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
     // would keep planning per value anyway, so the database's sessions default to generic
     // plans here: only the search's own setting keeps it planned for its words. A fresh pool,
     // to get sessions that start with that default.
-    db.as_owner(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET plan_cache_mode = force_generic_plan', \
-         current_database()); END $$",
-    )
-    .await;
-    let fresh = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(db.url())).unwrap();
-    let svc = ProductService::new(fresh.clone(), Arc::new(SystemClock));
+    let (fresh, svc) = fresh_pool(db, "SET plan_cache_mode = force_generic_plan").await;
     let search = |words: &str| ProductQuery {
         search: Some(SearchQuery::parse(words).unwrap()),
         status: Some(ProductStatus::Active),
@@ -215,19 +230,27 @@ async fn searches_stay_in_their_tenant(db: &TestDb, indexed: bool) {
     // (decision 0070), each way one statement planned once: a word most of the tenant's rows
     // hold in list order, a word three of its 2,004 rows hold through the index (or, without
     // the superuser's step, in list order too). PostgreSQL's own default, a fresh pool.
-    db.as_owner(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET plan_cache_mode', \
-         current_database()); END $$",
-    )
-    .await;
-    let fresh = tenantry_store::Db::connect(&tenantry_store::DbConfig::new(db.url())).unwrap();
-    let svc = ProductService::new(fresh.clone(), Arc::new(SystemClock));
+    let (fresh, svc) = fresh_pool(db, "RESET plan_cache_mode").await;
     let search = |words: &str| ProductQuery {
         search: Some(SearchQuery::parse(words).unwrap()),
         ..ProductQuery::default()
     };
-    fresh.learn_search_words("products", a).await.unwrap();
-    let words = fresh.search_words("products", a).unwrap();
+    // The first search finds no counts, is planned for its words, and has them read in the
+    // background.
+    let ctx = TenantCtx::for_tests(a);
+    assert_eq!(
+        svc.list(&ctx, &search("kettle")).await.unwrap().items.len(),
+        3
+    );
+    let mut words = None;
+    for _ in 0..200 {
+        words = fresh.search_words("products", a);
+        if words.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let words = words.expect("the first search has its tenant's words read");
     assert_eq!(words.rows(), 2_004);
     let rare = if indexed {
         tenantry_store::SearchShape::Index

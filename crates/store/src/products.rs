@@ -12,7 +12,7 @@ use tenantry_products::{
     UpdateProductError,
 };
 
-use crate::db::{Db, SqliteConn};
+use crate::db::{Db, SqliteConn, load_first, load_rows};
 use crate::error::StoreError;
 use crate::search_words::SearchShape;
 use crate::types::DbInstant;
@@ -151,7 +151,7 @@ impl Db {
             read_one,
             tenant = Some(ctx.tenant_id()),
             |conn| products::of(ctx).filter(products::id.eq(DbUuid::from(id))),
-            |q| Ok(q.first(conn).await.optional()?)
+            |q| Ok(load_first(q, conn).await?)
         )?;
         row.map(Product::try_from).transpose()
     }
@@ -276,7 +276,7 @@ impl Db {
                 };
                 q
             },
-            |q| Ok(q.limit(limit).load(conn).await?)
+            |q| Ok(load_rows(q.limit(limit), conn).await?)
         )?;
         let products = rows
             .into_iter()

@@ -11,7 +11,7 @@ use tenantry_projects::{
 };
 use tenantry_rbac::MembershipStatus;
 
-use crate::db::Db;
+use crate::db::{Db, load_first, load_rows};
 use crate::error::StoreError;
 use crate::search_words::SearchShape;
 use crate::types::DbInstant;
@@ -140,11 +140,11 @@ impl Db {
         id: ProjectId,
     ) -> Result<Option<Project>, StoreError> {
         let row: Option<ProjectRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(projects::of(ctx)
-                .filter(projects::id.eq(DbUuid::from(id)))
-                .first(conn)
-                .await
-                .optional()?)
+            Ok(load_first(
+                projects::of(ctx).filter(projects::id.eq(DbUuid::from(id))),
+                conn,
+            )
+            .await?)
         })?;
         row.map(Project::try_from).transpose()
     }
@@ -185,10 +185,8 @@ impl Db {
                             .or(projects::created_at.eq(after.at).and(projects::id.gt(id))),
                     );
                 }
-                Ok(q.order((projects::created_at.asc(), projects::id.asc()))
-                    .limit(limit)
-                    .load(conn)
-                    .await?)
+                let q = q.order((projects::created_at.asc(), projects::id.asc()));
+                Ok(load_rows(q.limit(limit), conn).await?)
             }
         )?;
         let items = rows
@@ -293,11 +291,7 @@ impl Db {
 
     async fn load_task(&self, ctx: &TenantCtx, id: TaskId) -> Result<Option<Task>, StoreError> {
         let row: Option<TaskRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(tasks::of(ctx)
-                .filter(tasks::id.eq(DbUuid::from(id)))
-                .first(conn)
-                .await
-                .optional()?)
+            Ok(load_first(tasks::of(ctx).filter(tasks::id.eq(DbUuid::from(id))), conn).await?)
         })?;
         row.map(Task::try_from).transpose()
     }
@@ -336,11 +330,8 @@ impl Db {
                             .or(tasks::created_at.eq(after.at).and(tasks::id.gt(id))),
                     );
                 }
-                let rows: Vec<TaskRow> = q
-                    .order((tasks::created_at.asc(), tasks::id.asc()))
-                    .limit(limit)
-                    .load(conn)
-                    .await?;
+                let q = q.order((tasks::created_at.asc(), tasks::id.asc()));
+                let rows: Vec<TaskRow> = load_rows(q.limit(limit), conn).await?;
                 // A task found proves its project; only an empty page asks whether it exists.
                 if rows.is_empty() && !project_exists!(conn, ctx, project) {
                     return Ok(None);

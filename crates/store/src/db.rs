@@ -107,7 +107,8 @@ pub(crate) async fn sqlite_inline<F: Future>(read: F) -> F::Output {
 /// value of every row (`sqlite3_value_dup`) so that the rows can cross from the blocking
 /// thread, then frees the copies: a third of a list request's work. Here diesel itself runs
 /// the statement on the connection's thread (the polling one inside [`sqlite_inline`]) and
-/// reads each row straight into `U`.
+/// reads each row straight into `U`. It is for reads (a `tx!` read's body, a `read_one`'s
+/// `run`): a write's PostgreSQL connection, `&mut AsyncPgConnection`, does not implement it.
 pub(crate) trait LoadRows<Q, U> {
     fn load_rows(&mut self, query: Q) -> impl Future<Output = diesel::QueryResult<Vec<U>>> + Send;
 }
@@ -1039,7 +1040,7 @@ pub(crate) async fn pg_read_in_scope<R>(
 /// data-modifying statement cannot be a subquery at all (a `FOR UPDATE` could, and would lock:
 /// reads do not write one).
 ///
-/// The statement has no `LIMIT` of its own: `.limit(n)` (or `.first()`) on the wrapper writes
+/// The statement has no `LIMIT` of its own: `.limit(n)` (or [`load_first`]) on the wrapper writes
 /// `n` into the text, where PostgreSQL can cost it ([`Plans::Reused`]); without one the
 /// wrapper writes `OFFSET 0`, which keeps the order all the same. A page size is one of at most
 /// a hundred numbers, so a connection keeps at most that many texts of each statement shape.
@@ -1059,7 +1060,7 @@ impl<Q> InScope<Q> {
     }
 }
 
-/// `.limit(n)` and `.first()`, as on the statement itself.
+/// `.limit(n)` (and so [`load_first`]), as on the statement itself.
 impl<Q> diesel::QueryDsl for InScope<Q> {}
 
 impl<Q> diesel::query_dsl::methods::LimitDsl for InScope<Q> {
@@ -1227,7 +1228,7 @@ macro_rules! run {
 /// `write` transactions on SQLite start with `BEGIN IMMEDIATE` (take the write lock up front,
 /// waiting on `busy_timeout`, rather than failing when a read turns into a write).
 /// `read_one, tenant = …, |conn| query, |q| run` is a read of exactly one statement: `query`
-/// builds it, `run` runs it (`Ok(q.limit(n).load(conn).await?)`) and nothing else. On
+/// builds it, `run` runs it (`Ok(load_rows(q.limit(n), conn).await?)`) and nothing else. On
 /// PostgreSQL `q` is the statement wrapped to set its scope itself ([`InScope`], one statement
 /// in its own transaction), or — for a search, or behind a transaction pooler — the statement
 /// with its `COMMIT` perhaps already on its way behind it ([`pg_read_one`]); either way a
@@ -1373,13 +1374,17 @@ macro_rules! tx {
         )
         .await
     }};
+    // One statement is its own transaction in SQLite (autocommit): no `BEGIN` and `COMMIT`
+    // around it.
     (@sqlite read_one, $pooled:ident, plans = $plans:expr, |$conn:ident| $query:expr, |$q:ident| $run:expr) => {{
         let _: $crate::db::Plans = $plans;
         let query = $query;
-        tx!(@sqlite read, $pooled, |$conn| {
+        $crate::db::sqlite_inline(async {
+            let $conn: &mut $crate::db::SqliteConn = &mut $pooled;
             let $q = query;
             $run
         })
+        .await
     }};
 }
 

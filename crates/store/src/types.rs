@@ -174,7 +174,12 @@ fn scan_instant(s: &[u8]) -> Option<DateTime<Utc>> {
     }
     let offset = sign * i64::from(digits(&zone[0..2])? * 3600 + digits(&zone[3..5])? * 60);
     let local = date.and_time(time);
-    Some(Utc.from_utc_datetime(&(local - chrono::TimeDelta::seconds(offset))))
+    // Tenantry writes `+00:00`: no arithmetic for it.
+    let utc = match offset {
+        0 => local,
+        _ => local - chrono::TimeDelta::seconds(offset),
+    };
+    Some(Utc.from_utc_datetime(&utc))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use tenantry_identity::{ApiKey, ApiKeyRepository, TokenDigest, UserStatus};
 use tenantry_kernel::{ApiKeyId, Page, PageRequest, TenantCtx, TenantId, Unexpected, UserId};
 
-use crate::db::Db;
+use crate::db::{Db, load_rows};
 use crate::error::StoreError;
 use crate::paging::{after_id, fetch};
 use crate::types::DbInstant;
@@ -93,10 +93,7 @@ impl Db {
             if let Some(before) = before {
                 q = q.filter(api_keys::id.lt(before));
             }
-            Ok(q.order(api_keys::id.desc())
-                .limit(fetch(page))
-                .load(conn)
-                .await?)
+            Ok(load_rows(q.order(api_keys::id.desc()).limit(fetch(page)), conn).await?)
         })?;
         let keys = rows.into_iter().map(|r| r.into_parts().0).collect();
         Ok(Page::from_rows(keys, page.limit, |k: &ApiKey| {

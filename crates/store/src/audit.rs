@@ -13,7 +13,7 @@ use tenantry_kernel::{
     UserId,
 };
 
-use crate::db::{Db, SqliteConn};
+use crate::db::{Db, SqliteConn, load_first, load_rows};
 use crate::error::StoreError;
 use crate::personal::field;
 use crate::pipeline::{Change, Sink};
@@ -274,10 +274,7 @@ impl Db {
             if let Some(to) = f.to {
                 q = q.filter(audit_entries::at.lt(to));
             }
-            Ok(q.order(audit_entries::seq.desc())
-                .limit(limit)
-                .load(conn)
-                .await?)
+            Ok(load_rows(q.order(audit_entries::seq.desc()).limit(limit), conn).await?)
         })?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
@@ -323,12 +320,14 @@ impl AuditRepository for Db {
         limit: u32,
     ) -> Result<Vec<AuditEntry>, Unexpected> {
         let rows: Vec<EntryRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(audit_entries::of(ctx)
-                .filter(audit_entries::seq.gt(after_seq))
-                .order(audit_entries::seq.asc())
-                .limit(i64::from(limit))
-                .load(conn)
-                .await?)
+            Ok(load_rows(
+                audit_entries::of(ctx)
+                    .filter(audit_entries::seq.gt(after_seq))
+                    .order(audit_entries::seq.asc())
+                    .limit(i64::from(limit)),
+                conn,
+            )
+            .await?)
         })?;
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
@@ -336,11 +335,11 @@ impl AuditRepository for Db {
     async fn head(&self, ctx: &TenantCtx) -> Result<ChainHead, Unexpected> {
         let found: Option<(i64, String)> =
             tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-                Ok(audit_heads::of(ctx)
-                    .select((audit_heads::seq, audit_heads::hash))
-                    .first(conn)
-                    .await
-                    .optional()?)
+                Ok(load_first(
+                    audit_heads::of(ctx).select((audit_heads::seq, audit_heads::hash)),
+                    conn,
+                )
+                .await?)
             })?;
         Ok(found.map_or_else(ChainHead::default, |(seq, hash)| ChainHead { seq, hash }))
     }

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use tenantry_audit::{Event, EventFilter, EventRepository, EventTypePattern};
 use tenantry_kernel::{EventId, Page, PageRequest, TenantCtx, Unexpected};
 
-use crate::db::{Db, SqliteConn};
+use crate::db::{Db, SqliteConn, load_first, load_rows};
 use crate::error::StoreError;
 use crate::pipeline::{Change, Sink};
 use crate::types::DbUuid;
@@ -104,7 +104,7 @@ impl Db {
             if let Some(until) = f.until {
                 q = q.filter(events::occurred_at.lt(until));
             }
-            Ok(q.order(events::id.desc()).limit(limit).load(conn).await?)
+            Ok(load_rows(q.order(events::id.desc()).limit(limit), conn).await?)
         })?;
         let events = rows
             .iter()
@@ -115,12 +115,13 @@ impl Db {
 
     async fn load_event(&self, ctx: &TenantCtx, id: EventId) -> Result<Option<Event>, StoreError> {
         let row: Option<String> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(events::of(ctx)
-                .filter(events::id.eq(DbUuid::from(id)))
-                .select(events::payload)
-                .first(conn)
-                .await
-                .optional()?)
+            Ok(load_first(
+                events::of(ctx)
+                    .filter(events::id.eq(DbUuid::from(id)))
+                    .select(events::payload),
+                conn,
+            )
+            .await?)
         })?;
         row.as_deref().map(parse).transpose()
     }

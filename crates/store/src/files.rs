@@ -12,7 +12,7 @@ use tenantry_files::{
 };
 use tenantry_kernel::{BucketId, FileId, Page, TenantCtx, TenantId, Unexpected, UserId};
 
-use crate::db::Db;
+use crate::db::{Db, load_first, load_rows};
 use crate::error::StoreError;
 use crate::types::DbInstant;
 use crate::types::DbUuid;
@@ -94,11 +94,7 @@ impl Db {
         id: FileId,
     ) -> Result<Option<StoredFile>, StoreError> {
         let row: Option<FileRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(files::of(ctx)
-                .filter(files::id.eq(DbUuid::from(id)))
-                .first(conn)
-                .await
-                .optional()?)
+            Ok(load_first(files::of(ctx).filter(files::id.eq(DbUuid::from(id))), conn).await?)
         })?;
         row.map(StoredFile::try_from).transpose()
     }
@@ -124,7 +120,7 @@ impl Db {
             if let Some(before) = before {
                 q = q.filter(files::id.lt(before));
             }
-            Ok(q.order(files::id.desc()).limit(limit).load(conn).await?)
+            Ok(load_rows(q.order(files::id.desc()).limit(limit), conn).await?)
         })?;
         Ok(Page::from_rows(files_of(rows)?, query.page.limit, |f| {
             f.id.to_string()

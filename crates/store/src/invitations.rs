@@ -13,7 +13,7 @@ use tenantry_kernel::{
     Email, InvitationId, Page, PageRequest, RoleId, TenantCtx, TenantId, Unexpected, UserId,
 };
 
-use crate::db::{Db, Rescope, Scope};
+use crate::db::{Db, Rescope, Scope, load_rows};
 use crate::error::StoreError;
 use crate::identity::insert_user_row;
 use crate::paging::{after_id, fetch};
@@ -162,10 +162,7 @@ impl Db {
             if let Some(before) = before {
                 q = q.filter(invitations::id.lt(before));
             }
-            Ok(q.order(invitations::id.desc())
-                .limit(fetch(page))
-                .load(conn)
-                .await?)
+            Ok(load_rows(q.order(invitations::id.desc()).limit(fetch(page)), conn).await?)
         })?;
         let pending = rows
             .into_iter()

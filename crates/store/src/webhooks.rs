@@ -12,7 +12,7 @@ use tenantry_webhooks::{
     WebhookError, WebhookPatch, WebhookRepository, WebhookUrl,
 };
 
-use crate::db::Db;
+use crate::db::{Db, load_first, load_rows};
 use crate::error::StoreError;
 use crate::types::DbInstant;
 use crate::types::DbUuid;
@@ -156,11 +156,11 @@ impl Db {
         id: WebhookId,
     ) -> Result<Option<Webhook>, StoreError> {
         let row: Option<WebhookRow> = tx!(self, read, tenant = Some(ctx.tenant_id()), |conn| {
-            Ok(webhook_endpoints::of(ctx)
-                .filter(webhook_endpoints::id.eq(DbUuid::from(id)))
-                .first(conn)
-                .await
-                .optional()?)
+            Ok(load_first(
+                webhook_endpoints::of(ctx).filter(webhook_endpoints::id.eq(DbUuid::from(id))),
+                conn,
+            )
+            .await?)
         })?;
         row.map(Webhook::try_from).transpose()
     }
@@ -176,10 +176,12 @@ impl Db {
             if let Some(after) = after {
                 q = q.filter(webhook_endpoints::id.gt(after));
             }
-            Ok(q.order(webhook_endpoints::id.asc())
-                .limit(crate::paging::fetch(page))
-                .load(conn)
-                .await?)
+            Ok(load_rows(
+                q.order(webhook_endpoints::id.asc())
+                    .limit(crate::paging::fetch(page)),
+                conn,
+            )
+            .await?)
         })?;
         let items = rows
             .into_iter()
